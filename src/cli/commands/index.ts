@@ -1,8 +1,27 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { credentialsCommand } from './credentials.js';
+import { demoCommand } from './demo.js';
+import { operationsCommand } from './operations.js';
+import { pushCommand } from './push.js';
+import { quarantineCommand } from './quarantine.js';
+import { sandboxCommand } from './sandbox.js';
+import { serveCommand } from './serve.js';
+import { streamsCommand } from './streams.js';
+import { syncCommand } from './sync.js';
 
 /** A subcommand factory: one per file in this folder. */
 export type CommandFactory = (ctx: CliContext) => Command;
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commandFactories: CommandFactory[] = [];
+export const commandFactories: CommandFactory[] = [
+  credentialsCommand,
+  streamsCommand,
+  syncCommand,
+  demoCommand,
+  serveCommand,
+  pushCommand,
+  operationsCommand,
+  quarantineCommand,
+  sandboxCommand,
+];

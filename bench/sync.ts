@@ -1,0 +1,289 @@
+/**
+ * Sync benchmarks P1–P5, each a ratio measured in one run. The sandbox runs in its own process so that
+ * the CPU and memory measured are the sync's alone; every sync runs in a fresh child process.
+ *
+ *   P1  CPU per record of a full sync (candidates + their applications) vs bench/floor.ts      ≤ 1.3×
+ *   P2  peak RSS of a sync of ~1M records vs ~100k records                                       ≤ 1.15×, < 200 MB
+ *   P3  requests of an incremental sync after 1 % churn vs a full refresh                       ≤ 1/50
+ *   P4  sandbox at 10 req/s and 100 ms latency: share of the limit sustained, share of 429s     ≥ 90 %, ≤ 1 %
+ *   P5  wall time vs max(requests ÷ rate, longest stream's pages × latency)                     ≤ 1.1×
+ *
+ * Usage: npm run bench:sync [-- --quick] [-- --scale 43500 --big-scale 435000]
+ * `--dry-run` prints the section without writing BENCHMARKS.md. `--quick` runs small scales (minutes → seconds) and says so. Writes the "## Sync" section of BENCHMARKS.md.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    scale: { type: 'string' },
+    'big-scale': { type: 'string' },
+    child: { type: 'string' },
+    url: { type: 'string' },
+    target: { type: 'string' },
+    streams: { type: 'string' },
+    rps: { type: 'string' },
+    faults: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+  },
+});
+
+interface Measured {
+  records: number;
+  requests: number;
+  cpuUs: number;
+  wallMs: number;
+  maxRssKb: number;
+  streams?: Array<{ stream: string; pages: number; requests: number; records: number }>;
+  rateLimited?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Child modes
+
+async function childSandbox(): Promise<void> {
+  const { startSandbox } = await import('../src/sandbox/index.js');
+  const faults = values.faults ? (JSON.parse(values.faults) as Record<string, unknown>) : {};
+  const sandbox = await startSandbox({ scale: Number(values.scale ?? 1000), faults });
+  process.stdout.write(`${sandbox.url}\n`);
+  process.on('SIGTERM', () => {
+    void sandbox.close().then(() => process.exit(0));
+  });
+}
+
+async function childSync(): Promise<void> {
+  const { selectStreams } = await import('../src/streams/index.js');
+  const { syncToTarget } = await import('../src/sync/index.js');
+  const streams = selectStreams({ streams: (values.streams ?? 'candidates,applications').split(',') });
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const summary = await syncToTarget({
+    apiKey: 'sandbox-full',
+    baseUrl: values.url ?? '',
+    target: values.target ?? '',
+    streams,
+    ...(values.rps ? { requestsPerSecond: Number(values.rps) } : {}),
+  });
+  const used = process.cpuUsage(cpu);
+  if (summary.exitCode !== 0)
+    throw new Error(`sync failed: ${JSON.stringify(summary.streams.map((s) => s.error))}`);
+  const out: Measured = {
+    records: summary.totals.records,
+    requests: summary.totals.requests,
+    cpuUs: used.user + used.system,
+    wallMs: performance.now() - start,
+    maxRssKb: process.resourceUsage().maxRSS,
+    rateLimited: summary.totals.rateLimited,
+    streams: summary.streams.map((s) => ({
+      stream: s.stream,
+      pages: s.pages,
+      requests: s.requests,
+      records: s.records,
+    })),
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Orchestration
+
+function node(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
+async function startSandboxProcess(
+  scale: number,
+  faults?: object,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = node([
+    'bench/sync.ts',
+    '--child',
+    'sandbox',
+    '--scale',
+    String(scale),
+    ...(faults ? ['--faults', JSON.stringify(faults)] : []),
+  ]);
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n')[0];
+      if (buf.includes('\n') && line) resolve(line.trim());
+    });
+    child.on('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.on('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function runChild(args: string[]): Promise<Measured> {
+  const child = node(args);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}`);
+  const last = out.trim().split('\n').pop() ?? '{}';
+  return JSON.parse(last) as Measured;
+}
+
+async function control(url: string, pathName: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${url}${pathName}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return res.json();
+}
+
+function tmpFile(name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+  return path.join(dir, name);
+}
+
+const fmt = (n: number, d = 2) => n.toFixed(d);
+const mb = (kb: number) => kb / 1024;
+
+async function main(): Promise<void> {
+  const quick = values.quick ?? false;
+  // Candidates + applications ≈ 2.3 records per candidate in the sandbox.
+  const scale = Number(values.scale ?? (quick ? 4_000 : 43_500));
+  const bigScale = Number(values['big-scale'] ?? (quick ? 40_000 : 435_000));
+  const lines: string[] = [];
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+
+  // P1 + P3 on one sandbox.
+  log(`P1/P3: sandbox scale ${scale}`);
+  const sb = await startSandboxProcess(scale);
+  let p1: { floor: Measured; sync: Measured };
+  let p3: { full: Measured; incremental: Measured; churned: unknown };
+  let small: Measured;
+  try {
+    // Warm the sandbox's generated records so neither measured run pays for it first.
+    await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('warm.db')]);
+    const floor = await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('floor.db')]);
+    const target = `sqlite:${tmpFile('sync.db')}`;
+    const sync = await runChild(['bench/sync.ts', '--child', 'sync', '--url', sb.url, '--target', target]);
+    p1 = { floor, sync };
+    small = sync;
+    const churned = await control(sb.url, '/_sandbox/mutate/churn', { fraction: 0.01, seed: 7 });
+    const incremental = await runChild([
+      'bench/sync.ts',
+      '--child',
+      'sync',
+      '--url',
+      sb.url,
+      '--target',
+      target,
+    ]);
+    p3 = { full: sync, incremental, churned };
+  } finally {
+    await sb.stop();
+  }
+
+  log(`P2: sandbox scale ${bigScale}`);
+  const big = await startSandboxProcess(bigScale);
+  let large: Measured;
+  try {
+    large = await runChild([
+      'bench/sync.ts',
+      '--child',
+      'sync',
+      '--url',
+      big.url,
+      '--target',
+      `sqlite:${tmpFile('big.db')}`,
+    ]);
+  } finally {
+    await big.stop();
+  }
+
+  log('P4/P5: sandbox at 10 req/s, 100 ms latency');
+  const rate = 10;
+  const latencyMs = 100;
+  const limited = await startSandboxProcess(quick ? 1_500 : 3_000, {
+    rateLimit: { rps: rate, burst: rate },
+    latencyMs,
+  });
+  let p4: Measured;
+  let stats: { rateLimited: number; requests: Record<string, number> };
+  try {
+    await control(limited.url, '/_sandbox/reset-stats', {});
+    p4 = await runChild([
+      'bench/sync.ts',
+      '--child',
+      'sync',
+      '--url',
+      limited.url,
+      '--target',
+      `sqlite:${tmpFile('limited.db')}`,
+      '--streams',
+      'candidates,applications,jobs,users,departments,locations',
+      '--rps',
+      String(rate),
+    ]);
+    stats = (await control(limited.url, '/_sandbox/stats')) as typeof stats;
+  } finally {
+    await limited.stop();
+  }
+
+  const cpuPerRecord = (m: Measured) => m.cpuUs / Math.max(1, m.records);
+  const r1 = cpuPerRecord(p1.sync) / cpuPerRecord(p1.floor);
+  const r2 = large.maxRssKb / small.maxRssKb;
+  const r3 = p3.incremental.requests / p3.full.requests;
+  const served = Object.values(stats.requests).reduce((a, b) => a + b, 0);
+  const sustained = served / (p4.wallMs / 1000) / rate;
+  const share429 = stats.rateLimited / Math.max(1, served);
+  const longestPages = Math.max(...(p4.streams ?? []).map((s) => s.pages));
+  const bound = Math.max(served / rate, (longestPages * latencyMs) / 1000);
+  const r5 = p4.wallMs / 1000 / bound;
+
+  const verdict = (ok: boolean) => (ok ? 'pass' : '**FAIL**');
+  lines.push(
+    '## Sync',
+    '',
+    `Command: \`npm run bench:sync${quick ? ' -- --quick' : ''}\`. ${quick ? '**Quick run (small scales): the figures below are not the full-scale targets.** ' : ''}` +
+      'The sandbox runs in its own process; every sync runs in a fresh child process (`process.cpuUsage()`, peak RSS from `process.resourceUsage().maxRSS`).',
+    '',
+    '| | measure | ratio | target | result |',
+    '| --- | --- | ---: | --- | --- |',
+    `| P1 | CPU per record, full sync of candidates + applications (${p1.sync.records} records): ashpipe ${fmt(cpuPerRecord(p1.sync), 1)} µs vs floor ${fmt(cpuPerRecord(p1.floor), 1)} µs | ${fmt(r1)}× | ≤ 1.3× | ${verdict(r1 <= 1.3)} |`,
+    `| P2 | peak RSS: ${large.records} records ${fmt(mb(large.maxRssKb), 0)} MB vs ${small.records} records ${fmt(mb(small.maxRssKb), 0)} MB | ${fmt(r2)}× | ≤ 1.15×, < 200 MB | ${verdict(r2 <= 1.15 && mb(large.maxRssKb) < 200)} |`,
+    `| P3 | requests: incremental after 1 % churn ${p3.incremental.requests} vs full refresh ${p3.full.requests} | 1/${fmt(1 / Math.max(r3, 1e-9), 0)} | ≤ 1/50 | ${verdict(r3 <= 1 / 50)} |`,
+    `| P4 | at ${rate} req/s + ${latencyMs} ms latency: ${served} requests in ${fmt(p4.wallMs / 1000, 1)} s, ${stats.rateLimited} answered 429 | ${fmt(sustained * 100, 1)} % of the limit, ${fmt(share429 * 100, 2)} % 429 | ≥ 90 %, ≤ 1 % | ${verdict(sustained >= 0.9 && share429 <= 0.01)} |`,
+    `| P5 | wall ${fmt(p4.wallMs / 1000, 1)} s vs max(${served} ÷ ${rate}, ${longestPages} pages × ${latencyMs} ms) = ${fmt(bound, 1)} s | ${fmt(r5)}× | ≤ 1.1× | ${verdict(r5 <= 1.1)} |`,
+    '',
+    `Scales: P1/P3 sandbox ${scale} candidates; P2 ${bigScale} candidates; P4/P5 ${quick ? 1_500 : 3_000} candidates, \`--requests-per-second ${rate}\`. ` +
+      `Churn: ${JSON.stringify(p3.churned)}. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}, Node ${process.version}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+  );
+  const section = lines.join('\n');
+  process.stdout.write(`${section}\n`);
+  if (!values['dry-run']) {
+    const file = path.join(ROOT, 'BENCHMARKS.md');
+    const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n';
+    const re = /## Sync\n[\s\S]*?(?=\n## |$)/;
+    const next = re.test(current) ? current.replace(re, section) : `${current.trimEnd()}\n\n${section}`;
+    fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+  }
+}
+
+if (values.child === 'sandbox') await childSandbox();
+else if (values.child === 'sync') await childSync();
+else await main();

@@ -1,0 +1,229 @@
+import { existsSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { findEndpoint } from '../../ashby/catalogue.js';
+import { AshbyClient } from '../../ashby/index.js';
+import { resolveHome } from '../../control/home.js';
+import { openControlStore } from '../../control/store.js';
+import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
+import { type InputFormat, type InputSource, readInput } from '../../push/input.js';
+import { IDENTITY_MAPPING, loadMapping, type Mapping } from '../../push/mapping.js';
+import { findOperation, manualOperation } from '../../push/operations/index.js';
+import { createPushProgress } from '../../push/progress.js';
+import type { OnExisting, Operation } from '../../push/types.js';
+import type { CliContext } from '../context.js';
+import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
+import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+
+interface PushCliOptions extends KeyOptions {
+  endpoint: string;
+  manual?: boolean;
+  input?: string;
+  format?: InputFormat;
+  from?: string;
+  query?: string;
+  map?: string;
+  key?: string;
+  onExisting: OnExisting;
+  dryRun?: boolean;
+  results?: string;
+  concurrency: string;
+  requestTimeout?: string;
+  json?: boolean;
+}
+
+/** Picks the operation for `--endpoint`: a template when one exists, else manual mode for a write endpoint. */
+export function resolveOperation(name: string, manual = false): Operation {
+  const template = manual ? undefined : findOperation(name);
+  if (template) return template;
+  const endpoint = findEndpoint(name);
+  if (!endpoint) throw new UsageError(`unknown endpoint or operation "${name}" (see \`ashpipe operations\`)`);
+  if (endpoint.access !== 'write')
+    throw new UsageError(
+      `${endpoint.name} is a read endpoint; push sends writes (see \`ashpipe operations\`)`,
+    );
+  return manualOperation(endpoint);
+}
+
+/** Builds the input source from `--input` or `--from` + `--query`. */
+export function inputSource(opts: Pick<PushCliOptions, 'input' | 'format' | 'from' | 'query'>): InputSource {
+  if (opts.input !== undefined && opts.from !== undefined)
+    throw new UsageError('use either --input or --from, not both');
+  if (opts.from !== undefined) {
+    if (opts.query === undefined) throw new UsageError('--from needs --query "SELECT …"');
+    return { kind: 'sql', from: opts.from, query: opts.query };
+  }
+  if (opts.input === undefined)
+    throw new UsageError('give the records with --input FILE or --from … --query …');
+  if (!existsSync(opts.input)) throw new UsageError(`--input ${opts.input} does not exist`);
+  return { kind: 'file', file: opts.input, ...(opts.format ? { format: opts.format } : {}) };
+}
+
+/** One line of the human summary. */
+export function formatPushSummary(summary: PushSummary): string {
+  const c = summary.counts;
+  const parts = [
+    `${c.created} created`,
+    `${c.updated} updated`,
+    `${c['skipped-existing']} skipped (already in Ashby)`,
+    `${c['skipped-done']} skipped (done in an earlier run)`,
+    `${c.quarantined} quarantined`,
+    `${c.failed} failed`,
+  ];
+  if (c.pending > 0) parts.push(`${c.pending} pending`);
+  if (summary.dryRun) parts.unshift(`${c['dry-run']} would be sent`);
+  return `${summary.dryRun ? 'dry run of ' : ''}${summary.operation}: ${summary.total} records — ${parts.join(', ')}`;
+}
+
+/** Exit code of a finished run: 1 stopped, 3 anything quarantined or failed, else 0. */
+export function exitCodeOf(summary: PushSummary): ExitCode {
+  if (summary.stopped && summary.stopped.kind !== 'aborted') return ExitCode.Failure;
+  if (summary.stopped || summary.counts.quarantined > 0 || summary.counts.failed > 0) return ExitCode.Partial;
+  return ExitCode.Success;
+}
+
+/** Runs a push with everything resolved; shared by `push` and `quarantine replay`. */
+export async function executePush(
+  ctx: CliContext,
+  opts: KeyOptions & {
+    json?: boolean;
+    dryRun?: boolean;
+    results?: string;
+    concurrency?: string;
+    requestTimeout?: string;
+  },
+  operation: Operation,
+  rows: Parameters<typeof runPush>[0]['rows'],
+  extra: {
+    mapping: Mapping;
+    keyColumn?: string;
+    onExisting: OnExisting;
+    inputLabel: string;
+    purpose: string;
+    /** Sees every record's result (e.g. replay closing the entries it applied). */
+    onResult?: (result: RecordResult) => void;
+  },
+): Promise<PushSummary> {
+  const out = ctx.output(Boolean(opts.json));
+  const concurrency = Number(opts.concurrency ?? 4);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UsageError('--concurrency must be a whole number ≥ 1');
+  const timeoutMs = opts.requestTimeout === undefined ? undefined : Number(opts.requestTimeout);
+  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0))
+    throw new UsageError('--request-timeout must be a whole number of milliseconds > 0');
+  const access = await resolveAshbyAccess(ctx, opts, extra.purpose);
+  const client = new AshbyClient({
+    apiKey: access.apiKey,
+    baseUrl: access.baseUrl,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  });
+  const store = openControlStore(resolveHome(ctx.env));
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  const progress = createPushProgress(out.streams.stderr);
+  const dryBodies: unknown[] = [];
+  let summary: PushSummary;
+  try {
+    summary = await runPush({
+      client,
+      db: store.db,
+      operation,
+      rows,
+      mapping: extra.mapping,
+      onExisting: extra.onExisting,
+      dryRun: Boolean(opts.dryRun),
+      concurrency,
+      inputLabel: extra.inputLabel,
+      signal: abort.signal,
+      ...(extra.keyColumn !== undefined ? { keyColumn: extra.keyColumn } : {}),
+      ...(opts.results !== undefined ? { resultsFile: opts.results } : {}),
+      onRead: () => progress.read(),
+      onResult: (r) => {
+        progress.done(r);
+        extra.onResult?.(r);
+        if (r.wouldSend) dryBodies.push({ row: r.row, ...r.wouldSend });
+        if (r.status === 'quarantined' && !opts.json)
+          out.info(`row ${r.row}: quarantined — ${r.error?.code}: ${r.error?.message}`);
+      },
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    progress.stop();
+    store.close();
+  }
+  if (opts.dryRun && !opts.json) for (const b of dryBodies) out.text(JSON.stringify(b));
+  out.result({ ...summary, ...(opts.dryRun ? { wouldSend: dryBodies } : {}) }, () =>
+    formatPushSummary(summary),
+  );
+  if (summary.stopped) {
+    out.info(`stopped: ${summary.stopped.message}`);
+    out.info('records not yet applied stay pending; rerun the same command to continue');
+  }
+  ctx.setExitCode(exitCodeOf(summary));
+  if (summary.stopped && summary.stopped.kind !== 'aborted') throw new ExitError(ExitCode.Failure, '');
+  return summary;
+}
+
+/** `ashpipe push`: writes records into Ashby, each exactly once. */
+export function pushCommand(ctx: CliContext): Command {
+  const cmd = new Command('push').description(
+    'Write records (CSV, JSONL, JSON or a SQL query) into Ashby, each exactly once; safe to interrupt and rerun',
+  );
+  addKeyOptions(cmd);
+  return cmd
+    .requiredOption(
+      '--endpoint <name>',
+      'operation (see `ashpipe operations`) or any write endpoint (manual mode)',
+    )
+    .option(
+      '--manual',
+      'send each record as the raw body of --endpoint, even when an operation template exists',
+    )
+    .option('--input <file>', 'records: .csv, .jsonl or .json (an array)')
+    .addOption(
+      new Option('--format <format>', 'input format when the extension does not tell').choices([
+        'csv',
+        'jsonl',
+        'json',
+      ]),
+    )
+    .option('--from <source>', 'read records from a database: sqlite:PATH or postgres://…')
+    .option('--query <sql>', 'the SELECT that yields the records (with --from)')
+    .option('--map <file>', 'mapping: rename and drop columns, constants, list separators (JSON)')
+    .option(
+      '--key <column>',
+      'column whose value identifies a record across runs (default: a hash of the record)',
+    )
+    .addOption(
+      new Option('--on-existing <policy>', 'candidate.create when the email exists: skip, update or create')
+        .choices(['skip', 'update', 'create'])
+        .default('skip'),
+    )
+    .option('--dry-run', 'validate and look up, print the bodies that would be sent; write nothing')
+    .option('--results <file>', 'write one JSON line per input record (row, status, Ashby id, error)')
+    .option('--concurrency <n>', 'records handled at once (requests still share the key’s limiter)', '4')
+    .option(
+      '--request-timeout <ms>',
+      'time allowed for one request; a write that times out is reconciled, never resent blindly (default 30000)',
+    )
+    .option('--json', 'print the summary as JSON on stdout')
+    .action(async (opts: PushCliOptions) => {
+      const operation = resolveOperation(opts.endpoint, Boolean(opts.manual));
+      const source = inputSource(opts);
+      let mapping = IDENTITY_MAPPING;
+      if (opts.map !== undefined) {
+        try {
+          mapping = loadMapping(opts.map);
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+      }
+      await executePush(ctx, opts, operation, readInput(source), {
+        mapping,
+        onExisting: opts.onExisting,
+        inputLabel: source.kind === 'file' ? source.file : source.from.replace(/\/\/[^@/]*@/, '//'),
+        purpose: `push ${operation.name}`,
+        ...(opts.key !== undefined ? { keyColumn: opts.key } : {}),
+      });
+    });
+}

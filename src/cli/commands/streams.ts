@@ -1,0 +1,55 @@
+import { Command } from 'commander';
+import { STREAMS } from '../../streams/index.js';
+import type { CliContext } from '../context.js';
+import { table } from '../output.js';
+
+/** `ashpipe streams`: what can be synced, what each stream costs and which permission it needs. */
+export function streamsCommand(ctx: CliContext): Command {
+  return new Command('streams')
+    .description('List the streams ashpipe can sync: endpoint, mode, permission, primary key, parent, cost')
+    .option('--json', 'print the list as JSON on stdout')
+    .action((opts: { json?: boolean }) => {
+      const out = ctx.output(Boolean(opts.json));
+      const list = STREAMS.map((s) => ({
+        name: s.name,
+        endpoint: s.endpoint,
+        mode: s.incremental ? 'incremental' : 'full',
+        scope: s.scope,
+        module: s.permission,
+        primaryKey: [...s.primaryKey],
+        parent: s.parent
+          ? s.parent.kind === 'stream'
+            ? { stream: s.parent.stream, field: s.parent.field, param: s.parent.param }
+            : { values: [...s.parent.values], param: s.parent.param }
+          : null,
+        cost: s.cost,
+        default: !s.optIn,
+        customFieldsObjectType: s.customFieldsObjectType ?? null,
+        confidentialFilter: Boolean(s.confidential),
+        description: s.description,
+        note: s.note ?? null,
+      }));
+      out.result({ streams: list }, () => {
+        const rows = list.map((s) => [
+          s.name + (s.default ? '' : ' *'),
+          s.endpoint,
+          s.mode,
+          `${s.module} (${s.scope})`,
+          s.primaryKey.join(','),
+          s.parent ? ('stream' in s.parent ? `${s.parent.stream}.${s.parent.field}` : s.parent.param) : '',
+          s.cost,
+        ]);
+        const notes = list.filter((s) => s.note).map((s) => `  ${s.name}: ${s.note}`);
+        return [
+          table(
+            ['stream', 'endpoint', 'mode', 'permission', 'key', 'parent', 'requests per full pass'],
+            rows,
+          ),
+          '',
+          '* opt-in: synced only when named with --streams (or --streams all).',
+          'incremental streams read only changes after the first sync; full streams are read whole each run.',
+          ...(notes.length > 0 ? ['', 'Notes:', ...notes] : []),
+        ].join('\n');
+      });
+    });
+}

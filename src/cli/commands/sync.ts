@@ -1,0 +1,107 @@
+import { Command } from 'commander';
+import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
+import { formatSummary, parseDuration, syncToTarget } from '../../sync/index.js';
+import type { CliContext } from '../context.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
+import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+
+/** Where `ashpipe sync` writes when `--to` is not given. */
+export const DEFAULT_SYNC_TARGET = 'sqlite:./ashpipe.db';
+
+interface SyncCliOptions extends KeyOptions {
+  to: string;
+  streams?: string;
+  excludeStreams?: string;
+  fullRefresh?: boolean;
+  reconcileAfter: string;
+  excludeConfidential?: boolean;
+  includeArchived: boolean;
+  pageSize: string;
+  requestsPerSecond?: string;
+  concurrency?: string;
+  json?: boolean;
+}
+
+/** `ashpipe sync`: every stream from Ashby into SQLite, Postgres or JSONL, incremental after the first run. */
+export function syncCommand(ctx: CliContext): Command {
+  const cmd = new Command('sync').description(
+    'Copy Ashby data into a database: a full pass first, then only changes; safe to interrupt and rerun',
+  );
+  addKeyOptions(cmd);
+  return cmd
+    .option(
+      '--to <target>',
+      'sqlite:PATH, postgres://USER@HOST/DB[?schema=NAME] or jsonl:DIR',
+      DEFAULT_SYNC_TARGET,
+    )
+    .option('--streams <list>', 'comma-separated streams to sync (`all` adds the opt-in child streams)')
+    .option('--exclude-streams <list>', 'comma-separated streams to leave out')
+    .option('--full-refresh', 'read every stream in full and soft-delete rows Ashby no longer returns')
+    .option(
+      '--reconcile-after <duration>',
+      'read an incremental stream in full when its last full pass is older than this (e.g. 7d, 12h; never)',
+      '7d',
+    )
+    .option('--exclude-confidential', 'leave out confidential jobs and projects and what hangs off them')
+    .option('--no-include-archived', 'skip archived jobs, deactivated users and other archived records')
+    .option('--page-size <n>', 'records per request and per committed page (1-100)', '100')
+    .option(
+      '--requests-per-second <n>',
+      'cap on request starts per second (default: no cap, back off on 429)',
+    )
+    .option('--concurrency <n>', 'most requests in flight at once (default 2)')
+    .option('--json', 'print the summary as JSON on stdout')
+    .action(async (opts: SyncCliOptions) => {
+      const out = ctx.output(Boolean(opts.json));
+      const reconcileAfterMs = parseDuration(opts.reconcileAfter);
+      if (reconcileAfterMs === undefined) {
+        throw new UsageError(
+          `--reconcile-after: expected a duration like 7d, 12h or never, got ${opts.reconcileAfter}`,
+        );
+      }
+      const pageSize = Number(opts.pageSize);
+      if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) {
+        throw new UsageError(`--page-size: expected a whole number from 1 to 100, got ${opts.pageSize}`);
+      }
+      const positive = (value: string | undefined, flag: string): number | undefined => {
+        if (value === undefined) return undefined;
+        const n = Number(value);
+        if (!Number.isFinite(n) || n <= 0)
+          throw new UsageError(`${flag}: expected a positive number, got ${value}`);
+        return n;
+      };
+      const requestsPerSecond = positive(opts.requestsPerSecond, '--requests-per-second');
+      const maxConcurrent = positive(opts.concurrency, '--concurrency');
+      let streams: ReturnType<typeof selectStreams>;
+      try {
+        streams = selectStreams({
+          ...(opts.streams !== undefined ? { streams: parseStreamList(opts.streams) ?? [] } : {}),
+          ...(opts.excludeStreams !== undefined
+            ? { excludeStreams: parseStreamList(opts.excludeStreams) ?? [] }
+            : {}),
+        });
+      } catch (error) {
+        if (error instanceof UnknownStreamError) throw new UsageError(error.message);
+        throw error;
+      }
+      if (streams.length === 0) throw new UsageError('no stream selected');
+      const access = await resolveAshbyAccess(ctx, opts, 'sync');
+      const summary = await syncToTarget({
+        apiKey: access.apiKey,
+        baseUrl: access.baseUrl,
+        target: opts.to,
+        streams,
+        reconcileAfterMs,
+        pageSize,
+        ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
+        ...(maxConcurrent !== undefined ? { maxConcurrent: Math.floor(maxConcurrent) } : {}),
+        includeArchived: opts.includeArchived,
+        ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+        ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
+        progress: ctx.streams.stderr,
+      });
+      out.result(summary, () => formatSummary(summary));
+      if (summary.exitCode === 1) ctx.setExitCode(ExitCode.Failure);
+      else if (summary.exitCode === 3) ctx.setExitCode(ExitCode.Partial);
+    });
+}

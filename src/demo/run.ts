@@ -1,0 +1,189 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { openControlStore } from '../control/index.js';
+import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../sandbox/index.js';
+import { selectStreams } from '../streams/index.js';
+import { formatSummary, type SyncSummary, syncToTarget } from '../sync/index.js';
+import { Vault } from '../vault/index.js';
+
+/** Name of the credential the demo stores in its own vault. */
+export const DEMO_CREDENTIAL = 'sandbox-demo';
+/** The sandbox key with every scope and confidential access. */
+const DEMO_KEY = 'sandbox-full';
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /**
+   * SQLite file the demo syncs into; replaced on every run.
+   * @default './ashpipe-demo.db'
+   */
+  db?: string;
+  /**
+   * ashpipe home of the demo (its own control store, vault and master key), kept apart from yours.
+   * @default './.ashpipe-demo'
+   */
+  home?: string;
+  /**
+   * Candidates in the sandbox; every other count derives from it.
+   * @default 1000
+   * @example 200
+   */
+  scale?: number;
+  /** Where the story and progress go (stderr). */
+  say: (line: string) => void;
+  /** Progress output (stderr), live bars on a TTY. */
+  progress?: { write(chunk: string): unknown; isTTY?: boolean };
+}
+
+/** What the demo did, for `--json` and tests. */
+export interface DemoResult {
+  db: string;
+  home: string;
+  sandboxUrl: string;
+  credential: string;
+  full: SyncSummary;
+  incremental: SyncSummary;
+  reconcile: SyncSummary;
+  changes: { created: string[]; updated: string[]; deleted: string[] };
+  queries: string[];
+}
+
+/** Two queries a person can paste into `sqlite3 ashpipe-demo.db`. */
+export const DEMO_QUERIES = [
+  `SELECT json_extract(job, '$.title') AS job, status, count(*) AS applications
+  FROM applications WHERE _ashpipe_deleted_at IS NULL
+  GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10;`,
+  `SELECT c.name, v.title AS custom_field, v.value
+  FROM candidates c JOIN custom_field_values v ON v.object_type = 'Candidate' AND v.object_id = c.id
+  WHERE c._ashpipe_deleted_at IS NULL LIMIT 10;`,
+];
+
+function removeDatabase(file: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(`${file}${suffix}`, { force: true });
+}
+
+/** Stores the sandbox key in the demo's vault (replacing an older one) and reads it back as a sync would. */
+function storeDemoCredential(home: string, baseUrl: string, say: (line: string) => void): string {
+  const store = openControlStore(home);
+  try {
+    // The demo vault has its own master key file, whatever ASHPIPE_MASTER_KEY the shell has.
+    const env = { ...process.env };
+    delete env.ASHPIPE_MASTER_KEY;
+    const vault = new Vault(store, { home, env, notice: say });
+    if (vault.has(DEMO_CREDENTIAL)) vault.delete(DEMO_CREDENTIAL);
+    vault.add({
+      name: DEMO_CREDENTIAL,
+      apiKey: DEMO_KEY,
+      baseUrl,
+      description: 'Local sandbox key used by `ashpipe demo`',
+    });
+    return vault.reveal(DEMO_CREDENTIAL, 'demo sync').apiKey;
+  } finally {
+    store.close();
+  }
+}
+
+type Rec = Record<string, unknown>;
+
+/** Creates, updates and deletes a few candidates the way Ashby users would. */
+function changeSomeRecords(sandbox: Sandbox): DemoResult['changes'] {
+  const candidates = sandbox.records('candidate.list', { apiKey: DEMO_KEY }) as Rec[];
+  const pick = (i: number): Rec => {
+    const rec = candidates[Math.floor((i * candidates.length) / 7)];
+    if (!rec) throw new Error('the sandbox has too few candidates for the demo');
+    return rec;
+  };
+  const template = pick(0);
+  const created: string[] = [];
+  for (const name of ['Grace Hopper', 'Katherine Johnson']) {
+    const rec = sandbox.world.create('candidate', (id) => ({
+      ...template,
+      id,
+      name,
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+      applicationIds: [],
+    }));
+    created.push(String(rec.id));
+  }
+  const updated: string[] = [];
+  for (const i of [1, 2, 3]) {
+    const rec = pick(i);
+    sandbox.mutate.updateCandidate(String(rec.id), {
+      position: 'Staff Engineer',
+      updatedAt: new Date().toISOString(),
+    });
+    updated.push(String(rec.id));
+  }
+  const gone = pick(5);
+  sandbox.mutate.deleteCandidate(String(gone.id));
+  return { created, updated, deleted: [String(gone.id)] };
+}
+
+/**
+ * The README's first command: a sandbox in this process, a credential in a demo vault, a full sync of every
+ * stream into SQLite, a few changes in the sandbox, an incremental sync that reads only those, and a full
+ * pass of candidates that applies the deletion.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const db = path.resolve(options.db ?? './ashpipe-demo.db');
+  const home = path.resolve(options.home ?? './.ashpipe-demo');
+  const say = options.say;
+  const sandbox = await startSandbox({ scale: options.scale ?? 1000, seed: 1 });
+  try {
+    say(`1. Started an Ashby sandbox at ${sandbox.url} (${options.scale ?? 1000} candidates, made-up data).`);
+    const apiKey = storeDemoCredential(home, sandbox.url, say);
+    say(`2. Stored its API key encrypted in the demo vault (${home}) as credential "${DEMO_CREDENTIAL}".`);
+    removeDatabase(db);
+    const implemented = new Set(IMPLEMENTED_ENDPOINTS);
+    const streams = selectStreams().filter((s) => implemented.has(s.endpoint));
+    const target = `sqlite:${db}`;
+    const sync = (extra: Partial<Parameters<typeof syncToTarget>[0]> = {}) =>
+      syncToTarget({
+        apiKey,
+        baseUrl: sandbox.url,
+        target,
+        streams,
+        ...(options.progress ? { progress: options.progress } : {}),
+        ...extra,
+      });
+
+    say(`3. Full sync of ${streams.length} streams into ${db}:`);
+    const full = await sync();
+    say(formatSummary(full));
+
+    const changes = changeSomeRecords(sandbox);
+    say(
+      `\n4. Changed the sandbox: created ${changes.created.length} candidates, updated ${changes.updated.length}, deleted ${changes.deleted.length}.`,
+    );
+    say('5. Incremental sync: only what changed since the last sync is read.');
+    const incremental = await sync();
+    say(formatSummary(incremental));
+    say(
+      `   The incremental sync made ${incremental.totals.requests} requests and read ${incremental.totals.records} records; the full sync made ${full.totals.requests} and read ${full.totals.records}.`,
+    );
+
+    say(
+      '\n6. Ashby does not report deletions to an incremental sync: a full pass finds them (weekly by default, or `--full-refresh`). Full pass of candidates:',
+    );
+    const reconcile = await sync({
+      streams: streams.filter((s) => s.name === 'candidates'),
+      fullRefresh: true,
+    });
+    say(formatSummary(reconcile));
+
+    return {
+      db,
+      home,
+      sandboxUrl: sandbox.url,
+      credential: DEMO_CREDENTIAL,
+      full,
+      incremental,
+      reconcile,
+      changes,
+      queries: DEMO_QUERIES,
+    };
+  } finally {
+    await sandbox.close();
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The exactly-once ledger, the quarantine and the run log, stored in the control store. Functions take
+ * the better-sqlite3 connection first, so callers decide on transactions.
+ *
+ * States: `pending` (read, valid, not yet sent) → `in-flight` (a write was about to leave; committed
+ * before the request is sent) → `done` (with the Ashby id) | `failed` (Ashby refused the record).
+ */
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { RecordStatus } from './types.js';
+
+export type LedgerState = 'pending' | 'in-flight' | 'done' | 'failed';
+
+/** One ledger row. */
+export interface LedgerEntry {
+  operation: string;
+  recordKey: string;
+  state: LedgerState;
+  ashbyId: string | null;
+  status: RecordStatus | null;
+  step: string | null;
+  stepData: Record<string, unknown>;
+  attempts: number;
+  runId: string | null;
+  error: string | null;
+}
+
+interface LedgerRow {
+  operation: string;
+  record_key: string;
+  state: LedgerState;
+  ashby_id: string | null;
+  status: string | null;
+  step: string | null;
+  step_data: string | null;
+  attempts: number;
+  run_id: string | null;
+  error: string | null;
+}
+
+function toEntry(row: LedgerRow): LedgerEntry {
+  return {
+    operation: row.operation,
+    recordKey: row.record_key,
+    state: row.state,
+    ashbyId: row.ashby_id,
+    status: row.status as RecordStatus | null,
+    step: row.step,
+    stepData: row.step_data ? (JSON.parse(row.step_data) as Record<string, unknown>) : {},
+    attempts: row.attempts,
+    runId: row.run_id,
+    error: row.error,
+  };
+}
+
+const now = () => new Date().toISOString();
+
+export function getLedgerEntry(
+  db: Database.Database,
+  operation: string,
+  recordKey: string,
+): LedgerEntry | undefined {
+  const row = db
+    .prepare('SELECT * FROM push_ledger WHERE operation = ? AND record_key = ?')
+    .get(operation, recordKey) as LedgerRow | undefined;
+  return row ? toEntry(row) : undefined;
+}
+
+/** Records a valid record as pending unless the ledger already knows it; returns the current entry. */
+export function ensurePending(
+  db: Database.Database,
+  operation: string,
+  recordKey: string,
+  runId: string,
+): LedgerEntry {
+  const t = now();
+  db.prepare(
+    `INSERT INTO push_ledger (operation, record_key, state, run_id, created_at, updated_at)
+     VALUES (?, ?, 'pending', ?, ?, ?) ON CONFLICT (operation, record_key) DO NOTHING`,
+  ).run(operation, recordKey, runId, t, t);
+  return getLedgerEntry(db, operation, recordKey) as LedgerEntry;
+}
+
+/** Marks a write as about to leave; committed before the request is sent. */
+export function markInFlight(
+  db: Database.Database,
+  operation: string,
+  recordKey: string,
+  runId: string,
+  step: string,
+  stepData: Record<string, unknown>,
+): void {
+  db.prepare(
+    `UPDATE push_ledger SET state = 'in-flight', step = ?, step_data = ?, attempts = attempts + 1, run_id = ?,
+       error = NULL, updated_at = ? WHERE operation = ? AND record_key = ?`,
+  ).run(step, JSON.stringify(stepData), runId, now(), operation, recordKey);
+}
+
+/** Saves progress between steps without changing the state. */
+export function saveStep(
+  db: Database.Database,
+  operation: string,
+  recordKey: string,
+  step: string,
+  stepData: Record<string, unknown>,
+): void {
+  db.prepare(
+    'UPDATE push_ledger SET step = ?, step_data = ?, updated_at = ? WHERE operation = ? AND record_key = ?',
+  ).run(step, JSON.stringify(stepData), now(), operation, recordKey);
+}
+
+/** A write was answered with a definite refusal: it did not happen, so the record goes back to `state`. */
+export function markNotSent(
+  db: Database.Database,
+  operation: string,
+  recordKey: string,
+  state: 'pending' | 'failed',
+  error: string | null,
+): void {
+  db.prepare(
+    'UPDATE push_ledger SET state = ?, error = ?, updated_at = ? WHERE operation = ? AND record_key = ?',
+  ).run(state, error, now(), operation, recordKey);
+}
+
+export function markDone(
+  db: Database.Database,
+  operation: string,
+  recordKey: string,
+  ashbyId: string | undefined,
+  status: RecordStatus,
+  stepData?: Record<string, unknown>,
+): void {
+  db.prepare(
+    `UPDATE push_ledger SET state = 'done', ashby_id = ?, status = ?, error = NULL,
+       step_data = COALESCE(?, step_data), updated_at = ? WHERE operation = ? AND record_key = ?`,
+  ).run(ashbyId ?? null, status, stepData ? JSON.stringify(stepData) : null, now(), operation, recordKey);
+}
+
+/** Counts of ledger rows per state for one operation. */
+export function ledgerCounts(db: Database.Database, operation: string): Record<LedgerState, number> {
+  const counts: Record<LedgerState, number> = { pending: 0, 'in-flight': 0, done: 0, failed: 0 };
+  const rows = db
+    .prepare('SELECT state, COUNT(*) AS n FROM push_ledger WHERE operation = ? GROUP BY state')
+    .all(operation) as Array<{ state: LedgerState; n: number }>;
+  for (const r of rows) counts[r.state] = r.n;
+  return counts;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Quarantine
+
+/** One quarantined record. */
+export interface QuarantineEntry {
+  id: number;
+  runId: string;
+  at: string;
+  operation: string;
+  rowNumber: number | null;
+  recordKey: string | null;
+  errorCode: string;
+  errorMessage: string;
+  fieldPath: string | null;
+  requestId: string | null;
+  /** The record as read from the input. */
+  raw: unknown;
+  /** How the run that quarantined it was set up (mapping, policy), for replay. */
+  options: Record<string, unknown>;
+  status: 'open' | 'replayed' | 'resolved';
+}
+
+interface QuarantineRow {
+  id: number;
+  run_id: string;
+  at: string;
+  operation: string;
+  row_number: number | null;
+  record_key: string | null;
+  error_code: string;
+  error_message: string;
+  field_path: string | null;
+  request_id: string | null;
+  raw: string;
+  options: string | null;
+  status: 'open' | 'replayed' | 'resolved';
+}
+
+function toQuarantine(row: QuarantineRow): QuarantineEntry {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    at: row.at,
+    operation: row.operation,
+    rowNumber: row.row_number,
+    recordKey: row.record_key,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    fieldPath: row.field_path,
+    requestId: row.request_id,
+    raw: JSON.parse(row.raw) as unknown,
+    options: row.options ? (JSON.parse(row.options) as Record<string, unknown>) : {},
+    status: row.status,
+  };
+}
+
+export interface NewQuarantineEntry {
+  runId: string;
+  operation: string;
+  rowNumber?: number | undefined;
+  recordKey?: string | undefined;
+  errorCode: string;
+  errorMessage: string;
+  fieldPath?: string | undefined;
+  requestId?: string | undefined;
+  raw: unknown;
+  options?: Record<string, unknown>;
+}
+
+/**
+ * Quarantines a record. A record already open in the quarantine under the same operation and record key
+ * (the same row of a rerun, or a replay that failed again) has its entry updated with the latest run and
+ * error instead of gaining a second one; returns the entry id.
+ */
+export function addQuarantine(db: Database.Database, entry: NewQuarantineEntry): number {
+  return db.transaction(() => {
+    if (entry.recordKey !== undefined) {
+      const open = db
+        .prepare(
+          `SELECT id FROM push_quarantine WHERE operation = ? AND record_key = ? AND status = 'open'
+           ORDER BY id DESC LIMIT 1`,
+        )
+        .get(entry.operation, entry.recordKey) as { id: number } | undefined;
+      if (open) {
+        db.prepare(
+          `UPDATE push_quarantine SET run_id = ?, at = ?, row_number = ?, error_code = ?, error_message = ?,
+             field_path = ?, request_id = ?, raw = ?, options = ? WHERE id = ?`,
+        ).run(
+          entry.runId,
+          now(),
+          entry.rowNumber ?? null,
+          entry.errorCode,
+          entry.errorMessage,
+          entry.fieldPath ?? null,
+          entry.requestId ?? null,
+          JSON.stringify(entry.raw ?? null),
+          JSON.stringify(entry.options ?? {}),
+          open.id,
+        );
+        return open.id;
+      }
+    }
+    return insertQuarantine(db, entry);
+  })();
+}
+
+function insertQuarantine(db: Database.Database, entry: NewQuarantineEntry): number {
+  const result = db
+    .prepare(
+      `INSERT INTO push_quarantine (run_id, at, operation, row_number, record_key, error_code, error_message,
+         field_path, request_id, raw, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      entry.runId,
+      now(),
+      entry.operation,
+      entry.rowNumber ?? null,
+      entry.recordKey ?? null,
+      entry.errorCode,
+      entry.errorMessage,
+      entry.fieldPath ?? null,
+      entry.requestId ?? null,
+      JSON.stringify(entry.raw ?? null),
+      JSON.stringify(entry.options ?? {}),
+    );
+  return Number(result.lastInsertRowid);
+}
+
+/** Filters of {@link listQuarantine}. */
+export interface QuarantineFilter {
+  /** @default 'open' */
+  status?: 'open' | 'replayed' | 'resolved' | 'all';
+  operation?: string;
+  runId?: string;
+  /** @default 1000 */
+  limit?: number;
+}
+
+export function listQuarantine(db: Database.Database, filter: QuarantineFilter = {}): QuarantineEntry[] {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const status = filter.status ?? 'open';
+  if (status !== 'all') {
+    where.push('status = ?');
+    params.push(status);
+  }
+  if (filter.operation) {
+    where.push('operation = ?');
+    params.push(filter.operation);
+  }
+  if (filter.runId) {
+    where.push('run_id = ?');
+    params.push(filter.runId);
+  }
+  params.push(filter.limit ?? 1000);
+  const rows = db
+    .prepare(
+      `SELECT * FROM push_quarantine ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`,
+    )
+    .all(...params) as QuarantineRow[];
+  return rows.map(toQuarantine);
+}
+
+export function getQuarantine(db: Database.Database, id: number): QuarantineEntry | undefined {
+  const row = db.prepare('SELECT * FROM push_quarantine WHERE id = ?').get(id) as QuarantineRow | undefined;
+  return row ? toQuarantine(row) : undefined;
+}
+
+export function setQuarantineStatus(
+  db: Database.Database,
+  id: number,
+  status: QuarantineEntry['status'],
+): void {
+  db.prepare('UPDATE push_quarantine SET status = ? WHERE id = ?').run(status, id);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Runs
+
+export function startRun(db: Database.Database, operation: string, input: string, dryRun: boolean): string {
+  const id = randomUUID();
+  db.prepare('INSERT INTO push_runs (id, operation, input, dry_run, started_at) VALUES (?, ?, ?, ?, ?)').run(
+    id,
+    operation,
+    input,
+    dryRun ? 1 : 0,
+    now(),
+  );
+  return id;
+}
+
+export function finishRun(
+  db: Database.Database,
+  id: string,
+  outcome: string,
+  counts: Record<string, number>,
+): void {
+  db.prepare('UPDATE push_runs SET finished_at = ?, outcome = ?, counts = ? WHERE id = ?').run(
+    now(),
+    outcome,
+    JSON.stringify(counts),
+    id,
+  );
+}

@@ -1,0 +1,320 @@
+import { describeScope } from '../ashby/catalogue.js';
+import { type Handler, type RequestContext, visible } from './context.js';
+import { ApiError, invalidInput, notFound } from './errors.js';
+import type { Kind } from './ids.js';
+import { createdAfter, includeArchived, kindCode, listHandler, parentId } from './lists.js';
+import { childrenOf, type Rec, type World } from './world.js';
+
+function seededChildren(world: World, parentKind: Kind, kind: Kind, parent: string): string[] {
+  const ids: string[] = [];
+  const parents = world.seeded(parentKind);
+  const idx = world.indexOf(parent, parentKind);
+  if (idx !== undefined && idx < parents) {
+    const [from, to] = childrenOf(idx, parents, world.seeded(kind));
+    for (let i = from; i < to; i++) ids.push(world.id(kind, i));
+  }
+  ids.push(...world.createdChildrenOf(kind, parent));
+  return ids;
+}
+
+function eq(field: string, bodyField = field) {
+  return (rec: Rec, ctx: RequestContext): boolean => {
+    const want = ctx.body[bodyField];
+    if (want === undefined || want === null) return true;
+    return rec[field] === want;
+  };
+}
+
+function all(...filters: Array<(rec: Rec, ctx: RequestContext) => boolean>) {
+  return (rec: Rec, ctx: RequestContext): boolean => filters.every((f) => f(rec, ctx));
+}
+
+function epochFilter(field: string, bodyField: string, after: boolean) {
+  return (rec: Rec, ctx: RequestContext): boolean => {
+    const v = ctx.body[bodyField];
+    if (v === undefined || v === null) return true;
+    if (typeof v !== 'number') throw invalidInput(`"${bodyField}" must be a number (epoch milliseconds)`);
+    const t = Date.parse(String(rec[field] ?? ''));
+    if (Number.isNaN(t)) return false;
+    return after ? t > v : t < v;
+  };
+}
+
+const JOB_STATUSES = ['Draft', 'Open', 'Closed', 'Archived'];
+
+/** Draft jobs are excluded unless `status` includes `Draft` (API-NOTES §4). */
+function jobStatusFilter(rec: Rec, ctx: RequestContext): boolean {
+  const status = ctx.body.status;
+  if (status === undefined || status === null) return rec.status !== 'Draft';
+  const list = Array.isArray(status) ? status : [status];
+  for (const s of list) {
+    if (typeof s !== 'string' || !JOB_STATUSES.includes(s)) {
+      throw invalidInput(`"status" must contain only ${JOB_STATUSES.join(', ')}`);
+    }
+  }
+  return list.includes(rec.status);
+}
+
+function applicationStatusFilter(rec: Rec, ctx: RequestContext): boolean {
+  const s = ctx.body.status;
+  if (s === undefined || s === null) return true;
+  if (typeof s !== 'string' || !['Hired', 'Archived', 'Active', 'Lead'].includes(s)) {
+    throw invalidInput('"status" must be one of Hired, Archived, Active, Lead');
+  }
+  return rec.status === s;
+}
+
+function applicationJobFilter(rec: Rec, ctx: RequestContext): boolean {
+  const jobId = ctx.body.jobId;
+  if (jobId === undefined || jobId === null) return true;
+  return (rec.job as Rec | undefined)?.id === jobId;
+}
+
+export const READ_HANDLERS: Record<string, Handler> = {
+  'apiKey.info': (ctx) => ({
+    results: {
+      title: ctx.key.title ?? 'Sandbox key',
+      createdAt: ctx.world.createdAt,
+      // 2026 form (`candidates:read`), per SPEC-2026.
+      scopes: ctx.key.scopes.map((s) => {
+        const d = describeScope(s);
+        const prefix = s.slice(0, -d.access.length);
+        return `${prefix}:${d.access.toLowerCase()}`;
+      }),
+    },
+  }),
+
+  'candidate.list': listHandler({ kind: 'candidate', filter: createdAfter }),
+  'application.list': listHandler({
+    kind: 'application',
+    filter: all(createdAfter, applicationStatusFilter, applicationJobFilter),
+  }),
+  'applicationFeedback.list': listHandler({
+    kind: 'applicationFeedback',
+    filter: all(createdAfter, eq('applicationId')),
+  }),
+  'application.listHistory': (ctx) => {
+    const id = parentId(ctx, 'applicationId', 'application');
+    const app = ctx.world.get(id, 'application') as Rec;
+    const history = Array.isArray(app.applicationHistory)
+      ? (app.applicationHistory as Rec[])
+      : ctx.world.historyOf(app);
+    return paginateArray(ctx, history);
+  },
+  'job.list': listHandler({
+    kind: 'job',
+    filter: all(
+      jobStatusFilter,
+      epochFilter('openedAt', 'openedAfter', true),
+      epochFilter('openedAt', 'openedBefore', false),
+      epochFilter('closedAt', 'closedAfter', true),
+      epochFilter('closedAt', 'closedBefore', false),
+    ),
+  }),
+  'jobPosting.list': listHandler({
+    kind: 'jobPosting',
+    filter: (rec, ctx) => ctx.body.listedOnly !== true || rec.isListed === true,
+  }),
+  'jobBoard.list': listHandler({ kind: 'jobBoard' }),
+  'opening.list': listHandler({ kind: 'opening', filter: createdAfter }),
+  'offer.list': listHandler({ kind: 'offer', filter: eq('applicationId') }),
+  'interviewSchedule.list': listHandler({
+    kind: 'interviewSchedule',
+    filter: all(createdAfter, eq('applicationId'), eq('interviewStageId')),
+  }),
+  'interview.list': listHandler({ kind: 'interview', filter: includeArchived }),
+  'interviewEvent.list': listHandler({
+    kind: 'interviewEvent',
+    children: (ctx) => {
+      const schedule = parentId(ctx, 'interviewScheduleId', 'interviewSchedule');
+      const rec = ctx.world.get(schedule, 'interviewSchedule') as Rec;
+      const events = Array.isArray(rec.interviewEvents) ? (rec.interviewEvents as Rec[]) : [];
+      return { ids: events.map((e) => e.id) };
+    },
+  }),
+  'interviewPlan.list': listHandler({ kind: 'interviewPlan', filter: includeArchived }),
+  'interviewStage.list': (ctx) => {
+    const plan = parentId(ctx, 'interviewPlanId', 'interviewPlan');
+    return { results: ctx.world.stagesOfPlan(plan), moreDataAvailable: false };
+  },
+  'interviewStageGroup.list': listHandler({ kind: 'interviewStageGroup' }),
+  'interviewerPool.list': listHandler({ kind: 'interviewerPool', filter: includeArchived }),
+  'feedbackFormDefinition.list': listHandler({ kind: 'feedbackFormDefinition', filter: includeArchived }),
+  'surveyFormDefinition.list': listHandler({ kind: 'surveyFormDefinition' }),
+  'surveyRequest.list': listHandler({ kind: 'surveyRequest' }),
+  'surveySubmission.list': listHandler({ kind: 'surveySubmission' }),
+  'user.list': listHandler({
+    kind: 'user',
+    filter: (rec, ctx) => ctx.body.includeDeactivated === true || rec.isEnabled !== false,
+  }),
+  'department.list': listHandler({ kind: 'department', filter: includeArchived }),
+  'location.list': listHandler({ kind: 'location', filter: includeArchived }),
+  'source.list': listHandler({ kind: 'source', filter: includeArchived }),
+  'sourceTrackingLink.list': listHandler({
+    kind: 'sourceTrackingLink',
+    filter: (rec, ctx) => ctx.body.includeDisabled === true || rec.enabled !== false,
+  }),
+  'archiveReason.list': listHandler({ kind: 'archiveReason', filter: includeArchived }),
+  'candidateTag.list': listHandler({ kind: 'candidateTag', filter: includeArchived }),
+  'customField.list': listHandler({ kind: 'customField', filter: includeArchived }),
+  'project.list': listHandler({ kind: 'project' }),
+  'candidate.listNotes': listHandler({
+    kind: 'note',
+    children: (ctx) => ({
+      ids: seededChildren(ctx.world, 'candidate', 'note', parentId(ctx, 'candidateId', 'candidate')),
+    }),
+  }),
+  'approval.list': listHandler({ kind: 'approval' }),
+  'hiringTeamRole.list': (ctx) => ({
+    results: ctx.world.allOf('hiringTeamRole').map((r) => r.title),
+  }),
+  'applicationHiringTeamRole.list': listHandler({ kind: 'hiringTeamRole' }),
+  'jobTemplate.list': listHandler({ kind: 'jobTemplate', filter: includeArchived }),
+
+  // ---- info
+  'candidate.info': (ctx) => {
+    const id = ctx.body.id ?? ctx.body.externalMappingId;
+    if (typeof id !== 'string') throw invalidInput('Missing required field "id"');
+    return { results: infoOf(ctx, 'candidate', id) };
+  },
+  'application.info': (ctx) => {
+    const id = requiredId(ctx, 'applicationId');
+    const app = infoOf(ctx, 'application', id);
+    const expand = Array.isArray(ctx.body.expand) ? ctx.body.expand : [];
+    const out: Rec = { ...app };
+    if (expand.includes('openings')) out.openings = [];
+    if (!out.applicationHistory) out.applicationHistory = ctx.world.historyOf(app);
+    return { results: out };
+  },
+  'job.info': (ctx) => {
+    const job = infoOf(ctx, 'job', requiredId(ctx, 'id'));
+    const expand = Array.isArray(ctx.body.expand) ? ctx.body.expand : [];
+    const out: Rec = { ...job };
+    if (expand.includes('location') && typeof job.locationId === 'string') {
+      const loc = ctx.world.get(job.locationId, 'location');
+      if (loc) out.location = loc;
+    }
+    if (expand.includes('openings')) out.openings = [];
+    return { results: out };
+  },
+  'offer.info': (ctx) => ({ results: infoOf(ctx, 'offer', requiredId(ctx, 'offerId')) }),
+  'user.info': (ctx) => ({ results: infoOf(ctx, 'user', requiredId(ctx, 'userId')) }),
+  'location.info': (ctx) => ({ results: infoOf(ctx, 'location', requiredId(ctx, 'locationId')) }),
+  'department.info': (ctx) => ({ results: infoOf(ctx, 'department', requiredId(ctx, 'departmentId')) }),
+  'jobPosting.info': (ctx) => ({ results: infoOf(ctx, 'jobPosting', requiredId(ctx, 'jobPostingId')) }),
+  'customField.info': (ctx) => ({ results: infoOf(ctx, 'customField', requiredId(ctx, 'customFieldId')) }),
+  'opening.info': (ctx) => ({ results: infoOf(ctx, 'opening', requiredId(ctx, 'openingId')) }),
+  'project.info': (ctx) => ({ results: infoOf(ctx, 'project', requiredId(ctx, 'projectId')) }),
+  'interview.info': (ctx) => ({ results: infoOf(ctx, 'interview', requiredId(ctx, 'id')) }),
+  'interviewStage.info': (ctx) => ({
+    results: infoOf(ctx, 'interviewStage', requiredId(ctx, 'interviewStageId')),
+  }),
+  'interviewerPool.info': (ctx) => ({
+    results: infoOf(ctx, 'interviewerPool', requiredId(ctx, 'interviewerPoolId')),
+  }),
+  'feedbackFormDefinition.info': (ctx) => ({
+    results: infoOf(ctx, 'feedbackFormDefinition', requiredId(ctx, 'feedbackFormDefinitionId')),
+  }),
+  'surveyFormDefinition.info': (ctx) => ({
+    results: infoOf(ctx, 'surveyFormDefinition', requiredId(ctx, 'surveyFormDefinitionId')),
+  }),
+
+  // ---- search (not paginated)
+  'candidate.search': (ctx) => {
+    const email = ctx.body.email;
+    const name = ctx.body.name;
+    if ((email === undefined || email === null) && (name === undefined || name === null)) {
+      throw invalidInput('At least one of "email" or "name" is required');
+    }
+    if (email !== undefined && email !== null && typeof email !== 'string')
+      throw invalidInput('"email" must be a string');
+    if (name !== undefined && name !== null && typeof name !== 'string')
+      throw invalidInput('"name" must be a string');
+    const results = ctx.world.searchCandidates(
+      typeof email === 'string' ? email : undefined,
+      typeof name === 'string' ? name : undefined,
+      (rec) => visible(ctx.world, ctx.key, 'candidate', rec),
+    );
+    return { results };
+  },
+  'job.search': (ctx) => {
+    const title = ctx.body.title;
+    if (typeof title !== 'string') throw invalidInput('Missing required field "title"');
+    const needle = title.toLowerCase();
+    return {
+      results: ctx.world
+        .allOf('job')
+        .filter(
+          (j) => String(j.title).toLowerCase().includes(needle) && visible(ctx.world, ctx.key, 'job', j),
+        )
+        .slice(0, 100),
+    };
+  },
+  'user.search': (ctx) => {
+    const email = ctx.body.email;
+    if (typeof email !== 'string') throw invalidInput('Missing required field "email"');
+    return { results: ctx.world.allOf('user').filter((u) => u.email === email) };
+  },
+  'opening.search': (ctx) => {
+    const identifier = ctx.body.identifier;
+    if (typeof identifier !== 'string') throw invalidInput('Missing required field "identifier"');
+    return {
+      results: ctx.world
+        .allOf('opening')
+        .filter((o) => (o.latestVersion as Rec | undefined)?.identifier === identifier)
+        .filter((o) => visible(ctx.world, ctx.key, 'opening', o)),
+    };
+  },
+};
+
+function requiredId(ctx: RequestContext, field: string): string {
+  const v = ctx.body[field];
+  if (v === undefined || v === null || v === '') throw invalidInput(`Missing required field "${field}"`);
+  if (typeof v !== 'string') throw invalidInput(`"${field}" must be a string`);
+  return v;
+}
+
+function infoOf(ctx: RequestContext, kind: Kind, id: string): Rec {
+  const rec = ctx.world.get(id, kind);
+  if (!rec || !visible(ctx.world, ctx.key, kind, rec)) throw notFound(kindCode(kind), kind);
+  return rec;
+}
+
+/** Pages an in-memory list (per-parent child lists are small). */
+function paginateArray(ctx: RequestContext, items: Rec[]) {
+  const limitRaw = ctx.body.limit;
+  if (
+    limitRaw !== undefined &&
+    (typeof limitRaw !== 'number' || !Number.isInteger(limitRaw) || limitRaw < 1)
+  ) {
+    throw invalidInput('"limit" must be a positive integer');
+  }
+  const limit = Math.min(typeof limitRaw === 'number' ? limitRaw : 100, 100);
+  let start = 0;
+  if (ctx.body.cursor !== undefined && ctx.body.cursor !== null) {
+    const c = ctx.codec.readCursor(ctx.body.cursor);
+    if (!c || c.e !== ctx.endpoint) {
+      throw new ApiError(
+        'invalid_next_cursor',
+        'The cursor could not be decoded. Restart pagination without a cursor.',
+      );
+    }
+    start = c.p;
+  }
+  const page = items.slice(start, start + limit);
+  const next = start + page.length;
+  return next < items.length
+    ? {
+        results: page,
+        moreDataAvailable: true,
+        nextCursor: ctx.codec.cursor({
+          e: ctx.endpoint,
+          p: next,
+          s: ctx.world.seq,
+          n: items.length,
+          g: 1,
+          x: Date.now() + 3_600_000,
+        }),
+      }
+    : { results: page, moreDataAvailable: false };
+}

@@ -1,0 +1,96 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+import { secureHeaders } from 'hono/secure-headers';
+import { redact } from '../util/redact.js';
+import { type AppEnv, requireAuth } from './auth.js';
+import type { ServerDeps } from './context.js';
+import { errorHandler, NotFoundError } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { catalogueRoutes, datasetRoutes, quarantineRoutes } from './routes/catalogue.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { flowRoutes } from './routes/flows.js';
+import { runRoutes } from './routes/runs.js';
+import { sessionRoutes } from './routes/session.js';
+import { tokenRoutes } from './routes/tokens.js';
+
+/** Options of {@link createApp} beyond its dependencies. */
+export interface AppOptions {
+  /**
+   * Directory of the built console (`web/dist`); the console is not served when it does not exist.
+   * @default none
+   * @example 'web/dist'
+   */
+  webRoot?: string;
+}
+
+/**
+ * The server: the REST API under `/api/v1` (sub-apps, one error translator, every response body redacted)
+ * and the console's static files at `/`.
+ */
+export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+      referrerPolicy: 'no-referrer',
+    }),
+  );
+
+  const api = new Hono<AppEnv>();
+  // Redaction of every API response body: a key that reached any message (an error from a lower layer,
+  // a record echoed back) is masked before it leaves the process.
+  api.use(async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+    const type = c.res.headers.get('content-type') ?? '';
+    if (type.includes('application/json') || type.includes('ndjson') || type.startsWith('text/plain')) {
+      const text = await c.res.text();
+      const headers = new Headers(c.res.headers);
+      headers.delete('content-length');
+      c.res = new Response(redact(text), { status: c.res.status, headers });
+    }
+  });
+  api.get('/openapi.json', (c) => c.json(openApiDocument()));
+  api.get('/health', (c) => c.json({ ok: true }));
+  api.route('/session', sessionRoutes(deps));
+
+  const secured = new Hono<AppEnv>();
+  secured.use(requireAuth(deps.store));
+  secured.route('/tokens', tokenRoutes(deps));
+  secured.route('/credentials', credentialRoutes(deps));
+  secured.route('/flows', flowRoutes(deps));
+  secured.route('/runs', runRoutes(deps));
+  secured.route('/datasets', datasetRoutes(deps));
+  secured.route('/quarantine', quarantineRoutes(deps));
+  secured.route('/', catalogueRoutes(deps));
+  api.route('/', secured);
+  api.all('*', (c) => {
+    throw new NotFoundError('route', `${c.req.method} ${c.req.path}`);
+  });
+  api.onError(errorHandler(deps.logger));
+  app.route('/api/v1', api);
+  app.onError(errorHandler(deps.logger));
+
+  const webRoot = options.webRoot;
+  if (webRoot && existsSync(path.join(webRoot, 'index.html'))) {
+    const root = path.relative(process.cwd(), path.resolve(webRoot)) || '.';
+    const index = readFileSync(path.join(webRoot, 'index.html'), 'utf8');
+    app.use('/assets/*', serveStatic({ root }));
+    app.get('/favicon.svg', serveStatic({ root }));
+    // Every other path is a console route: the single page app decides.
+    app.get('*', (c) => c.html(index));
+  }
+  return app;
+}

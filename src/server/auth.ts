@@ -1,0 +1,162 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from './errors.js';
+import { hashToken, sameDigest } from './security/crypto.js';
+import type { ServerStore } from './store.js';
+
+/** Name of the HttpOnly session cookie. */
+export const SESSION_COOKIE = 'ashpipe_session';
+/** Header that carries the session's CSRF token on every mutating request made with the cookie. */
+export const CSRF_HEADER = 'X-CSRF-Token';
+
+/** Who made a request. */
+export type Principal =
+  | { kind: 'session'; tokenHash: string; csrfHash: string }
+  | { kind: 'token'; tokenId: string };
+
+export type AppEnv = { Variables: { principal: Principal } };
+
+/** Limits on failed console logins. */
+export interface LoginLimitOptions {
+  /**
+   * Failed attempts allowed per client address within `windowMs`.
+   * @default 5
+   */
+  maxFailures?: number;
+  /**
+   * Failed attempts allowed from all addresses together within `windowMs` (slows a distributed guess).
+   * @default 50
+   */
+  maxGlobalFailures?: number;
+  /**
+   * Sliding window.
+   * @default 900_000 (15 minutes)
+   * @example 60_000
+   */
+  windowMs?: number;
+}
+
+/** Counts failed logins per client and overall in a sliding window; successes do not clear the global count. */
+export class LoginLimiter {
+  private readonly perClient = new Map<string, number[]>();
+  private global: number[] = [];
+  private readonly max: number;
+  private readonly maxGlobal: number;
+  private readonly windowMs: number;
+
+  constructor(
+    options: LoginLimitOptions = {},
+    private readonly now: () => number = Date.now,
+  ) {
+    this.max = options.maxFailures ?? 5;
+    this.maxGlobal = options.maxGlobalFailures ?? 50;
+    this.windowMs = options.windowMs ?? 15 * 60 * 1000;
+  }
+
+  private recent(list: number[]): number[] {
+    const since = this.now() - this.windowMs;
+    return list.filter((t) => t > since);
+  }
+
+  /** Throws 429 when the client (or everyone) has failed too often lately. */
+  check(client: string): void {
+    const mine = this.recent(this.perClient.get(client) ?? []);
+    this.global = this.recent(this.global);
+    const blocking =
+      mine.length >= this.max ? mine : this.global.length >= this.maxGlobal ? this.global : null;
+    if (blocking) {
+      const oldest = blocking[0] ?? this.now();
+      const retry = Math.max(1, Math.ceil((oldest + this.windowMs - this.now()) / 1000));
+      throw new TooManyRequestsError(`Too many failed logins; try again in ${retry} seconds.`, retry);
+    }
+  }
+
+  fail(client: string): void {
+    const mine = this.recent(this.perClient.get(client) ?? []);
+    mine.push(this.now());
+    this.perClient.set(client, mine);
+    this.global.push(this.now());
+  }
+
+  succeed(client: string): void {
+    this.perClient.delete(client);
+  }
+}
+
+/** The remote address of the connection (node-server), or `local` for in-process requests. */
+export function clientAddress(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'local';
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Refuses a request whose `Origin` (or, lacking it, `Referer`) names another site than the `Host` it
+ * was sent to. Browsers send `Origin` on every cross-site POST, so this stops login CSRF, where no session
+ * token exists yet. Scripts that send neither header are not browsers and pass.
+ */
+export function checkOrigin(c: Context): void {
+  const host = c.req.header('host');
+  const origin = c.req.header('origin') ?? c.req.header('referer');
+  if (!host || !origin) return;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    throw new ForbiddenError('The Origin header is not a URL.', 'csrf_failed');
+  }
+  if (originHost !== host) {
+    throw new ForbiddenError(`Cross-site request refused (Origin ${originHost}).`, 'csrf_failed');
+  }
+}
+
+/** Sets the session cookie: HttpOnly, SameSite=Strict, Path=/, Secure when the server is told to. */
+export function setSessionCookie(c: Context, token: string, secure: boolean): void {
+  setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: 'Strict', path: '/', secure });
+}
+
+export function clearSessionCookie(c: Context): void {
+  deleteCookie(c, SESSION_COOKIE, { path: '/' });
+}
+
+/** The session a request's cookie names, when live. */
+export function sessionOf(
+  c: Context,
+  store: ServerStore,
+): { token: string; tokenHash: string; csrfHash: string } | undefined {
+  const token = getCookie(c, SESSION_COOKIE);
+  if (!token) return undefined;
+  const session = store.findSession(token);
+  return session ? { token, ...session } : undefined;
+}
+
+/**
+ * Requires a console session (cookie) or an API token (`Authorization: Bearer`). Mutating requests made
+ * with the cookie must also carry the session's CSRF token in `X-CSRF-Token` (synchronizer-token pattern)
+ * and, when the browser sends one, a same-site `Origin`. Bearer requests need no CSRF token: a browser
+ * never attaches them on its own.
+ */
+export function requireAuth(store: ServerStore): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const authorization = c.req.header('authorization');
+    if (authorization !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+      const tokenId = match?.[1] ? store.verifyApiToken(match[1]) : undefined;
+      if (!tokenId) throw new UnauthorizedError('The API token is not valid.', 'invalid_token');
+      c.set('principal', { kind: 'token', tokenId });
+      return next();
+    }
+    const session = sessionOf(c, store);
+    if (!session) throw new UnauthorizedError();
+    if (!SAFE_METHODS.has(c.req.method)) {
+      checkOrigin(c);
+      const sent = c.req.header(CSRF_HEADER);
+      if (!sent || !sameDigest(hashToken(sent), session.csrfHash)) {
+        throw new ForbiddenError(`Missing or wrong ${CSRF_HEADER} header.`, 'csrf_failed');
+      }
+    }
+    c.set('principal', { kind: 'session', tokenHash: session.tokenHash, csrfHash: session.csrfHash });
+    return next();
+  };
+}

@@ -1,0 +1,46 @@
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import type { Logger } from '../util/logger.js';
+import type { LoginLimiter } from './auth.js';
+import { BadRequestError } from './errors.js';
+import type { Scheduler } from './scheduler.js';
+import type { ServerServices } from './services.js';
+import type { ServerStore } from './store.js';
+
+/** What every sub-app of the API receives. */
+export interface ServerDeps {
+  store: ServerStore;
+  services: ServerServices;
+  scheduler: Scheduler;
+  logger: Logger;
+  limiter: LoginLimiter;
+  /** Mark cookies `Secure` (the server sits behind HTTPS). */
+  secureCookies: boolean;
+  /** IANA time zone of cron schedules. */
+  timezone?: string;
+}
+
+/** Parses a JSON body with a zod schema: 400 when it is not JSON, 422 when the values do not fit. */
+export async function readBody<S extends z.ZodTypeAny>(c: Context, schema: S): Promise<z.infer<S>> {
+  let raw: unknown;
+  try {
+    const text = await c.req.text();
+    raw = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new BadRequestError('The request body is not valid JSON.', 'invalid_json');
+  }
+  return schema.parse(raw);
+}
+
+/** `limit` and `offset` query parameters, bounded. */
+export function paging(
+  c: Context,
+  defaults: { limit: number; max: number },
+): { limit: number; offset: number } {
+  const limit = Number.parseInt(c.req.query('limit') ?? '', 10);
+  const offset = Number.parseInt(c.req.query('offset') ?? '', 10);
+  return {
+    limit: Number.isFinite(limit) && limit > 0 ? Math.min(limit, defaults.max) : defaults.limit,
+    offset: Number.isFinite(offset) && offset > 0 ? offset : 0,
+  };
+}

@@ -1,0 +1,129 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { type ControlStore, openControlStore } from '../control/store.js';
+import { Logger } from '../util/logger.js';
+import { registerSecret } from '../util/redact.js';
+import { createApp } from './app.js';
+import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
+import type { ServerDeps } from './context.js';
+import { type MissedRunPolicy, Scheduler } from './scheduler.js';
+import { hashPassword, MIN_PASSWORD_LENGTH } from './security/crypto.js';
+import type { ServerServices } from './services.js';
+import { ServerStore } from './store.js';
+import { type DefaultServicesOptions, defaultServices } from './wiring.js';
+
+export { createApp } from './app.js';
+export type { ServerDeps } from './context.js';
+export { Scheduler } from './scheduler.js';
+export type * from './services.js';
+export { ServerStore } from './store.js';
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  /** The ashpipe home directory (control store, master key). */
+  home: string;
+  /** Environment (`ASHPIPE_ADMIN_PASSWORD`, `ASHPIPE_MASTER_KEY`, `ASHBY_BASE_URL`). */
+  env: NodeJS.ProcessEnv;
+  /**
+   * TCP port; 0 picks a free one.
+   * @default 4100
+   */
+  port?: number;
+  /**
+   * Interface to listen on. Anything but loopback exposes the console to the network.
+   * @default '127.0.0.1'
+   * @example '0.0.0.0'
+   */
+  host?: string;
+  /** Built console to serve at `/`. @example 'web/dist' */
+  webRoot?: string;
+  /** Mark cookies `Secure` (behind an HTTPS proxy). @default false */
+  secureCookies?: boolean;
+  /** @default 'run-once' */
+  missedRuns?: MissedRunPolicy;
+  /** IANA time zone of cron schedules. @default the server's local zone */
+  timezone?: string;
+  logger?: Logger;
+  loginLimits?: LoginLimitOptions;
+  /** Services to use instead of the defaults (tests). */
+  services?: (store: ControlStore) => ServerServices;
+  /** Passed to the default services. */
+  serviceOptions?: DefaultServicesOptions;
+}
+
+/** A running server. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  app: Hono<AppEnv>;
+  deps: ServerDeps;
+  close(): Promise<void>;
+}
+
+/** Builds the dependencies of the app on an open control store and starts the scheduler. */
+export async function buildDeps(
+  control: ControlStore,
+  options: Omit<StartServerOptions, 'home' | 'port' | 'host'>,
+): Promise<ServerDeps> {
+  const logger = options.logger ?? new Logger({});
+  const store = new ServerStore(control.db);
+  const envPassword = options.env.ASHPIPE_ADMIN_PASSWORD;
+  if (envPassword) {
+    registerSecret(envPassword);
+    if (envPassword.length < MIN_PASSWORD_LENGTH) {
+      throw new Error(`ASHPIPE_ADMIN_PASSWORD must have at least ${MIN_PASSWORD_LENGTH} characters`);
+    }
+    // The environment wins: set at every start, so changing the variable changes the password.
+    store.setPasswordHash(await hashPassword(envPassword), true);
+  }
+  const services =
+    options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
+  const scheduler = new Scheduler(store, services, logger, {
+    ...(options.missedRuns ? { missedRuns: options.missedRuns } : {}),
+    ...(options.timezone ? { timezone: options.timezone } : {}),
+  });
+  return {
+    store,
+    services,
+    scheduler,
+    logger,
+    limiter: new LoginLimiter(options.loginLimits),
+    secureCookies: options.secureCookies ?? false,
+    ...(options.timezone ? { timezone: options.timezone } : {}),
+  };
+}
+
+/** Opens the control store, starts the scheduler and listens. */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const control = openControlStore(options.home);
+  try {
+    const deps = await buildDeps(control, options);
+    const app = createApp(deps, options.webRoot ? { webRoot: options.webRoot } : {});
+    const host = options.host ?? '127.0.0.1';
+    const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: options.port ?? 4100, hostname: host }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const port = (server.address() as AddressInfo).port;
+    deps.scheduler.start();
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return {
+      url: `http://${shownHost}:${port}`,
+      port,
+      app,
+      deps,
+      close: async () => {
+        await deps.scheduler.stop({ abort: true });
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          if ('closeAllConnections' in server) server.closeAllConnections();
+        });
+        control.close();
+      },
+    };
+  } catch (error) {
+    control.close();
+    throw error;
+  }
+}

@@ -1,0 +1,146 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { describeScope, type Scope } from '../../ashby/catalogue.js';
+import { registerSecret } from '../../util/redact.js';
+import type { CredentialInfo, Verification } from '../../vault/types.js';
+import type { AppEnv } from '../auth.js';
+import { readBody, type ServerDeps } from '../context.js';
+import { ConflictError, ValidationError } from '../errors.js';
+import type { OperationInfo, StreamInfo } from '../services.js';
+
+/** Sample requests return at most this many records. */
+export const MAX_SAMPLE = 20;
+
+const apiKey = z.string().trim().min(1, 'the API key is required').max(512);
+
+/** Whether a verification says the key may use `scope`: `true`, `false` or `null` (unknown). */
+export function mayUse(verification: Verification | undefined, scope: Scope): boolean | null {
+  if (!verification) return null;
+  const { module, access } = describeScope(scope);
+  const entry = verification.permissions.find((p) => p.module === module);
+  const value = access === 'Read' ? entry?.read : entry?.write;
+  return value === 'allowed' ? true : value === 'missing' ? false : null;
+}
+
+/** A credential as the API returns it: the vault's view plus what the console needs to warn about. */
+export interface CredentialView extends CredentialInfo {
+  /** Flows that use this credential. */
+  usedBy: Array<{ id: string; name: string; kind: string }>;
+  /** Destination operations this key lacks the write permission for. */
+  failingOperations: Array<{ name: string; permission: string }>;
+  /** Streams this key lacks the read permission for. */
+  unreadableStreams: string[];
+}
+
+function view(
+  deps: ServerDeps,
+  c: CredentialInfo,
+  ops: OperationInfo[],
+  streams: StreamInfo[],
+): CredentialView {
+  return {
+    ...c,
+    usedBy: deps.store.flowsUsingCredential(c.id).map((f) => ({ id: f.id, name: f.name, kind: f.kind })),
+    failingOperations: ops
+      .filter((o) => mayUse(c.verification, o.scope) === false)
+      .map((o) => ({ name: o.name, permission: o.permission })),
+    unreadableStreams: streams.filter((s) => mayUse(c.verification, s.scope) === false).map((s) => s.name),
+  };
+}
+
+/**
+ * `/api/v1/credentials`. The API key is write-only: accepted on create and rotate, registered for
+ * redaction at once, verified against Ashby before it is stored, and never returned.
+ */
+export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
+  const { services } = deps;
+  const app = new Hono<AppEnv>();
+  const toView = (c: CredentialInfo) => view(deps, c, services.operations(), services.streams());
+
+  app.get('/', (c) => c.json({ credentials: services.credentials.list().map(toView) }));
+
+  app.post('/', async (c) => {
+    const body = await readBody(
+      c,
+      z
+        .object({
+          name: z.string().trim().min(1, 'the credential name is required').max(100),
+          description: z.string().trim().max(1000).optional(),
+          apiKey,
+          baseUrl: z.string().url().optional(),
+        })
+        .strict(),
+    );
+    registerSecret(body.apiKey);
+    const created = await services.credentials.add({
+      name: body.name,
+      apiKey: body.apiKey,
+      ...(body.description ? { description: body.description } : {}),
+      ...(body.baseUrl ? { baseUrl: body.baseUrl } : {}),
+    });
+    return c.json({ credential: toView(created) }, 201);
+  });
+
+  app.get('/:id', (c) => c.json({ credential: toView(services.credentials.get(c.req.param('id'))) }));
+
+  app.patch('/:id', async (c) => {
+    const body = await readBody(
+      c,
+      z
+        .object({
+          name: z.string().trim().min(1).max(100).optional(),
+          description: z.string().trim().max(1000).optional(),
+        })
+        .strict(),
+    );
+    const changes: { name?: string; description?: string } = {};
+    if (body.name !== undefined) changes.name = body.name;
+    if (body.description !== undefined) changes.description = body.description;
+    return c.json({ credential: toView(services.credentials.edit(c.req.param('id'), changes)) });
+  });
+
+  app.post('/:id/rotate', async (c) => {
+    const body = await readBody(c, z.object({ apiKey }).strict());
+    registerSecret(body.apiKey);
+    const rotated = await services.credentials.rotate(c.req.param('id'), body.apiKey);
+    return c.json({ credential: toView(rotated) });
+  });
+
+  app.post('/:id/probe', async (c) => {
+    const verified = await services.credentials.verify(c.req.param('id'));
+    return c.json({ credential: toView(verified) });
+  });
+
+  app.post('/:id/probe/sample', async (c) => {
+    const body = await readBody(
+      c,
+      z.object({ stream: z.string().min(1), limit: z.number().int().min(1).max(MAX_SAMPLE).default(5) }),
+    );
+    const stream = services.streams().find((s) => s.name === body.stream);
+    if (!stream) throw new ValidationError(`unknown stream "${body.stream}"`);
+    const access = services.credentials.access(c.req.param('id'), `sample ${stream.name}`);
+    const records = await services.sample(access, stream.name, body.limit);
+    return c.json({ stream: stream.name, records: records.slice(0, body.limit) });
+  });
+
+  app.delete('/:id', (c) => {
+    const id = c.req.param('id');
+    const credential = services.credentials.get(id);
+    const flows = deps.store.flowsUsingCredential(id);
+    if (flows.length > 0 && c.req.query('force') !== 'true') {
+      throw new ConflictError(
+        `Credential "${credential.name}" is used by ${flows.length} flow(s): ${flows.map((f) => f.name).join(', ')}. Delete or re-point them first, or pass force=true to pause them.`,
+        'credential_in_use',
+        { flows: flows.map((f) => ({ id: f.id, name: f.name })) },
+      );
+    }
+    for (const flow of flows) {
+      deps.store.setFlowStatus(flow.id, 'paused');
+      deps.scheduler.refresh(flow.id);
+    }
+    services.credentials.remove(id);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,119 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../auth.js';
+import { readBody, type ServerDeps } from '../context.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
+import { validateSchedule } from '../scheduler.js';
+
+/** A flow as the API returns it: stored fields, the running run, the last run and the next slot. */
+function view(deps: ServerDeps, flow: Flow) {
+  const last = deps.store.lastRun(flow.id);
+  const next = deps.scheduler.nextRun(flow.id);
+  return {
+    ...flow,
+    runningRunId: deps.scheduler.runningRun(flow.id) ?? null,
+    lastRun: last
+      ? { id: last.id, status: last.status, startedAt: last.startedAt, finishedAt: last.finishedAt }
+      : null,
+    nextRunAt: next ? next.toISOString() : null,
+  };
+}
+
+/** `/api/v1/flows`: sources and destinations with their schedules; activate, pause, run now, test. */
+export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
+  const { store, scheduler, services } = deps;
+  const app = new Hono<AppEnv>();
+
+  const load = (id: string): Flow => {
+    const flow = store.getFlow(id);
+    if (!flow) throw new NotFoundError('flow', id);
+    return flow;
+  };
+
+  const check = (config: FlowConfig): void => {
+    // 404 for an unknown credential would read as "no such flow"; it is a bad value in the body.
+    if (!services.credentials.list().some((c) => c.id === config.credentialId)) {
+      throw new ValidationError(`credential ${config.credentialId} does not exist`, [
+        { path: 'credentialId', message: 'unknown credential' },
+      ]);
+    }
+    if (config.schedule) validateSchedule(config.schedule, deps.timezone);
+    if (config.kind === 'source') {
+      const known = new Set(services.streams().map((s) => s.name));
+      const unknown = config.streams.filter((s) => !known.has(s));
+      if (unknown.length > 0) throw new ValidationError(`unknown stream(s): ${unknown.join(', ')}`);
+    }
+  };
+
+  app.get('/', (c) => c.json({ flows: store.listFlows().map((f) => view(deps, f)) }));
+
+  app.post('/', async (c) => {
+    const config = await readBody(c, createFlowSchema);
+    check(config);
+    const flow = store.createFlow(config);
+    if (c.req.query('activate') === 'true') {
+      store.setFlowStatus(flow.id, 'active');
+      scheduler.refresh(flow.id);
+    }
+    return c.json({ flow: view(deps, load(flow.id)) }, 201);
+  });
+
+  app.get('/:id', (c) => c.json({ flow: view(deps, load(c.req.param('id'))) }));
+
+  app.put('/:id', async (c) => {
+    const current = load(c.req.param('id'));
+    const config = await readBody(c, createFlowSchema);
+    if (config.kind !== current.kind)
+      throw new ValidationError('a flow cannot change from source to destination');
+    check(config);
+    store.updateFlow(current.id, config);
+    scheduler.refresh(current.id);
+    return c.json({ flow: view(deps, load(current.id)) });
+  });
+
+  app.delete('/:id', (c) => {
+    const flow = load(c.req.param('id'));
+    const running = scheduler.runningRun(flow.id);
+    if (running)
+      throw new ConflictError(`Flow "${flow.name}" is running (run ${running}).`, 'run_in_progress');
+    store.deleteFlow(flow.id);
+    scheduler.refresh(flow.id);
+    return c.body(null, 204);
+  });
+
+  app.post('/:id/activate', (c) => {
+    const flow = load(c.req.param('id'));
+    store.setFlowStatus(flow.id, 'active');
+    scheduler.refresh(flow.id);
+    return c.json({ flow: view(deps, load(flow.id)) });
+  });
+
+  app.post('/:id/pause', (c) => {
+    const flow = load(c.req.param('id'));
+    store.setFlowStatus(flow.id, 'paused');
+    scheduler.refresh(flow.id);
+    return c.json({ flow: view(deps, load(flow.id)) });
+  });
+
+  // Run now; 409 when a run of the flow is going.
+  app.post('/:id/run', (c) => {
+    const run = scheduler.trigger(load(c.req.param('id')).id, 'manual');
+    return c.json({ run }, 202);
+  });
+
+  // The console's Test step: a dry run (destinations validate and map without writing; sources read
+  // without storing where the engine supports it).
+  app.post('/:id/test', (c) => {
+    const run = scheduler.trigger(load(c.req.param('id')).id, 'test', { dryRun: true });
+    return c.json({ run }, 202);
+  });
+
+  app.post('/:id/cancel', (c) => {
+    const flow = load(c.req.param('id'));
+    if (!scheduler.cancel(flow.id))
+      throw new ConflictError(`Flow "${flow.name}" is not running.`, 'not_running');
+    return c.json({ cancelling: true }, 202);
+  });
+
+  return app;
+}

@@ -1,0 +1,77 @@
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { safeStringify } from '../../util/redact.js';
+import type { AppEnv } from '../auth.js';
+import { paging, type ServerDeps } from '../context.js';
+import { NotFoundError } from '../errors.js';
+import type { RunEvent } from '../scheduler.js';
+
+/** Keeps idle event streams open through proxies that close silent connections. */
+const HEARTBEAT_MS = 15_000;
+
+/** `/api/v1/runs`: run history with per-stream or per-operation counts; live progress as server-sent events. */
+export function runRoutes(deps: ServerDeps): Hono<AppEnv> {
+  const { store, scheduler } = deps;
+  const app = new Hono<AppEnv>();
+
+  app.get('/', (c) => {
+    const page = paging(c, { limit: 50, max: 500 });
+    const flowId = c.req.query('flowId');
+    return c.json({ runs: store.listRuns({ ...page, ...(flowId ? { flowId } : {}) }), ...page });
+  });
+
+  app.get('/:id', (c) => {
+    const run = store.getRun(c.req.param('id'));
+    if (!run) throw new NotFoundError('run', c.req.param('id'));
+    return c.json({ run });
+  });
+
+  /**
+   * `event: progress` with the run (counts so far) while it goes, then one `event: finished` with the final
+   * run, then the stream ends. A finished run sends `finished` at once.
+   */
+  app.get('/:id/events', (c) => {
+    const id = c.req.param('id');
+    const first = store.getRun(id);
+    if (!first) throw new NotFoundError('run', id);
+    return streamSSE(c, async (stream) => {
+      const queue: RunEvent[] = [];
+      let wake: (() => void) | undefined;
+      const unsubscribe = scheduler.subscribe(id, (event) => {
+        queue.push(event);
+        wake?.();
+      });
+      stream.onAbort(() => {
+        unsubscribe();
+        wake?.();
+      });
+      try {
+        // Subscribed before re-reading, so an end between the two reads is not lost.
+        const current = store.getRun(id) ?? first;
+        if (current.status !== 'running') {
+          await stream.writeSSE({ event: 'finished', data: safeStringify(current) });
+          return;
+        }
+        await stream.writeSSE({ event: 'progress', data: safeStringify(current) });
+        while (!stream.aborted) {
+          const event = queue.shift();
+          if (!event) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, HEARTBEAT_MS).unref();
+            });
+            wake = undefined;
+            if (queue.length === 0 && !stream.aborted) await stream.write(': heartbeat\n\n');
+            continue;
+          }
+          await stream.writeSSE({ event: event.type, data: safeStringify(event.run) });
+          if (event.type === 'finished') return;
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+
+  return app;
+}

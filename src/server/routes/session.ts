@@ -1,0 +1,105 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import {
+  type AppEnv,
+  checkOrigin,
+  clearSessionCookie,
+  clientAddress,
+  requireAuth,
+  sessionOf,
+  setSessionCookie,
+} from '../auth.js';
+import { readBody, type ServerDeps } from '../context.js';
+import { ConflictError, ForbiddenError, UnauthorizedError } from '../errors.js';
+import { csrfFor, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from '../security/crypto.js';
+
+const password = z
+  .string()
+  .min(MIN_PASSWORD_LENGTH, `use at least ${MIN_PASSWORD_LENGTH} characters`)
+  .max(1024);
+
+/**
+ * `/api/v1/session`: first-run setup of the admin password, login, logout, password change.
+ * `GET` tells the console whether setup is needed and, with a live session, its CSRF token.
+ */
+export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
+  const { store, limiter } = deps;
+  const app = new Hono<AppEnv>();
+
+  app.get('/', (c) => {
+    const session = sessionOf(c, store);
+    return c.json({
+      setupRequired: store.passwordHash() === undefined,
+      authenticated: session !== undefined,
+      ...(session ? { csrfToken: csrfFor(session.token) } : {}),
+    });
+  });
+
+  // First run only: whoever reaches a fresh server first sets the password, which is why the server
+  // listens on loopback by default (or takes ASHPIPE_ADMIN_PASSWORD and never offers setup).
+  app.post('/setup', async (c) => {
+    checkOrigin(c);
+    const body = await readBody(c, z.object({ password }));
+    if (store.passwordHash() !== undefined) {
+      throw new ConflictError('The admin password is already set; log in instead.', 'setup_done');
+    }
+    if (!store.setPasswordHash(await hashPassword(body.password))) {
+      throw new ConflictError('The admin password is already set; log in instead.', 'setup_done');
+    }
+    const { token, csrfToken } = store.createSession();
+    setSessionCookie(c, token, deps.secureCookies);
+    deps.logger.info('admin password set');
+    return c.json({ authenticated: true, csrfToken }, 201);
+  });
+
+  app.post('/', async (c) => {
+    checkOrigin(c);
+    const client = clientAddress(c);
+    limiter.check(client);
+    const body = await readBody(c, z.object({ password: z.string().max(1024) }));
+    const hash = store.passwordHash();
+    if (hash === undefined) throw new ForbiddenError('Set the admin password first.', 'setup_required');
+    if (!(await verifyPassword(body.password, hash))) {
+      limiter.fail(client);
+      deps.logger.warn('failed console login', { client });
+      throw new UnauthorizedError('Wrong password.', 'wrong_password');
+    }
+    limiter.succeed(client);
+    const { token, csrfToken } = store.createSession();
+    setSessionCookie(c, token, deps.secureCookies);
+    return c.json({ authenticated: true, csrfToken });
+  });
+
+  const authed = new Hono<AppEnv>();
+  authed.use(requireAuth(store));
+
+  authed.delete('/', (c) => {
+    const principal = c.get('principal');
+    if (principal.kind === 'session') store.deleteSession(principal.tokenHash);
+    clearSessionCookie(c);
+    return c.body(null, 204);
+  });
+
+  authed.put('/password', async (c) => {
+    const body = await readBody(
+      c,
+      z.object({ currentPassword: z.string().max(1024), newPassword: password }),
+    );
+    const hash = store.passwordHash();
+    const client = clientAddress(c);
+    limiter.check(client);
+    if (hash === undefined || !(await verifyPassword(body.currentPassword, hash))) {
+      limiter.fail(client);
+      throw new UnauthorizedError('Wrong current password.', 'wrong_password');
+    }
+    store.setPasswordHash(await hashPassword(body.newPassword), true);
+    // Every other browser is logged out; this one gets a fresh session.
+    store.deleteAllSessions();
+    const { token, csrfToken } = store.createSession();
+    setSessionCookie(c, token, deps.secureCookies);
+    return c.json({ authenticated: true, csrfToken });
+  });
+
+  app.route('/', authed);
+  return app;
+}

@@ -1,0 +1,24 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../auth.js';
+import { readBody, type ServerDeps } from '../context.js';
+import { NotFoundError } from '../errors.js';
+
+/** `/api/v1/tokens`: API tokens for scripts. The value is returned once, at creation; only its hash is kept. */
+export function tokenRoutes(deps: ServerDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/', (c) => c.json({ tokens: deps.store.listApiTokens() }));
+  app.post('/', async (c) => {
+    const body = await readBody(c, z.object({ name: z.string().trim().min(1).max(100) }));
+    const { info, token } = deps.store.createApiToken(body.name);
+    // `plaintext`, not `token`: the response redaction masks fields named like secrets, and this one
+    // response is the only time the value is ever shown.
+    return c.json({ apiToken: info, plaintext: token }, 201);
+  });
+  app.delete('/:id', (c) => {
+    if (!deps.store.deleteApiToken(c.req.param('id')))
+      throw new NotFoundError('API token', c.req.param('id'));
+    return c.body(null, 204);
+  });
+  return app;
+}

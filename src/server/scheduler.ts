@@ -1,0 +1,244 @@
+import { EventEmitter } from 'node:events';
+import { Cron } from 'croner';
+import type { Logger } from '../util/logger.js';
+import { redact } from '../util/redact.js';
+import { ConflictError, NotFoundError, translateError, ValidationError } from './errors.js';
+import type { Flow, Run, RunCount, RunTrigger } from './model.js';
+import type { RunProgress, ServerServices } from './services.js';
+import type { ServerStore } from './store.js';
+
+/**
+ * What happens to schedule slots that passed while the server was down.
+ * - `run-once`: at startup, a flow whose schedule fired at least once since its last run (or since it was
+ *   activated) runs once, however many slots it missed; never several catch-up runs.
+ * - `skip`: missed slots are ignored; the flow waits for its next slot.
+ */
+export type MissedRunPolicy = 'run-once' | 'skip';
+
+/** Options of the {@link Scheduler}. */
+export interface SchedulerOptions {
+  /**
+   * Missed-run policy after downtime.
+   * @default 'run-once'
+   */
+  missedRuns?: MissedRunPolicy;
+  /**
+   * IANA time zone the cron expressions are read in.
+   * @default the server's local time zone
+   * @example 'Europe/Berlin'
+   */
+  timezone?: string;
+  /** Clock, for tests. @default () => new Date() */
+  now?: () => Date;
+}
+
+/** Events of one run, for server-sent events. */
+export type RunEvent = { type: 'progress'; run: Run; message?: string } | { type: 'finished'; run: Run };
+
+interface ActiveRun {
+  runId: string;
+  controller: AbortController;
+  done: Promise<Run>;
+}
+
+/** Throws a 422 when `expression` is not a cron expression croner accepts. */
+export function validateSchedule(expression: string, timezone?: string): void {
+  try {
+    new Cron(expression, { paused: true, ...(timezone ? { timezone } : {}) }).stop();
+  } catch (error) {
+    throw new ValidationError(
+      `schedule "${expression}" is not a valid cron expression: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+/**
+ * Runs flows on their cron schedules and on demand. One flow never runs twice at once: a second trigger
+ * while a run is going is refused with a 409 naming the running run. Run history lives in the control
+ * store; runs left `running` by a stopped process are marked failed at start.
+ */
+export class Scheduler {
+  private readonly jobs = new Map<string, Cron>();
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly events = new EventEmitter();
+  private readonly missed: MissedRunPolicy;
+  private readonly now: () => Date;
+  private started = false;
+
+  constructor(
+    private readonly store: ServerStore,
+    private readonly services: ServerServices,
+    private readonly logger: Logger,
+    private readonly options: SchedulerOptions = {},
+  ) {
+    this.missed = options.missedRuns ?? 'run-once';
+    this.now = options.now ?? (() => new Date());
+    this.events.setMaxListeners(0);
+  }
+
+  /** Marks interrupted runs failed, schedules every active flow, applies the missed-run policy. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const interrupted = this.store.failInterruptedRuns();
+    if (interrupted > 0)
+      this.logger.warn('runs interrupted by the previous stop marked failed', { interrupted });
+    for (const flow of this.store.listFlows()) {
+      this.refresh(flow.id);
+      if (flow.status === 'active' && flow.schedule && this.missed === 'run-once' && this.missedSlot(flow)) {
+        this.logger.info('running a flow once for the schedule slots missed while stopped', {
+          flowId: flow.id,
+        });
+        this.trigger(flow.id, 'startup');
+      }
+    }
+  }
+
+  /** Stops every schedule and waits for the running runs to end (they are asked to stop first). */
+  async stop(options: { abort?: boolean } = {}): Promise<void> {
+    this.started = false;
+    for (const job of this.jobs.values()) job.stop();
+    this.jobs.clear();
+    const running = [...this.active.values()];
+    if (options.abort) for (const r of running) r.controller.abort();
+    await Promise.allSettled(running.map((r) => r.done));
+  }
+
+  /** Whether a slot of the flow's schedule passed since its last run (or its activation). */
+  private missedSlot(flow: Flow): boolean {
+    if (!flow.schedule) return false;
+    const since = this.store.lastRun(flow.id)?.startedAt ?? flow.activatedAt;
+    if (!since) return false;
+    const cron = new Cron(flow.schedule, {
+      paused: true,
+      ...(this.options.timezone ? { timezone: this.options.timezone } : {}),
+    });
+    const next = cron.nextRun(new Date(since));
+    cron.stop();
+    return next !== null && next.getTime() <= this.now().getTime();
+  }
+
+  /** Re-reads a flow and (re)schedules it: call after create, update, activate, pause and delete. */
+  refresh(flowId: string): void {
+    this.jobs.get(flowId)?.stop();
+    this.jobs.delete(flowId);
+    if (!this.started) return;
+    const flow = this.store.getFlow(flowId);
+    if (flow?.status !== 'active' || !flow.schedule) return;
+    const job = new Cron(
+      flow.schedule,
+      { name: flowId, ...(this.options.timezone ? { timezone: this.options.timezone } : {}) },
+      () => {
+        try {
+          this.trigger(flowId, 'schedule');
+        } catch (error) {
+          // A slot that fires while the previous run is still going is skipped, not queued.
+          this.logger.warn('scheduled run skipped', { flowId, reason: redact(String(error)) });
+        }
+      },
+    );
+    this.jobs.set(flowId, job);
+  }
+
+  /** Next time a flow's schedule fires, when it is scheduled. */
+  nextRun(flowId: string): Date | null {
+    return this.jobs.get(flowId)?.nextRun() ?? null;
+  }
+
+  /** The id of the flow's running run, when one is going. */
+  runningRun(flowId: string): string | undefined {
+    return this.active.get(flowId)?.runId;
+  }
+
+  /**
+   * Starts a run of a flow and returns it (status `running`) without waiting for it to end.
+   * @throws ConflictError (409) when the flow is already running.
+   */
+  trigger(flowId: string, trigger: RunTrigger, options: { dryRun?: boolean } = {}): Run {
+    const flow = this.store.getFlow(flowId);
+    if (!flow) throw new NotFoundError('flow', flowId);
+    const going = this.active.get(flowId);
+    if (going) {
+      throw new ConflictError(
+        `Flow "${flow.name}" is already running (run ${going.runId}); wait for it to finish.`,
+        'run_in_progress',
+        { runId: going.runId },
+      );
+    }
+    const dryRun = options.dryRun ?? false;
+    const run = this.store.startRun(flow, trigger, dryRun);
+    const controller = new AbortController();
+    const done = this.execute(flow, run, controller.signal, dryRun).finally(() => {
+      this.active.delete(flowId);
+    });
+    this.active.set(flowId, { runId: run.id, controller, done });
+    return run;
+  }
+
+  /** Resolves with the finished run (for tests and `--wait` callers). */
+  async waitFor(runId: string): Promise<Run | undefined> {
+    for (const r of this.active.values()) if (r.runId === runId) return r.done;
+    return this.store.getRun(runId);
+  }
+
+  /** Asks a running run to stop. */
+  cancel(flowId: string): boolean {
+    const going = this.active.get(flowId);
+    going?.controller.abort();
+    return going !== undefined;
+  }
+
+  /** Listens to a run's progress and end; returns the unsubscribe function. */
+  subscribe(runId: string, listener: (event: RunEvent) => void): () => void {
+    this.events.on(runId, listener);
+    return () => this.events.off(runId, listener);
+  }
+
+  private async execute(flow: Flow, run: Run, signal: AbortSignal, dryRun: boolean): Promise<Run> {
+    let counts: RunCount[] = [];
+    const logger = this.logger.child({ flowId: flow.id, runId: run.id });
+    let finished: Run;
+    try {
+      const access = this.services.credentials.access(flow.credentialId, `flow ${flow.name}`);
+      const engine =
+        flow.kind === 'source' ? this.services.engines.source : this.services.engines.destination;
+      const outcome = await engine(flow, {
+        runId: run.id,
+        apiKey: access.apiKey,
+        baseUrl: access.baseUrl,
+        signal,
+        logger,
+        dryRun,
+        progress: (update: RunProgress) => {
+          counts = update.counts;
+          this.store.updateRunCounts(run.id, counts);
+          const current = this.store.getRun(run.id);
+          if (current) {
+            this.events.emit(run.id, {
+              type: 'progress',
+              run: current,
+              ...(update.message ? { message: redact(update.message) } : {}),
+            } satisfies RunEvent);
+          }
+        },
+      });
+      finished = this.store.finishRun(
+        run.id,
+        outcome.status,
+        outcome.counts,
+        outcome.errors.map(redactError),
+      );
+    } catch (error) {
+      const t = translateError(error);
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error('run failed', { error: message });
+      finished = this.store.finishRun(run.id, 'failed', counts, [{ code: t.code, message: redact(message) }]);
+    }
+    this.events.emit(run.id, { type: 'finished', run: finished } satisfies RunEvent);
+    return finished;
+  }
+}
+
+function redactError<T extends { message: string }>(error: T): T {
+  return { ...error, message: redact(error.message) };
+}

@@ -1,0 +1,138 @@
+import type { Scope } from '../ashby/catalogue.js';
+import type { Logger } from '../util/logger.js';
+import type { CredentialInfo, Verification } from '../vault/types.js';
+import type { Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
+
+/** Checks a key against Ashby and maps its permissions (the vault's verification probe). */
+export type VerifyKey = (apiKey: string, baseUrl: string) => Promise<Verification>;
+
+/** Credentials as the server manages them: by id, the key write-only. */
+export interface CredentialService {
+  list(): CredentialInfo[];
+  /** Throws a 404 when absent. */
+  get(id: string): CredentialInfo;
+  /** Verifies the key, then stores it with the verification (an invalid key is refused, nothing stored). */
+  add(input: {
+    name: string;
+    description?: string;
+    apiKey: string;
+    baseUrl?: string;
+  }): Promise<CredentialInfo>;
+  edit(id: string, changes: { name?: string; description?: string }): CredentialInfo;
+  /** Verifies the new key, then replaces the old one. */
+  rotate(id: string, apiKey: string): Promise<CredentialInfo>;
+  /** Re-verifies the stored key and records the outcome. */
+  verify(id: string): Promise<CredentialInfo>;
+  remove(id: string): CredentialInfo;
+  /** Decrypts the key for a run or a probe (audited with `purpose`); the key is registered for redaction. */
+  access(id: string, purpose: string): { apiKey: string; baseUrl: string; credential: CredentialInfo };
+}
+
+/** A stream a source flow can sync. */
+export interface StreamInfo {
+  name: string;
+  endpoint: string;
+  incremental: boolean;
+  scope: Scope;
+  /** `Candidates: Read` */
+  permission: string;
+  description: string;
+  optIn: boolean;
+}
+
+/** A write a destination flow can perform. */
+export interface OperationInfo {
+  /** Template name or endpoint. @example 'candidate.create' */
+  name: string;
+  endpoint: string;
+  scope: Scope;
+  /** `Candidates: Write` */
+  permission: string;
+  description: string;
+  /** Fields the operation takes, required first. */
+  fields: Array<{ name: string; required: boolean; type?: string }>;
+}
+
+/** Live progress of a run, pushed to the console over server-sent events. */
+export interface RunProgress {
+  counts: RunCount[];
+  message?: string;
+}
+
+/** What an engine gets for one run. */
+export interface RunContext {
+  runId: string;
+  apiKey: string;
+  baseUrl: string;
+  signal: AbortSignal;
+  logger: Logger;
+  /** A dry run reads and validates but writes nothing (the "Test" step of the console). */
+  dryRun: boolean;
+  progress(update: RunProgress): void;
+}
+
+/** What an engine reports when a run ends. */
+export interface RunOutcome {
+  status: Exclude<RunStatus, 'running'>;
+  counts: RunCount[];
+  errors: RunErrorInfo[];
+}
+
+/** Runs one flow with the same engine the CLI uses (sync engine for sources, push engine for destinations). */
+export type FlowEngine = (flow: Flow, ctx: RunContext) => Promise<RunOutcome>;
+
+/** A quarantined destination record. */
+export interface QuarantineItem {
+  id: string;
+  flowId?: string;
+  runId?: string;
+  operation: string;
+  /** Row number or key in the input. */
+  source?: string;
+  record: Record<string, unknown>;
+  errorCode: string;
+  errorMessage: string;
+  createdAt: string;
+  status: string;
+}
+
+export interface QuarantineService {
+  list(filter: { flowId?: string; runId?: string; limit: number; offset: number }): QuarantineItem[];
+  /** Retries the records through the push engine; returns how many went through. */
+  replay(
+    ids: string[],
+    ctx: { flow: Flow | undefined; apiKey: string; baseUrl: string },
+  ): Promise<{ replayed: number; failed: number }>;
+}
+
+/** One page of a synced table. */
+export interface DatasetPage {
+  stream: string;
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface DatasetService {
+  preview(flow: Flow, stream: string, page: { limit: number; offset: number }): Promise<DatasetPage>;
+}
+
+/** Reads a few records of a stream with a key (the console's "Test" step of a source). */
+export type SampleStream = (
+  access: { apiKey: string; baseUrl: string },
+  stream: string,
+  limit: number,
+) => Promise<unknown[]>;
+
+/** Everything the server needs from the other layers; tests pass fakes. */
+export interface ServerServices {
+  credentials: CredentialService;
+  streams: () => StreamInfo[];
+  operations: () => OperationInfo[];
+  engines: { source: FlowEngine; destination: FlowEngine };
+  sample: SampleStream;
+  datasets: DatasetService;
+  quarantine?: QuarantineService;
+}

@@ -1,0 +1,324 @@
+/**
+ * Table layout and column typing for the SQL sinks, in one place: how a record field is named as a
+ * column, which type a column gets, how a value is stored in it, and the DDL of both dialects.
+ *
+ * Rules (documented in the README's sink section):
+ * - a field's column name is its snake_case form, sanitised to `[a-z0-9_]`; collisions (`ID` and `id`,
+ *   `a.b` and `a_b`) get `_2`, `_3`, … in the order fields were first seen; the `_ashpipe_*` names are
+ *   never given to a field. The map is persisted in `_ashpipe_columns`, so every later run agrees.
+ * - a column is added when its field's first non-null value is seen, and its type is fixed by that value:
+ *   string → text, safe integer → integer, other number → real, boolean → boolean, object or array → JSON.
+ *   A later value that does not fit is stored as NULL (the record keeps it in `_ashpipe_raw`). Integers fit
+ *   a real column; nothing else is converted. Timestamps stay text, as Ashby sends them.
+ * - no identifier from Ashby data reaches SQL unsanitised, and every identifier is quoted anyway.
+ */
+
+/** The type of a data column. */
+export type ColumnType = 'text' | 'integer' | 'real' | 'boolean' | 'json';
+/** SQL dialects of the table sinks. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** One record field stored as a column. */
+export interface ColumnDef {
+  /** The record's field name, exactly as Ashby sends it. */
+  field: string;
+  /** The sanitised column name. */
+  column: string;
+  type: ColumnType;
+  /** Order in which the column was added (0-based). */
+  position: number;
+}
+
+/** Bookkeeping columns every stream table has. */
+export const META_COLUMNS = [
+  '_ashpipe_raw',
+  '_ashpipe_synced_at',
+  '_ashpipe_deleted_at',
+  '_ashpipe_pass_id',
+] as const;
+/** Tables the sinks own besides the stream tables. */
+export const RESERVED_TABLES = ['_ashpipe_state', '_ashpipe_columns', 'custom_field_values'] as const;
+
+/** Longest column name generated: PostgreSQL truncates identifiers at 63 bytes, and suffixes need room. */
+const MAX_BASE_LENGTH = 48;
+
+/** The snake_case, `[a-z0-9_]` form of a field name (without collision handling). */
+export function sanitizeIdentifier(name: string): string {
+  let s = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+  if (s === '') s = 'field';
+  if (/^[0-9]/.test(s)) s = `f_${s}`;
+  return s.slice(0, MAX_BASE_LENGTH).replace(/_+$/, '');
+}
+
+/** Quotes an identifier for either dialect. Names are sanitised already; the doubling is a second guard. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The table of a stream; stream names are ashpipe's own, so anything unusual is a programming error. */
+export function tableNameFor(stream: string): string {
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(stream) || (RESERVED_TABLES as readonly string[]).includes(stream)) {
+    throw new Error(
+      `invalid stream name ${JSON.stringify(stream)}: expected snake_case, not a reserved table`,
+    );
+  }
+  return stream;
+}
+
+/** The column type a value asks for, or undefined for null/undefined (type not yet known). */
+export function inferType(value: unknown): ColumnType | undefined {
+  switch (typeof value) {
+    case 'string':
+      return 'text';
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return Number.isSafeInteger(value) ? 'integer' : 'real';
+    case 'object':
+      return value === null ? undefined : 'json';
+    default:
+      return undefined;
+  }
+}
+
+/** Whether a value can be stored in a column of `type` (else it is stored as NULL). */
+export function fits(type: ColumnType, value: unknown, dialect: Dialect): boolean {
+  switch (type) {
+    case 'text':
+      // PostgreSQL text cannot hold NUL characters.
+      return typeof value === 'string' && (dialect === 'sqlite' || !value.includes('\u0000'));
+    case 'integer':
+      return typeof value === 'number' && Number.isSafeInteger(value);
+    case 'real':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'json':
+      return typeof value === 'object' && value !== null;
+  }
+}
+
+/** The bound parameter for a value in a column: NULL when absent or not fitting. */
+export function encodeValue(type: ColumnType, value: unknown, dialect: Dialect): unknown {
+  if (value === null || value === undefined || !fits(type, value, dialect)) return null;
+  if (type === 'json') return JSON.stringify(value);
+  if (type === 'boolean' && dialect === 'sqlite') return value ? 1 : 0;
+  return value;
+}
+
+/** A column value as read back, in JavaScript terms. */
+export function decodeValue(type: ColumnType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (type === 'boolean') return value === true || value === 1 || value === '1' || value === 't';
+  if (type === 'json' && typeof value === 'string') return JSON.parse(value);
+  if (type === 'integer' && typeof value === 'string') return Number(value);
+  if (type === 'integer' && typeof value === 'bigint') return Number(value);
+  return value;
+}
+
+/** The SQL type name of a column type. */
+export function sqlType(type: ColumnType, dialect: Dialect): string {
+  if (dialect === 'sqlite') {
+    // JSON is TEXT: a declared type "JSON" would get NUMERIC affinity.
+    return { text: 'TEXT', integer: 'INTEGER', real: 'REAL', boolean: 'BOOLEAN', json: 'TEXT' }[type];
+  }
+  return { text: 'text', integer: 'bigint', real: 'double precision', boolean: 'boolean', json: 'jsonb' }[
+    type
+  ];
+}
+
+/** The column map of one stream. Immutable: {@link StreamLayout.extend} returns a new layout. */
+export class StreamLayout {
+  readonly table: string;
+  private readonly byField: ReadonlyMap<string, ColumnDef>;
+  private readonly names: ReadonlySet<string>;
+
+  constructor(
+    readonly stream: string,
+    readonly primaryKey: readonly string[],
+    readonly columns: readonly ColumnDef[],
+  ) {
+    this.table = tableNameFor(stream);
+    this.byField = new Map(columns.map((c) => [c.field, c]));
+    this.names = new Set(columns.map((c) => c.column));
+  }
+
+  /** Whether the table exists yet (it is created with the first record, when the key types are known). */
+  get hasTable(): boolean {
+    return this.primaryKey.every((f) => this.byField.has(f));
+  }
+
+  column(field: string): ColumnDef | undefined {
+    return this.byField.get(field);
+  }
+
+  /** Key columns, in key order. */
+  get keyColumns(): ColumnDef[] {
+    return this.primaryKey.map((f) => {
+      const c = this.byField.get(f);
+      if (!c) throw new Error(`stream ${this.stream}: key field ${f} has no column yet`);
+      return c;
+    });
+  }
+
+  /**
+   * The layout after seeing `records`: key fields first, then every other top-level field with a
+   * non-null value, in order of first appearance. Returns `this` when nothing is new.
+   */
+  extend(records: readonly Record<string, unknown>[]): { layout: StreamLayout; added: ColumnDef[] } {
+    const added: ColumnDef[] = [];
+    const taken = new Set(this.names);
+    const known = new Set(this.byField.keys());
+    let position = this.columns.length;
+    const add = (field: string, type: ColumnType): void => {
+      const column = uniqueName(sanitizeIdentifier(field), taken);
+      taken.add(column);
+      known.add(field);
+      added.push({ field, column, type, position: position++ });
+    };
+    for (const record of records) {
+      for (const field of this.primaryKey) {
+        if (known.has(field)) continue;
+        const type = inferType(record[field]);
+        if (type === undefined || type === 'json') {
+          throw new Error(`stream ${this.stream}: key field ${field} must be a string or number`);
+        }
+        add(field, type);
+      }
+      for (const [field, value] of Object.entries(record)) {
+        if (known.has(field)) continue;
+        const type = inferType(value);
+        if (type !== undefined) add(field, type);
+      }
+    }
+    if (added.length === 0) return { layout: this, added };
+    return { layout: new StreamLayout(this.stream, this.primaryKey, [...this.columns, ...added]), added };
+  }
+}
+
+function uniqueName(base: string, taken: ReadonlySet<string>): string {
+  const isFree = (name: string): boolean =>
+    !taken.has(name) && !name.startsWith('_ashpipe') && !(META_COLUMNS as readonly string[]).includes(name);
+  if (isFree(base)) return base;
+  for (let n = 2; ; n++) {
+    const candidate = `${base}_${n}`;
+    if (isFree(candidate)) return candidate;
+  }
+}
+
+/** DDL of the sink's own tables (state, column map, custom field values). */
+export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
+  const t = (name: string): string => qualified(name, schema);
+  if (dialect === 'sqlite') {
+    return [
+      `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, key_position INTEGER, PRIMARY KEY (stream, field))`,
+      `CREATE TABLE IF NOT EXISTS ${t('custom_field_values')} (object_type TEXT NOT NULL, object_id TEXT NOT NULL, field_id TEXT NOT NULL, title TEXT, value TEXT, PRIMARY KEY (object_type, object_id, field_id))`,
+    ];
+  }
+  return [
+    `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream text NOT NULL, field text NOT NULL, column_name text NOT NULL, type text NOT NULL, position integer NOT NULL, key_position integer, PRIMARY KEY (stream, field))`,
+    `CREATE TABLE IF NOT EXISTS ${t('custom_field_values')} (object_type text NOT NULL, object_id text NOT NULL, field_id text NOT NULL, title text, value jsonb, PRIMARY KEY (object_type, object_id, field_id))`,
+  ];
+}
+
+/** A possibly schema-qualified, quoted table name. */
+export function qualified(table: string, schema?: string): string {
+  return schema === undefined ? quoteIdent(table) : `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+/** DDL creating a stream's table with its key columns and the bookkeeping columns. */
+export function createTableSql(layout: StreamLayout, dialect: Dialect, schema?: string): string {
+  const keys = layout.keyColumns;
+  const time = dialect === 'sqlite' ? 'TEXT' : 'timestamptz';
+  const raw = dialect === 'sqlite' ? 'TEXT' : 'jsonb';
+  const text = dialect === 'sqlite' ? 'TEXT' : 'text';
+  const defs = [
+    ...keys.map((c) => `${quoteIdent(c.column)} ${sqlType(c.type, dialect)} NOT NULL`),
+    `"_ashpipe_raw" ${raw} NOT NULL`,
+    `"_ashpipe_synced_at" ${time} NOT NULL`,
+    `"_ashpipe_deleted_at" ${time}`,
+    `"_ashpipe_pass_id" ${text}`,
+    `PRIMARY KEY (${keys.map((c) => quoteIdent(c.column)).join(', ')})`,
+  ];
+  return `CREATE TABLE IF NOT EXISTS ${qualified(layout.table, schema)} (${defs.join(', ')})`;
+}
+
+/** DDL adding a data column. */
+export function addColumnSql(
+  layout: StreamLayout,
+  column: ColumnDef,
+  dialect: Dialect,
+  schema?: string,
+): string {
+  const ifNotExists = dialect === 'postgres' ? ' IF NOT EXISTS' : '';
+  return `ALTER TABLE ${qualified(layout.table, schema)} ADD COLUMN${ifNotExists} ${quoteIdent(column.column)} ${sqlType(column.type, dialect)}`;
+}
+
+/** Parses a column type read back from `_ashpipe_columns`. */
+export function parseColumnType(value: unknown): ColumnType {
+  if (
+    value === 'text' ||
+    value === 'integer' ||
+    value === 'real' ||
+    value === 'boolean' ||
+    value === 'json'
+  ) {
+    return value;
+  }
+  throw new Error(`unknown column type ${String(value)} in _ashpipe_columns`);
+}
+
+/** A row of `_ashpipe_columns` as a driver returns it. */
+export interface ColumnMapRow {
+  stream: unknown;
+  field: unknown;
+  column_name: unknown;
+  type: unknown;
+  position: unknown;
+  key_position: unknown;
+}
+
+/** Rebuilds every stream's layout from `_ashpipe_columns`. */
+export function layoutsFromRows(rows: readonly ColumnMapRow[]): Map<string, StreamLayout> {
+  const grouped = new Map<string, { keys: Array<[number, string]>; columns: ColumnDef[] }>();
+  for (const row of rows) {
+    const stream = String(row.stream);
+    let entry = grouped.get(stream);
+    if (!entry) {
+      entry = { keys: [], columns: [] };
+      grouped.set(stream, entry);
+    }
+    const field = String(row.field);
+    entry.columns.push({
+      field,
+      column: String(row.column_name),
+      type: parseColumnType(row.type),
+      position: Number(row.position),
+    });
+    if (row.key_position !== null && row.key_position !== undefined) {
+      entry.keys.push([Number(row.key_position), field]);
+    }
+  }
+  const layouts = new Map<string, StreamLayout>();
+  for (const [stream, { keys, columns }] of grouped) {
+    columns.sort((a, b) => a.position - b.position);
+    const primaryKey = keys.sort((a, b) => a[0] - b[0]).map(([, field]) => field);
+    layouts.set(stream, new StreamLayout(stream, primaryKey, columns));
+  }
+  return layouts;
+}
+
+/** The `key_position` to persist for a column. */
+export function keyPosition(layout: StreamLayout, column: ColumnDef): number | null {
+  const index = layout.primaryKey.indexOf(column.field);
+  return index < 0 ? null : index;
+}

@@ -1,0 +1,113 @@
+/** What a sink needs to know about a stream. */
+export interface StreamShape {
+  /**
+   * Stream name, which is also the table (or file) name: snake_case plural.
+   * @example 'interview_stages'
+   */
+  name: string;
+  /**
+   * Record fields forming the key; child streams may use a compound key.
+   * @example ['interviewPlanId', 'id']
+   */
+  primaryKey: readonly string[];
+  /**
+   * When set, each record's `customFields` array (`{id, title, value}`) is also written to
+   * `custom_field_values`, replaced per object on every upsert.
+   * @example 'Candidate'
+   */
+  customFieldsObjectType?: 'Candidate' | 'Application' | 'Job' | 'Opening' | 'Offer' | 'Talent_Project';
+}
+
+/** Per-stream sync state, stored in `_ashpipe_state` in the same transaction as the page it follows. JSON-serialisable. */
+export interface StreamState {
+  /** Token from the last page of the last complete pass. */
+  syncToken?: string;
+  /** `nextCursor` of the last committed page of the pass in progress (resume point). */
+  cursor?: string;
+  /** Id of the pass in progress (or last completed). */
+  passId?: string;
+  passKind?: 'full' | 'incremental';
+  /** ISO time. */
+  passStartedAt?: string;
+  pagesCommitted?: number;
+  /** ISO time; drives the periodic reconcile. */
+  lastFullPassCompletedAt?: string;
+  lastCompletedAt?: string;
+  /** Free-form bookkeeping for parent-iterating child streams (e.g. index of the parent being read). */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * What one page did. Every record of the page is counted exactly once:
+ * `inserted + updated + unchanged + undeleted` equals the number of distinct keys in the page.
+ * "Unchanged" means the record's JSON is byte-identical to the stored `_ashpipe_raw` of a live row; such
+ * rows still get the new `_ashpipe_pass_id` and `_ashpipe_synced_at`.
+ */
+export interface UpsertResult {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  /** Rows that were soft-deleted and reappeared (their content is rewritten too). */
+  undeleted: number;
+  /** Columns added by this page (SQL sinks), in the order they were added. */
+  newColumns: string[];
+}
+
+/** Options of {@link Sink.readRows}. */
+export interface ReadRowsOptions {
+  /**
+   * Maximum number of rows.
+   * @default unlimited
+   */
+  limit?: number;
+  /**
+   * Rows to skip, in primary key order.
+   * @default 0
+   */
+  offset?: number;
+  /**
+   * Include soft-deleted rows.
+   * @default true
+   */
+  includeDeleted?: boolean;
+}
+
+/** A destination for synced records. */
+export interface Sink {
+  readonly kind: 'sqlite' | 'postgres' | 'jsonl';
+  /** Human description of where the data is, without credentials (e.g. 'sqlite:./ashpipe.db'). */
+  readonly location: string;
+  open(): Promise<void>;
+  getState(stream: string): Promise<StreamState | undefined>;
+  /** Atomically: upsert the records (marking them seen by state.passId, undeleting rows that reappear) and save `state`. */
+  upsertPage(
+    stream: StreamShape,
+    records: readonly Record<string, unknown>[],
+    state: StreamState,
+  ): Promise<UpsertResult>;
+  /** Atomically: soft-delete (set _ashpipe_deleted_at) every live row of the stream not seen in pass `passId`, and save `state`. Only called after a COMPLETE full pass. */
+  finishFullPass(stream: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }>;
+  /** Save state alone (e.g. to drop a syncToken). */
+  saveState(stream: string, state: StreamState | undefined): Promise<void>;
+  /**
+   * Read back rows (for tests, data preview): live and deleted, ordered by primary key.
+   * Every sink returns `_ashpipe_raw` as the record's JSON text, `_ashpipe_synced_at` and
+   * `_ashpipe_deleted_at` as ISO strings (or null) and `_ashpipe_pass_id`. SQL sinks add one property per
+   * column (booleans as booleans, JSON columns parsed); the JSONL sink adds the record's own fields.
+   */
+  readRows(stream: string, options?: ReadRowsOptions): Promise<Array<Record<string, unknown>>>;
+  close(): Promise<void>;
+}
+
+/** A sink could not be opened or written; the message names the target (never a password). */
+export class SinkError extends Error {
+  override name = 'SinkError';
+  constructor(
+    /** The sink's location, without credentials. */
+    readonly target: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

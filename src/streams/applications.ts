@@ -1,0 +1,47 @@
+import { idIn } from './fields.js';
+import type { StreamDefinition } from './types.js';
+
+export const applications: StreamDefinition = {
+  name: 'applications',
+  endpoint: 'application.list',
+  primaryKey: ['id'],
+  description: 'Applications of candidates to jobs: status, current stage, source, archive reason.',
+  customFieldsObjectType: 'Application',
+  confidential: (record, ctx) => idIn(record, 'job.id', ctx.jobIds) || idIn(record, 'id', ctx.applicationIds),
+  confidentialKind: 'applicationIds',
+  confidentialAfter: ['jobs'],
+};
+
+export const applicationFeedback: StreamDefinition = {
+  name: 'application_feedback',
+  endpoint: 'applicationFeedback.list',
+  primaryKey: ['id'],
+  description: 'Interview feedback submitted on applications.',
+  confidential: (record, ctx) => idIn(record, 'applicationId', ctx.applicationIds),
+  confidentialAfter: ['applications'],
+};
+
+export const applicationHistory: StreamDefinition = {
+  name: 'application_history',
+  endpoint: 'application.listHistory',
+  primaryKey: ['id'],
+  description: 'Stage history of each application (entered and left each stage).',
+  parent: { kind: 'stream', stream: 'applications', field: 'id', param: 'applicationId' },
+  optIn: true,
+};
+
+export const applicationHiringTeamRoles: StreamDefinition = {
+  name: 'application_hiring_team_roles',
+  endpoint: 'applicationHiringTeamRole.list',
+  primaryKey: ['id'],
+  description: 'Roles a member of an application hiring team can have.',
+};
+
+export const feedbackSubmissions: StreamDefinition = {
+  name: 'feedback_submissions',
+  endpoint: 'feedbackSubmission.list',
+  primaryKey: ['id'],
+  description: 'Feedback submissions (the 2026 successor of application_feedback).',
+  optIn: true,
+  note: 'endpoint added in 2026 whose record shape is not documented in the sources ashpipe follows: opt-in',
+};

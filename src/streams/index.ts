@@ -1,0 +1,179 @@
+import { describeScope, getEndpoint } from '../ashby/catalogue.js';
+import {
+  applicationFeedback,
+  applicationHiringTeamRoles,
+  applicationHistory,
+  applications,
+  feedbackSubmissions,
+} from './applications.js';
+import { candidateNotes, candidates, candidateTags, projects } from './candidates.js';
+import {
+  feedbackFormDefinitions,
+  interviewEvents,
+  interviewerPools,
+  interviewPlans,
+  interviewSchedules,
+  interviewStageGroups,
+  interviewStages,
+  interviews,
+} from './interviews.js';
+import { jobBoards, jobPostings, jobs, jobTemplates, openings } from './jobs.js';
+import {
+  archiveReasons,
+  brands,
+  closeReasons,
+  communicationTemplates,
+  customFields,
+  sources,
+  sourceTrackingLinks,
+} from './metadata.js';
+import { approvals, offers } from './offers.js';
+import { departments, hiringTeamRoles, locations, users } from './organization.js';
+import { surveyFormDefinitions, surveyRequests, surveySubmissions } from './surveys.js';
+import type { ResolvedStream, StreamDefinition } from './types.js';
+
+export type * from './types.js';
+
+/** Every stream ashpipe syncs, parents before their children. Adding a stream: one file, one line here. */
+const DEFINITIONS: readonly StreamDefinition[] = [
+  users,
+  departments,
+  locations,
+  hiringTeamRoles,
+  jobs,
+  jobPostings,
+  jobBoards,
+  jobTemplates,
+  openings,
+  candidates,
+  candidateNotes,
+  candidateTags,
+  projects,
+  applications,
+  applicationFeedback,
+  applicationHistory,
+  applicationHiringTeamRoles,
+  offers,
+  approvals,
+  interviewSchedules,
+  interviewEvents,
+  interviews,
+  interviewPlans,
+  interviewStages,
+  interviewStageGroups,
+  interviewerPools,
+  feedbackFormDefinitions,
+  surveyFormDefinitions,
+  surveyRequests,
+  surveySubmissions,
+  sources,
+  sourceTrackingLinks,
+  archiveReasons,
+  customFields,
+  closeReasons,
+  feedbackSubmissions,
+  brands,
+  communicationTemplates,
+];
+
+/**
+ * Read list endpoints of the catalogue that no stream reads, and why. Everything else that lists is a
+ * stream (a test keeps the two in step with the catalogue).
+ */
+export const NOT_SYNCED: Readonly<Record<string, string>> = {
+  'assessment.list': 'implemented by an assessment partner, not by Ashby',
+  'application.listCriteriaEvaluations':
+    'one request per application, and only for organisations with AI application review; request shape not documented',
+  'candidate.listClientInfo': 'request and record shape not documented in the sources ashpipe follows',
+  'candidate.listProjects': 'one request per candidate; the projects stream already has every project',
+};
+
+function costOf(def: StreamDefinition, paginated: boolean): string {
+  const perCall = paginated ? 'one request per 100 records' : 'one request';
+  if (!def.parent) return perCall;
+  if (def.parent.kind === 'values') {
+    return `${perCall} for each of ${def.parent.values.length} ${def.parent.param} values`;
+  }
+  const singular = def.parent.stream.replace(/s$/, '').replace(/_/g, ' ');
+  return `${perCall} for each ${singular} (${def.parent.stream} rows)`;
+}
+
+function resolve(def: StreamDefinition): ResolvedStream {
+  const endpoint = getEndpoint(def.endpoint);
+  if (endpoint.access !== 'read' || !endpoint.scope) {
+    throw new Error(`stream ${def.name}: ${def.endpoint} is not a readable Ashby endpoint`);
+  }
+  const { label } = describeScope(endpoint.scope);
+  return {
+    ...def,
+    // A child stream reads many small lists, one per parent: a token per parent is not worth keeping.
+    incremental: endpoint.incremental && !def.parent,
+    paginated: endpoint.paginated,
+    scope: endpoint.scope,
+    permission: label,
+    module: `${endpoint.scope} (${label})`,
+    cost: costOf(def, endpoint.paginated),
+  };
+}
+
+/** Every stream, resolved against the endpoint catalogue. */
+export const STREAMS: readonly ResolvedStream[] = DEFINITIONS.map(resolve);
+
+const byName = new Map(STREAMS.map((s) => [s.name, s]));
+
+/** Looks a stream up by its table name. */
+export function findStream(name: string): ResolvedStream | undefined {
+  return byName.get(name);
+}
+
+/** What the user asked for on the command line. */
+export interface StreamSelection {
+  /**
+   * Stream names to sync; `all` selects every stream, opt-in child streams included.
+   * @default every stream except the opt-in ones
+   * @example ['candidates', 'applications']
+   */
+  streams?: readonly string[];
+  /**
+   * Stream names to leave out.
+   * @example ['candidate_notes']
+   */
+  excludeStreams?: readonly string[];
+}
+
+/** Thrown for an unknown stream name; the CLI turns it into a usage error. */
+export class UnknownStreamError extends Error {
+  override name = 'UnknownStreamError';
+}
+
+function check(names: readonly string[]): void {
+  const unknown = names.filter((n) => n !== 'all' && !byName.has(n));
+  if (unknown.length > 0) {
+    throw new UnknownStreamError(
+      `unknown stream${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (run \`ashpipe streams\` for the list)`,
+    );
+  }
+}
+
+/** The streams to sync, in registry order (parents before children). */
+export function selectStreams(selection: StreamSelection = {}): ResolvedStream[] {
+  const wanted = selection.streams?.map((s) => s.trim()).filter(Boolean);
+  const excluded = new Set(selection.excludeStreams?.map((s) => s.trim()).filter(Boolean) ?? []);
+  check(wanted ?? []);
+  check([...excluded]);
+  const all = !wanted || wanted.length === 0 ? null : new Set(wanted);
+  return STREAMS.filter((s) => {
+    if (excluded.has(s.name)) return false;
+    if (all === null) return !s.optIn;
+    return all.has('all') || all.has(s.name);
+  });
+}
+
+/** Splits a comma-separated list (`a,b , c`) into names. */
+export function parseStreamList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,56 @@
+import { idIn, stringAt, stringsAt } from './fields.js';
+import type { StreamDefinition } from './types.js';
+
+export const jobs: StreamDefinition = {
+  name: 'jobs',
+  endpoint: 'job.list',
+  primaryKey: ['id'],
+  description: 'Jobs in every status, Draft included.',
+  // job.list leaves Draft jobs out unless the status filter names them.
+  body: ({ includeArchived }) => ({
+    status: includeArchived ? ['Draft', 'Open', 'Closed', 'Archived'] : ['Draft', 'Open', 'Closed'],
+  }),
+  customFieldsObjectType: 'Job',
+  confidential: (record, ctx) => record.confidential === true || idIn(record, 'id', ctx.jobIds),
+  confidentialKind: 'jobIds',
+};
+
+export const jobPostings: StreamDefinition = {
+  name: 'job_postings',
+  endpoint: 'jobPosting.list',
+  primaryKey: ['id'],
+  description: 'Job postings, listed and unlisted.',
+  confidential: (record, ctx) => idIn(record, 'jobId', ctx.jobIds),
+  confidentialAfter: ['jobs'],
+};
+
+export const jobBoards: StreamDefinition = {
+  name: 'job_boards',
+  endpoint: 'jobBoard.list',
+  primaryKey: ['id'],
+  description: 'Job boards (external and internal).',
+};
+
+export const jobTemplates: StreamDefinition = {
+  name: 'job_templates',
+  endpoint: 'jobTemplate.list',
+  primaryKey: ['id'],
+  description: 'Job templates.',
+  note: 'endpoint added in 2026; its record shape is not in the 2024 spec, records are stored as received',
+};
+
+export const openings: StreamDefinition = {
+  name: 'openings',
+  endpoint: 'opening.list',
+  primaryKey: ['id'],
+  description: 'Openings (headcount) and the jobs they belong to.',
+  customFieldsObjectType: 'Opening',
+  confidential: (record, ctx) => {
+    if (ctx.jobIds.size === 0) return false;
+    const jobIds = stringsAt(record, 'latestVersion.jobIds');
+    const single = stringAt(record, 'jobId');
+    if (single !== undefined) jobIds.push(single);
+    return jobIds.some((id) => ctx.jobIds.has(id));
+  },
+  confidentialAfter: ['jobs'],
+};

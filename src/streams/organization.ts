@@ -1,0 +1,34 @@
+import type { StreamDefinition } from './types.js';
+
+export const users: StreamDefinition = {
+  name: 'users',
+  endpoint: 'user.list',
+  primaryKey: ['id'],
+  description: 'Ashby users, deactivated ones included.',
+  body: ({ includeArchived }) => ({ includeDeactivated: includeArchived }),
+};
+
+export const departments: StreamDefinition = {
+  name: 'departments',
+  endpoint: 'department.list',
+  primaryKey: ['id'],
+  description: 'Departments and teams.',
+  body: ({ includeArchived }) => ({ includeArchived }),
+};
+
+export const locations: StreamDefinition = {
+  name: 'locations',
+  endpoint: 'location.list',
+  primaryKey: ['id'],
+  description: 'Locations, with the regions of the location hierarchy.',
+  body: ({ includeArchived }) => ({ includeArchived, includeLocationHierarchy: true }),
+};
+
+export const hiringTeamRoles: StreamDefinition = {
+  name: 'hiring_team_roles',
+  endpoint: 'hiringTeamRole.list',
+  primaryKey: ['id'],
+  description: 'Roles a member of a job hiring team can have.',
+  // Without namesOnly:false the endpoint answers with bare titles, which have no id to key on.
+  body: () => ({ namesOnly: false }),
+};

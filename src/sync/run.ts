@@ -1,0 +1,94 @@
+import { AshbyClient, Limiter, type RetryOptions } from '../ashby/index.js';
+import { openSink } from '../sinks/index.js';
+import type { ResolvedStream } from '../streams/index.js';
+import type { Logger } from '../util/logger.js';
+import { EndpointCounters } from './counters.js';
+import { runSync } from './engine.js';
+import { createProgress, type ProgressStream } from './progress.js';
+import type { SyncSummary } from './types.js';
+
+/** Everything one sync run needs, as the CLI and the demo gather it. */
+export interface SyncRunOptions {
+  apiKey: string;
+  baseUrl: string;
+  /** Sink target (`sqlite:PATH`, `postgres://…`, `jsonl:DIR`). */
+  target: string;
+  streams: readonly ResolvedStream[];
+  fullRefresh?: boolean;
+  includeArchived?: boolean;
+  excludeConfidential?: boolean;
+  reconcileAfterMs?: number | null;
+  /** Records per page, at most 100. */
+  pageSize?: number;
+  /**
+   * Most request starts per second for this run (Ashby publishes no general limit; set it to stay under
+   * the share of the organisation's limit this sync may use).
+   * @default no cap: the shared limiter only caps concurrency and backs off on 429s
+   * @example 10
+   */
+  requestsPerSecond?: number;
+  /**
+   * Most requests in flight at once.
+   * @default 2 (the client's default)
+   * @example 1
+   */
+  maxConcurrent?: number;
+  /** Progress lines go here (stderr); none when absent. */
+  progress?: ProgressStream;
+  /** Live bars instead of plain lines. @default the progress stream's `isTTY` */
+  live?: boolean;
+  /** Client retry policy overrides (tests use a short backoff). */
+  retry?: Partial<RetryOptions>;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** Opens the sink, syncs the streams with progress, closes the sink, and returns the summary. */
+export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary> {
+  const counters = new EndpointCounters();
+  const limiter =
+    options.requestsPerSecond !== undefined || options.maxConcurrent !== undefined
+      ? new Limiter({
+          ...(options.requestsPerSecond !== undefined
+            ? { requestsPerSecond: options.requestsPerSecond }
+            : {}),
+          ...(options.maxConcurrent !== undefined ? { maxConcurrent: options.maxConcurrent } : {}),
+        })
+      : undefined;
+  const client = new AshbyClient({
+    apiKey: options.apiKey,
+    ...(limiter ? { limiter } : {}),
+    baseUrl: options.baseUrl,
+    onEvent: counters.onEvent,
+    ...(options.retry ? { retry: options.retry } : {}),
+  });
+  const sink = openSink(options.target, options.logger ? { logger: options.logger } : {});
+  await sink.open();
+  const progress = options.progress
+    ? createProgress(options.progress, {
+        counters,
+        ...(options.live !== undefined ? { live: options.live } : {}),
+      })
+    : undefined;
+  try {
+    return await runSync({
+      client,
+      sink,
+      streams: options.streams,
+      counters,
+      ...(options.fullRefresh !== undefined ? { fullRefresh: options.fullRefresh } : {}),
+      ...(options.includeArchived !== undefined ? { includeArchived: options.includeArchived } : {}),
+      ...(options.excludeConfidential !== undefined
+        ? { excludeConfidential: options.excludeConfidential }
+        : {}),
+      ...(options.reconcileAfterMs !== undefined ? { reconcileAfterMs: options.reconcileAfterMs } : {}),
+      ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(progress ? { onEvent: (e) => progress.onEvent(e) } : {}),
+    });
+  } finally {
+    progress?.stop();
+    await sink.close();
+  }
+}

@@ -1,0 +1,69 @@
+import { table } from '../cli/output.js';
+import { formatDuration } from './duration.js';
+import type { SyncSummary } from './types.js';
+
+/** The summary table a person reads at the end of a run. */
+export function formatSummary(summary: SyncSummary): string {
+  const rows = summary.streams.map((s) => [
+    s.stream,
+    s.status,
+    s.mode ?? '-',
+    s.records,
+    s.inserted,
+    s.updated + s.undeleted,
+    s.deleted,
+    s.unchanged,
+    s.pages,
+    s.retries,
+    s.rateLimited,
+    formatDuration(s.durationMs),
+    s.reason,
+  ]);
+  const lines = [
+    table(
+      [
+        'stream',
+        'status',
+        'mode',
+        'records',
+        'inserted',
+        'updated',
+        'deleted',
+        'unchanged',
+        'pages',
+        'retries',
+        '429s',
+        'duration',
+        'why',
+      ],
+      rows,
+    ),
+  ];
+  const newColumns = summary.streams.filter((s) => s.newColumns.length > 0);
+  if (newColumns.length > 0) {
+    lines.push('', 'New columns (fields Ashby started sending):');
+    for (const s of newColumns) lines.push(`  ${s.stream}: ${s.newColumns.join(', ')}`);
+  }
+  const dropped = summary.streams.filter((s) => s.droppedConfidential > 0);
+  if (dropped.length > 0) {
+    lines.push('', 'Left out by --exclude-confidential:');
+    for (const s of dropped) lines.push(`  ${s.stream}: ${s.droppedConfidential} records`);
+  }
+  const problems = summary.streams.filter((s) => s.error && s.status !== 'aborted');
+  if (problems.length > 0) {
+    lines.push('', 'Problems:');
+    for (const s of problems) {
+      const id = s.error?.requestId ? ` (requestId ${s.error.requestId})` : '';
+      lines.push(`  ${s.stream} ${s.status}: ${s.error?.message ?? ''}${id}`);
+    }
+  }
+  const t = summary.totals;
+  lines.push(
+    '',
+    `${t.records} records (${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted) in ` +
+      `${formatDuration(summary.durationMs)}; ${t.requests} requests, ${t.retries} retries, ${t.rateLimited} rate-limited; ` +
+      `data in ${summary.target}`,
+  );
+  if (summary.fatal) lines.push(`Stopped: ${summary.fatal.message}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,68 @@
+/** How a stream's pass read Ashby. */
+export type PassMode = 'full' | 'incremental';
+
+/** What happened to one stream in a sync run. */
+export interface StreamResult {
+  stream: string;
+  endpoint: string;
+  /** `ok`: every page committed · `skipped`: not attempted (permission, parent) · `failed`: error · `aborted`: stopped because the run stopped. */
+  status: 'ok' | 'skipped' | 'failed' | 'aborted';
+  /** Mode of the last pass (`null` when nothing was read). */
+  mode: PassMode | null;
+  /** Why this mode, and anything notable (token discarded, pass resumed, cursor expired). */
+  reason: string;
+  pages: number;
+  records: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  undeleted: number;
+  /** Rows soft-deleted after a complete full pass. */
+  deleted: number;
+  /** Records left out by `--exclude-confidential`. */
+  droppedConfidential: number;
+  /** Columns added for fields seen for the first time. */
+  newColumns: string[];
+  requests: number;
+  retries: number;
+  rateLimited: number;
+  durationMs: number;
+  /** Set for `skipped` and `failed`: Ashby's code, message and requestId when there is one. */
+  error?: {
+    code?: string;
+    message: string;
+    requestId?: string;
+    scope?: string;
+    module?: string;
+  };
+}
+
+/** What a sync run did. `--json` prints this. */
+export interface SyncSummary {
+  /** Where the data went (no credentials). */
+  target: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** 0 everything synced · 3 some streams skipped or failed · 1 the run stopped (bad key). */
+  exitCode: 0 | 1 | 3;
+  streams: StreamResult[];
+  totals: {
+    records: number;
+    inserted: number;
+    updated: number;
+    deleted: number;
+    requests: number;
+    retries: number;
+    rateLimited: number;
+  };
+  /** Set when the whole run stopped (authentication failure). */
+  fatal?: { code?: string; message: string; requestId?: string };
+}
+
+/** Progress of a run, for live lines and logs. */
+export type SyncEvent =
+  | { type: 'stream-start'; stream: string; mode: PassMode; reason: string }
+  | { type: 'page'; stream: string; pages: number; records: number }
+  | { type: 'stream-end'; result: StreamResult }
+  | { type: 'warning'; stream?: string; message: string };

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openControlStore } from '../../src/control/index.js';
+import { DEMO_CREDENTIAL, DEMO_QUERIES, runDemo } from '../../src/demo/run.js';
+import { Vault } from '../../src/vault/index.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('ashpipe demo', () => {
+  it('syncs the sandbox, then reads only the changes, then applies the deletion with a full pass', async () => {
+    const lines: string[] = [];
+    const db = path.join(dir, 'demo.db');
+    const home = path.join(dir, 'home');
+    const result = await runDemo({ db, home, scale: 250, say: (l) => lines.push(l) });
+
+    const candidates = (s: typeof result.full) => s.streams.find((r) => r.stream === 'candidates');
+    expect(candidates(result.full)).toMatchObject({ mode: 'full', status: 'ok' });
+    expect(candidates(result.full)?.inserted).toBeGreaterThanOrEqual(250);
+    // Two creates and three updates, nothing else.
+    expect(candidates(result.incremental)).toMatchObject({
+      mode: 'incremental',
+      inserted: 2,
+      updated: 3,
+      deleted: 0,
+    });
+    expect(candidates(result.incremental)?.requests).toBe(1);
+    expect(candidates(result.full)?.requests).toBeGreaterThanOrEqual(3);
+    expect(result.incremental.totals.records).toBeLessThan(result.full.totals.records);
+    expect(candidates(result.reconcile)).toMatchObject({ mode: 'full', deleted: 1 });
+
+    // The key went through the demo's own vault.
+    const store = openControlStore(home);
+    try {
+      const vault = new Vault(store, { home, env: {} });
+      expect(vault.has(DEMO_CREDENTIAL)).toBe(true);
+      expect(vault.get(DEMO_CREDENTIAL).baseUrl).toBe(result.sandboxUrl);
+    } finally {
+      store.close();
+    }
+
+    // The example queries work on the database as printed.
+    const sqlite = new Database(db, { readonly: true });
+    try {
+      for (const q of DEMO_QUERIES) expect(sqlite.prepare(q).all().length).toBeGreaterThan(0);
+      const deleted = sqlite
+        .prepare('SELECT id FROM candidates WHERE _ashpipe_deleted_at IS NOT NULL')
+        .all() as Array<{ id: string }>;
+      expect(deleted.map((r) => r.id)).toEqual(result.changes.deleted);
+    } finally {
+      sqlite.close();
+    }
+    expect(lines.join('\n')).toContain('Incremental sync');
+  });
+});

@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { type RunningServer, startServer } from '../../src/server/index.js';
+import { Logger } from '../../src/util/logger.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHROMIUM = process.env.ASHPIPE_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console');
+const CANARY = 'canary-e2e-5d1f0c9b7a3e';
+const PASSWORD = 'e2e admin password';
+
+const haveBrowser = fs.existsSync(CHROMIUM);
+if (!haveBrowser) console.warn(`console end-to-end tests skipped: no Chromium at ${CHROMIUM}`);
+
+describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('console in a browser', () => {
+  let sandbox: Sandbox;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let home: string;
+  const logLines: string[] = [];
+  const consoleErrors: string[] = [];
+  const bodies: string[] = [];
+  let step = 0;
+
+  const shot = async (name: string) => {
+    step += 1;
+    await page.screenshot({
+      path: path.join(ARTIFACTS, `${String(step).padStart(2, '0')}-${name}.png`),
+      fullPage: true,
+    });
+  };
+
+  beforeAll(async () => {
+    if (!fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) {
+      const { build } = await import('vite');
+      await build({
+        root: path.join(ROOT, 'web'),
+        configFile: path.join(ROOT, 'web', 'vite.config.ts'),
+        logLevel: 'warn',
+      });
+    }
+    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+    sandbox = await startSandbox({
+      port: 0,
+      scale: 60,
+      keys: [{ key: CANARY, title: 'e2e', scopes: ALL_SCOPES, confidential: true }],
+    });
+    server = await startServer({
+      home,
+      env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') },
+      port: 0,
+      webRoot: path.join(ROOT, 'web', 'dist'),
+      logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
+      serviceOptions: { baseUrl: sandbox.url },
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    page.on('response', async (r) => {
+      const type = r.headers()['content-type'] ?? '';
+      if (type.includes('json') || type.includes('html') || type.includes('event-stream')) {
+        bodies.push(await r.text().catch(() => ''));
+      }
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await sandbox?.close();
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it('sets the admin password on first run', async () => {
+    await page.goto(server.url);
+    await page.getByLabel('New admin password').fill(PASSWORD);
+    await shot('setup');
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await page.getByRole('heading', { name: 'Credentials' }).waitFor();
+  });
+
+  it('adds a credential through the overlay and shows its tile with the permission map', async () => {
+    await page.getByRole('button', { name: 'Add Credential' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add New Credential' });
+    await dialog.waitFor();
+    await expect(page.evaluate('document.activeElement && document.activeElement.id')).resolves.toBe(
+      'cred-name',
+    );
+    await dialog.getByLabel('Credential Name *').fill('e2e-sandbox');
+    await dialog.getByLabel('Credential Description').fill('the e2e sandbox key');
+    await dialog.getByLabel('API Key *').fill(CANARY);
+    expect(await dialog.getByLabel('API Key *').getAttribute('type')).toBe('password');
+    await shot('add-credential');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.getByRole('status').waitFor();
+    await expect(dialog.getByRole('table').textContent()).resolves.toContain('Candidates');
+    await shot('credential-saved');
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    const tile = page.getByRole('article', { name: 'Credential e2e-sandbox' });
+    await tile.waitFor();
+    const text = (await tile.textContent()) ?? '';
+    expect(text).toContain('Valid');
+    expect(text).toContain(`••••${CANARY.slice(-4)}`);
+    expect(await tile.getByRole('table').locator('tbody tr').count()).toBeGreaterThan(3);
+    await shot('credential-tile');
+  });
+
+  it('closes the overlay with Escape', async () => {
+    await page.getByRole('button', { name: 'Add Credential' }).click();
+    await page.getByRole('dialog').waitFor();
+    await page.keyboard.press('Escape');
+    await expect(page.getByRole('dialog').count()).resolves.toBe(0);
+  });
+
+  it('creates a source flow from the Authenticate screen, runs it and shows per-stream counts', async () => {
+    const db = path.join(home, 'e2e.db');
+    await page.goto(`${server.url}/#/flows/new`);
+    await page.getByRole('button', { name: /Ashby source/ }).click();
+    await page.getByRole('heading', { name: 'Authenticate' }).waitFor();
+    await shot('authenticate');
+    await page.locator('button[data-credential="e2e-sandbox"]').click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Flow name *').fill('E2E candidates');
+    await page.getByLabel('Target SQLite file *').fill(db);
+    await shot('configure-source');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Fetch sample records' }).click();
+    await page.getByTestId('sample').waitFor();
+    await shot('sample');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Save and activate' }).click();
+    const row = page.locator('tr[data-flow="E2E candidates"]');
+    await row.waitFor();
+    await shot('flows');
+    await row.getByRole('button', { name: 'Run now' }).click();
+    await page
+      .locator('[data-run-status="succeeded"], [data-run-status="partial"], [data-run-status="failed"]')
+      .waitFor({ timeout: 60_000 });
+    await shot('run-finished');
+    expect(await page.locator('[data-run-status]').getAttribute('data-run-status')).toBe('succeeded');
+    const read = Number(await page.locator('tr[data-stream="candidates"] td').nth(2).textContent());
+    expect(read).toBe(sandbox.records('candidate.list').length);
+  });
+
+  it('previews the synced candidates table', async () => {
+    await page.getByRole('link', { name: 'Preview synced data' }).click();
+    const table = page.getByRole('table', { name: 'Rows of candidates' });
+    await table.waitFor();
+    expect(await table.locator('tbody tr').count()).toBeGreaterThan(0);
+    await shot('preview');
+  });
+
+  it('never shows the key, logs nothing with it, keeps it out of every file, and the page had no console errors', async () => {
+    expect(await page.content()).not.toContain(CANARY);
+    for (const body of bodies) expect(body).not.toContain(CANARY);
+    expect(logLines.join('\n')).not.toContain(CANARY);
+    const files = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    for (const f of files(home)) expect(fs.readFileSync(f).includes(CANARY), f).toBe(false);
+    expect(consoleErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,151 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { AshbyClient } from '../../src/ashby/client.js';
+import { Limiter } from '../../src/ashby/limiter.js';
+import type { ControlStore } from '../../src/control/store.js';
+import { type PushOptions, type PushSummary, type RecordResult, runPush } from '../../src/push/engine.js';
+import type { InputRow } from '../../src/push/input.js';
+import { findOperation } from '../../src/push/operations/index.js';
+import type { Operation } from '../../src/push/types.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+
+export function tempDir(cleanup: string[]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+  cleanup.push(dir);
+  return dir;
+}
+
+export function removeAll(cleanup: string[]): void {
+  for (const dir of cleanup.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** A real client on the sandbox with its own limiter (so tests never share pacing) and quick retries. */
+export function sandboxClient(
+  sandbox: Sandbox,
+  apiKey = 'sandbox-full',
+  extra: Partial<ConstructorParameters<typeof AshbyClient>[0]> = {},
+): AshbyClient {
+  return new AshbyClient({
+    apiKey,
+    baseUrl: sandbox.url,
+    limiter: new Limiter({ maxConcurrent: 4 }),
+    retry: { limit: 4, backoffBaseMs: 5, backoffLimitMs: 50 },
+    ...extra,
+  });
+}
+
+export function rowsOf(records: Array<Record<string, unknown>>): InputRow[] {
+  return records.map((record, i) => ({ row: i + 1, record, raw: record }));
+}
+
+export function operation(name: string): Operation {
+  const op = findOperation(name);
+  if (!op) throw new Error(`no operation ${name}`);
+  return op;
+}
+
+/** Runs one push of `records` through `op` against the sandbox; results sorted by row. */
+export async function pushTo(
+  sandbox: Sandbox,
+  store: ControlStore,
+  op: string | Operation,
+  records: Array<Record<string, unknown>>,
+  extra: Partial<PushOptions> & { apiKey?: string } = {},
+): Promise<{ summary: PushSummary; results: RecordResult[] }> {
+  const results: RecordResult[] = [];
+  const { apiKey, ...options } = extra;
+  const summary = await runPush({
+    client: sandboxClient(sandbox, apiKey),
+    db: store.db,
+    operation: typeof op === 'string' ? operation(op) : op,
+    rows: rowsOf(records),
+    reconcileDelayMs: 0,
+    onResult: (r) => results.push(r),
+    ...options,
+  });
+  return { summary, results: results.sort((a, b) => a.row - b.row) };
+}
+
+export function captureStreams() {
+  let out = '';
+  let err = '';
+  return {
+    streams: {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+    },
+    get out() {
+      return out;
+    },
+    get err() {
+      return err;
+    },
+  };
+}
+
+/** Runs the CLI in-process; resolves with the exit code and both streams. */
+export async function cli(argv: string[], env: NodeJS.ProcessEnv) {
+  // Imported lazily: engine tests need not load every command of the CLI.
+  const { main } = await import('../../src/cli/main.js');
+  const io = captureStreams();
+  const code = await main(['node', 'ashpipe', ...argv], {
+    streams: io.streams,
+    env,
+    stdin: Readable.from([]),
+  });
+  return { code, out: io.out, err: io.err };
+}
+
+export interface Ref {
+  id: string;
+  [key: string]: unknown;
+}
+
+/** Seeded objects the tests hang their records on. */
+export function fixtures(sandbox: Sandbox) {
+  const all = <T = Ref>(endpoint: string, body?: Record<string, unknown>) =>
+    sandbox.records(endpoint, body ? { body } : {}) as T[];
+  const jobs = all<Ref & { status: string; confidential: boolean; defaultInterviewPlanId: string }>(
+    'job.list',
+  );
+  const openJob = jobs.find((j) => j.status === 'Open' && !j.confidential);
+  if (!openJob) throw new Error('the sandbox has no open public job');
+  const stages = all<Ref & { type: string }>('interviewStage.list', {
+    interviewPlanId: openJob.defaultInterviewPlanId,
+  });
+  return {
+    openJob,
+    stages,
+    departments: all('department.list'),
+    locations: all('location.list'),
+    tags: all('candidateTag.list'),
+    sources: all('source.list'),
+    users: all('user.list'),
+    archiveReasons: all('archiveReason.list'),
+    customFields: all<
+      Ref & { objectType: string; fieldType: string; selectableValues?: Array<{ value: string }> }
+    >('customField.list'),
+  };
+}
+
+/** Successful writes the sandbox saw for `endpoint` and natural key. */
+export function writesFor(sandbox: Sandbox, endpoint: string, key?: string): number {
+  const stats = sandbox.stats();
+  if (key === undefined) return stats.writes[endpoint] ?? 0;
+  return stats.writesByKey[endpoint]?.[key] ?? 0;
+}
+
+/** Requests of write endpoints (whatever their answer). */
+export function writeRequests(sandbox: Sandbox, writeEndpoints: readonly string[]): number {
+  const { requests } = sandbox.stats();
+  return writeEndpoints.reduce((n, e) => n + (requests[e] ?? 0), 0);
+}
+
+/** A unique email per call, so tests never collide on the sandbox's natural keys. */
+let serial = 0;
+export function uniqueEmail(prefix = 'push'): string {
+  serial += 1;
+  return `${prefix}.${process.pid}.${Date.now().toString(36)}.${serial}@example.com`;
+}

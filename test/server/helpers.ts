@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import { createApp } from '../../src/server/app.js';
+import type { ServerDeps } from '../../src/server/context.js';
+import { VaultCredentialService } from '../../src/server/credentials.js';
+import { buildDeps } from '../../src/server/index.js';
+import type { Flow } from '../../src/server/model.js';
+import type { FlowEngine, RunContext, RunOutcome, ServerServices } from '../../src/server/services.js';
+import { defaultServices } from '../../src/server/wiring.js';
+import { Logger } from '../../src/util/logger.js';
+import type { ModulePermission, Verification } from '../../src/vault/types.js';
+import { Vault } from '../../src/vault/vault.js';
+
+export const PASSWORD = 'correct horse battery staple';
+
+const MODULES: ModulePermission['module'][] = [
+  'Candidates',
+  'Jobs',
+  'Interviews',
+  'Offers',
+  'Hiring Process',
+  'Organization',
+  'API Keys',
+  'Approvals',
+  'Reports',
+];
+
+/**
+ * A stand-in for Ashby's verdict on a key: keys containing `bad` are rejected, keys containing `readonly`
+ * may read every module and write none, any other key may do everything.
+ */
+export async function fakeVerify(apiKey: string): Promise<Verification> {
+  const verifiedAt = new Date().toISOString();
+  if (apiKey.includes('bad')) {
+    return {
+      status: 'invalid',
+      verifiedAt,
+      permissions: [],
+      confidential: 'unknown',
+      warnings: [],
+      message: 'wrong or deactivated key',
+    };
+  }
+  const write = apiKey.includes('readonly') ? 'missing' : 'allowed';
+  return {
+    status: 'valid',
+    verifiedAt,
+    permissions: MODULES.map((module) => ({ module, read: 'allowed', write })),
+    confidential: write === 'allowed' ? 'yes' : 'no',
+    warnings: [],
+  };
+}
+
+/** An engine a test finishes by hand, to hold a run open. */
+export class ControlledEngine {
+  calls: Array<{ flow: Flow; ctx: RunContext }> = [];
+  private resolvers: Array<(o: RunOutcome) => void> = [];
+  readonly engine: FlowEngine = (flow, ctx) => {
+    this.calls.push({ flow, ctx });
+    ctx.progress({ counts: [{ name: 'candidates', status: 'running', read: 100, written: 100 }] });
+    return new Promise((resolve) => this.resolvers.push(resolve));
+  };
+  finish(outcome?: Partial<RunOutcome>): void {
+    const resolve = this.resolvers.shift();
+    resolve?.({
+      status: 'succeeded',
+      counts: [{ name: 'candidates', status: 'succeeded', read: 250, written: 250 }],
+      errors: [],
+      ...outcome,
+    });
+  }
+}
+
+export interface Harness {
+  home: string;
+  control: ControlStore;
+  deps: ServerDeps;
+  app: ReturnType<typeof createApp>;
+  engine: ControlledEngine;
+  logLines: string[];
+  request(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** A server on a fresh home with the real vault and store, a fake key verdict and a hand-driven engine. */
+export async function harness(
+  options: { env?: NodeJS.ProcessEnv; services?: Partial<ServerServices> } = {},
+): Promise<Harness> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+  const control = openControlStore(home);
+  const engine = new ControlledEngine();
+  const logLines: string[] = [];
+  const env = { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), ...options.env };
+  const deps = await buildDeps(control, {
+    env,
+    logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
+    services: (store) => ({
+      ...defaultServices(store, env, { engines: { source: engine.engine, destination: engine.engine } }),
+      // The real vault, with Ashby's verdict on keys faked.
+      credentials: new VaultCredentialService(
+        new Vault(store, { home: store.home, env, actor: 'console' }),
+        fakeVerify,
+      ),
+      ...options.services,
+    }),
+  });
+  const app = createApp(deps);
+  deps.scheduler.start();
+  return {
+    home,
+    control,
+    deps,
+    app,
+    engine,
+    logLines,
+    request: async (p, init) => app.request(p, init),
+    close: async () => {
+      while (engine.calls.length > 0 && deps.scheduler) {
+        engine.finish();
+        engine.calls.shift();
+      }
+      await deps.scheduler.stop({ abort: true });
+      control.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Parsed JSON of a response, loosely typed: tests assert on its shape. */
+// biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary response JSON
+export type Json = any;
+export const asJson = (value: unknown): Json => value;

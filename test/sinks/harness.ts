@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { openSink, type Sink } from '../../src/sinks/index.js';
+
+const PG_URL = process.env.ASHPIPE_TEST_POSTGRES_URL;
+if (!PG_URL) {
+  if (process.env.ASHPIPE_REQUIRE_POSTGRES === '1') {
+    throw new Error('ASHPIPE_REQUIRE_POSTGRES=1 but ASHPIPE_TEST_POSTGRES_URL is not set');
+  }
+  console.warn('ASHPIPE_TEST_POSTGRES_URL is not set: SKIPPING the PostgreSQL sink tests');
+}
+
+/** A sink kind under test and how to make an isolated target for it. */
+export interface Kind {
+  kind: 'sqlite' | 'postgres' | 'jsonl';
+  skip: boolean;
+  /** A fresh, empty target string. */
+  target(): Promise<string>;
+  /** Rows of custom_field_values ordered by object and field (SQL kinds). */
+  customFieldValues(target: string): Promise<Array<Record<string, unknown>>>;
+  cleanup(): Promise<void>;
+}
+
+const tmpDirs: string[] = [];
+function tmp(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+  tmpDirs.push(dir);
+  return dir;
+}
+function removeTmp(): void {
+  for (const dir of tmpDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+const sqlite: Kind = {
+  kind: 'sqlite',
+  skip: false,
+  target: async () => `sqlite:${path.join(tmp(), 'ashpipe.db')}`,
+  customFieldValues: async (target) => {
+    const db = new Database(target.slice('sqlite:'.length), { readonly: true });
+    try {
+      const rows = db
+        .prepare('SELECT * FROM custom_field_values ORDER BY object_type, object_id, field_id')
+        .all() as Array<Record<string, unknown>>;
+      return rows.map((r) => ({ ...r, value: JSON.parse(String(r.value)) }));
+    } finally {
+      db.close();
+    }
+  },
+  cleanup: async () => removeTmp(),
+};
+
+const schemas: string[] = [];
+function withSchema(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set('schema', schema);
+  return u.toString();
+}
+async function pgQuery(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as Array<Record<string, unknown>>;
+  } finally {
+    await client.end();
+  }
+}
+
+const postgres: Kind = {
+  kind: 'postgres',
+  skip: !PG_URL,
+  target: async () => {
+    const schema = `ashpipe_t_${randomBytes(6).toString('hex')}`;
+    schemas.push(schema);
+    return withSchema(PG_URL ?? '', schema);
+  },
+  customFieldValues: async (target) => {
+    const schema = new URL(target).searchParams.get('schema') ?? 'public';
+    return pgQuery(
+      `SELECT * FROM "${schema}".custom_field_values ORDER BY object_type, object_id COLLATE "C", field_id COLLATE "C"`,
+    );
+  },
+  cleanup: async () => {
+    for (const schema of schemas.splice(0)) await pgQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  },
+};
+
+const jsonl: Kind = {
+  kind: 'jsonl',
+  skip: false,
+  target: async () => `jsonl:${path.join(tmp(), 'out')}`,
+  customFieldValues: async () => [],
+  cleanup: async () => removeTmp(),
+};
+
+export const KINDS: readonly Kind[] = [sqlite, postgres, jsonl];
+
+/** Opens a sink and remembers it so the test's afterEach can close it. */
+export async function opened(target: string, track: Sink[]): Promise<Sink> {
+  const sink = openSink(target);
+  await sink.open();
+  track.push(sink);
+  return sink;
+}
+
+/** The parsed `_ashpipe_raw` of each row. */
+export function raws(rows: ReadonlyArray<Record<string, unknown>>): unknown[] {
+  return rows.map((r) => JSON.parse(String(r._ashpipe_raw)));
+}

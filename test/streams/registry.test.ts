@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { ENDPOINTS, type EndpointSpec } from '../../src/ashby/catalogue.js';
+import {
+  findStream,
+  NOT_SYNCED,
+  STREAMS,
+  selectStreams,
+  UnknownStreamError,
+} from '../../src/streams/index.js';
+
+const REQUIRED =
+  `candidates applications application_feedback application_history jobs job_postings job_boards openings
+  offers interview_schedules interviews interview_events interview_plans interview_stages interview_stage_groups
+  interviewer_pools feedback_form_definitions survey_form_definitions survey_requests survey_submissions users
+  departments locations sources source_tracking_links archive_reasons candidate_tags custom_fields projects
+  candidate_notes approvals hiring_team_roles job_templates close_reasons`.split(/\s+/);
+
+describe('stream registry', () => {
+  it('has a stream for every stream the project promises', () => {
+    for (const name of REQUIRED) expect(findStream(name), name).toBeDefined();
+  });
+
+  it('reads every list endpoint of the catalogue, or says why not', () => {
+    const lists = (ENDPOINTS as readonly EndpointSpec[])
+      .filter((e) => e.access === 'read' && /\.list/.test(e.name))
+      .map((e) => e.name);
+    const read = new Set(STREAMS.map((s) => s.endpoint));
+    const missing = lists.filter((e) => !read.has(e) && !(e in NOT_SYNCED));
+    expect(missing).toEqual([]);
+  });
+
+  it('names tables in snake_case, once each, keyed by fields, with the permission from the catalogue', () => {
+    const names = STREAMS.map((s) => s.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const s of STREAMS) {
+      expect(s.name).toMatch(/^[a-z][a-z0-9_]*$/);
+      expect(s.primaryKey.length).toBeGreaterThan(0);
+      expect(s.permission).toMatch(/^[A-Z][A-Za-z ]+: Read$/);
+    }
+    expect(findStream('offers')?.permission).toBe('Offers: Read');
+    expect(findStream('candidates')?.scope).toBe('candidatesRead');
+  });
+
+  it('lists parents before their children and reads child streams in full', () => {
+    const order = STREAMS.map((s) => s.name);
+    for (const s of STREAMS) {
+      if (s.parent?.kind !== 'stream') continue;
+      expect(order.indexOf(s.parent.stream), s.name).toBeLessThan(order.indexOf(s.name));
+      expect(s.incremental).toBe(false);
+    }
+    for (const s of STREAMS) {
+      for (const dep of s.confidentialAfter ?? []) {
+        expect(order.indexOf(dep), `${s.name} after ${dep}`).toBeLessThan(order.indexOf(s.name));
+      }
+    }
+    expect(findStream('candidates')?.incremental).toBe(true);
+    expect(findStream('departments')?.incremental).toBe(false);
+  });
+
+  it('asks for archived records, deactivated users and Draft jobs unless told not to', () => {
+    const body = (name: string, includeArchived = true) => findStream(name)?.body?.({ includeArchived });
+    expect(body('jobs')).toEqual({ status: ['Draft', 'Open', 'Closed', 'Archived'] });
+    expect(body('jobs', false)).toEqual({ status: ['Draft', 'Open', 'Closed'] });
+    expect(body('users')).toEqual({ includeDeactivated: true });
+    expect(body('departments')).toEqual({ includeArchived: true });
+    expect(body('source_tracking_links', false)).toEqual({ includeDisabled: false });
+    expect(body('hiring_team_roles')).toEqual({ namesOnly: false });
+  });
+
+  it('selects default streams, named streams, all streams, and leaves excluded ones out', () => {
+    const defaults = selectStreams().map((s) => s.name);
+    expect(defaults).toContain('candidates');
+    expect(defaults).not.toContain('candidate_notes');
+    expect(selectStreams({ streams: ['candidate_notes', 'jobs'] }).map((s) => s.name)).toEqual([
+      'jobs',
+      'candidate_notes',
+    ]);
+    expect(selectStreams({ streams: ['all'] })).toHaveLength(STREAMS.length);
+    expect(selectStreams({ excludeStreams: ['candidates'] }).map((s) => s.name)).not.toContain('candidates');
+    expect(() => selectStreams({ streams: ['candidates', 'nope'] })).toThrow(UnknownStreamError);
+  });
+
+  it('tells which records are confidential or hang off confidential jobs', () => {
+    const ctx = { jobIds: new Set(['j1']), applicationIds: new Set(['a1']), projectIds: new Set<string>() };
+    const is = (name: string, rec: Record<string, unknown>) => findStream(name)?.confidential?.(rec, ctx);
+    expect(is('jobs', { id: 'j2', confidential: true })).toBe(true);
+    expect(is('jobs', { id: 'j3', confidential: false })).toBe(false);
+    expect(is('applications', { id: 'a9', job: { id: 'j1' } })).toBe(true);
+    expect(is('openings', { id: 'o1', latestVersion: { jobIds: ['j5', 'j1'] } })).toBe(true);
+    expect(is('openings', { id: 'o2', latestVersion: { jobIds: ['j5'] } })).toBe(false);
+    expect(is('job_postings', { id: 'p1', jobId: 'j1' })).toBe(true);
+    expect(is('offers', { id: 'x', applicationId: 'a1' })).toBe(true);
+    expect(is('interview_schedules', { id: 's', applicationId: 'a2' })).toBe(false);
+    expect(is('projects', { id: 'p', confidential: true })).toBe(true);
+  });
+});

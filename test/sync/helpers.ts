@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { openSink, type Sink } from '../../src/sinks/index.js';
+import { findStream, type ResolvedStream } from '../../src/streams/index.js';
+
+export const POSTGRES_URL = process.env.ASHPIPE_TEST_POSTGRES_URL;
+if (!POSTGRES_URL) {
+  const message = 'ASHPIPE_TEST_POSTGRES_URL is not set: the Postgres sync tests are SKIPPED';
+  if (process.env.ASHPIPE_REQUIRE_POSTGRES === '1')
+    throw new Error(`${message} but ASHPIPE_REQUIRE_POSTGRES=1`);
+  console.warn(message);
+}
+
+/** One destination of a test: a target string for the sink, and how to clean it up. */
+export interface TestTarget {
+  dialect: 'sqlite' | 'postgres';
+  target: string;
+  cleanup(): Promise<void>;
+}
+
+/** Dialects to run each storage test on: SQLite always, Postgres when a server is configured. */
+export const DIALECTS: Array<'sqlite' | 'postgres'> = POSTGRES_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+
+export async function makeTarget(dialect: 'sqlite' | 'postgres'): Promise<TestTarget> {
+  if (dialect === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+    return {
+      dialect,
+      target: `sqlite:${path.join(dir, 'sync.db')}`,
+      cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const url = POSTGRES_URL as string;
+  const schema = `ashpipe_t_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  await client.end();
+  const sep = url.includes('?') ? '&' : '?';
+  return {
+    dialect,
+    target: `${url}${sep}schema=${schema}`,
+    cleanup: async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+/** Opens the target's sink, runs `fn`, closes it. */
+export async function withSink<T>(target: string, fn: (sink: Sink) => Promise<T>): Promise<T> {
+  const sink = openSink(target);
+  await sink.open();
+  try {
+    return await fn(sink);
+  } finally {
+    await sink.close();
+  }
+}
+
+type Rec = Record<string, unknown>;
+
+const byKey = (a: Rec, b: Rec) => String(a.id).localeCompare(String(b.id));
+
+/** Live rows of a stream, as the records they were stored from, sorted by id. */
+export async function liveRecords(sink: Sink, stream: string): Promise<Rec[]> {
+  const rows = await sink.readRows(stream, { includeDeleted: false });
+  return rows
+    .filter((r) => r._ashpipe_deleted_at == null)
+    .map((r) => JSON.parse(String(r._ashpipe_raw)) as Rec)
+    .sort(byKey);
+}
+
+/** What a full sync of `stream` must store: the sandbox's records for the key, per parent for child streams. */
+export function expectedRecords(sandbox: Sandbox, stream: ResolvedStream, apiKey = 'sandbox-full'): Rec[] {
+  const body = stream.body?.({ includeArchived: true }) ?? {};
+  let records: Rec[];
+  if (!stream.parent) {
+    records = sandbox.records(stream.endpoint, { apiKey, body }) as Rec[];
+  } else {
+    let values: string[];
+    if (stream.parent.kind === 'values') values = [...stream.parent.values];
+    else {
+      const parent = findStream(stream.parent.stream);
+      if (!parent) throw new Error(`no stream ${stream.parent.stream}`);
+      const field = stream.parent.field;
+      values = expectedRecords(sandbox, parent, apiKey).map((r) => String(r[field]));
+    }
+    records = values.flatMap(
+      (v) =>
+        sandbox.records(stream.endpoint, {
+          apiKey,
+          body: { ...body, [(stream.parent as { param: string }).param]: v },
+        }) as Rec[],
+    );
+  }
+  const unique = new Map<string, Rec>();
+  for (const r of records) unique.set(String(r.id), r);
+  return [...unique.values()].sort(byKey);
+}

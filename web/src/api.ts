@@ -1,0 +1,106 @@
+/** The console's client of `/api/v1`: same-origin cookie session, CSRF token on every mutating call. */
+
+let csrfToken: string | undefined;
+
+export function setCsrf(token: string | undefined): void {
+  csrfToken = token;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (res.status === 204) return undefined as T;
+  const data = (await res.json().catch(() => ({}))) as {
+    error?: { code: string; message: string; details?: unknown };
+  };
+  if (!res.ok) {
+    const e = data.error ?? { code: 'http_error', message: `HTTP ${res.status}` };
+    throw new ApiError(res.status, e.code, e.message, e.details);
+  }
+  return data as T;
+}
+
+export type Access = 'allowed' | 'missing' | 'unknown' | 'error';
+export interface Credential {
+  id: string;
+  name: string;
+  description?: string;
+  maskedKey: string;
+  status: 'unverified' | 'verified' | 'invalid' | 'error';
+  verifiedAt?: string;
+  verification?: {
+    title?: string;
+    permissions: Array<{ module: string; read: Access; write: Access }>;
+    confidential: 'yes' | 'no' | 'unknown';
+    warnings: string[];
+  };
+  usedBy: Array<{ id: string; name: string; kind: string }>;
+  failingOperations: Array<{ name: string; permission: string }>;
+  unreadableStreams: string[];
+}
+export interface StreamInfo {
+  name: string;
+  incremental: boolean;
+  permission: string;
+  scope: string;
+  description: string;
+  optIn: boolean;
+}
+export interface OperationInfo {
+  name: string;
+  endpoint: string;
+  permission: string;
+  description: string;
+}
+export interface RunCount {
+  name: string;
+  status: string;
+  read: number;
+  written: number;
+  deleted?: number;
+  quarantined?: number;
+  failed?: number;
+  message?: string;
+}
+export interface Run {
+  id: string;
+  flowId: string;
+  kind: string;
+  trigger: string;
+  status: string;
+  startedAt: string;
+  finishedAt: string | null;
+  counts: RunCount[];
+  errors: Array<{ scope?: string; code: string; message: string }>;
+  dryRun: boolean;
+}
+export interface Flow {
+  id: string;
+  name: string;
+  kind: 'source' | 'destination';
+  credentialId: string;
+  schedule: string | null;
+  status: 'active' | 'paused';
+  config: Record<string, unknown> & { streams?: string[] };
+  runningRunId: string | null;
+  lastRun: { id: string; status: string; startedAt: string; finishedAt: string | null } | null;
+  nextRunAt: string | null;
+}

@@ -1,0 +1,380 @@
+import { type FormEvent, useState } from 'react';
+import { ApiError, api, type Credential } from './api';
+import { Overlay } from './overlay';
+
+const ACCESS_LABEL: Record<string, string> = { allowed: 'yes', missing: 'no', unknown: '?', error: 'error' };
+
+export function PermissionMap(props: { credential: Credential }) {
+  const v = props.credential.verification;
+  if (!v) return <p className="muted">Not verified yet.</p>;
+  return (
+    <table className="perm" aria-label={`Permissions of ${props.credential.name}`}>
+      <thead>
+        <tr>
+          <th scope="col">Module</th>
+          <th scope="col">Read</th>
+          <th scope="col">Write</th>
+        </tr>
+      </thead>
+      <tbody>
+        {v.permissions.map((p) => (
+          <tr key={p.module}>
+            <th scope="row">{p.module}</th>
+            <td className={`access ${p.read}`}>{ACCESS_LABEL[p.read]}</td>
+            <td className={`access ${p.write}`}>{ACCESS_LABEL[p.write]}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function ReadOnlyWarning(props: { credential: Credential }) {
+  const ops = props.credential.failingOperations;
+  if (ops.length === 0) return null;
+  return (
+    <div className="warning" role="note">
+      <strong>Read-only for some modules.</strong> These destination operations will fail with this key:{' '}
+      {ops.map((o) => `${o.name} (needs ${o.permission})`).join(', ')}.
+    </div>
+  );
+}
+
+const STATUS_LABEL: Record<Credential['status'], string> = {
+  verified: 'Valid',
+  invalid: 'Invalid',
+  error: 'Could not verify',
+  unverified: 'Not verified',
+};
+
+/** One credential: name, description, masked key, validity, permission map, confidential access. */
+export function CredentialTile(props: {
+  credential: Credential;
+  selected?: boolean;
+  onSelect?: () => void;
+  onChanged?: () => void;
+  compact?: boolean;
+}) {
+  const c = props.credential;
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const [mode, setMode] = useState<'rotate' | 'edit' | 'delete'>();
+  const act = async (fn: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+      props.onChanged?.();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const body = (
+    <>
+      <h3>{c.name}</h3>
+      {c.description ? <p className="muted">{c.description}</p> : null}
+      <p>
+        Key <code>{c.maskedKey}</code>
+      </p>
+      <p>
+        <span className={`badge ${c.status}`}>{STATUS_LABEL[c.status]}</span>{' '}
+        {c.verifiedAt ? (
+          <span className="muted">checked {new Date(c.verifiedAt).toLocaleString()}</span>
+        ) : null}
+      </p>
+      <p>
+        Confidential jobs and projects:{' '}
+        <strong>
+          {c.verification?.confidential === 'yes'
+            ? 'yes'
+            : c.verification?.confidential === 'no'
+              ? 'no'
+              : 'unknown'}
+        </strong>
+      </p>
+    </>
+  );
+  if (props.onSelect) {
+    return (
+      <button
+        type="button"
+        className={`tile selectable${props.selected ? ' selected' : ''}`}
+        aria-pressed={props.selected ?? false}
+        onClick={props.onSelect}
+        data-credential={c.name}
+      >
+        {body}
+      </button>
+    );
+  }
+  return (
+    <article className="tile" data-credential={c.name} aria-label={`Credential ${c.name}`}>
+      {body}
+      <PermissionMap credential={c} />
+      <ReadOnlyWarning credential={c} />
+      {error ? (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <div className="actions">
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => act(() => api('POST', `/credentials/${c.id}/probe`))}
+        >
+          Check validity
+        </button>
+        <button type="button" onClick={() => setMode('rotate')}>
+          Rotate
+        </button>
+        <button type="button" onClick={() => setMode('edit')}>
+          Edit
+        </button>
+        <button type="button" className="danger" onClick={() => setMode('delete')}>
+          Delete
+        </button>
+      </div>
+      {mode === 'rotate' ? (
+        <RotateOverlay
+          credential={c}
+          onClose={() => setMode(undefined)}
+          onDone={() => {
+            setMode(undefined);
+            props.onChanged?.();
+          }}
+        />
+      ) : null}
+      {mode === 'edit' ? (
+        <EditOverlay
+          credential={c}
+          onClose={() => setMode(undefined)}
+          onDone={() => {
+            setMode(undefined);
+            props.onChanged?.();
+          }}
+        />
+      ) : null}
+      {mode === 'delete' ? (
+        <Overlay title={`Delete ${c.name}?`} onClose={() => setMode(undefined)}>
+          {c.usedBy.length > 0 ? (
+            <>
+              <p>These flows use this credential and will be paused:</p>
+              <ul>
+                {c.usedBy.map((f) => (
+                  <li key={f.id}>{f.name}</li>
+                ))}
+              </ul>
+            </>
+          ) : (
+            <p>No flow uses this credential.</p>
+          )}
+          <div className="actions">
+            <button type="button" onClick={() => setMode(undefined)}>
+              Cancel
+            </button>
+            <button
+              type="button"
+              className="danger"
+              onClick={() =>
+                act(() =>
+                  api('DELETE', `/credentials/${c.id}${c.usedBy.length > 0 ? '?force=true' : ''}`),
+                ).then(() => setMode(undefined))
+              }
+            >
+              Delete credential
+            </button>
+          </div>
+        </Overlay>
+      ) : null}
+    </article>
+  );
+}
+
+function RotateOverlay(props: { credential: Credential; onClose: () => void; onDone: () => void }) {
+  const [key, setKey] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await api('POST', `/credentials/${props.credential.id}/rotate`, { apiKey: key });
+      setKey('');
+      props.onDone();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Overlay title={`Rotate ${props.credential.name}`} onClose={props.onClose}>
+      <form onSubmit={submit}>
+        <label htmlFor="rotate-key">New API Key *</label>
+        <input
+          id="rotate-key"
+          type="password"
+          autoComplete="off"
+          required
+          value={key}
+          onChange={(e) => setKey(e.target.value)}
+        />
+        {error ? (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" disabled={busy}>
+          {busy ? 'Verifying…' : 'Verify and rotate'}
+        </button>
+      </form>
+    </Overlay>
+  );
+}
+
+function EditOverlay(props: { credential: Credential; onClose: () => void; onDone: () => void }) {
+  const [name, setName] = useState(props.credential.name);
+  const [description, setDescription] = useState(props.credential.description ?? '');
+  const [error, setError] = useState<string>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await api('PATCH', `/credentials/${props.credential.id}`, { name, description });
+      props.onDone();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <Overlay title={`Edit ${props.credential.name}`} onClose={props.onClose}>
+      <form onSubmit={submit}>
+        <label htmlFor="edit-name">Credential Name *</label>
+        <input id="edit-name" required value={name} onChange={(e) => setName(e.target.value)} />
+        <label htmlFor="edit-description">Credential Description</label>
+        <textarea
+          id="edit-description"
+          value={description}
+          onChange={(e) => setDescription(e.target.value)}
+        />
+        {error ? (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit">Save</button>
+      </form>
+    </Overlay>
+  );
+}
+
+/** The "Add New Credential" overlay: Save verifies the key, then shows the permission map. */
+export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: Credential) => void }) {
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [key, setKey] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState<Credential>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const res = await api<{ credential: Credential }>('POST', '/credentials', {
+        name,
+        apiKey: key,
+        ...(description.trim() ? { description } : {}),
+      });
+      // The key leaves the page's memory as soon as the server has it.
+      setKey('');
+      setSaved(res.credential);
+      props.onSaved(res.credential);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Overlay title="Add New Credential" onClose={props.onClose}>
+      {saved ? (
+        <div className="saved">
+          <p role="status">
+            Saved <strong>{saved.name}</strong> ({saved.maskedKey}).
+          </p>
+          <PermissionMap credential={saved} />
+          <ReadOnlyWarning credential={saved} />
+          <button type="button" onClick={props.onClose}>
+            Done
+          </button>
+        </div>
+      ) : (
+        <form onSubmit={submit}>
+          <label htmlFor="cred-name">Credential Name *</label>
+          <input id="cred-name" required value={name} onChange={(e) => setName(e.target.value)} />
+          <label htmlFor="cred-description">Credential Description</label>
+          <textarea
+            id="cred-description"
+            value={description}
+            onChange={(e) => setDescription(e.target.value)}
+          />
+          <label htmlFor="cred-key">API Key *</label>
+          <input
+            id="cred-key"
+            type="password"
+            autoComplete="off"
+            required
+            value={key}
+            onChange={(e) => setKey(e.target.value)}
+          />
+          {error ? (
+            <p className="error" role="alert">
+              {error}
+            </p>
+          ) : null}
+          <button type="submit" disabled={busy}>
+            {busy ? 'Verifying…' : 'Save'}
+          </button>
+        </form>
+      )}
+    </Overlay>
+  );
+}
+
+/** Credential tiles plus the "Add Credential" tile; used by the Credentials page and the Authenticate step. */
+export function CredentialGrid(props: {
+  credentials: Credential[];
+  reload: () => void;
+  selectedId?: string | undefined;
+  onSelect?: (c: Credential) => void;
+}) {
+  const [adding, setAdding] = useState(false);
+  return (
+    <div className="grid">
+      {props.credentials.map((c) => (
+        <CredentialTile
+          key={c.id}
+          credential={c}
+          selected={props.selectedId === c.id}
+          onChanged={props.reload}
+          {...(props.onSelect ? { onSelect: () => props.onSelect?.(c) } : {})}
+        />
+      ))}
+      <button type="button" className="tile add" onClick={() => setAdding(true)}>
+        <span aria-hidden="true">+</span> Add Credential
+      </button>
+      {adding ? (
+        <AddCredentialOverlay
+          onClose={() => setAdding(false)}
+          onSaved={(c) => {
+            props.reload();
+            props.onSelect?.(c);
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}

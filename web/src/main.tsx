@@ -1,0 +1,155 @@
+import { type FormEvent, StrictMode, useCallback, useEffect, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { api, type Credential, setCsrf } from './api';
+import { CredentialGrid } from './credentials';
+import { DataPreview, FlowsList, FlowWizard, QuarantineView, RunDetail } from './flows';
+import './styles.css';
+
+interface SessionState {
+  setupRequired: boolean;
+  authenticated: boolean;
+  csrfToken?: string;
+}
+
+function useHash(): [string, (h: string) => void] {
+  const [hash, setHash] = useState(window.location.hash || '#/credentials');
+  useEffect(() => {
+    const on = () => setHash(window.location.hash || '#/credentials');
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return [
+    hash,
+    (h) => {
+      window.location.hash = h;
+    },
+  ];
+}
+
+function Login(props: { setup: boolean; onDone: (csrf: string) => void }) {
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const r = await api<{ csrfToken: string }>('POST', props.setup ? '/session/setup' : '/session', {
+        password,
+      });
+      props.onDone(r.csrfToken);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <main className="login">
+      <h1>ashpipe</h1>
+      <form onSubmit={submit}>
+        <h2>{props.setup ? 'Set the admin password' : 'Log in'}</h2>
+        <label htmlFor="password">
+          {props.setup ? 'New admin password (at least 10 characters)' : 'Admin password'}
+        </label>
+        <input
+          id="password"
+          type="password"
+          autoComplete={props.setup ? 'new-password' : 'current-password'}
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        {error ? (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit">{props.setup ? 'Set password' : 'Log in'}</button>
+      </form>
+    </main>
+  );
+}
+
+function App() {
+  const [session, setSession] = useState<SessionState>();
+  const [credentials, setCredentials] = useState<Credential[]>([]);
+  const [hash, go] = useHash();
+  const reload = useCallback(() => {
+    api<{ credentials: Credential[] }>('GET', '/credentials').then(
+      (r) => setCredentials(r.credentials),
+      () => {},
+    );
+  }, []);
+  useEffect(() => {
+    api<SessionState>('GET', '/session').then((s) => {
+      setCsrf(s.csrfToken);
+      setSession(s);
+    });
+  }, []);
+  useEffect(() => {
+    if (session?.authenticated) reload();
+  }, [session, reload]);
+  if (!session) return <p>Loading…</p>;
+  if (!session.authenticated) {
+    return (
+      <Login
+        setup={session.setupRequired}
+        onDone={(csrf) => {
+          setCsrf(csrf);
+          setSession({ setupRequired: false, authenticated: true, csrfToken: csrf });
+        }}
+      />
+    );
+  }
+  const [route, query] = hash.slice(1).split('?');
+  const params = new URLSearchParams(query ?? '');
+  let page: React.ReactNode;
+  if (route === '/flows/new')
+    page = <FlowWizard credentials={credentials} reload={reload} onDone={() => go('#/flows')} />;
+  else if (route === '/flows') page = <FlowsList open={go} />;
+  else if (route?.startsWith('/runs/')) page = <RunDetail runId={route.slice('/runs/'.length)} />;
+  else if (route === '/data') page = <DataPreview flowId={params.get('flowId') ?? undefined} />;
+  else if (route === '/quarantine') page = <QuarantineView />;
+  else
+    page = (
+      <section aria-labelledby="cred-title">
+        <h1 id="cred-title">Credentials</h1>
+        <CredentialGrid credentials={credentials} reload={reload} />
+      </section>
+    );
+  const logout = async () => {
+    await api('DELETE', '/session');
+    setCsrf(undefined);
+    setSession({ setupRequired: false, authenticated: false });
+  };
+  const nav = [
+    ['#/credentials', 'Credentials'],
+    ['#/flows', 'Flows'],
+    ['#/data', 'Data'],
+    ['#/quarantine', 'Quarantine'],
+  ] as const;
+  return (
+    <>
+      <header>
+        <strong>ashpipe</strong>
+        <nav aria-label="Main">
+          {nav.map(([href, label]) => (
+            <a key={href} href={href} aria-current={hash.startsWith(href) ? 'page' : undefined}>
+              {label}
+            </a>
+          ))}
+        </nav>
+        <button type="button" onClick={logout}>
+          Log out
+        </button>
+      </header>
+      <main>{page}</main>
+    </>
+  );
+}
+
+const root = document.getElementById('root');
+if (root)
+  createRoot(root).render(
+    <StrictMode>
+      <App />
+    </StrictMode>,
+  );
