@@ -8,7 +8,8 @@
  *   P4  sandbox at 10 req/s and 100 ms latency: share of the limit sustained, share of 429s     ≥ 90 %, ≤ 1 %
  *   P5  wall time vs max(requests ÷ rate, longest stream's pages × latency)                     ≤ 1.1×
  *
- * Usage: npm run bench:sync [-- --quick] [-- --scale 43500 --big-scale 435000]
+ * Usage: npm run bench:sync [-- --quick] [-- --p1-scale 100000 --scale 43500 --big-scale 435000]
+ * (`--p1-scale` candidates for P1/P3; `--scale` and `--big-scale` candidates for P2's ~100k and ~1M records)
  * `--dry-run` prints the section without writing BENCHMARKS.md. `--quick` runs small scales (minutes → seconds) and says so. Writes the "## Sync" section of BENCHMARKS.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     scale: { type: 'string' },
+    'p1-scale': { type: 'string' },
     'big-scale': { type: 'string' },
     child: { type: 'string' },
     url: { type: 'string' },
@@ -93,11 +95,22 @@ async function childSync(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Orchestration
 
+const children = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const c of children) c.kill('SIGTERM');
+    process.exit(1);
+  });
+}
+
 function node(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
 }
 
 async function startSandboxProcess(
@@ -163,14 +176,15 @@ const mb = (kb: number) => kb / 1024;
 async function main(): Promise<void> {
   const quick = values.quick ?? false;
   // Candidates + applications ≈ 2.3 records per candidate in the sandbox.
+  const p1Scale = Number(values['p1-scale'] ?? (quick ? 4_000 : 100_000));
   const scale = Number(values.scale ?? (quick ? 4_000 : 43_500));
   const bigScale = Number(values['big-scale'] ?? (quick ? 40_000 : 435_000));
   const lines: string[] = [];
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
   // P1 + P3 on one sandbox.
-  log(`P1/P3: sandbox scale ${scale}`);
-  const sb = await startSandboxProcess(scale);
+  log(`P1/P3: sandbox scale ${p1Scale}`);
+  const sb = await startSandboxProcess(p1Scale);
   let p1: { floor: Measured; sync: Measured };
   let p3: { full: Measured; incremental: Measured; churned: unknown };
   let small: Measured;
@@ -181,7 +195,6 @@ async function main(): Promise<void> {
     const target = `sqlite:${tmpFile('sync.db')}`;
     const sync = await runChild(['bench/sync.ts', '--child', 'sync', '--url', sb.url, '--target', target]);
     p1 = { floor, sync };
-    small = sync;
     const churned = await control(sb.url, '/_sandbox/mutate/churn', { fraction: 0.01, seed: 7 });
     const incremental = await runChild([
       'bench/sync.ts',
@@ -195,6 +208,25 @@ async function main(): Promise<void> {
     p3 = { full: sync, incremental, churned };
   } finally {
     await sb.stop();
+  }
+
+  if (scale === p1Scale) small = p1.sync;
+  else {
+    log(`P2: sandbox scale ${scale}`);
+    const sbSmall = await startSandboxProcess(scale);
+    try {
+      small = await runChild([
+        'bench/sync.ts',
+        '--child',
+        'sync',
+        '--url',
+        sbSmall.url,
+        '--target',
+        `sqlite:${tmpFile('small.db')}`,
+      ]);
+    } finally {
+      await sbSmall.stop();
+    }
   }
 
   log(`P2: sandbox scale ${bigScale}`);
@@ -269,7 +301,7 @@ async function main(): Promise<void> {
     `| P4 | at ${rate} req/s + ${latencyMs} ms latency: ${served} requests in ${fmt(p4.wallMs / 1000, 1)} s, ${stats.rateLimited} answered 429 | ${fmt(sustained * 100, 1)} % of the limit, ${fmt(share429 * 100, 2)} % 429 | ≥ 90 %, ≤ 1 % | ${verdict(sustained >= 0.9 && share429 <= 0.01)} |`,
     `| P5 | wall ${fmt(p4.wallMs / 1000, 1)} s vs max(${served} ÷ ${rate}, ${longestPages} pages × ${latencyMs} ms) = ${fmt(bound, 1)} s | ${fmt(r5)}× | ≤ 1.1× | ${verdict(r5 <= 1.1)} |`,
     '',
-    `Scales: P1/P3 sandbox ${scale} candidates; P2 ${bigScale} candidates; P4/P5 ${quick ? 1_500 : 3_000} candidates, \`--requests-per-second ${rate}\`. ` +
+    `Scales: P1/P3 sandbox ${p1Scale} candidates; P2 ${scale} and ${bigScale} candidates; P4/P5 ${quick ? 1_500 : 3_000} candidates, \`--requests-per-second ${rate}\`. ` +
       `Churn: ${JSON.stringify(p3.churned)}. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}, Node ${process.version}. Date: ${new Date().toISOString().slice(0, 10)}.`,
     '',
   );

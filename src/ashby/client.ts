@@ -122,7 +122,6 @@ export class AshbyClient {
         error = caught;
       }
       if (error instanceof AshbyRateLimitError) {
-        this.limiter.onRateLimited();
         this.emit({
           type: 'rateLimited',
           endpoint,
@@ -248,6 +247,14 @@ export class AshbyClient {
         headers: response.headers,
         bodyText,
       });
+      if (error instanceof AshbyRateLimitError) {
+        // Told before the slot is freed, so that no queued request of this key starts in between.
+        this.limiter.onRateLimited({
+          retryAfterMs: error.retryAfterMs,
+          ticket: release.ticket,
+          kind: error.code === 'concurrent_limit_exceeded' ? 'concurrency' : 'rate',
+        });
+      }
       this.emit({
         type: 'response',
         endpoint,

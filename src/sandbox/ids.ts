@@ -45,6 +45,11 @@ export const KINDS = [
   'feedbackFormDefinition',
   'webhook',
   'file',
+  'brand',
+  'closeReason',
+  'communicationTemplate',
+  'clientInfo',
+  'criteriaEvaluation',
 ] as const;
 
 export type Kind = (typeof KINDS)[number];

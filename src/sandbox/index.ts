@@ -11,6 +11,7 @@ import type { Kind } from './ids.js';
 import { Rng } from './prng.js';
 import { READ_HANDLERS } from './reads.js';
 import { createSandboxServer, emptyStats, listen, type SandboxStats } from './server.js';
+import { type WebhookDelivery, WebhookEmitter } from './webhooks.js';
 import type { Rec } from './world.js';
 import { World } from './world.js';
 
@@ -19,6 +20,7 @@ export type { EndpointFailure, FaultConfig } from './faults.js';
 export { parseFaults } from './faults.js';
 export type { SandboxStats } from './server.js';
 export { IMPLEMENTED_ENDPOINTS } from './server.js';
+export type { WebhookDelivery } from './webhooks.js';
 
 /** How to start a sandbox. */
 export interface SandboxOptions {
@@ -47,6 +49,19 @@ export interface SandboxOptions {
   keys?: SandboxKey[];
   /** Faults active from the start. */
   faults?: Partial<FaultConfig>;
+  /**
+   * Incremental requests (with a `syncToken`) whose changes would fill more pages than this answer
+   * `incremental_sync_too_large`, as Ashby does since May 2026.
+   * @default 50
+   * @example 2
+   */
+  maxIncrementalPages?: number;
+  /**
+   * Base of the webhook retry delays: attempt n waits (2^n − 1) × this many milliseconds (Ashby: 10 s).
+   * @default 10_000
+   * @example 5
+   */
+  webhookRetryBaseMs?: number;
 }
 
 /** A running sandbox. */
@@ -70,6 +85,8 @@ export interface Sandbox {
   readonly world: World;
   /** A cursor of a full walk of `endpoint` positioned at `position`, to fetch a deep page directly. */
   cursorAt(endpoint: string, position: number): string;
+  /** Webhook deliveries made so far (each attempt), oldest first. */
+  webhookDeliveries(): WebhookDelivery[];
 }
 
 const READ_SCOPES: readonly Scope[] = ALL_SCOPES.filter((s) => s.endsWith('Read'));
@@ -82,6 +99,12 @@ export const DEFAULT_KEYS: readonly SandboxKey[] = [
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const world = new World(options.seed ?? 1, options.scale ?? 1000);
+  if (options.maxIncrementalPages !== undefined) {
+    if (!Number.isInteger(options.maxIncrementalPages) || options.maxIncrementalPages < 1)
+      throw new Error('maxIncrementalPages must be a positive integer');
+    world.maxIncrementalPages = options.maxIncrementalPages;
+  }
+  const webhooks = new WebhookEmitter(world, options.webhookRetryBaseMs ?? 10_000);
   const faults = new Faults(options.faults ?? {});
   const codec = new Codec();
   const keys = new Map<string, SandboxKey>();
@@ -168,6 +191,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     world,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        webhooks.close();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
@@ -178,6 +202,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     records,
     mutate,
+    webhookDeliveries: () => webhooks.deliveries.map((d) => ({ ...d })),
     cursorAt: (endpoint, position) =>
       codec.cursor({
         e: endpoint,

@@ -26,6 +26,8 @@ export interface ListDef {
   children?: (ctx: RequestContext) => ChildSource;
   /** Request filters (`status`, `includeArchived`, `createdAfter`…). */
   filter?: (rec: Rec, ctx: RequestContext) => boolean;
+  /** Shapes each returned record for the request (e.g. `expand: ["openings"]`). */
+  map?: (rec: Rec, ctx: RequestContext) => Rec;
 }
 
 function readLimit(body: Record<string, unknown>): number {
@@ -62,7 +64,10 @@ export function listHandler(def: ListDef): Handler {
         const rec = recordAt(p);
         if (accept(rec)) results.push(rec);
       }
-      return { results, moreDataAvailable: false };
+      return {
+        results: def.map ? results.map((r) => def.map?.(r, ctx) ?? r) : results,
+        moreDataAvailable: false,
+      };
     }
 
     const limit = readLimit(body);
@@ -102,6 +107,19 @@ export function listHandler(def: ListDef): Handler {
         );
       }
       state = { e: ctx.endpoint, p: seq, s: world.seq, n: world.seq, g: 0, t: seq, x: now + CURSOR_TTL_MS };
+      // Ashby (May 2026) refuses incremental syncs deeper than a fixed number of pages; the change set
+      // is counted up front, as the log since the token is what the walk would read anyway.
+      const changed = new Set<string>();
+      for (let q = seq; q < world.seq; q++) {
+        const c = world.log[q];
+        if (c && c.kind === def.kind && c.op !== 'delete' && c.op !== 'merge') changed.add(c.id);
+      }
+      if (Math.ceil(changed.size / limit) > world.maxIncrementalPages) {
+        throw new ApiError(
+          'incremental_sync_too_large',
+          `The incremental sync would span more than ${world.maxIncrementalPages} pages. Discard the syncToken and perform a full sync instead.`,
+        );
+      }
     } else {
       const size = source ? source.ids.length : world.size(def.kind);
       state = { e: ctx.endpoint, p: 0, s: world.seq, n: size, g: 0, x: now + CURSOR_TTL_MS };
@@ -150,7 +168,10 @@ export function listHandler(def: ListDef): Handler {
       }
     }
 
-    const out: Success = { results, moreDataAvailable: p < state.n };
+    const out: Success = {
+      results: def.map ? results.map((r) => def.map?.(r, ctx) ?? r) : results,
+      moreDataAvailable: p < state.n,
+    };
     if (p < state.n) {
       out.nextCursor = codec.cursor({ ...state, p, g: state.g + 1 });
     } else if (incremental) {

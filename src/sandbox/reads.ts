@@ -64,6 +64,24 @@ function applicationStatusFilter(rec: Rec, ctx: RequestContext): boolean {
   return rec.status === s;
 }
 
+function expandList(ctx: RequestContext): unknown[] {
+  const e = ctx.body.expand;
+  if (e === undefined || e === null) return [];
+  if (!Array.isArray(e)) throw invalidInput('"expand" must be an array');
+  return e;
+}
+
+/** The job's openings for `expand: ["openings"]`, as the key may see them. */
+function openingsFor(ctx: RequestContext, jobId: unknown): Rec[] {
+  if (typeof jobId !== 'string') return [];
+  return ctx.world.openingsOfJob(jobId).filter((o) => visible(ctx.world, ctx.key, 'opening', o));
+}
+
+function withOpenings(jobIdOf: (rec: Rec) => unknown) {
+  return (rec: Rec, ctx: RequestContext): Rec =>
+    expandList(ctx).includes('openings') ? { ...rec, openings: openingsFor(ctx, jobIdOf(rec)) } : rec;
+}
+
 function applicationJobFilter(rec: Rec, ctx: RequestContext): boolean {
   const jobId = ctx.body.jobId;
   if (jobId === undefined || jobId === null) return true;
@@ -88,6 +106,7 @@ export const READ_HANDLERS: Record<string, Handler> = {
   'application.list': listHandler({
     kind: 'application',
     filter: all(createdAfter, applicationStatusFilter, applicationJobFilter),
+    map: withOpenings((app) => (app.job as Rec | undefined)?.id),
   }),
   'applicationFeedback.list': listHandler({
     kind: 'applicationFeedback',
@@ -110,6 +129,14 @@ export const READ_HANDLERS: Record<string, Handler> = {
       epochFilter('closedAt', 'closedAfter', true),
       epochFilter('closedAt', 'closedBefore', false),
     ),
+    map: (rec, ctx) => {
+      const out = withOpenings((job) => job.id)(rec, ctx);
+      if (expandList(ctx).includes('location') && typeof rec.locationId === 'string') {
+        const loc = ctx.world.get(rec.locationId, 'location');
+        if (loc) return { ...out, location: loc };
+      }
+      return out;
+    },
   }),
   'jobPosting.list': listHandler({
     kind: 'jobPosting',
@@ -165,11 +192,45 @@ export const READ_HANDLERS: Record<string, Handler> = {
     }),
   }),
   'approval.list': listHandler({ kind: 'approval' }),
-  'hiringTeamRole.list': (ctx) => ({
-    results: ctx.world.allOf('hiringTeamRole').map((r) => r.title),
-  }),
+  // `namesOnly` defaults to true: bare titles; `namesOnly:false` gives {id, title} (SPEC-2024/2026).
+  'hiringTeamRole.list': (ctx) => {
+    const namesOnly = ctx.body.namesOnly;
+    if (namesOnly !== undefined && namesOnly !== null && typeof namesOnly !== 'boolean')
+      throw invalidInput('"namesOnly" must be a boolean');
+    const roles = ctx.world.allOf('hiringTeamRole');
+    return {
+      results:
+        namesOnly === false ? roles.map((r) => ({ id: r.id, title: r.title })) : roles.map((r) => r.title),
+    };
+  },
   'applicationHiringTeamRole.list': listHandler({ kind: 'hiringTeamRole' }),
   'jobTemplate.list': listHandler({ kind: 'jobTemplate', filter: includeArchived }),
+
+  // ---- 2026 list endpoints, shapes from SPEC-2026 (not in the 2024 spec)
+  'brand.list': listHandler({ kind: 'brand' }),
+  'closeReason.list': listHandler({ kind: 'closeReason', filter: includeArchived }),
+  'communicationTemplate.list': listHandler({ kind: 'communicationTemplate' }),
+  'candidate.listClientInfo': listHandler({
+    kind: 'clientInfo',
+    children: (ctx) => ({
+      ids: seededChildren(ctx.world, 'candidate', 'clientInfo', parentId(ctx, 'candidateId', 'candidate')),
+    }),
+  }),
+  'candidate.listProjects': (ctx) => {
+    const candidate = parentId(ctx, 'candidateId', 'candidate');
+    const projects = ctx.world
+      .projectIdsOf(candidate)
+      .map((id) => ctx.world.get(id, 'project'))
+      .filter((p): p is Rec => p !== undefined && visible(ctx.world, ctx.key, 'project', p));
+    return paginateArray(ctx, projects);
+  },
+  'application.listCriteriaEvaluations': (ctx) => {
+    const app = parentId(ctx, 'applicationId', 'application');
+    return paginateArray(ctx, ctx.world.criteriaEvaluationsOf(app));
+  },
+  // Neither the 2024 nor the 2026 spec nor API-NOTES.md gives this endpoint's record shape: the sandbox
+  // invents none and answers the documented empty list envelope.
+  'feedbackSubmission.list': (ctx) => paginateArray(ctx, []),
 
   // ---- info
   'candidate.info': (ctx) => {
@@ -180,9 +241,9 @@ export const READ_HANDLERS: Record<string, Handler> = {
   'application.info': (ctx) => {
     const id = requiredId(ctx, 'applicationId');
     const app = infoOf(ctx, 'application', id);
-    const expand = Array.isArray(ctx.body.expand) ? ctx.body.expand : [];
+    const expand = expandList(ctx);
     const out: Rec = { ...app };
-    if (expand.includes('openings')) out.openings = [];
+    if (expand.includes('openings')) out.openings = openingsFor(ctx, (app.job as Rec | undefined)?.id);
     if (!out.applicationHistory) out.applicationHistory = ctx.world.historyOf(app);
     return { results: out };
   },
@@ -194,7 +255,7 @@ export const READ_HANDLERS: Record<string, Handler> = {
       const loc = ctx.world.get(job.locationId, 'location');
       if (loc) out.location = loc;
     }
-    if (expand.includes('openings')) out.openings = [];
+    if (expand.includes('openings')) out.openings = openingsFor(ctx, job.id);
     return { results: out };
   },
   'offer.info': (ctx) => ({ results: infoOf(ctx, 'offer', requiredId(ctx, 'offerId')) }),
@@ -254,6 +315,29 @@ export const READ_HANDLERS: Record<string, Handler> = {
     const email = ctx.body.email;
     if (typeof email !== 'string') throw invalidInput('Missing required field "email"');
     return { results: ctx.world.allOf('user').filter((u) => u.email === email) };
+  },
+  'project.search': (ctx) => {
+    const title = ctx.body.title;
+    if (typeof title !== 'string') throw invalidInput('Missing required field "title"');
+    const needle = title.toLowerCase();
+    return {
+      results: ctx.world
+        .allOf('project')
+        .filter(
+          (p) => String(p.title).toLowerCase().includes(needle) && visible(ctx.world, ctx.key, 'project', p),
+        )
+        .slice(0, 100),
+    };
+  },
+  'webhook.info': (ctx) => {
+    const id = requiredId(ctx, 'webhookId');
+    const hook = ctx.world.get(id, 'webhook');
+    if (!hook) throw notFound('webhook');
+    return { results: hook };
+  },
+  'file.info': (ctx) => {
+    const handle = requiredId(ctx, 'fileHandle');
+    return { results: { url: `https://files.sandbox.invalid/${encodeURIComponent(handle)}` } };
   },
   'opening.search': (ctx) => {
     const identifier = ctx.body.identifier;

@@ -8,6 +8,7 @@ import { type Faults, parseFaults } from './faults.js';
 import { READ_HANDLERS } from './reads.js';
 import type { World } from './world.js';
 import { WRITE_HANDLERS } from './writes.js';
+import { MORE_WRITE_HANDLERS } from './writes-more.js';
 
 /** Request and response counters, for tests and benchmarks. */
 export interface SandboxStats {
@@ -29,7 +30,7 @@ export function emptyStats(): SandboxStats {
   return { requests: {}, responses: {}, rateLimited: 0, writes: {}, writesByKey: {}, errors: {} };
 }
 
-const HANDLERS = { ...READ_HANDLERS, ...WRITE_HANDLERS };
+const HANDLERS = { ...READ_HANDLERS, ...WRITE_HANDLERS, ...MORE_WRITE_HANDLERS };
 
 /** Endpoint names the sandbox answers. */
 export const IMPLEMENTED_ENDPOINTS: readonly string[] = Object.keys(HANDLERS).sort();

@@ -13,6 +13,18 @@ import {
   TIMEZONES,
 } from './text.js';
 
+/** What listeners of the world hear: a change-log entry, or an extra event such as a stage change. */
+export interface WorldEvent {
+  /** The change-log entry; absent for announcements that are not a change of their own. */
+  change?: Change;
+  /** Webhook action named explicitly by a write (`candidateStageChange`, `candidateHire`…). */
+  action?: string;
+  /** The record after the change (before it, for deletes and merges). */
+  record?: Rec;
+  /** For merges: the surviving record. */
+  mergedInto?: Rec;
+}
+
 /** A record as the API returns it. */
 export type Rec = Record<string, unknown> & { id: string };
 
@@ -171,8 +183,30 @@ export function countsFor(scale: number): Partial<Record<Kind, number>> {
     interviewerPool: 5,
     sourceTrackingLink: 10,
     feedbackFormDefinition: 5,
+    brand: 2,
+    closeReason: CLOSE_REASONS.length,
+    communicationTemplate: COMMUNICATION_TEMPLATES.length,
+    // One client-info record per seeded application (the IP and browser of the application form).
+    clientInfo: applications,
   };
 }
+
+const CLOSE_REASONS: ReadonlyArray<readonly [string, boolean]> = [
+  ['Position filled', false],
+  ['Budget cut', false],
+  ['Hiring freeze ❄️', false],
+  ['Role "redefined"', false],
+  ['Duplicate requisition', true],
+];
+
+const COMMUNICATION_TEMPLATES: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['Rejection + Consideration for Future Positions', ['email']],
+  ['Interview invitation', ['email']],
+  ['Sourcing outreach — 1st touch', ['email', 'inMail']],
+  ['LinkedIn connect', ['linkedInConnection']],
+  ['Offer follow-up "warm"', ['email', 'inMail']],
+  ['Ünïcødé check-in 🚀', ['email']],
+];
 
 /** Maps children to parents by proportion, so both directions cost O(1) and need no index. */
 export function parentOf(child: number, parents: number, children: number): number {
@@ -209,6 +243,17 @@ export class World {
   /** Sequence numbers of the changes of each id, ascending. */
   private readonly seqs = new Map<string, number[]>();
   readonly createdAt = new Date().toISOString();
+  /** Listeners of every change (webhook emission); they get the record as it is after the change. */
+  private readonly listeners: Array<(event: WorldEvent) => void> = [];
+  /** Projects a candidate was added to through the API (`candidate.addProject`), per candidate id. */
+  private readonly addedProjects = new Map<string, string[]>();
+  /** Openings created or edited through the API: the only ones whose jobs may differ from the seed. */
+  private readonly touchedOpenings = new Set<string>();
+  /**
+   * Incremental requests whose change set would take more pages than this answer
+   * `incremental_sync_too_large`, as Ashby does since May 2026.
+   */
+  maxIncrementalPages = 50;
 
   constructor(
     readonly seed: number,
@@ -285,6 +330,30 @@ export class World {
     return change;
   }
 
+  /** Subscribes to every change; returns the unsubscribe function. */
+  onEvent(listener: (event: WorldEvent) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** Tells listeners about an event that is not a change of its own (e.g. `candidateStageChange`). */
+  announce(action: string, record: Rec): void {
+    this.emit({ action, record });
+  }
+
+  private emit(event: WorldEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // A listener's failure must never fail the API write that triggered it.
+      }
+    }
+  }
+
   /** Adds a record created through the API; `parentId` makes it listable under its parent. */
   create(kind: Kind, build: (id: string, index: number) => Rec, parentId?: string): Rec {
     const list = this.created.get(kind) ?? [];
@@ -302,7 +371,8 @@ export class World {
     }
     this.overlay.set(id, rec);
     if (kind === 'candidate') this.indexEmails(rec);
-    this.record(kind, id, 'create');
+    if (kind === 'opening') this.touchedOpenings.add(id);
+    this.emit({ change: this.record(kind, id, 'create'), record: rec });
     return rec;
   }
 
@@ -316,16 +386,53 @@ export class World {
     Object.defineProperty(next, '_kind', { value: kind, enumerable: false });
     this.overlay.set(id, next);
     if (kind === 'candidate') this.indexEmails(next);
-    this.record(kind, id, 'update');
+    if (kind === 'opening') this.touchedOpenings.add(id);
+    this.emit({ change: this.record(kind, id, 'update'), record: next });
     return next;
   }
 
   delete(id: string, mergedIntoId?: string): boolean {
     const kind = this.kindOf(id);
-    if (!kind || !this.get(id)) return false;
+    const before = this.get(id);
+    if (!kind || !before) return false;
+    const survivor = mergedIntoId ? this.get(mergedIntoId) : undefined;
     this.overlay.set(id, null);
-    this.record(kind, id, mergedIntoId ? 'merge' : 'delete', mergedIntoId);
+    const change = this.record(kind, id, mergedIntoId ? 'merge' : 'delete', mergedIntoId);
+    this.emit(survivor ? { change, record: before, mergedInto: survivor } : { change, record: before });
     return true;
+  }
+
+  /** Project ids of a candidate: a seeded share plus those added through `candidate.addProject`. */
+  projectIdsOf(candidateId: string): string[] {
+    const ids: string[] = [];
+    const index = this.indexOf(candidateId, 'candidate');
+    const projects = this.seeded('project');
+    // Every seventh seeded candidate sits in one sourcing project.
+    if (index !== undefined && index < this.seeded('candidate') && projects > 0 && index % 7 === 3) {
+      ids.push(this.id('project', Math.floor(index / 7) % projects));
+    }
+    for (const p of this.addedProjects.get(candidateId) ?? []) if (!ids.includes(p)) ids.push(p);
+    return ids;
+  }
+
+  addProject(candidateId: string, projectId: string): void {
+    const list = this.addedProjects.get(candidateId) ?? [];
+    if (!list.includes(projectId)) list.push(projectId);
+    this.addedProjects.set(candidateId, list);
+  }
+
+  /** Current openings whose latest version lists the job: seeded opening i belongs to job i. */
+  openingsOfJob(jobId: string): Rec[] {
+    const out: Rec[] = [];
+    const ids = new Set(this.touchedOpenings);
+    const index = this.indexOf(jobId, 'job');
+    if (index !== undefined && index < this.seeded('opening')) ids.add(this.id('opening', index));
+    for (const id of ids) {
+      const o = this.get(id, 'opening');
+      const jobs = (o?.latestVersion as Rec | undefined)?.jobIds;
+      if (o && Array.isArray(jobs) && jobs.includes(jobId)) out.push(o);
+    }
+    return out;
   }
 
   /** Index of a seeded or created record of `kind`, from its id. */
@@ -447,6 +554,10 @@ export class World {
         return typeof rec.jobId !== 'string' || !this.jobIsConfidential(rec.jobId);
       case 'approval':
         return typeof rec.entityId !== 'string' || this.visibleById('offer', rec.entityId);
+      case 'clientInfo':
+        return (
+          typeof rec.relatedEntityId !== 'string' || !this.applicationIsConfidential(rec.relatedEntityId)
+        );
       default:
         if (typeof rec.applicationId === 'string') return !this.applicationIsConfidential(rec.applicationId);
         return true;
@@ -684,9 +795,82 @@ export class World {
           isDefaultForm: index === 0,
           ...(index === 0 ? {} : { interviewId: this.id('interview', index) }),
         };
+      case 'brand':
+        return {
+          id,
+          name: index === 0 ? 'Sandbox Inc.' : 'Sandbox Labs — "Research" 🔬',
+          hostedJobsPageSlug: index === 0 ? 'sandbox' : 'sandbox-labs',
+        };
+      case 'closeReason': {
+        const [reasonText, archived] = CLOSE_REASONS[index] ?? ['Other', false];
+        return { id, reasonText, isArchived: archived };
+      }
+      case 'communicationTemplate': {
+        const [title, intendedTypes] = COMMUNICATION_TEMPLATES[index] ?? ['Template', ['email']];
+        const created = this.time('communicationTemplate', index, rng);
+        return {
+          id,
+          title,
+          intendedTypes: [...intendedTypes],
+          createdAt: iso(created),
+          updatedAt: iso(created + rng.int(0, 90) * DAY),
+        };
+      }
+      case 'clientInfo': {
+        const app = this.id('application', index);
+        const candidate = this.candidateOfApplication(index);
+        return {
+          id,
+          ipAddress:
+            index % 4 === 3 ? `2001:db8::${(index % 0xffff).toString(16)}` : `198.51.100.${index % 250}`,
+          userAgent: rng.pick([
+            'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/135.0.0.0 Safari/537.36',
+            'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+            'curl/8.5.0',
+          ]),
+          relatedEntityType: 'application',
+          relatedEntityId: app,
+          candidateId: this.id('candidate', candidate),
+          createdAt: iso(this.time('application', index, this.rng('application', index))),
+        };
+      }
       default:
         return undefined;
     }
+  }
+
+  /** AI criteria evaluations of an application (`application.listCriteriaEvaluations`): 0 to 2. */
+  criteriaEvaluationsOf(appId: string): Rec[] {
+    const index = this.indexOf(appId, 'application');
+    if (index === undefined || index >= this.seeded('application')) return [];
+    const rng = this.rng('criteriaEvaluation', index);
+    const n = index % 3;
+    const out: Rec[] = [];
+    for (let k = 0; k < n; k++) {
+      const status = rng.pick(['Completed', 'Completed', 'Skipped', 'Pending']);
+      const done = status === 'Completed';
+      out.push({
+        id: this.id('criteriaEvaluation', index * 2 + k),
+        criterion: {
+          id: this.id('criteriaEvaluation', 0x800000 + k),
+          title: k === 0 ? 'Location' : 'Years of "relevant" experience',
+          type: 'ResumePrompt',
+          prompt:
+            k === 0
+              ? "Evaluate if the candidate's location aligns with the job requirements."
+              : 'Does the résumé show 5+ years of relevant experience?',
+          applicationFormDefinitionId: null,
+          applicationFormFieldPath: null,
+        },
+        status,
+        outcome: done ? rng.pick(['Meets', 'Does Not Meet']) : null,
+        reasoning: done ? 'Stated on the résumé — see "Experience".' : null,
+        skipReason: status === 'Skipped' ? 'NoResume' : null,
+        outcomeNumber: done ? Math.round(rng.next() * 100) / 100 : null,
+        evaluatedAt: done ? iso(this.time('application', index, this.rng('application', index)) + DAY) : null,
+      });
+    }
+    return out;
   }
 
   organizationId(): string {

@@ -22,7 +22,7 @@ import type { Rec } from './world.js';
 
 const SOCIAL_TYPES = ['LinkedIn', 'GitHub', 'Twitter', 'Medium', 'StackOverflow', 'Website'] as const;
 const JOB_STATUSES = ['Draft', 'Open', 'Closed', 'Archived'] as const;
-const EMPLOYMENT_TYPES = ['FullTime', 'PartTime', 'Intern', 'Contract', 'Temporary', ''] as const;
+export const EMPLOYMENT_TYPES = ['FullTime', 'PartTime', 'Intern', 'Contract', 'Temporary', ''] as const;
 /** job.setStatus transitions (SPEC-2024 description). */
 export const JOB_TRANSITIONS: Record<string, readonly string[]> = {
   Draft: ['Open', 'Archived'],
@@ -54,7 +54,7 @@ export const WEBHOOK_TYPES = [
 ] as const;
 
 /** An existing record of `kind` the key may see, else `*_not_found` naming the field. */
-function existing(ctx: RequestContext, kind: Kind, id: string, field: string): Rec {
+export function existing(ctx: RequestContext, kind: Kind, id: string, field: string): Rec {
   const rec = ctx.world.get(id, kind);
   if (!rec || !visible(ctx.world, ctx.key, kind, rec)) {
     const err = notFound(kindCode(kind), `${kind} ("${field}": ${id})`);
@@ -63,12 +63,12 @@ function existing(ctx: RequestContext, kind: Kind, id: string, field: string): R
   return rec;
 }
 
-function optExisting(ctx: RequestContext, kind: Kind, field: string): Rec | undefined {
+export function optExisting(ctx: RequestContext, kind: Kind, field: string): Rec | undefined {
   const id = optUuid(ctx.body, field);
   return id === undefined ? undefined : existing(ctx, kind, id, field);
 }
 
-function now(): string {
+export function now(): string {
   return new Date().toISOString();
 }
 
@@ -618,6 +618,10 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
     const rec = ctx.world.update(id, patch);
     if (rec && rec.archiveReason === undefined) delete rec.archiveReason;
     if (rec && rec.archivedAt === undefined) delete rec.archivedAt;
+    if (rec) {
+      ctx.world.announce('candidateStageChange', rec);
+      if (stage.type === 'Hired') ctx.world.announce('candidateHire', rec);
+    }
     ctx.countWrite(`${id}:${stageId}`);
     return { results: rec };
   },
@@ -658,7 +662,9 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
                 humanReadablePath: f.title,
                 title: f.title,
                 isNullable: !f.required,
-                ...(f.values ? { selectableValues: f.values.map((v) => ({ label: v, value: v })) } : {}),
+                // The spec (2024) types `selectableValues` as ONE {label, value} object, not an array;
+                // the sandbox answers that shape with the field's first (default) option.
+                ...(f.values?.[0] ? { selectableValues: { label: f.values[0], value: f.values[0] } } : {}),
               },
             })),
           },
@@ -712,8 +718,8 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
         author: ctx.world.userSummary(0),
       };
       return {
+        // Undecided: the spec types `decidedAt` as a string, so it is left out rather than null.
         id,
-        decidedAt: null,
         applicationId: process.applicationId,
         acceptanceStatus: 'Created',
         offerStatus: 'WaitingOnApprovalStart',
@@ -731,36 +737,7 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
     const app = existing(ctx, 'application', applicationId, 'applicationId');
     const events = optArray(ctx.body, 'interviewEvents');
     if (!events || events.length === 0) throw invalidInput('Missing required field "interviewEvents"');
-    const parsed = events.map((e, i) => {
-      const ev = (typeof e === 'object' && e !== null ? e : {}) as Body;
-      const startTime = optDateTime(ev, 'startTime');
-      const endTime = optDateTime(ev, 'endTime');
-      if (!startTime) throw invalidInput(`Missing required field "interviewEvents[${i}].startTime"`);
-      if (!endTime) throw invalidInput(`Missing required field "interviewEvents[${i}].endTime"`);
-      if (Date.parse(endTime) <= Date.parse(startTime))
-        throw invalidInput(`"interviewEvents[${i}].endTime" must be after startTime`);
-      const interviewers = Array.isArray(ev.interviewers) ? ev.interviewers : undefined;
-      if (!interviewers || interviewers.length === 0)
-        throw invalidInput(`Missing required field "interviewEvents[${i}].interviewers"`);
-      const userIds = interviewers.map((x, j) => {
-        const email = (typeof x === 'object' && x !== null ? (x as Body).email : undefined) as unknown;
-        if (!isEmail(email))
-          throw invalidInput(
-            `"interviewEvents[${i}].interviewers[${j}].email" must be a valid email address`,
-          );
-        const user = ctx.world.allOf('user').find((u) => u.email === email);
-        if (!user)
-          throw new ApiError(
-            'user_not_found',
-            `No user with email ${email} ("interviewEvents[${i}].interviewers[${j}].email")`,
-          );
-        return user.id;
-      });
-      const interview =
-        optExisting({ ...ctx, body: ev }, 'interview', 'interviewId') ??
-        ctx.world.get(ctx.world.id('interview', 0), 'interview');
-      return { startTime, endTime, userIds, interview };
-    });
+    const parsed = events.map((e, i) => parseInterviewEvent(ctx, e, `interviewEvents[${i}]`));
     const stage = app.currentInterviewStage as Rec;
     const rec = ctx.world.create(
       'interviewSchedule',
@@ -816,6 +793,48 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
   },
 };
 
-function uuidAt(value: unknown, field: string): string {
+export function uuidAt(value: unknown, field: string): string {
   return reqUuid({ [field]: value }, field);
+}
+
+/** One event of `interviewSchedule.create` / `.update`, validated; `label` names it in messages. */
+export function parseInterviewEvent(
+  ctx: RequestContext,
+  e: unknown,
+  label: string,
+): { startTime: string; endTime: string; userIds: string[]; interview: Rec | undefined } {
+  const ev = (typeof e === 'object' && e !== null ? e : {}) as Body;
+  const dateTime = (field: string): string | undefined => {
+    const v = ev[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || Number.isNaN(Date.parse(v)))
+      throw invalidInput(`"${label}.${field}" must be an ISO 8601 date`);
+    return v;
+  };
+  const startTime = dateTime('startTime');
+  const endTime = dateTime('endTime');
+  if (!startTime) throw invalidInput(`Missing required field "${label}.startTime"`);
+  if (!endTime) throw invalidInput(`Missing required field "${label}.endTime"`);
+  if (Date.parse(endTime) <= Date.parse(startTime))
+    throw invalidInput(`"${label}.endTime" must be after startTime`);
+  const interviewers = Array.isArray(ev.interviewers) ? ev.interviewers : undefined;
+  if (!interviewers || interviewers.length === 0)
+    throw invalidInput(`Missing required field "${label}.interviewers"`);
+  const users = ctx.world.allOf('user');
+  const userIds = interviewers.map((x, j) => {
+    const email = (typeof x === 'object' && x !== null ? (x as Body).email : undefined) as unknown;
+    if (!isEmail(email))
+      throw invalidInput(`"${label}.interviewers[${j}].email" must be a valid email address`);
+    const user = users.find((u) => u.email === email);
+    if (!user)
+      throw new ApiError(
+        'user_not_found',
+        `No user with email ${email} ("${label}.interviewers[${j}].email")`,
+      );
+    return user.id;
+  });
+  const interview =
+    optExisting({ ...ctx, body: ev }, 'interview', 'interviewId') ??
+    ctx.world.get(ctx.world.id('interview', 0), 'interview');
+  return { startTime, endTime, userIds, interview };
 }

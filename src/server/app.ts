@@ -55,7 +55,12 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
     await next();
     c.header('Cache-Control', 'no-store');
     const type = c.res.headers.get('content-type') ?? '';
-    if (type.includes('application/json') || type.includes('ndjson') || type.startsWith('text/plain')) {
+    if (
+      type.includes('application/json') ||
+      type.includes('ndjson') ||
+      type.startsWith('text/plain') ||
+      type.startsWith('text/csv')
+    ) {
       const text = await c.res.text();
       const headers = new Headers(c.res.headers);
       headers.delete('content-length');

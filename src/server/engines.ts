@@ -1,11 +1,21 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import type Database from 'better-sqlite3';
 import { AshbyClient } from '../ashby/client.js';
+import { resolveOperation } from '../cli/commands/push.js';
+import { type PushSummary, type RecordResult, runPush } from '../push/engine.js';
+import { type InputRow, readInput } from '../push/input.js';
+import { IDENTITY_MAPPING, type Mapping } from '../push/mapping.js';
+import type { OnExisting, Operation } from '../push/types.js';
 import { openSink } from '../sinks/index.js';
 import { selectStreams } from '../streams/index.js';
 import { EndpointCounters } from '../sync/counters.js';
 import { runSync } from '../sync/engine.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
-import type { RunCount, Target } from './model.js';
+import { redactDeep } from '../util/redact.js';
+import { ValidationError } from './errors.js';
+import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './model.js';
 import type { FlowEngine, RunOutcome } from './services.js';
 
 /** The sink target string of a source flow's target (the same strings `ashpipe sync --target` takes). */
@@ -93,3 +103,252 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
   };
   return outcome;
 };
+
+// --- destinations: the push engine -----------------------------------------------------------------
+
+/** A destination flow's `mapping` (Ashby field ← input column) as the push engine's mapping. */
+export function pushMapping(config: DestinationFlowConfig): Mapping {
+  const entries = Object.entries(config.mapping);
+  if (entries.length === 0) return IDENTITY_MAPPING;
+  const columns: Mapping['columns'] = {};
+  for (const [field, column] of entries) columns[column] = field;
+  // With an explicit mapping, columns it does not name are dropped rather than sent under their own name.
+  const ignoreUnknown = config.options.ignoreUnknown !== false;
+  return { ...IDENTITY_MAPPING, columns, ignoreUnknown };
+}
+
+/** The push operation of a destination flow: its template, or manual mode for a raw endpoint. */
+export function flowOperation(config: DestinationFlowConfig): Operation {
+  return config.endpoint !== undefined
+    ? resolveOperation(config.endpoint, true)
+    : resolveOperation(config.operation ?? '');
+}
+
+/**
+ * The records of a destination flow's input. Inline content is written to a private temporary file for
+ * the push engine's readers and removed by `cleanup`.
+ */
+export function flowRows(config: DestinationFlowConfig): {
+  rows: AsyncIterable<InputRow>;
+  label: string;
+  cleanup: () => void;
+} {
+  const input = config.input;
+  if (input.type === 'sql') {
+    if (!input.query || !input.database) throw new ValidationError('a SQL input needs query and database');
+    return {
+      rows: readInput({ kind: 'sql', from: input.database, query: input.query }),
+      label: input.database.replace(/\/\/[^@/]*@/, '//'),
+      cleanup: () => {},
+    };
+  }
+  if (input.path !== undefined) {
+    return {
+      rows: readInput({ kind: 'file', file: path.resolve(input.path), format: input.type }),
+      label: input.path,
+      cleanup: () => {},
+    };
+  }
+  if (input.content === undefined || input.content.trim() === '')
+    throw new ValidationError('the input has neither a path nor content');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ashpipe-input-'));
+  const file = path.join(dir, `input.${input.type}`);
+  writeFileSync(file, input.content, { mode: 0o600 });
+  return {
+    rows: readInput({ kind: 'file', file, format: input.type }),
+    label: `inline ${input.type}`,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Only the first `limit` rows (the Test step looks at a few records). */
+async function* firstRows(rows: AsyncIterable<InputRow>, limit: number): AsyncGenerator<InputRow> {
+  if (limit <= 0) return;
+  let n = 0;
+  for await (const row of rows) {
+    yield row;
+    n += 1;
+    if (n >= limit) return;
+  }
+}
+
+/** The run's single count row from the push engine's counts. */
+export function pushCount(operation: string, summary: Pick<PushSummary, 'counts' | 'total' | 'stopped'>) {
+  const c = summary.counts;
+  const problems = c.quarantined + c.failed + c.pending;
+  const count: RunCount = {
+    name: operation,
+    status: summary.stopped && summary.stopped.kind !== 'aborted' ? 'failed' : 'succeeded',
+    read: summary.total,
+    written: c.created + c.updated,
+    quarantined: c.quarantined,
+    failed: c.failed,
+  };
+  const skipped = c['skipped-existing'] + c['skipped-done'];
+  const parts = [
+    ...(skipped > 0 ? [`${skipped} skipped (already applied)`] : []),
+    ...(c.pending > 0 ? [`${c.pending} pending`] : []),
+    ...(c['dry-run'] > 0 ? [`${c['dry-run']} would be sent`] : []),
+  ];
+  if (parts.length > 0) count.message = parts.join(', ');
+  return { count, problems };
+}
+
+/** Options of {@link pushEngine}. */
+export interface PushEngineOptions {
+  /**
+   * Records handled at once when the flow's options name none.
+   * @default 4
+   */
+  concurrency?: number;
+  /** Wait before looking up a write whose outcome is unknown. @default 1000 */
+  reconcileDelayMs?: number;
+}
+
+/** Minimum time between two progress updates of a destination run. */
+const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * Destination flows run the CLI's push engine on the control store's ledger: exactly-once writes,
+ * quarantine entries tagged with the flow and run, a dry run for the console's Test step.
+ */
+export function pushEngine(db: Database.Database, engineOptions: PushEngineOptions = {}): FlowEngine {
+  return async (flow, ctx) => {
+    if (flow.config.kind !== 'destination') throw new Error('not a destination flow');
+    const config = flow.config;
+    const operation = flowOperation(config);
+    const { rows, label, cleanup } = flowRows(config);
+    const client = new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl });
+    const counts: Record<string, number> = {};
+    let total = 0;
+    let lastReport = 0;
+    const report = (force = false) => {
+      const now = Date.now();
+      if (!force && now - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = now;
+      const { count } = pushCount(operation.name, {
+        counts: { ...EMPTY_PUSH_COUNTS, ...counts },
+        total,
+      });
+      ctx.progress({ counts: [{ ...count, status: 'running' }] });
+    };
+    const errors: RunErrorInfo[] = [];
+    let summary: PushSummary;
+    try {
+      summary = await runPush({
+        client,
+        db,
+        operation,
+        rows,
+        inputLabel: `${label} (flow ${flow.name})`,
+        mapping: pushMapping(config),
+        onExisting: onExistingOf(config.options),
+        dryRun: ctx.dryRun,
+        concurrency: numberOption(config.options.concurrency) ?? engineOptions.concurrency ?? 4,
+        ...(engineOptions.reconcileDelayMs !== undefined
+          ? { reconcileDelayMs: engineOptions.reconcileDelayMs }
+          : {}),
+        ...(typeof config.options.keyColumn === 'string' ? { keyColumn: config.options.keyColumn } : {}),
+        replayOptions: { flowId: flow.id, flowRunId: ctx.runId },
+        signal: ctx.signal,
+        onRead: () => {
+          total += 1;
+          report();
+        },
+        onResult: (r) => {
+          counts[r.status] = (counts[r.status] ?? 0) + 1;
+          if (r.error && errors.length < MAX_RUN_ERRORS)
+            errors.push({ scope: `row ${r.row}`, code: r.error.code, message: r.error.message });
+          report();
+        },
+      });
+    } finally {
+      cleanup();
+    }
+    const { count, problems } = pushCount(operation.name, summary);
+    if (summary.stopped)
+      errors.unshift({
+        code: summary.stopped.error?.code ?? summary.stopped.kind,
+        message: summary.stopped.message,
+      });
+    const status: RunOutcome['status'] =
+      summary.stopped && summary.stopped.kind !== 'aborted'
+        ? 'failed'
+        : summary.stopped || problems > 0
+          ? 'partial'
+          : 'succeeded';
+    return { status, counts: [count], errors };
+  };
+}
+
+/** Errors kept per run (the quarantine holds every record; the run lists the first few). */
+const MAX_RUN_ERRORS = 50;
+
+const EMPTY_PUSH_COUNTS: PushSummary['counts'] = {
+  created: 0,
+  updated: 0,
+  'skipped-existing': 0,
+  'skipped-done': 0,
+  quarantined: 0,
+  failed: 0,
+  'dry-run': 0,
+  pending: 0,
+};
+
+function onExistingOf(options: Record<string, unknown>): OnExisting {
+  const v = options.onExisting;
+  return v === 'update' || v === 'create' ? v : 'skip';
+}
+
+function numberOption(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
+/** What the console's Test step shows for a destination: each record's fate and the body it would send. */
+export interface DryRunReport {
+  operation: string;
+  total: number;
+  counts: PushSummary['counts'];
+  results: Array<Pick<RecordResult, 'row' | 'status' | 'wouldSend' | 'error' | 'id'>>;
+}
+
+/**
+ * A dry run of an (unsaved) destination flow over its first `limit` records: mapping, validation and
+ * look-ups against Ashby, nothing written and nothing recorded. The bodies are redacted.
+ */
+export async function dryRunDestination(
+  db: Database.Database,
+  config: DestinationFlowConfig,
+  access: { apiKey: string; baseUrl: string },
+  limit: number,
+): Promise<DryRunReport> {
+  const operation = flowOperation(config);
+  const { rows, cleanup } = flowRows(config);
+  const results: DryRunReport['results'] = [];
+  try {
+    const summary = await runPush({
+      client: new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl }),
+      db,
+      operation,
+      rows: firstRows(rows, limit),
+      mapping: pushMapping(config),
+      onExisting: onExistingOf(config.options),
+      dryRun: true,
+      concurrency: 1,
+      ...(typeof config.options.keyColumn === 'string' ? { keyColumn: config.options.keyColumn } : {}),
+      onResult: (r) => {
+        results.push({
+          row: r.row,
+          status: r.status,
+          ...(r.wouldSend ? { wouldSend: r.wouldSend } : {}),
+          ...(r.error ? { error: r.error } : {}),
+          ...(r.id ? { id: r.id } : {}),
+        });
+      },
+    });
+    results.sort((a, b) => a.row - b.row);
+    return redactDeep({ operation: operation.name, total: summary.total, counts: summary.counts, results });
+  } finally {
+    cleanup();
+  }
+}

@@ -15,6 +15,14 @@ import { type DefaultServicesOptions, defaultServices } from './wiring.js';
 
 export { createApp } from './app.js';
 export type { ServerDeps } from './context.js';
+export {
+  type DryRunReport,
+  dryRunDestination,
+  type PushEngineOptions,
+  pushEngine,
+  syncEngine,
+} from './engines.js';
+export { LedgerQuarantineService } from './quarantine.js';
 export { Scheduler } from './scheduler.js';
 export type * from './services.js';
 export { ServerStore } from './store.js';

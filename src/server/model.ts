@@ -101,7 +101,7 @@ export interface Flow {
 }
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
-export type RunTrigger = 'manual' | 'schedule' | 'startup' | 'test';
+export type RunTrigger = 'manual' | 'schedule' | 'startup' | 'test' | 'replay';
 
 /** Counts of one stream (source) or one operation (destination) in a run. */
 export interface RunCount {

@@ -113,6 +113,14 @@ export function openApiDocument(): Record<string, unknown> {
           errors: [422],
         }),
       },
+      '/flows/test': {
+        post: op('flows', {
+          summary:
+            'Test an unsaved flow (`?limit=`): a source samples its first stream; a destination is dry-run over its first records (bodies it would send, reasons it would quarantine)',
+          body: 'Flow',
+          errors: [404, 422],
+        }),
+      },
       '/flows/{id}': {
         get: op('flows', { summary: 'One flow', errors: [404] }),
         put: op('flows', { summary: 'Replace a flow', body: 'Flow', errors: [404, 422] }),
@@ -141,11 +149,25 @@ export function openApiDocument(): Record<string, unknown> {
         }),
       },
       '/quarantine': {
-        get: op('quarantine', { summary: 'Quarantined records (`flowId`, `runId`, `limit`, `offset`)' }),
+        get: op('quarantine', {
+          summary:
+            'Quarantined records (`flowId`, `runId`, `operation`, `status`=open|replayed|resolved|all, `limit`, `offset`)',
+        }),
       },
-      '/quarantine/export': { get: op('quarantine', { summary: 'Quarantined records as JSON lines' }) },
+      '/quarantine/export': {
+        get: op('quarantine', {
+          summary: 'Quarantined records as JSON lines or CSV (`format`=jsonl|csv, same filters as the list)',
+          errors: [422],
+        }),
+      },
+      '/quarantine/{id}': { get: op('quarantine', { summary: 'One quarantined record', errors: [404] }) },
       '/quarantine/replay': {
-        post: op('quarantine', { summary: 'Retry quarantined records', body: 'Replay', errors: [404, 422] }),
+        post: op('quarantine', {
+          summary:
+            'Replay quarantined records through the push engine as a run of their flow (409 while it runs); answers when the replay ends',
+          body: 'Replay',
+          errors: [404, 409, 422],
+        }),
       },
     },
     components: {
@@ -206,8 +228,15 @@ export function openApiDocument(): Record<string, unknown> {
         },
         Replay: {
           type: 'object',
-          required: ['ids', 'flowId'],
-          properties: { ids: { type: 'array', items: { type: 'string' } }, flowId: { type: 'string' } },
+          required: ['ids'],
+          properties: {
+            ids: { type: 'array', items: { type: 'string' } },
+            flowId: {
+              type: 'string',
+              description: 'needed only for records that name no flow (quarantined by the CLI)',
+            },
+            dryRun: { type: 'boolean' },
+          },
         },
         Flow: {
           type: 'object',

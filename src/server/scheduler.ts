@@ -4,7 +4,7 @@ import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
 import { ConflictError, NotFoundError, translateError, ValidationError } from './errors.js';
 import type { Flow, Run, RunCount, RunTrigger } from './model.js';
-import type { RunProgress, ServerServices } from './services.js';
+import type { FlowEngine, RunProgress, ServerServices } from './services.js';
 import type { ServerStore } from './store.js';
 
 /**
@@ -154,7 +154,7 @@ export class Scheduler {
    * Starts a run of a flow and returns it (status `running`) without waiting for it to end.
    * @throws ConflictError (409) when the flow is already running.
    */
-  trigger(flowId: string, trigger: RunTrigger, options: { dryRun?: boolean } = {}): Run {
+  trigger(flowId: string, trigger: RunTrigger, options: { dryRun?: boolean; engine?: FlowEngine } = {}): Run {
     const flow = this.store.getFlow(flowId);
     if (!flow) throw new NotFoundError('flow', flowId);
     const going = this.active.get(flowId);
@@ -168,7 +168,7 @@ export class Scheduler {
     const dryRun = options.dryRun ?? false;
     const run = this.store.startRun(flow, trigger, dryRun);
     const controller = new AbortController();
-    const done = this.execute(flow, run, controller.signal, dryRun).finally(() => {
+    const done = this.execute(flow, run, controller.signal, dryRun, options.engine).finally(() => {
       this.active.delete(flowId);
     });
     this.active.set(flowId, { runId: run.id, controller, done });
@@ -194,14 +194,21 @@ export class Scheduler {
     return () => this.events.off(runId, listener);
   }
 
-  private async execute(flow: Flow, run: Run, signal: AbortSignal, dryRun: boolean): Promise<Run> {
+  private async execute(
+    flow: Flow,
+    run: Run,
+    signal: AbortSignal,
+    dryRun: boolean,
+    override?: FlowEngine,
+  ): Promise<Run> {
     let counts: RunCount[] = [];
     const logger = this.logger.child({ flowId: flow.id, runId: run.id });
     let finished: Run;
     try {
       const access = this.services.credentials.access(flow.credentialId, `flow ${flow.name}`);
       const engine =
-        flow.kind === 'source' ? this.services.engines.source : this.services.engines.destination;
+        override ??
+        (flow.kind === 'source' ? this.services.engines.source : this.services.engines.destination);
       const outcome = await engine(flow, {
         runId: run.id,
         apiKey: access.apiKey,

@@ -1,7 +1,8 @@
 import type { Scope } from '../ashby/catalogue.js';
 import type { Logger } from '../util/logger.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
-import type { Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
+import type { DryRunReport } from './engines.js';
+import type { DestinationFlowConfig, Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
 
 /** Checks a key against Ashby and maps its permissions (the vault's verification probe). */
 export type VerifyKey = (apiKey: string, baseUrl: string) => Promise<Verification>;
@@ -83,26 +84,50 @@ export type FlowEngine = (flow: Flow, ctx: RunContext) => Promise<RunOutcome>;
 
 /** A quarantined destination record. */
 export interface QuarantineItem {
+  /** The entry id in the push engine's quarantine. */
   id: string;
+  /** Flow whose run quarantined the record (absent for records the CLI quarantined). */
   flowId?: string;
+  /** Server run that quarantined the record last. */
   runId?: string;
+  /** Push engine run id (the CLI's `--run`). */
+  pushRunId: string;
   operation: string;
-  /** Row number or key in the input. */
+  /** 1-based record number in the input. */
+  row?: number;
+  /** `row 3`, for display. */
   source?: string;
-  record: Record<string, unknown>;
+  /** Field the error is about. @example 'email' */
+  fieldPath?: string;
+  requestId?: string;
+  /** The record as read from the input (redacted). */
+  record: unknown;
   errorCode: string;
   errorMessage: string;
   createdAt: string;
-  status: string;
+  status: 'open' | 'replayed' | 'resolved';
+}
+
+/** Filters of {@link QuarantineService.list}. */
+export interface QuarantineFilter {
+  flowId?: string;
+  runId?: string;
+  operation?: string;
+  /** @default 'open' */
+  status?: 'open' | 'replayed' | 'resolved' | 'all';
+  limit: number;
+  offset: number;
 }
 
 export interface QuarantineService {
-  list(filter: { flowId?: string; runId?: string; limit: number; offset: number }): QuarantineItem[];
-  /** Retries the records through the push engine; returns how many went through. */
-  replay(
-    ids: string[],
-    ctx: { flow: Flow | undefined; apiKey: string; baseUrl: string },
-  ): Promise<{ replayed: number; failed: number }>;
+  list(filter: QuarantineFilter): QuarantineItem[];
+  /** Throws a 404 when absent. */
+  get(id: string): QuarantineItem;
+  /**
+   * An engine that replays the entries through the push engine, run by the scheduler as a run of the
+   * flow (so it never overlaps another run of it). Fills `result` when it ends.
+   */
+  replayEngine(ids: string[], result: { replayed: number; failed: number }): FlowEngine;
 }
 
 /** One page of a synced table. */
@@ -126,6 +151,13 @@ export type SampleStream = (
   limit: number,
 ) => Promise<unknown[]>;
 
+/** A dry run of an unsaved destination flow over its first records (the console's Test step). */
+export type DestinationDryRun = (
+  config: DestinationFlowConfig,
+  access: { apiKey: string; baseUrl: string },
+  limit: number,
+) => Promise<DryRunReport>;
+
 /** Everything the server needs from the other layers; tests pass fakes. */
 export interface ServerServices {
   credentials: CredentialService;
@@ -135,4 +167,7 @@ export interface ServerServices {
   sample: SampleStream;
   datasets: DatasetService;
   quarantine?: QuarantineService;
+  dryRunDestination?: DestinationDryRun;
+  /** Checks a destination flow before it is stored (operation known, mapping usable); throws a 422. */
+  checkDestination?: (config: DestinationFlowConfig) => void;
 }

@@ -1,13 +1,23 @@
 import { describeScope, getEndpoint } from '../ashby/catalogue.js';
 import { AshbyClient } from '../ashby/client.js';
 import type { ControlStore } from '../control/store.js';
+import { findOperation } from '../push/operations/index.js';
 import { STREAMS } from '../streams/index.js';
 import { Vault } from '../vault/vault.js';
 import { verifyKey, WRITE_OPERATIONS } from '../vault/verify.js';
 import { VaultCredentialService } from './credentials.js';
 import { SinkDatasetService } from './datasets.js';
-import { syncEngine } from './engines.js';
-import type { FlowEngine, OperationInfo, ServerServices, StreamInfo } from './services.js';
+import {
+  dryRunDestination,
+  flowOperation,
+  type PushEngineOptions,
+  pushEngine,
+  syncEngine,
+} from './engines.js';
+import { ValidationError } from './errors.js';
+import type { DestinationFlowConfig } from './model.js';
+import { LedgerQuarantineService } from './quarantine.js';
+import type { OperationInfo, ServerServices, StreamInfo } from './services.js';
 
 /** Every stream of the registry, as the console lists it. */
 export function streamInfos(): StreamInfo[] {
@@ -33,7 +43,9 @@ export function operationInfos(): OperationInfo[] {
       scope,
       permission: describeScope(scope).label,
       description: op.label,
-      fields: [],
+      fields: Object.entries(findOperation(op.endpoint)?.fields ?? {})
+        .map(([name, field]) => ({ name, required: field.required === true, type: field.type }))
+        .sort((a, b) => Number(b.required) - Number(a.required)),
     };
   });
 }
@@ -56,11 +68,19 @@ async function sample(
   return out.slice(0, limit);
 }
 
-const unavailable =
-  (what: string): FlowEngine =>
-  async () => {
-    throw new Error(`the ${what} engine is not available in this build`);
-  };
+/** A destination flow's operation must exist and its mapping must not send one column to two fields. */
+export function checkDestination(config: DestinationFlowConfig): void {
+  flowOperation(config);
+  const seen = new Map<string, string>();
+  for (const [field, column] of Object.entries(config.mapping)) {
+    const other = seen.get(column);
+    if (other !== undefined)
+      throw new ValidationError(`the mapping sends column "${column}" to both ${other} and ${field}`, [
+        { path: `mapping.${field}`, message: 'column already mapped' },
+      ]);
+    seen.set(column, field);
+  }
+}
 
 /** Options of {@link defaultServices}. */
 export interface DefaultServicesOptions {
@@ -68,6 +88,8 @@ export interface DefaultServicesOptions {
   baseUrl?: string;
   /** Engines to use instead of the built-in sync and push engines (tests). */
   engines?: Partial<ServerServices['engines']>;
+  /** Options of the built-in push engine. */
+  push?: PushEngineOptions;
 }
 
 /** The server's services on top of the product's own layers: vault, verification probe, streams, sinks. */
@@ -87,8 +109,11 @@ export function defaultServices(
     operations: operationInfos,
     engines: {
       source: options.engines?.source ?? syncEngine,
-      destination: options.engines?.destination ?? unavailable('push'),
+      destination: options.engines?.destination ?? pushEngine(store.db, options.push),
     },
+    quarantine: new LedgerQuarantineService(store.db),
+    dryRunDestination: (config, access, limit) => dryRunDestination(store.db, config, access, limit),
+    checkDestination,
     sample,
     datasets: new SinkDatasetService(),
   };

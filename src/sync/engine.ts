@@ -4,6 +4,7 @@ import {
   AshbyAuthError,
   AshbyCursorError,
   AshbyError,
+  AshbyNotFoundError,
   AshbyPermissionError,
   AshbySyncTokenError,
 } from '../ashby/errors.js';
@@ -157,6 +158,27 @@ function errorInfo(error: unknown): NonNullable<StreamResult['error']> {
   return { message: error instanceof Error ? error.message : String(error) };
 }
 
+/**
+ * Iterates `source` one item ahead: the next page is requested as soon as the current one arrives, so
+ * the network wait overlaps the sink's write. Order and checkpoints are unchanged; a crash loses at most
+ * the page fetched ahead, which the resumed pass fetches again.
+ */
+async function* readAhead<T>(source: AsyncIterableIterator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  try {
+    for (;;) {
+      const result = await next;
+      if (result.done) return;
+      next = source.next();
+      // The consumer may stop before awaiting it; its failure then surfaces through return(), not here.
+      next.catch(() => {});
+      yield result.value;
+    }
+  } finally {
+    await source.return?.();
+  }
+}
+
 /** Parses `_ashpipe_raw` (text in SQLite, an object from Postgres jsonb) back into the record. */
 function rawOf(row: Record<string, unknown>): Record<string, unknown> | undefined {
   const raw = row._ashpipe_raw;
@@ -235,7 +257,8 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
     const deps = new Set<string>();
     if (stream.parent?.kind === 'stream') deps.add(stream.parent.stream);
     if (excludeConfidential) for (const d of stream.confidentialAfter ?? []) deps.add(d);
-    const t0 = Date.now();
+    // Reset once the streams this one waits for are done: the duration is the stream's own.
+    let t0 = Date.now();
     const before = counters.get(stream.endpoint);
     const totals: PassTotals = {
       pages: 0,
@@ -296,6 +319,7 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
       }
     }
     if (abort.signal.aborted) return finish('aborted');
+    t0 = Date.now();
 
     const shape = shapeOf(stream);
     const body = stream.body?.({ includeArchived }) ?? {};
@@ -384,7 +408,7 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
         signal: abort.signal,
       });
       let last: StreamState | undefined;
-      for await (const page of client.pages(stream.endpoint, body, pageOptions)) {
+      for await (const page of readAhead(client.pages(stream.endpoint, body, pageOptions))) {
         if (abort.signal.aborted) throw new AbortedError('aborted');
         const newIds = new Set<string>();
         const more = page.moreDataAvailable && page.nextCursor !== undefined;
@@ -491,6 +515,7 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
         lastFullPassCompletedAt: start?.lastFullPassCompletedAt,
         lastCompletedAt: start?.lastCompletedAt,
       });
+      let skippedParents = 0;
       for (let i = from; i < values.length; i++) {
         const value = values[i] as string;
         const resumeCursor = i === from && resumeParent === value && start?.cursor ? start.cursor : undefined;
@@ -500,25 +525,33 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
           signal: abort.signal,
         });
         const isLastParent = i === values.length - 1;
-        for await (const page of client.pages(
-          stream.endpoint,
-          { ...body, [parent.param]: value },
-          pageOptions,
-        )) {
-          if (abort.signal.aborted) throw new AbortedError('aborted');
-          pagesCommitted++;
-          const more = page.moreDataAvailable && page.nextCursor !== undefined;
-          const extra: Record<string, unknown> = more
-            ? { ...baseExtra, parentCurrent: value }
-            : { ...baseExtra, parentDone: value, ...(isLastParent ? { pendingFinish: true } : {}) };
-          const state = defined<StreamState>({
-            ...common(),
-            cursor: more ? page.nextCursor : undefined,
-            extra,
-          });
-          last = await commit(page.results, state, new Set());
+        const pages = client.pages(stream.endpoint, { ...body, [parent.param]: value }, pageOptions);
+        try {
+          for await (const page of readAhead(pages)) {
+            if (abort.signal.aborted) throw new AbortedError('aborted');
+            pagesCommitted++;
+            const more = page.moreDataAvailable && page.nextCursor !== undefined;
+            const extra: Record<string, unknown> = more
+              ? { ...baseExtra, parentCurrent: value }
+              : { ...baseExtra, parentDone: value, ...(isLastParent ? { pendingFinish: true } : {}) };
+            const state = defined<StreamState>({
+              ...common(),
+              cursor: more ? page.nextCursor : undefined,
+              extra,
+            });
+            last = await commit(page.results, state, new Set());
+          }
+        } catch (error) {
+          // The parent was deleted (or hidden) since its table was read: it has no children to store, and
+          // the rows stored under it are soft-deleted when this pass completes.
+          if (!(error instanceof AshbyNotFoundError)) throw error;
+          skippedParents++;
         }
       }
+      if (skippedParents > 0)
+        reasons.push(
+          `${skippedParents} ${parent.kind === 'stream' ? parent.stream : parent.param} no longer found`,
+        );
       if (values.length === 0) {
         last = defined<StreamState>({ ...common(), extra: { ...baseExtra, pendingFinish: true } });
         await sink.saveState(stream.name, last);
@@ -528,7 +561,13 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
 
     const pass = async (kind: PassMode, start: StreamState | undefined, resume: boolean) => {
       mode = kind;
-      emit({ type: 'stream-start', stream: stream.name, mode: kind, reason: reasons.join('; ') });
+      emit({
+        type: 'stream-start',
+        stream: stream.name,
+        endpoint: stream.endpoint,
+        mode: kind,
+        reason: reasons.join('; '),
+      });
       if (stream.parent) await childPass(start, resume);
       else await listPass(kind, start, resume);
     };

@@ -84,6 +84,7 @@ export function createProgress(out: ProgressStream, options: ProgressOptions = {
     return {
       onEvent(event) {
         if (event.type === 'stream-start') {
+          endpoints.set(event.stream, event.endpoint);
           const l: Live = { endpoint: '', mode: event.mode, records: 0, pages: 0, startedAt: Date.now() };
           running.set(event.stream, l);
           const bar = bars.get(event.stream) ?? multibar.create(1, 0, payload(event.stream, l, 'running'));
@@ -123,15 +124,17 @@ export function createProgress(out: ProgressStream, options: ProgressOptions = {
   const write = (line: string) => out.write(`${redact(line)}\n`);
   const timer = setInterval(() => {
     if (running.size === 0) return;
-    const parts = [...running.entries()].map(
-      ([name, l]) => `${name} ${l.records} records/${l.pages} pages (${rate(l)})`,
-    );
+    const parts = [...running.entries()].map(([name, l]) => {
+      const retries = retriesOf(name);
+      return `${name} ${l.records} records/${l.pages} pages (${rate(l)}${retries > 0 ? `, ${retries} retries` : ''})`;
+    });
     write(`sync: running ${parts.join(', ')}`);
   }, options.intervalMs ?? 10_000);
   timer.unref();
   return {
     onEvent(event) {
       if (event.type === 'stream-start') {
+        endpoints.set(event.stream, event.endpoint);
         running.set(event.stream, {
           endpoint: '',
           mode: event.mode,

@@ -62,7 +62,7 @@ export interface SyncSummary {
 
 /** Progress of a run, for live lines and logs. */
 export type SyncEvent =
-  | { type: 'stream-start'; stream: string; mode: PassMode; reason: string }
+  | { type: 'stream-start'; stream: string; endpoint: string; mode: PassMode; reason: string }
   | { type: 'page'; stream: string; pages: number; records: number }
   | { type: 'stream-end'; result: StreamResult }
   | { type: 'warning'; stream?: string; message: string };

@@ -15,6 +15,19 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console');
 const CANARY = 'canary-e2e-5d1f0c9b7a3e';
 const PASSWORD = 'e2e admin password';
 
+/** The built console is missing or older than one of its sources: build it before testing it. */
+function consoleIsStale(): boolean {
+  const built = path.join(ROOT, 'web', 'dist', 'index.html');
+  if (!fs.existsSync(built)) return true;
+  const builtAt = fs.statSync(built).mtimeMs;
+  const sources = [
+    path.join(ROOT, 'web', 'index.html'),
+    path.join(ROOT, 'web', 'vite.config.ts'),
+    ...fs.readdirSync(path.join(ROOT, 'web', 'src')).map((f) => path.join(ROOT, 'web', 'src', f)),
+  ];
+  return sources.some((f) => fs.statSync(f).mtimeMs > builtAt);
+}
+
 const haveBrowser = fs.existsSync(CHROMIUM);
 if (!haveBrowser) console.warn(`console end-to-end tests skipped: no Chromium at ${CHROMIUM}`);
 
@@ -38,7 +51,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
   };
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) {
+    if (consoleIsStale()) {
       const { build } = await import('vite');
       await build({
         root: path.join(ROOT, 'web'),
@@ -172,6 +185,100 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await table.waitFor();
     expect(await table.locator('tbody tr').count()).toBeGreaterThan(0);
     await shot('preview');
+  });
+
+  it('creates a destination flow from a CSV, dry-runs it, runs it and shows the bad row in the quarantine', async () => {
+    await page.goto(`${server.url}/#/flows/new`);
+    await page.getByRole('button', { name: /Ashby destination/ }).click();
+    await page.getByRole('heading', { name: 'Authenticate' }).waitFor();
+    await page.locator('button[data-credential="e2e-sandbox"]').click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Flow name *').fill('E2E import');
+    await page.getByLabel('Operation template').selectOption('candidate.create');
+    await page
+      .getByLabel('Input records *')
+      .fill(
+        'Full Name,Email\nAda Lovelace,ada.e2e@example.com\nBad Row,not-an-email\nGrace Hopper,grace.e2e@example.com',
+      );
+    await page.getByLabel(/^Mapping/).fill('{"name": "Full Name", "email": "Email"}');
+    await expect(page.getByTestId('first-request-body').textContent()).resolves.toContain('Ada Lovelace');
+    await shot('configure-destination');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const dry = page.getByRole('table', { name: 'Dry run' });
+    await dry.waitFor();
+    await expect(dry.locator('tr[data-dry-row="1"]').textContent()).resolves.toContain('ada.e2e@example.com');
+    await expect(dry.locator('tr[data-dry-row="2"]').textContent()).resolves.toContain('quarantined');
+    await shot('destination-dry-run');
+    expect(sandbox.stats().writes['candidate.create'] ?? 0).toBe(0);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Save and activate' }).click();
+    const row = page.locator('tr[data-flow="E2E import"]');
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Run now' }).click();
+    await page
+      .locator('[data-run-status="succeeded"], [data-run-status="partial"], [data-run-status="failed"]')
+      .waitFor({ timeout: 60_000 });
+    await shot('destination-run');
+    expect(await page.locator('[data-run-status]').getAttribute('data-run-status')).toBe('partial');
+    const cells = page.locator('tr[data-stream="candidate.create"] td');
+    await expect(cells.nth(3).textContent()).resolves.toBe('2');
+    await expect(cells.nth(5).textContent()).resolves.toBe('1');
+    expect(sandbox.stats().writes['candidate.create']).toBe(2);
+    await page.getByRole('link', { name: 'Quarantined records of this flow' }).click();
+    const quarantined = page.getByRole('table', { name: 'Quarantined records' });
+    await quarantined.locator('tbody tr').first().waitFor();
+    expect(await quarantined.locator('tbody tr').count()).toBe(1);
+    const reason = (await quarantined.getByTestId('reason').textContent()) ?? '';
+    expect(reason).toContain('email');
+    expect(await quarantined.locator('tbody tr').textContent()).toContain('not-an-email');
+    await shot('quarantine');
+  });
+
+  it('creates an API token shown once and revokes it', async () => {
+    await page.goto(`${server.url}/#/tokens`);
+    await page.getByLabel('Token name *').fill('nightly script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const value = (await page.getByTestId('new-token').textContent()) ?? '';
+    expect(value).toMatch(/^ashp_/);
+    const res = await fetch(`${server.url}/api/v1/flows`, { headers: { authorization: `Bearer ${value}` } });
+    expect(res.status).toBe(200);
+    await shot('api-token');
+    page.once('dialog', (d) => void d.accept());
+    await page.locator('tr[data-token="nightly script"]').getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('tr[data-token="nightly script"]').waitFor({ state: 'detached' });
+    const after = await fetch(`${server.url}/api/v1/flows`, {
+      headers: { authorization: `Bearer ${value}` },
+    });
+    expect(after.status).toBe(401);
+  });
+
+  it('edits a flow from the flows list: the wizard opens prefilled and saves in place', async () => {
+    await page.goto(`${server.url}/#/flows`);
+    await page.locator('tr[data-flow="E2E candidates"]').getByRole('link', { name: 'Edit' }).click();
+    await page.getByRole('heading', { name: 'Edit E2E candidates' }).waitFor();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expect(page.getByLabel('Flow name *').inputValue()).resolves.toBe('E2E candidates');
+    await expect(page.getByLabel('Target SQLite file *').inputValue()).resolves.toBe(
+      path.join(home, 'e2e.db'),
+    );
+    await page.getByRole('radio', { name: 'JSONL' }).check();
+    await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'jsonl'));
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel(/^Cron schedule/).fill('0 3 * * *');
+    await shot('edit-flow');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const row = page.locator('tr[data-flow="E2E candidates"]');
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toContain('0 3 * * *');
+    const flows = server.deps.store.listFlows().filter((f) => f.name === 'E2E candidates');
+    expect(flows).toHaveLength(1);
+    expect(flows[0]?.status).toBe('active');
+    expect(flows[0]?.config.kind === 'source' && flows[0].config.target).toEqual({
+      type: 'jsonl',
+      path: path.join(home, 'jsonl'),
+    });
   });
 
   it('never shows the key, logs nothing with it, keeps it out of every file, and the page had no console errors', async () => {

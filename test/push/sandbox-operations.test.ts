@@ -391,13 +391,25 @@ describe('offers: offerProcess.start → offer.start → offer.create', () => {
     expect(sandbox.stats().requests['offerProcess.start']).toBe(1);
   });
 
-  it('an offer value the form does not accept is quarantined with its field path', async () => {
+  it('offer values are checked by the form’s field types before offer.create, and by Ashby after', async () => {
     const { application } = await newApplication();
-    const { results } = await pushTo(sandbox, store, 'offerProcess.start', [
-      { applicationId: application.id, ...offer, 'offer.Employment type': 'Freelance' },
+    const local = await pushTo(sandbox, store, 'offerProcess.start', [
+      { applicationId: application.id, ...offer, 'offer.Start date': 'next tuesday' },
     ]);
-    expect(results[0]).toMatchObject({ status: 'quarantined', error: { path: 'offer.Employment type' } });
+    expect(local.results[0]).toMatchObject({ status: 'quarantined', error: { path: 'offer.Start date' } });
     expect(writeRequests(sandbox, ['offer.create'])).toBe(0);
+
+    // The 2024 form lists one option per select field, so an unknown option is Ashby's to refuse.
+    const { application: other } = await newApplication();
+    const remote = await pushTo(sandbox, store, 'offerProcess.start', [
+      { applicationId: other.id, ...offer, 'offer.Employment type': 'Freelance' },
+    ]);
+    expect(remote.results[0]).toMatchObject({ status: 'quarantined', error: { code: 'invalid_input' } });
+    expect(remote.results[0]?.error?.message).toMatch(/employmentType/);
+    // Fixed and pushed again: the process already started is reused, not started twice.
+    const fixed = await pushTo(sandbox, store, 'offerProcess.start', [{ applicationId: other.id, ...offer }]);
+    expect(fixed.results[0]?.status).toBe('created');
+    expect(writesFor(sandbox, 'offerProcess.start', other.id)).toBe(1);
   });
 });
 

@@ -86,7 +86,14 @@ export interface Harness {
 
 /** A server on a fresh home with the real vault and store, a fake key verdict and a hand-driven engine. */
 export async function harness(
-  options: { env?: NodeJS.ProcessEnv; services?: Partial<ServerServices> } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    services?: Partial<ServerServices>;
+    /** Ashby base URL of credentials (a sandbox). */
+    baseUrl?: string;
+    /** Destination flows run the real push engine instead of the hand-driven one. */
+    realDestination?: boolean;
+  } = {},
 ): Promise<Harness> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
   const control = openControlStore(home);
@@ -97,11 +104,17 @@ export async function harness(
     env,
     logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
     services: (store) => ({
-      ...defaultServices(store, env, { engines: { source: engine.engine, destination: engine.engine } }),
+      ...defaultServices(store, env, {
+        engines: options.realDestination
+          ? { source: engine.engine }
+          : { source: engine.engine, destination: engine.engine },
+        push: { reconcileDelayMs: 0 },
+      }),
       // The real vault, with Ashby's verdict on keys faked.
       credentials: new VaultCredentialService(
         new Vault(store, { home: store.home, env, actor: 'console' }),
         fakeVerify,
+        ...(options.baseUrl ? [options.baseUrl] : []),
       ),
       ...options.services,
     }),

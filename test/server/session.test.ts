@@ -125,7 +125,28 @@ describe('authentication and CSRF on the API', () => {
     ['GET', '/api/v1/tokens'],
     ['GET', '/api/v1/streams'],
     ['GET', '/api/v1/operations'],
+    ['POST', '/api/v1/flows/test'],
+    ['PUT', '/api/v1/flows/flow_x'],
+    ['POST', '/api/v1/flows/flow_x/cancel'],
+    ['GET', '/api/v1/quarantine/export'],
+    ['GET', '/api/v1/quarantine/1'],
+    ['POST', '/api/v1/quarantine/replay'],
+    ['DELETE', '/api/v1/tokens/tok_x'],
+    ['POST', '/api/v1/credentials/cred_x/probe'],
   ] as const;
+
+  it.each(secured.filter(([method]) => method !== 'GET'))(
+    '%s %s refuses the cookie without the CSRF token',
+    async (method, p) => {
+      const res = await h.request(p, {
+        method,
+        headers: { cookie, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(res.status).toBe(403);
+      expect((await res.json().then(asJson)).error.code).toBe('csrf_failed');
+    },
+  );
 
   it.each(secured)('%s %s needs a session or a token', async (method, p) => {
     const res = await h.request(p, {

@@ -336,6 +336,25 @@ for (const k of KINDS) {
       expect(await b.getState('jobs')).toEqual(state('new'));
     });
 
+    it('takes pages of several streams at once, each with its own state', async () => {
+      const s = await sink();
+      const jobs: StreamShape = { name: 'jobs', primaryKey: ['id'] };
+      const pages = Array.from({ length: 6 }, (_, p) =>
+        Promise.all([
+          s.upsertPage(candidates, [{ id: `c${p}`, v: p }], state('pc', { cursor: `c${p}` })),
+          s.upsertPage(jobs, [{ id: `j${p}`, w: p, [`f${p}`]: true }], state('pj', { cursor: `j${p}` })),
+        ]),
+      );
+      const results = (await Promise.all(pages)).flat();
+      expect(results.reduce((n, r) => n + r.inserted, 0)).toBe(12);
+      expect(await s.readRows('candidates')).toHaveLength(6);
+      expect(raws(await s.readRows('jobs'))).toEqual(
+        Array.from({ length: 6 }, (_, p) => ({ id: `j${p}`, w: p, [`f${p}`]: true })),
+      );
+      expect((await s.getState('jobs'))?.passId).toBe('pj');
+      expect((await s.getState('candidates'))?.passId).toBe('pc');
+    });
+
     it('treats a repeated key within one page as one record, the last one winning', async () => {
       const s = await sink();
       const result = await s.upsertPage(

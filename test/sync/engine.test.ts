@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AshbyAuthError,
   AshbyCursorError,
+  AshbyNotFoundError,
   AshbyPermissionError,
   AshbyServerError,
   AshbySyncTokenError,
@@ -218,6 +219,29 @@ describe('sync engine', () => {
     source.remove('interviewPlan.list', 'p3');
     const again = await sync(['interview_plans', 'interview_stages']);
     expect(again.streams.find((s) => s.stream === 'interview_stages')?.deleted).toBe(1);
+  });
+
+  it('skips a parent deleted since its table was read, and soft-deletes what hung off it', async () => {
+    source.filters.set('interviewStage.list', 'interviewPlanId');
+    source.set('interviewPlan.list', [{ id: 'p1' }, { id: 'p2' }]);
+    source.set('interviewStage.list', [
+      { id: 's1', interviewPlanId: 'p1' },
+      { id: 's2', interviewPlanId: 'p2' },
+    ]);
+    await sync(['interview_plans', 'interview_stages']);
+    source.fail = (call) =>
+      call.body.interviewPlanId === 'p1'
+        ? new AshbyNotFoundError({
+            endpoint: call.endpoint,
+            code: 'interview_plan_not_found',
+            message: 'gone',
+          })
+        : undefined;
+    const summary = await sync(['interview_stages']);
+    const stages = summary.streams.find((s) => s.stream === 'interview_stages');
+    expect(stages).toMatchObject({ status: 'ok', deleted: 1 });
+    expect(stages?.reason).toContain('1 interview_plans no longer found');
+    expect(await deletedIds('interview_stages')).toEqual(['s1']);
   });
 
   it('adds a parent that never synced when only the child is asked for', async () => {

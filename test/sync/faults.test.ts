@@ -83,5 +83,5 @@ describe('sync under a mix of faults', () => {
     expect(expired).toHaveLength(1);
     expect(expired[0]?.mode).toBe('full');
     await compareAll();
-  });
+  }, 120_000);
 });

@@ -17,15 +17,25 @@ if (!POSTGRES_URL) {
 
 /** One destination of a test: a target string for the sink, and how to clean it up. */
 export interface TestTarget {
-  dialect: 'sqlite' | 'postgres';
+  dialect: 'sqlite' | 'postgres' | 'jsonl';
   target: string;
   cleanup(): Promise<void>;
 }
 
 /** Dialects to run each storage test on: SQLite always, Postgres when a server is configured. */
-export const DIALECTS: Array<'sqlite' | 'postgres'> = POSTGRES_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+export const DIALECTS: Array<'sqlite' | 'postgres' | 'jsonl'> = POSTGRES_URL
+  ? ['sqlite', 'postgres', 'jsonl']
+  : ['sqlite', 'jsonl'];
 
-export async function makeTarget(dialect: 'sqlite' | 'postgres'): Promise<TestTarget> {
+export async function makeTarget(dialect: 'sqlite' | 'postgres' | 'jsonl'): Promise<TestTarget> {
+  if (dialect === 'jsonl') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+    return {
+      dialect,
+      target: `jsonl:${path.join(dir, 'out')}`,
+      cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+  }
   if (dialect === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
     return {
@@ -100,6 +110,7 @@ export function expectedRecords(sandbox: Sandbox, stream: ResolvedStream, apiKey
         }) as Rec[],
     );
   }
+  if (records.some((r) => typeof r !== 'object' || r === null)) return records;
   const unique = new Map<string, Rec>();
   for (const r of records) unique.set(String(r.id), r);
   return [...unique.values()].sort(byKey);

@@ -24,27 +24,67 @@ function previewBody(csv: string, mapping: Record<string, string>): Record<strin
 }
 
 type Step = 'kind' | 'auth' | 'configure' | 'test' | 'schedule';
+type TargetType = 'sqlite' | 'postgres' | 'jsonl';
+type InputType = 'csv' | 'jsonl' | 'json';
 
-/** New data flow: kind → Authenticate → configure → Test → schedule → Save and activate. */
+interface DryRunResult {
+  row: number;
+  status: string;
+  wouldSend?: { endpoint: string; body: unknown };
+  error?: { code: string; message: string; path?: string };
+}
+type TestReport =
+  | { kind: 'source'; stream: string; records: unknown[] }
+  | { kind: 'destination'; total: number; results: DryRunResult[] };
+
+const TARGET_LABEL: Record<TargetType, string> = {
+  sqlite: 'Target SQLite file *',
+  postgres: 'Target PostgreSQL URL *',
+  jsonl: 'Target directory for JSONL files *',
+};
+
+function str(v: unknown, fallback = ''): string {
+  return typeof v === 'string' ? v : fallback;
+}
+
+/**
+ * New data flow: kind → Authenticate → configure → Test → schedule → Save and activate. With `initial`,
+ * the same steps edit that flow (its kind is fixed) and Save keeps its status.
+ */
 export function FlowWizard(props: {
   credentials: Credential[];
   reload: () => void;
   onDone: (flowId: string) => void;
+  initial?: Flow | undefined;
 }) {
-  const [step, setStep] = useState<Step>('kind');
-  const [kind, setKind] = useState<'source' | 'destination'>('source');
-  const [credentialId, setCredentialId] = useState<string>();
+  const init = props.initial;
+  const cfg = (init?.config ?? {}) as Record<string, unknown>;
+  const initTarget = (cfg.target ?? {}) as Record<string, unknown>;
+  const initInput = (cfg.input ?? {}) as Record<string, unknown>;
+  const [step, setStep] = useState<Step>(init ? 'auth' : 'kind');
+  const [kind, setKind] = useState<'source' | 'destination'>(init?.kind ?? 'source');
+  const [credentialId, setCredentialId] = useState<string | undefined>(init?.credentialId);
   const [streams, setStreams] = useState<StreamInfo[]>([]);
   const [operations, setOperations] = useState<OperationInfo[]>([]);
-  const [chosen, setChosen] = useState<string[]>(['candidates']);
-  const [name, setName] = useState('');
-  const [targetPath, setTargetPath] = useState('ashby.db');
-  const [operation, setOperation] = useState('candidate.create');
-  const [endpoint, setEndpoint] = useState('');
-  const [csv, setCsv] = useState('');
-  const [mappingText, setMappingText] = useState('{\n  "name": "Name",\n  "email": "Email"\n}');
-  const [schedule, setSchedule] = useState('');
-  const [sample, setSample] = useState<unknown[]>();
+  const [chosen, setChosen] = useState<string[]>(
+    Array.isArray(cfg.streams) ? (cfg.streams as string[]) : ['candidates'],
+  );
+  const [name, setName] = useState(init?.name ?? '');
+  const [targetType, setTargetType] = useState<TargetType>(str(initTarget.type, 'sqlite') as TargetType);
+  const [targetPath, setTargetPath] = useState(
+    str(initTarget.path) || str(initTarget.url) || (init ? '' : 'ashby.db'),
+  );
+  const [targetSchema, setTargetSchema] = useState(str(initTarget.schema));
+  const [operation, setOperation] = useState(str(cfg.operation, 'candidate.create'));
+  const [endpoint, setEndpoint] = useState(str(cfg.endpoint));
+  const [inputType, setInputType] = useState<InputType>(str(initInput.type, 'csv') as InputType);
+  const [inputPath, setInputPath] = useState(str(initInput.path));
+  const [csv, setCsv] = useState(str(initInput.content));
+  const [mappingText, setMappingText] = useState(
+    cfg.mapping ? JSON.stringify(cfg.mapping, null, 2) : '{\n  "name": "Name",\n  "email": "Email"\n}',
+  );
+  const [schedule, setSchedule] = useState(init?.schedule ?? '');
+  const [report, setReport] = useState<TestReport>();
   const [error, setError] = useState<string>();
   const credential = props.credentials.find((c) => c.id === credentialId);
 
@@ -60,11 +100,17 @@ export function FlowWizard(props: {
   }, []);
 
   let mapping: Record<string, string> = {};
+  let mappingError: string | undefined;
   try {
     mapping = JSON.parse(mappingText) as Record<string, string>;
   } catch {
-    mapping = {};
+    mappingError = 'The mapping is not valid JSON.';
   }
+
+  const target = () =>
+    targetType === 'postgres'
+      ? { type: targetType, url: targetPath, ...(targetSchema ? { schema: targetSchema } : {}) }
+      : { type: targetType, path: targetPath };
 
   const body = () =>
     kind === 'source'
@@ -73,31 +119,26 @@ export function FlowWizard(props: {
           name,
           credentialId,
           streams: chosen,
-          target: { type: 'sqlite', path: targetPath },
+          target: target(),
           schedule: schedule || null,
+          options: (cfg.options as Record<string, unknown> | undefined) ?? {},
         }
       : {
           kind,
           name,
           credentialId,
           ...(endpoint ? { endpoint } : { operation }),
-          input: { type: 'csv', content: csv },
+          input: inputPath ? { type: inputType, path: inputPath } : { type: inputType, content: csv },
           mapping,
           schedule: schedule || null,
+          options: (cfg.options as Record<string, unknown> | undefined) ?? {},
         };
 
   const test = async () => {
     setError(undefined);
+    setReport(undefined);
     try {
-      if (kind === 'source') {
-        const r = await api<{ records: unknown[] }>('POST', `/credentials/${credentialId}/probe/sample`, {
-          stream: chosen[0] ?? 'candidates',
-          limit: 3,
-        });
-        setSample(r.records);
-      } else {
-        setSample([previewBody(csv, mapping) ?? {}]);
-      }
+      setReport(await api<TestReport>('POST', '/flows/test?limit=5', body()));
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
@@ -107,7 +148,9 @@ export function FlowWizard(props: {
     e.preventDefault();
     setError(undefined);
     try {
-      const r = await api<{ flow: Flow }>('POST', '/flows?activate=true', body());
+      const r = init
+        ? await api<{ flow: Flow }>('PUT', `/flows/${init.id}`, body())
+        : await api<{ flow: Flow }>('POST', '/flows?activate=true', body());
       props.onDone(r.flow.id);
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -116,7 +159,7 @@ export function FlowWizard(props: {
 
   return (
     <section aria-labelledby="wizard-title">
-      <h1 id="wizard-title">New data flow</h1>
+      <h1 id="wizard-title">{init ? `Edit ${init.name}` : 'New data flow'}</h1>
       <ol className="steps" aria-label="Steps">
         {(['kind', 'auth', 'configure', 'test', 'schedule'] as Step[]).map((s) => (
           <li key={s} aria-current={s === step ? 'step' : undefined}>
@@ -181,6 +224,11 @@ export function FlowWizard(props: {
         <form
           onSubmit={(e) => {
             e.preventDefault();
+            if (kind === 'destination' && mappingError) {
+              setError(mappingError);
+              return;
+            }
+            setError(undefined);
             setStep('test');
           }}
         >
@@ -224,13 +272,45 @@ export function FlowWizard(props: {
                   </tbody>
                 </table>
               </fieldset>
-              <label htmlFor="target-path">Target SQLite file *</label>
-              <input
-                id="target-path"
-                required
-                value={targetPath}
-                onChange={(e) => setTargetPath(e.target.value)}
-              />
+              <fieldset>
+                <legend>Target</legend>
+                {(['sqlite', 'postgres', 'jsonl'] as TargetType[]).map((t) => (
+                  <label key={t} className="inline">
+                    <input
+                      type="radio"
+                      name="target-type"
+                      value={t}
+                      checked={targetType === t}
+                      onChange={() => setTargetType(t)}
+                    />{' '}
+                    {{ sqlite: 'SQLite', postgres: 'PostgreSQL', jsonl: 'JSONL' }[t]}
+                  </label>
+                ))}
+                <label htmlFor="target-path">{TARGET_LABEL[targetType]}</label>
+                <input
+                  id="target-path"
+                  required
+                  placeholder={
+                    targetType === 'postgres'
+                      ? 'postgres://user@host:5432/db'
+                      : targetType === 'jsonl'
+                        ? 'exports/'
+                        : 'ashby.db'
+                  }
+                  value={targetPath}
+                  onChange={(e) => setTargetPath(e.target.value)}
+                />
+                {targetType === 'postgres' ? (
+                  <>
+                    <label htmlFor="target-schema">Schema (default public)</label>
+                    <input
+                      id="target-schema"
+                      value={targetSchema}
+                      onChange={(e) => setTargetSchema(e.target.value)}
+                    />
+                  </>
+                ) : null}
+              </fieldset>
             </>
           ) : (
             <>
@@ -249,19 +329,41 @@ export function FlowWizard(props: {
                 value={endpoint}
                 onChange={(e) => setEndpoint(e.target.value)}
               />
-              <label htmlFor="csv">Input CSV *</label>
-              <textarea id="csv" required rows={6} value={csv} onChange={(e) => setCsv(e.target.value)} />
-              <label htmlFor="mapping">Mapping (Ashby field → CSV column, JSON)</label>
+              <label htmlFor="input-type">Input format</label>
+              <select
+                id="input-type"
+                value={inputType}
+                onChange={(e) => setInputType(e.target.value as InputType)}
+              >
+                <option value="csv">CSV</option>
+                <option value="jsonl">JSON lines</option>
+                <option value="json">JSON array</option>
+              </select>
+              <label htmlFor="input-path">Input file on the server (leave empty to paste the records)</label>
+              <input id="input-path" value={inputPath} onChange={(e) => setInputPath(e.target.value)} />
+              {inputPath ? null : (
+                <>
+                  <label htmlFor="csv">Input records *</label>
+                  <textarea id="csv" required rows={6} value={csv} onChange={(e) => setCsv(e.target.value)} />
+                </>
+              )}
+              <label htmlFor="mapping">Mapping (Ashby field → input column, JSON)</label>
               <textarea
                 id="mapping"
                 rows={5}
                 value={mappingText}
+                aria-invalid={mappingError ? true : undefined}
                 onChange={(e) => setMappingText(e.target.value)}
               />
-              <h3>First request body</h3>
-              <pre data-testid="first-request-body">
-                {JSON.stringify(previewBody(csv, mapping) ?? {}, null, 2)}
-              </pre>
+              {mappingError ? <p className="error">{mappingError}</p> : null}
+              {inputType === 'csv' && !inputPath ? (
+                <>
+                  <h3>First request body</h3>
+                  <pre data-testid="first-request-body">
+                    {JSON.stringify(previewBody(csv, mapping) ?? {}, null, 2)}
+                  </pre>
+                </>
+              ) : null}
             </>
           )}
           <button type="submit">Continue</button>
@@ -270,10 +372,45 @@ export function FlowWizard(props: {
       {step === 'test' ? (
         <>
           <h2>Test</h2>
+          <p className="muted">
+            {kind === 'source'
+              ? 'Reads a few records of the first stream with this key; nothing is stored.'
+              : 'A dry run of the first records: mapping, validation and look-ups in Ashby; nothing is written.'}
+          </p>
           <button type="button" onClick={test}>
-            {kind === 'source' ? 'Fetch sample records' : 'Dry run first record'}
+            {kind === 'source' ? 'Fetch sample records' : 'Dry run'}
           </button>
-          {sample ? <pre data-testid="sample">{JSON.stringify(sample, null, 2).slice(0, 4000)}</pre> : null}
+          {report?.kind === 'source' ? (
+            <pre data-testid="sample">{JSON.stringify(report.records, null, 2).slice(0, 4000)}</pre>
+          ) : null}
+          {report?.kind === 'destination' ? (
+            <table className="list" aria-label="Dry run">
+              <thead>
+                <tr>
+                  <th scope="col">Row</th>
+                  <th scope="col">Outcome</th>
+                  <th scope="col">Request body or reason</th>
+                </tr>
+              </thead>
+              <tbody>
+                {report.results.map((r) => (
+                  <tr key={r.row} data-dry-row={r.row}>
+                    <td>{r.row}</td>
+                    <td>{r.status === 'quarantined' ? 'would be quarantined' : r.status}</td>
+                    <td>
+                      {r.wouldSend ? (
+                        <pre>
+                          {r.wouldSend.endpoint} {JSON.stringify(r.wouldSend.body, null, 2)}
+                        </pre>
+                      ) : (
+                        (r.error?.message ?? '')
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
           <button type="button" onClick={() => setStep('schedule')}>
             Continue
           </button>
@@ -289,10 +426,37 @@ export function FlowWizard(props: {
             value={schedule}
             onChange={(e) => setSchedule(e.target.value)}
           />
-          <button type="submit">Save and activate</button>
+          <button type="submit">{init ? 'Save changes' : 'Save and activate'}</button>
         </form>
       ) : null}
     </section>
+  );
+}
+
+/** Loads a flow, then edits it with the wizard. */
+export function FlowEditor(props: {
+  flowId: string;
+  credentials: Credential[];
+  reload: () => void;
+  onDone: () => void;
+}) {
+  const [flow, setFlow] = useState<Flow>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    api<{ flow: Flow }>('GET', `/flows/${props.flowId}`).then(
+      (r) => setFlow(r.flow),
+      (e: Error) => setError(e.message),
+    );
+  }, [props.flowId]);
+  if (error)
+    return (
+      <p className="error" role="alert">
+        {error}
+      </p>
+    );
+  if (!flow) return <p>Loading flow…</p>;
+  return (
+    <FlowWizard credentials={props.credentials} reload={props.reload} onDone={props.onDone} initial={flow} />
   );
 }
 
@@ -363,6 +527,9 @@ export function FlowsList(props: { open: (hash: string) => void }) {
                 <button type="button" onClick={() => act(f, 'run')}>
                   Run now
                 </button>
+                <a className="button" href={`#/flows/${f.id}/edit`}>
+                  Edit
+                </a>
               </td>
             </tr>
           ))}
@@ -386,14 +553,30 @@ export function RunDetail(props: { runId: string }) {
     source.onerror = () => source.close();
     return () => source.close();
   }, [props.runId]);
+  const [cancelState, setCancelState] = useState<string>();
   if (!run) return <p>Loading run…</p>;
+  const cancel = async () => {
+    try {
+      await api('POST', `/flows/${run.flowId}/cancel`);
+      setCancelState('Stopping: records in progress finish first.');
+    } catch (e) {
+      setCancelState(e instanceof Error ? e.message : String(e));
+    }
+  };
   return (
     <section aria-labelledby="run-title">
       <h1 id="run-title">Run {run.id}</h1>
       <p>
-        Status: <strong data-run-status={run.status}>{run.status}</strong> · {run.trigger} · started{' '}
-        {new Date(run.startedAt).toLocaleString()}
+        Status: <strong data-run-status={run.status}>{run.status}</strong> · {run.trigger}
+        {run.dryRun ? ' (dry run)' : ''} · started {new Date(run.startedAt).toLocaleString()}
+        {run.finishedAt ? ` · finished ${new Date(run.finishedAt).toLocaleString()}` : ''}
       </p>
+      {run.status === 'running' ? (
+        <button type="button" onClick={cancel} disabled={cancelState !== undefined}>
+          Cancel run
+        </button>
+      ) : null}
+      {cancelState ? <p role="status">{cancelState}</p> : null}
       <table className="list" aria-label="Run summary">
         <thead>
           <tr>
@@ -430,7 +613,11 @@ export function RunDetail(props: { runId: string }) {
           ))}
         </ul>
       ) : null}
-      <a href={`#/data?flowId=${run.flowId}`}>Preview synced data</a>
+      {run.kind === 'source' ? (
+        <a href={`#/data?flowId=${run.flowId}`}>Preview synced data</a>
+      ) : (
+        <a href={`#/quarantine?flowId=${run.flowId}`}>Quarantined records of this flow</a>
+      )}
     </section>
   );
 }
@@ -521,52 +708,75 @@ export function DataPreview(props: { flowId?: string | undefined }) {
 interface QItem {
   id: string;
   flowId?: string;
+  runId?: string;
   operation: string;
-  source?: string;
+  row?: number;
+  fieldPath?: string;
+  record: unknown;
   errorCode: string;
   errorMessage: string;
   createdAt: string;
+  status: string;
 }
 
-export function QuarantineView() {
+/** Records the destination engine set aside: the reason, the record as read, replay one or all. */
+export function QuarantineView(props: { flowId?: string | undefined }) {
   const [items, setItems] = useState<QItem[]>([]);
   const [message, setMessage] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const query = props.flowId ? `?flowId=${encodeURIComponent(props.flowId)}` : '';
   const load = useCallback(
     () =>
-      api<{ items: QItem[] }>('GET', '/quarantine').then(
+      api<{ items: QItem[] }>('GET', `/quarantine${query}`).then(
         (r) => setItems(r.items),
         (e: Error) => setMessage(e.message),
       ),
-    [],
+    [query],
   );
   useEffect(() => {
     void load();
   }, [load]);
-  const replay = async (item: QItem) => {
+  const replay = async (list: QItem[]) => {
+    setBusy(true);
     try {
       const r = await api<{ replayed: number; failed: number }>('POST', '/quarantine/replay', {
-        ids: [item.id],
-        flowId: item.flowId,
+        ids: list.map((i) => i.id),
       });
-      setMessage(`Replayed ${r.replayed}, failed ${r.failed}.`);
+      setMessage(`Replayed ${r.replayed}, still quarantined ${r.failed}.`);
       await load();
     } catch (e) {
       setMessage(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
     }
   };
+  const exportQuery = (format: string) =>
+    `/api/v1/quarantine/export?format=${format}${props.flowId ? `&flowId=${encodeURIComponent(props.flowId)}` : ''}`;
   return (
     <section aria-labelledby="q-title">
       <h1 id="q-title">Quarantine</h1>
-      <a className="button" href="/api/v1/quarantine/export">
-        Export (JSON lines)
-      </a>
+      <p>
+        <a className="button" href={exportQuery('jsonl')}>
+          Export (JSON lines)
+        </a>{' '}
+        <a className="button" href={exportQuery('csv')}>
+          Export (CSV)
+        </a>{' '}
+        {props.flowId && items.length > 0 ? (
+          <button type="button" disabled={busy} onClick={() => replay(items)}>
+            Replay all of this flow
+          </button>
+        ) : null}
+      </p>
       {message ? <p role="status">{message}</p> : null}
-      <table className="list">
+      {items.length === 0 ? <p className="muted">No quarantined records.</p> : null}
+      <table className="list" aria-label="Quarantined records">
         <thead>
           <tr>
             <th scope="col">Operation</th>
             <th scope="col">Row</th>
-            <th scope="col">Error</th>
+            <th scope="col">Reason</th>
+            <th scope="col">Record</th>
             <th scope="col">When</th>
             <th scope="col">Replay</th>
           </tr>
@@ -575,14 +785,127 @@ export function QuarantineView() {
           {items.map((q) => (
             <tr key={q.id} data-quarantine={q.id}>
               <td>{q.operation}</td>
-              <td>{q.source ?? ''}</td>
+              <td>{q.row ?? ''}</td>
+              <td data-testid="reason">
+                {q.fieldPath && !q.errorMessage.startsWith(q.fieldPath) ? (
+                  <strong>{q.fieldPath}: </strong>
+                ) : null}
+                {q.errorMessage} <span className="muted">({q.errorCode})</span>
+              </td>
               <td>
-                {q.errorMessage} ({q.errorCode})
+                <code>{JSON.stringify(q.record).slice(0, 200)}</code>
               </td>
               <td>{new Date(q.createdAt).toLocaleString()}</td>
               <td>
-                <button type="button" onClick={() => replay(q)}>
+                <button
+                  type="button"
+                  disabled={busy || (!q.flowId && !props.flowId)}
+                  onClick={() => replay([q])}
+                >
                   Replay
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+interface ApiToken {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** API tokens for scripts: created here and shown once, listed by prefix, revoked. */
+export function TokensPage() {
+  const [tokens, setTokens] = useState<ApiToken[]>([]);
+  const [name, setName] = useState('');
+  const [shown, setShown] = useState<{ name: string; value: string }>();
+  const [error, setError] = useState<string>();
+  const load = useCallback(
+    () =>
+      api<{ tokens: ApiToken[] }>('GET', '/tokens').then(
+        (r) => setTokens(r.tokens),
+        (e: Error) => setError(e.message),
+      ),
+    [],
+  );
+  useEffect(() => {
+    void load();
+  }, [load]);
+  const create = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const r = await api<{ apiToken: ApiToken; plaintext: string }>('POST', '/tokens', { name });
+      setShown({ name: r.apiToken.name, value: r.plaintext });
+      setName('');
+      await load();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  const revoke = async (t: ApiToken) => {
+    if (!window.confirm(`Revoke the API token "${t.name}"? Scripts using it stop working.`)) return;
+    try {
+      await api('DELETE', `/tokens/${t.id}`);
+      if (shown?.name === t.name) setShown(undefined);
+      await load();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <section aria-labelledby="tokens-title">
+      <h1 id="tokens-title">API tokens</h1>
+      <p className="muted">
+        Scripts call <code>/api/v1</code> with <code>Authorization: Bearer &lt;token&gt;</code>.
+      </p>
+      <form onSubmit={create}>
+        <label htmlFor="token-name">Token name *</label>
+        <input id="token-name" required value={name} onChange={(e) => setName(e.target.value)} />
+        <button type="submit">Create token</button>
+      </form>
+      {error ? (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      {shown ? (
+        <div className="warning" role="status">
+          <p>
+            Token <strong>{shown.name}</strong> — copy it now; it is not shown again:
+          </p>
+          <code data-testid="new-token">{shown.value}</code>
+        </div>
+      ) : null}
+      <table className="list" aria-label="API tokens">
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Starts with</th>
+            <th scope="col">Created</th>
+            <th scope="col">Last used</th>
+            <th scope="col">Revoke</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tokens.map((t) => (
+            <tr key={t.id} data-token={t.name}>
+              <td>{t.name}</td>
+              <td>
+                <code>{t.prefix}…</code>
+              </td>
+              <td>{new Date(t.createdAt).toLocaleString()}</td>
+              <td>{t.lastUsedAt ? new Date(t.lastUsedAt).toLocaleString() : 'never'}</td>
+              <td>
+                <button type="button" onClick={() => revoke(t)}>
+                  Revoke
                 </button>
               </td>
             </tr>

@@ -2,7 +2,15 @@ import { type FormEvent, StrictMode, useCallback, useEffect, useState } from 're
 import { createRoot } from 'react-dom/client';
 import { api, type Credential, setCsrf } from './api';
 import { CredentialGrid } from './credentials';
-import { DataPreview, FlowsList, FlowWizard, QuarantineView, RunDetail } from './flows';
+import {
+  DataPreview,
+  FlowEditor,
+  FlowsList,
+  FlowWizard,
+  QuarantineView,
+  RunDetail,
+  TokensPage,
+} from './flows';
 import './styles.css';
 
 interface SessionState {
@@ -104,10 +112,20 @@ function App() {
   let page: React.ReactNode;
   if (route === '/flows/new')
     page = <FlowWizard credentials={credentials} reload={reload} onDone={() => go('#/flows')} />;
+  else if (route?.startsWith('/flows/') && route.endsWith('/edit'))
+    page = (
+      <FlowEditor
+        flowId={route.slice('/flows/'.length, -'/edit'.length)}
+        credentials={credentials}
+        reload={reload}
+        onDone={() => go('#/flows')}
+      />
+    );
   else if (route === '/flows') page = <FlowsList open={go} />;
   else if (route?.startsWith('/runs/')) page = <RunDetail runId={route.slice('/runs/'.length)} />;
   else if (route === '/data') page = <DataPreview flowId={params.get('flowId') ?? undefined} />;
-  else if (route === '/quarantine') page = <QuarantineView />;
+  else if (route === '/quarantine') page = <QuarantineView flowId={params.get('flowId') ?? undefined} />;
+  else if (route === '/tokens') page = <TokensPage />;
   else
     page = (
       <section aria-labelledby="cred-title">
@@ -125,6 +143,7 @@ function App() {
     ['#/flows', 'Flows'],
     ['#/data', 'Data'],
     ['#/quarantine', 'Quarantine'],
+    ['#/tokens', 'API tokens'],
   ] as const;
   return (
     <>

@@ -3,6 +3,7 @@ import { describeScope } from '../../ashby/catalogue.js';
 import type { FieldDef } from '../../push/fields.js';
 import { OPERATIONS, operationScopes } from '../../push/operations/index.js';
 import type { CliContext } from '../context.js';
+import { UsageError } from '../exit-codes.js';
 
 function flatFields(
   fields: Readonly<Record<string, FieldDef>>,
@@ -51,6 +52,8 @@ export function operationsCommand(ctx: CliContext): Command {
     .action((name: string | undefined, opts: { json?: boolean }) => {
       const out = ctx.output(Boolean(opts.json));
       const list = describeOperations().filter((o) => name === undefined || o.name === name);
+      if (list.length === 0)
+        throw new UsageError(`no operation "${name}"; run \`ashpipe operations\` for the list`);
       out.result(
         list,
         () =>

@@ -77,6 +77,11 @@ export function sandboxCommand(ctx: CliContext): Command {
     )
     .option('--fault-seed <n>', 'seed of the random faults', int('--fault-seed'))
     .option('--faults <json>', 'any fault configuration as JSON (same shape as POST /_sandbox/faults)')
+    .option(
+      '--max-incremental-pages <n>',
+      'incremental requests deeper than this many pages answer incremental_sync_too_large',
+      int('--max-incremental-pages'),
+    )
     .option('--json', 'print the address as JSON on stdout')
     .action(async (opts: Record<string, unknown>) => {
       const out = ctx.output(opts.json === true);
@@ -106,6 +111,9 @@ export function sandboxCommand(ctx: CliContext): Command {
         scale: Number(opts.scale),
         keys,
         faults,
+        ...(typeof opts.maxIncrementalPages === 'number' && opts.maxIncrementalPages > 0
+          ? { maxIncrementalPages: opts.maxIncrementalPages }
+          : {}),
       });
       out.result(
         {

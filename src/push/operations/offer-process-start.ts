@@ -21,8 +21,10 @@ interface OfferForm {
 const norm = (s: string) => s.toLowerCase().replace(/[\s_-]+/g, '');
 
 function defFor(field: NonNullable<FormField['field']>): FieldDef {
+  // The 2024 spec types `selectableValues` as one {label, value} object, which cannot be the whole list
+  // of options: only an array is checked here; otherwise Ashby checks the value itself.
   const raw = field.selectableValues;
-  const list = Array.isArray(raw) ? raw : raw ? [raw] : [];
+  const list = Array.isArray(raw) ? raw : [];
   const options = list.map((o) => o.value).filter((v): v is string => typeof v === 'string');
   switch (field.type) {
     case 'Boolean':

@@ -4,6 +4,7 @@ import { readBody, type ServerDeps } from '../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
 import { validateSchedule } from '../scheduler.js';
+import { MAX_SAMPLE } from './credentials.js';
 
 /** A flow as the API returns it: stored fields, the running run, the last run and the next slot. */
 function view(deps: ServerDeps, flow: Flow) {
@@ -42,6 +43,8 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
       const known = new Set(services.streams().map((s) => s.name));
       const unknown = config.streams.filter((s) => !known.has(s));
       if (unknown.length > 0) throw new ValidationError(`unknown stream(s): ${unknown.join(', ')}`);
+    } else {
+      services.checkDestination?.(config);
     }
   };
 
@@ -56,6 +59,23 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
       scheduler.refresh(flow.id);
     }
     return c.json({ flow: view(deps, load(flow.id)) }, 201);
+  });
+
+  // The console's Test step before a flow is saved: a source reads a few records of its first stream; a
+  // destination is dry-run over its first records (mapping, validation, look-ups; nothing written).
+  app.post('/test', async (c) => {
+    const config = await readBody(c, createFlowSchema);
+    check(config);
+    const limit = Math.min(Math.max(Number.parseInt(c.req.query('limit') ?? '5', 10) || 5, 1), MAX_SAMPLE);
+    const access = services.credentials.access(config.credentialId, `test flow ${config.name}`);
+    if (config.kind === 'source') {
+      const stream = config.streams[0] ?? services.streams()[0]?.name;
+      if (!stream) throw new ValidationError('no stream to sample');
+      const records = await services.sample(access, stream, limit);
+      return c.json({ kind: 'source', stream, records: records.slice(0, limit) });
+    }
+    if (!services.dryRunDestination) throw new NotFoundError('feature', 'destination dry run');
+    return c.json({ kind: 'destination', ...(await services.dryRunDestination(config, access, limit)) });
   });
 
   app.get('/:id', (c) => c.json({ flow: view(deps, load(c.req.param('id'))) }));
