@@ -113,10 +113,11 @@ export class AshbyClient {
     const started = performance.now();
     // Time spent sleeping is counted as the delay scheduled, so an injected sleep sees the same budget.
     let sleepCorrectionMs = 0;
+    const tickets: { last?: number } = {};
     for (let attempt = 1; ; attempt++) {
       let error: AshbyError;
       try {
-        return await this.attempt<T>(endpoint, payload, attempt, options.signal);
+        return await this.attempt<T>(endpoint, payload, attempt, options.signal, tickets);
       } catch (caught) {
         if (!(caught instanceof AshbyError)) throw caught;
         error = caught;
@@ -187,8 +188,10 @@ export class AshbyClient {
     payload: string,
     attempt: number,
     signal: AbortSignal | undefined,
+    tickets: { last?: number },
   ): Promise<AshbyResult<T>> {
-    const release = await this.limiter.acquire(signal);
+    const release = await this.limiter.acquire(signal, { resuming: tickets.last });
+    tickets.last = release.ticket;
     try {
       this.emit({ type: 'request', endpoint, attempt });
       const timeout = AbortSignal.timeout(this.timeoutMs);
@@ -250,7 +253,10 @@ export class AshbyClient {
       if (error instanceof AshbyRateLimitError) {
         // Told before the slot is freed, so that no queued request of this key starts in between.
         this.limiter.onRateLimited({
-          retryAfterMs: error.retryAfterMs,
+          retryAfterMs:
+            error.retryAfterMs === undefined
+              ? undefined
+              : Math.min(error.retryAfterMs, this.retry.maxRetryAfterMs),
           ticket: release.ticket,
           kind: error.code === 'concurrent_limit_exceeded' ? 'concurrency' : 'rate',
         });

@@ -153,6 +153,8 @@ export class Limiter {
   private startedCount = 0;
   private nextStartAt = 0;
   private pausedUntil = 0;
+  /** Ticket of the request whose `Retry-After` set the current pause. */
+  private pauseOwner: number | undefined;
   private readonly recentStarts: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
@@ -170,9 +172,18 @@ export class Limiter {
     this.concurrency = this.maxConcurrent;
   }
 
-  /** Waits for a slot; rejects with the signal's reason if it aborts while waiting. */
-  acquire(signal?: AbortSignal): Promise<Release> {
+  /**
+   * Waits for a slot; rejects with the signal's reason if it aborts while waiting.
+   * @param options.resuming the ticket of the throttled request this one retries. The retry of the
+   * request whose `Retry-After` paused the key ends that pause: it has waited as its retry policy
+   * decided (which is the `Retry-After` itself unless a test replaces the sleep).
+   */
+  acquire(signal?: AbortSignal, options: { resuming?: number | undefined } = {}): Promise<Release> {
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (options.resuming !== undefined && options.resuming === this.pauseOwner) {
+      this.pauseOwner = undefined;
+      this.pausedUntil = Math.min(this.pausedUntil, Date.now());
+    }
     return new Promise<Release>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
       if (signal) {
@@ -209,6 +220,7 @@ export class Limiter {
       const until = now + Math.min(signal.retryAfterMs, this.maxPauseMs);
       if (until > this.pausedUntil) {
         this.pausedUntil = until;
+        this.pauseOwner = signal.ticket;
         this.pauseCount++;
       }
     }

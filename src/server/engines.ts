@@ -49,6 +49,7 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
     streams.map((s) => [s.name, { name: s.name, status: 'pending', read: 0, written: 0 }]),
   );
   const report = () => ctx.progress({ counts: [...counts.values()] });
+  if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
   const counters = new EndpointCounters();
   const client = new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl, onEvent: counters.onEvent });
   const sink = openSink(targetString(config.target), { logger: ctx.logger });
@@ -103,6 +104,51 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
   };
   return outcome;
 };
+
+/** Records a source's dry run reads per stream. */
+const DRY_RUN_SAMPLE = 5;
+
+/**
+ * A source's dry run: the first page (a few records) of each stream with the flow's key, nothing
+ * written to the target. Tells which streams the key can read before the first real run.
+ */
+async function sampleStreams(
+  streams: ReturnType<typeof selectStreams>,
+  counts: Map<string, RunCount>,
+  ctx: Parameters<FlowEngine>[1],
+  report: () => void,
+): Promise<RunOutcome> {
+  const client = new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl });
+  const errors: RunErrorInfo[] = [];
+  for (const stream of streams) {
+    if (ctx.signal.aborted) break;
+    try {
+      let read = 0;
+      const body = { ...(stream.body?.({ includeArchived: false }) ?? {}) };
+      for await (const page of client.pages(stream.endpoint, body, {
+        limit: DRY_RUN_SAMPLE,
+        signal: ctx.signal,
+      })) {
+        read = page.results.length;
+        break;
+      }
+      counts.set(stream.name, { name: stream.name, status: 'succeeded', read, written: 0 });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const code =
+        typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'error';
+      counts.set(stream.name, { name: stream.name, status: 'failed', read: 0, written: 0, message });
+      errors.push({ scope: stream.name, code, message });
+    }
+    report();
+  }
+  const values = [...counts.values()];
+  return {
+    status: errors.length === 0 ? 'succeeded' : errors.length === values.length ? 'failed' : 'partial',
+    counts: values,
+    errors,
+  };
+}
 
 // --- destinations: the push engine -----------------------------------------------------------------
 

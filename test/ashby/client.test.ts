@@ -14,6 +14,7 @@ import {
   AshbyTimeoutError,
 } from '../../src/ashby/errors.js';
 import { Limiter } from '../../src/ashby/limiter.js';
+import { defaultSleep } from '../../src/ashby/retry.js';
 import type { ClientEvent } from '../../src/ashby/types.js';
 import { type FakeAshby, fail, ok, refusedPort, startFakeAshby } from '../support/fake-ashby.js';
 
@@ -325,15 +326,47 @@ describe('limiter', () => {
     expect(fake.maxInFlight).toBe(1);
   });
 
-  it('halves its concurrency when Ashby answers 429', async () => {
+  it('learns a request rate when Ashby answers 429, and halves the concurrency on concurrent_limit_exceeded', async () => {
     const limiter = new Limiter({ maxConcurrent: 4 });
     fake.script(
       'candidate.list',
-      fail('rate_limited', 'slow', 429, { headers: { 'Retry-After': '0' } }),
+      fail('rate_limit_exceeded', 'slow', 429, { headers: { 'Retry-After': '0' } }),
       ok([]),
     );
     await clientFor({ limiter }).call('candidate.list');
-    expect(limiter.stats()).toMatchObject({ rateLimited: 1, effectiveConcurrency: 2 });
+    expect(limiter.stats()).toMatchObject({ rateLimited: 1, rateCuts: 1, effectiveConcurrency: 4 });
+    expect(limiter.stats().learnedRequestsPerSecond).toBeGreaterThan(0);
+    fake.script(
+      'report.synchronous',
+      fail('concurrent_limit_exceeded', 'too many reports', 429, { headers: { 'Retry-After': '0' } }),
+      ok({}),
+    );
+    await clientFor({ limiter }).call('report.synchronous');
+    expect(limiter.stats()).toMatchObject({ rateLimited: 2, effectiveConcurrency: 2 });
+  });
+
+  it('a Retry-After holds every other request of the key at the client until it has passed', async () => {
+    const arrivals: number[] = [];
+    let throttledAt = 0;
+    fake.script('candidate.list', () => {
+      throttledAt = Date.now();
+      return fail('rate_limit_exceeded', 'slow down', 429, { headers: { 'Retry-After': '1' } });
+    });
+    fake.setDefault(() => {
+      arrivals.push(Date.now());
+      return ok([]);
+    });
+    const limiter = new Limiter({ maxConcurrent: 1 });
+    // Real sleeps: the retry of the throttled call waits its Retry-After like everyone else.
+    const client = clientFor({ limiter, retry: { sleep: defaultSleep } });
+    const first = client.call('candidate.list');
+    await new Promise((r) => setTimeout(r, 5));
+    await Promise.all([first, client.call('user.list'), client.call('job.list'), client.call('offer.list')]);
+    expect(throttledAt).toBeGreaterThan(0);
+    expect(arrivals).toHaveLength(4);
+    // Generous lower bound only: a slow machine can make the pause longer, never shorter.
+    for (const at of arrivals) expect(at - throttledAt).toBeGreaterThanOrEqual(900);
+    expect(limiter.stats()).toMatchObject({ pauses: 1, rateLimited: 1 });
   });
 });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Limiter, limiterFor, limiterId } from '../../src/ashby/limiter.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -59,16 +59,12 @@ describe('Limiter', () => {
     expect(limiter.stats().maxInFlightSeen).toBe(3);
   });
 
-  it('halves on 429 down to one, and grows back one step per run of successes', () => {
-    const limiter = new Limiter({ maxConcurrent: 4, requestsPerSecond: 8, recoverAfterSuccesses: 3 });
-    limiter.onRateLimited();
-    expect(limiter.stats()).toMatchObject({
-      effectiveConcurrency: 2,
-      effectiveRequestsPerSecond: 4,
-      rateLimited: 1,
-    });
-    limiter.onRateLimited();
-    limiter.onRateLimited();
+  it('halves the concurrency on concurrent_limit_exceeded and grows back one step per run of successes', () => {
+    const limiter = new Limiter({ maxConcurrent: 4, recoverAfterSuccesses: 3 });
+    limiter.onRateLimited({ kind: 'concurrency' });
+    expect(limiter.stats()).toMatchObject({ effectiveConcurrency: 2, rateLimited: 1, rateCuts: 1 });
+    limiter.onRateLimited({ kind: 'concurrency' });
+    limiter.onRateLimited({ kind: 'concurrency' });
     expect(limiter.stats().effectiveConcurrency).toBe(1);
     limiter.onSuccess();
     limiter.onSuccess();
@@ -76,7 +72,7 @@ describe('Limiter', () => {
     limiter.onSuccess();
     expect(limiter.stats().effectiveConcurrency).toBe(2);
     for (let i = 0; i < 30; i++) limiter.onSuccess();
-    expect(limiter.stats()).toMatchObject({ effectiveConcurrency: 4, effectiveRequestsPerSecond: 8 });
+    expect(limiter.stats().effectiveConcurrency).toBe(4);
   });
 
   it('holds request starts back to respect a rate cap even when slots are free', async () => {
@@ -100,6 +96,109 @@ describe('Limiter', () => {
     expect(limiter.stats().queued).toBe(0);
     release();
     expect(limiter.stats().inFlight).toBe(0);
+  });
+});
+
+describe('Limiter on 429s', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a Retry-After holds every request of the key, not only the throttled one, until it has passed', async () => {
+    vi.useFakeTimers();
+    const limiter = new Limiter({ maxConcurrent: 4 });
+    const throttled = await limiter.acquire();
+    limiter.onRateLimited({ retryAfterMs: 1_000, ticket: throttled.ticket });
+    throttled();
+    let started = 0;
+    const others = [1, 2, 3].map(() =>
+      limiter.acquire().then((release) => {
+        started++;
+        return release;
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(999);
+    expect(started).toBe(0);
+    expect(limiter.stats()).toMatchObject({ queued: 3, pauses: 1 });
+    expect(limiter.stats().pausedForMs).toBeGreaterThan(0);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(started).toBeGreaterThan(0);
+    // Afterwards the requests are paced at the learned rate, not released in one burst.
+    await vi.advanceTimersByTimeAsync(60_000);
+    for (const release of await Promise.all(others)) release();
+    expect(started).toBe(3);
+    expect(limiter.stats().pausedForMs).toBe(0);
+  });
+
+  it('caps a shared pause at maxPauseMs', async () => {
+    vi.useFakeTimers();
+    const limiter = new Limiter({ maxPauseMs: 5_000, adaptive: false });
+    limiter.onRateLimited({ retryAfterMs: 3_600_000 });
+    let started = false;
+    const waiting = limiter.acquire().then((release) => {
+      started = true;
+      return release;
+    });
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(started).toBe(false);
+    await vi.advanceTimersByTimeAsync(2);
+    (await waiting)();
+    expect(started).toBe(true);
+  });
+
+  it('learns a request rate below the one that ran into the limit, once per burst of 429s', async () => {
+    vi.useFakeTimers();
+    const limiter = new Limiter({ maxConcurrent: 4 });
+    // 40 starts in 2 s: 20 per second.
+    for (let i = 0; i < 40; i++) {
+      (await limiter.acquire())();
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    const inFlight = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
+    for (const release of inFlight) limiter.onRateLimited({ ticket: release.ticket });
+    for (const release of inFlight) release();
+    const stats = limiter.stats();
+    expect(stats.rateLimited).toBe(3);
+    expect(stats.rateCuts).toBe(1);
+    expect(stats.learnedRequestsPerSecond).toBeDefined();
+    expect(stats.learnedRequestsPerSecond ?? 99).toBeLessThan(20);
+    expect(stats.learnedRequestsPerSecond ?? 0).toBeGreaterThan(1);
+    expect(stats.effectiveRequestsPerSecond).toBe(stats.learnedRequestsPerSecond);
+  });
+
+  it('grows the learned rate back while requests wait, and never past a configured cap', async () => {
+    vi.useFakeTimers();
+    const limiter = new Limiter({ maxConcurrent: 4, requestsPerSecond: 8 });
+    for (let i = 0; i < 16; i++) {
+      (await limiter.acquire())();
+      await vi.advanceTimersByTimeAsync(125);
+    }
+    limiter.onRateLimited();
+    const cut = limiter.stats().learnedRequestsPerSecond ?? 0;
+    expect(cut).toBeLessThan(8);
+    // A steady backlog: each answer comes back 50 ms after its start.
+    let done = 0;
+    const worker = async () => {
+      while (done < 400) {
+        const release = await limiter.acquire();
+        await new Promise((r) => setTimeout(r, 50));
+        limiter.onSuccess();
+        release();
+        done++;
+      }
+    };
+    const workers = Promise.all([worker(), worker(), worker(), worker(), worker()]);
+    await vi.advanceTimersByTimeAsync(120_000);
+    await workers;
+    const grown = limiter.stats().learnedRequestsPerSecond ?? 0;
+    expect(grown).toBeGreaterThan(cut);
+    expect(grown).toBeLessThanOrEqual(8);
+  });
+
+  it('does not learn a rate when adaptive is off', () => {
+    const limiter = new Limiter({ adaptive: false });
+    limiter.onRateLimited({ retryAfterMs: 1 });
+    expect(limiter.stats()).toMatchObject({ rateLimited: 1, effectiveRequestsPerSecond: undefined });
   });
 });
 

@@ -127,6 +127,28 @@ describe('against the sandbox', () => {
     expect(limiter.stats().rateLimited).toBe(limited);
     expect(retryDelays).toHaveLength(limited);
     expect(retryDelays.every((d) => d === 1000)).toBe(true);
-    expect(limiter.stats().effectiveConcurrency).toBe(1);
+    expect(limiter.stats().learnedRequestsPerSecond).toBeDefined();
   });
+
+  it("at the sandbox's token-bucket limit, a busy key learns the rate and sees few 429s", async () => {
+    const rps = 25;
+    sandbox.faults.set({ rateLimit: { rps, burst: 5 } });
+    const limiter = new Limiter({ maxConcurrent: 4 });
+    // Real sleeps: the bucket refills in real time.
+    const c = client('sandbox-full', { limiter, retry: {} });
+    let left = 250;
+    const worker = async () => {
+      while (left-- > 0) await c.call('department.list');
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const stats = sandbox.stats();
+    const served = stats.requests['department.list'] ?? 0;
+    expect(served - stats.rateLimited).toBe(250);
+    // Without a learned rate, every drained bucket costs one 429 per parallel request; with it, the
+    // 429s are the start-up burst plus about one per congestion event.
+    expect(stats.rateLimited / served).toBeLessThanOrEqual(0.04);
+    const learned = limiter.stats().learnedRequestsPerSecond ?? 0;
+    expect(learned).toBeGreaterThan(rps / 3);
+    expect(learned).toBeLessThan(rps * 2);
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { addQuarantine } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
@@ -28,7 +29,7 @@ beforeEach(async () => {
   clearSecrets();
   sandbox.faults.reset();
   sandbox.resetStats();
-  h = await harness({ baseUrl: sandbox.url, realDestination: true });
+  h = await harness({ baseUrl: sandbox.url, realDestination: true, realSource: true });
   const res = await h.request('/api/v1/session/setup', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -306,5 +307,35 @@ describe('destination flows on the push engine', () => {
       .then(asJson);
     expect(result).toMatchObject({ replayed: 1, failed: 0 });
     expect(sandbox.stats().writes['candidate.create']).toBe(1);
+  });
+
+  it('dry-runs a saved source flow: a few records per stream read, nothing written to the target', async () => {
+    const cred = await (await call('POST', '/api/v1/credentials', { name: 'src', apiKey: KEY }))
+      .json()
+      .then(asJson);
+    const target = `${h.home}/never.db`;
+    const flow = (
+      await (
+        await call('POST', '/api/v1/flows', {
+          kind: 'source',
+          name: 'Source dry run',
+          credentialId: cred.credential.id,
+          streams: ['candidates', 'jobs'],
+          target: { type: 'sqlite', path: target },
+        })
+      )
+        .json()
+        .then(asJson)
+    ).flow;
+    const { run } = await (await call('POST', `/api/v1/flows/${flow.id}/test`)).json().then(asJson);
+    const ended = await h.deps.scheduler.waitFor(run.id);
+    expect(ended).toMatchObject({ status: 'succeeded', dryRun: true });
+    for (const c of ended?.counts ?? []) {
+      expect(c.written).toBe(0);
+      expect(c.read).toBeGreaterThan(0);
+      expect(c.read).toBeLessThanOrEqual(5);
+    }
+    expect(ended?.counts.map((c) => c.name).sort()).toEqual(['candidates', 'jobs']);
+    expect(existsSync(target)).toBe(false);
   });
 });

@@ -93,6 +93,8 @@ export async function harness(
     baseUrl?: string;
     /** Destination flows run the real push engine instead of the hand-driven one. */
     realDestination?: boolean;
+    /** Source flows run the real sync engine instead of the hand-driven one. */
+    realSource?: boolean;
   } = {},
 ): Promise<Harness> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -105,9 +107,10 @@ export async function harness(
     logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
     services: (store) => ({
       ...defaultServices(store, env, {
-        engines: options.realDestination
-          ? { source: engine.engine }
-          : { source: engine.engine, destination: engine.engine },
+        engines: {
+          ...(options.realSource ? {} : { source: engine.engine }),
+          ...(options.realDestination ? {} : { destination: engine.engine }),
+        },
         push: { reconcileDelayMs: 0 },
       }),
       // The real vault, with Ashby's verdict on keys faked.

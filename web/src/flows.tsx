@@ -584,7 +584,7 @@ export function RunDetail(props: { runId: string }) {
             <th scope="col">Status</th>
             <th scope="col">Read</th>
             <th scope="col">Written</th>
-            <th scope="col">Deleted</th>
+            <th scope="col">{run.kind === 'source' ? 'Deleted' : 'Failed'}</th>
             <th scope="col">Quarantined</th>
             <th scope="col">Note</th>
           </tr>
@@ -596,7 +596,7 @@ export function RunDetail(props: { runId: string }) {
               <td>{c.status}</td>
               <td>{c.read}</td>
               <td>{c.written}</td>
-              <td>{c.deleted ?? 0}</td>
+              <td>{run.kind === 'source' ? (c.deleted ?? 0) : (c.failed ?? 0)}</td>
               <td>{c.quarantined ?? 0}</td>
               <td>{c.message ?? ''}</td>
             </tr>
