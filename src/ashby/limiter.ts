@@ -27,6 +27,8 @@ export const FIRST_DECREASE_FACTOR = 0.5;
 const SLOW_START_GROWTH = 0.5;
 /** The learned rate never drops below this (request starts per second). */
 export const MIN_REQUESTS_PER_SECOND = 0.2;
+/** Starts needed in the observation window before a first 429 teaches a rate. */
+const MIN_STARTS_TO_LEARN = 4;
 /** Start rates are measured over (at most) this window when a 429 arrives. */
 const OBSERVATION_WINDOW_MS = 2_000;
 /**
@@ -233,6 +235,9 @@ export class Limiter {
       return;
     }
     if (!this.adaptive) return;
+    // A 429 after only a few requests says that others spent the budget, not how fast this key may go.
+    this.forgetStartsBefore(now - OBSERVATION_WINDOW_MS);
+    if (this.learnedRate === undefined && this.recentStarts.length < MIN_STARTS_TO_LEARN) return;
     const pacing = this.effectiveRate() ?? Number.POSITIVE_INFINITY;
     if (this.learnedRate === undefined) {
       // The limit is unknown (the start rate includes the server's burst allowance): cut deep, then

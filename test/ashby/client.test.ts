@@ -333,7 +333,9 @@ describe('limiter', () => {
       fail('rate_limit_exceeded', 'slow', 429, { headers: { 'Retry-After': '0' } }),
       ok([]),
     );
-    await clientFor({ limiter }).call('candidate.list');
+    fake.setDefault(() => ok([]));
+    const client = clientFor({ limiter });
+    await Promise.all(Array.from({ length: 6 }, () => client.call('candidate.list')));
     expect(limiter.stats()).toMatchObject({ rateLimited: 1, rateCuts: 1, effectiveConcurrency: 4 });
     expect(limiter.stats().learnedRequestsPerSecond).toBeGreaterThan(0);
     fake.script(

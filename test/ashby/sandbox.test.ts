@@ -131,7 +131,7 @@ describe('against the sandbox', () => {
   });
 
   it("at the sandbox's token-bucket limit, a busy key learns the rate and sees few 429s", async () => {
-    const rps = 25;
+    const rps = 40;
     sandbox.faults.set({ rateLimit: { rps, burst: 5 } });
     const limiter = new Limiter({ maxConcurrent: 4 });
     // Real sleeps: the bucket refills in real time.
