@@ -33,6 +33,7 @@ const { values } = parseArgs({
     rps: { type: 'string' },
     faults: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 
@@ -44,6 +45,8 @@ interface Measured {
   maxRssKb: number;
   streams?: Array<{ stream: string; pages: number; requests: number; records: number }>;
   rateLimited?: number;
+  /** From the first request sent to the last response received. */
+  requestWindowMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -65,7 +68,13 @@ async function childSync(): Promise<void> {
   const streams = selectStreams({ streams: (values.streams ?? 'candidates,applications').split(',') });
   const cpu = process.cpuUsage();
   const start = performance.now();
+  let firstRequestAt: number | undefined;
+  let lastResponseAt = 0;
   const summary = await syncToTarget({
+    onClientEvent: (event) => {
+      if (event.type === 'request') firstRequestAt ??= performance.now();
+      else if (event.type === 'response') lastResponseAt = performance.now();
+    },
     apiKey: 'sandbox-full',
     baseUrl: values.url ?? '',
     target: values.target ?? '',
@@ -82,6 +91,7 @@ async function childSync(): Promise<void> {
     wallMs: performance.now() - start,
     maxRssKb: process.resourceUsage().maxRSS,
     rateLimited: summary.totals.rateLimited,
+    requestWindowMs: lastResponseAt - (firstRequestAt ?? lastResponseAt),
     streams: summary.streams.map((s) => ({
       stream: s.stream,
       pages: s.pages,
@@ -280,7 +290,9 @@ async function main(): Promise<void> {
   const r2 = large.maxRssKb / small.maxRssKb;
   const r3 = p3.incremental.requests / p3.full.requests;
   const served = Object.values(stats.requests).reduce((a, b) => a + b, 0);
-  const sustained = served / (p4.wallMs / 1000) / rate;
+  // Sustained: requests over the window in which they were sent (first request to last response).
+  const windowS = (p4.requestWindowMs ?? p4.wallMs) / 1000;
+  const sustained = served / windowS / rate;
   const share429 = stats.rateLimited / Math.max(1, served);
   const longestPages = Math.max(...(p4.streams ?? []).map((s) => s.pages));
   const bound = Math.max(served / rate, (longestPages * latencyMs) / 1000);
@@ -298,7 +310,7 @@ async function main(): Promise<void> {
     `| P1 | CPU per record, full sync of candidates + applications (${p1.sync.records} records): ashpipe ${fmt(cpuPerRecord(p1.sync), 1)} µs vs floor ${fmt(cpuPerRecord(p1.floor), 1)} µs | ${fmt(r1)}× | ≤ 1.3× | ${verdict(r1 <= 1.3)} |`,
     `| P2 | peak RSS: ${large.records} records ${fmt(mb(large.maxRssKb), 0)} MB vs ${small.records} records ${fmt(mb(small.maxRssKb), 0)} MB | ${fmt(r2)}× | ≤ 1.15×, < 200 MB | ${verdict(r2 <= 1.15 && mb(large.maxRssKb) < 200)} |`,
     `| P3 | requests: incremental after 1 % churn ${p3.incremental.requests} vs full refresh ${p3.full.requests} | 1/${fmt(1 / Math.max(r3, 1e-9), 0)} | ≤ 1/50 | ${verdict(r3 <= 1 / 50)} |`,
-    `| P4 | at ${rate} req/s + ${latencyMs} ms latency: ${served} requests in ${fmt(p4.wallMs / 1000, 1)} s, ${stats.rateLimited} answered 429 | ${fmt(sustained * 100, 1)} % of the limit, ${fmt(share429 * 100, 2)} % 429 | ≥ 90 %, ≤ 1 % | ${verdict(sustained >= 0.9 && share429 <= 0.01)} |`,
+    `| P4 | at ${rate} req/s + ${latencyMs} ms latency: ${served} requests from first request to last response in ${fmt(windowS, 1)} s, ${stats.rateLimited} answered 429 | ${fmt(sustained * 100, 1)} % of the limit, ${fmt(share429 * 100, 2)} % 429 | ≥ 90 %, ≤ 1 % | ${verdict(sustained >= 0.9 && share429 <= 0.01)} |`,
     `| P5 | wall ${fmt(p4.wallMs / 1000, 1)} s vs max(${served} ÷ ${rate}, ${longestPages} pages × ${latencyMs} ms) = ${fmt(bound, 1)} s | ${fmt(r5)}× | ≤ 1.1× | ${verdict(r5 <= 1.1)} |`,
     '',
     `Scales: P1/P3 sandbox ${p1Scale} candidates; P2 ${scale} and ${bigScale} candidates; P4/P5 ${quick ? 1_500 : 3_000} candidates, \`--requests-per-second ${rate}\`. ` +

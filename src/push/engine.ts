@@ -110,7 +110,8 @@ export interface PushSummary {
   stopped?: RunStop;
 }
 
-const EMPTY_COUNTS = (): Record<RecordStatus, number> => ({
+/** Every record status at zero (a fresh object each call). */
+export const emptyPushCounts = (): Record<RecordStatus, number> => ({
   created: 0,
   updated: 0,
   'skipped-existing': 0,
@@ -228,7 +229,7 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
   const reconcileDelayMs = options.reconcileDelayMs ?? 1000;
   const maxReconcile = options.maxReconcileAttempts ?? 3;
   const onExisting = options.onExisting ?? 'skip';
-  const counts = EMPTY_COUNTS();
+  const counts = emptyPushCounts();
   const runId = dryRun
     ? `dry-run-${Date.now()}`
     : startRun(db, operation.name, options.inputLabel ?? '', dryRun);
@@ -242,27 +243,40 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
     options.onResult?.(result);
   };
 
-  const quarantine = (row: InputRow, key: string | undefined, info: ErrorInfo): number | undefined => {
-    if (dryRun) return undefined;
-    return addQuarantine(db, {
-      runId,
-      operation: operation.name,
-      rowNumber: row.row,
-      recordKey: key,
-      errorCode: info.code,
-      errorMessage: info.message,
-      fieldPath: info.path,
-      requestId: info.requestId,
-      raw: redactDeep(row.raw),
-      options: { ...(options.replayOptions ?? {}), mapping, onExisting, keyColumn: options.keyColumn },
-    });
-  };
-
   const base = (row: InputRow, key?: string): Pick<RecordResult, 'row' | 'line' | 'key'> => ({
     row: row.row,
     ...(row.line !== undefined ? { line: row.line } : {}),
     ...(key !== undefined ? { key } : {}),
   });
+
+  /** Quarantines a record (not in a dry run) and reports it; `result` names the row (and key) reported. */
+  const quarantine = (
+    row: InputRow,
+    key: string | undefined,
+    info: ErrorInfo,
+    result: Pick<RecordResult, 'row' | 'line' | 'key'> = base(row, key),
+  ): void => {
+    const qid = dryRun
+      ? undefined
+      : addQuarantine(db, {
+          runId,
+          operation: operation.name,
+          rowNumber: row.row,
+          recordKey: key,
+          errorCode: info.code,
+          errorMessage: info.message,
+          fieldPath: info.path,
+          requestId: info.requestId,
+          raw: redactDeep(row.raw),
+          options: { ...(options.replayOptions ?? {}), mapping, onExisting, keyColumn: options.keyColumn },
+        });
+    emit({
+      ...result,
+      status: 'quarantined',
+      error: info,
+      ...(qid !== undefined ? { quarantineId: qid } : {}),
+    });
+  };
 
   // Until a write endpoint has succeeded once, only one request to it is in flight: a key without the
   // permission then costs exactly one refused write, whatever the concurrency.
@@ -433,13 +447,7 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
         message: error.message,
         ...(error.path ? { path: error.path } : {}),
       };
-      const qid = quarantine(row, key, info);
-      emit({
-        ...base(row, key),
-        status: 'quarantined',
-        error: info,
-        ...(qid !== undefined ? { quarantineId: qid } : {}),
-      });
+      quarantine(row, key, info);
       return;
     }
     const info = errorInfo(error);
@@ -459,13 +467,7 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
       return;
     }
     if (kind === 'record') {
-      const qid = quarantine(row, key, info);
-      emit({
-        ...base(row, key),
-        status: 'quarantined',
-        error: info,
-        ...(qid !== undefined ? { quarantineId: qid } : {}),
-      });
+      quarantine(row, key, info);
       return;
     }
     // Transient, or an outcome still unknown after reconciling: the ledger keeps the record pending or
@@ -494,13 +496,7 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
           message: prepared.issues.map((i) => (i.path ? `${i.path}: ${i.reason}` : i.reason)).join('; '),
           ...(first?.path ? { path: first.path } : {}),
         };
-        const qid = quarantine(row, prepared.key, info);
-        emit({
-          ...base(row),
-          status: 'quarantined',
-          error: info,
-          ...(qid !== undefined ? { quarantineId: qid } : {}),
-        });
+        quarantine(row, prepared.key, info, base(row));
         continue;
       }
       const earlier = inRun.get(prepared.key);

@@ -25,6 +25,11 @@ export type InputSource =
   | { kind: 'file'; file: string; format?: InputFormat }
   | { kind: 'sql'; from: string; query: string };
 
+/** What a source is called in the run log: the file, or the database URL without its user and password. */
+export function inputLabelOf(source: InputSource): string {
+  return source.kind === 'file' ? source.file : source.from.replace(/\/\/[^@/]*@/, '//');
+}
+
 /** Picks a format from the file extension; `undefined` when it says nothing. */
 export function formatOf(file: string): InputFormat | undefined {
   const ext = path.extname(file).toLowerCase();

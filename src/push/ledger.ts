@@ -38,6 +38,11 @@ interface LedgerRow {
   error: string | null;
 }
 
+/** A JSON object column (written by this module), `{}` when NULL or empty. */
+function jsonObject(text: string | null): Record<string, unknown> {
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
 function toEntry(row: LedgerRow): LedgerEntry {
   return {
     operation: row.operation,
@@ -46,7 +51,7 @@ function toEntry(row: LedgerRow): LedgerEntry {
     ashbyId: row.ashby_id,
     status: row.status as RecordStatus | null,
     step: row.step,
-    stepData: row.step_data ? (JSON.parse(row.step_data) as Record<string, unknown>) : {},
+    stepData: jsonObject(row.step_data),
     attempts: row.attempts,
     runId: row.run_id,
     error: row.error,
@@ -197,7 +202,7 @@ function toQuarantine(row: QuarantineRow): QuarantineEntry {
     fieldPath: row.field_path,
     requestId: row.request_id,
     raw: JSON.parse(row.raw) as unknown,
-    options: row.options ? (JSON.parse(row.options) as Record<string, unknown>) : {},
+    options: jsonObject(row.options),
     status: row.status,
   };
 }

@@ -231,6 +231,16 @@ export const READ_HANDLERS: Record<string, Handler> = {
   // Neither the 2024 nor the 2026 spec nor API-NOTES.md gives this endpoint's record shape: the sandbox
   // invents none and answers the documented empty list envelope.
   'feedbackSubmission.list': (ctx) => paginateArray(ctx, []),
+  // The sandbox organisation has Fraud Detection turned off and nobody has paused interviewing, so these
+  // answer the documented envelopes with no records, after checking their parent as Ashby does.
+  'candidate.listFraudChecks': (ctx) => {
+    parentId(ctx, 'candidateId', 'candidate');
+    return paginateArray(ctx, []);
+  },
+  'user.listInterviewerPauses': (ctx) => {
+    parentId(ctx, 'userId', 'user');
+    return { results: [] };
+  },
 
   // ---- info
   'candidate.info': (ctx) => {

@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { AshbyClient } from '../ashby/client.js';
-import { resolveOperation } from '../cli/commands/push.js';
-import { type PushSummary, type RecordResult, runPush } from '../push/engine.js';
-import { type InputRow, readInput } from '../push/input.js';
+import { emptyPushCounts, type PushSummary, type RecordResult, runPush } from '../push/engine.js';
+import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
 import { IDENTITY_MAPPING, type Mapping } from '../push/mapping.js';
+import { resolveOperation } from '../push/operations/resolve.js';
 import type { OnExisting, Operation } from '../push/types.js';
 import { openSink } from '../sinks/index.js';
 import { selectStreams } from '../streams/index.js';
@@ -182,9 +182,10 @@ export function flowRows(config: DestinationFlowConfig): {
   const input = config.input;
   if (input.type === 'sql') {
     if (!input.query || !input.database) throw new ValidationError('a SQL input needs query and database');
+    const source: InputSource = { kind: 'sql', from: input.database, query: input.query };
     return {
-      rows: readInput({ kind: 'sql', from: input.database, query: input.query }),
-      label: input.database.replace(/\/\/[^@/]*@/, '//'),
+      rows: readInput(source),
+      label: inputLabelOf(source),
       cleanup: () => {},
     };
   }
@@ -273,7 +274,7 @@ export function pushEngine(db: Database.Database, engineOptions: PushEngineOptio
       if (!force && now - lastReport < PROGRESS_INTERVAL_MS) return;
       lastReport = now;
       const { count } = pushCount(operation.name, {
-        counts: { ...EMPTY_PUSH_COUNTS, ...counts },
+        counts: { ...emptyPushCounts(), ...counts },
         total,
       });
       ctx.progress({ counts: [{ ...count, status: 'running' }] });
@@ -329,17 +330,6 @@ export function pushEngine(db: Database.Database, engineOptions: PushEngineOptio
 
 /** Errors kept per run (the quarantine holds every record; the run lists the first few). */
 const MAX_RUN_ERRORS = 50;
-
-const EMPTY_PUSH_COUNTS: PushSummary['counts'] = {
-  created: 0,
-  updated: 0,
-  'skipped-existing': 0,
-  'skipped-done': 0,
-  quarantined: 0,
-  failed: 0,
-  'dry-run': 0,
-  pending: 0,
-};
 
 function onExistingOf(options: Record<string, unknown>): OnExisting {
   const v = options.onExisting;

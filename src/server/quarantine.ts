@@ -1,25 +1,12 @@
 import type Database from 'better-sqlite3';
 import { AshbyClient } from '../ashby/client.js';
-import { resolveOperation } from '../cli/commands/push.js';
 import { runPush } from '../push/engine.js';
-import type { InputRow } from '../push/input.js';
-import {
-  getQuarantine,
-  listQuarantine,
-  markNotSent,
-  type QuarantineEntry,
-  setQuarantineStatus,
-} from '../push/ledger.js';
-import { IDENTITY_MAPPING, type Mapping, mappingSchema } from '../push/mapping.js';
-import { OUTCOME_UNKNOWN } from '../push/operations/shared.js';
-import type { OnExisting } from '../push/types.js';
+import { getQuarantine, listQuarantine, type QuarantineEntry } from '../push/ledger.js';
+import { planReplay, replayEntries } from '../push/replay.js';
 import { redactDeep } from '../util/redact.js';
 import { pushCount } from './engines.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { FlowEngine, QuarantineFilter, QuarantineItem, QuarantineService } from './services.js';
-
-/** Statuses a record leaves the quarantine with when a replay applied it (or found it applied). */
-const APPLIED = new Set(['created', 'updated', 'skipped-existing', 'skipped-done']);
 
 function text(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -92,60 +79,26 @@ export class LedgerQuarantineService implements QuarantineService {
       throw new ValidationError(
         `entries belong to several operations (${[...operations].join(', ')}); replay them one operation at a time`,
       );
-    const first = entries[0] as QuarantineEntry;
-    const manual = first.operation.startsWith('endpoint:');
-    const operation = resolveOperation(
-      manual ? first.operation.slice('endpoint:'.length) : first.operation,
-      manual,
-    );
-    const stored = mappingSchema.safeParse(first.options.mapping);
-    const mapping: Mapping = stored.success ? stored.data : IDENTITY_MAPPING;
-    const onExisting = (text(first.options.onExisting) as OnExisting | undefined) ?? 'skip';
-    const keyColumn = text(first.options.keyColumn);
+    const plan = planReplay(entries);
 
     return async (flow, ctx) => {
-      const byRow = new Map<number, number>();
-      const rows: InputRow[] = entries.map((e, i) => {
-        byRow.set(i + 1, e.id);
-        return e.raw !== null && typeof e.raw === 'object' && !Array.isArray(e.raw)
-          ? { row: i + 1, record: e.raw as Record<string, unknown>, raw: e.raw }
-          : {
-              row: i + 1,
-              error: 'the quarantined row was not a record; fix it in the source and push it again',
-              raw: e.raw,
-            };
-      });
-      if (!ctx.dryRun) {
-        // Replaying an entry whose outcome was unknown is the person's word that Ashby does not have it.
-        for (const e of entries)
-          if (e.errorCode === OUTCOME_UNKNOWN && e.recordKey !== null)
-            markNotSent(db, e.operation, e.recordKey, 'pending', null);
-      }
-      const closed = new Set<number>();
-      const summary = await runPush({
-        client: new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl }),
+      const { summary, closed } = await replayEntries(plan, {
         db,
-        operation,
-        rows,
-        mapping,
-        onExisting,
         dryRun: ctx.dryRun,
-        inputLabel: `quarantine replay ${entries.map((e) => e.id).join(',')} (flow ${flow.name})`,
-        replayOptions: { flowId: flow.id, flowRunId: ctx.runId },
-        signal: ctx.signal,
-        ...(keyColumn !== undefined ? { keyColumn } : {}),
-        onResult: (r) => {
-          const id = byRow.get(r.row);
-          if (id === undefined || ctx.dryRun) return;
-          const movedOn = r.status === 'quarantined' && r.quarantineId !== undefined && r.quarantineId !== id;
-          if (APPLIED.has(r.status) || movedOn) closed.add(id);
-        },
-      }).finally(() => {
-        for (const id of closed) setQuarantineStatus(db, id, 'replayed');
+        send: (push) =>
+          runPush({
+            ...push,
+            client: new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl }),
+            db,
+            dryRun: ctx.dryRun,
+            inputLabel: `${push.inputLabel} (flow ${flow.name})`,
+            replayOptions: { flowId: flow.id, flowRunId: ctx.runId },
+            signal: ctx.signal,
+          }),
       });
-      result.replayed = closed.size;
-      result.failed = entries.length - closed.size;
-      const { count, problems } = pushCount(operation.name, summary);
+      result.replayed = closed.length;
+      result.failed = entries.length - closed.length;
+      const { count, problems } = pushCount(plan.operation.name, summary);
       return {
         status:
           summary.stopped && summary.stopped.kind !== 'aborted'

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { tableNameFor } from './layout.js';
-import { dedupeByKey, keyValues } from './records.js';
+import { dedupeByKey, emptyUpsertResult, keyValues } from './records.js';
 import {
   type ReadRowsOptions,
   type Sink,
@@ -110,7 +110,7 @@ export class JsonlSink implements Sink {
     this.requireOpen();
     const name = tableNameFor(shape.name);
     const index = this.indexFor(name);
-    const result: UpsertResult = { inserted: 0, updated: 0, unchanged: 0, undeleted: 0, newColumns: [] };
+    const result = emptyUpsertResult();
     const time = new Date().toISOString();
     const passId = state.passId ?? null;
     const staged = new Map<string, IndexEntry>();

@@ -123,6 +123,34 @@ export function decodeValue(type: ColumnType, value: unknown): unknown {
   return value;
 }
 
+/** Decodes rows as read back: the values of data columns in JavaScript terms, bookkeeping columns as they are. */
+export function rowDecoder(layout: StreamLayout): (row: Record<string, unknown>) => Record<string, unknown> {
+  const types = new Map(layout.columns.map((c) => [c.column, c.type]));
+  return (row) => {
+    const out: Record<string, unknown> = {};
+    for (const [column, value] of Object.entries(row)) {
+      const type = types.get(column);
+      out[column] = type ? decodeValue(type, value) : value;
+    }
+    return out;
+  };
+}
+
+/** A record's value for a key column; throws when it does not fit (a key is never stored as NULL). */
+export function keyColumnValue(
+  stream: string,
+  column: ColumnDef,
+  record: Record<string, unknown>,
+  dialect: Dialect,
+): unknown {
+  const value = record[column.field];
+  if (!fits(column.type, value, dialect))
+    throw new Error(
+      `a record of stream ${stream} has a ${column.field} that does not fit its ${column.type} key column`,
+    );
+  return value;
+}
+
 /** The SQL type name of a column type. */
 export function sqlType(type: ColumnType, dialect: Dialect): string {
   if (dialect === 'sqlite') {

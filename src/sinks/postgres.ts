@@ -8,18 +8,18 @@ import {
   type ColumnDef,
   type ColumnMapRow,
   createTableSql,
-  decodeValue,
   encodeValue,
-  fits,
+  keyColumnValue,
   keyPosition,
   layoutsFromRows,
   META_COLUMNS,
   qualified,
   quoteIdent,
+  rowDecoder,
   StreamLayout,
   sqlType,
 } from './layout.js';
-import { customFieldEntries, dedupeByKey, objectIdOf } from './records.js';
+import { customFieldEntries, dedupeByKey, emptyUpsertResult, objectIdOf } from './records.js';
 import {
   type ReadRowsOptions,
   type Sink,
@@ -180,13 +180,7 @@ export class PostgresSink implements Sink {
           ({ layout, added } = current.extend(page));
           await this.applyColumns(client, layout, added, current.hasTable);
         }
-        const result: UpsertResult = {
-          inserted: 0,
-          updated: 0,
-          unchanged: 0,
-          undeleted: 0,
-          newColumns: added.map((c) => c.column),
-        };
+        const result = emptyUpsertResult(added.map((c) => c.column));
         if (page.length > 0) {
           await this.writeRecords(client, shape, layout, page, state.passId ?? null, now, result);
         }
@@ -248,15 +242,7 @@ export class PostgresSink implements Sink {
       `SELECT ${select.join(', ')} FROM ${this.t(layout.table)}${where} ORDER BY ${order} LIMIT $1 OFFSET $2`,
       [options.limit ?? null, options.offset ?? 0],
     );
-    const typeOf = new Map(layout.columns.map((c) => [c.column, c.type]));
-    return rows.map((row) => {
-      const out: Record<string, unknown> = {};
-      for (const [column, value] of Object.entries(row)) {
-        const type = typeOf.get(column);
-        out[column] = type ? decodeValue(type, value) : value;
-      }
-      return out;
-    });
+    return rows.map(rowDecoder(layout));
   }
 
   async close(): Promise<void> {
@@ -369,15 +355,7 @@ export class PostgresSink implements Sink {
     const keys = layout.keyColumns;
     const raws = page.map((record) => jsonbSafe(JSON.stringify(record)));
     const keyArrays = keys.map((c) =>
-      page.map((record) => {
-        const value = record[c.field];
-        if (!fits(c.type, value, 'postgres')) {
-          throw new Error(
-            `a record of stream ${shape.name} has a ${c.field} that does not fit its ${c.type} key column`,
-          );
-        }
-        return value;
-      }),
+      page.map((record) => keyColumnValue(shape.name, c, record, 'postgres')),
     );
 
     // What is stored now, for the counts: jsonb equality ignores key order and number formatting.

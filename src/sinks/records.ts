@@ -1,10 +1,15 @@
-import type { StreamShape } from './types.js';
+import type { StreamShape, UpsertResult } from './types.js';
 
 /** A custom field value as it appears in a record's `customFields` array. */
 export interface CustomFieldEntry {
   fieldId: string;
   title: string | null;
   value: unknown;
+}
+
+/** Counts of a page before any record is written. */
+export function emptyUpsertResult(newColumns: string[] = []): UpsertResult {
+  return { inserted: 0, updated: 0, unchanged: 0, undeleted: 0, newColumns };
 }
 
 /** The record's key values, in key order; throws when a key field is missing or not a string/number. */

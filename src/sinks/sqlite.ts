@@ -7,16 +7,16 @@ import {
   bookkeepingDdl,
   type ColumnMapRow,
   createTableSql,
-  decodeValue,
   encodeValue,
-  fits,
+  keyColumnValue,
   keyPosition,
   layoutsFromRows,
   META_COLUMNS,
   quoteIdent,
+  rowDecoder,
   StreamLayout,
 } from './layout.js';
-import { customFieldEntries, dedupeByKey, objectIdOf } from './records.js';
+import { customFieldEntries, dedupeByKey, emptyUpsertResult, objectIdOf } from './records.js';
 import {
   type ReadRowsOptions,
   type Sink,
@@ -98,13 +98,7 @@ export class SqliteSink implements Sink {
       const stored = this.storedLayout(shape.name);
       const { layout, added } = (stored ?? new StreamLayout(shape.name, shape.primaryKey, [])).extend(page);
       this.applyColumns(layout, added, stored?.hasTable ?? false);
-      const result: UpsertResult = {
-        inserted: 0,
-        updated: 0,
-        unchanged: 0,
-        undeleted: 0,
-        newColumns: added.map((c) => c.column),
-      };
+      const result = emptyUpsertResult(added.map((c) => c.column));
       if (page.length > 0) this.writeRecords(shape, layout, page, state.passId ?? null, now, result);
       this.writeState(shape.name, state, now);
       return { result };
@@ -137,21 +131,13 @@ export class SqliteSink implements Sink {
     this.requireDb();
     const layout = this.storedLayout(stream);
     if (!layout?.hasTable) return [];
-    const types = new Map(layout.columns.map((c) => [c.column, c.type]));
     const where = options.includeDeleted === false ? ' WHERE "_ashpipe_deleted_at" IS NULL' : '';
     const order = layout.keyColumns.map((c) => quoteIdent(c.column)).join(', ');
     const sql = `SELECT * FROM ${quoteIdent(layout.table)}${where} ORDER BY ${order} LIMIT ? OFFSET ?`;
     const rows = this.prepare(sql).all(options.limit ?? -1, options.offset ?? 0) as Array<
       Record<string, unknown>
     >;
-    return rows.map((row) => {
-      const out: Record<string, unknown> = {};
-      for (const [column, value] of Object.entries(row)) {
-        const type = types.get(column);
-        out[column] = type ? decodeValue(type, value) : value;
-      }
-      return out;
-    });
+    return rows.map(rowDecoder(layout));
   }
 
   async close(): Promise<void> {
@@ -244,15 +230,7 @@ export class SqliteSink implements Sink {
     );
 
     for (const record of page) {
-      const key = keys.map((c) => {
-        const value = record[c.field];
-        if (!fits(c.type, value, 'sqlite')) {
-          throw new Error(
-            `a record of stream ${shape.name} has a ${c.field} that does not fit its ${c.type} key column`,
-          );
-        }
-        return value;
-      });
+      const key = keys.map((c) => keyColumnValue(shape.name, c, record, 'sqlite'));
       const raw = JSON.stringify(record);
       const existing = find.get(...key) as { raw: string; deleted_at: string | null } | undefined;
       if (existing && existing.deleted_at === null && existing.raw === raw) {

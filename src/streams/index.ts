@@ -86,6 +86,10 @@ export const NOT_SYNCED: Readonly<Record<string, string>> = {
     'one request per application, and only for organisations with AI application review; request shape not documented',
   'candidate.listClientInfo': 'request and record shape not documented in the sources ashpipe follows',
   'candidate.listProjects': 'one request per candidate; the projects stream already has every project',
+  'candidate.listFraudChecks':
+    'added in 2026; request and record shape not documented in the sources ashpipe follows',
+  'user.listInterviewerPauses':
+    'added in 2026; request and record shape not documented in the sources ashpipe follows',
 };
 
 function costOf(def: StreamDefinition, paginated: boolean): string {

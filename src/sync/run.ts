@@ -1,4 +1,4 @@
-import { AshbyClient, Limiter, type RetryOptions } from '../ashby/index.js';
+import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../ashby/index.js';
 import { openSink } from '../sinks/index.js';
 import type { ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
@@ -41,6 +41,8 @@ export interface SyncRunOptions {
   retry?: Partial<RetryOptions>;
   logger?: Logger;
   signal?: AbortSignal;
+  /** Also receives every client event (requests, responses, retries, 429s), e.g. for timing. */
+  onClientEvent?: (event: ClientEvent) => void;
 }
 
 /** Opens the sink, syncs the streams with progress, closes the sink, and returns the summary. */
@@ -59,7 +61,12 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
     apiKey: options.apiKey,
     ...(limiter ? { limiter } : {}),
     baseUrl: options.baseUrl,
-    onEvent: counters.onEvent,
+    onEvent: options.onClientEvent
+      ? (event) => {
+          counters.onEvent(event);
+          options.onClientEvent?.(event);
+        }
+      : counters.onEvent,
     ...(options.retry ? { retry: options.retry } : {}),
   });
   const sink = openSink(options.target, options.logger ? { logger: options.logger } : {});

@@ -75,6 +75,25 @@ function statusOf(verification: Verification | undefined): CredentialStatus {
   return verification.status === 'valid' ? 'verified' : verification.status;
 }
 
+/**
+ * Values of the columns a sealed key fills, in the order `add` and `rotate` name them: key_ciphertext,
+ * key_iv, key_tag, data_key_wrapped, data_key_iv, data_key_tag, key_suffix, status, verified_at, verification.
+ */
+function sealedKeyColumns(envelope: Envelope, apiKey: string, verification: Verification | undefined) {
+  return [
+    envelope.key.ciphertext,
+    envelope.key.iv,
+    envelope.key.tag,
+    envelope.dataKey.ciphertext,
+    envelope.dataKey.iv,
+    envelope.dataKey.tag,
+    suffixOf(apiKey),
+    statusOf(verification),
+    verification?.verifiedAt ?? null,
+    verification ? JSON.stringify(verification) : null,
+  ] as const;
+}
+
 function toInfo(row: CredentialRow): CredentialInfo {
   return {
     id: row.id,
@@ -131,6 +150,15 @@ export class Vault {
 
   private get actor(): string | undefined {
     return this.options.actor;
+  }
+
+  private auditVerify(credential: { id: string; name: string }, verification: Verification): void {
+    this.audit({
+      action: 'verify',
+      credentialId: credential.id,
+      credentialName: credential.name,
+      ...verifyOutcome(verification),
+    });
   }
 
   private audit(entry: Parameters<typeof recordAudit>[1]): void {
@@ -196,21 +224,12 @@ export class Vault {
           name,
           input.description?.trim() || null,
           input.baseUrl ?? null,
-          envelope.key.ciphertext,
-          envelope.key.iv,
-          envelope.key.tag,
-          envelope.dataKey.ciphertext,
-          envelope.dataKey.iv,
-          envelope.dataKey.tag,
-          suffixOf(apiKey),
-          statusOf(v),
-          v?.verifiedAt ?? null,
-          v ? JSON.stringify(v) : null,
+          ...sealedKeyColumns(envelope, apiKey, v),
           now,
           now,
         );
       this.audit({ action: 'create', credentialId: id, credentialName: name });
-      if (v) this.audit({ action: 'verify', credentialId: id, credentialName: name, ...verifyOutcome(v) });
+      if (v) this.auditVerify({ id, name }, v);
     });
     return this.get(name);
   }
@@ -255,12 +274,7 @@ export class Vault {
           new Date().toISOString(),
           row.id,
         );
-      this.audit({
-        action: 'verify',
-        credentialId: row.id,
-        credentialName: row.name,
-        ...verifyOutcome(verification),
-      });
+      this.auditVerify(row, verification);
     });
     return this.get(row.name);
   }
@@ -283,32 +297,11 @@ export class Vault {
              updated_at = ?, rotated_at = ?
            WHERE id = ?`,
         )
-        .run(
-          envelope.key.ciphertext,
-          envelope.key.iv,
-          envelope.key.tag,
-          envelope.dataKey.ciphertext,
-          envelope.dataKey.iv,
-          envelope.dataKey.tag,
-          suffixOf(apiKey),
-          statusOf(verification),
-          verification?.verifiedAt ?? null,
-          verification ? JSON.stringify(verification) : null,
-          now,
-          now,
-          row.id,
-        );
+        .run(...sealedKeyColumns(envelope, apiKey, verification), now, now, row.id);
       if (result.changes !== 1)
         throw new VaultError('not_found', `credential "${name}" was deleted meanwhile`);
       this.audit({ action: 'rotate', credentialId: row.id, credentialName: row.name });
-      if (verification) {
-        this.audit({
-          action: 'verify',
-          credentialId: row.id,
-          credentialName: row.name,
-          ...verifyOutcome(verification),
-        });
-      }
+      if (verification) this.auditVerify(row, verification);
     });
     this.purgeOldPages();
     return this.get(row.name);

@@ -1,22 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    streams: {
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: (s: string) => (err += s) },
-    },
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-  };
-}
+import { captureStreams as capture } from '../support/cli.js';
 
 describe('ashpipe CLI', () => {
   it('prints its version and exits 0', async () => {

@@ -11,24 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findEndpoint } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { removeAll, tempDir } from './helpers.js';
+import { prng, removeAll, tempDir } from './helpers.js';
 
 const ENTRY = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
 const RECORDS = 6;
 const cleanup: string[] = [];
 afterAll(() => removeAll(cleanup));
-
-/** Seeded PRNG (mulberry32), so a failing trial can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Forwards to the sandbox at once but holds the answer of every write past the client's timeout: the

@@ -10,18 +10,7 @@ import { type RecordResult, runPush } from '../../src/push/engine.js';
 import { readInput } from '../../src/push/input.js';
 import { getQuarantine } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { fixtures, operation, removeAll, sandboxClient, tempDir } from './helpers.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { fixtures, operation, prng, removeAll, sandboxClient, tempDir } from './helpers.js';
 
 const random = prng(20_251_129);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { AshbyClient } from '../../src/ashby/client.js';
 import { Limiter } from '../../src/ashby/limiter.js';
 import type { ControlStore } from '../../src/control/store.js';
@@ -10,6 +9,7 @@ import type { InputRow } from '../../src/push/input.js';
 import { findOperation } from '../../src/push/operations/index.js';
 import type { Operation } from '../../src/push/types.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
+import { runCli } from '../support/cli.js';
 
 export function tempDir(cleanup: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -68,35 +68,8 @@ export async function pushTo(
   return { summary, results: results.sort((a, b) => a.row - b.row) };
 }
 
-export function captureStreams() {
-  let out = '';
-  let err = '';
-  return {
-    streams: {
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: (s: string) => (err += s) },
-    },
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-  };
-}
-
-/** Runs the CLI in-process; resolves with the exit code and both streams. */
-export async function cli(argv: string[], env: NodeJS.ProcessEnv) {
-  // Imported lazily: engine tests need not load every command of the CLI.
-  const { main } = await import('../../src/cli/main.js');
-  const io = captureStreams();
-  const code = await main(['node', 'ashpipe', ...argv], {
-    streams: io.streams,
-    env,
-    stdin: Readable.from([]),
-  });
-  return { code, out: io.out, err: io.err };
-}
+/** Runs the CLI in-process (stdin empty); resolves with the exit code and both streams. */
+export const cli = (argv: string[], env: NodeJS.ProcessEnv) => runCli(argv, env);
 
 export interface Ref {
   id: string;
@@ -148,4 +121,16 @@ let serial = 0;
 export function uniqueEmail(prefix = 'push'): string {
   serial += 1;
   return `${prefix}.${process.pid}.${Date.now().toString(36)}.${serial}@example.com`;
+}
+
+/** Seeded PRNG (mulberry32), so a failing trial can be replayed from its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

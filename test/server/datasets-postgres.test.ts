@@ -1,17 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { asJson, type Harness, harness, PASSWORD } from './helpers.js';
+import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
+import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
 
-const PG_URL = process.env.ASHPIPE_TEST_POSTGRES_URL;
-if (!PG_URL) {
-  if (process.env.ASHPIPE_REQUIRE_POSTGRES === '1')
-    throw new Error('ASHPIPE_REQUIRE_POSTGRES=1 but ASHPIPE_TEST_POSTGRES_URL is not set');
-  console.warn('ASHPIPE_TEST_POSTGRES_URL is not set: SKIPPING the PostgreSQL data preview test');
-}
+const PG_URL = testPostgresUrl('the PostgreSQL data preview test');
 
 describe.skipIf(!PG_URL)('data preview of a PostgreSQL target', () => {
-  const schema = `ashpipe_t_${randomBytes(6).toString('hex')}`;
+  const schema = testSchemaName();
   let admin: pg.Client;
   let h: Harness;
   let headers: Record<string, string>;
@@ -37,16 +32,7 @@ describe.skipIf(!PG_URL)('data preview of a PostgreSQL target', () => {
 
   beforeEach(async () => {
     h = await harness();
-    const res = await h.request('/api/v1/session/setup', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ password: PASSWORD }),
-    });
-    headers = {
-      cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
-      'x-csrf-token': (await res.json().then(asJson)).csrfToken,
-      'content-type': 'application/json',
-    };
+    headers = await signedInHeaders(h);
   });
   afterEach(async () => {
     await h.close();

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { addQuarantine } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { clearSecrets } from '../../src/util/redact.js';
-import { asJson, type Harness, harness, PASSWORD } from './helpers.js';
+import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
 
 // The sandbox's full key: a real key to the sandbox, so it must stay out of every response.
 const KEY = 'sandbox-full';
@@ -30,16 +30,7 @@ beforeEach(async () => {
   sandbox.faults.reset();
   sandbox.resetStats();
   h = await harness({ baseUrl: sandbox.url, realDestination: true, realSource: true });
-  const res = await h.request('/api/v1/session/setup', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ password: PASSWORD }),
-  });
-  headers = {
-    cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
-    'x-csrf-token': (await res.json().then(asJson)).csrfToken,
-    'content-type': 'application/json',
-  };
+  headers = await signedInHeaders(h);
 });
 afterEach(async () => {
   await h.close();

@@ -144,6 +144,20 @@ export async function harness(
   };
 }
 
+/** Sets the console password up; resolves with the headers of the signed-in session (JSON requests). */
+export async function signedInHeaders(h: Harness): Promise<Record<string, string> & { cookie: string }> {
+  const res = await h.request('/api/v1/session/setup', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ password: PASSWORD }),
+  });
+  return {
+    cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
+    'x-csrf-token': (await res.json().then(asJson)).csrfToken,
+    'content-type': 'application/json',
+  };
+}
+
 /** Parsed JSON of a response, loosely typed: tests assert on its shape. */
 // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary response JSON
 export type Json = any;

@@ -3,29 +3,18 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clearSecrets } from '../../src/util/redact.js';
-import { asJson, type Harness, harness, PASSWORD } from './helpers.js';
+import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
 
 const CANARY = 'canary-key-7f3e9a1c5b2d';
 const READONLY = 'readonly-key-0a1b2c3d4e5f';
 
 let h: Harness;
 let headers: Record<string, string>;
-let sessionCookie: string;
 
 beforeEach(async () => {
   clearSecrets();
   h = await harness();
-  const res = await h.request('/api/v1/session/setup', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ password: PASSWORD }),
-  });
-  sessionCookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  headers = {
-    cookie: sessionCookie,
-    'x-csrf-token': (await res.json().then(asJson)).csrfToken,
-    'content-type': 'application/json',
-  };
+  headers = await signedInHeaders(h);
 });
 afterEach(async () => {
   await h.close();

@@ -1,18 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openSink, type Sink } from '../../src/sinks/index.js';
+import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
 
-const PG_URL = process.env.ASHPIPE_TEST_POSTGRES_URL;
-if (!PG_URL) {
-  if (process.env.ASHPIPE_REQUIRE_POSTGRES === '1') {
-    throw new Error('ASHPIPE_REQUIRE_POSTGRES=1 but ASHPIPE_TEST_POSTGRES_URL is not set');
-  }
-  console.warn('ASHPIPE_TEST_POSTGRES_URL is not set: SKIPPING the PostgreSQL sink tests');
-}
+const PG_URL = testPostgresUrl('the PostgreSQL sink tests');
 
 /** A sink kind under test and how to make an isolated target for it. */
 export interface Kind {
@@ -73,7 +67,7 @@ const postgres: Kind = {
   kind: 'postgres',
   skip: !PG_URL,
   target: async () => {
-    const schema = `ashpipe_t_${randomBytes(6).toString('hex')}`;
+    const schema = testSchemaName();
     schemas.push(schema);
     return withSchema(PG_URL ?? '', schema);
   },

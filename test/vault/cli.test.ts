@@ -7,24 +7,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CliContext } from '../../src/cli/context.js';
 import { UsageError } from '../../src/cli/exit-codes.js';
 import { addKeyOptions, resolveAshbyAccess } from '../../src/cli/key-options.js';
-import { main } from '../../src/cli/main.js';
 import { Output } from '../../src/cli/output.js';
-import { captureStreams, makeTempHome, removeAll } from './helpers.js';
+import { captureStreams, runCli } from '../support/cli.js';
+import { makeTempHome, removeAll } from './helpers.js';
 
 const cleanup: string[] = [];
 afterEach(() => removeAll(cleanup));
 
 const KEY = 'ashby-cli-key-0123456789wxyz';
 
-async function run(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean } = Readable.from([]),
-) {
-  const io = captureStreams();
-  const code = await main(['node', 'ashpipe', ...argv], { streams: io.streams, env, stdin });
-  return { code, out: io.out, err: io.err };
-}
+const run = runCli;
 
 function context(env: NodeJS.ProcessEnv): CliContext & { io: ReturnType<typeof captureStreams> } {
   const io = captureStreams();

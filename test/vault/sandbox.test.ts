@@ -5,11 +5,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { AshbyClient } from '../../src/ashby/client.js';
 import { resolveAshbyAccess } from '../../src/cli/key-options.js';
-import { main } from '../../src/cli/main.js';
 import { Output } from '../../src/cli/output.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { verifyKey } from '../../src/vault/verify.js';
-import { captureStreams, filesUnder, makeTempHome, removeAll } from './helpers.js';
+import { captureStreams, runCli } from '../support/cli.js';
+import { filesUnder, makeTempHome, removeAll } from './helpers.js';
 
 const cleanup: string[] = [];
 afterEach(() => removeAll(cleanup));
@@ -43,15 +43,7 @@ const client = (apiKey: string) => new AshbyClient({ apiKey, baseUrl: sandbox.ur
 const jobsVisible = (apiKey: string) =>
   sandbox.records('job.list', { apiKey }) as Array<{ confidential?: boolean }>;
 
-async function run(argv: string[], env: NodeJS.ProcessEnv, stdin: string | undefined = undefined) {
-  const io = captureStreams();
-  const code = await main(['node', 'ashpipe', ...argv], {
-    streams: io.streams,
-    env,
-    stdin: Readable.from(stdin === undefined ? [] : [stdin]),
-  });
-  return { code, out: io.out, err: io.err };
-}
+const run = (argv: string[], env: NodeJS.ProcessEnv, stdin?: string) => runCli(argv, env, stdin);
 
 describe('verifying keys against the sandbox', () => {
   it('sandbox-full: every probed module readable, confidential jobs seen when there are any', async () => {

@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { ApiError, api, type Credential } from './api';
+import { ApiKeyField, ErrorAlert, errorText, NameDescriptionFields } from './form';
 import { Overlay } from './overlay';
 
 const ACCESS_LABEL: Record<string, string> = { allowed: 'yes', missing: 'no', unknown: '?', error: 'error' };
@@ -59,6 +60,11 @@ export function CredentialTile(props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const [mode, setMode] = useState<'rotate' | 'edit' | 'delete'>();
+  const closeOverlay = () => setMode(undefined);
+  const overlayDone = () => {
+    setMode(undefined);
+    props.onChanged?.();
+  };
   const act = async (fn: () => Promise<unknown>) => {
     setBusy(true);
     setError(undefined);
@@ -66,7 +72,7 @@ export function CredentialTile(props: {
       await fn();
       props.onChanged?.();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -114,11 +120,7 @@ export function CredentialTile(props: {
       {body}
       <PermissionMap credential={c} />
       <ReadOnlyWarning credential={c} />
-      {error ? (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorAlert error={error} />
       <div className="actions">
         <button
           type="button"
@@ -138,27 +140,11 @@ export function CredentialTile(props: {
         </button>
       </div>
       {mode === 'rotate' ? (
-        <RotateOverlay
-          credential={c}
-          onClose={() => setMode(undefined)}
-          onDone={() => {
-            setMode(undefined);
-            props.onChanged?.();
-          }}
-        />
+        <RotateOverlay credential={c} onClose={closeOverlay} onDone={overlayDone} />
       ) : null}
-      {mode === 'edit' ? (
-        <EditOverlay
-          credential={c}
-          onClose={() => setMode(undefined)}
-          onDone={() => {
-            setMode(undefined);
-            props.onChanged?.();
-          }}
-        />
-      ) : null}
+      {mode === 'edit' ? <EditOverlay credential={c} onClose={closeOverlay} onDone={overlayDone} /> : null}
       {mode === 'delete' ? (
-        <Overlay title={`Delete ${c.name}?`} onClose={() => setMode(undefined)}>
+        <Overlay title={`Delete ${c.name}?`} onClose={closeOverlay}>
           {c.usedBy.length > 0 ? (
             <>
               <p>These flows use this credential and will be paused:</p>
@@ -172,7 +158,7 @@ export function CredentialTile(props: {
             <p>No flow uses this credential.</p>
           )}
           <div className="actions">
-            <button type="button" onClick={() => setMode(undefined)}>
+            <button type="button" onClick={closeOverlay}>
               Cancel
             </button>
             <button
@@ -181,7 +167,7 @@ export function CredentialTile(props: {
               onClick={() =>
                 act(() =>
                   api('DELETE', `/credentials/${c.id}${c.usedBy.length > 0 ? '?force=true' : ''}`),
-                ).then(() => setMode(undefined))
+                ).then(closeOverlay)
               }
             >
               Delete credential
@@ -205,7 +191,7 @@ function RotateOverlay(props: { credential: Credential; onClose: () => void; onD
       setKey('');
       props.onDone();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     } finally {
       setBusy(false);
     }
@@ -213,20 +199,8 @@ function RotateOverlay(props: { credential: Credential; onClose: () => void; onD
   return (
     <Overlay title={`Rotate ${props.credential.name}`} onClose={props.onClose}>
       <form onSubmit={submit}>
-        <label htmlFor="rotate-key">New API Key *</label>
-        <input
-          id="rotate-key"
-          type="password"
-          autoComplete="off"
-          required
-          value={key}
-          onChange={(e) => setKey(e.target.value)}
-        />
-        {error ? (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ApiKeyField id="rotate-key" label="New API Key *" value={key} onChange={setKey} />
+        <ErrorAlert error={error} />
         <button type="submit" disabled={busy}>
           {busy ? 'Verifying…' : 'Verify and rotate'}
         </button>
@@ -245,25 +219,20 @@ function EditOverlay(props: { credential: Credential; onClose: () => void; onDon
       await api('PATCH', `/credentials/${props.credential.id}`, { name, description });
       props.onDone();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   };
   return (
     <Overlay title={`Edit ${props.credential.name}`} onClose={props.onClose}>
       <form onSubmit={submit}>
-        <label htmlFor="edit-name">Credential Name *</label>
-        <input id="edit-name" required value={name} onChange={(e) => setName(e.target.value)} />
-        <label htmlFor="edit-description">Credential Description</label>
-        <textarea
-          id="edit-description"
-          value={description}
-          onChange={(e) => setDescription(e.target.value)}
+        <NameDescriptionFields
+          idPrefix="edit"
+          name={name}
+          onName={setName}
+          description={description}
+          onDescription={setDescription}
         />
-        {error ? (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorAlert error={error} />
         <button type="submit">Save</button>
       </form>
     </Overlay>
@@ -313,28 +282,15 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
         </div>
       ) : (
         <form onSubmit={submit}>
-          <label htmlFor="cred-name">Credential Name *</label>
-          <input id="cred-name" required value={name} onChange={(e) => setName(e.target.value)} />
-          <label htmlFor="cred-description">Credential Description</label>
-          <textarea
-            id="cred-description"
-            value={description}
-            onChange={(e) => setDescription(e.target.value)}
+          <NameDescriptionFields
+            idPrefix="cred"
+            name={name}
+            onName={setName}
+            description={description}
+            onDescription={setDescription}
           />
-          <label htmlFor="cred-key">API Key *</label>
-          <input
-            id="cred-key"
-            type="password"
-            autoComplete="off"
-            required
-            value={key}
-            onChange={(e) => setKey(e.target.value)}
-          />
-          {error ? (
-            <p className="error" role="alert">
-              {error}
-            </p>
-          ) : null}
+          <ApiKeyField id="cred-key" label="API Key *" value={key} onChange={setKey} />
+          <ErrorAlert error={error} />
           <button type="submit" disabled={busy}>
             {busy ? 'Verifying…' : 'Save'}
           </button>

@@ -1,6 +1,13 @@
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { api, type Credential, type Flow, type OperationInfo, type Run, type StreamInfo } from './api';
 import { CredentialGrid } from './credentials';
+import { ErrorAlert, errorText, useApiList } from './form';
+
+/** The tiles of the wizard's first step. */
+const FLOW_KINDS = [
+  { kind: 'source', title: 'Ashby source', text: 'Sync Ashby streams into a database.' },
+  { kind: 'destination', title: 'Ashby destination', text: 'Push records from a file into Ashby.' },
+] as const;
 
 function access(c: Credential | undefined, permission: string): string {
   const [module, level] = permission.split(': ');
@@ -140,7 +147,7 @@ export function FlowWizard(props: {
     try {
       setReport(await api<TestReport>('POST', '/flows/test?limit=5', body()));
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     }
   };
 
@@ -153,7 +160,7 @@ export function FlowWizard(props: {
         : await api<{ flow: Flow }>('POST', '/flows?activate=true', body());
       props.onDone(r.flow.id);
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   };
 
@@ -175,35 +182,23 @@ export function FlowWizard(props: {
           </li>
         ))}
       </ol>
-      {error ? (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorAlert error={error} />
       {step === 'kind' ? (
         <div className="grid">
-          <button
-            type="button"
-            className="tile selectable"
-            onClick={() => {
-              setKind('source');
-              setStep('auth');
-            }}
-          >
-            <h3>Ashby source</h3>
-            <p>Sync Ashby streams into a database.</p>
-          </button>
-          <button
-            type="button"
-            className="tile selectable"
-            onClick={() => {
-              setKind('destination');
-              setStep('auth');
-            }}
-          >
-            <h3>Ashby destination</h3>
-            <p>Push records from a file into Ashby.</p>
-          </button>
+          {FLOW_KINDS.map((k) => (
+            <button
+              key={k.kind}
+              type="button"
+              className="tile selectable"
+              onClick={() => {
+                setKind(k.kind);
+                setStep('auth');
+              }}
+            >
+              <h3>{k.title}</h3>
+              <p>{k.text}</p>
+            </button>
+          ))}
         </div>
       ) : null}
       {step === 'auth' ? (
@@ -448,12 +443,7 @@ export function FlowEditor(props: {
       (e: Error) => setError(e.message),
     );
   }, [props.flowId]);
-  if (error)
-    return (
-      <p className="error" role="alert">
-        {error}
-      </p>
-    );
+  if (error) return <ErrorAlert error={error} />;
   if (!flow) return <p>Loading flow…</p>;
   return (
     <FlowWizard credentials={props.credentials} reload={props.reload} onDone={props.onDone} initial={flow} />
@@ -461,19 +451,8 @@ export function FlowEditor(props: {
 }
 
 export function FlowsList(props: { open: (hash: string) => void }) {
-  const [flows, setFlows] = useState<Flow[]>([]);
   const [error, setError] = useState<string>();
-  const load = useCallback(
-    () =>
-      api<{ flows: Flow[] }>('GET', '/flows').then(
-        (r) => setFlows(r.flows),
-        (e: Error) => setError(e.message),
-      ),
-    [],
-  );
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { items: flows, load } = useApiList('/flows', (r: { flows: Flow[] }) => r.flows, setError);
   const act = async (flow: Flow, action: 'activate' | 'pause' | 'run') => {
     setError(undefined);
     try {
@@ -481,7 +460,7 @@ export function FlowsList(props: { open: (hash: string) => void }) {
       if (r.run) props.open(`#/runs/${r.run.id}`);
       else await load();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     }
   };
   return (
@@ -490,11 +469,7 @@ export function FlowsList(props: { open: (hash: string) => void }) {
       <a className="button" href="#/flows/new">
         New data flow
       </a>
-      {error ? (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorAlert error={error} />
       <table className="list">
         <thead>
           <tr>
@@ -560,7 +535,7 @@ export function RunDetail(props: { runId: string }) {
       await api('POST', `/flows/${run.flowId}/cancel`);
       setCancelState('Stopping: records in progress finish first.');
     } catch (e) {
-      setCancelState(e instanceof Error ? e.message : String(e));
+      setCancelState(errorText(e));
     }
   };
   return (
@@ -657,11 +632,7 @@ export function DataPreview(props: { flowId?: string | undefined }) {
           setOffset(0);
         }}
       />
-      {error ? (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorAlert error={error} />
       {page ? (
         <>
           <p>
@@ -721,21 +692,10 @@ interface QItem {
 
 /** Records the destination engine set aside: the reason, the record as read, replay one or all. */
 export function QuarantineView(props: { flowId?: string | undefined }) {
-  const [items, setItems] = useState<QItem[]>([]);
   const [message, setMessage] = useState<string>();
   const [busy, setBusy] = useState(false);
   const query = props.flowId ? `?flowId=${encodeURIComponent(props.flowId)}` : '';
-  const load = useCallback(
-    () =>
-      api<{ items: QItem[] }>('GET', `/quarantine${query}`).then(
-        (r) => setItems(r.items),
-        (e: Error) => setMessage(e.message),
-      ),
-    [query],
-  );
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { items, load } = useApiList(`/quarantine${query}`, (r: { items: QItem[] }) => r.items, setMessage);
   const replay = async (list: QItem[]) => {
     setBusy(true);
     try {
@@ -745,7 +705,7 @@ export function QuarantineView(props: { flowId?: string | undefined }) {
       setMessage(`Replayed ${r.replayed}, still quarantined ${r.failed}.`);
       await load();
     } catch (e) {
-      setMessage(e instanceof Error ? e.message : String(e));
+      setMessage(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -823,21 +783,10 @@ interface ApiToken {
 
 /** API tokens for scripts: created here and shown once, listed by prefix, revoked. */
 export function TokensPage() {
-  const [tokens, setTokens] = useState<ApiToken[]>([]);
   const [name, setName] = useState('');
   const [shown, setShown] = useState<{ name: string; value: string }>();
   const [error, setError] = useState<string>();
-  const load = useCallback(
-    () =>
-      api<{ tokens: ApiToken[] }>('GET', '/tokens').then(
-        (r) => setTokens(r.tokens),
-        (e: Error) => setError(e.message),
-      ),
-    [],
-  );
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { items: tokens, load } = useApiList('/tokens', (r: { tokens: ApiToken[] }) => r.tokens, setError);
   const create = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
@@ -847,7 +796,7 @@ export function TokensPage() {
       setName('');
       await load();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   };
   const revoke = async (t: ApiToken) => {
@@ -857,7 +806,7 @@ export function TokensPage() {
       if (shown?.name === t.name) setShown(undefined);
       await load();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   };
   return (
@@ -871,11 +820,7 @@ export function TokensPage() {
         <input id="token-name" required value={name} onChange={(e) => setName(e.target.value)} />
         <button type="submit">Create token</button>
       </form>
-      {error ? (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorAlert error={error} />
       {shown ? (
         <div className="warning" role="status">
           <p>

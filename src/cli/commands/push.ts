@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { findEndpoint } from '../../ashby/catalogue.js';
 import { AshbyClient } from '../../ashby/index.js';
 import { resolveHome } from '../../control/home.js';
 import { openControlStore } from '../../control/store.js';
 import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
-import { type InputFormat, type InputSource, readInput } from '../../push/input.js';
+import { type InputFormat, type InputSource, inputLabelOf, readInput } from '../../push/input.js';
 import { IDENTITY_MAPPING, loadMapping, type Mapping } from '../../push/mapping.js';
-import { findOperation, manualOperation } from '../../push/operations/index.js';
+import { resolveOperation } from '../../push/operations/resolve.js';
 import { createPushProgress } from '../../push/progress.js';
 import type { OnExisting, Operation } from '../../push/types.js';
 import type { CliContext } from '../context.js';
@@ -29,19 +28,6 @@ interface PushCliOptions extends KeyOptions {
   concurrency: string;
   requestTimeout?: string;
   json?: boolean;
-}
-
-/** Picks the operation for `--endpoint`: a template when one exists, else manual mode for a write endpoint. */
-export function resolveOperation(name: string, manual = false): Operation {
-  const template = manual ? undefined : findOperation(name);
-  if (template) return template;
-  const endpoint = findEndpoint(name);
-  if (!endpoint) throw new UsageError(`unknown endpoint or operation "${name}" (see \`ashpipe operations\`)`);
-  if (endpoint.access !== 'write')
-    throw new UsageError(
-      `${endpoint.name} is a read endpoint; push sends writes (see \`ashpipe operations\`)`,
-    );
-  return manualOperation(endpoint);
 }
 
 /** Builds the input source from `--input` or `--from` + `--query`. */
@@ -221,7 +207,7 @@ export function pushCommand(ctx: CliContext): Command {
       await executePush(ctx, opts, operation, readInput(source), {
         mapping,
         onExisting: opts.onExisting,
-        inputLabel: source.kind === 'file' ? source.file : source.from.replace(/\/\/[^@/]*@/, '//'),
+        inputLabel: inputLabelOf(source),
         purpose: `push ${operation.name}`,
         ...(opts.key !== undefined ? { keyColumn: opts.key } : {}),
       });

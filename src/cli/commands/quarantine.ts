@@ -2,23 +2,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
 import { openControlStore } from '../../control/store.js';
-import type { InputRow } from '../../push/input.js';
-import {
-  getQuarantine,
-  listQuarantine,
-  markNotSent,
-  type QuarantineEntry,
-  setQuarantineStatus,
-} from '../../push/ledger.js';
-import { IDENTITY_MAPPING, loadMapping, type Mapping, mappingSchema } from '../../push/mapping.js';
-import { OUTCOME_UNKNOWN } from '../../push/operations/shared.js';
-import type { OnExisting } from '../../push/types.js';
+import { getQuarantine, listQuarantine, type QuarantineEntry } from '../../push/ledger.js';
+import { loadMapping } from '../../push/mapping.js';
+import { planReplay, replayEntries } from '../../push/replay.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions } from '../key-options.js';
 import { table } from '../output.js';
-import { executePush, resolveOperation } from './push.js';
+import { executePush } from './push.js';
 
 function withStore<T>(ctx: CliContext, fn: (db: ReturnType<typeof openControlStore>['db']) => T): T {
   const store = openControlStore(resolveHome(ctx.env));
@@ -184,60 +176,24 @@ export function quarantineCommand(ctx: CliContext): Command {
         throw new UsageError(
           `entries belong to several operations (${[...operations].join(', ')}); pass --operation`,
         );
-      const first = entries[0] as QuarantineEntry;
-      const opName = first.operation.startsWith('endpoint:')
-        ? first.operation.slice('endpoint:'.length)
-        : first.operation;
-      const operation = resolveOperation(opName, first.operation.startsWith('endpoint:'));
-      let mapping: Mapping = IDENTITY_MAPPING;
-      if (opts.map !== undefined) mapping = loadMapping(opts.map);
-      else {
-        const stored = mappingSchema.safeParse(first.options.mapping);
-        if (stored.success) mapping = stored.data;
-      }
-      const onExisting = (first.options.onExisting as OnExisting | undefined) ?? 'skip';
-      const keyColumn = typeof first.options.keyColumn === 'string' ? first.options.keyColumn : undefined;
-      const byRow = new Map<number, number>();
-      const rows: InputRow[] = entries.map((e, i) => {
-        byRow.set(i + 1, e.id);
-        const raw = fixed?.has(e.id) ? fixed.get(e.id) : e.raw;
-        return raw !== null && typeof raw === 'object' && !Array.isArray(raw)
-          ? { row: i + 1, record: raw as Record<string, unknown>, raw }
-          : {
-              row: i + 1,
-              error: 'the quarantined row was not a record; fix it in the source and push it again',
-              raw,
-            };
+      const plan = planReplay(entries, {
+        ...(fixed ? { fixed } : {}),
+        ...(opts.map !== undefined ? { mapping: loadMapping(opts.map) } : {}),
       });
-      if (!opts.dryRun) {
-        // Replaying an entry whose outcome was unknown is the person's word that Ashby does not have it.
-        withStore(ctx, (db) => {
-          for (const e of entries)
-            if (e.errorCode === OUTCOME_UNKNOWN && e.recordKey !== null)
-              markNotSent(db, e.operation, e.recordKey, 'pending', null);
+      const store = openControlStore(resolveHome(ctx.env));
+      try {
+        await replayEntries(plan, {
+          db: store.db,
+          dryRun: Boolean(opts.dryRun),
+          send: ({ operation, rows, ...push }) =>
+            executePush(ctx, opts, operation, rows, {
+              ...push,
+              purpose: `quarantine replay ${operation.name}`,
+            }),
         });
+      } finally {
+        store.close();
       }
-      // An entry is closed when its record was applied (or found done / existing) or quarantined again
-      // under another entry; one that failed again in place, or was not reached, stays open.
-      const closed = new Set<number>();
-      await executePush(ctx, opts, operation, rows, {
-        mapping,
-        onExisting,
-        inputLabel: `quarantine replay ${entries.map((e) => e.id).join(',')}`,
-        purpose: `quarantine replay ${operation.name}`,
-        ...(keyColumn !== undefined ? { keyColumn } : {}),
-        onResult: (r) => {
-          const id = byRow.get(r.row);
-          if (id === undefined || opts.dryRun) return;
-          const applied = ['created', 'updated', 'skipped-existing', 'skipped-done'].includes(r.status);
-          const movedOn = r.status === 'quarantined' && r.quarantineId !== undefined && r.quarantineId !== id;
-          if (applied || movedOn) closed.add(id);
-        },
-      }).finally(() => {
-        withStore(ctx, (db) => {
-          for (const id of closed) setQuarantineStatus(db, id, 'replayed');
-        });
-      });
     },
   );
   return cmd;

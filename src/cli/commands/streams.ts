@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { STREAMS } from '../../streams/index.js';
+import { NOT_SYNCED, STREAMS } from '../../streams/index.js';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
 
@@ -29,7 +29,8 @@ export function streamsCommand(ctx: CliContext): Command {
         description: s.description,
         note: s.note ?? null,
       }));
-      out.result({ streams: list }, () => {
+      const notSynced = Object.entries(NOT_SYNCED).map(([endpoint, reason]) => ({ endpoint, reason }));
+      out.result({ streams: list, notSynced }, () => {
         const rows = list.map((s) => [
           s.name + (s.default ? '' : ' *'),
           s.endpoint,
@@ -49,6 +50,9 @@ export function streamsCommand(ctx: CliContext): Command {
           '* opt-in: synced only when named with --streams (or --streams all).',
           'incremental streams read only changes after the first sync; full streams are read whole each run.',
           ...(notes.length > 0 ? ['', 'Notes:', ...notes] : []),
+          '',
+          'List endpoints not synced:',
+          ...notSynced.map((n) => `  ${n.endpoint}: ${n.reason}`),
         ].join('\n');
       });
     });

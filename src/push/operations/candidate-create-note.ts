@@ -1,14 +1,23 @@
 import type { Operation, OperationContext } from '../types.js';
-import { EXAMPLE_ID, id, oneOfCandidate, resolveCandidateId, savedIds, type WithId } from './shared.js';
+import {
+  EXAMPLE_ID,
+  id,
+  oneOfCandidate,
+  readList,
+  resolveCandidateId,
+  savedIds,
+  type WithId,
+} from './shared.js';
 
 interface Note extends WithId {
   content?: string;
 }
 
 async function sameNotes(ctx: OperationContext, candidateId: string, note: string): Promise<Note[]> {
-  const notes = await ctx.read<Note[]>('candidate.listNotes', { candidateId });
   // The note is the natural key: a note with the same text that did not exist before the create is ours.
-  return (Array.isArray(notes) ? notes : []).filter((n) => n.content === note);
+  return (await readList<Note>(ctx, 'candidate.listNotes', { candidateId })).filter(
+    (n) => n.content === note,
+  );
 }
 
 /** Create Note: reconciled by finding a note with the same text that appeared after the send. */

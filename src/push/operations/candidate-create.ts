@@ -1,6 +1,16 @@
 import type { FieldDef } from '../fields.js';
 import type { Operation, OperationContext, OperationOutcome } from '../types.js';
-import { candidatesByEmail, compact, id, idsOf, pick, savedIds, text, type WithId } from './shared.js';
+import {
+  CANDIDATE_ORIGIN_FIELDS,
+  candidatesByEmail,
+  compact,
+  idsOf,
+  pick,
+  readList,
+  savedIds,
+  text,
+  type WithId,
+} from './shared.js';
 
 export const candidateFields: Record<string, FieldDef> = {
   name: text('Full name', true),
@@ -10,13 +20,7 @@ export const candidateFields: Record<string, FieldDef> = {
   githubUrl: { type: 'url', description: 'GitHub profile URL' },
   website: { type: 'url', description: 'Personal website URL' },
   alternateEmailAddresses: { type: 'array', items: { type: 'email' }, description: 'Other email addresses' },
-  sourceId: id('Source of the candidate'),
-  creditedToUserId: id('User credited with the candidate'),
-  location: {
-    type: 'object',
-    description: 'Where the candidate lives',
-    fields: { city: text('City'), region: text('Region or state'), country: text('Country') },
-  },
+  ...CANDIDATE_ORIGIN_FIELDS,
   createdAt: { type: 'datetime', description: 'When the candidate was first seen (ISO 8601)' },
 };
 
@@ -37,8 +41,7 @@ async function lookup(ctx: OperationContext): Promise<WithId[]> {
   if (typeof email === 'string') return candidatesByEmail(ctx, email);
   // Without an email the name is the only handle; reconciliation still only accepts a candidate that
   // did not exist before the create was sent.
-  const found = await ctx.read<WithId[]>('candidate.search', { name });
-  return Array.isArray(found) ? found : [];
+  return readList(ctx, 'candidate.search', { name });
 }
 
 /** Create Candidate, looking the email up first; `--on-existing` decides what happens to a match. */

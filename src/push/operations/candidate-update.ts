@@ -1,5 +1,5 @@
 import type { Operation } from '../types.js';
-import { EXAMPLE_ID, id, text } from './shared.js';
+import { CANDIDATE_ORIGIN_FIELDS, EXAMPLE_ID, id, text } from './shared.js';
 
 /** Update Candidate: sets the given fields; re-sending it is harmless. */
 export const candidateUpdate: Operation = {
@@ -32,13 +32,7 @@ export const candidateUpdate: Operation = {
         },
       },
     },
-    sourceId: id('Source of the candidate'),
-    creditedToUserId: id('User credited with the candidate'),
-    location: {
-      type: 'object',
-      description: 'Where the candidate lives',
-      fields: { city: text('City'), region: text('Region or state'), country: text('Country') },
-    },
+    ...CANDIDATE_ORIGIN_FIELDS,
     createdAt: { type: 'datetime', description: 'When the candidate was first seen' },
     sendNotifications: { type: 'boolean', description: 'Notify subscribers (default true in Ashby)' },
   },

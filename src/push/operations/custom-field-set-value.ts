@@ -1,6 +1,6 @@
 import { coerceValue, type FieldDef, type FieldIssue } from '../fields.js';
 import type { Operation } from '../types.js';
-import { EXAMPLE_ID, id, RecordRejectedError } from './shared.js';
+import { EXAMPLE_ID, id, RecordRejectedError, selectDef } from './shared.js';
 
 interface CustomFieldDefinition {
   id: string;
@@ -39,12 +39,9 @@ function definitionFor(fieldType: string, options: string[]): FieldDef | undefin
     case 'Phone':
       return { type: 'string' };
     case 'ValueSelect':
-      return options.length > 0 ? { type: 'enum', values: options } : { type: 'string' };
+      return selectDef(options);
     case 'MultiValueSelect':
-      return {
-        type: 'array',
-        items: options.length > 0 ? { type: 'enum', values: options } : { type: 'string' },
-      };
+      return { type: 'array', items: selectDef(options) };
     case 'Currency':
       return { type: 'currency' };
     case 'NumberRange':

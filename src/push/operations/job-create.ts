@@ -1,6 +1,6 @@
 import type { Operation, OperationContext } from '../types.js';
 import { JOB_STATUSES, type JobStatus, setJobStatus } from './job-status.js';
-import { EXAMPLE_ID, id, savedIds, text, type WithId } from './shared.js';
+import { EXAMPLE_ID, id, readList, savedIds, text, type WithId } from './shared.js';
 
 interface Job extends WithId {
   title?: string;
@@ -9,8 +9,7 @@ interface Job extends WithId {
 
 async function sameJobs(ctx: OperationContext): Promise<Job[]> {
   const { title, customRequisitionId } = ctx.record;
-  const found = await ctx.read<Job[]>('job.search', { title });
-  return (Array.isArray(found) ? found : []).filter(
+  return (await readList<Job>(ctx, 'job.search', { title })).filter(
     (j) =>
       j.title === title &&
       (customRequisitionId === undefined ||

@@ -1,6 +1,15 @@
 import { coerceValue, type FieldDef, type FieldIssue } from '../fields.js';
 import type { Operation, OperationContext } from '../types.js';
-import { EXAMPLE_ID, id, OUTCOME_UNKNOWN, RecordRejectedError, savedIds, type WithId } from './shared.js';
+import {
+  EXAMPLE_ID,
+  id,
+  OUTCOME_UNKNOWN,
+  RecordRejectedError,
+  readList,
+  savedIds,
+  selectDef,
+  type WithId,
+} from './shared.js';
 
 interface FormField {
   isRequired?: boolean;
@@ -36,12 +45,9 @@ function defFor(field: NonNullable<FormField['field']>): FieldDef {
     case 'Number':
       return { type: 'integer' };
     case 'ValueSelect':
-      return options.length > 0 ? { type: 'enum', values: options } : { type: 'string' };
+      return selectDef(options);
     case 'MultiValueSelect':
-      return {
-        type: 'array',
-        items: options.length > 0 ? { type: 'enum', values: options } : { type: 'string' },
-      };
+      return { type: 'array', items: selectDef(options) };
     case 'String':
       return { type: 'string' };
     default:
@@ -88,8 +94,7 @@ export function fieldSubmissions(
 }
 
 async function offersOf(ctx: OperationContext, applicationId: string): Promise<string[]> {
-  const offers = await ctx.read<WithId[]>('offer.list', { applicationId });
-  return (Array.isArray(offers) ? offers : []).map((o) => o.id);
+  return (await readList(ctx, 'offer.list', { applicationId })).map((o) => o.id);
 }
 
 /**

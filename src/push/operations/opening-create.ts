@@ -1,9 +1,8 @@
 import type { Operation, OperationContext } from '../types.js';
-import { EXAMPLE_ID, id, RecordRejectedError, savedIds, text, type WithId } from './shared.js';
+import { EXAMPLE_ID, id, RecordRejectedError, readList, savedIds, text, type WithId } from './shared.js';
 
 async function sameOpenings(ctx: OperationContext, identifier: string): Promise<WithId[]> {
-  const found = await ctx.read<WithId[]>('opening.search', { identifier });
-  return Array.isArray(found) ? found : [];
+  return readList(ctx, 'opening.search', { identifier });
 }
 
 /** Create Opening; the identifier is its natural key. */

@@ -70,11 +70,36 @@ export function pick(record: Record<string, unknown>, names: readonly string[]):
   return out;
 }
 
-/** `candidate.search` by email, the natural key of a candidate. */
-export async function candidatesByEmail(ctx: OperationContext, email: string): Promise<WithId[]> {
-  const found = await ctx.read<WithId[]>('candidate.search', { email });
+/** A list look-up; an answer that is not a list counts as no results. */
+export async function readList<T = WithId>(
+  ctx: Pick<OperationContext, 'read'>,
+  endpoint: string,
+  body: Record<string, unknown>,
+): Promise<T[]> {
+  const found = await ctx.read<T[]>(endpoint, body);
   return Array.isArray(found) ? found : [];
 }
+
+/** `candidate.search` by email, the natural key of a candidate. */
+export function candidatesByEmail(ctx: OperationContext, email: string): Promise<WithId[]> {
+  return readList(ctx, 'candidate.search', { email });
+}
+
+/** A (multi-)select value: one of the options when they are known, else any text that Ashby checks. */
+export function selectDef(options: string[]): FieldDef {
+  return options.length > 0 ? { type: 'enum', values: options } : { type: 'string' };
+}
+
+/** Where a candidate came from and lives; the same fields on create and update. */
+export const CANDIDATE_ORIGIN_FIELDS: Record<'sourceId' | 'creditedToUserId' | 'location', FieldDef> = {
+  sourceId: id('Source of the candidate'),
+  creditedToUserId: id('User credited with the candidate'),
+  location: {
+    type: 'object',
+    description: 'Where the candidate lives',
+    fields: { city: text('City'), region: text('Region or state'), country: text('Country') },
+  },
+};
 
 /** Resolves a candidate from `candidateId` or `candidateEmail` (exactly one candidate must have it). */
 export async function resolveCandidateId(ctx: OperationContext): Promise<string> {

@@ -1,0 +1,130 @@
+/**
+ * Quarantine replay: sends quarantined records again through the same ledger, with the options of the
+ * run that quarantined them. Shared by `ashpipe quarantine replay` and the server's replay route.
+ */
+import type Database from 'better-sqlite3';
+import type { PushOptions, PushSummary, RecordResult } from './engine.js';
+import type { InputRow } from './input.js';
+import { markNotSent, type QuarantineEntry, setQuarantineStatus } from './ledger.js';
+import { IDENTITY_MAPPING, type Mapping, mappingSchema } from './mapping.js';
+import { operationOfEntry } from './operations/resolve.js';
+import { OUTCOME_UNKNOWN } from './operations/shared.js';
+import type { OnExisting, Operation } from './types.js';
+
+/** Statuses a record leaves the quarantine with when a replay applied it (or found it applied). */
+const APPLIED: ReadonlySet<string> = new Set(['created', 'updated', 'skipped-existing', 'skipped-done']);
+
+/** What a replay pushes: the options of {@link PushOptions} that a replay decides. */
+export interface ReplayPush {
+  operation: Operation;
+  rows: InputRow[];
+  mapping: Mapping;
+  onExisting: OnExisting;
+  keyColumn?: string;
+  /** @example 'quarantine replay 3,4' */
+  inputLabel: string;
+  /** Closes the entries whose records were applied; a caller's own `onResult` must call it too. */
+  onResult: (result: RecordResult) => void;
+}
+
+/** A replay worked out from its entries, before anything is sent. */
+export interface ReplayPlan {
+  entries: readonly QuarantineEntry[];
+  operation: Operation;
+  mapping: Mapping;
+  onExisting: OnExisting;
+  keyColumn?: string;
+  /** One input row per entry, numbered from 1 in entry order. */
+  rows: InputRow[];
+}
+
+/** Options of {@link planReplay}. */
+export interface PlanReplayOptions {
+  /**
+   * Corrected records by entry id; an entry not in the map replays its stored raw record.
+   * @example new Map([[12, { email: 'ada@example.com' }]])
+   */
+  fixed?: ReadonlyMap<number, unknown>;
+  /** @default the mapping stored with the first entry, else every column keeps its name */
+  mapping?: Mapping;
+}
+
+/**
+ * Works out the operation, mapping and rows of a replay. The entries must be non-empty and of one
+ * operation (callers check, each with its own wording); the first entry's stored options apply.
+ */
+export function planReplay(entries: readonly QuarantineEntry[], options: PlanReplayOptions = {}): ReplayPlan {
+  const first = entries[0];
+  if (!first) throw new Error('nothing to replay');
+  const operation = operationOfEntry(first.operation);
+  let mapping: Mapping = IDENTITY_MAPPING;
+  if (options.mapping !== undefined) mapping = options.mapping;
+  else {
+    const stored = mappingSchema.safeParse(first.options.mapping);
+    if (stored.success) mapping = stored.data;
+  }
+  const onExisting =
+    typeof first.options.onExisting === 'string' ? (first.options.onExisting as OnExisting) : 'skip';
+  const keyColumn = typeof first.options.keyColumn === 'string' ? first.options.keyColumn : undefined;
+  const { fixed } = options;
+  const rows: InputRow[] = entries.map((e, i) => {
+    const raw = fixed?.has(e.id) ? fixed.get(e.id) : e.raw;
+    return raw !== null && typeof raw === 'object' && !Array.isArray(raw)
+      ? { row: i + 1, record: raw as Record<string, unknown>, raw }
+      : {
+          row: i + 1,
+          error: 'the quarantined row was not a record; fix it in the source and push it again',
+          raw,
+        };
+  });
+  return { entries, operation, mapping, onExisting, rows, ...(keyColumn !== undefined ? { keyColumn } : {}) };
+}
+
+/** Options of {@link replayEntries}. */
+export interface ReplayOptions {
+  /** The control store connection holding the quarantine. */
+  db: Database.Database;
+  /** Validate and look up only: nothing is marked or closed. @default false */
+  dryRun?: boolean;
+  /** Runs the push (e.g. `runPush` with a client, or the CLI's push with its progress and summary). */
+  send: (push: ReplayPush) => Promise<PushSummary>;
+}
+
+/**
+ * Replays a plan. An entry is closed (status `replayed`) when its record was applied (or found done or
+ * existing) or quarantined again under another entry; one that failed again in place, or was not
+ * reached, stays open. Entries are closed even when the push throws part-way.
+ */
+export async function replayEntries(
+  plan: ReplayPlan,
+  options: ReplayOptions,
+): Promise<{ summary: PushSummary; closed: number[] }> {
+  const { db, dryRun = false } = options;
+  const { entries } = plan;
+  if (!dryRun) {
+    // Replaying an entry whose outcome was unknown is the person's word that Ashby does not have it.
+    for (const e of entries)
+      if (e.errorCode === OUTCOME_UNKNOWN && e.recordKey !== null)
+        markNotSent(db, e.operation, e.recordKey, 'pending', null);
+  }
+  const closed = new Set<number>();
+  const summary = await options
+    .send({
+      operation: plan.operation,
+      rows: plan.rows,
+      mapping: plan.mapping,
+      onExisting: plan.onExisting,
+      inputLabel: `quarantine replay ${entries.map((e) => e.id).join(',')}`,
+      ...(plan.keyColumn !== undefined ? { keyColumn: plan.keyColumn } : {}),
+      onResult: (r) => {
+        const id = entries[r.row - 1]?.id;
+        if (id === undefined || dryRun) return;
+        const movedOn = r.status === 'quarantined' && r.quarantineId !== undefined && r.quarantineId !== id;
+        if (APPLIED.has(r.status) || movedOn) closed.add(id);
+      },
+    })
+    .finally(() => {
+      for (const id of closed) setQuarantineStatus(db, id, 'replayed');
+    });
+  return { summary, closed: [...closed] };
+}
