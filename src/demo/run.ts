@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { AshbyClient } from '../ashby/index.js';
 import { openControlStore } from '../control/index.js';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../sandbox/index.js';
 import { selectStreams } from '../streams/index.js';
@@ -45,6 +46,8 @@ export interface DemoResult {
   incremental: SyncSummary;
   reconcile: SyncSummary;
   changes: { created: string[]; updated: string[]; deleted: string[] };
+  /** Writes the sandbox answered through its HTTP API, per endpoint (the creates and updates). */
+  apiWrites: Record<string, number>;
   queries: string[];
 }
 
@@ -85,39 +88,42 @@ function storeDemoCredential(home: string, baseUrl: string, say: (line: string) 
 
 type Rec = Record<string, unknown>;
 
-/** Creates, updates and deletes a few candidates the way Ashby users would. */
-function changeSomeRecords(sandbox: Sandbox): DemoResult['changes'] {
-  const candidates = sandbox.records('candidate.list', { apiKey: DEMO_KEY }) as Rec[];
+/** The candidates the demo creates, as a recruiter would add them. */
+const NEW_CANDIDATES = [
+  { name: 'Grace Hopper', email: 'grace.hopper@example.com' },
+  { name: 'Katherine Johnson', email: 'katherine.johnson@example.com' },
+];
+
+/**
+ * Creates and updates a few candidates through the Ashby API, exactly as any API client would, and deletes
+ * one inside the sandbox: Ashby has no endpoint that deletes a candidate (people delete them in the app).
+ */
+async function changeSomeRecords(sandbox: Sandbox, apiKey: string): Promise<DemoResult['changes']> {
+  const client = new AshbyClient({ apiKey, baseUrl: sandbox.url });
+  const candidates = sandbox.records('candidate.list', { apiKey }) as Rec[];
   const pick = (i: number): Rec => {
     const rec = candidates[Math.floor((i * candidates.length) / 7)];
     if (!rec) throw new Error('the sandbox has too few candidates for the demo');
     return rec;
   };
-  const template = pick(0);
   const created: string[] = [];
-  for (const name of ['Grace Hopper', 'Katherine Johnson']) {
-    const rec = sandbox.world.create('candidate', (id) => ({
-      ...template,
-      id,
-      name,
-      createdAt: new Date().toISOString(),
-      updatedAt: new Date().toISOString(),
-      applicationIds: [],
-    }));
-    created.push(String(rec.id));
+  for (const person of NEW_CANDIDATES) {
+    const { results } = await client.call<{ id: string }>('candidate.create', person);
+    created.push(results.id);
   }
   const updated: string[] = [];
   for (const i of [1, 2, 3]) {
-    const rec = pick(i);
-    sandbox.mutate.updateCandidate(String(rec.id), {
-      position: 'Staff Engineer',
-      updatedAt: new Date().toISOString(),
+    const id = String(pick(i).id);
+    await client.call('candidate.update', {
+      candidateId: id,
+      location: { city: 'Lisbon', country: 'Portugal' },
+      sendNotifications: false,
     });
-    updated.push(String(rec.id));
+    updated.push(id);
   }
-  const gone = pick(5);
-  sandbox.mutate.deleteCandidate(String(gone.id));
-  return { created, updated, deleted: [String(gone.id)] };
+  const gone = String(pick(5).id);
+  sandbox.mutate.deleteCandidate(gone);
+  return { created, updated, deleted: [gone] };
 }
 
 /**
@@ -152,9 +158,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const full = await sync();
     say(formatSummary(full));
 
-    const changes = changeSomeRecords(sandbox);
+    const changes = await changeSomeRecords(sandbox, apiKey);
     say(
-      `\n4. Changed the sandbox: created ${changes.created.length} candidates, updated ${changes.updated.length}, deleted ${changes.deleted.length}.`,
+      `\n4. Changed the sandbox: created ${changes.created.length} candidates (candidate.create) and updated ${changes.updated.length} (candidate.update) through the Ashby API, and deleted ${changes.deleted.length} in the sandbox itself (the API has no delete).`,
     );
     say('5. Incremental sync: only what changed since the last sync is read.');
     const incremental = await sync();
@@ -181,6 +187,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       incremental,
       reconcile,
       changes,
+      apiWrites: sandbox.stats().writes,
       queries: DEMO_QUERIES,
     };
   } finally {

@@ -26,6 +26,8 @@ export interface ListDef {
   children?: (ctx: RequestContext) => ChildSource;
   /** Request filters (`status`, `includeArchived`, `createdAfter`…). */
   filter?: (rec: Rec, ctx: RequestContext) => boolean;
+  /** Checks the request before any record is read (required parameters such as `surveyType`). */
+  validate?: (ctx: RequestContext) => void;
   /** Shapes each returned record for the request (e.g. `expand: ["openings"]`). */
   map?: (rec: Rec, ctx: RequestContext) => Rec;
 }
@@ -46,6 +48,7 @@ export function listHandler(def: ListDef): Handler {
     const paginated = spec?.paginated ?? false;
     const incremental = spec?.incremental ?? false;
     const { world, codec, faults, body, key } = ctx;
+    def.validate?.(ctx);
     const source = def.children?.(ctx);
     const accept = (rec: Rec | undefined): rec is Rec =>
       rec !== undefined && visible(world, key, def.kind, rec) && (def.filter ? def.filter(rec, ctx) : true);

@@ -150,15 +150,23 @@ export const READ_HANDLERS: Record<string, Handler> = {
     filter: all(createdAfter, eq('applicationId'), eq('interviewStageId')),
   }),
   'interview.list': listHandler({ kind: 'interview', filter: includeArchived }),
-  'interviewEvent.list': listHandler({
-    kind: 'interviewEvent',
-    children: (ctx) => {
-      const schedule = parentId(ctx, 'interviewScheduleId', 'interviewSchedule');
-      const rec = ctx.world.get(schedule, 'interviewSchedule') as Rec;
-      const events = Array.isArray(rec.interviewEvents) ? (rec.interviewEvents as Rec[]) : [];
-      return { ids: events.map((e) => e.id) };
-    },
-  }),
+  // The events of one schedule are the schedule's own `interviewEvents` (seeded or written through
+  // interviewSchedule.create); `interview` is part of an event only with `expand: ["interview"]` (SPEC-2024).
+  'interviewEvent.list': (ctx) => {
+    const schedule = parentId(ctx, 'interviewScheduleId', 'interviewSchedule');
+    const rec = ctx.world.get(schedule, 'interviewSchedule') as Rec;
+    const events = Array.isArray(rec.interviewEvents) ? (rec.interviewEvents as Rec[]) : [];
+    const expand = expandList(ctx);
+    for (const e of expand) {
+      if (e !== 'interview') throw invalidInput('"expand" may only contain "interview"');
+    }
+    const results = events.map((event) => {
+      if (expand.includes('interview')) return event;
+      const { interview: _omitted, ...rest } = event;
+      return rest;
+    });
+    return { results, moreDataAvailable: false };
+  },
   'interviewPlan.list': listHandler({ kind: 'interviewPlan', filter: includeArchived }),
   'interviewStage.list': (ctx) => {
     const plan = parentId(ctx, 'interviewPlanId', 'interviewPlan');
@@ -169,7 +177,13 @@ export const READ_HANDLERS: Record<string, Handler> = {
   'feedbackFormDefinition.list': listHandler({ kind: 'feedbackFormDefinition', filter: includeArchived }),
   'surveyFormDefinition.list': listHandler({ kind: 'surveyFormDefinition' }),
   'surveyRequest.list': listHandler({ kind: 'surveyRequest' }),
-  'surveySubmission.list': listHandler({ kind: 'surveySubmission' }),
+  // `surveyType` is required and selects the submissions of that type (SPEC-2024 request schema); each
+  // record carries its type in `surveyType`.
+  'surveySubmission.list': listHandler({
+    kind: 'surveySubmission',
+    validate: (ctx) => void surveyTypeOf(ctx),
+    filter: (rec, ctx) => rec.surveyType === surveyTypeOf(ctx),
+  }),
   'user.list': listHandler({
     kind: 'user',
     filter: (rec, ctx) => ctx.body.includeDeactivated === true || rec.isEnabled !== false,
@@ -360,6 +374,17 @@ export const READ_HANDLERS: Record<string, Handler> = {
     };
   },
 };
+
+const SURVEY_TYPES = ['CandidateDataConsent', 'CandidateExperience', 'Diversity', 'EEOC', 'Questionnaire'];
+
+function surveyTypeOf(ctx: RequestContext): string {
+  const v = ctx.body.surveyType;
+  if (v === undefined || v === null || v === '') throw invalidInput('Missing required field "surveyType"');
+  if (typeof v !== 'string' || !SURVEY_TYPES.includes(v)) {
+    throw invalidInput(`"surveyType" must be one of ${SURVEY_TYPES.join(', ')}`);
+  }
+  return v;
+}
 
 function requiredId(ctx: RequestContext, field: string): string {
   const v = ctx.body[field];

@@ -37,11 +37,12 @@ export const applicationHiringTeamRoles: StreamDefinition = {
   description: 'Roles a member of an application hiring team can have.',
 };
 
-export const feedbackSubmissions: StreamDefinition = {
-  name: 'feedback_submissions',
-  endpoint: 'feedbackSubmission.list',
+export const applicationCriteriaEvaluations: StreamDefinition = {
+  name: 'application_criteria_evaluations',
+  endpoint: 'application.listCriteriaEvaluations',
   primaryKey: ['id'],
-  description: 'Feedback submissions (the 2026 successor of application_feedback).',
+  description: 'AI application review: how each application meets the job criteria.',
+  parent: { kind: 'stream', stream: 'applications', field: 'id', param: 'applicationId' },
   optIn: true,
-  note: 'endpoint added in 2026 whose record shape is not documented in the sources ashpipe follows: opt-in',
+  note: 'added in 2026; only organisations with AI application review have records, and a record does not name its application',
 };

@@ -18,6 +18,26 @@ export const candidateNotes: StreamDefinition = {
   optIn: true,
 };
 
+export const candidateClientInfo: StreamDefinition = {
+  name: 'candidate_client_info',
+  endpoint: 'candidate.listClientInfo',
+  primaryKey: ['id'],
+  description: 'IP address and browser a candidate applied from, per application.',
+  parent: { kind: 'stream', stream: 'candidates', field: 'id', param: 'candidateId' },
+  optIn: true,
+  note: 'endpoint added in 2026; its record shape is not in the 2024 spec, records are stored as received',
+};
+
+export const candidateFraudChecks: StreamDefinition = {
+  name: 'candidate_fraud_checks',
+  endpoint: 'candidate.listFraudChecks',
+  primaryKey: ['id'],
+  description: 'Fraud detection checks run on candidates.',
+  parent: { kind: 'stream', stream: 'candidates', field: 'id', param: 'candidateId' },
+  optIn: true,
+  note: 'endpoint added in 2026 whose record shape is not documented in the sources ashpipe follows (records are expected to carry an id); empty unless Fraud Detection is on',
+};
+
 export const candidateTags: StreamDefinition = {
   name: 'candidate_tags',
   endpoint: 'candidateTag.list',

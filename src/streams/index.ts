@@ -1,12 +1,19 @@
 import { describeScope, getEndpoint } from '../ashby/catalogue.js';
 import {
+  applicationCriteriaEvaluations,
   applicationFeedback,
   applicationHiringTeamRoles,
   applicationHistory,
   applications,
-  feedbackSubmissions,
 } from './applications.js';
-import { candidateNotes, candidates, candidateTags, projects } from './candidates.js';
+import {
+  candidateClientInfo,
+  candidateFraudChecks,
+  candidateNotes,
+  candidates,
+  candidateTags,
+  projects,
+} from './candidates.js';
 import {
   feedbackFormDefinitions,
   interviewEvents,
@@ -28,7 +35,7 @@ import {
   sourceTrackingLinks,
 } from './metadata.js';
 import { approvals, offers } from './offers.js';
-import { departments, hiringTeamRoles, locations, users } from './organization.js';
+import { departments, hiringTeamRoles, locations, userInterviewerPauses, users } from './organization.js';
 import { surveyFormDefinitions, surveyRequests, surveySubmissions } from './surveys.js';
 import type { ResolvedStream, StreamDefinition } from './types.js';
 
@@ -37,6 +44,7 @@ export type * from './types.js';
 /** Every stream ashpipe syncs, parents before their children. Adding a stream: one file, one line here. */
 const DEFINITIONS: readonly StreamDefinition[] = [
   users,
+  userInterviewerPauses,
   departments,
   locations,
   hiringTeamRoles,
@@ -47,11 +55,14 @@ const DEFINITIONS: readonly StreamDefinition[] = [
   openings,
   candidates,
   candidateNotes,
+  candidateClientInfo,
+  candidateFraudChecks,
   candidateTags,
   projects,
   applications,
   applicationFeedback,
   applicationHistory,
+  applicationCriteriaEvaluations,
   applicationHiringTeamRoles,
   offers,
   approvals,
@@ -71,7 +82,6 @@ const DEFINITIONS: readonly StreamDefinition[] = [
   archiveReasons,
   customFields,
   closeReasons,
-  feedbackSubmissions,
   brands,
   communicationTemplates,
 ];
@@ -82,14 +92,10 @@ const DEFINITIONS: readonly StreamDefinition[] = [
  */
 export const NOT_SYNCED: Readonly<Record<string, string>> = {
   'assessment.list': 'implemented by an assessment partner, not by Ashby',
-  'application.listCriteriaEvaluations':
-    'one request per application, and only for organisations with AI application review; request shape not documented',
-  'candidate.listClientInfo': 'request and record shape not documented in the sources ashpipe follows',
-  'candidate.listProjects': 'one request per candidate; the projects stream already has every project',
-  'candidate.listFraudChecks':
-    'added in 2026; request and record shape not documented in the sources ashpipe follows',
-  'user.listInterviewerPauses':
-    'added in 2026; request and record shape not documented in the sources ashpipe follows',
+  'candidate.listProjects':
+    'its records are projects that do not name the candidate, so a row per record cannot say who is in which project; the projects stream has every project',
+  'feedbackSubmission.list':
+    'added in 2026; neither the 2024 spec nor the API notes document its record shape (application_feedback has the feedback)',
 };
 
 function costOf(def: StreamDefinition, paginated: boolean): string {

@@ -8,6 +8,16 @@ export const users: StreamDefinition = {
   body: ({ includeArchived }) => ({ includeDeactivated: includeArchived }),
 };
 
+export const userInterviewerPauses: StreamDefinition = {
+  name: 'user_interviewer_pauses',
+  endpoint: 'user.listInterviewerPauses',
+  primaryKey: ['id'],
+  description: 'Periods in which users paused interviewing.',
+  parent: { kind: 'stream', stream: 'users', field: 'id', param: 'userId' },
+  optIn: true,
+  note: 'endpoint added in 2026 whose record shape is not documented in the sources ashpipe follows (records are expected to carry an id)',
+};
+
 export const departments: StreamDefinition = {
   name: 'departments',
   endpoint: 'department.list',

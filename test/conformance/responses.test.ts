@@ -66,6 +66,11 @@ const LISTS = [
   'applicationHiringTeamRole.list',
 ];
 
+/** Required request parameters of some lists (`surveySubmission.list` needs a `surveyType`). */
+const LIST_BODIES: Record<string, Record<string, unknown>> = {
+  'surveySubmission.list': { surveyType: 'CandidateExperience' },
+};
+
 function check(endpoint: string, body: unknown): string[] {
   const defect = KNOWN_SPEC_DEFECTS[endpoint];
   const errors = spec.validateResponse(endpoint, body);
@@ -88,13 +93,14 @@ describe.skipIf(!spec.available)('sandbox responses conform to the official 2024
   });
 
   it.each(LISTS)('%s: the first pages validate', async (endpoint) => {
-    let body: Record<string, unknown> = { limit: 100 };
+    const required = LIST_BODIES[endpoint] ?? {};
+    let body: Record<string, unknown> = { ...required, limit: 100 };
     for (let page = 0; page < 3; page++) {
       const a = await call(sandbox, endpoint, body);
       expect(a.body.success, JSON.stringify(a.body).slice(0, 300)).toBe(true);
       expect(check(endpoint, a.body)).toEqual([]);
       if (a.body.moreDataAvailable !== true) break;
-      body = { cursor: a.body.nextCursor };
+      body = { ...required, cursor: a.body.nextCursor };
     }
   });
 
@@ -114,6 +120,7 @@ describe.skipIf(!spec.available)('sandbox responses conform to the official 2024
       ['candidate.listNotes', { candidateId: candidate?.id }],
       ['interviewStage.list', { interviewPlanId: plan?.id }],
       ['interviewEvent.list', { interviewScheduleId: schedule?.id }],
+      ['interviewEvent.list', { interviewScheduleId: schedule?.id, expand: ['interview'] }],
     ];
     for (const [endpoint, body] of cases) {
       const a = await call(sandbox, endpoint, body);

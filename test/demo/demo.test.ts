@@ -50,6 +50,21 @@ describe('ashpipe demo', () => {
         .prepare('SELECT id FROM candidates WHERE _ashpipe_deleted_at IS NOT NULL')
         .all() as Array<{ id: string }>;
       expect(deleted.map((r) => r.id)).toEqual(result.changes.deleted);
+      // The creates and updates went through the API, and the synced rows show what was sent.
+      expect(result.apiWrites).toEqual({ 'candidate.create': 2, 'candidate.update': 3 });
+      const raw = (id: string) => {
+        const row = sqlite.prepare('SELECT _ashpipe_raw FROM candidates WHERE id = ?').get(id) as
+          | { _ashpipe_raw: string }
+          | undefined;
+        return JSON.parse(String(row?._ashpipe_raw)) as Record<string, unknown>;
+      };
+      const emails = result.changes.created.map(
+        (id) => (raw(id).primaryEmailAddress as { value?: string } | undefined)?.value,
+      );
+      expect(emails).toEqual(['grace.hopper@example.com', 'katherine.johnson@example.com']);
+      for (const id of result.changes.updated) {
+        expect(raw(id).primaryLocation).toMatchObject({ locationSummary: 'Lisbon, Portugal' });
+      }
     } finally {
       sqlite.close();
     }

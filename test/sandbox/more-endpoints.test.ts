@@ -94,6 +94,55 @@ describe('every list endpoint of the catalogue', () => {
     expect(objects.map((o) => o.title)).toEqual(names);
     expect(objects.every((o) => typeof o.id === 'string')).toBe(true);
   });
+
+  it('surveySubmission.list needs a surveyType and answers only submissions of that type', async () => {
+    const types = ['CandidateDataConsent', 'CandidateExperience', 'Diversity', 'EEOC', 'Questionnaire'];
+    const perType = new Map<string, R[]>();
+    for (const surveyType of types) {
+      const pages = await walk(sandbox, 'surveySubmission.list', { surveyType, limit: 7 });
+      perType.set(
+        surveyType,
+        pages.flatMap((p) => p.results as R[]),
+      );
+    }
+    for (const [surveyType, records] of perType) {
+      for (const r of records) expect(r.surveyType, r.id).toBe(surveyType);
+    }
+    // Each submission comes back under exactly one type, and more than one type has submissions.
+    const all = [...perType.values()].flat().map((r) => r.id);
+    expect(new Set(all).size).toBe(all.length);
+    expect([...perType.values()].filter((r) => r.length > 0).length).toBeGreaterThan(1);
+    const missing = await call(sandbox, 'surveySubmission.list', {});
+    expect(code(missing)).toBe('invalid_input');
+    expect(message(missing)).toContain('surveyType');
+    const wrong = await call(sandbox, 'surveySubmission.list', { surveyType: 'Feedback' });
+    expect(message(wrong)).toContain('surveyType');
+  });
+
+  it("interviewEvent.list answers the schedule's events, with the interview only when expanded", async () => {
+    const schedules = sandbox.records('interviewSchedule.list') as R[];
+    let seen = 0;
+    for (const schedule of schedules.slice(0, 5)) {
+      const embedded = schedule.interviewEvents as R[];
+      const plain = await call(sandbox, 'interviewEvent.list', { interviewScheduleId: schedule.id });
+      expect(plain.body.success).toBe(true);
+      const events = plain.body.results as R[];
+      expect(events.map((e) => e.id)).toEqual(embedded.map((e) => e.id));
+      for (const e of events) {
+        expect(e.interviewScheduleId).toBe(schedule.id);
+        expect(e).not.toHaveProperty('interview');
+      }
+      const expanded = await call(sandbox, 'interviewEvent.list', {
+        interviewScheduleId: schedule.id,
+        expand: ['interview'],
+      });
+      expect(expanded.body.results).toEqual(embedded);
+      seen += events.length;
+    }
+    expect(seen).toBeGreaterThan(0);
+    const missing = await call(sandbox, 'interviewEvent.list', {});
+    expect(message(missing)).toContain('interviewScheduleId');
+  });
 });
 
 describe('more writes', () => {

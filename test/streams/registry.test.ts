@@ -80,6 +80,45 @@ describe('stream registry', () => {
     expect(() => selectStreams({ streams: ['candidates', 'nope'] })).toThrow(UnknownStreamError);
   });
 
+  it('syncs the 2026 metadata lists by default and keeps per-parent streams opt-in with their cost', () => {
+    const defaults = new Set(selectStreams().map((s) => s.name));
+    for (const name of ['close_reasons', 'brands', 'communication_templates', 'hiring_team_roles']) {
+      expect(defaults.has(name), name).toBe(true);
+      expect(findStream(name)?.parent, name).toBeUndefined();
+    }
+    expect(findStream('close_reasons')?.body?.({ includeArchived: true })).toEqual({ includeArchived: true });
+    const children = {
+      candidate_client_info: ['candidates', 'candidateId', 'candidate.listClientInfo'],
+      candidate_fraud_checks: ['candidates', 'candidateId', 'candidate.listFraudChecks'],
+      application_criteria_evaluations: [
+        'applications',
+        'applicationId',
+        'application.listCriteriaEvaluations',
+      ],
+      user_interviewer_pauses: ['users', 'userId', 'user.listInterviewerPauses'],
+      candidate_notes: ['candidates', 'candidateId', 'candidate.listNotes'],
+      interview_events: ['interview_schedules', 'interviewScheduleId', 'interviewEvent.list'],
+    } as const;
+    for (const [name, [parent, param, endpoint]] of Object.entries(children)) {
+      const s = findStream(name);
+      expect(s?.endpoint, name).toBe(endpoint);
+      expect(s?.optIn, name).toBe(true);
+      expect(defaults.has(name), name).toBe(false);
+      expect(s?.parent, name).toMatchObject({ kind: 'stream', stream: parent, param });
+      // The cost names the parent whose every row costs at least one request.
+      expect(s?.cost, name).toContain(`(${parent} rows)`);
+      expect(s?.incremental, name).toBe(false);
+    }
+    expect(findStream('candidate_client_info')?.cost).toBe(
+      'one request per 100 records for each candidate (candidates rows)',
+    );
+    expect(findStream('user_interviewer_pauses')?.cost).toBe('one request for each user (users rows)');
+    // Out, each with its reason: no documented shape, and records that cannot be keyed to their parent.
+    expect(STREAMS.some((s) => s.endpoint === 'feedbackSubmission.list')).toBe(false);
+    expect(NOT_SYNCED['feedbackSubmission.list']).toMatch(/shape/);
+    expect(NOT_SYNCED['candidate.listProjects']).toMatch(/candidate/);
+  });
+
   it('tells which records are confidential or hang off confidential jobs', () => {
     const ctx = { jobIds: new Set(['j1']), applicationIds: new Set(['a1']), projectIds: new Set<string>() };
     const is = (name: string, rec: Record<string, unknown>) => findStream(name)?.confidential?.(rec, ctx);

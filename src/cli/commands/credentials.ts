@@ -10,6 +10,7 @@ import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { DEFAULT_BASE_URL, parseBaseUrl, vaultErrorToCli } from '../key-options.js';
 import { type Output, table } from '../output.js';
+import { addLogFileOption, type LogFileOptions, logged, openRunLog, type RunLog } from '../run-log.js';
 
 /** Verification is a handful of cheap reads; give up sooner than a sync would. */
 const VERIFY_RETRY = { limit: 3, budgetMs: 60_000 };
@@ -127,8 +128,19 @@ function baseUrlFor(ctx: CliContext, flag: string | undefined, stored: string | 
   return stored ?? DEFAULT_BASE_URL;
 }
 
-async function verify(apiKey: string, baseUrl: string): Promise<Verification> {
-  return verifyKey(new AshbyClient({ apiKey, baseUrl, retry: VERIFY_RETRY }));
+async function verify(apiKey: string, baseUrl: string, log: RunLog): Promise<Verification> {
+  const verification = await verifyKey(
+    new AshbyClient({ apiKey, baseUrl, retry: VERIFY_RETRY, onEvent: log.onClientEvent }),
+  );
+  log.logger[verification.status === 'valid' ? 'info' : 'warn']('key verified', {
+    status: verification.status,
+    confidential: verification.confidential,
+    missing: verification.permissions
+      .filter((p) => p.read === 'missing' || p.write === 'missing')
+      .map((p) => `${p.module}: ${p.read === 'missing' ? 'Read' : 'Write'}`),
+    ...(verification.message !== undefined ? { message: verification.message } : {}),
+  });
+  return verification;
 }
 
 function refuseUnverified(name: string, v: Verification, action: string): void {
@@ -202,7 +214,11 @@ const addKeySource = (cmd: Command) =>
     .option('--api-key-stdin', 'read the API key from standard input')
     .option('--api-key-env <VAR>', 'read the API key from this environment variable')
     .option('--base-url <url>', `Ashby-compatible server (env ASHBY_BASE_URL, default ${DEFAULT_BASE_URL})`)
-    .option('--no-verify', 'store the key without checking it against Ashby');
+    .option('--no-verify', 'store the key without checking it against Ashby')
+    .option(
+      '--log-file <path>',
+      'append the run log (JSON lines) to this file instead of $ASHPIPE_HOME/logs/ashpipe.log',
+    );
 
 /** `ashpipe credentials …`: the encrypted vault of Ashby API keys. */
 export function credentialsCommand(ctx: CliContext): Command {
@@ -227,29 +243,35 @@ export function credentialsCommand(ctx: CliContext): Command {
     .action(
       async (
         opts: KeySourceOptions &
-          JsonOption & { name: string; description?: string; baseUrl?: string; verify: boolean },
+          JsonOption &
+          LogFileOptions & { name: string; description?: string; baseUrl?: string; verify: boolean },
       ) => {
         const out = ctx.output(Boolean(opts.json));
         const baseUrl = baseUrlFor(ctx, opts.baseUrl, undefined);
-        await withVault(ctx, async (vault) => {
-          if (vault.has(opts.name.trim()))
-            throw new VaultError('name_taken', `a credential named "${opts.name.trim()}" already exists`);
-          const apiKey = await readApiKey(ctx, opts);
-          let verification: Verification | undefined;
-          if (opts.verify) {
-            verification = await verify(apiKey, baseUrl);
-            refuseUnverified(opts.name, verification, 'saved');
-          }
-          const saved = vault.add({
-            name: opts.name,
-            apiKey,
-            ...(opts.description === undefined ? {} : { description: opts.description }),
-            ...(baseUrl === DEFAULT_BASE_URL ? {} : { baseUrl }),
-            ...(verification ? { verification } : {}),
-          });
-          reportVerification(out, saved);
-          out.result(saved, () => `Saved credential "${saved.name}".\n\n${renderCredential(saved)}`);
-        });
+        const log = openRunLog(ctx, 'credentials add', opts);
+        log.logger.info('credentials add started', { credential: opts.name, baseUrl, verify: opts.verify });
+        await logged(log, () =>
+          withVault(ctx, async (vault) => {
+            if (vault.has(opts.name.trim()))
+              throw new VaultError('name_taken', `a credential named "${opts.name.trim()}" already exists`);
+            const apiKey = await readApiKey(ctx, opts);
+            let verification: Verification | undefined;
+            if (opts.verify) {
+              verification = await verify(apiKey, baseUrl, log);
+              refuseUnverified(opts.name, verification, 'saved');
+            }
+            const saved = vault.add({
+              name: opts.name,
+              apiKey,
+              ...(opts.description === undefined ? {} : { description: opts.description }),
+              ...(baseUrl === DEFAULT_BASE_URL ? {} : { baseUrl }),
+              ...(verification ? { verification } : {}),
+            });
+            log.logger.info('credential saved', { credential: saved.name, credentialId: saved.id });
+            reportVerification(out, saved);
+            out.result(saved, () => `Saved credential "${saved.name}".\n\n${renderCredential(saved)}`);
+          }),
+        );
       },
     );
 
@@ -291,28 +313,34 @@ export function credentialsCommand(ctx: CliContext): Command {
       });
     });
 
-  cmd
+  const test = cmd
     .command('test')
     .description('verify a stored key against Ashby again and record the result')
     .argument('<name>')
     .option('--base-url <url>', 'Ashby-compatible server (default: the one the credential was added for)')
-    .option('--json', 'machine-readable output on stdout')
-    .action(async (name: string, opts: JsonOption & { baseUrl?: string }) => {
+    .option('--json', 'machine-readable output on stdout');
+  addLogFileOption(test).action(
+    async (name: string, opts: JsonOption & LogFileOptions & { baseUrl?: string }) => {
       const out = ctx.output(Boolean(opts.json));
-      await withVault(ctx, async (vault) => {
-        const { apiKey, credential } = vault.reveal(name, 'credentials test');
-        const verification = await verify(apiKey, baseUrlFor(ctx, opts.baseUrl, credential.baseUrl));
-        const updated = vault.recordVerification(name, verification);
-        reportVerification(out, updated);
-        out.result(updated, () => renderCredential(updated));
-        if (verification.status !== 'valid') {
-          throw new ExitError(
-            ExitCode.Failure,
-            `error: credential "${name}" failed verification: ${verification.message ?? verification.status}`,
-          );
-        }
-      });
-    });
+      const log = openRunLog(ctx, 'credentials test', opts);
+      log.logger.info('credentials test started', { credential: name });
+      await logged(log, () =>
+        withVault(ctx, async (vault) => {
+          const { apiKey, credential } = vault.reveal(name, 'credentials test');
+          const verification = await verify(apiKey, baseUrlFor(ctx, opts.baseUrl, credential.baseUrl), log);
+          const updated = vault.recordVerification(name, verification);
+          reportVerification(out, updated);
+          out.result(updated, () => renderCredential(updated));
+          if (verification.status !== 'valid') {
+            throw new ExitError(
+              ExitCode.Failure,
+              `error: credential "${name}" failed verification: ${verification.message ?? verification.status}`,
+            );
+          }
+        }),
+      );
+    },
+  );
 
   addKeySource(
     cmd
@@ -322,20 +350,31 @@ export function credentialsCommand(ctx: CliContext): Command {
   )
     .option('--json', 'machine-readable output on stdout')
     .action(
-      async (name: string, opts: KeySourceOptions & JsonOption & { baseUrl?: string; verify: boolean }) => {
+      async (
+        name: string,
+        opts: KeySourceOptions & JsonOption & LogFileOptions & { baseUrl?: string; verify: boolean },
+      ) => {
         const out = ctx.output(Boolean(opts.json));
-        await withVault(ctx, async (vault) => {
-          const current = vault.get(name);
-          const apiKey = await readApiKey(ctx, opts);
-          let verification: Verification | undefined;
-          if (opts.verify) {
-            verification = await verify(apiKey, baseUrlFor(ctx, opts.baseUrl, current.baseUrl));
-            refuseUnverified(name, verification, 'rotated');
-          }
-          const rotated = vault.rotate(name, apiKey, verification);
-          reportVerification(out, rotated);
-          out.result(rotated, () => `Rotated credential "${rotated.name}".\n\n${renderCredential(rotated)}`);
-        });
+        const log = openRunLog(ctx, 'credentials rotate', opts);
+        log.logger.info('credentials rotate started', { credential: name, verify: opts.verify });
+        await logged(log, () =>
+          withVault(ctx, async (vault) => {
+            const current = vault.get(name);
+            const apiKey = await readApiKey(ctx, opts);
+            let verification: Verification | undefined;
+            if (opts.verify) {
+              verification = await verify(apiKey, baseUrlFor(ctx, opts.baseUrl, current.baseUrl), log);
+              refuseUnverified(name, verification, 'rotated');
+            }
+            const rotated = vault.rotate(name, apiKey, verification);
+            log.logger.info('credential rotated', { credential: rotated.name, credentialId: rotated.id });
+            reportVerification(out, rotated);
+            out.result(
+              rotated,
+              () => `Rotated credential "${rotated.name}".\n\n${renderCredential(rotated)}`,
+            );
+          }),
+        );
       },
     );
 

@@ -12,8 +12,9 @@ import type { OnExisting, Operation } from '../../push/types.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+import { addLogFileOption, type LogFileOptions, logged, openRunLog } from '../run-log.js';
 
-interface PushCliOptions extends KeyOptions {
+interface PushCliOptions extends KeyOptions, LogFileOptions {
   endpoint: string;
   manual?: boolean;
   input?: string;
@@ -70,13 +71,14 @@ export function exitCodeOf(summary: PushSummary): ExitCode {
 /** Runs a push with everything resolved; shared by `push` and `quarantine replay`. */
 export async function executePush(
   ctx: CliContext,
-  opts: KeyOptions & {
-    json?: boolean;
-    dryRun?: boolean;
-    results?: string;
-    concurrency?: string;
-    requestTimeout?: string;
-  },
+  opts: KeyOptions &
+    LogFileOptions & {
+      json?: boolean;
+      dryRun?: boolean;
+      results?: string;
+      concurrency?: string;
+      requestTimeout?: string;
+    },
   operation: Operation,
   rows: Parameters<typeof runPush>[0]['rows'],
   extra: {
@@ -85,6 +87,8 @@ export async function executePush(
     onExisting: OnExisting;
     inputLabel: string;
     purpose: string;
+    /** Name of the command in the run log. @default 'push' */
+    command?: string;
     /** Sees every record's result (e.g. replay closing the entries it applied). */
     onResult?: (result: RecordResult) => void;
   },
@@ -96,47 +100,73 @@ export async function executePush(
   const timeoutMs = opts.requestTimeout === undefined ? undefined : Number(opts.requestTimeout);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0))
     throw new UsageError('--request-timeout must be a whole number of milliseconds > 0');
-  const access = await resolveAshbyAccess(ctx, opts, extra.purpose);
-  const client = new AshbyClient({
-    apiKey: access.apiKey,
-    baseUrl: access.baseUrl,
-    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-  });
-  const store = openControlStore(resolveHome(ctx.env));
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
-  const progress = createPushProgress(out.streams.stderr);
   const dryBodies: unknown[] = [];
-  let summary: PushSummary;
-  try {
-    summary = await runPush({
-      client,
-      db: store.db,
-      operation,
-      rows,
-      mapping: extra.mapping,
-      onExisting: extra.onExisting,
-      dryRun: Boolean(opts.dryRun),
-      concurrency,
-      inputLabel: extra.inputLabel,
-      signal: abort.signal,
-      ...(extra.keyColumn !== undefined ? { keyColumn: extra.keyColumn } : {}),
-      ...(opts.results !== undefined ? { resultsFile: opts.results } : {}),
-      onRead: () => progress.read(),
-      onResult: (r) => {
-        progress.done(r);
-        extra.onResult?.(r);
-        if (r.wouldSend) dryBodies.push({ row: r.row, ...r.wouldSend });
-        if (r.status === 'quarantined' && !opts.json)
-          out.info(`row ${r.row}: quarantined — ${r.error?.code}: ${r.error?.message}`);
-      },
+  const log = openRunLog(ctx, extra.command ?? 'push', opts);
+  log.logger.info(`${extra.command ?? 'push'} started`, {
+    operation: operation.name,
+    input: extra.inputLabel,
+    ...(opts.credential !== undefined ? { credential: opts.credential } : {}),
+    ...(opts.dryRun ? { dryRun: true } : {}),
+  });
+  const summary = await logged(log, async () => {
+    const access = await resolveAshbyAccess(ctx, opts, extra.purpose);
+    const client = new AshbyClient({
+      apiKey: access.apiKey,
+      baseUrl: access.baseUrl,
+      onEvent: log.onClientEvent,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     });
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    progress.stop();
-    store.close();
-  }
+    const store = openControlStore(resolveHome(ctx.env));
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    const progress = createPushProgress(out.streams.stderr);
+    try {
+      return await runPush({
+        client,
+        db: store.db,
+        operation,
+        rows,
+        mapping: extra.mapping,
+        onExisting: extra.onExisting,
+        dryRun: Boolean(opts.dryRun),
+        concurrency,
+        inputLabel: extra.inputLabel,
+        signal: abort.signal,
+        ...(extra.keyColumn !== undefined ? { keyColumn: extra.keyColumn } : {}),
+        ...(opts.results !== undefined ? { resultsFile: opts.results } : {}),
+        onRead: () => progress.read(),
+        onResult: (r) => {
+          progress.done(r);
+          extra.onResult?.(r);
+          if (r.wouldSend) dryBodies.push({ row: r.row, ...r.wouldSend });
+          if (r.status === 'quarantined' || r.status === 'failed')
+            log.logger.warn(`record ${r.status}`, {
+              operation: operation.name,
+              row: r.row,
+              ...(r.quarantineId !== undefined ? { quarantineId: r.quarantineId } : {}),
+              ...(r.error ? { error: r.error } : {}),
+            });
+          if (r.status === 'quarantined' && !opts.json)
+            out.info(`row ${r.row}: quarantined — ${r.error?.code}: ${r.error?.message}`);
+        },
+      });
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      progress.stop();
+      store.close();
+    }
+  });
+  log.logger[exitCodeOf(summary) === ExitCode.Success ? 'info' : 'warn'](
+    `${extra.command ?? 'push'} finished`,
+    {
+      operation: summary.operation,
+      pushRunId: summary.runId,
+      total: summary.total,
+      counts: summary.counts,
+      ...(summary.stopped ? { stopped: summary.stopped } : {}),
+    },
+  );
   if (opts.dryRun && !opts.json) for (const b of dryBodies) out.text(JSON.stringify(b));
   out.result({ ...summary, ...(opts.dryRun ? { wouldSend: dryBodies } : {}) }, () =>
     formatPushSummary(summary),
@@ -156,6 +186,7 @@ export function pushCommand(ctx: CliContext): Command {
     'Write records (CSV, JSONL, JSON or a SQL query) into Ashby, each exactly once; safe to interrupt and rerun',
   );
   addKeyOptions(cmd);
+  addLogFileOption(cmd);
   return cmd
     .requiredOption(
       '--endpoint <name>',

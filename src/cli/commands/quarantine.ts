@@ -10,6 +10,7 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions } from '../key-options.js';
 import { table } from '../output.js';
+import { addLogFileOption, type LogFileOptions } from '../run-log.js';
 import { executePush } from './push.js';
 
 function withStore<T>(ctx: CliContext, fn: (db: ReturnType<typeof openControlStore>['db']) => T): T {
@@ -144,16 +145,18 @@ export function quarantineCommand(ctx: CliContext): Command {
     .option('--dry-run', 'validate and look up only')
     .option('--json', 'print the summary as JSON on stdout');
   addKeyOptions(replay);
+  addLogFileOption(replay);
   replay.action(
     async (
       ids: string[],
-      opts: KeyOptions & {
-        operation?: string;
-        input?: string;
-        map?: string;
-        dryRun?: boolean;
-        json?: boolean;
-      },
+      opts: KeyOptions &
+        LogFileOptions & {
+          operation?: string;
+          input?: string;
+          map?: string;
+          dryRun?: boolean;
+          json?: boolean;
+        },
     ) => {
       const fixed = opts.input !== undefined ? readFixed(opts.input) : undefined;
       if (fixed && ids.length === 0) ids = [...fixed.keys()].map(String);
@@ -189,6 +192,7 @@ export function quarantineCommand(ctx: CliContext): Command {
             executePush(ctx, opts, operation, rows, {
               ...push,
               purpose: `quarantine replay ${operation.name}`,
+              command: 'quarantine replay',
             }),
         });
       } finally {

@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
 import { startServer } from '../../server/index.js';
-import { Logger } from '../../util/logger.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../exit-codes.js';
+import { addLogFileOption, openRunLog } from '../run-log.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -16,7 +16,7 @@ function defaultWebRoot(): string {
 
 /** `ashpipe serve`: the REST API, the scheduler and the console. */
 export function serveCommand(ctx: CliContext): Command {
-  return new Command('serve')
+  const cmd = new Command('serve')
     .description('Run the console and REST API (/api/v1) with the flow scheduler')
     .addOption(new Option('--port <port>', 'TCP port').default('4100'))
     .addOption(
@@ -30,51 +30,53 @@ export function serveCommand(ctx: CliContext): Command {
         .choices(['run-once', 'skip'])
         .default('run-once'),
     )
-    .addOption(new Option('--timezone <zone>', 'IANA time zone of cron schedules'))
-    .action(
-      async (opts: {
-        port: string;
-        host: string;
-        secureCookies?: boolean;
-        missedRuns: 'run-once' | 'skip';
-        timezone?: string;
-      }) => {
-        const port = Number(opts.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535)
-          throw new UsageError(`--port ${opts.port} is not a port`);
-        const out = ctx.output(false);
-        if (!LOOPBACK.has(opts.host)) {
-          out.info(
-            `warning: listening on ${opts.host} exposes the console to the network; put it behind HTTPS (--secure-cookies) and set the admin password first (ASHPIPE_ADMIN_PASSWORD).`,
-          );
-        }
-        const home = resolveHome(ctx.env);
-        const logger = new Logger({ sink: (line) => ctx.streams.stderr.write(`${line}\n`) });
-        const server = await startServer({
-          home,
-          env: ctx.env,
-          port,
-          host: opts.host,
-          webRoot: ctx.env.ASHPIPE_WEB_ROOT ?? defaultWebRoot(),
-          missedRuns: opts.missedRuns,
-          logger,
-          ...(opts.secureCookies ? { secureCookies: true } : {}),
-          ...(opts.timezone ? { timezone: opts.timezone } : {}),
-          ...(ctx.env.ASHBY_BASE_URL ? { serviceOptions: { baseUrl: ctx.env.ASHBY_BASE_URL } } : {}),
-        });
-        const setup = server.deps.store.passwordHash() === undefined;
-        out.info(`ashpipe console listening on ${server.url}`);
-        if (setup) out.info(`first run: open ${server.url} to set the admin password`);
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            out.info('stopping: waiting for running flows to stop');
-            void server.close().then(resolve);
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        });
-      },
-    );
+    .addOption(new Option('--timezone <zone>', 'IANA time zone of cron schedules'));
+  return addLogFileOption(cmd).action(
+    async (opts: {
+      port: string;
+      host: string;
+      secureCookies?: boolean;
+      missedRuns: 'run-once' | 'skip';
+      timezone?: string;
+      logFile?: string;
+    }) => {
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UsageError(`--port ${opts.port} is not a port`);
+      const out = ctx.output(false);
+      if (!LOOPBACK.has(opts.host)) {
+        out.info(
+          `warning: listening on ${opts.host} exposes the console to the network; put it behind HTTPS (--secure-cookies) and set the admin password first (ASHPIPE_ADMIN_PASSWORD).`,
+        );
+      }
+      const home = resolveHome(ctx.env);
+      const { logger } = openRunLog(ctx, 'serve', opts, (line) => ctx.streams.stderr.write(`${line}\n`));
+      const server = await startServer({
+        home,
+        env: ctx.env,
+        port,
+        host: opts.host,
+        webRoot: ctx.env.ASHPIPE_WEB_ROOT ?? defaultWebRoot(),
+        missedRuns: opts.missedRuns,
+        logger,
+        ...(opts.secureCookies ? { secureCookies: true } : {}),
+        ...(opts.timezone ? { timezone: opts.timezone } : {}),
+        ...(ctx.env.ASHBY_BASE_URL ? { serviceOptions: { baseUrl: ctx.env.ASHBY_BASE_URL } } : {}),
+      });
+      const setup = server.deps.store.passwordHash() === undefined;
+      logger.info('serve started', { url: server.url });
+      out.info(`ashpipe console listening on ${server.url}`);
+      if (setup) out.info(`first run: open ${server.url} to set the admin password`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          out.info('stopping: waiting for running flows to stop');
+          void server.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    },
+  );
 }

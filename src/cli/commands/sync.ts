@@ -4,11 +4,12 @@ import { formatSummary, parseDuration, syncToTarget } from '../../sync/index.js'
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+import { addLogFileOption, describeTarget, type LogFileOptions, logged, openRunLog } from '../run-log.js';
 
 /** Where `ashpipe sync` writes when `--to` is not given. */
 export const DEFAULT_SYNC_TARGET = 'sqlite:./ashpipe.db';
 
-interface SyncCliOptions extends KeyOptions {
+interface SyncCliOptions extends KeyOptions, LogFileOptions {
   to: string;
   streams?: string;
   excludeStreams?: string;
@@ -28,6 +29,7 @@ export function syncCommand(ctx: CliContext): Command {
     'Copy Ashby data into a database: a full pass first, then only changes; safe to interrupt and rerun',
   );
   addKeyOptions(cmd);
+  addLogFileOption(cmd);
   return cmd
     .option(
       '--to <target>',
@@ -85,20 +87,54 @@ export function syncCommand(ctx: CliContext): Command {
         throw error;
       }
       if (streams.length === 0) throw new UsageError('no stream selected');
-      const access = await resolveAshbyAccess(ctx, opts, 'sync');
-      const summary = await syncToTarget({
-        apiKey: access.apiKey,
-        baseUrl: access.baseUrl,
-        target: opts.to,
-        streams,
-        reconcileAfterMs,
-        pageSize,
-        ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
-        ...(maxConcurrent !== undefined ? { maxConcurrent: Math.floor(maxConcurrent) } : {}),
-        includeArchived: opts.includeArchived,
+      const log = openRunLog(ctx, 'sync', opts);
+      log.logger.info('sync started', {
+        target: describeTarget(opts.to),
+        streams: streams.map((s) => s.name),
+        ...(opts.credential !== undefined ? { credential: opts.credential } : {}),
         ...(opts.fullRefresh ? { fullRefresh: true } : {}),
-        ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
-        progress: ctx.streams.stderr,
+      });
+      const summary = await logged(log, async () => {
+        const access = await resolveAshbyAccess(ctx, opts, 'sync');
+        return syncToTarget({
+          apiKey: access.apiKey,
+          baseUrl: access.baseUrl,
+          target: opts.to,
+          streams,
+          reconcileAfterMs,
+          pageSize,
+          ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
+          ...(maxConcurrent !== undefined ? { maxConcurrent: Math.floor(maxConcurrent) } : {}),
+          includeArchived: opts.includeArchived,
+          ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+          ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
+          progress: ctx.streams.stderr,
+          logger: log.logger,
+          onClientEvent: log.onClientEvent,
+        });
+      });
+      for (const r of summary.streams) {
+        log.logger[r.status === 'ok' ? 'info' : 'warn']('stream finished', {
+          stream: r.stream,
+          endpoint: r.endpoint,
+          status: r.status,
+          mode: r.mode,
+          records: r.records,
+          inserted: r.inserted,
+          updated: r.updated,
+          deleted: r.deleted,
+          requests: r.requests,
+          retries: r.retries,
+          rateLimited: r.rateLimited,
+          durationMs: r.durationMs,
+          ...(r.error ? { error: r.error } : {}),
+        });
+      }
+      log.logger[summary.exitCode === 0 ? 'info' : 'error']('sync finished', {
+        exitCode: summary.exitCode,
+        durationMs: summary.durationMs,
+        totals: summary.totals,
+        ...(summary.fatal ? { fatal: summary.fatal } : {}),
       });
       out.result(summary, () => formatSummary(summary));
       if (summary.exitCode === 1) ctx.setExitCode(ExitCode.Failure);
