@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readInput } from '../../src/push/input.js';
-import type { InputRow } from '../../src/push/types.js';
+import { type InputRow, readInput } from '../../src/push/input.js';
 import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
 
 const url = testPostgresUrl('push input from a PostgreSQL query');
