@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
@@ -15,9 +18,12 @@ function capture() {
   };
 }
 
+// Run logs go to $ASHPIPE_HOME/logs: keep them out of the working directory.
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-sync-cli-'));
+
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const { out, streams } = capture();
-  const code = await main(['node', 'ashpipe', ...args], { streams, env });
+  const code = await main(['node', 'ashpipe', ...args], { streams, env: { ASHPIPE_HOME: home, ...env } });
   return { code, ...out };
 }
 
