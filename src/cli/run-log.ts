@@ -3,6 +3,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { AshbyError } from '../ashby/errors.js';
+import { logClientEvent } from '../ashby/log-events.js';
 import type { ClientEvent } from '../ashby/types.js';
 import { HOME_DIR_MODE, resolveHome, SECRET_FILE_MODE } from '../control/home.js';
 import { Logger, type LogLevel } from '../util/logger.js';
@@ -121,39 +122,7 @@ export function openRunLog(
   return {
     logger,
     file,
-    onClientEvent(event) {
-      switch (event.type) {
-        case 'response':
-          logger.debug('ashby response', {
-            endpoint: event.endpoint,
-            attempt: event.attempt,
-            httpStatus: event.httpStatus,
-            durationMs: event.durationMs,
-            success: event.success,
-            ...(event.code !== undefined ? { code: event.code } : {}),
-            ...(event.requestId !== undefined ? { requestId: event.requestId } : {}),
-          });
-          break;
-        case 'retry':
-          logger.warn('retrying', {
-            endpoint: event.endpoint,
-            attempt: event.attempt,
-            delayMs: event.delayMs,
-            reason: event.reason,
-            ...(event.code !== undefined ? { code: event.code } : {}),
-          });
-          break;
-        case 'rateLimited':
-          logger.warn('rate limited', {
-            endpoint: event.endpoint,
-            rateLimitScope: event.rateLimitScope,
-            ...(event.retryAfterMs !== undefined ? { retryAfterMs: event.retryAfterMs } : {}),
-          });
-          break;
-        default:
-          break;
-      }
-    },
+    onClientEvent: (event) => logClientEvent(logger, event),
     failed(error) {
       logger.error(`${command} failed`, errorFields(error));
     },

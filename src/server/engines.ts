@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { AshbyClient } from '../ashby/client.js';
+import { logClientEvent } from '../ashby/log-events.js';
 import { emptyPushCounts, type PushSummary, type RecordResult, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
 import { IDENTITY_MAPPING, type Mapping } from '../push/mapping.js';
@@ -51,7 +52,14 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
   const report = () => ctx.progress({ counts: [...counts.values()] });
   if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
   const counters = new EndpointCounters();
-  const client = new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl, onEvent: counters.onEvent });
+  const client = new AshbyClient({
+    apiKey: ctx.apiKey,
+    baseUrl: ctx.baseUrl,
+    onEvent: (event) => {
+      counters.onEvent(event);
+      logClientEvent(ctx.logger, event);
+    },
+  });
   const sink = openSink(targetString(config.target), { logger: ctx.logger });
   await sink.open();
   let summary: Awaited<ReturnType<typeof runSync>>;
