@@ -40,6 +40,7 @@ export interface PushOptions {
   client: AshbyCaller;
   /** The control store connection holding the ledger and the quarantine. */
   db: Database.Database;
+  /** What each record becomes in Ashby. @example findOperation('candidate.create') */
   operation: Operation;
   /** The records, in input order. */
   rows: AsyncIterable<InputRow> | Iterable<InputRow>;
@@ -236,7 +237,13 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
   let stopped: RunStop | undefined;
   let total = 0;
 
-  const resultsFd = options.resultsFile !== undefined ? openSync(options.resultsFile, 'w', 0o600) : undefined;
+  let resultsFd: number | undefined;
+  try {
+    resultsFd = options.resultsFile !== undefined ? openSync(options.resultsFile, 'w', 0o600) : undefined;
+  } catch (error) {
+    if (!dryRun) finishRun(db, runId, 'error', counts);
+    throw error;
+  }
   const emit = (result: RecordResult) => {
     counts[result.status] += 1;
     if (resultsFd !== undefined) writeSync(resultsFd, `${safeStringify(result)}\n`);
@@ -499,18 +506,26 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
         quarantine(row, prepared.key, info, base(row));
         continue;
       }
-      const earlier = inRun.get(prepared.key);
+      // The same record twice in one input, or two records of one Ashby object (same email): the second
+      // waits for the first, then finds it done or finds what the first created.
+      const natural = operation.naturalKey?.(prepared.body);
+      const locks = natural !== undefined ? [prepared.key, `natural:${natural}`] : [prepared.key];
+      const earlier = locks.map((k) => inRun.get(k)).filter((p) => p !== undefined);
       const task = (async () => {
-        // The same record twice in one input: the second waits for the first and then finds it done.
-        if (earlier) await earlier;
+        await Promise.all(earlier);
         await handle(prepared);
       })();
-      inRun.set(prepared.key, task);
+      for (const k of locks) inRun.set(k, task);
       running.add(task);
       void task.finally(() => running.delete(task));
       while (running.size >= concurrency) await Promise.race(running);
     }
     await Promise.all(running);
+  } catch (error) {
+    // The run ends here: it must not keep the ledger (a run lock) for the rest of this process.
+    await Promise.allSettled(running);
+    if (!dryRun) finishRun(db, runId, 'error', counts);
+    throw error;
   } finally {
     if (resultsFd !== undefined) {
       fsyncSync(resultsFd);

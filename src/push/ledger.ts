@@ -6,6 +6,7 @@
  * before the request is sent) → `done` (with the Ashby id) | `failed` (Ashby refused the record).
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import type { RecordStatus } from './types.js';
 
@@ -330,15 +331,60 @@ export function setQuarantineStatus(
 // ---------------------------------------------------------------------------------------------------
 // Runs
 
+/** Runs of this process still going: a run row of this pid is live exactly when it is listed here. */
+const liveRuns = new Set<string>();
+
+/** Whether the process that started a run is still alive (on another host: assumed alive). */
+function ownerAlive(run: { id: string; pid: number | null; host: string | null }): boolean {
+  if (run.pid === null) return false;
+  if (run.host !== null && run.host !== hostname()) return true;
+  if (run.pid === process.pid) return liveRuns.has(run.id);
+  try {
+    process.kill(run.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A second push of one operation on one ledger while the first is running. */
+export class PushRunConflictError extends Error {
+  override name = 'PushRunConflictError';
+}
+
+/**
+ * Starts a run. A run that writes owns its operation's ledger until {@link finishRun}: two processes (or
+ * two flows) pushing the same operation at once would both find a record pending, or both reconcile it
+ * before the other's create is visible, and send it twice — so the second is refused. Runs whose process
+ * died (kill -9) are marked `abandoned` and their records are reconciled by the new run.
+ */
 export function startRun(db: Database.Database, operation: string, input: string, dryRun: boolean): string {
   const id = randomUUID();
-  db.prepare('INSERT INTO push_runs (id, operation, input, dry_run, started_at) VALUES (?, ?, ?, ?, ?)').run(
-    id,
-    operation,
-    input,
-    dryRun ? 1 : 0,
-    now(),
-  );
+  db.transaction(() => {
+    if (!dryRun) {
+      const open = db
+        .prepare(
+          'SELECT id, pid, host FROM push_runs WHERE operation = ? AND dry_run = 0 AND finished_at IS NULL',
+        )
+        .all(operation) as Array<{ id: string; pid: number | null; host: string | null }>;
+      for (const run of open) {
+        if (ownerAlive(run))
+          throw new PushRunConflictError(
+            `another push of ${operation} is running on this ledger (run ${run.id}, pid ${run.pid}${
+              run.host ? ` on ${run.host}` : ''
+            }); wait for it to finish, then run again`,
+          );
+        db.prepare("UPDATE push_runs SET finished_at = ?, outcome = 'abandoned' WHERE id = ?").run(
+          now(),
+          run.id,
+        );
+      }
+    }
+    db.prepare(
+      'INSERT INTO push_runs (id, operation, input, dry_run, started_at, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(id, operation, input, dryRun ? 1 : 0, now(), process.pid, hostname());
+  }).immediate();
+  liveRuns.add(id);
   return id;
 }
 
@@ -348,6 +394,7 @@ export function finishRun(
   outcome: string,
   counts: Record<string, number>,
 ): void {
+  liveRuns.delete(id);
   db.prepare('UPDATE push_runs SET finished_at = ?, outcome = ?, counts = ? WHERE id = ?').run(
     now(),
     outcome,

@@ -102,6 +102,13 @@ export interface Operation {
    * where Ashby allows one object per key, so that a corrected record resumes instead of starting over.
    */
   ledgerKey?(record: Record<string, unknown>): string;
+  /**
+   * The key by which Ashby (or the operation's look-up) knows the object, e.g. a candidate's email.
+   * Records of one run with the same natural key are handled one after the other, so that two rows
+   * for one candidate never both find nothing and both create. `undefined`: the ledger key alone.
+   * @example (record) => `email:${String(record.email).toLowerCase()}`
+   */
+  naturalKey?(record: Record<string, unknown>): string | undefined;
   /** Extra checks across fields, after coercion (e.g. candidate by id or by email). */
   check?(record: Record<string, unknown>): Array<{ path: string; reason: string }>;
   execute(ctx: OperationContext): Promise<OperationOutcome>;

@@ -23,6 +23,22 @@ export interface AppOptions {
    * @example 'web/dist'
    */
   webRoot?: string;
+  /**
+   * Host names the server answers to; any other `Host` gets 403. A server on a loopback address sets the
+   * loopback names, so a web page whose own name resolves to 127.0.0.1 (DNS rebinding) cannot reach the
+   * API — notably the first-run setup, which has no session to check yet.
+   * @default every host
+   * @example ['127.0.0.1', 'localhost', '[::1]']
+   */
+  allowedHosts?: readonly string[];
+}
+
+/** The names a server listening on loopback answers to. */
+export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** Whether a listen address is loopback-only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /**
@@ -31,6 +47,24 @@ export interface AppOptions {
  */
 export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  if (options.allowedHosts) {
+    const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+    app.use(async (c, next) => {
+      const host = new URL(c.req.url).hostname.toLowerCase();
+      if (!allowed.has(host)) {
+        return c.json(
+          {
+            error: {
+              code: 'host_not_allowed',
+              message: `this server answers only to ${[...allowed].join(', ')}; start it with --host to serve other names`,
+            },
+          },
+          403,
+        );
+      }
+      await next();
+    });
+  }
   app.use(
     secureHeaders({
       contentSecurityPolicy: {

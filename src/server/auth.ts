@@ -81,6 +81,24 @@ export class LoginLimiter {
   succeed(client: string): void {
     this.perClient.delete(client);
   }
+
+  /**
+   * Checks the client and counts the attempt as failed before the password is verified, so that guesses
+   * sent in parallel (hashing is asynchronous) are counted before they are checked. Call `succeeded` when
+   * the password was right: the attempt is taken back and the client's count cleared.
+   */
+  begin(client: string): { succeeded(): void } {
+    this.check(client);
+    const at = this.now();
+    this.fail(client);
+    return {
+      succeeded: () => {
+        const i = this.global.lastIndexOf(at);
+        if (i >= 0) this.global.splice(i, 1);
+        this.succeed(client);
+      },
+    };
+  }
 }
 
 /** The remote address of the connection (node-server), or `local` for in-process requests. */

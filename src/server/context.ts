@@ -18,6 +18,11 @@ export interface ServerDeps {
   secureCookies: boolean;
   /** IANA time zone of cron schedules. */
   timezone?: string;
+  /**
+   * The ashpipe home directory; flows may not name its control store or master key as a file.
+   * @example '.ashpipe'
+   */
+  home?: string;
 }
 
 /** Parses a JSON body with a zod schema: 400 when it is not JSON, 422 when the values do not fit. */

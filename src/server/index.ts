@@ -4,7 +4,7 @@ import type { Hono } from 'hono';
 import { type ControlStore, openControlStore } from '../control/store.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
-import { createApp } from './app.js';
+import { createApp, isLoopback, LOOPBACK_HOSTS } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
 import type { ServerDeps } from './context.js';
 import { type MissedRunPolicy, Scheduler } from './scheduler.js';
@@ -98,6 +98,7 @@ export async function buildDeps(
     logger,
     limiter: new LoginLimiter(options.loginLimits),
     secureCookies: options.secureCookies ?? false,
+    home: control.home,
     ...(options.timezone ? { timezone: options.timezone } : {}),
   };
 }
@@ -107,8 +108,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const control = openControlStore(options.home);
   try {
     const deps = await buildDeps(control, options);
-    const app = createApp(deps, options.webRoot ? { webRoot: options.webRoot } : {});
     const host = options.host ?? '127.0.0.1';
+    const app = createApp(deps, {
+      ...(options.webRoot ? { webRoot: options.webRoot } : {}),
+      ...(isLoopback(host) ? { allowedHosts: LOOPBACK_HOSTS } : {}),
+    });
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, port: options.port ?? 4100, hostname: host }, () => resolve(s));
       s.once('error', reject);

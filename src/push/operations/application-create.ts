@@ -54,6 +54,8 @@ export const applicationCreate: Operation = {
       });
     return issues;
   },
+  naturalKey: (record) =>
+    `${typeof record.candidateId === 'string' ? record.candidateId : `email:${String(record.candidateEmail).trim().toLowerCase()}`}|${String(record.jobId)}`,
   async execute(ctx) {
     const candidateId = await resolveCandidateId(ctx);
     const jobId = String(ctx.record.jobId);

@@ -41,6 +41,8 @@ export const candidateCreateNote: Operation = {
   },
   example: { candidateId: EXAMPLE_ID[0], note: 'Met at the Berlin meetup; strong on distributed systems.' },
   check: oneOfCandidate,
+  naturalKey: (record) =>
+    `${typeof record.candidateId === 'string' ? record.candidateId : `email:${String(record.candidateEmail).trim().toLowerCase()}`}|${String(record.note)}`,
   async execute(ctx) {
     const candidateId = await resolveCandidateId(ctx);
     const note = String(ctx.record.note);

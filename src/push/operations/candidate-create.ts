@@ -59,6 +59,10 @@ export const candidateCreate: Operation = {
     'location.city': 'London',
     linkedInUrl: 'https://www.linkedin.com/in/ada',
   },
+  naturalKey: (record) =>
+    typeof record.email === 'string'
+      ? `email:${record.email.trim().toLowerCase()}`
+      : `name:${String(record.name).trim()}`,
   async execute(ctx): Promise<OperationOutcome> {
     const { record } = ctx;
     if (ctx.resume.reconciling && ctx.resume.step === 'candidate.create') {

@@ -49,6 +49,8 @@ export const jobCreate: Operation = {
     customRequisitionId: 'REQ-42',
     status: 'Open',
   },
+  // Title only: look-ups find jobs by title, whatever the requisition id.
+  naturalKey: (record) => `title:${String(record.title)}`,
   async execute(ctx) {
     const { record } = ctx;
     let jobId = typeof ctx.resume.data.jobId === 'string' ? ctx.resume.data.jobId : undefined;

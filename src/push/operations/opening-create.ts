@@ -39,6 +39,7 @@ export const openingCreate: Operation = {
     targetHireDate: '2025-09-01',
     employmentType: 'FullTime',
   },
+  naturalKey: (record) => `identifier:${String(record.identifier)}`,
   async execute(ctx) {
     const identifier = String(ctx.record.identifier);
     const existing = await sameOpenings(ctx, identifier);

@@ -3,6 +3,7 @@ import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
+import { checkFlowPaths } from '../paths.js';
 import { validateSchedule } from '../scheduler.js';
 import { MAX_SAMPLE } from './credentials.js';
 
@@ -39,6 +40,7 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
       ]);
     }
     if (config.schedule) validateSchedule(config.schedule, deps.timezone);
+    if (deps.home !== undefined) checkFlowPaths(deps.home, config);
     if (config.kind === 'source') {
       const known = new Set(services.streams().map((s) => s.name));
       const unknown = config.streams.filter((s) => !known.has(s));

@@ -59,12 +59,12 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     const body = await readBody(c, z.object({ password: z.string().max(1024) }));
     const hash = store.passwordHash();
     if (hash === undefined) throw new ForbiddenError('Set the admin password first.', 'setup_required');
+    const attempt = limiter.begin(client);
     if (!(await verifyPassword(body.password, hash))) {
-      limiter.fail(client);
       deps.logger.warn('failed console login', { client });
       throw new UnauthorizedError('Wrong password.', 'wrong_password');
     }
-    limiter.succeed(client);
+    attempt.succeeded();
     const { token, csrfToken } = store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
     return c.json({ authenticated: true, csrfToken });
@@ -87,11 +87,11 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     );
     const hash = store.passwordHash();
     const client = clientAddress(c);
-    limiter.check(client);
+    const attempt = limiter.begin(client);
     if (hash === undefined || !(await verifyPassword(body.currentPassword, hash))) {
-      limiter.fail(client);
       throw new UnauthorizedError('Wrong current password.', 'wrong_password');
     }
+    attempt.succeeded();
     store.setPasswordHash(await hashPassword(body.newPassword), true);
     // Every other browser is logged out; this one gets a fresh session.
     store.deleteAllSessions();
