@@ -90,22 +90,45 @@ export interface ReplayOptions {
   send: (push: ReplayPush) => Promise<PushSummary>;
 }
 
+/** What {@link replayEntries} did. */
+export interface ReplayOutcome {
+  summary: PushSummary;
+  /** Entries closed (status `replayed`). */
+  closed: number[];
+  /**
+   * Entries whose write had an unknown outcome, by how the replay settled them: `reconciled` were looked
+   * up by their natural key first (sent only when not found); `vouched` could not be looked up and were
+   * sent again on the word of the person replaying them.
+   */
+  outcomeUnknown: { reconciled: number[]; vouched: number[] };
+}
+
+/** The notice shown when a replay resends writes whose outcome is unknown without a look-up. */
+export function vouchedNotice(operation: string, ids: readonly number[]): string {
+  return `${operation} has no look-up to check whether Ashby already has ${ids.length === 1 ? 'entry' : 'entries'} ${ids.join(', ')}; sent again on your word that it does not`;
+}
+
 /**
  * Replays a plan. An entry is closed (status `replayed`) when its record was applied (or found done or
  * existing) or quarantined again under another entry; one that failed again in place, or was not
  * reached, stays open. Entries are closed even when the push throws part-way.
+ *
+ * An entry whose write had an unknown outcome is reconciled as a rerun after a crash is (its ledger
+ * entry stays in flight, so the operation looks its natural key up before sending) when the operation
+ * can look it up; otherwise replaying it is the person's word that Ashby does not have it.
  */
-export async function replayEntries(
-  plan: ReplayPlan,
-  options: ReplayOptions,
-): Promise<{ summary: PushSummary; closed: number[] }> {
+export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): Promise<ReplayOutcome> {
   const { db, dryRun = false } = options;
   const { entries } = plan;
-  if (!dryRun) {
-    // Replaying an entry whose outcome was unknown is the person's word that Ashby does not have it.
-    for (const e of entries)
-      if (e.errorCode === OUTCOME_UNKNOWN && e.recordKey !== null)
-        markNotSent(db, e.operation, e.recordKey, 'pending', null);
+  const unknown = entries.filter((e) => e.errorCode === OUTCOME_UNKNOWN);
+  const canLookUp = plan.operation.reconcilable !== false;
+  const outcomeUnknown = {
+    reconciled: canLookUp ? unknown.map((e) => e.id) : [],
+    vouched: canLookUp ? [] : unknown.map((e) => e.id),
+  };
+  if (!dryRun && !canLookUp) {
+    for (const e of unknown)
+      if (e.recordKey !== null) markNotSent(db, e.operation, e.recordKey, 'pending', null);
   }
   const closed = new Set<number>();
   const summary = await options
@@ -126,5 +149,5 @@ export async function replayEntries(
     .finally(() => {
       for (const id of closed) setQuarantineStatus(db, id, 'replayed');
     });
-  return { summary, closed: [...closed] };
+  return { summary, closed: [...closed], outcomeUnknown };
 }

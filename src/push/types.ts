@@ -109,6 +109,17 @@ export interface Operation {
    * @example (record) => `email:${String(record.email).toLowerCase()}`
    */
   naturalKey?(record: Record<string, unknown>): string | undefined;
+  /**
+   * Ids of the Ashby objects that match the record's natural key (candidate by email, application by
+   * candidate + job, …): what a reconciliation compares with the ids saved before the write. Manual mode
+   * of the same endpoint reconciles through it too. `undefined`: the operation has no such look-up.
+   */
+  lookUp?(ctx: OperationContext): Promise<string[]>;
+  /**
+   * `false` when a write whose answer was lost cannot be settled by a look-up, so that only a person
+   * can say whether Ashby has it (`quarantine replay` then resends on their word). @default true
+   */
+  readonly reconcilable?: boolean;
   /** Extra checks across fields, after coercion (e.g. candidate by id or by email). */
   check?(record: Record<string, unknown>): Array<{ path: string; reason: string }>;
   execute(ctx: OperationContext): Promise<OperationOutcome>;

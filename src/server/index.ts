@@ -90,6 +90,7 @@ export async function buildDeps(
   const scheduler = new Scheduler(store, services, logger, {
     ...(options.missedRuns ? { missedRuns: options.missedRuns } : {}),
     ...(options.timezone ? { timezone: options.timezone } : {}),
+    home: control.home,
   });
   return {
     store,

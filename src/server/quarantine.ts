@@ -2,11 +2,17 @@ import type Database from 'better-sqlite3';
 import { AshbyClient } from '../ashby/client.js';
 import { runPush } from '../push/engine.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry } from '../push/ledger.js';
-import { planReplay, replayEntries } from '../push/replay.js';
+import { planReplay, replayEntries, vouchedNotice } from '../push/replay.js';
 import { redactDeep } from '../util/redact.js';
 import { pushCount } from './engines.js';
 import { NotFoundError, ValidationError } from './errors.js';
-import type { FlowEngine, QuarantineFilter, QuarantineItem, QuarantineService } from './services.js';
+import type {
+  FlowEngine,
+  QuarantineFilter,
+  QuarantineItem,
+  QuarantineService,
+  ReplayResult,
+} from './services.js';
 
 function text(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -67,7 +73,7 @@ export class LedgerQuarantineService implements QuarantineService {
     return toItem(entry);
   }
 
-  replayEngine(ids: string[], result: { replayed: number; failed: number }): FlowEngine {
+  replayEngine(ids: string[], result: ReplayResult): FlowEngine {
     const db = this.db;
     const entries = ids.map((id) => {
       const entry = getQuarantine(db, parseId(id));
@@ -82,7 +88,7 @@ export class LedgerQuarantineService implements QuarantineService {
     const plan = planReplay(entries);
 
     return async (flow, ctx) => {
-      const { summary, closed } = await replayEntries(plan, {
+      const { summary, closed, outcomeUnknown } = await replayEntries(plan, {
         db,
         dryRun: ctx.dryRun,
         send: (push) =>
@@ -98,6 +104,10 @@ export class LedgerQuarantineService implements QuarantineService {
       });
       result.replayed = closed.length;
       result.failed = entries.length - closed.length;
+      if (outcomeUnknown.vouched.length > 0) {
+        result.reconciled = false;
+        result.notice = vouchedNotice(plan.operation.name, outcomeUnknown.vouched);
+      } else if (outcomeUnknown.reconciled.length > 0) result.reconciled = true;
       const { count, problems } = pushCount(plan.operation.name, summary);
       return {
         status:

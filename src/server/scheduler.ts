@@ -4,6 +4,7 @@ import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
 import { ConflictError, NotFoundError, translateError, ValidationError } from './errors.js';
 import type { Flow, Run, RunCount, RunTrigger } from './model.js';
+import { checkFlowPaths } from './paths.js';
 import type { FlowEngine, RunProgress, ServerServices } from './services.js';
 import type { ServerStore } from './store.js';
 
@@ -30,6 +31,14 @@ export interface SchedulerOptions {
   timezone?: string;
   /** Clock, for tests. @default () => new Date() */
   now?: () => Date;
+  /**
+   * The ashpipe home directory: every run checks again that its flow names none of its files (the
+   * control store, the master key), as flows saved before that check or paths that became links since
+   * were never refused.
+   * @default no check at run time
+   * @example '/var/lib/ashpipe'
+   */
+  home?: string;
 }
 
 /** Events of one run, for server-sent events. */
@@ -205,6 +214,15 @@ export class Scheduler {
     const logger = this.logger.child({ flowId: flow.id, runId: run.id });
     let finished: Run;
     try {
+      if (this.options.home !== undefined) {
+        try {
+          checkFlowPaths(this.options.home, flow.config);
+        } catch (error) {
+          throw new ValidationError(
+            `refused to run flow "${flow.name}": ${error instanceof Error ? error.message : String(error)}; change the flow's path`,
+          );
+        }
+      }
       const access = this.services.credentials.access(flow.credentialId, `flow ${flow.name}`);
       const engine =
         override ??

@@ -119,6 +119,22 @@ export interface QuarantineFilter {
   offset: number;
 }
 
+/** What a quarantine replay did, filled when its run ends. */
+export interface ReplayResult {
+  /** Entries closed. */
+  replayed: number;
+  /** Entries still open. */
+  failed: number;
+  /**
+   * Present when entries had an unknown outcome: `true` when each was looked up in Ashby by its natural
+   * key before anything was sent, `false` when the operation has no look-up and they were sent again on
+   * the caller's word (see `notice`).
+   */
+  reconciled?: boolean;
+  /** Why `reconciled` is `false`, for a person. */
+  notice?: string;
+}
+
 export interface QuarantineService {
   list(filter: QuarantineFilter): QuarantineItem[];
   /** Throws a 404 when absent. */
@@ -127,7 +143,7 @@ export interface QuarantineService {
    * An engine that replays the entries through the push engine, run by the scheduler as a run of the
    * flow (so it never overlaps another run of it). Fills `result` when it ends.
    */
-  replayEngine(ids: string[], result: { replayed: number; failed: number }): FlowEngine;
+  replayEngine(ids: string[], result: ReplayResult): FlowEngine;
 }
 
 /** One page of a synced table. */

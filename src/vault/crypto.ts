@@ -78,6 +78,16 @@ export function openApiKey(
   }
 }
 
+/** Whether the master key unwraps a credential's data key (nothing is decrypted beyond it). */
+export function unwrapsDataKey(masterKey: Buffer, credentialId: string, dataKey: Sealed): boolean {
+  try {
+    open(masterKey, dataKey, dataKeyAad(credentialId)).fill(0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A fingerprint of the master key that reveals nothing about it (HMAC of a constant), stored so that a
  * different master key is recognised before anything is decrypted.

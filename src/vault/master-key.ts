@@ -4,7 +4,7 @@ import path from 'node:path';
 import { SECRET_FILE_MODE } from '../control/home.js';
 import type { ControlStore } from '../control/store.js';
 import { registerSecret } from '../util/redact.js';
-import { fingerprintMasterKey, KEY_BYTES } from './crypto.js';
+import { fingerprintMasterKey, KEY_BYTES, unwrapsDataKey } from './crypto.js';
 import { VaultError } from './errors.js';
 
 /** File holding the master key in the home directory when `ASHPIPE_MASTER_KEY` is not set. */
@@ -102,17 +102,37 @@ export function loadMasterKey(store: ControlStore, options: MasterKeyOptions): B
   return key;
 }
 
-/** Compares the key with the vault's fingerprint; `pin` records it first when the vault has none yet. */
+/** Refusal of a master key that does not open a vault holding credentials without a fingerprint. */
+const UNPINNED_MISMATCH =
+  'this vault was sealed with another master key (or its ciphertexts were altered): set ASHPIPE_MASTER_KEY (or master.key) to the key it was created with';
+
+/**
+ * Compares the key with the vault's fingerprint; `pin` records it first when the vault is empty. A vault
+ * holding credentials without a fingerprint (e.g. a store copied without its metadata) gets the key's
+ * fingerprint once the key unwraps one of their data keys, so later mismatches are told apart from
+ * altered ciphertexts.
+ */
 function checkFingerprint(store: ControlStore, key: Buffer, pin: boolean): void {
   const mine = fingerprintMasterKey(key);
   const stored = store.transaction(() => {
-    if (pin) {
-      store.db.prepare('INSERT OR IGNORE INTO vault_meta (key, value) VALUES (?, ?)').run(FINGERPRINT, mine);
-    }
-    const row = store.db.prepare('SELECT value FROM vault_meta WHERE key = ?').get(FINGERPRINT) as
-      | { value: string }
-      | undefined;
-    return row?.value ?? mine;
+    const read = () =>
+      (
+        store.db.prepare('SELECT value FROM vault_meta WHERE key = ?').get(FINGERPRINT) as
+          | { value: string }
+          | undefined
+      )?.value;
+    const existing = read();
+    if (existing !== undefined) return existing;
+    const rows = store.db
+      .prepare('SELECT id, data_key_wrapped, data_key_iv, data_key_tag FROM credentials')
+      .all() as Array<{ id: string; data_key_wrapped: Buffer; data_key_iv: Buffer; data_key_tag: Buffer }>;
+    if (rows.length === 0 && !pin) return mine;
+    const opens = rows.some((r) =>
+      unwrapsDataKey(key, r.id, { ciphertext: r.data_key_wrapped, iv: r.data_key_iv, tag: r.data_key_tag }),
+    );
+    if (rows.length > 0 && !opens) throw new VaultError('master_key_mismatch', UNPINNED_MISMATCH);
+    store.db.prepare('INSERT OR IGNORE INTO vault_meta (key, value) VALUES (?, ?)').run(FINGERPRINT, mine);
+    return read() ?? mine;
   });
   const a = Buffer.from(stored, 'hex');
   const b = Buffer.from(mine, 'hex');

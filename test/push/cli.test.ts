@@ -267,6 +267,9 @@ describe('ashpipe quarantine', () => {
     expect(entry?.errorCode).toBe('outcome_unknown');
     const replay = await cli(['quarantine', 'replay', ...keyArgs(), String(entry?.id)], env);
     expect(replay.code).toBe(0);
+    // No endpoint lists offer processes: the replay says it sent on the person's word, not after a look-up.
+    expect(replay.err).toContain('has no look-up');
+    expect(replay.err).toContain(`entry ${entry?.id}`);
     expect(writesFor(sandbox, 'offerProcess.start', applicationId)).toBe(1);
     expect(JSON.parse((await cli(['quarantine', 'list', '--json'], env)).out)).toEqual([]);
   });

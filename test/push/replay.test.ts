@@ -126,7 +126,7 @@ describe('quarantine replay', () => {
     expect(getLedgerEntry(store.db, 'candidate.create', 'k1')?.state).toBe('in-flight');
   });
 
-  it('replaying an unknown outcome marks its ledger entry pending (the person says Ashby lacks it), and closes entries even when the push throws', async () => {
+  it('replaying an unknown outcome of an operation with a look-up keeps its ledger entry in flight (so the push reconciles it first), and closes entries even when the push throws', async () => {
     ensurePending(store.db, 'candidate.create', 'k1', runId);
     markInFlight(store.db, 'candidate.create', 'k1', runId, 'create', {});
     const entry = quarantine({ email: 'a@example.com' }, { code: OUTCOME_UNKNOWN, key: 'k1' });
@@ -135,7 +135,7 @@ describe('quarantine replay', () => {
       throw new Error('stopped');
     };
     await expect(replayEntries(planReplay([entry]), { db: store.db, send })).rejects.toThrow('stopped');
-    expect(getLedgerEntry(store.db, 'candidate.create', 'k1')?.state).toBe('pending');
+    expect(getLedgerEntry(store.db, 'candidate.create', 'k1')?.state).toBe('in-flight');
     expect(getQuarantine(store.db, entry.id)?.status).toBe('replayed');
   });
 

@@ -124,4 +124,46 @@ describe('file paths a flow may name', () => {
       fs.rmSync(link, { force: true });
     }
   });
+  it('checks again when a run starts: a flow saved before the check, or whose path became a link since, fails its run', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const cred = await h.deps.services.credentials.add({ name: 'later', apiKey: 'later-key-00001' });
+    // Stored as an older version would have, without the check.
+    const saved = h.deps.store.createFlow({
+      kind: 'destination',
+      name: 'Saved before',
+      credentialId: cred.id,
+      operation: 'candidate.create',
+      input: { type: 'csv', path: path.join(h.home, 'master.key') },
+      mapping: {},
+      options: {},
+    } as Parameters<typeof h.deps.store.createFlow>[0]);
+    const first = await h.deps.scheduler.waitFor(h.deps.scheduler.trigger(saved.id, 'manual').id);
+    expect(first?.status).toBe('failed');
+    expect(first?.errors[0]?.message).toContain('refused to run flow "Saved before"');
+    expect(first?.errors[0]?.message).toContain('master key');
+
+    // Accepted when saved (nothing there yet), then the path became a link to the control store.
+    const link = path.join(h.home, '..', `${path.basename(h.home)}-later.db`);
+    const { headers, credentialId } = await setup();
+    const created = await call(headers, {
+      kind: 'source',
+      name: 'Link later',
+      credentialId,
+      streams: ['candidates'],
+      target: { type: 'sqlite', path: link },
+    });
+    expect(created.status).toBe(201);
+    const flowId = (await created.json().then(asJson)).flow.id as string;
+    fs.symlinkSync(path.join(h.home, 'control.db'), link);
+    try {
+      const run = await h.deps.scheduler.waitFor(h.deps.scheduler.trigger(flowId, 'manual').id);
+      expect(run?.status).toBe('failed');
+      expect(run?.errors[0]?.message).toContain('control store');
+    } finally {
+      fs.rmSync(link, { force: true });
+    }
+    // Neither run reached its engine.
+    expect(h.engine.calls).toHaveLength(0);
+  });
 });

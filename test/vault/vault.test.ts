@@ -99,6 +99,50 @@ describe('credentials vault', () => {
     second.store.close();
   });
 
+  it('a vault without its fingerprint row: another key is named as the likely cause, and the right key pins it', () => {
+    const home = makeTempHome(cleanup);
+    const right = { ASHPIPE_MASTER_KEY: randomBytes(32).toString('base64') };
+    const wrong = { ASHPIPE_MASTER_KEY: randomBytes(32).toString('base64') };
+    const first = open(home, right);
+    first.vault.add({ name: 'a', apiKey: KEY });
+    // A store copied without its metadata row.
+    first.store.db.exec("DELETE FROM vault_meta WHERE key = 'master_key_fingerprint'");
+    first.store.close();
+    const fingerprintRows = (store: ReturnType<typeof open>['store']) =>
+      store.db.prepare("SELECT value FROM vault_meta WHERE key = 'master_key_fingerprint'").all();
+
+    const other = open(home, wrong);
+    const refused = (() => {
+      try {
+        other.vault.reveal('a', 'sync');
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(refused).toBeInstanceOf(VaultError);
+    expect((refused as VaultError).code).toBe('master_key_mismatch');
+    expect((refused as VaultError).message).toContain(
+      'this vault was sealed with another master key (or its ciphertexts were altered)',
+    );
+    // The wrong key is neither pinned nor used to seal a new credential.
+    expect(() => other.vault.add({ name: 'b', apiKey: KEY })).toThrow(/sealed with another master key/);
+    expect(fingerprintRows(other.store)).toEqual([]);
+    expect(other.vault.list().map((c) => c.name)).toEqual(['a']);
+    other.store.close();
+
+    const owner = open(home, right);
+    expect(owner.vault.reveal('a', 'sync').apiKey).toBe(KEY);
+    expect(fingerprintRows(owner.store)).toHaveLength(1);
+    owner.store.close();
+    // Pinned now: a mismatch is recognised from the fingerprint alone.
+    const later = open(home, wrong);
+    expect(() => later.vault.reveal('a', 'sync')).toThrow(
+      /^this vault was sealed with another master key: set ASHPIPE_MASTER_KEY/,
+    );
+    later.store.close();
+  });
+
   it('fails closed when the master key is missing: no new key, no decryption', () => {
     const home = makeTempHome(cleanup);
     const first = open(home);

@@ -4,7 +4,7 @@ import { resolveHome } from '../../control/home.js';
 import { openControlStore } from '../../control/store.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry } from '../../push/ledger.js';
 import { loadMapping } from '../../push/mapping.js';
-import { planReplay, replayEntries } from '../../push/replay.js';
+import { planReplay, replayEntries, vouchedNotice } from '../../push/replay.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../exit-codes.js';
@@ -185,7 +185,7 @@ export function quarantineCommand(ctx: CliContext): Command {
       });
       const store = openControlStore(resolveHome(ctx.env));
       try {
-        await replayEntries(plan, {
+        const { outcomeUnknown } = await replayEntries(plan, {
           db: store.db,
           dryRun: Boolean(opts.dryRun),
           send: ({ operation, rows, ...push }) =>
@@ -195,6 +195,13 @@ export function quarantineCommand(ctx: CliContext): Command {
               command: 'quarantine replay',
             }),
         });
+        const out = ctx.output(Boolean(opts.json));
+        if (outcomeUnknown.vouched.length > 0)
+          out.info(`notice: ${vouchedNotice(plan.operation.name, outcomeUnknown.vouched)}`);
+        if (outcomeUnknown.reconciled.length > 0 && !opts.dryRun)
+          out.info(
+            `${outcomeUnknown.reconciled.length} ${outcomeUnknown.reconciled.length === 1 ? 'entry' : 'entries'} with an unknown outcome looked up in Ashby before sending`,
+          );
       } finally {
         store.close();
       }

@@ -56,6 +56,9 @@ export const applicationCreate: Operation = {
   },
   naturalKey: (record) =>
     `${typeof record.candidateId === 'string' ? record.candidateId : `email:${String(record.candidateEmail).trim().toLowerCase()}`}|${String(record.jobId)}`,
+  async lookUp(ctx) {
+    return applicationsFor(ctx, await resolveCandidateId(ctx), String(ctx.record.jobId));
+  },
   async execute(ctx) {
     const candidateId = await resolveCandidateId(ctx);
     const jobId = String(ctx.record.jobId);

@@ -43,6 +43,13 @@ export const candidateCreateNote: Operation = {
   check: oneOfCandidate,
   naturalKey: (record) =>
     `${typeof record.candidateId === 'string' ? record.candidateId : `email:${String(record.candidateEmail).trim().toLowerCase()}`}|${String(record.note)}`,
+  async lookUp(ctx) {
+    // Manual mode sends the note as Ashby's body: plain text, or `{type, value}`.
+    const { note } = ctx.record;
+    const textOf = note !== null && typeof note === 'object' ? (note as { value?: unknown }).value : note;
+    const found = await sameNotes(ctx, await resolveCandidateId(ctx), String(textOf));
+    return found.map((n) => n.id);
+  },
   async execute(ctx) {
     const candidateId = await resolveCandidateId(ctx);
     const note = String(ctx.record.note);

@@ -63,6 +63,7 @@ export const candidateCreate: Operation = {
     typeof record.email === 'string'
       ? `email:${record.email.trim().toLowerCase()}`
       : `name:${String(record.name).trim()}`,
+  lookUp: async (ctx) => idsOf(await lookup(ctx)),
   async execute(ctx): Promise<OperationOutcome> {
     const { record } = ctx;
     if (ctx.resume.reconciling && ctx.resume.step === 'candidate.create') {

@@ -13,7 +13,7 @@ import { jobCreate } from './job-create.js';
 import { jobUpdate } from './job-update.js';
 import { offerProcessStart } from './offer-process-start.js';
 import { openingCreate } from './opening-create.js';
-import { OUTCOME_UNKNOWN, RecordRejectedError } from './shared.js';
+import { OUTCOME_UNKNOWN, RecordRejectedError, savedIds } from './shared.js';
 
 /** Every destination operation with its own semantics; one file each, one line here. */
 export const OPERATIONS: readonly Operation[] = [
@@ -61,26 +61,39 @@ function conventionalField(name: string): FieldDef {
 /**
  * Manual mode: sends each record as the body of any write endpoint of the catalogue. Fields named like
  * ids, emails, URLs and timestamps are still validated by Ashby's naming conventions. Endpoints that are
- * safe to repeat are re-sent after an unknown outcome; others have no natural key ashpipe knows, so an
- * unknown outcome is reported for a person to check rather than resent.
+ * safe to repeat are re-sent after an unknown outcome; creates whose template has a natural-key look-up
+ * are reconciled through it (the ids it finds are saved before each send); others are reported for a
+ * person to check rather than resent.
  */
 export function manualOperation(endpoint: EndpointSpec): Operation {
+  const lookUp = endpoint.retrySafe ? undefined : findOperation(endpoint.name)?.lookUp;
   return {
     name: `endpoint:${endpoint.name}`,
     title: `Send ${endpoint.name}`,
     kind: endpoint.retrySafe ? 'update' : 'create',
-    endpoints: [endpoint.name],
+    endpoints: lookUp ? (findOperation(endpoint.name)?.endpoints ?? [endpoint.name]) : [endpoint.name],
     fields: {},
     example: {},
     description: `Sends each record as the body of ${endpoint.name}.`,
+    reconcilable: endpoint.retrySafe || lookUp !== undefined,
+    ...(lookUp ? { lookUp } : {}),
     async execute(ctx) {
       if (ctx.resume.reconciling && !endpoint.retrySafe) {
-        throw new RecordRejectedError(
-          OUTCOME_UNKNOWN,
-          `an earlier ${endpoint.name} request may have reached Ashby and there is no natural key to check; verify in Ashby, then replay the record from the quarantine if it is missing`,
-        );
+        if (!lookUp)
+          throw new RecordRejectedError(
+            OUTCOME_UNKNOWN,
+            `an earlier ${endpoint.name} request may have reached Ashby and there is no natural key to check; verify in Ashby, then replay the record from the quarantine if it is missing`,
+          );
+        const before = savedIds(ctx);
+        const appeared = (await lookUp(ctx)).filter((id) => !before.has(id));
+        if (appeared[0]) return { status: 'created', id: appeared[0], reconciled: true };
       }
-      const result = await ctx.write<unknown>(endpoint.name, ctx.record);
+      const before = lookUp && !ctx.dryRun ? await lookUp(ctx) : undefined;
+      const result = await ctx.write<unknown>(
+        endpoint.name,
+        ctx.record,
+        before ? { data: { before } } : undefined,
+      );
       const id =
         result !== null && typeof result === 'object' && typeof (result as { id?: unknown }).id === 'string'
           ? (result as { id: string }).id

@@ -51,6 +51,7 @@ export const jobCreate: Operation = {
   },
   // Title only: look-ups find jobs by title, whatever the requisition id.
   naturalKey: (record) => `title:${String(record.title)}`,
+  lookUp: async (ctx) => (await sameJobs(ctx)).map((j) => j.id),
   async execute(ctx) {
     const { record } = ctx;
     let jobId = typeof ctx.resume.data.jobId === 'string' ? ctx.resume.data.jobId : undefined;

@@ -117,6 +117,7 @@ export const offerProcessStart: Operation = {
   },
   example: { applicationId: EXAMPLE_ID[0], 'offer.Salary': 'USD 150000', 'offer.Start Date': '2025-09-01' },
   ledgerKey: (record) => `application:${String(record.applicationId)}`,
+  reconcilable: false,
   check(record) {
     const offer = record.offer;
     if (offer !== undefined && (offer === null || typeof offer !== 'object' || Array.isArray(offer)))

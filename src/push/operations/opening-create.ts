@@ -1,5 +1,14 @@
 import type { Operation, OperationContext } from '../types.js';
-import { EXAMPLE_ID, id, RecordRejectedError, readList, savedIds, text, type WithId } from './shared.js';
+import {
+  EXAMPLE_ID,
+  id,
+  idsOf,
+  RecordRejectedError,
+  readList,
+  savedIds,
+  text,
+  type WithId,
+} from './shared.js';
 
 async function sameOpenings(ctx: OperationContext, identifier: string): Promise<WithId[]> {
   return readList(ctx, 'opening.search', { identifier });
@@ -40,6 +49,7 @@ export const openingCreate: Operation = {
     employmentType: 'FullTime',
   },
   naturalKey: (record) => `identifier:${String(record.identifier)}`,
+  lookUp: async (ctx) => idsOf(await sameOpenings(ctx, String(ctx.record.identifier))),
   async execute(ctx) {
     const identifier = String(ctx.record.identifier);
     const existing = await sameOpenings(ctx, identifier);

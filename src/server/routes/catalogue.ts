@@ -4,6 +4,7 @@ import type { AppEnv } from '../auth.js';
 import { paging, readBody, type ServerDeps } from '../context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Flow } from '../model.js';
+import type { ReplayResult } from '../services.js';
 
 /** `/api/v1/streams` and `/api/v1/operations`: what sources can read and destinations can write. */
 export function catalogueRoutes(deps: ServerDeps): Hono<AppEnv> {
@@ -127,7 +128,7 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     const flow = deps.store.getFlow(flowId);
     if (!flow) throw new NotFoundError('flow', flowId);
     if (flow.kind !== 'destination') throw new ValidationError(`flow "${flow.name}" is not a destination`);
-    const result = { replayed: 0, failed: 0 };
+    const result: ReplayResult = { replayed: 0, failed: 0 };
     const engine = service().replayEngine(body.ids, result);
     const run = deps.scheduler.trigger(flow.id, 'replay', {
       engine,
