@@ -1,6 +1,7 @@
 /**
  * Sync benchmarks P1–P5, each a ratio measured in one run. The sandbox runs in its own process so that
- * the CPU and memory measured are the sync's alone; every sync runs in a fresh child process.
+ * the CPU and memory measured are the sync's alone; every sync runs in a fresh child process
+ * (`bench/sync-child.mjs`, on `src/` compiled by the bench, without the TypeScript loader).
  *
  *   P1  CPU per record of a full sync (candidates + their applications) vs bench/floor.ts      ≤ 1.3×
  *   P2  peak RSS of a sync of ~1M records vs ~100k records                                       ≤ 1.15×, < 200 MB
@@ -28,9 +29,6 @@ const { values } = parseArgs({
     'big-scale': { type: 'string' },
     child: { type: 'string' },
     url: { type: 'string' },
-    target: { type: 'string' },
-    streams: { type: 'string' },
-    rps: { type: 'string' },
     faults: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     only: { type: 'string' },
@@ -62,46 +60,6 @@ async function childSandbox(): Promise<void> {
   });
 }
 
-async function childSync(): Promise<void> {
-  const { selectStreams } = await import('../src/streams/index.js');
-  const { syncToTarget } = await import('../src/sync/index.js');
-  const streams = selectStreams({ streams: (values.streams ?? 'candidates,applications').split(',') });
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  let firstRequestAt: number | undefined;
-  let lastResponseAt = 0;
-  const summary = await syncToTarget({
-    onClientEvent: (event) => {
-      if (event.type === 'request') firstRequestAt ??= performance.now();
-      else if (event.type === 'response') lastResponseAt = performance.now();
-    },
-    apiKey: 'sandbox-full',
-    baseUrl: values.url ?? '',
-    target: values.target ?? '',
-    streams,
-    ...(values.rps ? { requestsPerSecond: Number(values.rps) } : {}),
-  });
-  const used = process.cpuUsage(cpu);
-  if (summary.exitCode !== 0)
-    throw new Error(`sync failed: ${JSON.stringify(summary.streams.map((s) => s.error))}`);
-  const out: Measured = {
-    records: summary.totals.records,
-    requests: summary.totals.requests,
-    cpuUs: used.user + used.system,
-    wallMs: performance.now() - start,
-    maxRssKb: process.resourceUsage().maxRSS,
-    rateLimited: summary.totals.rateLimited,
-    requestWindowMs: lastResponseAt - (firstRequestAt ?? lastResponseAt),
-    streams: summary.streams.map((s) => ({
-      stream: s.stream,
-      pages: s.pages,
-      requests: s.requests,
-      records: s.records,
-    })),
-  };
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Orchestration
 
@@ -113,8 +71,36 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** Where the bench compiles `src/` (under node_modules, so that the compiled code finds the dependencies). */
+const DIST = path.join(ROOT, 'node_modules', '.cache', 'ashpipe-bench', 'dist');
+
+/** Compiles `src/` for the sync child: users run the compiled code, not the TypeScript loader. */
+function buildDist(): Promise<void> {
+  fs.rmSync(DIST, { recursive: true, force: true });
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const child = spawn(
+    process.execPath,
+    [tsc, '-p', 'tsconfig.build.json', '--outDir', DIST, '--sourceMap', 'false', '--declaration', 'false'],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  return new Promise((resolve, reject) =>
+    child.on('exit', () =>
+      // Type errors elsewhere still emit; only a missing sync entry point stops the bench.
+      fs.existsSync(path.join(DIST, 'sync', 'index.js'))
+        ? resolve()
+        : reject(new Error('tsc emitted no dist/sync/index.js')),
+    ),
+  );
+}
+
+/** Runs the sync child (compiled code, plain node) with `args`. */
+function syncArgs(args: string[]): string[] {
+  return ['bench/sync-child.mjs', '--dist', DIST, ...args];
+}
+
 function node(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const plain = args[0]?.endsWith('.mjs') ?? false;
+  const child = spawn(process.execPath, [...(plain ? [] : ['--import', 'tsx']), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -191,6 +177,8 @@ async function main(): Promise<void> {
   const bigScale = Number(values['big-scale'] ?? (quick ? 40_000 : 435_000));
   const lines: string[] = [];
   const log = (s: string) => process.stderr.write(`${s}\n`);
+  log('building the compiled sync child');
+  await buildDist();
 
   // P1 + P3 on one sandbox.
   log(`P1/P3: sandbox scale ${p1Scale}`);
@@ -203,18 +191,10 @@ async function main(): Promise<void> {
     await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('warm.db')]);
     const floor = await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('floor.db')]);
     const target = `sqlite:${tmpFile('sync.db')}`;
-    const sync = await runChild(['bench/sync.ts', '--child', 'sync', '--url', sb.url, '--target', target]);
+    const sync = await runChild(syncArgs(['--url', sb.url, '--target', target]));
     p1 = { floor, sync };
     const churned = await control(sb.url, '/_sandbox/mutate/churn', { fraction: 0.01, seed: 7 });
-    const incremental = await runChild([
-      'bench/sync.ts',
-      '--child',
-      'sync',
-      '--url',
-      sb.url,
-      '--target',
-      target,
-    ]);
+    const incremental = await runChild(syncArgs(['--url', sb.url, '--target', target]));
     p3 = { full: sync, incremental, churned };
   } finally {
     await sb.stop();
@@ -225,15 +205,7 @@ async function main(): Promise<void> {
     log(`P2: sandbox scale ${scale}`);
     const sbSmall = await startSandboxProcess(scale);
     try {
-      small = await runChild([
-        'bench/sync.ts',
-        '--child',
-        'sync',
-        '--url',
-        sbSmall.url,
-        '--target',
-        `sqlite:${tmpFile('small.db')}`,
-      ]);
+      small = await runChild(syncArgs(['--url', sbSmall.url, '--target', `sqlite:${tmpFile('small.db')}`]));
     } finally {
       await sbSmall.stop();
     }
@@ -243,15 +215,7 @@ async function main(): Promise<void> {
   const big = await startSandboxProcess(bigScale);
   let large: Measured;
   try {
-    large = await runChild([
-      'bench/sync.ts',
-      '--child',
-      'sync',
-      '--url',
-      big.url,
-      '--target',
-      `sqlite:${tmpFile('big.db')}`,
-    ]);
+    large = await runChild(syncArgs(['--url', big.url, '--target', `sqlite:${tmpFile('big.db')}`]));
   } finally {
     await big.stop();
   }
@@ -267,19 +231,18 @@ async function main(): Promise<void> {
   let stats: { rateLimited: number; requests: Record<string, number> };
   try {
     await control(limited.url, '/_sandbox/reset-stats', {});
-    p4 = await runChild([
-      'bench/sync.ts',
-      '--child',
-      'sync',
-      '--url',
-      limited.url,
-      '--target',
-      `sqlite:${tmpFile('limited.db')}`,
-      '--streams',
-      'candidates,applications,jobs,users,departments,locations',
-      '--rps',
-      String(rate),
-    ]);
+    p4 = await runChild(
+      syncArgs([
+        '--url',
+        limited.url,
+        '--target',
+        `sqlite:${tmpFile('limited.db')}`,
+        '--streams',
+        'candidates,applications,jobs,users,departments,locations',
+        '--rps',
+        String(rate),
+      ]),
+    );
     stats = (await control(limited.url, '/_sandbox/stats')) as typeof stats;
   } finally {
     await limited.stop();
@@ -303,7 +266,7 @@ async function main(): Promise<void> {
     '## Sync',
     '',
     `Command: \`npm run bench:sync${quick ? ' -- --quick' : ''}\`. ${quick ? '**Quick run (small scales): the figures below are not the full-scale targets.** ' : ''}` +
-      'The sandbox runs in its own process; every sync runs in a fresh child process (`process.cpuUsage()`, peak RSS from `process.resourceUsage().maxRSS`).',
+      'The sandbox runs in its own process; every sync runs in a fresh child process on `src/` compiled by the bench, without the TypeScript loader (`bench/sync-child.mjs`; `process.cpuUsage()`, peak RSS from `process.resourceUsage().maxRSS`).',
     '',
     '| | measure | ratio | target | result |',
     '| --- | --- | ---: | --- | --- |',
@@ -329,5 +292,4 @@ async function main(): Promise<void> {
 }
 
 if (values.child === 'sandbox') await childSandbox();
-else if (values.child === 'sync') await childSync();
 else await main();

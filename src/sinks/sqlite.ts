@@ -16,7 +16,13 @@ import {
   rowDecoder,
   StreamLayout,
 } from './layout.js';
-import { customFieldEntries, dedupeByKey, emptyUpsertResult, objectIdOf } from './records.js';
+import {
+  type CustomFieldEntry,
+  customFieldEntries,
+  dedupeByKey,
+  emptyUpsertResult,
+  objectIdOf,
+} from './records.js';
 import {
   type ReadRowsOptions,
   type Sink,
@@ -28,6 +34,31 @@ import {
 
 /** How long a write waits for another connection's lock (e.g. a reader in another process). */
 const BUSY_TIMEOUT_MS = 15_000;
+/** Page size of a database the sink creates (SQLite's default is 4096). */
+const PAGE_SIZE = 8192;
+/** WAL pages after which a commit checkpoints (SQLite's default is 1000). */
+const WAL_AUTOCHECKPOINT_PAGES = 4000;
+/** Most custom field values written by one INSERT statement. */
+const CUSTOM_BATCH = 16;
+
+/**
+ * Whether a key may not survive the JSON round trip of the page query (NUL, lone surrogates): such a
+ * record is looked up on its own, so a stored row is never taken for a new one.
+ */
+function needsExactLookup(key: unknown): boolean {
+  return typeof key === 'string' && (key.includes('\u0000') || /[\ud800-\udfff]/.test(key));
+}
+
+/** A stream's layout with the statements written from it, valid while the schema version is unchanged. */
+interface PreparedLayout {
+  layout: StreamLayout;
+  /** Rows by key for single-key streams: one query per page. */
+  findMany: Database.Statement | undefined;
+  find: Database.Statement;
+  touch: Database.Statement;
+  upsert: Database.Statement;
+  columnCount: number;
+}
 
 /**
  * The SQLite sink (the default target): one file, WAL journal, `synchronous=NORMAL`, one immediate
@@ -39,6 +70,11 @@ export class SqliteSink implements Sink {
   readonly location: string;
   private db: Database.Database | undefined;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Layouts read from `_ashpipe_columns` at `layoutsVersion` (the database's schema version). */
+  private readonly prepared = new Map<string, PreparedLayout>();
+  private layoutsVersion = -1;
+  /** INSERTs of custom field values by number of rows. */
+  private customInserts: Array<Database.Statement | undefined> = [];
 
   constructor(
     private readonly file: string,
@@ -54,8 +90,14 @@ export class SqliteSink implements Sink {
       if (this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
       db = new Database(this.file);
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // Only a new, empty file takes a page size. Records often exceed 4 KiB with their typed columns, and
+      // larger pages avoid overflow chains: about a tenth less CPU per record in a full sync.
+      if (db.pragma('page_count', { simple: true }) === 0) db.pragma(`page_size = ${PAGE_SIZE}`);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      // A full sync dirties the same index pages (random ids) in many transactions: checkpointing less
+      // often copies each of them back fewer times (about a tenth less CPU; the WAL may reach ~32 MB).
+      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       const ddl = bookkeepingDdl('sqlite');
       db.transaction(() => {
         for (const sql of ddl) db?.exec(sql);
@@ -65,6 +107,8 @@ export class SqliteSink implements Sink {
       db?.close();
       this.db = undefined;
       this.statements.clear();
+      this.prepared.clear();
+      this.customInserts = [];
       throw new SinkError(
         this.location,
         `cannot open SQLite database ${this.location}: ${(error as Error).message}`,
@@ -95,11 +139,15 @@ export class SqliteSink implements Sink {
     const run = db.transaction(() => {
       const now = new Date().toISOString();
       const page = dedupeByKey(shape, records);
-      const stored = this.storedLayout(shape.name);
+      const stored = this.cachedLayout(shape.name)?.layout;
       const { layout, added } = (stored ?? new StreamLayout(shape.name, shape.primaryKey, [])).extend(page);
       this.applyColumns(layout, added, stored?.hasTable ?? false);
       const result = emptyUpsertResult(added.map((c) => c.column));
-      if (page.length > 0) this.writeRecords(shape, layout, page, state.passId ?? null, now, result);
+      if (page.length > 0) {
+        const prepared = added.length > 0 ? this.cachedLayout(shape.name) : this.prepared.get(shape.name);
+        if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
+        this.writeRecords(shape, prepared, page, state.passId ?? null, now, result);
+      }
       this.writeState(shape.name, state, now);
       return { result };
     });
@@ -142,6 +190,9 @@ export class SqliteSink implements Sink {
 
   async close(): Promise<void> {
     this.statements.clear();
+    this.prepared.clear();
+    this.customInserts = [];
+    this.layoutsVersion = -1;
     if (this.db?.open) this.db.close();
     this.db = undefined;
   }
@@ -155,6 +206,57 @@ export class SqliteSink implements Sink {
       'SELECT stream, field, column_name, type, position, key_position FROM _ashpipe_columns WHERE stream = ?',
     ).all(stream) as ColumnMapRow[];
     return layoutsFromRows(rows).get(stream);
+  }
+
+  /**
+   * The stream's stored layout and its statements, re-read only when the schema version moved (any
+   * connection adding a column or a table moves it), so a second sink on the same file is still seen.
+   */
+  private cachedLayout(stream: string): PreparedLayout | undefined {
+    const version = Number(this.requireDb().pragma('schema_version', { simple: true }));
+    if (version !== this.layoutsVersion) {
+      this.prepared.clear();
+      this.layoutsVersion = version;
+    }
+    let entry = this.prepared.get(stream);
+    if (entry) return entry;
+    const layout = this.storedLayout(stream);
+    if (!layout?.hasTable) return undefined;
+    entry = this.prepareLayout(layout);
+    this.prepared.set(stream, entry);
+    return entry;
+  }
+
+  private prepareLayout(layout: StreamLayout): PreparedLayout {
+    const table = quoteIdent(layout.table);
+    const keys = layout.keyColumns;
+    const keyMatch = keys.map((c) => `${quoteIdent(c.column)} = ?`).join(' AND ');
+    const first = keys[0];
+    const findMany =
+      keys.length === 1 && first
+        ? this.prepare(
+            `SELECT ${quoteIdent(first.column)} AS k, "_ashpipe_raw" AS raw, "_ashpipe_deleted_at" AS deleted_at FROM ${table} WHERE ${quoteIdent(first.column)} IN (SELECT value FROM json_each(?))`,
+          )
+        : undefined;
+    const columns = [...layout.columns.map((c) => c.column), ...META_COLUMNS];
+    const keySet = new Set(keys.map((c) => c.column));
+    const updates = columns
+      .filter((c) => !keySet.has(c))
+      .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+    return {
+      layout,
+      findMany,
+      find: this.prepare(
+        `SELECT "_ashpipe_raw" AS raw, "_ashpipe_deleted_at" AS deleted_at FROM ${table} WHERE ${keyMatch}`,
+      ),
+      touch: this.prepare(
+        `UPDATE ${table} SET "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ? WHERE ${keyMatch}`,
+      ),
+      upsert: this.prepare(
+        `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`,
+      ),
+      columnCount: columns.length,
+    };
   }
 
   private requireDb(): Database.Database {
@@ -199,40 +301,43 @@ export class SqliteSink implements Sink {
 
   private writeRecords(
     shape: StreamShape,
-    layout: StreamLayout,
+    prepared: PreparedLayout,
     page: readonly Record<string, unknown>[],
     passId: string | null,
     now: string,
     result: UpsertResult,
   ): void {
-    const table = quoteIdent(layout.table);
+    const { layout, find, touch, upsert, findMany } = prepared;
     const keys = layout.keyColumns;
-    const keyMatch = keys.map((c) => `${quoteIdent(c.column)} = ?`).join(' AND ');
-    const find = this.prepare(
-      `SELECT "_ashpipe_raw" AS raw, "_ashpipe_deleted_at" AS deleted_at FROM ${table} WHERE ${keyMatch}`,
-    );
-    const touch = this.prepare(
-      `UPDATE ${table} SET "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ? WHERE ${keyMatch}`,
-    );
-    const columns = [...layout.columns.map((c) => c.column), ...META_COLUMNS];
-    const keySet = new Set(keys.map((c) => c.column));
-    const updates = columns
-      .filter((c) => !keySet.has(c))
-      .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
-    const upsert = this.prepare(
-      `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`,
-    );
-    const clearCustom = this.prepare(
-      'DELETE FROM custom_field_values WHERE object_type = ? AND object_id = ?',
-    );
-    const insertCustom = this.prepare(
-      'INSERT INTO custom_field_values (object_type, object_id, field_id, title, value) VALUES (?, ?, ?, ?, ?)',
-    );
+    const columns = layout.columns;
+    const objectType = shape.customFieldsObjectType;
+    const clearCustom = objectType
+      ? this.prepare('DELETE FROM custom_field_values WHERE object_type = ? AND object_id = ?')
+      : undefined;
 
+    // Single-key streams read the stored rows of the whole page in one query instead of one per record.
+    let existingByKey: Map<unknown, { raw: string; deleted_at: string | null }> | undefined;
+    const firstKey = keys[0];
+    if (findMany && firstKey) {
+      const pageKeys: unknown[] = [];
+      for (const record of page) pageKeys.push(keyColumnValue(shape.name, firstKey, record, 'sqlite'));
+      existingByKey = new Map();
+      const rows = findMany.all(JSON.stringify(pageKeys)) as Array<{
+        k: unknown;
+        raw: string;
+        deleted_at: string | null;
+      }>;
+      for (const row of rows) existingByKey.set(row.k, row);
+    }
+
+    const values: unknown[] = new Array(prepared.columnCount);
     for (const record of page) {
       const key = keys.map((c) => keyColumnValue(shape.name, c, record, 'sqlite'));
       const raw = JSON.stringify(record);
-      const existing = find.get(...key) as { raw: string; deleted_at: string | null } | undefined;
+      const existing =
+        existingByKey && !needsExactLookup(key[0])
+          ? existingByKey.get(key[0])
+          : (find.get(...key) as { raw: string; deleted_at: string | null } | undefined);
       if (existing && existing.deleted_at === null && existing.raw === raw) {
         touch.run(passId, now, ...key);
         result.unchanged++;
@@ -241,21 +346,43 @@ export class SqliteSink implements Sink {
       if (!existing) result.inserted++;
       else if (existing.deleted_at !== null) result.undeleted++;
       else result.updated++;
-      const values = layout.columns.map((c) => encodeValue(c.type, record[c.field], 'sqlite'));
-      upsert.run(...values, raw, now, null, passId);
-      if (shape.customFieldsObjectType) {
+      let i = 0;
+      for (const c of columns) values[i++] = encodeValue(c.type, record[c.field], 'sqlite');
+      values[i++] = raw;
+      values[i++] = now;
+      values[i++] = null;
+      values[i] = passId;
+      upsert.run(values);
+      if (objectType && clearCustom) {
         const objectId = objectIdOf(shape, record);
-        clearCustom.run(shape.customFieldsObjectType, objectId);
-        for (const entry of customFieldEntries(record)) {
-          insertCustom.run(
-            shape.customFieldsObjectType,
-            objectId,
-            entry.fieldId,
-            entry.title,
-            JSON.stringify(entry.value),
-          );
-        }
+        // A new row has no values stored yet (they are written with it, in the same transaction).
+        if (existing) clearCustom.run(objectType, objectId);
+        this.insertCustomFields(objectType, objectId, customFieldEntries(record));
       }
+    }
+  }
+
+  /** Inserts a record's custom field values, several rows per statement. */
+  private insertCustomFields(
+    objectType: string,
+    objectId: string,
+    entries: readonly CustomFieldEntry[],
+  ): void {
+    for (let start = 0; start < entries.length; start += CUSTOM_BATCH) {
+      const count = Math.min(CUSTOM_BATCH, entries.length - start);
+      const params: unknown[] = [];
+      for (let k = start; k < start + count; k++) {
+        const entry = entries[k] as CustomFieldEntry;
+        params.push(objectType, objectId, entry.fieldId, entry.title, JSON.stringify(entry.value));
+      }
+      let insert = this.customInserts[count];
+      if (!insert) {
+        insert = this.requireDb().prepare(
+          `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?)').join(', ')}`,
+        );
+        this.customInserts[count] = insert;
+      }
+      insert.run(params);
     }
   }
 
