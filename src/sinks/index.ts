@@ -9,7 +9,15 @@ export { type JsonlChange, JsonlSink } from './jsonl.js';
 export type { ColumnDef, ColumnType } from './layout.js';
 export { PostgresSink, parsePostgresTarget } from './postgres.js';
 export { SqliteSink } from './sqlite.js';
-export type { ReadRowsOptions, Sink, StreamShape, StreamState, UpsertResult } from './types.js';
+export type {
+  PageParent,
+  ReadRowsOptions,
+  Sink,
+  StreamShape,
+  StreamState,
+  UpsertOptions,
+  UpsertResult,
+} from './types.js';
 export { SinkError } from './types.js';
 
 /** Options of {@link openSink}. */

@@ -5,11 +5,13 @@ import type { Logger } from '../util/logger.js';
 import { tableNameFor } from './layout.js';
 import { dedupeByKey, emptyUpsertResult, keyValues } from './records.js';
 import {
+  type PageParent,
   type ReadRowsOptions,
   type Sink,
   SinkError,
   type StreamShape,
   type StreamState,
+  type UpsertOptions,
   type UpsertResult,
 } from './types.js';
 
@@ -29,6 +31,8 @@ export interface JsonlChange {
   passId: string | null;
   /** The record exactly as received (`upsert` only). */
   record?: Record<string, unknown>;
+  /** The parent the record was read under (child streams; `upsert` and `seen`). */
+  parent?: PageParent;
 }
 
 interface StreamMeta {
@@ -106,9 +110,13 @@ export class JsonlSink implements Sink {
     shape: StreamShape,
     records: readonly Record<string, unknown>[],
     state: StreamState,
+    options: UpsertOptions = {},
   ): Promise<UpsertResult> {
     this.requireOpen();
     const name = tableNameFor(shape.name);
+    const parent = options.parent
+      ? `,"parent":${JSON.stringify({ field: options.parent.field, value: options.parent.value })}`
+      : '';
     const index = this.indexFor(name);
     const result = emptyUpsertResult();
     const time = new Date().toISOString();
@@ -122,7 +130,7 @@ export class JsonlSink implements Sink {
       const hash = hashOf(raw);
       const previous = index.get(keyText);
       const head = (op: JsonlChange['op']): string =>
-        `{"op":"${op}","stream":${JSON.stringify(name)},"key":${keyText},"time":"${time}","passId":${JSON.stringify(passId)}`;
+        `{"op":"${op}","stream":${JSON.stringify(name)},"key":${keyText},"time":"${time}","passId":${JSON.stringify(passId)}${parent}`;
       if (previous && !previous.deleted && previous.hash === hash) {
         result.unchanged++;
         lines.push(`${head('seen')}}\n`);
@@ -164,10 +172,14 @@ export class JsonlSink implements Sink {
 
   async readRows(stream: string, options: ReadRowsOptions = {}): Promise<Array<Record<string, unknown>>> {
     this.requireOpen();
-    const rows = new Map<string, { key: Record<string, unknown>; row: Record<string, unknown> }>();
+    type Entry = { key: Record<string, unknown>; row: Record<string, unknown>; parent: string | null };
+    const rows = new Map<string, Entry>();
+    // As in the SQL sinks, `_ashpipe_parent_id` exists once some page of the stream came with a parent.
+    let sawParent = false;
     this.replay(stream, (change) => {
       const keyText = JSON.stringify(change.key);
       const current = rows.get(keyText);
+      if (change.parent) sawParent = true;
       if (change.op === 'upsert') {
         const raw = JSON.stringify(change.record ?? {});
         rows.set(keyText, {
@@ -179,10 +191,13 @@ export class JsonlSink implements Sink {
             _ashpipe_deleted_at: null,
             _ashpipe_pass_id: change.passId,
           },
+          // An upsert without a parent keeps the one stored before, as the SQL sinks do.
+          parent: change.parent?.value ?? current?.parent ?? null,
         });
       } else if (current && change.op === 'seen') {
         current.row._ashpipe_synced_at = change.time;
         current.row._ashpipe_pass_id = change.passId;
+        if (change.parent) current.parent = change.parent.value;
       } else if (current && change.op === 'delete') {
         current.row._ashpipe_deleted_at = change.time;
       }
@@ -192,7 +207,7 @@ export class JsonlSink implements Sink {
     const start = options.offset ?? 0;
     return list
       .slice(start, options.limit === undefined ? undefined : start + options.limit)
-      .map((r) => r.row);
+      .map((r) => (sawParent ? { ...r.row, _ashpipe_parent_id: r.parent } : r.row));
   }
 
   async close(): Promise<void> {

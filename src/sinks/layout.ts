@@ -36,6 +36,11 @@ export const META_COLUMNS = [
   '_ashpipe_deleted_at',
   '_ashpipe_pass_id',
 ] as const;
+/**
+ * Bookkeeping column holding the parent id of a child stream's row (a note's candidate). Added to a table
+ * with the first page that comes with a parent, and indexed; never part of {@link META_COLUMNS}.
+ */
+export const PARENT_COLUMN = '_ashpipe_parent_id';
 /** Tables the sinks own besides the stream tables. */
 export const RESERVED_TABLES = ['_ashpipe_state', '_ashpipe_columns', 'custom_field_values'] as const;
 
@@ -289,6 +294,20 @@ export function addColumnSql(
 ): string {
   const ifNotExists = dialect === 'postgres' ? ' IF NOT EXISTS' : '';
   return `ALTER TABLE ${qualified(layout.table, schema)} ADD COLUMN${ifNotExists} ${quoteIdent(column.column)} ${sqlType(column.type, dialect)}`;
+}
+
+/** DDL adding {@link PARENT_COLUMN} (PostgreSQL: only when missing). */
+export function addParentColumnSql(layout: StreamLayout, dialect: Dialect, schema?: string): string {
+  const ifNotExists = dialect === 'postgres' ? ' IF NOT EXISTS' : '';
+  return `ALTER TABLE ${qualified(layout.table, schema)} ADD COLUMN${ifNotExists} ${quoteIdent(PARENT_COLUMN)} ${sqlType('text', dialect)}`;
+}
+
+/** DDL of the index on {@link PARENT_COLUMN}: "the notes of this candidate" is the usual query. */
+export function parentIndexSql(layout: StreamLayout, schema?: string): string {
+  // Index names share the schema's namespace with tables, hence the table in the name. PostgreSQL cuts names
+  // at 63 bytes, which only a table name beyond 44 characters would reach (ashpipe's longest has 32).
+  const name = `${layout.table}__ashpipe_parent_id`;
+  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${qualified(layout.table, schema)} (${quoteIdent(PARENT_COLUMN)})`;
 }
 
 /** Parses a column type read back from `_ashpipe_columns`. */

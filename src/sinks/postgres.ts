@@ -4,6 +4,7 @@ import type { Logger } from '../util/logger.js';
 import { redact, registerSecret } from '../util/redact.js';
 import {
   addColumnSql,
+  addParentColumnSql,
   bookkeepingDdl,
   type ColumnDef,
   type ColumnMapRow,
@@ -13,6 +14,8 @@ import {
   keyPosition,
   layoutsFromRows,
   META_COLUMNS,
+  PARENT_COLUMN,
+  parentIndexSql,
   qualified,
   quoteIdent,
   rowDecoder,
@@ -26,6 +29,7 @@ import {
   SinkError,
   type StreamShape,
   type StreamState,
+  type UpsertOptions,
   type UpsertResult,
 } from './types.js';
 
@@ -105,6 +109,8 @@ export class PostgresSink implements Sink {
   private readonly connectionString: string;
   private pool: pg.Pool | undefined;
   private layouts = new Map<string, StreamLayout>();
+  /** Tables known to have `_ashpipe_parent_id` (it is only ever added, so a table once seen keeps it). */
+  private readonly parentTables = new Set<string>();
 
   constructor(
     target: string,
@@ -160,10 +166,12 @@ export class PostgresSink implements Sink {
     shape: StreamShape,
     records: readonly Record<string, unknown>[],
     state: StreamState,
+    options: UpsertOptions = {},
   ): Promise<UpsertResult> {
     const page = dedupeByKey(shape, records);
     const pool = this.requirePool();
-    let outcome: { result: UpsertResult; layout: StreamLayout };
+    const parent = options.parent?.value;
+    let outcome: { result: UpsertResult; layout: StreamLayout; parentAdded: boolean };
     try {
       outcome = await this.inTransaction(pool, async (client) => {
         const now = new Date().toISOString();
@@ -181,20 +189,30 @@ export class PostgresSink implements Sink {
           await this.applyColumns(client, layout, added, current.hasTable);
         }
         const result = emptyUpsertResult(added.map((c) => c.column));
+        let parentAdded = false;
+        if (page.length > 0 && parent !== undefined && !(await this.hasParentColumn(client, layout.table))) {
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+            `ashpipe:${this.schema}.${shape.name}`,
+          ]);
+          await client.query(addParentColumnSql(layout, 'postgres', this.schema));
+          await client.query(parentIndexSql(layout, this.schema));
+          parentAdded = true;
+        }
         if (page.length > 0) {
-          await this.writeRecords(client, shape, layout, page, state.passId ?? null, now, result);
+          await this.writeRecords(client, shape, layout, page, state.passId ?? null, parent, now, result);
         }
         await this.writeState(client, shape.name, state, now);
-        return { result, layout };
+        return { result, layout, parentAdded };
       });
     } catch (error) {
       // Another process may have changed the column map meanwhile: start afresh from the database.
       await this.loadLayouts(pool).catch(() => undefined);
       throw error;
     }
-    const { result, layout } = outcome;
+    const { result, layout, parentAdded } = outcome;
     // Only after COMMIT: a rolled-back page must not leave columns in the cache that the database lacks.
     this.layouts.set(shape.name, layout);
+    if (parentAdded) this.parentTables.add(layout.table);
     if (result.newColumns.length > 0) {
       this.logger?.info('new columns', { stream: shape.name, columns: result.newColumns });
     }
@@ -231,6 +249,7 @@ export class PostgresSink implements Sink {
       '"_ashpipe_synced_at"',
       '"_ashpipe_deleted_at"',
       '"_ashpipe_pass_id"',
+      ...((await this.hasParentColumn(pool, layout.table)) ? [quoteIdent(PARENT_COLUMN)] : []),
       ...rest.map((c) => quoteIdent(c.column)),
     ];
     const where = options.includeDeleted === false ? ' WHERE "_ashpipe_deleted_at" IS NULL' : '';
@@ -273,6 +292,18 @@ export class PostgresSink implements Sink {
       [stream],
     );
     return layoutsFromRows(rows).get(stream);
+  }
+
+  /** Whether the table has `_ashpipe_parent_id`; asks the catalogue until it has been seen once. */
+  private async hasParentColumn(db: pg.Pool | pg.PoolClient, table: string): Promise<boolean> {
+    if (this.parentTables.has(table)) return true;
+    const { rows } = await db.query(
+      'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',
+      [this.schema, table, PARENT_COLUMN],
+    );
+    // Found means committed (this sink only asks before adding it itself), so it stays.
+    if (rows.length > 0) this.parentTables.add(table);
+    return rows.length > 0;
   }
 
   private t(table: string): string {
@@ -348,6 +379,7 @@ export class PostgresSink implements Sink {
     layout: StreamLayout,
     page: readonly Record<string, unknown>[],
     passId: string | null,
+    parent: string | undefined,
     now: string,
     result: UpsertResult,
   ): Promise<void> {
@@ -381,7 +413,13 @@ export class PostgresSink implements Sink {
       changed.push(index);
     });
 
-    const columns = [...layout.columns.map((c) => c.column), ...META_COLUMNS];
+    // Without a parent the stored one is left alone; with one, every row of the page takes it (last wins).
+    const columns = [
+      ...layout.columns.map((c) => c.column),
+      ...META_COLUMNS,
+      ...(parent === undefined ? [] : [PARENT_COLUMN]),
+    ];
+    const parentValue = parent === undefined ? undefined : encodeValue('text', parent, 'postgres');
     const keyNames = new Set(keys.map((c) => c.column));
     const updates = columns
       .filter((c) => !keyNames.has(c))
@@ -400,6 +438,7 @@ export class PostgresSink implements Sink {
           params.push(c.type === 'json' && typeof value === 'string' ? jsonbSafe(value) : value);
         }
         params.push(raws[index], now, null, passId);
+        if (parent !== undefined) params.push(parentValue);
         tuples.push(`(${columns.map((_, i) => `$${base + i + 1}`).join(', ')})`);
       }
       await client.query(

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from '../util/logger.js';
 import {
   addColumnSql,
+  addParentColumnSql,
   bookkeepingDdl,
   type ColumnMapRow,
   createTableSql,
@@ -12,6 +13,8 @@ import {
   keyPosition,
   layoutsFromRows,
   META_COLUMNS,
+  PARENT_COLUMN,
+  parentIndexSql,
   quoteIdent,
   rowDecoder,
   StreamLayout,
@@ -29,6 +32,7 @@ import {
   SinkError,
   type StreamShape,
   type StreamState,
+  type UpsertOptions,
   type UpsertResult,
 } from './types.js';
 
@@ -58,6 +62,12 @@ interface PreparedLayout {
   touch: Database.Statement;
   upsert: Database.Statement;
   columnCount: number;
+  /** Whether the table has `_ashpipe_parent_id`; the statements below exist only then. */
+  hasParent: boolean;
+  /** `touch` that also sets the parent (its first parameter). */
+  touchParent: Database.Statement | undefined;
+  /** `upsert` with the parent as its last value. */
+  upsertParent: Database.Statement | undefined;
 }
 
 /**
@@ -134,8 +144,10 @@ export class SqliteSink implements Sink {
     shape: StreamShape,
     records: readonly Record<string, unknown>[],
     state: StreamState,
+    options: UpsertOptions = {},
   ): Promise<UpsertResult> {
     const db = this.requireDb();
+    const parent = options.parent?.value;
     const run = db.transaction(() => {
       const now = new Date().toISOString();
       const page = dedupeByKey(shape, records);
@@ -144,9 +156,15 @@ export class SqliteSink implements Sink {
       this.applyColumns(layout, added, stored?.hasTable ?? false);
       const result = emptyUpsertResult(added.map((c) => c.column));
       if (page.length > 0) {
-        const prepared = added.length > 0 ? this.cachedLayout(shape.name) : this.prepared.get(shape.name);
+        let prepared = added.length > 0 ? this.cachedLayout(shape.name) : this.prepared.get(shape.name);
+        if (prepared && parent !== undefined && !prepared.hasParent) {
+          // The first page with a parent (or the first since an upgrade) adds the column and its index.
+          db.exec(addParentColumnSql(prepared.layout, 'sqlite'));
+          db.exec(parentIndexSql(prepared.layout));
+          prepared = this.cachedLayout(shape.name);
+        }
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
-        this.writeRecords(shape, prepared, page, state.passId ?? null, now, result);
+        this.writeRecords(shape, prepared, page, state.passId ?? null, parent, now, result);
       }
       this.writeState(shape.name, state, now);
       return { result };
@@ -240,9 +258,16 @@ export class SqliteSink implements Sink {
         : undefined;
     const columns = [...layout.columns.map((c) => c.column), ...META_COLUMNS];
     const keySet = new Set(keys.map((c) => c.column));
-    const updates = columns
-      .filter((c) => !keySet.has(c))
-      .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+    const upsertSql = (names: readonly string[]): string => {
+      const updates = names
+        .filter((c) => !keySet.has(c))
+        .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+      return `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`;
+    };
+    const hasParent = this.prepare(`SELECT 1 AS present FROM pragma_table_info(?) WHERE name = ?`).get(
+      layout.table,
+      PARENT_COLUMN,
+    ) as { present: number } | undefined;
     return {
       layout,
       findMany,
@@ -252,10 +277,15 @@ export class SqliteSink implements Sink {
       touch: this.prepare(
         `UPDATE ${table} SET "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ? WHERE ${keyMatch}`,
       ),
-      upsert: this.prepare(
-        `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`,
-      ),
+      upsert: this.prepare(upsertSql(columns)),
       columnCount: columns.length,
+      hasParent: hasParent !== undefined,
+      touchParent: hasParent
+        ? this.prepare(
+            `UPDATE ${table} SET ${quoteIdent(PARENT_COLUMN)} = ?, "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ? WHERE ${keyMatch}`,
+          )
+        : undefined,
+      upsertParent: hasParent ? this.prepare(upsertSql([...columns, PARENT_COLUMN])) : undefined,
     };
   }
 
@@ -304,10 +334,14 @@ export class SqliteSink implements Sink {
     prepared: PreparedLayout,
     page: readonly Record<string, unknown>[],
     passId: string | null,
+    parent: string | undefined,
     now: string,
     result: UpsertResult,
   ): void {
-    const { layout, find, touch, upsert, findMany } = prepared;
+    const { layout, find, findMany } = prepared;
+    // Without a parent the stored one is left alone; with one, unchanged records take it too (last wins).
+    const withParent = parent !== undefined && prepared.upsertParent && prepared.touchParent;
+    const upsert = withParent ? (prepared.upsertParent as Database.Statement) : prepared.upsert;
     const keys = layout.keyColumns;
     const columns = layout.columns;
     const objectType = shape.customFieldsObjectType;
@@ -330,7 +364,7 @@ export class SqliteSink implements Sink {
       for (const row of rows) existingByKey.set(row.k, row);
     }
 
-    const values: unknown[] = new Array(prepared.columnCount);
+    const values: unknown[] = new Array(prepared.columnCount + (withParent ? 1 : 0));
     for (const record of page) {
       const key = keys.map((c) => keyColumnValue(shape.name, c, record, 'sqlite'));
       const raw = JSON.stringify(record);
@@ -339,7 +373,8 @@ export class SqliteSink implements Sink {
           ? existingByKey.get(key[0])
           : (find.get(...key) as { raw: string; deleted_at: string | null } | undefined);
       if (existing && existing.deleted_at === null && existing.raw === raw) {
-        touch.run(passId, now, ...key);
+        if (withParent) prepared.touchParent?.run(parent, passId, now, ...key);
+        else prepared.touch.run(passId, now, ...key);
         result.unchanged++;
         continue;
       }
@@ -351,7 +386,8 @@ export class SqliteSink implements Sink {
       values[i++] = raw;
       values[i++] = now;
       values[i++] = null;
-      values[i] = passId;
+      values[i++] = passId;
+      if (withParent) values[i] = parent;
       upsert.run(values);
       if (objectType && clearCustom) {
         const objectId = objectIdOf(shape, record);

@@ -53,6 +53,31 @@ export interface UpsertResult {
   newColumns: string[];
 }
 
+/** The parent record a page of a child stream was read for (`candidate.listNotes` for one candidate). */
+export interface PageParent {
+  /**
+   * Ashby's name for the parent's id: the request parameter the page was read with.
+   * @example 'candidateId'
+   */
+  field: string;
+  /**
+   * The parent's id, stored in `_ashpipe_parent_id` of every record of the page.
+   * @example 'f9e52a51-a075-4116-a7b8-484deba69004'
+   */
+  value: string;
+}
+
+/** Options of {@link Sink.upsertPage}. */
+export interface UpsertOptions {
+  /**
+   * The parent all records of the page belong to (child streams). Stored beside the record, never in
+   * `_ashpipe_raw`; a record stored again under another parent takes the new one (the last wins).
+   * @default none: the stored parent of existing rows is left as it is
+   * @example { field: 'candidateId', value: 'f9e52a51-a075-4116-a7b8-484deba69004' }
+   */
+  parent?: PageParent;
+}
+
 /** Options of {@link Sink.readRows}. */
 export interface ReadRowsOptions {
   /**
@@ -79,11 +104,16 @@ export interface Sink {
   readonly location: string;
   open(): Promise<void>;
   getState(stream: string): Promise<StreamState | undefined>;
-  /** Atomically: upsert the records (marking them seen by state.passId, undeleting rows that reappear) and save `state`. */
+  /**
+   * Atomically: upsert the records (marking them seen by state.passId, undeleting rows that reappear) and
+   * save `state`. With `options.parent`, every record of the page is stored under that parent
+   * (`_ashpipe_parent_id`, added to the table when first needed).
+   */
   upsertPage(
     stream: StreamShape,
     records: readonly Record<string, unknown>[],
     state: StreamState,
+    options?: UpsertOptions,
   ): Promise<UpsertResult>;
   /** Atomically: soft-delete (set _ashpipe_deleted_at) every live row of the stream not seen in pass `passId`, and save `state`. Only called after a COMPLETE full pass. */
   finishFullPass(stream: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }>;
@@ -92,7 +122,8 @@ export interface Sink {
   /**
    * Read back rows (for tests, data preview): live and deleted, ordered by primary key.
    * Every sink returns `_ashpipe_raw` as the record's JSON text, `_ashpipe_synced_at` and
-   * `_ashpipe_deleted_at` as ISO strings (or null) and `_ashpipe_pass_id`. SQL sinks add one property per
+   * `_ashpipe_deleted_at` as ISO strings (or null) and `_ashpipe_pass_id`; rows of a stream whose pages came
+   * with a parent also have `_ashpipe_parent_id` (null for rows stored without one). SQL sinks add one property per
    * column (booleans as booleans, JSON columns parsed); the JSONL sink adds the record's own fields.
    */
   readRows(stream: string, options?: ReadRowsOptions): Promise<Array<Record<string, unknown>>>;

@@ -9,7 +9,7 @@ import {
   AshbySyncTokenError,
 } from '../ashby/errors.js';
 import type { AshbyPage, PageOptions } from '../ashby/index.js';
-import type { Sink, StreamShape, StreamState } from '../sinks/index.js';
+import type { PageParent, Sink, StreamShape, StreamState } from '../sinks/index.js';
 import type { ConfidentialContext, ResolvedStream } from '../streams/index.js';
 import { findStream } from '../streams/index.js';
 import { type Logger, silentLogger } from '../util/logger.js';
@@ -355,10 +355,15 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
       return { ...base, confidentialIds: [...confidential[stream.confidentialKind]] };
     };
 
-    const commit = async (records: readonly unknown[], state: StreamState, newIds: Set<string>) => {
+    const commit = async (
+      records: readonly unknown[],
+      state: StreamState,
+      newIds: Set<string>,
+      parent?: PageParent,
+    ) => {
       const kept = keepRecords(records, newIds);
       const next: StreamState = { ...state, extra: extraWith(state.extra ?? {}, newIds) };
-      const r = await sink.upsertPage(shape, kept, next);
+      const r = await sink.upsertPage(shape, kept, next, parent ? { parent } : {});
       totals.pages++;
       totals.records += kept.length;
       totals.inserted += r.inserted;
@@ -525,6 +530,9 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
           signal: abort.signal,
         });
         const isLastParent = i === values.length - 1;
+        // Many child records do not name their parent (a note has no candidateId): the sink stores it.
+        const pageParent: PageParent | undefined =
+          parent.kind === 'stream' ? { field: parent.param, value } : undefined;
         const pages = client.pages(stream.endpoint, { ...body, [parent.param]: value }, pageOptions);
         try {
           for await (const page of readAhead(pages)) {
@@ -539,7 +547,7 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
               cursor: more ? page.nextCursor : undefined,
               extra,
             });
-            last = await commit(page.results, state, new Set());
+            last = await commit(page.results, state, new Set(), pageParent);
           }
         } catch (error) {
           // The parent was deleted (or hidden) since its table was read: it has no children to store, and

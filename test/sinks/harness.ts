@@ -16,6 +16,8 @@ export interface Kind {
   target(): Promise<string>;
   /** Rows of custom_field_values ordered by object and field (SQL kinds). */
   customFieldValues(target: string): Promise<Array<Record<string, unknown>>>;
+  /** Columns covered by the indexes of `table`, sorted (SQL kinds). */
+  indexedColumns(target: string, table: string): Promise<string[]>;
   cleanup(): Promise<void>;
 }
 
@@ -40,6 +42,19 @@ const sqlite: Kind = {
         .prepare('SELECT * FROM custom_field_values ORDER BY object_type, object_id, field_id')
         .all() as Array<Record<string, unknown>>;
       return rows.map((r) => ({ ...r, value: JSON.parse(String(r.value)) }));
+    } finally {
+      db.close();
+    }
+  },
+  indexedColumns: async (target, table) => {
+    const db = new Database(target.slice('sqlite:'.length), { readonly: true });
+    try {
+      const rows = db
+        .prepare(
+          'SELECT i.name AS column_name FROM pragma_index_list(?) AS l, pragma_index_info(l.name) AS i ORDER BY 1',
+        )
+        .all(table) as Array<{ column_name: string }>;
+      return rows.map((r) => r.column_name);
     } finally {
       db.close();
     }
@@ -77,6 +92,17 @@ const postgres: Kind = {
       `SELECT * FROM "${schema}".custom_field_values ORDER BY object_type, object_id COLLATE "C", field_id COLLATE "C"`,
     );
   },
+  indexedColumns: async (target, table) => {
+    const schema = new URL(target).searchParams.get('schema') ?? 'public';
+    const rows = await pgQuery(
+      `SELECT a.attname AS column_name FROM pg_index x
+       JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(x.indkey)
+       WHERE n.nspname = $1 AND t.relname = $2 ORDER BY 1`,
+      [schema, table],
+    );
+    return rows.map((r) => String(r.column_name));
+  },
   cleanup: async () => {
     for (const schema of schemas.splice(0)) await pgQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   },
@@ -87,6 +113,7 @@ const jsonl: Kind = {
   skip: false,
   target: async () => `jsonl:${path.join(tmp(), 'out')}`,
   customFieldValues: async () => [],
+  indexedColumns: async () => [],
   cleanup: async () => removeTmp(),
 };
 

@@ -35,6 +35,22 @@ describe('jsonl sink files', () => {
     expect(changes.every((c) => c.stream === 'candidates' && typeof c.time === 'string')).toBe(true);
   });
 
+  it('writes the parent of a child stream page into its upsert and seen lines, not into the record', async () => {
+    const dir = path.join(root, 'parent');
+    const notes: StreamShape = { name: 'candidate_notes', primaryKey: ['id'] };
+    const sink = openSink(`jsonl:${dir}`);
+    await sink.open();
+    const parent = { field: 'candidateId', value: 'c1' };
+    await sink.upsertPage(notes, [{ id: 'n1', content: 'x' }], { passId: 'p1' }, { parent });
+    await sink.upsertPage(notes, [{ id: 'n1', content: 'x' }], { passId: 'p2' }, { parent });
+    await sink.close();
+    const changes = lines(path.join(dir, 'candidate_notes.jsonl'));
+    expect(changes.map((c) => [c.op, c.parent, c.record])).toEqual([
+      ['upsert', parent, { id: 'n1', content: 'x' }],
+      ['seen', parent, undefined],
+    ]);
+  });
+
   it('discards a torn tail written after the last committed state when reopened', async () => {
     const dir = path.join(root, 'torn');
     const first = openSink(`jsonl:${dir}`);

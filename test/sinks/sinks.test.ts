@@ -369,6 +369,79 @@ for (const k of KINDS) {
       expect(raws(await s.readRows('candidates'))).toEqual([{ id: 'a', v: 2 }]);
     });
 
+    it('stores the parent of a child stream page beside the record, indexed, and keeps it after a reopen', async () => {
+      const target = await k.target();
+      const notes: StreamShape = { name: 'candidate_notes', primaryKey: ['id'] };
+      const parentOf = (rows: ReadonlyArray<Record<string, unknown>>) =>
+        rows.map((r) => [JSON.parse(String(r._ashpipe_raw)).id, r._ashpipe_parent_id]);
+      const s1 = await sink(target);
+      // A note stored before parents were recorded (an older version) has none.
+      await s1.upsertPage(notes, [{ id: 'n0', content: 'old' }], state('p1'));
+      const first = await s1.upsertPage(
+        notes,
+        [
+          { id: 'n1', content: 'Strong' },
+          { id: 'n2', content: 'Call back' },
+        ],
+        state('p1'),
+        { parent: { field: 'candidateId', value: 'c1' } },
+      );
+      expect(first).toMatchObject({ inserted: 2, newColumns: [] });
+      await s1.upsertPage(notes, [{ id: 'n3', content: 'Hired' }], state('p1'), {
+        parent: { field: 'candidateId', value: 'c2' },
+      });
+      const rows = await s1.readRows('candidate_notes');
+      expect(parentOf(rows)).toEqual([
+        ['n0', null],
+        ['n1', 'c1'],
+        ['n2', 'c1'],
+        ['n3', 'c2'],
+      ]);
+      // The record stays exactly as received: the parent is not written into it.
+      expect(raws(rows)).toEqual([
+        { id: 'n0', content: 'old' },
+        { id: 'n1', content: 'Strong' },
+        { id: 'n2', content: 'Call back' },
+        { id: 'n3', content: 'Hired' },
+      ]);
+      if (isSql) {
+        expect(await k.indexedColumns(target, 'candidate_notes')).toContain('_ashpipe_parent_id');
+        expect(Object.keys((await s1.readRows('candidates'))[0] ?? {})).not.toContain('_ashpipe_parent_id');
+      }
+      await s1.close();
+
+      const s2 = await sink(target);
+      expect(parentOf(await s2.readRows('candidate_notes'))).toEqual(parentOf(rows));
+      // Unchanged records take the page's parent (the last wins); a page without a parent keeps the stored one.
+      const again = await s2.upsertPage(
+        notes,
+        [
+          { id: 'n0', content: 'old' },
+          { id: 'n2', content: 'Call back' },
+        ],
+        state('p2'),
+        { parent: { field: 'candidateId', value: 'c3' } },
+      );
+      expect(again).toMatchObject({ unchanged: 2, inserted: 0, updated: 0 });
+      await s2.upsertPage(notes, [{ id: 'n3', content: 'Hired!' }], state('p2'));
+      expect((await s2.finishFullPass(notes, 'p2', state('p2'))).deleted).toBe(1);
+      const after = await s2.readRows('candidate_notes');
+      expect(parentOf(after)).toEqual([
+        ['n0', 'c3'],
+        ['n1', 'c1'],
+        ['n2', 'c3'],
+        ['n3', 'c2'],
+      ]);
+      expect(after.map((r) => r._ashpipe_deleted_at !== null)).toEqual([false, true, false, false]);
+      await s2.close();
+      const s3 = await sink(target);
+      expect(parentOf(await s3.readRows('candidate_notes', { includeDeleted: false }))).toEqual([
+        ['n0', 'c3'],
+        ['n2', 'c3'],
+        ['n3', 'c2'],
+      ]);
+    });
+
     it('supports compound keys of child streams', async () => {
       const s = await sink();
       const stages: StreamShape = { name: 'interview_stages', primaryKey: ['interviewPlanId', 'id'] };

@@ -140,6 +140,43 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
     });
   });
 
+  it('stores each candidate note under the candidate it was read for', async () => {
+    const own = await makeTarget(dialect);
+    try {
+      // candidate_notes is opt-in; its parent (candidates) is added because it never synced into this target.
+      const summary = await run({
+        target: own.target,
+        streams: selectStreams({ streams: ['candidate_notes'] }),
+      });
+      expect(summary.exitCode).toBe(0);
+      const candidates = findStream('candidates');
+      if (!candidates) throw new Error('no candidates stream');
+      const expected = new Map<string, string>();
+      for (const candidate of expectedRecords(sandbox, candidates)) {
+        const candidateId = String(candidate.id);
+        const notes = sandbox.records('candidate.listNotes', {
+          apiKey: 'sandbox-full',
+          body: { candidateId },
+        }) as Array<Record<string, unknown>>;
+        for (const note of notes) {
+          // The reason for the column: a note does not name its candidate.
+          expect(note.candidateId).toBeUndefined();
+          expected.set(String(note.id), candidateId);
+        }
+      }
+      expect(new Set(expected.values()).size).toBeGreaterThan(1);
+      await withSink(own.target, async (sink) => {
+        const rows = await sink.readRows('candidate_notes', { includeDeleted: false });
+        const stored = new Map(
+          rows.map((r) => [String(JSON.parse(String(r._ashpipe_raw)).id), r._ashpipe_parent_id]),
+        );
+        expect(stored).toEqual(expected);
+      });
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it.skipIf(dialect === 'jsonl')(
     'adds a column for a new field, keeps the raw record, and stores odd custom field titles safely',
     async () => {
