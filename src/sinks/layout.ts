@@ -42,7 +42,12 @@ export const META_COLUMNS = [
  */
 export const PARENT_COLUMN = '_ashpipe_parent_id';
 /** Tables the sinks own besides the stream tables. */
-export const RESERVED_TABLES = ['_ashpipe_state', '_ashpipe_columns', 'custom_field_values'] as const;
+export const RESERVED_TABLES = [
+  '_ashpipe_state',
+  '_ashpipe_columns',
+  '_ashpipe_custom_fields',
+  'custom_field_values',
+] as const;
 
 /** Longest column name generated: PostgreSQL truncates identifiers at 63 bytes, and suffixes need room. */
 const MAX_BASE_LENGTH = 48;
@@ -253,7 +258,8 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
     return [
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)`,
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, key_position INTEGER, PRIMARY KEY (stream, field))`,
-      `CREATE TABLE IF NOT EXISTS ${t('custom_field_values')} (object_type TEXT NOT NULL, object_id TEXT NOT NULL, field_id TEXT NOT NULL, title TEXT, value TEXT, PRIMARY KEY (object_type, object_id, field_id))`,
+      // custom_field_values: see sqliteCustomFieldValuesTableSql and customFieldValuesViewSql.
+      `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream TEXT PRIMARY KEY, object_type TEXT NOT NULL)`,
     ];
   }
   return [
@@ -308,6 +314,80 @@ export function parentIndexSql(layout: StreamLayout, schema?: string): string {
   // at 63 bytes, which only a table name beyond 44 characters would reach (ashpipe's longest has 32).
   const name = `${layout.table}__ashpipe_parent_id`;
   return `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${qualified(layout.table, schema)} (${quoteIdent(PARENT_COLUMN)})`;
+}
+
+/**
+ * A JSON path selecting the top-level field `field`, for SQLite's JSON functions. Every character but
+ * `[A-Za-z0-9_]` is written as a `\uXXXX` escape, so the path holds nothing a SQL string literal or the
+ * path syntax could read differently, whatever the field is called (quotes, dots, emoji, nothing at all).
+ */
+export function jsonFieldPath(field: string): string {
+  let label = '';
+  for (let i = 0; i < field.length; i++) {
+    const ch = field[i] as string;
+    label += /[A-Za-z0-9_]/.test(ch) ? ch : `\\u${field.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  }
+  return `$."${label}"`;
+}
+
+/**
+ * The expression a SQLite VIRTUAL generated column computes from `_ashpipe_raw`: the field's value when its
+ * JSON type fits the column as {@link fits} has it, else NULL (what a written column would hold).
+ */
+export function generatedColumnExpression(column: ColumnDef): string {
+  const path = `'${jsonFieldPath(column.field)}'`;
+  const raw = '"_ashpipe_raw"';
+  const type = `json_type(${raw}, ${path})`;
+  switch (column.type) {
+    case 'text':
+      return `CASE ${type} WHEN 'text' THEN ${raw} ->> ${path} END`;
+    case 'integer':
+      // Integers beyond 2^53 are not safe in JavaScript, so a written column held NULL for them.
+      return `CASE WHEN ${type} = 'integer' AND (${raw} ->> ${path}) BETWEEN -9007199254740991 AND 9007199254740991 THEN ${raw} ->> ${path} END`;
+    case 'real':
+      return `CASE ${type} WHEN 'real' THEN ${raw} ->> ${path} WHEN 'integer' THEN CAST(${raw} ->> ${path} AS REAL) END`;
+    case 'boolean':
+      return `CASE ${type} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END`;
+    case 'json':
+      return `CASE WHEN ${type} IN ('object', 'array') THEN ${raw} -> ${path} END`;
+  }
+}
+
+/** DDL adding a data column to a SQLite table as a VIRTUAL generated column over `_ashpipe_raw`. */
+export function addGeneratedColumnSql(layout: StreamLayout, column: ColumnDef): string {
+  return `ALTER TABLE ${quoteIdent(layout.table)} ADD COLUMN ${quoteIdent(column.column)} ${sqlType(column.type, 'sqlite')} GENERATED ALWAYS AS (${generatedColumnExpression(column)}) VIRTUAL`;
+}
+
+/** Object types a `custom_field_values` view may name (they are written into its SQL as literals). */
+const OBJECT_TYPE = /^[A-Za-z_]{1,40}$/;
+
+/**
+ * DDL of the SQLite `custom_field_values` view: the `customFields` entries of the live rows of every
+ * listed stream, as the table of earlier versions held them (entries without an id skipped, the last of a
+ * repeated id winning, `value` as JSON text, `title` NULL unless a string).
+ */
+export function customFieldValuesViewSql(
+  streams: ReadonlyArray<{ layout: StreamLayout; objectType: string }>,
+): string {
+  const parts = streams.map(({ layout, objectType }) => {
+    if (!OBJECT_TYPE.test(objectType)) throw new Error(`invalid custom field object type ${objectType}`);
+    const keys = layout.keyColumns.map((c) => `t.${quoteIdent(c.column)}`).join(', ');
+    const raw = 't."_ashpipe_raw"';
+    const objectId = `CASE json_type(${raw}, '$.id') WHEN 'text' THEN ${raw} ->> '$.id' WHEN 'integer' THEN CAST(${raw} ->> '$.id' AS TEXT) WHEN 'real' THEN CAST(${raw} ->> '$.id' AS TEXT) ELSE json_array(${keys}) END`;
+    return `SELECT '${objectType}' AS object_type, ${objectId} AS object_id, e.value ->> '$.id' AS field_id,
+  CASE json_type(e.value, '$.title') WHEN 'text' THEN e.value ->> '$.title' END AS title,
+  coalesce(e.value -> '$.value', 'null') AS value
+FROM ${quoteIdent(layout.table)} AS t, json_each(${raw}, '$.customFields') AS e
+WHERE t."_ashpipe_deleted_at" IS NULL AND json_type(${raw}, '$.customFields') = 'array'
+  AND e.type = 'object' AND json_type(e.value, '$.id') = 'text' AND e.value ->> '$.id' <> ''
+  AND NOT EXISTS (SELECT 1 FROM json_each(${raw}, '$.customFields') AS l
+    WHERE l.key > e.key AND l.type = 'object' AND json_type(l.value, '$.id') = 'text' AND l.value ->> '$.id' = e.value ->> '$.id')`;
+  });
+  const body =
+    parts.length > 0
+      ? parts.join(' UNION ALL ')
+      : 'SELECT CAST(NULL AS TEXT) AS object_type, CAST(NULL AS TEXT) AS object_id, CAST(NULL AS TEXT) AS field_id, CAST(NULL AS TEXT) AS title, CAST(NULL AS TEXT) AS value WHERE 0';
+  return `CREATE VIEW "custom_field_values" AS ${body}`;
 }
 
 /** Parses a column type read back from `_ashpipe_columns`. */

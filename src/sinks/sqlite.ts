@@ -4,10 +4,13 @@ import Database from 'better-sqlite3';
 import type { Logger } from '../util/logger.js';
 import {
   addColumnSql,
+  addGeneratedColumnSql,
   addParentColumnSql,
   bookkeepingDdl,
+  type ColumnDef,
   type ColumnMapRow,
   createTableSql,
+  customFieldValuesViewSql,
   encodeValue,
   keyColumnValue,
   keyPosition,
@@ -62,6 +65,10 @@ interface PreparedLayout {
   touch: Database.Statement;
   upsert: Database.Statement;
   columnCount: number;
+  /** Columns the sink writes: the keys, and in tables of earlier versions every data column. */
+  written: ColumnDef[];
+  /** Whether the stream's table feeds the `custom_field_values` view (view databases only). */
+  inCustomFieldView: boolean;
   /** Whether the table has `_ashpipe_parent_id`; the statements below exist only then. */
   hasParent: boolean;
   /** `touch` that also sets the parent (its first parameter). */
@@ -85,6 +92,11 @@ export class SqliteSink implements Sink {
   private layoutsVersion = -1;
   /** INSERTs of custom field values by number of rows. */
   private customInserts: Array<Database.Statement | undefined> = [];
+  /**
+   * `custom_field_values` is a view over the records in databases this version creates, and a table written
+   * with every record in databases of earlier versions (kept as it is).
+   */
+  private customFieldValues: 'view' | 'table' = 'view';
 
   constructor(
     private readonly file: string,
@@ -100,8 +112,8 @@ export class SqliteSink implements Sink {
       if (this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
       db = new Database(this.file);
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      // Only a new, empty file takes a page size. Records often exceed 4 KiB with their typed columns, and
-      // larger pages avoid overflow chains: about a tenth less CPU per record in a full sync.
+      // Only a new, empty file takes a page size. A candidate's JSON is a few KiB (more with the written
+      // typed columns of earlier versions): larger pages avoid overflow chains, about a tenth less CPU.
       if (db.pragma('page_count', { simple: true }) === 0) db.pragma(`page_size = ${PAGE_SIZE}`);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
@@ -109,9 +121,18 @@ export class SqliteSink implements Sink {
       // often copies each of them back fewer times (about a tenth less CPU; the WAL may reach ~32 MB).
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       const ddl = bookkeepingDdl('sqlite');
-      db.transaction(() => {
-        for (const sql of ddl) db?.exec(sql);
-      }).immediate();
+      const opened = db;
+      this.customFieldValues = opened
+        .transaction(() => {
+          for (const sql of ddl) opened.exec(sql);
+          const existing = opened
+            .prepare("SELECT type FROM sqlite_master WHERE name = 'custom_field_values'")
+            .get() as { type: string } | undefined;
+          if (existing?.type === 'table') return 'table' as const;
+          if (!existing) opened.exec(customFieldValuesViewSql([]));
+          return 'view' as const;
+        })
+        .immediate();
       this.db = db;
     } catch (error) {
       db?.close();
@@ -161,6 +182,15 @@ export class SqliteSink implements Sink {
           // The first page with a parent (or the first since an upgrade) adds the column and its index.
           db.exec(addParentColumnSql(prepared.layout, 'sqlite'));
           db.exec(parentIndexSql(prepared.layout));
+          prepared = this.cachedLayout(shape.name);
+        }
+        if (
+          prepared &&
+          shape.customFieldsObjectType &&
+          this.customFieldValues === 'view' &&
+          !prepared.inCustomFieldView
+        ) {
+          this.addToCustomFieldView(shape.name, shape.customFieldsObjectType);
           prepared = this.cachedLayout(shape.name);
         }
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
@@ -256,7 +286,14 @@ export class SqliteSink implements Sink {
             `SELECT ${quoteIdent(first.column)} AS k, "_ashpipe_raw" AS raw, "_ashpipe_deleted_at" AS deleted_at FROM ${table} WHERE ${quoteIdent(first.column)} IN (SELECT value FROM json_each(?))`,
           )
         : undefined;
-    const columns = [...layout.columns.map((c) => c.column), ...META_COLUMNS];
+    const info = this.prepare('SELECT name, hidden FROM pragma_table_xinfo(?)').all(layout.table) as Array<{
+      name: string;
+      hidden: number;
+    }>;
+    const hidden = new Map(info.map((c) => [c.name, c.hidden]));
+    // Generated columns (hidden 2) are computed by SQLite; only ordinary ones are written.
+    const written = layout.columns.filter((c) => hidden.get(c.column) === 0);
+    const columns = [...written.map((c) => c.column), ...META_COLUMNS];
     const keySet = new Set(keys.map((c) => c.column));
     const upsertSql = (names: readonly string[]): string => {
       const updates = names
@@ -264,10 +301,10 @@ export class SqliteSink implements Sink {
         .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
       return `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`;
     };
-    const hasParent = this.prepare(`SELECT 1 AS present FROM pragma_table_info(?) WHERE name = ?`).get(
-      layout.table,
-      PARENT_COLUMN,
-    ) as { present: number } | undefined;
+    const hasParent = hidden.has(PARENT_COLUMN);
+    const inCustomFieldView =
+      this.customFieldValues === 'view' &&
+      this.prepare('SELECT 1 FROM _ashpipe_custom_fields WHERE stream = ?').get(layout.stream) !== undefined;
     return {
       layout,
       findMany,
@@ -279,7 +316,9 @@ export class SqliteSink implements Sink {
       ),
       upsert: this.prepare(upsertSql(columns)),
       columnCount: columns.length,
-      hasParent: hasParent !== undefined,
+      written,
+      inCustomFieldView,
+      hasParent,
       touchParent: hasParent
         ? this.prepare(
             `UPDATE ${table} SET ${quoteIdent(PARENT_COLUMN)} = ?, "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ? WHERE ${keyMatch}`,
@@ -313,11 +352,18 @@ export class SqliteSink implements Sink {
     const db = this.requireDb();
     if (!existed) db.exec(createTableSql(layout, 'sqlite'));
     const keyFields = new Set(layout.primaryKey);
+    // Data columns are computed from `_ashpipe_raw` (VIRTUAL generated columns): each record is written
+    // once. A table of an earlier version, with written data columns, keeps getting written ones.
+    const generated = !existed || !this.hasWrittenDataColumns(layout);
     const record = this.prepare(
       'INSERT INTO _ashpipe_columns (stream, field, column_name, type, position, key_position) VALUES (?, ?, ?, ?, ?, ?)',
     );
     for (const column of added) {
-      if (existed || !keyFields.has(column.field)) db.exec(addColumnSql(layout, column, 'sqlite'));
+      if (keyFields.has(column.field)) {
+        if (existed) db.exec(addColumnSql(layout, column, 'sqlite'));
+      } else {
+        db.exec(generated ? addGeneratedColumnSql(layout, column) : addColumnSql(layout, column, 'sqlite'));
+      }
       record.run(
         layout.stream,
         column.field,
@@ -329,6 +375,38 @@ export class SqliteSink implements Sink {
     }
   }
 
+  /** Whether the table has an ordinary (written) column for a field that is not part of the key. */
+  private hasWrittenDataColumns(layout: StreamLayout): boolean {
+    const keys = new Set(layout.keyColumns.map((c) => c.column));
+    const columns = this.prepare('SELECT name, hidden FROM pragma_table_xinfo(?)').all(
+      layout.table,
+    ) as Array<{
+      name: string;
+      hidden: number;
+    }>;
+    return columns.some((c) => c.hidden === 0 && !keys.has(c.name) && !c.name.startsWith('_ashpipe_'));
+  }
+
+  /** Adds a stream's table to the `custom_field_values` view (recreated over every such table). */
+  private addToCustomFieldView(stream: string, objectType: string): void {
+    const db = this.requireDb();
+    this.prepare(
+      'INSERT INTO _ashpipe_custom_fields (stream, object_type) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET object_type = excluded.object_type',
+    ).run(stream, objectType);
+    const members = this.prepare(
+      'SELECT stream, object_type FROM _ashpipe_custom_fields ORDER BY stream',
+    ).all() as Array<{
+      stream: string;
+      object_type: string;
+    }>;
+    const sources = members.flatMap((m) => {
+      const layout = this.storedLayout(m.stream);
+      return layout?.hasTable ? [{ layout, objectType: m.object_type }] : [];
+    });
+    db.exec('DROP VIEW IF EXISTS "custom_field_values"');
+    db.exec(customFieldValuesViewSql(sources));
+  }
+
   private writeRecords(
     shape: StreamShape,
     prepared: PreparedLayout,
@@ -338,13 +416,13 @@ export class SqliteSink implements Sink {
     now: string,
     result: UpsertResult,
   ): void {
-    const { layout, find, findMany } = prepared;
+    const { layout, find, findMany, written } = prepared;
     // Without a parent the stored one is left alone; with one, unchanged records take it too (last wins).
     const withParent = parent !== undefined && prepared.upsertParent && prepared.touchParent;
     const upsert = withParent ? (prepared.upsertParent as Database.Statement) : prepared.upsert;
     const keys = layout.keyColumns;
-    const columns = layout.columns;
-    const objectType = shape.customFieldsObjectType;
+    // A view database derives the values from the records; only a table of an earlier version is written.
+    const objectType = this.customFieldValues === 'table' ? shape.customFieldsObjectType : undefined;
     const clearCustom = objectType
       ? this.prepare('DELETE FROM custom_field_values WHERE object_type = ? AND object_id = ?')
       : undefined;
@@ -382,7 +460,7 @@ export class SqliteSink implements Sink {
       else if (existing.deleted_at !== null) result.undeleted++;
       else result.updated++;
       let i = 0;
-      for (const c of columns) values[i++] = encodeValue(c.type, record[c.field], 'sqlite');
+      for (const c of written) values[i++] = encodeValue(c.type, record[c.field], 'sqlite');
       values[i++] = raw;
       values[i++] = now;
       values[i++] = null;
