@@ -95,7 +95,7 @@ const NEW_CANDIDATES = [
 ];
 
 /**
- * Creates and updates a few candidates through the Ashby API, exactly as any API client would, and deletes
+ * Creates and updates a few candidates through the Ashby API, exactly as an API client would, and deletes
  * one inside the sandbox: Ashby has no endpoint that deletes a candidate (people delete them in the app).
  */
 async function changeSomeRecords(sandbox: Sandbox, apiKey: string): Promise<DemoResult['changes']> {
