@@ -1,5 +1,5 @@
 import { idIn } from './fields.js';
-import type { StreamDefinition } from './types.js';
+import { perParent, type StreamDefinition } from './types.js';
 
 export const applications: StreamDefinition = {
   name: 'applications',
@@ -26,7 +26,7 @@ export const applicationHistory: StreamDefinition = {
   endpoint: 'application.listHistory',
   primaryKey: ['id'],
   description: 'Stage history of each application (entered and left each stage).',
-  parent: { kind: 'stream', stream: 'applications', field: 'id', param: 'applicationId' },
+  parent: perParent('applications', 'applicationId'),
   optIn: true,
 };
 
@@ -42,7 +42,7 @@ export const applicationCriteriaEvaluations: StreamDefinition = {
   endpoint: 'application.listCriteriaEvaluations',
   primaryKey: ['id'],
   description: 'AI application review: how each application meets the job criteria.',
-  parent: { kind: 'stream', stream: 'applications', field: 'id', param: 'applicationId' },
+  parent: perParent('applications', 'applicationId'),
   optIn: true,
   note: 'added in 2026; only organisations with AI application review have records, and a record does not name its application',
 };

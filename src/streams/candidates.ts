@@ -1,5 +1,5 @@
 import { idIn } from './fields.js';
-import type { StreamDefinition } from './types.js';
+import { perParent, type StreamDefinition } from './types.js';
 
 export const candidates: StreamDefinition = {
   name: 'candidates',
@@ -14,7 +14,7 @@ export const candidateNotes: StreamDefinition = {
   endpoint: 'candidate.listNotes',
   primaryKey: ['id'],
   description: 'Notes written on candidates.',
-  parent: { kind: 'stream', stream: 'candidates', field: 'id', param: 'candidateId' },
+  parent: perParent('candidates', 'candidateId'),
   optIn: true,
 };
 
@@ -23,7 +23,7 @@ export const candidateClientInfo: StreamDefinition = {
   endpoint: 'candidate.listClientInfo',
   primaryKey: ['id'],
   description: 'IP address and browser a candidate applied from, per application.',
-  parent: { kind: 'stream', stream: 'candidates', field: 'id', param: 'candidateId' },
+  parent: perParent('candidates', 'candidateId'),
   optIn: true,
   note: 'endpoint added in 2026; its record shape is not in the 2024 spec, records are stored as received',
 };
@@ -33,7 +33,7 @@ export const candidateFraudChecks: StreamDefinition = {
   endpoint: 'candidate.listFraudChecks',
   primaryKey: ['id'],
   description: 'Fraud detection checks run on candidates.',
-  parent: { kind: 'stream', stream: 'candidates', field: 'id', param: 'candidateId' },
+  parent: perParent('candidates', 'candidateId'),
   optIn: true,
   note: 'endpoint added in 2026 whose record shape is not documented in the sources ashpipe follows (records are expected to carry an id); empty unless Fraud Detection is on',
 };

@@ -1,5 +1,5 @@
 import { idIn } from './fields.js';
-import type { StreamDefinition } from './types.js';
+import { perParent, type StreamDefinition } from './types.js';
 
 export const interviewSchedules: StreamDefinition = {
   name: 'interview_schedules',
@@ -25,7 +25,7 @@ export const interviewEvents: StreamDefinition = {
   endpoint: 'interviewEvent.list',
   primaryKey: ['id'],
   description: 'Interview events (one meeting each) of every interview schedule.',
-  parent: { kind: 'stream', stream: 'interview_schedules', field: 'id', param: 'interviewScheduleId' },
+  parent: perParent('interview_schedules', 'interviewScheduleId'),
   optIn: true,
 };
 
@@ -42,7 +42,7 @@ export const interviewStages: StreamDefinition = {
   endpoint: 'interviewStage.list',
   primaryKey: ['id'],
   description: 'Stages of every interview plan.',
-  parent: { kind: 'stream', stream: 'interview_plans', field: 'id', param: 'interviewPlanId' },
+  parent: perParent('interview_plans', 'interviewPlanId'),
 };
 
 export const interviewStageGroups: StreamDefinition = {

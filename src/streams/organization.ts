@@ -1,4 +1,4 @@
-import type { StreamDefinition } from './types.js';
+import { perParent, type StreamDefinition } from './types.js';
 
 export const users: StreamDefinition = {
   name: 'users',
@@ -13,7 +13,7 @@ export const userInterviewerPauses: StreamDefinition = {
   endpoint: 'user.listInterviewerPauses',
   primaryKey: ['id'],
   description: 'Periods in which users paused interviewing.',
-  parent: { kind: 'stream', stream: 'users', field: 'id', param: 'userId' },
+  parent: perParent('users', 'userId'),
   optIn: true,
   note: 'endpoint added in 2026 whose record shape is not documented in the sources ashpipe follows (records are expected to carry an id)',
 };

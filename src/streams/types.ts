@@ -39,6 +39,14 @@ export interface ParentLink {
   readonly param: string;
 }
 
+/**
+ * The usual parent link: one request per live row of `stream`, its `id` sent as `param`.
+ * @example perParent('candidates', 'candidateId')
+ */
+export function perParent(stream: string, param: string): ParentLink {
+  return { kind: 'stream', stream, field: 'id', param };
+}
+
 /** A stream whose endpoint needs one of a fixed set of values (e.g. `surveySubmission.list` needs `surveyType`). */
 export interface FanOut {
   readonly kind: 'values';
