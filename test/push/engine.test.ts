@@ -235,4 +235,25 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
     expect(summary.counts.created).toBe(1);
     expect(ashby.notes).toHaveLength(1);
   });
+
+  it('creates one candidate when two different rows of one input carry the same email', async () => {
+    const results: RecordResult[] = [];
+    const summary = await runPush({
+      client: ashby,
+      db: store.db,
+      operation: candidateCreate,
+      rows: rows([
+        { name: 'Ada Lovelace', email: 'ada@example.com' },
+        { name: 'Ada King', email: 'ada@example.com', phoneNumber: '+44 20 0000' },
+      ]),
+      concurrency: 4,
+      reconcileDelayMs: 0,
+      onResult: (r) => results.push(r),
+    });
+    expect(ashby.createsByEmail.get('ada@example.com')).toBe(1);
+    expect(summary.counts.created).toBe(1);
+    expect(summary.counts['skipped-existing']).toBe(1);
+    const ids = new Set(results.map((r) => r.id));
+    expect(ids.size).toBe(1);
+  });
 });

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ControlStore, openControlStore } from '../../src/control/store.js';
-import { type RecordResult, runPush } from '../../src/push/engine.js';
+import { runPush } from '../../src/push/engine.js';
 import type { InputRow } from '../../src/push/input.js';
 import { findOperation } from '../../src/push/operations/index.js';
 import type { Operation } from '../../src/push/types.js';
@@ -14,42 +14,6 @@ const candidateCreate = findOperation('candidate.create') as Operation;
 function rows(records: Array<Record<string, unknown>>): InputRow[] {
   return records.map((record, i) => ({ row: i + 1, record, raw: record }));
 }
-
-describe('push engine: records sharing a natural key', () => {
-  let home: string;
-  let store: ControlStore;
-  let ashby: FakeAshby;
-  beforeEach(() => {
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-    store = openControlStore(home);
-    ashby = new FakeAshby();
-  });
-  afterEach(() => {
-    store.close();
-    fs.rmSync(home, { recursive: true, force: true });
-  });
-
-  it('creates one candidate when two different rows of one input carry the same email', async () => {
-    const results: RecordResult[] = [];
-    const summary = await runPush({
-      client: ashby,
-      db: store.db,
-      operation: candidateCreate,
-      rows: rows([
-        { name: 'Ada Lovelace', email: 'ada@example.com' },
-        { name: 'Ada King', email: 'ada@example.com', phoneNumber: '+44 20 0000' },
-      ]),
-      concurrency: 4,
-      reconcileDelayMs: 0,
-      onResult: (r) => results.push(r),
-    });
-    expect(ashby.createsByEmail.get('ada@example.com')).toBe(1);
-    expect(summary.counts.created).toBe(1);
-    expect(summary.counts['skipped-existing']).toBe(1);
-    const ids = new Set(results.map((r) => r.id));
-    expect(ids.size).toBe(1);
-  });
-});
 
 describe('push engine: two runs on one ledger', () => {
   it('never lets two runs of one operation work on the same ledger at once', async () => {
