@@ -7,7 +7,7 @@
  * Prints one JSON line: {records, requests, cpuUs, wallMs, maxRssKb}.
  */
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../src/util/sqlite.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,7 +20,7 @@ const { values } = parseArgs({
 if (!values.url || !values.db) throw new Error('usage: floor.ts --url URL --db FILE');
 
 const auth = `Basic ${Buffer.from(`${values.key}:`).toString('base64')}`;
-const db = new Database(values.db);
+const db = openSqlite(values.db);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '../util/sqlite.js';
 import { ensureHome, SECRET_FILE_MODE } from './home.js';
 import { type Migration, migrations as registeredMigrations } from './migrations/index.js';
 
@@ -16,7 +16,7 @@ export const BUSY_TIMEOUT_MS = 15_000;
 /** The control store: credentials, audit log and whatever later features register migrations for. */
 export interface ControlStore {
   /** The open SQLite connection (better-sqlite3). */
-  readonly db: Database.Database;
+  readonly db: SqliteDatabase;
   /** Absolute path of `control.db`. */
   readonly file: string;
   /** The home directory the store lives in. */
@@ -55,7 +55,7 @@ export function openControlStore(home: string, options: OpenControlStoreOptions 
     }
   }
   chmodSync(file, SECRET_FILE_MODE);
-  const db = new Database(file);
+  const db = openSqlite(file);
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Switching to (or confirming) WAL can fail with SQLITE_BUSY without consulting the busy handler while
@@ -104,7 +104,7 @@ function retryWhileBusy<T>(fn: () => T): T {
 }
 
 /** Applies, in id order, every migration not yet recorded; each in its own immediate transaction. */
-export function applyMigrations(db: Database.Database, list: readonly Migration[]): string[] {
+export function applyMigrations(db: SqliteDatabase, list: readonly Migration[]): string[] {
   const ids = new Set<string>();
   for (const m of list) {
     if (ids.has(m.id)) throw new Error(`duplicate control-store migration id ${m.id}`);

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import { redactDeep, safeStringify } from '../util/redact.js';
 import { authMessage, classifyError, type ErrorInfo, errorInfo, permissionMessage } from './errors.js';
 import { coerceRecord, type FieldIssue, isBlank } from './fields.js';
@@ -39,7 +39,7 @@ export interface PushOptions {
   /** The Ashby client (its limiter and retry policy apply to every request). */
   client: AshbyCaller;
   /** The control store connection holding the ledger and the quarantine. */
-  db: Database.Database;
+  db: SqliteDatabase;
   /** What each record becomes in Ashby. @example findOperation('candidate.create') */
   operation: Operation;
   /** The records, in input order. */

@@ -173,8 +173,8 @@ function normaliseSqlRow(r: Record<string, unknown>): Record<string, unknown> {
 export async function* readSql(from: string, query: string): AsyncGenerator<InputRow> {
   let row = 0;
   if (from.startsWith('sqlite:')) {
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(from.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+    const { openSqlite } = await import('../util/sqlite.js');
+    const db = openSqlite(from.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
     try {
       for (const r of db.prepare(query).iterate() as Iterable<Record<string, unknown>>) {
         row += 1;

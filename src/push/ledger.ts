@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import type { RecordStatus } from './types.js';
 
 export type LedgerState = 'pending' | 'in-flight' | 'done' | 'failed';
@@ -62,7 +62,7 @@ function toEntry(row: LedgerRow): LedgerEntry {
 const now = () => new Date().toISOString();
 
 export function getLedgerEntry(
-  db: Database.Database,
+  db: SqliteDatabase,
   operation: string,
   recordKey: string,
 ): LedgerEntry | undefined {
@@ -74,7 +74,7 @@ export function getLedgerEntry(
 
 /** Records a valid record as pending unless the ledger already knows it; returns the current entry. */
 export function ensurePending(
-  db: Database.Database,
+  db: SqliteDatabase,
   operation: string,
   recordKey: string,
   runId: string,
@@ -89,7 +89,7 @@ export function ensurePending(
 
 /** Marks a write as about to leave; committed before the request is sent. */
 export function markInFlight(
-  db: Database.Database,
+  db: SqliteDatabase,
   operation: string,
   recordKey: string,
   runId: string,
@@ -104,7 +104,7 @@ export function markInFlight(
 
 /** Saves progress between steps without changing the state. */
 export function saveStep(
-  db: Database.Database,
+  db: SqliteDatabase,
   operation: string,
   recordKey: string,
   step: string,
@@ -117,7 +117,7 @@ export function saveStep(
 
 /** A write was answered with a definite refusal: it did not happen, so the record goes back to `state`. */
 export function markNotSent(
-  db: Database.Database,
+  db: SqliteDatabase,
   operation: string,
   recordKey: string,
   state: 'pending' | 'failed',
@@ -129,7 +129,7 @@ export function markNotSent(
 }
 
 export function markDone(
-  db: Database.Database,
+  db: SqliteDatabase,
   operation: string,
   recordKey: string,
   ashbyId: string | undefined,
@@ -143,7 +143,7 @@ export function markDone(
 }
 
 /** Counts of ledger rows per state for one operation. */
-export function ledgerCounts(db: Database.Database, operation: string): Record<LedgerState, number> {
+export function ledgerCounts(db: SqliteDatabase, operation: string): Record<LedgerState, number> {
   const counts: Record<LedgerState, number> = { pending: 0, 'in-flight': 0, done: 0, failed: 0 };
   const rows = db
     .prepare('SELECT state, COUNT(*) AS n FROM push_ledger WHERE operation = ? GROUP BY state')
@@ -226,7 +226,7 @@ export interface NewQuarantineEntry {
  * (the same row of a rerun, or a replay that failed again) has its entry updated with the latest run and
  * error instead of gaining a second one; returns the entry id.
  */
-export function addQuarantine(db: Database.Database, entry: NewQuarantineEntry): number {
+export function addQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number {
   return db.transaction(() => {
     if (entry.recordKey !== undefined) {
       const open = db
@@ -258,7 +258,7 @@ export function addQuarantine(db: Database.Database, entry: NewQuarantineEntry):
   })();
 }
 
-function insertQuarantine(db: Database.Database, entry: NewQuarantineEntry): number {
+function insertQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number {
   const result = db
     .prepare(
       `INSERT INTO push_quarantine (run_id, at, operation, row_number, record_key, error_code, error_message,
@@ -290,7 +290,7 @@ export interface QuarantineFilter {
   limit?: number;
 }
 
-export function listQuarantine(db: Database.Database, filter: QuarantineFilter = {}): QuarantineEntry[] {
+export function listQuarantine(db: SqliteDatabase, filter: QuarantineFilter = {}): QuarantineEntry[] {
   const where: string[] = [];
   const params: unknown[] = [];
   const status = filter.status ?? 'open';
@@ -315,13 +315,13 @@ export function listQuarantine(db: Database.Database, filter: QuarantineFilter =
   return rows.map(toQuarantine);
 }
 
-export function getQuarantine(db: Database.Database, id: number): QuarantineEntry | undefined {
+export function getQuarantine(db: SqliteDatabase, id: number): QuarantineEntry | undefined {
   const row = db.prepare('SELECT * FROM push_quarantine WHERE id = ?').get(id) as QuarantineRow | undefined;
   return row ? toQuarantine(row) : undefined;
 }
 
 export function setQuarantineStatus(
-  db: Database.Database,
+  db: SqliteDatabase,
   id: number,
   status: QuarantineEntry['status'],
 ): void {
@@ -358,7 +358,7 @@ export class PushRunConflictError extends Error {
  * before the other's create is visible, and send it twice — so the second is refused. Runs whose process
  * died (kill -9) are marked `abandoned` and their records are reconciled by the new run.
  */
-export function startRun(db: Database.Database, operation: string, input: string, dryRun: boolean): string {
+export function startRun(db: SqliteDatabase, operation: string, input: string, dryRun: boolean): string {
   const id = randomUUID();
   db.transaction(() => {
     if (!dryRun) {
@@ -389,7 +389,7 @@ export function startRun(db: Database.Database, operation: string, input: string
 }
 
 export function finishRun(
-  db: Database.Database,
+  db: SqliteDatabase,
   id: string,
   outcome: string,
   counts: Record<string, number>,

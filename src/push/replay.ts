@@ -2,7 +2,7 @@
  * Quarantine replay: sends quarantined records again through the same ledger, with the options of the
  * run that quarantined them. Shared by `ashpipe quarantine replay` and the server's replay route.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import type { PushOptions, PushSummary, RecordResult } from './engine.js';
 import type { InputRow } from './input.js';
 import { markNotSent, type QuarantineEntry, setQuarantineStatus } from './ledger.js';
@@ -83,7 +83,7 @@ export function planReplay(entries: readonly QuarantineEntry[], options: PlanRep
 /** Options of {@link replayEntries}. */
 export interface ReplayOptions {
   /** The control store connection holding the quarantine. */
-  db: Database.Database;
+  db: SqliteDatabase;
   /** Validate and look up only: nothing is marked or closed. @default false */
   dryRun?: boolean;
   /** Runs the push (e.g. `runPush` with a client, or the CLI's push with its progress and summary). */

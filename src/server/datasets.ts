@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../util/sqlite.js';
 import pg from 'pg';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { Flow } from './model.js';
@@ -41,7 +41,7 @@ export class SinkDatasetService implements DatasetService {
 
   private sqlite(file: string, stream: string, page: { limit: number; offset: number }): DatasetPage {
     if (!existsSync(file)) throw new NotFoundError('synced table', stream);
-    const db = new Database(file, { readonly: true, fileMustExist: true });
+    const db = openSqlite(file, { readonly: true, fileMustExist: true });
     try {
       const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(stream);
       if (!exists) throw new NotFoundError('synced table', stream);

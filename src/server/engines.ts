@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import { AshbyClient } from '../ashby/client.js';
 import { logClientEvent } from '../ashby/log-events.js';
 import { emptyPushCounts, type PushSummary, type RecordResult, runPush } from '../push/engine.js';
@@ -267,7 +267,7 @@ const PROGRESS_INTERVAL_MS = 250;
  * Destination flows run the CLI's push engine on the control store's ledger: exactly-once writes,
  * quarantine entries tagged with the flow and run, a dry run for the console's Test step.
  */
-export function pushEngine(db: Database.Database, engineOptions: PushEngineOptions = {}): FlowEngine {
+export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions = {}): FlowEngine {
   return async (flow, ctx) => {
     if (flow.config.kind !== 'destination') throw new Error('not a destination flow');
     const config = flow.config;
@@ -361,7 +361,7 @@ export interface DryRunReport {
  * look-ups against Ashby, nothing written and nothing recorded. The bodies are redacted.
  */
 export async function dryRunDestination(
-  db: Database.Database,
+  db: SqliteDatabase,
   config: DestinationFlowConfig,
   access: { apiKey: string; baseUrl: string },
   limit: number,

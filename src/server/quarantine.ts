@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import { AshbyClient } from '../ashby/client.js';
 import { runPush } from '../push/engine.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry } from '../push/ledger.js';
@@ -51,7 +51,7 @@ function parseId(id: string): number {
  * `quarantine replay` (an entry is closed once its record is applied or moved to another entry).
  */
 export class LedgerQuarantineService implements QuarantineService {
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: SqliteDatabase) {}
 
   list(filter: QuarantineFilter): QuarantineItem[] {
     // The ledger filters by status and push run; flow and run tags live in the entry's options.

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import type {
   Flow,
   FlowConfig,
@@ -83,7 +83,7 @@ function toRun(row: RunRow): Run {
 /** The server's tables in the control store (migration `0050-server`). */
 export class ServerStore {
   constructor(
-    readonly db: Database.Database,
+    readonly db: SqliteDatabase,
     private readonly now: () => Date = () => new Date(),
   ) {}
 

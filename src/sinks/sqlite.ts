@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../util/sqlite.js';
 import type { Logger } from '../util/logger.js';
 import {
   addColumnSql,
@@ -60,10 +60,10 @@ function needsExactLookup(key: unknown): boolean {
 interface PreparedLayout {
   layout: StreamLayout;
   /** Rows by key for single-key streams: one query per page. */
-  findMany: Database.Statement | undefined;
-  find: Database.Statement;
-  touch: Database.Statement;
-  upsert: Database.Statement;
+  findMany: SqliteStatement | undefined;
+  find: SqliteStatement;
+  touch: SqliteStatement;
+  upsert: SqliteStatement;
   columnCount: number;
   /** Columns the sink writes: the keys, and in tables of earlier versions every data column. */
   written: ColumnDef[];
@@ -72,9 +72,9 @@ interface PreparedLayout {
   /** Whether the table has `_ashpipe_parent_id`; the statements below exist only then. */
   hasParent: boolean;
   /** `touch` that also sets the parent (its first parameter). */
-  touchParent: Database.Statement | undefined;
+  touchParent: SqliteStatement | undefined;
   /** `upsert` with the parent as its last value. */
-  upsertParent: Database.Statement | undefined;
+  upsertParent: SqliteStatement | undefined;
 }
 
 /**
@@ -85,13 +85,13 @@ interface PreparedLayout {
 export class SqliteSink implements Sink {
   readonly kind = 'sqlite' as const;
   readonly location: string;
-  private db: Database.Database | undefined;
-  private readonly statements = new Map<string, Database.Statement>();
+  private db: SqliteDatabase | undefined;
+  private readonly statements = new Map<string, SqliteStatement>();
   /** Layouts read from `_ashpipe_columns` at `layoutsVersion` (the database's schema version). */
   private readonly prepared = new Map<string, PreparedLayout>();
   private layoutsVersion = -1;
   /** INSERTs of custom field values by number of rows. */
-  private customInserts: Array<Database.Statement | undefined> = [];
+  private customInserts: Array<SqliteStatement | undefined> = [];
   /**
    * `custom_field_values` is a view over the records in databases this version creates, and a table written
    * with every record in databases of earlier versions (kept as it is).
@@ -107,10 +107,10 @@ export class SqliteSink implements Sink {
 
   async open(): Promise<void> {
     if (this.db) return;
-    let db: Database.Database | undefined;
+    let db: SqliteDatabase | undefined;
     try {
       if (this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
-      db = new Database(this.file);
+      db = openSqlite(this.file);
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // Only a new, empty file takes a page size. A candidate's JSON is a few KiB (more with the written
       // typed columns of earlier versions): larger pages avoid overflow chains, about a tenth less CPU.
@@ -328,12 +328,12 @@ export class SqliteSink implements Sink {
     };
   }
 
-  private requireDb(): Database.Database {
+  private requireDb(): SqliteDatabase {
     if (!this.db) throw new SinkError(this.location, `sink ${this.location} is not open`);
     return this.db;
   }
 
-  private prepare(sql: string): Database.Statement {
+  private prepare(sql: string): SqliteStatement {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.requireDb().prepare(sql);
@@ -419,7 +419,7 @@ export class SqliteSink implements Sink {
     const { layout, find, findMany, written } = prepared;
     // Without a parent the stored one is left alone; with one, unchanged records take it too (last wins).
     const withParent = parent !== undefined && prepared.upsertParent && prepared.touchParent;
-    const upsert = withParent ? (prepared.upsertParent as Database.Statement) : prepared.upsert;
+    const upsert = withParent ? (prepared.upsertParent as SqliteStatement) : prepared.upsert;
     const keys = layout.keyColumns;
     // A view database derives the values from the records; only a table of an earlier version is written.
     const objectType = this.customFieldValues === 'table' ? shape.customFieldsObjectType : undefined;

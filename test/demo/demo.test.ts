@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/util/sqlite.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openControlStore } from '../../src/control/index.js';
 import { DEMO_CREDENTIAL, DEMO_QUERIES, runDemo } from '../../src/demo/run.js';
@@ -43,7 +43,7 @@ describe('ashpipe demo', () => {
     }
 
     // The example queries work on the database as printed.
-    const sqlite = new Database(db, { readonly: true });
+    const sqlite = openSqlite(db, { readonly: true });
     try {
       for (const q of DEMO_QUERIES) expect(sqlite.prepare(q).all().length).toBeGreaterThan(0);
       const deleted = sqlite

@@ -63,9 +63,9 @@ describe('inputs', () => {
   });
 
   it('reads rows of a SQLite query', async () => {
-    const { default: Database } = await import('better-sqlite3');
+    const { openSqlite } = await import('../../src/util/sqlite.js');
     const file = path.join(dir, 'synced.db');
-    const db = new Database(file);
+    const db = openSqlite(file);
     db.exec(
       "CREATE TABLE candidates (name TEXT, email TEXT); INSERT INTO candidates VALUES ('Ada','a@example.com')",
     );

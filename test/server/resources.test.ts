@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/util/sqlite.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clearSecrets } from '../../src/util/redact.js';
 import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
@@ -261,7 +261,7 @@ describe('flows and runs', () => {
 
   it('previews a synced SQLite table page by page', async () => {
     const db = path.join(h.home, 'ashby.db');
-    const sink = new Database(db);
+    const sink = openSqlite(db);
     sink.exec('CREATE TABLE candidates (id TEXT PRIMARY KEY, name TEXT, _ashpipe_raw TEXT)');
     for (let i = 0; i < 7; i++)
       sink.prepare('INSERT INTO candidates VALUES (?, ?, ?)').run(`c${i}`, `Name ${i}`, '{}');

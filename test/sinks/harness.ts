@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/util/sqlite.js';
 import pg from 'pg';
 import { openSink, type Sink } from '../../src/sinks/index.js';
 import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
@@ -36,7 +36,7 @@ const sqlite: Kind = {
   skip: false,
   target: async () => `sqlite:${path.join(tmp(), 'ashpipe.db')}`,
   customFieldValues: async (target) => {
-    const db = new Database(target.slice('sqlite:'.length), { readonly: true });
+    const db = openSqlite(target.slice('sqlite:'.length), { readonly: true });
     try {
       const rows = db
         .prepare('SELECT * FROM custom_field_values ORDER BY object_type, object_id, field_id')
@@ -47,7 +47,7 @@ const sqlite: Kind = {
     }
   },
   indexedColumns: async (target, table) => {
-    const db = new Database(target.slice('sqlite:'.length), { readonly: true });
+    const db = openSqlite(target.slice('sqlite:'.length), { readonly: true });
     try {
       const rows = db
         .prepare(

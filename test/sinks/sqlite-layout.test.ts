@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/util/sqlite.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSink, type StreamShape } from '../../src/sinks/index.js';
 
@@ -16,7 +16,7 @@ const candidates: StreamShape = {
 
 /** Kind of each column of a table: 'written' or 'generated'. */
 function columnKinds(file: string, table: string): Record<string, string> {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     const rows = db.prepare('SELECT name, hidden FROM pragma_table_xinfo(?)').all(table) as Array<{
       name: string;
@@ -29,7 +29,7 @@ function columnKinds(file: string, table: string): Record<string, string> {
 }
 
 function customFieldValues(file: string): unknown[][] {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     const rows = db.prepare('SELECT * FROM custom_field_values ORDER BY object_id, field_id').all() as Array<
       Record<string, unknown>
@@ -80,7 +80,7 @@ describe('SQLite storage of the typed columns and custom field values', () => {
   it('keeps writing the columns and custom_field_values table of a database of an earlier version', async () => {
     const file = path.join(root, 'old.db');
     // The layout earlier versions created: written data columns and a custom_field_values table.
-    const db = new Database(file);
+    const db = openSqlite(file);
     db.exec(`
       CREATE TABLE _ashpipe_state (stream TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL);
       CREATE TABLE _ashpipe_columns (stream TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, key_position INTEGER, PRIMARY KEY (stream, field));

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/util/sqlite.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../../src/sandbox/index.js';
@@ -26,7 +26,7 @@ function streamOf(summary: SyncSummary, name: string) {
 
 async function customFieldValues(t: TestTarget): Promise<Array<Record<string, unknown>>> {
   if (t.dialect === 'sqlite') {
-    const db = new Database(t.target.slice('sqlite:'.length), { readonly: true });
+    const db = openSqlite(t.target.slice('sqlite:'.length), { readonly: true });
     try {
       return db.prepare('SELECT * FROM custom_field_values').all() as Array<Record<string, unknown>>;
     } finally {
