@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type { SqliteDatabase } from '../util/sqlite.js';
 import { redactDeep, safeStringify } from '../util/redact.js';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import { authMessage, classifyError, type ErrorInfo, errorInfo, permissionMessage } from './errors.js';
 import { coerceRecord, type FieldIssue, isBlank } from './fields.js';
 import type { InputRow } from './input.js';

@@ -320,11 +320,7 @@ export function getQuarantine(db: SqliteDatabase, id: number): QuarantineEntry |
   return row ? toQuarantine(row) : undefined;
 }
 
-export function setQuarantineStatus(
-  db: SqliteDatabase,
-  id: number,
-  status: QuarantineEntry['status'],
-): void {
+export function setQuarantineStatus(db: SqliteDatabase, id: number, status: QuarantineEntry['status']): void {
   db.prepare('UPDATE push_quarantine SET status = ? WHERE id = ?').run(status, id);
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { openSqlite } from '../util/sqlite.js';
 import pg from 'pg';
+import { openSqlite } from '../util/sqlite.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { Flow } from './model.js';
 import type { DatasetPage, DatasetService } from './services.js';

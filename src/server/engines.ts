@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { SqliteDatabase } from '../util/sqlite.js';
 import { AshbyClient } from '../ashby/client.js';
 import { logClientEvent } from '../ashby/log-events.js';
 import { emptyPushCounts, type PushSummary, type RecordResult, runPush } from '../push/engine.js';
@@ -15,6 +14,7 @@ import { EndpointCounters } from '../sync/counters.js';
 import { runSync } from '../sync/engine.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
 import { redactDeep } from '../util/redact.js';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './model.js';
 import type { FlowEngine, RunOutcome } from './services.js';

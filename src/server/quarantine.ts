@@ -1,9 +1,9 @@
-import type { SqliteDatabase } from '../util/sqlite.js';
 import { AshbyClient } from '../ashby/client.js';
 import { runPush } from '../push/engine.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry } from '../push/ledger.js';
 import { planReplay, replayEntries, vouchedNotice } from '../push/replay.js';
 import { redactDeep } from '../util/redact.js';
+import type { SqliteDatabase } from '../util/sqlite.js';
 import { pushCount } from './engines.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../util/sqlite.js';
 import type { Logger } from '../util/logger.js';
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../util/sqlite.js';
 import {
   addColumnSql,
   addGeneratedColumnSql,

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openSqlite } from '../../src/util/sqlite.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openControlStore } from '../../src/control/index.js';
 import { DEMO_CREDENTIAL, DEMO_QUERIES, runDemo } from '../../src/demo/run.js';
+import { openSqlite } from '../../src/util/sqlite.js';
 import { Vault } from '../../src/vault/index.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));

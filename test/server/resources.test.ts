@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { openSqlite } from '../../src/util/sqlite.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clearSecrets } from '../../src/util/redact.js';
+import { openSqlite } from '../../src/util/sqlite.js';
 import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
 
 const CANARY = 'canary-key-7f3e9a1c5b2d';

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openSqlite } from '../../src/util/sqlite.js';
 import pg from 'pg';
 import { openSink, type Sink } from '../../src/sinks/index.js';
+import { openSqlite } from '../../src/util/sqlite.js';
 import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
 
 const PG_URL = testPostgresUrl('the PostgreSQL sink tests');

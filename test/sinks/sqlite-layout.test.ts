@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openSqlite } from '../../src/util/sqlite.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSink, type StreamShape } from '../../src/sinks/index.js';
+import { openSqlite } from '../../src/util/sqlite.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));

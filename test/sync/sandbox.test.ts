@@ -1,9 +1,9 @@
-import { openSqlite } from '../../src/util/sqlite.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { findStream, selectStreams } from '../../src/streams/index.js';
 import { type SyncSummary, syncToTarget } from '../../src/sync/index.js';
+import { openSqlite } from '../../src/util/sqlite.js';
 import { call } from '../sandbox/helpers.js';
 import { DIALECTS, expectedRecords, liveRecords, makeTarget, type TestTarget, withSink } from './helpers.js';
 

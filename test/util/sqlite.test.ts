@@ -27,7 +27,9 @@ describe('the SQLite driver', () => {
   it('opens a file database on this Node, survives statements left to the garbage collector, and reports the build it used', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ashpipe-sqlite-'));
     const file = path.join(dir, 'x.db');
-    expect(SQLITE_DRIVER).toBe(Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3' : 'better-sqlite3-node20');
+    expect(SQLITE_DRIVER).toBe(
+      Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3' : 'better-sqlite3-node20',
+    );
     const db = openSqlite(file);
     db.pragma('journal_mode = WAL');
     db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER)');
@@ -39,7 +41,10 @@ describe('the SQLite driver', () => {
     for (let i = 0; i < 200; i += 1) db.prepare('SELECT count(*) AS c FROM t WHERE n >= ?').get(i);
     db.close();
     const reopened = openSqlite(file, { readonly: true, fileMustExist: true });
-    expect(reopened.prepare('SELECT count(*) AS c, sum(n) AS s FROM t').get()).toEqual({ c: 500, s: (499 * 500) / 2 });
+    expect(reopened.prepare('SELECT count(*) AS c, sum(n) AS s FROM t').get()).toEqual({
+      c: 500,
+      s: (499 * 500) / 2,
+    });
     reopened.close();
     expect(() => openSqlite(path.join(dir ?? '', 'missing.db'), { fileMustExist: true })).toThrow();
   });
