@@ -11,6 +11,8 @@
  *
  * Usage: npm run bench:sync [-- --quick] [-- --p1-scale 100000 --scale 43500 --big-scale 435000]
  * (`--p1-scale` candidates for P1/P3; `--scale` and `--big-scale` candidates for P2's ~100k and ~1M records)
+ * `--only p1-node` measures P1 alone (median of 3 alternating floor/sync pairs) on the Node running the bench
+ * and updates that Node's row of the "## SQLite build by Node" section: run it once under each supported Node.
  * `--dry-run` prints the section without writing BENCHMARKS.md. `--quick` runs small scales (minutes → seconds) and says so. Writes the "## Sync" section of BENCHMARKS.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -291,5 +293,77 @@ async function main(): Promise<void> {
   }
 }
 
+/** Replaces (or appends) the section that starts with `heading` in BENCHMARKS.md. */
+function writeSection(heading: string, section: string): void {
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n';
+  const re = new RegExp(`${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n[\\s\\S]*?(?=\n## |$)`);
+  const next = re.test(current) ? current.replace(re, section) : `${current.trimEnd()}\n\n${section}`;
+  fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+
+/**
+ * P1 on the Node running the bench, with the SQLite build `src/util/sqlite.ts` picks for it: three
+ * floor/sync pairs run alternately on one sandbox, the median of the per-pair ratios. One row per Node.
+ */
+async function p1ByNode(): Promise<void> {
+  const quick = values.quick ?? false;
+  const p1Scale = Number(values['p1-scale'] ?? (quick ? 4_000 : 100_000));
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  log('building the compiled sync child');
+  await buildDist();
+  const { SQLITE_DRIVER } = await import('../src/util/sqlite.js');
+  const driverVersion = (
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', SQLITE_DRIVER, 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  log(`P1 on Node ${process.version} (${SQLITE_DRIVER} ${driverVersion}): sandbox scale ${p1Scale}`);
+  const sb = await startSandboxProcess(p1Scale);
+  const pairs: Array<{ floor: number; sync: number }> = [];
+  const perRecord = (m: Measured) => m.cpuUs / Math.max(1, m.records);
+  try {
+    await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('warm.db')]);
+    for (let i = 0; i < 3; i += 1) {
+      const floor = await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('floor.db')]);
+      const sync = await runChild(syncArgs(['--url', sb.url, '--target', `sqlite:${tmpFile('sync.db')}`]));
+      pairs.push({ floor: perRecord(floor), sync: perRecord(sync) });
+    }
+  } finally {
+    await sb.stop();
+  }
+  const ratio = median(pairs.map((p) => p.sync / p.floor));
+  const row = `| ${process.version} | ${SQLITE_DRIVER} ${driverVersion} | ${fmt(median(pairs.map((p) => p.floor)), 1)} | ${fmt(median(pairs.map((p) => p.sync)), 1)} | ${fmt(ratio)}× | ${pairs.map((p) => fmt(p.sync / p.floor)).join(', ')} | ${ratio <= 1.3 ? 'pass' : '**FAIL**'} |`;
+  const heading = '## SQLite build by Node';
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const existing = current.match(new RegExp(`${heading}\n[\\s\\S]*?(?=\n## |$)`))?.[0] ?? '';
+  const major = process.version.split('.')[0] ?? '';
+  const rows = existing
+    .split('\n')
+    .filter((l) => /^\| v\d/.test(l) && !l.startsWith(`| ${major}.`))
+    .concat(row)
+    .sort();
+  const section = [
+    heading,
+    '',
+    `P1 (CPU per record of a full sync of candidates + applications, ${p1Scale} candidates, against \`bench/floor.ts\` on the same SQLite build) on each Node the project supports, with the build \`src/util/sqlite.ts\` chooses there. Median of three alternating floor/sync pairs on one sandbox; target ≤ 1.3×. Command, under each Node: \`npm run bench:sync -- --only p1-node\`. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}. Last updated: ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| Node | SQLite build | floor µs/record | ashpipe µs/record | ratio | pairs | result |',
+    '| --- | --- | ---: | ---: | ---: | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+  process.stdout.write(`${section}\n`);
+  if (!values['dry-run']) writeSection(heading, section);
+}
+
 if (values.child === 'sandbox') await childSandbox();
+else if (values.only === 'p1-node') await p1ByNode();
 else await main();
