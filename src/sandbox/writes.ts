@@ -363,7 +363,8 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
       ? (field.selectableValues as Rec[]).map((v) => String(v.value))
       : undefined;
     const value = customFieldValue(String(field.fieldType), ctx.body.fieldValue, selectable);
-    const entry = { id: fieldId, title: field.title, value };
+    // Only seeded definitions exist (customField.create is not served), so the index is a seeded one.
+    const entry = ctx.world.customFieldEntry(ctx.world.indexOf(fieldId, 'customField') ?? -1, value);
     const list =
       objectType === 'Opening'
         ? ((object.latestVersion as Rec | undefined)?.customFields ?? [])

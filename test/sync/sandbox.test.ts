@@ -186,17 +186,17 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
       if (!first) throw new Error('sandbox too small');
       const oddTitle = `Level"; DROP TABLE candidates; -- ') \u00e9\u{1F600}`;
       sandbox.mutate.updateCandidate(String(first.id), {
-        fraudStatus: 'NotFraud',
+        sourcingStage: 'Reached out',
         customFields: [{ id: 'cf-odd', title: oddTitle, value: { nested: ["a'b", 1] } }],
       });
       const summary = await run({ streams: [candidates] });
       const c = streamOf(summary, 'candidates');
-      expect(c.newColumns).toContain('fraud_status');
+      expect(c.newColumns).toContain('sourcing_stage');
       await withSink(t.target, async (sink) => {
         const rows = await sink.readRows('candidates', { includeDeleted: false });
         const row = rows.find((r) => r.id === first.id);
-        expect(row?.fraud_status).toBe('NotFraud');
-        expect(JSON.parse(String(row?._ashpipe_raw)).fraudStatus).toBe('NotFraud');
+        expect(row?.sourcing_stage).toBe('Reached out');
+        expect(JSON.parse(String(row?._ashpipe_raw)).sourcingStage).toBe('Reached out');
       });
       const values = await customFieldValues(t);
       const odd = values.find((v) => v.field_id === 'cf-odd');
