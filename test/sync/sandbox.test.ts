@@ -1,10 +1,16 @@
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { findStream, selectStreams } from '../../src/streams/index.js';
 import { type SyncSummary, syncToTarget } from '../../src/sync/index.js';
 import { call } from '../sandbox/helpers.js';
+import { readCustomFieldValues, readTable, typedColumnDifferences } from '../support/typed-columns.js';
+import {
+  byObjectAndField,
+  type CustomFieldValueRow,
+  expectedCustomFieldValues,
+  expectedRows,
+  ORACLE_STREAMS,
+} from '../support/world-oracle.js';
 import { DIALECTS, expectedRecords, liveRecords, makeTarget, type TestTarget, withSink } from './helpers.js';
 
 /** Every stream, opt-in child streams included: the sandbox serves each of their endpoints. */
@@ -14,6 +20,8 @@ it('the sandbox serves the endpoint of every stream, so none is left out of the 
   expect(EVERY_STREAM.filter((s) => !IMPLEMENTED_ENDPOINTS.includes(s.endpoint)).map((s) => s.name)).toEqual(
     [],
   );
+  // …and the world oracle has a rule for each of them.
+  expect(EVERY_STREAM.map((s) => s.name).filter((n) => !ORACLE_STREAMS.includes(n))).toEqual([]);
 });
 
 const fast = { limit: 6, backoffBaseMs: 5, backoffLimitMs: 20, jitter: false };
@@ -25,25 +33,7 @@ function streamOf(summary: SyncSummary, name: string) {
 }
 
 async function customFieldValues(t: TestTarget): Promise<Array<Record<string, unknown>>> {
-  if (t.dialect === 'sqlite') {
-    const db = new Database(t.target.slice('sqlite:'.length), { readonly: true });
-    try {
-      return db.prepare('SELECT * FROM custom_field_values').all() as Array<Record<string, unknown>>;
-    } finally {
-      db.close();
-    }
-  }
-  const url = new URL(t.target);
-  const schema = url.searchParams.get('schema');
-  url.searchParams.delete('schema');
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    const r = await client.query(`SELECT * FROM ${schema}.custom_field_values`);
-    return r.rows as Array<Record<string, unknown>>;
-  } finally {
-    await client.end();
-  }
+  return readCustomFieldValues(t.target);
 }
 
 describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
@@ -69,22 +59,33 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
       ...options,
     });
 
-  it('stores every stream exactly as the sandbox serves it', async () => {
+  it("stores every stream as the sandbox's world holds it: records, typed columns, custom field values", async () => {
     const summary = await run();
     const failed = summary.streams.filter((s) => s.status !== 'ok');
     expect(failed.map((s) => `${s.stream}: ${s.error?.message}`)).toEqual([]);
     expect(summary.exitCode).toBe(0);
+    const wantValues: CustomFieldValueRow[] = [];
     await withSink(t.target, async (sink) => {
       for (const stream of EVERY_STREAM) {
         const expected = expectedRecords(sandbox, stream);
-        // Every record is an object with an id (a bare value, e.g. a role title, could not be keyed).
-        expect(
-          expected.every((r) => typeof r === 'object' && r !== null && typeof r.id === 'string'),
-          stream.name,
-        ).toBe(true);
         expect(await liveRecords(sink, stream.name), stream.name).toEqual(expected);
+        wantValues.push(...expectedCustomFieldValues(expected, stream.name));
+        // An empty stream has no table (it is created with the first record).
+        if (t.dialect === 'jsonl' || expected.length === 0) continue;
+        const contents = await readTable(t.target, stream.name);
+        expect(typedColumnDifferences(stream.name, contents, expected, t.dialect), stream.name).toEqual([]);
       }
     });
+    if (t.dialect !== 'jsonl') {
+      // Candidates, applications, jobs, users, offers and openings (on their latest version) and
+      // projects (customFieldEntries) all have values in this world.
+      const objectTypes = new Set(wantValues.map((v) => v.object_type));
+      expect([...objectTypes].sort()).toEqual(
+        ['Application', 'Candidate', 'Employee', 'Job', 'Offer', 'Opening', 'Talent_Project'].sort(),
+      );
+      const got = (await customFieldValues(t)) as unknown as CustomFieldValueRow[];
+      expect([...got].sort(byObjectAndField)).toEqual([...wantValues].sort(byObjectAndField));
+    }
     // Something of substance was compared.
     expect(streamOf(summary, 'candidates').records).toBeGreaterThanOrEqual(40);
     expect(streamOf(summary, 'applications').records).toBeGreaterThan(0);
@@ -149,20 +150,11 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
         streams: selectStreams({ streams: ['candidate_notes'] }),
       });
       expect(summary.exitCode).toBe(0);
-      const candidates = findStream('candidates');
-      if (!candidates) throw new Error('no candidates stream');
       const expected = new Map<string, string>();
-      for (const candidate of expectedRecords(sandbox, candidates)) {
-        const candidateId = String(candidate.id);
-        const notes = sandbox.records('candidate.listNotes', {
-          apiKey: 'sandbox-full',
-          body: { candidateId },
-        }) as Array<Record<string, unknown>>;
-        for (const note of notes) {
-          // The reason for the column: a note does not name its candidate.
-          expect(note.candidateId).toBeUndefined();
-          expected.set(String(note.id), candidateId);
-        }
+      for (const { record, parentId } of expectedRows(sandbox.world, 'candidate_notes')) {
+        // The reason for the column: a note does not name its candidate.
+        expect(record.candidateId).toBeUndefined();
+        expected.set(String(record.id), String(parentId));
       }
       expect(new Set(expected.values()).size).toBeGreaterThan(1);
       await withSink(own.target, async (sink) => {
