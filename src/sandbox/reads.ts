@@ -137,6 +137,8 @@ export const READ_HANDLERS: Record<string, Handler> = {
     kind: 'job',
     filter: all(
       jobStatusFilter,
+      // The 2026 request of job.list (as of every list sharing opening.list's) takes createdAfter.
+      createdAfter,
       epochFilter('openedAt', 'openedAfter', true),
       epochFilter('openedAt', 'openedBefore', false),
       epochFilter('closedAt', 'closedAfter', true),
@@ -205,11 +207,13 @@ export const READ_HANDLERS: Record<string, Handler> = {
     for (const e of expand) {
       if (e !== 'interview') throw invalidInput('"expand" may only contain "interview"');
     }
-    const results = events.map((event) => {
-      if (expand.includes('interview')) return event;
-      const { interview: _omitted, ...rest } = event;
-      return rest;
-    });
+    const results = events
+      .filter((event) => createdAfter(event as Rec, ctx))
+      .map((event) => {
+        if (expand.includes('interview')) return event;
+        const { interview: _omitted, ...rest } = event;
+        return rest;
+      });
     // Paged since 2026 (its request takes `cursor` and `limit`).
     return paginateArray(ctx, results);
   },
@@ -244,7 +248,7 @@ export const READ_HANDLERS: Record<string, Handler> = {
   'surveySubmission.list': listHandler({
     kind: 'surveySubmission',
     validate: (ctx) => void surveyTypeOf(ctx),
-    filter: (rec, ctx) => rec.surveyType === surveyTypeOf(ctx),
+    filter: all((rec, ctx) => rec.surveyType === surveyTypeOf(ctx), createdAfter),
   }),
   'user.list': listHandler({
     kind: 'user',
@@ -271,7 +275,7 @@ export const READ_HANDLERS: Record<string, Handler> = {
   'archiveReason.list': listHandler({ kind: 'archiveReason', paged: true, filter: includeArchived }),
   'candidateTag.list': listHandler({ kind: 'candidateTag', filter: includeArchived }),
   'customField.list': listHandler({ kind: 'customField', filter: includeArchived }),
-  'project.list': listHandler({ kind: 'project' }),
+  'project.list': listHandler({ kind: 'project', filter: createdAfter }),
   'candidate.listNotes': listHandler({
     kind: 'note',
     children: (ctx) => ({

@@ -14,7 +14,7 @@ import { childrenOf, type Rec, type World } from '../../src/sandbox/world.js';
 type Kind = Parameters<World['size']>[0];
 
 /** Every current record of a kind, seeded and created, deleted ones left out, in list order. */
-function every(world: World, kind: Kind): Rec[] {
+export function worldRecords(world: World, kind: Kind): Rec[] {
   const out: Rec[] = [];
   const size = world.size(kind);
   for (let p = 0; p < size; p++) {
@@ -56,83 +56,85 @@ const plain = (records: Rec[]): ExpectedRow[] => records.map((record) => ({ reco
 
 /** One rule per stream. */
 const RULES: Record<string, (world: World) => ExpectedRow[]> = {
-  users: (w) => plain(every(w, 'user')),
+  users: (w) => plain(worldRecords(w, 'user')),
   // Nobody in the sandbox organisation has paused interviewing.
   user_interviewer_pauses: () => [],
-  departments: (w) => plain(every(w, 'department')),
+  departments: (w) => plain(worldRecords(w, 'department')),
   // Offices and regions (`includeLocationHierarchy`), archived ones too.
-  locations: (w) => plain(every(w, 'location')),
+  locations: (w) => plain(worldRecords(w, 'location')),
   // `namesOnly: false`: id and title.
-  hiring_team_roles: (w) => plain(every(w, 'hiringTeamRole').map((r) => ({ id: r.id, title: r.title }))),
+  hiring_team_roles: (w) =>
+    plain(worldRecords(w, 'hiringTeamRole').map((r) => ({ id: r.id, title: r.title }))),
   // Every status; `jobPostingIds` with unpublished postings (`includeUnpublishedJobPostingsIds`).
-  jobs: (w) => plain(every(w, 'job')),
+  jobs: (w) => plain(worldRecords(w, 'job')),
   // Published postings (their job is open), on the primary external board, which shows them all.
   job_postings: (w) =>
     plain(
-      every(w, 'jobPosting').filter(
+      worldRecords(w, 'jobPosting').filter(
         (p) => typeof p.jobId === 'string' && w.get(p.jobId, 'job')?.status === 'Open',
       ),
     ),
-  job_boards: (w) => plain(every(w, 'jobBoard')),
+  job_boards: (w) => plain(worldRecords(w, 'jobBoard')),
   // Active and inactive alike.
-  job_templates: (w) => plain(every(w, 'jobTemplate')),
-  openings: (w) => plain(every(w, 'opening')),
-  candidates: (w) => plain(every(w, 'candidate')),
-  candidate_notes: (w) => perParent(every(w, 'candidate'), (c) => children(w, 'candidate', 'note', c.id)),
+  job_templates: (w) => plain(worldRecords(w, 'jobTemplate')),
+  openings: (w) => plain(worldRecords(w, 'opening')),
+  candidates: (w) => plain(worldRecords(w, 'candidate')),
+  candidate_notes: (w) =>
+    perParent(worldRecords(w, 'candidate'), (c) => children(w, 'candidate', 'note', c.id)),
   candidate_client_info: (w) =>
-    perParent(every(w, 'candidate'), (c) => children(w, 'candidate', 'clientInfo', c.id)),
+    perParent(worldRecords(w, 'candidate'), (c) => children(w, 'candidate', 'clientInfo', c.id)),
   // Fraud Detection is off in the sandbox organisation.
   candidate_fraud_checks: () => [],
-  candidate_tags: (w) => plain(every(w, 'candidateTag')),
-  projects: (w) => plain(every(w, 'project')),
-  applications: (w) => plain(every(w, 'application')),
-  application_feedback: (w) => plain(every(w, 'applicationFeedback')),
+  candidate_tags: (w) => plain(worldRecords(w, 'candidateTag')),
+  projects: (w) => plain(worldRecords(w, 'project')),
+  applications: (w) => plain(worldRecords(w, 'application')),
+  application_feedback: (w) => plain(worldRecords(w, 'applicationFeedback')),
   // A history written through the API is the record's own; otherwise the stages it went through.
   application_history: (w) =>
-    perParent(every(w, 'application'), (a) =>
+    perParent(worldRecords(w, 'application'), (a) =>
       Array.isArray(a.applicationHistory) ? (a.applicationHistory as Rec[]) : w.historyOf(a),
     ),
   application_criteria_evaluations: (w) =>
-    perParent(every(w, 'application'), (a) => w.criteriaEvaluationsOf(a.id)),
-  application_hiring_team_roles: (w) => plain(every(w, 'hiringTeamRole')),
-  offers: (w) => plain(every(w, 'offer')),
-  approvals: (w) => plain(every(w, 'approval')),
-  interview_schedules: (w) => plain(every(w, 'interviewSchedule')),
+    perParent(worldRecords(w, 'application'), (a) => w.criteriaEvaluationsOf(a.id)),
+  application_hiring_team_roles: (w) => plain(worldRecords(w, 'hiringTeamRole')),
+  offers: (w) => plain(worldRecords(w, 'offer')),
+  approvals: (w) => plain(worldRecords(w, 'approval')),
+  interview_schedules: (w) => plain(worldRecords(w, 'interviewSchedule')),
   // A schedule's own events, without the `interview` that only `expand: ["interview"]` adds.
   interview_events: (w) =>
-    perParent(every(w, 'interviewSchedule'), (s) =>
+    perParent(worldRecords(w, 'interviewSchedule'), (s) =>
       (Array.isArray(s.interviewEvents) ? (s.interviewEvents as Rec[]) : []).map((e) => {
         const { interview: _expandOnly, ...event } = e;
         return event as Rec;
       }),
     ),
   // Shared and job-specific (`includeNonSharedInterviews`), archived ones too.
-  interviews: (w) => plain(every(w, 'interview')),
-  interview_plans: (w) => plain(every(w, 'interviewPlan')),
-  interview_stages: (w) => perParent(every(w, 'interviewPlan'), (p) => w.stagesOfPlan(p.id)),
-  interview_stage_groups: (w) => plain(every(w, 'interviewStageGroup')),
+  interviews: (w) => plain(worldRecords(w, 'interview')),
+  interview_plans: (w) => plain(worldRecords(w, 'interviewPlan')),
+  interview_stages: (w) => perParent(worldRecords(w, 'interviewPlan'), (p) => w.stagesOfPlan(p.id)),
+  interview_stage_groups: (w) => plain(worldRecords(w, 'interviewStageGroup')),
   // Archived pools and archived training stages (`includeArchivedPools`, `includeArchivedTrainingStages`).
-  interviewer_pools: (w) => plain(every(w, 'interviewerPool')),
-  feedback_form_definitions: (w) => plain(every(w, 'feedbackFormDefinition')),
-  survey_form_definitions: (w) => plain(every(w, 'surveyFormDefinition')),
+  interviewer_pools: (w) => plain(worldRecords(w, 'interviewerPool')),
+  feedback_form_definitions: (w) => plain(worldRecords(w, 'feedbackFormDefinition')),
+  survey_form_definitions: (w) => plain(worldRecords(w, 'surveyFormDefinition')),
   // surveyRequest.list supports CandidateExperience only: the requests for forms of that type.
   survey_requests: (w) =>
     plain(
-      every(w, 'surveyRequest').filter((r) => {
+      worldRecords(w, 'surveyRequest').filter((r) => {
         const form =
           typeof r.surveyFormDefinitionId === 'string' ? w.get(r.surveyFormDefinitionId) : undefined;
         return form?.surveyType === 'CandidateExperience';
       }),
     ),
   // Read once per survey type, every type: all of them.
-  survey_submissions: (w) => plain(every(w, 'surveySubmission')),
-  sources: (w) => plain(every(w, 'source')),
-  source_tracking_links: (w) => plain(every(w, 'sourceTrackingLink')),
-  archive_reasons: (w) => plain(every(w, 'archiveReason')),
-  custom_fields: (w) => plain(every(w, 'customField')),
-  close_reasons: (w) => plain(every(w, 'closeReason')),
-  brands: (w) => plain(every(w, 'brand')),
-  communication_templates: (w) => plain(every(w, 'communicationTemplate')),
+  survey_submissions: (w) => plain(worldRecords(w, 'surveySubmission')),
+  sources: (w) => plain(worldRecords(w, 'source')),
+  source_tracking_links: (w) => plain(worldRecords(w, 'sourceTrackingLink')),
+  archive_reasons: (w) => plain(worldRecords(w, 'archiveReason')),
+  custom_fields: (w) => plain(worldRecords(w, 'customField')),
+  close_reasons: (w) => plain(worldRecords(w, 'closeReason')),
+  brands: (w) => plain(worldRecords(w, 'brand')),
+  communication_templates: (w) => plain(worldRecords(w, 'communicationTemplate')),
 };
 
 /** Streams the oracle knows. */

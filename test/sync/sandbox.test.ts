@@ -276,3 +276,42 @@ describe('sync permissions and confidential records', () => {
     });
   });
 });
+
+describe('a list its 2024 contract answers in one request, paged by Ashby', () => {
+  let sandbox: Sandbox;
+  let t: TestTarget;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ scale: 40, seed: 9 });
+    t = await makeTarget('sqlite');
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await t?.cleanup();
+  });
+
+  it('is read to its last page: no department is left out', async () => {
+    // More departments than one page (100) holds.
+    for (let i = 0; i < 120; i++) {
+      const created = await call(sandbox, 'department.create', { name: `Team ${i}` });
+      expect(created.body.success).toBe(true);
+    }
+    const departments = findStream('departments');
+    if (!departments) throw new Error('no departments stream');
+    expect(departments.paginated).toBe(false);
+    sandbox.resetStats();
+    const summary = await syncToTarget({
+      apiKey: 'sandbox-full',
+      baseUrl: sandbox.url,
+      target: t.target,
+      streams: [departments],
+      retry: fast,
+    });
+    expect(summary.exitCode).toBe(0);
+    expect(sandbox.stats().requests['department.list']).toBe(2);
+    const expected = expectedRecords(sandbox, departments);
+    expect(expected.length).toBeGreaterThan(120);
+    await withSink(t.target, async (sink) => {
+      expect(await liveRecords(sink, 'departments')).toEqual(expected);
+    });
+  });
+});
