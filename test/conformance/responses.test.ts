@@ -74,10 +74,22 @@ const LISTS = [
   'applicationHiringTeamRole.list',
 ];
 
-/** Required request parameters of some lists (`surveySubmission.list` needs a `surveyType`). */
+/**
+ * Request parameters of some lists: the required ones (`surveySubmission.list` needs a `surveyType`), and
+ * those the streams send, so that what a sync stores is what is validated (regions of the location
+ * hierarchy, shared and archived interviews, archived training stages, deactivated users, Draft jobs).
+ */
 const LIST_BODIES: Record<string, Record<string, unknown>> = {
   'surveySubmission.list': { surveyType: 'CandidateExperience' },
   'surveyRequest.list': { surveyType: 'CandidateExperience' },
+  'location.list': { includeArchived: true, includeLocationHierarchy: true },
+  'interview.list': { includeArchived: true, includeNonSharedInterviews: true },
+  'interviewerPool.list': { includeArchivedPools: true, includeArchivedTrainingStages: true },
+  'user.list': { includeDeactivated: true },
+  'job.list': { status: ['Draft', 'Open', 'Closed', 'Archived'], includeUnpublishedJobPostingsIds: true },
+  'department.list': { includeArchived: true },
+  'interviewPlan.list': { includeArchived: true },
+  'customField.list': { includeArchived: true },
 };
 
 function check(endpoint: string, body: unknown): string[] {
