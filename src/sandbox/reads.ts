@@ -2,6 +2,7 @@ import { describeScope } from '../ashby/catalogue.js';
 import { type Handler, type RequestContext, visible } from './context.js';
 import { ApiError, invalidInput, notFound } from './errors.js';
 import type { Kind } from './ids.js';
+import { isPublished, jobBoardOf, onBoard, postingIdsFor, postingOnBoard } from './job-postings.js';
 import { createdAfter, flag, includeArchived, kindCode, listHandler, parentId } from './lists.js';
 import { childrenOf, type Rec, type World } from './world.js';
 
@@ -492,48 +493,6 @@ function textFilter(field: string, param: string) {
     if (typeof want !== 'string') throw invalidInput(`"${param}" must be a string`);
     return rec[field] === want;
   };
-}
-
-/** A job posting is published while its job is open. */
-function isPublished(ctx: RequestContext, posting: Rec): boolean {
-  return typeof posting.jobId === 'string' && ctx.world.get(posting.jobId, 'job')?.status === 'Open';
-}
-
-/** The board of a `jobPosting.list` request: the primary external board (board 0) unless named. */
-function jobBoardOf(ctx: RequestContext): Rec {
-  const id = ctx.body.jobBoardId;
-  if (id === undefined || id === null) {
-    const primary = ctx.world.get(ctx.world.id('jobBoard', 0), 'jobBoard');
-    if (!primary) throw notFound('job_board');
-    return primary;
-  }
-  if (typeof id !== 'string') throw invalidInput('"jobBoardId" must be a string');
-  const board = ctx.world.get(id, 'jobBoard');
-  if (!board) throw notFound('job_board');
-  return board;
-}
-
-/** Every published posting is on the external board; every third is on the internal board too. */
-function onBoard(board: Rec, posting: Rec, ctx: RequestContext): boolean {
-  if (board.isInternal !== true) return true;
-  return (ctx.world.indexOf(posting.id, 'jobPosting') ?? 1) % 3 === 0;
-}
-
-/** A posting as one board shows it: an internal board has no external link and applies internally. */
-function postingOnBoard(board: Rec, posting: Rec, _ctx: RequestContext): Rec {
-  if (board.isInternal !== true) return posting;
-  const { externalLink: _external, ...rest } = posting;
-  return { ...rest, applyLink: `https://app.ashbyhq.com/internal-jobs/${posting.id}/application` };
-}
-
-/** `jobPostingIds` lists published postings only, unless `includeUnpublishedJobPostingsIds`. */
-function postingIdsFor(job: Rec, ctx: RequestContext): Rec {
-  if (flag(ctx, 'includeUnpublishedJobPostingsIds') === true || !Array.isArray(job.jobPostingIds)) return job;
-  const published = (job.jobPostingIds as unknown[]).filter((id) => {
-    const posting = typeof id === 'string' ? ctx.world.get(id, 'jobPosting') : undefined;
-    return posting !== undefined && isPublished(ctx, posting);
-  });
-  return { ...job, jobPostingIds: published };
 }
 
 /** A pool without its archived training stages. */
