@@ -1366,7 +1366,7 @@ export class World {
       meetingLink: `https://meet.example.com/${id.slice(0, 8)}`,
       interviewerCalendarEventId: `cal-${id.slice(0, 13)}`,
       // Recorded by the AI Notetaker add-on on some interviews only.
-      notetakerTranscriptId: index % 5 === 0 ? this.id('interviewEvent', 0x600000 + index) : null,
+      notetakerTranscriptId: index % 5 === 0 ? this.id('interviewEvent', 0x700000 + index) : null,
       ...(index % 7 === 0 ? { extraData: { scheduler_booking_ref: `BK-${index}` } } : {}),
       hasSubmittedFeedback: rng.chance(0.6),
       interview: this.generate('interview', interview),

@@ -258,6 +258,7 @@ export const MORE_WRITE_HANDLERS: Record<string, Handler> = {
       const p = parseInterviewEvent(ctx, raw, 'interviewEvent');
       const fields = {
         interviewerUserIds: p.userIds,
+        interviewers: p.interviewers,
         updatedAt: now(),
         startTime: new Date(p.startTime).toISOString(),
         endTime: new Date(p.endTime).toISOString(),
