@@ -36,7 +36,7 @@ export function onBoard(board: Rec, posting: Rec, ctx: RequestContext): boolean 
 }
 
 /** A posting as one board shows it: an internal board has no external link and applies internally. */
-export function postingOnBoard(board: Rec, posting: Rec, _ctx: RequestContext): Rec {
+export function postingOnBoard(board: Rec, posting: Rec): Rec {
   if (board.isInternal !== true) return posting;
   const { externalLink: _external, ...rest } = posting;
   return { ...rest, applyLink: `https://app.ashbyhq.com/internal-jobs/${posting.id}/application` };

@@ -167,7 +167,7 @@ export const READ_HANDLERS: Record<string, Handler> = {
       textFilter('locationName', 'location'),
       textFilter('departmentName', 'department'),
     ),
-    map: (rec, ctx) => postingOnBoard(jobBoardOf(ctx), rec, ctx),
+    map: (rec, ctx) => postingOnBoard(jobBoardOf(ctx), rec),
   }),
   // The 2026 spec answers with moreDataAvailable / nextCursor.
   'jobBoard.list': listHandler({ kind: 'jobBoard', paged: true }),
