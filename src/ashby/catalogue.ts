@@ -100,8 +100,8 @@ export interface EndpointSpec {
   readonly incremental: boolean;
   /**
    * The 2026 spec documents `cursor` / `limit` for an endpoint whose 2024 contract did not (`paginated:
-   * false`). Informational: ashpipe sends no cursor to such an endpoint yet, since the 2024 contract is the
-   * one its request conformance tests check.
+   * false`). Informational: ashpipe sends no `limit` to such an endpoint (the 2024 contract is the one its
+   * request conformance tests check), but, as for every list, follows the `nextCursor` it hands out.
    * @default undefined (no change since 2024)
    * @example paginatedSince2026: true // department.list
    */

@@ -23,8 +23,9 @@ export function pageSize(limit: number | undefined): number {
 }
 
 /**
- * The request body for one page. `syncToken` is sent with every page of an incremental pass, together
- * with the cursor of the page.
+ * The request body for one page. `limit` goes to endpoints whose contract documents it; a `cursor` goes
+ * to any endpoint that handed one out (Ashby pages lists its 2024 contract calls unpaginated). `syncToken`
+ * is sent with every page of an incremental pass, together with the cursor of the page.
  */
 export function pageRequestBody(
   spec: Pick<EndpointSpec, 'paginated' | 'incremental'> | undefined,
@@ -32,15 +33,18 @@ export function pageRequestBody(
   page: { limit?: number | undefined; cursor?: string | undefined; syncToken?: string | undefined },
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...body };
-  if (spec?.paginated !== false) {
-    out.limit = pageSize(page.limit);
-    if (page.cursor !== undefined) out.cursor = page.cursor;
-  }
+  if (spec?.paginated !== false) out.limit = pageSize(page.limit);
+  if (page.cursor !== undefined) out.cursor = page.cursor;
   if (page.syncToken !== undefined) out.syncToken = page.syncToken;
   return out;
 }
 
-/** Iterates the pages of `endpoint` from `options.cursor` (or the first page) to the last. */
+/**
+ * Iterates the pages of `endpoint` from `options.cursor` (or the first page) to the last. Every list is
+ * followed while a page says `moreDataAvailable` and hands out a `nextCursor`, whatever the catalogue says:
+ * lists the 2024 contract documents as one answer (`department.list`, `source.list`…) are paged by Ashby
+ * today, and stopping after their first page would truncate them silently.
+ */
 export async function* paginate<T>(
   endpoint: string,
   spec: EndpointSpec | undefined,
@@ -48,7 +52,6 @@ export async function* paginate<T>(
   body: Record<string, unknown> = {},
   options: PageOptions = {},
 ): AsyncGenerator<AshbyPage<T>, void, undefined> {
-  const paginated = spec?.paginated !== false;
   const callOptions = options.signal ? { signal: options.signal } : {};
   let cursor = options.cursor;
   const seen = new Set<string>();
@@ -67,7 +70,7 @@ export async function* paginate<T>(
         message: `expected a list of results on page ${pageNumber}, got ${result.results === null ? 'null' : typeof result.results}`,
       });
     }
-    const more = paginated && result.moreDataAvailable === true;
+    const more = result.moreDataAvailable === true;
     const nextCursor = result.nextCursor;
     if (more && (nextCursor === undefined || nextCursor === cursor || seen.has(nextCursor))) {
       // Following such a page would loop forever; Ashby's cursors always advance past the whole page.

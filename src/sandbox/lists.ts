@@ -30,6 +30,11 @@ export interface ListDef {
   validate?: (ctx: RequestContext) => void;
   /** Shapes each returned record for the request (e.g. `expand: ["openings"]`). */
   map?: (rec: Rec, ctx: RequestContext) => Rec;
+  /**
+   * Pages the list (`limit`, `cursor`, `moreDataAvailable`, `nextCursor`) although the 2024 contract in the
+   * catalogue does not: the 2026 spec or the reference connectors page it, so a client must follow.
+   */
+  paged?: true;
 }
 
 function readLimit(body: Record<string, unknown>): number {
@@ -45,7 +50,7 @@ function readLimit(body: Record<string, unknown>): number {
 export function listHandler(def: ListDef): Handler {
   return (ctx) => {
     const spec = findEndpoint(ctx.endpoint);
-    const paginated = spec?.paginated ?? false;
+    const paginated = (spec?.paginated ?? false) || def.paged === true;
     const incremental = spec?.incremental ?? false;
     const { world, codec, faults, body, key } = ctx;
     def.validate?.(ctx);
@@ -187,8 +192,16 @@ export function listHandler(def: ListDef): Handler {
 // ---------------------------------------------------------------------------------------------------
 // Filters shared by several lists
 
+/** A boolean request parameter: `undefined` when absent, an `invalid_input` error when not a boolean. */
+export function flag(ctx: RequestContext, name: string): boolean | undefined {
+  const v = ctx.body[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalidInput(`"${name}" must be a boolean`);
+  return v;
+}
+
 export function includeArchived(rec: Rec, ctx: RequestContext): boolean {
-  return ctx.body.includeArchived === true || rec.isArchived !== true;
+  return flag(ctx, 'includeArchived') === true || rec.isArchived !== true;
 }
 
 export function createdAfter(rec: Rec, ctx: RequestContext): boolean {

@@ -2,7 +2,8 @@ import { describeScope } from '../ashby/catalogue.js';
 import { type Handler, type RequestContext, visible } from './context.js';
 import { ApiError, invalidInput, notFound } from './errors.js';
 import type { Kind } from './ids.js';
-import { createdAfter, includeArchived, kindCode, listHandler, parentId } from './lists.js';
+import { isPublished, jobBoardOf, onBoard, postingIdsFor, postingOnBoard } from './job-postings.js';
+import { createdAfter, flag, includeArchived, kindCode, listHandler, parentId } from './lists.js';
 import { childrenOf, type Rec, type World } from './world.js';
 
 function seededChildren(world: World, parentKind: Kind, kind: Kind, parent: string): string[] {
@@ -41,6 +42,19 @@ function epochFilter(field: string, bodyField: string, after: boolean) {
 }
 
 const JOB_STATUSES = ['Draft', 'Open', 'Closed', 'Archived'];
+
+/** Filter values of `offer.list` (2026 spec). */
+const OFFER_STATUSES = [
+  'WaitingOnApprovalStart',
+  'WaitingOnOfferApproval',
+  'WaitingOnApprovalDefinition',
+  'WaitingOnCandidateResponse',
+  'CandidateRejected',
+  'CandidateAccepted',
+  'OfferCancelled',
+];
+const ACCEPTANCE_STATUSES = ['Accepted', 'Declined', 'Pending', 'Created', 'Cancelled', 'WaitingOnResponse'];
+const APPROVAL_STATUSES = ['Approved', 'WaitingOnApprovals', 'Declined'];
 
 /** Draft jobs are excluded unless `status` includes `Draft` (API-NOTES §4). */
 function jobStatusFilter(rec: Rec, ctx: RequestContext): boolean {
@@ -124,13 +138,15 @@ export const READ_HANDLERS: Record<string, Handler> = {
     kind: 'job',
     filter: all(
       jobStatusFilter,
+      // The 2026 request of job.list (as of every list sharing opening.list's) takes createdAfter.
+      createdAfter,
       epochFilter('openedAt', 'openedAfter', true),
       epochFilter('openedAt', 'openedBefore', false),
       epochFilter('closedAt', 'closedAfter', true),
       epochFilter('closedAt', 'closedBefore', false),
     ),
     map: (rec, ctx) => {
-      const out = withOpenings((job) => job.id)(rec, ctx);
+      const out = withOpenings((job) => job.id)(postingIdsFor(rec, ctx), ctx);
       if (expandList(ctx).includes('location') && typeof rec.locationId === 'string') {
         const loc = ctx.world.get(rec.locationId, 'location');
         if (loc) return { ...out, location: loc };
@@ -138,18 +154,50 @@ export const READ_HANDLERS: Record<string, Handler> = {
       return out;
     },
   }),
+  // Published postings only ("Lists all published job postings"), listed and unlisted, of the primary
+  // external job board unless `jobBoardId` names another (2026 spec). Paged as the reference connectors
+  // page it.
   'jobPosting.list': listHandler({
     kind: 'jobPosting',
-    filter: (rec, ctx) => ctx.body.listedOnly !== true || rec.isListed === true,
+    paged: true,
+    validate: (ctx) => void jobBoardOf(ctx),
+    filter: all(
+      (rec, ctx) => isPublished(ctx, rec) && onBoard(jobBoardOf(ctx), rec, ctx),
+      (rec, ctx) => flag(ctx, 'listedOnly') !== true || rec.isListed === true,
+      textFilter('locationName', 'location'),
+      textFilter('departmentName', 'department'),
+    ),
+    map: (rec, ctx) => postingOnBoard(jobBoardOf(ctx), rec),
   }),
-  'jobBoard.list': listHandler({ kind: 'jobBoard' }),
+  // The 2026 spec answers with moreDataAvailable / nextCursor.
+  'jobBoard.list': listHandler({ kind: 'jobBoard', paged: true }),
   'opening.list': listHandler({ kind: 'opening', filter: createdAfter }),
-  'offer.list': listHandler({ kind: 'offer', filter: eq('applicationId') }),
+  'offer.list': listHandler({
+    kind: 'offer',
+    filter: all(
+      eq('applicationId'),
+      anyOf('offerStatus', OFFER_STATUSES, (rec) => rec.offerStatus),
+      anyOf('acceptanceStatus', ACCEPTANCE_STATUSES, (rec) => rec.acceptanceStatus),
+      anyOf(
+        'approvalStatus',
+        APPROVAL_STATUSES,
+        (rec) => (rec.latestVersion as Rec | undefined)?.approvalStatus,
+      ),
+    ),
+  }),
   'interviewSchedule.list': listHandler({
     kind: 'interviewSchedule',
     filter: all(createdAfter, eq('applicationId'), eq('interviewStageId')),
   }),
-  'interview.list': listHandler({ kind: 'interview', filter: includeArchived }),
+  // Shared interviews (no job) only, unless `includeNonSharedInterviews`.
+  'interview.list': listHandler({
+    kind: 'interview',
+    filter: all(
+      includeArchived,
+      (rec, ctx) => flag(ctx, 'includeNonSharedInterviews') === true || rec.jobId === undefined,
+    ),
+    validate: (ctx) => void flag(ctx, 'excludeArchivedScheduleTemplateInterviews'),
+  }),
   // The events of one schedule are the schedule's own `interviewEvents` (seeded or written through
   // interviewSchedule.create); `interview` is part of an event only with `expand: ["interview"]` (SPEC-2024).
   'interviewEvent.list': (ctx) => {
@@ -160,52 +208,91 @@ export const READ_HANDLERS: Record<string, Handler> = {
     for (const e of expand) {
       if (e !== 'interview') throw invalidInput('"expand" may only contain "interview"');
     }
-    const results = events.map((event) => {
-      if (expand.includes('interview')) return event;
-      const { interview: _omitted, ...rest } = event;
-      return rest;
-    });
-    return { results, moreDataAvailable: false };
+    const results = events
+      .filter((event) => createdAfter(event as Rec, ctx))
+      .map((event) => {
+        if (expand.includes('interview')) return event;
+        const { interview: _omitted, ...rest } = event;
+        return rest;
+      });
+    // Paged since 2026 (its request takes `cursor` and `limit`).
+    return paginateArray(ctx, results);
   },
-  'interviewPlan.list': listHandler({ kind: 'interviewPlan', filter: includeArchived }),
+  // Paged since 2026 (`cursor`, `limit`).
+  'interviewPlan.list': listHandler({ kind: 'interviewPlan', paged: true, filter: includeArchived }),
   'interviewStage.list': (ctx) => {
     const plan = parentId(ctx, 'interviewPlanId', 'interviewPlan');
     return { results: ctx.world.stagesOfPlan(plan), moreDataAvailable: false };
   },
-  'interviewStageGroup.list': listHandler({ kind: 'interviewStageGroup' }),
-  'interviewerPool.list': listHandler({ kind: 'interviewerPool', filter: includeArchived }),
+  'interviewStageGroup.list': listHandler({ kind: 'interviewStageGroup', paged: true }),
+  'interviewerPool.list': listHandler({
+    kind: 'interviewerPool',
+    filter: (rec, ctx) => flag(ctx, 'includeArchivedPools') === true || rec.isArchived !== true,
+    map: (rec, ctx) =>
+      flag(ctx, 'includeArchivedTrainingStages') === true ? rec : withoutArchivedStages(rec),
+  }),
   'feedbackFormDefinition.list': listHandler({ kind: 'feedbackFormDefinition', filter: includeArchived }),
   'surveyFormDefinition.list': listHandler({ kind: 'surveyFormDefinition' }),
-  'surveyRequest.list': listHandler({ kind: 'surveyRequest' }),
+  // `surveyType` is required and only `CandidateExperience` is supported (2026 spec); the type is that of
+  // the request's survey form.
+  'surveyRequest.list': listHandler({
+    kind: 'surveyRequest',
+    validate: (ctx) => void surveyRequestType(ctx),
+    filter: all(
+      (rec, ctx) => surveyTypeOfForm(ctx, rec.surveyFormDefinitionId) === surveyRequestType(ctx),
+      eq('applicationId'),
+      eq('candidateId'),
+    ),
+  }),
   // `surveyType` is required and selects the submissions of that type (SPEC-2024 request schema); each
   // record carries its type in `surveyType`.
   'surveySubmission.list': listHandler({
     kind: 'surveySubmission',
     validate: (ctx) => void surveyTypeOf(ctx),
-    filter: (rec, ctx) => rec.surveyType === surveyTypeOf(ctx),
+    filter: all((rec, ctx) => rec.surveyType === surveyTypeOf(ctx), createdAfter),
   }),
   'user.list': listHandler({
     kind: 'user',
-    filter: (rec, ctx) => ctx.body.includeDeactivated === true || rec.isEnabled !== false,
+    filter: (rec, ctx) => flag(ctx, 'includeDeactivated') === true || rec.isEnabled !== false,
   }),
-  'department.list': listHandler({ kind: 'department', filter: includeArchived }),
-  'location.list': listHandler({ kind: 'location', filter: includeArchived }),
-  'source.list': listHandler({ kind: 'source', filter: includeArchived }),
+  // department.list, location.list and interviewPlan.list take `cursor` and `limit` since 2026; the
+  // other lists marked `paged` are paged by the reference connectors.
+  'department.list': listHandler({ kind: 'department', paged: true, filter: includeArchived }),
+  // Regions (the location hierarchy) only with `includeLocationHierarchy`.
+  'location.list': listHandler({
+    kind: 'location',
+    paged: true,
+    filter: all(
+      includeArchived,
+      (rec, ctx) => flag(ctx, 'includeLocationHierarchy') === true || rec.type !== 'LocationHierarchy',
+    ),
+  }),
+  'source.list': listHandler({ kind: 'source', paged: true, filter: includeArchived }),
   'sourceTrackingLink.list': listHandler({
     kind: 'sourceTrackingLink',
-    filter: (rec, ctx) => ctx.body.includeDisabled === true || rec.enabled !== false,
+    paged: true,
+    filter: (rec, ctx) => flag(ctx, 'includeDisabled') === true || rec.enabled !== false,
   }),
-  'archiveReason.list': listHandler({ kind: 'archiveReason', filter: includeArchived }),
+  'archiveReason.list': listHandler({ kind: 'archiveReason', paged: true, filter: includeArchived }),
   'candidateTag.list': listHandler({ kind: 'candidateTag', filter: includeArchived }),
   'customField.list': listHandler({ kind: 'customField', filter: includeArchived }),
-  'project.list': listHandler({ kind: 'project' }),
+  'project.list': listHandler({ kind: 'project', filter: createdAfter }),
   'candidate.listNotes': listHandler({
     kind: 'note',
     children: (ctx) => ({
       ids: seededChildren(ctx.world, 'candidate', 'note', parentId(ctx, 'candidateId', 'candidate')),
     }),
   }),
-  'approval.list': listHandler({ kind: 'approval' }),
+  'approval.list': listHandler({
+    kind: 'approval',
+    filter: all((rec, ctx) => {
+      const type = ctx.body.entityType;
+      if (type === undefined || type === null) return true;
+      if (typeof type !== 'string' || !['offer', 'job', 'opening'].includes(type))
+        throw invalidInput('"entityType" must be one of offer, job, opening');
+      return rec.entityType === type;
+    }, eq('entityId')),
+  }),
   // `namesOnly` defaults to true: bare titles; `namesOnly:false` gives {id, title} (SPEC-2024/2026).
   'hiringTeamRole.list': (ctx) => {
     const namesOnly = ctx.body.namesOnly;
@@ -218,7 +305,18 @@ export const READ_HANDLERS: Record<string, Handler> = {
     };
   },
   'applicationHiringTeamRole.list': listHandler({ kind: 'hiringTeamRole' }),
-  'jobTemplate.list': listHandler({ kind: 'jobTemplate', filter: includeArchived }),
+  // Active and inactive templates alike (2026 spec: no filter); `expand: ["location"]` adds the location.
+  'jobTemplate.list': listHandler({
+    kind: 'jobTemplate',
+    map: (rec, ctx) => {
+      const expand = expandList(ctx);
+      for (const e of expand)
+        if (e !== 'location') throw invalidInput('"expand" may only contain "location"');
+      if (!expand.includes('location') || typeof rec.locationId !== 'string') return rec;
+      const location = ctx.world.get(rec.locationId, 'location');
+      return location ? { ...rec, location } : rec;
+    },
+  }),
 
   // ---- 2026 list endpoints, shapes from SPEC-2026 (not in the 2024 spec)
   'brand.list': listHandler({ kind: 'brand' }),
@@ -272,7 +370,7 @@ export const READ_HANDLERS: Record<string, Handler> = {
     return { results: out };
   },
   'job.info': (ctx) => {
-    const job = infoOf(ctx, 'job', requiredId(ctx, 'id'));
+    const job = postingIdsFor(infoOf(ctx, 'job', requiredId(ctx, 'id')), ctx);
     const expand = Array.isArray(ctx.body.expand) ? ctx.body.expand : [];
     const out: Rec = { ...job };
     if (expand.includes('location') && typeof job.locationId === 'string') {
@@ -374,6 +472,48 @@ export const READ_HANDLERS: Record<string, Handler> = {
     };
   },
 };
+
+/** An array filter of the 2026 spec (`offerStatus: [...]`): at least one value, each from `allowed`. */
+function anyOf(param: string, allowed: readonly string[], valueAt: (rec: Rec) => unknown) {
+  return (rec: Rec, ctx: RequestContext): boolean => {
+    const want = ctx.body[param];
+    if (want === undefined || want === null) return true;
+    if (!Array.isArray(want) || want.length === 0 || want.some((v) => !allowed.includes(String(v)))) {
+      throw invalidInput(`"${param}" must be a non-empty array of ${allowed.join(', ')}`);
+    }
+    return want.includes(valueAt(rec));
+  };
+}
+
+/** A case-sensitive equality filter on a text field (`jobPosting.list` `location`, `department`). */
+function textFilter(field: string, param: string) {
+  return (rec: Rec, ctx: RequestContext): boolean => {
+    const want = ctx.body[param];
+    if (want === undefined || want === null) return true;
+    if (typeof want !== 'string') throw invalidInput(`"${param}" must be a string`);
+    return rec[field] === want;
+  };
+}
+
+/** A pool without its archived training stages. */
+function withoutArchivedStages(pool: Rec): Rec {
+  const path = pool.trainingPath as Rec | undefined;
+  if (!path || !Array.isArray(path.trainingStages)) return pool;
+  const stages = (path.trainingStages as Rec[]).filter((s) => s.isArchived !== true);
+  return { ...pool, trainingPath: { ...path, trainingStages: stages } };
+}
+
+/** `surveyRequest.list` requires `surveyType`, and supports `CandidateExperience` only (2026 spec). */
+function surveyRequestType(ctx: RequestContext): string {
+  const v = ctx.body.surveyType;
+  if (v === undefined || v === null || v === '') throw invalidInput('Missing required field "surveyType"');
+  if (v !== 'CandidateExperience') throw invalidInput('"surveyType" must be CandidateExperience');
+  return v;
+}
+
+function surveyTypeOfForm(ctx: RequestContext, formId: unknown): unknown {
+  return typeof formId === 'string' ? ctx.world.get(formId, 'surveyFormDefinition')?.surveyType : undefined;
+}
 
 const SURVEY_TYPES = ['CandidateDataConsent', 'CandidateExperience', 'Diversity', 'EEOC', 'Questionnaire'];
 

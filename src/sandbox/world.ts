@@ -1,4 +1,8 @@
+import { approvalRecord } from './approvals.js';
+import { type CustomFieldDef, definitionDetails, valueEntry } from './custom-fields.js';
 import { idFor, type Kind, parseId } from './ids.js';
+import { eventInterviewers, interviewerPoolRecord, interviewRecord } from './interviews.js';
+import { locationRecord, officeCount, REGIONS } from './organization.js';
 import { type Rng, rngFor } from './prng.js';
 import {
   CITIES,
@@ -105,38 +109,40 @@ const TAGS = [
 ];
 
 /** Custom field definitions: every field type, on each object type, with titles that break naive code. */
-export const CUSTOM_FIELDS: ReadonlyArray<{
-  title: string;
-  fieldType: string;
-  objectType: string;
-  archived?: boolean;
-}> = [
+export const CUSTOM_FIELDS: readonly CustomFieldDef[] = [
   { title: 'Willing to relocate', fieldType: 'Boolean', objectType: 'Candidate' },
   { title: 'Available from', fieldType: 'Date', objectType: 'Candidate' },
   { title: '"drop table"; --', fieldType: 'String', objectType: 'Candidate' },
   { title: 'Cover letter', fieldType: 'LongText', objectType: 'Candidate' },
-  { title: 'Years of experience', fieldType: 'Number', objectType: 'Candidate' },
+  { title: 'Years of experience', fieldType: 'Number', objectType: 'Candidate', required: true },
   { title: 'Notice period (weeks)', fieldType: 'NumberRange', objectType: 'Candidate' },
-  { title: 'Current salary', fieldType: 'Currency', objectType: 'Candidate' },
-  { title: 'Expected compensation', fieldType: 'CompensationRange', objectType: 'Candidate' },
+  { title: 'Current salary', fieldType: 'Currency', objectType: 'Candidate', private: true },
+  { title: 'Expected compensation', fieldType: 'CompensationRange', objectType: 'Candidate', private: true },
   { title: 'Seniority', fieldType: 'ValueSelect', objectType: 'Candidate' },
   { title: 'Languages', fieldType: 'MultiValueSelect', objectType: 'Candidate' },
   { title: 'a.b', fieldType: 'String', objectType: 'Candidate' },
   { title: 'Ünïcødé 🚀', fieldType: 'String', objectType: 'Candidate' },
   { title: ' \u00a0 ', fieldType: 'String', objectType: 'Candidate' },
   { title: 'Seniority ', fieldType: 'String', objectType: 'Candidate', archived: true },
-  { title: 'SENIORITY', fieldType: 'String', objectType: 'Candidate' },
+  { title: 'SENIORITY', fieldType: 'String', objectType: 'Candidate', apiOnly: true },
   { title: 'Referral bonus eligible', fieldType: 'Boolean', objectType: 'Application' },
-  { title: 'Screening score', fieldType: 'Number', objectType: 'Application' },
+  { title: 'Screening score', fieldType: 'Number', objectType: 'Application', apiOnly: true },
   { title: 'Screening notes', fieldType: 'LongText', objectType: 'Application' },
   { title: 'Interview track', fieldType: 'ValueSelect', objectType: 'Application' },
-  { title: 'Budget', fieldType: 'Currency', objectType: 'Job' },
+  { title: 'Budget', fieldType: 'Currency', objectType: 'Job', private: true },
   { title: 'Salary band', fieldType: 'CompensationRange', objectType: 'Job' },
   { title: 'Cost center', fieldType: 'String', objectType: 'Job' },
   { title: 'Headcount plan', fieldType: 'Date', objectType: 'Opening' },
   { title: 'Team size', fieldType: 'NumberRange', objectType: 'Opening' },
-  { title: 'Equity', fieldType: 'Number', objectType: 'Offer' },
+  { title: 'Equity', fieldType: 'Number', objectType: 'Offer', private: true },
   { title: 'Benefits', fieldType: 'MultiValueSelect', objectType: 'Offer' },
+  // Added after the fields above, so that their ids (by position) stay the same.
+  { title: 'Employee ID', fieldType: 'String', objectType: 'Employee', apiOnly: true },
+  { title: 'Office', fieldType: 'ValueSelect', objectType: 'Employee' },
+  { title: 'Priority', fieldType: 'ValueSelect', objectType: 'Talent_Project' },
+  { title: 'Sourcing channel', fieldType: 'String', objectType: 'Talent_Project' },
+  { title: 'Hiring priority', fieldType: 'ValueSelect', objectType: 'Job' },
+  { title: 'Budget status', fieldType: 'ValueSelect', objectType: 'Opening' },
 ];
 
 const SELECTABLE: Record<string, string[]> = {
@@ -144,6 +150,10 @@ const SELECTABLE: Record<string, string[]> = {
   Languages: ['English', 'Deutsch', 'Français', '日本語', 'العربية'],
   'Interview track': ['Standard', 'Fast track', 'Executive'],
   Benefits: ['Health', 'Dental', 'Vision', '401k', 'Equity refresh'],
+  Office: ['Berlin', 'Lisbon', 'Remote'],
+  Priority: ['High', 'Medium', 'Low'],
+  'Hiring priority': ['P0', 'P1', 'P2'],
+  'Budget status': ['Approved', 'Pending approval'],
 };
 
 /** How many seeded records of each kind a scale (number of candidates) implies. */
@@ -158,14 +168,17 @@ export function countsFor(scale: number): Partial<Record<Kind, number>> {
     opening: jobs,
     jobPosting: jobs,
     user: Math.max(10, Math.floor(candidates / 200)),
-    department: Math.min(60, Math.max(3, Math.floor(jobs / 5))),
-    location: Math.min(40, Math.max(CITIES.length, Math.floor(jobs / 10))),
+    // At least four departments: department 3 is the archived one.
+    department: Math.min(60, Math.max(4, Math.floor(jobs / 5))),
+    // Offices, then the regions of the location hierarchy.
+    location: officeCount(jobs) + REGIONS.length,
     source: SOURCES.length,
     sourceType: SOURCE_TYPES.length,
     archiveReason: ARCHIVE_REASONS.length,
     candidateTag: TAGS.length,
     customField: CUSTOM_FIELDS.length,
-    interviewPlan: Math.max(3, Math.ceil(jobs / 4)),
+    // One more than the jobs use: the last plan is archived and on no job.
+    interviewPlan: Math.max(3, Math.ceil(jobs / 4)) + 1,
     interviewStageGroup: 4,
     interview: jobs * 2,
     interviewSchedule: Math.floor(applications * 0.4),
@@ -552,8 +565,12 @@ export class World {
       }
       case 'interview':
         return typeof rec.jobId !== 'string' || !this.jobIsConfidential(rec.jobId);
-      case 'approval':
-        return typeof rec.entityId !== 'string' || this.visibleById('offer', rec.entityId);
+      case 'approval': {
+        // The approved entity is an offer version; offer n's versions are numbered n as well.
+        const version =
+          typeof rec.entityId === 'string' ? this.indexOf(rec.entityId, 'offerVersion') : undefined;
+        return version === undefined || this.visibleById('offer', this.id('offer', version));
+      }
       case 'clientInfo':
         return (
           typeof rec.relatedEntityId !== 'string' || !this.applicationIsConfidential(rec.relatedEntityId)
@@ -601,24 +618,20 @@ export class World {
             index === 2
               ? 'R&D / "Platform"'
               : `Department ${index} ${rng.pick(['Engineering', 'Sales', 'Ops', 'Talent', 'Ünïcødé'])}`,
-          isArchived: index > 2 && rng.chance(0.1),
+          // Department 3 is archived at every scale, so the archived filter always has something to cut.
+          isArchived: index === 3 || (index > 3 && rng.chance(0.1)),
           ...(index > 0 ? { parentId: this.id('department', rng.int(0, index - 1)) } : {}),
           externalName: `Dept ${index}`,
-          updatedAt: iso(this.time('department', index, rng)),
+          ...this.createdAndUpdated('department', index, rng),
+          ...(index % 3 === 0 ? { extraData: { hris_department_code: `D-${100 + index}` } } : {}),
         };
-      case 'location': {
-        const [city, region, country] = CITIES[index % CITIES.length] ?? ['Remote', '', ''];
-        return {
+      case 'location':
+        return locationRecord(
+          { offices: this.offices(), idOf: (position) => this.id('location', position) },
+          index,
           id,
-          name: index >= CITIES.length ? `${city} ${Math.floor(index / CITIES.length) + 1}` : city,
-          isArchived: index >= CITIES.length && rng.chance(0.2),
-          address: {
-            postalAddress: { addressCountry: country, addressRegion: region, addressLocality: city },
-          },
-          isRemote: index % 5 === 4,
-          type: 'Location',
-        };
-      }
+          rng,
+        );
       case 'sourceType':
         return { id, title: SOURCE_TYPES[index] ?? 'Other', isArchived: false };
       case 'source': {
@@ -637,7 +650,8 @@ export class World {
         return {
           id,
           title: `Interview plan ${index}${index === 1 ? ' (ｆｕｌｌｗｉｄｔｈ)' : ''}`,
-          isArchived: index % 7 === 6,
+          isArchived: index % 7 === 6 || index === this.seeded('interviewPlan') - 1,
+          ...this.createdAndUpdated('interviewPlan', index, rng),
         };
       case 'interviewStage': {
         const plan = Math.floor(index / STAGE_SLOTS);
@@ -660,19 +674,7 @@ export class World {
           stageType: ['Lead', 'PreInterviewScreen', 'Active', 'Offer'][index] ?? 'Active',
         };
       case 'interview':
-        return {
-          id,
-          title: `${rng.pick(['Technical', 'Culture', 'System design', 'Hiring manager', 'Take-home review'])} interview #${index}`,
-          isArchived: rng.chance(0.05),
-          isDebrief: index % 10 === 9,
-          instructionsHtml: '<p>Be kind &amp; curious. <b>No</b> trick questions.</p>',
-          instructionsPlain: 'Be kind & curious. No trick questions.',
-          jobId: this.id('job', Math.floor(index / 2)),
-          feedbackFormDefinitionId: this.id(
-            'feedbackFormDefinition',
-            index % this.seeded('feedbackFormDefinition'),
-          ),
-        };
+        return interviewRecord(this, index, id, rng);
       case 'interviewSchedule':
         return this.interviewSchedule(index, id, rng);
       case 'interviewEvent':
@@ -696,7 +698,8 @@ export class World {
           confidential: index === 0,
           authorId: this.id('user', index % this.seeded('user')),
           createdAt: iso(this.time('project', index, rng)),
-          customFieldEntries: [],
+          // Projects keep their custom field values here, not in `customFields` (2026 spec).
+          customFieldEntries: this.customFields('Talent_Project', rng, index === 1 ? 'long' : ''),
         };
       case 'note':
         return this.note(index, id, rng);
@@ -708,11 +711,14 @@ export class World {
         return {
           id,
           title: `${JOB_TITLES[index % JOB_TITLES.length]} template`,
-          isArchived: index === 4,
+          // jobTemplate.list returns active and inactive templates (2026 spec); the last one is inactive.
+          status: index === 4 ? 'Inactive' : 'Active',
           departmentId: this.id('department', index % this.seeded('department')),
-          locationId: this.id('location', index % this.seeded('location')),
-          defaultInterviewPlanId: this.id('interviewPlan', index % this.seeded('interviewPlan')),
+          locationId: this.id('location', index % this.offices()),
+          defaultInterviewPlanId: this.id('interviewPlan', this.planOfJob(index)),
+          interviewPlanIds: [this.id('interviewPlan', this.planOfJob(index))],
           employmentType: 'FullTime',
+          ...this.createdAndUpdated('jobTemplate', index, rng),
         };
       case 'surveyFormDefinition':
         return {
@@ -753,29 +759,7 @@ export class World {
         };
       }
       case 'interviewerPool':
-        return {
-          id,
-          title: `${['Backend', 'Frontend', 'Leadership', 'Bar raiser', 'Ünïcødé'][index] ?? 'Pool'} interviewers`,
-          isArchived: index === 4,
-          trainingPath: {
-            id: this.id('interviewerPool', 1000 + index),
-            enabled: index % 2 === 0,
-            trainingStages: [
-              {
-                id: this.id('interviewerPool', 2000 + index),
-                interviewerRole: 'Shadow',
-                interviewsRequired: 2,
-                approvalRequired: false,
-              },
-              {
-                id: this.id('interviewerPool', 3000 + index),
-                interviewerRole: 'ReverseShadow',
-                interviewsRequired: 1,
-                approvalRequired: true,
-              },
-            ],
-          },
-        };
+        return interviewerPoolRecord(this, index, id);
       case 'sourceTrackingLink':
         return {
           id,
@@ -919,13 +903,25 @@ export class World {
   }
 
   private planOfJob(job: number): number {
-    return job % this.seeded('interviewPlan');
+    return job % (this.seeded('interviewPlan') - 1);
+  }
+
+  /** Offices (locations that are not regions): the positions a job or template takes its location from. */
+  offices(): number {
+    return this.seeded('location') - REGIONS.length;
+  }
+
+  /** `createdAt` and a later `updatedAt` of a seeded record, spread over the seeded history. */
+  private createdAndUpdated(kind: Kind, index: number, rng: Rng): { createdAt: string; updatedAt: string } {
+    const created = this.time(kind, index, rng);
+    return { createdAt: iso(created), updatedAt: iso(created + rng.int(0, 200) * DAY) };
   }
 
   userSummary(index: number): Rec {
     const u =
       this.get(this.id('user', index), 'user') ??
       this.user(index, this.id('user', index), this.rng('user', index));
+    // Embedded users have the shape of user.info (2026 spec), manager and custom fields included.
     return {
       id: u.id,
       firstName: u.firstName,
@@ -934,6 +930,8 @@ export class World {
       globalRole: u.globalRole,
       isEnabled: u.isEnabled,
       updatedAt: u.updatedAt,
+      ...(u.managerId !== undefined ? { managerId: u.managerId } : {}),
+      ...(u.customFields !== undefined ? { customFields: u.customFields } : {}),
     };
   }
 
@@ -958,9 +956,24 @@ export class World {
         index === 0
           ? 'Organization Admin'
           : rng.pick(['Elevated Access', 'Limited Access', 'Limited Access', 'External Recruiter']),
-      isEnabled: index < 3 || !rng.chance(0.1),
+      // User 3 is deactivated at every scale, so the deactivated filter always has something to cut.
+      isEnabled: index !== 3 && (index < 3 || !rng.chance(0.1)),
       updatedAt: iso(this.time('user', index, rng)),
+      ...(index > 0 ? { managerId: this.id('user', Math.floor((index - 1) / 4)) } : {}),
+      ...(index % 3 === 2 ? {} : { customFields: this.employeeFields(index) }),
     };
+  }
+
+  /** An Ashby user's own custom fields (object type Employee): an HR id and an office. */
+  private employeeFields(index: number): Rec[] {
+    const out: Rec[] = [];
+    CUSTOM_FIELDS.forEach((def, field) => {
+      if (def.objectType !== 'Employee') return;
+      const options = SELECTABLE[def.title];
+      const value = options ? options[index % options.length] : `E-${1000 + index}`;
+      out.push(this.customFieldEntry(field, value));
+    });
+    return out;
   }
 
   private customFieldValue(def: { title: string; fieldType: string }, rng: Rng, tag: string): unknown {
@@ -1007,13 +1020,16 @@ export class World {
     CUSTOM_FIELDS.forEach((def, index) => {
       if (def.objectType !== objectType || def.archived) return;
       if (!rng.chance(0.6) && tag !== 'long') return;
-      out.push({
-        id: this.id('customField', index),
-        title: def.title,
-        value: this.customFieldValue(def, rng, tag),
-      });
+      out.push(this.customFieldEntry(index, this.customFieldValue(def, rng, tag)));
     });
     return out;
+  }
+
+  /** A custom field value as records carry it, for the definition at `index` of {@link CUSTOM_FIELDS}. */
+  customFieldEntry(index: number, value: unknown): Rec {
+    const def = CUSTOM_FIELDS[index];
+    if (!def) throw new Error(`no custom field definition ${index}`);
+    return valueEntry(this.id('customField', index), def, index, value) as Rec;
   }
 
   private customFieldDef(index: number, id: string): Rec | undefined {
@@ -1026,6 +1042,7 @@ export class World {
       objectType: def.objectType,
       isArchived: def.archived === true,
       fieldType: def.fieldType,
+      ...definitionDetails(def, index),
       ...(values ? { selectableValues: values.map((v) => ({ label: v, value: v, isArchived: false })) } : {}),
     };
   }
@@ -1093,6 +1110,10 @@ export class World {
       rec.fileHandles = [handle];
     }
     if (rng.chance(0.3)) rec.creditedToUser = this.userSummary(rng.int(0, this.seeded('user') - 1));
+    // The 2026 spec calls the primary location `location`; the 2024 spec called it `primaryLocation`.
+    // Which one an account sends depends on its API version, so the sandbox sends both.
+    rec.location = rec.primaryLocation;
+    rec.fraudStatus = index % 10 === 0 ? 'PassedFraudCheck' : index % 50 === 25 ? 'Unreviewed' : null;
     return rec;
   }
 
@@ -1119,7 +1140,13 @@ export class World {
     const out: Rec = { id: jobId, title: typeof job?.title === 'string' ? job.title : '' };
     if (typeof job?.locationId === 'string') out.locationId = job.locationId;
     if (typeof job?.departmentId === 'string') out.departmentId = job.departmentId;
+    if (typeof job?.brandId === 'string') out.brandId = job.brandId;
     return out;
+  }
+
+  /** Every fourth job is advertised under the second brand. */
+  brandOfJob(job: number): string {
+    return this.id('brand', job % 4 === 3 && this.seeded('brand') > 1 ? 1 : 0);
   }
 
   private application(index: number, id: string, rng: Rng): Rec {
@@ -1147,10 +1174,20 @@ export class World {
     const source = this.generate('source', rng.int(0, SOURCES.length - 1));
     if (source) rec.source = source;
     if (status === 'Archived') {
-      rec.archiveReason = this.generate('archiveReason', rng.int(0, ARCHIVE_REASONS.length - 1));
+      const reason = this.generate('archiveReason', rng.int(0, ARCHIVE_REASONS.length - 1));
+      // The 2026 spec adds the archive reason's detail fields; the sandbox organisation has none set up.
+      if (reason) rec.archiveReason = { ...reason, customFields: [] };
       rec.archivedAt = iso(created + rng.int(121, 200) * DAY);
     }
     if (rng.chance(0.2)) rec.creditedToUser = this.userSummary(rng.int(0, this.seeded('user') - 1));
+    if (rec.appliedViaJobPostingId !== undefined) {
+      // Applied through the job board: Ashby keeps the client the form was submitted from.
+      const client = this.generate('clientInfo', index);
+      if (client) {
+        rec.submitterClientIp = client.ipAddress;
+        rec.submitterUserAgent = client.userAgent;
+      }
+    }
     return rec;
   }
 
@@ -1175,6 +1212,8 @@ export class World {
         stageNumber: n,
         allowedActions: n === 0 ? ['none'] : ['delete', 'set_entered_at'],
       };
+      // Who moved the application: a user for every later stage; the first stage is where it was created.
+      if (n > 0) entry.actorId = this.id('user', (base + n) % this.seeded('user'));
       if (n < steps.length - 1) entry.leftStageAt = iso(entered + 3 * DAY);
       return entry;
     });
@@ -1190,13 +1229,14 @@ export class World {
       confidential: this.jobConfidential(index),
       status,
       employmentType: rng.pick(['FullTime', 'FullTime', 'PartTime', 'Contract', 'Intern']),
-      locationId: this.id('location', rng.int(0, this.seeded('location') - 1)),
+      locationId: this.id('location', rng.int(0, this.offices() - 1)),
       departmentId: this.id('department', rng.int(0, this.seeded('department') - 1)),
       defaultInterviewPlanId: this.id('interviewPlan', plan),
       interviewPlanIds: [this.id('interviewPlan', plan)],
       customFields: this.customFields('Job', rng),
       jobPostingIds: [this.id('jobPosting', index)],
       ...(rng.chance(0.5) ? { customRequisitionId: `REQ-${1000 + index}` } : {}),
+      brandId: this.brandOfJob(index),
       hiringTeam: this.hiringTeam(index),
       author: this.userSummary(index % this.seeded('user')),
       createdAt: iso(created),
@@ -1227,6 +1267,7 @@ export class World {
         teamId: typeof job?.departmentId === 'string' ? job.departmentId : this.id('department', 0),
         jobIds: [this.id('job', index)],
         targetHireDate: new Date(created + 60 * DAY).toISOString().slice(0, 10),
+        targetStartDate: new Date(created + 90 * DAY).toISOString().slice(0, 10),
         isBackfill: rng.chance(0.2),
         employmentType: 'FullTime',
         locationIds: typeof job?.locationId === 'string' ? [job.locationId] : [],
@@ -1234,7 +1275,11 @@ export class World {
         customFields: this.customFields('Opening', rng),
       },
     };
-    if (state === 'Closed' || state === 'Filled') rec.closedAt = iso(created + 90 * DAY);
+    if (state === 'Closed' || state === 'Filled') {
+      rec.closedAt = iso(created + 90 * DAY);
+      // The close reasons before the last are live (the last is archived).
+      rec.closeReasonId = this.id('closeReason', index % Math.max(1, this.seeded('closeReason') - 1));
+    }
     if (rec.isArchived) rec.archivedAt = iso(created + 120 * DAY);
     return rec;
   }
@@ -1245,6 +1290,7 @@ export class World {
     const department =
       typeof job?.departmentId === 'string' ? this.get(job.departmentId, 'department') : undefined;
     const created = this.time('job', index, this.rng('job', index));
+    const workplace = typeof location?.workplaceType === 'string' ? location.workplaceType : undefined;
     return {
       id,
       title: typeof job?.title === 'string' ? job.title : '',
@@ -1256,9 +1302,13 @@ export class World {
         primaryLocationId: typeof job?.locationId === 'string' ? job.locationId : this.id('location', 0),
         secondaryLocationIds: [],
       },
+      ...(typeof location?.externalName === 'string' ? { locationExternalName: location.externalName } : {}),
+      ...(workplace ? { workplaceType: workplace } : {}),
       employmentType: typeof job?.employmentType === 'string' ? job.employmentType : 'FullTime',
       isListed: job?.status === 'Open' && !job.confidential,
       publishedDate: new Date(created + DAY).toISOString().slice(0, 10),
+      ...(index % 3 === 0 ? { applicationDeadline: iso(created + 90 * DAY) } : {}),
+      externalLink: `https://jobs.ashbyhq.com/sandbox/${id}`,
       applyLink: `https://jobs.ashbyhq.com/sandbox/${id}/application`,
       ...(rng.chance(0.5) ? { compensationTierSummary: '$120K – $160K • Offers Equity' } : {}),
       shouldDisplayCompensationOnJobBoard: rng.chance(0.5),
@@ -1275,11 +1325,16 @@ export class World {
       const ev = this.generate('interviewEvent', index * 4 + k);
       if (ev) events.push(ev);
     }
+    const status = rng.pick(['Scheduled', 'Complete', 'WaitingOnFeedback', 'Cancelled', 'NeedsScheduling']);
     return {
       id,
-      status: rng.pick(['Scheduled', 'Complete', 'WaitingOnFeedback', 'Cancelled', 'NeedsScheduling']),
+      status,
       applicationId: this.id('application', app),
       interviewStageId: typeof stage?.id === 'string' ? stage.id : this.id('interviewStage', 0),
+      // Who scheduled it; a schedule still waiting to be scheduled has nobody (left out).
+      ...(status === 'NeedsScheduling'
+        ? {}
+        : { scheduledBy: this.userSummary((index * 5) % this.seeded('user')) }),
       interviewEvents: events,
       createdAt: events[0]?.createdAt ?? iso(this.time('application', app, rng)),
       updatedAt: events[0]?.createdAt ?? iso(this.time('application', app, rng)),
@@ -1295,11 +1350,13 @@ export class World {
     const app = parentOf(schedule, this.seeded('application'), this.seeded('interviewSchedule'));
     const start = this.time('application', app, this.rng('application', app)) + (7 + (index % 4)) * DAY;
     const interview = rng.int(0, this.seeded('interview') - 1);
+    const interviewers = eventInterviewers(this, index, rng.int(0, this.seeded('user') - 1));
     return {
       id,
       interviewId: this.id('interview', interview),
       interviewScheduleId: this.id('interviewSchedule', schedule),
-      interviewerUserIds: [this.id('user', rng.int(0, this.seeded('user') - 1))],
+      interviewerUserIds: interviewers.map((u) => u.id),
+      interviewers,
       createdAt: iso(start - 2 * DAY),
       updatedAt: iso(start - 2 * DAY),
       startTime: iso(start),
@@ -1307,6 +1364,10 @@ export class World {
       feedbackLink: `https://app.ashbyhq.com/interview-briefings/${id}/feedback`,
       location: index % 3 === 0 ? 'Room "Ada" — 3rd floor' : 'Video call',
       meetingLink: `https://meet.example.com/${id.slice(0, 8)}`,
+      interviewerCalendarEventId: `cal-${id.slice(0, 13)}`,
+      // Recorded by the AI Notetaker add-on on some interviews only.
+      notetakerTranscriptId: index % 5 === 0 ? this.id('interviewEvent', 0x700000 + index) : null,
+      ...(index % 7 === 0 ? { extraData: { scheduler_booking_ref: `BK-${index}` } } : {}),
       hasSubmittedFeedback: rng.chance(0.6),
       interview: this.generate('interview', interview),
     };
@@ -1333,6 +1394,7 @@ export class World {
             },
             {
               isRequired: false,
+              descriptionHtml: '<p>Anything else?</p>',
               descriptionPlain: 'Anything else?',
               field: {
                 id: this.id('feedbackFormDefinition', 200 + index),
@@ -1341,6 +1403,22 @@ export class World {
                 humanReadablePath: 'Notes',
                 title: 'Notes',
                 isNullable: true,
+              },
+            },
+            {
+              isRequired: false,
+              field: {
+                id: this.id('feedbackFormDefinition', 300 + index),
+                type: 'ValueSelect',
+                path: 'level',
+                humanReadablePath: 'Level',
+                title: 'Level',
+                isNullable: true,
+                selectableValues: [
+                  { label: 'Below the bar', value: 'below' },
+                  { label: 'At the bar', value: 'at' },
+                  { label: 'Raises the bar', value: 'above' },
+                ],
               },
             },
           ],
@@ -1353,7 +1431,7 @@ export class World {
     const app = parentOf(index, this.seeded('application'), this.seeded('applicationFeedback'));
     const form = index % this.seeded('feedbackFormDefinition');
     const submitted = this.time('application', app, this.rng('application', app)) + 10 * DAY;
-    return {
+    const rec: Rec = {
       id,
       formDefinition: this.formDefinition('feedback', form),
       submittedValues: {
@@ -1369,6 +1447,18 @@ export class World {
       applicationId: this.id('application', app),
       submittedAt: iso(submitted),
     };
+    // Feedback is credited to whoever submitted it unless submitted on someone's behalf.
+    rec.creditedToUser = rec.submittedByUser;
+    const [firstSchedule, endSchedule] = childrenOf(
+      app,
+      this.seeded('application'),
+      this.seeded('interviewSchedule'),
+    );
+    if (firstSchedule < endSchedule) rec.interviewEventId = this.id('interviewEvent', firstSchedule * 4);
+    const appRec = this.get(this.id('application', app), 'application');
+    const current = appRec ? this.historyOf(appRec).at(-1) : undefined;
+    if (current) rec.applicationHistoryId = current.id;
+    return rec;
   }
 
   private offer(index: number, id: string, rng: Rng): Rec {
@@ -1382,6 +1472,9 @@ export class World {
       customFields: this.customFields('Offer', rng),
       fileHandles: [],
       author: this.userSummary(rng.int(0, this.seeded('user') - 1)),
+      // Seeded opening i belongs to seeded job i.
+      openingId: this.id('opening', this.jobOfApplication(app)),
+      approvalStatus: 'Approved',
     };
     return {
       id,
@@ -1411,21 +1504,18 @@ export class World {
               'Said: "let\'s talk"\nNext line',
               'C:\\path\\to\\cv',
             ]),
+      isPrivate: index % 25 === 24,
       author: { id: author.id, firstName: author.firstName, lastName: author.lastName, email: author.email },
     };
   }
 
   private approval(index: number, id: string, rng: Rng): Rec {
-    const offer = this.id('offer', index);
-    return {
+    return approvalRecord(
+      this,
+      index,
       id,
-      entityType: 'Offer',
-      entityId: offer,
-      status: rng.pick(['Approved', 'Approved', 'Pending', 'Rejected']),
-      approvalStepDefinitions: [
-        { approvers: [this.userSummary(rng.int(0, this.seeded('user') - 1))], approvalsRequired: 1 },
-      ],
-      createdAt: iso(this.time('application', index * 20 + 7, rng) + 29 * DAY),
-    };
+      rng,
+      iso(this.time('application', index * 20 + 7, rng) + 29 * DAY),
+    );
   }
 }

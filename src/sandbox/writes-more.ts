@@ -122,7 +122,7 @@ export const MORE_WRITE_HANDLERS: Record<string, Handler> = {
     const externalName = optString(ctx.body, 'externalName');
     const parent = optExisting(ctx, 'department', 'parentId');
     const rec = ctx.world.create('department', (id) => {
-      const out: Rec = { id, name, isArchived: false, updatedAt: now() };
+      const out: Rec = { id, name, isArchived: false, createdAt: now(), updatedAt: now() };
       if (parent) out.parentId = parent.id;
       if (externalName !== undefined) out.externalName = externalName;
       return out;
@@ -258,6 +258,7 @@ export const MORE_WRITE_HANDLERS: Record<string, Handler> = {
       const p = parseInterviewEvent(ctx, raw, 'interviewEvent');
       const fields = {
         interviewerUserIds: p.userIds,
+        interviewers: p.interviewers,
         updatedAt: now(),
         startTime: new Date(p.startTime).toISOString(),
         endTime: new Date(p.endTime).toISOString(),

@@ -363,7 +363,8 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
       ? (field.selectableValues as Rec[]).map((v) => String(v.value))
       : undefined;
     const value = customFieldValue(String(field.fieldType), ctx.body.fieldValue, selectable);
-    const entry = { id: fieldId, title: field.title, value };
+    // Only seeded definitions exist (customField.create is not served), so the index is a seeded one.
+    const entry = ctx.world.customFieldEntry(ctx.world.indexOf(fieldId, 'customField') ?? -1, value);
     const list =
       objectType === 'Opening'
         ? ((object.latestVersion as Rec | undefined)?.customFields ?? [])
@@ -746,6 +747,8 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
         status: 'Scheduled',
         applicationId,
         interviewStageId: stage.id,
+        // Scheduled through the API: by the key's user (the organisation's admin in the sandbox).
+        scheduledBy: ctx.world.userSummary(0),
         interviewEvents: parsed.map((p, k) => {
           const evId = ctx.world.id('interviewEvent', 0x400000 + index * 4 + k);
           return {
@@ -753,6 +756,7 @@ export const WRITE_HANDLERS: Record<string, Handler> = {
             interviewId: p.interview?.id,
             interviewScheduleId: id,
             interviewerUserIds: p.userIds,
+            interviewers: p.interviewers,
             createdAt: now(),
             updatedAt: now(),
             startTime: new Date(p.startTime).toISOString(),
@@ -802,7 +806,13 @@ export function parseInterviewEvent(
   ctx: RequestContext,
   e: unknown,
   label: string,
-): { startTime: string; endTime: string; userIds: string[]; interview: Rec | undefined } {
+): {
+  startTime: string;
+  endTime: string;
+  userIds: string[];
+  interviewers: Rec[];
+  interview: Rec | undefined;
+} {
   const ev = (typeof e === 'object' && e !== null ? e : {}) as Body;
   const dateTime = (field: string): string | undefined => {
     const v = ev[field];
@@ -821,8 +831,9 @@ export function parseInterviewEvent(
   if (!interviewers || interviewers.length === 0)
     throw invalidInput(`Missing required field "${label}.interviewers"`);
   const users = ctx.world.allOf('user');
-  const userIds = interviewers.map((x, j) => {
-    const email = (typeof x === 'object' && x !== null ? (x as Body).email : undefined) as unknown;
+  const assigned = interviewers.map((x, j) => {
+    const entry = (typeof x === 'object' && x !== null ? x : {}) as Body;
+    const email = entry.email as unknown;
     if (!isEmail(email))
       throw invalidInput(`"${label}.interviewers[${j}].email" must be a valid email address`);
     const user = users.find((u) => u.email === email);
@@ -831,10 +842,27 @@ export function parseInterviewEvent(
         'user_not_found',
         `No user with email ${email} ("${label}.interviewers[${j}].email")`,
       );
-    return user.id;
+    const feedbackRequired = optBoolean(entry, 'feedbackRequired');
+    // As an event's interviewers are listed (2026 spec): the user, qualified, from no particular pool.
+    const summary = ctx.world.userSummary(ctx.world.indexOf(user.id, 'user') ?? 0);
+    return {
+      id: user.id,
+      interviewer: {
+        ...summary,
+        trainingRole: null,
+        interviewerPool: null,
+        isFeedbackRequired: feedbackRequired ?? true,
+      },
+    };
   });
   const interview =
     optExisting({ ...ctx, body: ev }, 'interview', 'interviewId') ??
     ctx.world.get(ctx.world.id('interview', 0), 'interview');
-  return { startTime, endTime, userIds, interview };
+  return {
+    startTime,
+    endTime,
+    userIds: assigned.map((a) => a.id),
+    interviewers: assigned.map((a) => a.interviewer as Rec),
+    interview,
+  };
 }

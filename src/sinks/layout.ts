@@ -259,13 +259,15 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)`,
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, key_position INTEGER, PRIMARY KEY (stream, field))`,
       // custom_field_values: see sqliteCustomFieldValuesTableSql and customFieldValuesViewSql.
-      `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream TEXT PRIMARY KEY, object_type TEXT NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream TEXT PRIMARY KEY, object_type TEXT NOT NULL, path TEXT NOT NULL DEFAULT '["customFields"]')`,
     ];
   }
   return [
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream text NOT NULL, field text NOT NULL, column_name text NOT NULL, type text NOT NULL, position integer NOT NULL, key_position integer, PRIMARY KEY (stream, field))`,
     `CREATE TABLE IF NOT EXISTS ${t('custom_field_values')} (object_type text NOT NULL, object_id text NOT NULL, field_id text NOT NULL, title text, value jsonb, PRIMARY KEY (object_type, object_id, field_id))`,
+    // Where each stream's custom field values were last read from (see postgresCustomFieldBackfillSql).
+    `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream text PRIMARY KEY, object_type text NOT NULL, path jsonb NOT NULL)`,
   ];
 }
 
@@ -322,12 +324,21 @@ export function parentIndexSql(layout: StreamLayout, schema?: string): string {
  * path syntax could read differently, whatever the field is called (quotes, dots, emoji, nothing at all).
  */
 export function jsonFieldPath(field: string): string {
-  let label = '';
-  for (let i = 0; i < field.length; i++) {
-    const ch = field[i] as string;
-    label += /[A-Za-z0-9_]/.test(ch) ? ch : `\\u${field.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return jsonPath([field]);
+}
+
+/** A JSON path through nested fields (`['latestVersion', 'customFields']`), escaped as {@link jsonFieldPath}. */
+export function jsonPath(keys: readonly string[]): string {
+  let path = '$';
+  for (const key of keys) {
+    let label = '';
+    for (let i = 0; i < key.length; i++) {
+      const ch = key[i] as string;
+      label += /[A-Za-z0-9_]/.test(ch) ? ch : `\\u${key.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    }
+    path += `."${label}"`;
   }
-  return `$."${label}"`;
+  return path;
 }
 
 /**
@@ -361,33 +372,72 @@ export function addGeneratedColumnSql(layout: StreamLayout, column: ColumnDef): 
 /** Object types a `custom_field_values` view may name (they are written into its SQL as literals). */
 const OBJECT_TYPE = /^[A-Za-z_]{1,40}$/;
 
+/** A stream whose records carry custom field values: its table, their object type and where they are. */
+export interface CustomFieldSource {
+  layout: StreamLayout;
+  objectType: string;
+  /** Keys leading from a record to its array of values. */
+  path: readonly string[];
+}
+
 /**
- * DDL of the SQLite `custom_field_values` view: the `customFields` entries of the live rows of every
- * listed stream, as the table of earlier versions held them (entries without an id skipped, the last of a
- * repeated id winning, `value` as JSON text, `title` NULL unless a string).
+ * The SELECT of the custom field values of the live rows of one stream, in the columns of
+ * `custom_field_values` (SQLite): entries without an id skipped, the last of a repeated id winning, `value`
+ * as JSON text, `title` NULL unless a string.
  */
-export function customFieldValuesViewSql(
-  streams: ReadonlyArray<{ layout: StreamLayout; objectType: string }>,
-): string {
-  const parts = streams.map(({ layout, objectType }) => {
-    if (!OBJECT_TYPE.test(objectType)) throw new Error(`invalid custom field object type ${objectType}`);
-    const keys = layout.keyColumns.map((c) => `t.${quoteIdent(c.column)}`).join(', ');
-    const raw = 't."_ashpipe_raw"';
-    const objectId = `CASE json_type(${raw}, '$.id') WHEN 'text' THEN ${raw} ->> '$.id' WHEN 'integer' THEN CAST(${raw} ->> '$.id' AS TEXT) WHEN 'real' THEN CAST(${raw} ->> '$.id' AS TEXT) ELSE json_array(${keys}) END`;
-    return `SELECT '${objectType}' AS object_type, ${objectId} AS object_id, e.value ->> '$.id' AS field_id,
+export function customFieldValuesSelectSql({ layout, objectType, path }: CustomFieldSource): string {
+  if (!OBJECT_TYPE.test(objectType)) throw new Error(`invalid custom field object type ${objectType}`);
+  const keys = layout.keyColumns.map((c) => `t.${quoteIdent(c.column)}`).join(', ');
+  const raw = 't."_ashpipe_raw"';
+  const at = `'${jsonPath(path)}'`;
+  const objectId = `CASE json_type(${raw}, '$.id') WHEN 'text' THEN ${raw} ->> '$.id' WHEN 'integer' THEN CAST(${raw} ->> '$.id' AS TEXT) WHEN 'real' THEN CAST(${raw} ->> '$.id' AS TEXT) ELSE json_array(${keys}) END`;
+  return `SELECT '${objectType}' AS object_type, ${objectId} AS object_id, e.value ->> '$.id' AS field_id,
   CASE json_type(e.value, '$.title') WHEN 'text' THEN e.value ->> '$.title' END AS title,
   coalesce(e.value -> '$.value', 'null') AS value
-FROM ${quoteIdent(layout.table)} AS t, json_each(${raw}, '$.customFields') AS e
-WHERE t."_ashpipe_deleted_at" IS NULL AND json_type(${raw}, '$.customFields') = 'array'
+FROM ${quoteIdent(layout.table)} AS t, json_each(${raw}, ${at}) AS e
+WHERE t."_ashpipe_deleted_at" IS NULL AND json_type(${raw}, ${at}) = 'array'
   AND e.type = 'object' AND json_type(e.value, '$.id') = 'text' AND e.value ->> '$.id' <> ''
-  AND NOT EXISTS (SELECT 1 FROM json_each(${raw}, '$.customFields') AS l
+  AND NOT EXISTS (SELECT 1 FROM json_each(${raw}, ${at}) AS l
     WHERE l.key > e.key AND l.type = 'object' AND json_type(l.value, '$.id') = 'text' AND l.value ->> '$.id' = e.value ->> '$.id')`;
-  });
+}
+
+/**
+ * DDL of the SQLite `custom_field_values` view: the custom field values of the live rows of every listed
+ * stream (see {@link customFieldValuesSelectSql}), as the table of earlier versions held them.
+ */
+export function customFieldValuesViewSql(streams: readonly CustomFieldSource[]): string {
+  const parts = streams.map(customFieldValuesSelectSql);
   const body =
     parts.length > 0
       ? parts.join(' UNION ALL ')
       : 'SELECT CAST(NULL AS TEXT) AS object_type, CAST(NULL AS TEXT) AS object_id, CAST(NULL AS TEXT) AS field_id, CAST(NULL AS TEXT) AS title, CAST(NULL AS TEXT) AS value WHERE 0';
   return `CREATE VIEW "custom_field_values" AS ${body}`;
+}
+
+/**
+ * PostgreSQL: rebuilds the `custom_field_values` rows of one stream from its stored records
+ * (`_ashpipe_raw`), with the same rules as the per-record writes. Parameters: `$1` the object type, `$2`
+ * the path as a text array. Run when a stream's custom field location is first recorded or changes, so that
+ * records stored before (and unchanged since) get their values too.
+ */
+export function postgresCustomFieldBackfillSql(layout: StreamLayout, schema?: string): string[] {
+  const table = qualified(layout.table, schema);
+  const values = qualified('custom_field_values', schema);
+  const keys = layout.keyColumns.map((c) => `t.${quoteIdent(c.column)}`).join(', ');
+  return [
+    `DELETE FROM ${values} WHERE object_type = $1::text`,
+    `INSERT INTO ${values} (object_type, object_id, field_id, title, value)
+SELECT DISTINCT ON (object_id, field_id) $1::text, object_id, field_id, title, value FROM (
+  SELECT CASE WHEN jsonb_typeof(t."_ashpipe_raw" -> 'id') IN ('string', 'number') THEN t."_ashpipe_raw" ->> 'id' ELSE jsonb_build_array(${keys})::text END AS object_id,
+    e.item ->> 'id' AS field_id,
+    CASE jsonb_typeof(e.item -> 'title') WHEN 'string' THEN e.item ->> 'title' END AS title,
+    coalesce(e.item -> 'value', 'null'::jsonb) AS value, e.n
+  FROM ${table} AS t
+  CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(t."_ashpipe_raw" #> $2::text[]) WHEN 'array' THEN t."_ashpipe_raw" #> $2::text[] ELSE '[]'::jsonb END) WITH ORDINALITY AS e(item, n)
+  WHERE t."_ashpipe_deleted_at" IS NULL AND jsonb_typeof(e.item) = 'object'
+    AND jsonb_typeof(e.item -> 'id') = 'string' AND e.item ->> 'id' <> ''
+) AS v ORDER BY object_id, field_id, n DESC`,
+  ];
 }
 
 /** Parses a column type read back from `_ashpipe_columns`. */

@@ -16,13 +16,20 @@ import {
   META_COLUMNS,
   PARENT_COLUMN,
   parentIndexSql,
+  postgresCustomFieldBackfillSql,
   qualified,
   quoteIdent,
   rowDecoder,
   StreamLayout,
   sqlType,
 } from './layout.js';
-import { customFieldEntries, dedupeByKey, emptyUpsertResult, objectIdOf } from './records.js';
+import {
+  customFieldEntries,
+  customFieldsPathOf,
+  dedupeByKey,
+  emptyUpsertResult,
+  objectIdOf,
+} from './records.js';
 import {
   type ReadRowsOptions,
   type Sink,
@@ -111,6 +118,8 @@ export class PostgresSink implements Sink {
   private layouts = new Map<string, StreamLayout>();
   /** Tables known to have `_ashpipe_parent_id` (it is only ever added, so a table once seen keeps it). */
   private readonly parentTables = new Set<string>();
+  /** Per stream, where its custom field values were recorded to be (object type and path as JSON). */
+  private readonly customFieldSources = new Map<string, string>();
 
   constructor(
     target: string,
@@ -171,7 +180,12 @@ export class PostgresSink implements Sink {
     const page = dedupeByKey(shape, records);
     const pool = this.requirePool();
     const parent = options.parent?.value;
-    let outcome: { result: UpsertResult; layout: StreamLayout; parentAdded: boolean };
+    let outcome: {
+      result: UpsertResult;
+      layout: StreamLayout;
+      parentAdded: boolean;
+      customFieldSource: string | undefined;
+    };
     try {
       outcome = await this.inTransaction(pool, async (client) => {
         const now = new Date().toISOString();
@@ -198,20 +212,22 @@ export class PostgresSink implements Sink {
           await client.query(parentIndexSql(layout, this.schema));
           parentAdded = true;
         }
+        const customFieldSource = await this.recordCustomFieldSource(client, shape, layout);
         if (page.length > 0) {
           await this.writeRecords(client, shape, layout, page, state.passId ?? null, parent, now, result);
         }
         await this.writeState(client, shape.name, state, now);
-        return { result, layout, parentAdded };
+        return { result, layout, parentAdded, customFieldSource };
       });
     } catch (error) {
       // Another process may have changed the column map meanwhile: start afresh from the database.
       await this.loadLayouts(pool).catch(() => undefined);
       throw error;
     }
-    const { result, layout, parentAdded } = outcome;
+    const { result, layout, parentAdded, customFieldSource } = outcome;
     // Only after COMMIT: a rolled-back page must not leave columns in the cache that the database lacks.
     this.layouts.set(shape.name, layout);
+    if (customFieldSource !== undefined) this.customFieldSources.set(shape.name, customFieldSource);
     if (parentAdded) this.parentTables.add(layout.table);
     if (result.newColumns.length > 0) {
       this.logger?.info('new columns', { stream: shape.name, columns: result.newColumns });
@@ -457,6 +473,40 @@ export class PostgresSink implements Sink {
     }
   }
 
+  /**
+   * Makes sure `_ashpipe_custom_fields` records where the stream keeps its custom field values. When it is
+   * recorded for the first time or elsewhere (a target written by an earlier version, which read only
+   * `customFields`), the stream's `custom_field_values` rows are rebuilt from the stored records, so that
+   * records stored before and unchanged since are not left without their values. Returns the source.
+   */
+  private async recordCustomFieldSource(
+    client: pg.PoolClient,
+    shape: StreamShape,
+    layout: StreamLayout,
+  ): Promise<string | undefined> {
+    const objectType = shape.customFieldsObjectType;
+    if (!objectType) return undefined;
+    const path = customFieldsPathOf(shape);
+    const source = JSON.stringify([objectType, path]);
+    if (this.customFieldSources.get(shape.name) === source) return source;
+    const registry = this.t('_ashpipe_custom_fields');
+    const stored = await client.query(`SELECT object_type, path FROM ${registry} WHERE stream = $1`, [
+      shape.name,
+    ]);
+    const row = stored.rows[0] as { object_type: string; path: unknown } | undefined;
+    if (row && JSON.stringify([row.object_type, row.path]) === source) return source;
+    if (layout.hasTable) {
+      for (const sql of postgresCustomFieldBackfillSql(layout, this.schema)) {
+        await client.query(sql, sql.includes('$2') ? [objectType, path] : [objectType]);
+      }
+    }
+    await client.query(
+      `INSERT INTO ${registry} (stream, object_type, path) VALUES ($1, $2, $3::jsonb) ON CONFLICT (stream) DO UPDATE SET object_type = excluded.object_type, path = excluded.path`,
+      [shape.name, objectType, JSON.stringify(path)],
+    );
+    return source;
+  }
+
   private async writeCustomFields(
     client: pg.PoolClient,
     shape: StreamShape,
@@ -471,7 +521,7 @@ export class PostgresSink implements Sink {
     ]);
     const values: unknown[][] = [];
     records.forEach((record, i) => {
-      for (const entry of customFieldEntries(record)) {
+      for (const entry of customFieldEntries(record, customFieldsPathOf(shape))) {
         values.push([objectType, ids[i], entry.fieldId, entry.title, jsonbSafe(JSON.stringify(entry.value))]);
       }
     });

@@ -1,6 +1,6 @@
 import type { StreamShape, UpsertResult } from './types.js';
 
-/** A custom field value as it appears in a record's `customFields` array. */
+/** A custom field value as it appears in a record's array of custom field values. */
 export interface CustomFieldEntry {
   fieldId: string;
   title: string | null;
@@ -47,9 +47,27 @@ export function objectIdOf(shape: StreamShape, record: Record<string, unknown>):
   return keyString(keyValues(shape, record));
 }
 
-/** The usable entries of a record's `customFields` (entries without an id are skipped; the last of a repeated id wins). */
-export function customFieldEntries(record: Record<string, unknown>): CustomFieldEntry[] {
-  const list = record.customFields;
+/** Where records keep their custom field values unless their stream says otherwise. */
+export const DEFAULT_CUSTOM_FIELDS_PATH: readonly string[] = ['customFields'];
+
+/** The keys leading to a stream's custom field values. */
+export function customFieldsPathOf(shape: StreamShape): readonly string[] {
+  return shape.customFieldsPath ?? DEFAULT_CUSTOM_FIELDS_PATH;
+}
+
+/**
+ * The usable entries of a record's custom field values at `path` (entries without an id are skipped;
+ * the last of a repeated id wins).
+ */
+export function customFieldEntries(
+  record: Record<string, unknown>,
+  path: readonly string[] = DEFAULT_CUSTOM_FIELDS_PATH,
+): CustomFieldEntry[] {
+  let list: unknown = record;
+  for (const key of path) {
+    if (typeof list !== 'object' || list === null || Array.isArray(list)) return [];
+    list = (list as Record<string, unknown>)[key];
+  }
   if (!Array.isArray(list)) return [];
   const byId = new Map<string, CustomFieldEntry>();
   for (const item of list as unknown[]) {

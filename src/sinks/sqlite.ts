@@ -10,6 +10,7 @@ import {
   type ColumnDef,
   type ColumnMapRow,
   createTableSql,
+  customFieldValuesSelectSql,
   customFieldValuesViewSql,
   encodeValue,
   keyColumnValue,
@@ -25,6 +26,8 @@ import {
 import {
   type CustomFieldEntry,
   customFieldEntries,
+  customFieldsPathOf,
+  DEFAULT_CUSTOM_FIELDS_PATH,
   dedupeByKey,
   emptyUpsertResult,
   objectIdOf,
@@ -38,6 +41,22 @@ import {
   type UpsertOptions,
   type UpsertResult,
 } from './types.js';
+
+/** How a stream's custom field source is compared with the one recorded in `_ashpipe_custom_fields`. */
+function customFieldSourceKey(objectType: string, path: readonly string[]): string {
+  return JSON.stringify([objectType, path]);
+}
+
+/** A path stored in `_ashpipe_custom_fields`; anything unreadable is the default. */
+function parsePath(stored: string): readonly string[] {
+  try {
+    const value: unknown = JSON.parse(stored);
+    if (Array.isArray(value) && value.length > 0 && value.every((k) => typeof k === 'string')) return value;
+  } catch {
+    // Not JSON: fall through to the default.
+  }
+  return DEFAULT_CUSTOM_FIELDS_PATH;
+}
 
 /** How long a write waits for another connection's lock (e.g. a reader in another process). */
 const BUSY_TIMEOUT_MS = 15_000;
@@ -67,8 +86,12 @@ interface PreparedLayout {
   columnCount: number;
   /** Columns the sink writes: the keys, and in tables of earlier versions every data column. */
   written: ColumnDef[];
-  /** Whether the stream's table feeds the `custom_field_values` view (view databases only). */
-  inCustomFieldView: boolean;
+  /**
+   * Where the stream's custom field values were last recorded to be (`_ashpipe_custom_fields`: object type
+   * and path, as JSON), or undefined. A stream whose shape says otherwise is recorded again: in a view
+   * database the view is rebuilt, in a table database its values are rewritten from the stored records.
+   */
+  customFieldSource: string | undefined;
   /** Whether the table has `_ashpipe_parent_id`; the statements below exist only then. */
   hasParent: boolean;
   /** `touch` that also sets the parent (its first parameter). */
@@ -125,6 +148,15 @@ export class SqliteSink implements Sink {
       this.customFieldValues = opened
         .transaction(() => {
           for (const sql of ddl) opened.exec(sql);
+          // Databases of earlier versions recorded only the object type: their streams read `customFields`.
+          const hasPath = opened
+            .prepare("SELECT 1 FROM pragma_table_info('_ashpipe_custom_fields') WHERE name = 'path'")
+            .get();
+          if (!hasPath) {
+            opened.exec(
+              `ALTER TABLE _ashpipe_custom_fields ADD COLUMN path TEXT NOT NULL DEFAULT '${JSON.stringify(DEFAULT_CUSTOM_FIELDS_PATH)}'`,
+            );
+          }
           const existing = opened
             .prepare("SELECT type FROM sqlite_master WHERE name = 'custom_field_values'")
             .get() as { type: string } | undefined;
@@ -187,10 +219,14 @@ export class SqliteSink implements Sink {
         if (
           prepared &&
           shape.customFieldsObjectType &&
-          this.customFieldValues === 'view' &&
-          !prepared.inCustomFieldView
+          prepared.customFieldSource !==
+            customFieldSourceKey(shape.customFieldsObjectType, customFieldsPathOf(shape))
         ) {
-          this.addToCustomFieldView(shape.name, shape.customFieldsObjectType);
+          this.recordCustomFieldSource(
+            prepared.layout,
+            shape.customFieldsObjectType,
+            customFieldsPathOf(shape),
+          );
           prepared = this.cachedLayout(shape.name);
         }
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
@@ -302,9 +338,12 @@ export class SqliteSink implements Sink {
       return `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`;
     };
     const hasParent = hidden.has(PARENT_COLUMN);
-    const inCustomFieldView =
-      this.customFieldValues === 'view' &&
-      this.prepare('SELECT 1 FROM _ashpipe_custom_fields WHERE stream = ?').get(layout.stream) !== undefined;
+    const source = this.prepare('SELECT object_type, path FROM _ashpipe_custom_fields WHERE stream = ?').get(
+      layout.stream,
+    ) as { object_type: string; path: string } | undefined;
+    const customFieldSource = source
+      ? customFieldSourceKey(source.object_type, parsePath(source.path))
+      : undefined;
     return {
       layout,
       findMany,
@@ -317,7 +356,7 @@ export class SqliteSink implements Sink {
       upsert: this.prepare(upsertSql(columns)),
       columnCount: columns.length,
       written,
-      inCustomFieldView,
+      customFieldSource,
       hasParent,
       touchParent: hasParent
         ? this.prepare(
@@ -387,21 +426,34 @@ export class SqliteSink implements Sink {
     return columns.some((c) => c.hidden === 0 && !keys.has(c.name) && !c.name.startsWith('_ashpipe_'));
   }
 
-  /** Adds a stream's table to the `custom_field_values` view (recreated over every such table). */
-  private addToCustomFieldView(stream: string, objectType: string): void {
+  /**
+   * Records where a stream's custom field values are. In a view database the `custom_field_values` view is
+   * recreated over every such stream; in a table database (earlier versions) the stream's rows of the
+   * table are rebuilt from the stored records, so that records stored before still get their values.
+   */
+  private recordCustomFieldSource(layout: StreamLayout, objectType: string, path: readonly string[]): void {
     const db = this.requireDb();
     this.prepare(
-      'INSERT INTO _ashpipe_custom_fields (stream, object_type) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET object_type = excluded.object_type',
-    ).run(stream, objectType);
+      'INSERT INTO _ashpipe_custom_fields (stream, object_type, path) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET object_type = excluded.object_type, path = excluded.path',
+    ).run(layout.stream, objectType, JSON.stringify(path));
+    if (this.customFieldValues === 'table') {
+      if (!layout.hasTable) return;
+      this.prepare('DELETE FROM custom_field_values WHERE object_type = ?').run(objectType);
+      db.exec(
+        `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value) ${customFieldValuesSelectSql({ layout, objectType, path })}`,
+      );
+      return;
+    }
     const members = this.prepare(
-      'SELECT stream, object_type FROM _ashpipe_custom_fields ORDER BY stream',
+      'SELECT stream, object_type, path FROM _ashpipe_custom_fields ORDER BY stream',
     ).all() as Array<{
       stream: string;
       object_type: string;
+      path: string;
     }>;
     const sources = members.flatMap((m) => {
-      const layout = this.storedLayout(m.stream);
-      return layout?.hasTable ? [{ layout, objectType: m.object_type }] : [];
+      const stored = this.storedLayout(m.stream);
+      return stored?.hasTable ? [{ layout: stored, objectType: m.object_type, path: parsePath(m.path) }] : [];
     });
     db.exec('DROP VIEW IF EXISTS "custom_field_values"');
     db.exec(customFieldValuesViewSql(sources));
@@ -471,7 +523,7 @@ export class SqliteSink implements Sink {
         const objectId = objectIdOf(shape, record);
         // A new row has no values stored yet (they are written with it, in the same transaction).
         if (existing) clearCustom.run(objectType, objectId);
-        this.insertCustomFields(objectType, objectId, customFieldEntries(record));
+        this.insertCustomFields(objectType, objectId, customFieldEntries(record, customFieldsPathOf(shape)));
       }
     }
   }

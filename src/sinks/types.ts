@@ -11,11 +11,25 @@ export interface StreamShape {
    */
   primaryKey: readonly string[];
   /**
-   * When set, each record's `customFields` array (`{id, title, value}`) is also written to
-   * `custom_field_values`, replaced per object on every upsert.
+   * When set, each record's custom field values (`{id, title, value}` entries, see `customFieldsPath`) are
+   * also written to `custom_field_values` under this object type, replaced per object on every upsert.
    * @example 'Candidate'
    */
-  customFieldsObjectType?: 'Candidate' | 'Application' | 'Job' | 'Opening' | 'Offer' | 'Talent_Project';
+  customFieldsObjectType?:
+    | 'Candidate'
+    | 'Application'
+    | 'Job'
+    | 'Opening'
+    | 'Offer'
+    | 'Talent_Project'
+    | 'Employee';
+  /**
+   * The keys leading from a record to its array of custom field values: offers keep theirs on the latest
+   * version, projects in `customFieldEntries`.
+   * @default ['customFields']
+   * @example ['latestVersion', 'customFields']
+   */
+  customFieldsPath?: readonly string[];
 }
 
 /** Per-stream sync state, stored in `_ashpipe_state` in the same transaction as the page it follows. JSON-serialisable. */

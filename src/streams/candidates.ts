@@ -52,6 +52,8 @@ export const projects: StreamDefinition = {
   primaryKey: ['id'],
   description: 'Talent projects (sourcing lists of candidates).',
   customFieldsObjectType: 'Talent_Project',
+  // A project's values are in `customFieldEntries` (2026 spec).
+  customFieldsPath: ['customFieldEntries'],
   confidential: (record, ctx) => {
     if (record.confidential !== true) return idIn(record, 'id', ctx.projectIds);
     return true;

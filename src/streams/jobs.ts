@@ -7,8 +7,10 @@ export const jobs: StreamDefinition = {
   primaryKey: ['id'],
   description: 'Jobs in every status, Draft included.',
   // job.list leaves Draft jobs out unless the status filter names them.
+  // `includeUnpublishedJobPostingsIds`: `jobPostingIds` lists every posting, not only the published ones.
   body: ({ includeArchived }) => ({
     status: includeArchived ? ['Draft', 'Open', 'Closed', 'Archived'] : ['Draft', 'Open', 'Closed'],
+    includeUnpublishedJobPostingsIds: true,
   }),
   customFieldsObjectType: 'Job',
   confidential: (record, ctx) => record.confidential === true || idIn(record, 'id', ctx.jobIds),
@@ -19,7 +21,7 @@ export const jobPostings: StreamDefinition = {
   name: 'job_postings',
   endpoint: 'jobPosting.list',
   primaryKey: ['id'],
-  description: 'Job postings, listed and unlisted.',
+  description: 'Published job postings, listed and unlisted, of the primary external job board.',
   confidential: (record, ctx) => idIn(record, 'jobId', ctx.jobIds),
   confidentialAfter: ['jobs'],
 };
@@ -35,7 +37,7 @@ export const jobTemplates: StreamDefinition = {
   name: 'job_templates',
   endpoint: 'jobTemplate.list',
   primaryKey: ['id'],
-  description: 'Job templates.',
+  description: 'Job templates, active and inactive.',
   note: 'endpoint added in 2026; its record shape is not in the 2024 spec, records are stored as received',
 };
 
@@ -45,6 +47,8 @@ export const openings: StreamDefinition = {
   primaryKey: ['id'],
   description: 'Openings (headcount) and the jobs they belong to.',
   customFieldsObjectType: 'Opening',
+  // An opening's values belong to its latest version (2026 spec).
+  customFieldsPath: ['latestVersion', 'customFields'],
   confidential: (record, ctx) => {
     if (ctx.jobIds.size === 0) return false;
     const jobIds = stringsAt(record, 'latestVersion.jobIds');

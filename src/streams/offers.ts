@@ -7,6 +7,8 @@ export const offers: StreamDefinition = {
   primaryKey: ['id'],
   description: 'Offers and their latest version.',
   customFieldsObjectType: 'Offer',
+  // An offer's values belong to its latest version (2024 and 2026 spec).
+  customFieldsPath: ['latestVersion', 'customFields'],
   confidential: (record, ctx) => idIn(record, 'applicationId', ctx.applicationIds),
   confidentialAfter: ['applications'],
 };

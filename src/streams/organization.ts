@@ -4,8 +4,10 @@ export const users: StreamDefinition = {
   name: 'users',
   endpoint: 'user.list',
   primaryKey: ['id'],
-  description: 'Ashby users, deactivated ones included.',
+  description: 'Ashby users, deactivated ones included, with their own custom field values.',
   body: ({ includeArchived }) => ({ includeDeactivated: includeArchived }),
+  // Users' custom fields need a feature Ashby turns on per organisation; without it there are none.
+  customFieldsObjectType: 'Employee',
 };
 
 export const userInterviewerPauses: StreamDefinition = {

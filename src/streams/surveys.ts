@@ -11,7 +11,9 @@ export const surveyRequests: StreamDefinition = {
   name: 'survey_requests',
   endpoint: 'surveyRequest.list',
   primaryKey: ['id'],
-  description: 'Surveys sent to candidates.',
+  description: 'Candidate experience surveys sent to candidates.',
+  // Required, and the only type surveyRequest.list supports (2026 spec).
+  body: () => ({ surveyType: 'CandidateExperience' }),
 };
 
 /** `surveySubmission.list` requires a `surveyType`; the stream reads each type in turn. */

@@ -1,13 +1,14 @@
 import type { Scope } from '../ashby/catalogue.js';
 
-/** Object types whose records carry a `customFields` array ({id, title, value}). */
+/** Object types whose records carry custom field values ({id, title, value} entries). */
 export type CustomFieldsObjectType =
   | 'Candidate'
   | 'Application'
   | 'Job'
   | 'Opening'
   | 'Offer'
-  | 'Talent_Project';
+  | 'Talent_Project'
+  | 'Employee';
 
 /** Ids of confidential records seen so far, shared by the streams of one sync run. */
 export interface ConfidentialContext {
@@ -66,7 +67,18 @@ export interface StreamDefinition {
   readonly description: string;
   /** Request body defaults (archived records are asked for unless the user opts out). */
   readonly body?: (options: BodyOptions) => Record<string, unknown>;
+  /** Also write the records' custom field values to `custom_field_values`, under this object type. */
   readonly customFieldsObjectType?: CustomFieldsObjectType;
+  /**
+   * Where a record keeps its custom field values: the keys leading to the array of {id, title, value}
+   * entries. Offers and openings keep theirs on the latest version, projects in `customFieldEntries`.
+   * @default ['customFields']
+   * @example ['latestVersion', 'customFields']
+   */
+  readonly customFieldsPath?:
+    | readonly ['customFields']
+    | readonly ['latestVersion', 'customFields']
+    | readonly ['customFieldEntries'];
   readonly parent?: ParentLink | FanOut;
   /**
    * Synced only when asked for by name (`--streams`): a child stream that costs one request per parent

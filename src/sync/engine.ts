@@ -125,6 +125,7 @@ function shapeOf(stream: ResolvedStream): StreamShape {
     name: stream.name,
     primaryKey: stream.primaryKey,
     customFieldsObjectType: stream.customFieldsObjectType,
+    customFieldsPath: stream.customFieldsPath,
   });
 }
 

@@ -84,15 +84,40 @@ describe('pages', () => {
     expect(pageSize(Number.NaN)).toBe(100);
   });
 
-  it('yields the single answer of a non-paginated list as one page without limit or cursor', async () => {
-    fake.script('department.list', ok([{ id: 'd1' }, { id: 'd2' }], { moreDataAvailable: true }));
+  it('yields the single answer of a list its catalogue calls unpaginated as one page, without a limit', async () => {
+    fake.script('department.list', ok([{ id: 'd1' }, { id: 'd2' }], { moreDataAvailable: false }));
     const pages: AshbyPage<unknown>[] = await collect(
       client.pages('department.list', { includeArchived: true }),
     );
     expect(pages).toHaveLength(1);
     expect(pages[0]?.results).toHaveLength(2);
     expect(pages[0]?.moreDataAvailable).toBe(false);
-    expect(fake.requests[0]?.body).toEqual({ includeArchived: true });
+    expect(fake.requests.map((r) => r.body)).toEqual([{ includeArchived: true }]);
+  });
+
+  it('reads every page of a list its catalogue calls unpaginated when Ashby pages it', async () => {
+    fake.script(
+      'department.list',
+      ok([{ id: 'd1' }, { id: 'd2' }], { moreDataAvailable: true, nextCursor: 'p2' }),
+    );
+    fake.script('department.list', ok([{ id: 'd3' }], { moreDataAvailable: true, nextCursor: 'p3' }));
+    fake.script('department.list', ok([{ id: 'd4' }], { moreDataAvailable: false }));
+    const items = await collect(client.items<{ id: string }>('department.list', { includeArchived: true }));
+    expect(items.map((i) => i.id)).toEqual(['d1', 'd2', 'd3', 'd4']);
+    // No limit (the 2024 contract has none); the cursors Ashby handed out go back as they came.
+    expect(fake.requests.map((r) => r.body)).toEqual([
+      { includeArchived: true },
+      { includeArchived: true, cursor: 'p2' },
+      { includeArchived: true, cursor: 'p3' },
+    ]);
+  });
+
+  it('refuses a page that says more data is available without a cursor to fetch it', async () => {
+    fake.script('department.list', ok([{ id: 'd1' }], { moreDataAvailable: true }));
+    const error = await collect(client.pages('department.list')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AshbyServerError);
+    expect((error as AshbyServerError).code).toBe('pagination_stalled');
+    expect((error as Error).message).toMatch(/more data is available but has no nextCursor/);
   });
 
   it('stops with an error instead of looping when the cursor does not advance', async () => {
@@ -139,7 +164,7 @@ describe('items', () => {
 });
 
 describe('pageRequestBody', () => {
-  it('adds limit and cursor only for paginated endpoints', () => {
+  it('adds a limit only for paginated endpoints, a cursor wherever one was handed out', () => {
     expect(
       pageRequestBody({ paginated: true, incremental: true }, { a: 1 }, { cursor: 'x', syncToken: 't' }),
     ).toEqual({
@@ -148,8 +173,11 @@ describe('pageRequestBody', () => {
       cursor: 'x',
       syncToken: 't',
     });
+    expect(pageRequestBody({ paginated: false, incremental: false }, { a: 1 }, {})).toEqual({ a: 1 });
+    // A cursor Ashby handed out goes back even where the catalogue documents none.
     expect(pageRequestBody({ paginated: false, incremental: false }, { a: 1 }, { cursor: 'x' })).toEqual({
       a: 1,
+      cursor: 'x',
     });
   });
 });

@@ -14,6 +14,9 @@ const spec = loadSpec();
  *   schema); requisition ids are free text such as `REQ-1001`, which the sandbox keeps.
  * - `apiKey.info` adds `scopes` (SPEC-2026) and error bodies add `errorInfo` (SPEC-2026); both are extra
  *   properties the 2024 schemas allow, so they validate anyway.
+ * - form definitions (feedback and survey forms, their submissions): the 2024 spec types a field's
+ *   `selectableValues` as one `{label, value}` object; the 2026 spec (and the fields Airbyte's source
+ *   declares) make it an array of them, which the sandbox sends.
  */
 const NOT_IN_2024_SPEC = [
   'application.listHistory',
@@ -29,7 +32,12 @@ const NOT_IN_2024_SPEC = [
   'feedbackSubmission.list',
   'webhook.info',
 ];
+const SELECTABLE_VALUES_ARRAY = /fields\/\d+\/field\/selectableValues must be object/;
 const KNOWN_SPEC_DEFECTS: Record<string, RegExp> = {
+  'applicationFeedback.list': SELECTABLE_VALUES_ARRAY,
+  'feedbackFormDefinition.list': SELECTABLE_VALUES_ARRAY,
+  'surveyFormDefinition.list': SELECTABLE_VALUES_ARRAY,
+  'surveySubmission.list': SELECTABLE_VALUES_ARRAY,
   'jobPosting.list': /secondaryLocationId"/,
   'job.list': /customRequisitionId must match format "uuid"/,
   'job.info': /customRequisitionId must match format "uuid"/,
@@ -66,9 +74,22 @@ const LISTS = [
   'applicationHiringTeamRole.list',
 ];
 
-/** Required request parameters of some lists (`surveySubmission.list` needs a `surveyType`). */
+/**
+ * Request parameters of some lists: the required ones (`surveySubmission.list` needs a `surveyType`), and
+ * those the streams send, so that what a sync stores is what is validated (regions of the location
+ * hierarchy, shared and archived interviews, archived training stages, deactivated users, Draft jobs).
+ */
 const LIST_BODIES: Record<string, Record<string, unknown>> = {
   'surveySubmission.list': { surveyType: 'CandidateExperience' },
+  'surveyRequest.list': { surveyType: 'CandidateExperience' },
+  'location.list': { includeArchived: true, includeLocationHierarchy: true },
+  'interview.list': { includeArchived: true, includeNonSharedInterviews: true },
+  'interviewerPool.list': { includeArchivedPools: true, includeArchivedTrainingStages: true },
+  'user.list': { includeDeactivated: true },
+  'job.list': { status: ['Draft', 'Open', 'Closed', 'Archived'], includeUnpublishedJobPostingsIds: true },
+  'department.list': { includeArchived: true },
+  'interviewPlan.list': { includeArchived: true },
+  'customField.list': { includeArchived: true },
 };
 
 function check(endpoint: string, body: unknown): string[] {

@@ -265,6 +265,17 @@ describe('more writes', () => {
       interviewEvents: [event],
     });
     const schedule = created.body.results as R;
+    // The interviewer named by email, as an event lists its interviewers (2026 spec), and who scheduled it.
+    expect((schedule.interviewEvents as R[])[0]?.interviewers).toEqual([
+      expect.objectContaining({
+        id: user.id,
+        email: user.email,
+        trainingRole: null,
+        interviewerPool: null,
+        isFeedbackRequired: true,
+      }),
+    ]);
+    expect(schedule.scheduledBy).toMatchObject({ id: expect.any(String), firstName: expect.any(String) });
     const eventId = (schedule.interviewEvents as R[])[0]?.id;
     const moved = await call(sandbox, 'interviewSchedule.update', {
       interviewScheduleId: schedule.id,

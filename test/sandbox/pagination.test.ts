@@ -33,6 +33,38 @@ describe('pagination', () => {
     expect(pages.at(-1)?.moreDataAvailable).toBe(false);
   });
 
+  it.each([
+    // The 2026 spec documents cursor and limit (or answers with nextCursor) for these.
+    ['department.list', { includeArchived: true }],
+    ['interviewPlan.list', { includeArchived: true }],
+    ['location.list', { includeArchived: true, includeLocationHierarchy: true }],
+    ['jobBoard.list', {}],
+    // The reference connectors page these.
+    ['archiveReason.list', { includeArchived: true }],
+    ['jobPosting.list', {}],
+    ['source.list', { includeArchived: true }],
+    ['sourceTrackingLink.list', { includeDisabled: true }],
+    ['interviewStageGroup.list', {}],
+  ])('pages %s, which its 2024 contract answers in one request', async (endpoint, body) => {
+    const whole = ids(await walk(sandbox, endpoint, body));
+    expect(whole.length).toBeGreaterThan(1);
+    // Pages of the limit asked for.
+    const pages = await walk(sandbox, endpoint, { ...body, limit: 1 });
+    expect(pages.length).toBe(whole.length);
+    for (const p of pages.slice(0, -1)) expect(typeof p.nextCursor).toBe('string');
+    expect(ids(pages)).toEqual(whole);
+  });
+
+  it("pages a schedule's interview events (2026)", async () => {
+    const schedule = (sandbox.records('interviewSchedule.list') as Array<Record<string, unknown>>).find(
+      (s) => (s.interviewEvents as unknown[]).length >= 3,
+    );
+    if (!schedule) throw new Error('no schedule with three events');
+    const pages = await walk(sandbox, 'interviewEvent.list', { interviewScheduleId: schedule.id, limit: 2 });
+    expect(pages.length).toBe(2);
+    expect(ids(pages)).toEqual((schedule.interviewEvents as Array<{ id: string }>).map((e) => e.id));
+  });
+
   it('rejects garbled cursors and sync tokens with their documented codes', async () => {
     expect(code(await call(sandbox, 'candidate.list', { cursor: 'garbage' }))).toBe('invalid_next_cursor');
     expect(code(await call(sandbox, 'candidate.list', { syncToken: 'garbage' }))).toBe('sync_token_invalid');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/index.js';
+import { type Rec, World } from '../../src/sandbox/world.js';
+import { worldRecords } from '../support/world-oracle.js';
 import { call } from './helpers.js';
 
 describe('determinism and scale', () => {
@@ -42,4 +44,52 @@ describe('determinism and scale', () => {
       await sandbox.close();
     }
   });
+
+  it.each([1, 40, 5000])(
+    'has, at scale %i, the records every include… filter needs to cut something',
+    (scale) => {
+      const w = new World(3, scale);
+      const some = (kind: Parameters<typeof worldRecords>[1], test: (r: Rec) => boolean) =>
+        worldRecords(w, kind).some(test);
+      const stages = (p: Rec) => ((p.trainingPath as Rec).trainingStages as Rec[]) ?? [];
+      expect({
+        archivedDepartment: some('department', (d) => d.isArchived === true),
+        archivedOffice: some('location', (l) => l.type === 'Location' && l.isArchived === true),
+        region: some('location', (l) => l.type === 'LocationHierarchy'),
+        officeInRegion: some(
+          'location',
+          (l) => l.type === 'Location' && typeof l.parentLocationId === 'string',
+        ),
+        archivedPlan: some('interviewPlan', (p) => p.isArchived === true),
+        archivedInterview: some('interview', (i) => i.isArchived === true),
+        sharedInterview: some('interview', (i) => i.jobId === undefined),
+        jobInterview: some('interview', (i) => typeof i.jobId === 'string'),
+        archivedPool: some('interviewerPool', (p) => p.isArchived === true),
+        archivedTrainingStage: some('interviewerPool', (p) => stages(p).some((s) => s.isArchived === true)),
+        deactivatedUser: some('user', (u) => u.isEnabled === false),
+        inactiveTemplate: some('jobTemplate', (t) => t.status === 'Inactive'),
+        archivedReason: some('archiveReason', (r) => r.isArchived === true),
+        archivedSource: some('source', (r) => r.isArchived === true),
+        archivedTag: some('candidateTag', (r) => r.isArchived === true),
+        disabledLink: some('sourceTrackingLink', (r) => r.enabled === false),
+      }).toEqual({
+        archivedDepartment: true,
+        archivedOffice: true,
+        region: true,
+        officeInRegion: true,
+        archivedPlan: true,
+        archivedInterview: true,
+        sharedInterview: true,
+        jobInterview: true,
+        archivedPool: true,
+        archivedTrainingStage: true,
+        deactivatedUser: true,
+        inactiveTemplate: true,
+        archivedReason: true,
+        archivedSource: true,
+        archivedTag: true,
+        disabledLink: true,
+      });
+    },
+  );
 });

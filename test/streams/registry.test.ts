@@ -59,12 +59,41 @@ describe('stream registry', () => {
 
   it('asks for archived records, deactivated users and Draft jobs unless told not to', () => {
     const body = (name: string, includeArchived = true) => findStream(name)?.body?.({ includeArchived });
-    expect(body('jobs')).toEqual({ status: ['Draft', 'Open', 'Closed', 'Archived'] });
-    expect(body('jobs', false)).toEqual({ status: ['Draft', 'Open', 'Closed'] });
+    expect(body('jobs')).toEqual({
+      status: ['Draft', 'Open', 'Closed', 'Archived'],
+      includeUnpublishedJobPostingsIds: true,
+    });
+    expect(body('jobs', false)).toEqual({
+      status: ['Draft', 'Open', 'Closed'],
+      includeUnpublishedJobPostingsIds: true,
+    });
+    expect(body('interviewer_pools')).toEqual({
+      includeArchivedPools: true,
+      includeArchivedTrainingStages: true,
+    });
+    expect(body('survey_requests')).toEqual({ surveyType: 'CandidateExperience' });
     expect(body('users')).toEqual({ includeDeactivated: true });
     expect(body('departments')).toEqual({ includeArchived: true });
     expect(body('source_tracking_links', false)).toEqual({ includeDisabled: false });
     expect(body('hiring_team_roles')).toEqual({ namesOnly: false });
+  });
+
+  it('names where each stream with custom fields keeps their values', () => {
+    const where = Object.fromEntries(
+      STREAMS.filter((s) => s.customFieldsObjectType).map((s) => [
+        s.name,
+        [s.customFieldsObjectType, (s.customFieldsPath ?? ['customFields']).join('.')],
+      ]),
+    );
+    expect(where).toEqual({
+      users: ['Employee', 'customFields'],
+      jobs: ['Job', 'customFields'],
+      openings: ['Opening', 'latestVersion.customFields'],
+      candidates: ['Candidate', 'customFields'],
+      projects: ['Talent_Project', 'customFieldEntries'],
+      applications: ['Application', 'customFields'],
+      offers: ['Offer', 'latestVersion.customFields'],
+    });
   });
 
   it('selects default streams, named streams, all streams, and leaves excluded ones out', () => {

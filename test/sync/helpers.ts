@@ -5,7 +5,8 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { openSink, type Sink } from '../../src/sinks/index.js';
-import { findStream, type ResolvedStream } from '../../src/streams/index.js';
+import type { ResolvedStream } from '../../src/streams/index.js';
+import { expectedStreamRecords } from '../support/world-oracle.js';
 
 export const POSTGRES_URL = process.env.ASHPIPE_TEST_POSTGRES_URL;
 if (!POSTGRES_URL) {
@@ -87,31 +88,10 @@ export async function liveRecords(sink: Sink, stream: string): Promise<Rec[]> {
     .sort(byKey);
 }
 
-/** What a full sync of `stream` must store: the sandbox's records for the key, per parent for child streams. */
-export function expectedRecords(sandbox: Sandbox, stream: ResolvedStream, apiKey = 'sandbox-full'): Rec[] {
-  const body = stream.body?.({ includeArchived: true }) ?? {};
-  let records: Rec[];
-  if (!stream.parent) {
-    records = sandbox.records(stream.endpoint, { apiKey, body }) as Rec[];
-  } else {
-    let values: string[];
-    if (stream.parent.kind === 'values') values = [...stream.parent.values];
-    else {
-      const parent = findStream(stream.parent.stream);
-      if (!parent) throw new Error(`no stream ${stream.parent.stream}`);
-      const field = stream.parent.field;
-      values = expectedRecords(sandbox, parent, apiKey).map((r) => String(r[field]));
-    }
-    records = values.flatMap(
-      (v) =>
-        sandbox.records(stream.endpoint, {
-          apiKey,
-          body: { ...body, [(stream.parent as { param: string }).param]: v },
-        }) as Rec[],
-    );
-  }
-  if (records.some((r) => typeof r !== 'object' || r === null)) return records;
-  const unique = new Map<string, Rec>();
-  for (const r of records) unique.set(String(r.id), r);
-  return [...unique.values()].sort(byKey);
+/**
+ * What a full sync of `stream` must store (a key with every scope and confidential access), computed from
+ * the sandbox's world directly by the world oracle, never through the sandbox's list handlers.
+ */
+export function expectedRecords(sandbox: Sandbox, stream: ResolvedStream): Rec[] {
+  return expectedStreamRecords(sandbox, stream.name);
 }

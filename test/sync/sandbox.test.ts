@@ -1,10 +1,16 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { findStream, selectStreams } from '../../src/streams/index.js';
 import { type SyncSummary, syncToTarget } from '../../src/sync/index.js';
-import { openSqlite } from '../../src/util/sqlite.js';
 import { call } from '../sandbox/helpers.js';
+import { readCustomFieldValues, readTable, typedColumnDifferences } from '../support/typed-columns.js';
+import {
+  byObjectAndField,
+  type CustomFieldValueRow,
+  expectedCustomFieldValues,
+  expectedRows,
+  ORACLE_STREAMS,
+} from '../support/world-oracle.js';
 import { DIALECTS, expectedRecords, liveRecords, makeTarget, type TestTarget, withSink } from './helpers.js';
 
 /** Every stream, opt-in child streams included: the sandbox serves each of their endpoints. */
@@ -14,6 +20,8 @@ it('the sandbox serves the endpoint of every stream, so none is left out of the 
   expect(EVERY_STREAM.filter((s) => !IMPLEMENTED_ENDPOINTS.includes(s.endpoint)).map((s) => s.name)).toEqual(
     [],
   );
+  // …and the world oracle has a rule for each of them.
+  expect(EVERY_STREAM.map((s) => s.name).filter((n) => !ORACLE_STREAMS.includes(n))).toEqual([]);
 });
 
 const fast = { limit: 6, backoffBaseMs: 5, backoffLimitMs: 20, jitter: false };
@@ -25,25 +33,7 @@ function streamOf(summary: SyncSummary, name: string) {
 }
 
 async function customFieldValues(t: TestTarget): Promise<Array<Record<string, unknown>>> {
-  if (t.dialect === 'sqlite') {
-    const db = openSqlite(t.target.slice('sqlite:'.length), { readonly: true });
-    try {
-      return db.prepare('SELECT * FROM custom_field_values').all() as Array<Record<string, unknown>>;
-    } finally {
-      db.close();
-    }
-  }
-  const url = new URL(t.target);
-  const schema = url.searchParams.get('schema');
-  url.searchParams.delete('schema');
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    const r = await client.query(`SELECT * FROM ${schema}.custom_field_values`);
-    return r.rows as Array<Record<string, unknown>>;
-  } finally {
-    await client.end();
-  }
+  return readCustomFieldValues(t.target);
 }
 
 describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
@@ -69,22 +59,33 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
       ...options,
     });
 
-  it('stores every stream exactly as the sandbox serves it', async () => {
+  it("stores every stream as the sandbox's world holds it: records, typed columns, custom field values", async () => {
     const summary = await run();
     const failed = summary.streams.filter((s) => s.status !== 'ok');
     expect(failed.map((s) => `${s.stream}: ${s.error?.message}`)).toEqual([]);
     expect(summary.exitCode).toBe(0);
+    const wantValues: CustomFieldValueRow[] = [];
     await withSink(t.target, async (sink) => {
       for (const stream of EVERY_STREAM) {
         const expected = expectedRecords(sandbox, stream);
-        // Every record is an object with an id (a bare value, e.g. a role title, could not be keyed).
-        expect(
-          expected.every((r) => typeof r === 'object' && r !== null && typeof r.id === 'string'),
-          stream.name,
-        ).toBe(true);
         expect(await liveRecords(sink, stream.name), stream.name).toEqual(expected);
+        wantValues.push(...expectedCustomFieldValues(expected, stream.name));
+        // An empty stream has no table (it is created with the first record).
+        if (t.dialect === 'jsonl' || expected.length === 0) continue;
+        const contents = await readTable(t.target, stream.name);
+        expect(typedColumnDifferences(stream.name, contents, expected, t.dialect), stream.name).toEqual([]);
       }
     });
+    if (t.dialect !== 'jsonl') {
+      // Candidates, applications, jobs, users, offers and openings (on their latest version) and
+      // projects (customFieldEntries) all have values in this world.
+      const objectTypes = new Set(wantValues.map((v) => v.object_type));
+      expect([...objectTypes].sort()).toEqual(
+        ['Application', 'Candidate', 'Employee', 'Job', 'Offer', 'Opening', 'Talent_Project'].sort(),
+      );
+      const got = (await customFieldValues(t)) as unknown as CustomFieldValueRow[];
+      expect([...got].sort(byObjectAndField)).toEqual([...wantValues].sort(byObjectAndField));
+    }
     // Something of substance was compared.
     expect(streamOf(summary, 'candidates').records).toBeGreaterThanOrEqual(40);
     expect(streamOf(summary, 'applications').records).toBeGreaterThan(0);
@@ -149,20 +150,11 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
         streams: selectStreams({ streams: ['candidate_notes'] }),
       });
       expect(summary.exitCode).toBe(0);
-      const candidates = findStream('candidates');
-      if (!candidates) throw new Error('no candidates stream');
       const expected = new Map<string, string>();
-      for (const candidate of expectedRecords(sandbox, candidates)) {
-        const candidateId = String(candidate.id);
-        const notes = sandbox.records('candidate.listNotes', {
-          apiKey: 'sandbox-full',
-          body: { candidateId },
-        }) as Array<Record<string, unknown>>;
-        for (const note of notes) {
-          // The reason for the column: a note does not name its candidate.
-          expect(note.candidateId).toBeUndefined();
-          expected.set(String(note.id), candidateId);
-        }
+      for (const { record, parentId } of expectedRows(sandbox.world, 'candidate_notes')) {
+        // The reason for the column: a note does not name its candidate.
+        expect(record.candidateId).toBeUndefined();
+        expected.set(String(record.id), String(parentId));
       }
       expect(new Set(expected.values()).size).toBeGreaterThan(1);
       await withSink(own.target, async (sink) => {
@@ -186,17 +178,17 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
       if (!first) throw new Error('sandbox too small');
       const oddTitle = `Level"; DROP TABLE candidates; -- ') \u00e9\u{1F600}`;
       sandbox.mutate.updateCandidate(String(first.id), {
-        fraudStatus: 'NotFraud',
+        sourcingStage: 'Reached out',
         customFields: [{ id: 'cf-odd', title: oddTitle, value: { nested: ["a'b", 1] } }],
       });
       const summary = await run({ streams: [candidates] });
       const c = streamOf(summary, 'candidates');
-      expect(c.newColumns).toContain('fraud_status');
+      expect(c.newColumns).toContain('sourcing_stage');
       await withSink(t.target, async (sink) => {
         const rows = await sink.readRows('candidates', { includeDeleted: false });
         const row = rows.find((r) => r.id === first.id);
-        expect(row?.fraud_status).toBe('NotFraud');
-        expect(JSON.parse(String(row?._ashpipe_raw)).fraudStatus).toBe('NotFraud');
+        expect(row?.sourcing_stage).toBe('Reached out');
+        expect(JSON.parse(String(row?._ashpipe_raw)).sourcingStage).toBe('Reached out');
       });
       const values = await customFieldValues(t);
       const odd = values.find((v) => v.field_id === 'cf-odd');
@@ -281,6 +273,45 @@ describe('sync permissions and confidential records', () => {
       const secretAppIds = new Set(secretApps.map((a) => String(a.id)));
       const storedOffers = await liveRecords(sink, 'offers');
       expect(storedOffers.some((o) => secretAppIds.has(String(o.applicationId)))).toBe(false);
+    });
+  });
+});
+
+describe('a list its 2024 contract answers in one request, paged by Ashby', () => {
+  let sandbox: Sandbox;
+  let t: TestTarget;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ scale: 40, seed: 9 });
+    t = await makeTarget('sqlite');
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await t?.cleanup();
+  });
+
+  it('is read to its last page: no department is left out', async () => {
+    // More departments than one page (100) holds.
+    for (let i = 0; i < 120; i++) {
+      const created = await call(sandbox, 'department.create', { name: `Team ${i}` });
+      expect(created.body.success).toBe(true);
+    }
+    const departments = findStream('departments');
+    if (!departments) throw new Error('no departments stream');
+    expect(departments.paginated).toBe(false);
+    sandbox.resetStats();
+    const summary = await syncToTarget({
+      apiKey: 'sandbox-full',
+      baseUrl: sandbox.url,
+      target: t.target,
+      streams: [departments],
+      retry: fast,
+    });
+    expect(summary.exitCode).toBe(0);
+    expect(sandbox.stats().requests['department.list']).toBe(2);
+    const expected = expectedRecords(sandbox, departments);
+    expect(expected.length).toBeGreaterThan(120);
+    await withSink(t.target, async (sink) => {
+      expect(await liveRecords(sink, 'departments')).toEqual(expected);
     });
   });
 });

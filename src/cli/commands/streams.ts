@@ -25,6 +25,9 @@ export function streamsCommand(ctx: CliContext): Command {
         cost: s.cost,
         default: !s.optIn,
         customFieldsObjectType: s.customFieldsObjectType ?? null,
+        customFieldsPath: s.customFieldsObjectType
+          ? (s.customFieldsPath ?? ['customFields']).join('.')
+          : null,
         confidentialFilter: Boolean(s.confidential),
         description: s.description,
         note: s.note ?? null,

@@ -1,0 +1,195 @@
+/**
+ * Checks the typed columns of a synced table against the records it was synced from, with the rules of
+ * the README written out here by hand: a top-level field becomes a column named in snake case; the column
+ * has the type of the field's values (text, integer, real, boolean, JSON for objects and arrays); a value
+ * of another type is NULL in it. The cells are read with plain SQL, not through the sink.
+ */
+
+import pg from 'pg';
+import { openSqlite } from '../../src/util/sqlite.js';
+
+type Rec = Record<string, unknown>;
+type ColumnKind = 'text' | 'integer' | 'real' | 'boolean' | 'json';
+
+/** `applicationIds` → `application_ids`: the names the sandbox's fields take (plain camelCase). */
+export function snakeCase(field: string): string {
+  return field.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+function kindOf(value: unknown): ColumnKind | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'string') return 'text';
+  if (typeof value === 'boolean') return 'boolean';
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? 'integer' : 'real';
+  return 'json';
+}
+
+/** Rows and declared column types of a table, read with plain SQL. */
+export interface TableContents {
+  rows: Rec[];
+  /** The sink's own record of each field's column and type (`_ashpipe_columns`). */
+  columnTypes: Map<string, string>;
+}
+
+function pgUrl(target: string): { url: string; schema: string } {
+  const url = new URL(target);
+  const schema = url.searchParams.get('schema') ?? 'public';
+  url.searchParams.delete('schema');
+  return { url: url.toString(), schema };
+}
+
+/** The live rows of `table` and its column types, from a SQLite or PostgreSQL target. */
+export async function readTable(target: string, table: string): Promise<TableContents> {
+  if (target.startsWith('sqlite:')) {
+    const db = openSqlite(target.slice('sqlite:'.length), { readonly: true });
+    try {
+      const rows = db.prepare(`SELECT * FROM "${table}" WHERE "_ashpipe_deleted_at" IS NULL`).all() as Rec[];
+      const types = db
+        .prepare('SELECT column_name, type FROM _ashpipe_columns WHERE stream = ?')
+        .all(table) as Array<{ column_name: string; type: string }>;
+      return { rows, columnTypes: new Map(types.map((t) => [t.column_name, t.type])) };
+    } finally {
+      db.close();
+    }
+  }
+  const { url, schema } = pgUrl(target);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const rows = await client.query(
+      `SELECT * FROM "${schema}"."${table}" WHERE "_ashpipe_deleted_at" IS NULL`,
+    );
+    const types = await client.query(
+      `SELECT column_name, type FROM "${schema}"._ashpipe_columns WHERE stream = $1`,
+      [table],
+    );
+    return {
+      rows: rows.rows as Rec[],
+      columnTypes: new Map(
+        (types.rows as Array<{ column_name: string; type: string }>).map((t) => [t.column_name, t.type]),
+      ),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** The `custom_field_values` rows of a SQLite or PostgreSQL target, values parsed. */
+export async function readCustomFieldValues(target: string): Promise<Rec[]> {
+  if (target.startsWith('sqlite:')) {
+    const db = openSqlite(target.slice('sqlite:'.length), { readonly: true });
+    try {
+      const rows = db
+        .prepare('SELECT object_type, object_id, field_id, title, value FROM custom_field_values')
+        .all() as Rec[];
+      return rows.map((r) => ({ ...r, value: JSON.parse(String(r.value)) }));
+    } finally {
+      db.close();
+    }
+  }
+  const { url, schema } = pgUrl(target);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const r = await client.query(
+      `SELECT object_type, object_id, field_id, title, value FROM "${schema}".custom_field_values`,
+    );
+    return r.rows as Rec[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** A cell as the test compares it: numbers as numbers, booleans as booleans, JSON parsed. */
+function cell(value: unknown, kind: ColumnKind, dialect: 'sqlite' | 'postgres'): unknown {
+  if (value === null || value === undefined) return null;
+  switch (kind) {
+    case 'boolean':
+      return dialect === 'sqlite' ? value === 1 : value;
+    case 'integer':
+      // node-postgres returns bigint as text.
+      return Number(value);
+    case 'json':
+      return dialect === 'sqlite' ? JSON.parse(String(value)) : value;
+    default:
+      return value;
+  }
+}
+
+/** What a column of `kind` holds for a record's value: the value when its type fits, else NULL. */
+function expectedCell(value: unknown, kind: ColumnKind): unknown {
+  const own = kindOf(value);
+  if (own === undefined) return null;
+  if (own === kind || (own === 'integer' && kind === 'real')) return value;
+  return null;
+}
+
+/**
+ * Differences between the typed columns of `contents` and the records (keyed by `id`): one message per
+ * wrong cell, missing column or unexpected column type. Empty when they agree.
+ */
+export function typedColumnDifferences(
+  stream: string,
+  contents: TableContents,
+  records: readonly Rec[],
+  dialect: 'sqlite' | 'postgres',
+): string[] {
+  const problems: string[] = [];
+  const kinds = new Map<string, Set<ColumnKind>>();
+  for (const record of records) {
+    for (const [field, value] of Object.entries(record)) {
+      const kind = kindOf(value);
+      if (!kind) continue;
+      const set = kinds.get(field) ?? new Set<ColumnKind>();
+      set.add(kind);
+      kinds.set(field, set);
+    }
+  }
+  const rowsById = new Map(contents.rows.map((r) => [String(r.id), r]));
+  if (rowsById.size !== records.length)
+    problems.push(`${stream}: ${rowsById.size} rows, ${records.length} records`);
+  for (const [field, set] of kinds) {
+    const column = snakeCase(field);
+    const declared = contents.columnTypes.get(column) as ColumnKind | undefined;
+    if (!declared) {
+      problems.push(`${stream}.${column}: no column for field ${field}`);
+      continue;
+    }
+    // One type: the column has it. Integers and reals: either, by the first value stored. Otherwise the
+    // first value stored decides, and it must be one of the field's types.
+    const only = set.size === 1 ? [...set][0] : undefined;
+    const numeric = set.size === 2 && set.has('integer') && set.has('real');
+    const expectedKinds = only ? [only] : numeric ? ['integer', 'real'] : [...set];
+    if (!expectedKinds.includes(declared)) {
+      problems.push(`${stream}.${column}: type ${declared}, values are ${[...set].join('/')}`);
+      continue;
+    }
+    for (const record of records) {
+      const row = rowsById.get(String(record.id));
+      if (!row) continue;
+      if (!(column in row)) {
+        problems.push(`${stream}.${column}: not in the table`);
+        break;
+      }
+      const want = expectedCell(record[field], declared);
+      const got = cell(row[column], declared, dialect);
+      if (JSON.stringify(sortKeys(got)) !== JSON.stringify(sortKeys(want))) {
+        problems.push(
+          `${stream}.${column} of ${String(record.id)}: ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/** JSON with object keys sorted (PostgreSQL's jsonb reorders them). */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value as Rec)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => [k, sortKeys(v)]),
+  );
+}
