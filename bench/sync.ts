@@ -11,7 +11,7 @@
  *
  * Usage: npm run bench:sync [-- --quick] [-- --p1-scale 100000 --scale 43500 --big-scale 435000]
  * (`--p1-scale` candidates for P1/P3; `--scale` and `--big-scale` candidates for P2's ~100k and ~1M records)
- * `--only p1-node` measures P1 alone (median of 3 alternating floor/sync pairs) on the Node running the bench
+ * `--only p1-node` measures P1 alone (median of 5 alternating floor/sync pairs) on the Node running the bench
  * and updates that Node's row of the "## SQLite build by Node" section: run it once under each supported Node.
  * `--dry-run` prints the section without writing BENCHMARKS.md. `--quick` runs small scales (minutes → seconds) and says so. Writes the "## Sync" section of BENCHMARKS.md.
  */
@@ -302,6 +302,9 @@ function writeSection(heading: string, section: string): void {
   fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
 }
 
+/** Floor/sync pairs behind each P1-by-Node figure: enough for a median that a noisy neighbour cannot move. */
+const PAIRS = 5;
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -309,7 +312,7 @@ const median = (xs: number[]): number => {
 };
 
 /**
- * P1 on the Node running the bench, with the SQLite build `src/util/sqlite.ts` picks for it: three
+ * P1 on the Node running the bench, with the SQLite build `src/util/sqlite.ts` picks for it: five
  * floor/sync pairs run alternately on one sandbox, the median of the per-pair ratios. One row per Node.
  */
 async function p1ByNode(): Promise<void> {
@@ -330,7 +333,7 @@ async function p1ByNode(): Promise<void> {
   const perRecord = (m: Measured) => m.cpuUs / Math.max(1, m.records);
   try {
     await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('warm.db')]);
-    for (let i = 0; i < 3; i += 1) {
+    for (let i = 0; i < PAIRS; i += 1) {
       const floor = await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('floor.db')]);
       const sync = await runChild(syncArgs(['--url', sb.url, '--target', `sqlite:${tmpFile('sync.db')}`]));
       pairs.push({ floor: perRecord(floor), sync: perRecord(sync) });
@@ -353,7 +356,7 @@ async function p1ByNode(): Promise<void> {
   const section = [
     heading,
     '',
-    `P1 (CPU per record of a full sync of candidates + applications, ${p1Scale} candidates, against \`bench/floor.ts\` on the same SQLite build) on each Node the project supports, with the build \`src/util/sqlite.ts\` chooses there. Median of three alternating floor/sync pairs on one sandbox; target ≤ 1.3×. Command, under each Node: \`npm run bench:sync -- --only p1-node\`. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}. Last updated: ${new Date().toISOString().slice(0, 10)}.`,
+    `P1 (CPU per record of a full sync of candidates + applications, ${p1Scale} candidates, against \`bench/floor.ts\` on the same SQLite build) on each Node the project supports, with the build \`src/util/sqlite.ts\` chooses there. Median of ${PAIRS} alternating floor/sync pairs on one sandbox; target ≤ 1.3×. Command, under each Node: \`npm run bench:sync -- --only p1-node\`. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}. Last updated: ${new Date().toISOString().slice(0, 10)}.`,
     '',
     '| Node | SQLite build | floor µs/record | ashpipe µs/record | ratio | pairs | result |',
     '| --- | --- | ---: | ---: | ---: | --- | --- |',
