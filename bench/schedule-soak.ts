@@ -4,7 +4,7 @@
  * scheduled run succeeds, the runs keep coming at the schedule's pace and `/health` keeps answering.
  * Run it under each Node the project supports; each Node gets its own row of the "## Soak" section.
  *
- * Usage: npm run bench:soak [-- --minutes 10 --every 20 --scale 2000 --dry-run]
+ * Usage: npm run bench:schedule-soak [-- --minutes 10 --every 20 --scale 2000 --dry-run]
  * (`--every` seconds between scheduled runs; a 6-field cron expression with seconds)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
   if (bad.length) log(`failed runs: ${JSON.stringify(bad.slice(0, 3))}`);
   if (crashed) log(`serve stopped: ${serveExit}\n${serveErr}`);
 
-  const heading = '## Soak';
+  const heading = '## Scheduled flow soak';
   const file = path.join(ROOT, 'BENCHMARKS.md');
   const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
   const existing = new RegExp(`${heading}\\n[\\s\\S]*?(?=\\n## |$)`).exec(current)?.[0] ?? '';
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
   const section = [
     heading,
     '',
-    `\`ashpipe serve\` (the compiled CLI) runs a source flow of six streams scheduled every ${everySeconds} s against the sandbox (${scale} candidates, 0.5 % of records changed every 5 s) for the stated time; RSS of the server process and \`/health\` latency sampled every 5 s. Passes when the server never exits, no scheduled run fails and at least 80 % of the schedule's slots ran (a slot that comes while the previous run is still going is skipped by design). Command, under each Node: \`npm run bench:soak\`. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs). Last updated: ${new Date().toISOString().slice(0, 10)}.`,
+    `\`ashpipe serve\` (the compiled CLI) runs a source flow of six streams scheduled every ${everySeconds} s against the sandbox (${scale} candidates, 0.5 % of records changed every 5 s) for the stated time; RSS of the server process and \`/health\` latency sampled every 5 s. Passes when the server never exits, no scheduled run fails and at least 80 % of the schedule's slots ran (a slot that comes while the previous run is still going is skipped by design). Command, under each Node: \`npm run bench:schedule-soak\`. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs). Last updated: ${new Date().toISOString().slice(0, 10)}.`,
     '',
     '| Node | SQLite build | minutes | scheduled runs succeeded | failed | server | RSS MB start → end | `/health` p99 ms | result |',
     '| --- | --- | ---: | --- | ---: | --- | --- | ---: | --- |',
