@@ -2,7 +2,7 @@
  * Soak: `ashpipe serve` (the compiled CLI, as users run it) runs a scheduled source flow against the sandbox
  * for a stated time while the sandbox's data keeps changing. It passes when the server never exits, every
  * scheduled run succeeds, the runs keep coming at the schedule's pace and `/health` keeps answering.
- * Run it under each Node the project supports; each Node gets its own row of the "## Soak" section.
+ * Run it under each Node the project supports; each Node gets its own row of the "## Scheduled flow soak" section.
  *
  * Usage: npm run bench:schedule-soak [-- --minutes 10 --every 20 --scale 2000 --dry-run]
  * (`--every` seconds between scheduled runs; a 6-field cron expression with seconds)
