@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { redactDeep, safeStringify } from '../util/redact.js';
+import { safeStringify } from '../util/redact.js';
 import { authMessage, classifyError, type ErrorInfo, errorInfo, permissionMessage } from './errors.js';
 import { coerceRecord, type FieldIssue, isBlank } from './fields.js';
 import type { InputRow } from './input.js';
@@ -87,7 +87,7 @@ export interface RecordResult {
   id?: string;
   reconciled?: boolean;
   error?: ErrorInfo;
-  /** `--dry-run`: the write that would be sent (redacted). */
+  /** `--dry-run`: the write that would be sent, exactly (output paths mask registered secrets only). */
   wouldSend?: { endpoint: string; body: unknown };
   /** Quarantine entry id. */
   quarantineId?: number;
@@ -274,7 +274,8 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
           errorMessage: info.message,
           fieldPath: info.path,
           requestId: info.requestId,
-          raw: redactDeep(row.raw),
+          // The row exactly as read: a replay sends it again, so it is never masked (see util/redact.ts).
+          raw: row.raw,
           options: { ...(options.replayOptions ?? {}), mapping, onExisting, keyColumn: options.keyColumn },
         });
     emit({
@@ -403,7 +404,7 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
           emit({
             ...base(row, key),
             status: 'dry-run',
-            wouldSend: redactDeep({ endpoint: error.endpoint, body: error.body }),
+            wouldSend: { endpoint: error.endpoint, body: error.body },
           });
         else await fail(prepared, error);
       }

@@ -100,7 +100,7 @@ export interface QuarantineItem {
   /** Field the error is about. @example 'email' */
   fieldPath?: string;
   requestId?: string;
-  /** The record as read from the input (redacted). */
+  /** The record exactly as read from the input (what a replay sends). */
   record: unknown;
   errorCode: string;
   errorMessage: string;
