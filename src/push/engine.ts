@@ -46,6 +46,13 @@ export interface PushOptions {
   rows: AsyncIterable<InputRow> | Iterable<InputRow>;
   /** What the input was, for the run log. @example 'candidates.csv' */
   inputLabel?: string;
+  /**
+   * Identifies the input in the quarantine keys of rows that are not valid records, so that rows of two
+   * inputs (or two flows) never share an entry.
+   * @default inputLabel
+   * @example 'flow:7d1c…' or '/data/candidates.csv'
+   */
+  inputKey?: string;
   /** @default every column keeps its name */
   mapping?: Mapping;
   /**
@@ -155,19 +162,23 @@ export function recordHash(body: Record<string, unknown>): string {
 }
 
 /**
- * The quarantine key of a row that never became a valid record: its `--key` value when it has one,
- * else a hash of the row as read. It does not depend on the run, so a rerun of the same input updates
- * the row's open quarantine entry instead of adding another.
+ * The quarantine key of a row that never became a valid record: the key it already has (a replayed
+ * entry), its `--key` value when it has one, else a key of the input and the row — its line (or position)
+ * for a row that could not be read at all, a hash of its content otherwise. It does not depend on the run,
+ * so a rerun of the same input updates the row's open quarantine entry instead of adding another; it does
+ * depend on the input, so two inputs (two flows) never share an entry.
  */
-export function rawKey(row: InputRow, keyColumn?: string): string {
+export function rawKey(row: InputRow, keyColumn?: string, input = ''): string {
+  if (row.key !== undefined) return row.key;
   const record = row.record;
   if (keyColumn !== undefined && record !== undefined && Object.hasOwn(record, keyColumn)) {
     const v = record[keyColumn];
     if (!isBlank(v) && (typeof v !== 'object' || v === null)) return `key:${String(v).trim()}`;
   }
-  return `raw:${createHash('sha256')
-    .update(canonicalJson(row.raw ?? null))
-    .digest('hex')}`;
+  const hash = (text: string) => createHash('sha256').update(text).digest('hex');
+  if (record === undefined)
+    return `row:${hash(`${input}\u0000${row.line !== undefined ? `line ${row.line}` : `row ${row.row}`}`)}`;
+  return `raw:${hash(`${input}\u0000${canonicalJson(row.raw ?? null)}`)}`;
 }
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
@@ -189,13 +200,14 @@ export function prepareRow(
   operation: Operation,
   mapping: Mapping = IDENTITY_MAPPING,
   keyColumn?: string,
+  input = '',
 ): Prepared {
   const invalid = (code: string, issues: FieldIssue[]): Prepared => ({
     ok: false,
     row,
     code,
     issues,
-    key: rawKey(row, keyColumn),
+    key: rawKey(row, keyColumn, input),
   });
   if (row.error !== undefined || row.record === undefined)
     return invalid('unreadable_row', [{ path: '', reason: row.error ?? 'no record' }]);
@@ -230,6 +242,7 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
   const reconcileDelayMs = options.reconcileDelayMs ?? 1000;
   const maxReconcile = options.maxReconcileAttempts ?? 3;
   const onExisting = options.onExisting ?? 'skip';
+  const inputKey = options.inputKey ?? options.inputLabel ?? '';
   const counts = emptyPushCounts();
   const runId = dryRun
     ? `dry-run-${Date.now()}`
@@ -492,11 +505,11 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
       if (!stopped && options.signal?.aborted) stop('aborted', 'the run was interrupted; rerun to continue');
       if (stopped) {
         // The rest of the input is read only to report it: each row gets a `pending` line.
-        const p = prepareRow(row, operation, mapping, options.keyColumn);
+        const p = prepareRow(row, operation, mapping, options.keyColumn, inputKey);
         emit({ ...base(row, p.ok ? p.key : undefined), status: 'pending' });
         continue;
       }
-      const prepared = prepareRow(row, operation, mapping, options.keyColumn);
+      const prepared = prepareRow(row, operation, mapping, options.keyColumn, inputKey);
       if (!prepared.ok) {
         const first = prepared.issues[0];
         const info: ErrorInfo = {
@@ -518,7 +531,11 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
       })();
       for (const k of locks) inRun.set(k, task);
       running.add(task);
-      void task.finally(() => running.delete(task));
+      void task.finally(() => {
+        running.delete(task);
+        // Forget finished records, or the map would grow with the input.
+        for (const k of locks) if (inRun.get(k) === task) inRun.delete(k);
+      });
       while (running.size >= concurrency) await Promise.race(running);
     }
     await Promise.all(running);

@@ -295,6 +295,7 @@ export function pushEngine(db: Database.Database, engineOptions: PushEngineOptio
         operation,
         rows,
         inputLabel: `${label} (flow ${flow.name})`,
+        inputKey: `flow:${flow.id}`,
         mapping: pushMapping(config),
         onExisting: onExistingOf(config.options),
         dryRun: ctx.dryRun,
