@@ -1,12 +1,16 @@
+import { mkdirSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { UsageError } from '../cli/exit-codes.js';
 import { type ControlStore, openControlStore } from '../control/store.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
 import { createApp, isLoopback, LOOPBACK_HOSTS } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
 import type { ServerDeps } from './context.js';
+import { defaultDataDir, type PathPolicy } from './paths.js';
 import { type MissedRunPolicy, Scheduler } from './scheduler.js';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './security/crypto.js';
 import type { ServerServices } from './services.js';
@@ -58,6 +62,13 @@ export interface StartServerOptions {
   services?: (store: ControlStore) => ServerServices;
   /** Passed to the default services. */
   serviceOptions?: DefaultServicesOptions;
+  /**
+   * Directories the files of flows must be inside (inputs, SQLite and JSONL targets, uploads go to the
+   * first). Each must exist; relative flow paths are taken from the first.
+   * @default [`$ASHPIPE_HOME/data`] (created, mode 0700)
+   * @example ['/srv/exports', '/srv/imports']
+   */
+  dataDirs?: readonly string[];
 }
 
 /** A running server. */
@@ -76,6 +87,7 @@ export async function buildDeps(
 ): Promise<ServerDeps> {
   const logger = options.logger ?? new Logger({});
   const store = new ServerStore(control.db);
+  const paths = pathPolicy(control.home, options.dataDirs);
   const envPassword = options.env.ASHPIPE_ADMIN_PASSWORD;
   if (envPassword) {
     registerSecret(envPassword);
@@ -90,7 +102,7 @@ export async function buildDeps(
   const scheduler = new Scheduler(store, services, logger, {
     ...(options.missedRuns ? { missedRuns: options.missedRuns } : {}),
     ...(options.timezone ? { timezone: options.timezone } : {}),
-    home: control.home,
+    paths,
   });
   return {
     store,
@@ -99,9 +111,29 @@ export async function buildDeps(
     logger,
     limiter: new LoginLimiter(options.loginLimits),
     secureCookies: options.secureCookies ?? false,
-    home: control.home,
+    paths,
     ...(options.timezone ? { timezone: options.timezone } : {}),
   };
+}
+
+/**
+ * The data directories of a server: the ones given (each must be an existing directory), else
+ * `$ASHPIPE_HOME/data`, created 0700 when missing.
+ */
+function pathPolicy(home: string, dataDirs: readonly string[] | undefined): PathPolicy {
+  if (dataDirs === undefined || dataDirs.length === 0) {
+    const dir = defaultDataDir(home);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return { dataDirs: [path.resolve(dir)], home };
+  }
+  for (const dir of dataDirs) {
+    let ok = false;
+    try {
+      ok = statSync(dir).isDirectory();
+    } catch {}
+    if (!ok) throw new UsageError(`--data-dir ${dir} is not an existing directory`);
+  }
+  return { dataDirs: dataDirs.map((d) => path.resolve(d)), home };
 }
 
 /** Opens the control store, starts the scheduler and listens. */

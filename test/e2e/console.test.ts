@@ -150,7 +150,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
   });
 
   it('creates a source flow from the Authenticate screen, runs it and shows per-stream counts', async () => {
-    const db = path.join(home, 'e2e.db');
+    const db = path.join(home, 'data', 'e2e.db');
     await page.goto(`${server.url}/#/flows/new`);
     await page.getByRole('button', { name: /Ashby source/ }).click();
     await page.getByRole('heading', { name: 'Authenticate' }).waitFor();
@@ -263,7 +263,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
       path.join(home, 'e2e.db'),
     );
     await page.getByRole('radio', { name: 'JSONL' }).check();
-    await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'jsonl'));
+    await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'data', 'jsonl'));
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel(/^Cron schedule/).fill('0 3 * * *');
@@ -277,7 +277,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     expect(flows[0]?.status).toBe('active');
     expect(flows[0]?.config.kind === 'source' && flows[0].config.target).toEqual({
       type: 'jsonl',
-      path: path.join(home, 'jsonl'),
+      path: path.join(home, 'data', 'jsonl'),
     });
   });
 

@@ -75,6 +75,8 @@ export class ControlledEngine {
 
 export interface Harness {
   home: string;
+  /** The server's data directory (`home/data`): flow files live here. */
+  data: string;
   control: ControlStore;
   deps: ServerDeps;
   app: ReturnType<typeof createApp>;
@@ -126,6 +128,7 @@ export async function harness(
   deps.scheduler.start();
   return {
     home,
+    data: path.join(home, 'data'),
     control,
     deps,
     app,

@@ -30,7 +30,15 @@ export function serveCommand(ctx: CliContext): Command {
         .choices(['run-once', 'skip'])
         .default('run-once'),
     )
-    .addOption(new Option('--timezone <zone>', 'IANA time zone of cron schedules'));
+    .addOption(new Option('--timezone <zone>', 'IANA time zone of cron schedules'))
+    .addOption(
+      new Option(
+        '--data-dir <dir>',
+        'directory the files of flows must be inside; repeat for several (default: $ASHPIPE_HOME/data)',
+      )
+        .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+        .default(undefined),
+    );
   return addLogFileOption(cmd).action(
     async (opts: {
       port: string;
@@ -39,6 +47,7 @@ export function serveCommand(ctx: CliContext): Command {
       missedRuns: 'run-once' | 'skip';
       timezone?: string;
       logFile?: string;
+      dataDir?: string[];
     }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -59,6 +68,7 @@ export function serveCommand(ctx: CliContext): Command {
         webRoot: ctx.env.ASHPIPE_WEB_ROOT ?? defaultWebRoot(),
         missedRuns: opts.missedRuns,
         logger,
+        ...(opts.dataDir ? { dataDirs: opts.dataDir } : {}),
         ...(opts.secureCookies ? { secureCookies: true } : {}),
         ...(opts.timezone ? { timezone: opts.timezone } : {}),
         ...(ctx.env.ASHBY_BASE_URL ? { serviceOptions: { baseUrl: ctx.env.ASHBY_BASE_URL } } : {}),

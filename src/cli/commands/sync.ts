@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { resolveHome } from '../../control/home.js';
+import { isOwnFile } from '../../control/own-files.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
 import { formatSummary, parseDuration, syncToTarget } from '../../sync/index.js';
 import type { CliContext } from '../context.js';
@@ -87,6 +89,15 @@ export function syncCommand(ctx: CliContext): Command {
         throw error;
       }
       if (streams.length === 0) throw new UsageError('no stream selected');
+      const sqliteFile = /^sqlite:(?:\/\/)?(.+)$/i.exec(opts.to)?.[1];
+      if (
+        sqliteFile !== undefined &&
+        sqliteFile !== ':memory:' &&
+        isOwnFile(resolveHome(ctx.env), sqliteFile)
+      )
+        throw new UsageError(
+          `--to ${opts.to} is ashpipe's own control store (or master key): syncing into it would corrupt the vault; choose another file`,
+        );
       const log = openRunLog(ctx, 'sync', opts);
       log.logger.info('sync started', {
         target: describeTarget(opts.to),
