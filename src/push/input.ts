@@ -343,6 +343,7 @@ export async function* readJsonArray(
         firstToken = false;
         if (info.token !== TokenType.LEFT_BRACKET)
           throw new InputFileError(`${file} must hold a JSON array of records`);
+        elementStart = info.offset + 1;
       }
       parser.write(info);
     };

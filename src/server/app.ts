@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { redact } from '../util/redact.js';
 import { type AppEnv, requireAuth } from './auth.js';
@@ -14,6 +15,7 @@ import { flowRoutes } from './routes/flows.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, PayloadTooLargeError, uploadRoutes } from './routes/uploads.js';
 
 /** Options of {@link createApp} beyond its dependencies. */
 export interface AppOptions {
@@ -31,6 +33,31 @@ export interface AppOptions {
    * @example ['127.0.0.1', 'localhost', '[::1]']
    */
   allowedHosts?: readonly string[];
+  /**
+   * Largest file `POST /api/v1/uploads` accepts, in bytes.
+   * @default 100 MiB ({@link DEFAULT_MAX_UPLOAD_BYTES})
+   * @example 20 * 1024 * 1024
+   */
+  maxUploadBytes?: number;
+}
+
+/**
+ * Largest request bodies, by route, in bytes: a body announced larger is answered 413 before it is read,
+ * a chunked one is cut when it passes the limit. Uploads have their own limit.
+ */
+export const BODY_LIMITS = {
+  /** Login, first-run setup and password change: a password and little else (unauthenticated routes). */
+  session: 16 * 1024,
+  /** Flows, which may carry a pasted CSV inline. */
+  flows: 2 * 1024 * 1024,
+  /** Every other route (credentials, tokens, quarantine replay of up to 10,000 ids). */
+  other: 256 * 1024,
+} as const;
+
+function bodyLimitOf(pathname: string): number {
+  if (pathname.startsWith('/api/v1/session')) return BODY_LIMITS.session;
+  if (pathname.startsWith('/api/v1/flows')) return BODY_LIMITS.flows;
+  return BODY_LIMITS.other;
 }
 
 /** The names a server listening on loopback answers to. */
@@ -83,6 +110,27 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   );
 
   const api = new Hono<AppEnv>();
+  const limiters = new Map<number, MiddlewareHandler>();
+  api.use(async (c, next) => {
+    if (c.req.path.startsWith('/api/v1/uploads')) return next();
+    const max = bodyLimitOf(c.req.path);
+    let limit = limiters.get(max);
+    if (!limit) {
+      limit = bodyLimit({
+        maxSize: max,
+        onError: (ctx) => {
+          // The rest of the body is not read: the connection is closed after the answer.
+          ctx.header('Connection', 'close');
+          return ctx.json(
+            { error: { code: 'payload_too_large', message: new PayloadTooLargeError(max).message } },
+            413,
+          );
+        },
+      });
+      limiters.set(max, limit);
+    }
+    return limit(c, next);
+  });
   // Redaction of every API response body: a key that reached any message (an error from a lower layer,
   // a record echoed back) is masked before it leaves the process.
   api.use(async (c, next) => {
@@ -113,6 +161,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   secured.route('/runs', runRoutes(deps));
   secured.route('/datasets', datasetRoutes(deps));
   secured.route('/quarantine', quarantineRoutes(deps));
+  secured.route('/uploads', uploadRoutes(deps, options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES));
   secured.route('/', catalogueRoutes(deps));
   api.route('/', secured);
   api.all('*', (c) => {

@@ -69,6 +69,12 @@ export interface StartServerOptions {
    * @example ['/srv/exports', '/srv/imports']
    */
   dataDirs?: readonly string[];
+  /**
+   * Largest file the upload route accepts, in bytes.
+   * @default 100 MiB
+   * @example 20 * 1024 * 1024
+   */
+  maxUploadBytes?: number;
 }
 
 /** A running server. */
@@ -145,6 +151,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const app = createApp(deps, {
       ...(options.webRoot ? { webRoot: options.webRoot } : {}),
       ...(isLoopback(host) ? { allowedHosts: LOOPBACK_HOSTS } : {}),
+      ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
     });
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, port: options.port ?? 4100, hostname: host }, () => resolve(s));

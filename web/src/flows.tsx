@@ -1,5 +1,13 @@
 import { type FormEvent, useEffect, useState } from 'react';
-import { api, type Credential, type Flow, type OperationInfo, type Run, type StreamInfo } from './api';
+import {
+  api,
+  type Credential,
+  type Flow,
+  type OperationInfo,
+  type Run,
+  type StreamInfo,
+  uploadFile,
+} from './api';
 import { CredentialGrid } from './credentials';
 import { ErrorAlert, errorText, useApiList } from './form';
 
@@ -87,6 +95,7 @@ export function FlowWizard(props: {
   const [inputType, setInputType] = useState<InputType>(str(initInput.type, 'csv') as InputType);
   const [inputPath, setInputPath] = useState(str(initInput.path));
   const [csv, setCsv] = useState(str(initInput.content));
+  const [uploaded, setUploaded] = useState<string>();
   const [mappingText, setMappingText] = useState(
     cfg.mapping ? JSON.stringify(cfg.mapping, null, 2) : '{\n  "name": "Name",\n  "email": "Email"\n}',
   );
@@ -334,7 +343,36 @@ export function FlowWizard(props: {
                 <option value="jsonl">JSON lines</option>
                 <option value="json">JSON array</option>
               </select>
-              <label htmlFor="input-path">Input file on the server (leave empty to paste the records)</label>
+              <label htmlFor="input-file">Upload a file (CSV, JSON lines or JSON)</label>
+              <input
+                id="input-file"
+                type="file"
+                accept=".csv,.jsonl,.ndjson,.json"
+                onChange={(e) => {
+                  const file = e.target.files?.[0];
+                  if (!file) return;
+                  setError(undefined);
+                  uploadFile(file).then(
+                    (u) => {
+                      setInputPath(u.path);
+                      const ext = u.path.split('.').pop()?.toLowerCase();
+                      if (ext === 'csv') setInputType('csv');
+                      else if (ext === 'json') setInputType('json');
+                      else setInputType('jsonl');
+                      setUploaded(`Uploaded ${u.name} (${u.bytes} bytes) as ${u.path}`);
+                    },
+                    (err) => setError(errorText(err)),
+                  );
+                }}
+              />
+              {uploaded ? (
+                <p className="muted" role="status">
+                  {uploaded}
+                </p>
+              ) : null}
+              <label htmlFor="input-path">
+                Input file in the server’s data directory (leave empty to paste the records)
+              </label>
               <input id="input-path" value={inputPath} onChange={(e) => setInputPath(e.target.value)} />
               {inputPath ? null : (
                 <>

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
 import { startServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../exit-codes.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
 import { addLogFileOption, openRunLog } from '../run-log.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -38,6 +38,9 @@ export function serveCommand(ctx: CliContext): Command {
       )
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
         .default(undefined),
+    )
+    .addOption(
+      new Option('--max-upload-mb <mb>', 'largest file the console may upload, in MiB').default('100'),
     );
   return addLogFileOption(cmd).action(
     async (opts: {
@@ -48,10 +51,18 @@ export function serveCommand(ctx: CliContext): Command {
       timezone?: string;
       logFile?: string;
       dataDir?: string[];
+      maxUploadMb: string;
+      stopTimeout: string;
     }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port ${opts.port} is not a port`);
+      const maxUploadMb = Number(opts.maxUploadMb);
+      if (!Number.isFinite(maxUploadMb) || maxUploadMb <= 0)
+        throw new UsageError(`--max-upload-mb ${opts.maxUploadMb} is not a positive number`);
+      const stopTimeout = Number(opts.stopTimeout);
+      if (!Number.isFinite(stopTimeout) || stopTimeout <= 0)
+        throw new UsageError(`--stop-timeout ${opts.stopTimeout} is not a positive number of seconds`);
       const out = ctx.output(false);
       if (!LOOPBACK.has(opts.host)) {
         out.info(
@@ -69,6 +80,7 @@ export function serveCommand(ctx: CliContext): Command {
         missedRuns: opts.missedRuns,
         logger,
         ...(opts.dataDir ? { dataDirs: opts.dataDir } : {}),
+        maxUploadBytes: Math.floor(maxUploadMb * 1024 * 1024),
         ...(opts.secureCookies ? { secureCookies: true } : {}),
         ...(opts.timezone ? { timezone: opts.timezone } : {}),
         ...(ctx.env.ASHBY_BASE_URL ? { serviceOptions: { baseUrl: ctx.env.ASHBY_BASE_URL } } : {}),
@@ -78,11 +90,30 @@ export function serveCommand(ctx: CliContext): Command {
       out.info(`ashpipe console listening on ${server.url}`);
       if (setup) out.info(`first run: open ${server.url} to set the admin password`);
       await new Promise<void>((resolve) => {
+        let closed = false;
+        // Whatever a run is stuck in (a database that never answers), the process ends within the
+        // stated time: runs still going are marked failed at the next start.
+        const force = () => {
+          out.info(
+            closed
+              ? 'stopped'
+              : `stopping took longer than ${stopTimeout} s: exiting; runs still going are marked failed at the next start`,
+          );
+          process.exit(closed ? (process.exitCode ?? 0) : ExitCode.Failure);
+        };
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          out.info('stopping: waiting for running flows to stop');
-          void server.close().then(resolve);
+          out.info(
+            `stopping: waiting up to ${stopTimeout} s for running flows to stop (a second signal stops now)`,
+          );
+          setTimeout(force, stopTimeout * 1000).unref();
+          process.once('SIGINT', force);
+          process.once('SIGTERM', force);
+          void server.close().then(() => {
+            closed = true;
+            resolve();
+          });
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
