@@ -21,6 +21,8 @@ export interface ServerDeps {
   timezone?: string;
   /** Where flow files may be: the data directories, and the home whose own files are never a flow's. */
   paths: PathPolicy;
+  /** Credentials may name a plain-http base URL on this machine (a sandbox); otherwise https only. */
+  allowHttpBaseUrl: boolean;
 }
 
 /** Parses a JSON body with a zod schema: 400 when it is not JSON, 422 when the values do not fit. */

@@ -9,6 +9,7 @@ import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
 import { createApp, isLoopback, LOOPBACK_HOSTS } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
+import { isHttpLoopback } from './base-url.js';
 import type { ServerDeps } from './context.js';
 import { defaultDataDir, type PathPolicy } from './paths.js';
 import { type MissedRunPolicy, Scheduler } from './scheduler.js';
@@ -75,6 +76,11 @@ export interface StartServerOptions {
    * @example 20 * 1024 * 1024
    */
   maxUploadBytes?: number;
+  /**
+   * Let credentials name a plain-http base URL on this machine (a sandbox). Everything else must be https.
+   * @default true when the server's own Ashby base URL is plain http on this machine (sandbox mode), else false
+   */
+  allowHttpBaseUrl?: boolean;
 }
 
 /** A running server. */
@@ -118,6 +124,9 @@ export async function buildDeps(
     limiter: new LoginLimiter(options.loginLimits),
     secureCookies: options.secureCookies ?? false,
     paths,
+    allowHttpBaseUrl:
+      options.allowHttpBaseUrl ??
+      isHttpLoopback(options.serviceOptions?.baseUrl ?? options.env.ASHBY_BASE_URL),
     ...(options.timezone ? { timezone: options.timezone } : {}),
   };
 }

@@ -7,7 +7,13 @@ import type { ServerDeps } from '../../src/server/context.js';
 import { VaultCredentialService } from '../../src/server/credentials.js';
 import { buildDeps } from '../../src/server/index.js';
 import type { Flow } from '../../src/server/model.js';
-import type { FlowEngine, RunContext, RunOutcome, ServerServices } from '../../src/server/services.js';
+import type {
+  FlowEngine,
+  RunContext,
+  RunOutcome,
+  ServerServices,
+  VerifyKey,
+} from '../../src/server/services.js';
 import { defaultServices } from '../../src/server/wiring.js';
 import { Logger } from '../../src/util/logger.js';
 import type { ModulePermission, Verification } from '../../src/vault/types.js';
@@ -97,6 +103,10 @@ export async function harness(
     realDestination?: boolean;
     /** Source flows run the real sync engine instead of the hand-driven one. */
     realSource?: boolean;
+    /** Ashby's verdict on keys. @default {@link fakeVerify} */
+    verify?: VerifyKey;
+    /** Let credentials name a plain-http base URL on this machine. @default false */
+    allowHttpBaseUrl?: boolean;
   } = {},
 ): Promise<Harness> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -106,6 +116,7 @@ export async function harness(
   const env = { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), ...options.env };
   const deps = await buildDeps(control, {
     env,
+    allowHttpBaseUrl: options.allowHttpBaseUrl ?? false,
     logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
     services: (store) => ({
       ...defaultServices(store, env, {
@@ -118,7 +129,7 @@ export async function harness(
       // The real vault, with Ashby's verdict on keys faked.
       credentials: new VaultCredentialService(
         new Vault(store, { home: store.home, env, actor: 'console' }),
-        fakeVerify,
+        options.verify ?? fakeVerify,
         ...(options.baseUrl ? [options.baseUrl] : []),
       ),
       ...options.services,

@@ -53,6 +53,7 @@ export function serveCommand(ctx: CliContext): Command {
       dataDir?: string[];
       maxUploadMb: string;
       stopTimeout: string;
+      allowHttpBaseUrl?: boolean;
     }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -81,6 +82,7 @@ export function serveCommand(ctx: CliContext): Command {
         logger,
         ...(opts.dataDir ? { dataDirs: opts.dataDir } : {}),
         maxUploadBytes: Math.floor(maxUploadMb * 1024 * 1024),
+        ...(opts.allowHttpBaseUrl ? { allowHttpBaseUrl: true } : {}),
         ...(opts.secureCookies ? { secureCookies: true } : {}),
         ...(opts.timezone ? { timezone: opts.timezone } : {}),
         ...(ctx.env.ASHBY_BASE_URL ? { serviceOptions: { baseUrl: ctx.env.ASHBY_BASE_URL } } : {}),
