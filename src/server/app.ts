@@ -1,11 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { redact } from '../util/redact.js';
 import { type AppEnv, requireAuth } from './auth.js';
+import { isLoopbackHost } from './base-url.js';
 import type { ServerDeps } from './context.js';
 import { errorHandler, NotFoundError } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -26,11 +28,12 @@ export interface AppOptions {
    */
   webRoot?: string;
   /**
-   * Host names the server answers to; any other `Host` gets 403. A server on a loopback address sets the
-   * loopback names, so a web page whose own name resolves to 127.0.0.1 (DNS rebinding) cannot reach the
-   * API — notably the first-run setup, which has no session to check yet.
-   * @default every host
-   * @example ['127.0.0.1', 'localhost', '[::1]']
+   * Host names the server answers to besides IP addresses and `localhost`; any other `Host` gets 403
+   * before a route runs. A web page whose own name resolves to this server (DNS rebinding) sends its own
+   * name, never an address, so it cannot reach the API — notably the first-run setup, which has no session
+   * to check yet. Applied on every listen address.
+   * @default none: IP addresses and localhost only
+   * @example ['ashpipe.internal.example.com']
    */
   allowedHosts?: readonly string[];
   /**
@@ -60,12 +63,12 @@ function bodyLimitOf(pathname: string): number {
   return BODY_LIMITS.other;
 }
 
-/** The names a server listening on loopback answers to. */
-export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '[::1]'];
+/** Whether a listen address is this machine only (localhost, 127.0.0.0/8, ::1). */
+export const isLoopback = isLoopbackHost;
 
-/** Whether a listen address is loopback-only. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+/** A Host header's name without its port (and IPv6 brackets kept off). */
+function hostName(c: Context): string {
+  return new URL(c.req.url).hostname.toLowerCase().replace(/^\[|\]$/g, '');
 }
 
 /**
@@ -74,24 +77,22 @@ export function isLoopback(host: string): boolean {
  */
 export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  if (options.allowedHosts) {
-    const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
-    app.use(async (c, next) => {
-      const host = new URL(c.req.url).hostname.toLowerCase();
-      if (!allowed.has(host)) {
-        return c.json(
-          {
-            error: {
-              code: 'host_not_allowed',
-              message: `this server answers only to ${[...allowed].join(', ')}; start it with --host to serve other names`,
-            },
+  const names = new Set(['localhost', ...(options.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  app.use(async (c, next) => {
+    const host = hostName(c);
+    if (isIP(host) === 0 && !names.has(host)) {
+      return c.json(
+        {
+          error: {
+            code: 'host_not_allowed',
+            message: `this server answers to IP addresses${names.size > 1 ? `, ${[...names].join(', ')}` : ' and localhost'} only; start it with --allowed-host ${host} to serve this name`,
           },
-          403,
-        );
-      }
-      await next();
-    });
-  }
+        },
+        403,
+      );
+    }
+    await next();
+  });
   app.use(
     secureHeaders({
       contentSecurityPolicy: {

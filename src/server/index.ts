@@ -7,13 +7,13 @@ import { UsageError } from '../cli/exit-codes.js';
 import { type ControlStore, openControlStore } from '../control/store.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
-import { createApp, isLoopback, LOOPBACK_HOSTS } from './app.js';
+import { createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
 import { isHttpLoopback } from './base-url.js';
 import type { ServerDeps } from './context.js';
 import { defaultDataDir, type PathPolicy } from './paths.js';
 import { type MissedRunPolicy, Scheduler } from './scheduler.js';
-import { hashPassword, MIN_PASSWORD_LENGTH } from './security/crypto.js';
+import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './security/crypto.js';
 import type { ServerServices } from './services.js';
 import { ServerStore } from './store.js';
 import { type DefaultServicesOptions, defaultServices } from './wiring.js';
@@ -44,11 +44,19 @@ export interface StartServerOptions {
    */
   port?: number;
   /**
-   * Interface to listen on. Anything but loopback exposes the console to the network.
+   * Interface to listen on. Anything but loopback (127.0.0.0/8, ::1, localhost) exposes the console to
+   * the network, and is refused until the admin password is set.
    * @default '127.0.0.1'
    * @example '0.0.0.0'
    */
   host?: string;
+  /**
+   * Host names the server answers to besides IP addresses and `localhost` (the name people use to reach
+   * it); requests naming any other host are refused, so a DNS-rebinding page cannot reach the API.
+   * @default none
+   * @example ['ashpipe.internal.example.com']
+   */
+  allowedHosts?: readonly string[];
   /** Built console to serve at `/`. @example 'web/dist' */
   webRoot?: string;
   /** Mark cookies `Secure` (behind an HTTPS proxy). @default false */
@@ -106,8 +114,13 @@ export async function buildDeps(
     if (envPassword.length < MIN_PASSWORD_LENGTH) {
       throw new Error(`ASHPIPE_ADMIN_PASSWORD must have at least ${MIN_PASSWORD_LENGTH} characters`);
     }
-    // The environment wins: set at every start, so changing the variable changes the password.
-    store.setPasswordHash(await hashPassword(envPassword), true);
+    // The variable only seeds the first password: one changed in the console since stays changed.
+    const current = store.passwordHash();
+    if (current === undefined) store.setPasswordHash(await hashPassword(envPassword));
+    else if (!(await verifyPassword(envPassword, current)))
+      logger.warn(
+        'ASHPIPE_ADMIN_PASSWORD is ignored: the admin password was set before (it only seeds the first one); change it in the console',
+      );
   }
   const services =
     options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
@@ -157,9 +170,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   try {
     const deps = await buildDeps(control, options);
     const host = options.host ?? '127.0.0.1';
+    if (!isLoopback(host) && deps.store.passwordHash() === undefined) {
+      await deps.scheduler.stop({ abort: true });
+      // Whoever reaches a fresh server first sets the password: on the network, that could be anyone.
+      throw new UsageError(
+        `refusing to listen on ${host} before the admin password is set: set ASHPIPE_ADMIN_PASSWORD, or start on 127.0.0.1 and set it in the console first`,
+      );
+    }
     const app = createApp(deps, {
       ...(options.webRoot ? { webRoot: options.webRoot } : {}),
-      ...(isLoopback(host) ? { allowedHosts: LOOPBACK_HOSTS } : {}),
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
       ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
     });
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type ControlStore, openControlStore } from '../../src/control/store.js';
 import { createApp } from '../../src/server/app.js';
+import type { LoginLimitOptions } from '../../src/server/auth.js';
 import type { ServerDeps } from '../../src/server/context.js';
 import { VaultCredentialService } from '../../src/server/credentials.js';
 import { buildDeps } from '../../src/server/index.js';
@@ -107,6 +108,8 @@ export async function harness(
     verify?: VerifyKey;
     /** Let credentials name a plain-http base URL on this machine. @default false */
     allowHttpBaseUrl?: boolean;
+    /** Limits on failed logins. @default the server's */
+    loginLimits?: LoginLimitOptions;
   } = {},
 ): Promise<Harness> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -117,6 +120,7 @@ export async function harness(
   const deps = await buildDeps(control, {
     env,
     allowHttpBaseUrl: options.allowHttpBaseUrl ?? false,
+    ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
     logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
     services: (store) => ({
       ...defaultServices(store, env, {

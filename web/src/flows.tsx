@@ -6,6 +6,7 @@ import {
   type OperationInfo,
   type Run,
   type StreamInfo,
+  setCsrf,
   uploadFile,
 } from './api';
 import { CredentialGrid } from './credentials';
@@ -819,6 +820,68 @@ interface ApiToken {
   lastUsedAt: string | null;
 }
 
+/** Changes the admin password; every other browser is logged out, and API tokens go too when asked. */
+function PasswordChange(props: { onTokensRevoked: () => void }) {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [revoke, setRevoke] = useState(false);
+  const [done, setDone] = useState<string>();
+  const [error, setError] = useState<string>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    setDone(undefined);
+    try {
+      const r = await api<{ csrfToken: string; revokedTokens: number }>('PUT', '/session/password', {
+        currentPassword: current,
+        newPassword: next,
+        revokeTokens: revoke,
+      });
+      // The session was replaced: the next mutating call needs its CSRF token.
+      setCsrf(r.csrfToken);
+      setCurrent('');
+      setNext('');
+      setDone(
+        `Password changed; other browsers are logged out${revoke ? ` and ${r.revokedTokens} API token(s) revoked` : ''}.`,
+      );
+      if (revoke) props.onTokensRevoked();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  return (
+    <form onSubmit={submit} aria-labelledby="password-title">
+      <h2 id="password-title">Admin password</h2>
+      <label htmlFor="current-password">Current password *</label>
+      <input
+        id="current-password"
+        type="password"
+        autoComplete="current-password"
+        required
+        value={current}
+        onChange={(e) => setCurrent(e.target.value)}
+      />
+      <label htmlFor="new-password">New password (at least 10 characters) *</label>
+      <input
+        id="new-password"
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={10}
+        value={next}
+        onChange={(e) => setNext(e.target.value)}
+      />
+      <label>
+        <input type="checkbox" checked={revoke} onChange={(e) => setRevoke(e.target.checked)} /> Also revoke
+        every API token
+      </label>
+      <button type="submit">Change password</button>
+      <ErrorAlert error={error} />
+      {done ? <p role="status">{done}</p> : null}
+    </form>
+  );
+}
+
 /** API tokens for scripts: created here and shown once, listed by prefix, revoked. */
 export function TokensPage() {
   const [name, setName] = useState('');
@@ -895,6 +958,12 @@ export function TokensPage() {
           ))}
         </tbody>
       </table>
+      <PasswordChange
+        onTokensRevoked={() => {
+          setShown(undefined);
+          void load();
+        }}
+      />
     </section>
   );
 }

@@ -2,12 +2,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
+import { isLoopback } from '../../server/app.js';
 import { startServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addLogFileOption, openRunLog } from '../run-log.js';
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** The built console beside the package: `<root>/web/dist` (from `src/cli/commands` and `dist/cli/commands` alike). */
 function defaultWebRoot(): string {
@@ -25,6 +24,12 @@ export function serveCommand(ctx: CliContext): Command {
       ),
     )
     .addOption(new Option('--secure-cookies', 'mark session cookies Secure (behind an HTTPS proxy)'))
+    .addOption(
+      new Option(
+        '--allowed-host <name>',
+        'a host name the console is reached by (besides IP addresses and localhost); repeat for several',
+      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+    )
     .addOption(
       new Option('--missed-runs <policy>', 'after downtime: run once if a slot was missed, or skip')
         .choices(['run-once', 'skip'])
@@ -51,6 +56,7 @@ export function serveCommand(ctx: CliContext): Command {
       timezone?: string;
       logFile?: string;
       dataDir?: string[];
+      allowedHost?: string[];
       maxUploadMb: string;
       stopTimeout: string;
       allowHttpBaseUrl?: boolean;
@@ -65,9 +71,9 @@ export function serveCommand(ctx: CliContext): Command {
       if (!Number.isFinite(stopTimeout) || stopTimeout <= 0)
         throw new UsageError(`--stop-timeout ${opts.stopTimeout} is not a positive number of seconds`);
       const out = ctx.output(false);
-      if (!LOOPBACK.has(opts.host)) {
+      if (!isLoopback(opts.host)) {
         out.info(
-          `warning: listening on ${opts.host} exposes the console to the network; put it behind HTTPS (--secure-cookies) and set the admin password first (ASHPIPE_ADMIN_PASSWORD).`,
+          `warning: listening on ${opts.host} exposes the console to the network; put it behind HTTPS (--secure-cookies), and name the host people use with --allowed-host.`,
         );
       }
       const home = resolveHome(ctx.env);
@@ -81,6 +87,7 @@ export function serveCommand(ctx: CliContext): Command {
         missedRuns: opts.missedRuns,
         logger,
         ...(opts.dataDir ? { dataDirs: opts.dataDir } : {}),
+        ...(opts.allowedHost ? { allowedHosts: opts.allowedHost } : {}),
         maxUploadBytes: Math.floor(maxUploadMb * 1024 * 1024),
         ...(opts.allowHttpBaseUrl ? { allowHttpBaseUrl: true } : {}),
         ...(opts.secureCookies ? { secureCookies: true } : {}),
