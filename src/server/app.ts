@@ -17,7 +17,12 @@ import { flowRoutes } from './routes/flows.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
 import { tokenRoutes } from './routes/tokens.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, PayloadTooLargeError, uploadRoutes } from './routes/uploads.js';
+import {
+  DEFAULT_MAX_UPLOAD_BYTES,
+  MULTIPART_OVERHEAD,
+  PayloadTooLargeError,
+  uploadRoutes,
+} from './routes/uploads.js';
 
 /** Options of {@link createApp} beyond its dependencies. */
 export interface AppOptions {
@@ -57,7 +62,9 @@ export const BODY_LIMITS = {
   other: 256 * 1024,
 } as const;
 
-function bodyLimitOf(pathname: string): number {
+/** The body limit of a request path (uploads: the file limit plus room for the multipart framing). */
+export function bodyLimitOf(pathname: string, maxUploadBytes = DEFAULT_MAX_UPLOAD_BYTES): number {
+  if (pathname.startsWith('/api/v1/uploads')) return maxUploadBytes + MULTIPART_OVERHEAD;
   if (pathname.startsWith('/api/v1/session')) return BODY_LIMITS.session;
   if (pathname.startsWith('/api/v1/flows')) return BODY_LIMITS.flows;
   return BODY_LIMITS.other;

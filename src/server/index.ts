@@ -1,17 +1,19 @@
 import { mkdirSync, statSync } from 'node:fs';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { UsageError } from '../cli/exit-codes.js';
 import { type ControlStore, openControlStore } from '../control/store.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
-import { createApp, isLoopback } from './app.js';
+import { bodyLimitOf, createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
 import { isHttpLoopback } from './base-url.js';
 import type { ServerDeps } from './context.js';
 import { defaultDataDir, type PathPolicy } from './paths.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, PayloadTooLargeError } from './routes/uploads.js';
 import { type MissedRunPolicy, Scheduler } from './scheduler.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './security/crypto.js';
 import type { ServerServices } from './services.js';
@@ -182,9 +184,38 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
       ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
     });
-    const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port: options.port ?? 4100, hostname: host }, () => resolve(s));
-      s.once('error', reject);
+    const listener = getRequestListener(app.fetch);
+    const maxUpload = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+    const server = http.createServer((req, res) => {
+      // A body announced larger than its route accepts is refused here, before anything is built for it:
+      // a flood of such requests costs the server as little as possible.
+      const length = Number(req.headers['content-length']);
+      const limit = bodyLimitOf(new URL(req.url ?? '/', 'http://localhost').pathname, maxUpload);
+      if (Number.isFinite(length) && length > limit && req.headers['transfer-encoding'] === undefined) {
+        res.writeHead(413, {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          connection: 'close',
+        });
+        res.end(
+          JSON.stringify({
+            error: { code: 'payload_too_large', message: new PayloadTooLargeError(limit).message },
+          }),
+        );
+        return;
+      }
+      void listener(req, res);
+    });
+    // Slow clients: headers must arrive within 20 s; a whole request within 5 minutes (an upload).
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 300_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 4100, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     const port = (server.address() as AddressInfo).port;
     deps.scheduler.start();

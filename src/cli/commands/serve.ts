@@ -46,6 +46,18 @@ export function serveCommand(ctx: CliContext): Command {
     )
     .addOption(
       new Option('--max-upload-mb <mb>', 'largest file the console may upload, in MiB').default('100'),
+    )
+    .addOption(
+      new Option(
+        '--allow-http-base-url',
+        'let credentials use a plain-http Ashby base URL on this machine (a sandbox); otherwise https only',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--stop-timeout <seconds>',
+        'on SIGTERM or SIGINT, how long running flows may take to stop before the process exits anyway',
+      ).default('10'),
     );
   return addLogFileOption(cmd).action(
     async (opts: {

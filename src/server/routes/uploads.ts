@@ -13,7 +13,7 @@ import { BadRequestError, HttpError, ValidationError } from '../errors.js';
 /** The largest upload when the server is started without `--max-upload-mb`. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 /** Bytes a multipart request may carry beyond its file (boundaries, part headers). */
-const MULTIPART_OVERHEAD = 64 * 1024;
+export const MULTIPART_OVERHEAD = 64 * 1024;
 /** Folder of the first data directory that receives uploads. */
 export const UPLOADS_DIR = 'uploads';
 
