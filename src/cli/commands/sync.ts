@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
 import { isOwnFile } from '../../control/own-files.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
@@ -22,6 +22,7 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   pageSize: string;
   requestsPerSecond?: string;
   concurrency?: string;
+  outputMode: 'private' | 'umask';
   json?: boolean;
 }
 
@@ -54,6 +55,14 @@ export function syncCommand(ctx: CliContext): Command {
       'cap on request starts per second (default: no cap, back off on 429)',
     )
     .option('--concurrency <n>', 'most requests in flight at once (default 2)')
+    .addOption(
+      new Option(
+        '--output-mode <mode>',
+        'permissions of the files and directories a sync creates: private (0600/0700) or umask',
+      )
+        .choices(['private', 'umask'])
+        .default('private'),
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (opts: SyncCliOptions) => {
       const out = ctx.output(Boolean(opts.json));
@@ -111,6 +120,7 @@ export function syncCommand(ctx: CliContext): Command {
           apiKey: access.apiKey,
           baseUrl: access.baseUrl,
           target: opts.to,
+          outputMode: opts.outputMode,
           streams,
           reconcileAfterMs,
           pageSize,
