@@ -235,6 +235,33 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await shot('quarantine');
   });
 
+  it('uploads a CSV from the wizard into the data directory and dry-runs it by the path the server gave it', async () => {
+    const csv = path.join(home, 'people to import.csv');
+    fs.writeFileSync(csv, 'Full Name,Email\nBasic Knowledge Training,bkt.e2e@example.com\n');
+    await page.goto(`${server.url}/#/flows/new`);
+    await page.getByRole('button', { name: /Ashby destination/ }).click();
+    await page.getByRole('heading', { name: 'Authenticate' }).waitFor();
+    await page.locator('button[data-credential="e2e-sandbox"]').click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Flow name *').fill('E2E upload');
+    await page.getByLabel('Operation template').selectOption('candidate.create');
+    await page.getByLabel('Upload a file (CSV, JSON lines or JSON)').setInputFiles(csv);
+    await page.getByRole('status').filter({ hasText: 'Uploaded' }).waitFor();
+    const uploaded = await page.getByLabel(/^Input file in the server/).inputValue();
+    expect(uploaded).toMatch(/^uploads\/[0-9a-f-]{36}-people_to_import\.csv$/);
+    expect(fs.readFileSync(path.join(home, 'data', uploaded), 'utf8')).toContain('Basic Knowledge Training');
+    await page.getByLabel(/^Mapping/).fill('{"name": "Full Name", "email": "Email"}');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const dry = page.getByRole('table', { name: 'Dry run' });
+    await dry.waitFor();
+    // The name that looks like a credential is shown as it is.
+    await expect(dry.locator('tr[data-dry-row="1"]').textContent()).resolves.toContain(
+      'Basic Knowledge Training',
+    );
+    await shot('upload-dry-run');
+  });
+
   it('creates an API token shown once and revokes it', async () => {
     await page.goto(`${server.url}/#/tokens`);
     await page.getByLabel('Token name *').fill('nightly script');
@@ -260,7 +287,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect(page.getByLabel('Flow name *').inputValue()).resolves.toBe('E2E candidates');
     await expect(page.getByLabel('Target SQLite file *').inputValue()).resolves.toBe(
-      path.join(home, 'e2e.db'),
+      path.join(home, 'data', 'e2e.db'),
     );
     await page.getByRole('radio', { name: 'JSONL' }).check();
     await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'data', 'jsonl'));
