@@ -308,6 +308,29 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     });
   });
 
+  it('changes the admin password and revokes every API token with it', async () => {
+    await page.goto(`${server.url}/#/tokens`);
+    await page.getByLabel('Token name *').fill('ci script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const value = (await page.getByTestId('new-token').textContent()) ?? '';
+    await page.getByLabel('Current password *').fill(PASSWORD);
+    await page.getByLabel(/^New password/).fill('e2e second admin password');
+    await page.getByLabel('Also revoke every API token').check();
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('status').filter({ hasText: 'Password changed' }).waitFor();
+    await expect(
+      page.getByRole('status').filter({ hasText: 'Password changed' }).textContent(),
+    ).resolves.toContain('1 API token(s) revoked');
+    await page.locator('tr[data-token="ci script"]').waitFor({ state: 'detached' });
+    const res = await fetch(`${server.url}/api/v1/flows`, { headers: { authorization: `Bearer ${value}` } });
+    expect(res.status).toBe(401);
+    // This browser keeps a fresh session: it can still act.
+    await page.getByLabel('Token name *').fill('after the change');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.locator('tr[data-token="after the change"]').waitFor();
+    await shot('password-changed');
+  });
+
   it('never shows the key, logs nothing with it, keeps it out of every file, and the page had no console errors', async () => {
     expect(await page.content()).not.toContain(CANARY);
     for (const body of bodies) expect(body).not.toContain(CANARY);
