@@ -279,9 +279,14 @@ function failureParts(body: unknown): FailureParts {
   return parts;
 }
 
-function snippet(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine.length > 120 ? `${oneLine.slice(0, 120)}…` : oneLine;
+/**
+ * What an answer that is not Ashby's JSON was, without its text: a base URL may point at any service (a
+ * proxy's error page, an internal server), and its body must never be echoed into errors, logs or the API.
+ */
+function describeForeignBody(text: string, contentType: string | undefined): string {
+  if (text.trim() === '') return 'an empty answer';
+  const type = contentType?.split(';')[0]?.trim();
+  return `an answer that is not Ashby's JSON (${Buffer.byteLength(text)} bytes${type ? ` of ${type}` : ''}; not shown)`;
 }
 
 /**
@@ -306,7 +311,9 @@ export function errorFromResponse(response: AshbyResponseInfo): AshbyError {
     requestId: parts.requestId,
     meta: parts.meta,
   };
-  const said = parts.message ?? (parsed ? undefined : snippet(bodyText));
+  const said =
+    parts.message ??
+    (parsed ? undefined : describeForeignBody(bodyText, header(response.headers, 'content-type')));
   const code = parts.code;
 
   if (httpStatus === 401) {
@@ -360,7 +367,7 @@ export function errorFromResponse(response: AshbyResponseInfo): AshbyError {
     return new AshbyServerError({
       ...base,
       code: 'malformed_response',
-      message: `Ashby answered HTTP ${httpStatus} with ${what} (${contentType})${said ? `: ${said}` : ''}`,
+      message: `Ashby answered HTTP ${httpStatus} with ${what} (${contentType}${parsed ? '' : `, ${Buffer.byteLength(bodyText)} bytes, not shown`})${parts.message ? `: ${parts.message}` : ''}`,
     });
   }
   if (code === undefined) {

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { redactDeep, safeStringify } from '../util/redact.js';
+import { safeStringify } from '../util/redact.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { authMessage, classifyError, type ErrorInfo, errorInfo, permissionMessage } from './errors.js';
 import { coerceRecord, type FieldIssue, isBlank } from './fields.js';
@@ -14,6 +14,7 @@ import {
   ensurePending,
   finishRun,
   getLedgerEntry,
+  hasLedgerEntries,
   type LedgerEntry,
   markDone,
   markInFlight,
@@ -46,6 +47,13 @@ export interface PushOptions {
   rows: AsyncIterable<InputRow> | Iterable<InputRow>;
   /** What the input was, for the run log. @example 'candidates.csv' */
   inputLabel?: string;
+  /**
+   * Identifies the input in the quarantine keys of rows that are not valid records, so that rows of two
+   * inputs (or two flows) never share an entry.
+   * @default inputLabel
+   * @example 'flow:7d1c…' or '/data/candidates.csv'
+   */
+  inputKey?: string;
   /** @default every column keeps its name */
   mapping?: Mapping;
   /**
@@ -87,7 +95,7 @@ export interface RecordResult {
   id?: string;
   reconciled?: boolean;
   error?: ErrorInfo;
-  /** `--dry-run`: the write that would be sent (redacted). */
+  /** `--dry-run`: the write that would be sent, exactly (output paths mask registered secrets only). */
   wouldSend?: { endpoint: string; body: unknown };
   /** Quarantine entry id. */
   quarantineId?: number;
@@ -123,14 +131,15 @@ export const emptyPushCounts = (): Record<RecordStatus, number> => ({
   pending: 0,
 });
 
-/** Stops the operation at its first write in a dry run. */
-class DryRunStop extends Error {
+/**
+ * Stops the operation at its first write in a dry run. Not an Error: it is thrown once per record, and
+ * capturing a stack trace each time would cost more than the rest of the record's dry run.
+ */
+class DryRunStop {
   constructor(
     readonly endpoint: string,
     readonly body: unknown,
-  ) {
-    super('dry run');
-  }
+  ) {}
 }
 
 /** Raised into operations still running when the run has been stopped. */
@@ -155,19 +164,23 @@ export function recordHash(body: Record<string, unknown>): string {
 }
 
 /**
- * The quarantine key of a row that never became a valid record: its `--key` value when it has one,
- * else a hash of the row as read. It does not depend on the run, so a rerun of the same input updates
- * the row's open quarantine entry instead of adding another.
+ * The quarantine key of a row that never became a valid record: the key it already has (a replayed
+ * entry), its `--key` value when it has one, else a key of the input and the row — its line (or position)
+ * for a row that could not be read at all, a hash of its content otherwise. It does not depend on the run,
+ * so a rerun of the same input updates the row's open quarantine entry instead of adding another; it does
+ * depend on the input, so two inputs (two flows) never share an entry.
  */
-export function rawKey(row: InputRow, keyColumn?: string): string {
+export function rawKey(row: InputRow, keyColumn?: string, input = ''): string {
+  if (row.key !== undefined) return row.key;
   const record = row.record;
   if (keyColumn !== undefined && record !== undefined && Object.hasOwn(record, keyColumn)) {
     const v = record[keyColumn];
     if (!isBlank(v) && (typeof v !== 'object' || v === null)) return `key:${String(v).trim()}`;
   }
-  return `raw:${createHash('sha256')
-    .update(canonicalJson(row.raw ?? null))
-    .digest('hex')}`;
+  const hash = (text: string) => createHash('sha256').update(text).digest('hex');
+  if (record === undefined)
+    return `row:${hash(`${input}\u0000${row.line !== undefined ? `line ${row.line}` : `row ${row.row}`}`)}`;
+  return `raw:${hash(`${input}\u0000${canonicalJson(row.raw ?? null)}`)}`;
 }
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
@@ -189,13 +202,14 @@ export function prepareRow(
   operation: Operation,
   mapping: Mapping = IDENTITY_MAPPING,
   keyColumn?: string,
+  input = '',
 ): Prepared {
   const invalid = (code: string, issues: FieldIssue[]): Prepared => ({
     ok: false,
     row,
     code,
     issues,
-    key: rawKey(row, keyColumn),
+    key: rawKey(row, keyColumn, input),
   });
   if (row.error !== undefined || row.record === undefined)
     return invalid('unreadable_row', [{ path: '', reason: row.error ?? 'no record' }]);
@@ -230,12 +244,15 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
   const reconcileDelayMs = options.reconcileDelayMs ?? 1000;
   const maxReconcile = options.maxReconcileAttempts ?? 3;
   const onExisting = options.onExisting ?? 'skip';
+  const inputKey = options.inputKey ?? options.inputLabel ?? '';
   const counts = emptyPushCounts();
   const runId = dryRun
     ? `dry-run-${Date.now()}`
     : startRun(db, operation.name, options.inputLabel ?? '', dryRun);
   let stopped: RunStop | undefined;
   let total = 0;
+  // A dry run of an operation never pushed before has nothing to find in the ledger: one query, not one per record.
+  const ledgerUsed = !dryRun || hasLedgerEntries(db, operation.name);
 
   let resultsFd: number | undefined;
   try {
@@ -274,7 +291,8 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
           errorMessage: info.message,
           fieldPath: info.path,
           requestId: info.requestId,
-          raw: redactDeep(row.raw),
+          // The row exactly as read: a replay sends it again, so it is never masked (see util/redact.ts).
+          raw: row.raw,
           options: { ...(options.replayOptions ?? {}), mapping, onExisting, keyColumn: options.keyColumn },
         });
     emit({
@@ -379,7 +397,7 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
   async function handle(prepared: Extract<Prepared, { ok: true }>): Promise<void> {
     const { row, key } = prepared;
     if (dryRun) {
-      const done = getLedgerEntry(db, operation.name, key);
+      const done = ledgerUsed ? getLedgerEntry(db, operation.name, key) : undefined;
       if (done?.state === 'done') {
         emit({ ...base(row, key), status: 'skipped-done', ...(done.ashbyId ? { id: done.ashbyId } : {}) });
         return;
@@ -403,7 +421,7 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
           emit({
             ...base(row, key),
             status: 'dry-run',
-            wouldSend: redactDeep({ endpoint: error.endpoint, body: error.body }),
+            wouldSend: { endpoint: error.endpoint, body: error.body },
           });
         else await fail(prepared, error);
       }
@@ -491,11 +509,11 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
       if (!stopped && options.signal?.aborted) stop('aborted', 'the run was interrupted; rerun to continue');
       if (stopped) {
         // The rest of the input is read only to report it: each row gets a `pending` line.
-        const p = prepareRow(row, operation, mapping, options.keyColumn);
+        const p = prepareRow(row, operation, mapping, options.keyColumn, inputKey);
         emit({ ...base(row, p.ok ? p.key : undefined), status: 'pending' });
         continue;
       }
-      const prepared = prepareRow(row, operation, mapping, options.keyColumn);
+      const prepared = prepareRow(row, operation, mapping, options.keyColumn, inputKey);
       if (!prepared.ok) {
         const first = prepared.issues[0];
         const info: ErrorInfo = {
@@ -517,7 +535,11 @@ export async function runPush(options: PushOptions): Promise<PushSummary> {
       })();
       for (const k of locks) inRun.set(k, task);
       running.add(task);
-      void task.finally(() => running.delete(task));
+      void task.finally(() => {
+        running.delete(task);
+        // Forget finished records, or the map would grow with the input.
+        for (const k of locks) if (inRun.get(k) === task) inRun.delete(k);
+      });
       while (running.size >= concurrency) await Promise.race(running);
     }
     await Promise.all(running);

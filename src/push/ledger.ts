@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { SqliteDatabase } from '../util/sqlite.js';
+import type { SqliteDatabase, SqliteStatement } from '../util/sqlite.js';
 import type { RecordStatus } from './types.js';
 
 export type LedgerState = 'pending' | 'in-flight' | 'done' | 'failed';
@@ -61,15 +61,38 @@ function toEntry(row: LedgerRow): LedgerEntry {
 
 const now = () => new Date().toISOString();
 
+/** Statements prepared once per connection: a push prepares the same few for every record. */
+const statements = new WeakMap<SqliteDatabase, Map<string, SqliteStatement>>();
+
+function prepared(db: SqliteDatabase, sql: string): SqliteStatement {
+  let cache = statements.get(db);
+  if (!cache) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (!statement) {
+    statement = db.prepare(sql);
+    cache.set(sql, statement);
+  }
+  return statement;
+}
+
 export function getLedgerEntry(
   db: SqliteDatabase,
   operation: string,
   recordKey: string,
 ): LedgerEntry | undefined {
-  const row = db
-    .prepare('SELECT * FROM push_ledger WHERE operation = ? AND record_key = ?')
-    .get(operation, recordKey) as LedgerRow | undefined;
+  const row = prepared(db, 'SELECT * FROM push_ledger WHERE operation = ? AND record_key = ?').get(
+    operation,
+    recordKey,
+  ) as LedgerRow | undefined;
   return row ? toEntry(row) : undefined;
+}
+
+/** Whether the ledger holds any record of `operation`. */
+export function hasLedgerEntries(db: SqliteDatabase, operation: string): boolean {
+  return prepared(db, 'SELECT 1 FROM push_ledger WHERE operation = ? LIMIT 1').get(operation) !== undefined;
 }
 
 /** Records a valid record as pending unless the ledger already knows it; returns the current entry. */
@@ -80,7 +103,8 @@ export function ensurePending(
   runId: string,
 ): LedgerEntry {
   const t = now();
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO push_ledger (operation, record_key, state, run_id, created_at, updated_at)
      VALUES (?, ?, 'pending', ?, ?, ?) ON CONFLICT (operation, record_key) DO NOTHING`,
   ).run(operation, recordKey, runId, t, t);
@@ -96,7 +120,8 @@ export function markInFlight(
   step: string,
   stepData: Record<string, unknown>,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `UPDATE push_ledger SET state = 'in-flight', step = ?, step_data = ?, attempts = attempts + 1, run_id = ?,
        error = NULL, updated_at = ? WHERE operation = ? AND record_key = ?`,
   ).run(step, JSON.stringify(stepData), runId, now(), operation, recordKey);
@@ -110,7 +135,8 @@ export function saveStep(
   step: string,
   stepData: Record<string, unknown>,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     'UPDATE push_ledger SET step = ?, step_data = ?, updated_at = ? WHERE operation = ? AND record_key = ?',
   ).run(step, JSON.stringify(stepData), now(), operation, recordKey);
 }
@@ -123,7 +149,8 @@ export function markNotSent(
   state: 'pending' | 'failed',
   error: string | null,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     'UPDATE push_ledger SET state = ?, error = ?, updated_at = ? WHERE operation = ? AND record_key = ?',
   ).run(state, error, now(), operation, recordKey);
 }
@@ -136,7 +163,8 @@ export function markDone(
   status: RecordStatus,
   stepData?: Record<string, unknown>,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `UPDATE push_ledger SET state = 'done', ashby_id = ?, status = ?, error = NULL,
        step_data = COALESCE(?, step_data), updated_at = ? WHERE operation = ? AND record_key = ?`,
   ).run(ashbyId ?? null, status, stepData ? JSON.stringify(stepData) : null, now(), operation, recordKey);
@@ -145,9 +173,10 @@ export function markDone(
 /** Counts of ledger rows per state for one operation. */
 export function ledgerCounts(db: SqliteDatabase, operation: string): Record<LedgerState, number> {
   const counts: Record<LedgerState, number> = { pending: 0, 'in-flight': 0, done: 0, failed: 0 };
-  const rows = db
-    .prepare('SELECT state, COUNT(*) AS n FROM push_ledger WHERE operation = ? GROUP BY state')
-    .all(operation) as Array<{ state: LedgerState; n: number }>;
+  const rows = prepared(
+    db,
+    'SELECT state, COUNT(*) AS n FROM push_ledger WHERE operation = ? GROUP BY state',
+  ).all(operation) as Array<{ state: LedgerState; n: number }>;
   for (const r of rows) counts[r.state] = r.n;
   return counts;
 }
@@ -229,14 +258,14 @@ export interface NewQuarantineEntry {
 export function addQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number {
   return db.transaction(() => {
     if (entry.recordKey !== undefined) {
-      const open = db
-        .prepare(
-          `SELECT id FROM push_quarantine WHERE operation = ? AND record_key = ? AND status = 'open'
+      const open = prepared(
+        db,
+        `SELECT id FROM push_quarantine WHERE operation = ? AND record_key = ? AND status = 'open'
            ORDER BY id DESC LIMIT 1`,
-        )
-        .get(entry.operation, entry.recordKey) as { id: number } | undefined;
+      ).get(entry.operation, entry.recordKey) as { id: number } | undefined;
       if (open) {
-        db.prepare(
+        prepared(
+          db,
           `UPDATE push_quarantine SET run_id = ?, at = ?, row_number = ?, error_code = ?, error_message = ?,
              field_path = ?, request_id = ?, raw = ?, options = ? WHERE id = ?`,
         ).run(
@@ -259,24 +288,23 @@ export function addQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): nu
 }
 
 function insertQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number {
-  const result = db
-    .prepare(
-      `INSERT INTO push_quarantine (run_id, at, operation, row_number, record_key, error_code, error_message,
+  const result = prepared(
+    db,
+    `INSERT INTO push_quarantine (run_id, at, operation, row_number, record_key, error_code, error_message,
          field_path, request_id, raw, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      entry.runId,
-      now(),
-      entry.operation,
-      entry.rowNumber ?? null,
-      entry.recordKey ?? null,
-      entry.errorCode,
-      entry.errorMessage,
-      entry.fieldPath ?? null,
-      entry.requestId ?? null,
-      JSON.stringify(entry.raw ?? null),
-      JSON.stringify(entry.options ?? {}),
-    );
+  ).run(
+    entry.runId,
+    now(),
+    entry.operation,
+    entry.rowNumber ?? null,
+    entry.recordKey ?? null,
+    entry.errorCode,
+    entry.errorMessage,
+    entry.fieldPath ?? null,
+    entry.requestId ?? null,
+    JSON.stringify(entry.raw ?? null),
+    JSON.stringify(entry.options ?? {}),
+  );
   return Number(result.lastInsertRowid);
 }
 
@@ -307,21 +335,20 @@ export function listQuarantine(db: SqliteDatabase, filter: QuarantineFilter = {}
     params.push(filter.runId);
   }
   params.push(filter.limit ?? 1000);
-  const rows = db
-    .prepare(
-      `SELECT * FROM push_quarantine ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`,
-    )
-    .all(...params) as QuarantineRow[];
+  const rows = prepared(
+    db,
+    `SELECT * FROM push_quarantine ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`,
+  ).all(...params) as QuarantineRow[];
   return rows.map(toQuarantine);
 }
 
 export function getQuarantine(db: SqliteDatabase, id: number): QuarantineEntry | undefined {
-  const row = db.prepare('SELECT * FROM push_quarantine WHERE id = ?').get(id) as QuarantineRow | undefined;
+  const row = prepared(db, 'SELECT * FROM push_quarantine WHERE id = ?').get(id) as QuarantineRow | undefined;
   return row ? toQuarantine(row) : undefined;
 }
 
 export function setQuarantineStatus(db: SqliteDatabase, id: number, status: QuarantineEntry['status']): void {
-  db.prepare('UPDATE push_quarantine SET status = ? WHERE id = ?').run(status, id);
+  prepared(db, 'UPDATE push_quarantine SET status = ? WHERE id = ?').run(status, id);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -358,11 +385,10 @@ export function startRun(db: SqliteDatabase, operation: string, input: string, d
   const id = randomUUID();
   db.transaction(() => {
     if (!dryRun) {
-      const open = db
-        .prepare(
-          'SELECT id, pid, host FROM push_runs WHERE operation = ? AND dry_run = 0 AND finished_at IS NULL',
-        )
-        .all(operation) as Array<{ id: string; pid: number | null; host: string | null }>;
+      const open = prepared(
+        db,
+        'SELECT id, pid, host FROM push_runs WHERE operation = ? AND dry_run = 0 AND finished_at IS NULL',
+      ).all(operation) as Array<{ id: string; pid: number | null; host: string | null }>;
       for (const run of open) {
         if (ownerAlive(run))
           throw new PushRunConflictError(
@@ -370,13 +396,14 @@ export function startRun(db: SqliteDatabase, operation: string, input: string, d
               run.host ? ` on ${run.host}` : ''
             }); wait for it to finish, then run again`,
           );
-        db.prepare("UPDATE push_runs SET finished_at = ?, outcome = 'abandoned' WHERE id = ?").run(
+        prepared(db, "UPDATE push_runs SET finished_at = ?, outcome = 'abandoned' WHERE id = ?").run(
           now(),
           run.id,
         );
       }
     }
-    db.prepare(
+    prepared(
+      db,
       'INSERT INTO push_runs (id, operation, input, dry_run, started_at, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ).run(id, operation, input, dryRun ? 1 : 0, now(), process.pid, hostname());
   }).immediate();
@@ -391,7 +418,7 @@ export function finishRun(
   counts: Record<string, number>,
 ): void {
   liveRuns.delete(id);
-  db.prepare('UPDATE push_runs SET finished_at = ?, outcome = ?, counts = ? WHERE id = ?').run(
+  prepared(db, 'UPDATE push_runs SET finished_at = ?, outcome = ?, counts = ? WHERE id = ?').run(
     now(),
     outcome,
     JSON.stringify(counts),

@@ -69,12 +69,15 @@ export function planReplay(entries: readonly QuarantineEntry[], options: PlanRep
   const { fixed } = options;
   const rows: InputRow[] = entries.map((e, i) => {
     const raw = fixed?.has(e.id) ? fixed.get(e.id) : e.raw;
+    // An entry that fails again keeps its own key, and so its own entry.
+    const key = e.recordKey !== null ? { key: e.recordKey } : {};
     return raw !== null && typeof raw === 'object' && !Array.isArray(raw)
-      ? { row: i + 1, record: raw as Record<string, unknown>, raw }
+      ? { row: i + 1, record: raw as Record<string, unknown>, raw, ...key }
       : {
           row: i + 1,
           error: 'the quarantined row was not a record; fix it in the source and push it again',
           raw,
+          ...key,
         };
   });
   return { entries, operation, mapping, onExisting, rows, ...(keyColumn !== undefined ? { keyColumn } : {}) };

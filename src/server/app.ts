@@ -1,10 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { redact } from '../util/redact.js';
 import { type AppEnv, requireAuth } from './auth.js';
+import { isLoopbackHost } from './base-url.js';
 import type { ServerDeps } from './context.js';
 import { errorHandler, NotFoundError } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -14,6 +17,12 @@ import { flowRoutes } from './routes/flows.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
 import { tokenRoutes } from './routes/tokens.js';
+import {
+  DEFAULT_MAX_UPLOAD_BYTES,
+  MULTIPART_OVERHEAD,
+  PayloadTooLargeError,
+  uploadRoutes,
+} from './routes/uploads.js';
 
 /** Options of {@link createApp} beyond its dependencies. */
 export interface AppOptions {
@@ -24,21 +33,49 @@ export interface AppOptions {
    */
   webRoot?: string;
   /**
-   * Host names the server answers to; any other `Host` gets 403. A server on a loopback address sets the
-   * loopback names, so a web page whose own name resolves to 127.0.0.1 (DNS rebinding) cannot reach the
-   * API — notably the first-run setup, which has no session to check yet.
-   * @default every host
-   * @example ['127.0.0.1', 'localhost', '[::1]']
+   * Host names the server answers to besides IP addresses and `localhost`; any other `Host` gets 403
+   * before a route runs. A web page whose own name resolves to this server (DNS rebinding) sends its own
+   * name, never an address, so it cannot reach the API — notably the first-run setup, which has no session
+   * to check yet. Applied on every listen address.
+   * @default none: IP addresses and localhost only
+   * @example ['ashpipe.internal.example.com']
    */
   allowedHosts?: readonly string[];
+  /**
+   * Largest file `POST /api/v1/uploads` accepts, in bytes.
+   * @default 100 MiB ({@link DEFAULT_MAX_UPLOAD_BYTES})
+   * @example 20 * 1024 * 1024
+   */
+  maxUploadBytes?: number;
 }
 
-/** The names a server listening on loopback answers to. */
-export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '[::1]'];
+/**
+ * Largest request bodies, by route, in bytes: a body announced larger is answered 413 before it is read,
+ * a chunked one is cut when it passes the limit. Uploads have their own limit.
+ */
+export const BODY_LIMITS = {
+  /** Login, first-run setup and password change: a password and little else (unauthenticated routes). */
+  session: 16 * 1024,
+  /** Flows, which may carry a pasted CSV inline. */
+  flows: 2 * 1024 * 1024,
+  /** Every other route (credentials, tokens, quarantine replay of up to 10,000 ids). */
+  other: 256 * 1024,
+} as const;
 
-/** Whether a listen address is loopback-only. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+/** The body limit of a request path (uploads: the file limit plus room for the multipart framing). */
+export function bodyLimitOf(pathname: string, maxUploadBytes = DEFAULT_MAX_UPLOAD_BYTES): number {
+  if (pathname.startsWith('/api/v1/uploads')) return maxUploadBytes + MULTIPART_OVERHEAD;
+  if (pathname.startsWith('/api/v1/session')) return BODY_LIMITS.session;
+  if (pathname.startsWith('/api/v1/flows')) return BODY_LIMITS.flows;
+  return BODY_LIMITS.other;
+}
+
+/** Whether a listen address is this machine only (localhost, 127.0.0.0/8, ::1). */
+export const isLoopback = isLoopbackHost;
+
+/** A Host header's name without its port (and IPv6 brackets kept off). */
+function hostName(c: Context): string {
+  return new URL(c.req.url).hostname.toLowerCase().replace(/^\[|\]$/g, '');
 }
 
 /**
@@ -47,24 +84,22 @@ export function isLoopback(host: string): boolean {
  */
 export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  if (options.allowedHosts) {
-    const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
-    app.use(async (c, next) => {
-      const host = new URL(c.req.url).hostname.toLowerCase();
-      if (!allowed.has(host)) {
-        return c.json(
-          {
-            error: {
-              code: 'host_not_allowed',
-              message: `this server answers only to ${[...allowed].join(', ')}; start it with --host to serve other names`,
-            },
+  const names = new Set(['localhost', ...(options.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  app.use(async (c, next) => {
+    const host = hostName(c);
+    if (isIP(host) === 0 && !names.has(host)) {
+      return c.json(
+        {
+          error: {
+            code: 'host_not_allowed',
+            message: `this server answers to IP addresses${names.size > 1 ? `, ${[...names].join(', ')}` : ' and localhost'} only; start it with --allowed-host ${host} to serve this name`,
           },
-          403,
-        );
-      }
-      await next();
-    });
-  }
+        },
+        403,
+      );
+    }
+    await next();
+  });
   app.use(
     secureHeaders({
       contentSecurityPolicy: {
@@ -83,6 +118,27 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   );
 
   const api = new Hono<AppEnv>();
+  const limiters = new Map<number, MiddlewareHandler>();
+  api.use(async (c, next) => {
+    if (c.req.path.startsWith('/api/v1/uploads')) return next();
+    const max = bodyLimitOf(c.req.path);
+    let limit = limiters.get(max);
+    if (!limit) {
+      limit = bodyLimit({
+        maxSize: max,
+        onError: (ctx) => {
+          // The rest of the body is not read: the connection is closed after the answer.
+          ctx.header('Connection', 'close');
+          return ctx.json(
+            { error: { code: 'payload_too_large', message: new PayloadTooLargeError(max).message } },
+            413,
+          );
+        },
+      });
+      limiters.set(max, limit);
+    }
+    return limit(c, next);
+  });
   // Redaction of every API response body: a key that reached any message (an error from a lower layer,
   // a record echoed back) is masked before it leaves the process.
   api.use(async (c, next) => {
@@ -113,6 +169,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   secured.route('/runs', runRoutes(deps));
   secured.route('/datasets', datasetRoutes(deps));
   secured.route('/quarantine', quarantineRoutes(deps));
+  secured.route('/uploads', uploadRoutes(deps, options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES));
   secured.route('/', catalogueRoutes(deps));
   api.route('/', secured);
   api.all('*', (c) => {

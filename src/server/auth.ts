@@ -19,38 +19,78 @@ export type AppEnv = { Variables: { principal: Principal } };
 /** Limits on failed console logins. */
 export interface LoginLimitOptions {
   /**
-   * Failed attempts allowed per client address within `windowMs`.
+   * Failed attempts allowed per client address within `windowMs`; that address is then refused (429)
+   * until its oldest failure leaves the window. Other addresses are not affected.
    * @default 5
    */
   maxFailures?: number;
   /**
-   * Failed attempts allowed from all addresses together within `windowMs` (slows a distributed guess).
+   * Failed attempts from all addresses together within `windowMs` after which every attempt is slowed
+   * down (a distributed guess): nobody is locked out, each check waits first.
    * @default 50
    */
-  maxGlobalFailures?: number;
+  slowDownAfter?: number;
+  /**
+   * Wait added to every attempt for each failure beyond `slowDownAfter`, up to `maxSlowDownMs`.
+   * @default 250
+   */
+  slowDownStepMs?: number;
+  /**
+   * Longest wait of the global slow-down.
+   * @default 5000
+   */
+  maxSlowDownMs?: number;
+  /**
+   * Password checks (scrypt) running at once; more wait their turn, so guessing cannot take the CPU.
+   * @default 4
+   */
+  maxConcurrentChecks?: number;
   /**
    * Sliding window.
    * @default 900_000 (15 minutes)
    * @example 60_000
    */
   windowMs?: number;
+  /** How to wait (tests). @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
 }
 
-/** Counts failed logins per client and overall in a sliding window; successes do not clear the global count. */
+/** The one console account: limits are kept per (account, address). */
+const ADMIN = 'admin';
+
+/**
+ * Counts failed logins per (account, client address) in a sliding window, locking only that pair out, and
+ * slows every attempt down while failures from all addresses together are many — a distributed attacker
+ * (ten addresses × five guesses) slows the admin's login down a little but never locks it out.
+ */
 export class LoginLimiter {
   private readonly perClient = new Map<string, number[]>();
   private global: number[] = [];
   private readonly max: number;
-  private readonly maxGlobal: number;
+  private readonly slowDownAfter: number;
+  private readonly stepMs: number;
+  private readonly maxDelayMs: number;
   private readonly windowMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly maxChecks: number;
+  private checking = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(
     options: LoginLimitOptions = {},
     private readonly now: () => number = Date.now,
   ) {
     this.max = options.maxFailures ?? 5;
-    this.maxGlobal = options.maxGlobalFailures ?? 50;
+    this.slowDownAfter = options.slowDownAfter ?? 50;
+    this.stepMs = options.slowDownStepMs ?? 250;
+    this.maxDelayMs = options.maxSlowDownMs ?? 5000;
     this.windowMs = options.windowMs ?? 15 * 60 * 1000;
+    this.maxChecks = Math.max(1, options.maxConcurrentChecks ?? 4);
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  private key(client: string): string {
+    return `${ADMIN} ${client}`;
   }
 
   private recent(list: number[]): number[] {
@@ -58,44 +98,64 @@ export class LoginLimiter {
     return list.filter((t) => t > since);
   }
 
-  /** Throws 429 when the client (or everyone) has failed too often lately. */
+  /** Throws 429 when this address has failed too often lately; other addresses are not affected. */
   check(client: string): void {
-    const mine = this.recent(this.perClient.get(client) ?? []);
-    this.global = this.recent(this.global);
-    const blocking =
-      mine.length >= this.max ? mine : this.global.length >= this.maxGlobal ? this.global : null;
-    if (blocking) {
-      const oldest = blocking[0] ?? this.now();
+    const mine = this.recent(this.perClient.get(this.key(client)) ?? []);
+    if (mine.length >= this.max) {
+      const oldest = mine[0] ?? this.now();
       const retry = Math.max(1, Math.ceil((oldest + this.windowMs - this.now()) / 1000));
-      throw new TooManyRequestsError(`Too many failed logins; try again in ${retry} seconds.`, retry);
+      throw new TooManyRequestsError(
+        `Too many failed logins from this address; try again in ${retry} seconds.`,
+        retry,
+      );
     }
   }
 
+  /** The wait every attempt gets now: zero until failures from all addresses pass `slowDownAfter`. */
+  delayMs(): number {
+    this.global = this.recent(this.global);
+    const excess = this.global.length - this.slowDownAfter;
+    return excess < 0 ? 0 : Math.min(this.maxDelayMs, (excess + 1) * this.stepMs);
+  }
+
   fail(client: string): void {
-    const mine = this.recent(this.perClient.get(client) ?? []);
+    const key = this.key(client);
+    const mine = this.recent(this.perClient.get(key) ?? []);
     mine.push(this.now());
-    this.perClient.set(client, mine);
+    this.perClient.set(key, mine);
     this.global.push(this.now());
   }
 
   succeed(client: string): void {
-    this.perClient.delete(client);
+    this.perClient.delete(this.key(client));
   }
 
   /**
-   * Checks the client and counts the attempt as failed before the password is verified, so that guesses
-   * sent in parallel (hashing is asynchronous) are counted before they are checked. Call `succeeded` when
-   * the password was right: the attempt is taken back and the client's count cleared.
+   * Checks the address and counts the attempt as failed before the password is verified, so that guesses
+   * sent in parallel (hashing is asynchronous) are counted before they are checked; then waits out the
+   * global slow-down and a free check slot. Call `succeeded` when the password was right (the attempt is
+   * taken back and the address's count cleared) and `done` in every case.
    */
-  begin(client: string): { succeeded(): void } {
+  async begin(client: string): Promise<{ succeeded(): void; done(): void }> {
     this.check(client);
     const at = this.now();
+    const delay = this.delayMs();
     this.fail(client);
+    if (delay > 0) await this.sleep(delay);
+    if (this.checking >= this.maxChecks) await new Promise<void>((r) => this.waiting.push(r));
+    this.checking += 1;
+    let released = false;
     return {
       succeeded: () => {
         const i = this.global.lastIndexOf(at);
         if (i >= 0) this.global.splice(i, 1);
         this.succeed(client);
+      },
+      done: () => {
+        if (released) return;
+        released = true;
+        this.checking -= 1;
+        this.waiting.shift()?.();
       },
     };
   }

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from '../util/logger.js';
 import type { LoginLimiter } from './auth.js';
 import { BadRequestError } from './errors.js';
+import type { PathPolicy } from './paths.js';
 import type { Scheduler } from './scheduler.js';
 import type { ServerServices } from './services.js';
 import type { ServerStore } from './store.js';
@@ -18,11 +19,10 @@ export interface ServerDeps {
   secureCookies: boolean;
   /** IANA time zone of cron schedules. */
   timezone?: string;
-  /**
-   * The ashpipe home directory; flows may not name its control store or master key as a file.
-   * @example '.ashpipe'
-   */
-  home?: string;
+  /** Where flow files may be: the data directories, and the home whose own files are never a flow's. */
+  paths: PathPolicy;
+  /** Credentials may name a plain-http base URL on this machine (a sandbox); otherwise https only. */
+  allowHttpBaseUrl: boolean;
 }
 
 /** Parses a JSON body with a zod schema: 400 when it is not JSON, 422 when the values do not fit. */

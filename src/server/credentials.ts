@@ -1,8 +1,17 @@
 import { registerSecret } from '../util/redact.js';
-import type { CredentialInfo } from '../vault/types.js';
+import type { CredentialInfo, Verification } from '../vault/types.js';
 import type { Vault } from '../vault/vault.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { CredentialService, VerifyKey } from './services.js';
+
+/** 422 for a key no probe could check: nothing is stored unless the caller asks for it. */
+function probeFailed(verification: Verification, kept: string): ValidationError {
+  return new ValidationError(
+    `No probe reached Ashby, so the key could not be checked: ${verification.message ?? 'every probe failed'}. ${kept}; check the base URL, or pass saveUnverified: true to store the key anyway.`,
+    undefined,
+    'probe_failed',
+  );
+}
 
 /** Default Ashby base URL when neither the credential nor the server names one. */
 export const DEFAULT_BASE_URL = 'https://api.ashbyhq.com';
@@ -33,6 +42,7 @@ export class VaultCredentialService implements CredentialService {
     description?: string;
     apiKey: string;
     baseUrl?: string;
+    saveUnverified?: boolean;
   }): Promise<CredentialInfo> {
     registerSecret(input.apiKey);
     const baseUrl = input.baseUrl ?? this.defaultBaseUrl;
@@ -44,6 +54,8 @@ export class VaultCredentialService implements CredentialService {
         'key_rejected',
       );
     }
+    if (verification.status === 'error' && input.saveUnverified !== true)
+      throw probeFailed(verification, 'Nothing was saved');
     return this.vault.add({
       name: input.name,
       apiKey: input.apiKey,
@@ -57,7 +69,11 @@ export class VaultCredentialService implements CredentialService {
     return this.vault.edit(this.get(id).name, changes);
   }
 
-  async rotate(id: string, apiKey: string): Promise<CredentialInfo> {
+  async rotate(
+    id: string,
+    apiKey: string,
+    options: { saveUnverified?: boolean } = {},
+  ): Promise<CredentialInfo> {
     registerSecret(apiKey);
     const current = this.get(id);
     const verification = await this.verifyKey(apiKey.trim(), current.baseUrl ?? this.defaultBaseUrl);
@@ -68,6 +84,8 @@ export class VaultCredentialService implements CredentialService {
         'key_rejected',
       );
     }
+    if (verification.status === 'error' && options.saveUnverified !== true)
+      throw probeFailed(verification, 'The old key stays in place');
     return this.vault.rotate(current.name, apiKey, verification);
   }
 

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { byteChunks, openInputFile, type PhysicalLine, physicalLines } from '../push/input-file.js';
 import { openSqlite } from '../util/sqlite.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { Flow } from './model.js';
@@ -17,6 +18,20 @@ function order(columns: string[]): string[] {
     ...columns.filter((c) => !META_COLUMNS.includes(c)),
     ...columns.filter((c) => META_COLUMNS.includes(c)),
   ];
+}
+
+/** Longest JSONL line the preview parses; a longer one is shown as a note. */
+const MAX_PREVIEW_LINE_BYTES = 4 * 1024 * 1024;
+
+function previewRow(line: PhysicalLine): Record<string, unknown> {
+  if (line.truncated)
+    return { _ashpipe_error: `line ${line.line} is ${line.bytes} bytes long; too long to show` };
+  try {
+    const value = JSON.parse(line.text) as unknown;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      return value as Record<string, unknown>;
+  } catch {}
+  return { _ashpipe_error: `line ${line.line} is not a JSON object` };
 }
 
 /**
@@ -88,15 +103,35 @@ export class SinkDatasetService implements DatasetService {
     }
   }
 
-  private jsonl(file: string, stream: string, page: { limit: number; offset: number }): DatasetPage {
+  /**
+   * A page of a JSONL change log, read as a stream: only the page's lines are parsed, the others are
+   * counted, and no line is held beyond {@link MAX_PREVIEW_LINE_BYTES}, so a large file never blocks the
+   * server or fills its memory.
+   */
+  private async jsonl(
+    file: string,
+    stream: string,
+    page: { limit: number; offset: number },
+  ): Promise<DatasetPage> {
     if (!existsSync(file)) throw new NotFoundError('synced table', stream);
-    const lines = readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '');
-    const rows = lines
-      .slice(page.offset, page.offset + page.limit)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    let handle: Awaited<ReturnType<typeof openInputFile>>;
+    try {
+      handle = await openInputFile(file);
+    } catch (error) {
+      throw new ValidationError(error instanceof Error ? error.message : String(error));
+    }
+    const rows: Array<Record<string, unknown>> = [];
+    let total = 0;
+    try {
+      for await (const line of physicalLines(byteChunks(handle), MAX_PREVIEW_LINE_BYTES)) {
+        if (!line.truncated && line.text.trim() === '') continue;
+        if (total >= page.offset && rows.length < page.limit) rows.push(previewRow(line));
+        total += 1;
+      }
+    } finally {
+      await handle.close();
+    }
     const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-    return { stream, columns: order(columns), rows, total: lines.length, ...page };
+    return { stream, columns: order(columns), rows, total, ...page };
   }
 }

@@ -13,7 +13,6 @@ import { selectStreams } from '../streams/index.js';
 import { EndpointCounters } from '../sync/counters.js';
 import { runSync } from '../sync/engine.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
-import { redactDeep } from '../util/redact.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './model.js';
@@ -296,6 +295,7 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
         operation,
         rows,
         inputLabel: `${label} (flow ${flow.name})`,
+        inputKey: `flow:${flow.id}`,
         mapping: pushMapping(config),
         onExisting: onExistingOf(config.options),
         dryRun: ctx.dryRun,
@@ -358,7 +358,8 @@ export interface DryRunReport {
 
 /**
  * A dry run of an (unsaved) destination flow over its first `limit` records: mapping, validation and
- * look-ups against Ashby, nothing written and nothing recorded. The bodies are redacted.
+ * look-ups against Ashby, nothing written and nothing recorded. The bodies are shown as they would be
+ * sent (the API masks registered secrets in every response).
  */
 export async function dryRunDestination(
   db: SqliteDatabase,
@@ -391,7 +392,7 @@ export async function dryRunDestination(
       },
     });
     results.sort((a, b) => a.row - b.row);
-    return redactDeep({ operation: operation.name, total: summary.total, counts: summary.counts, results });
+    return { operation: operation.name, total: summary.total, counts: summary.counts, results };
   } finally {
     cleanup();
   }

@@ -132,6 +132,8 @@ export function translateError(error: unknown): Translated {
       return { status: 502, code: ashbyCode, message: error.message };
     }
     if (name === 'UsageError') return { status: 422, code: 'validation_failed', message: error.message };
+    // An input file refused or unreadable (not a text file, a record over the size limit, broken JSON).
+    if (name === 'InputFileError') return { status: 422, code: 'invalid_input_file', message: error.message };
   }
   return { status: 500, code: 'internal_error', message: 'Internal server error; see the server log.' };
 }

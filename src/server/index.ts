@@ -1,14 +1,21 @@
+import { mkdirSync, statSync } from 'node:fs';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import path from 'node:path';
+import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { UsageError } from '../cli/exit-codes.js';
 import { type ControlStore, openControlStore } from '../control/store.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
-import { createApp, isLoopback, LOOPBACK_HOSTS } from './app.js';
+import { bodyLimitOf, createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
+import { isHttpLoopback } from './base-url.js';
 import type { ServerDeps } from './context.js';
+import { defaultDataDir, type PathPolicy } from './paths.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, PayloadTooLargeError } from './routes/uploads.js';
 import { type MissedRunPolicy, Scheduler } from './scheduler.js';
-import { hashPassword, MIN_PASSWORD_LENGTH } from './security/crypto.js';
+import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './security/crypto.js';
 import type { ServerServices } from './services.js';
 import { ServerStore } from './store.js';
 import { type DefaultServicesOptions, defaultServices } from './wiring.js';
@@ -39,11 +46,19 @@ export interface StartServerOptions {
    */
   port?: number;
   /**
-   * Interface to listen on. Anything but loopback exposes the console to the network.
+   * Interface to listen on. Anything but loopback (127.0.0.0/8, ::1, localhost) exposes the console to
+   * the network, and is refused until the admin password is set.
    * @default '127.0.0.1'
    * @example '0.0.0.0'
    */
   host?: string;
+  /**
+   * Host names the server answers to besides IP addresses and `localhost` (the name people use to reach
+   * it); requests naming any other host are refused, so a DNS-rebinding page cannot reach the API.
+   * @default none
+   * @example ['ashpipe.internal.example.com']
+   */
+  allowedHosts?: readonly string[];
   /** Built console to serve at `/`. @example 'web/dist' */
   webRoot?: string;
   /** Mark cookies `Secure` (behind an HTTPS proxy). @default false */
@@ -58,6 +73,24 @@ export interface StartServerOptions {
   services?: (store: ControlStore) => ServerServices;
   /** Passed to the default services. */
   serviceOptions?: DefaultServicesOptions;
+  /**
+   * Directories the files of flows must be inside (inputs, SQLite and JSONL targets, uploads go to the
+   * first). Each must exist; relative flow paths are taken from the first.
+   * @default [`$ASHPIPE_HOME/data`] (created, mode 0700)
+   * @example ['/srv/exports', '/srv/imports']
+   */
+  dataDirs?: readonly string[];
+  /**
+   * Largest file the upload route accepts, in bytes.
+   * @default 100 MiB
+   * @example 20 * 1024 * 1024
+   */
+  maxUploadBytes?: number;
+  /**
+   * Let credentials name a plain-http base URL on this machine (a sandbox). Everything else must be https.
+   * @default true when the server's own Ashby base URL is plain http on this machine (sandbox mode), else false
+   */
+  allowHttpBaseUrl?: boolean;
 }
 
 /** A running server. */
@@ -76,21 +109,27 @@ export async function buildDeps(
 ): Promise<ServerDeps> {
   const logger = options.logger ?? new Logger({});
   const store = new ServerStore(control.db);
+  const paths = pathPolicy(control.home, options.dataDirs);
   const envPassword = options.env.ASHPIPE_ADMIN_PASSWORD;
   if (envPassword) {
     registerSecret(envPassword);
     if (envPassword.length < MIN_PASSWORD_LENGTH) {
       throw new Error(`ASHPIPE_ADMIN_PASSWORD must have at least ${MIN_PASSWORD_LENGTH} characters`);
     }
-    // The environment wins: set at every start, so changing the variable changes the password.
-    store.setPasswordHash(await hashPassword(envPassword), true);
+    // The variable only seeds the first password: one changed in the console since stays changed.
+    const current = store.passwordHash();
+    if (current === undefined) store.setPasswordHash(await hashPassword(envPassword));
+    else if (!(await verifyPassword(envPassword, current)))
+      logger.warn(
+        'ASHPIPE_ADMIN_PASSWORD is ignored: the admin password was set before (it only seeds the first one); change it in the console',
+      );
   }
   const services =
     options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
   const scheduler = new Scheduler(store, services, logger, {
     ...(options.missedRuns ? { missedRuns: options.missedRuns } : {}),
     ...(options.timezone ? { timezone: options.timezone } : {}),
-    home: control.home,
+    paths,
   });
   return {
     store,
@@ -99,9 +138,32 @@ export async function buildDeps(
     logger,
     limiter: new LoginLimiter(options.loginLimits),
     secureCookies: options.secureCookies ?? false,
-    home: control.home,
+    paths,
+    allowHttpBaseUrl:
+      options.allowHttpBaseUrl ??
+      isHttpLoopback(options.serviceOptions?.baseUrl ?? options.env.ASHBY_BASE_URL),
     ...(options.timezone ? { timezone: options.timezone } : {}),
   };
+}
+
+/**
+ * The data directories of a server: the ones given (each must be an existing directory), else
+ * `$ASHPIPE_HOME/data`, created 0700 when missing.
+ */
+function pathPolicy(home: string, dataDirs: readonly string[] | undefined): PathPolicy {
+  if (dataDirs === undefined || dataDirs.length === 0) {
+    const dir = defaultDataDir(home);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return { dataDirs: [path.resolve(dir)], home };
+  }
+  for (const dir of dataDirs) {
+    let ok = false;
+    try {
+      ok = statSync(dir).isDirectory();
+    } catch {}
+    if (!ok) throw new UsageError(`--data-dir ${dir} is not an existing directory`);
+  }
+  return { dataDirs: dataDirs.map((d) => path.resolve(d)), home };
 }
 
 /** Opens the control store, starts the scheduler and listens. */
@@ -110,13 +172,50 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   try {
     const deps = await buildDeps(control, options);
     const host = options.host ?? '127.0.0.1';
+    if (!isLoopback(host) && deps.store.passwordHash() === undefined) {
+      await deps.scheduler.stop({ abort: true });
+      // Whoever reaches a fresh server first sets the password: on the network, that could be anyone.
+      throw new UsageError(
+        `refusing to listen on ${host} before the admin password is set: set ASHPIPE_ADMIN_PASSWORD, or start on 127.0.0.1 and set it in the console first`,
+      );
+    }
     const app = createApp(deps, {
       ...(options.webRoot ? { webRoot: options.webRoot } : {}),
-      ...(isLoopback(host) ? { allowedHosts: LOOPBACK_HOSTS } : {}),
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
     });
-    const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port: options.port ?? 4100, hostname: host }, () => resolve(s));
-      s.once('error', reject);
+    const listener = getRequestListener(app.fetch);
+    const maxUpload = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+    const server = http.createServer((req, res) => {
+      // A body announced larger than its route accepts is refused here, before anything is built for it:
+      // a flood of such requests costs the server as little as possible.
+      const length = Number(req.headers['content-length']);
+      const limit = bodyLimitOf(new URL(req.url ?? '/', 'http://localhost').pathname, maxUpload);
+      if (Number.isFinite(length) && length > limit && req.headers['transfer-encoding'] === undefined) {
+        res.writeHead(413, {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          connection: 'close',
+        });
+        res.end(
+          JSON.stringify({
+            error: { code: 'payload_too_large', message: new PayloadTooLargeError(limit).message },
+          }),
+        );
+        return;
+      }
+      void listener(req, res);
+    });
+    // Slow clients: headers must arrive within 20 s; a whole request within 5 minutes (an upload).
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 300_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 4100, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     const port = (server.address() as AddressInfo).port;
     deps.scheduler.start();

@@ -33,7 +33,7 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'ashpipe server API',
       version: VERSION,
       description:
-        'REST API of `ashpipe serve`. Authenticate with the console session cookie (mutating requests then need the `X-CSRF-Token` header from `GET /session`) or with an API token: `Authorization: Bearer ashp_…`. Errors are `{error: {code, message}}`. API keys are write-only and never returned.',
+        'REST API of `ashpipe serve`. Authenticate with the console session cookie (mutating requests then need the `X-CSRF-Token` header from `GET /session`) or with an API token: `Authorization: Bearer ashp_…`. Errors are `{error: {code, message}}`. API keys are write-only and never returned. Request bodies are limited per route (413 `payload_too_large`).',
     },
     servers: [{ url: '/api/v1' }],
     security: [{ session: [] }, { bearer: [] }],
@@ -55,7 +55,20 @@ export function openApiDocument(): Record<string, unknown> {
         ),
       },
       '/session/password': {
-        put: op('session', { summary: 'Change the admin password', errors: [422, 429] }),
+        put: op('session', {
+          summary:
+            'Change the admin password (logs other browsers out; `revokeTokens` revokes every API token)',
+          body: 'PasswordChange',
+          errors: [422, 429],
+        }),
+      },
+      '/uploads': {
+        post: op('uploads', {
+          summary:
+            'Upload a .csv, .jsonl or .json file (multipart form data, part `file`) into the data directory; answers the `input.path` to use',
+          ok: '201',
+          errors: [400, 413, 422],
+        }),
       },
       '/tokens': {
         get: op('tokens', { summary: 'List API tokens (never their values)' }),
@@ -209,7 +222,24 @@ export function openApiDocument(): Record<string, unknown> {
             name: { type: 'string' },
             description: { type: 'string' },
             apiKey: { type: 'string', writeOnly: true },
-            baseUrl: { type: 'string', format: 'uri' },
+            baseUrl: {
+              type: 'string',
+              format: 'uri',
+              description: 'https, or http to this machine when the server allows it',
+            },
+            saveUnverified: {
+              type: 'boolean',
+              description: 'store the key even though no probe reached Ashby',
+            },
+          },
+        },
+        PasswordChange: {
+          type: 'object',
+          required: ['currentPassword', 'newPassword'],
+          properties: {
+            currentPassword: { type: 'string', writeOnly: true },
+            newPassword: { type: 'string', minLength: 10, writeOnly: true },
+            revokeTokens: { type: 'boolean' },
           },
         },
         EditCredential: {
@@ -219,7 +249,10 @@ export function openApiDocument(): Record<string, unknown> {
         Rotate: {
           type: 'object',
           required: ['apiKey'],
-          properties: { apiKey: { type: 'string', writeOnly: true } },
+          properties: {
+            apiKey: { type: 'string', writeOnly: true },
+            saveUnverified: { type: 'boolean' },
+          },
         },
         Sample: {
           type: 'object',

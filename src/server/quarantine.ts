@@ -2,7 +2,6 @@ import { AshbyClient } from '../ashby/client.js';
 import { runPush } from '../push/engine.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry } from '../push/ledger.js';
 import { planReplay, replayEntries, vouchedNotice } from '../push/replay.js';
-import { redactDeep } from '../util/redact.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { pushCount } from './engines.js';
 import { NotFoundError, ValidationError } from './errors.js';
@@ -18,7 +17,7 @@ function text(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** A ledger quarantine entry as the API returns it (the raw record redacted). */
+/** A ledger quarantine entry as the API returns it: the record exactly as it was read. */
 export function toItem(e: QuarantineEntry): QuarantineItem {
   const flowId = text(e.options.flowId);
   const runId = text(e.options.flowRunId);
@@ -31,7 +30,7 @@ export function toItem(e: QuarantineEntry): QuarantineItem {
     ...(e.rowNumber !== null ? { row: e.rowNumber, source: `row ${e.rowNumber}` } : {}),
     ...(e.fieldPath !== null ? { fieldPath: e.fieldPath } : {}),
     ...(e.requestId !== null ? { requestId: e.requestId } : {}),
-    record: redactDeep(e.raw),
+    record: e.raw,
     errorCode: e.errorCode,
     errorMessage: e.errorMessage,
     createdAt: e.at,

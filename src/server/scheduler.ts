@@ -4,7 +4,7 @@ import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
 import { ConflictError, NotFoundError, translateError, ValidationError } from './errors.js';
 import type { Flow, Run, RunCount, RunTrigger } from './model.js';
-import { checkFlowPaths } from './paths.js';
+import { type PathPolicy, resolveFlowPaths } from './paths.js';
 import type { FlowEngine, RunProgress, ServerServices } from './services.js';
 import type { ServerStore } from './store.js';
 
@@ -32,13 +32,12 @@ export interface SchedulerOptions {
   /** Clock, for tests. @default () => new Date() */
   now?: () => Date;
   /**
-   * The ashpipe home directory: every run checks again that its flow names none of its files (the
-   * control store, the master key), as flows saved before that check or paths that became links since
-   * were never refused.
+   * Where flow files may be: every run checks its flow's paths again (flows saved before a check, or
+   * paths that became links since, are refused at run time) and runs with their real paths.
    * @default no check at run time
-   * @example '/var/lib/ashpipe'
+   * @example { dataDirs: ['/var/lib/ashpipe/data'], home: '/var/lib/ashpipe' }
    */
-  home?: string;
+  paths?: PathPolicy;
 }
 
 /** Events of one run, for server-sent events. */
@@ -214,9 +213,10 @@ export class Scheduler {
     const logger = this.logger.child({ flowId: flow.id, runId: run.id });
     let finished: Run;
     try {
-      if (this.options.home !== undefined) {
+      let resolved = flow;
+      if (this.options.paths !== undefined) {
         try {
-          checkFlowPaths(this.options.home, flow.config);
+          resolved = { ...flow, config: resolveFlowPaths(this.options.paths, flow.config) };
         } catch (error) {
           throw new ValidationError(
             `refused to run flow "${flow.name}": ${error instanceof Error ? error.message : String(error)}; change the flow's path`,
@@ -227,7 +227,7 @@ export class Scheduler {
       const engine =
         override ??
         (flow.kind === 'source' ? this.services.engines.source : this.services.engines.destination);
-      const outcome = await engine(flow, {
+      const outcome = await engine(resolved, {
         runId: run.id,
         apiKey: access.apiKey,
         baseUrl: access.baseUrl,

@@ -12,16 +12,21 @@ export interface CredentialService {
   list(): CredentialInfo[];
   /** Throws a 404 when absent. */
   get(id: string): CredentialInfo;
-  /** Verifies the key, then stores it with the verification (an invalid key is refused, nothing stored). */
+  /**
+   * Verifies the key, then stores it with the verification. A key Ashby rejects is refused, and so is one
+   * no probe could check (a wrong base URL, Ashby unreachable) unless `saveUnverified`.
+   */
   add(input: {
     name: string;
     description?: string;
     apiKey: string;
     baseUrl?: string;
+    /** Store the key even when no probe reached Ashby. @default false */
+    saveUnverified?: boolean;
   }): Promise<CredentialInfo>;
   edit(id: string, changes: { name?: string; description?: string }): CredentialInfo;
-  /** Verifies the new key, then replaces the old one. */
-  rotate(id: string, apiKey: string): Promise<CredentialInfo>;
+  /** Verifies the new key, then replaces the old one (same refusals as {@link add}). */
+  rotate(id: string, apiKey: string, options?: { saveUnverified?: boolean }): Promise<CredentialInfo>;
   /** Re-verifies the stored key and records the outcome. */
   verify(id: string): Promise<CredentialInfo>;
   remove(id: string): CredentialInfo;
@@ -100,7 +105,7 @@ export interface QuarantineItem {
   /** Field the error is about. @example 'email' */
   fieldPath?: string;
   requestId?: string;
-  /** The record as read from the input (redacted). */
+  /** The record exactly as read from the input (what a replay sends). */
   record: unknown;
   errorCode: string;
   errorMessage: string;

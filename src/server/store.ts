@@ -214,6 +214,11 @@ export class ServerStore {
     }));
   }
 
+  /** Revokes every API token; returns how many there were. */
+  deleteAllApiTokens(): number {
+    return this.db.prepare('DELETE FROM api_tokens').run().changes;
+  }
+
   deleteApiToken(id: string): boolean {
     return this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id).changes === 1;
   }

@@ -1,12 +1,14 @@
 import { UsageError } from '../cli/exit-codes.js';
 import type { Logger } from '../util/logger.js';
 import { JsonlSink } from './jsonl.js';
+import type { OutputMode } from './output-mode.js';
 import { PostgresSink } from './postgres.js';
 import { SqliteSink } from './sqlite.js';
 import type { Sink } from './types.js';
 
 export { type JsonlChange, JsonlSink } from './jsonl.js';
 export type { ColumnDef, ColumnType } from './layout.js';
+export type { OutputMode } from './output-mode.js';
 export { PostgresSink, parsePostgresTarget } from './postgres.js';
 export { SqliteSink } from './sqlite.js';
 export type {
@@ -27,6 +29,13 @@ export interface OpenSinkOptions {
    * @default none
    */
   logger?: Logger;
+  /**
+   * Permissions of the files and directories the sink creates (SQLite files, JSONL directories): they
+   * hold personal data, so only their owner may read them unless `umask` is asked for.
+   * @default 'private' (files 0600, directories 0700)
+   * @example 'umask'
+   */
+  outputMode?: OutputMode;
 }
 
 /**
@@ -43,14 +52,14 @@ export function openSink(target: string, options: OpenSinkOptions = {}): Sink {
     let file = target.slice('sqlite:'.length);
     if (file.startsWith('//')) file = file.slice(2);
     if (file === '') throw new UsageError('sqlite target needs a file path, e.g. sqlite:./ashpipe.db');
-    return new SqliteSink(file, options.logger);
+    return new SqliteSink(file, options.logger, options.outputMode ?? 'private');
   }
   if (scheme === 'postgres' || scheme === 'postgresql') return new PostgresSink(target, options.logger);
   if (scheme === 'jsonl') {
     let dir = target.slice('jsonl:'.length);
     if (dir.startsWith('//')) dir = dir.slice(2);
     if (dir === '') throw new UsageError('jsonl target needs a directory, e.g. jsonl:./ashpipe-data');
-    return new JsonlSink(dir, options.logger);
+    return new JsonlSink(dir, options.logger, options.outputMode ?? 'private');
   }
   throw new UsageError(
     `unsupported sink target ${JSON.stringify(target.replace(/\/\/[^@/]*@/, '//***@'))}: use sqlite:PATH, postgres://… or jsonl:DIR`,

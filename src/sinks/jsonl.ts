@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { tableNameFor } from './layout.js';
-import { dedupeByKey, emptyUpsertResult, keyValues } from './records.js';
+import { dirMode, fileMode, type OutputMode } from './output-mode.js';
+import { dedupeByKey, emptyUpsertResult, keyValues, storableRecords } from './records.js';
 import {
   type PageParent,
   type ReadRowsOptions,
@@ -68,6 +69,7 @@ export class JsonlSink implements Sink {
   constructor(
     private readonly dir: string,
     private readonly logger?: Logger,
+    private readonly outputMode: OutputMode = 'private',
   ) {
     this.location = `jsonl:${dir}`;
   }
@@ -75,7 +77,7 @@ export class JsonlSink implements Sink {
   async open(): Promise<void> {
     if (this.isOpen) return;
     try {
-      fs.mkdirSync(this.dir, { recursive: true });
+      fs.mkdirSync(this.dir, { recursive: true, mode: dirMode(this.outputMode) });
       fs.accessSync(this.dir, fs.constants.W_OK);
       const stateFile = path.join(this.dir, JSONL_STATE_FILE);
       if (fs.existsSync(stateFile)) {
@@ -119,11 +121,14 @@ export class JsonlSink implements Sink {
       : '';
     const index = this.indexFor(name);
     const result = emptyUpsertResult();
+    const storable = storableRecords(shape, records);
+    result.notices = storable.notices;
+    result.notStored = storable.notStored;
     const time = new Date().toISOString();
     const passId = state.passId ?? null;
     const staged = new Map<string, IndexEntry>();
     const lines: string[] = [];
-    for (const record of dedupeByKey(shape, records)) {
+    for (const record of dedupeByKey(shape, storable.records)) {
       const key = keyObject(shape, record);
       const keyText = JSON.stringify(key);
       const raw = JSON.stringify(record);
@@ -259,7 +264,7 @@ export class JsonlSink implements Sink {
     let written = offset;
     try {
       if (data.length > 0) {
-        const fd = fs.openSync(file, 'a');
+        const fd = fs.openSync(file, 'a', fileMode(this.outputMode));
         try {
           fs.writeSync(fd, data);
           fs.fsyncSync(fd);
@@ -286,7 +291,7 @@ export class JsonlSink implements Sink {
     const meta: Meta = { version: 1, streams: { ...this.meta.streams, [stream]: entry } };
     const target = path.join(this.dir, JSONL_STATE_FILE);
     const temp = `${target}.${process.pid}.tmp`;
-    const fd = fs.openSync(temp, 'w');
+    const fd = fs.openSync(temp, 'w', fileMode(this.outputMode));
     try {
       fs.writeSync(fd, `${JSON.stringify(meta, null, 2)}\n`);
       fs.fsyncSync(fd);

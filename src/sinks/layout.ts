@@ -49,6 +49,30 @@ export const RESERVED_TABLES = [
   'custom_field_values',
 ] as const;
 
+/**
+ * Typed columns a stream's table gets at most (keys included); later fields are kept in `_ashpipe_raw`
+ * only. SQLite allows 2000 columns and PostgreSQL 1600, and a PostgreSQL row of many text columns hits
+ * its 8 kB row limit well before that: records with hundreds of top-level fields would fail every page.
+ */
+export const MAX_TYPED_COLUMNS = 200;
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function hasBadCodeUnits(text: string): boolean {
+  LONE_SURROGATE.lastIndex = 0;
+  return text.includes('\u0000') || LONE_SURROGATE.test(text);
+}
+
+/** Text PostgreSQL can store: NUL and lone surrogates become U+FFFD (as in `_ashpipe_raw`). */
+export function pgText(text: string): string {
+  return hasBadCodeUnits(text) ? text.replaceAll('\u0000', '\ufffd').replace(LONE_SURROGATE, '\ufffd') : text;
+}
+
+/** The notice of a page whose fields could not all become columns. */
+export const CAPPED_NOTICE = `the table has its ${MAX_TYPED_COLUMNS} typed columns: later fields are kept only in _ashpipe_raw`;
+export const UNNAMABLE_NOTICE =
+  'fields whose names hold a NUL character or a lone surrogate are kept only in _ashpipe_raw';
+
 /** Longest column name generated: PostgreSQL truncates identifiers at 63 bytes, and suffixes need room. */
 const MAX_BASE_LENGTH = 48;
 
@@ -153,12 +177,26 @@ export function keyColumnValue(
   record: Record<string, unknown>,
   dialect: Dialect,
 ): unknown {
-  const value = record[column.field];
+  const given = record[column.field];
+  // A text key PostgreSQL cannot hold as it is is stored as _ashpipe_raw has it.
+  const value = dialect === 'postgres' && typeof given === 'string' ? pgText(given) : given;
   if (!fits(column.type, value, dialect))
     throw new Error(
       `a record of stream ${stream} has a ${column.field} that does not fit its ${column.type} key column`,
     );
   return value;
+}
+
+/** Notice of records left out because a key value does not fit its key column. */
+export const KEY_TYPE_NOTICE =
+  "records whose key does not fit the type of the table's key column are not stored";
+
+/** Whether every key value of `record` fits its key column (else it cannot be stored). */
+export function keyFits(layout: StreamLayout, record: Record<string, unknown>, dialect: Dialect): boolean {
+  return layout.keyColumns.every((c) => {
+    const value = record[c.field];
+    return fits(c.type, dialect === 'postgres' && typeof value === 'string' ? pgText(value) : value, dialect);
+  });
 }
 
 /** The SQL type name of a column type. */
@@ -210,8 +248,14 @@ export class StreamLayout {
    * The layout after seeing `records`: key fields first, then every other top-level field with a
    * non-null value, in order of first appearance. Returns `this` when nothing is new.
    */
-  extend(records: readonly Record<string, unknown>[]): { layout: StreamLayout; added: ColumnDef[] } {
+  extend(records: readonly Record<string, unknown>[]): {
+    layout: StreamLayout;
+    added: ColumnDef[];
+    /** Notices about fields that got no column ({@link CAPPED_NOTICE}, {@link UNNAMABLE_NOTICE}). */
+    notices: string[];
+  } {
     const added: ColumnDef[] = [];
+    const notices = new Set<string>();
     const taken = new Set(this.names);
     const known = new Set(this.byField.keys());
     let position = this.columns.length;
@@ -233,11 +277,18 @@ export class StreamLayout {
       for (const [field, value] of Object.entries(record)) {
         if (known.has(field)) continue;
         const type = inferType(value);
-        if (type !== undefined) add(field, type);
+        if (type === undefined) continue;
+        if (hasBadCodeUnits(field)) notices.add(UNNAMABLE_NOTICE);
+        else if (this.columns.length + added.length >= MAX_TYPED_COLUMNS) notices.add(CAPPED_NOTICE);
+        else add(field, type);
       }
     }
-    if (added.length === 0) return { layout: this, added };
-    return { layout: new StreamLayout(this.stream, this.primaryKey, [...this.columns, ...added]), added };
+    if (added.length === 0) return { layout: this, added, notices: [...notices] };
+    return {
+      layout: new StreamLayout(this.stream, this.primaryKey, [...this.columns, ...added]),
+      added,
+      notices: [...notices],
+    };
   }
 }
 

@@ -10,12 +10,15 @@ import {
   type ColumnMapRow,
   createTableSql,
   encodeValue,
+  KEY_TYPE_NOTICE,
   keyColumnValue,
+  keyFits,
   keyPosition,
   layoutsFromRows,
   META_COLUMNS,
   PARENT_COLUMN,
   parentIndexSql,
+  pgText,
   postgresCustomFieldBackfillSql,
   qualified,
   quoteIdent,
@@ -29,6 +32,7 @@ import {
   dedupeByKey,
   emptyUpsertResult,
   objectIdOf,
+  storableRecords,
 } from './records.js';
 import {
   type ReadRowsOptions,
@@ -177,7 +181,9 @@ export class PostgresSink implements Sink {
     state: StreamState,
     options: UpsertOptions = {},
   ): Promise<UpsertResult> {
-    const page = dedupeByKey(shape, records);
+    const storable = storableRecords(shape, records);
+    // Keys are compared as PostgreSQL stores them: two that differ only in a NUL are one row there.
+    const allPage = dedupeByKey(shape, storable.records, (v) => (typeof v === 'string' ? pgText(v) : v));
     const pool = this.requirePool();
     const parent = options.parent?.value;
     let outcome: {
@@ -190,7 +196,8 @@ export class PostgresSink implements Sink {
       outcome = await this.inTransaction(pool, async (client) => {
         const now = new Date().toISOString();
         let current = this.layoutFor(shape);
-        let { layout, added } = current.extend(page);
+        let page = allPage;
+        let { layout, added, notices } = current.extend(page);
         if (added.length > 0) {
           // Adding columns: serialise with any other writer of this stream and start from the stored map,
           // so two processes syncing into one schema agree on names and types.
@@ -199,10 +206,18 @@ export class PostgresSink implements Sink {
           ]);
           current =
             (await this.readLayout(client, shape.name)) ?? new StreamLayout(shape.name, shape.primaryKey, []);
-          ({ layout, added } = current.extend(page));
+          ({ layout, added, notices } = current.extend(page));
           await this.applyColumns(client, layout, added, current.hasTable);
         }
         const result = emptyUpsertResult(added.map((c) => c.column));
+        result.notices = [...storable.notices, ...notices];
+        result.notStored = storable.notStored;
+        if (layout.hasTable && page.some((r) => !keyFits(layout, r, 'postgres'))) {
+          const fitting = page.filter((r) => keyFits(layout, r, 'postgres'));
+          result.notStored += page.length - fitting.length;
+          result.notices.push(KEY_TYPE_NOTICE);
+          page = fitting;
+        }
         let parentAdded = false;
         if (page.length > 0 && parent !== undefined && !(await this.hasParentColumn(client, layout.table))) {
           await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
@@ -232,6 +247,12 @@ export class PostgresSink implements Sink {
     if (result.newColumns.length > 0) {
       this.logger?.info('new columns', { stream: shape.name, columns: result.newColumns });
     }
+    if ((result.notStored ?? 0) > 0 || (result.notices ?? []).length > 0)
+      this.logger?.warn('page stored with notices', {
+        stream: shape.name,
+        notStored: result.notStored,
+        notices: result.notices,
+      });
     return result;
   }
 
@@ -441,6 +462,7 @@ export class PostgresSink implements Sink {
       .filter((c) => !keyNames.has(c))
       .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
       .join(', ');
+    const keyFields = new Set(layout.primaryKey);
     const perRow = columns.length;
     const rowsPerStatement = Math.max(1, Math.floor(MAX_PARAMS / perRow));
     for (let start = 0; start < page.length; start += rowsPerStatement) {
@@ -450,7 +472,9 @@ export class PostgresSink implements Sink {
         const record = page[index] ?? {};
         const base = params.length;
         for (const c of layout.columns) {
-          const value = encodeValue(c.type, record[c.field], 'postgres');
+          const value = keyFields.has(c.field)
+            ? keyColumnValue(shape.name, c, record, 'postgres')
+            : encodeValue(c.type, record[c.field], 'postgres');
           params.push(c.type === 'json' && typeof value === 'string' ? jsonbSafe(value) : value);
         }
         params.push(raws[index], now, null, passId);
@@ -517,12 +541,19 @@ export class PostgresSink implements Sink {
     const ids = records.map((r) => objectIdOf(shape, r));
     await client.query(`DELETE FROM ${table} WHERE object_type = $1 AND object_id = ANY($2::text[])`, [
       objectType,
-      ids,
+      ids.map(pgText),
     ]);
     const values: unknown[][] = [];
     records.forEach((record, i) => {
       for (const entry of customFieldEntries(record, customFieldsPathOf(shape))) {
-        values.push([objectType, ids[i], entry.fieldId, entry.title, jsonbSafe(JSON.stringify(entry.value))]);
+        // Ids and titles are Ashby's data: a NUL in one must not fail the page (PostgreSQL text cannot hold it).
+        values.push([
+          objectType,
+          pgText(ids[i] ?? ''),
+          pgText(entry.fieldId),
+          entry.title === null ? null : pgText(entry.title),
+          jsonbSafe(JSON.stringify(entry.value)),
+        ]);
       }
     });
     const perStatement = Math.floor(MAX_PARAMS / 5);

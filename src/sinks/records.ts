@@ -9,7 +9,47 @@ export interface CustomFieldEntry {
 
 /** Counts of a page before any record is written. */
 export function emptyUpsertResult(newColumns: string[] = []): UpsertResult {
-  return { inserted: 0, updated: 0, unchanged: 0, undeleted: 0, newColumns };
+  return { inserted: 0, updated: 0, unchanged: 0, undeleted: 0, newColumns, notices: [], notStored: 0 };
+}
+
+/**
+ * Longest key a record may have, in UTF-8 bytes: PostgreSQL cannot index a key much longer (about 2700
+ * bytes), and Ashby's keys are UUIDs. A longer one is a hostile or broken record.
+ */
+export const MAX_KEY_BYTES = 1000;
+
+/** Why a record cannot be stored under a key, or undefined when it can. */
+function keyProblem(shape: StreamShape, record: Record<string, unknown>): string | undefined {
+  let bytes = 0;
+  for (const field of shape.primaryKey) {
+    const value = record[field];
+    if (!(typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))))
+      return `no usable key field ${JSON.stringify(field)}`;
+    bytes += Buffer.byteLength(String(value));
+  }
+  return bytes > MAX_KEY_BYTES ? `a key longer than ${MAX_KEY_BYTES} bytes` : undefined;
+}
+
+/**
+ * The records of a page that can be stored, and a notice per kind of record that cannot (no usable key,
+ * a key too long): one such record never fails its page, and so never stops its stream.
+ */
+export function storableRecords(
+  shape: StreamShape,
+  records: readonly Record<string, unknown>[],
+): { records: Array<Record<string, unknown>>; notStored: number; notices: string[] } {
+  const kept: Array<Record<string, unknown>> = [];
+  const reasons = new Set<string>();
+  for (const record of records) {
+    const problem = keyProblem(shape, record);
+    if (problem === undefined) kept.push(record);
+    else reasons.add(problem);
+  }
+  return {
+    records: kept,
+    notStored: records.length - kept.length,
+    notices: [...reasons].map((r) => `records with ${r} are not stored (see the log for their count)`),
+  };
 }
 
 /** The record's key values, in key order; throws when a key field is missing or not a string/number. */
@@ -30,10 +70,12 @@ export function keyString(values: readonly unknown[]): string {
 export function dedupeByKey(
   shape: StreamShape,
   records: readonly Record<string, unknown>[],
+  /** How a key value is stored (PostgreSQL's text cannot hold every string). @default as it is */
+  stored: (value: string | number) => string | number = (v) => v,
 ): Array<Record<string, unknown>> {
   const byKey = new Map<string, Record<string, unknown>>();
   for (const record of records) {
-    const key = keyString(keyValues(shape, record));
+    const key = keyString(keyValues(shape, record).map(stored));
     byKey.delete(key);
     byKey.set(key, record);
   }

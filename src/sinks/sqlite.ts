@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../util/sqlite.js';
 import {
@@ -13,7 +11,9 @@ import {
   customFieldValuesSelectSql,
   customFieldValuesViewSql,
   encodeValue,
+  KEY_TYPE_NOTICE,
   keyColumnValue,
+  keyFits,
   keyPosition,
   layoutsFromRows,
   META_COLUMNS,
@@ -23,6 +23,7 @@ import {
   rowDecoder,
   StreamLayout,
 } from './layout.js';
+import { createPrivately, type OutputMode } from './output-mode.js';
 import {
   type CustomFieldEntry,
   customFieldEntries,
@@ -31,6 +32,7 @@ import {
   dedupeByKey,
   emptyUpsertResult,
   objectIdOf,
+  storableRecords,
 } from './records.js';
 import {
   type ReadRowsOptions,
@@ -124,6 +126,7 @@ export class SqliteSink implements Sink {
   constructor(
     private readonly file: string,
     private readonly logger?: Logger,
+    private readonly outputMode: OutputMode = 'private',
   ) {
     this.location = `sqlite:${file}`;
   }
@@ -132,7 +135,7 @@ export class SqliteSink implements Sink {
     if (this.db) return;
     let db: SqliteDatabase | undefined;
     try {
-      if (this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
+      if (this.file !== ':memory:') createPrivately(this.file, this.outputMode);
       db = openSqlite(this.file);
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // Only a new, empty file takes a page size. A candidate's JSON is a few KiB (more with the written
@@ -201,13 +204,23 @@ export class SqliteSink implements Sink {
   ): Promise<UpsertResult> {
     const db = this.requireDb();
     const parent = options.parent?.value;
+    const storable = storableRecords(shape, records);
     const run = db.transaction(() => {
       const now = new Date().toISOString();
-      const page = dedupeByKey(shape, records);
+      let page = dedupeByKey(shape, storable.records);
       const stored = this.cachedLayout(shape.name)?.layout;
-      const { layout, added } = (stored ?? new StreamLayout(shape.name, shape.primaryKey, [])).extend(page);
+      const extended = (stored ?? new StreamLayout(shape.name, shape.primaryKey, [])).extend(page);
+      const { layout, added } = extended;
       this.applyColumns(layout, added, stored?.hasTable ?? false);
       const result = emptyUpsertResult(added.map((c) => c.column));
+      result.notices = [...storable.notices, ...extended.notices];
+      result.notStored = storable.notStored;
+      if (layout.hasTable && page.some((r) => !keyFits(layout, r, 'sqlite'))) {
+        const fitting = page.filter((r) => keyFits(layout, r, 'sqlite'));
+        result.notStored += page.length - fitting.length;
+        result.notices.push(KEY_TYPE_NOTICE);
+        page = fitting;
+      }
       if (page.length > 0) {
         let prepared = added.length > 0 ? this.cachedLayout(shape.name) : this.prepared.get(shape.name);
         if (prepared && parent !== undefined && !prepared.hasParent) {
@@ -239,6 +252,12 @@ export class SqliteSink implements Sink {
     if (result.newColumns.length > 0) {
       this.logger?.info('new columns', { stream: shape.name, columns: result.newColumns });
     }
+    if ((result.notStored ?? 0) > 0 || (result.notices ?? []).length > 0)
+      this.logger?.warn('page stored with notices', {
+        stream: shape.name,
+        notStored: result.notStored,
+        notices: result.notices,
+      });
     return result;
   }
 

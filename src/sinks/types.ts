@@ -65,6 +65,14 @@ export interface UpsertResult {
   undeleted: number;
   /** Columns added by this page (SQL sinks), in the order they were added. */
   newColumns: string[];
+  /**
+   * What the sink did differently from its rules on this page, for the run's summary: fields kept only
+   * in `_ashpipe_raw` (the table's typed-column cap, names a column cannot have), records not stored.
+   * Each is a stable sentence, so a run can list each once.
+   */
+  notices?: string[];
+  /** Records of the page that could not be stored (no usable key); never counted above. */
+  notStored?: number;
 }
 
 /** The parent record a page of a child stream was read for (`candidate.listNotes` for one candidate). */

@@ -99,6 +99,8 @@ interface PassTotals {
   deleted: number;
   droppedConfidential: number;
   newColumns: Set<string>;
+  notices: Set<string>;
+  notStored: number;
 }
 
 class AbortedError extends Error {
@@ -271,6 +273,8 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
       deleted: 0,
       droppedConfidential: 0,
       newColumns: new Set(),
+      notices: new Set(),
+      notStored: 0,
     };
     let mode: PassMode | null = null;
     let firstSync = false;
@@ -296,6 +300,16 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
         droppedConfidential: totals.droppedConfidential,
         // On the first sync every column is new: only later additions are schema changes worth announcing.
         newColumns: firstSync ? [] : [...totals.newColumns],
+        ...(totals.notices.size > 0 || totals.notStored > 0
+          ? {
+              notices: [
+                ...(totals.notStored > 0
+                  ? [`${totals.notStored} record${totals.notStored === 1 ? '' : 's'} not stored`]
+                  : []),
+                ...totals.notices,
+              ],
+            }
+          : {}),
         requests: after.requests - before.requests,
         retries: after.retries - before.retries,
         rateLimited: after.rateLimited - before.rateLimited,
@@ -372,6 +386,8 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
       totals.unchanged += r.unchanged;
       totals.undeleted += r.undeleted;
       for (const c of r.newColumns) totals.newColumns.add(c);
+      for (const n of r.notices ?? []) totals.notices.add(n);
+      totals.notStored += r.notStored ?? 0;
       emit({ type: 'page', stream: stream.name, pages: totals.pages, records: totals.records });
       return next;
     };

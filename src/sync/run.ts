@@ -1,5 +1,5 @@
 import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../ashby/index.js';
-import { openSink } from '../sinks/index.js';
+import { type OutputMode, openSink } from '../sinks/index.js';
 import type { ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
 import { EndpointCounters } from './counters.js';
@@ -13,6 +13,12 @@ export interface SyncRunOptions {
   baseUrl: string;
   /** Sink target (`sqlite:PATH`, `postgres://…`, `jsonl:DIR`). */
   target: string;
+  /**
+   * Permissions of files and directories the sink creates.
+   * @default 'private' (0600 / 0700)
+   * @example 'umask'
+   */
+  outputMode?: OutputMode;
   streams: readonly ResolvedStream[];
   fullRefresh?: boolean;
   includeArchived?: boolean;
@@ -69,7 +75,10 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
       : counters.onEvent,
     ...(options.retry ? { retry: options.retry } : {}),
   });
-  const sink = openSink(options.target, options.logger ? { logger: options.logger } : {});
+  const sink = openSink(options.target, {
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.outputMode ? { outputMode: options.outputMode } : {}),
+  });
   await sink.open();
   const progress = options.progress
     ? createProgress(options.progress, {

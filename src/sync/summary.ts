@@ -44,6 +44,11 @@ export function formatSummary(summary: SyncSummary): string {
     lines.push('', 'New columns (fields Ashby started sending):');
     for (const s of newColumns) lines.push(`  ${s.stream}: ${s.newColumns.join(', ')}`);
   }
+  const noticed = summary.streams.filter((s) => (s.notices ?? []).length > 0);
+  if (noticed.length > 0) {
+    lines.push('', 'Notices:');
+    for (const s of noticed) lines.push(`  ${s.stream}: ${(s.notices ?? []).join('; ')}`);
+  }
   const dropped = summary.streams.filter((s) => s.droppedConfidential > 0);
   if (dropped.length > 0) {
     lines.push('', 'Left out by --exclude-confidential:');

@@ -23,6 +23,11 @@ export interface StreamResult {
   droppedConfidential: number;
   /** Columns added for fields seen for the first time. */
   newColumns: string[];
+  /**
+   * What the sink did differently from its rules (fields kept only in `_ashpipe_raw`, records it could
+   * not store); absent when nothing.
+   */
+  notices?: string[];
   requests: number;
   retries: number;
   rateLimited: number;

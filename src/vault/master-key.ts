@@ -29,6 +29,8 @@ export interface MasterKeyOptions {
 
 function decode(text: string, source: string): Buffer {
   const trimmed = text.trim();
+  // Registered as given before it is checked: an unpadded or mistyped key is still a secret.
+  registerSecret(trimmed);
   const bytes = Buffer.from(trimmed, 'base64');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || bytes.length !== KEY_BYTES) {
     throw new VaultError(

@@ -151,7 +151,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
   });
 
   it('creates a source flow from the Authenticate screen, runs it and shows per-stream counts', async () => {
-    const db = path.join(home, 'e2e.db');
+    const db = path.join(home, 'data', 'e2e.db');
     await page.goto(`${server.url}/#/flows/new`);
     await page.getByRole('button', { name: /Ashby source/ }).click();
     await page.getByRole('heading', { name: 'Authenticate' }).waitFor();
@@ -237,6 +237,33 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await shot('quarantine');
   });
 
+  it('uploads a CSV from the wizard into the data directory and dry-runs it by the path the server gave it', async () => {
+    const csv = path.join(home, 'people to import.csv');
+    fs.writeFileSync(csv, 'Full Name,Email\nBasic Knowledge Training,bkt.e2e@example.com\n');
+    await page.goto(`${server.url}/#/flows/new`);
+    await page.getByRole('button', { name: /Ashby destination/ }).click();
+    await page.getByRole('heading', { name: 'Authenticate' }).waitFor();
+    await page.locator('button[data-credential="e2e-sandbox"]').click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Flow name *').fill('E2E upload');
+    await page.getByLabel('Operation template').selectOption('candidate.create');
+    await page.getByLabel('Upload a file (CSV, JSON lines or JSON)').setInputFiles(csv);
+    await page.getByRole('status').filter({ hasText: 'Uploaded' }).waitFor();
+    const uploaded = await page.getByLabel(/^Input file in the server/).inputValue();
+    expect(uploaded).toMatch(/^uploads\/[0-9a-f-]{36}-people_to_import\.csv$/);
+    expect(fs.readFileSync(path.join(home, 'data', uploaded), 'utf8')).toContain('Basic Knowledge Training');
+    await page.getByLabel(/^Mapping/).fill('{"name": "Full Name", "email": "Email"}');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const dry = page.getByRole('table', { name: 'Dry run' });
+    await dry.waitFor();
+    // The name that looks like a credential is shown as it is.
+    await expect(dry.locator('tr[data-dry-row="1"]').textContent()).resolves.toContain(
+      'Basic Knowledge Training',
+    );
+    await shot('upload-dry-run');
+  });
+
   it('creates an API token shown once and revokes it', async () => {
     await page.goto(`${server.url}/#/tokens`);
     await page.getByLabel('Token name *').fill('nightly script');
@@ -262,10 +289,10 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect(page.getByLabel('Flow name *').inputValue()).resolves.toBe('E2E candidates');
     await expect(page.getByLabel('Target SQLite file *').inputValue()).resolves.toBe(
-      path.join(home, 'e2e.db'),
+      path.join(home, 'data', 'e2e.db'),
     );
     await page.getByRole('radio', { name: 'JSONL' }).check();
-    await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'jsonl'));
+    await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'data', 'jsonl'));
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel(/^Cron schedule/).fill('0 3 * * *');
@@ -279,8 +306,31 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     expect(flows[0]?.status).toBe('active');
     expect(flows[0]?.config.kind === 'source' && flows[0].config.target).toEqual({
       type: 'jsonl',
-      path: path.join(home, 'jsonl'),
+      path: path.join(home, 'data', 'jsonl'),
     });
+  });
+
+  it('changes the admin password and revokes every API token with it', async () => {
+    await page.goto(`${server.url}/#/tokens`);
+    await page.getByLabel('Token name *').fill('ci script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const value = (await page.getByTestId('new-token').textContent()) ?? '';
+    await page.getByLabel('Current password *').fill(PASSWORD);
+    await page.getByLabel(/^New password/).fill('e2e second admin password');
+    await page.getByLabel('Also revoke every API token').check();
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('status').filter({ hasText: 'Password changed' }).waitFor();
+    await expect(
+      page.getByRole('status').filter({ hasText: 'Password changed' }).textContent(),
+    ).resolves.toContain('1 API token(s) revoked');
+    await page.locator('tr[data-token="ci script"]').waitFor({ state: 'detached' });
+    const res = await fetch(`${server.url}/api/v1/flows`, { headers: { authorization: `Bearer ${value}` } });
+    expect(res.status).toBe(401);
+    // This browser keeps a fresh session: it can still act.
+    await page.getByLabel('Token name *').fill('after the change');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.locator('tr[data-token="after the change"]').waitFor();
+    await shot('password-changed');
   });
 
   it('never shows the key, logs nothing with it, keeps it out of every file, and the page had no console errors', async () => {

@@ -377,6 +377,7 @@ describe.sequential('the API key never leaves the vault in plaintext', () => {
           port: 0,
           logger: new Logger({ level: 'debug', file: serverLog }),
           serviceOptions: { baseUrl: sandbox.url },
+          dataDirs: [dir],
         });
         const setup = await call(
           'POST',

@@ -304,7 +304,7 @@ describe('destination flows on the push engine', () => {
     const cred = await (await call('POST', '/api/v1/credentials', { name: 'src', apiKey: KEY }))
       .json()
       .then(asJson);
-    const target = `${h.home}/never.db`;
+    const target = `${h.data}/never.db`;
     const flow = (
       await (
         await call('POST', '/api/v1/flows', {

@@ -3,11 +3,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { type ControlStore, openControlStore } from '../../src/control/store.js';
 import { createApp } from '../../src/server/app.js';
+import type { LoginLimitOptions } from '../../src/server/auth.js';
 import type { ServerDeps } from '../../src/server/context.js';
 import { VaultCredentialService } from '../../src/server/credentials.js';
 import { buildDeps } from '../../src/server/index.js';
 import type { Flow } from '../../src/server/model.js';
-import type { FlowEngine, RunContext, RunOutcome, ServerServices } from '../../src/server/services.js';
+import type {
+  FlowEngine,
+  RunContext,
+  RunOutcome,
+  ServerServices,
+  VerifyKey,
+} from '../../src/server/services.js';
 import { defaultServices } from '../../src/server/wiring.js';
 import { Logger } from '../../src/util/logger.js';
 import type { ModulePermission, Verification } from '../../src/vault/types.js';
@@ -75,6 +82,8 @@ export class ControlledEngine {
 
 export interface Harness {
   home: string;
+  /** The server's data directory (`home/data`): flow files live here. */
+  data: string;
   control: ControlStore;
   deps: ServerDeps;
   app: ReturnType<typeof createApp>;
@@ -95,6 +104,12 @@ export async function harness(
     realDestination?: boolean;
     /** Source flows run the real sync engine instead of the hand-driven one. */
     realSource?: boolean;
+    /** Ashby's verdict on keys. @default {@link fakeVerify} */
+    verify?: VerifyKey;
+    /** Let credentials name a plain-http base URL on this machine. @default false */
+    allowHttpBaseUrl?: boolean;
+    /** Limits on failed logins. @default the server's */
+    loginLimits?: LoginLimitOptions;
   } = {},
 ): Promise<Harness> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -104,6 +119,8 @@ export async function harness(
   const env = { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), ...options.env };
   const deps = await buildDeps(control, {
     env,
+    allowHttpBaseUrl: options.allowHttpBaseUrl ?? false,
+    ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
     logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
     services: (store) => ({
       ...defaultServices(store, env, {
@@ -116,7 +133,7 @@ export async function harness(
       // The real vault, with Ashby's verdict on keys faked.
       credentials: new VaultCredentialService(
         new Vault(store, { home: store.home, env, actor: 'console' }),
-        fakeVerify,
+        options.verify ?? fakeVerify,
         ...(options.baseUrl ? [options.baseUrl] : []),
       ),
       ...options.services,
@@ -126,6 +143,7 @@ export async function harness(
   deps.scheduler.start();
   return {
     home,
+    data: path.join(home, 'data'),
     control,
     deps,
     app,

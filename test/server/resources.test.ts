@@ -260,7 +260,7 @@ describe('flows and runs', () => {
   });
 
   it('previews a synced SQLite table page by page', async () => {
-    const db = path.join(h.home, 'ashby.db');
+    const db = path.join(h.data, 'ashby.db');
     const sink = openSqlite(db);
     sink.exec('CREATE TABLE candidates (id TEXT PRIMARY KEY, name TEXT, _ashpipe_raw TEXT)');
     for (let i = 0; i < 7; i++)

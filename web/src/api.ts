@@ -38,6 +38,29 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return data as T;
 }
 
+/** Uploads a file into the server's data directory; resolves with the path a flow names as its input. */
+export async function uploadFile(file: File): Promise<{ path: string; name: string; bytes: number }> {
+  const form = new FormData();
+  form.append('file', file);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (csrfToken) headers['x-csrf-token'] = csrfToken;
+  const res = await fetch('/api/v1/uploads', {
+    method: 'POST',
+    headers,
+    body: form,
+    credentials: 'same-origin',
+  });
+  const data = (await res.json().catch(() => ({}))) as {
+    upload?: { path: string; name: string; bytes: number };
+    error?: { code: string; message: string; details?: unknown };
+  };
+  if (!res.ok || !data.upload) {
+    const e = data.error ?? { code: 'http_error', message: `HTTP ${res.status}` };
+    throw new ApiError(res.status, e.code, e.message, e.details);
+  }
+  return data.upload;
+}
+
 export type Access = 'allowed' | 'missing' | 'unknown' | 'error';
 export interface Credential {
   id: string;

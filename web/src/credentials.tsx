@@ -247,8 +247,9 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<Credential>();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  // No probe reached Ashby: the key is saved only when the person asks for it.
+  const [unchecked, setUnchecked] = useState(false);
+  const save = async (saveUnverified: boolean) => {
     setBusy(true);
     setError(undefined);
     try {
@@ -256,16 +257,23 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
         name,
         apiKey: key,
         ...(description.trim() ? { description } : {}),
+        ...(saveUnverified ? { saveUnverified: true } : {}),
       });
+      setUnchecked(false);
       // The key leaves the page's memory as soon as the server has it.
       setKey('');
       setSaved(res.credential);
       props.onSaved(res.credential);
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
+      setUnchecked(err instanceof ApiError && err.code === 'probe_failed');
     } finally {
       setBusy(false);
     }
+  };
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    await save(false);
   };
   return (
     <Overlay title="Add New Credential" onClose={props.onClose}>
@@ -294,6 +302,11 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
           <button type="submit" disabled={busy}>
             {busy ? 'Verifying…' : 'Save'}
           </button>
+          {unchecked ? (
+            <button type="button" disabled={busy} onClick={() => void save(true)}>
+              Save without verification
+            </button>
+          ) : null}
         </form>
       )}
     </Overlay>

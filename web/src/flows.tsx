@@ -1,5 +1,14 @@
 import { type FormEvent, useEffect, useState } from 'react';
-import { api, type Credential, type Flow, type OperationInfo, type Run, type StreamInfo } from './api';
+import {
+  api,
+  type Credential,
+  type Flow,
+  type OperationInfo,
+  type Run,
+  type StreamInfo,
+  setCsrf,
+  uploadFile,
+} from './api';
 import { CredentialGrid } from './credentials';
 import { ErrorAlert, errorText, useApiList } from './form';
 
@@ -87,6 +96,7 @@ export function FlowWizard(props: {
   const [inputType, setInputType] = useState<InputType>(str(initInput.type, 'csv') as InputType);
   const [inputPath, setInputPath] = useState(str(initInput.path));
   const [csv, setCsv] = useState(str(initInput.content));
+  const [uploaded, setUploaded] = useState<string>();
   const [mappingText, setMappingText] = useState(
     cfg.mapping ? JSON.stringify(cfg.mapping, null, 2) : '{\n  "name": "Name",\n  "email": "Email"\n}',
   );
@@ -334,7 +344,36 @@ export function FlowWizard(props: {
                 <option value="jsonl">JSON lines</option>
                 <option value="json">JSON array</option>
               </select>
-              <label htmlFor="input-path">Input file on the server (leave empty to paste the records)</label>
+              <label htmlFor="input-file">Upload a file (CSV, JSON lines or JSON)</label>
+              <input
+                id="input-file"
+                type="file"
+                accept=".csv,.jsonl,.ndjson,.json"
+                onChange={(e) => {
+                  const file = e.target.files?.[0];
+                  if (!file) return;
+                  setError(undefined);
+                  uploadFile(file).then(
+                    (u) => {
+                      setInputPath(u.path);
+                      const ext = u.path.split('.').pop()?.toLowerCase();
+                      if (ext === 'csv') setInputType('csv');
+                      else if (ext === 'json') setInputType('json');
+                      else setInputType('jsonl');
+                      setUploaded(`Uploaded ${u.name} (${u.bytes} bytes) as ${u.path}`);
+                    },
+                    (err) => setError(errorText(err)),
+                  );
+                }}
+              />
+              {uploaded ? (
+                <p className="muted" role="status">
+                  {uploaded}
+                </p>
+              ) : null}
+              <label htmlFor="input-path">
+                Input file in the server’s data directory (leave empty to paste the records)
+              </label>
               <input id="input-path" value={inputPath} onChange={(e) => setInputPath(e.target.value)} />
               {inputPath ? null : (
                 <>
@@ -781,6 +820,68 @@ interface ApiToken {
   lastUsedAt: string | null;
 }
 
+/** Changes the admin password; every other browser is logged out, and API tokens go too when asked. */
+function PasswordChange(props: { onTokensRevoked: () => void }) {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [revoke, setRevoke] = useState(false);
+  const [done, setDone] = useState<string>();
+  const [error, setError] = useState<string>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    setDone(undefined);
+    try {
+      const r = await api<{ csrfToken: string; revokedTokens: number }>('PUT', '/session/password', {
+        currentPassword: current,
+        newPassword: next,
+        revokeTokens: revoke,
+      });
+      // The session was replaced: the next mutating call needs its CSRF token.
+      setCsrf(r.csrfToken);
+      setCurrent('');
+      setNext('');
+      setDone(
+        `Password changed; other browsers are logged out${revoke ? ` and ${r.revokedTokens} API token(s) revoked` : ''}.`,
+      );
+      if (revoke) props.onTokensRevoked();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  return (
+    <form onSubmit={submit} aria-labelledby="password-title">
+      <h2 id="password-title">Admin password</h2>
+      <label htmlFor="current-password">Current password *</label>
+      <input
+        id="current-password"
+        type="password"
+        autoComplete="current-password"
+        required
+        value={current}
+        onChange={(e) => setCurrent(e.target.value)}
+      />
+      <label htmlFor="new-password">New password (at least 10 characters) *</label>
+      <input
+        id="new-password"
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={10}
+        value={next}
+        onChange={(e) => setNext(e.target.value)}
+      />
+      <label>
+        <input type="checkbox" checked={revoke} onChange={(e) => setRevoke(e.target.checked)} /> Also revoke
+        every API token
+      </label>
+      <button type="submit">Change password</button>
+      <ErrorAlert error={error} />
+      {done ? <p role="status">{done}</p> : null}
+    </form>
+  );
+}
+
 /** API tokens for scripts: created here and shown once, listed by prefix, revoked. */
 export function TokensPage() {
   const [name, setName] = useState('');
@@ -857,6 +958,12 @@ export function TokensPage() {
           ))}
         </tbody>
       </table>
+      <PasswordChange
+        onTokensRevoked={() => {
+          setShown(undefined);
+          void load();
+        }}
+      />
     </section>
   );
 }

@@ -1,14 +1,23 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { AshbyClient } from '../../ashby/index.js';
 import { resolveHome } from '../../control/home.js';
 import { openControlStore } from '../../control/store.js';
 import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
-import { type InputFormat, type InputSource, inputLabelOf, readInput } from '../../push/input.js';
+import {
+  InputFileError,
+  type InputFormat,
+  type InputSource,
+  inputLabelOf,
+  readInput,
+} from '../../push/input.js';
+import { openInputFile } from '../../push/input-file.js';
 import { IDENTITY_MAPPING, loadMapping, type Mapping } from '../../push/mapping.js';
 import { resolveOperation } from '../../push/operations/resolve.js';
 import { createPushProgress } from '../../push/progress.js';
 import type { OnExisting, Operation } from '../../push/types.js';
+import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
@@ -86,6 +95,8 @@ export async function executePush(
     keyColumn?: string;
     onExisting: OnExisting;
     inputLabel: string;
+    /** Identifies the input in quarantine keys. @default inputLabel */
+    inputKey?: string;
     purpose: string;
     /** Name of the command in the run log. @default 'push' */
     command?: string;
@@ -100,7 +111,12 @@ export async function executePush(
   const timeoutMs = opts.requestTimeout === undefined ? undefined : Number(opts.requestTimeout);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0))
     throw new UsageError('--request-timeout must be a whole number of milliseconds > 0');
-  const dryBodies: unknown[] = [];
+  // Dry-run bodies are written as they come, never collected: the input may be larger than memory.
+  // Under --json they are the first member of the one JSON document on stdout, closed when the run ends.
+  const stdout = out.streams.stdout;
+  const streamJson = Boolean(opts.json && opts.dryRun);
+  let bodies = 0;
+  let documentOpen = false;
   const log = openRunLog(ctx, extra.command ?? 'push', opts);
   log.logger.info(`${extra.command ?? 'push'} started`, {
     operation: operation.name,
@@ -121,6 +137,10 @@ export async function executePush(
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
     const progress = createPushProgress(out.streams.stderr);
+    if (streamJson) {
+      stdout.write('{\n  "wouldSend": [');
+      documentOpen = true;
+    }
     try {
       return await runPush({
         client,
@@ -132,6 +152,7 @@ export async function executePush(
         dryRun: Boolean(opts.dryRun),
         concurrency,
         inputLabel: extra.inputLabel,
+        ...(extra.inputKey !== undefined ? { inputKey: extra.inputKey } : {}),
         signal: abort.signal,
         ...(extra.keyColumn !== undefined ? { keyColumn: extra.keyColumn } : {}),
         ...(opts.results !== undefined ? { resultsFile: opts.results } : {}),
@@ -139,7 +160,12 @@ export async function executePush(
         onResult: (r) => {
           progress.done(r);
           extra.onResult?.(r);
-          if (r.wouldSend) dryBodies.push({ row: r.row, ...r.wouldSend });
+          if (r.wouldSend) {
+            const body = safeStringify({ row: r.row, ...r.wouldSend });
+            if (streamJson) stdout.write(`${bodies === 0 ? '' : ','}\n    ${body}`);
+            else if (!opts.json) stdout.write(`${body}\n`);
+            bodies += 1;
+          }
           if (r.status === 'quarantined' || r.status === 'failed')
             log.logger.warn(`record ${r.status}`, {
               operation: operation.name,
@@ -151,6 +177,15 @@ export async function executePush(
             out.info(`row ${r.row}: quarantined — ${r.error?.code}: ${r.error?.message}`);
         },
       });
+    } catch (error) {
+      if (documentOpen) {
+        // The document stays valid JSON; the error itself goes to stderr.
+        stdout.write(
+          `${bodies === 0 ? '' : '\n  '}],\n  "error": ${safeStringify((error as Error).message ?? String(error))}\n}\n`,
+        );
+        documentOpen = false;
+      }
+      throw error;
     } finally {
       process.removeListener('SIGINT', onSigint);
       progress.stop();
@@ -167,10 +202,12 @@ export async function executePush(
       ...(summary.stopped ? { stopped: summary.stopped } : {}),
     },
   );
-  if (opts.dryRun && !opts.json) for (const b of dryBodies) out.text(JSON.stringify(b));
-  out.result({ ...summary, ...(opts.dryRun ? { wouldSend: dryBodies } : {}) }, () =>
-    formatPushSummary(summary),
-  );
+  if (documentOpen) {
+    // The summary's own members follow the streamed bodies in the same object.
+    stdout.write(`${bodies === 0 ? '' : '\n  '}],\n${safeStringify(summary, 2).slice(2)}\n`);
+  } else {
+    out.result(summary, () => formatPushSummary(summary));
+  }
   if (summary.stopped) {
     out.info(`stopped: ${summary.stopped.message}`);
     out.info('records not yet applied stay pending; rerun the same command to continue');
@@ -227,6 +264,15 @@ export function pushCommand(ctx: CliContext): Command {
     .action(async (opts: PushCliOptions) => {
       const operation = resolveOperation(opts.endpoint, Boolean(opts.manual));
       const source = inputSource(opts);
+      if (source.kind === 'file') {
+        // Refused before anything starts (a device, a pipe, binary data): a usage error, exit 2.
+        try {
+          await (await openInputFile(source.file)).close();
+        } catch (error) {
+          if (error instanceof InputFileError) throw new UsageError(`--input: ${error.message}`);
+          throw error;
+        }
+      }
       let mapping = IDENTITY_MAPPING;
       if (opts.map !== undefined) {
         try {
@@ -239,6 +285,10 @@ export function pushCommand(ctx: CliContext): Command {
         mapping,
         onExisting: opts.onExisting,
         inputLabel: inputLabelOf(source),
+        inputKey:
+          source.kind === 'file'
+            ? `file:${path.resolve(source.file)}`
+            : `sql:${inputLabelOf(source)}\n${source.query}`,
         purpose: `push ${operation.name}`,
         ...(opts.key !== undefined ? { keyColumn: opts.key } : {}),
       });

@@ -2,12 +2,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
+import { isLoopback } from '../../server/app.js';
 import { startServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../exit-codes.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
 import { addLogFileOption, openRunLog } from '../run-log.js';
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** The built console beside the package: `<root>/web/dist` (from `src/cli/commands` and `dist/cli/commands` alike). */
 function defaultWebRoot(): string {
@@ -26,11 +25,40 @@ export function serveCommand(ctx: CliContext): Command {
     )
     .addOption(new Option('--secure-cookies', 'mark session cookies Secure (behind an HTTPS proxy)'))
     .addOption(
+      new Option(
+        '--allowed-host <name>',
+        'a host name the console is reached by (besides IP addresses and localhost); repeat for several',
+      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+    )
+    .addOption(
       new Option('--missed-runs <policy>', 'after downtime: run once if a slot was missed, or skip')
         .choices(['run-once', 'skip'])
         .default('run-once'),
     )
-    .addOption(new Option('--timezone <zone>', 'IANA time zone of cron schedules'));
+    .addOption(new Option('--timezone <zone>', 'IANA time zone of cron schedules'))
+    .addOption(
+      new Option(
+        '--data-dir <dir>',
+        'directory the files of flows must be inside; repeat for several (default: $ASHPIPE_HOME/data)',
+      )
+        .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+        .default(undefined),
+    )
+    .addOption(
+      new Option('--max-upload-mb <mb>', 'largest file the console may upload, in MiB').default('100'),
+    )
+    .addOption(
+      new Option(
+        '--allow-http-base-url',
+        'let credentials use a plain-http Ashby base URL on this machine (a sandbox); otherwise https only',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--stop-timeout <seconds>',
+        'on SIGTERM or SIGINT, how long running flows may take to stop before the process exits anyway',
+      ).default('10'),
+    );
   return addLogFileOption(cmd).action(
     async (opts: {
       port: string;
@@ -39,14 +67,25 @@ export function serveCommand(ctx: CliContext): Command {
       missedRuns: 'run-once' | 'skip';
       timezone?: string;
       logFile?: string;
+      dataDir?: string[];
+      allowedHost?: string[];
+      maxUploadMb: string;
+      stopTimeout: string;
+      allowHttpBaseUrl?: boolean;
     }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port ${opts.port} is not a port`);
+      const maxUploadMb = Number(opts.maxUploadMb);
+      if (!Number.isFinite(maxUploadMb) || maxUploadMb <= 0)
+        throw new UsageError(`--max-upload-mb ${opts.maxUploadMb} is not a positive number`);
+      const stopTimeout = Number(opts.stopTimeout);
+      if (!Number.isFinite(stopTimeout) || stopTimeout <= 0)
+        throw new UsageError(`--stop-timeout ${opts.stopTimeout} is not a positive number of seconds`);
       const out = ctx.output(false);
-      if (!LOOPBACK.has(opts.host)) {
+      if (!isLoopback(opts.host)) {
         out.info(
-          `warning: listening on ${opts.host} exposes the console to the network; put it behind HTTPS (--secure-cookies) and set the admin password first (ASHPIPE_ADMIN_PASSWORD).`,
+          `warning: listening on ${opts.host} exposes the console to the network; put it behind HTTPS (--secure-cookies), and name the host people use with --allowed-host.`,
         );
       }
       const home = resolveHome(ctx.env);
@@ -59,6 +98,10 @@ export function serveCommand(ctx: CliContext): Command {
         webRoot: ctx.env.ASHPIPE_WEB_ROOT ?? defaultWebRoot(),
         missedRuns: opts.missedRuns,
         logger,
+        ...(opts.dataDir ? { dataDirs: opts.dataDir } : {}),
+        ...(opts.allowedHost ? { allowedHosts: opts.allowedHost } : {}),
+        maxUploadBytes: Math.floor(maxUploadMb * 1024 * 1024),
+        ...(opts.allowHttpBaseUrl ? { allowHttpBaseUrl: true } : {}),
         ...(opts.secureCookies ? { secureCookies: true } : {}),
         ...(opts.timezone ? { timezone: opts.timezone } : {}),
         ...(ctx.env.ASHBY_BASE_URL ? { serviceOptions: { baseUrl: ctx.env.ASHBY_BASE_URL } } : {}),
@@ -68,11 +111,30 @@ export function serveCommand(ctx: CliContext): Command {
       out.info(`ashpipe console listening on ${server.url}`);
       if (setup) out.info(`first run: open ${server.url} to set the admin password`);
       await new Promise<void>((resolve) => {
+        let closed = false;
+        // Whatever a run is stuck in (a database that never answers), the process ends within the
+        // stated time: runs still going are marked failed at the next start.
+        const force = () => {
+          out.info(
+            closed
+              ? 'stopped'
+              : `stopping took longer than ${stopTimeout} s: exiting; runs still going are marked failed at the next start`,
+          );
+          process.exit(closed ? (process.exitCode ?? 0) : ExitCode.Failure);
+        };
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          out.info('stopping: waiting for running flows to stop');
-          void server.close().then(resolve);
+          out.info(
+            `stopping: waiting up to ${stopTimeout} s for running flows to stop (a second signal stops now)`,
+          );
+          setTimeout(force, stopTimeout * 1000).unref();
+          process.once('SIGINT', force);
+          process.once('SIGTERM', force);
+          void server.close().then(() => {
+            closed = true;
+            resolve();
+          });
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

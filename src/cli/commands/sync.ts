@@ -1,4 +1,6 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { resolveHome } from '../../control/home.js';
+import { isOwnFile } from '../../control/own-files.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
 import { formatSummary, parseDuration, syncToTarget } from '../../sync/index.js';
 import type { CliContext } from '../context.js';
@@ -20,6 +22,7 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   pageSize: string;
   requestsPerSecond?: string;
   concurrency?: string;
+  outputMode: 'private' | 'umask';
   json?: boolean;
 }
 
@@ -52,6 +55,14 @@ export function syncCommand(ctx: CliContext): Command {
       'cap on request starts per second (default: no cap, back off on 429)',
     )
     .option('--concurrency <n>', 'most requests in flight at once (default 2)')
+    .addOption(
+      new Option(
+        '--output-mode <mode>',
+        'permissions of the files and directories a sync creates: private (0600/0700) or umask',
+      )
+        .choices(['private', 'umask'])
+        .default('private'),
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (opts: SyncCliOptions) => {
       const out = ctx.output(Boolean(opts.json));
@@ -87,6 +98,15 @@ export function syncCommand(ctx: CliContext): Command {
         throw error;
       }
       if (streams.length === 0) throw new UsageError('no stream selected');
+      const sqliteFile = /^sqlite:(?:\/\/)?(.+)$/i.exec(opts.to)?.[1];
+      if (
+        sqliteFile !== undefined &&
+        sqliteFile !== ':memory:' &&
+        isOwnFile(resolveHome(ctx.env), sqliteFile)
+      )
+        throw new UsageError(
+          `--to ${opts.to} is ashpipe's own control store (or master key): syncing into it would corrupt the vault; choose another file`,
+        );
       const log = openRunLog(ctx, 'sync', opts);
       log.logger.info('sync started', {
         target: describeTarget(opts.to),
@@ -100,6 +120,7 @@ export function syncCommand(ctx: CliContext): Command {
           apiKey: access.apiKey,
           baseUrl: access.baseUrl,
           target: opts.to,
+          outputMode: opts.outputMode,
           streams,
           reconcileAfterMs,
           pageSize,

@@ -4,6 +4,7 @@ import type { AppEnv } from '../auth.js';
 import { paging, readBody, type ServerDeps } from '../context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Flow } from '../model.js';
+import { resolveFlowPaths } from '../paths.js';
 import type { ReplayResult } from '../services.js';
 
 /** `/api/v1/streams` and `/api/v1/operations`: what sources can read and destinations can write. */
@@ -36,7 +37,9 @@ export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
       if (!flow) throw new ValidationError(`no source flow syncs "${stream}"; pass flowId`);
     }
     const page = paging(c, { limit: 50, max: 500 });
-    return c.json(await deps.services.datasets.preview(flow, stream, page));
+    // The target is read where the flow's checked, real path says, never where a link now points.
+    const resolved = { ...flow, config: resolveFlowPaths(deps.paths, flow.config) };
+    return c.json(await deps.services.datasets.preview(resolved, stream, page));
   });
   return app;
 }

@@ -4,6 +4,7 @@ import { describeScope, type Scope } from '../../ashby/catalogue.js';
 import { registerSecret } from '../../util/redact.js';
 import type { CredentialInfo, Verification } from '../../vault/types.js';
 import type { AppEnv } from '../auth.js';
+import { checkBaseUrl } from '../base-url.js';
 import { readBody, type ServerDeps } from '../context.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import type { OperationInfo, StreamInfo } from '../services.js';
@@ -67,16 +68,21 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
           name: z.string().trim().min(1, 'the credential name is required').max(100),
           description: z.string().trim().max(1000).optional(),
           apiKey,
-          baseUrl: z.string().url().optional(),
+          baseUrl: z.string().max(2048).optional(),
+          /** Save the key even though no probe reached Ashby (it is marked with the error). */
+          saveUnverified: z.boolean().optional(),
         })
         .strict(),
     );
     registerSecret(body.apiKey);
+    const baseUrl =
+      body.baseUrl !== undefined ? checkBaseUrl(body.baseUrl, deps.allowHttpBaseUrl) : undefined;
     const created = await services.credentials.add({
       name: body.name,
       apiKey: body.apiKey,
       ...(body.description ? { description: body.description } : {}),
-      ...(body.baseUrl ? { baseUrl: body.baseUrl } : {}),
+      ...(baseUrl ? { baseUrl } : {}),
+      ...(body.saveUnverified ? { saveUnverified: true } : {}),
     });
     return c.json({ credential: toView(created) }, 201);
   });
@@ -100,9 +106,11 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
   });
 
   app.post('/:id/rotate', async (c) => {
-    const body = await readBody(c, z.object({ apiKey }).strict());
+    const body = await readBody(c, z.object({ apiKey, saveUnverified: z.boolean().optional() }).strict());
     registerSecret(body.apiKey);
-    const rotated = await services.credentials.rotate(c.req.param('id'), body.apiKey);
+    const rotated = await services.credentials.rotate(c.req.param('id'), body.apiKey, {
+      ...(body.saveUnverified ? { saveUnverified: true } : {}),
+    });
     return c.json({ credential: toView(rotated) });
   });
 

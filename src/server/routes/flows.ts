@@ -3,7 +3,7 @@ import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
-import { checkFlowPaths } from '../paths.js';
+import { resolveFlowPaths } from '../paths.js';
 import { validateSchedule } from '../scheduler.js';
 import { MAX_SAMPLE } from './credentials.js';
 
@@ -32,7 +32,8 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
     return flow;
   };
 
-  const check = (config: FlowConfig): void => {
+  /** Checks a flow before it is saved or tested; returns its configuration with real file paths. */
+  const check = <C extends FlowConfig>(config: C): C => {
     // 404 for an unknown credential would read as "no such flow"; it is a bad value in the body.
     if (!services.credentials.list().some((c) => c.id === config.credentialId)) {
       throw new ValidationError(`credential ${config.credentialId} does not exist`, [
@@ -40,7 +41,7 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
       ]);
     }
     if (config.schedule) validateSchedule(config.schedule, deps.timezone);
-    if (deps.home !== undefined) checkFlowPaths(deps.home, config);
+    const resolved = resolveFlowPaths(deps.paths, config);
     if (config.kind === 'source') {
       const known = new Set(services.streams().map((s) => s.name));
       const unknown = config.streams.filter((s) => !known.has(s));
@@ -48,6 +49,7 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
     } else {
       services.checkDestination?.(config);
     }
+    return resolved;
   };
 
   app.get('/', (c) => c.json({ flows: store.listFlows().map((f) => view(deps, f)) }));
@@ -66,8 +68,7 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
   // The console's Test step before a flow is saved: a source reads a few records of its first stream; a
   // destination is dry-run over its first records (mapping, validation, look-ups; nothing written).
   app.post('/test', async (c) => {
-    const config = await readBody(c, createFlowSchema);
-    check(config);
+    const config = check(await readBody(c, createFlowSchema));
     const limit = Math.min(Math.max(Number.parseInt(c.req.query('limit') ?? '5', 10) || 5, 1), MAX_SAMPLE);
     const access = services.credentials.access(config.credentialId, `test flow ${config.name}`);
     if (config.kind === 'source') {

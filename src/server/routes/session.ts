@@ -59,12 +59,16 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     const body = await readBody(c, z.object({ password: z.string().max(1024) }));
     const hash = store.passwordHash();
     if (hash === undefined) throw new ForbiddenError('Set the admin password first.', 'setup_required');
-    const attempt = limiter.begin(client);
-    if (!(await verifyPassword(body.password, hash))) {
-      deps.logger.warn('failed console login', { client });
-      throw new UnauthorizedError('Wrong password.', 'wrong_password');
+    const attempt = await limiter.begin(client);
+    try {
+      if (!(await verifyPassword(body.password, hash))) {
+        deps.logger.warn('failed console login', { client });
+        throw new UnauthorizedError('Wrong password.', 'wrong_password');
+      }
+      attempt.succeeded();
+    } finally {
+      attempt.done();
     }
-    attempt.succeeded();
     const { token, csrfToken } = store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
     return c.json({ authenticated: true, csrfToken });
@@ -83,21 +87,33 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
   authed.put('/password', async (c) => {
     const body = await readBody(
       c,
-      z.object({ currentPassword: z.string().max(1024), newPassword: password }),
+      z.object({
+        currentPassword: z.string().max(1024),
+        newPassword: password,
+        /** Also revoke every API token. @default false */
+        revokeTokens: z.boolean().optional(),
+      }),
     );
     const hash = store.passwordHash();
     const client = clientAddress(c);
-    const attempt = limiter.begin(client);
-    if (hash === undefined || !(await verifyPassword(body.currentPassword, hash))) {
-      throw new UnauthorizedError('Wrong current password.', 'wrong_password');
+    const attempt = await limiter.begin(client);
+    try {
+      if (hash === undefined || !(await verifyPassword(body.currentPassword, hash))) {
+        throw new UnauthorizedError('Wrong current password.', 'wrong_password');
+      }
+      attempt.succeeded();
+    } finally {
+      attempt.done();
     }
-    attempt.succeeded();
     store.setPasswordHash(await hashPassword(body.newPassword), true);
     // Every other browser is logged out; this one gets a fresh session.
     store.deleteAllSessions();
+    // A password changed because it leaked may have leaked with tokens made from its sessions.
+    const revokedTokens = body.revokeTokens === true ? store.deleteAllApiTokens() : 0;
     const { token, csrfToken } = store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
-    return c.json({ authenticated: true, csrfToken });
+    deps.logger.info('admin password changed', { revokedTokens });
+    return c.json({ authenticated: true, csrfToken, revokedTokens });
   });
 
   app.route('/', authed);
