@@ -8,17 +8,20 @@ import type { Sink } from './types.js';
 export { type JsonlChange, JsonlSink } from './jsonl.js';
 export type { ColumnDef, ColumnType } from './layout.js';
 export { PostgresSink, parsePostgresTarget } from './postgres.js';
-export { SqliteSink } from './sqlite.js';
+export { SqliteSink, type SqliteSinkOptions } from './sqlite.js';
 export type {
+  LockAttempt,
+  LockHolder,
   PageParent,
   ReadRowsOptions,
   Sink,
+  StreamLock,
   StreamShape,
   StreamState,
   UpsertOptions,
   UpsertResult,
 } from './types.js';
-export { SinkError } from './types.js';
+export { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LockLostError, SinkError } from './types.js';
 
 /** Options of {@link openSink}. */
 export interface OpenSinkOptions {

@@ -5,6 +5,7 @@ import { redact, registerSecret } from '../util/redact.js';
 import {
   addColumnSql,
   addParentColumnSql,
+  addSeenColumnSql,
   bookkeepingDdl,
   type ColumnDef,
   type ColumnMapRow,
@@ -19,11 +20,16 @@ import {
   qualified,
   quoteIdent,
   rowDecoder,
+  SEEN_COLUMN,
   StreamLayout,
   sqlType,
 } from './layout.js';
+import { type LockBackend, LockKeeper, newLockRecord } from './locks.js';
 import { customFieldEntries, dedupeByKey, emptyUpsertResult, objectIdOf } from './records.js';
 import {
+  ABANDONED_PASS_MS,
+  type LockAttempt,
+  type LockHolder,
   type ReadRowsOptions,
   type Sink,
   SinkError,
@@ -111,6 +117,14 @@ export class PostgresSink implements Sink {
   private layouts = new Map<string, StreamLayout>();
   /** Tables known to have `_ashpipe_parent_id` (it is only ever added, so a table once seen keeps it). */
   private readonly parentTables = new Set<string>();
+  private readonly locks = new LockKeeper();
+  /** Streams this sink holds the lock of, and as whom. */
+  private readonly heldHere = new Map<string, LockHolder>();
+  /**
+   * The connection holding this sink's stream locks: session advisory locks live as long as it does, so a
+   * killed process releases them with its connection.
+   */
+  private lockClient: Promise<pg.Client> | undefined;
 
   constructor(
     target: string,
@@ -136,6 +150,7 @@ export class PostgresSink implements Sink {
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
         for (const sql of bookkeepingDdl('postgres', this.schema)) await client.query(sql);
         await this.loadLayouts(client);
+        await this.addSeenColumns(client);
       });
       this.pool = pool;
     } catch (error) {
@@ -154,6 +169,66 @@ export class PostgresSink implements Sink {
       [stream],
     );
     return rows[0]?.state;
+  }
+
+  async lock(stream: string, label?: string): Promise<LockAttempt> {
+    // Advisory locks are re-entrant within a session: a second run on this sink must not share the first's.
+    const here = this.heldHere.get(stream);
+    if (here) return { acquired: false, holder: here };
+    const client = await this.connectLocks();
+    const { rows } = await client.query<{ ok: boolean }>(
+      'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
+      [`ashpipe:${this.schema}`, stream],
+    );
+    const table = this.t('_ashpipe_locks');
+    if (rows[0]?.ok !== true) {
+      const found = await client.query<{ pid: number; host: string; since: string; label: string | null }>(
+        `SELECT pid, host, since, label FROM ${table} WHERE stream = $1`,
+        [stream],
+      );
+      const row = found.rows[0];
+      const holder: LockHolder | undefined = row
+        ? { pid: row.pid, host: row.host, since: row.since, ...(row.label ? { label: row.label } : {}) }
+        : undefined;
+      return { acquired: false, holder };
+    }
+    // The advisory lock is the truth; the record only tells a refused run who holds it.
+    const mine = newLockRecord(label);
+    const { token: _token, ...holder } = mine;
+    this.heldHere.set(stream, holder);
+    await client.query(
+      `INSERT INTO ${table} (stream, token, pid, host, since, heartbeat_at, label) VALUES ($1, $2, $3, $4, $5, $5, $6)
+       ON CONFLICT (stream) DO UPDATE SET token = EXCLUDED.token, pid = EXCLUDED.pid, host = EXCLUDED.host,
+         since = EXCLUDED.since, heartbeat_at = EXCLUDED.heartbeat_at, label = EXCLUDED.label`,
+      [stream, mine.token, mine.pid, mine.host, mine.since, mine.label ?? null],
+    );
+    const backend: LockBackend = {
+      beat: async () => {
+        const res = await client.query(
+          `UPDATE ${table} SET heartbeat_at = now() WHERE stream = $1 AND token = $2`,
+          [stream, mine.token],
+        );
+        // The advisory lock cannot be taken from a live session: a missing record is only informational.
+        return res.rowCount !== null;
+      },
+      release: async () => {
+        this.heldHere.delete(stream);
+        await client.query(`DELETE FROM ${table} WHERE stream = $1 AND token = $2`, [stream, mine.token]);
+        await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [
+          `ashpipe:${this.schema}`,
+          stream,
+        ]);
+      },
+    };
+    return { acquired: true, lock: this.locks.hold(stream, backend) };
+  }
+
+  async beginPass(stream: string, passId: string): Promise<void> {
+    await this.requirePool().query(
+      `INSERT INTO ${this.t('_ashpipe_passes')} (stream, pass_id, start_seq, started_at)
+       VALUES ($1, $2, nextval($3::regclass), now()) ON CONFLICT (stream, pass_id) DO NOTHING`,
+      [stream, passId, this.t('_ashpipe_clock')],
+    );
   }
 
   async saveState(stream: string, state: StreamState | undefined): Promise<void> {
@@ -175,6 +250,7 @@ export class PostgresSink implements Sink {
     try {
       outcome = await this.inTransaction(pool, async (client) => {
         const now = new Date().toISOString();
+        const seq = await this.tick(client, shape.name, state);
         let current = this.layoutFor(shape);
         let { layout, added } = current.extend(page);
         if (added.length > 0) {
@@ -199,7 +275,8 @@ export class PostgresSink implements Sink {
           parentAdded = true;
         }
         if (page.length > 0) {
-          await this.writeRecords(client, shape, layout, page, state.passId ?? null, parent, now, result);
+          const sighting = { passId: state.passId ?? null, seq };
+          await this.writeRecords(client, shape, layout, page, sighting, parent, now, result);
         }
         await this.writeState(client, shape.name, state, now);
         return { result, layout, parentAdded };
@@ -223,14 +300,27 @@ export class PostgresSink implements Sink {
     return this.inTransaction(this.requirePool(), async (client) => {
       const now = new Date().toISOString();
       let deleted = 0;
+      const passes = this.t('_ashpipe_passes');
+      const registered = await client.query<{ start_seq: number }>(
+        `SELECT start_seq FROM ${passes} WHERE stream = $1 AND pass_id = $2`,
+        [shape.name, passId],
+      );
+      // A pass nobody registered started no earlier than now, as far as this database can tell.
+      const start = registered.rows[0]?.start_seq ?? (await this.nextSeq(client));
       const layout = await this.knownLayout(client, shape.name);
       if (layout?.hasTable) {
+        // Rows another pass saw after this one started stay: it may have read them after this pass went by.
         const res = await client.query(
-          `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1 WHERE "_ashpipe_deleted_at" IS NULL AND "_ashpipe_pass_id" IS DISTINCT FROM $2`,
-          [now, passId],
+          `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1 WHERE "_ashpipe_deleted_at" IS NULL AND "_ashpipe_pass_id" IS DISTINCT FROM $2 AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < $3)`,
+          [now, passId, start],
         );
         deleted = res.rowCount ?? 0;
       }
+      await client.query(`DELETE FROM ${passes} WHERE stream = $1 AND (pass_id = $2 OR started_at < $3)`, [
+        shape.name,
+        passId,
+        new Date(Date.parse(now) - ABANDONED_PASS_MS).toISOString(),
+      ]);
       await this.writeState(client, shape.name, state, now);
       return { deleted };
     });
@@ -265,9 +355,80 @@ export class PostgresSink implements Sink {
   }
 
   async close(): Promise<void> {
+    await this.locks.releaseAll();
+    const locks = this.lockClient;
+    this.lockClient = undefined;
+    if (locks) await (await locks.catch(() => undefined))?.end().catch(() => undefined);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end();
+  }
+
+  /** The lock connection, opened on first use; when it dies, every lock it held is lost. */
+  private connectLocks(): Promise<pg.Client> {
+    this.requirePool();
+    if (!this.lockClient) {
+      const client = new pg.Client({ connectionString: this.connectionString, types });
+      const lose = (why: string) => {
+        this.locks.loseAll(why);
+        // The locks died with the session; what this sink thought it held is gone too.
+        this.heldHere.clear();
+        if (this.lockClient === opening) this.lockClient = undefined;
+      };
+      client.on('error', (error) => {
+        this.logger?.warn('postgres lock connection error', { error: redact(error.message) });
+        lose(`its PostgreSQL connection failed (${redact(error.message)})`);
+      });
+      client.on('end', () => lose('its PostgreSQL connection ended'));
+      const opening: Promise<pg.Client> = client.connect().then(
+        () => client,
+        (error: unknown) => {
+          this.lockClient = undefined;
+          throw new SinkError(
+            this.location,
+            redact(`cannot connect to ${this.location} to lock streams: ${(error as Error).message}`),
+            { cause: error },
+          );
+        },
+      );
+      this.lockClient = opening;
+    }
+    return this.lockClient;
+  }
+
+  /** The next value of the schema's clock sequence. */
+  private async nextSeq(client: pg.PoolClient): Promise<number> {
+    const { rows } = await client.query<{ seq: number }>('SELECT nextval($1::regclass) AS seq', [
+      this.t('_ashpipe_clock'),
+    ]);
+    return Number(rows[0]?.seq);
+  }
+
+  /** Ticks the clock for a page and registers a full pass's start with its first page (one round trip). */
+  private async tick(client: pg.PoolClient, stream: string, state: StreamState): Promise<number> {
+    if (state.passId === undefined || state.passKind === 'incremental') return this.nextSeq(client);
+    const { rows } = await client.query<{ seq: number }>(
+      `WITH s AS (SELECT nextval($1::regclass) AS seq),
+         r AS (INSERT INTO ${this.t('_ashpipe_passes')} (stream, pass_id, start_seq, started_at)
+               SELECT $2, $3, seq, now() FROM s ON CONFLICT (stream, pass_id) DO NOTHING)
+       SELECT seq FROM s`,
+      [this.t('_ashpipe_clock'), stream, state.passId],
+    );
+    return Number(rows[0]?.seq);
+  }
+
+  /** Adds {@link SEEN_COLUMN} to the stream tables of a schema written by an earlier version. */
+  private async addSeenColumns(client: pg.PoolClient): Promise<void> {
+    const { rows } = await client.query<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.columns WHERE table_schema = $1 AND column_name = $2',
+      [this.schema, SEEN_COLUMN],
+    );
+    const has = new Set(rows.map((r) => r.table_name));
+    for (const layout of this.layouts.values()) {
+      if (layout.hasTable && !has.has(layout.table)) {
+        await client.query(addSeenColumnSql(layout.table, 'postgres', this.schema));
+      }
+    }
   }
 
   private async loadLayouts(db: pg.Pool | pg.PoolClient): Promise<void> {
@@ -378,12 +539,13 @@ export class PostgresSink implements Sink {
     shape: StreamShape,
     layout: StreamLayout,
     page: readonly Record<string, unknown>[],
-    passId: string | null,
+    sighting: { passId: string | null; seq: number },
     parent: string | undefined,
     now: string,
     result: UpsertResult,
   ): Promise<void> {
     const table = this.t(layout.table);
+    const { passId, seq } = sighting;
     const keys = layout.keyColumns;
     const raws = page.map((record) => jsonbSafe(JSON.stringify(record)));
     const keyArrays = keys.map((c) =>
@@ -423,7 +585,12 @@ export class PostgresSink implements Sink {
     const keyNames = new Set(keys.map((c) => c.column));
     const updates = columns
       .filter((c) => !keyNames.has(c))
-      .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
+      .map((c) =>
+        // Sightings only move forward, whichever of two overlapping passes commits last.
+        c === SEEN_COLUMN
+          ? `${quoteIdent(c)} = GREATEST(t.${quoteIdent(c)}, EXCLUDED.${quoteIdent(c)})`
+          : `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`,
+      )
       .join(', ');
     const perRow = columns.length;
     const rowsPerStatement = Math.max(1, Math.floor(MAX_PARAMS / perRow));
@@ -437,12 +604,12 @@ export class PostgresSink implements Sink {
           const value = encodeValue(c.type, record[c.field], 'postgres');
           params.push(c.type === 'json' && typeof value === 'string' ? jsonbSafe(value) : value);
         }
-        params.push(raws[index], now, null, passId);
+        params.push(raws[index], now, null, passId, seq);
         if (parent !== undefined) params.push(parentValue);
         tuples.push(`(${columns.map((_, i) => `$${base + i + 1}`).join(', ')})`);
       }
       await client.query(
-        `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}
+        `INSERT INTO ${table} AS t (${columns.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}
          ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates}`,
         params,
       );
