@@ -47,17 +47,23 @@ export interface ScreenedPage {
   newConfidentialIds: string[];
 }
 
+/** `a number`, `an object`, `an array`… for messages. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
 /** Why a record cannot be stored under the stream's key, or `undefined` when it can. */
 export function keyProblem(record: unknown, primaryKey: readonly string[]): string | undefined {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-    return `not an object (${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record})`;
+    return `not an object (${record === null ? 'null' : kindOf(record)})`;
   }
   for (const field of primaryKey) {
     const value = (record as Record<string, unknown>)[field];
     if (value === undefined || value === null) return `no ${field}`;
     // Ashby's ids are strings (UUIDs): anything else cannot be told apart from another record's key.
-    if (typeof value !== 'string')
-      return `${field} is a ${Array.isArray(value) ? 'array' : typeof value}, not a string`;
+    if (typeof value !== 'string') return `${field} is ${kindOf(value)}, not a string`;
     if (value === '') return `${field} is empty`;
   }
   return undefined;
