@@ -24,7 +24,7 @@ import {
   StreamLayout,
   sqlType,
 } from './layout.js';
-import { type LockBackend, LockKeeper, newLockRecord } from './locks.js';
+import { holderIsGone, type LockBackend, LockKeeper, type LockRecord, newLockRecord } from './locks.js';
 import { customFieldEntries, dedupeByKey, emptyUpsertResult, objectIdOf } from './records.js';
 import {
   ABANDONED_PASS_MS,
@@ -41,6 +41,9 @@ import {
 
 /** PostgreSQL accepts at most 65535 bound parameters per statement; stay well below. */
 const MAX_PARAMS = 30_000;
+/** How long a lock whose recorded holder is gone may take to be freed by the server ending its session. */
+const DEAD_SESSION_WAIT_MS = 10_000;
+const DEAD_SESSION_POLL_MS = 100;
 /** Connections per sink: streams sync concurrently, each page holds one connection for its transaction. */
 const POOL_SIZE = 4;
 
@@ -175,33 +178,59 @@ export class PostgresSink implements Sink {
     // Advisory locks are re-entrant within a session: a second run on this sink must not share the first's.
     const here = this.heldHere.get(stream);
     if (here) return { acquired: false, holder: here };
-    const client = await this.connectLocks();
-    const { rows } = await client.query<{ ok: boolean }>(
-      'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
-      [`ashpipe:${this.schema}`, stream],
-    );
+    const mine = newLockRecord(label);
+    const { token: _token, ...me } = mine;
+    // Claimed before the first await, so two runs of this sink cannot both ask the one session.
+    this.heldHere.set(stream, me);
+    try {
+      const attempt = await this.lockWith(await this.connectLocks(), stream, mine);
+      if (!attempt.acquired) this.heldHere.delete(stream);
+      return attempt;
+    } catch (error) {
+      this.heldHere.delete(stream);
+      throw error;
+    }
+  }
+
+  /** {@link lock} on the lock connection, with this sink's claim on `stream` made. */
+  private async lockWith(client: pg.Client, stream: string, mine: LockRecord): Promise<LockAttempt> {
     const table = this.t('_ashpipe_locks');
-    if (rows[0]?.ok !== true) {
-      const found = await client.query<{ pid: number; host: string; since: string; label: string | null }>(
-        `SELECT pid, host, since, label FROM ${table} WHERE stream = $1`,
-        [stream],
+    for (let waited = 0; ; waited += DEAD_SESSION_POLL_MS) {
+      const { rows } = await client.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
+        [`ashpipe:${this.schema}`, stream],
       );
+      if (rows[0]?.ok === true) break;
+      const found = await client.query<{
+        pid: number;
+        host: string;
+        since: string;
+        heartbeat_at: string;
+        label: string | null;
+      }>(`SELECT pid, host, since, heartbeat_at, label FROM ${table} WHERE stream = $1`, [stream]);
       const row = found.rows[0];
       const holder: LockHolder | undefined = row
         ? { pid: row.pid, host: row.host, since: row.since, ...(row.label ? { label: row.label } : {}) }
         : undefined;
-      return { acquired: false, holder };
+      // A holder killed a moment ago: its session ends as soon as the server notices the closed socket.
+      const dying =
+        holder !== undefined && holderIsGone({ ...holder, heartbeatAt: row?.heartbeat_at ?? holder.since });
+      if (!dying || waited >= DEAD_SESSION_WAIT_MS) return { acquired: false, holder };
+      await new Promise((resolve) => setTimeout(resolve, DEAD_SESSION_POLL_MS));
     }
     // The advisory lock is the truth; the record only tells a refused run who holds it.
-    const mine = newLockRecord(label);
-    const { token: _token, ...holder } = mine;
-    this.heldHere.set(stream, holder);
-    await client.query(
-      `INSERT INTO ${table} (stream, token, pid, host, since, heartbeat_at, label) VALUES ($1, $2, $3, $4, $5, $5, $6)
-       ON CONFLICT (stream) DO UPDATE SET token = EXCLUDED.token, pid = EXCLUDED.pid, host = EXCLUDED.host,
-         since = EXCLUDED.since, heartbeat_at = EXCLUDED.heartbeat_at, label = EXCLUDED.label`,
-      [stream, mine.token, mine.pid, mine.host, mine.since, mine.label ?? null],
-    );
+    const key = [`ashpipe:${this.schema}`, stream];
+    try {
+      await client.query(
+        `INSERT INTO ${table} (stream, token, pid, host, since, heartbeat_at, label) VALUES ($1, $2, $3, $4, $5, $5, $6)
+         ON CONFLICT (stream) DO UPDATE SET token = EXCLUDED.token, pid = EXCLUDED.pid, host = EXCLUDED.host,
+           since = EXCLUDED.since, heartbeat_at = EXCLUDED.heartbeat_at, label = EXCLUDED.label`,
+        [stream, mine.token, mine.pid, mine.host, mine.since, mine.label ?? null],
+      );
+    } catch (error) {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key).catch(() => undefined);
+      throw error;
+    }
     const backend: LockBackend = {
       beat: async () => {
         const res = await client.query(
@@ -214,10 +243,7 @@ export class PostgresSink implements Sink {
       release: async () => {
         this.heldHere.delete(stream);
         await client.query(`DELETE FROM ${table} WHERE stream = $1 AND token = $2`, [stream, mine.token]);
-        await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [
-          `ashpipe:${this.schema}`,
-          stream,
-        ]);
+        await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key);
       },
     };
     return { acquired: true, lock: this.locks.hold(stream, backend) };
