@@ -61,7 +61,7 @@ export async function takeLock(ctx: RunContext, stream: string): Promise<LockOut
     }
     if (!announced) {
       announced = true;
-      ctx.emit({ type: 'warning', stream, message: `${who}; waiting up to ${formatDuration(left)}` });
+      ctx.emit({ type: 'warning', stream, message: `${who}; waiting up to ${formatDuration(waitMs)}` });
     }
     await sleep(Math.min(RETRY_MS, left), ctx.signal);
   }
