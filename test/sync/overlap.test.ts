@@ -57,6 +57,30 @@ function startRun(
   return { done, events };
 }
 
+/** One clean full sync of the sandbox as it is now, into a fresh target of the same sink. */
+async function reference(
+  sandbox: Sandbox,
+  dialect: TestTarget['dialect'],
+  targets: TestTarget[],
+): Promise<Map<string, unknown[]>> {
+  const clean = await makeTarget(dialect);
+  targets.push(clean);
+  const summary = await syncToTarget({
+    apiKey: 'sandbox-full',
+    baseUrl: sandbox.url,
+    target: clean.target,
+    streams,
+    pageSize: 100,
+  });
+  expect(summary.exitCode).toBe(0);
+  const expected = new Map<string, unknown[]>();
+  await withSink(clean.target, async (sink) => {
+    for (const s of STREAMS) expected.set(s, await liveRecords(sink, s));
+  });
+  expect(expected.get('candidates')?.length).toBeGreaterThan(0);
+  return expected;
+}
+
 /** When the run committed its first and last page of candidates. */
 function pageWindow(events: ReadonlyArray<SyncEvent & { at: number }>): [number, number] {
   const pages = events.filter((e) => e.type === 'page' && e.stream === 'candidates').map((e) => e.at);
@@ -73,25 +97,6 @@ for (const dialect of DIALECTS) {
       return t;
     };
 
-    /** One clean full sync of the sandbox as it is now, into a fresh target of the same sink. */
-    async function reference(): Promise<Map<string, unknown[]>> {
-      const clean = await target();
-      const summary = await syncToTarget({
-        apiKey: 'sandbox-full',
-        baseUrl: sandbox.url,
-        target: clean.target,
-        streams,
-        pageSize: 100,
-      });
-      expect(summary.exitCode).toBe(0);
-      const expected = new Map<string, unknown[]>();
-      await withSink(clean.target, async (sink) => {
-        for (const s of STREAMS) expected.set(s, await liveRecords(sink, s));
-      });
-      expect(expected.get('candidates')?.length).toBe(300);
-      return expected;
-    }
-
     beforeAll(async () => {
       sandbox = await startSandbox({ scale: 300, seed: 21 });
     });
@@ -102,7 +107,7 @@ for (const dialect of DIALECTS) {
 
     /** Every row live and equal to the reference, none soft-deleted. */
     async function expectIntact(sink: Sink): Promise<void> {
-      const expected = await reference();
+      const expected = await reference(sandbox, dialect, targets);
       for (const s of STREAMS) {
         expect(await deletedIds(sink, s), `${s} soft-deleted rows`).toEqual([]);
         expect(await liveRecords(sink, s), s).toEqual(expected.get(s));
@@ -233,3 +238,193 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+/** The lock record of a stream in a SQLite or PostgreSQL target, read without taking anything. */
+async function lockRecord(
+  target: string,
+  stream: string,
+): Promise<{ pid: number; label: string | null } | undefined> {
+  if (target.startsWith('sqlite:')) {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(target.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT pid, label FROM _ashpipe_locks WHERE stream = ?').get(stream) as
+        | { pid: number; label: string | null }
+        | undefined;
+    } catch {
+      return undefined;
+    } finally {
+      db.close();
+    }
+  }
+  const schema = new URL(target).searchParams.get('schema') ?? 'public';
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT pid, label FROM "${schema}"._ashpipe_locks WHERE stream = $1`,
+      [stream],
+    );
+    return rows[0] as { pid: number; label: string | null } | undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end();
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('a CLI run and a scheduled flow on one target', () => {
+  let sandbox: Sandbox;
+  const cleanups: Array<() => Promise<void>> = [];
+  beforeAll(async () => {
+    // Slow answers keep each run going long enough for the other to start during it.
+    sandbox = await startSandbox({ scale: 400, seed: 22, faults: { latencyMs: 25 } });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    for (const c of cleanups) await c();
+  });
+
+  /** A server with a source flow into `target`, running the real sync engine against the sandbox. */
+  async function flowInto(t: TestTarget) {
+    const h = await harness({ realSource: true, baseUrl: sandbox.url });
+    cleanups.push(() => h.close());
+    const cred = await h.deps.services.credentials.add({ name: 'sandbox', apiKey: 'sandbox-full' });
+    const target =
+      t.dialect === 'sqlite'
+        ? { type: 'sqlite' as const, path: t.target.slice('sqlite:'.length) }
+        : {
+            type: 'postgres' as const,
+            url: POSTGRES_URL ?? '',
+            schema: new URL(t.target).searchParams.get('schema') ?? '',
+          };
+    const flow = h.deps.store.createFlow({
+      kind: 'source',
+      name: 'Nightly',
+      credentialId: cred.id,
+      schedule: '0 3 * * *',
+      streams: STREAMS,
+      target,
+      options: {},
+    });
+    return { h, flow };
+  }
+
+  async function expectNothingDeleted(t: TestTarget): Promise<void> {
+    const refs: TestTarget[] = [];
+    const expected = await reference(sandbox, t.dialect, refs);
+    await withSink(t.target, async (sink) => {
+      for (const s of STREAMS) {
+        expect(await deletedIds(sink, s), s).toEqual([]);
+        expect(await liveRecords(sink, s), s).toEqual(expected.get(s));
+      }
+    });
+    for (const r of refs) await r.cleanup();
+  }
+
+  it('sqlite: `ashpipe sync` during a scheduled run is refused per stream, naming the flow', async () => {
+    const t = await makeTarget('sqlite');
+    cleanups.push(() => t.cleanup());
+    const { h, flow } = await flowInto(t);
+    // A flow reads 100 records per page: slower answers keep it on candidates while the CLI starts.
+    sandbox.faults.set({ latencyMs: 200 });
+    const run = h.deps.scheduler.trigger(flow.id, 'schedule');
+    await until(
+      'the flow holds candidates',
+      async () => (await lockRecord(t.target, 'candidates')) !== undefined,
+    );
+    const { runCli } = await import('../support/cli.js');
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+    cleanups.push(async () => fs.rmSync(home, { recursive: true, force: true }));
+    const cli = await runCli(
+      [
+        'sync',
+        '--base-url',
+        sandbox.url,
+        '--to',
+        t.target,
+        '--streams',
+        STREAMS.join(','),
+        '--full-refresh',
+        '--json',
+      ],
+      { ASHBY_API_KEY: 'sandbox-full', ASHPIPE_HOME: home },
+    );
+    sandbox.faults.set({ latencyMs: 25 });
+    expect(cli.code).toBe(3);
+    const summary = JSON.parse(cli.out) as SyncSummary;
+    const candidates = summary.streams.find((s) => s.stream === 'candidates');
+    expect(candidates).toMatchObject({ status: 'skipped', error: { code: 'stream_locked' } });
+    expect(candidates?.error?.message).toContain(
+      `is being synced by pid ${process.pid} on host ${os.hostname()} (flow "Nightly" (run ${run.id}))`,
+    );
+    const finished = await h.deps.scheduler.waitFor(run.id);
+    expect(finished?.status).toBe('succeeded');
+    await expectNothingDeleted(t);
+  });
+
+  it.skipIf(!POSTGRES_URL)(
+    'postgres: a scheduled run during `ashpipe sync` (another process) skips its streams, naming the CLI',
+    async () => {
+      const t = await makeTarget('postgres');
+      cleanups.push(() => t.cleanup());
+      const { h, flow } = await flowInto(t);
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+      cleanups.push(async () => fs.rmSync(home, { recursive: true, force: true }));
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(ROOT, 'bin/ashpipe.js'),
+          'sync',
+          '--base-url',
+          sandbox.url,
+          '--to',
+          t.target,
+          '--streams',
+          STREAMS.join(','),
+          '--page-size',
+          '5',
+          '--json',
+        ],
+        {
+          env: { ...process.env, ASHBY_API_KEY: 'sandbox-full', ASHPIPE_HOME: home },
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      );
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await until(
+        'the CLI holds candidates and applications',
+        async () =>
+          (await lockRecord(t.target, 'candidates'))?.pid === child.pid &&
+          (await lockRecord(t.target, 'applications'))?.pid === child.pid,
+      );
+      const run = h.deps.scheduler.trigger(flow.id, 'schedule');
+      const finished = await h.deps.scheduler.waitFor(run.id);
+      expect(finished?.status).toBe('partial');
+      const messages = (finished?.errors ?? []).map((e) => e.message);
+      for (const s of STREAMS) {
+        expect(messages).toContainEqual(
+          expect.stringMatching(
+            new RegExp(
+              `^${s} is being synced by pid ${child.pid} on host .* \\(ashpipe sync\\) since .*; skipped$`,
+            ),
+          ),
+        );
+      }
+      expect(await exited).toBe(0);
+      expect((JSON.parse(out) as SyncSummary).exitCode).toBe(0);
+      await expectNothingDeleted(t);
+    },
+  );
+});
