@@ -509,6 +509,12 @@ export class PostgresSink implements Sink {
   private async inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // A connection that breaks between two queries of the transaction reports it here, not as a crash;
+    // the next query fails and the transaction is rolled back (or the connection discarded).
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const value = await fn(client);
@@ -522,7 +528,8 @@ export class PostgresSink implements Sink {
       }
       throw error;
     } finally {
-      // A connection that could not roll back is discarded rather than returned to the pool.
+      client.off('error', onError);
+      // A connection that broke or could not roll back is discarded rather than returned to the pool.
       client.release(broken);
     }
   }
