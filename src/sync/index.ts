@@ -8,6 +8,7 @@ export {
   runSync,
   type SyncOptions,
 } from './engine.js';
+export { describeHolder } from './lock.js';
 export { chooseMode, type ModeChoice } from './mode.js';
 export { createProgress, type Progress, type ProgressOptions } from './progress.js';
 export { type SyncRunOptions, syncToTarget } from './run.js';

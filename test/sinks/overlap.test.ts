@@ -92,3 +92,38 @@ for (const k of KINDS) {
     });
   });
 }
+
+for (const k of KINDS.filter((x) => x.kind !== 'jsonl')) {
+  describe.skipIf(k.skip)(`${k.kind} sink: a table of an earlier version`, () => {
+    const open: Sink[] = [];
+    afterEach(async () => {
+      for (const s of open.splice(0)) await s.close();
+    });
+
+    it('gets the sighting column when opened; its rows count as seen before any pass that starts now', async () => {
+      const target = await k.target();
+      const first = await opened(target, open);
+      await first.upsertPage(candidates, recs('r1', 'r2', 'r3'), full('old'));
+      await first.close();
+      // The table as an earlier version left it: no _ashpipe_seen_seq.
+      if (k.kind === 'sqlite') {
+        const { default: Database } = await import('better-sqlite3');
+        const db = new Database(target.slice('sqlite:'.length));
+        db.exec('ALTER TABLE candidates DROP COLUMN _ashpipe_seen_seq');
+        db.close();
+      } else {
+        const { default: pg } = await import('pg');
+        const schema = new URL(target).searchParams.get('schema');
+        const client = new pg.Client({ connectionString: process.env.ASHPIPE_TEST_POSTGRES_URL });
+        await client.connect();
+        await client.query(`ALTER TABLE "${schema}".candidates DROP COLUMN _ashpipe_seen_seq`);
+        await client.end();
+      }
+      const sink = await opened(target, open);
+      await sink.beginPass('candidates', 'A');
+      await sink.upsertPage(candidates, recs('r1'), full('A'));
+      expect((await sink.finishFullPass(candidates, 'A', full('A'))).deleted).toBe(2);
+      expect(await liveIds(sink)).toEqual(['r1']);
+    });
+  });
+}
