@@ -105,6 +105,24 @@ export function parsePostgresTarget(target: string): PostgresTarget {
 }
 
 /**
+ * The connection holding a sink's advisory locks. Its queries run one at a time (the heartbeat and the
+ * locking of several streams share it), as a `pg` client must not be given a query while one is running.
+ */
+class LockConnection {
+  private queue: Promise<unknown> = Promise.resolve();
+  constructor(readonly client: pg.Client) {}
+
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
+    const next = this.queue.then(() => this.client.query<R>(sql, params));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
  * The PostgreSQL sink: tables in one schema (`?schema=`, default `public`), a small connection pool, one
  * transaction per page with multi-row `INSERT … ON CONFLICT … DO UPDATE`. Nested values and `_ashpipe_raw`
  * are jsonb (so key order inside them is PostgreSQL's; the parsed value is the record as received), integers
@@ -127,7 +145,7 @@ export class PostgresSink implements Sink {
    * The connection holding this sink's stream locks: session advisory locks live as long as it does, so a
    * killed process releases them with its connection.
    */
-  private lockClient: Promise<pg.Client> | undefined;
+  private lockClient: Promise<LockConnection> | undefined;
 
   constructor(
     target: string,
@@ -193,7 +211,7 @@ export class PostgresSink implements Sink {
   }
 
   /** {@link lock} on the lock connection, with this sink's claim on `stream` made. */
-  private async lockWith(client: pg.Client, stream: string, mine: LockRecord): Promise<LockAttempt> {
+  private async lockWith(client: LockConnection, stream: string, mine: LockRecord): Promise<LockAttempt> {
     const table = this.t('_ashpipe_locks');
     for (let waited = 0; ; waited += DEAD_SESSION_POLL_MS) {
       const { rows } = await client.query<{ ok: boolean }>(
@@ -384,14 +402,14 @@ export class PostgresSink implements Sink {
     await this.locks.releaseAll();
     const locks = this.lockClient;
     this.lockClient = undefined;
-    if (locks) await (await locks.catch(() => undefined))?.end().catch(() => undefined);
+    if (locks) await (await locks.catch(() => undefined))?.client.end().catch(() => undefined);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end();
   }
 
   /** The lock connection, opened on first use; when it dies, every lock it held is lost. */
-  private connectLocks(): Promise<pg.Client> {
+  private connectLocks(): Promise<LockConnection> {
     this.requirePool();
     if (!this.lockClient) {
       const client = new pg.Client({ connectionString: this.connectionString, types });
@@ -406,8 +424,8 @@ export class PostgresSink implements Sink {
         lose(`its PostgreSQL connection failed (${redact(error.message)})`);
       });
       client.on('end', () => lose('its PostgreSQL connection ended'));
-      const opening: Promise<pg.Client> = client.connect().then(
-        () => client,
+      const opening: Promise<LockConnection> = client.connect().then(
+        () => new LockConnection(client),
         (error: unknown) => {
           this.lockClient = undefined;
           throw new SinkError(
