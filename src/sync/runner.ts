@@ -55,7 +55,15 @@ export async function runStream(ctx: RunContext, planned: PlannedStream): Promis
   if (blocked) return end(blocked);
   if (ctx.signal.aborted) return end(tally.result('aborted'));
   tally.restartClock();
-  const taken = await takeLock(ctx, planned.lock);
+  let taken: Awaited<ReturnType<typeof takeLock>>;
+  try {
+    taken = await takeLock(ctx, planned.lock);
+  } catch (error) {
+    // The target could not even be asked (its lock connection failed, its disk is full): this stream fails.
+    ctx.logger.error('stream failed', { stream: planned.stream.name, ...errorInfo(error) });
+    tally.reasons.push('failed');
+    return end(tally.result('failed', errorInfo(error)));
+  }
   if ('refused' in taken) {
     tally.reasons.push(taken.refused);
     ctx.emit({ type: 'warning', stream: planned.stream.name, message: taken.refused });

@@ -97,3 +97,33 @@ describe('the holder named to a refused run', () => {
     expect(describeHolder('candidates', holder, now)).toBe(text);
   });
 });
+
+describe('a target that cannot be locked', () => {
+  it('fails the stream with the reason; the run still returns its summary', async () => {
+    const source = new FakeSource(2);
+    source.set('candidate.list', [{ id: 'c1' }]);
+    source.set('user.list', [{ id: 'u1' }]);
+    const broken = new Proxy(sink, {
+      get(target, property, receiver) {
+        if (property === 'lock') {
+          return async (stream: string) => {
+            if (stream === 'candidates') throw new Error('database or disk is full');
+            return target.lock(stream);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const summary = await runSync({
+      client: source,
+      sink: broken,
+      streams: selectStreams({ streams: ['candidates', 'users'] }),
+    });
+    expect(summary.exitCode).toBe(3);
+    expect(summary.streams.map((s) => [s.stream, s.status, s.error?.message])).toEqual([
+      ['users', 'ok', undefined],
+      ['candidates', 'failed', 'database or disk is full'],
+    ]);
+  });
+});
