@@ -246,6 +246,14 @@ async function lockRecord(
   target: string,
   stream: string,
 ): Promise<{ pid: number; label: string | null } | undefined> {
+  if (target.startsWith('jsonl:')) {
+    try {
+      const file = path.join(target.slice('jsonl:'.length), '_ashpipe_locks', `${stream}.lock`);
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; label: string | null };
+    } catch {
+      return undefined;
+    }
+  }
   if (target.startsWith('sqlite:')) {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(target.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
@@ -304,11 +312,13 @@ describe('a CLI run and a scheduled flow on one target', () => {
     const target =
       t.dialect === 'sqlite'
         ? { type: 'sqlite' as const, path: t.target.slice('sqlite:'.length) }
-        : {
-            type: 'postgres' as const,
-            url: POSTGRES_URL ?? '',
-            schema: new URL(t.target).searchParams.get('schema') ?? '',
-          };
+        : t.dialect === 'jsonl'
+          ? { type: 'jsonl' as const, path: t.target.slice('jsonl:'.length) }
+          : {
+              type: 'postgres' as const,
+              url: POSTGRES_URL ?? '',
+              schema: new URL(t.target).searchParams.get('schema') ?? '',
+            };
     const flow = h.deps.store.createFlow({
       kind: 'source',
       name: 'Nightly',
@@ -333,46 +343,50 @@ describe('a CLI run and a scheduled flow on one target', () => {
     for (const r of refs) await r.cleanup();
   }
 
-  it('sqlite: `ashpipe sync` during a scheduled run is refused per stream, naming the flow', async () => {
-    const t = await makeTarget('sqlite');
-    cleanups.push(() => t.cleanup());
-    const { h, flow } = await flowInto(t);
-    // A flow reads 100 records per page: slower answers keep it on candidates while the CLI starts.
-    sandbox.faults.set({ latencyMs: 200 });
-    const run = h.deps.scheduler.trigger(flow.id, 'schedule');
-    await until(
-      'the flow holds candidates',
-      async () => (await lockRecord(t.target, 'candidates')) !== undefined,
-    );
-    const { runCli } = await import('../support/cli.js');
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-    cleanups.push(async () => fs.rmSync(home, { recursive: true, force: true }));
-    const cli = await runCli(
-      [
-        'sync',
-        '--base-url',
-        sandbox.url,
-        '--to',
-        t.target,
-        '--streams',
-        STREAMS.join(','),
-        '--full-refresh',
-        '--json',
-      ],
-      { ASHBY_API_KEY: 'sandbox-full', ASHPIPE_HOME: home },
-    );
-    sandbox.faults.set({ latencyMs: 25 });
-    expect(cli.code).toBe(3);
-    const summary = JSON.parse(cli.out) as SyncSummary;
-    const candidates = summary.streams.find((s) => s.stream === 'candidates');
-    expect(candidates).toMatchObject({ status: 'skipped', error: { code: 'stream_locked' } });
-    expect(candidates?.error?.message).toContain(
-      `is being synced by pid ${process.pid} on host ${os.hostname()} (flow "Nightly" (run ${run.id}))`,
-    );
-    const finished = await h.deps.scheduler.waitFor(run.id);
-    expect(finished?.status).toBe('succeeded');
-    await expectNothingDeleted(t);
-  });
+  it.each(['sqlite', 'jsonl'] as const)(
+    '%s: `ashpipe sync` during a scheduled run is refused per stream, naming the flow',
+    async (dialect) => {
+      const t = await makeTarget(dialect);
+      cleanups.push(() => t.cleanup());
+      const { h, flow } = await flowInto(t);
+      // A flow reads 100 records per page: slower answers keep it on candidates while the CLI starts.
+      sandbox.faults.set({ latencyMs: 200 });
+      const run = h.deps.scheduler.trigger(flow.id, 'schedule');
+      await until('the flow holds candidates', async () => {
+        const now = h.deps.store.getRun(run.id);
+        if (now?.status !== 'running') throw new Error(`the flow run ended early: ${JSON.stringify(now)}`);
+        return (await lockRecord(t.target, 'candidates')) !== undefined;
+      });
+      const { runCli } = await import('../support/cli.js');
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+      cleanups.push(async () => fs.rmSync(home, { recursive: true, force: true }));
+      const cli = await runCli(
+        [
+          'sync',
+          '--base-url',
+          sandbox.url,
+          '--to',
+          t.target,
+          '--streams',
+          STREAMS.join(','),
+          '--full-refresh',
+          '--json',
+        ],
+        { ASHBY_API_KEY: 'sandbox-full', ASHPIPE_HOME: home },
+      );
+      sandbox.faults.set({ latencyMs: 25 });
+      expect(cli.code).toBe(3);
+      const summary = JSON.parse(cli.out) as SyncSummary;
+      const candidates = summary.streams.find((s) => s.stream === 'candidates');
+      expect(candidates).toMatchObject({ status: 'skipped', error: { code: 'stream_locked' } });
+      expect(candidates?.error?.message).toContain(
+        `is being synced by pid ${process.pid} on host ${os.hostname()} (flow "Nightly" (run ${run.id}))`,
+      );
+      const finished = await h.deps.scheduler.waitFor(run.id);
+      expect(finished?.status).toBe('succeeded');
+      await expectNothingDeleted(t);
+    },
+  );
 
   it.skipIf(!POSTGRES_URL)(
     'postgres: a scheduled run during `ashpipe sync` (another process) skips its streams, naming the CLI',

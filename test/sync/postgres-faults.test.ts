@@ -174,9 +174,9 @@ describe.skipIf(!POSTGRES_URL)('PostgreSQL faults', () => {
 
   it('a statement timeout fails the stream clearly, keeps the state, and the next run resumes', async () => {
     const t = await target();
-    const timed = `${t.target}&options=${encodeURIComponent('-c statement_timeout=300')}`;
+    const timed = `${t.target}&options=${encodeURIComponent('-c statement_timeout=500')}`;
     const failed = await runBlocked(timed, schemaOf(t.target), 2, async () => {
-      await new Promise((r) => setTimeout(r, 1_000));
+      await new Promise((r) => setTimeout(r, 1_500));
     });
     expect(failed.streams[0]).toMatchObject({ status: 'failed', pages: 2 });
     expect(failed.streams[0]?.error?.message).toMatch(/canceling statement due to statement timeout/);
