@@ -25,7 +25,7 @@ import {
   sqlType,
 } from './layout.js';
 import { holderIsGone, type LockBackend, LockKeeper, type LockRecord, newLockRecord } from './locks.js';
-import { customFieldEntries, dedupeByKey, emptyUpsertResult, objectIdOf } from './records.js';
+import { customFieldEntries, dedupeByKey, emptyUpsertResult, objectIdOf, passKey } from './records.js';
 import {
   ABANDONED_PASS_MS,
   type LockAttempt,
@@ -139,6 +139,8 @@ export class PostgresSink implements Sink {
   /** Tables known to have `_ashpipe_parent_id` (it is only ever added, so a table once seen keeps it). */
   private readonly parentTables = new Set<string>();
   private readonly locks = new LockKeeper();
+  /** Passes whose start this sink registered (or found registered) in a committed transaction. */
+  private readonly registered = new Set<string>();
   /** Streams this sink holds the lock of, and as whom. */
   private readonly heldHere = new Map<string, LockHolder>();
   /**
@@ -268,6 +270,11 @@ export class PostgresSink implements Sink {
   }
 
   async beginPass(stream: string, passId: string): Promise<void> {
+    await this.insertPass(stream, passId);
+    this.registered.add(passKey(stream, passId));
+  }
+
+  private async insertPass(stream: string, passId: string): Promise<void> {
     await this.requirePool().query(
       `INSERT INTO ${this.t('_ashpipe_passes')} (stream, pass_id, start_seq, started_at)
        VALUES ($1, $2, nextval($3::regclass), now()) ON CONFLICT (stream, pass_id) DO NOTHING`,
@@ -290,11 +297,17 @@ export class PostgresSink implements Sink {
     const page = dedupeByKey(shape, records);
     const pool = this.requirePool();
     const parent = options.parent?.value;
+    // Only a full pass deletes, so only its start matters; a pass this sink registered is not asked again.
+    const pass =
+      state.passId !== undefined && state.passKind !== 'incremental'
+        ? passKey(shape.name, state.passId)
+        : undefined;
+    const register = pass !== undefined && !this.registered.has(pass);
     let outcome: { result: UpsertResult; layout: StreamLayout; parentAdded: boolean };
     try {
       outcome = await this.inTransaction(pool, async (client) => {
         const now = new Date().toISOString();
-        const seq = await this.tick(client, shape.name, state);
+        const seq = await this.tick(client, shape.name, state, register);
         let current = this.layoutFor(shape);
         let { layout, added } = current.extend(page);
         if (added.length > 0) {
@@ -331,6 +344,7 @@ export class PostgresSink implements Sink {
       throw error;
     }
     const { result, layout, parentAdded } = outcome;
+    if (register && pass !== undefined) this.registered.add(pass);
     // Only after COMMIT: a rolled-back page must not leave columns in the cache that the database lacks.
     this.layouts.set(shape.name, layout);
     if (parentAdded) this.parentTables.add(layout.table);
@@ -341,6 +355,7 @@ export class PostgresSink implements Sink {
   }
 
   async finishFullPass(shape: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }> {
+    this.registered.delete(passKey(shape.name, passId));
     return this.inTransaction(this.requirePool(), async (client) => {
       const now = new Date().toISOString();
       let deleted = 0;
@@ -448,9 +463,14 @@ export class PostgresSink implements Sink {
     return Number(rows[0]?.seq);
   }
 
-  /** Ticks the clock for a page and registers a full pass's start with its first page (one round trip). */
-  private async tick(client: pg.PoolClient, stream: string, state: StreamState): Promise<number> {
-    if (state.passId === undefined || state.passKind === 'incremental') return this.nextSeq(client);
+  /** Ticks the clock for a page and, with `register`, records a full pass's start (one round trip). */
+  private async tick(
+    client: pg.PoolClient,
+    stream: string,
+    state: StreamState,
+    register: boolean,
+  ): Promise<number> {
+    if (!register || state.passId === undefined) return this.nextSeq(client);
     const { rows } = await client.query<{ seq: number }>(
       `WITH s AS (SELECT nextval($1::regclass) AS seq),
          r AS (INSERT INTO ${this.t('_ashpipe_passes')} (stream, pass_id, start_seq, started_at)

@@ -64,3 +64,8 @@ export function customFieldEntries(record: Record<string, unknown>): CustomField
   }
   return [...byId.values()];
 }
+
+/** Identifies a pass of a stream in a set. */
+export function passKey(stream: string, passId: string): string {
+  return `${stream}\u0000${passId}`;
+}

@@ -31,6 +31,7 @@ import {
   dedupeByKey,
   emptyUpsertResult,
   objectIdOf,
+  passKey,
 } from './records.js';
 import {
   ABANDONED_PASS_MS,
@@ -114,6 +115,8 @@ export class SqliteSink implements Sink {
    */
   private customFieldValues: 'view' | 'table' = 'view';
   private readonly locks = new LockKeeper();
+  /** Passes whose start this sink registered (or found registered) in a committed transaction. */
+  private readonly registered = new Set<string>();
 
   constructor(
     private readonly file: string,
@@ -216,6 +219,7 @@ export class SqliteSink implements Sink {
     this.requireDb()
       .transaction(() => this.registerPass(stream, passId, this.tick(), new Date().toISOString()))
       .immediate();
+    this.registered.add(passKey(stream, passId));
   }
 
   async saveState(stream: string, state: StreamState | undefined): Promise<void> {
@@ -232,13 +236,16 @@ export class SqliteSink implements Sink {
   ): Promise<UpsertResult> {
     const db = this.requireDb();
     const parent = options.parent?.value;
+    // Only a full pass deletes, so only its start matters; a pass this sink registered is not asked again.
+    const pass =
+      state.passId !== undefined && state.passKind !== 'incremental'
+        ? passKey(shape.name, state.passId)
+        : undefined;
+    const register = pass !== undefined && !this.registered.has(pass);
     const run = db.transaction(() => {
       const now = new Date().toISOString();
       const seq = this.tick();
-      // Only a full pass deletes, so only its start matters.
-      if (state.passId !== undefined && state.passKind !== 'incremental') {
-        this.registerPass(shape.name, state.passId, seq, now);
-      }
+      if (register && state.passId !== undefined) this.registerPass(shape.name, state.passId, seq, now);
       const page = dedupeByKey(shape, records);
       const stored = this.cachedLayout(shape.name)?.layout;
       const { layout, added } = (stored ?? new StreamLayout(shape.name, shape.primaryKey, [])).extend(page);
@@ -268,6 +275,7 @@ export class SqliteSink implements Sink {
       return { result };
     });
     const { result } = run.immediate();
+    if (register && pass !== undefined) this.registered.add(pass);
     if (result.newColumns.length > 0) {
       this.logger?.info('new columns', { stream: shape.name, columns: result.newColumns });
     }
@@ -276,6 +284,7 @@ export class SqliteSink implements Sink {
 
   async finishFullPass(shape: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }> {
     const db = this.requireDb();
+    this.registered.delete(passKey(shape.name, passId));
     return db
       .transaction(() => {
         const now = new Date().toISOString();
