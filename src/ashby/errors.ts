@@ -185,6 +185,59 @@ export class AshbyOutcomeUnknownError extends AshbyError {
   }
 }
 
+/**
+ * What an Ashby error means to a caller, decided by its class (never by its code string):
+ * - `auth`: the key is missing, wrong or deactivated; nothing else will work with it.
+ * - `permission`: the key lacks the module an endpoint needs; other endpoints may still work.
+ * - `rate-limit`: Ashby throttled the request (the client has already retried within its policy).
+ * - `invalid-input`: Ashby refused the request body.
+ * - `not-found`: the id is unknown to Ashby, or hidden from the key (confidential records).
+ * - `sync-token`: the stored `syncToken` is unusable; discard it and read in full.
+ * - `cursor`: the pagination cursor expired or is unreadable; restart the pass.
+ * - `server`, `network`, `timeout`: Ashby failed or could not be reached (after retries).
+ * - `outcome-unknown`: a write may or may not have taken effect.
+ * - `other`: an error Ashby reported with a code ashpipe has no class for.
+ */
+export type AshbyErrorKind =
+  | 'auth'
+  | 'permission'
+  | 'rate-limit'
+  | 'invalid-input'
+  | 'not-found'
+  | 'sync-token'
+  | 'cursor'
+  | 'server'
+  | 'network'
+  | 'timeout'
+  | 'outcome-unknown'
+  | 'other';
+
+/** The subclasses in the order they are tested; a subclass of a subclass would come before its parent. */
+const KINDS: ReadonlyArray<readonly [abstract new (...args: never[]) => AshbyError, AshbyErrorKind]> = [
+  [AshbyAuthError, 'auth'],
+  [AshbyPermissionError, 'permission'],
+  [AshbyRateLimitError, 'rate-limit'],
+  [AshbyInvalidInputError, 'invalid-input'],
+  [AshbyNotFoundError, 'not-found'],
+  [AshbySyncTokenError, 'sync-token'],
+  [AshbyCursorError, 'cursor'],
+  [AshbyServerError, 'server'],
+  [AshbyNetworkError, 'network'],
+  [AshbyTimeoutError, 'timeout'],
+  [AshbyOutcomeUnknownError, 'outcome-unknown'],
+];
+
+/**
+ * The kind of an Ashby error (see {@link AshbyErrorKind}), or `undefined` for anything that is not an
+ * {@link AshbyError} (a bug, a storage failure). Sync, push and the server decide by this one function.
+ * @example if (classifyAshbyError(error) === 'not-found') skipParent();
+ */
+export function classifyAshbyError(error: unknown): AshbyErrorKind | undefined {
+  if (!(error instanceof AshbyError)) return undefined;
+  for (const [type, kind] of KINDS) if (error instanceof type) return kind;
+  return 'other';
+}
+
 /** Error codes that mean the syncToken must be discarded. */
 export const SYNC_TOKEN_CODES = [
   'sync_token_expired',

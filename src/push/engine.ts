@@ -3,37 +3,17 @@
  * once through its operation, keeping the ledger, the quarantine and the results.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { safeStringify } from '../util/redact.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
-import { authMessage, classifyError, type ErrorInfo, errorInfo, permissionMessage } from './errors.js';
+import type { ErrorInfo } from './errors.js';
 import { coerceRecord, type FieldIssue, isBlank } from './fields.js';
 import type { InputRow } from './input.js';
-import {
-  addQuarantine,
-  ensurePending,
-  finishRun,
-  getLedgerEntry,
-  hasLedgerEntries,
-  type LedgerEntry,
-  markDone,
-  markInFlight,
-  markNotSent,
-  saveStep,
-  startRun,
-} from './ledger.js';
 import { applyMapping, IDENTITY_MAPPING, type Mapping } from './mapping.js';
 import { manualFields } from './operations/index.js';
-import { OUTCOME_UNKNOWN, RecordRejectedError } from './operations/shared.js';
-import type {
-  AshbyCaller,
-  OnExisting,
-  Operation,
-  OperationContext,
-  OperationOutcome,
-  RecordStatus,
-  WriteOptions,
-} from './types.js';
+import { handleRecord } from './record.js';
+import { PushRun } from './run.js';
+import type { AshbyCaller, OnExisting, Operation, RecordStatus } from './types.js';
+
+export { emptyPushCounts } from './run.js';
 
 /** Options of {@link runPush}. */
 export interface PushOptions {
@@ -119,32 +99,6 @@ export interface PushSummary {
   stopped?: RunStop;
 }
 
-/** Every record status at zero (a fresh object each call). */
-export const emptyPushCounts = (): Record<RecordStatus, number> => ({
-  created: 0,
-  updated: 0,
-  'skipped-existing': 0,
-  'skipped-done': 0,
-  quarantined: 0,
-  failed: 0,
-  'dry-run': 0,
-  pending: 0,
-});
-
-/**
- * Stops the operation at its first write in a dry run. Not an Error: it is thrown once per record, and
- * capturing a stack trace each time would cost more than the rest of the record's dry run.
- */
-class DryRunStop {
-  constructor(
-    readonly endpoint: string,
-    readonly body: unknown,
-  ) {}
-}
-
-/** Raised into operations still running when the run has been stopped. */
-class RunStoppedError extends Error {}
-
 /** JSON with sorted keys, so equal records hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -192,7 +146,8 @@ function getPath(obj: Record<string, unknown>, path: string): unknown {
   return node;
 }
 
-type Prepared =
+/** A row after mapping and validation: a record to apply, or why it cannot be. */
+export type Prepared =
   | { ok: true; row: InputRow; body: Record<string, unknown>; key: string }
   | { ok: false; row: InputRow; issues: FieldIssue[]; code: string; key: string };
 
@@ -232,328 +187,74 @@ export function prepareRow(
   return { ok: true, row, body: coerced.value, key };
 }
 
+/** Why a row never became a valid record, as the quarantine keeps it. */
+function invalidInfo(prepared: Extract<Prepared, { ok: false }>): ErrorInfo {
+  const first = prepared.issues[0];
+  return {
+    code: prepared.code,
+    message: prepared.issues.map((i) => (i.path ? `${i.path}: ${i.reason}` : i.reason)).join('; '),
+    ...(first?.path ? { path: first.path } : {}),
+  };
+}
+
 /**
  * Pushes records into Ashby exactly once. Resolves with the counts when the input is exhausted or the
  * run stopped (a missing permission, a refused key, an abort); per-record problems never reject.
+ * Records run `concurrency` at a time; two records of one ledger key or one natural key (the same email)
+ * run one after the other, so the second finds what the first did.
  */
 export async function runPush(options: PushOptions): Promise<PushSummary> {
-  const { client, db, operation } = options;
-  const dryRun = options.dryRun ?? false;
-  const mapping = options.mapping ?? IDENTITY_MAPPING;
-  const concurrency = Math.max(1, options.concurrency ?? 4);
-  const reconcileDelayMs = options.reconcileDelayMs ?? 1000;
-  const maxReconcile = options.maxReconcileAttempts ?? 3;
-  const onExisting = options.onExisting ?? 'skip';
-  const inputKey = options.inputKey ?? options.inputLabel ?? '';
-  const counts = emptyPushCounts();
-  const runId = dryRun
-    ? `dry-run-${Date.now()}`
-    : startRun(db, operation.name, options.inputLabel ?? '', dryRun);
-  let stopped: RunStop | undefined;
-  let total = 0;
-  // A dry run of an operation never pushed before has nothing to find in the ledger: one query, not one per record.
-  const ledgerUsed = !dryRun || hasLedgerEntries(db, operation.name);
-
-  let resultsFd: number | undefined;
-  try {
-    resultsFd = options.resultsFile !== undefined ? openSync(options.resultsFile, 'w', 0o600) : undefined;
-  } catch (error) {
-    if (!dryRun) finishRun(db, runId, 'error', counts);
-    throw error;
-  }
-  const emit = (result: RecordResult) => {
-    counts[result.status] += 1;
-    if (resultsFd !== undefined) writeSync(resultsFd, `${safeStringify(result)}\n`);
-    options.onResult?.(result);
-  };
-
-  const base = (row: InputRow, key?: string): Pick<RecordResult, 'row' | 'line' | 'key'> => ({
-    row: row.row,
-    ...(row.line !== undefined ? { line: row.line } : {}),
-    ...(key !== undefined ? { key } : {}),
-  });
-
-  /** Quarantines a record (not in a dry run) and reports it; `result` names the row (and key) reported. */
-  const quarantine = (
-    row: InputRow,
-    key: string | undefined,
-    info: ErrorInfo,
-    result: Pick<RecordResult, 'row' | 'line' | 'key'> = base(row, key),
-  ): void => {
-    const qid = dryRun
-      ? undefined
-      : addQuarantine(db, {
-          runId,
-          operation: operation.name,
-          rowNumber: row.row,
-          recordKey: key,
-          errorCode: info.code,
-          errorMessage: info.message,
-          fieldPath: info.path,
-          requestId: info.requestId,
-          // The row exactly as read: a replay sends it again, so it is never masked (see util/redact.ts).
-          raw: row.raw,
-          options: { ...(options.replayOptions ?? {}), mapping, onExisting, keyColumn: options.keyColumn },
-        });
-    emit({
-      ...result,
-      status: 'quarantined',
-      error: info,
-      ...(qid !== undefined ? { quarantineId: qid } : {}),
-    });
-  };
-
-  // Until a write endpoint has succeeded once, only one request to it is in flight: a key without the
-  // permission then costs exactly one refused write, whatever the concurrency.
-  const proven = new Set<string>();
-  const probes = new Map<string, Promise<void>>();
-
-  const stop = (kind: RunStop['kind'], message: string, error?: ErrorInfo) => {
-    if (!stopped) stopped = { kind, message, ...(error ? { error } : {}) };
-  };
-
-  async function attempt(
-    prepared: Extract<Prepared, { ok: true }>,
-    entry: LedgerEntry,
-  ): Promise<OperationOutcome> {
-    const { key } = prepared;
-    let data: Record<string, unknown> = { ...entry.stepData };
-    let writeInFlight = false;
-    const ctx: OperationContext = {
-      record: prepared.body,
-      onExisting,
-      dryRun,
-      resume: {
-        step: entry.step ?? undefined,
-        data: { ...entry.stepData },
-        reconciling: entry.state === 'in-flight',
-      },
-      async read<T>(endpoint: string, body: Record<string, unknown>): Promise<T> {
-        if (stopped) throw new RunStoppedError();
-        const res = await client.call<T>(
-          endpoint,
-          body,
-          options.signal ? { signal: options.signal } : undefined,
-        );
-        return res.results;
-      },
-      async write<T>(endpoint: string, body: Record<string, unknown>, wo: WriteOptions = {}): Promise<T> {
-        if (dryRun) throw new DryRunStop(endpoint, body);
-        let release: (() => void) | undefined;
-        while (!proven.has(endpoint)) {
-          const running = probes.get(endpoint);
-          if (!running) {
-            probes.set(endpoint, new Promise<void>((r) => (release = r)));
-            break;
-          }
-          await running;
-        }
-        try {
-          if (stopped) throw new RunStoppedError();
-          data = { ...data, ...(wo.data ?? {}) };
-          markInFlight(db, operation.name, key, runId, wo.step ?? endpoint, data);
-          writeInFlight = true;
-          const res = await client.call<T>(endpoint, body);
-          writeInFlight = false;
-          proven.add(endpoint);
-          return res.results;
-        } catch (error) {
-          // Stop before the probe is released, so that no waiting record sends the same refused write.
-          const kind = classifyError(error);
-          if (kind === 'permission') stop('permission', permissionMessage(error, endpoint), errorInfo(error));
-          if (kind === 'auth') stop('auth', authMessage(error), errorInfo(error));
-          if (
-            writeInFlight &&
-            !(error instanceof RunStoppedError) &&
-            classifyError(error) !== 'outcome-unknown'
-          ) {
-            // Ashby answered: the write did not happen. Only an unknown outcome keeps the record in flight.
-            writeInFlight = false;
-            markNotSent(
-              db,
-              operation.name,
-              key,
-              classifyError(error) === 'record' ? 'failed' : 'pending',
-              null,
-            );
-          }
-          throw error;
-        } finally {
-          if (release) {
-            probes.delete(endpoint);
-            release();
-          }
-        }
-      },
-      checkpoint(step: string, more: Record<string, unknown>) {
-        if (dryRun) return;
-        data = { ...data, ...more };
-        saveStep(db, operation.name, key, step, data);
-      },
-    };
-    return operation.execute(ctx);
-  }
-
-  async function handle(prepared: Extract<Prepared, { ok: true }>): Promise<void> {
-    const { row, key } = prepared;
-    if (dryRun) {
-      const done = ledgerUsed ? getLedgerEntry(db, operation.name, key) : undefined;
-      if (done?.state === 'done') {
-        emit({ ...base(row, key), status: 'skipped-done', ...(done.ashbyId ? { id: done.ashbyId } : {}) });
-        return;
-      }
-      try {
-        const outcome = await attempt(prepared, {
-          operation: operation.name,
-          recordKey: key,
-          state: 'pending',
-          ashbyId: null,
-          status: null,
-          step: null,
-          stepData: {},
-          attempts: 0,
-          runId,
-          error: null,
-        });
-        emit({ ...base(row, key), status: outcome.status, ...(outcome.id ? { id: outcome.id } : {}) });
-      } catch (error) {
-        if (error instanceof DryRunStop)
-          emit({
-            ...base(row, key),
-            status: 'dry-run',
-            wouldSend: { endpoint: error.endpoint, body: error.body },
-          });
-        else await fail(prepared, error);
-      }
-      return;
-    }
-    let entry = ensurePending(db, operation.name, key, runId);
-    if (entry.state === 'done') {
-      emit({ ...base(row, key), status: 'skipped-done', ...(entry.ashbyId ? { id: entry.ashbyId } : {}) });
-      return;
-    }
-    for (let tries = 0; ; tries++) {
-      try {
-        const outcome = await attempt(prepared, entry);
-        markDone(db, operation.name, key, outcome.id, outcome.status);
-        emit({
-          ...base(row, key),
-          status: outcome.status,
-          ...(outcome.id ? { id: outcome.id } : {}),
-          ...(outcome.reconciled ? { reconciled: true } : {}),
-        });
-        return;
-      } catch (error) {
-        if (classifyError(error) === 'outcome-unknown' && !stopped && tries + 1 < maxReconcile) {
-          // Never resend blindly: the next attempt starts as a reconciliation, like a rerun after a crash.
-          if (reconcileDelayMs > 0) await new Promise((r) => setTimeout(r, reconcileDelayMs));
-          entry = getLedgerEntry(db, operation.name, key) as LedgerEntry;
-          continue;
-        }
-        await fail(prepared, error);
-        return;
-      }
-    }
-  }
-
-  async function fail(prepared: Extract<Prepared, { ok: true }>, error: unknown): Promise<void> {
-    const { row, key } = prepared;
-    if (error instanceof RunStoppedError) {
-      emit({ ...base(row, key), status: 'pending' });
-      return;
-    }
-    if (error instanceof RecordRejectedError) {
-      // An unknown outcome the operation cannot look up stays in flight: a rerun must not resend it;
-      // `quarantine replay` does, once a person has checked Ashby.
-      if (!dryRun && error.code !== OUTCOME_UNKNOWN)
-        markNotSent(db, operation.name, key, 'failed', error.message);
-      const info: ErrorInfo = {
-        code: error.code,
-        message: error.message,
-        ...(error.path ? { path: error.path } : {}),
-      };
-      quarantine(row, key, info);
-      return;
-    }
-    const info = errorInfo(error);
-    const kind = classifyError(error);
-    if (kind === 'permission') {
-      const endpoint =
-        typeof (error as { endpoint?: unknown }).endpoint === 'string'
-          ? (error as { endpoint: string }).endpoint
-          : operation.name;
-      stop('permission', permissionMessage(error, endpoint), info);
-      emit({ ...base(row, key), status: 'failed', error: info });
-      return;
-    }
-    if (kind === 'auth') {
-      stop('auth', authMessage(error), info);
-      emit({ ...base(row, key), status: 'failed', error: info });
-      return;
-    }
-    if (kind === 'record') {
-      quarantine(row, key, info);
-      return;
-    }
-    // Transient, or an outcome still unknown after reconciling: the ledger keeps the record pending or
-    // in flight, and the next run picks it up.
-    emit({ ...base(row, key), status: 'failed', error: info });
-  }
-
+  const run = new PushRun(options);
   const running = new Set<Promise<void>>();
   const inRun = new Map<string, Promise<void>>();
   try {
     for await (const row of options.rows) {
-      total += 1;
+      run.total += 1;
       options.onRead?.(row);
-      if (!stopped && options.signal?.aborted) stop('aborted', 'the run was interrupted; rerun to continue');
-      if (stopped) {
+      if (!run.stopped && options.signal?.aborted)
+        run.stop('aborted', 'the run was interrupted; rerun to continue');
+      const prepared = prepareRow(row, options.operation, run.mapping, options.keyColumn, run.inputKey);
+      if (run.stopped) {
         // The rest of the input is read only to report it: each row gets a `pending` line.
-        const p = prepareRow(row, operation, mapping, options.keyColumn, inputKey);
-        emit({ ...base(row, p.ok ? p.key : undefined), status: 'pending' });
+        run.emit({ ...run.base(row, prepared.ok ? prepared.key : undefined), status: 'pending' });
         continue;
       }
-      const prepared = prepareRow(row, operation, mapping, options.keyColumn, inputKey);
       if (!prepared.ok) {
-        const first = prepared.issues[0];
-        const info: ErrorInfo = {
-          code: prepared.code,
-          message: prepared.issues.map((i) => (i.path ? `${i.path}: ${i.reason}` : i.reason)).join('; '),
-          ...(first?.path ? { path: first.path } : {}),
-        };
-        quarantine(row, prepared.key, info, base(row));
+        run.quarantine(row, prepared.key, invalidInfo(prepared), run.base(row));
         continue;
       }
-      // The same record twice in one input, or two records of one Ashby object (same email): the second
-      // waits for the first, then finds it done or finds what the first created.
-      const natural = operation.naturalKey?.(prepared.body);
-      const locks = natural !== undefined ? [prepared.key, `natural:${natural}`] : [prepared.key];
-      const earlier = locks.map((k) => inRun.get(k)).filter((p) => p !== undefined);
+      const natural = options.operation.naturalKey?.(prepared.body);
+      const keys = natural !== undefined ? [prepared.key, `natural:${natural}`] : [prepared.key];
+      const earlier = keys.map((k) => inRun.get(k)).filter((p) => p !== undefined);
       const task = (async () => {
         await Promise.all(earlier);
-        await handle(prepared);
+        await handleRecord(run, prepared);
       })();
-      for (const k of locks) inRun.set(k, task);
+      for (const k of keys) inRun.set(k, task);
       running.add(task);
       void task.finally(() => {
         running.delete(task);
         // Forget finished records, or the map would grow with the input.
-        for (const k of locks) if (inRun.get(k) === task) inRun.delete(k);
+        for (const k of keys) if (inRun.get(k) === task) inRun.delete(k);
       });
-      while (running.size >= concurrency) await Promise.race(running);
+      while (running.size >= run.concurrency) await Promise.race(running);
     }
     await Promise.all(running);
   } catch (error) {
     // The run ends here: it must not keep the ledger (a run lock) for the rest of this process.
     await Promise.allSettled(running);
-    if (!dryRun) finishRun(db, runId, 'error', counts);
+    run.finish('error');
     throw error;
   } finally {
-    if (resultsFd !== undefined) {
-      fsyncSync(resultsFd);
-      closeSync(resultsFd);
-    }
+    run.closeResults();
   }
-  if (!dryRun) finishRun(db, runId, stopped ? `stopped:${stopped.kind}` : 'finished', counts);
-  return { runId, operation: operation.name, dryRun, counts, total, ...(stopped ? { stopped } : {}) };
+  run.finish(run.stopped ? `stopped:${run.stopped.kind}` : 'finished');
+  return {
+    runId: run.runId,
+    operation: options.operation.name,
+    dryRun: run.dryRun,
+    counts: run.counts,
+    total: run.total,
+    ...(run.stopped ? { stopped: run.stopped } : {}),
+  };
 }

@@ -70,6 +70,8 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
       counters,
       signal: ctx.signal,
       logger: ctx.logger,
+      // The same locks as `ashpipe sync`: a flow and a CLI run never write one stream of a target at once.
+      lockLabel: `flow "${flow.name}" (run ${ctx.runId})`,
       ...(config.options.fullRefresh === true ? { fullRefresh: true } : {}),
       ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
       ...(config.options.includeArchived === false ? { includeArchived: false } : {}),

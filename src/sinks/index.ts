@@ -10,17 +10,20 @@ export { type JsonlChange, JsonlSink } from './jsonl.js';
 export type { ColumnDef, ColumnType } from './layout.js';
 export type { OutputMode } from './output-mode.js';
 export { PostgresSink, parsePostgresTarget } from './postgres.js';
-export { SqliteSink } from './sqlite.js';
+export { SqliteSink, type SqliteSinkOptions } from './sqlite.js';
 export type {
+  LockAttempt,
+  LockHolder,
   PageParent,
   ReadRowsOptions,
   Sink,
+  StreamLock,
   StreamShape,
   StreamState,
   UpsertOptions,
   UpsertResult,
 } from './types.js';
-export { SinkError } from './types.js';
+export { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LockLostError, SinkError } from './types.js';
 
 /** Options of {@link openSink}. */
 export interface OpenSinkOptions {
@@ -52,7 +55,7 @@ export function openSink(target: string, options: OpenSinkOptions = {}): Sink {
     let file = target.slice('sqlite:'.length);
     if (file.startsWith('//')) file = file.slice(2);
     if (file === '') throw new UsageError('sqlite target needs a file path, e.g. sqlite:./ashpipe.db');
-    return new SqliteSink(file, options.logger, options.outputMode ?? 'private');
+    return new SqliteSink(file, options.logger, { outputMode: options.outputMode ?? 'private' });
   }
   if (scheme === 'postgres' || scheme === 'postgresql') return new PostgresSink(target, options.logger);
   if (scheme === 'jsonl') {

@@ -1,11 +1,14 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { tableNameFor } from './layout.js';
+import { tryLockFile, writeFully } from './lock-file.js';
+import { LockKeeper } from './locks.js';
 import { dirMode, fileMode, type OutputMode } from './output-mode.js';
 import { dedupeByKey, emptyUpsertResult, keyValues, storableRecords } from './records.js';
 import {
+  type LockAttempt,
   type PageParent,
   type ReadRowsOptions,
   type Sink,
@@ -16,8 +19,16 @@ import {
   type UpsertResult,
 } from './types.js';
 
-/** Name of the state file in the sink's directory. */
+/**
+ * The state file of earlier versions, holding every stream's state in one file; read once and replaced
+ * by {@link JSONL_STATE_DIR} (one file per stream, so runs syncing different streams never overwrite
+ * each other's state).
+ */
 export const JSONL_STATE_FILE = '_ashpipe_state.json';
+/** Directory of the per-stream state files (`<stream>.json`) in the sink's directory. */
+export const JSONL_STATE_DIR = '_ashpipe_state';
+/** Directory of the per-stream lock files (`<stream>.lock`) in the sink's directory. */
+export const JSONL_LOCK_DIR = '_ashpipe_locks';
 /** Bytes read at a time when replaying a stream file. */
 const READ_CHUNK = 1 << 20;
 
@@ -30,40 +41,55 @@ export interface JsonlChange {
   /** ISO time the change was written. */
   time: string;
   passId: string | null;
+  /** The stream's clock value of the page (absent in lines of earlier versions). */
+  seq?: number;
   /** The record exactly as received (`upsert` only). */
   record?: Record<string, unknown>;
   /** The parent the record was read under (child streams; `upsert` and `seen`). */
   parent?: PageParent;
 }
 
+/** One stream's state file. */
 interface StreamMeta {
   state?: StreamState;
   /** Bytes of the stream file committed together with `state`; anything after them is a torn write. */
   offset: number;
   primaryKey?: string[];
+  /** The stream's clock: ticked by every page, so a line's `seq` says when it was written. */
+  clock?: number;
+  /** Where each full pass in progress started on the clock. */
+  passes?: Record<string, number>;
 }
-interface Meta {
+/** The single state file of earlier versions. */
+interface LegacyMeta {
   version: 1;
   streams: Record<string, StreamMeta>;
 }
 interface IndexEntry {
   hash: string;
   passId: string | null;
+  seq: number;
   deleted: boolean;
+}
+/** A stream's key index, replayed from its log up to `offset`. */
+interface StreamIndex {
+  entries: Map<string, IndexEntry>;
+  offset: number;
 }
 
 /**
- * The JSONL sink: a directory with one append-only change log per stream (`candidates.jsonl`) and a state
- * file written atomically after the page's lines are on disk. The state file records how many bytes of each
- * log are committed; opening the sink cuts any tail beyond that (a crash between the two writes), so the log
- * and the state always agree. Unchanged records are logged as `seen` lines, so soft deletes after a full pass
- * also work after a restart. Custom field values stay inside each record.
+ * The JSONL sink: a directory with one append-only change log per stream (`candidates.jsonl`) and one
+ * state file per stream (`_ashpipe_state/candidates.json`) written atomically after the page's lines are on
+ * disk. The state file records how many bytes of the log are committed; a tail beyond that (a crash between
+ * the two writes) is cut off by the next writer of the stream, so the log and the state always agree.
+ * Unchanged records are logged as `seen` lines, so soft deletes after a full pass also work after a
+ * restart. Custom field values stay inside each record.
  */
 export class JsonlSink implements Sink {
   readonly kind = 'jsonl' as const;
   readonly location: string;
-  private meta: Meta = { version: 1, streams: {} };
-  private readonly indexes = new Map<string, Map<string, IndexEntry>>();
+  private readonly indexes = new Map<string, StreamIndex>();
+  private readonly locks = new LockKeeper();
   private isOpen = false;
 
   constructor(
@@ -78,11 +104,9 @@ export class JsonlSink implements Sink {
     if (this.isOpen) return;
     try {
       fs.mkdirSync(this.dir, { recursive: true, mode: dirMode(this.outputMode) });
+      fs.mkdirSync(path.join(this.dir, JSONL_STATE_DIR), { recursive: true, mode: dirMode(this.outputMode) });
       fs.accessSync(this.dir, fs.constants.W_OK);
-      const stateFile = path.join(this.dir, JSONL_STATE_FILE);
-      if (fs.existsSync(stateFile)) {
-        this.meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as Meta;
-      }
+      this.migrateLegacyState();
       this.discardTornTails();
     } catch (error) {
       if (error instanceof SinkError) throw error;
@@ -99,13 +123,28 @@ export class JsonlSink implements Sink {
 
   async getState(stream: string): Promise<StreamState | undefined> {
     this.requireOpen();
-    return this.meta.streams[stream]?.state;
+    return this.readMeta(stream)?.state;
+  }
+
+  async lock(stream: string, label?: string): Promise<LockAttempt> {
+    this.requireOpen();
+    const attempt = tryLockFile(this.lockFileOf(stream), label);
+    if (!attempt.acquired) return attempt;
+    return { acquired: true, lock: this.locks.hold(stream, attempt.backend) };
+  }
+
+  async beginPass(stream: string, passId: string): Promise<void> {
+    this.requireOpen();
+    const meta = this.readMeta(stream) ?? { offset: 0 };
+    if (meta.passes?.[passId] !== undefined) return;
+    const clock = (meta.clock ?? 0) + 1;
+    this.writeMeta(stream, { ...meta, clock, passes: { ...meta.passes, [passId]: clock } });
   }
 
   async saveState(stream: string, state: StreamState | undefined): Promise<void> {
     this.requireOpen();
-    const current = this.meta.streams[stream];
-    this.writeMeta(stream, { ...stateOrNothing(state), offset: current?.offset ?? 0, ...pkOf(current) });
+    const { state: _old, ...rest } = this.readMeta(stream) ?? { offset: 0 };
+    this.writeMeta(stream, { ...rest, ...stateOrNothing(state) });
   }
 
   async upsertPage(
@@ -116,16 +155,25 @@ export class JsonlSink implements Sink {
   ): Promise<UpsertResult> {
     this.requireOpen();
     const name = tableNameFor(shape.name);
+    const meta = this.readMeta(name) ?? { offset: 0 };
     const parent = options.parent
       ? `,"parent":${JSON.stringify({ field: options.parent.field, value: options.parent.value })}`
       : '';
-    const index = this.indexFor(name);
+    const index = this.indexFor(name, meta.offset);
     const result = emptyUpsertResult();
     const storable = storableRecords(shape, records);
     result.notices = storable.notices;
     result.notStored = storable.notStored;
     const time = new Date().toISOString();
     const passId = state.passId ?? null;
+    const seq = (meta.clock ?? 0) + 1;
+    // Only a full pass deletes, so only its start matters; a resumed pass keeps the start it had.
+    const passes =
+      state.passId !== undefined &&
+      state.passKind !== 'incremental' &&
+      meta.passes?.[state.passId] === undefined
+        ? { ...meta.passes, [state.passId]: seq }
+        : meta.passes;
     const staged = new Map<string, IndexEntry>();
     const lines: string[] = [];
     for (const record of dedupeByKey(shape, storable.records)) {
@@ -133,9 +181,9 @@ export class JsonlSink implements Sink {
       const keyText = JSON.stringify(key);
       const raw = JSON.stringify(record);
       const hash = hashOf(raw);
-      const previous = index.get(keyText);
+      const previous = index.entries.get(keyText);
       const head = (op: JsonlChange['op']): string =>
-        `{"op":"${op}","stream":${JSON.stringify(name)},"key":${keyText},"time":"${time}","passId":${JSON.stringify(passId)}${parent}`;
+        `{"op":"${op}","stream":${JSON.stringify(name)},"key":${keyText},"time":"${time}","passId":${JSON.stringify(passId)},"seq":${seq}${parent}`;
       if (previous && !previous.deleted && previous.hash === hash) {
         result.unchanged++;
         lines.push(`${head('seen')}}\n`);
@@ -146,32 +194,50 @@ export class JsonlSink implements Sink {
         // The record's own JSON text is embedded as is, so the log holds exactly what was received.
         lines.push(`${head('upsert')},"record":${raw}}\n`);
       }
-      staged.set(keyText, { hash, passId, deleted: false });
+      staged.set(keyText, { hash, passId, seq, deleted: false });
     }
-    this.commit(name, lines, { state, primaryKey: [...shape.primaryKey] });
-    for (const [key, entry] of staged) index.set(key, entry);
+    const offset = this.commit(name, meta, lines, {
+      state,
+      primaryKey: [...shape.primaryKey],
+      clock: seq,
+      ...(passes ? { passes } : {}),
+    });
+    for (const [key, entry] of staged) index.entries.set(key, entry);
+    index.offset = offset;
     return result;
   }
 
   async finishFullPass(shape: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }> {
     this.requireOpen();
     const name = tableNameFor(shape.name);
-    const index = this.indexFor(name);
+    const meta = this.readMeta(name) ?? { offset: 0 };
+    const index = this.indexFor(name, meta.offset);
     const time = new Date().toISOString();
+    const clock = (meta.clock ?? 0) + 1;
+    // A pass nobody registered started no earlier than now, as far as this log can tell.
+    const start = meta.passes?.[passId] ?? clock;
     const gone: string[] = [];
     const lines: string[] = [];
-    for (const [keyText, entry] of index) {
-      if (entry.deleted || entry.passId === passId) continue;
+    for (const [keyText, entry] of index.entries) {
+      // Rows another pass saw after this one started stay: it may have read them after this pass went by.
+      if (entry.deleted || entry.passId === passId || entry.seq >= start) continue;
       gone.push(keyText);
       lines.push(
-        `{"op":"delete","stream":${JSON.stringify(name)},"key":${keyText},"time":"${time}","passId":${JSON.stringify(passId)}}\n`,
+        `{"op":"delete","stream":${JSON.stringify(name)},"key":${keyText},"time":"${time}","passId":${JSON.stringify(passId)},"seq":${clock}}\n`,
       );
     }
-    this.commit(name, lines, { state, primaryKey: [...shape.primaryKey] });
+    const { [passId]: _finished, ...others } = meta.passes ?? {};
+    const offset = this.commit(name, meta, lines, {
+      state,
+      primaryKey: [...shape.primaryKey],
+      clock,
+      passes: others,
+    });
     for (const keyText of gone) {
-      const entry = index.get(keyText);
+      const entry = index.entries.get(keyText);
       if (entry) entry.deleted = true;
     }
+    index.offset = offset;
     return { deleted: gone.length };
   }
 
@@ -181,7 +247,7 @@ export class JsonlSink implements Sink {
     const rows = new Map<string, Entry>();
     // As in the SQL sinks, `_ashpipe_parent_id` exists once some page of the stream came with a parent.
     let sawParent = false;
-    this.replay(stream, (change) => {
+    this.replay(stream, 0, this.readMeta(stream)?.offset ?? 0, (change) => {
       const keyText = JSON.stringify(change.key);
       const current = rows.get(keyText);
       if (change.parent) sawParent = true;
@@ -216,6 +282,7 @@ export class JsonlSink implements Sink {
   }
 
   async close(): Promise<void> {
+    await this.locks.releaseAll();
     this.indexes.clear();
     this.isOpen = false;
   }
@@ -225,57 +292,116 @@ export class JsonlSink implements Sink {
   }
 
   private fileOf(stream: string): string {
-    return path.join(this.dir, `${stream}.jsonl`);
+    return path.join(this.dir, `${tableNameFor(stream)}.jsonl`);
   }
 
-  /** Cuts every stream file back to the bytes committed with the state file. */
+  private metaFileOf(stream: string): string {
+    return path.join(this.dir, JSONL_STATE_DIR, `${tableNameFor(stream)}.json`);
+  }
+
+  private lockFileOf(stream: string): string {
+    return path.join(this.dir, JSONL_LOCK_DIR, `${tableNameFor(stream)}.lock`);
+  }
+
+  /** The stream's state file as it is on disk now (another run may have written it since). */
+  private readMeta(stream: string): StreamMeta | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.metaFileOf(stream), 'utf8')) as StreamMeta;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new SinkError(
+        this.location,
+        `JSONL sink ${this.location}: the state file of ${stream} cannot be read: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Moves the single state file of earlier versions into per-stream files (once; a crash redoes it). */
+  private migrateLegacyState(): void {
+    const legacy = path.join(this.dir, JSONL_STATE_FILE);
+    if (!fs.existsSync(legacy)) return;
+    const old = JSON.parse(fs.readFileSync(legacy, 'utf8')) as LegacyMeta;
+    for (const [stream, meta] of Object.entries(old.streams ?? {})) {
+      if (!this.readMeta(stream)) this.writeMeta(stream, meta);
+    }
+    fs.rmSync(legacy);
+    this.logger?.info('moved the JSONL state file to one file per stream', { directory: JSONL_STATE_DIR });
+  }
+
+  /**
+   * Cuts every stream file back to the bytes committed with its state, unless a run holds the stream's
+   * lock: its lines past the state are a page being committed, not a torn write.
+   */
   private discardTornTails(): void {
     for (const entry of fs.readdirSync(this.dir)) {
       const match = /^([a-z][a-z0-9_]*)\.jsonl$/.exec(entry);
       if (!match?.[1]) continue;
       const stream = match[1];
       const file = this.fileOf(stream);
-      const committed = this.meta.streams[stream]?.offset ?? 0;
+      const committed = this.readMeta(stream)?.offset ?? 0;
       const size = fs.statSync(file).size;
-      if (size > committed) {
-        fs.truncateSync(file, committed);
-        this.logger?.warn('discarded uncommitted tail of a JSONL stream file', {
-          stream,
-          bytes: size - committed,
-        });
-      } else if (size < committed) {
+      if (size < committed) {
         throw new SinkError(
           this.location,
           `JSONL sink ${this.location}: ${entry} is shorter than its committed state (${size} < ${committed} bytes); it was changed outside ashpipe`,
         );
       }
+      if (size === committed) continue;
+      const attempt = tryLockFile(this.lockFileOf(stream), 'cutting a torn tail');
+      if (!attempt.acquired) continue;
+      try {
+        const now = this.readMeta(stream)?.offset ?? 0;
+        const length = fs.statSync(file).size;
+        if (length > now) {
+          fs.truncateSync(file, now);
+          this.logger?.warn('discarded uncommitted tail of a JSONL stream file', {
+            stream,
+            bytes: length - now,
+          });
+        }
+      } finally {
+        void attempt.backend.release();
+      }
     }
   }
 
-  /** Appends the lines (flushed to disk), then saves the state; on failure the file is cut back. */
+  /**
+   * Appends the lines at the committed length (cutting a torn tail first), flushes them, then saves the
+   * state; on failure the file is cut back, so nothing half-written is ever committed. Returns the new
+   * committed length.
+   */
   private commit(
     stream: string,
+    meta: StreamMeta,
     lines: readonly string[],
-    next: { state: StreamState; primaryKey: string[] },
-  ): void {
+    next: Omit<StreamMeta, 'offset'>,
+  ): number {
     const file = this.fileOf(stream);
-    const offset = this.meta.streams[stream]?.offset ?? 0;
+    const offset = meta.offset;
     const data = lines.join('');
     let written = offset;
+    let fd: number | undefined;
     try {
-      if (data.length > 0) {
-        const fd = fs.openSync(file, 'a', fileMode(this.outputMode));
-        try {
-          fs.writeSync(fd, data);
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
+      if (data.length > 0 || fs.existsSync(file)) {
+        fd = fs.openSync(file, 'a', fileMode(this.outputMode));
+        if (fs.fstatSync(fd).size > offset) fs.ftruncateSync(fd, offset);
+        if (data.length > 0) {
+          writeFully(fd, data);
+          written = offset + Buffer.byteLength(data);
         }
-        written = offset + Buffer.byteLength(data);
+        fs.closeSync(fd);
+        fd = undefined;
       }
-      this.writeMeta(stream, { state: next.state, offset: written, primaryKey: next.primaryKey });
+      this.writeMeta(stream, { ...next, offset: written });
+      return written;
     } catch (error) {
-      if (data.length > 0 && fs.existsSync(file)) fs.truncateSync(file, offset);
+      try {
+        if (fd === undefined && fs.existsSync(file)) fd = fs.openSync(file, 'a');
+        if (fd !== undefined) fs.ftruncateSync(fd, offset);
+      } catch {
+        // The next writer of the stream cuts the tail instead.
+      }
       throw new SinkError(
         this.location,
         `cannot write JSONL sink ${this.location}: ${(error as Error).message}`,
@@ -283,24 +409,29 @@ export class JsonlSink implements Sink {
           cause: error,
         },
       );
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
     }
   }
 
-  /** Replaces one stream's entry in the state file: temp file, fsync, rename, fsync of the directory. */
-  private writeMeta(stream: string, entry: StreamMeta): void {
-    const meta: Meta = { version: 1, streams: { ...this.meta.streams, [stream]: entry } };
-    const target = path.join(this.dir, JSONL_STATE_FILE);
-    const temp = `${target}.${process.pid}.tmp`;
-    const fd = fs.openSync(temp, 'w', fileMode(this.outputMode));
+  /** Replaces one stream's state file: temp file, fsync, rename, fsync of the directory. */
+  private writeMeta(stream: string, meta: StreamMeta): void {
+    const target = this.metaFileOf(stream);
+    const temp = `${target}.${process.pid}.${randomUUID()}.tmp`;
     try {
-      fs.writeSync(fd, `${JSON.stringify(meta, null, 2)}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      const fd = fs.openSync(temp, 'w', fileMode(this.outputMode));
+      try {
+        writeFully(fd, `${JSON.stringify(meta, null, 2)}\n`);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(temp, target);
+    } catch (error) {
+      fs.rmSync(temp, { force: true });
+      throw error;
     }
-    fs.renameSync(temp, target);
     try {
-      const dirFd = fs.openSync(this.dir, 'r');
+      const dirFd = fs.openSync(path.dirname(target), 'r');
       try {
         fs.fsyncSync(dirFd);
       } finally {
@@ -309,41 +440,46 @@ export class JsonlSink implements Sink {
     } catch {
       // Some platforms cannot fsync a directory; the rename is still atomic.
     }
-    this.meta = meta;
   }
 
-  private indexFor(stream: string): Map<string, IndexEntry> {
+  /** The stream's key index, brought up to `committed` (another run may have appended since). */
+  private indexFor(stream: string, committed: number): StreamIndex {
     let index = this.indexes.get(stream);
-    if (index) return index;
-    const built = new Map<string, IndexEntry>();
-    this.replay(stream, (change) => {
+    if (!index || index.offset > committed) {
+      index = { entries: new Map(), offset: 0 };
+      this.indexes.set(stream, index);
+    }
+    const { entries } = index;
+    this.replay(stream, index.offset, committed, (change) => {
       const keyText = JSON.stringify(change.key);
-      const entry = built.get(keyText);
+      const entry = entries.get(keyText);
+      const seq = change.seq ?? 0;
       if (change.op === 'upsert') {
-        built.set(keyText, {
+        entries.set(keyText, {
           hash: hashOf(JSON.stringify(change.record ?? {})),
           passId: change.passId,
+          seq,
           deleted: false,
         });
-      } else if (entry && change.op === 'seen') entry.passId = change.passId;
-      else if (entry && change.op === 'delete') entry.deleted = true;
+      } else if (entry && change.op === 'seen') {
+        entry.passId = change.passId;
+        entry.seq = Math.max(entry.seq, seq);
+      } else if (entry && change.op === 'delete') entry.deleted = true;
     });
-    index = built;
-    this.indexes.set(stream, index);
+    index.offset = committed;
     return index;
   }
 
-  /** Calls `fn` for every committed line of a stream file, in order, without loading the file whole. */
-  private replay(stream: string, fn: (change: JsonlChange) => void): void {
-    const committed = this.meta.streams[stream]?.offset ?? 0;
-    if (committed === 0) return;
+  /** Calls `fn` for every line of a stream file between two committed offsets, without loading it whole. */
+  private replay(stream: string, from: number, to: number, fn: (change: JsonlChange) => void): void {
+    if (to <= from) return;
     const fd = fs.openSync(this.fileOf(stream), 'r');
     try {
       const buffer = Buffer.alloc(READ_CHUNK);
-      let position = 0;
+      let position = from;
       let pending = Buffer.alloc(0);
-      while (position < committed) {
-        const n = fs.readSync(fd, buffer, 0, Math.min(READ_CHUNK, committed - position), position);
+      while (position < to) {
+        const n = fs.readSync(fd, buffer, 0, Math.min(READ_CHUNK, to - position), position);
         if (n === 0) break;
         position += n;
         let chunk = Buffer.concat([pending, buffer.subarray(0, n)]);
@@ -388,8 +524,4 @@ function compareKeys(a: readonly unknown[], b: readonly unknown[]): number {
 
 function stateOrNothing(state: StreamState | undefined): { state?: StreamState } {
   return state === undefined ? {} : { state };
-}
-
-function pkOf(meta: StreamMeta | undefined): { primaryKey?: string[] } {
-  return meta?.primaryKey ? { primaryKey: meta.primaryKey } : {};
 }

@@ -29,12 +29,18 @@ export interface ColumnDef {
   position: number;
 }
 
-/** Bookkeeping columns every stream table has. */
+/**
+ * Bookkeeping column holding the sink's clock value of the page that last saw the row: a full pass
+ * soft-deletes only rows last seen before it started, whatever pass saw them (see `_ashpipe_passes`).
+ */
+export const SEEN_COLUMN = '_ashpipe_seen_seq';
+/** Bookkeeping columns every stream table has, in the order the sinks write them. */
 export const META_COLUMNS = [
   '_ashpipe_raw',
   '_ashpipe_synced_at',
   '_ashpipe_deleted_at',
   '_ashpipe_pass_id',
+  SEEN_COLUMN,
 ] as const;
 /**
  * Bookkeeping column holding the parent id of a child stream's row (a note's candidate). Added to a table
@@ -46,6 +52,9 @@ export const RESERVED_TABLES = [
   '_ashpipe_state',
   '_ashpipe_columns',
   '_ashpipe_custom_fields',
+  '_ashpipe_locks',
+  '_ashpipe_passes',
+  '_ashpipe_clock',
   'custom_field_values',
 ] as const;
 
@@ -311,6 +320,12 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, key_position INTEGER, PRIMARY KEY (stream, field))`,
       // custom_field_values: see sqliteCustomFieldValuesTableSql and customFieldValuesViewSql.
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream TEXT PRIMARY KEY, object_type TEXT NOT NULL, path TEXT NOT NULL DEFAULT '["customFields"]')`,
+      // One writer per stream: the lock record of each stream being synced (see the sink's lock()).
+      `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_locks')} (stream TEXT PRIMARY KEY, token TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, since TEXT NOT NULL, heartbeat_at TEXT NOT NULL, label TEXT)`,
+      // The clock every page ticks, and where each pass in progress started on it.
+      `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_clock')} (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)`,
+      `INSERT OR IGNORE INTO ${t('_ashpipe_clock')} (id, value) VALUES (1, 0)`,
+      `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_passes')} (stream TEXT NOT NULL, pass_id TEXT NOT NULL, start_seq INTEGER NOT NULL, started_at TEXT NOT NULL, PRIMARY KEY (stream, pass_id))`,
     ];
   }
   return [
@@ -319,6 +334,9 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
     `CREATE TABLE IF NOT EXISTS ${t('custom_field_values')} (object_type text NOT NULL, object_id text NOT NULL, field_id text NOT NULL, title text, value jsonb, PRIMARY KEY (object_type, object_id, field_id))`,
     // Where each stream's custom field values were last read from (see postgresCustomFieldBackfillSql).
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream text PRIMARY KEY, object_type text NOT NULL, path jsonb NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_locks')} (stream text PRIMARY KEY, token text NOT NULL, pid integer NOT NULL, host text NOT NULL, since timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL, label text)`,
+    `CREATE SEQUENCE IF NOT EXISTS ${t('_ashpipe_clock')}`,
+    `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_passes')} (stream text NOT NULL, pass_id text NOT NULL, start_seq bigint NOT NULL, started_at timestamptz NOT NULL, PRIMARY KEY (stream, pass_id))`,
   ];
 }
 
@@ -339,6 +357,7 @@ export function createTableSql(layout: StreamLayout, dialect: Dialect, schema?: 
     `"_ashpipe_synced_at" ${time} NOT NULL`,
     `"_ashpipe_deleted_at" ${time}`,
     `"_ashpipe_pass_id" ${text}`,
+    `${quoteIdent(SEEN_COLUMN)} ${dialect === 'sqlite' ? 'INTEGER' : 'bigint'}`,
     `PRIMARY KEY (${keys.map((c) => quoteIdent(c.column)).join(', ')})`,
   ];
   return `CREATE TABLE IF NOT EXISTS ${qualified(layout.table, schema)} (${defs.join(', ')})`;
@@ -359,6 +378,12 @@ export function addColumnSql(
 export function addParentColumnSql(layout: StreamLayout, dialect: Dialect, schema?: string): string {
   const ifNotExists = dialect === 'postgres' ? ' IF NOT EXISTS' : '';
   return `ALTER TABLE ${qualified(layout.table, schema)} ADD COLUMN${ifNotExists} ${quoteIdent(PARENT_COLUMN)} ${sqlType('text', dialect)}`;
+}
+
+/** DDL adding {@link SEEN_COLUMN} to a table of an earlier version (PostgreSQL: only when missing). */
+export function addSeenColumnSql(table: string, dialect: Dialect, schema?: string): string {
+  const ifNotExists = dialect === 'postgres' ? ' IF NOT EXISTS' : '';
+  return `ALTER TABLE ${qualified(table, schema)} ADD COLUMN${ifNotExists} ${quoteIdent(SEEN_COLUMN)} ${dialect === 'sqlite' ? 'INTEGER' : 'bigint'}`;
 }
 
 /** DDL of the index on {@link PARENT_COLUMN}: "the notes of this candidate" is the usual query. */

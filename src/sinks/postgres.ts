@@ -5,6 +5,7 @@ import { redact, registerSecret } from '../util/redact.js';
 import {
   addColumnSql,
   addParentColumnSql,
+  addSeenColumnSql,
   bookkeepingDdl,
   type ColumnDef,
   type ColumnMapRow,
@@ -23,18 +24,24 @@ import {
   qualified,
   quoteIdent,
   rowDecoder,
+  SEEN_COLUMN,
   StreamLayout,
   sqlType,
 } from './layout.js';
+import { holderIsGone, type LockBackend, LockKeeper, type LockRecord, newLockRecord } from './locks.js';
 import {
   customFieldEntries,
   customFieldsPathOf,
   dedupeByKey,
   emptyUpsertResult,
   objectIdOf,
+  passKey,
   storableRecords,
 } from './records.js';
 import {
+  ABANDONED_PASS_MS,
+  type LockAttempt,
+  type LockHolder,
   type ReadRowsOptions,
   type Sink,
   SinkError,
@@ -46,6 +53,9 @@ import {
 
 /** PostgreSQL accepts at most 65535 bound parameters per statement; stay well below. */
 const MAX_PARAMS = 30_000;
+/** How long a lock whose recorded holder is gone may take to be freed by the server ending its session. */
+const DEAD_SESSION_WAIT_MS = 10_000;
+const DEAD_SESSION_POLL_MS = 100;
 /** Connections per sink: streams sync concurrently, each page holds one connection for its transaction. */
 const POOL_SIZE = 4;
 
@@ -107,6 +117,24 @@ export function parsePostgresTarget(target: string): PostgresTarget {
 }
 
 /**
+ * The connection holding a sink's advisory locks. Its queries run one at a time (the heartbeat and the
+ * locking of several streams share it), as a `pg` client must not be given a query while one is running.
+ */
+class LockConnection {
+  private queue: Promise<unknown> = Promise.resolve();
+  constructor(readonly client: pg.Client) {}
+
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
+    const next = this.queue.then(() => this.client.query<R>(sql, params));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
  * The PostgreSQL sink: tables in one schema (`?schema=`, default `public`), a small connection pool, one
  * transaction per page with multi-row `INSERT … ON CONFLICT … DO UPDATE`. Nested values and `_ashpipe_raw`
  * are jsonb (so key order inside them is PostgreSQL's; the parsed value is the record as received), integers
@@ -124,6 +152,16 @@ export class PostgresSink implements Sink {
   private readonly parentTables = new Set<string>();
   /** Per stream, where its custom field values were recorded to be (object type and path as JSON). */
   private readonly customFieldSources = new Map<string, string>();
+  private readonly locks = new LockKeeper();
+  /** Passes whose start this sink registered (or found registered) in a committed transaction. */
+  private readonly registered = new Set<string>();
+  /** Streams this sink holds the lock of, and as whom. */
+  private readonly heldHere = new Map<string, LockHolder>();
+  /**
+   * The connection holding this sink's stream locks: session advisory locks live as long as it does, so a
+   * killed process releases them with its connection.
+   */
+  private lockClient: Promise<LockConnection> | undefined;
 
   constructor(
     target: string,
@@ -149,6 +187,7 @@ export class PostgresSink implements Sink {
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
         for (const sql of bookkeepingDdl('postgres', this.schema)) await client.query(sql);
         await this.loadLayouts(client);
+        await this.addSeenColumns(client);
       });
       this.pool = pool;
     } catch (error) {
@@ -169,6 +208,94 @@ export class PostgresSink implements Sink {
     return rows[0]?.state;
   }
 
+  async lock(stream: string, label?: string): Promise<LockAttempt> {
+    // Advisory locks are re-entrant within a session: a second run on this sink must not share the first's.
+    const here = this.heldHere.get(stream);
+    if (here) return { acquired: false, holder: here };
+    const mine = newLockRecord(label);
+    const { token: _token, ...me } = mine;
+    // Claimed before the first await, so two runs of this sink cannot both ask the one session.
+    this.heldHere.set(stream, me);
+    try {
+      const attempt = await this.lockWith(await this.connectLocks(), stream, mine);
+      if (!attempt.acquired) this.heldHere.delete(stream);
+      return attempt;
+    } catch (error) {
+      this.heldHere.delete(stream);
+      throw error;
+    }
+  }
+
+  /** {@link lock} on the lock connection, with this sink's claim on `stream` made. */
+  private async lockWith(client: LockConnection, stream: string, mine: LockRecord): Promise<LockAttempt> {
+    const table = this.t('_ashpipe_locks');
+    for (let waited = 0; ; waited += DEAD_SESSION_POLL_MS) {
+      const { rows } = await client.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
+        [`ashpipe:${this.schema}`, stream],
+      );
+      if (rows[0]?.ok === true) break;
+      const found = await client.query<{
+        pid: number;
+        host: string;
+        since: string;
+        heartbeat_at: string;
+        label: string | null;
+      }>(`SELECT pid, host, since, heartbeat_at, label FROM ${table} WHERE stream = $1`, [stream]);
+      const row = found.rows[0];
+      const holder: LockHolder | undefined = row
+        ? { pid: row.pid, host: row.host, since: row.since, ...(row.label ? { label: row.label } : {}) }
+        : undefined;
+      // A holder killed a moment ago: its session ends as soon as the server notices the closed socket.
+      const dying =
+        holder !== undefined && holderIsGone({ ...holder, heartbeatAt: row?.heartbeat_at ?? holder.since });
+      if (!dying || waited >= DEAD_SESSION_WAIT_MS) return { acquired: false, holder };
+      await new Promise((resolve) => setTimeout(resolve, DEAD_SESSION_POLL_MS));
+    }
+    // The advisory lock is the truth; the record only tells a refused run who holds it.
+    const key = [`ashpipe:${this.schema}`, stream];
+    try {
+      await client.query(
+        `INSERT INTO ${table} (stream, token, pid, host, since, heartbeat_at, label) VALUES ($1, $2, $3, $4, $5, $5, $6)
+         ON CONFLICT (stream) DO UPDATE SET token = EXCLUDED.token, pid = EXCLUDED.pid, host = EXCLUDED.host,
+           since = EXCLUDED.since, heartbeat_at = EXCLUDED.heartbeat_at, label = EXCLUDED.label`,
+        [stream, mine.token, mine.pid, mine.host, mine.since, mine.label ?? null],
+      );
+    } catch (error) {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key).catch(() => undefined);
+      throw error;
+    }
+    const backend: LockBackend = {
+      beat: async () => {
+        const res = await client.query(
+          `UPDATE ${table} SET heartbeat_at = now() WHERE stream = $1 AND token = $2`,
+          [stream, mine.token],
+        );
+        // The advisory lock cannot be taken from a live session: a missing record is only informational.
+        return res.rowCount !== null;
+      },
+      release: async () => {
+        this.heldHere.delete(stream);
+        await client.query(`DELETE FROM ${table} WHERE stream = $1 AND token = $2`, [stream, mine.token]);
+        await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key);
+      },
+    };
+    return { acquired: true, lock: this.locks.hold(stream, backend) };
+  }
+
+  async beginPass(stream: string, passId: string): Promise<void> {
+    await this.insertPass(stream, passId);
+    this.registered.add(passKey(stream, passId));
+  }
+
+  private async insertPass(stream: string, passId: string): Promise<void> {
+    await this.requirePool().query(
+      `INSERT INTO ${this.t('_ashpipe_passes')} (stream, pass_id, start_seq, started_at)
+       VALUES ($1, $2, nextval($3::regclass), now()) ON CONFLICT (stream, pass_id) DO NOTHING`,
+      [stream, passId, this.t('_ashpipe_clock')],
+    );
+  }
+
   async saveState(stream: string, state: StreamState | undefined): Promise<void> {
     await this.inTransaction(this.requirePool(), (client) =>
       this.writeState(client, stream, state, new Date().toISOString()),
@@ -186,6 +313,12 @@ export class PostgresSink implements Sink {
     const allPage = dedupeByKey(shape, storable.records, (v) => (typeof v === 'string' ? pgText(v) : v));
     const pool = this.requirePool();
     const parent = options.parent?.value;
+    // Only a full pass deletes, so only its start matters; a pass this sink registered is not asked again.
+    const pass =
+      state.passId !== undefined && state.passKind !== 'incremental'
+        ? passKey(shape.name, state.passId)
+        : undefined;
+    const register = pass !== undefined && !this.registered.has(pass);
     let outcome: {
       result: UpsertResult;
       layout: StreamLayout;
@@ -195,6 +328,7 @@ export class PostgresSink implements Sink {
     try {
       outcome = await this.inTransaction(pool, async (client) => {
         const now = new Date().toISOString();
+        const seq = await this.tick(client, shape.name, state, register);
         let current = this.layoutFor(shape);
         let page = allPage;
         let { layout, added, notices } = current.extend(page);
@@ -229,7 +363,8 @@ export class PostgresSink implements Sink {
         }
         const customFieldSource = await this.recordCustomFieldSource(client, shape, layout);
         if (page.length > 0) {
-          await this.writeRecords(client, shape, layout, page, state.passId ?? null, parent, now, result);
+          const sighting = { passId: state.passId ?? null, seq };
+          await this.writeRecords(client, shape, layout, page, sighting, parent, now, result);
         }
         await this.writeState(client, shape.name, state, now);
         return { result, layout, parentAdded, customFieldSource };
@@ -240,6 +375,7 @@ export class PostgresSink implements Sink {
       throw error;
     }
     const { result, layout, parentAdded, customFieldSource } = outcome;
+    if (register && pass !== undefined) this.registered.add(pass);
     // Only after COMMIT: a rolled-back page must not leave columns in the cache that the database lacks.
     this.layouts.set(shape.name, layout);
     if (customFieldSource !== undefined) this.customFieldSources.set(shape.name, customFieldSource);
@@ -257,17 +393,31 @@ export class PostgresSink implements Sink {
   }
 
   async finishFullPass(shape: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }> {
+    this.registered.delete(passKey(shape.name, passId));
     return this.inTransaction(this.requirePool(), async (client) => {
       const now = new Date().toISOString();
       let deleted = 0;
+      const passes = this.t('_ashpipe_passes');
+      const registered = await client.query<{ start_seq: number }>(
+        `SELECT start_seq FROM ${passes} WHERE stream = $1 AND pass_id = $2`,
+        [shape.name, passId],
+      );
+      // A pass nobody registered started no earlier than now, as far as this database can tell.
+      const start = registered.rows[0]?.start_seq ?? (await this.nextSeq(client));
       const layout = await this.knownLayout(client, shape.name);
       if (layout?.hasTable) {
+        // Rows another pass saw after this one started stay: it may have read them after this pass went by.
         const res = await client.query(
-          `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1 WHERE "_ashpipe_deleted_at" IS NULL AND "_ashpipe_pass_id" IS DISTINCT FROM $2`,
-          [now, passId],
+          `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1 WHERE "_ashpipe_deleted_at" IS NULL AND "_ashpipe_pass_id" IS DISTINCT FROM $2 AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < $3)`,
+          [now, passId, start],
         );
         deleted = res.rowCount ?? 0;
       }
+      await client.query(`DELETE FROM ${passes} WHERE stream = $1 AND (pass_id = $2 OR started_at < $3)`, [
+        shape.name,
+        passId,
+        new Date(Date.parse(now) - ABANDONED_PASS_MS).toISOString(),
+      ]);
       await this.writeState(client, shape.name, state, now);
       return { deleted };
     });
@@ -302,9 +452,85 @@ export class PostgresSink implements Sink {
   }
 
   async close(): Promise<void> {
+    await this.locks.releaseAll();
+    const locks = this.lockClient;
+    this.lockClient = undefined;
+    if (locks) await (await locks.catch(() => undefined))?.client.end().catch(() => undefined);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end();
+  }
+
+  /** The lock connection, opened on first use; when it dies, every lock it held is lost. */
+  private connectLocks(): Promise<LockConnection> {
+    this.requirePool();
+    if (!this.lockClient) {
+      const client = new pg.Client({ connectionString: this.connectionString, types });
+      const lose = (why: string) => {
+        this.locks.loseAll(why);
+        // The locks died with the session; what this sink thought it held is gone too.
+        this.heldHere.clear();
+        if (this.lockClient === opening) this.lockClient = undefined;
+      };
+      client.on('error', (error) => {
+        this.logger?.warn('postgres lock connection error', { error: redact(error.message) });
+        lose(`its PostgreSQL connection failed (${redact(error.message)})`);
+      });
+      client.on('end', () => lose('its PostgreSQL connection ended'));
+      const opening: Promise<LockConnection> = client.connect().then(
+        () => new LockConnection(client),
+        (error: unknown) => {
+          this.lockClient = undefined;
+          throw new SinkError(
+            this.location,
+            redact(`cannot connect to ${this.location} to lock streams: ${(error as Error).message}`),
+            { cause: error },
+          );
+        },
+      );
+      this.lockClient = opening;
+    }
+    return this.lockClient;
+  }
+
+  /** The next value of the schema's clock sequence. */
+  private async nextSeq(client: pg.PoolClient): Promise<number> {
+    const { rows } = await client.query<{ seq: number }>('SELECT nextval($1::regclass) AS seq', [
+      this.t('_ashpipe_clock'),
+    ]);
+    return Number(rows[0]?.seq);
+  }
+
+  /** Ticks the clock for a page and, with `register`, records a full pass's start (one round trip). */
+  private async tick(
+    client: pg.PoolClient,
+    stream: string,
+    state: StreamState,
+    register: boolean,
+  ): Promise<number> {
+    if (!register || state.passId === undefined) return this.nextSeq(client);
+    const { rows } = await client.query<{ seq: number }>(
+      `WITH s AS (SELECT nextval($1::regclass) AS seq),
+         r AS (INSERT INTO ${this.t('_ashpipe_passes')} (stream, pass_id, start_seq, started_at)
+               SELECT $2, $3, seq, now() FROM s ON CONFLICT (stream, pass_id) DO NOTHING)
+       SELECT seq FROM s`,
+      [this.t('_ashpipe_clock'), stream, state.passId],
+    );
+    return Number(rows[0]?.seq);
+  }
+
+  /** Adds {@link SEEN_COLUMN} to the stream tables of a schema written by an earlier version. */
+  private async addSeenColumns(client: pg.PoolClient): Promise<void> {
+    const { rows } = await client.query<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.columns WHERE table_schema = $1 AND column_name = $2',
+      [this.schema, SEEN_COLUMN],
+    );
+    const has = new Set(rows.map((r) => r.table_name));
+    for (const layout of this.layouts.values()) {
+      if (layout.hasTable && !has.has(layout.table)) {
+        await client.query(addSeenColumnSql(layout.table, 'postgres', this.schema));
+      }
+    }
   }
 
   private async loadLayouts(db: pg.Pool | pg.PoolClient): Promise<void> {
@@ -359,6 +585,12 @@ export class PostgresSink implements Sink {
   private async inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // A connection that breaks between two queries of the transaction reports it here, not as a crash;
+    // the next query fails and the transaction is rolled back (or the connection discarded).
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const value = await fn(client);
@@ -372,7 +604,8 @@ export class PostgresSink implements Sink {
       }
       throw error;
     } finally {
-      // A connection that could not roll back is discarded rather than returned to the pool.
+      client.off('error', onError);
+      // A connection that broke or could not roll back is discarded rather than returned to the pool.
       client.release(broken);
     }
   }
@@ -415,12 +648,13 @@ export class PostgresSink implements Sink {
     shape: StreamShape,
     layout: StreamLayout,
     page: readonly Record<string, unknown>[],
-    passId: string | null,
+    sighting: { passId: string | null; seq: number },
     parent: string | undefined,
     now: string,
     result: UpsertResult,
   ): Promise<void> {
     const table = this.t(layout.table);
+    const { passId, seq } = sighting;
     const keys = layout.keyColumns;
     const raws = page.map((record) => jsonbSafe(JSON.stringify(record)));
     const keyArrays = keys.map((c) =>
@@ -460,7 +694,12 @@ export class PostgresSink implements Sink {
     const keyNames = new Set(keys.map((c) => c.column));
     const updates = columns
       .filter((c) => !keyNames.has(c))
-      .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
+      .map((c) =>
+        // Sightings only move forward, whichever of two overlapping passes commits last.
+        c === SEEN_COLUMN
+          ? `${quoteIdent(c)} = GREATEST(t.${quoteIdent(c)}, EXCLUDED.${quoteIdent(c)})`
+          : `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`,
+      )
       .join(', ');
     const keyFields = new Set(layout.primaryKey);
     const perRow = columns.length;
@@ -477,12 +716,12 @@ export class PostgresSink implements Sink {
             : encodeValue(c.type, record[c.field], 'postgres');
           params.push(c.type === 'json' && typeof value === 'string' ? jsonbSafe(value) : value);
         }
-        params.push(raws[index], now, null, passId);
+        params.push(raws[index], now, null, passId, seq);
         if (parent !== undefined) params.push(parentValue);
         tuples.push(`(${columns.map((_, i) => `$${base + i + 1}`).join(', ')})`);
       }
       await client.query(
-        `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}
+        `INSERT INTO ${table} AS t (${columns.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}
          ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates}`,
         params,
       );

@@ -124,3 +124,8 @@ export function customFieldEntries(
   }
   return [...byId.values()];
 }
+
+/** Identifies a pass of a stream in a set. */
+export function passKey(stream: string, passId: string): string {
+  return `${stream}\u0000${passId}`;
+}

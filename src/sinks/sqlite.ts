@@ -4,6 +4,7 @@ import {
   addColumnSql,
   addGeneratedColumnSql,
   addParentColumnSql,
+  addSeenColumnSql,
   bookkeepingDdl,
   type ColumnDef,
   type ColumnMapRow,
@@ -21,8 +22,10 @@ import {
   parentIndexSql,
   quoteIdent,
   rowDecoder,
+  SEEN_COLUMN,
   StreamLayout,
 } from './layout.js';
+import { holderIsGone, type LockBackend, LockKeeper, type LockRecord, newLockRecord } from './locks.js';
 import { createPrivately, type OutputMode } from './output-mode.js';
 import {
   type CustomFieldEntry,
@@ -32,9 +35,12 @@ import {
   dedupeByKey,
   emptyUpsertResult,
   objectIdOf,
+  passKey,
   storableRecords,
 } from './records.js';
 import {
+  ABANDONED_PASS_MS,
+  type LockAttempt,
   type ReadRowsOptions,
   type Sink,
   SinkError,
@@ -102,6 +108,23 @@ interface PreparedLayout {
   upsertParent: SqliteStatement | undefined;
 }
 
+/** Options of the {@link SqliteSink}. */
+export interface SqliteSinkOptions {
+  /**
+   * Most database pages the file may hold (`PRAGMA max_page_count`): a write beyond it fails as a full
+   * disk would (`SQLITE_FULL`) and the page's transaction is rolled back.
+   * @default SQLite's own limit
+   * @example 2000
+   */
+  maxPageCount?: number;
+  /**
+   * Permissions of the database file and the directories created for it.
+   * @default 'private' (0600 / 0700)
+   * @example 'umask'
+   */
+  outputMode?: OutputMode;
+}
+
 /**
  * The SQLite sink (the default target): one file, WAL journal, `synchronous=NORMAL`, one immediate
  * transaction per page holding the rows and the stream's state, prepared statements cached per stream and
@@ -122,11 +145,14 @@ export class SqliteSink implements Sink {
    * with every record in databases of earlier versions (kept as it is).
    */
   private customFieldValues: 'view' | 'table' = 'view';
+  private readonly locks = new LockKeeper();
+  /** Passes whose start this sink registered (or found registered) in a committed transaction. */
+  private readonly registered = new Set<string>();
 
   constructor(
     private readonly file: string,
     private readonly logger?: Logger,
-    private readonly outputMode: OutputMode = 'private',
+    private readonly options: SqliteSinkOptions = {},
   ) {
     this.location = `sqlite:${file}`;
   }
@@ -135,7 +161,7 @@ export class SqliteSink implements Sink {
     if (this.db) return;
     let db: SqliteDatabase | undefined;
     try {
-      if (this.file !== ':memory:') createPrivately(this.file, this.outputMode);
+      if (this.file !== ':memory:') createPrivately(this.file, this.options.outputMode ?? 'private');
       db = openSqlite(this.file);
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // Only a new, empty file takes a page size. A candidate's JSON is a few KiB (more with the written
@@ -146,6 +172,7 @@ export class SqliteSink implements Sink {
       // A full sync dirties the same index pages (random ids) in many transactions: checkpointing less
       // often copies each of them back fewer times (about a tenth less CPU; the WAL may reach ~32 MB).
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      if (this.options.maxPageCount !== undefined) db.pragma(`max_page_count = ${this.options.maxPageCount}`);
       const ddl = bookkeepingDdl('sqlite');
       const opened = db;
       this.customFieldValues = opened
@@ -160,6 +187,7 @@ export class SqliteSink implements Sink {
               `ALTER TABLE _ashpipe_custom_fields ADD COLUMN path TEXT NOT NULL DEFAULT '${JSON.stringify(DEFAULT_CUSTOM_FIELDS_PATH)}'`,
             );
           }
+          addSeenColumns(opened);
           const existing = opened
             .prepare("SELECT type FROM sqlite_master WHERE name = 'custom_field_values'")
             .get() as { type: string } | undefined;
@@ -190,6 +218,50 @@ export class SqliteSink implements Sink {
     return row ? (JSON.parse(row.state) as StreamState) : undefined;
   }
 
+  async lock(stream: string, label?: string): Promise<LockAttempt> {
+    const db = this.requireDb();
+    const mine = newLockRecord(label);
+    const found = db
+      .transaction((): LockRecord | undefined => {
+        const row = this.prepare(
+          'SELECT token, pid, host, since, heartbeat_at, label FROM _ashpipe_locks WHERE stream = ?',
+        ).get(stream) as LockRow | undefined;
+        const holder = row ? lockRecordOf(row) : undefined;
+        if (holder && !holderIsGone(holder)) return holder;
+        this.prepare(
+          'INSERT INTO _ashpipe_locks (stream, token, pid, host, since, heartbeat_at, label) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET token = excluded.token, pid = excluded.pid, host = excluded.host, since = excluded.since, heartbeat_at = excluded.heartbeat_at, label = excluded.label',
+        ).run(stream, mine.token, mine.pid, mine.host, mine.since, mine.heartbeatAt, mine.label ?? null);
+        return undefined;
+      })
+      .immediate();
+    if (found) {
+      const { token: _token, ...holder } = found;
+      return { acquired: false, holder };
+    }
+    const backend: LockBackend = {
+      beat: async () =>
+        this.db?.open === true &&
+        this.prepare('UPDATE _ashpipe_locks SET heartbeat_at = ? WHERE stream = ? AND token = ?').run(
+          new Date().toISOString(),
+          stream,
+          mine.token,
+        ).changes === 1,
+      release: async () => {
+        if (this.db?.open) {
+          this.prepare('DELETE FROM _ashpipe_locks WHERE stream = ? AND token = ?').run(stream, mine.token);
+        }
+      },
+    };
+    return { acquired: true, lock: this.locks.hold(stream, backend) };
+  }
+
+  async beginPass(stream: string, passId: string): Promise<void> {
+    this.requireDb()
+      .transaction(() => this.registerPass(stream, passId, this.tick(), new Date().toISOString()))
+      .immediate();
+    this.registered.add(passKey(stream, passId));
+  }
+
   async saveState(stream: string, state: StreamState | undefined): Promise<void> {
     this.requireDb()
       .transaction(() => this.writeState(stream, state, new Date().toISOString()))
@@ -205,8 +277,16 @@ export class SqliteSink implements Sink {
     const db = this.requireDb();
     const parent = options.parent?.value;
     const storable = storableRecords(shape, records);
+    // Only a full pass deletes, so only its start matters; a pass this sink registered is not asked again.
+    const pass =
+      state.passId !== undefined && state.passKind !== 'incremental'
+        ? passKey(shape.name, state.passId)
+        : undefined;
+    const register = pass !== undefined && !this.registered.has(pass);
     const run = db.transaction(() => {
       const now = new Date().toISOString();
+      const seq = this.tick();
+      if (register && state.passId !== undefined) this.registerPass(shape.name, state.passId, seq, now);
       let page = dedupeByKey(shape, storable.records);
       const stored = this.cachedLayout(shape.name)?.layout;
       const extended = (stored ?? new StreamLayout(shape.name, shape.primaryKey, [])).extend(page);
@@ -243,12 +323,13 @@ export class SqliteSink implements Sink {
           prepared = this.cachedLayout(shape.name);
         }
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
-        this.writeRecords(shape, prepared, page, state.passId ?? null, parent, now, result);
+        this.writeRecords(shape, prepared, page, { passId: state.passId ?? null, seq }, parent, now, result);
       }
       this.writeState(shape.name, state, now);
       return { result };
     });
     const { result } = run.immediate();
+    if (register && pass !== undefined) this.registered.add(pass);
     if (result.newColumns.length > 0) {
       this.logger?.info('new columns', { stream: shape.name, columns: result.newColumns });
     }
@@ -263,15 +344,28 @@ export class SqliteSink implements Sink {
 
   async finishFullPass(shape: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }> {
     const db = this.requireDb();
+    this.registered.delete(passKey(shape.name, passId));
     return db
       .transaction(() => {
         const now = new Date().toISOString();
         let deleted = 0;
+        const registered = this.prepare(
+          'SELECT start_seq FROM _ashpipe_passes WHERE stream = ? AND pass_id = ?',
+        ).get(shape.name, passId) as { start_seq: number } | undefined;
+        // A pass nobody registered started no earlier than now, as far as this database can tell.
+        const start = registered?.start_seq ?? this.tick();
         const layout = this.storedLayout(shape.name);
         if (layout?.hasTable) {
-          const sql = `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ? WHERE "_ashpipe_deleted_at" IS NULL AND ("_ashpipe_pass_id" IS NULL OR "_ashpipe_pass_id" <> ?)`;
-          deleted = this.prepare(sql).run(now, passId).changes;
+          // Rows another pass saw after this one started stay: it may have read them after this pass went by.
+          const sql = `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ? WHERE "_ashpipe_deleted_at" IS NULL AND ("_ashpipe_pass_id" IS NULL OR "_ashpipe_pass_id" <> ?) AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < ?)`;
+          deleted = this.prepare(sql).run(now, passId, start).changes;
         }
+        // The finished pass, and passes abandoned long ago (a pass restarted after an expired cursor).
+        this.prepare('DELETE FROM _ashpipe_passes WHERE stream = ? AND (pass_id = ? OR started_at < ?)').run(
+          shape.name,
+          passId,
+          new Date(Date.parse(now) - ABANDONED_PASS_MS).toISOString(),
+        );
         this.writeState(shape.name, state, now);
         return { deleted };
       })
@@ -288,10 +382,15 @@ export class SqliteSink implements Sink {
     const rows = this.prepare(sql).all(options.limit ?? -1, options.offset ?? 0) as Array<
       Record<string, unknown>
     >;
-    return rows.map(rowDecoder(layout));
+    const decode = rowDecoder(layout);
+    return rows.map((row) => {
+      const { [SEEN_COLUMN]: _seen, ...rest } = row;
+      return decode(rest);
+    });
   }
 
   async close(): Promise<void> {
+    await this.locks.releaseAll();
     this.statements.clear();
     this.prepared.clear();
     this.customInserts = [];
@@ -350,10 +449,16 @@ export class SqliteSink implements Sink {
     const written = layout.columns.filter((c) => hidden.get(c.column) === 0);
     const columns = [...written.map((c) => c.column), ...META_COLUMNS];
     const keySet = new Set(keys.map((c) => c.column));
+    const seen = quoteIdent(SEEN_COLUMN);
     const upsertSql = (names: readonly string[]): string => {
       const updates = names
         .filter((c) => !keySet.has(c))
-        .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+        .map((c) =>
+          // Sightings only move forward, whichever of two overlapping passes writes last.
+          c === SEEN_COLUMN
+            ? `${seen} = max(coalesce(${seen}, 0), excluded.${seen})`
+            : `${quoteIdent(c)} = excluded.${quoteIdent(c)}`,
+        );
       return `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`;
     };
     const hasParent = hidden.has(PARENT_COLUMN);
@@ -370,7 +475,7 @@ export class SqliteSink implements Sink {
         `SELECT "_ashpipe_raw" AS raw, "_ashpipe_deleted_at" AS deleted_at FROM ${table} WHERE ${keyMatch}`,
       ),
       touch: this.prepare(
-        `UPDATE ${table} SET "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ? WHERE ${keyMatch}`,
+        `UPDATE ${table} SET "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ?, ${seen} = max(coalesce(${seen}, 0), ?) WHERE ${keyMatch}`,
       ),
       upsert: this.prepare(upsertSql(columns)),
       columnCount: columns.length,
@@ -379,7 +484,7 @@ export class SqliteSink implements Sink {
       hasParent,
       touchParent: hasParent
         ? this.prepare(
-            `UPDATE ${table} SET ${quoteIdent(PARENT_COLUMN)} = ?, "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ? WHERE ${keyMatch}`,
+            `UPDATE ${table} SET ${quoteIdent(PARENT_COLUMN)} = ?, "_ashpipe_pass_id" = ?, "_ashpipe_synced_at" = ?, ${seen} = max(coalesce(${seen}, 0), ?) WHERE ${keyMatch}`,
           )
         : undefined,
       upsertParent: hasParent ? this.prepare(upsertSql([...columns, PARENT_COLUMN])) : undefined,
@@ -482,12 +587,13 @@ export class SqliteSink implements Sink {
     shape: StreamShape,
     prepared: PreparedLayout,
     page: readonly Record<string, unknown>[],
-    passId: string | null,
+    sighting: { passId: string | null; seq: number },
     parent: string | undefined,
     now: string,
     result: UpsertResult,
   ): void {
     const { layout, find, findMany, written } = prepared;
+    const { passId, seq } = sighting;
     // Without a parent the stored one is left alone; with one, unchanged records take it too (last wins).
     const withParent = parent !== undefined && prepared.upsertParent && prepared.touchParent;
     const upsert = withParent ? (prepared.upsertParent as SqliteStatement) : prepared.upsert;
@@ -522,8 +628,8 @@ export class SqliteSink implements Sink {
           ? existingByKey.get(key[0])
           : (find.get(...key) as { raw: string; deleted_at: string | null } | undefined);
       if (existing && existing.deleted_at === null && existing.raw === raw) {
-        if (withParent) prepared.touchParent?.run(parent, passId, now, ...key);
-        else prepared.touch.run(passId, now, ...key);
+        if (withParent) prepared.touchParent?.run(parent, passId, now, seq, ...key);
+        else prepared.touch.run(passId, now, seq, ...key);
         result.unchanged++;
         continue;
       }
@@ -536,6 +642,7 @@ export class SqliteSink implements Sink {
       values[i++] = now;
       values[i++] = null;
       values[i++] = passId;
+      values[i++] = seq;
       if (withParent) values[i] = parent;
       upsert.run(values);
       if (objectType && clearCustom) {
@@ -571,6 +678,22 @@ export class SqliteSink implements Sink {
     }
   }
 
+  /** The next value of the database's clock (inside the caller's transaction, so writers take turns). */
+  private tick(): number {
+    const row = this.prepare(
+      'UPDATE _ashpipe_clock SET value = value + 1 WHERE id = 1 RETURNING value',
+    ).get() as { value: number } | undefined;
+    if (!row) throw new SinkError(this.location, `${this.location}: the _ashpipe_clock row is missing`);
+    return row.value;
+  }
+
+  /** Records where a pass started on the clock, unless it already did (a resumed pass keeps its start). */
+  private registerPass(stream: string, passId: string, seq: number, now: string): void {
+    this.prepare(
+      'INSERT INTO _ashpipe_passes (stream, pass_id, start_seq, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (stream, pass_id) DO NOTHING',
+    ).run(stream, passId, seq, now);
+  }
+
   private writeState(stream: string, state: StreamState | undefined, now: string): void {
     if (state === undefined) {
       this.prepare('DELETE FROM _ashpipe_state WHERE stream = ?').run(stream);
@@ -579,5 +702,40 @@ export class SqliteSink implements Sink {
     this.prepare(
       'INSERT INTO _ashpipe_state (stream, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
     ).run(stream, JSON.stringify(state), now);
+  }
+}
+
+/** A row of `_ashpipe_locks`. */
+interface LockRow {
+  token: string;
+  pid: number;
+  host: string;
+  since: string;
+  heartbeat_at: string;
+  label: string | null;
+}
+
+function lockRecordOf(row: LockRow): LockRecord {
+  return {
+    token: row.token,
+    pid: Number(row.pid),
+    host: row.host,
+    since: row.since,
+    heartbeatAt: row.heartbeat_at,
+    ...(row.label !== null ? { label: row.label } : {}),
+  };
+}
+
+/** Adds {@link SEEN_COLUMN} to the stream tables of a database written by an earlier version. */
+function addSeenColumns(db: SqliteDatabase): void {
+  const rows = db
+    .prepare('SELECT stream, field, column_name, type, position, key_position FROM _ashpipe_columns')
+    .all() as ColumnMapRow[];
+  for (const layout of layoutsFromRows(rows).values()) {
+    if (!layout.hasTable) continue;
+    const has = db
+      .prepare('SELECT 1 FROM pragma_table_xinfo(?) WHERE name = ?')
+      .get(layout.table, SEEN_COLUMN);
+    if (!has) db.exec(addSeenColumnSql(layout.table, 'sqlite'));
   }
 }

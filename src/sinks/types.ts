@@ -32,7 +32,10 @@ export interface StreamShape {
   customFieldsPath?: readonly string[];
 }
 
-/** Per-stream sync state, stored in `_ashpipe_state` in the same transaction as the page it follows. JSON-serialisable. */
+/**
+ * Per-stream sync state, stored in `_ashpipe_state` in the same transaction as the page it follows.
+ * JSON-serialisable; every member is optional so that a state of an earlier version still reads.
+ */
 export interface StreamState {
   /** Token from the last page of the last complete pass. */
   syncToken?: string;
@@ -47,8 +50,18 @@ export interface StreamState {
   /** ISO time; drives the periodic reconcile. */
   lastFullPassCompletedAt?: string;
   lastCompletedAt?: string;
-  /** Free-form bookkeeping for parent-iterating child streams (e.g. index of the parent being read). */
-  extra?: Record<string, unknown>;
+  /**
+   * A full pass read every page but its deletes are not applied yet; the next run applies them first.
+   */
+  pendingFinish?: boolean;
+  /** The `syncToken` of a full pass waiting for its deletes (stored as `syncToken` once they are applied). */
+  pendingSyncToken?: string;
+  /** Child streams: the last parent whose list was read completely. */
+  parentDone?: string;
+  /** Child streams: the parent whose list is being read (its cursor is {@link StreamState.cursor}). */
+  parentCurrent?: string;
+  /** `--exclude-confidential`: ids this stream left out, for the streams that hang off them. */
+  confidentialIds?: string[];
 }
 
 /**
@@ -119,6 +132,46 @@ export interface ReadRowsOptions {
   includeDeleted?: boolean;
 }
 
+/** The run holding (or asking for) the lock of one stream of a target. */
+export interface LockHolder {
+  /**
+   * Process id of the holder.
+   * @example 4242
+   */
+  pid: number;
+  /**
+   * Host name of the holder (`os.hostname()`).
+   * @example 'etl-1'
+   */
+  host: string;
+  /**
+   * ISO time the holder took the lock.
+   * @example '2026-03-02T12:01:07.000Z'
+   */
+  since: string;
+  /** ISO time of the holder's last heartbeat (absent where the lock cannot outlive its holder). */
+  heartbeatAt?: string;
+  /**
+   * What holds it, for people.
+   * @example 'ashpipe sync'
+   */
+  label?: string;
+}
+
+/** A held lock of one stream. */
+export interface StreamLock {
+  readonly stream: string;
+  /** Throws {@link LockLostError} when the lock was taken over or its connection died since. */
+  assertHeld(): void;
+  /** Gives the lock up; harmless when already lost or released. */
+  release(): Promise<void>;
+}
+
+/** What {@link Sink.lock} found: the lock, or who holds it (`undefined` when the holder is unknown). */
+export type LockAttempt =
+  | { acquired: true; lock: StreamLock }
+  | { acquired: false; holder: LockHolder | undefined };
+
 /** A destination for synced records. */
 export interface Sink {
   readonly kind: 'sqlite' | 'postgres' | 'jsonl';
@@ -126,6 +179,21 @@ export interface Sink {
   readonly location: string;
   open(): Promise<void>;
   getState(stream: string): Promise<StreamState | undefined>;
+  /**
+   * Takes the lock of `stream` in this target for this process, or reports who holds it. One writer per
+   * (target, stream): PostgreSQL session advisory locks (they end with the connection); SQLite and JSONL a
+   * lock record naming pid, host and start time, kept fresh by a heartbeat and taken over when its holder
+   * is provably gone (same host and the pid is dead, or the heartbeat is older than
+   * {@link LOCK_STALE_MS}). Released by {@link StreamLock.release} or {@link Sink.close}.
+   * @param label what holds it, shown to a run that finds it taken
+   */
+  lock(stream: string, label?: string): Promise<LockAttempt>;
+  /**
+   * Registers the start of pass `passId` of `stream` (idempotent: a resumed pass keeps its start). A full
+   * pass soft-deletes only rows whose last sighting is older than its start; a pass never registered is
+   * registered by its first page.
+   */
+  beginPass(stream: string, passId: string): Promise<void>;
   /**
    * Atomically: upsert the records (marking them seen by state.passId, undeleting rows that reappear) and
    * save `state`. With `options.parent`, every record of the page is stored under that parent
@@ -137,7 +205,11 @@ export interface Sink {
     state: StreamState,
     options?: UpsertOptions,
   ): Promise<UpsertResult>;
-  /** Atomically: soft-delete (set _ashpipe_deleted_at) every live row of the stream not seen in pass `passId`, and save `state`. Only called after a COMPLETE full pass. */
+  /**
+   * Atomically: soft-delete (set `_ashpipe_deleted_at`) every live row of the stream that pass `passId` did
+   * not see and that no page written since that pass started saw either, and save `state`. Only called
+   * after a COMPLETE full pass. Rows seen by another pass that overlapped this one are never deleted.
+   */
   finishFullPass(stream: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }>;
   /** Save state alone (e.g. to drop a syncToken). */
   saveState(stream: string, state: StreamState | undefined): Promise<void>;
@@ -164,3 +236,19 @@ export class SinkError extends Error {
     super(message, options);
   }
 }
+
+/** A stream's lock was taken over, or the connection holding it died, while the run was writing. */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
+}
+
+/** How often a held SQLite or JSONL lock records that its holder is alive. */
+export const LOCK_HEARTBEAT_MS = 10_000;
+/**
+ * A SQLite or JSONL lock whose heartbeat is older than this is taken over, whoever holds it (a holder on
+ * another host, or a pid that was reused since its holder died).
+ */
+export const LOCK_STALE_MS = 120_000;
+
+/** A registered full pass older than this that never finished was abandoned; its registration is dropped. */
+export const ABANDONED_PASS_MS = 30 * 86_400_000;

@@ -1,8 +1,17 @@
 /** The sync engine: streams from Ashby into a sink, checkpointed per page. */
 export { EndpointCounters, type EndpointCounts } from './counters.js';
 export { formatDuration, parseDuration } from './duration.js';
-export { DEFAULT_RECONCILE_AFTER_MS, type PageSource, runSync, type SyncOptions } from './engine.js';
+export {
+  DEFAULT_LOCK_LABEL,
+  DEFAULT_RECONCILE_AFTER_MS,
+  type PageSource,
+  runSync,
+  type SyncOptions,
+} from './engine.js';
+export { describeHolder } from './lock.js';
+export { chooseMode, type ModeChoice } from './mode.js';
 export { createProgress, type Progress, type ProgressOptions } from './progress.js';
 export { type SyncRunOptions, syncToTarget } from './run.js';
+export { nextState, readState, type StateEvent } from './state.js';
 export { formatSummary } from './summary.js';
 export type { PassMode, StreamResult, SyncEvent, SyncSummary } from './types.js';

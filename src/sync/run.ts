@@ -27,6 +27,17 @@ export interface SyncRunOptions {
   /** Records per page, at most 100. */
   pageSize?: number;
   /**
+   * How long a stream waits for another run holding its lock in the target before it is skipped.
+   * @default 0: do not wait
+   * @example 60_000
+   */
+  lockWaitMs?: number;
+  /**
+   * What this run is called in its lock records.
+   * @default 'ashpipe sync'
+   */
+  lockLabel?: string;
+  /**
    * Most request starts per second for this run (Ashby publishes no general limit; set it to stay under
    * the share of the organisation's limit this sync may use).
    * @default no cap: the shared limiter only caps concurrency and backs off on 429s
@@ -99,6 +110,8 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
         : {}),
       ...(options.reconcileAfterMs !== undefined ? { reconcileAfterMs: options.reconcileAfterMs } : {}),
       ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+      ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
+      ...(options.lockLabel !== undefined ? { lockLabel: options.lockLabel } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(progress ? { onEvent: (e) => progress.onEvent(e) } : {}),

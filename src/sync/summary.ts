@@ -54,6 +54,14 @@ export function formatSummary(summary: SyncSummary): string {
     lines.push('', 'Left out by --exclude-confidential:');
     for (const s of dropped) lines.push(`  ${s.stream}: ${s.droppedConfidential} records`);
   }
+  const rejected = summary.streams.filter((s) => (s.rejected ?? 0) > 0);
+  if (rejected.length > 0) {
+    lines.push('', 'Rejected records (not stored; each is in the run log):');
+    for (const s of rejected) {
+      const why = (s.rejects ?? []).map((r) => `${r.reason}: ${r.count}`).join(', ');
+      lines.push(`  ${s.stream}: ${s.rejected}${why ? ` (${why})` : ''}`);
+    }
+  }
   const problems = summary.streams.filter((s) => s.error && s.status !== 'aborted');
   if (problems.length > 0) {
     lines.push('', 'Problems:');

@@ -5,7 +5,10 @@ export type PassMode = 'full' | 'incremental';
 export interface StreamResult {
   stream: string;
   endpoint: string;
-  /** `ok`: every page committed · `skipped`: not attempted (permission, parent) · `failed`: error · `aborted`: stopped because the run stopped. */
+  /**
+   * `ok`: every page committed · `skipped`: not attempted (permission, parent, another run holds its lock)
+   * · `failed`: error · `aborted`: stopped because the run stopped.
+   */
   status: 'ok' | 'skipped' | 'failed' | 'aborted';
   /** Mode of the last pass (`null` when nothing was read). */
   mode: PassMode | null;
@@ -21,6 +24,13 @@ export interface StreamResult {
   deleted: number;
   /** Records left out by `--exclude-confidential`. */
   droppedConfidential: number;
+  /**
+   * Records that could not be stored: no primary key, or one of the wrong type. Each is in the run log
+   * with its reason; the stream goes on without them. The engine always sets it (0 when none).
+   */
+  rejected?: number;
+  /** Why records were rejected, with how many each (present when some were). */
+  rejects?: Array<{ reason: string; count: number }>;
   /** Columns added for fields seen for the first time. */
   newColumns: string[];
   /**
@@ -49,7 +59,7 @@ export interface SyncSummary {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
-  /** 0 everything synced · 3 some streams skipped or failed · 1 the run stopped (bad key). */
+  /** 0 everything synced · 3 some streams skipped or failed, or records rejected · 1 the run stopped (bad key). */
   exitCode: 0 | 1 | 3;
   streams: StreamResult[];
   totals: {
@@ -60,6 +70,8 @@ export interface SyncSummary {
     requests: number;
     retries: number;
     rateLimited: number;
+    /** Records rejected by every stream (the engine always sets it). */
+    rejected?: number;
   };
   /** Set when the whole run stopped (authentication failure). */
   fatal?: { code?: string; message: string; requestId?: string };

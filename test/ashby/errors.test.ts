@@ -12,6 +12,7 @@ import {
   AshbyServerError,
   AshbySyncTokenError,
   AshbyTimeoutError,
+  classifyAshbyError,
   errorFromResponse,
   errorFromTransportFailure,
   parseRetryAfter,
@@ -224,5 +225,38 @@ describe('errorFromTransportFailure', () => {
     expect(error.code).toBe(cause.code);
     expect(error.requestId).toBe(cause.requestId);
     expect(error.message).toMatch(/may or may not/);
+  });
+});
+
+describe('classifyAshbyError names what an error means by its class', () => {
+  const at = { endpoint: 'candidate.list', message: 'x' };
+  it.each([
+    [new AshbyAuthError(at), 'auth'],
+    [new AshbyPermissionError({ ...at, scope: 'candidatesRead' }), 'permission'],
+    [new AshbyRateLimitError(at), 'rate-limit'],
+    [new AshbyInvalidInputError(at), 'invalid-input'],
+    [new AshbyNotFoundError(at), 'not-found'],
+    [new AshbySyncTokenError(at), 'sync-token'],
+    [new AshbyCursorError(at), 'cursor'],
+    [new AshbyServerError(at), 'server'],
+    [new AshbyNetworkError({ ...at, certainlyNotSent: false }), 'network'],
+    [new AshbyTimeoutError(at), 'timeout'],
+    [new AshbyOutcomeUnknownError(new AshbyServerError(at)), 'outcome-unknown'],
+    [new AshbyError({ ...at, code: 'next_cursor_expired' }), 'other'],
+  ])('%s → %s', (error, kind) => {
+    expect(classifyAshbyError(error)).toBe(kind);
+  });
+
+  it('answers undefined for errors that do not come from Ashby', () => {
+    expect(classifyAshbyError(new Error('x'))).toBeUndefined();
+    expect(classifyAshbyError({ name: 'AshbyAuthError', code: 'unauthorized' })).toBeUndefined();
+  });
+
+  it('classifies what errorFromResponse builds', () => {
+    const env = (code: string) => JSON.stringify({ success: false, errorInfo: { code, message: code } });
+    expect(classifyAshbyError(fromBody(env('next_cursor_expired')))).toBe('cursor');
+    expect(classifyAshbyError(fromBody(env('sync_token_expired')))).toBe('sync-token');
+    expect(classifyAshbyError(fromBody(env('missing_endpoint_permission')))).toBe('permission');
+    expect(classifyAshbyError(fromBody('<html>', 502))).toBe('server');
   });
 });

@@ -95,3 +95,44 @@ describe('jsonl sink files', () => {
     await expect(openSink(`jsonl:${dir}`).open()).rejects.toThrow(/shorter than its committed state/);
   });
 });
+
+describe('JSONL state of an earlier version', () => {
+  it('is split into one state file per stream when the sink opens, nothing lost', async () => {
+    const dir = path.join(root, 'legacy');
+    fs.mkdirSync(dir, { recursive: true });
+    const line = (id: string) =>
+      `${JSON.stringify({ op: 'upsert', stream: 'candidates', key: { id }, time: 't', passId: 'p1', record: { id } })}\n`;
+    fs.writeFileSync(path.join(dir, 'candidates.jsonl'), line('a') + line('b'));
+    const committed = fs.statSync(path.join(dir, 'candidates.jsonl')).size;
+    fs.writeFileSync(
+      path.join(dir, '_ashpipe_state.json'),
+      JSON.stringify({
+        version: 1,
+        streams: {
+          candidates: {
+            state: { passId: 'p1', cursor: 'c2', extra: { parentDone: 'x' } },
+            offset: committed,
+            primaryKey: ['id'],
+          },
+          jobs: { state: { syncToken: 'tok' }, offset: 0 },
+        },
+      }),
+    );
+    const sink = openSink(`jsonl:${dir}`);
+    await sink.open();
+    expect(fs.existsSync(path.join(dir, '_ashpipe_state.json'))).toBe(false);
+    expect(fs.readdirSync(path.join(dir, '_ashpipe_state')).sort()).toEqual(['candidates.json', 'jobs.json']);
+    expect(await sink.getState('candidates')).toEqual({
+      passId: 'p1',
+      cursor: 'c2',
+      extra: { parentDone: 'x' },
+    });
+    expect(await sink.getState('jobs')).toEqual({ syncToken: 'tok' });
+    expect((await sink.readRows('candidates')).map((r) => r.id)).toEqual(['a', 'b']);
+    // Lines of earlier versions have no clock value: they count as seen before any pass that starts now.
+    await sink.beginPass('candidates', 'p2');
+    await sink.upsertPage(candidates, [{ id: 'a' }], { passId: 'p2', passKind: 'full' });
+    expect((await sink.finishFullPass(candidates, 'p2', { passId: 'p2' })).deleted).toBe(1);
+    await sink.close();
+  });
+});

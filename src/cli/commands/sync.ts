@@ -23,6 +23,7 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   requestsPerSecond?: string;
   concurrency?: string;
   outputMode: 'private' | 'umask';
+  wait: string;
   json?: boolean;
 }
 
@@ -63,6 +64,11 @@ export function syncCommand(ctx: CliContext): Command {
         .choices(['private', 'umask'])
         .default('private'),
     )
+    .option(
+      '--wait <duration>',
+      'when another run is syncing a stream into the same target, wait this long for it (e.g. 30s, 10m) before skipping the stream',
+      '0',
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (opts: SyncCliOptions) => {
       const out = ctx.output(Boolean(opts.json));
@@ -83,6 +89,10 @@ export function syncCommand(ctx: CliContext): Command {
           throw new UsageError(`${flag}: expected a positive number, got ${value}`);
         return n;
       };
+      const lockWaitMs = parseDuration(opts.wait);
+      if (lockWaitMs === undefined) {
+        throw new UsageError(`--wait: expected a duration like 30s, 10m or 0, got ${opts.wait}`);
+      }
       const requestsPerSecond = positive(opts.requestsPerSecond, '--requests-per-second');
       const maxConcurrent = positive(opts.concurrency, '--concurrency');
       let streams: ReturnType<typeof selectStreams>;
@@ -124,6 +134,7 @@ export function syncCommand(ctx: CliContext): Command {
           streams,
           reconcileAfterMs,
           pageSize,
+          lockWaitMs: lockWaitMs ?? 0,
           ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
           ...(maxConcurrent !== undefined ? { maxConcurrent: Math.floor(maxConcurrent) } : {}),
           includeArchived: opts.includeArchived,

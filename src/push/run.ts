@@ -1,0 +1,169 @@
+/**
+ * What one push run shares between its records: the options with their defaults, the counts, the results
+ * file, the ledger's run, the quarantine, and why the run stopped.
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { safeStringify } from '../util/redact.js';
+import type { PushOptions, RecordResult, RunStop } from './engine.js';
+import type { ErrorInfo } from './errors.js';
+import type { InputRow } from './input.js';
+import { addQuarantine, finishRun, hasLedgerEntries, startRun } from './ledger.js';
+import { IDENTITY_MAPPING, type Mapping } from './mapping.js';
+import type { OnExisting, RecordStatus } from './types.js';
+
+/** Every record status at zero (a fresh object each call). */
+export const emptyPushCounts = (): Record<RecordStatus, number> => ({
+  created: 0,
+  updated: 0,
+  'skipped-existing': 0,
+  'skipped-done': 0,
+  quarantined: 0,
+  failed: 0,
+  'dry-run': 0,
+  pending: 0,
+});
+
+/** The row (and key) a result names. */
+export type ResultBase = Pick<RecordResult, 'row' | 'line' | 'key'>;
+
+/**
+ * Until a write endpoint has succeeded once, only one request to it is in flight: a key without the
+ * permission then costs exactly one refused write, whatever the concurrency.
+ */
+export class WriteProbes {
+  private readonly proven = new Set<string>();
+  private readonly running = new Map<string, Promise<void>>();
+
+  /** Waits for the endpoint's probe; returns the release of a new probe when this write is it. */
+  async enter(endpoint: string): Promise<(() => void) | undefined> {
+    while (!this.proven.has(endpoint)) {
+      const running = this.running.get(endpoint);
+      if (!running) {
+        let release!: () => void;
+        this.running.set(endpoint, new Promise<void>((r) => (release = r)));
+        return () => {
+          this.running.delete(endpoint);
+          release();
+        };
+      }
+      await running;
+    }
+    return undefined;
+  }
+
+  /** The endpoint answered a write: later writes to it need no probe. */
+  prove(endpoint: string): void {
+    this.proven.add(endpoint);
+  }
+}
+
+/** One push run's shared state. */
+export class PushRun {
+  readonly counts = emptyPushCounts();
+  readonly runId: string;
+  readonly dryRun: boolean;
+  readonly mapping: Mapping;
+  readonly concurrency: number;
+  readonly reconcileDelayMs: number;
+  readonly maxReconcile: number;
+  readonly onExisting: OnExisting;
+  /** Identifies the input in the quarantine keys of unreadable or invalid rows. */
+  readonly inputKey: string;
+  /** A dry run of an operation never pushed before has nothing to find in the ledger: one query, not one per record. */
+  readonly ledgerUsed: boolean;
+  readonly probes = new WriteProbes();
+  stopped: RunStop | undefined;
+  total = 0;
+  private readonly resultsFd: number | undefined;
+
+  constructor(readonly options: PushOptions) {
+    const { db, operation } = options;
+    this.dryRun = options.dryRun ?? false;
+    this.mapping = options.mapping ?? IDENTITY_MAPPING;
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.reconcileDelayMs = options.reconcileDelayMs ?? 1000;
+    this.maxReconcile = options.maxReconcileAttempts ?? 3;
+    this.onExisting = options.onExisting ?? 'skip';
+    this.inputKey = options.inputKey ?? options.inputLabel ?? '';
+    this.ledgerUsed = !this.dryRun || hasLedgerEntries(db, operation.name);
+    this.runId = this.dryRun
+      ? `dry-run-${Date.now()}`
+      : startRun(db, operation.name, options.inputLabel ?? '', this.dryRun);
+    try {
+      this.resultsFd =
+        options.resultsFile !== undefined ? openSync(options.resultsFile, 'w', 0o600) : undefined;
+    } catch (error) {
+      if (!this.dryRun) finishRun(db, this.runId, 'error', this.counts);
+      throw error;
+    }
+  }
+
+  /** Counts a record's outcome and reports it (results file, `onResult`). */
+  emit(result: RecordResult): void {
+    this.counts[result.status] += 1;
+    if (this.resultsFd !== undefined) writeSync(this.resultsFd, `${safeStringify(result)}\n`);
+    this.options.onResult?.(result);
+  }
+
+  base(row: InputRow, key?: string): ResultBase {
+    return {
+      row: row.row,
+      ...(row.line !== undefined ? { line: row.line } : {}),
+      ...(key !== undefined ? { key } : {}),
+    };
+  }
+
+  /** Quarantines a record (not in a dry run) and reports it; `result` names the row (and key) reported. */
+  quarantine(
+    row: InputRow,
+    key: string | undefined,
+    info: ErrorInfo,
+    result: ResultBase = this.base(row, key),
+  ): void {
+    const { options } = this;
+    const qid = this.dryRun
+      ? undefined
+      : addQuarantine(options.db, {
+          runId: this.runId,
+          operation: options.operation.name,
+          rowNumber: row.row,
+          recordKey: key,
+          errorCode: info.code,
+          errorMessage: info.message,
+          fieldPath: info.path,
+          requestId: info.requestId,
+          // The row exactly as read: a replay sends it again, so it is never masked (see util/redact.ts).
+          raw: row.raw,
+          options: {
+            ...(options.replayOptions ?? {}),
+            mapping: this.mapping,
+            onExisting: this.onExisting,
+            keyColumn: options.keyColumn,
+          },
+        });
+    this.emit({
+      ...result,
+      status: 'quarantined',
+      error: info,
+      ...(qid !== undefined ? { quarantineId: qid } : {}),
+    });
+  }
+
+  /** Stops the run (the first reason wins): the rest of the input is reported pending. */
+  stop(kind: RunStop['kind'], message: string, error?: ErrorInfo): void {
+    if (!this.stopped) this.stopped = { kind, message, ...(error ? { error } : {}) };
+  }
+
+  /** Flushes the results file. */
+  closeResults(): void {
+    if (this.resultsFd !== undefined) {
+      fsyncSync(this.resultsFd);
+      closeSync(this.resultsFd);
+    }
+  }
+
+  /** Records how the run ended in the ledger. */
+  finish(status: string): void {
+    if (!this.dryRun) finishRun(this.options.db, this.runId, status, this.counts);
+  }
+}

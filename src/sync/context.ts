@@ -1,0 +1,141 @@
+/** What the streams of one sync run share, and what one stream keeps while it runs. */
+import type { AshbyPage, PageOptions } from '../ashby/index.js';
+import type { Sink, StreamShape } from '../sinks/index.js';
+import type { ConfidentialContext, ResolvedStream } from '../streams/index.js';
+import type { Logger } from '../util/logger.js';
+import type { EndpointCounters } from './counters.js';
+import type { PassMode, StreamResult, SyncEvent } from './types.js';
+
+/** The part of the Ashby client the engine reads with. */
+export interface PageSource {
+  pages<T = unknown>(
+    endpoint: string,
+    body?: Record<string, unknown>,
+    options?: PageOptions,
+  ): AsyncIterableIterator<AshbyPage<T>>;
+}
+
+/** The run's options, with their defaults applied. */
+export interface RunSettings {
+  fullRefresh: boolean;
+  includeArchived: boolean;
+  excludeConfidential: boolean;
+  reconcileAfterMs: number | null;
+  pageSize: number | undefined;
+  /** How long a stream waits for another run's lock on it. */
+  lockWaitMs: number;
+  /** What this run is called in the lock records it writes. */
+  lockLabel: string;
+}
+
+/** Everything the streams of one run share. */
+export interface RunContext {
+  client: PageSource;
+  sink: Sink;
+  settings: RunSettings;
+  /** Fires when the run stops: the caller's signal, or a refused key. */
+  signal: AbortSignal;
+  counters: EndpointCounters;
+  /** Confidential ids seen so far, filled by the streams that drop them. */
+  confidential: ConfidentialContext;
+  logger: Logger;
+  now(): Date;
+  emit(event: SyncEvent): void;
+  /** The results of the run's streams, for the streams that wait for others. */
+  results: ReadonlyMap<string, Promise<StreamResult>>;
+  /** Stops every stream: the key was refused. */
+  stopAll(error: NonNullable<StreamResult['error']>): void;
+}
+
+/** The counts of one stream, turned into its {@link StreamResult} at the end. */
+export class StreamTally {
+  pages = 0;
+  records = 0;
+  inserted = 0;
+  updated = 0;
+  unchanged = 0;
+  undeleted = 0;
+  deleted = 0;
+  droppedConfidential = 0;
+  readonly rejects = new Map<string, number>();
+  readonly newColumns = new Set<string>();
+  /** What the sink did differently from its rules (fields kept only in `_ashpipe_raw`, records not stored). */
+  readonly notices = new Set<string>();
+  notStored = 0;
+  mode: PassMode | null = null;
+  /** Nothing was stored for the stream before this run: every column is new, none worth announcing. */
+  firstSync = false;
+  readonly reasons: string[] = [];
+  private startedAt = Date.now();
+  private readonly before: ReturnType<EndpointCounters['get']>;
+
+  constructor(
+    readonly stream: ResolvedStream,
+    private readonly counters: EndpointCounters,
+  ) {
+    this.before = counters.get(stream.endpoint);
+  }
+
+  /** Starts the clock again: the duration is the stream's own, not the wait for the streams before it. */
+  restartClock(): void {
+    this.startedAt = Date.now();
+  }
+
+  reject(reason: string): void {
+    this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1);
+  }
+
+  get rejected(): number {
+    let n = 0;
+    for (const count of this.rejects.values()) n += count;
+    return n;
+  }
+
+  result(status: StreamResult['status'], error?: StreamResult['error']): StreamResult {
+    const after = this.counters.get(this.stream.endpoint);
+    const rejected = this.rejected;
+    return {
+      stream: this.stream.name,
+      endpoint: this.stream.endpoint,
+      status,
+      mode: this.mode,
+      reason: this.reasons.join('; '),
+      pages: this.pages,
+      records: this.records,
+      inserted: this.inserted,
+      updated: this.updated,
+      unchanged: this.unchanged,
+      undeleted: this.undeleted,
+      deleted: this.deleted,
+      droppedConfidential: this.droppedConfidential,
+      rejected,
+      ...(rejected > 0 ? { rejects: [...this.rejects].map(([reason, count]) => ({ reason, count })) } : {}),
+      newColumns: this.firstSync ? [] : [...this.newColumns],
+      ...(this.notices.size > 0 || this.notStored > 0
+        ? {
+            notices: [
+              ...(this.notStored > 0
+                ? [`${this.notStored} record${this.notStored === 1 ? '' : 's'} not stored`]
+                : []),
+              ...this.notices,
+            ],
+          }
+        : {}),
+      requests: after.requests - this.before.requests,
+      retries: after.retries - this.before.retries,
+      rateLimited: after.rateLimited - this.before.rateLimited,
+      durationMs: Date.now() - this.startedAt,
+      ...(error ? { error } : {}),
+    };
+  }
+}
+
+/** What a sink needs to know about a stream. */
+export function shapeOf(stream: ResolvedStream): StreamShape {
+  return {
+    name: stream.name,
+    primaryKey: stream.primaryKey,
+    ...(stream.customFieldsObjectType ? { customFieldsObjectType: stream.customFieldsObjectType } : {}),
+    ...(stream.customFieldsPath ? { customFieldsPath: stream.customFieldsPath } : {}),
+  };
+}
