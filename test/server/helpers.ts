@@ -110,6 +110,8 @@ export async function harness(
     allowHttpBaseUrl?: boolean;
     /** Limits on failed logins. @default the server's */
     loginLimits?: LoginLimitOptions;
+    /** Data directories flow files may live in. @default `home/data` */
+    dataDirs?: readonly string[];
   } = {},
 ): Promise<Harness> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -120,6 +122,7 @@ export async function harness(
   const deps = await buildDeps(control, {
     env,
     allowHttpBaseUrl: options.allowHttpBaseUrl ?? false,
+    ...(options.dataDirs ? { dataDirs: options.dataDirs } : {}),
     ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
     logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
     services: (store) => ({

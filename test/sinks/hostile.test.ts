@@ -147,7 +147,18 @@ describe('sync outputs are private', () => {
     await jsonl.upsertPage(candidates, [{ id: 'c1', name: 'Ada' }], state('p1'));
     await jsonl.close();
     expect(mode(dir)).toBe(0o700);
-    for (const f of fs.readdirSync(dir)) expect(mode(path.join(dir, f)), f).toBe(0o600);
+    // Stream logs and the per-stream state files are 0600; the directories holding them 0700.
+    const walk = (d: string): void => {
+      for (const f of fs.readdirSync(d)) {
+        const p = path.join(d, f);
+        if (fs.statSync(p).isDirectory()) {
+          expect(mode(p), p).toBe(0o700);
+          walk(p);
+        } else expect(mode(p), p).toBe(0o600);
+      }
+    };
+    walk(dir);
+    expect(fs.readdirSync(path.join(dir, '_ashpipe_state')).length).toBeGreaterThan(0);
   });
 
   it('--output-mode umask widens them to what the umask gives, and existing files keep their mode', async () => {
@@ -169,7 +180,7 @@ describe('sync outputs are private', () => {
 });
 
 describe('the sync summary', () => {
-  it('names what a sink left out: a capped table and records without a key, and the stream still succeeds', async () => {
+  it('names what was left out: a capped table (a sink notice) and a record without a key (a reject), and the stream still succeeds', async () => {
     const { FakeSource } = await import('../sync/fake-source.js');
     const { runSync, formatSummary } = await import('../../src/sync/index.js');
     const { selectStreams } = await import('../../src/streams/index.js');
@@ -186,14 +197,15 @@ describe('the sync summary', () => {
       });
       const stream = summary.streams.find((s) => s.stream === 'candidates');
       expect(stream?.status).toBe('ok');
+      // The record without an id never reaches the sink: the engine rejects it with the reason.
+      expect(stream?.rejected).toBe(1);
+      expect(stream?.rejects?.[0]?.reason).toMatch(/id/);
       expect(stream?.notices).toEqual([
-        '1 record not stored',
-        'records with no usable key field "id" are not stored (see the log for their count)',
         `the table has its ${MAX_TYPED_COLUMNS} typed columns: later fields are kept only in _ashpipe_raw`,
       ]);
       const text = formatSummary(summary);
       expect(text).toContain('Notices:');
-      expect(text).toContain(`candidates: 1 record not stored;`);
+      expect(text).toContain(`candidates: the table has its ${MAX_TYPED_COLUMNS} typed columns`);
     } finally {
       await sink.close();
       fs.rmSync(dir, { recursive: true, force: true });

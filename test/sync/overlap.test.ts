@@ -306,7 +306,13 @@ describe('a CLI run and a scheduled flow on one target', () => {
 
   /** A server with a source flow into `target`, running the real sync engine against the sandbox. */
   async function flowInto(t: TestTarget) {
-    const h = await harness({ realSource: true, baseUrl: sandbox.url });
+    // The target is the CLI's file: the server is told its directory is one of its data directories.
+    const file = t.dialect === 'postgres' ? undefined : t.target.replace(/^(sqlite|jsonl):/, '');
+    const h = await harness({
+      realSource: true,
+      baseUrl: sandbox.url,
+      ...(file ? { dataDirs: [path.dirname(path.resolve(file))] } : {}),
+    });
     cleanups.push(() => h.close());
     const cred = await h.deps.services.credentials.add({ name: 'sandbox', apiKey: 'sandbox-full' });
     const target =
