@@ -1,7 +1,7 @@
 import type { Scope } from '../ashby/catalogue.js';
 import type { Codec } from './codec.js';
 import type { Faults } from './faults.js';
-import type { Rec, World } from './world.js';
+import type { World } from './world.js';
 
 /** An API key the sandbox accepts. */
 export interface SandboxKey {
@@ -34,8 +34,6 @@ export interface RequestContext {
   world: World;
   codec: Codec;
   faults: Faults;
-  /** Records a successful write for stats (per endpoint and per natural key). */
-  countWrite(naturalKey?: string): void;
 }
 
 /** A successful answer. */
@@ -44,13 +42,15 @@ export interface Success {
   moreDataAvailable?: boolean;
   nextCursor?: string;
   syncToken?: string;
-  warnings?: string[];
+  /**
+   * For a write: the natural key it is counted under in the stats (`writesByKey`), e.g. the email of a
+   * created candidate, so that tests can count how often the same thing was written.
+   */
+  naturalKey?: string;
 }
 
+/** Answers one request of one endpoint; an Ashby error answer is thrown as an `ApiError`. */
 export type Handler = (ctx: RequestContext) => Success;
 
-/** Whether a key without confidential access may see a record (confidential jobs and what hangs off them). */
-export function visible(world: World, key: SandboxKey, kind: string, rec: Rec): boolean {
-  if (key.confidential) return true;
-  return world.visibleWithoutConfidential(kind, rec);
-}
+/** The handlers of one family of endpoints, by endpoint name. */
+export type Handlers = Readonly<Record<string, Handler>>;

@@ -1,7 +1,7 @@
 import { Rng } from './prng.js';
 
 /** One endpoint forced to fail. */
-export interface EndpointFailure {
+interface EndpointFailure {
   /**
    * HTTP status to answer with: 5xx for server errors, 429 for rate limiting, 200 for an Ashby
    * `success:false` error.
@@ -82,7 +82,7 @@ export interface FaultConfig {
   failEndpoints: Record<string, EndpointFailure>;
 }
 
-export const NO_FAULTS: FaultConfig = {
+const NO_FAULTS: FaultConfig = {
   latencyMs: 0,
   rateLimit: null,
   errorRate: 0,

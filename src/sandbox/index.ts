@@ -3,23 +3,23 @@
  * scopes and confidential access, opaque cursors, syncTokens over a change log, validated writes and
  * fault injection. It speaks the same HTTP contract as api.ashbyhq.com.
  */
-import { ALL_SCOPES, type Scope } from '../ashby/catalogue.js';
+import { ALL_SCOPES, findEndpoint, type Scope } from '../ashby/catalogue.js';
 import { Codec } from './codec.js';
-import type { RequestContext, SandboxKey } from './context.js';
+import type { SandboxKey } from './context.js';
 import { type FaultConfig, Faults } from './faults.js';
+import { runEndpoint } from './handlers/engine.js';
+import { HANDLERS } from './handlers/index.js';
 import type { Kind } from './ids.js';
 import { Rng } from './prng.js';
-import { READ_HANDLERS } from './reads.js';
 import { createSandboxServer, emptyStats, listen, type SandboxStats } from './server.js';
 import { type WebhookDelivery, WebhookEmitter } from './webhooks.js';
-import type { Rec } from './world.js';
-import { World } from './world.js';
+import { type Rec, World } from './world.js';
 
 export type { SandboxKey } from './context.js';
-export type { EndpointFailure, FaultConfig } from './faults.js';
+export type { FaultConfig } from './faults.js';
 export { parseFaults } from './faults.js';
+export { IMPLEMENTED_ENDPOINTS } from './handlers/index.js';
 export type { SandboxStats } from './server.js';
-export { IMPLEMENTED_ENDPOINTS } from './server.js';
 export type { WebhookDelivery } from './webhooks.js';
 
 /** How to start a sandbox. */
@@ -92,7 +92,7 @@ export interface Sandbox {
 const READ_SCOPES: readonly Scope[] = ALL_SCOPES.filter((s) => s.endsWith('Read'));
 
 /** The keys every sandbox accepts. */
-export const DEFAULT_KEYS: readonly SandboxKey[] = [
+const DEFAULT_KEYS: readonly SandboxKey[] = [
   { key: 'sandbox-full', title: 'Sandbox full access', scopes: ALL_SCOPES, confidential: true },
   { key: 'sandbox-read', title: 'Sandbox read only', scopes: READ_SCOPES, confidential: false },
 ];
@@ -126,21 +126,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const records: Sandbox['records'] = (endpoint, opts = {}) => {
     const key = keys.get(opts.apiKey ?? 'sandbox-full');
     if (!key) throw new Error('unknown key');
-    const handler = READ_HANDLERS[endpoint];
-    if (!handler) throw new Error(`the sandbox has no list endpoint "${endpoint}"`);
+    const spec = findEndpoint(endpoint);
+    const handler = HANDLERS.get(endpoint);
+    if (!spec || !handler || spec.access !== 'read')
+      throw new Error(`the sandbox has no list endpoint "${endpoint}"`);
     const out: unknown[] = [];
     let body: Record<string, unknown> = { ...(opts.body ?? {}) };
     for (;;) {
-      const ctx: RequestContext = {
-        endpoint,
-        body,
-        key,
-        world,
-        codec,
-        faults: new Faults(),
-        countWrite: () => {},
-      };
-      const page = handler(ctx);
+      const ctx = { endpoint, body, key, world, codec, faults: new Faults() };
+      const page = runEndpoint({ spec, handler }, ctx);
       if (Array.isArray(page.results)) out.push(...page.results);
       else out.push(page.results);
       if (!page.moreDataAvailable || !page.nextCursor) break;

@@ -1,14 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describeScope, findEndpoint } from '../ashby/catalogue.js';
 import { type Codec, requestId } from './codec.js';
-import type { RequestContext, SandboxKey, Success } from './context.js';
+import type { SandboxKey, Success } from './context.js';
 import { ApiError } from './errors.js';
 import { type Faults, parseFaults } from './faults.js';
-import { READ_HANDLERS } from './reads.js';
+import { resolveEndpoint, runEndpoint, type ServedEndpoint } from './handlers/engine.js';
 import type { World } from './world.js';
-import { WRITE_HANDLERS } from './writes.js';
-import { MORE_WRITE_HANDLERS } from './writes-more.js';
 
 /** Request and response counters, for tests and benchmarks. */
 export interface SandboxStats {
@@ -30,19 +27,14 @@ export function emptyStats(): SandboxStats {
   return { requests: {}, responses: {}, rateLimited: 0, writes: {}, writesByKey: {}, errors: {} };
 }
 
-const HANDLERS = { ...READ_HANDLERS, ...WRITE_HANDLERS, ...MORE_WRITE_HANDLERS };
-
-/** Endpoint names the sandbox answers. */
-export const IMPLEMENTED_ENDPOINTS: readonly string[] = Object.keys(HANDLERS).sort();
-
 /** The control surface the HTTP `/_sandbox/` endpoints drive (same as the in-process API). */
-export interface ControlApi {
+interface ControlApi {
   stats(): SandboxStats;
   resetStats(): void;
   mutate(op: string, body: Record<string, unknown>): unknown;
 }
 
-export interface ServerParts {
+interface ServerParts {
   world: World;
   faults: Faults;
   keys: Map<string, SandboxKey>;
@@ -78,7 +70,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** The API key from `Authorization: Basic base64(key:)`; the password part is ignored, as Ashby does. */
-export function keyFromAuthorization(header: string | undefined): string | undefined {
+function keyFromAuthorization(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Basic\s+(\S+)\s*$/i.exec(header);
   if (!m?.[1]) return undefined;
@@ -241,24 +233,12 @@ export function createSandboxServer(parts: ServerParts): Server {
       );
     }
 
-    const spec = findEndpoint(name);
-    const handler = spec ? HANDLERS[spec.name] : undefined;
-    if (!spec || !handler) {
-      return sendError(
-        res,
-        new ApiError('unknown_endpoint', `The sandbox does not implement "${name}"`, 404),
-      );
-    }
-    if (spec.scope && !key.scopes.includes(spec.scope)) {
-      const d = describeScope(spec.scope);
-      return sendError(
-        res,
-        new ApiError(
-          'missing_endpoint_permission',
-          `This API key is missing the "${d.label}" permission (${spec.scope}) required by ${spec.name}`,
-          403,
-        ),
-      );
+    let endpoint: ServedEndpoint;
+    try {
+      endpoint = resolveEndpoint(name, key);
+    } catch (error) {
+      if (error instanceof ApiError) return sendError(res, error);
+      throw error;
     }
 
     let body: Record<string, unknown>;
@@ -271,31 +251,26 @@ export function createSandboxServer(parts: ServerParts): Server {
       return sendError(res, new ApiError('invalid_input', 'Request payload is malformed'));
     }
 
-    const ctx: RequestContext = {
-      endpoint: spec.name,
-      body,
-      key,
-      world,
-      codec,
-      faults,
-      countWrite: (naturalKey) => {
-        bump(stats.current.writes, spec.name);
-        if (naturalKey !== undefined) {
-          const per = stats.current.writesByKey[spec.name] ?? {};
-          bump(per, naturalKey);
-          stats.current.writesByKey[spec.name] = per;
-        }
-      },
-    };
+    const endpointName = endpoint.spec.name;
     let result: Success;
     try {
-      result = handler(ctx);
+      result = runEndpoint(
+        endpoint,
+        { endpoint: endpointName, body, key, world, codec, faults },
+        (naturalKey) => {
+          bump(stats.current.writes, endpointName);
+          if (naturalKey !== undefined) {
+            const per = stats.current.writesByKey[endpointName] ?? {};
+            bump(per, naturalKey);
+            stats.current.writesByKey[endpointName] = per;
+          }
+        },
+      );
     } catch (error) {
       if (error instanceof ApiError) return sendError(res, error);
       throw error;
     }
     const envelope: Record<string, unknown> = { success: true, results: result.results };
-    if (result.warnings && result.warnings.length > 0) envelope.warnings = result.warnings;
     if (result.moreDataAvailable !== undefined) envelope.moreDataAvailable = result.moreDataAvailable;
     if (result.nextCursor !== undefined) envelope.nextCursor = result.nextCursor;
     if (result.syncToken !== undefined) envelope.syncToken = result.syncToken;

@@ -9,7 +9,8 @@
  * every scope and confidential access (`sandbox-full`).
  */
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { childrenOf, type Rec, type World } from '../../src/sandbox/world.js';
+import { childrenOf } from '../../src/sandbox/world/relations.js';
+import type { Rec, World } from '../../src/sandbox/world.js';
 
 type Kind = Parameters<World['size']>[0];
 

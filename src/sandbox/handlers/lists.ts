@@ -1,26 +1,31 @@
-import { findEndpoint } from '../ashby/catalogue.js';
-import type { CursorState } from './codec.js';
-import { type Handler, type RequestContext, type Success, visible } from './context.js';
-import { ApiError, invalidInput, notFound } from './errors.js';
-import type { Kind } from './ids.js';
-import type { Rec } from './world.js';
+/**
+ * The list engine: one definition per list endpoint (its kind, filters, parent), answered as a full walk
+ * over positions or an incremental walk over the change log, paged by opaque cursors.
+ */
+import { findEndpoint } from '../../ashby/catalogue.js';
+import type { CursorState } from '../codec.js';
+import type { Handler, RequestContext, Success } from '../context.js';
+import { ApiError, invalidInput, notFound } from '../errors.js';
+import type { Kind } from '../ids.js';
+import { visible } from '../world/confidential.js';
+import type { Rec } from '../world/store.js';
 
 /** Ashby: "The maximum and default value is 100." (SPEC-2024 list request schema, `limit`). */
-export const MAX_LIMIT = 100;
+const MAX_LIMIT = 100;
 /** How long a cursor stays valid; Ashby does not publish its value. */
-export const CURSOR_TTL_MS = 60 * 60 * 1000;
+const CURSOR_TTL_MS = 60 * 60 * 1000;
 /** Positions scanned per page at most, so that a page never costs more than a bounded amount of work. */
 const SCAN_BUDGET = 10_000;
 /** When this few positions remain, look ahead so that a walk does not end on an empty page. */
 const PEEK = 200;
 
 /** Positions of a child list (records under one parent), or `undefined` for a top-level list. */
-export interface ChildSource {
+interface ChildSource {
   ids: readonly string[];
 }
 
 /** How one list endpoint reads. */
-export interface ListDef {
+interface ListDef {
   kind: Kind;
   /** Restricts the walk to the children of one parent (required parameter such as `candidateId`). */
   children?: (ctx: RequestContext) => ChildSource;
@@ -224,4 +229,43 @@ export function parentId(ctx: RequestContext, field: string, kind: Kind): string
 /** `interviewSchedule` → `interview_schedule` as in Ashby's `*_not_found` codes. */
 export function kindCode(kind: string): string {
   return kind.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Pages an in-memory list (per-parent child lists are small). */
+export function paginateArray(ctx: RequestContext, items: Rec[]): Success {
+  const limitRaw = ctx.body.limit;
+  if (
+    limitRaw !== undefined &&
+    (typeof limitRaw !== 'number' || !Number.isInteger(limitRaw) || limitRaw < 1)
+  ) {
+    throw invalidInput('"limit" must be a positive integer');
+  }
+  const limit = Math.min(typeof limitRaw === 'number' ? limitRaw : 100, 100);
+  let start = 0;
+  if (ctx.body.cursor !== undefined && ctx.body.cursor !== null) {
+    const c = ctx.codec.readCursor(ctx.body.cursor);
+    if (!c || c.e !== ctx.endpoint) {
+      throw new ApiError(
+        'invalid_next_cursor',
+        'The cursor could not be decoded. Restart pagination without a cursor.',
+      );
+    }
+    start = c.p;
+  }
+  const page = items.slice(start, start + limit);
+  const next = start + page.length;
+  return next < items.length
+    ? {
+        results: page,
+        moreDataAvailable: true,
+        nextCursor: ctx.codec.cursor({
+          e: ctx.endpoint,
+          p: next,
+          s: ctx.world.seq,
+          n: items.length,
+          g: 1,
+          x: Date.now() + 3_600_000,
+        }),
+      }
+    : { results: page, moreDataAvailable: false };
 }

@@ -1,5 +1,5 @@
-import { invalidInput } from './errors.js';
-import { isUuid } from './ids.js';
+import { invalidInput } from '../errors.js';
+import { isUuid } from '../ids.js';
 
 /** Request-body checks that answer `invalid_input` naming the field, as Ashby's validation does. */
 export type Body = Record<string, unknown>;
@@ -46,13 +46,6 @@ export function optBoolean(body: Body, field: string): boolean | undefined {
   const v = body[field];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'boolean') throw invalidInput(`"${field}" must be a boolean`);
-  return v;
-}
-
-export function optNumber(body: Body, field: string): number | undefined {
-  const v = body[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidInput(`"${field}" must be a number`);
   return v;
 }
 
