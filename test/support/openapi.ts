@@ -30,6 +30,15 @@ export interface LoadedSpec {
   specPath: string;
   validateRequest(endpoint: string, body: unknown): string[];
   validateResponse(endpoint: string, body: unknown): string[];
+  /**
+   * The request body's documented top-level parameters (through `$ref`, `allOf`, `anyOf`), an empty set
+   * when the endpoint documents no request body, `undefined` when the endpoint is not in the spec.
+   */
+  requestParameters(endpoint: string): ReadonlySet<string> | undefined;
+  /** Validates against a schema written out in a test; it may `$ref` into the spec (`ashby#/paths/…`). */
+  validateAgainst(schema: object, body: unknown): string[];
+  /** The top-level parameters of such a schema, as {@link requestParameters}. */
+  parametersOf(schema: object): ReadonlySet<string>;
 }
 
 function normalise(node: unknown): unknown {
@@ -78,7 +87,15 @@ export function loadSpec(): LoadedSpec {
       `[openapi] spec not found at ${specPath}: spec-based tests are SKIPPED (set ASHBY_OPENAPI_SPEC)`,
     );
     const none = () => ['spec unavailable'];
-    return { available: false, specPath, validateRequest: none, validateResponse: none };
+    return {
+      available: false,
+      specPath,
+      validateRequest: none,
+      validateResponse: none,
+      requestParameters: () => undefined,
+      validateAgainst: none,
+      parametersOf: () => new Set(),
+    };
   }
   const raw = JSON.parse(readFileSync(specPath, 'utf8')) as { paths: Record<string, unknown> };
   const spec = normalise(raw) as { paths: Record<string, Record<string, unknown>> };
@@ -89,6 +106,7 @@ export function loadSpec(): LoadedSpec {
   );
   ajv.addFormat('currency', { type: 'number', validate: () => true });
   ajv.addSchema({ ...spec, $id: 'ashby' }, 'ashby');
+  let compiled = 0;
 
   const pathOf = (endpoint: string): string | undefined => {
     const e = findEndpoint(endpoint);
@@ -102,9 +120,51 @@ export function loadSpec(): LoadedSpec {
       (e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`,
     );
   };
+  const errorsOf = (validate: ReturnType<Ajv2020['compile']>, body: unknown): string[] =>
+    validate(body)
+      ? []
+      : (validate.errors ?? []).map(
+          (e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`,
+        );
+  const resolve = (ref: string): unknown => {
+    let node: unknown = spec;
+    for (const seg of ref.replace(/^(ashby)?#\//, '').split('/')) {
+      node = (node as Record<string, unknown> | undefined)?.[seg.replaceAll('~1', '/').replaceAll('~0', '~')];
+    }
+    return node;
+  };
+  const parametersOf = (schema: unknown, seen = new Set<unknown>()): Set<string> => {
+    const out = new Set<string>();
+    if (typeof schema !== 'object' || schema === null || seen.has(schema)) return out;
+    seen.add(schema);
+    const node = schema as Record<string, unknown>;
+    if (typeof node.$ref === 'string') for (const p of parametersOf(resolve(node.$ref), seen)) out.add(p);
+    for (const k of ['allOf', 'anyOf', 'oneOf']) {
+      const list = node[k];
+      if (Array.isArray(list)) for (const sub of list) for (const p of parametersOf(sub, seen)) out.add(p);
+    }
+    const props = node.properties;
+    if (typeof props === 'object' && props !== null) for (const p of Object.keys(props)) out.add(p);
+    return out;
+  };
   return {
     available: true,
     specPath,
+    requestParameters(endpoint) {
+      const p = pathOf(endpoint);
+      if (!p) return undefined;
+      const post = spec.paths[p]?.post as {
+        requestBody?: { content?: Record<string, { schema?: unknown }> };
+      };
+      const schema = post?.requestBody?.content?.['application/json']?.schema;
+      return schema === undefined ? new Set() : parametersOf(schema);
+    },
+    validateAgainst(schema, body) {
+      return errorsOf(ajv.compile({ $id: `written-out-${compiled++}`, ...schema }), body);
+    },
+    parametersOf(schema) {
+      return parametersOf(schema);
+    },
     validateRequest(endpoint, body) {
       const p = pathOf(endpoint);
       if (!p) return [`endpoint ${endpoint} is not in the 2024 spec`];
