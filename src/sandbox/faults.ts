@@ -19,6 +19,12 @@ interface EndpointFailure {
    * @example 2
    */
   times?: number;
+  /**
+   * The error message repeats the request's credentials — the key and its `Authorization` header — as a
+   * verbose upstream or a misconfigured proxy might, so that tests can prove every output path masks them.
+   * @default false
+   */
+  echoKey?: boolean;
 }
 
 /** Faults the sandbox injects; every field is off by default. */
@@ -160,6 +166,10 @@ export function parseFaults(input: unknown): Partial<FaultConfig> {
           if (s.status !== undefined) f.status = num(s.status, 'status', 200);
           if (typeof s.code === 'string') f.code = s.code;
           if (s.times !== undefined) f.times = num(s.times, 'times');
+          if (s.echoKey !== undefined) {
+            if (typeof s.echoKey !== 'boolean') throw new Error('fault "echoKey" must be a boolean');
+            f.echoKey = s.echoKey;
+          }
           map[endpoint] = f;
         }
         out.failEndpoints = map;

@@ -227,9 +227,12 @@ export function createSandboxServer(parts: ServerParts): Server {
           new ApiError('rate_limit_exceeded', 'Rate limit exceeded', 429, { 'retry-after': '1' }),
         );
       }
+      const echo = forced.echoKey
+        ? ` for key ${keyValue} (authorization: ${req.headers.authorization ?? ''})`
+        : '';
       return sendError(
         res,
-        new ApiError(forced.code ?? 'internal_error', `Forced failure of ${name}`, status),
+        new ApiError(forced.code ?? 'internal_error', `Forced failure of ${name}${echo}`, status),
       );
     }
 

@@ -94,6 +94,24 @@ describe('fault injection', () => {
     expect((await call(sandbox, 'user.list')).body.success).toBe(true);
   });
 
+  it('echoes the key and the Authorization header in a forced failure when asked to', async () => {
+    const header = `Basic ${Buffer.from('sandbox-full:').toString('base64')}`;
+    sandbox.faults.set({ failEndpoints: { 'user.list': { status: 500, echoKey: true } } });
+    const echoed = (await (await post('user.list', {})).json()) as { errorInfo: { message: string } };
+    expect(echoed.errorInfo.message).toBe(
+      `Forced failure of user.list for key sandbox-full (authorization: ${header})`,
+    );
+    sandbox.faults.set({ failEndpoints: { 'user.list': { status: 500 } } });
+    const plain = (await (await post('user.list', {})).json()) as { errorInfo: { message: string } };
+    expect(plain.errorInfo.message).toBe('Forced failure of user.list');
+    const refused = await fetch(`${sandbox.url}/_sandbox/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ failEndpoints: { 'user.list': { echoKey: 'yes' } } }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/echoKey/);
+  });
+
   it('is driven from another process through /_sandbox/faults and /_sandbox/stats', async () => {
     const set = await fetch(`${sandbox.url}/_sandbox/faults`, {
       method: 'POST',
