@@ -138,8 +138,18 @@ describe('uploads', () => {
     body.append(field, new Blob([content]), name);
     return body;
   };
-  const upload = (body: FormData, extra: Record<string, string> = headers, app = h.app) =>
-    app.request('/api/v1/uploads', { method: 'POST', headers: extra, body });
+  // The form is serialised before it is sent: a FormData body streamed in-process keeps writing after the
+  // server has answered without reading it (401, 403), and the closed stream then rejects unhandled.
+  const upload = async (body: FormData, extra: Record<string, string> = headers, app = h.app) => {
+    const encoded = new Response(body);
+    const contentType = encoded.headers.get('content-type') ?? '';
+    const bytes = new Uint8Array(await encoded.arrayBuffer());
+    return app.request('/api/v1/uploads', {
+      method: 'POST',
+      headers: { ...extra, 'content-type': contentType },
+      body: bytes,
+    });
+  };
 
   it('streams a CSV into the data directory (0600) and a destination flow dry-runs it by the path it answers', async () => {
     const csv = 'name,email\nAda Lovelace,ada@example.com\nBasic Knowledge Training,bkt@example.com\n';
