@@ -238,6 +238,48 @@ export function classifyAshbyError(error: unknown): AshbyErrorKind | undefined {
   return 'other';
 }
 
+/**
+ * What sync results, the push quarantine and results, and the console's run reports keep of an error:
+ * redacted, without stack or cause, the same shape everywhere.
+ */
+export interface ErrorInfo {
+  /**
+   * Ashby's code (`errorInfo.code`, e.g. `invalid_input`), ashpipe's own for failures without an answer
+   * (e.g. `timeout`), else the error's own `code` or its class name (`AshbyServerError`).
+   */
+  code: string;
+  /** The explanation, without the endpoint, code and requestId that have fields of their own. */
+  message: string;
+  /** Ashby's request id, which Ashby support can look up; absent when no answer arrived. */
+  requestId?: string;
+  /** The request parameter Ashby named as wrong (the first one), e.g. `email`. */
+  path?: string;
+}
+
+/**
+ * The {@link ErrorInfo} of any thrown value. For an {@link AshbyError} its code, explanation, requestId
+ * and first named parameter; for anything else its own `code` (or class name) and message, redacted.
+ * @example toErrorInfo(new AshbyNotFoundError({endpoint: 'candidate.info', code: 'candidate_not_found', message: 'no such candidate'}))
+ *   // → {code: 'candidate_not_found', message: 'no such candidate'}
+ */
+export function toErrorInfo(error: unknown): ErrorInfo {
+  if (error instanceof AshbyError) {
+    const info: ErrorInfo = { code: error.code ?? error.name, message: error.detail };
+    if (error.requestId !== undefined) info.requestId = error.requestId;
+    const parameter =
+      error instanceof AshbyInvalidInputError
+        ? error.problems.find((p) => p.parameter !== undefined)?.parameter
+        : undefined;
+    if (parameter !== undefined) info.path = parameter;
+    return info;
+  }
+  if (error instanceof Error) {
+    const own = (error as Error & { code?: unknown }).code;
+    return { code: typeof own === 'string' ? own : error.name, message: redact(error.message) };
+  }
+  return { code: 'error', message: redact(String(error)) };
+}
+
 /** Error codes that mean the syncToken must be discarded. */
 export const SYNC_TOKEN_CODES = [
   'sync_token_expired',

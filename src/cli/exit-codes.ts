@@ -1,3 +1,5 @@
+import { ConfigError } from '../util/errors.js';
+
 /** Process exit codes, as documented in the README. */
 export const ExitCode = {
   /** Everything asked for was done. */
@@ -12,8 +14,11 @@ export const ExitCode = {
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Thrown for a usage or configuration problem; the CLI prints the message and exits with code 2. */
-export class UsageError extends Error {
+/**
+ * Thrown for a usage problem of the command line; the CLI prints the message and exits with code 2, as for
+ * any {@link ConfigError} of a lower layer.
+ */
+export class UsageError extends ConfigError {
   override name = 'UsageError';
 }
 

@@ -1,10 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { AshbyError } from '../ashby/errors.js';
+import { ConfigError } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { VERSION } from '../version.js';
 import { commandFactories } from './commands/index.js';
 import type { CliContext } from './context.js';
-import { ExitCode, ExitError, UsageError } from './exit-codes.js';
+import { ExitCode, ExitError } from './exit-codes.js';
 import { Output, type Streams } from './output.js';
 
 /** Severity order used when several parts of a run report different outcomes. */
@@ -71,7 +72,7 @@ function classify(error: unknown, streams: Streams): ExitCode {
     if (error.code === 'commander.help') return ExitCode.Success;
     return ExitCode.Usage;
   }
-  if (error instanceof UsageError) {
+  if (error instanceof ConfigError) {
     streams.stderr.write(`error: ${redact(error.message)}\n`);
     return ExitCode.Usage;
   }

@@ -1,5 +1,18 @@
-import { describeScope, findEndpoint, type Scope } from '../ashby/catalogue.js';
-import { redact } from '../util/redact.js';
+/**
+ * What a failed write means to the push engine, decided from the error's class by
+ * {@link classifyAshbyError} (never by a name or code string), and the messages that stop a run.
+ */
+
+import { describeScope, findEndpoint } from '../ashby/catalogue.js';
+import {
+  AshbyAuthError,
+  type AshbyError,
+  AshbyPermissionError,
+  classifyAshbyError,
+  type ErrorInfo,
+} from '../ashby/errors.js';
+
+export type { ErrorInfo };
 
 /** How the destination engine treats an error raised for one record. */
 export type ErrorClass =
@@ -9,65 +22,30 @@ export type ErrorClass =
   | 'auth'
   /** A write may or may not have reached Ashby: reconcile, never resend blindly. */
   | 'outcome-unknown'
-  /** Ashby refused this record (`invalid_input`, `*_not_found`, …): quarantine it, go on. */
+  /** Ashby refused this record (`invalid_input`, `*_not_found`, a code without a class): quarantine it, go on. */
   | 'record'
-  /** Ashby could not be reached or answered badly after the retry policy gave up: the record stays pending. */
+  /**
+   * Ashby could not be reached or answered badly after the retry policy gave up, or the error is not
+   * Ashby's at all: the record stays pending.
+   */
   | 'transient';
 
-/** The error details kept in the quarantine and the results. */
-export interface ErrorInfo {
-  code: string;
-  message: string;
-  requestId?: string;
-  path?: string;
-}
-
-function field(error: unknown, name: string): unknown {
-  return error !== null && typeof error === 'object' ? (error as Record<string, unknown>)[name] : undefined;
-}
-
-function text(error: unknown, name: string): string | undefined {
-  const v = field(error, name);
-  return typeof v === 'string' ? v : undefined;
-}
-
-/** Classifies an error thrown by the Ashby client (matched by class name and Ashby code). */
+/** Classifies an error thrown by the Ashby client. */
 export function classifyError(error: unknown): ErrorClass {
-  const name = text(error, 'name') ?? '';
-  const code = text(error, 'code') ?? '';
-  if (name === 'AshbyPermissionError' || code === 'missing_endpoint_permission') return 'permission';
-  if (name === 'AshbyAuthError') return 'auth';
-  if (name === 'AshbyOutcomeUnknownError') return 'outcome-unknown';
-  if (
-    name === 'AshbyInvalidInputError' ||
-    name === 'AshbyNotFoundError' ||
-    code === 'invalid_input' ||
-    code.endsWith('_not_found') ||
-    (name === 'AshbyError' && code !== '' && !code.startsWith('rate_limit'))
-  )
-    return 'record';
-  return 'transient';
-}
-
-/** Code, message and requestId of an error, redacted. */
-export function errorInfo(error: unknown): ErrorInfo {
-  const code = text(error, 'code') ?? text(error, 'name') ?? 'error';
-  const message = redact(text(error, 'detail') ?? (error instanceof Error ? error.message : String(error)));
-  const requestId = text(error, 'requestId');
-  const parameter = (() => {
-    const problems = field(error, 'problems');
-    if (Array.isArray(problems)) {
-      const p = problems.find((x) => typeof field(x, 'parameter') === 'string');
-      return p ? text(p, 'parameter') : undefined;
-    }
-    return undefined;
-  })();
-  return {
-    code,
-    message,
-    ...(requestId !== undefined ? { requestId } : {}),
-    ...(parameter !== undefined ? { path: parameter } : {}),
-  };
+  switch (classifyAshbyError(error)) {
+    case 'permission':
+      return 'permission';
+    case 'auth':
+      return 'auth';
+    case 'outcome-unknown':
+      return 'outcome-unknown';
+    case 'invalid-input':
+    case 'not-found':
+    case 'other':
+      return 'record';
+    default:
+      return 'transient';
+  }
 }
 
 /**
@@ -75,7 +53,10 @@ export function errorInfo(error: unknown): ErrorInfo {
  * where to fix it.
  */
 export function permissionMessage(error: unknown, endpoint: string): string {
-  const scope = (text(error, 'scope') as Scope | undefined) ?? findEndpoint(endpoint)?.scope ?? undefined;
+  const scope =
+    (error instanceof AshbyPermissionError ? error.scope : undefined) ??
+    findEndpoint(endpoint)?.scope ??
+    undefined;
   if (scope) {
     const { label } = describeScope(scope);
     return `this key lacks ${label} (${scope}) needed by ${endpoint} — re-issue it in Ashby under Admin > Integrations > API Keys`;
@@ -84,10 +65,10 @@ export function permissionMessage(error: unknown, endpoint: string): string {
 }
 
 /** The message that stops a run for a bad key. */
-export function authMessage(error: unknown): string {
-  const status = field(error, 'httpStatus');
-  const why = status === 401 ? 'no API key was sent' : 'the API key is wrong or deactivated';
-  return `Ashby refused the key: ${why} — check it in Ashby under Admin > Integrations > API Keys (${redact(
-    text(error, 'detail') ?? (error instanceof Error ? error.message : String(error)),
-  )})`;
+export function authMessage(error: AshbyError): string {
+  const why =
+    error instanceof AshbyAuthError && error.httpStatus === 401
+      ? 'no API key was sent'
+      : 'the API key is wrong or deactivated';
+  return `Ashby refused the key: ${why} — check it in Ashby under Admin > Integrations > API Keys (${error.detail})`;
 }

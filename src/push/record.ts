@@ -3,8 +3,10 @@
  * retried as a reconciliation when its outcome is unknown, and its failure sorted into quarantine,
  * pending or a stop of the whole run.
  */
+
+import { AshbyError, toErrorInfo } from '../ashby/errors.js';
 import type { Prepared } from './engine.js';
-import { authMessage, classifyError, type ErrorInfo, errorInfo, permissionMessage } from './errors.js';
+import { authMessage, classifyError, type ErrorInfo, permissionMessage } from './errors.js';
 import {
   ensurePending,
   getLedgerEntry,
@@ -62,8 +64,9 @@ async function guardedWrite<T>(
   } catch (error) {
     // Stop before the probe is released, so that no waiting record sends the same refused write.
     const kind = classifyError(error);
-    if (kind === 'permission') run.stop('permission', permissionMessage(error, endpoint), errorInfo(error));
-    if (kind === 'auth') run.stop('auth', authMessage(error), errorInfo(error));
+    if (kind === 'permission') run.stop('permission', permissionMessage(error, endpoint), toErrorInfo(error));
+    if (kind === 'auth' && error instanceof AshbyError)
+      run.stop('auth', authMessage(error), toErrorInfo(error));
     if (writeInFlight && !(error instanceof RunStoppedError) && kind !== 'outcome-unknown') {
       // Ashby answered: the write did not happen. Only an unknown outcome keeps the record in flight.
       markNotSent(db, operation.name, record.key, kind === 'record' ? 'failed' : 'pending', null);
@@ -209,14 +212,11 @@ async function failRecord(run: PushRun, record: ValidRecord, error: unknown): Pr
     run.quarantine(row, key, info);
     return;
   }
-  const info = errorInfo(error);
+  const info = toErrorInfo(error);
   const kind = classifyError(error);
-  if (kind === 'permission' || kind === 'auth') {
-    const endpoint =
-      typeof (error as { endpoint?: unknown }).endpoint === 'string'
-        ? (error as { endpoint: string }).endpoint
-        : operation.name;
-    run.stop(kind, kind === 'auth' ? authMessage(error) : permissionMessage(error, endpoint), info);
+  if ((kind === 'permission' || kind === 'auth') && error instanceof AshbyError) {
+    const message = kind === 'auth' ? authMessage(error) : permissionMessage(error, error.endpoint);
+    run.stop(kind, message, info);
     run.emit({ ...run.base(row, key), status: 'failed', error: info });
     return;
   }

@@ -1,8 +1,12 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ZodError } from 'zod';
+import { AshbyError, type AshbyErrorKind, AshbyRateLimitError, classifyAshbyError } from '../ashby/errors.js';
+import { InputFileError } from '../push/input-file.js';
+import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
+import { VaultError } from '../vault/errors.js';
 
 /** An error a route throws on purpose; `onError` turns it into `{error: {code, message}}`. */
 export class HttpError extends Error {
@@ -77,14 +81,29 @@ interface Translated {
   retryAfter?: number;
 }
 
-function stringProp(error: object, key: string): string | undefined {
-  const value = (error as Record<string, unknown>)[key];
-  return typeof value === 'string' ? value : undefined;
-}
+/**
+ * The HTTP status of each kind of Ashby error. The key is the user's input to this server: Ashby refusing
+ * it (or a body built from the user's values) is a 422, never this server's own 401/403.
+ */
+const ASHBY_STATUS: Record<AshbyErrorKind, ContentfulStatusCode> = {
+  auth: 422,
+  permission: 422,
+  'invalid-input': 422,
+  'sync-token': 422,
+  cursor: 422,
+  'not-found': 404,
+  'rate-limit': 429,
+  server: 502,
+  network: 502,
+  timeout: 502,
+  'outcome-unknown': 502,
+  other: 502,
+};
 
 /**
- * Maps any thrown value to an HTTP answer. Errors of other layers are recognised by their class name and
- * `code` (the server does not import every layer's error module): Ashby errors, vault errors, zod errors.
+ * Maps any thrown value to an HTTP answer, by class: the server's own errors, zod errors, Ashby errors
+ * (by {@link classifyAshbyError}), vault errors, a refused setting ({@link ConfigError}) and a refused input
+ * file. Anything else is a 500 that shows nothing of the error.
  */
 export function translateError(error: unknown): Translated {
   if (error instanceof HttpError) {
@@ -101,40 +120,28 @@ export function translateError(error: unknown): Translated {
       details: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
     };
   }
-  if (error instanceof Error) {
-    const name = error.name;
-    const code = stringProp(error, 'code');
-    if (name === 'VaultError') {
-      if (code === 'not_found') return { status: 404, code: 'not_found', message: error.message };
-      if (code === 'name_taken') return { status: 409, code: 'name_taken', message: error.message };
-      if (code === 'invalid_input') return { status: 422, code: 'validation_failed', message: error.message };
-      return { status: 500, code: code ?? 'vault_error', message: error.message };
-    }
-    if (name.startsWith('Ashby')) {
-      const ashbyCode = code ?? 'ashby_error';
-      if (name === 'AshbyRateLimitError') {
-        const ms = (error as { retryAfterMs?: unknown }).retryAfterMs;
-        const out: Translated = { status: 429, code: ashbyCode, message: error.message };
-        if (typeof ms === 'number') out.retryAfter = Math.ceil(ms / 1000);
-        return out;
-      }
-      if (name === 'AshbyNotFoundError') return { status: 404, code: ashbyCode, message: error.message };
-      // The key is the user's input to this server: Ashby refusing it is a 422, not our own 401/403.
-      if (
-        name === 'AshbyAuthError' ||
-        name === 'AshbyPermissionError' ||
-        name === 'AshbyInvalidInputError' ||
-        name === 'AshbySyncTokenError' ||
-        name === 'AshbyCursorError'
-      ) {
-        return { status: 422, code: ashbyCode, message: error.message };
-      }
-      return { status: 502, code: ashbyCode, message: error.message };
-    }
-    if (name === 'UsageError') return { status: 422, code: 'validation_failed', message: error.message };
-    // An input file refused or unreadable (not a text file, a record over the size limit, broken JSON).
-    if (name === 'InputFileError') return { status: 422, code: 'invalid_input_file', message: error.message };
+  if (error instanceof VaultError) {
+    if (error.code === 'not_found') return { status: 404, code: 'not_found', message: error.message };
+    if (error.code === 'name_taken') return { status: 409, code: 'name_taken', message: error.message };
+    if (error.code === 'invalid_input')
+      return { status: 422, code: 'validation_failed', message: error.message };
+    return { status: 500, code: error.code, message: error.message };
   }
+  const kind = classifyAshbyError(error);
+  if (kind !== undefined && error instanceof AshbyError) {
+    const out: Translated = {
+      status: ASHBY_STATUS[kind],
+      code: error.code ?? 'ashby_error',
+      message: error.message,
+    };
+    if (error instanceof AshbyRateLimitError && error.retryAfterMs !== undefined)
+      out.retryAfter = Math.ceil(error.retryAfterMs / 1000);
+    return out;
+  }
+  if (error instanceof ConfigError) return { status: 422, code: 'validation_failed', message: error.message };
+  // An input file refused or unreadable (not a text file, a record over the size limit, broken JSON).
+  if (error instanceof InputFileError)
+    return { status: 422, code: 'invalid_input_file', message: error.message };
   return { status: 500, code: 'internal_error', message: 'Internal server error; see the server log.' };
 }
 

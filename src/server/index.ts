@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { UsageError } from '../cli/exit-codes.js';
 import { type ControlStore, openControlStore } from '../control/store.js';
+import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
 import { bodyLimitOf, createApp, isLoopback } from './app.js';
@@ -161,7 +161,7 @@ function pathPolicy(home: string, dataDirs: readonly string[] | undefined): Path
     try {
       ok = statSync(dir).isDirectory();
     } catch {}
-    if (!ok) throw new UsageError(`--data-dir ${dir} is not an existing directory`);
+    if (!ok) throw new ConfigError(`--data-dir ${dir} is not an existing directory`);
   }
   return { dataDirs: dataDirs.map((d) => path.resolve(d)), home };
 }
@@ -175,7 +175,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (!isLoopback(host) && deps.store.passwordHash() === undefined) {
       await deps.scheduler.stop({ abort: true });
       // Whoever reaches a fresh server first sets the password: on the network, that could be anyone.
-      throw new UsageError(
+      throw new ConfigError(
         `refusing to listen on ${host} before the admin password is set: set ASHPIPE_ADMIN_PASSWORD, or start on 127.0.0.1 and set it in the console first`,
       );
     }

@@ -1,4 +1,4 @@
-import { UsageError } from '../cli/exit-codes.js';
+import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { JsonlSink } from './jsonl.js';
 import type { OutputMode } from './output-mode.js';
@@ -46,7 +46,7 @@ export interface OpenSinkOptions {
  * - `sqlite:PATH` (`sqlite:./ashpipe.db`, `sqlite:///var/lib/ashpipe.db`, `sqlite::memory:`)
  * - `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME]` (or `postgresql://`); schema default `public`
  * - `jsonl:DIR`
- * @throws UsageError naming the problem for anything else.
+ * @throws ConfigError naming the problem for anything else.
  * @example const sink = openSink('sqlite:./ashpipe.db'); await sink.open();
  */
 export function openSink(target: string, options: OpenSinkOptions = {}): Sink {
@@ -54,17 +54,17 @@ export function openSink(target: string, options: OpenSinkOptions = {}): Sink {
   if (scheme === 'sqlite') {
     let file = target.slice('sqlite:'.length);
     if (file.startsWith('//')) file = file.slice(2);
-    if (file === '') throw new UsageError('sqlite target needs a file path, e.g. sqlite:./ashpipe.db');
+    if (file === '') throw new ConfigError('sqlite target needs a file path, e.g. sqlite:./ashpipe.db');
     return new SqliteSink(file, options.logger, { outputMode: options.outputMode ?? 'private' });
   }
   if (scheme === 'postgres' || scheme === 'postgresql') return new PostgresSink(target, options.logger);
   if (scheme === 'jsonl') {
     let dir = target.slice('jsonl:'.length);
     if (dir.startsWith('//')) dir = dir.slice(2);
-    if (dir === '') throw new UsageError('jsonl target needs a directory, e.g. jsonl:./ashpipe-data');
+    if (dir === '') throw new ConfigError('jsonl target needs a directory, e.g. jsonl:./ashpipe-data');
     return new JsonlSink(dir, options.logger, options.outputMode ?? 'private');
   }
-  throw new UsageError(
+  throw new ConfigError(
     `unsupported sink target ${JSON.stringify(target.replace(/\/\/[^@/]*@/, '//***@'))}: use sqlite:PATH, postgres://… or jsonl:DIR`,
   );
 }

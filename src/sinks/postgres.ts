@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { UsageError } from '../cli/exit-codes.js';
+import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redact, registerSecret } from '../util/redact.js';
 import {
@@ -99,12 +99,12 @@ export function parsePostgresTarget(target: string): PostgresTarget {
   try {
     url = new URL(target);
   } catch {
-    throw new UsageError('invalid PostgreSQL URL (expected postgres://USER@HOST:PORT/DB[?schema=NAME])');
+    throw new ConfigError('invalid PostgreSQL URL (expected postgres://USER@HOST:PORT/DB[?schema=NAME])');
   }
   if (url.password) registerSecret(decodeURIComponent(url.password));
   const schema = url.searchParams.get('schema') ?? 'public';
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
-    throw new UsageError(
+    throw new ConfigError(
       `invalid schema ${JSON.stringify(schema)} in the PostgreSQL URL: use letters, digits and _`,
     );
   }

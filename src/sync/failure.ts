@@ -3,7 +3,7 @@
  * the stream is skipped, its pass starts again, or the stream fails while the others go on.
  */
 import { AshbyError, classifyAshbyError } from '../ashby/errors.js';
-import type { PassMode, StreamResult } from './types.js';
+import type { PassMode } from './types.js';
 
 /** How often a cursor that expired mid-pass may restart that pass before the stream fails. */
 export const MAX_PASS_RESTARTS = 3;
@@ -53,16 +53,4 @@ export function classifyFailure(error: unknown, context: FailureContext): Failur
   if (kind === 'cursor' && context.restarts < MAX_PASS_RESTARTS)
     return { action: 'restart', pass: 'same', code };
   return { action: 'fail' };
-}
-
-/** Ashby's code, message and requestId of an error (just the message for anything else). */
-export function errorInfo(error: unknown): NonNullable<StreamResult['error']> {
-  if (error instanceof AshbyError) {
-    return {
-      ...(error.code !== undefined ? { code: error.code } : {}),
-      message: error.message,
-      ...(error.requestId !== undefined ? { requestId: error.requestId } : {}),
-    };
-  }
-  return { message: error instanceof Error ? error.message : String(error) };
 }

@@ -3,10 +3,11 @@
  * left half done, chooses the mode, runs its passes (restarting them after a refused token or an expired
  * cursor) and turns any failure into the stream's result.
  */
+import { toErrorInfo } from '../ashby/errors.js';
 import type { StreamState } from '../sinks/index.js';
 import { childPass } from './child-pass.js';
 import { type RunContext, StreamTally } from './context.js';
-import { classifyFailure, errorInfo } from './failure.js';
+import { classifyFailure } from './failure.js';
 import { listPass } from './list-pass.js';
 import { takeLock } from './lock.js';
 import { chooseMode, type ModeChoice } from './mode.js';
@@ -27,12 +28,18 @@ async function blockedBy(
     if (!depResult || depResult.status === 'ok') continue;
     if (stream.parent?.kind === 'stream' && stream.parent.stream === dep) {
       tally.reasons.push(`parent stream ${dep} did not complete`);
-      return tally.result('skipped', { message: `parent stream ${dep} ${depResult.status}` });
+      return tally.result('skipped', {
+        code: 'parent_incomplete',
+        message: `parent stream ${dep} ${depResult.status}`,
+      });
     }
     if (ctx.settings.excludeConfidential) {
       // Without the parent's confidential ids this stream could store what the user asked to leave out.
       tally.reasons.push(`${dep} did not complete, so confidential records could not be told apart`);
-      return tally.result('skipped', { message: `needs ${dep} for --exclude-confidential` });
+      return tally.result('skipped', {
+        code: 'parent_incomplete',
+        message: `needs ${dep} for --exclude-confidential`,
+      });
     }
   }
   return undefined;
@@ -60,9 +67,9 @@ export async function runStream(ctx: RunContext, planned: PlannedStream): Promis
     taken = await takeLock(ctx, planned.lock);
   } catch (error) {
     // The target could not even be asked (its lock connection failed, its disk is full): this stream fails.
-    ctx.logger.error('stream failed', { stream: planned.stream.name, ...errorInfo(error) });
+    ctx.logger.error('stream failed', { stream: planned.stream.name, ...toErrorInfo(error) });
     tally.reasons.push('failed');
-    return end(tally.result('failed', errorInfo(error)));
+    return end(tally.result('failed', toErrorInfo(error)));
   }
   if ('refused' in taken) {
     tally.reasons.push(taken.refused);
@@ -181,9 +188,9 @@ function failed(
     restarts: Number.POSITIVE_INFINITY,
   });
   if (what.action === 'fatal') {
-    ctx.stopAll(errorInfo(error));
+    ctx.stopAll(toErrorInfo(error));
     tally.reasons.push('authentication failed');
-    return tally.result('failed', errorInfo(error));
+    return tally.result('failed', toErrorInfo(error));
   }
   if (what.action === 'aborted') {
     tally.reasons.push('run stopped');
@@ -199,13 +206,13 @@ function failed(
       module: stream.permission,
     });
     return tally.result('skipped', {
-      ...errorInfo(error),
+      ...toErrorInfo(error),
       message,
       scope: stream.scope,
       module: stream.permission,
     });
   }
-  const info = errorInfo(error);
+  const info = toErrorInfo(error);
   ctx.logger.error('stream failed', { stream: stream.name, ...info });
   tally.reasons.push('failed');
   return tally.result('failed', info);

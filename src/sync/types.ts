@@ -1,3 +1,5 @@
+import type { ErrorInfo } from '../ashby/errors.js';
+
 /** How a stream's pass read Ashby. */
 export type PassMode = 'full' | 'incremental';
 
@@ -42,14 +44,11 @@ export interface StreamResult {
   retries: number;
   rateLimited: number;
   durationMs: number;
-  /** Set for `skipped` and `failed`: Ashby's code, message and requestId when there is one. */
-  error?: {
-    code?: string;
-    message: string;
-    requestId?: string;
-    scope?: string;
-    module?: string;
-  };
+  /**
+   * Set for `skipped` and `failed`: Ashby's code, message and requestId when there is one; for `skipped`
+   * also the permission the key lacks (`scope`, e.g. `offersRead`) and its `module` (e.g. `Offers: Read`).
+   */
+  error?: ErrorInfo & { scope?: string; module?: string };
 }
 
 /** What a sync run did. `--json` prints this. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { captureStreams as capture } from '../support/cli.js';
+import { captureStreams as capture, runCli } from '../support/cli.js';
 
 describe('ashpipe CLI', () => {
   it('prints its version and exits 0', async () => {
@@ -15,5 +15,28 @@ describe('ashpipe CLI', () => {
     const code = await main(['node', 'ashpipe', 'no-such-command'], { streams: io.streams });
     expect(code).toBe(2);
     expect(io.err).toMatch(/unknown command|too many arguments/);
+  });
+
+  // A lower layer (sinks, push) refuses a setting with a ConfigError: the CLI shows its message and exits 2
+  // (usage or configuration error: nothing attempted), never 1. Messages written by hand from the README.
+  it.each([
+    [
+      ['sync', '--to', 'mysql://u:pw@db.example.com/ats'],
+      'error: unsupported sink target "mysql://***@db.example.com/ats": use sqlite:PATH, postgres://… or jsonl:DIR',
+    ],
+    [['sync', '--to', 'sqlite:'], 'error: sqlite target needs a file path, e.g. sqlite:./ashpipe.db'],
+    [
+      ['sync', '--to', 'postgres://u@h/db?schema=a-b'],
+      'error: invalid schema "a-b" in the PostgreSQL URL: use letters, digits and _',
+    ],
+    [
+      ['push', '--endpoint', 'candidate.teleport', '--input', 'x.csv'],
+      'error: unknown endpoint or operation "candidate.teleport" (see `ashpipe operations`)',
+    ],
+  ])('exits 2 on a refused setting: %j', async (argv, message) => {
+    const { code, err, out } = await runCli(argv, { ASHBY_API_KEY: 'not-used' });
+    expect(code).toBe(2);
+    expect(err).toBe(`${message}\n`);
+    expect(out).toBe('');
   });
 });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AshbyPermissionError } from '../../src/ashby/errors.js';
 import { type ControlStore, openControlStore } from '../../src/control/store.js';
 import { type RecordResult, runPush } from '../../src/push/engine.js';
 import type { InputRow } from '../../src/push/input.js';
@@ -132,11 +133,7 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
         if (endpoint === 'candidate.search') return { results: [], warnings: [] };
         calls += 1;
         await new Promise((r) => setTimeout(r, 5));
-        throw Object.assign(new Error('denied'), {
-          name: 'AshbyPermissionError',
-          code: 'missing_endpoint_permission',
-          endpoint,
-        });
+        throw new AshbyPermissionError({ endpoint, code: 'missing_endpoint_permission', message: 'denied' });
       },
     };
     const input = Array.from({ length: 10 }, (_, i) => ({ name: `C${i}`, email: `c${i}@example.com` }));

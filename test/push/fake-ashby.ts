@@ -1,18 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import {
+  AshbyInvalidInputError,
+  AshbyNetworkError,
+  AshbyNotFoundError,
+  AshbyOutcomeUnknownError,
+  AshbyPermissionError,
+} from '../../src/ashby/errors.js';
 import type { AshbyCaller } from '../../src/push/types.js';
-
-/** An error shaped like the client's, matched by the engine on name and code. */
-export class FakeAshbyError extends Error {
-  constructor(
-    override readonly name: string,
-    readonly code: string,
-    message: string,
-    readonly endpoint: string,
-    readonly requestId = 'req-1',
-  ) {
-    super(message);
-  }
-}
 
 interface Candidate {
   id: string;
@@ -41,17 +35,25 @@ export class FakeAshby implements AshbyCaller {
     const write = !endpoint.includes('search') && !endpoint.includes('list') && !endpoint.includes('info');
     if (write) {
       if (this.denyWrites)
-        throw new FakeAshbyError('AshbyPermissionError', 'missing_endpoint_permission', 'no', endpoint);
+        throw new AshbyPermissionError({
+          endpoint,
+          code: 'missing_endpoint_permission',
+          message: 'no',
+          requestId: 'req-1',
+        });
       this.writes.push({ endpoint, body });
     }
     const result = this.apply(endpoint, body);
     if (write && this.loseResponse > 0) {
       this.loseResponse -= 1;
-      throw new FakeAshbyError(
-        'AshbyOutcomeUnknownError',
-        'outcome_unknown',
-        'timed out after sending',
-        endpoint,
+      // What the client raises when the connection broke after the request left.
+      throw new AshbyOutcomeUnknownError(
+        new AshbyNetworkError({
+          endpoint,
+          code: 'connection_lost',
+          message: 'timed out after sending',
+          certainlyNotSent: false,
+        }),
       );
     }
     return ok(result);
@@ -67,13 +69,13 @@ export class FakeAshby implements AshbyCaller {
         );
       case 'candidate.create': {
         if (typeof body.name !== 'string')
-          throw new FakeAshbyError(
-            'AshbyInvalidInputError',
-            'invalid_input',
-            'name is required',
+          throw new AshbyInvalidInputError({
             endpoint,
-            'req-bad',
-          );
+            code: 'invalid_input',
+            message: 'name is required',
+            requestId: 'req-bad',
+            problems: [{ message: 'name is required', parameter: 'name' }],
+          });
         const c = {
           id: randomUUID(),
           name: body.name,
@@ -86,7 +88,13 @@ export class FakeAshby implements AshbyCaller {
       }
       case 'candidate.update': {
         const c = this.candidates.find((x) => x.id === body.candidateId);
-        if (!c) throw new FakeAshbyError('AshbyNotFoundError', 'candidate_not_found', 'not found', endpoint);
+        if (!c)
+          throw new AshbyNotFoundError({
+            endpoint,
+            code: 'candidate_not_found',
+            message: 'not found',
+            requestId: 'req-1',
+          });
         Object.assign(c, typeof body.name === 'string' ? { name: body.name } : {});
         return c;
       }

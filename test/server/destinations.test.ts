@@ -115,6 +115,16 @@ describe('destination flows on the push engine', () => {
     for (const b of bodies) expect(b).not.toContain(KEY);
   });
 
+  it('answers 422 naming the operation when a flow asks for one that does not exist', async () => {
+    const { config } = await destination('unknown-op');
+    const res = await call('POST', '/api/v1/flows/test', { ...config, operation: 'candidate.teleport' });
+    expect(res.status).toBe(422);
+    expect((await res.json().then(asJson)).error).toEqual({
+      code: 'validation_failed',
+      message: 'unknown endpoint or operation "candidate.teleport" (see `ashpipe operations`)',
+    });
+  });
+
   it('dry-runs an unsaved flow for the Test step: the bodies it would send, nothing written or quarantined', async () => {
     const { config } = await destination('dry');
     const res = await call('POST', '/api/v1/flows/test', config);

@@ -3,8 +3,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/cli/exit-codes.js';
 import { openSink, SinkError } from '../../src/sinks/index.js';
+import { ConfigError } from '../../src/util/errors.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -29,11 +29,11 @@ describe('openSink targets', () => {
   });
 
   it('rejects unknown or incomplete targets with a usage error naming the problem', () => {
-    expect(() => openSink('mysql://u:pw@host/db')).toThrow(UsageError);
+    expect(() => openSink('mysql://u:pw@host/db')).toThrow(ConfigError);
     expect(() => openSink('mysql://u:pw@host/db')).not.toThrow(/pw/);
     expect(() => openSink('./data.db')).toThrow(/sqlite:PATH/);
-    expect(() => openSink('sqlite:')).toThrow(UsageError);
-    expect(() => openSink('jsonl:')).toThrow(UsageError);
+    expect(() => openSink('sqlite:')).toThrow(ConfigError);
+    expect(() => openSink('jsonl:')).toThrow(ConfigError);
     expect(() => openSink('postgres://u@h/db?schema=x";drop')).toThrow(/invalid schema/);
   });
 

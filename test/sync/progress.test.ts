@@ -63,7 +63,7 @@ describe('sync progress and summary', () => {
         result({
           stream: 'offers',
           status: 'failed',
-          error: { message: 'offer.list: boom', requestId: 'req-1' },
+          error: { code: 'internal_server_error', message: 'offer.list: boom', requestId: 'req-1' },
         }),
       ],
       totals: {

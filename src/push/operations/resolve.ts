@@ -1,5 +1,5 @@
 import { findEndpoint } from '../../ashby/catalogue.js';
-import { UsageError } from '../../cli/exit-codes.js';
+import { ConfigError } from '../../util/errors.js';
 import type { Operation } from '../types.js';
 import { findOperation, manualOperation } from './index.js';
 
@@ -11,9 +11,10 @@ export function resolveOperation(name: string, manual = false): Operation {
   const template = manual ? undefined : findOperation(name);
   if (template) return template;
   const endpoint = findEndpoint(name);
-  if (!endpoint) throw new UsageError(`unknown endpoint or operation "${name}" (see \`ashpipe operations\`)`);
+  if (!endpoint)
+    throw new ConfigError(`unknown endpoint or operation "${name}" (see \`ashpipe operations\`)`);
   if (endpoint.access !== 'write')
-    throw new UsageError(
+    throw new ConfigError(
       `${endpoint.name} is a read endpoint; push sends writes (see \`ashpipe operations\`)`,
     );
   return manualOperation(endpoint);
