@@ -1,10 +1,10 @@
 import { describeScope, getEndpoint } from '../ashby/catalogue.js';
 import { AshbyClient } from '../ashby/client.js';
 import type { ControlStore } from '../control/store.js';
-import { findOperation } from '../push/operations/index.js';
+import { findOperation, WRITE_OPERATIONS } from '../push/operations/index.js';
 import { STREAMS } from '../streams/index.js';
 import { Vault } from '../vault/vault.js';
-import { verifyKey, WRITE_OPERATIONS } from '../vault/verify.js';
+import { verifyKey } from '../vault/verify.js';
 import { VaultCredentialService } from './credentials.js';
 import { SinkDatasetService } from './datasets.js';
 import {
@@ -34,16 +34,14 @@ export function streamInfos(): StreamInfo[] {
 
 /** Destination operations, with the permission each needs. */
 export function operationInfos(): OperationInfo[] {
-  return WRITE_OPERATIONS.map((op) => {
-    const endpoint = getEndpoint(op.endpoint);
-    const scope = endpoint.scope!;
+  return WRITE_OPERATIONS.map(({ name, title, scope }) => {
     return {
-      name: op.endpoint,
-      endpoint: op.endpoint,
+      name,
+      endpoint: name,
       scope,
       permission: describeScope(scope).label,
-      description: op.label,
-      fields: Object.entries(findOperation(op.endpoint)?.fields ?? {})
+      description: title,
+      fields: Object.entries(findOperation(name)?.fields ?? {})
         .map(([name, field]) => ({ name, required: field.required === true, type: field.type }))
         .sort((a, b) => Number(b.required) - Number(a.required)),
     };

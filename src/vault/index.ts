@@ -17,5 +17,4 @@ export {
   permissionWarnings,
   type VerifyOptions,
   verifyKey,
-  WRITE_OPERATIONS,
 } from './verify.js';

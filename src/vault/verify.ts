@@ -1,6 +1,7 @@
 import { type AshbyModule, describeScope, findEndpoint, type Scope } from '../ashby/catalogue.js';
 import type { AshbyClient } from '../ashby/client.js';
 import { AshbyAuthError, AshbyError, AshbyPermissionError } from '../ashby/errors.js';
+import { WRITE_OPERATIONS } from '../push/operations/index.js';
 import { redact } from '../util/redact.js';
 import type { Access, ConfidentialAccess, ModulePermission, Verification } from './types.js';
 
@@ -19,20 +20,6 @@ export const MODULE_PROBES: ReadonlyArray<{
   { module: 'API Keys', probe: 'apiKey.info', scopeKey: 'apikeys' },
   { module: 'Approvals', probe: 'approval.list', scopeKey: 'approvals' },
   { module: 'Reports', probe: undefined, scopeKey: 'reports' },
-];
-
-/** The destination operations ashpipe can push, with the endpoint each calls (its scope comes from the catalogue). */
-export const WRITE_OPERATIONS: ReadonlyArray<{ label: string; endpoint: string }> = [
-  { label: 'Create Candidate', endpoint: 'candidate.create' },
-  { label: 'Update Candidate', endpoint: 'candidate.update' },
-  { label: 'Add Tag', endpoint: 'candidate.addTag' },
-  { label: 'Create Note', endpoint: 'candidate.createNote' },
-  { label: 'Set Custom Field Value', endpoint: 'customField.setValue' },
-  { label: 'Create Application', endpoint: 'application.create' },
-  { label: 'Change Stage', endpoint: 'application.changeStage' },
-  { label: 'Create Job', endpoint: 'job.create' },
-  { label: 'Update Job', endpoint: 'job.update' },
-  { label: 'Start Offer Process', endpoint: 'offerProcess.start' },
 ];
 
 /** Options of {@link verifyKey}. */
@@ -134,13 +121,11 @@ export function permissionWarnings(permissions: readonly ModulePermission[]): st
   }
   // One warning per missing write scope, listing the operations that need it.
   const groups = new Map<Scope, { access: Access; ops: string[] }>();
-  for (const op of WRITE_OPERATIONS) {
-    const scope: Scope | null | undefined = findEndpoint(op.endpoint)?.scope;
-    if (!scope) continue;
+  for (const { name, title, scope } of WRITE_OPERATIONS) {
     const access = byModule.get(describeScope(scope).module)?.write ?? 'unknown';
     if (access === 'allowed') continue;
     const group = groups.get(scope) ?? { access, ops: [] };
-    group.ops.push(`${op.label} (${op.endpoint})`);
+    group.ops.push(`${title} (${name})`);
     groups.set(scope, group);
   }
   for (const [scope, { access, ops }] of groups) {

@@ -163,7 +163,7 @@ describe('verifyKey', () => {
     expect(perms.find((p) => p.module === 'Offers')).toMatchObject({ read: 'missing', write: 'allowed' });
     const warnings = permissionWarnings(perms).join('\n');
     expect(warnings).toMatch(
-      /will fail: the key lacks Candidates: Write \(candidatesWrite\): .*Change Stage \(application\.changeStage\)/,
+      /will fail: the key lacks Candidates: Write \(candidatesWrite\): .*Change Application Stage \(application\.changeStage\)/,
     );
     expect(warnings).not.toMatch(/Start Offer Process/);
   });

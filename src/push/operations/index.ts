@@ -1,4 +1,4 @@
-import { type EndpointSpec, findEndpoint } from '../../ashby/catalogue.js';
+import { type EndpointSpec, findEndpoint, getEndpoint, type Scope } from '../../ashby/catalogue.js';
 import type { FieldDef } from '../fields.js';
 import type { Operation, OperationScopes } from '../types.js';
 import { applicationChangeStage } from './application-change-stage.js';
@@ -30,6 +30,26 @@ export const OPERATIONS: readonly Operation[] = [
   customFieldSetValue,
   openingCreate,
 ];
+
+/** A push operation as the key's permission warnings and the console list it. */
+export interface WriteOperation {
+  /** The operation's name, which is the endpoint it writes with. @example 'candidate.create' */
+  readonly name: string;
+  /** As Ashby's docs title it. @example 'Create Candidate' */
+  readonly title: string;
+  /** The permission its endpoint needs, from the catalogue. @example 'candidatesWrite' */
+  readonly scope: Scope;
+}
+
+/**
+ * Every operation of {@link OPERATIONS} with the permission of the endpoint it is named after: derived, so
+ * that a new operation appears in the key's warnings and the console's list without a second entry.
+ */
+export const WRITE_OPERATIONS: readonly WriteOperation[] = OPERATIONS.map((op) => {
+  const scope = getEndpoint(op.name).scope;
+  if (!scope) throw new Error(`operation ${op.name} writes with an endpoint that needs no permission`);
+  return { name: op.name, title: op.title, scope };
+});
 
 export function findOperation(name: string): Operation | undefined {
   const canonical = findEndpoint(name)?.name ?? name;
