@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_BASE_URL } from '../ashby/client.js';
 import { resolveHome } from '../control/home.js';
 import { CONTROL_DB_FILE, openControlStore } from '../control/store.js';
 import { registerSecret } from '../util/redact.js';
@@ -9,8 +10,6 @@ import { Vault } from '../vault/vault.js';
 import type { CliContext } from './context.js';
 import { UsageError } from './exit-codes.js';
 
-/** Ashby's production API. */
-export const DEFAULT_BASE_URL = 'https://api.ashbyhq.com';
 /** Environment variable read for the API key when neither `--credential` nor `--api-key-env` is given. */
 export const DEFAULT_API_KEY_ENV = 'ASHBY_API_KEY';
 

@@ -1,3 +1,4 @@
+import { DEFAULT_BASE_URL } from '../ashby/client.js';
 import { registerSecret } from '../util/redact.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
 import type { Vault } from '../vault/vault.js';
@@ -12,9 +13,6 @@ function probeFailed(verification: Verification, kept: string): ValidationError 
     'probe_failed',
   );
 }
-
-/** Default Ashby base URL when neither the credential nor the server names one. */
-export const DEFAULT_BASE_URL = 'https://api.ashbyhq.com';
 
 /**
  * The vault seen by id (the API's resource id) instead of by name; every new or rotated key is verified

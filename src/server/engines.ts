@@ -2,16 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AshbyClient } from '../ashby/client.js';
+import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
 import { emptyPushCounts, type PushSummary, type RecordResult, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
 import { IDENTITY_MAPPING, type Mapping } from '../push/mapping.js';
 import { resolveOperation } from '../push/operations/resolve.js';
 import type { OnExisting, Operation } from '../push/types.js';
-import { openSink } from '../sinks/index.js';
 import { selectStreams } from '../streams/index.js';
-import { EndpointCounters } from '../sync/counters.js';
-import { runSync } from '../sync/engine.js';
+import { readFirstPage } from '../sync/first-page.js';
+import { syncToTarget } from '../sync/run.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { ValidationError } from './errors.js';
@@ -40,7 +40,28 @@ function countOf(r: StreamResult): RunCount {
   };
 }
 
-/** Source flows run the CLI's sync engine: same client, sinks, checkpoints and summary. */
+/** A positive number option of a flow, or undefined when absent; a 422 naming it when unusable. */
+function positiveOption(
+  options: Record<string, unknown>,
+  name: string,
+  integer: boolean,
+): number | undefined {
+  const v = options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
+    throw new ValidationError(
+      `options.${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`,
+      [{ path: `options.${name}`, message: `expected a positive ${integer ? 'integer' : 'number'}` }],
+    );
+  return v;
+}
+
+/**
+ * Source flows run the CLI's sync (`syncToTarget`): same client, limiter, sinks, checkpoints and summary.
+ * Options as `ashpipe sync` takes them: `fullRefresh`, `excludeConfidential`, `includeArchived`,
+ * `requestsPerSecond` (cap on request starts per second, default none) and `concurrency` (requests in
+ * flight at once, default 2).
+ */
 export const syncEngine: FlowEngine = async (flow, ctx) => {
   if (flow.config.kind !== 'source') throw new Error('not a source flow');
   const config = flow.config;
@@ -50,53 +71,42 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
   );
   const report = () => ctx.progress({ counts: [...counts.values()] });
   if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
-  const counters = new EndpointCounters();
-  const client = new AshbyClient({
+  const requestsPerSecond = positiveOption(config.options, 'requestsPerSecond', false);
+  const maxConcurrent = positiveOption(config.options, 'concurrency', true);
+  const summary = await syncToTarget({
     apiKey: ctx.apiKey,
     baseUrl: ctx.baseUrl,
-    onEvent: (event) => {
-      counters.onEvent(event);
-      logClientEvent(ctx.logger, event);
+    target: targetString(config.target),
+    streams,
+    signal: ctx.signal,
+    logger: ctx.logger,
+    onClientEvent: (event) => logClientEvent(ctx.logger, event),
+    // The same locks as `ashpipe sync`: a flow and a CLI run never write one stream of a target at once.
+    lockLabel: `flow "${flow.name}" (run ${ctx.runId})`,
+    ...(config.options.fullRefresh === true ? { fullRefresh: true } : {}),
+    ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
+    ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
+    ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
+    ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
+    onEvent: (event: SyncEvent) => {
+      if (event.type === 'stream-start') {
+        counts.set(event.stream, { name: event.stream, status: 'running', read: 0, written: 0 });
+      } else if (event.type === 'page') {
+        const c = counts.get(event.stream) ?? {
+          name: event.stream,
+          status: 'running',
+          read: 0,
+          written: 0,
+        };
+        counts.set(event.stream, { ...c, read: event.records });
+      } else if (event.type === 'stream-end') {
+        counts.set(event.result.stream, countOf(event.result));
+      } else {
+        return;
+      }
+      report();
     },
   });
-  const sink = openSink(targetString(config.target), { logger: ctx.logger });
-  await sink.open();
-  let summary: Awaited<ReturnType<typeof runSync>>;
-  try {
-    summary = await runSync({
-      client,
-      sink,
-      streams,
-      counters,
-      signal: ctx.signal,
-      logger: ctx.logger,
-      // The same locks as `ashpipe sync`: a flow and a CLI run never write one stream of a target at once.
-      lockLabel: `flow "${flow.name}" (run ${ctx.runId})`,
-      ...(config.options.fullRefresh === true ? { fullRefresh: true } : {}),
-      ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
-      ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
-      onEvent: (event: SyncEvent) => {
-        if (event.type === 'stream-start') {
-          counts.set(event.stream, { name: event.stream, status: 'running', read: 0, written: 0 });
-        } else if (event.type === 'page') {
-          const c = counts.get(event.stream) ?? {
-            name: event.stream,
-            status: 'running',
-            read: 0,
-            written: 0,
-          };
-          counts.set(event.stream, { ...c, read: event.records });
-        } else if (event.type === 'stream-end') {
-          counts.set(event.result.stream, countOf(event.result));
-        } else {
-          return;
-        }
-        report();
-      },
-    });
-  } finally {
-    await sink.close();
-  }
   const outcome: RunOutcome = {
     status: summary.exitCode === 0 ? 'succeeded' : summary.exitCode === 3 ? 'partial' : 'failed',
     counts: summary.streams.map(countOf),
@@ -132,20 +142,10 @@ async function sampleStreams(
   for (const stream of streams) {
     if (ctx.signal.aborted) break;
     try {
-      let read = 0;
-      const body = { ...(stream.body?.({ includeArchived: false }) ?? {}) };
-      for await (const page of client.pages(stream.endpoint, body, {
-        limit: DRY_RUN_SAMPLE,
-        signal: ctx.signal,
-      })) {
-        read = page.results.length;
-        break;
-      }
+      const read = (await readFirstPage(client, stream, DRY_RUN_SAMPLE, ctx.signal)).length;
       counts.set(stream.name, { name: stream.name, status: 'succeeded', read, written: 0 });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const code =
-        typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'error';
+      const { code, message } = toErrorInfo(error);
       counts.set(stream.name, { name: stream.name, status: 'failed', read: 0, written: 0, message });
       errors.push({ scope: stream.name, code, message });
     }

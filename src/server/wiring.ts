@@ -1,8 +1,9 @@
-import { describeScope, getEndpoint } from '../ashby/catalogue.js';
+import { describeScope } from '../ashby/catalogue.js';
 import { AshbyClient } from '../ashby/client.js';
 import type { ControlStore } from '../control/store.js';
 import { findOperation, WRITE_OPERATIONS } from '../push/operations/index.js';
-import { STREAMS } from '../streams/index.js';
+import { findStream, STREAMS } from '../streams/index.js';
+import { readFirstPage } from '../sync/first-page.js';
 import { Vault } from '../vault/vault.js';
 import { verifyKey } from '../vault/verify.js';
 import { VaultCredentialService } from './credentials.js';
@@ -54,16 +55,9 @@ async function sample(
   stream: string,
   limit: number,
 ): Promise<unknown[]> {
-  const def = STREAMS.find((s) => s.name === stream);
+  const def = findStream(stream);
   if (!def) return [];
-  const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-  const body = { ...(def.body?.({ includeArchived: false }) ?? {}) };
-  const out: unknown[] = [];
-  for await (const page of client.pages(def.endpoint, body, { limit })) {
-    out.push(...page.results);
-    break;
-  }
-  return out.slice(0, limit);
+  return readFirstPage(new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl }), def, limit);
 }
 
 /** A destination flow's operation must exist and its mapping must not send one column to two fields. */

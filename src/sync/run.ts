@@ -5,7 +5,7 @@ import type { Logger } from '../util/logger.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
 import { createProgress, type ProgressStream } from './progress.js';
-import type { SyncSummary } from './types.js';
+import type { SyncEvent, SyncSummary } from './types.js';
 
 /** Everything one sync run needs, as the CLI and the demo gather it. */
 export interface SyncRunOptions {
@@ -50,6 +50,8 @@ export interface SyncRunOptions {
    * @example 1
    */
   maxConcurrent?: number;
+  /** Receives every sync event (stream starts, pages, stream ends), besides the progress display. */
+  onEvent?: (event: SyncEvent) => void;
   /** Progress lines go here (stderr); none when absent. */
   progress?: ProgressStream;
   /** Live bars instead of plain lines. @default the progress stream's `isTTY` */
@@ -114,7 +116,14 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
       ...(options.lockLabel !== undefined ? { lockLabel: options.lockLabel } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(progress ? { onEvent: (e) => progress.onEvent(e) } : {}),
+      ...(progress || options.onEvent
+        ? {
+            onEvent: (e: SyncEvent) => {
+              progress?.onEvent(e);
+              options.onEvent?.(e);
+            },
+          }
+        : {}),
     });
   } finally {
     progress?.stop();

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
-import { AshbyClient } from '../../ashby/client.js';
+import { AshbyClient, DEFAULT_BASE_URL } from '../../ashby/client.js';
 import { redact, registerSecret } from '../../util/redact.js';
 import { VaultError } from '../../vault/errors.js';
 import type { AuditEntry, CredentialInfo, Verification } from '../../vault/types.js';
@@ -8,7 +8,7 @@ import { openVault, type Vault } from '../../vault/vault.js';
 import { verifyKey } from '../../vault/verify.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
-import { DEFAULT_BASE_URL, parseBaseUrl, vaultErrorToCli } from '../key-options.js';
+import { parseBaseUrl, vaultErrorToCli } from '../key-options.js';
 import { type Output, table } from '../output.js';
 import { addLogFileOption, type LogFileOptions, logged, openRunLog, type RunLog } from '../run-log.js';
 
