@@ -4,7 +4,7 @@ import path from 'node:path';
 import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
-import { emptyPushCounts, type PushSummary, type RecordResult, runPush } from '../push/engine.js';
+import { emptyPushCounts, type PushSummary, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
 import { IDENTITY_MAPPING, type Mapping } from '../push/mapping.js';
 import { resolveOperation } from '../push/operations/resolve.js';
@@ -16,7 +16,7 @@ import type { StreamResult, SyncEvent } from '../sync/types.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './model.js';
-import type { FlowEngine, RunOutcome } from './services.js';
+import type { DryRunReport, FlowEngine, RunOutcome } from './services.js';
 
 /** The sink target string of a source flow's target (the same strings `ashpipe sync --target` takes). */
 export function targetString(target: Target): string {
@@ -348,14 +348,6 @@ function onExistingOf(options: Record<string, unknown>): OnExisting {
 
 function numberOption(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
-}
-
-/** What the console's Test step shows for a destination: each record's fate and the body it would send. */
-export interface DryRunReport {
-  operation: string;
-  total: number;
-  counts: PushSummary['counts'];
-  results: Array<Pick<RecordResult, 'row' | 'status' | 'wouldSend' | 'error' | 'id'>>;
 }
 
 /**

@@ -23,7 +23,6 @@ import { type DefaultServicesOptions, defaultServices } from './wiring.js';
 export { createApp } from './app.js';
 export type { ServerDeps } from './context.js';
 export {
-  type DryRunReport,
   dryRunDestination,
   type PushEngineOptions,
   pushEngine,

@@ -1,7 +1,7 @@
 import type { Scope } from '../ashby/catalogue.js';
+import type { PushSummary, RecordResult } from '../push/engine.js';
 import type { Logger } from '../util/logger.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
-import type { DryRunReport } from './engines.js';
 import type { DestinationFlowConfig, Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
 
 /** Checks a key against Ashby and maps its permissions (the vault's verification probe). */
@@ -171,6 +171,16 @@ export type SampleStream = (
   stream: string,
   limit: number,
 ) => Promise<unknown[]>;
+
+/** What the console's Test step shows for a destination: each record's fate and the body it would send. */
+export interface DryRunReport {
+  /** The operation (or `endpoint:NAME` in manual mode). @example 'candidate.create' */
+  operation: string;
+  /** Records the dry run went through: the first `limit` of the input, or all when fewer. */
+  total: number;
+  counts: PushSummary['counts'];
+  results: Array<Pick<RecordResult, 'row' | 'status' | 'wouldSend' | 'error' | 'id'>>;
+}
 
 /** A dry run of an unsaved destination flow over its first records (the console's Test step). */
 export type DestinationDryRun = (

@@ -1,0 +1,105 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../auth.js';
+import { paging, readBody, type ServerDeps } from '../context.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { ReplayResult } from '../services.js';
+
+/** One CSV cell (RFC 4180 quoting); a leading formula character is neutralised for spreadsheets. */
+function csvCell(value: unknown): string {
+  let text =
+    value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const CSV_COLUMNS = [
+  'id',
+  'createdAt',
+  'flowId',
+  'runId',
+  'operation',
+  'row',
+  'errorCode',
+  'fieldPath',
+  'errorMessage',
+  'status',
+  'record',
+] as const;
+
+const statusParam = z.enum(['open', 'replayed', 'resolved', 'all']).default('open');
+
+/** `/api/v1/quarantine`: records the destination engine set aside; list, export (JSONL or CSV), replay. */
+export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const service = () => {
+    const q = deps.services.quarantine;
+    if (!q) throw new NotFoundError('feature', 'quarantine');
+    return q;
+  };
+  const filter = (c: Parameters<typeof paging>[0]) => {
+    const flowId = c.req.query('flowId');
+    const runId = c.req.query('runId');
+    const operation = c.req.query('operation');
+    return {
+      ...(flowId ? { flowId } : {}),
+      ...(runId ? { runId } : {}),
+      ...(operation ? { operation } : {}),
+      status: statusParam.parse(c.req.query('status')),
+    };
+  };
+  app.get('/', (c) => {
+    const page = paging(c, { limit: 50, max: 500 });
+    return c.json({ items: service().list({ ...filter(c), ...page }), ...page });
+  });
+  app.get('/export', (c) => {
+    const format = z.enum(['jsonl', 'csv']).default('jsonl').parse(c.req.query('format'));
+    const items = service().list({ ...filter(c), limit: 1_000_000, offset: 0 });
+    if (format === 'csv') {
+      const lines = [
+        CSV_COLUMNS.join(','),
+        ...items.map((i) => CSV_COLUMNS.map((k) => csvCell(i[k])).join(',')),
+      ];
+      c.header('Content-Type', 'text/csv; charset=utf-8');
+      c.header('Content-Disposition', 'attachment; filename="quarantine.csv"');
+      return c.body(`${lines.join('\r\n')}\r\n`);
+    }
+    c.header('Content-Type', 'application/x-ndjson');
+    c.header('Content-Disposition', 'attachment; filename="quarantine.jsonl"');
+    return c.body(items.map((i) => JSON.stringify(i)).join('\n') + (items.length > 0 ? '\n' : ''));
+  });
+  app.get('/:id', (c) => c.json({ item: service().get(c.req.param('id')) }));
+  // Replays run as a run of the flow (trigger `replay`): 409 while the flow runs, recorded in its history.
+  app.post('/replay', async (c) => {
+    const body = await readBody(
+      c,
+      z
+        .object({
+          ids: z.array(z.string().min(1)).min(1).max(10_000),
+          /** The flow whose credential replays records the CLI quarantined (they name no flow). */
+          flowId: z.string().optional(),
+          dryRun: z.boolean().optional(),
+        })
+        .strict(),
+    );
+    const items = body.ids.map((id) => service().get(id));
+    // An explicit flowId wins: records of a deleted flow, or quarantined by the CLI, replay with its key.
+    const flowIds = new Set(items.map((i) => body.flowId ?? i.flowId));
+    if (flowIds.size > 1)
+      throw new ValidationError('the entries come from several flows; replay them one flow at a time');
+    const flowId = [...flowIds][0];
+    if (!flowId) throw new ValidationError('pass the flowId whose credential replays the records');
+    const flow = deps.store.getFlow(flowId);
+    if (!flow) throw new NotFoundError('flow', flowId);
+    if (flow.kind !== 'destination') throw new ValidationError(`flow "${flow.name}" is not a destination`);
+    const result: ReplayResult = { replayed: 0, failed: 0 };
+    const engine = service().replayEngine(body.ids, result);
+    const run = deps.scheduler.trigger(flow.id, 'replay', {
+      engine,
+      ...(body.dryRun ? { dryRun: true } : {}),
+    });
+    const finished = await deps.scheduler.waitFor(run.id);
+    return c.json({ ...result, run: finished ?? run });
+  });
+  return app;
+}
