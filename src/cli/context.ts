@@ -1,9 +1,10 @@
 import type { ExitCode } from './exit-codes.js';
-import type { Output, Streams } from './output.js';
+import type { Output, StdIo } from './output.js';
 
 /** What every subcommand factory receives. */
 export interface CliContext {
-  streams: Streams;
+  /** Standard output and error (not Ashby streams). */
+  io: StdIo;
   env: NodeJS.ProcessEnv;
   /** Standard input, for `--api-key-stdin` and confirmations. */
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };

@@ -112,7 +112,7 @@ export async function resolveAshbyAccess(
       const vault = new Vault(store, {
         home,
         env: ctx.env,
-        notice: (m) => ctx.streams.stderr.write(`${m}\n`),
+        notice: (m) => ctx.io.stderr.write(`${m}\n`),
       });
       const { apiKey, credential } = vault.reveal(opts.credential, purpose);
       return {

@@ -6,7 +6,7 @@ import { VERSION } from '../version.js';
 import { commandFactories } from './commands/index.js';
 import type { CliContext } from './context.js';
 import { ExitCode, ExitError } from './exit-codes.js';
-import { Output, type Streams } from './output.js';
+import { Output, type StdIo } from './output.js';
 
 /** Severity order used when several parts of a run report different outcomes. */
 const SEVERITY: Record<ExitCode, number> = { 0: 0, 3: 1, 2: 2, 1: 3 };
@@ -20,8 +20,8 @@ export function buildProgram(ctx: CliContext): Command {
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
-      writeOut: (s) => ctx.streams.stdout.write(s),
-      writeErr: (s) => ctx.streams.stderr.write(redact(s)),
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(redact(s)),
     })
     .exitOverride();
   for (const factory of commandFactories) {
@@ -33,20 +33,21 @@ export function buildProgram(ctx: CliContext): Command {
 }
 
 export interface MainOptions {
-  streams?: Streams;
+  /** Standard output and error. @default the process's */
+  io?: StdIo;
   env?: NodeJS.ProcessEnv;
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 /** Runs the CLI and resolves to the process exit code (0, 1, 2 or 3). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
-  const streams = options.streams ?? { stdout: process.stdout, stderr: process.stderr };
+  const io = options.io ?? { stdout: process.stdout, stderr: process.stderr };
   let exitCode: ExitCode = ExitCode.Success;
   const ctx: CliContext = {
-    streams,
+    io,
     env: options.env ?? process.env,
     stdin: options.stdin ?? process.stdin,
-    output: (json) => new Output(streams, json),
+    output: (json) => new Output(io, json),
     setExitCode(code) {
       if (SEVERITY[code] > SEVERITY[exitCode]) exitCode = code;
     },
@@ -56,7 +57,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
-    return pickWorse(exitCode, classify(error, streams));
+    return pickWorse(exitCode, classify(error, io));
   }
 }
 
@@ -65,7 +66,7 @@ function pickWorse(a: ExitCode, b: ExitCode): ExitCode {
 }
 
 /** Prints an error for a person and returns the exit code it maps to. */
-function classify(error: unknown, streams: Streams): ExitCode {
+function classify(error: unknown, io: StdIo): ExitCode {
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version')
       return ExitCode.Success;
@@ -73,21 +74,21 @@ function classify(error: unknown, streams: Streams): ExitCode {
     return ExitCode.Usage;
   }
   if (error instanceof ConfigError) {
-    streams.stderr.write(`error: ${redact(error.message)}\n`);
+    io.stderr.write(`error: ${redact(error.message)}\n`);
     return ExitCode.Usage;
   }
   if (error instanceof ExitError) {
-    if (error.message) streams.stderr.write(`${redact(error.message)}\n`);
+    if (error.message) io.stderr.write(`${redact(error.message)}\n`);
     return error.exitCode;
   }
   if (error instanceof AshbyError) {
-    streams.stderr.write(`error: ${redact(error.message)}\n`);
+    io.stderr.write(`error: ${redact(error.message)}\n`);
     return ExitCode.Failure;
   }
   const message = error instanceof Error ? error.message : String(error);
-  streams.stderr.write(`error: ${redact(message)}\n`);
+  io.stderr.write(`error: ${redact(message)}\n`);
   if (process.env.ASHPIPE_DEBUG && error instanceof Error && error.stack) {
-    streams.stderr.write(`${redact(error.stack)}\n`);
+    io.stderr.write(`${redact(error.stack)}\n`);
   }
   return ExitCode.Failure;
 }

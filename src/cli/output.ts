@@ -1,7 +1,7 @@
 import { redact, safeStringify } from '../util/redact.js';
 
-/** Where a command writes. Tests pass string sinks; the CLI passes the process streams. */
-export interface Streams {
+/** Where a command writes: standard output and error. Tests pass string sinks; the CLI passes the process's. */
+export interface StdIo {
   stdout: { write(chunk: string): unknown; isTTY?: boolean };
   stderr: { write(chunk: string): unknown; isTTY?: boolean };
 }
@@ -13,28 +13,28 @@ export interface Streams {
  */
 export class Output {
   constructor(
-    readonly streams: Streams,
+    readonly io: StdIo,
     readonly json: boolean,
   ) {}
 
   /** A line for a person (progress, notices, warnings): always stderr. */
   info(message: string): void {
-    this.streams.stderr.write(`${redact(message)}\n`);
+    this.io.stderr.write(`${redact(message)}\n`);
   }
 
   /** The command's result: JSON on stdout under `--json`, else the text `human()` renders. */
   result(value: unknown, human: () => string): void {
-    if (this.json) this.streams.stdout.write(`${safeStringify(value, 2)}\n`);
-    else this.streams.stdout.write(`${redact(human())}\n`);
+    if (this.json) this.io.stdout.write(`${safeStringify(value, 2)}\n`);
+    else this.io.stdout.write(`${redact(human())}\n`);
   }
 
   /** Plain text on stdout (tables, listings) when not in `--json` mode. */
   text(message: string): void {
-    this.streams.stdout.write(`${redact(message)}\n`);
+    this.io.stdout.write(`${redact(message)}\n`);
   }
 
   get isTTY(): boolean {
-    return Boolean(this.streams.stderr.isTTY);
+    return Boolean(this.io.stderr.isTTY);
   }
 }
 

@@ -5,14 +5,14 @@ import { captureStreams as capture, runCli } from '../support/cli.js';
 describe('ashpipe CLI', () => {
   it('prints its version and exits 0', async () => {
     const io = capture();
-    const code = await main(['node', 'ashpipe', '--version'], { streams: io.streams });
+    const code = await main(['node', 'ashpipe', '--version'], { io: io.io });
     expect(code).toBe(0);
     expect(io.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('exits 2 on an unknown command', async () => {
     const io = capture();
-    const code = await main(['node', 'ashpipe', 'no-such-command'], { streams: io.streams });
+    const code = await main(['node', 'ashpipe', 'no-such-command'], { io: io.io });
     expect(code).toBe(2);
     expect(io.err).toMatch(/unknown command|too many arguments/);
   });

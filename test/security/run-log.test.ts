@@ -18,10 +18,10 @@ afterEach(() => {
 function context(env: NodeJS.ProcessEnv): CliContext {
   const io = captureStreams();
   return {
-    streams: io.streams,
+    io: io.io,
     env,
     stdin: Readable.from([]),
-    output: (json) => new Output(io.streams, json),
+    output: (json) => new Output(io.io, json),
     setExitCode: () => {},
   };
 }

@@ -5,7 +5,7 @@ export function captureStreams() {
   let out = '';
   let err = '';
   return {
-    streams: {
+    io: {
       stdout: { write: (s: string) => (out += s) },
       stderr: { write: (s: string) => (err += s) },
     },
@@ -31,7 +31,7 @@ export async function runCli(
   const { main } = await import('../../src/cli/main.js');
   const io = captureStreams();
   const code = await main(['node', 'ashpipe', ...argv], {
-    streams: io.streams,
+    io: io.io,
     env,
     stdin: typeof stdin === 'string' ? Readable.from([stdin]) : stdin,
   });

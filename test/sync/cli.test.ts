@@ -11,7 +11,7 @@ function capture() {
   const out = { stdout: '', stderr: '' };
   return {
     out,
-    streams: {
+    io: {
       stdout: { write: (s: string) => (out.stdout += s) },
       stderr: { write: (s: string) => (out.stderr += s) },
     },
@@ -22,8 +22,8 @@ function capture() {
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-sync-cli-'));
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const { out, streams } = capture();
-  const code = await main(['node', 'ashpipe', ...args], { streams, env: { ASHPIPE_HOME: home, ...env } });
+  const { out, io } = capture();
+  const code = await main(['node', 'ashpipe', ...args], { io, env: { ASHPIPE_HOME: home, ...env } });
   return { code, ...out };
 }
 

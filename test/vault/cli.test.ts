@@ -18,14 +18,14 @@ const KEY = 'ashby-cli-key-0123456789wxyz';
 
 const run = runCli;
 
-function context(env: NodeJS.ProcessEnv): CliContext & { io: ReturnType<typeof captureStreams> } {
+function context(env: NodeJS.ProcessEnv): CliContext & { captured: ReturnType<typeof captureStreams> } {
   const io = captureStreams();
   return {
-    io,
-    streams: io.streams,
+    captured: io,
+    io: io.io,
     env,
     stdin: Readable.from([]),
-    output: (json) => new Output(io.streams, json),
+    output: (json) => new Output(io.io, json),
     setExitCode: () => {},
   };
 }

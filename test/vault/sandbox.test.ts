@@ -173,10 +173,10 @@ describe('canary: the key never leaks', () => {
     const io = captureStreams();
     const access = await resolveAshbyAccess(
       {
-        streams: io.streams,
+        io: io.io,
         env,
         stdin: Readable.from([]),
-        output: (j) => new Output(io.streams, j),
+        output: (j) => new Output(io.io, j),
         setExitCode: () => {},
       },
       { credential: 'canary' },

@@ -25,7 +25,7 @@ interface JsonOption {
 }
 
 async function withVault<T>(ctx: CliContext, fn: (vault: Vault) => Promise<T> | T): Promise<T> {
-  const { vault, store } = openVault(ctx.env, { notice: (m) => ctx.streams.stderr.write(`${m}\n`) });
+  const { vault, store } = openVault(ctx.env, { notice: (m) => ctx.io.stderr.write(`${m}\n`) });
   try {
     return await fn(vault);
   } catch (error) {
@@ -47,7 +47,7 @@ type TtyInput = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: b
 /** Reads a line from a terminal without echoing it. */
 function promptHidden(ctx: CliContext, question: string): Promise<string> {
   const input = ctx.stdin as TtyInput;
-  ctx.streams.stderr.write(question);
+  ctx.io.stderr.write(question);
   const raw = typeof input.setRawMode === 'function';
   if (raw) input.setRawMode?.(true);
   input.setEncoding('utf8');
@@ -58,7 +58,7 @@ function promptHidden(ctx: CliContext, question: string): Promise<string> {
       input.removeListener('data', onData);
       if (raw) input.setRawMode?.(false);
       input.pause();
-      ctx.streams.stderr.write('\n');
+      ctx.io.stderr.write('\n');
     };
     const onData = (chunk: string | Buffer) => {
       for (const ch of String(chunk)) {
@@ -83,7 +83,7 @@ function promptHidden(ctx: CliContext, question: string): Promise<string> {
 /** Reads one visible line (confirmations). */
 function promptLine(ctx: CliContext, question: string): Promise<string> {
   const rl = createInterface({ input: ctx.stdin, terminal: false });
-  ctx.streams.stderr.write(question);
+  ctx.io.stderr.write(question);
   return new Promise((resolve) => {
     let answered = false;
     rl.once('line', (line) => {
@@ -228,8 +228,8 @@ export function credentialsCommand(ctx: CliContext): Command {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
-      writeOut: (s) => ctx.streams.stdout.write(s),
-      writeErr: (s) => ctx.streams.stderr.write(redact(s)),
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(redact(s)),
     });
 
   addKeySource(

@@ -29,7 +29,7 @@ export function demoCommand(ctx: CliContext): Command {
         home: opts.home,
         scale,
         say: (line) => out.info(line),
-        progress: ctx.streams.stderr,
+        progress: ctx.io.stderr,
       });
       const partial = [result.full, result.incremental, result.reconcile].some((s) => s.exitCode !== 0);
       out.result(result, () =>

@@ -113,7 +113,7 @@ export async function executePush(
     throw new UsageError('--request-timeout must be a whole number of milliseconds > 0');
   // Dry-run bodies are written as they come, never collected: the input may be larger than memory.
   // Under --json they are the first member of the one JSON document on stdout, closed when the run ends.
-  const stdout = out.streams.stdout;
+  const stdout = out.io.stdout;
   const streamJson = Boolean(opts.json && opts.dryRun);
   let bodies = 0;
   let documentOpen = false;
@@ -136,7 +136,7 @@ export async function executePush(
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
-    const progress = createPushProgress(out.streams.stderr);
+    const progress = createPushProgress(out.io.stderr);
     if (streamJson) {
       stdout.write('{\n  "wouldSend": [');
       documentOpen = true;

@@ -89,7 +89,7 @@ export function serveCommand(ctx: CliContext): Command {
         );
       }
       const home = resolveHome(ctx.env);
-      const { logger } = openRunLog(ctx, 'serve', opts, (line) => ctx.streams.stderr.write(`${line}\n`));
+      const { logger } = openRunLog(ctx, 'serve', opts, (line) => ctx.io.stderr.write(`${line}\n`));
       const server = await startServer({
         home,
         env: ctx.env,

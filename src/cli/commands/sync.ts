@@ -140,7 +140,7 @@ export function syncCommand(ctx: CliContext): Command {
           includeArchived: opts.includeArchived,
           ...(opts.fullRefresh ? { fullRefresh: true } : {}),
           ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
-          progress: ctx.streams.stderr,
+          progress: ctx.io.stderr,
           logger: log.logger,
           onClientEvent: log.onClientEvent,
         });
