@@ -1,9 +1,10 @@
+import type { ProgressStream } from '../util/progress-stream.js';
 import { redact, safeStringify } from '../util/redact.js';
 
 /** Where a command writes: standard output and error. Tests pass string sinks; the CLI passes the process's. */
 export interface StdIo {
-  stdout: { write(chunk: string): unknown; isTTY?: boolean };
-  stderr: { write(chunk: string): unknown; isTTY?: boolean };
+  stdout: ProgressStream;
+  stderr: ProgressStream;
 }
 
 /**

@@ -5,6 +5,7 @@ import { openControlStore } from '../control/index.js';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../sandbox/index.js';
 import { selectStreams } from '../streams/index.js';
 import { formatSummary, type SyncSummary, syncToTarget } from '../sync/index.js';
+import type { ProgressStream } from '../util/progress-stream.js';
 import { Vault } from '../vault/index.js';
 
 /** Name of the credential the demo stores in its own vault. */
@@ -33,7 +34,7 @@ export interface DemoOptions {
   /** Where the story and progress go (stderr). */
   say: (line: string) => void;
   /** Progress output (stderr), live bars on a TTY. */
-  progress?: { write(chunk: string): unknown; isTTY?: boolean };
+  progress?: ProgressStream;
 }
 
 /** What the demo did, for `--json` and tests. */

@@ -1,13 +1,8 @@
 import cliProgress from 'cli-progress';
+import type { ProgressStream } from '../util/progress-stream.js';
 import { redact } from '../util/redact.js';
 import type { RecordResult } from './engine.js';
 import type { RecordStatus } from './types.js';
-
-/** Where progress goes: stderr, or anything with `write` and an optional TTY flag. */
-export interface PushProgressStream {
-  write(chunk: string): unknown;
-  isTTY?: boolean;
-}
 
 /** Options of {@link createPushProgress}. */
 export interface PushProgressOptions {
@@ -48,7 +43,7 @@ const SHOWN: readonly RecordStatus[] = [
  * Progress of a push on stderr: a cli-progress bar on a TTY (records done of records read, with counts per
  * outcome), otherwise a plain line every few seconds so that logs stay readable.
  */
-export function createPushProgress(out: PushProgressStream, options: PushProgressOptions = {}): PushProgress {
+export function createPushProgress(out: ProgressStream, options: PushProgressOptions = {}): PushProgress {
   const live = options.live ?? Boolean(out.isTTY);
   const now = options.now ?? Date.now;
   const intervalMs = options.intervalMs ?? 5_000;

@@ -14,7 +14,8 @@ export interface ServerDeps {
   services: ServerServices;
   scheduler: Scheduler;
   logger: Logger;
-  limiter: LoginLimiter;
+  /** Slows and locks out repeated failed logins, per client address. */
+  loginLimiter: LoginLimiter;
   /** Mark cookies `Secure` (the server sits behind HTTPS). */
   secureCookies: boolean;
   /** IANA time zone of cron schedules. */

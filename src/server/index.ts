@@ -135,7 +135,7 @@ export async function buildDeps(
     services,
     scheduler,
     logger,
-    limiter: new LoginLimiter(options.loginLimits),
+    loginLimiter: new LoginLimiter(options.loginLimits),
     secureCookies: options.secureCookies ?? false,
     paths,
     allowHttpBaseUrl:

@@ -1,14 +1,9 @@
 import cliProgress from 'cli-progress';
+import type { ProgressStream } from '../util/progress-stream.js';
 import { redact } from '../util/redact.js';
 import type { EndpointCounters } from './counters.js';
 import { formatDuration } from './duration.js';
 import type { SyncEvent } from './types.js';
-
-/** Where progress goes: a writable with an optional TTY flag (stderr). */
-export interface ProgressStream {
-  write(chunk: string): unknown;
-  isTTY?: boolean;
-}
 
 /** Options of {@link createProgress}. */
 export interface ProgressOptions {

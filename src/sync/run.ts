@@ -2,9 +2,10 @@ import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../as
 import { type OutputMode, openSink } from '../sinks/index.js';
 import type { ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
+import type { ProgressStream } from '../util/progress-stream.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
-import { createProgress, type ProgressStream } from './progress.js';
+import { createProgress } from './progress.js';
 import type { SyncEvent, SyncSummary } from './types.js';
 
 /** Everything one sync run needs, as the CLI and the demo gather it. */

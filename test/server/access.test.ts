@@ -43,7 +43,7 @@ describe('login limits', () => {
       expect(statuses, `address ${a}`).toEqual([401, 401, 401, 401, 401, 429]);
     }
     // Fifty failures from everywhere: every attempt is slowed down, nobody is locked out.
-    expect(h.deps.limiter.delayMs()).toBeGreaterThan(0);
+    expect(h.deps.loginLimiter.delayMs()).toBeGreaterThan(0);
     const admin = await from(h, '203.0.113.7', '/api/v1/session', json({ password: PASSWORD }));
     expect(admin.status).toBe(200);
     // The guessing addresses stay locked, even with the right password.

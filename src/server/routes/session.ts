@@ -23,7 +23,7 @@ const password = z
  * `GET` tells the console whether setup is needed and, with a live session, its CSRF token.
  */
 export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
-  const { store, limiter } = deps;
+  const { store, loginLimiter: limiter } = deps;
   const app = new Hono<AppEnv>();
 
   app.get('/', (c) => {
