@@ -1,12 +1,15 @@
 import { credentialsMigration } from './0001-credentials.js';
-import { pushMigration } from './push.js';
-import { pushRunOwnerMigration } from './push-run-owner.js';
-import { serverMigration } from './server.js';
+import { serverMigration } from './0050-server.js';
+import { pushMigration } from './0300-push.js';
+import { pushRunOwnerMigration } from './0301-push-run-owner.js';
 import type { Migration } from './types.js';
 
 export type { Migration } from './types.js';
 
-/** Every control-store migration; one line per feature. Applied in id order, whatever the order here. */
+/**
+ * Every control-store migration; one file each, named by the id that orders it, and one line here.
+ * Applied in id order, whatever the order here.
+ */
 export const migrations: readonly Migration[] = [
   credentialsMigration,
   serverMigration,
