@@ -100,7 +100,7 @@ export interface PushSummary {
 }
 
 /** JSON with sorted keys, so equal records hash equally whatever their key order. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const keys = Object.keys(value as Record<string, unknown>).sort();
@@ -113,7 +113,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The ledger key of a normalised record without `--key`. */
-export function recordHash(body: Record<string, unknown>): string {
+function recordHash(body: Record<string, unknown>): string {
   return `sha256:${createHash('sha256').update(canonicalJson(body)).digest('hex')}`;
 }
 
@@ -124,7 +124,7 @@ export function recordHash(body: Record<string, unknown>): string {
  * so a rerun of the same input updates the row's open quarantine entry instead of adding another; it does
  * depend on the input, so two inputs (two flows) never share an entry.
  */
-export function rawKey(row: InputRow, keyColumn?: string, input = ''): string {
+function rawKey(row: InputRow, keyColumn?: string, input = ''): string {
   if (row.key !== undefined) return row.key;
   const record = row.record;
   if (keyColumn !== undefined && record !== undefined && Object.hasOwn(record, keyColumn)) {

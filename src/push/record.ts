@@ -35,7 +35,7 @@ class DryRunStop {
 }
 
 /** Raised into operations still running when the run has been stopped. */
-export class RunStoppedError extends Error {}
+class RunStoppedError extends Error {}
 
 /**
  * Sends a write through the endpoint's probe and the ledger: the record is in flight while the request
@@ -78,7 +78,7 @@ async function guardedWrite<T>(
 }
 
 /** Runs the record's operation once, resuming from the ledger entry's step. */
-export async function attempt(
+async function attempt(
   run: PushRun,
   record: ValidRecord,
   entry: LedgerEntry,

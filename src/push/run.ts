@@ -30,7 +30,7 @@ export type ResultBase = Pick<RecordResult, 'row' | 'line' | 'key'>;
  * Until a write endpoint has succeeded once, only one request to it is in flight: a key without the
  * permission then costs exactly one refused write, whatever the concurrency.
  */
-export class WriteProbes {
+class WriteProbes {
   private readonly proven = new Set<string>();
   private readonly running = new Map<string, Promise<void>>();
 

@@ -19,7 +19,7 @@ import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './mo
 import type { DryRunReport, FlowEngine, RunOutcome } from './services.js';
 
 /** The sink target string of a source flow's target (the same strings `ashpipe sync --target` takes). */
-export function targetString(target: Target): string {
+function targetString(target: Target): string {
   if (target.type === 'sqlite') return `sqlite:${path.resolve(target.path)}`;
   if (target.type === 'jsonl') return `jsonl:${path.resolve(target.path)}`;
   if (!target.schema) return target.url;
@@ -162,7 +162,7 @@ async function sampleStreams(
 // --- destinations: the push engine -----------------------------------------------------------------
 
 /** A destination flow's `mapping` (Ashby field ← input column) as the push engine's mapping. */
-export function pushMapping(config: DestinationFlowConfig): Mapping {
+function pushMapping(config: DestinationFlowConfig): Mapping {
   const entries = Object.entries(config.mapping);
   if (entries.length === 0) return IDENTITY_MAPPING;
   const columns: Mapping['columns'] = {};
@@ -183,7 +183,7 @@ export function flowOperation(config: DestinationFlowConfig): Operation {
  * The records of a destination flow's input. Inline content is written to a private temporary file for
  * the push engine's readers and removed by `cleanup`.
  */
-export function flowRows(config: DestinationFlowConfig): {
+function flowRows(config: DestinationFlowConfig): {
   rows: AsyncIterable<InputRow>;
   label: string;
   cleanup: () => void;

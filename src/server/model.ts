@@ -23,7 +23,7 @@ export const targetSchema = z.discriminatedUnion('type', [
 export type Target = z.infer<typeof targetSchema>;
 
 /** Where a destination flow reads the records it pushes into Ashby. */
-export const inputSchema = z.object({
+const inputSchema = z.object({
   type: z.enum(['csv', 'jsonl', 'json', 'sql']),
   /** File path (csv, jsonl, json) on the server. */
   path: z.string().min(1).optional(),

@@ -18,7 +18,7 @@ function text(v: unknown): string | undefined {
 }
 
 /** A ledger quarantine entry as the API returns it: the record exactly as it was read. */
-export function toItem(e: QuarantineEntry): QuarantineItem {
+function toItem(e: QuarantineEntry): QuarantineItem {
   const flowId = text(e.options.flowId);
   const runId = text(e.options.flowRunId);
   return {

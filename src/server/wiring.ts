@@ -21,7 +21,7 @@ import { LedgerQuarantineService } from './quarantine.js';
 import type { OperationInfo, ServerServices, StreamInfo } from './services.js';
 
 /** Every stream of the registry, as the console lists it. */
-export function streamInfos(): StreamInfo[] {
+function streamInfos(): StreamInfo[] {
   return STREAMS.map((s) => ({
     name: s.name,
     endpoint: s.endpoint,
@@ -61,7 +61,7 @@ async function sample(
 }
 
 /** A destination flow's operation must exist and its mapping must not send one column to two fields. */
-export function checkDestination(config: DestinationFlowConfig): void {
+function checkDestination(config: DestinationFlowConfig): void {
   flowOperation(config);
   const seen = new Map<string, string>();
   for (const [field, column] of Object.entries(config.mapping)) {

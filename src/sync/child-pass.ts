@@ -25,7 +25,7 @@ function rawOf(row: Record<string, unknown>): Record<string, unknown> | undefine
 }
 
 /** The parent values of a child stream, in a stable order: the live rows of its parent's table, or a fixed list. */
-export async function parentValues(ctx: RunContext, parent: ParentLink | FanOut): Promise<string[]> {
+async function parentValues(ctx: RunContext, parent: ParentLink | FanOut): Promise<string[]> {
   if (parent.kind === 'values') return [...parent.values];
   const values: string[] = [];
   for (let offset = 0; ; offset += PARENT_BATCH) {

@@ -25,7 +25,7 @@ function escapeRegExp(value: string): string {
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Every spelling a secret may travel in: as given, inside Basic credentials, URL-encoded, JSON-escaped, base64. */
-export function spellingsOf(secret: string): string[] {
+function spellingsOf(secret: string): string[] {
   const forms = new Set<string>([secret]);
   for (const bytes of [`${secret}:`, secret]) {
     const b64 = Buffer.from(bytes).toString('base64');

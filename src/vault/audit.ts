@@ -22,7 +22,7 @@ export interface AuditInput {
 }
 
 /** The OS user running this process; `unknown` where the platform cannot tell. */
-export function currentActor(): string {
+function currentActor(): string {
   try {
     return userInfo().username || 'unknown';
   } catch {

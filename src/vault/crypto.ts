@@ -4,7 +4,7 @@ import { VaultError } from './errors.js';
 /** AES-256-GCM: 32-byte keys, 12-byte IVs (the size GCM is specified for), 16-byte tags. */
 const ALGORITHM = 'aes-256-gcm';
 export const KEY_BYTES = 32;
-export const IV_BYTES = 12;
+const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** One AES-256-GCM encryption result. */

@@ -1,4 +1,4 @@
-export { type AuditInput, currentActor, readAudit, recordAudit } from './audit.js';
+export { type AuditInput, readAudit, recordAudit } from './audit.js';
 export { VaultError, type VaultErrorCode } from './errors.js';
 export { loadMasterKey, MASTER_KEY_FILE, type MasterKeyOptions } from './master-key.js';
 export type * from './types.js';

@@ -12,7 +12,7 @@ import {
   type WithId,
 } from './shared.js';
 
-export const candidateFields: Record<string, FieldDef> = {
+const candidateFields: Record<string, FieldDef> = {
   name: text('Full name', true),
   email: { type: 'email', description: 'Primary email; also the key used to find an existing candidate' },
   phoneNumber: text('Primary phone number'),

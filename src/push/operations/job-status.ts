@@ -5,7 +5,7 @@ export const JOB_STATUSES = ['Draft', 'Open', 'Closed', 'Archived'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** The transitions `job.setStatus` allows, as Ashby documents them. */
-export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   Draft: ['Open', 'Archived'],
   Open: ['Closed'],
   Closed: ['Draft', 'Archived'],

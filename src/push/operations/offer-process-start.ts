@@ -59,7 +59,7 @@ function defFor(field: NonNullable<FormField['field']>): FieldDef {
  * Maps the record's `offer` values onto the form's fields, matched by path, human-readable path or title
  * (case, spaces and underscores ignored), each coerced by the field's type.
  */
-export function fieldSubmissions(
+function fieldSubmissions(
   form: OfferForm,
   values: Record<string, unknown>,
 ): { ok: true; value: Array<{ path: string; value: unknown }> } | { ok: false; issues: FieldIssue[] } {
