@@ -281,11 +281,7 @@ export function toErrorInfo(error: unknown): ErrorInfo {
 }
 
 /** Error codes that mean the syncToken must be discarded. */
-const SYNC_TOKEN_CODES = [
-  'sync_token_expired',
-  'sync_token_invalid',
-  'incremental_sync_too_large',
-] as const;
+const SYNC_TOKEN_CODES = ['sync_token_expired', 'sync_token_invalid', 'incremental_sync_too_large'] as const;
 /** Error codes that mean the cursor must be discarded (`cursor_invalid` seen in third-party mocks). */
 const CURSOR_CODES = ['next_cursor_expired', 'invalid_next_cursor', 'cursor_invalid'] as const;
 const RATE_LIMIT_CODES = ['rate_limit_exceeded', 'concurrent_limit_exceeded', 'rate_limited'];

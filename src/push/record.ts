@@ -78,11 +78,7 @@ async function guardedWrite<T>(
 }
 
 /** Runs the record's operation once, resuming from the ledger entry's step. */
-async function attempt(
-  run: PushRun,
-  record: ValidRecord,
-  entry: LedgerEntry,
-): Promise<OperationOutcome> {
+async function attempt(run: PushRun, record: ValidRecord, entry: LedgerEntry): Promise<OperationOutcome> {
   const { client, db, operation, signal } = run.options;
   let data: Record<string, unknown> = { ...entry.stepData };
   const ctx: OperationContext = {
