@@ -57,6 +57,23 @@ function positiveOption(
 }
 
 /**
+ * The request options of a source flow, as `syncToTarget` takes them; checked when the flow is saved and
+ * again when it runs.
+ * @throws ValidationError (422) naming an option that is not a positive number.
+ */
+export function sourceRequestOptions(options: Record<string, unknown>): {
+  requestsPerSecond?: number;
+  maxConcurrent?: number;
+} {
+  const requestsPerSecond = positiveOption(options, 'requestsPerSecond', false);
+  const maxConcurrent = positiveOption(options, 'concurrency', true);
+  return {
+    ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
+    ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
+  };
+}
+
+/**
  * Source flows run the CLI's sync (`syncToTarget`): same client, limiter, sinks, checkpoints and summary.
  * Options as `ashpipe sync` takes them: `fullRefresh`, `excludeConfidential`, `includeArchived`,
  * `requestsPerSecond` (cap on request starts per second, default none) and `concurrency` (requests in
@@ -71,8 +88,7 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
   );
   const report = () => ctx.progress({ counts: [...counts.values()] });
   if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
-  const requestsPerSecond = positiveOption(config.options, 'requestsPerSecond', false);
-  const maxConcurrent = positiveOption(config.options, 'concurrency', true);
+  const requestOptions = sourceRequestOptions(config.options);
   const summary = await syncToTarget({
     apiKey: ctx.apiKey,
     baseUrl: ctx.baseUrl,
@@ -86,8 +102,7 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
     ...(config.options.fullRefresh === true ? { fullRefresh: true } : {}),
     ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
     ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
-    ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
-    ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
+    ...requestOptions,
     onEvent: (event: SyncEvent) => {
       if (event.type === 'stream-start') {
         counts.set(event.stream, { name: event.stream, status: 'running', read: 0, written: 0 });

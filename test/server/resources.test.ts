@@ -174,6 +174,24 @@ describe('flows and runs', () => {
     }
   });
 
+  it('refuses a source flow whose request options are not positive numbers, naming the option', async () => {
+    const refused = await call('POST', '/api/v1/flows', source({ options: { requestsPerSecond: 0 } }));
+    expect(refused.status).toBe(422);
+    expect((await refused.json().then(asJson)).error).toEqual({
+      code: 'validation_failed',
+      message: 'options.requestsPerSecond must be a positive number, got 0',
+      details: [{ path: 'options.requestsPerSecond', message: 'expected a positive number' }],
+    });
+    const fractional = await call('POST', '/api/v1/flows', source({ options: { concurrency: 2.5 } }));
+    expect(fractional.status).toBe(422);
+    const accepted = await call(
+      'POST',
+      '/api/v1/flows',
+      source({ options: { requestsPerSecond: 2.5, concurrency: 3 } }),
+    );
+    expect(accepted.status).toBe(201);
+  });
+
   it('creates a paused flow, activates it onto its schedule and pauses it off again', async () => {
     const created = await (await call('POST', '/api/v1/flows', source({ schedule: '*/5 * * * *' })))
       .json()
