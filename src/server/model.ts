@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ErrorInfo } from '../ashby/errors.js';
 
 /** Where a source flow writes the streams it syncs. */
 export const targetSchema = z.discriminatedUnion('type', [
@@ -118,11 +119,9 @@ export interface RunCount {
   message?: string;
 }
 
-export interface RunErrorInfo {
+export interface RunErrorInfo extends Pick<ErrorInfo, 'code' | 'message'> {
   /** Stream, operation or row the error belongs to. */
   scope?: string;
-  code: string;
-  message: string;
 }
 
 /** One run of a flow, as stored and returned. */
