@@ -5,10 +5,12 @@ import type { DryRunReport } from './engines.js';
 import type { DestinationFlowConfig, Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
 
 /** Checks a key against Ashby and maps its permissions (the vault's verification probe). */
-export type VerifyKey = (apiKey: string, baseUrl: string) => Promise<Verification>;
+export type VerifyKey = (apiKey: string, baseUrl: string, signal?: AbortSignal) => Promise<Verification>;
 
 /** Credentials as the server manages them: by id, the key write-only. */
 export interface CredentialService {
+  /** The Ashby server of credentials that name none (`serve --base-url`, `ASHBY_BASE_URL`). */
+  readonly defaultBaseUrl: string;
   list(): CredentialInfo[];
   /** Throws a 404 when absent. */
   get(id: string): CredentialInfo;

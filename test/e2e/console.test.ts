@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CHROMIUM = process.env.ASHPIPE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console');
 const CANARY = 'canary-e2e-5d1f0c9b7a3e';
+const READ_ONLY_KEY = 'canary-e2e-readonly-7c2d';
 const PASSWORD = 'e2e admin password';
 
 /** The built console is missing or older than one of its sources: build it before testing it. */
@@ -66,7 +68,15 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     sandbox = await startSandbox({
       port: 0,
       scale: 60,
-      keys: [{ key: CANARY, title: 'e2e', scopes: ALL_SCOPES, confidential: true }],
+      keys: [
+        { key: CANARY, title: 'e2e', scopes: ALL_SCOPES, confidential: true },
+        {
+          key: READ_ONLY_KEY,
+          title: 'e2e read-only',
+          scopes: ALL_SCOPES.filter((s) => s.endsWith('Read')),
+          confidential: false,
+        },
+      ],
     });
     server = await startServer({
       home,
@@ -128,6 +138,8 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await dialog.getByLabel('Credential Description').fill('the e2e sandbox key');
     await dialog.getByLabel('API Key *').fill(CANARY);
     expect(await dialog.getByLabel('API Key *').getAttribute('type')).toBe('password');
+    // The server started against the sandbox offers it as the default, in plain sight (not "Advanced").
+    await expect(dialog.getByLabel('Ashby server').inputValue()).resolves.toBe(sandbox.url);
     await shot('add-credential');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await dialog.getByRole('status').waitFor();
@@ -139,6 +151,8 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     const text = (await tile.textContent()) ?? '';
     expect(text).toContain('Valid');
     expect(text).toContain(`••••${CANARY.slice(-4)}`);
+    expect(text).toContain(sandbox.url);
+    expect(text).not.toContain('Read-only');
     expect(await tile.getByRole('table').locator('tbody tr').count()).toBeGreaterThan(3);
     await shot('credential-tile');
   });
@@ -148,6 +162,67 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByRole('dialog').waitFor();
     await page.keyboard.press('Escape');
     await expect(page.getByRole('dialog').count()).resolves.toBe(0);
+  });
+
+  const addCredential = async (name: string, key: string, serverUrl?: string) => {
+    await page.getByRole('button', { name: 'Add Credential' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add New Credential' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Credential Name *').fill(name);
+    await dialog.getByLabel('API Key *').fill(key);
+    if (serverUrl !== undefined) await dialog.getByLabel('Ashby server').fill(serverUrl);
+    const started = Date.now();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.getByRole('alert').or(dialog.getByRole('status')).waitFor({ timeout: 15_000 });
+    return { dialog, seconds: (Date.now() - started) / 1000 };
+  };
+  const savedNames = () => server.deps.services.credentials.list().map((c) => c.name);
+
+  it('a server that is not there: the form says so within seconds, naming it, and saves only when asked', async () => {
+    const closed = await new Promise<string>((resolve) => {
+      const probe = net.createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(`http://127.0.0.1:${port}`));
+      });
+    });
+    const { dialog, seconds } = await addCredential('unreachable', CANARY, closed);
+    expect(seconds).toBeLessThan(10);
+    const message = (await dialog.getByRole('alert').textContent()) ?? '';
+    expect(message).toContain(`Could not check the key at ${closed}`);
+    expect(message).toContain('Nothing was saved');
+    expect(savedNames()).not.toContain('unreachable');
+    await shot('credential-unreachable');
+    await dialog.getByRole('button', { name: 'Save without verifying' }).click();
+    await dialog.getByRole('status').waitFor();
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    const tile = page.getByRole('article', { name: 'Credential unreachable' });
+    const text = (await tile.textContent()) ?? '';
+    expect(text).toContain(closed);
+    expect(text).toContain('Could not verify');
+    expect(await tile.getByTestId('last-error').textContent()).toMatch(/^Could not check the key: .+\.$/);
+    expect(savedNames()).toContain('unreachable');
+    await shot('credential-unverified-tile');
+  });
+
+  it('a wrong key is refused in one sentence naming the server, and nothing is saved', async () => {
+    const { dialog } = await addCredential('wrong', 'wrong-key-e2e-0000');
+    expect(await dialog.getByRole('alert').textContent()).toBe(
+      `The server at ${sandbox.url} rejected this API key (wrong, deactivated or missing); nothing was saved.`,
+    );
+    await expect(dialog.getByRole('button', { name: 'Save without verifying' }).count()).resolves.toBe(0);
+    expect(savedNames()).not.toContain('wrong');
+    await shot('credential-wrong-key');
+    await page.keyboard.press('Escape');
+  });
+
+  it('a key without any write permission is shown as read-only', async () => {
+    const { dialog } = await addCredential('read only', READ_ONLY_KEY);
+    await expect(dialog.getByRole('note').textContent()).resolves.toContain('Read-only key');
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    const tile = page.getByRole('article', { name: 'Credential read only' });
+    await expect(tile.locator('.badge.readonly').textContent()).resolves.toBe('Read-only');
+    await shot('credentials');
   });
 
   it('creates a source flow from the Authenticate screen, runs it and shows per-stream counts', async () => {
@@ -334,14 +409,17 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
   });
 
   it('never shows the key, logs nothing with it, keeps it out of every file, and the page had no console errors', async () => {
-    expect(await page.content()).not.toContain(CANARY);
-    for (const body of bodies) expect(body).not.toContain(CANARY);
-    expect(logLines.join('\n')).not.toContain(CANARY);
+    for (const key of [CANARY, READ_ONLY_KEY]) {
+      expect(await page.content()).not.toContain(key);
+      for (const body of bodies) expect(body).not.toContain(key);
+      expect(logLines.join('\n')).not.toContain(key);
+    }
     const files = (dir: string): string[] =>
       fs
         .readdirSync(dir, { withFileTypes: true })
         .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
     for (const f of files(home)) expect(fs.readFileSync(f).includes(CANARY), f).toBe(false);
-    expect(consoleErrors).toEqual([]);
+    // A refused credential is an expected 422 answer, which Chromium logs as a failed resource.
+    expect(consoleErrors.filter((e) => !/status of 422/.test(e))).toEqual([]);
   });
 });

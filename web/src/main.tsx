@@ -1,7 +1,7 @@
 import { type FormEvent, StrictMode, useCallback, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { api, type Credential, setCsrf } from './api';
-import { CredentialGrid } from './credentials';
+import { ASHBY_API, api, type Credential, type CredentialList, setCsrf } from './api';
+import { CredentialGrid, DefaultServer } from './credentials';
 import {
   DataPreview,
   FlowEditor,
@@ -79,10 +79,14 @@ function Login(props: { setup: boolean; onDone: (csrf: string) => void }) {
 function App() {
   const [session, setSession] = useState<SessionState>();
   const [credentials, setCredentials] = useState<Credential[]>([]);
+  const [defaultBaseUrl, setDefaultBaseUrl] = useState(ASHBY_API);
   const [hash, go] = useHash();
   const reload = useCallback(() => {
-    api<{ credentials: Credential[] }>('GET', '/credentials').then(
-      (r) => setCredentials(r.credentials),
+    api<CredentialList>('GET', '/credentials').then(
+      (r) => {
+        setCredentials(r.credentials);
+        setDefaultBaseUrl(r.defaultBaseUrl);
+      },
       () => {},
     );
   }, []);
@@ -146,7 +150,7 @@ function App() {
     ['#/tokens', 'API tokens'],
   ] as const;
   return (
-    <>
+    <DefaultServer.Provider value={defaultBaseUrl}>
       <header>
         <strong>ashpipe</strong>
         <nav aria-label="Main">
@@ -161,7 +165,7 @@ function App() {
         </button>
       </header>
       <main>{page}</main>
-    </>
+    </DefaultServer.Provider>
   );
 }
 
