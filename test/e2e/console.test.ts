@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
+import { STREAMS, selectStreams } from '../../src/streams/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 
@@ -26,7 +27,9 @@ function consoleIsStale(): boolean {
   const sources = [
     path.join(ROOT, 'web', 'index.html'),
     path.join(ROOT, 'web', 'vite.config.ts'),
-    ...fs.readdirSync(path.join(ROOT, 'web', 'src')).map((f) => path.join(ROOT, 'web', 'src', f)),
+    ...fs
+      .readdirSync(path.join(ROOT, 'web', 'src'), { recursive: true, encoding: 'utf8' })
+      .map((f) => path.join(ROOT, 'web', 'src', f)),
   ];
   return sources.some((f) => fs.statSync(f).mtimeMs > builtAt);
 }
@@ -100,6 +103,8 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
+    // Below the test timeout, so a missing element fails naming its locator.
+    page.setDefaultTimeout(15_000);
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
@@ -235,11 +240,37 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel('Flow name *').fill('E2E candidates');
     await page.getByLabel('Target SQLite file *').fill(db);
+    // Every stream the CLI syncs by default is chosen at first.
+    const byDefault = selectStreams().length;
+    await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
+      `${byDefault} of ${STREAMS.length} selected`,
+    );
+    await page.getByLabel('Search streams').fill('interview');
+    const shown = await page.locator('tr[data-stream-choice]').count();
+    expect(shown).toBe(STREAMS.filter((s) => s.name.includes('interview')).length);
+    await page.getByRole('button', { name: 'Select none shown' }).click();
+    await page.getByLabel('Search streams').fill('');
+    await page.getByRole('button', { name: 'Select none' }).click();
+    await page.getByLabel('candidates', { exact: true }).check();
+    await page.getByLabel('jobs', { exact: true }).check();
+    await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
+      `2 of ${STREAMS.length} selected`,
+    );
     await shot('configure-source');
     await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Stream', { exact: true }).selectOption('candidates');
     await page.getByRole('button', { name: 'Fetch sample records' }).click();
-    await page.getByTestId('sample').waitFor();
+    const sample = page.getByRole('table', { name: 'Sample of candidates' });
+    await sample.waitFor();
+    expect(await sample.locator('tbody tr').count()).toBe(5);
+    expect(await sample.locator('thead th').allTextContents()).toContain('id');
+    await page.getByLabel('Stream', { exact: true }).selectOption('jobs');
+    await page.getByRole('table', { name: 'Sample of jobs' }).waitFor();
     await shot('sample');
+    // Back, and the step list, keep what was filled in.
+    await page.getByRole('button', { name: 'Back' }).click();
+    await expect(page.getByLabel('Flow name *').inputValue()).resolves.toBe('E2E candidates');
+    await page.getByRole('button', { name: /Test$/ }).click();
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Save and activate' }).click();
     const row = page.locator('tr[data-flow="E2E candidates"]');
@@ -361,8 +392,11 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.goto(`${server.url}/#/flows`);
     await page.locator('tr[data-flow="E2E candidates"]').getByRole('link', { name: 'Edit' }).click();
     await page.getByRole('heading', { name: 'Edit E2E candidates' }).waitFor();
-    await page.getByRole('button', { name: 'Continue' }).click();
+    // Editing opens on Configure, not on the first step.
     await expect(page.getByLabel('Flow name *').inputValue()).resolves.toBe('E2E candidates');
+    await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
+      `2 of ${STREAMS.length} selected`,
+    );
     await expect(page.getByLabel('Target SQLite file *').inputValue()).resolves.toBe(
       path.join(home, 'data', 'e2e.db'),
     );
@@ -370,7 +404,16 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'data', 'jsonl'));
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Continue' }).click();
-    await page.getByLabel(/^Cron schedule/).fill('0 3 * * *');
+    await page.getByRole('radio', { name: 'Daily at…' }).check();
+    await page.getByLabel('Time').fill('03:00');
+    await expect(page.getByTestId('cron').textContent()).resolves.toBe('0 3 * * *');
+    const next = await page.getByTestId('next-runs').locator('li').allTextContents();
+    expect(next).toHaveLength(3);
+    await page.getByRole('radio', { name: 'Cron expression' }).check();
+    await page.getByLabel(/^Cron schedule/).fill('0 3 * * * * *');
+    await page.getByText('Not a valid schedule').waitFor();
+    await page.getByRole('radio', { name: 'Daily at…' }).check();
+    await page.getByLabel('Time').fill('03:00');
     await shot('edit-flow');
     await page.getByRole('button', { name: 'Save changes' }).click();
     const row = page.locator('tr[data-flow="E2E candidates"]');

@@ -2,15 +2,12 @@ import { type FormEvent, StrictMode, useCallback, useEffect, useState } from 're
 import { createRoot } from 'react-dom/client';
 import { ASHBY_API, api, type Credential, type CredentialList, setCsrf } from './api';
 import { CredentialGrid, DefaultServer } from './credentials';
-import {
-  DataPreview,
-  FlowEditor,
-  FlowsList,
-  FlowWizard,
-  QuarantineView,
-  RunDetail,
-  TokensPage,
-} from './flows';
+import { DataPreview } from './pages/data';
+import { FlowsList } from './pages/flows';
+import { QuarantineView } from './pages/quarantine';
+import { RunDetail } from './pages/run';
+import { TokensPage } from './pages/tokens';
+import { FlowEditor, FlowWizard } from './pages/wizard';
 import './styles.css';
 
 interface SessionState {
