@@ -129,6 +129,13 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByLabel('New admin password').fill(PASSWORD);
     await shot('setup');
     await page.getByRole('button', { name: 'Set password' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // A newcomer is led from the sandbox to a first flow, with this console's default server named.
+    const steps = (await page.getByTestId('first-steps').textContent()) ?? '';
+    expect(steps).toContain('npx ashpipe sandbox');
+    expect(steps).toContain(`checked against ${sandbox.url}`);
+    await shot('home-empty');
+    await page.getByRole('link', { name: 'Add a credential' }).click();
     await page.getByRole('heading', { name: 'Credentials' }).waitFor();
   });
 
@@ -285,6 +292,27 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     const read = Number(await page.locator('tr[data-stream="candidates"] td').nth(2).textContent());
     // Every candidate the sandbox's world holds (computed from it directly, not through its API).
     expect(read).toBe(expectedStreamRecords(sandbox, 'candidates').length);
+  });
+
+  it('the run page is titled by the flow, lists its run history, and the overview shows the flow', async () => {
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('E2E candidates');
+    const history = page.getByRole('table', { name: 'Run history' });
+    await history.waitFor();
+    expect(await history.locator('tbody tr').count()).toBe(1);
+    await expect(history.locator('tbody tr').textContent()).resolves.toContain('succeeded');
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const row = page.locator('tr[data-home-flow="E2E candidates"]');
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toContain('succeeded');
+    const read =
+      expectedStreamRecords(sandbox, 'candidates').length + expectedStreamRecords(sandbox, 'jobs').length;
+    await expect(row.getByTestId('records').textContent()).resolves.toContain(`read ${read}`);
+    await expect(page.locator('tr[data-home-credential="read only"]').textContent()).resolves.toContain(
+      'Read-only',
+    );
+    await expect(page.getByTestId('first-steps').count()).resolves.toBe(0);
+    await shot('home');
+    await page.goBack();
   });
 
   it('previews the synced candidates table', async () => {

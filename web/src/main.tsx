@@ -4,6 +4,7 @@ import { ASHBY_API, api, type Credential, type CredentialList, setCsrf } from '.
 import { CredentialGrid, DefaultServer } from './credentials';
 import { DataPreview } from './pages/data';
 import { FlowsList } from './pages/flows';
+import { Home } from './pages/home';
 import { QuarantineView } from './pages/quarantine';
 import { RunDetail } from './pages/run';
 import { TokensPage } from './pages/tokens';
@@ -17,9 +18,9 @@ interface SessionState {
 }
 
 function useHash(): [string, (h: string) => void] {
-  const [hash, setHash] = useState(window.location.hash || '#/credentials');
+  const [hash, setHash] = useState(window.location.hash || '#/');
   useEffect(() => {
-    const on = () => setHash(window.location.hash || '#/credentials');
+    const on = () => setHash(window.location.hash || '#/');
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
@@ -127,19 +128,21 @@ function App() {
   else if (route === '/data') page = <DataPreview flowId={params.get('flowId') ?? undefined} />;
   else if (route === '/quarantine') page = <QuarantineView flowId={params.get('flowId') ?? undefined} />;
   else if (route === '/tokens') page = <TokensPage />;
-  else
+  else if (route === '/credentials')
     page = (
       <section aria-labelledby="cred-title">
         <h1 id="cred-title">Credentials</h1>
         <CredentialGrid credentials={credentials} reload={reload} />
       </section>
     );
+  else page = <Home credentials={credentials} reload={reload} />;
   const logout = async () => {
     await api('DELETE', '/session');
     setCsrf(undefined);
     setSession({ setupRequired: false, authenticated: false });
   };
   const nav = [
+    ['#/', 'Overview'],
     ['#/credentials', 'Credentials'],
     ['#/flows', 'Flows'],
     ['#/data', 'Data'],
@@ -152,7 +155,13 @@ function App() {
         <strong>ashpipe</strong>
         <nav aria-label="Main">
           {nav.map(([href, label]) => (
-            <a key={href} href={href} aria-current={hash.startsWith(href) ? 'page' : undefined}>
+            <a
+              key={href}
+              href={href}
+              aria-current={
+                (href === '#/' ? hash === '#/' || hash === '' : hash.startsWith(href)) ? 'page' : undefined
+              }
+            >
               {label}
             </a>
           ))}

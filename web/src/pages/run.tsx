@@ -1,10 +1,67 @@
 import { useEffect, useState } from 'react';
-import { api, type Run } from '../api';
+import { api, type Flow, type Run } from '../api';
 import { errorText } from '../form';
 
-/** A run with live progress (server-sent events) and the summary table. */
+const when = (iso: string) => new Date(iso).toLocaleString();
+
+/** How long a run took (or has been going), e.g. `1 min 5 s`. */
+function duration(run: Run): string {
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
+  const s = Math.max(0, Math.round((end - Date.parse(run.startedAt)) / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** The runs of one flow, newest first, each linking to its page. */
+export function RunHistory(props: { flowId: string; currentId?: string; version?: string }) {
+  const [runs, setRuns] = useState<Run[]>([]);
+  useEffect(() => {
+    api<{ runs: Run[] }>('GET', `/runs?flowId=${encodeURIComponent(props.flowId)}&limit=20`).then(
+      (r) => setRuns(r.runs),
+      () => {},
+    );
+  }, [props.flowId, props.version]);
+  if (runs.length === 0) return null;
+  return (
+    <table className="list" aria-label="Run history">
+      <thead>
+        <tr>
+          <th scope="col">Started</th>
+          <th scope="col">Status</th>
+          <th scope="col">Trigger</th>
+          <th scope="col">Took</th>
+          <th scope="col">Read</th>
+          <th scope="col">Written</th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.map((r) => (
+          <tr key={r.id} aria-current={r.id === props.currentId ? 'true' : undefined}>
+            <td>
+              {r.id === props.currentId ? (
+                <strong>{when(r.startedAt)}</strong>
+              ) : (
+                <a href={`#/runs/${r.id}`}>{when(r.startedAt)}</a>
+              )}
+            </td>
+            <td>
+              <span className={`badge ${r.status}`}>{r.status}</span>
+              {r.dryRun ? ' (dry run)' : ''}
+            </td>
+            <td>{r.trigger}</td>
+            <td>{duration(r)}</td>
+            <td>{r.counts.reduce((n, c) => n + c.read, 0)}</td>
+            <td>{r.counts.reduce((n, c) => n + c.written, 0)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** A run with live progress (server-sent events), the summary table and the flow's run history. */
 export function RunDetail(props: { runId: string }) {
   const [run, setRun] = useState<Run>();
+  const [flow, setFlow] = useState<Flow>();
   useEffect(() => {
     const source = new EventSource(`/api/v1/runs/${props.runId}/events`);
     const on = (e: MessageEvent<string>) => setRun(JSON.parse(e.data) as Run);
@@ -16,6 +73,14 @@ export function RunDetail(props: { runId: string }) {
     source.onerror = () => source.close();
     return () => source.close();
   }, [props.runId]);
+  const flowId = run?.flowId;
+  useEffect(() => {
+    if (!flowId) return;
+    api<{ flow: Flow }>('GET', `/flows/${flowId}`).then(
+      (r) => setFlow(r.flow),
+      () => {},
+    );
+  }, [flowId]);
   const [cancelState, setCancelState] = useState<string>();
   if (!run) return <p>Loading run…</p>;
   const cancel = async () => {
@@ -26,20 +91,24 @@ export function RunDetail(props: { runId: string }) {
       setCancelState(errorText(e));
     }
   };
+  const chosen =
+    flow?.kind === 'source' && Array.isArray(flow.config.streams) ? flow.config.streams : undefined;
   return (
     <section aria-labelledby="run-title">
-      <h1 id="run-title">Run {run.id}</h1>
+      <h1 id="run-title">{flow ? flow.name : 'Run'}</h1>
       <p>
-        Status: <strong data-run-status={run.status}>{run.status}</strong> · {run.trigger}
-        {run.dryRun ? ' (dry run)' : ''} · started {new Date(run.startedAt).toLocaleString()}
-        {run.finishedAt ? ` · finished ${new Date(run.finishedAt).toLocaleString()}` : ''}
+        <span className={`badge ${run.status}`} data-run-status={run.status}>
+          {run.status}
+        </span>{' '}
+        {run.trigger} run{run.dryRun ? ' (dry run)' : ''} · started {when(run.startedAt)}
+        {run.finishedAt ? ` · finished ${when(run.finishedAt)}` : ''} · {duration(run)}
       </p>
       {run.status === 'running' ? (
         <button type="button" onClick={cancel} disabled={cancelState !== undefined}>
           Cancel run
         </button>
       ) : null}
-      {cancelState ? <p role="status">{cancelState}</p> : null}
+      {cancelState && run.status === 'running' ? <p role="status">{cancelState}</p> : null}
       <table className="list" aria-label="Run summary">
         <thead>
           <tr>
@@ -56,12 +125,21 @@ export function RunDetail(props: { runId: string }) {
           {run.counts.map((c) => (
             <tr key={c.name} data-stream={c.name}>
               <td>{c.name}</td>
-              <td>{c.status}</td>
+              <td>
+                <span className={`badge ${c.status}`}>{c.status}</span>
+              </td>
               <td>{c.read}</td>
               <td>{c.written}</td>
               <td>{run.kind === 'source' ? (c.deleted ?? 0) : (c.failed ?? 0)}</td>
               <td>{c.quarantined ?? 0}</td>
-              <td>{c.message ?? ''}</td>
+              <td>
+                {[
+                  ...(chosen && !chosen.includes(c.name)
+                    ? ['added: the streams you chose are read through it (a parent stream)']
+                    : []),
+                  ...(c.message ? [c.message] : []),
+                ].join('; ')}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -76,11 +154,15 @@ export function RunDetail(props: { runId: string }) {
           ))}
         </ul>
       ) : null}
-      {run.kind === 'source' ? (
-        <a href={`#/data?flowId=${run.flowId}`}>Preview synced data</a>
-      ) : (
-        <a href={`#/quarantine?flowId=${run.flowId}`}>Quarantined records of this flow</a>
-      )}
+      <p>
+        {run.kind === 'source' ? (
+          <a href={`#/data?flowId=${run.flowId}`}>Preview synced data</a>
+        ) : (
+          <a href={`#/quarantine?flowId=${run.flowId}`}>Quarantined records of this flow</a>
+        )}
+      </p>
+      <h2>Run history</h2>
+      <RunHistory flowId={run.flowId} currentId={run.id} version={run.status} />
     </section>
   );
 }
