@@ -14,6 +14,7 @@ function duration(run: Run): string {
 /** The runs of one flow, newest first, each linking to its page. */
 export function RunHistory(props: { flowId: string; currentId?: string; version?: string }) {
   const [runs, setRuns] = useState<Run[]>([]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` (the current run's status) re-reads the list when that run ends
   useEffect(() => {
     api<{ runs: Run[] }>('GET', `/runs?flowId=${encodeURIComponent(props.flowId)}&limit=20`).then(
       (r) => setRuns(r.runs),
