@@ -369,6 +369,19 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     expect(reason).toContain('email');
     expect(await quarantined.locator('tbody tr').textContent()).toContain('not-an-email');
     await shot('quarantine');
+    // Dismissed, the entry leaves the open list and is found under its status.
+    const id = await quarantined.locator('tbody tr').first().getAttribute('data-quarantine');
+    await quarantined.getByRole('button', { name: 'Dismiss' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Entry ${id} dismissed.` })
+      .waitFor();
+    await expect(quarantined.locator('tbody tr').count()).resolves.toBe(0);
+    await page.getByLabel('Status').selectOption('dismissed');
+    await expect(quarantined.locator(`tr[data-quarantine="${id}"]`).textContent()).resolves.toContain(
+      'dismissed',
+    );
+    await shot('quarantine-dismissed');
   });
 
   it('uploads a CSV from the wizard into the data directory and dry-runs it by the path the server gave it', async () => {
