@@ -8,7 +8,7 @@ import { ExitCode, ExitError, UsageError } from './exit-codes.js';
 import { Output, type Streams } from './output.js';
 
 /** Severity order used when several parts of a run report different outcomes. */
-const SEVERITY: Record<ExitCode, number> = { 0: 0, 3: 1, 2: 2, 1: 3 };
+const SEVERITY: Record<ExitCode, number> = { 0: 0, 3: 1, 2: 2, 1: 3, 130: 4 };
 
 /** Builds the `ashpipe` program; each subcommand comes from its own factory. */
 export function buildProgram(ctx: CliContext): Command {
@@ -37,7 +37,7 @@ export interface MainOptions {
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-/** Runs the CLI and resolves to the process exit code (0, 1, 2 or 3). */
+/** Runs the CLI and resolves to the process exit code (0, 1, 2, 3, or 130 after Ctrl-C). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const streams = options.streams ?? { stdout: process.stdout, stderr: process.stderr };
   let exitCode: ExitCode = ExitCode.Success;

@@ -15,7 +15,7 @@ import {
 import { openInputFile } from '../../push/input-file.js';
 import { IDENTITY_MAPPING, loadMapping, type Mapping } from '../../push/mapping.js';
 import { resolveOperation } from '../../push/operations/resolve.js';
-import { createPushProgress } from '../../push/progress.js';
+import { createPushProgress } from '../render/push-progress.js';
 import type { OnExisting, Operation } from '../../push/types.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createProgress, EndpointCounters, formatSummary, type StreamResult } from '../../src/sync/index.js';
+import { formatSummary } from '../../src/cli/render/summary.js';
+import { createSyncProgress } from '../../src/cli/render/sync-progress.js';
+import { EndpointCounters, type StreamResult, type SyncSummary } from '../../src/sync/index.js';
 
 const result = (over: Partial<StreamResult> = {}): StreamResult => ({
   stream: 'candidates',
@@ -26,11 +28,11 @@ const result = (over: Partial<StreamResult> = {}): StreamResult => ({
 afterEach(() => vi.useRealTimers());
 
 describe('sync progress and summary', () => {
-  it('prints plain periodic lines off a TTY, with retries', () => {
+  it('off a TTY: a periodic line with totals and the running streams, a line per failed stream, warnings', () => {
     vi.useFakeTimers();
     let text = '';
     const counters = new EndpointCounters();
-    const p = createProgress({ write: (s: string) => (text += s) }, { intervalMs: 1000, counters });
+    const p = createSyncProgress({ write: (s: string) => (text += s) }, { intervalMs: 1000, counters });
     p.onEvent({
       type: 'stream-start',
       stream: 'candidates',
@@ -39,16 +41,22 @@ describe('sync progress and summary', () => {
       reason: 'first sync',
     });
     p.onEvent({ type: 'page', stream: 'candidates', pages: 2, records: 200 });
+    counters.onEvent({ type: 'request', endpoint: 'candidate.list' });
     counters.onEvent({ type: 'retry', endpoint: 'candidate.list' });
     vi.advanceTimersByTime(1000);
-    expect(text).toContain('sync: candidates full pass (first sync)');
-    expect(text).toContain('candidates 200 records/2 pages');
-    expect(text).toContain('1 retries');
+    expect(text).toContain('0/1 streams done · 200 read · 1 request · 1 retry');
+    expect(text).toContain('running candidates 200 read/2 pages');
     p.onEvent({ type: 'stream-end', result: result() });
-    p.onEvent({ type: 'warning', stream: 'offers', message: 'skipped' });
+    p.onEvent({
+      type: 'stream-end',
+      result: result({ stream: 'offers', status: 'failed', error: { message: 'offer.list: boom' } }),
+    });
+    p.onEvent({ type: 'warning', stream: 'jobs', message: 'skipped' });
     p.stop();
-    expect(text).toContain('sync: candidates ok');
-    expect(text).toContain('warning: offers: skipped');
+    // A stream that completed is not announced: the summary lists it once.
+    expect(text).not.toContain('sync: candidates ok');
+    expect(text).toContain('sync: offers failed: offer.list: boom');
+    expect(text).toContain('warning: jobs: skipped');
   });
 
   it('summarises per stream, announces new columns and names problems with their requestId', () => {
@@ -62,6 +70,7 @@ describe('sync progress and summary', () => {
         result({ newColumns: ['fraud_status'] }),
         result({
           stream: 'offers',
+          endpoint: 'offer.list',
           status: 'failed',
           error: { message: 'offer.list: boom', requestId: 'req-1' },
         }),
@@ -78,7 +87,7 @@ describe('sync progress and summary', () => {
     });
     expect(text).toMatch(/candidates\s+ok\s+full\s+250/);
     expect(text).toContain('candidates: fraud_status');
-    expect(text).toContain('offers failed: offer.list: boom (requestId req-1)');
+    expect(text).toContain('offers failed: boom (requestId req-1)');
     expect(text).toContain('data in sqlite:./x.db');
   });
 });
