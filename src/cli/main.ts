@@ -23,11 +23,21 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => ctx.streams.stderr.write(redact(s)),
     })
     .exitOverride();
-  for (const factory of commandFactories) {
-    const sub = factory(ctx);
-    sub.exitOverride();
-    program.addCommand(sub);
-  }
+  for (const factory of commandFactories) program.addCommand(factory(ctx));
+  // Nested commands (`quarantine export`) too: a usage error anywhere exits 2 through `main`, never
+  // through commander's own process.exit(1), and writes where the CLI writes.
+  const override = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride();
+      sub.configureOutput({
+        writeOut: (s) => ctx.streams.stdout.write(s),
+        writeErr: (s) => ctx.streams.stderr.write(redact(s)),
+      });
+      sub.showHelpAfterError('(run with --help for usage)');
+      override(sub);
+    }
+  };
+  override(program);
   return program;
 }
 

@@ -1,4 +1,5 @@
 import { describeScope, getEndpoint } from '../ashby/catalogue.js';
+import { closest } from '../util/similar.js';
 import {
   applicationCriteriaEvaluations,
   applicationFeedback,
@@ -37,7 +38,6 @@ import {
 import { approvals, offers } from './offers.js';
 import { departments, hiringTeamRoles, locations, userInterviewerPauses, users } from './organization.js';
 import { surveyFormDefinitions, surveyRequests, surveySubmissions } from './surveys.js';
-import { closest } from '../util/similar.js';
 import type { ResolvedStream, StreamDefinition } from './types.js';
 
 export type * from './types.js';

@@ -1,11 +1,14 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { AshbyClient } from '../../ashby/index.js';
 import { resolveHome } from '../../control/home.js';
 import { openControlStore } from '../../control/store.js';
 import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
+import { checkHeader, describeHeaderProblem } from '../../push/header.js';
 import {
+  formatOf,
   InputFileError,
   type InputFormat,
   type InputSource,
@@ -15,12 +18,13 @@ import {
 import { openInputFile } from '../../push/input-file.js';
 import { IDENTITY_MAPPING, loadMapping, type Mapping } from '../../push/mapping.js';
 import { resolveOperation } from '../../push/operations/resolve.js';
-import { createPushProgress } from '../render/push-progress.js';
 import type { OnExisting, Operation } from '../../push/types.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+import { createPushProgress } from '../render/push-progress.js';
+import { count } from '../render/words.js';
 import { addLogFileOption, type LogFileOptions, logged, openRunLog } from '../run-log.js';
 
 interface PushCliOptions extends KeyOptions, LogFileOptions {
@@ -54,6 +58,25 @@ export function inputSource(opts: Pick<PushCliOptions, 'input' | 'format' | 'fro
   return { kind: 'file', file: opts.input, ...(opts.format ? { format: opts.format } : {}) };
 }
 
+/** The header of a CSV file (its first record), or `undefined` when it cannot be read as one. */
+export function readCsvHeader(file: string): string[] | undefined {
+  const fd = openSync(file, 'r');
+  let text: string;
+  try {
+    const buffer = Buffer.alloc(256 * 1024);
+    text = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    const records = parseCsv(text, { bom: true, to: 1, relax_column_count: true }) as string[][];
+    return records[0];
+  } catch {
+    // An unreadable first record is reported row by row by the reader, as before.
+    return undefined;
+  }
+}
+
 /** One line of the human summary. */
 export function formatPushSummary(summary: PushSummary): string {
   const c = summary.counts;
@@ -62,12 +85,12 @@ export function formatPushSummary(summary: PushSummary): string {
     `${c.updated} updated`,
     `${c['skipped-existing']} skipped (already in Ashby)`,
     `${c['skipped-done']} skipped (done in an earlier run)`,
-    `${c.quarantined} quarantined`,
+    `${c.quarantined} ${summary.dryRun ? 'would be quarantined' : 'quarantined'}`,
     `${c.failed} failed`,
   ];
   if (c.pending > 0) parts.push(`${c.pending} pending`);
   if (summary.dryRun) parts.unshift(`${c['dry-run']} would be sent`);
-  return `${summary.dryRun ? 'dry run of ' : ''}${summary.operation}: ${summary.total} records — ${parts.join(', ')}`;
+  return `${summary.dryRun ? 'dry run of ' : ''}${summary.operation}: ${count(summary.total, 'record')} — ${parts.join(', ')}`;
 }
 
 /** Exit code of a finished run: 1 stopped, 3 anything quarantined or failed, else 0. */
@@ -174,7 +197,9 @@ export async function executePush(
               ...(r.error ? { error: r.error } : {}),
             });
           if (r.status === 'quarantined' && !opts.json)
-            out.info(`row ${r.row}: quarantined — ${r.error?.code}: ${r.error?.message}`);
+            out.info(
+              `row ${r.row}: ${opts.dryRun ? 'would be quarantined' : 'quarantined'} — ${r.error?.code}: ${r.error?.message}`,
+            );
         },
       });
     } catch (error) {
@@ -280,6 +305,12 @@ export function pushCommand(ctx: CliContext): Command {
         } catch (error) {
           throw new UsageError((error as Error).message);
         }
+      }
+      if (source.kind === 'file' && (source.format ?? formatOf(source.file)) === 'csv') {
+        const header = readCsvHeader(source.file);
+        const problem = header && checkHeader(header, operation, mapping, opts.key);
+        if (problem)
+          throw new UsageError(describeHeaderProblem(`--input ${source.file}`, operation.name, problem));
       }
       await executePush(ctx, opts, operation, readInput(source), {
         mapping,
