@@ -242,6 +242,28 @@ export async function executePush(
   return summary;
 }
 
+/** What `push --help` says about `--map`, with examples. */
+export const MAP_HELP = `
+Columns and fields:
+  A column named like a field of the operation (see \`ashpipe operations\`) fills that field; dotted
+  names fill nested fields (location.city). A CSV header that cannot map (a required field without a
+  column, a column the operation does not know) is refused before anything is sent (exit 2).
+
+--map FILE, a JSON object:
+  columns     input column -> field ("E-mail": "email"), null to drop a column, or
+              {"to": "tagIds", "split": ";"} to rename and split a list
+  constants   field -> value set on every record ("sourceId": "…")
+  split       field -> separator, for list columns that keep their name
+  ignoreUnknown  true to drop columns the operation does not know instead of refusing them
+
+Examples:
+  fullName,email -> candidate.create:
+    {"columns": {"fullName": "name"}}
+  a spreadsheet export with extra columns:
+    {"columns": {"Full name": "name", "E-mail": "email", "Notes": null}, "constants": {"sourceId": "…"}}
+  ashpipe push --endpoint candidate.create --input people.csv --map people.map.json --dry-run
+`;
+
 /** `ashpipe push`: writes records into Ashby, each exactly once. */
 export function pushCommand(ctx: CliContext): Command {
   const cmd = new Command('push').description(
@@ -286,6 +308,7 @@ export function pushCommand(ctx: CliContext): Command {
       'time allowed for one request; a write that times out is reconciled, never resent blindly (default 30000)',
     )
     .option('--json', 'print the summary as JSON on stdout')
+    .addHelpText('after', MAP_HELP)
     .action(async (opts: PushCliOptions) => {
       const operation = resolveOperation(opts.endpoint, Boolean(opts.manual));
       const source = inputSource(opts);

@@ -128,7 +128,7 @@ export function sandboxCommand(ctx: CliContext): Command {
             ...(keys.length > 0 ? [`  and ${keys.length} from --keys`] : []),
             'Use it from another terminal:',
             `  ASHBY_API_KEY=sandbox-full npx ashpipe sync --base-url ${sandbox.url} --to ./ashby.db`,
-            `  npx ashpipe credentials add sandbox --base-url ${sandbox.url}   (paste sandbox-full when asked)`,
+            `  npx ashpipe credentials add --name sandbox --base-url ${sandbox.url}   (paste sandbox-full when asked)`,
             'Ctrl-C stops it.',
           ].join('\n'),
       );
