@@ -31,7 +31,7 @@ describe('the CLI in a 100×30 terminal', () => {
   let dir: string;
   beforeAll(async () => {
     // Slow enough answers that the live display is seen with many streams in flight.
-    sandbox = await startSandbox({ scale: 200, seed: 1, faults: { latencyMs: 60 } });
+    sandbox = await startSandbox({ scale: 100, seed: 1, faults: { latencyMs: 60 } });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-pty-'));
   });
   afterAll(async () => {
@@ -47,7 +47,10 @@ describe('the CLI in a 100×30 terminal', () => {
     let live: string[] = [];
     await until(async () => {
       live = await run.screen();
-      return live.some((l) => / streams done · /.test(l)) && live.filter((l) => / read /.test(l)).length >= 3;
+      return (
+        live.some((l) => / streams done · [1-9]\d* read/.test(l)) &&
+        live.filter((l) => / read /.test(l)).length >= 3
+      );
     });
     saveScreen('sync-live', live);
     const total = live.findIndex((l) => / streams done · /.test(l));
@@ -97,5 +100,40 @@ describe('the CLI in a 100×30 terminal', () => {
     }
     const again = await runCli(['sync', '--base-url', sandbox.url, '--to', db, '--json'], env());
     expect(again.code).toBe(0);
+  }, 60_000);
+
+  it('push, Ctrl-C: one line with what was applied, exit 130, terminal back; the rerun applies each record once', async () => {
+    const csv = path.join(dir, 'people.csv');
+    const emails = Array.from({ length: 60 }, (_, i) => `pty-push-${i}@example.com`);
+    fs.writeFileSync(csv, `name,email\n${emails.map((e, i) => `Person ${i},${e}`).join('\n')}\n`);
+    const args = ['push', '--base-url', sandbox.url, '--endpoint', 'candidate.create', '--input', csv];
+    sandbox.faults.set({ latencyMs: 250 });
+    try {
+      const run = runInPty(args, { env: env() });
+      await until(() => /\d+\/\d+ records \| [1-9]\d* created/.test(run.raw()));
+      saveScreen('push-before-ctrl-c', await run.screen());
+      run.type('\x03');
+      expect(await run.exit).toBe(130);
+      const screen = await run.screen();
+      saveScreen('push-after-ctrl-c', screen);
+      const lines = screen.filter((l) => l.trim() !== '');
+      expect(lines[lines.length - 1]).toMatch(
+        /^interrupted: [1-9]\d* records? applied, \d+ pending; run the same command to resume$/,
+      );
+      expect(restored(run.raw(), HIDE_CURSOR, SHOW_CURSOR)).toBe(true);
+      expect(restored(run.raw(), WRAP_OFF, WRAP_ON)).toBe(true);
+    } finally {
+      sandbox.faults.set({ latencyMs: 0 });
+    }
+    const again = await runCli(args, env());
+    expect(again.code).toBe(0);
+    const created = (
+      sandbox.records('candidate.list', { apiKey: 'sandbox-full' }) as Array<{
+        emailAddresses?: Array<{ value: string }>;
+      }>
+    )
+      .flatMap((c) => (c.emailAddresses ?? []).map((e) => e.value))
+      .filter((e) => e.startsWith('pty-push-'));
+    expect(created.sort()).toEqual([...emails].sort());
   }, 60_000);
 });

@@ -66,7 +66,8 @@ export function runInPty(
       await pending;
       const buffer = terminal.buffer.active;
       const lines: string[] = [];
-      for (let i = 0; i < rows; i++) lines.push(buffer.getLine(buffer.viewportY + i)?.translateToString(true) ?? '');
+      for (let i = 0; i < rows; i++)
+        lines.push(buffer.getLine(buffer.viewportY + i)?.translateToString(true) ?? '');
       return lines;
     },
     type(text) {

@@ -157,9 +157,16 @@ export async function executePush(
     });
     const store = openControlStore(resolveHome(ctx.env));
     const abort = new AbortController();
-    const onSigint = () => abort.abort();
-    process.once('SIGINT', onSigint);
     const progress = createPushProgress(out.streams.stderr);
+    // The first Ctrl-C stops at the next record; a second ends the process, terminal given back first.
+    const onSigint = () => {
+      if (abort.signal.aborted) {
+        progress.stop();
+        process.exit(ExitCode.Interrupted);
+      }
+      abort.abort();
+    };
+    process.on('SIGINT', onSigint);
     if (streamJson) {
       stdout.write('{\n  "wouldSend": [');
       documentOpen = true;
@@ -230,15 +237,24 @@ export async function executePush(
   if (documentOpen) {
     // The summary's own members follow the streamed bodies in the same object.
     stdout.write(`${bodies === 0 ? '' : '\n  '}],\n${safeStringify(summary, 2).slice(2)}\n`);
-  } else {
+  } else if (summary.stopped?.kind !== 'aborted' || opts.json) {
+    // After Ctrl-C a person reads one line (below); a script still gets its JSON.
     out.result(summary, () => formatPushSummary(summary));
+  }
+  if (summary.stopped?.kind === 'aborted') {
+    const applied = summary.counts.created + summary.counts.updated;
+    out.info(
+      `interrupted: ${count(applied, 'record')} applied, ${summary.counts.pending} pending; run the same command to resume`,
+    );
+    ctx.setExitCode(ExitCode.Interrupted);
+    return summary;
   }
   if (summary.stopped) {
     out.info(`stopped: ${summary.stopped.message}`);
     out.info('records not yet applied stay pending; rerun the same command to continue');
   }
   ctx.setExitCode(exitCodeOf(summary));
-  if (summary.stopped && summary.stopped.kind !== 'aborted') throw new ExitError(ExitCode.Failure, '');
+  if (summary.stopped) throw new ExitError(ExitCode.Failure, '');
   return summary;
 }
 

@@ -60,7 +60,7 @@ export function createSyncProgress(out: TerminalStream, options: SyncProgressOpt
   const retriesOf = (endpoint: string): number => options.counters?.get(endpoint).retries ?? 0;
   const rate = (r: Running): string => {
     const s = (now() - r.startedAt) / 1000;
-    return s > 0 ? `${Math.round(r.records / s)}/s` : '-';
+    return s > 0 && r.records > 0 ? `${Math.round(r.records / s)}/s` : '-';
   };
   const totalRead = () => readBefore + [...running.values()].reduce((n, r) => n + r.records, 0);
   const totalLine = (): string => {
@@ -104,14 +104,23 @@ export function createSyncProgress(out: TerminalStream, options: SyncProgressOpt
       const { columns, rows } = sizeOf(out);
       // The display and the line the cursor rests on must fit, or the terminal scrolls it apart.
       const room = Math.max(1, rows - 2);
-      const entries = [...running.entries()];
+      // Streams reading come first; with two requests in flight, most others are waiting their turn.
+      const entries = [...running.entries()].sort(
+        ([, a], [, b]) => Number(b.pages > 0) - Number(a.pages > 0),
+      );
       const shown = entries.length > room ? entries.slice(0, Math.max(0, room - 1)) : entries;
       const nameWidth = Math.min(30, Math.max(0, ...shown.map(([name]) => name.length)));
       const lines = shown.map(([name, r]) => {
         const retries = retriesOf(r.endpoint);
         return ` ${name.padEnd(nameWidth)}  ${r.mode.padEnd(11)}  ${String(r.records).padStart(7)} read  ${String(r.pages).padStart(5)} pages  ${rate(r)}${retries > 0 ? `  ${count(retries, 'retry', 'retries')}` : ''}`;
       });
-      if (shown.length < entries.length) lines.push(` … and ${entries.length - shown.length} more running`);
+      const rest = entries.slice(shown.length);
+      if (rest.length > 0) {
+        const waiting = rest.filter(([, r]) => r.pages === 0).length;
+        lines.push(
+          ` … and ${rest.length} more running${waiting > 0 ? ` (${waiting} waiting for their first page)` : ''}`,
+        );
+      }
       lines.push(` ${totalLine()}`);
       return lines.map((l) => fit(redact(l), columns - 1));
     };
