@@ -90,4 +90,57 @@ describe('sync progress and summary', () => {
     expect(text).toContain('offers failed: boom (requestId req-1)');
     expect(text).toContain('data in sqlite:./x.db');
   });
+
+  const summaryOf = (streams: StreamResult[], extra: Partial<SyncSummary> = {}): SyncSummary => ({
+    target: 'sqlite:./x.db',
+    startedAt: '',
+    finishedAt: '',
+    durationMs: 1500,
+    exitCode: 3,
+    streams,
+    totals: { records: 0, inserted: 0, updated: 0, deleted: 0, requests: 1, retries: 1, rateLimited: 0 },
+    ...extra,
+  });
+
+  it('one cause shared by many streams is one problem line', () => {
+    const down = (stream: string, endpoint: string) =>
+      result({
+        stream,
+        endpoint,
+        status: 'failed',
+        records: 0,
+        error: {
+          message: `${endpoint}: could not connect to Ashby (ECONNREFUSED); the request was not sent`,
+        },
+      });
+    const text = formatSummary(
+      summaryOf([down('users', 'user.list'), down('jobs', 'job.list'), down('offers', 'offer.list')]),
+    );
+    expect(text).toContain(
+      '  3 streams failed (users, jobs, offers): could not connect to Ashby (ECONNREFUSED); the request was not sent',
+    );
+    expect(text.match(/ECONNREFUSED/g)).toHaveLength(1);
+    expect(text).toContain('; 1 request, 1 retry, 0 rate-limited;');
+  });
+
+  it('a stopped run lists only what it committed, and says why it stopped once', () => {
+    const stopped = (stream: string) => result({ stream, status: 'aborted', pages: 0, records: 0 });
+    const text = formatSummary(
+      summaryOf([result({ pages: 2 }), stopped('jobs'), stopped('offers')], {
+        exitCode: 1,
+        fatal: { message: 'user.list: Ashby refused the API key' },
+      }),
+    );
+    expect(text).not.toMatch(/^jobs\s/m);
+    expect(text).toMatch(/^candidates\s+ok/m);
+    expect(text).toContain('Stopped (2 streams not finished): user.list: Ashby refused the API key');
+  });
+
+  it('changedOnly counts the streams that read nothing new in one line', () => {
+    const quiet = (stream: string) => result({ stream, records: 0, inserted: 0 });
+    const text = formatSummary(summaryOf([result(), quiet('jobs'), quiet('offers')]), { changedOnly: true });
+    expect(text).toMatch(/^candidates\s+ok/m);
+    expect(text).not.toMatch(/^jobs\s/m);
+    expect(text).toContain('2 other streams read with no change.');
+  });
 });

@@ -2,7 +2,7 @@ import type { EndpointCounters } from '../../sync/counters.js';
 import { formatDuration } from '../../sync/duration.js';
 import type { SyncEvent } from '../../sync/types.js';
 import { redact } from '../../util/redact.js';
-import { fit, sizeOf, type TerminalStream, takeTerminal, up, WRAP_OFF, WRAP_ON } from './terminal.js';
+import { cutToWidth, sizeOf, type TerminalStream, takeTerminal, up, WRAP_OFF, WRAP_ON } from './terminal.js';
 import { count } from './words.js';
 
 /** Options of {@link createSyncProgress}. */
@@ -122,7 +122,7 @@ export function createSyncProgress(out: TerminalStream, options: SyncProgressOpt
         );
       }
       lines.push(` ${totalLine()}`);
-      return lines.map((l) => fit(redact(l), columns - 1));
+      return lines.map((l) => cutToWidth(redact(l), columns - 1));
     };
     const draw = (): void => {
       timer = undefined;

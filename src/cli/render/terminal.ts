@@ -31,7 +31,7 @@ export function sizeOf(out: TerminalStream): { columns: number; rows: number } {
 }
 
 /** Cuts a line to `width` characters (an ellipsis marks the cut), so that no line ever wraps. */
-export function fit(line: string, width: number): string {
+export function cutToWidth(line: string, width: number): string {
   if (line.length <= width) return line;
   return width <= 1 ? line.slice(0, width) : `${line.slice(0, width - 1)}…`;
 }
