@@ -7,8 +7,11 @@ import xterm from '@xterm/headless';
 const ENTRY = fileURLToPath(new URL('../sync/cli-entry.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Where the screens the terminal tests walk are saved, for a reader to look at. */
-export const SCREENS_DIR = fileURLToPath(new URL('../cli/__screens__', import.meta.url));
+/**
+ * Where the screens the terminal tests walk are saved on every run, beside the console's screenshots
+ * (`test/cli/__screens__/` keeps a copy of one run for a reader of the repository).
+ */
+export const SCREENS_DIR = fileURLToPath(new URL('../../test-artifacts/terminal', import.meta.url));
 
 /** A CLI run in a real pseudo-terminal of a given size, its output fed to a headless terminal emulator. */
 export interface PtyRun {

@@ -58,6 +58,9 @@ export function inputSource(opts: Pick<PushCliOptions, 'input' | 'format' | 'fro
   return { kind: 'file', file: opts.input, ...(opts.format ? { format: opts.format } : {}) };
 }
 
+/** Column names that can never be field names (they would reach an object's prototype). */
+const FORBIDDEN_NAMES = new Set(['__proto__']);
+
 /** The header of a CSV file (its first record), or `undefined` when it cannot be read as one. */
 export function readCsvHeader(file: string): string[] | undefined {
   const fd = openSync(file, 'r');
@@ -347,6 +350,11 @@ export function pushCommand(ctx: CliContext): Command {
       }
       if (source.kind === 'file' && (source.format ?? formatOf(source.file)) === 'csv') {
         const header = readCsvHeader(source.file);
+        const forbidden = header?.findIndex((c) => FORBIDDEN_NAMES.has(c)) ?? -1;
+        if (forbidden >= 0)
+          throw new UsageError(
+            `--input ${source.file}: column ${forbidden + 1} of the header is named "${header?.[forbidden]}", which cannot be a field name; rename it`,
+          );
         const problem = header && checkHeader(header, operation, mapping, opts.key);
         if (problem)
           throw new UsageError(describeHeaderProblem(`--input ${source.file}`, operation.name, problem));

@@ -47,7 +47,7 @@ interface Running {
  * Progress of a sync on stderr. On a terminal: the streams being read, one line each (as many as the
  * terminal's height allows, the rest counted), and a total line, redrawn in place and cut to its width;
  * finished streams leave the display (the summary lists them). Off a terminal: a periodic line, and a line
- * per stream that did not complete. Warnings are printed above the display in both.
+ * per stream that failed. Warnings are printed above the display in both.
  */
 export function createSyncProgress(out: TerminalStream, options: SyncProgressOptions = {}): SyncProgress {
   const live = options.live ?? Boolean(out.isTTY);
@@ -175,7 +175,8 @@ export function createSyncProgress(out: TerminalStream, options: SyncProgressOpt
   return {
     onEvent(event) {
       track(event);
-      if (event.type === 'stream-end' && event.result.status !== 'ok') {
+      // Skips come with their warning, and aborts with the run's own message: only failures get a line.
+      if (event.type === 'stream-end' && event.result.status === 'failed') {
         const r = event.result;
         write(`sync: ${r.stream} ${r.status}: ${r.error?.message ?? r.reason}`);
       } else if (event.type === 'warning') {
