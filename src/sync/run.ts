@@ -2,10 +2,8 @@ import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../as
 import { type OutputMode, openSink } from '../sinks/index.js';
 import type { ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
-import type { ProgressStream } from '../util/progress-stream.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
-import { createProgress } from './progress.js';
 import type { SyncEvent, SyncSummary } from './types.js';
 
 /** Everything one sync run needs, as the CLI and the demo gather it. */
@@ -51,12 +49,13 @@ export interface SyncRunOptions {
    * @example 1
    */
   maxConcurrent?: number;
-  /** Receives every sync event (stream starts, pages, stream ends), besides the progress display. */
+  /** Receives the run's events (streams starting and ending, pages, warnings), e.g. for a progress display. */
   onEvent?: (event: SyncEvent) => void;
-  /** Progress lines go here (stderr); none when absent. */
-  progress?: ProgressStream;
-  /** Live bars instead of plain lines. @default the progress stream's `isTTY` */
-  live?: boolean;
+  /**
+   * Counts requests, retries and 429s per endpoint; pass one to read the figures while the run goes on.
+   * @default a new one per run
+   */
+  counters?: EndpointCounters;
   /** Client retry policy overrides (tests use a short backoff). */
   retry?: Partial<RetryOptions>;
   logger?: Logger;
@@ -67,7 +66,7 @@ export interface SyncRunOptions {
 
 /** Opens the sink, syncs the streams with progress, closes the sink, and returns the summary. */
 export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary> {
-  const counters = new EndpointCounters();
+  const counters = options.counters ?? new EndpointCounters();
   const limiter =
     options.requestsPerSecond !== undefined || options.maxConcurrent !== undefined
       ? new Limiter({
@@ -94,12 +93,6 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
     ...(options.outputMode ? { outputMode: options.outputMode } : {}),
   });
   await sink.open();
-  const progress = options.progress
-    ? createProgress(options.progress, {
-        counters,
-        ...(options.live !== undefined ? { live: options.live } : {}),
-      })
-    : undefined;
   try {
     return await runSync({
       client,
@@ -117,17 +110,9 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
       ...(options.lockLabel !== undefined ? { lockLabel: options.lockLabel } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(progress || options.onEvent
-        ? {
-            onEvent: (e: SyncEvent) => {
-              progress?.onEvent(e);
-              options.onEvent?.(e);
-            },
-          }
-        : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
   } finally {
-    progress?.stop();
     await sink.close();
   }
 }

@@ -2,6 +2,7 @@ import { credentialsMigration } from './0001-credentials.js';
 import { serverMigration } from './0050-server.js';
 import { pushMigration } from './0300-push.js';
 import { pushRunOwnerMigration } from './0301-push-run-owner.js';
+import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
 import type { Migration } from './types.js';
 
 export type { Migration } from './types.js';
@@ -15,4 +16,5 @@ export const migrations: readonly Migration[] = [
   serverMigration,
   pushMigration,
   pushRunOwnerMigration,
+  quarantineDismissMigration,
 ];

@@ -1,8 +1,11 @@
 import cliProgress from 'cli-progress';
-import type { ProgressStream } from '../util/progress-stream.js';
-import { redact } from '../util/redact.js';
-import type { RecordResult } from './engine.js';
-import type { RecordStatus } from './types.js';
+import type { RecordResult } from '../../push/engine.js';
+import type { RecordStatus } from '../../push/types.js';
+import { redact } from '../../util/redact.js';
+import { type TerminalStream, takeTerminal } from './terminal.js';
+
+/** Where progress goes: stderr, or anything with `write` and an optional TTY flag. */
+export type PushProgressStream = TerminalStream;
 
 /** Options of {@link createPushProgress}. */
 export interface PushProgressOptions {
@@ -43,7 +46,7 @@ const SHOWN: readonly RecordStatus[] = [
  * Progress of a push on stderr: a cli-progress bar on a TTY (records done of records read, with counts per
  * outcome), otherwise a plain line every few seconds so that logs stay readable.
  */
-export function createPushProgress(out: ProgressStream, options: PushProgressOptions = {}): PushProgress {
+export function createPushProgress(out: PushProgressStream, options: PushProgressOptions = {}): PushProgress {
   const live = options.live ?? Boolean(out.isTTY);
   const now = options.now ?? Date.now;
   const intervalMs = options.intervalMs ?? 5_000;
@@ -67,6 +70,8 @@ export function createPushProgress(out: ProgressStream, options: PushProgressOpt
       },
       cliProgress.Presets.shades_classic,
     );
+    // cli-progress gives the cursor and line wrap back when stopped; this also does on an abrupt exit.
+    const giveBack = takeTerminal(out);
     bar.start(0, 0, { summary: summary() });
     return {
       read() {
@@ -80,6 +85,7 @@ export function createPushProgress(out: ProgressStream, options: PushProgressOpt
       },
       stop() {
         bar.stop();
+        giveBack();
       },
     };
   }
