@@ -5,6 +5,7 @@ import type { Logger } from '../util/logger.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
 import { createProgress, type ProgressStream } from './progress.js';
+import type { RefreshAfter } from './refresh.js';
 import type { SyncSummary } from './types.js';
 
 /** Everything one sync run needs, as the CLI and the demo gather it. */
@@ -24,6 +25,10 @@ export interface SyncRunOptions {
   includeArchived?: boolean;
   excludeConfidential?: boolean;
   reconcileAfterMs?: number | null;
+  /** Read the streams without a sync token whatever their refresh interval (`--refresh`). */
+  refresh?: boolean;
+  /** Refresh intervals of the streams without a sync token (`runSync`'s `refreshAfter`). */
+  refreshAfter?: RefreshAfter;
   /** Records per page, at most 100. */
   pageSize?: number;
   /**
@@ -109,6 +114,8 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
         ? { excludeConfidential: options.excludeConfidential }
         : {}),
       ...(options.reconcileAfterMs !== undefined ? { reconcileAfterMs: options.reconcileAfterMs } : {}),
+      ...(options.refresh !== undefined ? { refresh: options.refresh } : {}),
+      ...(options.refreshAfter !== undefined ? { refreshAfter: options.refreshAfter } : {}),
       ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
       ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
       ...(options.lockLabel !== undefined ? { lockLabel: options.lockLabel } : {}),

@@ -77,6 +77,12 @@ export function formatSummary(summary: SyncSummary): string {
       `${formatDuration(summary.durationMs)}; ${t.requests} requests, ${t.retries} retries, ${t.rateLimited} rate-limited; ` +
       `data in ${summary.target}`,
   );
+  const fresh = summary.streams.filter((s) => s.notDue);
+  if (fresh.length > 0) {
+    lines.push(
+      `${fresh.length} stream${fresh.length === 1 ? '' : 's'} without a sync token still fresh, not read (--refresh reads them now)`,
+    );
+  }
   if (summary.fatal) lines.push(`Stopped: ${summary.fatal.message}`);
   return lines.join('\n');
 }

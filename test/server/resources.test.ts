@@ -164,6 +164,8 @@ describe('flows and runs', () => {
       source({ credentialId: 'cred_nope' }),
       source({ schedule: 'every tuesday' }),
       source({ streams: ['not_a_stream'] }),
+      source({ options: { refreshAfter: 'sources=soon' } }),
+      source({ options: { refreshAfter: 12 } }),
       { kind: 'destination', name: 'Push', credentialId, input: { type: 'csv', content: 'a\n1' } },
     ];
     for (const body of cases) {
