@@ -11,6 +11,9 @@ import {
   type ColumnMapRow,
   createTableSql,
   encodeValue,
+  fieldPath,
+  fieldValue,
+  isReferenceField,
   KEY_TYPE_NOTICE,
   keyColumnValue,
   keyFits,
@@ -23,6 +26,8 @@ import {
   postgresCustomFieldBackfillSql,
   qualified,
   quoteIdent,
+  referenceBackfillSql,
+  referenceIndexSql,
   rowDecoder,
   SEEN_COLUMN,
   StreamLayout,
@@ -671,6 +676,15 @@ export class PostgresSink implements Sink {
       if (existed || !keyFields.has(column.field)) {
         await client.query(addColumnSql(layout, column, 'postgres', this.schema));
       }
+      if (isReferenceField(column.field)) {
+        // Rows stored before (by an earlier version, or before the first object arrived) get their ids too.
+        if (existed) {
+          await client.query(referenceBackfillSql(layout, column, 'postgres', this.schema), [
+            fieldPath(column.field),
+          ]);
+        }
+        await client.query(referenceIndexSql(layout, column, this.schema));
+      }
     }
     const params: unknown[] = [];
     const tuples = added.map((column) => {
@@ -761,7 +775,7 @@ export class PostgresSink implements Sink {
         for (const c of layout.columns) {
           const value = keyFields.has(c.field)
             ? keyColumnValue(shape.name, c, record, 'postgres')
-            : encodeValue(c.type, record[c.field], 'postgres');
+            : encodeValue(c.type, fieldValue(record, c.field), 'postgres');
           params.push(c.type === 'json' && typeof value === 'string' ? jsonbSafe(value) : value);
         }
         params.push(raws[index], now, null, passId, seq);

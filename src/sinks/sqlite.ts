@@ -12,6 +12,8 @@ import {
   customFieldValuesSelectSql,
   customFieldValuesViewSql,
   encodeValue,
+  fieldValue,
+  isReferenceField,
   KEY_TYPE_NOTICE,
   keyColumnValue,
   keyFits,
@@ -21,6 +23,8 @@ import {
   PARENT_COLUMN,
   parentIndexSql,
   quoteIdent,
+  referenceBackfillSql,
+  referenceIndexSql,
   rowDecoder,
   SEEN_COLUMN,
   StreamLayout,
@@ -565,6 +569,11 @@ export class SqliteSink implements Sink {
       } else {
         db.exec(generated ? addGeneratedColumnSql(layout, column) : addColumnSql(layout, column, 'sqlite'));
       }
+      if (isReferenceField(column.field)) {
+        // A written column of an earlier version's table: the rows stored before get their ids too.
+        if (existed && !generated) db.exec(referenceBackfillSql(layout, column, 'sqlite'));
+        db.exec(referenceIndexSql(layout, column));
+      }
       record.run(
         layout.stream,
         column.field,
@@ -675,7 +684,7 @@ export class SqliteSink implements Sink {
       else if (existing.deleted_at !== null) result.undeleted++;
       else result.updated++;
       let i = 0;
-      for (const c of written) values[i++] = encodeValue(c.type, record[c.field], 'sqlite');
+      for (const c of written) values[i++] = encodeValue(c.type, fieldValue(record, c.field), 'sqlite');
       values[i++] = raw;
       values[i++] = now;
       values[i++] = null;
