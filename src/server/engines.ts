@@ -58,7 +58,8 @@ function countOf(r: StreamResult): RunCount {
     read: r.records,
     written: r.inserted + r.updated + r.undeleted,
     deleted: r.deleted,
-    ...(r.error ? { message: r.error.message } : {}),
+    // A stream left alone because its last read is still fresh says so, and when it is next read.
+    ...(r.error ? { message: r.error.message } : r.notDue ? { message: r.reason } : {}),
   };
 }
 
