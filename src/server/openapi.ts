@@ -171,7 +171,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/quarantine': {
         get: op('quarantine', {
           summary:
-            'Quarantined records (`flowId`, `runId`, `operation`, `status`=open|replayed|resolved|all, `limit`, `offset`)',
+            'Quarantined records (`flowId`, `runId`, `operation`, `status`=open|replayed|resolved|dismissed|all, `limit`, `offset`)',
         }),
       },
       '/quarantine/export': {
@@ -181,6 +181,18 @@ export function openApiDocument(): Record<string, unknown> {
         }),
       },
       '/quarantine/{id}': { get: op('quarantine', { summary: 'One quarantined record', errors: [404] }) },
+      '/quarantine/{id}/resolve': {
+        post: op('quarantine', {
+          summary: 'Mark an open entry resolved (its record was fixed some other way); 409 unless open',
+          errors: [404, 409],
+        }),
+      },
+      '/quarantine/{id}/dismiss': {
+        post: op('quarantine', {
+          summary: 'Dismiss an open entry (its record is not to be pushed); 409 unless open',
+          errors: [404, 409],
+        }),
+      },
       '/quarantine/replay': {
         post: op('quarantine', {
           summary:

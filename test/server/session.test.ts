@@ -229,6 +229,7 @@ describe('authentication and CSRF on the API', () => {
       '/flows/{id}/run',
       '/runs/{id}/events',
       '/quarantine/replay',
+      '/quarantine/{id}/dismiss',
       '/datasets/{stream}/preview',
     ]) {
       expect(Object.keys(doc.paths)).toContain(p);

@@ -1,6 +1,7 @@
 import { credentialsMigration } from './0001-credentials.js';
 import { pushMigration } from './push.js';
 import { pushRunOwnerMigration } from './push-run-owner.js';
+import { quarantineDismissMigration } from './quarantine-dismiss.js';
 import { serverMigration } from './server.js';
 import type { Migration } from './types.js';
 
@@ -12,4 +13,5 @@ export const migrations: readonly Migration[] = [
   serverMigration,
   pushMigration,
   pushRunOwnerMigration,
+  quarantineDismissMigration,
 ];

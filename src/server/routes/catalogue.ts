@@ -84,7 +84,7 @@ const CSV_COLUMNS = [
   'record',
 ] as const;
 
-const statusParam = z.enum(['open', 'replayed', 'resolved', 'all']).default('open');
+const statusParam = z.enum(['open', 'replayed', 'resolved', 'dismissed', 'all']).default('open');
 
 /** `/api/v1/quarantine`: records the destination engine set aside; list, export (JSONL or CSV), replay. */
 export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
@@ -126,6 +126,14 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     return c.body(items.map((i) => JSON.stringify(i)).join('\n') + (items.length > 0 ? '\n' : ''));
   });
   app.get('/:id', (c) => c.json({ item: service().get(c.req.param('id')) }));
+  // Closing by hand: resolved (fixed elsewhere) or dismissed (not to be pushed); 409 unless open.
+  for (const action of ['resolve', 'dismiss'] as const) {
+    app.post(`/:id/${action}`, (c) => {
+      const q = service();
+      if (!q.close) throw new NotFoundError('feature', `quarantine ${action}`);
+      return c.json({ item: q.close(c.req.param('id'), action === 'resolve' ? 'resolved' : 'dismissed') });
+    });
+  }
   // Replays run as a run of the flow (trigger `replay`): 409 while the flow runs, recorded in its history.
   app.post('/replay', async (c) => {
     const body = await readBody(

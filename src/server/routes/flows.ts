@@ -54,7 +54,13 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
     return resolved;
   };
 
-  app.get('/', (c) => c.json({ flows: store.listFlows().map((f) => view(deps, f)) }));
+  // The zone cron schedules run in comes with the list: the console previews next runs in it.
+  app.get('/', (c) =>
+    c.json({
+      flows: store.listFlows().map((f) => view(deps, f)),
+      timezone: deps.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+    }),
+  );
 
   app.post('/', async (c) => {
     const config = await readBody(c, createFlowSchema);
