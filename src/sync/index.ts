@@ -10,7 +10,6 @@ export {
 } from './engine.js';
 export { describeHolder } from './lock.js';
 export { chooseMode, type ModeChoice } from './mode.js';
-export { createProgress, type Progress, type ProgressOptions } from './progress.js';
 export {
   DEFAULT_REFRESH_AFTER_MS,
   parseRefreshAfter,
@@ -20,5 +19,4 @@ export {
 } from './refresh.js';
 export { type SyncRunOptions, syncToTarget } from './run.js';
 export { nextState, readState, type StateEvent } from './state.js';
-export { formatSummary } from './summary.js';
 export type { PassMode, StreamResult, SyncEvent, SyncSummary } from './types.js';
