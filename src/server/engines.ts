@@ -11,6 +11,7 @@ import { resolveOperation } from '../push/operations/resolve.js';
 import type { OnExisting, Operation } from '../push/types.js';
 import { selectStreams } from '../streams/index.js';
 import { readFirstPage } from '../sync/first-page.js';
+import { parseRefreshAfter, type RefreshAfter, RefreshAfterError } from '../sync/refresh.js';
 import { syncToTarget } from '../sync/run.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
@@ -19,13 +20,34 @@ import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './mo
 import type { DryRunReport, FlowEngine, RunOutcome } from './services.js';
 
 /** The sink target string of a source flow's target (the same strings `ashpipe sync --target` takes). */
-function targetString(target: Target): string {
+export function targetString(target: Target): string {
   if (target.type === 'sqlite') return `sqlite:${path.resolve(target.path)}`;
   if (target.type === 'jsonl') return `jsonl:${path.resolve(target.path)}`;
   if (!target.schema) return target.url;
   const url = new URL(target.url);
   url.searchParams.set('schema', target.schema);
   return url.toString();
+}
+
+/**
+ * A source flow's `options.refreshAfter` (the CLI's `--refresh-after` syntax, e.g. `"12h,approvals=0"`) as
+ * the engine's option.
+ * @throws ValidationError naming the option and the part that is wrong
+ */
+export function refreshAfterOption(value: unknown): { refreshAfter?: RefreshAfter } {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'string') {
+    throw new ValidationError(
+      'options.refreshAfter: expected a string like "24h" or "sources=7d,approvals=0"',
+    );
+  }
+  try {
+    return { refreshAfter: parseRefreshAfter(value) };
+  } catch (error) {
+    if (error instanceof RefreshAfterError)
+      throw new ValidationError(`options.refreshAfter: ${error.message}`);
+    throw error;
+  }
 }
 
 function countOf(r: StreamResult): RunCount {
@@ -36,7 +58,8 @@ function countOf(r: StreamResult): RunCount {
     read: r.records,
     written: r.inserted + r.updated + r.undeleted,
     deleted: r.deleted,
-    ...(r.error ? { message: r.error.message } : {}),
+    // A stream left alone because its last read is still fresh says so, and when it is next read.
+    ...(r.error ? { message: r.error.message } : r.notDue ? { message: r.reason } : {}),
   };
 }
 
@@ -100,6 +123,8 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
     // The same locks as `ashpipe sync`: a flow and a CLI run never write one stream of a target at once.
     lockLabel: `flow "${flow.name}" (run ${ctx.runId})`,
     ...(config.options.fullRefresh === true ? { fullRefresh: true } : {}),
+    ...(config.options.refresh === true ? { refresh: true } : {}),
+    ...refreshAfterOption(config.options.refreshAfter),
     ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
     ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
     ...requestOptions,

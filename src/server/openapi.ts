@@ -155,9 +155,16 @@ export function openApiDocument(): Record<string, unknown> {
       '/runs/{id}/events': {
         get: op('runs', { summary: 'Server-sent events: `progress`…, then `finished`', errors: [404] }),
       },
+      '/datasets': {
+        get: op('datasets', {
+          summary: 'The synced tables of a source flow with live and deleted row counts (`flowId`)',
+          errors: [404, 422],
+        }),
+      },
       '/datasets/{stream}/preview': {
         get: op('datasets', {
-          summary: 'A page of a synced table (`flowId`, `limit`, `offset`)',
+          summary:
+            'A page of a synced table, live rows unless `includeDeleted`=true (`flowId`, `limit`, `offset`)',
           errors: [404, 422],
         }),
       },

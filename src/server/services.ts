@@ -164,13 +164,37 @@ export interface DatasetPage {
   stream: string;
   columns: string[];
   rows: Array<Record<string, unknown>>;
+  /** Rows of the table: live rows, or all rows when soft-deleted ones were asked for too. */
   total: number;
+  /** Soft-deleted rows of the table (shown only with `includeDeleted`). */
+  deleted: number;
   limit: number;
   offset: number;
 }
 
+/** A synced table of a source flow's target. */
+export interface DatasetTable {
+  /** Table (stream) name. @example 'candidates' */
+  name: string;
+  /** Live rows. */
+  rows: number;
+  /** Soft-deleted rows. */
+  deleted: number;
+}
+
 export interface DatasetService {
-  preview(flow: Flow, stream: string, page: { limit: number; offset: number }): Promise<DatasetPage>;
+  /** The tables of the flow's target with their row counts (none when nothing was synced yet). */
+  tables(flow: Flow): Promise<DatasetTable[]>;
+  /**
+   * A page of one table, business columns first and `_ashpipe_*` bookkeeping last.
+   * @param options.includeDeleted also list soft-deleted rows (default: live rows only)
+   */
+  preview(
+    flow: Flow,
+    stream: string,
+    page: { limit: number; offset: number },
+    options?: { includeDeleted?: boolean },
+  ): Promise<DatasetPage>;
 }
 
 /** Reads a few records of a stream with a key (the console's "Test" step of a source). */

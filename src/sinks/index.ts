@@ -16,6 +16,7 @@ export type {
   LockHolder,
   PageParent,
   ReadRowsOptions,
+  RowCount,
   Sink,
   StreamLock,
   StreamShape,
@@ -23,7 +24,13 @@ export type {
   UpsertOptions,
   UpsertResult,
 } from './types.js';
-export { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LockLostError, SinkError } from './types.js';
+export {
+  CUSTOM_FIELD_VALUES_TABLE,
+  LOCK_HEARTBEAT_MS,
+  LOCK_STALE_MS,
+  LockLostError,
+  SinkError,
+} from './types.js';
 
 /** Options of {@link openSink}. */
 export interface OpenSinkOptions {

@@ -4,6 +4,7 @@ import type { ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
+import type { RefreshAfter } from './refresh.js';
 import type { SyncEvent, SyncSummary } from './types.js';
 
 /** Everything one sync run needs, as the CLI and the demo gather it. */
@@ -23,6 +24,10 @@ export interface SyncRunOptions {
   includeArchived?: boolean;
   excludeConfidential?: boolean;
   reconcileAfterMs?: number | null;
+  /** Read the streams without a sync token whatever their refresh interval (`--refresh`). */
+  refresh?: boolean;
+  /** Refresh intervals of the streams without a sync token (`runSync`'s `refreshAfter`). */
+  refreshAfter?: RefreshAfter;
   /** Records per page, at most 100. */
   pageSize?: number;
   /**
@@ -105,6 +110,8 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
         ? { excludeConfidential: options.excludeConfidential }
         : {}),
       ...(options.reconcileAfterMs !== undefined ? { reconcileAfterMs: options.reconcileAfterMs } : {}),
+      ...(options.refresh !== undefined ? { refresh: options.refresh } : {}),
+      ...(options.refreshAfter !== undefined ? { refreshAfter: options.refreshAfter } : {}),
       ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
       ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
       ...(options.lockLabel !== undefined ? { lockLabel: options.lockLabel } : {}),

@@ -121,6 +121,7 @@ describe('authentication and CSRF on the API', () => {
     ['GET', '/api/v1/runs'],
     ['GET', '/api/v1/runs/run_x/events'],
     ['GET', '/api/v1/datasets/candidates/preview'],
+    ['GET', '/api/v1/datasets?flowId=flow_x'],
     ['GET', '/api/v1/quarantine'],
     ['GET', '/api/v1/tokens'],
     ['GET', '/api/v1/streams'],

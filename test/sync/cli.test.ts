@@ -122,5 +122,8 @@ describe('ashpipe streams and ashpipe sync', () => {
     expect(unknown.stderr).toContain('unknown stream: nope');
     const bad = await cli(['sync', '--base-url', sandbox.url, '--reconcile-after', 'soon'], env);
     expect(bad.code).toBe(2);
+    const refresh = await cli(['sync', '--base-url', sandbox.url, '--refresh-after', '12h,users=1h'], env);
+    expect(refresh.code).toBe(2);
+    expect(refresh.stderr).toContain('--refresh-after: "users=1h": users has a sync token');
   });
 });

@@ -3,7 +3,15 @@ import { checkReach } from '../../ashby/reach.js';
 import { resolveHome } from '../../control/home.js';
 import { isOwnFile } from '../../control/own-files.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
-import { EndpointCounters, parseDuration, type SyncSummary, syncToTarget } from '../../sync/index.js';
+import {
+  EndpointCounters,
+  parseDuration,
+  parseRefreshAfter,
+  type RefreshAfter,
+  RefreshAfterError,
+  type SyncSummary,
+  syncToTarget,
+} from '../../sync/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
@@ -22,6 +30,8 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   excludeStreams?: string;
   fullRefresh?: boolean;
   reconcileAfter: string;
+  refresh?: boolean;
+  refreshAfter?: string;
   excludeConfidential?: boolean;
   includeArchived: boolean;
   pageSize: string;
@@ -84,6 +94,14 @@ export function syncCommand(ctx: CliContext): Command {
       'read an incremental stream in full when its last full pass is older than this (e.g. 7d, 12h; never)',
       '7d',
     )
+    .option(
+      '--refresh',
+      'read the streams without a sync token (locations, sources, interview plans…) now, even if still fresh',
+    )
+    .option(
+      '--refresh-after <list>',
+      'how long a read of a stream without a sync token stays fresh: 24h (all), sources=7d,approvals=0 (per stream), or both; 0 = every run (default 24h; 1h for approvals, job_postings, survey_submissions)',
+    )
     .option('--exclude-confidential', 'leave out confidential jobs and projects and what hangs off them')
     .option('--no-include-archived', 'skip archived jobs, deactivated users and other archived records')
     .option('--page-size <n>', 'records per request and per committed page (1-100)', '100')
@@ -115,6 +133,15 @@ export function syncCommand(ctx: CliContext): Command {
         throw new UsageError(
           `--reconcile-after: expected a duration like 7d, 12h or never, got ${opts.reconcileAfter}`,
         );
+      }
+      let refreshAfter: RefreshAfter | undefined;
+      if (opts.refreshAfter !== undefined) {
+        try {
+          refreshAfter = parseRefreshAfter(opts.refreshAfter);
+        } catch (error) {
+          if (error instanceof RefreshAfterError) throw new UsageError(`--refresh-after: ${error.message}`);
+          throw error;
+        }
       }
       const pageSize = Number(opts.pageSize);
       if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) {
@@ -186,6 +213,8 @@ export function syncCommand(ctx: CliContext): Command {
                 outputMode: opts.outputMode,
                 streams,
                 reconcileAfterMs,
+                ...(opts.refresh ? { refresh: true } : {}),
+                ...(refreshAfter ? { refreshAfter } : {}),
                 pageSize,
                 lockWaitMs: lockWaitMs ?? 0,
                 ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),

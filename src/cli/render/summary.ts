@@ -140,6 +140,17 @@ export function formatSummary(summary: SyncSummary, format: SummaryFormat = {}):
       lines.push(`  ${s.stream}: ${s.rejected}${why ? ` (${why})` : ''}`);
     }
   }
+  const fresh = summary.streams.filter((s) => s.notDue);
+  if (fresh.length > 0) {
+    const next = fresh
+      .map((s) => s.notDue?.nextReadAt)
+      .filter((at): at is string => at !== undefined)
+      .sort()[0];
+    lines.push(
+      '',
+      `Not read, still fresh (no sync token; --refresh reads them now): ${fresh.map((s) => s.stream).join(', ')}${next ? `; next read after ${next}` : ''}`,
+    );
+  }
   const problems = summary.fatal ? [] : problemLines(summary.streams);
   if (problems.length > 0) lines.push('', 'Problems:', ...problems);
   const t = summary.totals;

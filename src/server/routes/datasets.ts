@@ -1,13 +1,27 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppEnv } from '../auth.js';
-import { paging, type ServerDeps } from '../context.js';
+import { paging, readBody, type ServerDeps } from '../context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Flow } from '../model.js';
 import { resolveFlowPaths } from '../paths.js';
+import type { ReplayResult } from '../services.js';
 
-/** `/api/v1/datasets/:stream/preview?flowId=…`: a page of a synced table. */
+/**
+ * `/api/v1/datasets?flowId=…`: the synced tables of a source flow with their row counts;
+ * `/api/v1/datasets/:stream/preview?flowId=…[&includeDeleted=true]`: a page of one of them.
+ */
 export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.get('/', async (c) => {
+    const flowId = c.req.query('flowId');
+    if (!flowId) throw new ValidationError('choose the source flow whose tables to list (flowId)');
+    const flow = deps.store.getFlow(flowId);
+    if (!flow) throw new NotFoundError('flow', flowId);
+    if (flow.config.kind !== 'source') throw new ValidationError(`flow "${flow.name}" is not a source flow`);
+    const resolved = { ...flow, config: resolveFlowPaths(deps.paths, flow.config) };
+    return c.json({ flowId: flow.id, tables: await deps.services.datasets.tables(resolved) });
+  });
   app.get('/:stream/preview', async (c) => {
     const stream = c.req.param('stream');
     const flowId = c.req.query('flowId');
@@ -24,12 +38,18 @@ export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
             f.config.kind === 'source' &&
             (f.config.streams.length === 0 || f.config.streams.includes(stream)),
         );
-      if (!flow) throw new ValidationError(`no source flow syncs "${stream}"; pass flowId`);
+      if (!flow)
+        throw new ValidationError(`no source flow syncs "${stream}"; choose the flow to preview (flowId)`);
     }
     const page = paging(c, { limit: 50, max: 500 });
+    const includeDeleted = z.enum(['true', 'false']).default('false').parse(c.req.query('includeDeleted'));
     // The target is read where the flow's checked, real path says, never where a link now points.
     const resolved = { ...flow, config: resolveFlowPaths(deps.paths, flow.config) };
-    return c.json(await deps.services.datasets.preview(resolved, stream, page));
+    return c.json(
+      await deps.services.datasets.preview(resolved, stream, page, {
+        includeDeleted: includeDeleted === 'true',
+      }),
+    );
   });
   return app;
 }

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
-import { sourceRequestOptions } from '../engines.js';
+import { refreshAfterOption, sourceRequestOptions } from '../engines.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
 import { resolveFlowPaths } from '../paths.js';
@@ -48,6 +48,7 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
       const unknown = config.streams.filter((s) => !known.has(s));
       if (unknown.length > 0) throw new ValidationError(`unknown stream(s): ${unknown.join(', ')}`);
       sourceRequestOptions(config.options);
+      refreshAfterOption(config.options.refreshAfter);
     } else {
       services.checkDestination?.(config);
     }
