@@ -14,16 +14,18 @@ export { SqliteSink, type SqliteSinkOptions } from './sqlite.js';
 export type {
   LockAttempt,
   LockHolder,
+  MarkDeletedOptions,
   PageParent,
   ReadRowsOptions,
   Sink,
+  StoredRecord,
   StreamLock,
   StreamShape,
   StreamState,
   UpsertOptions,
   UpsertResult,
 } from './types.js';
-export { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LockLostError, SinkError } from './types.js';
+export { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LockLostError, MERGED_INTO_COLUMN, SinkError } from './types.js';
 
 /** Options of {@link openSink}. */
 export interface OpenSinkOptions {
