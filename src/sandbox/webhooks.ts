@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Rec, World, WorldEvent } from './world.js';
 
 /** Ashby retries failed deliveries at most this many times in all (API-NOTES §7). */
@@ -101,7 +101,8 @@ export class WebhookEmitter {
     if (!payload) return;
     const hooks = this.hooks().filter((h) => h.webhookType === payload.action);
     if (hooks.length === 0) return;
-    const body = JSON.stringify(payload);
+    // One id per event: the same in every retry and in every webhook the event fans out to (API-NOTES §7).
+    const body = JSON.stringify({ webhookActionId: randomUUID(), ...payload });
     for (const hook of hooks) {
       if (typeof hook.requestUrl !== 'string' || !isLoopback(hook.requestUrl)) continue;
       this.deliver(hook, payload.action, body, 1);
