@@ -56,7 +56,7 @@ export interface ApplierOptions {
 }
 
 type Final =
-  | { kind: 'upsert'; record: Record<string, unknown>; events: Set<string> }
+  | { kind: 'upsert'; record: Record<string, unknown>; events: Set<string>; ambiguous: boolean }
   | { kind: 'delete'; mergedInto?: string; events: Set<string> };
 
 /** A record's `updatedAt` when it has one (ISO strings compare as text). */
@@ -69,6 +69,24 @@ function isOlder(record: Record<string, unknown>, stored: Record<string, unknown
   const a = updatedAtOf(record);
   const b = updatedAtOf(stored);
   return a !== undefined && b !== undefined && a < b;
+}
+
+/**
+ * The `.info` endpoint and request of each stream whose events carry records: two different versions with
+ * the same `updatedAt` (changes within one millisecond) are told apart by asking Ashby for the current one.
+ */
+const INFO: Readonly<Record<string, (id: string) => [string, Record<string, unknown>]>> = {
+  applications: (id) => ['application.info', { applicationId: id }],
+  candidates: (id) => ['candidate.info', { id }],
+  jobs: (id) => ['job.info', { id, includeUnpublishedJobPostingsIds: true }],
+  offers: (id) => ['offer.info', { offerId: id }],
+  openings: (id) => ['opening.info', { openingId: id }],
+};
+
+/** Same `updatedAt`, different content: which one is newer cannot be told from the records. */
+function isTie(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const ua = updatedAtOf(a);
+  return ua !== undefined && ua === updatedAtOf(b) && JSON.stringify(a) !== JSON.stringify(b);
 }
 
 /** Short reason of a failure, for the inbox and people; never the key. */
@@ -178,7 +196,8 @@ export class WebhookApplier {
         prev.events.add(actionId);
         return;
       }
-      m.set(id, { kind: 'upsert', record, events: new Set([...(prev?.events ?? []), actionId]) });
+      const ambiguous = prev !== undefined && (prev.ambiguous || isTie(record, prev.record));
+      m.set(id, { kind: 'upsert', record, ambiguous, events: new Set([...(prev?.events ?? []), actionId]) });
     };
     const remove = (stream: string, id: string, actionId: string, mergedInto?: string) => {
       const m = finalOf(stream);
@@ -293,12 +312,24 @@ export class WebhookApplier {
         upserts.map(([id]) => id),
       );
       // Never back: a deleted row stays deleted, an older version never replaces a newer one.
-      const records = upserts
-        .filter(([id, f]) => {
-          const s = stored.get(id);
-          return !s || (!s.deleted && !isOlder(f.record, s.record));
-        })
-        .map(([, f]) => f.record);
+      const records: Record<string, unknown>[] = [];
+      for (const [id, f] of upserts) {
+        const s = stored.get(id);
+        if (s && (s.deleted || isOlder(f.record, s.record))) continue;
+        const info = INFO[stream];
+        if (info && (f.ambiguous || (s && isTie(f.record, s.record)))) {
+          const [endpoint, body] = info(id);
+          let current: Record<string, unknown>;
+          try {
+            current = (await this.options.client.call<Record<string, unknown>>(endpoint, body)).results;
+          } catch (error) {
+            // Gone since: its delete event (or the next full sync) takes care of the row.
+            if (error instanceof AshbyNotFoundError) continue;
+            throw error;
+          }
+          records.push(listShaped(current, { record: f.record, deleted: false }));
+        } else records.push(f.record);
+      }
       if (records.length > 0) await sink.upsertPage(shape, records, {}, { keepState: true });
       const byMerge = new Map<string | undefined, string[]>();
       for (const [id, f] of finals) {
@@ -324,7 +355,8 @@ function shapeFor(stream: string): StreamShape {
 
 /**
  * `.info` may return fields its list endpoint does not (`application.info` adds the history): a field the
- * stored row (written by the list) lacks is left out, so the row stays what the next sync writes.
+ * list-shaped reference (the stored row, or the event's record) lacks is left out, so the row stays what
+ * the next sync writes.
  */
 function listShaped(
   record: Record<string, unknown>,
