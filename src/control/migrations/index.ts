@@ -3,6 +3,7 @@ import { pushMigration } from './push.js';
 import { pushRunOwnerMigration } from './push-run-owner.js';
 import { serverMigration } from './server.js';
 import type { Migration } from './types.js';
+import { webhooksMigration } from './webhooks.js';
 
 export type { Migration } from './types.js';
 
@@ -12,4 +13,5 @@ export const migrations: readonly Migration[] = [
   serverMigration,
   pushMigration,
   pushRunOwnerMigration,
+  webhooksMigration,
 ];
