@@ -303,23 +303,25 @@ export class PostgresInbox implements Inbox {
     const client = await this.conn.connect();
     try {
       await client.query('BEGIN');
+      // Applied events in one statement: a batch is hundreds of them.
+      const applied = settlements.filter((s) => s.outcome === 'applied').map((s) => s.actionId);
+      if (applied.length > 0) {
+        await client.query(
+          `UPDATE ${this.table} SET status = 'applied', applied_at = $1, next_attempt_at = NULL, last_error = NULL WHERE action_id = ANY($2::text[])`,
+          [at, applied],
+        );
+      }
       for (const s of settlements) {
-        if (s.outcome === 'applied') {
-          await client.query(
-            `UPDATE ${this.table} SET status = 'applied', applied_at = $1, next_attempt_at = NULL, last_error = NULL WHERE action_id = $2`,
-            [at, s.actionId],
-          );
-        } else {
-          await client.query(
-            `UPDATE ${this.table} SET status = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE action_id = $4`,
-            [
-              s.outcome === 'retry' ? 'pending' : 'parked',
-              s.outcome === 'retry' ? s.retryAt : null,
-              s.error,
-              s.actionId,
-            ],
-          );
-        }
+        if (s.outcome === 'applied') continue;
+        await client.query(
+          `UPDATE ${this.table} SET status = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE action_id = $4`,
+          [
+            s.outcome === 'retry' ? 'pending' : 'parked',
+            s.outcome === 'retry' ? s.retryAt : null,
+            s.error,
+            s.actionId,
+          ],
+        );
       }
       await client.query('COMMIT');
     } catch (error) {
