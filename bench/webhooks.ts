@@ -193,7 +193,7 @@ async function main(): Promise<void> {
     '',
     `Targets: at least 500 events/s on one core and p95 at most 1 s — ${met ? 'met' : 'NOT met'}.`,
     '',
-    `Machine: ${os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}, Node ${process.version}. Date: ${new Date().toISOString().slice(0, 10)}. Command: \`npm run bench:webhooks\`.`,
+    `Machine: ${os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}, Node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)} at the end. Date: ${new Date().toISOString().slice(0, 10)}. Command: \`npm run bench:webhooks\`.`,
     '',
   ].join('\n');
   if (!values['dry-run']) writeSection(section);
