@@ -130,7 +130,10 @@ export class SqliteInbox implements Inbox {
 
   async open(): Promise<void> {
     if (this.db) return;
+    const created = !fs.existsSync(this.file);
     const db = openSqlite(this.file);
+    // It holds Ashby's payloads (personal data): its owner only, like the sink's own files.
+    if (created) fs.chmodSync(this.file, 0o600);
     db.pragma('journal_mode = WAL');
     // The sink writes the same file from another connection: wait for its transaction instead of failing.
     db.pragma('busy_timeout = 10000');
