@@ -2,7 +2,7 @@
  * The sync child of bench/sync.ts, in plain JavaScript so that it runs on the compiled code (what users
  * run) without the TypeScript loader, whose memory would otherwise count in P2.
  *
- * Usage: node bench/sync-child.mjs --dist DIR --url URL --target TARGET [--streams a,b] [--rps N]
+ * Usage: node bench/sync-child.mjs --dist DIR --url URL --target TARGET [--streams a,b] [--rps N] [--refresh]
  * Prints one JSON line: {records, requests, cpuUs, wallMs, maxRssKb, rateLimited, requestWindowMs, streams}.
  */
 import path from 'node:path';
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     target: { type: 'string' },
     streams: { type: 'string' },
     rps: { type: 'string' },
+    refresh: { type: 'boolean', default: false },
   },
 });
 if (!values.dist || !values.url || !values.target) {
@@ -40,6 +41,7 @@ const summary = await syncToTarget({
   target: values.target,
   streams,
   ...(values.rps ? { requestsPerSecond: Number(values.rps) } : {}),
+  ...(values.refresh ? { refresh: true } : {}),
 });
 const used = process.cpuUsage(cpu);
 if (summary.exitCode !== 0) {
@@ -59,6 +61,7 @@ process.stdout.write(
       pages: s.pages,
       requests: s.requests,
       records: s.records,
+      notDue: s.notDue !== undefined,
     })),
   })}\n`,
 );

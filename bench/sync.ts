@@ -13,6 +13,9 @@
  * (`--p1-scale` candidates for P1/P3; `--scale` and `--big-scale` candidates for P2's ~100k and ~1M records)
  * `--only p1-node` measures P1 alone (median of 5 alternating floor/sync pairs) on the Node running the bench
  * and updates that Node's row of the "## SQLite build by Node" section: run it once under each supported Node.
+ * `--only no-change [--nc-scale 200000]` measures the requests of an incremental run with nothing changed, every
+ * default stream, against the same run with `--refresh` (every stream without a sync token read again, as
+ * before refresh intervals), and writes the "## No-change run" section.
  * `--dry-run` prints the section without writing BENCHMARKS.md. `--quick` runs small scales (minutes → seconds) and says so. Writes the "## Sync" section of BENCHMARKS.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     faults: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     only: { type: 'string' },
+    'nc-scale': { type: 'string' },
   },
 });
 
@@ -43,7 +47,7 @@ interface Measured {
   cpuUs: number;
   wallMs: number;
   maxRssKb: number;
-  streams?: Array<{ stream: string; pages: number; requests: number; records: number }>;
+  streams?: Array<{ stream: string; pages: number; requests: number; records: number; notDue?: boolean }>;
   rateLimited?: number;
   /** From the first request sent to the last response received. */
   requestWindowMs?: number;
@@ -367,6 +371,58 @@ async function p1ByNode(): Promise<void> {
   if (!values['dry-run']) writeSection(heading, section);
 }
 
+/**
+ * Requests of an incremental run in which nothing changed, every default stream: with refresh intervals
+ * (the streams without a sync token stay fresh for a day) against the same run with `--refresh`.
+ */
+async function noChange(): Promise<void> {
+  const quick = values.quick ?? false;
+  const scale = Number(values['nc-scale'] ?? (quick ? 4_000 : 200_000));
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  log('building the compiled sync child');
+  await buildDist();
+  const { selectStreams } = await import('../src/streams/index.js');
+  const streams = selectStreams().map((s) => s.name);
+  log(`no-change run: sandbox scale ${scale}, ${streams.length} streams`);
+  const sb = await startSandboxProcess(scale);
+  let full: Measured;
+  let fresh: Measured;
+  let refreshed: Measured;
+  try {
+    const target = `sqlite:${tmpFile('nochange.db')}`;
+    const args = ['--url', sb.url, '--target', target, '--streams', streams.join(',')];
+    full = await runChild(syncArgs(args));
+    log(`full: ${full.requests} requests`);
+    fresh = await runChild(syncArgs(args));
+    log(`no change: ${fresh.requests} requests`);
+    refreshed = await runChild(syncArgs([...args, '--refresh']));
+    log(`no change, --refresh: ${refreshed.requests} requests`);
+  } finally {
+    await sb.stop();
+  }
+  const incremental = (fresh.streams ?? []).filter((s) => !s.notDue).length;
+  const skipped = (fresh.streams ?? []).filter((s) => s.notDue);
+  const top = [...(refreshed.streams ?? [])].sort((a, b) => b.requests - a.requests).slice(0, 3);
+  const heading = '## No-change run';
+  const section = [
+    heading,
+    '',
+    `Command: \`npm run bench:sync -- --only no-change\`. Sandbox of ${scale} candidates, every default stream (${streams.length}) into SQLite: a full sync, then an incremental run with nothing changed, then the same run with \`--refresh\` (every stream without a sync token read again, which is what every run did before refresh intervals). Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}, Node ${process.version}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| run | requests | records read | wall |',
+    '| --- | ---: | ---: | ---: |',
+    `| full sync | ${full.requests} | ${full.records} | ${fmt(full.wallMs / 1000, 1)} s |`,
+    `| no change (streams without a sync token still fresh) | ${fresh.requests} | ${fresh.records} | ${fmt(fresh.wallMs / 1000, 1)} s |`,
+    `| no change, \`--refresh\` | ${refreshed.requests} | ${refreshed.records} | ${fmt(refreshed.wallMs / 1000, 1)} s |`,
+    '',
+    `The no-change run read ${incremental} streams (one request each where the stream has a sync token) and left ${skipped.length} streams without a sync token alone (${skipped.map((s) => s.stream).join(', ')}). With \`--refresh\` the most requests went to ${top.map((s) => `${s.stream} (${s.requests})`).join(', ')}.`,
+    '',
+  ].join('\n');
+  process.stdout.write(`${section}\n`);
+  if (!values['dry-run']) writeSection(heading, section);
+}
+
 if (values.child === 'sandbox') await childSandbox();
 else if (values.only === 'p1-node') await p1ByNode();
+else if (values.only === 'no-change') await noChange();
 else await main();

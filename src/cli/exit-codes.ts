@@ -8,6 +8,8 @@ export const ExitCode = {
   Usage: 2,
   /** Partial success: some streams skipped or failed, or some records quarantined; the rest committed. */
   Partial: 3,
+  /** Stopped by Ctrl-C (128 + SIGINT, as shells report it): what was committed stays, a rerun resumes. */
+  Interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -8,7 +8,7 @@ import { ExitCode, ExitError, UsageError } from './exit-codes.js';
 import { Output, type Streams } from './output.js';
 
 /** Severity order used when several parts of a run report different outcomes. */
-const SEVERITY: Record<ExitCode, number> = { 0: 0, 3: 1, 2: 2, 1: 3 };
+const SEVERITY: Record<ExitCode, number> = { 0: 0, 3: 1, 2: 2, 1: 3, 130: 4 };
 
 /** Builds the `ashpipe` program; each subcommand comes from its own factory. */
 export function buildProgram(ctx: CliContext): Command {
@@ -23,11 +23,21 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => ctx.streams.stderr.write(redact(s)),
     })
     .exitOverride();
-  for (const factory of commandFactories) {
-    const sub = factory(ctx);
-    sub.exitOverride();
-    program.addCommand(sub);
-  }
+  for (const factory of commandFactories) program.addCommand(factory(ctx));
+  // Nested commands (`quarantine export`) too: a usage error anywhere exits 2 through `main`, never
+  // through commander's own process.exit(1), and writes where the CLI writes.
+  const override = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride();
+      sub.configureOutput({
+        writeOut: (s) => ctx.streams.stdout.write(s),
+        writeErr: (s) => ctx.streams.stderr.write(redact(s)),
+      });
+      sub.showHelpAfterError('(run with --help for usage)');
+      override(sub);
+    }
+  };
+  override(program);
   return program;
 }
 
@@ -37,7 +47,7 @@ export interface MainOptions {
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-/** Runs the CLI and resolves to the process exit code (0, 1, 2 or 3). */
+/** Runs the CLI and resolves to the process exit code (0, 1, 2, 3, or 130 after Ctrl-C). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const streams = options.streams ?? { stdout: process.stdout, stderr: process.stderr };
   let exitCode: ExitCode = ExitCode.Success;

@@ -4,7 +4,8 @@ import { AshbyClient } from '../ashby/index.js';
 import { openControlStore } from '../control/index.js';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../sandbox/index.js';
 import { selectStreams } from '../streams/index.js';
-import { formatSummary, type SyncSummary, syncToTarget } from '../sync/index.js';
+import type { SyncEvent, SyncSummary } from '../sync/index.js';
+import { syncToTarget } from '../sync/index.js';
 import { Vault } from '../vault/index.js';
 
 /** Name of the credential the demo stores in its own vault. */
@@ -30,10 +31,17 @@ export interface DemoOptions {
    * @example 200
    */
   scale?: number;
-  /** Where the story and progress go (stderr). */
+  /** Where the story goes (stderr). */
   say: (line: string) => void;
-  /** Progress output (stderr), live bars on a TTY. */
-  progress?: { write(chunk: string): unknown; isTTY?: boolean };
+  /**
+   * Shows a sync: `run` performs it with the events given; the caller draws progress from them and says
+   * what the summary holds. The demo's second run is one where most streams read nothing new.
+   * @default runs the sync and shows nothing
+   */
+  show?: (
+    run: (onEvent?: (event: SyncEvent) => void) => Promise<SyncSummary>,
+    step: 'full' | 'incremental' | 'reconcile',
+  ) => Promise<SyncSummary>;
 }
 
 /** What the demo did, for `--json` and tests. */
@@ -144,27 +152,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const implemented = new Set(IMPLEMENTED_ENDPOINTS);
     const streams = selectStreams().filter((s) => implemented.has(s.endpoint));
     const target = `sqlite:${db}`;
-    const sync = (extra: Partial<Parameters<typeof syncToTarget>[0]> = {}) =>
-      syncToTarget({
-        apiKey,
-        baseUrl: sandbox.url,
-        target,
-        streams,
-        ...(options.progress ? { progress: options.progress } : {}),
-        ...extra,
-      });
+    const show = options.show ?? ((run) => run());
+    const sync = (
+      step: 'full' | 'incremental' | 'reconcile',
+      extra: Partial<Parameters<typeof syncToTarget>[0]> = {},
+    ) =>
+      show(
+        (onEvent) =>
+          syncToTarget({
+            apiKey,
+            baseUrl: sandbox.url,
+            target,
+            streams,
+            ...(onEvent ? { onEvent } : {}),
+            ...extra,
+          }),
+        step,
+      );
 
     say(`3. Full sync of ${streams.length} streams into ${db}:`);
-    const full = await sync();
-    say(formatSummary(full));
+    const full = await sync('full');
 
     const changes = await changeSomeRecords(sandbox, apiKey);
     say(
       `\n4. Changed the sandbox: created ${changes.created.length} candidates (candidate.create) and updated ${changes.updated.length} (candidate.update) through the Ashby API, and deleted ${changes.deleted.length} in the sandbox itself (the API has no delete).`,
     );
     say('5. Incremental sync: only what changed since the last sync is read.');
-    const incremental = await sync();
-    say(formatSummary(incremental));
+    const incremental = await sync('incremental');
     say(
       `   The incremental sync made ${incremental.totals.requests} requests and read ${incremental.totals.records} records; the full sync made ${full.totals.requests} and read ${full.totals.records}.`,
     );
@@ -172,11 +186,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     say(
       '\n6. Ashby does not report deletions to an incremental sync: a full pass finds them (weekly by default, or `--full-refresh`). Full pass of candidates:',
     );
-    const reconcile = await sync({
+    const reconcile = await sync('reconcile', {
       streams: streams.filter((s) => s.name === 'candidates'),
       fullRefresh: true,
     });
-    say(formatSummary(reconcile));
 
     return {
       db,

@@ -200,7 +200,7 @@ export interface QuarantineEntry {
   raw: unknown;
   /** How the run that quarantined it was set up (mapping, policy), for replay. */
   options: Record<string, unknown>;
-  status: 'open' | 'replayed' | 'resolved';
+  status: QuarantineStatus;
 }
 
 interface QuarantineRow {
@@ -216,7 +216,7 @@ interface QuarantineRow {
   request_id: string | null;
   raw: string;
   options: string | null;
-  status: 'open' | 'replayed' | 'resolved';
+  status: QuarantineStatus;
 }
 
 function toQuarantine(row: QuarantineRow): QuarantineEntry {
@@ -236,6 +236,12 @@ function toQuarantine(row: QuarantineRow): QuarantineEntry {
     status: row.status,
   };
 }
+
+/**
+ * `open` until closed: `replayed` (a replay applied it), `resolved` (a person marked it fixed some other
+ * way) or `dismissed` (a person decided it is not to be pushed).
+ */
+export type QuarantineStatus = 'open' | 'replayed' | 'resolved' | 'dismissed';
 
 export interface NewQuarantineEntry {
   runId: string;
@@ -311,7 +317,7 @@ function insertQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number
 /** Filters of {@link listQuarantine}. */
 export interface QuarantineFilter {
   /** @default 'open' */
-  status?: 'open' | 'replayed' | 'resolved' | 'all';
+  status?: QuarantineStatus | 'all';
   operation?: string;
   runId?: string;
   /** @default 1000 */
@@ -348,7 +354,11 @@ export function getQuarantine(db: SqliteDatabase, id: number): QuarantineEntry |
 }
 
 export function setQuarantineStatus(db: SqliteDatabase, id: number, status: QuarantineEntry['status']): void {
-  prepared(db, 'UPDATE push_quarantine SET status = ? WHERE id = ?').run(status, id);
+  prepared(db, 'UPDATE push_quarantine SET status = ?, closed_at = ? WHERE id = ?').run(
+    status,
+    status === 'open' ? null : now(),
+    id,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -4,17 +4,78 @@ import type { Vault } from '../vault/vault.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { CredentialService, VerifyKey } from './services.js';
 
-/** 422 for a key no probe could check: nothing is stored unless the caller asks for it. */
-function probeFailed(verification: Verification, kept: string): ValidationError {
+/** Default Ashby base URL when neither the credential nor the server names one. */
+export const DEFAULT_BASE_URL = 'https://api.ashbyhq.com';
+
+/**
+ * How long a console verification may take before it is reported as failed. A person waits for it
+ * with a spinner: a server that never answers must not hold them for the client's full retry budget.
+ */
+export const VERIFY_DEADLINE_MS = 8_000;
+
+/**
+ * The reason of a failed verification as one clause: without the probe's endpoint in front, the error
+ * code behind or a trailing period, e.g. `could not connect to Ashby (ECONNREFUSED); the request was not sent`.
+ */
+export function reasonOf(verification: Verification, fallback: string): string {
+  return (verification.message ?? fallback)
+    .replace(/^[a-zA-Z]+\.[a-zA-Z]+: /, '')
+    .replace(/\s*\[code=[a-z_]+\]\s*$/, '')
+    .replace(/\.\s*$/, '');
+}
+
+/** 422 for a key Ashby rejected, in one sentence naming the server. */
+function keyRejected(baseUrl: string, kept: string): ValidationError {
   return new ValidationError(
-    `No probe reached Ashby, so the key could not be checked: ${verification.message ?? 'every probe failed'}. ${kept}; check the base URL, or pass saveUnverified: true to store the key anyway.`,
+    `The server at ${baseUrl} rejected this API key (wrong, deactivated or missing); ${kept}.`,
+    undefined,
+    'key_rejected',
+  );
+}
+
+/** 422 for a key no probe could check: nothing is stored unless the caller asks for it. */
+function probeFailed(verification: Verification, baseUrl: string, kept: string): ValidationError {
+  return new ValidationError(
+    `Could not check the key at ${baseUrl}: ${reasonOf(verification, 'every probe failed')}. ${kept}; check the server address, or save without verifying (saveUnverified: true).`,
     undefined,
     'probe_failed',
   );
 }
 
-/** Default Ashby base URL when neither the credential nor the server names one. */
-export const DEFAULT_BASE_URL = 'https://api.ashbyhq.com';
+/**
+ * Runs `verify` with a deadline: past it the probes are aborted and the outcome is an `error`
+ * verification saying so, instead of whatever the aborted client throws.
+ */
+export async function verifyWithin(
+  verify: VerifyKey,
+  apiKey: string,
+  baseUrl: string,
+  deadlineMs: number,
+): Promise<Verification> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Verification>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve({
+        status: 'error',
+        verifiedAt: new Date().toISOString(),
+        permissions: [],
+        confidential: 'unknown',
+        warnings: [],
+        message: `no answer within ${Math.round(deadlineMs / 1000)} s`,
+      });
+    }, deadlineMs);
+  });
+  const probing = verify(apiKey, baseUrl, controller.signal);
+  // Once the deadline has answered, whatever the aborted probes throw is of no interest.
+  probing.catch(() => undefined);
+  try {
+    return await Promise.race([probing, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * The vault seen by id (the API's resource id) instead of by name; every new or rotated key is verified
@@ -24,8 +85,13 @@ export class VaultCredentialService implements CredentialService {
   constructor(
     private readonly vault: Vault,
     private readonly verifyKey: VerifyKey,
-    private readonly defaultBaseUrl: string = DEFAULT_BASE_URL,
+    readonly defaultBaseUrl: string = DEFAULT_BASE_URL,
+    private readonly deadlineMs: number = VERIFY_DEADLINE_MS,
   ) {}
+
+  private check(apiKey: string, baseUrl: string): Promise<Verification> {
+    return verifyWithin(this.verifyKey, apiKey, baseUrl, this.deadlineMs);
+  }
 
   list(): CredentialInfo[] {
     return this.vault.list();
@@ -46,16 +112,10 @@ export class VaultCredentialService implements CredentialService {
   }): Promise<CredentialInfo> {
     registerSecret(input.apiKey);
     const baseUrl = input.baseUrl ?? this.defaultBaseUrl;
-    const verification = await this.verifyKey(input.apiKey.trim(), baseUrl);
-    if (verification.status === 'invalid') {
-      throw new ValidationError(
-        `Ashby rejected the API key: ${verification.message ?? 'wrong or deactivated key'}. Nothing was saved.`,
-        undefined,
-        'key_rejected',
-      );
-    }
+    const verification = await this.check(input.apiKey.trim(), baseUrl);
+    if (verification.status === 'invalid') throw keyRejected(baseUrl, 'nothing was saved');
     if (verification.status === 'error' && input.saveUnverified !== true)
-      throw probeFailed(verification, 'Nothing was saved');
+      throw probeFailed(verification, baseUrl, 'Nothing was saved');
     return this.vault.add({
       name: input.name,
       apiKey: input.apiKey,
@@ -76,22 +136,17 @@ export class VaultCredentialService implements CredentialService {
   ): Promise<CredentialInfo> {
     registerSecret(apiKey);
     const current = this.get(id);
-    const verification = await this.verifyKey(apiKey.trim(), current.baseUrl ?? this.defaultBaseUrl);
-    if (verification.status === 'invalid') {
-      throw new ValidationError(
-        `Ashby rejected the new API key: ${verification.message ?? 'wrong or deactivated key'}. The old key stays in place.`,
-        undefined,
-        'key_rejected',
-      );
-    }
+    const baseUrl = current.baseUrl ?? this.defaultBaseUrl;
+    const verification = await this.check(apiKey.trim(), baseUrl);
+    if (verification.status === 'invalid') throw keyRejected(baseUrl, 'the old key stays in place');
     if (verification.status === 'error' && options.saveUnverified !== true)
-      throw probeFailed(verification, 'The old key stays in place');
+      throw probeFailed(verification, baseUrl, 'The old key stays in place');
     return this.vault.rotate(current.name, apiKey, verification);
   }
 
   async verify(id: string): Promise<CredentialInfo> {
     const { apiKey, baseUrl, credential } = this.access(id, 'verify');
-    const verification = await this.verifyKey(apiKey, baseUrl);
+    const verification = await this.check(apiKey, baseUrl);
     return this.vault.recordVerification(credential.name, verification);
   }
 

@@ -12,6 +12,7 @@ import { openSink } from '../sinks/index.js';
 import { selectStreams } from '../streams/index.js';
 import { EndpointCounters } from '../sync/counters.js';
 import { runSync } from '../sync/engine.js';
+import { parseRefreshAfter, type RefreshAfter, RefreshAfterError } from '../sync/refresh.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { ValidationError } from './errors.js';
@@ -28,6 +29,27 @@ export function targetString(target: Target): string {
   return url.toString();
 }
 
+/**
+ * A source flow's `options.refreshAfter` (the CLI's `--refresh-after` syntax, e.g. `"12h,approvals=0"`) as
+ * the engine's option.
+ * @throws ValidationError naming the option and the part that is wrong
+ */
+export function refreshAfterOption(value: unknown): { refreshAfter?: RefreshAfter } {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'string') {
+    throw new ValidationError(
+      'options.refreshAfter: expected a string like "24h" or "sources=7d,approvals=0"',
+    );
+  }
+  try {
+    return { refreshAfter: parseRefreshAfter(value) };
+  } catch (error) {
+    if (error instanceof RefreshAfterError)
+      throw new ValidationError(`options.refreshAfter: ${error.message}`);
+    throw error;
+  }
+}
+
 function countOf(r: StreamResult): RunCount {
   const status = r.status === 'ok' ? 'succeeded' : r.status === 'aborted' ? 'failed' : r.status;
   return {
@@ -36,7 +58,8 @@ function countOf(r: StreamResult): RunCount {
     read: r.records,
     written: r.inserted + r.updated + r.undeleted,
     deleted: r.deleted,
-    ...(r.error ? { message: r.error.message } : {}),
+    // A stream left alone because its last read is still fresh says so, and when it is next read.
+    ...(r.error ? { message: r.error.message } : r.notDue ? { message: r.reason } : {}),
   };
 }
 
@@ -73,6 +96,8 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
       // The same locks as `ashpipe sync`: a flow and a CLI run never write one stream of a target at once.
       lockLabel: `flow "${flow.name}" (run ${ctx.runId})`,
       ...(config.options.fullRefresh === true ? { fullRefresh: true } : {}),
+      ...(config.options.refresh === true ? { refresh: true } : {}),
+      ...refreshAfterOption(config.options.refreshAfter),
       ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
       ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
       onEvent: (event: SyncEvent) => {

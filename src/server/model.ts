@@ -100,14 +100,15 @@ export interface Flow {
   activatedAt: string | null;
 }
 
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
+/** `cancelled`: a person stopped the run (the cancel action); what it had written stays. */
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
 export type RunTrigger = 'manual' | 'schedule' | 'startup' | 'test' | 'replay';
 
 /** Counts of one stream (source) or one operation (destination) in a run. */
 export interface RunCount {
   /** Stream or operation name. */
   name: string;
-  status: 'pending' | 'running' | 'succeeded' | 'skipped' | 'failed';
+  status: 'pending' | 'running' | 'succeeded' | 'skipped' | 'failed' | 'cancelled';
   /** Records read from Ashby (source) or from the input (destination). */
   read: number;
   /** Rows written to the sink (source) or records accepted by Ashby (destination). */

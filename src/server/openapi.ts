@@ -155,16 +155,23 @@ export function openApiDocument(): Record<string, unknown> {
       '/runs/{id}/events': {
         get: op('runs', { summary: 'Server-sent events: `progress`…, then `finished`', errors: [404] }),
       },
+      '/datasets': {
+        get: op('datasets', {
+          summary: 'The synced tables of a source flow with live and deleted row counts (`flowId`)',
+          errors: [404, 422],
+        }),
+      },
       '/datasets/{stream}/preview': {
         get: op('datasets', {
-          summary: 'A page of a synced table (`flowId`, `limit`, `offset`)',
+          summary:
+            'A page of a synced table, live rows unless `includeDeleted`=true (`flowId`, `limit`, `offset`)',
           errors: [404, 422],
         }),
       },
       '/quarantine': {
         get: op('quarantine', {
           summary:
-            'Quarantined records (`flowId`, `runId`, `operation`, `status`=open|replayed|resolved|all, `limit`, `offset`)',
+            'Quarantined records (`flowId`, `runId`, `operation`, `status`=open|replayed|resolved|dismissed|all, `limit`, `offset`)',
         }),
       },
       '/quarantine/export': {
@@ -174,6 +181,18 @@ export function openApiDocument(): Record<string, unknown> {
         }),
       },
       '/quarantine/{id}': { get: op('quarantine', { summary: 'One quarantined record', errors: [404] }) },
+      '/quarantine/{id}/resolve': {
+        post: op('quarantine', {
+          summary: 'Mark an open entry resolved (its record was fixed some other way); 409 unless open',
+          errors: [404, 409],
+        }),
+      },
+      '/quarantine/{id}/dismiss': {
+        post: op('quarantine', {
+          summary: 'Dismiss an open entry (its record is not to be pushed); 409 unless open',
+          errors: [404, 409],
+        }),
+      },
       '/quarantine/replay': {
         post: op('quarantine', {
           summary:

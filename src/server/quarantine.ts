@@ -1,10 +1,10 @@
 import { AshbyClient } from '../ashby/client.js';
 import { runPush } from '../push/engine.js';
-import { getQuarantine, listQuarantine, type QuarantineEntry } from '../push/ledger.js';
+import { getQuarantine, listQuarantine, type QuarantineEntry, setQuarantineStatus } from '../push/ledger.js';
 import { planReplay, replayEntries, vouchedNotice } from '../push/replay.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { pushCount } from './engines.js';
-import { NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type {
   FlowEngine,
   QuarantineFilter,
@@ -70,6 +70,18 @@ export class LedgerQuarantineService implements QuarantineService {
     const entry = getQuarantine(this.db, parseId(id));
     if (!entry) throw new NotFoundError('quarantine entry', id);
     return toItem(entry);
+  }
+
+  close(id: string, status: 'resolved' | 'dismissed'): QuarantineItem {
+    const n = parseId(id);
+    return this.db.transaction(() => {
+      const entry = getQuarantine(this.db, n);
+      if (!entry) throw new NotFoundError('quarantine entry', id);
+      if (entry.status !== 'open')
+        throw new ConflictError(`quarantine entry ${id} is already ${entry.status}`, 'not_open');
+      setQuarantineStatus(this.db, n, status);
+      return this.get(id);
+    })();
   }
 
   replayEngine(ids: string[], result: ReplayResult): FlowEngine {

@@ -3,7 +3,7 @@ import { Cron } from 'croner';
 import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
 import { ConflictError, NotFoundError, translateError, ValidationError } from './errors.js';
-import type { Flow, Run, RunCount, RunTrigger } from './model.js';
+import type { Flow, Run, RunCount, RunErrorInfo, RunStatus, RunTrigger } from './model.js';
 import { type PathPolicy, resolveFlowPaths } from './paths.js';
 import type { FlowEngine, RunProgress, ServerServices } from './services.js';
 import type { ServerStore } from './store.js';
@@ -68,6 +68,8 @@ export function validateSchedule(expression: string, timezone?: string): void {
 export class Scheduler {
   private readonly jobs = new Map<string, Cron>();
   private readonly active = new Map<string, ActiveRun>();
+  /** Runs a person asked to stop: they end `cancelled`, not `failed`. */
+  private readonly cancelled = new Set<string>();
   private readonly events = new EventEmitter();
   private readonly missed: MissedRunPolicy;
   private readonly now: () => Date;
@@ -192,6 +194,7 @@ export class Scheduler {
   /** Asks a running run to stop. */
   cancel(flowId: string): boolean {
     const going = this.active.get(flowId);
+    if (going) this.cancelled.add(going.runId);
     going?.controller.abort();
     return going !== undefined;
   }
@@ -259,9 +262,37 @@ export class Scheduler {
       logger.error('run failed', { error: message });
       finished = this.store.finishRun(run.id, 'failed', counts, [{ code: t.code, message: redact(message) }]);
     }
+    if (this.cancelled.delete(run.id)) finished = this.store.finishRun(run.id, ...asCancelled(finished));
     this.events.emit(run.id, { type: 'finished', run: finished } satisfies RunEvent);
     return finished;
   }
+}
+
+/**
+ * A run a person stopped: `cancelled`; streams or operations cut short are marked `cancelled` (a note
+ * like "2 pending" stays, the abort's own message goes), and so do the abort's errors; what finished
+ * before the cancel keeps its status.
+ */
+export function asCancelled(run: Run): [RunStatus, RunCount[], RunErrorInfo[]] {
+  const cut = new Set<string>();
+  const counts = run.counts.map((c): RunCount => {
+    // A destination's count stays "succeeded" with records left pending when it is stopped.
+    const leftPending = /\bpending\b/.test(c.message ?? '');
+    if ((c.status === 'succeeded' && !leftPending) || c.status === 'skipped') return c;
+    if (c.status === 'failed' && !isAbortMessage(c.message)) return c;
+    cut.add(c.name);
+    if (!isAbortMessage(c.message)) return { ...c, status: 'cancelled' };
+    const { message: _abort, ...rest } = c;
+    return { ...rest, status: 'cancelled' };
+  });
+  const errors = run.errors.filter(
+    (e) => !isAbortMessage(e.message) && !(e.scope !== undefined && cut.has(e.scope)) && e.code !== 'aborted',
+  );
+  return ['cancelled', counts, errors];
+}
+
+function isAbortMessage(message: string | undefined): boolean {
+  return message !== undefined && /abort|cancel|interrupt/i.test(message);
 }
 
 function redactError<T extends { message: string }>(error: T): T {

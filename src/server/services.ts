@@ -1,14 +1,17 @@
 import type { Scope } from '../ashby/catalogue.js';
+import type { QuarantineStatus } from '../push/ledger.js';
 import type { Logger } from '../util/logger.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
 import type { DryRunReport } from './engines.js';
 import type { DestinationFlowConfig, Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
 
 /** Checks a key against Ashby and maps its permissions (the vault's verification probe). */
-export type VerifyKey = (apiKey: string, baseUrl: string) => Promise<Verification>;
+export type VerifyKey = (apiKey: string, baseUrl: string, signal?: AbortSignal) => Promise<Verification>;
 
 /** Credentials as the server manages them: by id, the key write-only. */
 export interface CredentialService {
+  /** The Ashby server of credentials that name none (`serve --base-url`, `ASHBY_BASE_URL`). */
+  readonly defaultBaseUrl: string;
   list(): CredentialInfo[];
   /** Throws a 404 when absent. */
   get(id: string): CredentialInfo;
@@ -110,7 +113,7 @@ export interface QuarantineItem {
   errorCode: string;
   errorMessage: string;
   createdAt: string;
-  status: 'open' | 'replayed' | 'resolved';
+  status: QuarantineStatus;
 }
 
 /** Filters of {@link QuarantineService.list}. */
@@ -119,7 +122,7 @@ export interface QuarantineFilter {
   runId?: string;
   operation?: string;
   /** @default 'open' */
-  status?: 'open' | 'replayed' | 'resolved' | 'all';
+  status?: QuarantineStatus | 'all';
   limit: number;
   offset: number;
 }
@@ -145,6 +148,11 @@ export interface QuarantineService {
   /** Throws a 404 when absent. */
   get(id: string): QuarantineItem;
   /**
+   * Closes an open entry by hand: `resolved` (fixed some other way) or `dismissed` (not to be pushed).
+   * Throws a 409 when the entry is not open.
+   */
+  close?(id: string, status: 'resolved' | 'dismissed'): QuarantineItem;
+  /**
    * An engine that replays the entries through the push engine, run by the scheduler as a run of the
    * flow (so it never overlaps another run of it). Fills `result` when it ends.
    */
@@ -156,13 +164,37 @@ export interface DatasetPage {
   stream: string;
   columns: string[];
   rows: Array<Record<string, unknown>>;
+  /** Rows of the table: live rows, or all rows when soft-deleted ones were asked for too. */
   total: number;
+  /** Soft-deleted rows of the table (shown only with `includeDeleted`). */
+  deleted: number;
   limit: number;
   offset: number;
 }
 
+/** A synced table of a source flow's target. */
+export interface DatasetTable {
+  /** Table (stream) name. @example 'candidates' */
+  name: string;
+  /** Live rows. */
+  rows: number;
+  /** Soft-deleted rows. */
+  deleted: number;
+}
+
 export interface DatasetService {
-  preview(flow: Flow, stream: string, page: { limit: number; offset: number }): Promise<DatasetPage>;
+  /** The tables of the flow's target with their row counts (none when nothing was synced yet). */
+  tables(flow: Flow): Promise<DatasetTable[]>;
+  /**
+   * A page of one table, business columns first and `_ashpipe_*` bookkeeping last.
+   * @param options.includeDeleted also list soft-deleted rows (default: live rows only)
+   */
+  preview(
+    flow: Flow,
+    stream: string,
+    page: { limit: number; offset: number },
+    options?: { includeDeleted?: boolean },
+  ): Promise<DatasetPage>;
 }
 
 /** Reads a few records of a stream with a key (the console's "Test" step of a source). */

@@ -82,6 +82,14 @@ export function checkDestination(config: DestinationFlowConfig): void {
   }
 }
 
+/**
+ * A console verification retries once, quickly: a person is waiting, and a server that refuses or never
+ * answers is reported within seconds (the service's deadline bounds the whole verification).
+ */
+const VERIFY_RETRY = { limit: 2, backoffBaseMs: 250, backoffLimitMs: 1_000, maxRetryAfterMs: 2_000 };
+/** One probe request's timeout during a console verification. */
+const VERIFY_TIMEOUT_MS = 5_000;
+
 /** Options of {@link defaultServices}. */
 export interface DefaultServicesOptions {
   /** Ashby base URL for credentials that do not name one. @default 'https://api.ashbyhq.com' */
@@ -102,7 +110,10 @@ export function defaultServices(
   return {
     credentials: new VaultCredentialService(
       vault,
-      (apiKey, baseUrl) => verifyKey(new AshbyClient({ apiKey, baseUrl })),
+      (apiKey, baseUrl, signal) =>
+        verifyKey(new AshbyClient({ apiKey, baseUrl, timeoutMs: VERIFY_TIMEOUT_MS, retry: VERIFY_RETRY }), {
+          ...(signal ? { signal } : {}),
+        }),
       options.baseUrl,
     ),
     streams: streamInfos,

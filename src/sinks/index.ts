@@ -17,6 +17,7 @@ export type {
   MarkDeletedOptions,
   PageParent,
   ReadRowsOptions,
+  RowCount,
   Sink,
   StoredRecord,
   StreamLock,
@@ -25,7 +26,14 @@ export type {
   UpsertOptions,
   UpsertResult,
 } from './types.js';
-export { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LockLostError, MERGED_INTO_COLUMN, SinkError } from './types.js';
+export {
+  CUSTOM_FIELD_VALUES_TABLE,
+  LOCK_HEARTBEAT_MS,
+  LOCK_STALE_MS,
+  LockLostError,
+  MERGED_INTO_COLUMN,
+  SinkError,
+} from './types.js';
 
 /** Options of {@link openSink}. */
 export interface OpenSinkOptions {

@@ -6,13 +6,23 @@ import { tableNameFor } from './layout.js';
 import { tryLockFile, writeFully } from './lock-file.js';
 import { LockKeeper } from './locks.js';
 import { dirMode, fileMode, type OutputMode } from './output-mode.js';
-import { dedupeByKey, emptyUpsertResult, keyValues, storableRecords } from './records.js';
 import {
+  customFieldEntries,
+  customFieldsPathOf,
+  dedupeByKey,
+  emptyUpsertResult,
+  keyValues,
+  objectIdOf,
+  storableRecords,
+} from './records.js';
+import {
+  CUSTOM_FIELD_VALUES_TABLE,
   type LockAttempt,
   type MarkDeletedOptions,
   MERGED_INTO_COLUMN,
   type PageParent,
   type ReadRowsOptions,
+  type RowCount,
   type Sink,
   SinkError,
   type StoredRecord,
@@ -62,6 +72,12 @@ interface StreamMeta {
   clock?: number;
   /** Where each full pass in progress started on the clock. */
   passes?: Record<string, number>;
+  /**
+   * Streams with custom field values: their object type and where records keep them, so
+   * `custom_field_values` can be read from the records (absent in state files of earlier versions until
+   * the stream's next page).
+   */
+  customFields?: { objectType: string; path: string[] };
 }
 /** The single state file of earlier versions. */
 interface LegacyMeta {
@@ -204,6 +220,7 @@ export class JsonlSink implements Sink {
       primaryKey: [...shape.primaryKey],
       clock: seq,
       ...(passes ? { passes } : {}),
+      ...customFieldsOf(shape, meta),
     });
     for (const [key, entry] of staged) index.entries.set(key, entry);
     index.offset = offset;
@@ -235,6 +252,7 @@ export class JsonlSink implements Sink {
       primaryKey: [...shape.primaryKey],
       clock,
       passes: others,
+      ...customFieldsOf(shape, meta),
     });
     for (const keyText of gone) {
       const entry = index.entries.get(keyText);
@@ -303,11 +321,16 @@ export class JsonlSink implements Sink {
 
   async readRows(stream: string, options: ReadRowsOptions = {}): Promise<Array<Record<string, unknown>>> {
     this.requireOpen();
+    if (stream === CUSTOM_FIELD_VALUES_TABLE) {
+      const start = options.offset ?? 0;
+      const values = await this.customFieldValues();
+      return values.slice(start, options.limit === undefined ? undefined : start + options.limit);
+    }
     type Entry = { key: Record<string, unknown>; row: Record<string, unknown>; parent: string | null };
     const rows = new Map<string, Entry>();
     // As in the SQL sinks, `_ashpipe_parent_id` exists once some page of the stream came with a parent.
     let sawParent = false;
-    this.replay(stream, 0, this.readMeta(stream)?.offset ?? 0, (change) => {
+    await this.replayAsync(stream, 0, this.readMeta(stream)?.offset ?? 0, (change) => {
       const keyText = JSON.stringify(change.key);
       const current = rows.get(keyText);
       if (change.parent) sawParent = true;
@@ -341,6 +364,83 @@ export class JsonlSink implements Sink {
     return list
       .slice(start, options.limit === undefined ? undefined : start + options.limit)
       .map((r) => (sawParent ? { ...r.row, _ashpipe_parent_id: r.parent } : r.row));
+  }
+
+  async countRows(stream: string): Promise<RowCount> {
+    this.requireOpen();
+    if (stream === CUSTOM_FIELD_VALUES_TABLE)
+      return { live: (await this.customFieldValues()).length, deleted: 0 };
+    const meta = this.readMeta(tableNameFor(stream));
+    if (!meta?.primaryKey) return { live: 0, deleted: 0 };
+    const deletedByKey = new Map<string, boolean>();
+    await this.replayAsync(stream, 0, meta.offset, (change) => {
+      const keyText = JSON.stringify(change.key);
+      if (change.op === 'upsert') deletedByKey.set(keyText, false);
+      else if (change.op === 'delete' && deletedByKey.has(keyText)) deletedByKey.set(keyText, true);
+    });
+    let deleted = 0;
+    for (const gone of deletedByKey.values()) if (gone) deleted++;
+    return { live: deletedByKey.size - deleted, deleted };
+  }
+
+  async listTables(): Promise<string[]> {
+    this.requireOpen();
+    const tables: string[] = [];
+    let custom = false;
+    for (const stream of this.storedStreams()) {
+      const meta = this.readMeta(stream);
+      if (!meta?.primaryKey) continue;
+      tables.push(stream);
+      if (meta.customFields) custom = true;
+    }
+    if (custom) tables.push(CUSTOM_FIELD_VALUES_TABLE);
+    return tables.sort();
+  }
+
+  /** Streams with a state file. */
+  private storedStreams(): string[] {
+    return fs
+      .readdirSync(path.join(this.dir, JSONL_STATE_DIR))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .filter((name) => /^[a-z][a-z0-9_]{0,62}$/.test(name));
+  }
+
+  /**
+   * The custom field values of the live records of every stream that has them, in the columns of the SQL
+   * sinks' `custom_field_values`, ordered by object type, object id and field id.
+   */
+  private async customFieldValues(): Promise<Array<Record<string, unknown>>> {
+    const values: Array<{
+      object_type: string;
+      object_id: string;
+      field_id: string;
+      title: string | null;
+      value: unknown;
+    }> = [];
+    for (const stream of this.storedStreams()) {
+      const meta = this.readMeta(stream);
+      if (!meta?.customFields || !meta.primaryKey) continue;
+      const shape: StreamShape = { name: stream, primaryKey: meta.primaryKey };
+      for (const row of await this.readRows(stream, { includeDeleted: false })) {
+        const record = JSON.parse(String(row._ashpipe_raw)) as Record<string, unknown>;
+        const objectId = objectIdOf(shape, record);
+        for (const entry of customFieldEntries(record, meta.customFields.path)) {
+          values.push({
+            object_type: meta.customFields.objectType,
+            object_id: objectId,
+            field_id: entry.fieldId,
+            title: entry.title,
+            value: entry.value,
+          });
+        }
+      }
+    }
+    const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+    return values.sort(
+      (a, b) =>
+        cmp(a.object_type, b.object_type) || cmp(a.object_id, b.object_id) || cmp(a.field_id, b.field_id),
+    );
   }
 
   async close(): Promise<void> {
@@ -533,31 +633,63 @@ export class JsonlSink implements Sink {
   }
 
   /** Calls `fn` for every line of a stream file between two committed offsets, without loading it whole. */
+  /**
+   * {@link replay} reading with asynchronous I/O, so a large log read for a reader (the console's data
+   * preview) never holds the event loop for long.
+   */
+  private async replayAsync(
+    stream: string,
+    from: number,
+    to: number,
+    fn: (change: JsonlChange) => void,
+  ): Promise<void> {
+    if (to <= from) return;
+    const handle = await fs.promises.open(this.fileOf(stream), 'r');
+    try {
+      const buffer = Buffer.alloc(READ_CHUNK);
+      let position = from;
+      let pending: Buffer = Buffer.alloc(0);
+      while (position < to) {
+        const { bytesRead: n } = await handle.read(buffer, 0, Math.min(READ_CHUNK, to - position), position);
+        if (n === 0) break;
+        position += n;
+        pending = eachLine(Buffer.concat([pending, buffer.subarray(0, n)]), fn);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
   private replay(stream: string, from: number, to: number, fn: (change: JsonlChange) => void): void {
     if (to <= from) return;
     const fd = fs.openSync(this.fileOf(stream), 'r');
     try {
       const buffer = Buffer.alloc(READ_CHUNK);
       let position = from;
-      let pending = Buffer.alloc(0);
+      let pending: Buffer = Buffer.alloc(0);
       while (position < to) {
         const n = fs.readSync(fd, buffer, 0, Math.min(READ_CHUNK, to - position), position);
         if (n === 0) break;
         position += n;
-        let chunk = Buffer.concat([pending, buffer.subarray(0, n)]);
-        let newline = chunk.indexOf(0x0a);
-        while (newline >= 0) {
-          const line = chunk.subarray(0, newline).toString('utf8');
-          if (line.length > 0) fn(JSON.parse(line) as JsonlChange);
-          chunk = chunk.subarray(newline + 1);
-          newline = chunk.indexOf(0x0a);
-        }
-        pending = Buffer.from(chunk);
+        pending = eachLine(Buffer.concat([pending, buffer.subarray(0, n)]), fn);
       }
     } finally {
       fs.closeSync(fd);
     }
   }
+}
+
+/** Calls `fn` with each whole line of `chunk`; returns the unfinished rest (copied). */
+function eachLine(chunk: Buffer, fn: (change: JsonlChange) => void): Buffer {
+  let rest = chunk;
+  let newline = rest.indexOf(0x0a);
+  while (newline >= 0) {
+    const line = rest.subarray(0, newline).toString('utf8');
+    if (line.length > 0) fn(JSON.parse(line) as JsonlChange);
+    rest = rest.subarray(newline + 1);
+    newline = rest.indexOf(0x0a);
+  }
+  return Buffer.from(rest);
 }
 
 function keyObject(shape: StreamShape, record: Record<string, unknown>): Record<string, string | number> {
@@ -586,4 +718,14 @@ function compareKeys(a: readonly unknown[], b: readonly unknown[]): number {
 
 function stateOrNothing(state: StreamState | undefined): { state?: StreamState } {
   return state === undefined ? {} : { state };
+}
+
+/** The custom field location a stream's state file records: the stream's own, else the one recorded before. */
+function customFieldsOf(shape: StreamShape, meta: StreamMeta): Pick<StreamMeta, 'customFields'> {
+  if (shape.customFieldsObjectType) {
+    return {
+      customFields: { objectType: shape.customFieldsObjectType, path: [...customFieldsPathOf(shape)] },
+    };
+  }
+  return meta.customFields ? { customFields: meta.customFields } : {};
 }

@@ -65,6 +65,71 @@ export const RESERVED_TABLES = [
  */
 export const MAX_TYPED_COLUMNS = 200;
 
+/**
+ * Marks the field of a reference column in the column map: `\u0001candidate` is the column holding
+ * `record.candidate.id` (`candidate_id`), added beside the JSON column of a nested object that has a string
+ * `id`, so joins need no JSON operators. A record's own field starting with it gets no column.
+ */
+export const REFERENCE_MARK = '\u0001';
+
+/** Whether a column-map field is a reference column's (see {@link REFERENCE_MARK}). */
+export function isReferenceField(field: string): boolean {
+  return field.startsWith(REFERENCE_MARK);
+}
+
+/** The string `id` of a nested object (a reference to another record), if it is one. */
+function referencedId(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const id = (value as Record<string, unknown>).id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** The value a column holds for `record`: its field, or the nested object's `id` for a reference column. */
+export function fieldValue(record: Record<string, unknown>, field: string): unknown {
+  return isReferenceField(field) ? referencedId(record[field.slice(1)]) : record[field];
+}
+
+/** The JSON path (as keys) a column reads from a record. */
+export function fieldPath(field: string): string[] {
+  return isReferenceField(field) ? [field.slice(1), 'id'] : [field];
+}
+
+/**
+ * The name of an index of one column. PostgreSQL cuts names at 63 bytes, so a longer one is shortened with
+ * a hash of the whole (two long names never collide into one).
+ */
+export function columnIndexName(table: string, column: string): string {
+  const name = `${table}__${column}`;
+  if (name.length <= 63) return name;
+  let hash = 0;
+  for (let i = 0; i < name.length; i++) hash = (Math.imul(hash, 31) + name.charCodeAt(i)) >>> 0;
+  return `${name.slice(0, 54)}_${hash.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * Fills a reference column of stored rows from their `_ashpipe_raw` (a table that had no such column).
+ * PostgreSQL: run with `[fieldPath(column.field)]` as parameters.
+ */
+export function referenceBackfillSql(
+  layout: StreamLayout,
+  column: ColumnDef,
+  dialect: Dialect,
+  schema?: string,
+): string {
+  const col = quoteIdent(column.column);
+  if (dialect === 'sqlite') {
+    const path = `'${jsonPath(fieldPath(column.field))}'`;
+    return `UPDATE ${qualified(layout.table, schema)} SET ${col} = CASE json_type("_ashpipe_raw", ${path}) WHEN 'text' THEN "_ashpipe_raw" ->> ${path} END WHERE ${col} IS NULL`;
+  }
+  // `$1` is the path as a text array (`fieldPath(column.field)`), so no field name is written into the SQL.
+  return `UPDATE ${qualified(layout.table, schema)} SET ${col} = CASE jsonb_typeof("_ashpipe_raw" #> $1::text[]) WHEN 'string' THEN "_ashpipe_raw" #>> $1::text[] END WHERE ${col} IS NULL`;
+}
+
+/** DDL of the index of a reference column: "the applications of this candidate" is the usual join. */
+export function referenceIndexSql(layout: StreamLayout, column: ColumnDef, schema?: string): string {
+  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(columnIndexName(layout.table, column.column))} ON ${qualified(layout.table, schema)} (${quoteIdent(column.column)})`;
+}
+
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 function hasBadCodeUnits(text: string): boolean {
@@ -268,8 +333,8 @@ export class StreamLayout {
     const taken = new Set(this.names);
     const known = new Set(this.byField.keys());
     let position = this.columns.length;
-    const add = (field: string, type: ColumnType): void => {
-      const column = uniqueName(sanitizeIdentifier(field), taken);
+    const add = (field: string, type: ColumnType, name = sanitizeIdentifier(field)): void => {
+      const column = uniqueName(name, taken);
       taken.add(column);
       known.add(field);
       added.push({ field, column, type, position: position++ });
@@ -287,9 +352,23 @@ export class StreamLayout {
         if (known.has(field)) continue;
         const type = inferType(value);
         if (type === undefined) continue;
-        if (hasBadCodeUnits(field)) notices.add(UNNAMABLE_NOTICE);
+        if (hasBadCodeUnits(field) || isReferenceField(field)) notices.add(UNNAMABLE_NOTICE);
         else if (this.columns.length + added.length >= MAX_TYPED_COLUMNS) notices.add(CAPPED_NOTICE);
         else add(field, type);
+      }
+      // After the record's own fields, so that a field of its own named like one (`candidateId`) keeps the name.
+      for (const [field, value] of Object.entries(record)) {
+        const ref = `${REFERENCE_MARK}${field}`;
+        if (known.has(ref) || referencedId(value) === undefined || hasBadCodeUnits(field)) continue;
+        if (isReferenceField(field)) continue;
+        const column = sanitizeIdentifier(`${field}_id`);
+        // The name is the record's own field's (`candidate_id` beside `candidate`): no second copy.
+        if (taken.has(column)) {
+          known.add(ref);
+          continue;
+        }
+        if (this.columns.length + added.length >= MAX_TYPED_COLUMNS) notices.add(CAPPED_NOTICE);
+        else add(ref, 'text', column);
       }
     }
     if (added.length === 0) return { layout: this, added, notices: [...notices] };
@@ -422,7 +501,7 @@ export function jsonPath(keys: readonly string[]): string {
  * JSON type fits the column as {@link fits} has it, else NULL (what a written column would hold).
  */
 export function generatedColumnExpression(column: ColumnDef): string {
-  const path = `'${jsonFieldPath(column.field)}'`;
+  const path = `'${jsonPath(fieldPath(column.field))}'`;
   const raw = '"_ashpipe_raw"';
   const type = `json_type(${raw}, ${path})`;
   switch (column.type) {

@@ -11,6 +11,9 @@ import {
   type ColumnMapRow,
   createTableSql,
   encodeValue,
+  fieldPath,
+  fieldValue,
+  isReferenceField,
   KEY_TYPE_NOTICE,
   keyColumnValue,
   keyFits,
@@ -23,6 +26,8 @@ import {
   postgresCustomFieldBackfillSql,
   qualified,
   quoteIdent,
+  referenceBackfillSql,
+  referenceIndexSql,
   rowDecoder,
   SEEN_COLUMN,
   StreamLayout,
@@ -40,11 +45,13 @@ import {
 } from './records.js';
 import {
   ABANDONED_PASS_MS,
+  CUSTOM_FIELD_VALUES_TABLE,
   type LockAttempt,
   type LockHolder,
   type MarkDeletedOptions,
   MERGED_INTO_COLUMN,
   type ReadRowsOptions,
+  type RowCount,
   type Sink,
   SinkError,
   type StoredRecord,
@@ -410,11 +417,20 @@ export class PostgresSink implements Sink {
       const layout = await this.knownLayout(client, shape.name);
       if (layout?.hasTable) {
         // Rows another pass saw after this one started stay: it may have read them after this pass went by.
-        const res = await client.query(
-          `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1 WHERE "_ashpipe_deleted_at" IS NULL AND "_ashpipe_pass_id" IS DISTINCT FROM $2 AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < $3)`,
+        const res = await client.query<{ object_id: string | null }>(
+          `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1 WHERE "_ashpipe_deleted_at" IS NULL AND "_ashpipe_pass_id" IS DISTINCT FROM $2 AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < $3)
+           RETURNING CASE WHEN jsonb_typeof("_ashpipe_raw" -> 'id') IN ('string', 'number') THEN "_ashpipe_raw" ->> 'id' END AS object_id`,
           [now, passId, start],
         );
         deleted = res.rowCount ?? 0;
+        // custom_field_values lists the values of live records, as the SQLite view does.
+        const gone = res.rows.flatMap((r) => (r.object_id === null ? [] : [r.object_id]));
+        if (shape.customFieldsObjectType && gone.length > 0) {
+          await client.query(
+            `DELETE FROM ${this.t(CUSTOM_FIELD_VALUES_TABLE)} WHERE object_type = $1 AND object_id = ANY($2::text[])`,
+            [shape.customFieldsObjectType, gone],
+          );
+        }
       }
       await client.query(`DELETE FROM ${passes} WHERE stream = $1 AND (pass_id = $2 OR started_at < $3)`, [
         shape.name,
@@ -472,6 +488,14 @@ export class PostgresSink implements Sink {
 
   async readRows(stream: string, options: ReadRowsOptions = {}): Promise<Array<Record<string, unknown>>> {
     const pool = this.requirePool();
+    if (stream === CUSTOM_FIELD_VALUES_TABLE) {
+      // The primary key's order (the database's collation), so a page is an index range, not a sort.
+      const { rows } = await pool.query<Record<string, unknown>>(
+        `SELECT object_type, object_id, field_id, title, value FROM ${this.t(CUSTOM_FIELD_VALUES_TABLE)} ORDER BY object_type, object_id, field_id LIMIT $1 OFFSET $2`,
+        [options.limit ?? null, options.offset ?? 0],
+      );
+      return rows;
+    }
     const layout = await this.knownLayout(pool, stream);
     if (!layout?.hasTable) return [];
     const keys = layout.keyColumns;
@@ -497,6 +521,35 @@ export class PostgresSink implements Sink {
       [options.limit ?? null, options.offset ?? 0],
     );
     return rows.map(rowDecoder(layout));
+  }
+
+  async countRows(stream: string): Promise<RowCount> {
+    const pool = this.requirePool();
+    if (stream === CUSTOM_FIELD_VALUES_TABLE) {
+      const { rows } = await pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${this.t(CUSTOM_FIELD_VALUES_TABLE)}`,
+      );
+      return { live: Number(rows[0]?.n ?? 0), deleted: 0 };
+    }
+    const layout = await this.knownLayout(pool, stream);
+    if (!layout?.hasTable) return { live: 0, deleted: 0 };
+    const { rows } = await pool.query<{ n: string; deleted: string }>(
+      `SELECT count(*) AS n, count("_ashpipe_deleted_at") AS deleted FROM ${this.t(layout.table)}`,
+    );
+    const total = Number(rows[0]?.n ?? 0);
+    const deleted = Number(rows[0]?.deleted ?? 0);
+    return { live: total - deleted, deleted };
+  }
+
+  async listTables(): Promise<string[]> {
+    const pool = this.requirePool();
+    const { rows } = await pool.query<ColumnMapRow>(
+      `SELECT stream, field, column_name, type, position, key_position FROM ${this.t('_ashpipe_columns')}`,
+    );
+    const tables = [...layoutsFromRows(rows).values()].filter((l) => l.hasTable).map((l) => l.table);
+    const custom = await pool.query(`SELECT 1 FROM ${this.t('_ashpipe_custom_fields')} LIMIT 1`);
+    if (custom.rows.length > 0) tables.push(CUSTOM_FIELD_VALUES_TABLE);
+    return tables.sort();
   }
 
   async close(): Promise<void> {
@@ -680,6 +733,15 @@ export class PostgresSink implements Sink {
       if (existed || !keyFields.has(column.field)) {
         await client.query(addColumnSql(layout, column, 'postgres', this.schema));
       }
+      if (isReferenceField(column.field)) {
+        // Rows stored before (by an earlier version, or before the first object arrived) get their ids too.
+        if (existed) {
+          await client.query(referenceBackfillSql(layout, column, 'postgres', this.schema), [
+            fieldPath(column.field),
+          ]);
+        }
+        await client.query(referenceIndexSql(layout, column, this.schema));
+      }
     }
     const params: unknown[] = [];
     const tuples = added.map((column) => {
@@ -770,7 +832,7 @@ export class PostgresSink implements Sink {
         for (const c of layout.columns) {
           const value = keyFields.has(c.field)
             ? keyColumnValue(shape.name, c, record, 'postgres')
-            : encodeValue(c.type, record[c.field], 'postgres');
+            : encodeValue(c.type, fieldValue(record, c.field), 'postgres');
           params.push(c.type === 'json' && typeof value === 'string' ? jsonbSafe(value) : value);
         }
         params.push(raws[index], now, null, passId, seq);

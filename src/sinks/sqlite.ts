@@ -12,6 +12,8 @@ import {
   customFieldValuesSelectSql,
   customFieldValuesViewSql,
   encodeValue,
+  fieldValue,
+  isReferenceField,
   KEY_TYPE_NOTICE,
   keyColumnValue,
   keyFits,
@@ -21,6 +23,8 @@ import {
   PARENT_COLUMN,
   parentIndexSql,
   quoteIdent,
+  referenceBackfillSql,
+  referenceIndexSql,
   rowDecoder,
   SEEN_COLUMN,
   StreamLayout,
@@ -40,10 +44,12 @@ import {
 } from './records.js';
 import {
   ABANDONED_PASS_MS,
+  CUSTOM_FIELD_VALUES_TABLE,
   type LockAttempt,
   type MarkDeletedOptions,
   MERGED_INTO_COLUMN,
   type ReadRowsOptions,
+  type RowCount,
   type Sink,
   SinkError,
   type StoredRecord,
@@ -432,6 +438,15 @@ export class SqliteSink implements Sink {
 
   async readRows(stream: string, options: ReadRowsOptions = {}): Promise<Array<Record<string, unknown>>> {
     this.requireDb();
+    if (stream === CUSTOM_FIELD_VALUES_TABLE) {
+      const rows = this.prepare(
+        `SELECT object_type, object_id, field_id, title, value FROM ${CUSTOM_FIELD_VALUES_TABLE} ORDER BY object_type, object_id, field_id LIMIT ? OFFSET ?`,
+      ).all(options.limit ?? -1, options.offset ?? 0) as Array<Record<string, unknown>>;
+      return rows.map((row) => ({
+        ...row,
+        value: typeof row.value === 'string' ? (JSON.parse(row.value) as unknown) : null,
+      }));
+    }
     const layout = this.storedLayout(stream);
     if (!layout?.hasTable) return [];
     const where = options.includeDeleted === false ? ' WHERE "_ashpipe_deleted_at" IS NULL' : '';
@@ -445,6 +460,33 @@ export class SqliteSink implements Sink {
       const { [SEEN_COLUMN]: _seen, ...rest } = row;
       return decode(rest);
     });
+  }
+
+  async countRows(stream: string): Promise<RowCount> {
+    this.requireDb();
+    if (stream === CUSTOM_FIELD_VALUES_TABLE) {
+      const row = this.prepare(`SELECT count(*) AS n FROM ${CUSTOM_FIELD_VALUES_TABLE}`).get() as {
+        n: number;
+      };
+      return { live: row.n, deleted: 0 };
+    }
+    const layout = this.storedLayout(stream);
+    if (!layout?.hasTable) return { live: 0, deleted: 0 };
+    const row = this.prepare(
+      `SELECT count(*) AS n, count("_ashpipe_deleted_at") AS deleted FROM ${quoteIdent(layout.table)}`,
+    ).get() as { n: number; deleted: number };
+    return { live: row.n - row.deleted, deleted: row.deleted };
+  }
+
+  async listTables(): Promise<string[]> {
+    this.requireDb();
+    const streams = (
+      this.prepare('SELECT DISTINCT stream FROM _ashpipe_columns').all() as Array<{ stream: string }>
+    ).map((r) => r.stream);
+    const tables = streams.filter((stream) => this.storedLayout(stream)?.hasTable);
+    const custom = this.prepare('SELECT 1 FROM _ashpipe_custom_fields LIMIT 1').get();
+    if (custom) tables.push(CUSTOM_FIELD_VALUES_TABLE);
+    return tables.sort();
   }
 
   async close(): Promise<void> {
@@ -585,6 +627,11 @@ export class SqliteSink implements Sink {
       } else {
         db.exec(generated ? addGeneratedColumnSql(layout, column) : addColumnSql(layout, column, 'sqlite'));
       }
+      if (isReferenceField(column.field)) {
+        // A written column of an earlier version's table: the rows stored before get their ids too.
+        if (existed && !generated) db.exec(referenceBackfillSql(layout, column, 'sqlite'));
+        db.exec(referenceIndexSql(layout, column));
+      }
       record.run(
         layout.stream,
         column.field,
@@ -695,7 +742,7 @@ export class SqliteSink implements Sink {
       else if (existing.deleted_at !== null) result.undeleted++;
       else result.updated++;
       let i = 0;
-      for (const c of written) values[i++] = encodeValue(c.type, record[c.field], 'sqlite');
+      for (const c of written) values[i++] = encodeValue(c.type, fieldValue(record, c.field), 'sqlite');
       values[i++] = raw;
       values[i++] = now;
       values[i++] = null;

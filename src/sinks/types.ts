@@ -161,6 +161,21 @@ export interface ReadRowsOptions {
   includeDeleted?: boolean;
 }
 
+/**
+ * The table of custom field values: `readRows(CUSTOM_FIELD_VALUES_TABLE)` returns
+ * `{ object_type, object_id, field_id, title, value }` rows (value parsed from JSON), ordered by
+ * object type, object id and field id, from every sink (JSONL derives them from the stored records).
+ */
+export const CUSTOM_FIELD_VALUES_TABLE = 'custom_field_values';
+
+/** What {@link Sink.countRows} found. */
+export interface RowCount {
+  /** Rows not soft-deleted. */
+  live: number;
+  /** Soft-deleted rows (`_ashpipe_deleted_at` set). */
+  deleted: number;
+}
+
 /** The run holding (or asking for) the lock of one stream of a target. */
 export interface LockHolder {
   /**
@@ -253,13 +268,25 @@ export interface Sink {
   /** Save state alone (e.g. to drop a syncToken). */
   saveState(stream: string, state: StreamState | undefined): Promise<void>;
   /**
-   * Read back rows (for tests, data preview): live and deleted, ordered by primary key.
+   * Read back rows (for tests, data preview): live and deleted, ordered by primary key;
+   * {@link CUSTOM_FIELD_VALUES_TABLE} gives the custom field values of live rows.
    * Every sink returns `_ashpipe_raw` as the record's JSON text, `_ashpipe_synced_at` and
    * `_ashpipe_deleted_at` as ISO strings (or null) and `_ashpipe_pass_id`; rows of a stream whose pages came
    * with a parent also have `_ashpipe_parent_id` (null for rows stored without one). SQL sinks add one property per
    * column (booleans as booleans, JSON columns parsed); the JSONL sink adds the record's own fields.
    */
   readRows(stream: string, options?: ReadRowsOptions): Promise<Array<Record<string, unknown>>>;
+  /**
+   * How many rows of `stream` are live and how many soft-deleted (what {@link Sink.readRows} would return
+   * with and without `includeDeleted`). `custom_field_values` counts its rows, all live. A stream never
+   * stored counts 0 and 0.
+   */
+  countRows(stream: string): Promise<RowCount>;
+  /**
+   * The tables (JSONL: stream files) the target holds, sorted: every stream stored so far, and
+   * `custom_field_values` once a stream with custom field values was stored.
+   */
+  listTables(): Promise<string[]>;
   close(): Promise<void>;
 }
 

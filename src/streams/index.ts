@@ -1,4 +1,5 @@
 import { describeScope, getEndpoint } from '../ashby/catalogue.js';
+import { closest } from '../util/similar.js';
 import {
   applicationCriteriaEvaluations,
   applicationFeedback,
@@ -159,8 +160,13 @@ export class UnknownStreamError extends Error {
 function check(names: readonly string[]): void {
   const unknown = names.filter((n) => n !== 'all' && !byName.has(n));
   if (unknown.length > 0) {
+    const hints = unknown.flatMap((n) => {
+      const near = closest(n, [...byName.keys()]);
+      if (near.length === 0) return [];
+      return [unknown.length === 1 ? near.join(' or ') : `${near.join(' or ')} for ${n}`];
+    });
     throw new UnknownStreamError(
-      `unknown stream${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (run \`ashpipe streams\` for the list)`,
+      `unknown stream${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}${hints.length > 0 ? `; did you mean ${hints.join(', ')}?` : ''} (run \`ashpipe streams\` for the list)`,
     );
   }
 }

@@ -19,6 +19,7 @@ export const jobs: StreamDefinition = {
 
 export const jobPostings: StreamDefinition = {
   name: 'job_postings',
+  refreshAfterMs: 3_600_000,
   endpoint: 'jobPosting.list',
   primaryKey: ['id'],
   description: 'Published job postings, listed and unlisted, of the primary external job board.',

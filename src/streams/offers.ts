@@ -15,6 +15,7 @@ export const offers: StreamDefinition = {
 
 export const approvals: StreamDefinition = {
   name: 'approvals',
+  refreshAfterMs: 3_600_000,
   endpoint: 'approval.list',
   primaryKey: ['id'],
   description: 'Approval processes (offers, openings, jobs).',

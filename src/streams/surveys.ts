@@ -27,6 +27,7 @@ export const SURVEY_TYPES = [
 
 export const surveySubmissions: StreamDefinition = {
   name: 'survey_submissions',
+  refreshAfterMs: 3_600_000,
   endpoint: 'surveySubmission.list',
   primaryKey: ['id'],
   description: 'Survey answers, for every survey type.',

@@ -94,6 +94,14 @@ export interface StreamDefinition {
   readonly confidentialKind?: ConfidentialKind;
   /** Streams whose confidential ids this stream needs (they run first under `--exclude-confidential`). */
   readonly confidentialAfter?: readonly string[];
+  /**
+   * Streams without a sync token: how long a complete read stays fresh before a run reads the stream again
+   * (`--refresh-after` overrides it, `--refresh` ignores it). Slow-moving configuration keeps the default;
+   * records that change during the day (approvals, survey submissions) get a shorter one.
+   * @default 24 hours
+   * @example 3_600_000
+   */
+  readonly refreshAfterMs?: number;
   /** A caveat shown by `ashpipe streams` (e.g. an endpoint added in 2026 whose shape is not documented). */
   readonly note?: string;
 }

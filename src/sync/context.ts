@@ -4,6 +4,7 @@ import type { Sink, StreamShape } from '../sinks/index.js';
 import type { ConfidentialContext, ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
 import type { EndpointCounters } from './counters.js';
+import type { RefreshAfter } from './refresh.js';
 import type { PassMode, StreamResult, SyncEvent } from './types.js';
 
 /** The part of the Ashby client the engine reads with. */
@@ -21,6 +22,10 @@ export interface RunSettings {
   includeArchived: boolean;
   excludeConfidential: boolean;
   reconcileAfterMs: number | null;
+  /** `--refresh`: read the streams without a sync token whatever their refresh interval. */
+  refresh: boolean;
+  /** Refresh intervals the user gave (see `refreshAfterOf`). */
+  refreshAfter: RefreshAfter;
   pageSize: number | undefined;
   /** How long a stream waits for another run's lock on it. */
   lockWaitMs: number;
@@ -63,6 +68,8 @@ export class StreamTally {
   readonly notices = new Set<string>();
   notStored = 0;
   mode: PassMode | null = null;
+  /** Set when the stream was not read: its last complete read is within its refresh interval. */
+  notDue: StreamResult['notDue'];
   /** Nothing was stored for the stream before this run: every column is new, none worth announcing. */
   firstSync = false;
   readonly reasons: string[] = [];
@@ -111,6 +118,7 @@ export class StreamTally {
       rejected,
       ...(rejected > 0 ? { rejects: [...this.rejects].map(([reason, count]) => ({ reason, count })) } : {}),
       newColumns: this.firstSync ? [] : [...this.newColumns],
+      ...(this.notDue ? { notDue: this.notDue } : {}),
       ...(this.notices.size > 0 || this.notStored > 0
         ? {
             notices: [

@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import type { PageSource, RunContext, RunSettings } from './context.js';
 import { EndpointCounters } from './counters.js';
 import { planSync, rememberedConfidentialIds } from './plan.js';
+import type { RefreshAfter } from './refresh.js';
 import { runStream } from './runner.js';
 import type { StreamResult, SyncEvent, SyncSummary } from './types.js';
 
@@ -51,6 +52,19 @@ export interface SyncOptions {
    */
   reconcileAfterMs?: number | null;
   /**
+   * Read the streams without a sync token now, whatever their refresh interval.
+   * @default false
+   */
+  refresh?: boolean;
+  /**
+   * Refresh intervals of the streams without a sync token: a run leaves such a stream alone while its last
+   * complete read is younger than its interval (0 reads it every run). `parseRefreshAfter('12h,approvals=0')`
+   * reads the CLI's syntax.
+   * @default each stream's own: 24 hours, 1 hour for approvals, job postings and survey submissions
+   * @example { all: 3_600_000, streams: { sources: 604_800_000 } }
+   */
+  refreshAfter?: RefreshAfter;
+  /**
    * Records per page (Ashby's maximum is 100). Smaller pages mean smaller transactions and checkpoints.
    * @default 100
    * @example 50
@@ -86,6 +100,8 @@ function settingsOf(options: SyncOptions): RunSettings {
     excludeConfidential: options.excludeConfidential ?? false,
     reconcileAfterMs:
       options.reconcileAfterMs === undefined ? DEFAULT_RECONCILE_AFTER_MS : options.reconcileAfterMs,
+    refresh: options.refresh ?? false,
+    refreshAfter: options.refreshAfter ?? {},
     pageSize: options.pageSize,
     lockWaitMs: Math.max(0, options.lockWaitMs ?? 0),
     lockLabel: options.lockLabel ?? DEFAULT_LOCK_LABEL,
@@ -152,8 +168,10 @@ function summarize(
     retries: 0,
     rateLimited: 0,
     rejected: 0,
+    notDue: 0,
   };
   for (const r of streams) {
+    if (r.notDue) totals.notDue += 1;
     totals.records += r.records;
     totals.inserted += r.inserted;
     totals.updated += r.updated;

@@ -10,8 +10,13 @@ export {
 } from './engine.js';
 export { describeHolder } from './lock.js';
 export { chooseMode, type ModeChoice } from './mode.js';
-export { createProgress, type Progress, type ProgressOptions } from './progress.js';
+export {
+  DEFAULT_REFRESH_AFTER_MS,
+  parseRefreshAfter,
+  type RefreshAfter,
+  RefreshAfterError,
+  refreshAfterOf,
+} from './refresh.js';
 export { type SyncRunOptions, syncToTarget } from './run.js';
 export { nextState, readState, type StateEvent } from './state.js';
-export { formatSummary } from './summary.js';
 export type { PassMode, StreamResult, SyncEvent, SyncSummary } from './types.js';

@@ -20,6 +20,13 @@ export interface ModeOptions {
   fullRefresh: boolean;
   /** A full pass is due when the last one is older than this; `null` never. */
   reconcileAfterMs: number | null;
+  /** `--refresh`: streams without a sync token are read whatever their refresh interval. */
+  refresh?: boolean;
+  /**
+   * Streams without a sync token: the last complete read stays fresh this long (0: read every run).
+   * @default 0
+   */
+  refreshAfterMs?: number;
 }
 
 /** The pass a stream gets. */
@@ -29,6 +36,11 @@ export interface ModeChoice {
   resume: boolean;
   /** Why, for the summary. */
   reason: string;
+  /**
+   * Set when the stream is not read at all: it has no sync token and its last complete read is still
+   * within its refresh interval. `nextReadAt` is absent when the interval is endless (`never`).
+   */
+  notDue?: { lastReadAt: string; nextReadAt?: string };
 }
 
 /** Whether the stored state is a pass interrupted between two pages. */
@@ -40,7 +52,8 @@ function interrupted(state: StreamState | undefined, stream: ModeStream): boolea
 
 /**
  * The pass a stream gets: `--full-refresh` wins; then an interrupted pass is resumed; then a stream
- * without a sync token (or without one stored) is read in full; then an incremental stream is reconciled in
+ * without a sync token is left alone while its last complete read is within its refresh interval (unless
+ * `refresh`), else read in full; a stream without a token stored is read in full; then an incremental stream is reconciled in
  * full when its last full pass is too old; otherwise it reads the changes since its token.
  * @example chooseMode(undefined, { incremental: true, child: false }, options, now) // full, 'first sync'
  */
@@ -60,6 +73,22 @@ export function chooseMode(
     };
   }
   if (!stream.incremental) {
+    const last = state?.lastFullPassCompletedAt;
+    const lastAt = last === undefined ? Number.NaN : Date.parse(last);
+    const interval = options.refreshAfterMs ?? 0;
+    if (!options.refresh && last !== undefined && !Number.isNaN(lastAt) && interval > 0) {
+      const age = now.getTime() - lastAt;
+      // A clock set back (age < 0) reads the stream rather than trusting a read from the future.
+      if (age >= 0 && age < interval) {
+        const next = Number.isFinite(interval) ? new Date(lastAt + interval).toISOString() : undefined;
+        return {
+          mode: 'full',
+          resume: false,
+          reason: `not due: read ${formatDuration(age)} ago; ${next === undefined ? 'read again only on --refresh' : `next read after ${next}`}`,
+          notDue: { lastReadAt: last, ...(next !== undefined ? { nextReadAt: next } : {}) },
+        };
+      }
+    }
     const reason = stream.child ? 'child stream: read per parent' : 'endpoint has no sync token';
     return { mode: 'full', resume: false, reason };
   }

@@ -4,8 +4,8 @@ import type { ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
-import { createProgress, type ProgressStream } from './progress.js';
-import type { SyncSummary } from './types.js';
+import type { RefreshAfter } from './refresh.js';
+import type { SyncEvent, SyncSummary } from './types.js';
 
 /** Everything one sync run needs, as the CLI and the demo gather it. */
 export interface SyncRunOptions {
@@ -24,6 +24,10 @@ export interface SyncRunOptions {
   includeArchived?: boolean;
   excludeConfidential?: boolean;
   reconcileAfterMs?: number | null;
+  /** Read the streams without a sync token whatever their refresh interval (`--refresh`). */
+  refresh?: boolean;
+  /** Refresh intervals of the streams without a sync token (`runSync`'s `refreshAfter`). */
+  refreshAfter?: RefreshAfter;
   /** Records per page, at most 100. */
   pageSize?: number;
   /**
@@ -50,10 +54,13 @@ export interface SyncRunOptions {
    * @example 1
    */
   maxConcurrent?: number;
-  /** Progress lines go here (stderr); none when absent. */
-  progress?: ProgressStream;
-  /** Live bars instead of plain lines. @default the progress stream's `isTTY` */
-  live?: boolean;
+  /** Receives the run's events (streams starting and ending, pages, warnings), e.g. for a progress display. */
+  onEvent?: (event: SyncEvent) => void;
+  /**
+   * Counts requests, retries and 429s per endpoint; pass one to read the figures while the run goes on.
+   * @default a new one per run
+   */
+  counters?: EndpointCounters;
   /** Client retry policy overrides (tests use a short backoff). */
   retry?: Partial<RetryOptions>;
   logger?: Logger;
@@ -64,7 +71,7 @@ export interface SyncRunOptions {
 
 /** Opens the sink, syncs the streams with progress, closes the sink, and returns the summary. */
 export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary> {
-  const counters = new EndpointCounters();
+  const counters = options.counters ?? new EndpointCounters();
   const limiter =
     options.requestsPerSecond !== undefined || options.maxConcurrent !== undefined
       ? new Limiter({
@@ -91,12 +98,6 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
     ...(options.outputMode ? { outputMode: options.outputMode } : {}),
   });
   await sink.open();
-  const progress = options.progress
-    ? createProgress(options.progress, {
-        counters,
-        ...(options.live !== undefined ? { live: options.live } : {}),
-      })
-    : undefined;
   try {
     return await runSync({
       client,
@@ -109,15 +110,16 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
         ? { excludeConfidential: options.excludeConfidential }
         : {}),
       ...(options.reconcileAfterMs !== undefined ? { reconcileAfterMs: options.reconcileAfterMs } : {}),
+      ...(options.refresh !== undefined ? { refresh: options.refresh } : {}),
+      ...(options.refreshAfter !== undefined ? { refreshAfter: options.refreshAfter } : {}),
       ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
       ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
       ...(options.lockLabel !== undefined ? { lockLabel: options.lockLabel } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(progress ? { onEvent: (e) => progress.onEvent(e) } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
   } finally {
-    progress?.stop();
     await sink.close();
   }
 }

@@ -12,6 +12,7 @@ import { takeLock } from './lock.js';
 import { chooseMode, type ModeChoice } from './mode.js';
 import { StreamWriter } from './pages.js';
 import type { PlannedStream } from './plan.js';
+import { refreshAfterOf } from './refresh.js';
 import { awaitsFinish, nextState, readState } from './state.js';
 import type { StreamResult } from './types.js';
 
@@ -103,10 +104,19 @@ async function syncStream(ctx: RunContext, writer: StreamWriter): Promise<Stream
     const choice = chooseMode(
       state,
       { incremental: stream.incremental, child: stream.parent !== undefined },
-      { fullRefresh: ctx.settings.fullRefresh, reconcileAfterMs: ctx.settings.reconcileAfterMs },
+      {
+        fullRefresh: ctx.settings.fullRefresh,
+        reconcileAfterMs: ctx.settings.reconcileAfterMs,
+        refresh: ctx.settings.refresh,
+        refreshAfterMs: refreshAfterOf(stream, ctx.settings.refreshAfter),
+      },
       ctx.now(),
     );
     tally.reasons.push(choice.reason);
+    if (choice.notDue) {
+      tally.notDue = choice.notDue;
+      return tally.result('ok');
+    }
     mode = choice.mode;
     await runPasses(ctx, writer, state, choice, (m) => {
       mode = m;

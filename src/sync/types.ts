@@ -34,6 +34,13 @@ export interface StreamResult {
   /** Columns added for fields seen for the first time. */
   newColumns: string[];
   /**
+   * Present when the stream was not read because it has no sync token and its last complete read
+   * (`lastReadAt`) is within its refresh interval; `nextReadAt` is when a run reads it again (absent for an
+   * endless interval). Its status is `ok` and it made no request.
+   * @example { lastReadAt: '2026-03-02T06:00:00.000Z', nextReadAt: '2026-03-03T06:00:00.000Z' }
+   */
+  notDue?: { lastReadAt: string; nextReadAt?: string };
+  /**
    * What the sink did differently from its rules (fields kept only in `_ashpipe_raw`, records it could
    * not store); absent when nothing.
    */
@@ -72,6 +79,8 @@ export interface SyncSummary {
     rateLimited: number;
     /** Records rejected by every stream (the engine always sets it). */
     rejected?: number;
+    /** Streams not read because they were still fresh (see {@link StreamResult.notDue}; the engine always sets it). */
+    notDue?: number;
   };
   /** Set when the whole run stopped (authentication failure). */
   fatal?: { code?: string; message: string; requestId?: string };

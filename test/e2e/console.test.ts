@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
+import { STREAMS, selectStreams } from '../../src/streams/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 
@@ -14,6 +16,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CHROMIUM = process.env.ASHPIPE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console');
 const CANARY = 'canary-e2e-5d1f0c9b7a3e';
+const READ_ONLY_KEY = 'canary-e2e-readonly-7c2d';
 const PASSWORD = 'e2e admin password';
 
 /** The built console is missing or older than one of its sources: build it before testing it. */
@@ -24,7 +27,9 @@ function consoleIsStale(): boolean {
   const sources = [
     path.join(ROOT, 'web', 'index.html'),
     path.join(ROOT, 'web', 'vite.config.ts'),
-    ...fs.readdirSync(path.join(ROOT, 'web', 'src')).map((f) => path.join(ROOT, 'web', 'src', f)),
+    ...fs
+      .readdirSync(path.join(ROOT, 'web', 'src'), { recursive: true, encoding: 'utf8' })
+      .map((f) => path.join(ROOT, 'web', 'src', f)),
   ];
   return sources.some((f) => fs.statSync(f).mtimeMs > builtAt);
 }
@@ -66,7 +71,15 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     sandbox = await startSandbox({
       port: 0,
       scale: 60,
-      keys: [{ key: CANARY, title: 'e2e', scopes: ALL_SCOPES, confidential: true }],
+      keys: [
+        { key: CANARY, title: 'e2e', scopes: ALL_SCOPES, confidential: true },
+        {
+          key: READ_ONLY_KEY,
+          title: 'e2e read-only',
+          scopes: ALL_SCOPES.filter((s) => s.endsWith('Read')),
+          confidential: false,
+        },
+      ],
     });
     server = await startServer({
       home,
@@ -90,6 +103,8 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
+    // Below the test timeout, so a missing element fails naming its locator.
+    page.setDefaultTimeout(15_000);
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
@@ -114,6 +129,13 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByLabel('New admin password').fill(PASSWORD);
     await shot('setup');
     await page.getByRole('button', { name: 'Set password' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // A newcomer is led from the sandbox to a first flow, with this console's default server named.
+    const steps = (await page.getByTestId('first-steps').textContent()) ?? '';
+    expect(steps).toContain('npx ashpipe sandbox');
+    expect(steps).toContain(`checked against ${sandbox.url}`);
+    await shot('home-empty');
+    await page.getByRole('link', { name: 'Add a credential' }).click();
     await page.getByRole('heading', { name: 'Credentials' }).waitFor();
   });
 
@@ -128,6 +150,8 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await dialog.getByLabel('Credential Description').fill('the e2e sandbox key');
     await dialog.getByLabel('API Key *').fill(CANARY);
     expect(await dialog.getByLabel('API Key *').getAttribute('type')).toBe('password');
+    // The server started against the sandbox offers it as the default, in plain sight (not "Advanced").
+    await expect(dialog.getByLabel('Ashby server').inputValue()).resolves.toBe(sandbox.url);
     await shot('add-credential');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await dialog.getByRole('status').waitFor();
@@ -139,6 +163,8 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     const text = (await tile.textContent()) ?? '';
     expect(text).toContain('Valid');
     expect(text).toContain(`••••${CANARY.slice(-4)}`);
+    expect(text).toContain(sandbox.url);
+    expect(text).not.toContain('Read-only');
     expect(await tile.getByRole('table').locator('tbody tr').count()).toBeGreaterThan(3);
     await shot('credential-tile');
   });
@@ -148,6 +174,67 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByRole('dialog').waitFor();
     await page.keyboard.press('Escape');
     await expect(page.getByRole('dialog').count()).resolves.toBe(0);
+  });
+
+  const addCredential = async (name: string, key: string, serverUrl?: string) => {
+    await page.getByRole('button', { name: 'Add Credential' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add New Credential' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Credential Name *').fill(name);
+    await dialog.getByLabel('API Key *').fill(key);
+    if (serverUrl !== undefined) await dialog.getByLabel('Ashby server').fill(serverUrl);
+    const started = Date.now();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.getByRole('alert').or(dialog.getByRole('status')).waitFor({ timeout: 15_000 });
+    return { dialog, seconds: (Date.now() - started) / 1000 };
+  };
+  const savedNames = () => server.deps.services.credentials.list().map((c) => c.name);
+
+  it('a server that is not there: the form says so within seconds, naming it, and saves only when asked', async () => {
+    const closed = await new Promise<string>((resolve) => {
+      const probe = net.createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(`http://127.0.0.1:${port}`));
+      });
+    });
+    const { dialog, seconds } = await addCredential('unreachable', CANARY, closed);
+    expect(seconds).toBeLessThan(10);
+    const message = (await dialog.getByRole('alert').textContent()) ?? '';
+    expect(message).toContain(`Could not check the key at ${closed}`);
+    expect(message).toContain('Nothing was saved');
+    expect(savedNames()).not.toContain('unreachable');
+    await shot('credential-unreachable');
+    await dialog.getByRole('button', { name: 'Save without verifying' }).click();
+    await dialog.getByRole('status').waitFor();
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    const tile = page.getByRole('article', { name: 'Credential unreachable' });
+    const text = (await tile.textContent()) ?? '';
+    expect(text).toContain(closed);
+    expect(text).toContain('Could not verify');
+    expect(await tile.getByTestId('last-error').textContent()).toMatch(/^Could not check the key: .+\.$/);
+    expect(savedNames()).toContain('unreachable');
+    await shot('credential-unverified-tile');
+  });
+
+  it('a wrong key is refused in one sentence naming the server, and nothing is saved', async () => {
+    const { dialog } = await addCredential('wrong', 'wrong-key-e2e-0000');
+    expect(await dialog.getByRole('alert').textContent()).toBe(
+      `The server at ${sandbox.url} rejected this API key (wrong, deactivated or missing); nothing was saved.`,
+    );
+    await expect(dialog.getByRole('button', { name: 'Save without verifying' }).count()).resolves.toBe(0);
+    expect(savedNames()).not.toContain('wrong');
+    await shot('credential-wrong-key');
+    await page.keyboard.press('Escape');
+  });
+
+  it('a key without any write permission is shown as read-only', async () => {
+    const { dialog } = await addCredential('read only', READ_ONLY_KEY);
+    await expect(dialog.getByRole('note').textContent()).resolves.toContain('Read-only key');
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    const tile = page.getByRole('article', { name: 'Credential read only' });
+    await expect(tile.locator('.badge.readonly').textContent()).resolves.toBe('Read-only');
+    await shot('credentials');
   });
 
   it('creates a source flow from the Authenticate screen, runs it and shows per-stream counts', async () => {
@@ -160,11 +247,37 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel('Flow name *').fill('E2E candidates');
     await page.getByLabel('Target SQLite file *').fill(db);
+    // Every stream the CLI syncs by default is chosen at first.
+    const byDefault = selectStreams().length;
+    await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
+      `${byDefault} of ${STREAMS.length} selected`,
+    );
+    await page.getByLabel('Search streams').fill('interview');
+    const shown = await page.locator('tr[data-stream-choice]').count();
+    expect(shown).toBe(STREAMS.filter((s) => s.name.includes('interview')).length);
+    await page.getByRole('button', { name: 'Select none shown' }).click();
+    await page.getByLabel('Search streams').fill('');
+    await page.getByRole('button', { name: 'Select none' }).click();
+    await page.getByLabel('candidates', { exact: true }).check();
+    await page.getByLabel('jobs', { exact: true }).check();
+    await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
+      `2 of ${STREAMS.length} selected`,
+    );
     await shot('configure-source');
     await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Stream', { exact: true }).selectOption('candidates');
     await page.getByRole('button', { name: 'Fetch sample records' }).click();
-    await page.getByTestId('sample').waitFor();
+    const sample = page.getByRole('table', { name: 'Sample of candidates' });
+    await sample.waitFor();
+    expect(await sample.locator('tbody tr').count()).toBe(5);
+    expect(await sample.locator('thead th').allTextContents()).toContain('id');
+    await page.getByLabel('Stream', { exact: true }).selectOption('jobs');
+    await page.getByRole('table', { name: 'Sample of jobs' }).waitFor();
     await shot('sample');
+    // Back, and the step list, keep what was filled in.
+    await page.getByRole('button', { name: 'Back' }).click();
+    await expect(page.getByLabel('Flow name *').inputValue()).resolves.toBe('E2E candidates');
+    await page.getByRole('button', { name: /Test$/ }).click();
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Save and activate' }).click();
     const row = page.locator('tr[data-flow="E2E candidates"]');
@@ -179,6 +292,27 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     const read = Number(await page.locator('tr[data-stream="candidates"] td').nth(2).textContent());
     // Every candidate the sandbox's world holds (computed from it directly, not through its API).
     expect(read).toBe(expectedStreamRecords(sandbox, 'candidates').length);
+  });
+
+  it('the run page is titled by the flow, lists its run history, and the overview shows the flow', async () => {
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('E2E candidates');
+    const history = page.getByRole('table', { name: 'Run history' });
+    await history.waitFor();
+    expect(await history.locator('tbody tr').count()).toBe(1);
+    await expect(history.locator('tbody tr').textContent()).resolves.toContain('succeeded');
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const row = page.locator('tr[data-home-flow="E2E candidates"]');
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toContain('succeeded');
+    const read =
+      expectedStreamRecords(sandbox, 'candidates').length + expectedStreamRecords(sandbox, 'jobs').length;
+    await expect(row.getByTestId('records').textContent()).resolves.toContain(`read ${read}`);
+    await expect(page.locator('tr[data-home-credential="read only"]').textContent()).resolves.toContain(
+      'Read-only',
+    );
+    await expect(page.getByTestId('first-steps').count()).resolves.toBe(0);
+    await shot('home');
+    await page.goBack();
   });
 
   it('previews the synced candidates table', async () => {
@@ -235,6 +369,19 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     expect(reason).toContain('email');
     expect(await quarantined.locator('tbody tr').textContent()).toContain('not-an-email');
     await shot('quarantine');
+    // Dismissed, the entry leaves the open list and is found under its status.
+    const id = await quarantined.locator('tbody tr').first().getAttribute('data-quarantine');
+    await quarantined.getByRole('button', { name: 'Dismiss' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Entry ${id} dismissed.` })
+      .waitFor();
+    await expect(quarantined.locator('tbody tr').count()).resolves.toBe(0);
+    await page.getByLabel('Status').selectOption('dismissed');
+    await expect(quarantined.locator(`tr[data-quarantine="${id}"]`).textContent()).resolves.toContain(
+      'dismissed',
+    );
+    await shot('quarantine-dismissed');
   });
 
   it('uploads a CSV from the wizard into the data directory and dry-runs it by the path the server gave it', async () => {
@@ -286,8 +433,11 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.goto(`${server.url}/#/flows`);
     await page.locator('tr[data-flow="E2E candidates"]').getByRole('link', { name: 'Edit' }).click();
     await page.getByRole('heading', { name: 'Edit E2E candidates' }).waitFor();
-    await page.getByRole('button', { name: 'Continue' }).click();
+    // Editing opens on Configure, not on the first step.
     await expect(page.getByLabel('Flow name *').inputValue()).resolves.toBe('E2E candidates');
+    await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
+      `2 of ${STREAMS.length} selected`,
+    );
     await expect(page.getByLabel('Target SQLite file *').inputValue()).resolves.toBe(
       path.join(home, 'data', 'e2e.db'),
     );
@@ -295,7 +445,16 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'data', 'jsonl'));
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Continue' }).click();
-    await page.getByLabel(/^Cron schedule/).fill('0 3 * * *');
+    await page.getByRole('radio', { name: 'Daily at…' }).check();
+    await page.getByLabel('Time').fill('03:00');
+    await expect(page.getByTestId('cron').textContent()).resolves.toBe('0 3 * * *');
+    const next = await page.getByTestId('next-runs').locator('li').allTextContents();
+    expect(next).toHaveLength(3);
+    await page.getByRole('radio', { name: 'Cron expression' }).check();
+    await page.getByLabel(/^Cron schedule/).fill('0 3 * * * * *');
+    await page.getByText('Not a valid schedule').waitFor();
+    await page.getByRole('radio', { name: 'Daily at…' }).check();
+    await page.getByLabel('Time').fill('03:00');
     await shot('edit-flow');
     await page.getByRole('button', { name: 'Save changes' }).click();
     const row = page.locator('tr[data-flow="E2E candidates"]');
@@ -334,14 +493,17 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
   });
 
   it('never shows the key, logs nothing with it, keeps it out of every file, and the page had no console errors', async () => {
-    expect(await page.content()).not.toContain(CANARY);
-    for (const body of bodies) expect(body).not.toContain(CANARY);
-    expect(logLines.join('\n')).not.toContain(CANARY);
+    for (const key of [CANARY, READ_ONLY_KEY]) {
+      expect(await page.content()).not.toContain(key);
+      for (const body of bodies) expect(body).not.toContain(key);
+      expect(logLines.join('\n')).not.toContain(key);
+    }
     const files = (dir: string): string[] =>
       fs
         .readdirSync(dir, { withFileTypes: true })
         .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
     for (const f of files(home)) expect(fs.readFileSync(f).includes(CANARY), f).toBe(false);
-    expect(consoleErrors).toEqual([]);
+    // A refused credential is an expected 422 answer, which Chromium logs as a failed resource.
+    expect(consoleErrors.filter((e) => !/status of 422/.test(e))).toEqual([]);
   });
 });

@@ -276,7 +276,8 @@ describe('ashpipe quarantine', () => {
 
   it('replay with --map re-maps the raw records; a record that fails again stays open', async () => {
     const email = uniqueEmail('mapped');
-    const input = file('m.csv', `Full name,E-mail\nMapped,${email}\n`);
+    // JSONL: rows whose keys do not map are quarantined one by one (a CSV header like this is refused whole).
+    const input = file('m.jsonl', `${JSON.stringify({ 'Full name': 'Mapped', 'E-mail': email })}\n`);
     expect((await push('--endpoint', 'candidate.create', '--input', input)).code).toBe(3);
     const bad = await cli(['quarantine', 'replay', ...keyArgs(), '--operation', 'candidate.create'], env);
     expect(bad.code).toBe(3);

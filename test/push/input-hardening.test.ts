@@ -229,7 +229,7 @@ describe('__proto__ is refused with a message, never dropped', () => {
       ASHPIPE_HOME: path.join(dir, 'home'),
       ASHBY_API_KEY: 'unused-key-0000',
     });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.err).toContain('column 2 of the header is named "__proto__"');
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createPushProgress } from '../../src/cli/render/push-progress.js';
 import { prepareRow, type RecordResult } from '../../src/push/engine.js';
 import { OPERATIONS } from '../../src/push/operations/index.js';
-import { createPushProgress } from '../../src/push/progress.js';
 
 const result = (row: number, status: RecordResult['status']): RecordResult => ({ row, status });
 

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AshbyClient } from '../../src/ashby/client.js';
+import { verifyWithin } from '../../src/server/credentials.js';
 import { verifyKey } from '../../src/vault/verify.js';
 import { type Harness, harness, signedInHeaders } from './helpers.js';
 
@@ -85,6 +86,62 @@ describe('credential base URLs', () => {
       expect(e).toMatch(/not Ashby's JSON \(\d+ bytes of text\/plain; not shown\)|not shown/);
     const listed = await (await h.request('/api/v1/credentials', { headers })).text();
     for (const t of [forcedText, listed, h.logLines.join('\n')]) expect(t).not.toContain('INTERNAL');
+  });
+
+  it('a server that never answers: the verification gives up at its deadline, aborts its probes and says so', async () => {
+    const held: http.ServerResponse[] = [];
+    const silent = http.createServer((_req, res) => void held.push(res));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    let aborted = false;
+    const started = Date.now();
+    const verification = await verifyWithin(
+      (apiKey, baseUrl, signal) => {
+        signal?.addEventListener('abort', () => {
+          aborted = true;
+        });
+        return verifyKey(new AshbyClient({ apiKey, baseUrl }), signal ? { signal } : {});
+      },
+      'silent-key-0001',
+      url,
+      1_000,
+    );
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(verification.status).toBe('error');
+    expect(verification.message).toBe('no answer within 1 s');
+    expect(aborted).toBe(true);
+    expect(held.length).toBeGreaterThan(0);
+    silent.closeAllConnections();
+    await new Promise<void>((r) => silent.close(() => r()));
+  });
+
+  it('nothing listening at the base URL: refused within seconds, naming the server; nothing saved', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    h = await harness({ verify: realVerify, allowHttpBaseUrl: true });
+    const started = Date.now();
+    const { res, text } = await create({ name: 'nowhere', apiKey: 'nowhere-key-0001', baseUrl: url });
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(res.status).toBe(422);
+    const { error } = JSON.parse(text);
+    expect(error.code).toBe('probe_failed');
+    expect(error.message).toMatch(new RegExp(`^Could not check the key at ${url}: .+\\. Nothing was saved;`));
+    expect(h.deps.services.credentials.list()).toEqual([]);
+  });
+
+  it('a wrong key is refused in one sentence naming the server', async () => {
+    h = await harness({ baseUrl: 'https://ashby.example.com' });
+    const { res, text } = await create({ name: 'bad', apiKey: 'bad-key-0001' });
+    expect(res.status).toBe(422);
+    expect(JSON.parse(text).error).toMatchObject({
+      code: 'key_rejected',
+      message:
+        'The server at https://ashby.example.com rejected this API key (wrong, deactivated or missing); nothing was saved.',
+    });
+    const listed = await (await h.request('/api/v1/credentials', { headers: signedIn ?? {} })).json();
+    expect(listed).toMatchObject({ credentials: [], defaultBaseUrl: 'https://ashby.example.com' });
   });
 
   it('accepts https; refuses plain http unless allowed, and then only to this machine', async () => {

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clearSecrets } from '../../src/util/redact.js';
-import { openSqlite } from '../../src/util/sqlite.js';
 import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
 
 const CANARY = 'canary-key-7f3e9a1c5b2d';
@@ -165,6 +164,8 @@ describe('flows and runs', () => {
       source({ credentialId: 'cred_nope' }),
       source({ schedule: 'every tuesday' }),
       source({ streams: ['not_a_stream'] }),
+      source({ options: { refreshAfter: 'sources=soon' } }),
+      source({ options: { refreshAfter: 12 } }),
       { kind: 'destination', name: 'Push', credentialId, input: { type: 'csv', content: 'a\n1' } },
     ];
     for (const body of cases) {
@@ -257,36 +258,5 @@ describe('flows and runs', () => {
     expect(body).toContain('"status":"failed"');
     expect(body).not.toContain(CANARY);
     expect(JSON.stringify(h.control.db.prepare('SELECT errors FROM flow_runs').all())).not.toContain(CANARY);
-  });
-
-  it('previews a synced SQLite table page by page', async () => {
-    const db = path.join(h.data, 'ashby.db');
-    const sink = openSqlite(db);
-    sink.exec('CREATE TABLE candidates (id TEXT PRIMARY KEY, name TEXT, _ashpipe_raw TEXT)');
-    for (let i = 0; i < 7; i++)
-      sink.prepare('INSERT INTO candidates VALUES (?, ?, ?)').run(`c${i}`, `Name ${i}`, '{}');
-    sink.close();
-    const { flow } = await (
-      await call('POST', '/api/v1/flows', source({ target: { type: 'sqlite', path: db } }))
-    )
-      .json()
-      .then(asJson);
-    const page = await (
-      await call('GET', `/api/v1/datasets/candidates/preview?flowId=${flow.id}&limit=3&offset=3`)
-    )
-      .json()
-      .then(asJson);
-    expect(page).toMatchObject({
-      stream: 'candidates',
-      total: 7,
-      limit: 3,
-      offset: 3,
-      columns: ['id', 'name', '_ashpipe_raw'],
-    });
-    expect(page.rows.map((r: { id: string }) => r.id)).toEqual(['c3', 'c4', 'c5']);
-    expect((await call('GET', `/api/v1/datasets/jobs/preview?flowId=${flow.id}`)).status).toBe(404);
-    expect((await call('GET', `/api/v1/datasets/candidates%3Bdrop/preview?flowId=${flow.id}`)).status).toBe(
-      422,
-    );
   });
 });

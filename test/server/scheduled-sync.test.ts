@@ -51,7 +51,7 @@ describe('a scheduled source flow', () => {
       name: 'Every second',
       credentialId,
       schedule: '* * * * * *',
-      streams: ['candidates'],
+      streams: ['candidates', 'sources'],
       target: { type: 'sqlite', path: file },
     });
     expect(created.status).toBe(201);
@@ -79,6 +79,14 @@ describe('a scheduled source flow', () => {
 
     const runs = harnessed.deps.store.listRuns({ flowId }).filter((r) => r.trigger === 'schedule');
     expect(runs.filter((r) => r.status === 'failed')).toEqual([]);
+    // sources has no sync token: the first run reads it, the next ones leave it alone for a day and say so.
+    const sources = runs
+      .filter((r) => r.status === 'succeeded')
+      .sort((a, b) => a.startedAt.localeCompare(b.startedAt))
+      .map((r) => r.counts.find((c) => c.name === 'sources'));
+    expect(sources[0]?.read).toBeGreaterThan(0);
+    expect(sources.at(-1)).toMatchObject({ status: 'succeeded', read: 0 });
+    expect(sources.at(-1)?.message).toMatch(/^not due: read .* ago; next read after \d{4}-/);
     const db = openSqlite(file, { readonly: true });
     try {
       const count = db

@@ -121,6 +121,7 @@ describe('authentication and CSRF on the API', () => {
     ['GET', '/api/v1/runs'],
     ['GET', '/api/v1/runs/run_x/events'],
     ['GET', '/api/v1/datasets/candidates/preview'],
+    ['GET', '/api/v1/datasets?flowId=flow_x'],
     ['GET', '/api/v1/quarantine'],
     ['GET', '/api/v1/tokens'],
     ['GET', '/api/v1/streams'],
@@ -228,6 +229,7 @@ describe('authentication and CSRF on the API', () => {
       '/flows/{id}/run',
       '/runs/{id}/events',
       '/quarantine/replay',
+      '/quarantine/{id}/dismiss',
       '/datasets/{stream}/preview',
     ]) {
       expect(Object.keys(doc.paths)).toContain(p);

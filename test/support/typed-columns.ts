@@ -29,6 +29,8 @@ export interface TableContents {
   rows: Rec[];
   /** The sink's own record of each field's column and type (`_ashpipe_columns`). */
   columnTypes: Map<string, string>;
+  /** Columns that lead some index of the table. */
+  indexed: Set<string>;
 }
 
 function pgUrl(target: string): { url: string; schema: string } {
@@ -47,7 +49,16 @@ export async function readTable(target: string, table: string): Promise<TableCon
       const types = db
         .prepare('SELECT column_name, type FROM _ashpipe_columns WHERE stream = ?')
         .all(table) as Array<{ column_name: string; type: string }>;
-      return { rows, columnTypes: new Map(types.map((t) => [t.column_name, t.type])) };
+      const indexed = db
+        .prepare(
+          'SELECT i.name FROM pragma_index_list(?) AS l, pragma_index_info(l.name) AS i WHERE i.seqno = 0',
+        )
+        .all(table) as Array<{ name: string }>;
+      return {
+        rows,
+        columnTypes: new Map(types.map((t) => [t.column_name, t.type])),
+        indexed: new Set(indexed.map((r) => r.name)),
+      };
     } finally {
       db.close();
     }
@@ -63,8 +74,14 @@ export async function readTable(target: string, table: string): Promise<TableCon
       `SELECT column_name, type FROM "${schema}"._ashpipe_columns WHERE stream = $1`,
       [table],
     );
+    const indexed = await client.query(
+      `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+       WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass`,
+      [schema, table],
+    );
     return {
       rows: rows.rows as Rec[],
+      indexed: new Set((indexed.rows as Array<{ name: string }>).map((r) => r.name)),
       columnTypes: new Map(
         (types.rows as Array<{ column_name: string; type: string }>).map((t) => [t.column_name, t.type]),
       ),
@@ -192,4 +209,57 @@ function sortKeys(value: unknown): unknown {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([k, v]) => [k, sortKeys(v)]),
   );
+}
+
+/** The `id` of a nested object that has a string one (a reference to another record). */
+function referencedId(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const id = (value as Rec).id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * Differences between the reference columns of `contents` and the records: a field holding an object
+ * with a string `id` (`candidate: { id, … }`) has a text column `<field>_id` (`candidate_id`) holding that id
+ * (NULL where the value is not such an object) and leading an index; unless the record has a field of that
+ * name itself (`candidateId`), whose column is then checked as any other. Returns the reference columns
+ * found, too, so a test can say which it expected.
+ */
+export function referenceColumnDifferences(
+  stream: string,
+  contents: TableContents,
+  records: readonly Rec[],
+  dialect: 'sqlite' | 'postgres',
+): { problems: string[]; columns: string[] } {
+  const problems: string[] = [];
+  const ownColumns = new Set(records.flatMap((r) => Object.keys(r).map(snakeCase)));
+  const fields = new Set<string>();
+  for (const record of records) {
+    for (const [field, value] of Object.entries(record))
+      if (referencedId(value) !== undefined) fields.add(field);
+  }
+  const columns: string[] = [];
+  const rowsById = new Map(contents.rows.map((r) => [String(r.id), r]));
+  for (const field of fields) {
+    const column = `${snakeCase(field)}_id`;
+    if (ownColumns.has(column)) continue;
+    columns.push(column);
+    if (contents.columnTypes.get(column) !== 'text') {
+      problems.push(`${stream}.${column}: no text column for ${field}.id`);
+      continue;
+    }
+    if (!contents.indexed.has(column)) problems.push(`${stream}.${column}: not indexed`);
+    for (const record of records) {
+      const row = rowsById.get(String(record.id));
+      if (!row) continue;
+      const want = referencedId(record[field]) ?? null;
+      const got = cell(row[column], 'text', dialect);
+      if (got !== want) {
+        problems.push(
+          `${stream}.${column} of ${String(record.id)}: ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`,
+        );
+      }
+    }
+  }
+  return { problems, columns: columns.sort() };
 }

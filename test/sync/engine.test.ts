@@ -217,7 +217,7 @@ describe('sync engine', () => {
 
     // A complete pass deletes the stages of a plan that is gone.
     source.remove('interviewPlan.list', 'p3');
-    const again = await sync(['interview_plans', 'interview_stages']);
+    const again = await sync(['interview_plans', 'interview_stages'], { refresh: true });
     expect(again.streams.find((s) => s.stream === 'interview_stages')?.deleted).toBe(1);
   });
 
@@ -237,11 +237,64 @@ describe('sync engine', () => {
             message: 'gone',
           })
         : undefined;
-    const summary = await sync(['interview_stages']);
+    const summary = await sync(['interview_stages'], { refresh: true });
     const stages = summary.streams.find((s) => s.stream === 'interview_stages');
     expect(stages).toMatchObject({ status: 'ok', deleted: 1 });
     expect(stages?.reason).toContain('1 interview_plans no longer found');
     expect(await deletedIds('interview_stages')).toEqual(['s1']);
+  });
+
+  it('leaves a stream without a sync token alone while its last read is fresh, and reads it when due or asked', async () => {
+    source.filters.set('interviewStage.list', 'interviewPlanId');
+    source.set('source.list', [{ id: 's1', title: 'Referral' }]);
+    source.set('interviewPlan.list', [{ id: 'p1' }]);
+    source.set('interviewStage.list', [{ id: 'st1', interviewPlanId: 'p1' }]);
+    source.set('candidate.list', [cand('c1', 'Ada')]);
+    const t0 = new Date('2026-03-02T06:00:00.000Z');
+    const streams = ['sources', 'interview_plans', 'interview_stages', 'candidates'];
+    const first = await sync(streams, { now: () => t0 });
+    expect(first.streams.every((s) => s.status === 'ok' && s.notDue === undefined)).toBe(true);
+    const requests = () => source.calls.length;
+
+    // Two hours later: only the incremental stream asks Ashby anything, once.
+    source.set('source.list', [{ id: 's1', title: 'Referral (renamed)' }]);
+    source.calls.length = 0;
+    const twoHours = new Date(t0.getTime() + 2 * 3_600_000);
+    const quiet = await sync(streams, { now: () => twoHours });
+    expect(quiet.exitCode).toBe(0);
+    expect(source.calls.map((c) => c.endpoint)).toEqual(['candidate.list']);
+    expect(requests()).toBe(1);
+    for (const name of ['sources', 'interview_plans', 'interview_stages']) {
+      const r = quiet.streams.find((s) => s.stream === name);
+      expect(r).toMatchObject({ status: 'ok', mode: null, records: 0, requests: 0 });
+      expect(r?.notDue?.nextReadAt).toBe('2026-03-03T06:00:00.000Z');
+      expect(Date.parse(r?.notDue?.lastReadAt ?? '')).toBeGreaterThan(0);
+      expect(r?.reason).toContain('not due: read 2.0h ago; next read after 2026-03-03T06:00:00.000Z');
+    }
+    expect(quiet.totals.notDue).toBe(3);
+    expect((await live('sources'))[0]?.title).toBe('Referral');
+
+    // A per-stream interval of 0 reads that stream every run; --refresh reads them all.
+    source.calls.length = 0;
+    const perStream = await sync(streams, { now: () => twoHours, refreshAfter: { streams: { sources: 0 } } });
+    expect(source.calls.map((c) => c.endpoint).sort()).toEqual(['candidate.list', 'source.list']);
+    expect(perStream.totals.notDue).toBe(2);
+    expect((await live('sources'))[0]?.title).toBe('Referral (renamed)');
+    source.calls.length = 0;
+    const forced = await sync(streams, { now: () => twoHours, refresh: true });
+    expect(forced.totals.notDue).toBe(0);
+    expect(new Set(source.calls.map((c) => c.endpoint))).toEqual(
+      new Set(['candidate.list', 'source.list', 'interviewPlan.list', 'interviewStage.list']),
+    );
+
+    // A day after the last read, every one of them is due again; a shorter run-wide interval too.
+    source.calls.length = 0;
+    const nextDay = new Date(t0.getTime() + 26 * 3_600_000);
+    const due = await sync(streams, { now: () => nextDay });
+    expect(due.totals.notDue).toBe(0);
+    expect(new Set(source.calls.map((c) => c.endpoint))).toEqual(
+      new Set(['candidate.list', 'source.list', 'interviewPlan.list', 'interviewStage.list']),
+    );
   });
 
   it('adds a parent that never synced when only the child is asked for', async () => {

@@ -355,8 +355,9 @@ describe('a CLI run and a scheduled flow on one target', () => {
       const t = await makeTarget(dialect);
       cleanups.push(() => t.cleanup());
       const { h, flow } = await flowInto(t);
-      // A flow reads 100 records per page: slower answers keep it on candidates while the CLI starts.
-      sandbox.faults.set({ latencyMs: 200 });
+      // A flow reads 100 records per page: slower answers keep it on candidates while the CLI starts (the
+      // CLI's first request checks the server, one more answer to wait for).
+      sandbox.faults.set({ latencyMs: 500 });
       const run = h.deps.scheduler.trigger(flow.id, 'schedule');
       await until('the flow holds candidates', async () => {
         const now = h.deps.store.getRun(run.id);

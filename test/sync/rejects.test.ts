@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatSummary } from '../../src/cli/render/summary.js';
 import { openSink } from '../../src/sinks/index.js';
 import { selectStreams } from '../../src/streams/index.js';
-import { formatSummary, runSync } from '../../src/sync/index.js';
+import { runSync } from '../../src/sync/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { FakeSource } from './fake-source.js';
 import { DIALECTS, liveRecords, makeTarget, type TestTarget } from './helpers.js';

@@ -3,7 +3,12 @@ import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../../src/san
 import { findStream, selectStreams } from '../../src/streams/index.js';
 import { type SyncSummary, syncToTarget } from '../../src/sync/index.js';
 import { call } from '../sandbox/helpers.js';
-import { readCustomFieldValues, readTable, typedColumnDifferences } from '../support/typed-columns.js';
+import {
+  readCustomFieldValues,
+  readTable,
+  referenceColumnDifferences,
+  typedColumnDifferences,
+} from '../support/typed-columns.js';
 import {
   byObjectAndField,
   type CustomFieldValueRow,
@@ -65,6 +70,7 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
     expect(failed.map((s) => `${s.stream}: ${s.error?.message}`)).toEqual([]);
     expect(summary.exitCode).toBe(0);
     const wantValues: CustomFieldValueRow[] = [];
+    const referenceColumns = new Map<string, string[]>();
     await withSink(t.target, async (sink) => {
       for (const stream of EVERY_STREAM) {
         const expected = expectedRecords(sandbox, stream);
@@ -74,8 +80,18 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
         if (t.dialect === 'jsonl' || expected.length === 0) continue;
         const contents = await readTable(t.target, stream.name);
         expect(typedColumnDifferences(stream.name, contents, expected, t.dialect), stream.name).toEqual([]);
+        const refs = referenceColumnDifferences(stream.name, contents, expected, t.dialect);
+        expect(refs.problems, stream.name).toEqual([]);
+        referenceColumns.set(stream.name, refs.columns);
       }
     });
+    if (t.dialect !== 'jsonl') {
+      // The joins people write first, by hand: what the sandbox's records reference as nested objects.
+      expect(referenceColumns.get('applications')).toEqual(
+        expect.arrayContaining(['candidate_id', 'job_id', 'current_interview_stage_id']),
+      );
+      expect([...referenceColumns.values()].flat().length).toBeGreaterThan(5);
+    }
     if (t.dialect !== 'jsonl') {
       // Candidates, applications, jobs, users, offers and openings (on their latest version) and
       // projects (customFieldEntries) all have values in this world.

@@ -66,10 +66,14 @@ export interface Credential {
   id: string;
   name: string;
   description?: string;
+  /** The server the credential was added for; absent means the console's default. */
+  baseUrl?: string;
   maskedKey: string;
   status: 'unverified' | 'verified' | 'invalid' | 'error';
   verifiedAt?: string;
   verification?: {
+    status: 'valid' | 'invalid' | 'error';
+    message?: string;
     title?: string;
     permissions: Array<{ module: string; read: Access; write: Access }>;
     confidential: 'yes' | 'no' | 'unknown';
@@ -79,6 +83,16 @@ export interface Credential {
   failingOperations: Array<{ name: string; permission: string }>;
   unreadableStreams: string[];
 }
+/** `GET /credentials`: the credentials and the server's defaults for new ones. */
+export interface CredentialList {
+  credentials: Credential[];
+  /** The Ashby server of credentials that name none (`serve --base-url`, `ASHBY_BASE_URL`). */
+  defaultBaseUrl: string;
+  /** Whether a credential may name plain http to this machine (a sandbox). */
+  allowHttpBaseUrl: boolean;
+}
+/** Ashby's own API: the default server, where the server field is an advanced setting. */
+export const ASHBY_API = 'https://api.ashbyhq.com';
 export interface StreamInfo {
   name: string;
   incremental: boolean;

@@ -1,7 +1,10 @@
-import { type FormEvent, useState } from 'react';
-import { ApiError, api, type Credential } from './api';
+import { createContext, type FormEvent, useContext, useState } from 'react';
+import { ApiError, ASHBY_API, api, type Credential } from './api';
 import { ApiKeyField, ErrorAlert, errorText, NameDescriptionFields } from './form';
 import { Overlay } from './overlay';
+
+/** The console's default Ashby server (`serve --base-url`), for credentials that name none. */
+export const DefaultServer = createContext(ASHBY_API);
 
 const ACCESS_LABEL: Record<string, string> = { allowed: 'yes', missing: 'no', unknown: '?', error: 'error' };
 
@@ -30,9 +33,32 @@ export function PermissionMap(props: { credential: Credential }) {
   );
 }
 
+/** Whether the key may write to no module at all (every module's write permission is missing). */
+export function isReadOnly(c: Credential): boolean {
+  const permissions = c.verification?.permissions ?? [];
+  return permissions.length > 0 && permissions.every((p) => p.write === 'missing');
+}
+
+/** The last verification's problem in one sentence, or nothing when the key was accepted. */
+export function lastError(c: Credential): string | undefined {
+  if (c.status === 'invalid') return 'The server rejected this key (wrong, deactivated or missing).';
+  if (c.status === 'error')
+    return `Could not check the key: ${(c.verification?.message ?? 'no probe reached the server')
+      .replace(/^[a-zA-Z]+\.[a-zA-Z]+: /, '')
+      .replace(/\s*\[code=[a-z_]+\]\s*$/, '')
+      .replace(/\.\s*$/, '')}.`;
+  return undefined;
+}
+
 export function ReadOnlyWarning(props: { credential: Credential }) {
   const ops = props.credential.failingOperations;
   if (ops.length === 0) return null;
+  if (isReadOnly(props.credential))
+    return (
+      <div className="note" role="note">
+        <strong>Read-only key.</strong> Flows can sync from Ashby with it, but not push into it.
+      </div>
+    );
   return (
     <div className="warning" role="note">
       <strong>Read-only for some modules.</strong> These destination operations will fail with this key:{' '}
@@ -77,6 +103,8 @@ export function CredentialTile(props: {
       setBusy(false);
     }
   };
+  const defaultBaseUrl = useContext(DefaultServer);
+  const problem = lastError(c);
   const body = (
     <>
       <h3>{c.name}</h3>
@@ -84,12 +112,21 @@ export function CredentialTile(props: {
       <p>
         Key <code>{c.maskedKey}</code>
       </p>
+      <p className="server">
+        Server <code>{c.baseUrl ?? defaultBaseUrl}</code>
+      </p>
       <p>
         <span className={`badge ${c.status}`}>{STATUS_LABEL[c.status]}</span>{' '}
+        {isReadOnly(c) ? <span className="badge readonly">Read-only</span> : null}{' '}
         {c.verifiedAt ? (
           <span className="muted">checked {new Date(c.verifiedAt).toLocaleString()}</span>
         ) : null}
       </p>
+      {problem ? (
+        <p className="error last-error" data-testid="last-error">
+          {problem}
+        </p>
+      ) : null}
       <p>
         Confidential jobs and projects:{' '}
         <strong>
@@ -239,16 +276,22 @@ function EditOverlay(props: { credential: Credential; onClose: () => void; onDon
   );
 }
 
-/** The "Add New Credential" overlay: Save verifies the key, then shows the permission map. */
+/**
+ * The "Add New Credential" overlay: Save verifies the key against the chosen server and stores it only
+ * when the server accepted it, or when the person chooses to save it without verification.
+ */
 export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: Credential) => void }) {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [key, setKey] = useState('');
+  const defaultBaseUrl = useContext(DefaultServer);
+  const [server, setServer] = useState(defaultBaseUrl);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<Credential>();
-  // No probe reached Ashby: the key is saved only when the person asks for it.
+  // No probe reached the server: the key is saved only when the person asks for it.
   const [unchecked, setUnchecked] = useState(false);
+  const baseUrl = server.trim();
   const save = async (saveUnverified: boolean) => {
     setBusy(true);
     setError(undefined);
@@ -257,6 +300,8 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
         name,
         apiKey: key,
         ...(description.trim() ? { description } : {}),
+        // The default is not stored, so the credential follows the console's server.
+        ...(baseUrl && baseUrl !== defaultBaseUrl ? { baseUrl } : {}),
         ...(saveUnverified ? { saveUnverified: true } : {}),
       });
       setUnchecked(false);
@@ -275,6 +320,27 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
     e.preventDefault();
     await save(false);
   };
+  const serverField = (
+    <>
+      <label htmlFor="cred-server">Ashby server</label>
+      <input
+        id="cred-server"
+        type="url"
+        required
+        value={server}
+        onChange={(e) => {
+          setServer(e.target.value);
+          setUnchecked(false);
+        }}
+        aria-describedby="cred-server-hint"
+      />
+      <p className="hint" id="cred-server-hint">
+        {defaultBaseUrl === ASHBY_API
+          ? 'Ashby’s API; change it only for a sandbox or a proxy.'
+          : `This console’s default server (${defaultBaseUrl}); use ${ASHBY_API} for a real Ashby account.`}
+      </p>
+    </>
+  );
   return (
     <Overlay title="Add New Credential" onClose={props.onClose}>
       {saved ? (
@@ -282,6 +348,7 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
           <p role="status">
             Saved <strong>{saved.name}</strong> ({saved.maskedKey}).
           </p>
+          {lastError(saved) ? <p className="error">{lastError(saved)}</p> : null}
           <PermissionMap credential={saved} />
           <ReadOnlyWarning credential={saved} />
           <button type="button" onClick={props.onClose}>
@@ -298,15 +365,25 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
             onDescription={setDescription}
           />
           <ApiKeyField id="cred-key" label="API Key *" value={key} onChange={setKey} />
+          {defaultBaseUrl === ASHBY_API ? (
+            <details className="advanced" open={baseUrl !== defaultBaseUrl}>
+              <summary>Advanced</summary>
+              {serverField}
+            </details>
+          ) : (
+            serverField
+          )}
           <ErrorAlert error={error} />
-          <button type="submit" disabled={busy}>
-            {busy ? 'Verifying…' : 'Save'}
-          </button>
-          {unchecked ? (
-            <button type="button" disabled={busy} onClick={() => void save(true)}>
-              Save without verification
+          <div className="actions">
+            <button type="submit" className="primary" disabled={busy}>
+              {busy ? `Verifying with ${baseUrl}…` : 'Save'}
             </button>
-          ) : null}
+            {unchecked ? (
+              <button type="button" disabled={busy} onClick={() => void save(true)}>
+                Save without verifying
+              </button>
+            ) : null}
+          </div>
         </form>
       )}
     </Overlay>

@@ -1,16 +1,14 @@
 import { type FormEvent, StrictMode, useCallback, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { api, type Credential, setCsrf } from './api';
-import { CredentialGrid } from './credentials';
-import {
-  DataPreview,
-  FlowEditor,
-  FlowsList,
-  FlowWizard,
-  QuarantineView,
-  RunDetail,
-  TokensPage,
-} from './flows';
+import { ASHBY_API, api, type Credential, type CredentialList, setCsrf } from './api';
+import { CredentialGrid, DefaultServer } from './credentials';
+import { DataPreview } from './pages/data';
+import { FlowsList } from './pages/flows';
+import { Home } from './pages/home';
+import { QuarantineView } from './pages/quarantine';
+import { RunDetail } from './pages/run';
+import { TokensPage } from './pages/tokens';
+import { FlowEditor, FlowWizard } from './pages/wizard';
 import './styles.css';
 
 interface SessionState {
@@ -20,9 +18,9 @@ interface SessionState {
 }
 
 function useHash(): [string, (h: string) => void] {
-  const [hash, setHash] = useState(window.location.hash || '#/credentials');
+  const [hash, setHash] = useState(window.location.hash || '#/');
   useEffect(() => {
-    const on = () => setHash(window.location.hash || '#/credentials');
+    const on = () => setHash(window.location.hash || '#/');
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
@@ -79,10 +77,14 @@ function Login(props: { setup: boolean; onDone: (csrf: string) => void }) {
 function App() {
   const [session, setSession] = useState<SessionState>();
   const [credentials, setCredentials] = useState<Credential[]>([]);
+  const [defaultBaseUrl, setDefaultBaseUrl] = useState(ASHBY_API);
   const [hash, go] = useHash();
   const reload = useCallback(() => {
-    api<{ credentials: Credential[] }>('GET', '/credentials').then(
-      (r) => setCredentials(r.credentials),
+    api<CredentialList>('GET', '/credentials').then(
+      (r) => {
+        setCredentials(r.credentials);
+        setDefaultBaseUrl(r.defaultBaseUrl);
+      },
       () => {},
     );
   }, []);
@@ -126,19 +128,21 @@ function App() {
   else if (route === '/data') page = <DataPreview flowId={params.get('flowId') ?? undefined} />;
   else if (route === '/quarantine') page = <QuarantineView flowId={params.get('flowId') ?? undefined} />;
   else if (route === '/tokens') page = <TokensPage />;
-  else
+  else if (route === '/credentials')
     page = (
       <section aria-labelledby="cred-title">
         <h1 id="cred-title">Credentials</h1>
         <CredentialGrid credentials={credentials} reload={reload} />
       </section>
     );
+  else page = <Home credentials={credentials} reload={reload} />;
   const logout = async () => {
     await api('DELETE', '/session');
     setCsrf(undefined);
     setSession({ setupRequired: false, authenticated: false });
   };
   const nav = [
+    ['#/', 'Overview'],
     ['#/credentials', 'Credentials'],
     ['#/flows', 'Flows'],
     ['#/data', 'Data'],
@@ -146,12 +150,18 @@ function App() {
     ['#/tokens', 'API tokens'],
   ] as const;
   return (
-    <>
+    <DefaultServer.Provider value={defaultBaseUrl}>
       <header>
         <strong>ashpipe</strong>
         <nav aria-label="Main">
           {nav.map(([href, label]) => (
-            <a key={href} href={href} aria-current={hash.startsWith(href) ? 'page' : undefined}>
+            <a
+              key={href}
+              href={href}
+              aria-current={
+                (href === '#/' ? hash === '#/' || hash === '' : hash.startsWith(href)) ? 'page' : undefined
+              }
+            >
               {label}
             </a>
           ))}
@@ -161,7 +171,7 @@ function App() {
         </button>
       </header>
       <main>{page}</main>
-    </>
+    </DefaultServer.Provider>
   );
 }
 

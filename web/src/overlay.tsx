@@ -16,12 +16,18 @@ export function Overlay(props: { title: string; onClose: () => void; children: R
     first?.focus();
     return () => previous?.focus();
   }, []);
-  const onKeyDown = (e: React.KeyboardEvent) => {
-    if (e.key === 'Escape') {
+  // On the document, not the dialog: focus falls to the body when a pressed button becomes disabled
+  // (Save while verifying), and Escape must close the dialog all the same.
+  useEffect(() => {
+    const onEscape = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
       e.stopPropagation();
       onClose();
-      return;
-    }
+    };
+    document.addEventListener('keydown', onEscape);
+    return () => document.removeEventListener('keydown', onEscape);
+  }, [onClose]);
+  const onKeyDown = (e: React.KeyboardEvent) => {
     if (e.key !== 'Tab' || !ref.current) return;
     const items = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
     const first = items[0];

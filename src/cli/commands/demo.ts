@@ -2,11 +2,14 @@ import { Command } from 'commander';
 import { DEMO_QUERIES, runDemo } from '../../demo/run.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { formatSummary } from '../render/summary.js';
+import { createSyncProgress } from '../render/sync-progress.js';
 
 interface DemoCliOptions {
   db: string;
   home: string;
   scale: string;
+  wide?: boolean;
   json?: boolean;
 }
 
@@ -17,6 +20,7 @@ export function demoCommand(ctx: CliContext): Command {
     .option('--db <file>', 'SQLite file to create (replaced on every run)', './ashpipe-demo.db')
     .option('--home <dir>', 'home of the demo vault and control store', './.ashpipe-demo')
     .option('--scale <n>', 'number of sandbox candidates', '1000')
+    .option('--wide', 'print every column of the summaries')
     .option('--json', 'print what the demo did as JSON on stdout')
     .action(async (opts: DemoCliOptions) => {
       const scale = Number(opts.scale);
@@ -29,7 +33,18 @@ export function demoCommand(ctx: CliContext): Command {
         home: opts.home,
         scale,
         say: (line) => out.info(line),
-        progress: ctx.streams.stderr,
+        show: async (run, step) => {
+          const progress = createSyncProgress(ctx.streams.stderr);
+          let summary: Awaited<ReturnType<typeof run>>;
+          try {
+            summary = await run((e) => progress.onEvent(e));
+          } finally {
+            progress.stop();
+          }
+          // After the first run, most streams read nothing new: list only those that changed.
+          out.info(formatSummary(summary, { wide: Boolean(opts.wide), changedOnly: step !== 'full' }));
+          return summary;
+        },
       });
       const partial = [result.full, result.incremental, result.reconcile].some((s) => s.exitCode !== 0);
       out.result(result, () =>

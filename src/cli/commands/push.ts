@@ -1,11 +1,14 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { AshbyClient } from '../../ashby/index.js';
 import { resolveHome } from '../../control/home.js';
 import { openControlStore } from '../../control/store.js';
 import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
+import { checkHeader, describeHeaderProblem } from '../../push/header.js';
 import {
+  formatOf,
   InputFileError,
   type InputFormat,
   type InputSource,
@@ -15,12 +18,13 @@ import {
 import { openInputFile } from '../../push/input-file.js';
 import { IDENTITY_MAPPING, loadMapping, type Mapping } from '../../push/mapping.js';
 import { resolveOperation } from '../../push/operations/resolve.js';
-import { createPushProgress } from '../../push/progress.js';
 import type { OnExisting, Operation } from '../../push/types.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+import { createPushProgress } from '../render/push-progress.js';
+import { count } from '../render/words.js';
 import { addLogFileOption, type LogFileOptions, logged, openRunLog } from '../run-log.js';
 
 interface PushCliOptions extends KeyOptions, LogFileOptions {
@@ -54,6 +58,28 @@ export function inputSource(opts: Pick<PushCliOptions, 'input' | 'format' | 'fro
   return { kind: 'file', file: opts.input, ...(opts.format ? { format: opts.format } : {}) };
 }
 
+/** Column names that can never be field names (they would reach an object's prototype). */
+const FORBIDDEN_NAMES = new Set(['__proto__']);
+
+/** The header of a CSV file (its first record), or `undefined` when it cannot be read as one. */
+export function readCsvHeader(file: string): string[] | undefined {
+  const fd = openSync(file, 'r');
+  let text: string;
+  try {
+    const buffer = Buffer.alloc(256 * 1024);
+    text = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    const records = parseCsv(text, { bom: true, to: 1, relax_column_count: true }) as string[][];
+    return records[0];
+  } catch {
+    // An unreadable first record is reported row by row by the reader, as before.
+    return undefined;
+  }
+}
+
 /** One line of the human summary. */
 export function formatPushSummary(summary: PushSummary): string {
   const c = summary.counts;
@@ -62,12 +88,12 @@ export function formatPushSummary(summary: PushSummary): string {
     `${c.updated} updated`,
     `${c['skipped-existing']} skipped (already in Ashby)`,
     `${c['skipped-done']} skipped (done in an earlier run)`,
-    `${c.quarantined} quarantined`,
+    `${c.quarantined} ${summary.dryRun ? 'would be quarantined' : 'quarantined'}`,
     `${c.failed} failed`,
   ];
   if (c.pending > 0) parts.push(`${c.pending} pending`);
   if (summary.dryRun) parts.unshift(`${c['dry-run']} would be sent`);
-  return `${summary.dryRun ? 'dry run of ' : ''}${summary.operation}: ${summary.total} records — ${parts.join(', ')}`;
+  return `${summary.dryRun ? 'dry run of ' : ''}${summary.operation}: ${count(summary.total, 'record')} — ${parts.join(', ')}`;
 }
 
 /** Exit code of a finished run: 1 stopped, 3 anything quarantined or failed, else 0. */
@@ -134,9 +160,16 @@ export async function executePush(
     });
     const store = openControlStore(resolveHome(ctx.env));
     const abort = new AbortController();
-    const onSigint = () => abort.abort();
-    process.once('SIGINT', onSigint);
     const progress = createPushProgress(out.streams.stderr);
+    // The first Ctrl-C stops at the next record; a second ends the process, terminal given back first.
+    const onSigint = () => {
+      if (abort.signal.aborted) {
+        progress.stop();
+        process.exit(ExitCode.Interrupted);
+      }
+      abort.abort();
+    };
+    process.on('SIGINT', onSigint);
     if (streamJson) {
       stdout.write('{\n  "wouldSend": [');
       documentOpen = true;
@@ -174,7 +207,9 @@ export async function executePush(
               ...(r.error ? { error: r.error } : {}),
             });
           if (r.status === 'quarantined' && !opts.json)
-            out.info(`row ${r.row}: quarantined — ${r.error?.code}: ${r.error?.message}`);
+            out.info(
+              `row ${r.row}: ${opts.dryRun ? 'would be quarantined' : 'quarantined'} — ${r.error?.code}: ${r.error?.message}`,
+            );
         },
       });
     } catch (error) {
@@ -205,17 +240,48 @@ export async function executePush(
   if (documentOpen) {
     // The summary's own members follow the streamed bodies in the same object.
     stdout.write(`${bodies === 0 ? '' : '\n  '}],\n${safeStringify(summary, 2).slice(2)}\n`);
-  } else {
+  } else if (summary.stopped?.kind !== 'aborted' || opts.json) {
+    // After Ctrl-C a person reads one line (below); a script still gets its JSON.
     out.result(summary, () => formatPushSummary(summary));
+  }
+  if (summary.stopped?.kind === 'aborted') {
+    const applied = summary.counts.created + summary.counts.updated;
+    out.info(
+      `interrupted: ${count(applied, 'record')} applied, ${summary.counts.pending} pending; run the same command to resume`,
+    );
+    ctx.setExitCode(ExitCode.Interrupted);
+    return summary;
   }
   if (summary.stopped) {
     out.info(`stopped: ${summary.stopped.message}`);
     out.info('records not yet applied stay pending; rerun the same command to continue');
   }
   ctx.setExitCode(exitCodeOf(summary));
-  if (summary.stopped && summary.stopped.kind !== 'aborted') throw new ExitError(ExitCode.Failure, '');
+  if (summary.stopped) throw new ExitError(ExitCode.Failure, '');
   return summary;
 }
+
+/** What `push --help` says about `--map`, with examples. */
+export const MAP_HELP = `
+Columns and fields:
+  A column named like a field of the operation (see \`ashpipe operations\`) fills that field; dotted
+  names fill nested fields (location.city). A CSV header that cannot map (a required field without a
+  column, a column the operation does not know) is refused before anything is sent (exit 2).
+
+--map FILE, a JSON object:
+  columns     input column -> field ("E-mail": "email"), null to drop a column, or
+              {"to": "tagIds", "split": ";"} to rename and split a list
+  constants   field -> value set on every record ("sourceId": "…")
+  split       field -> separator, for list columns that keep their name
+  ignoreUnknown  true to drop columns the operation does not know instead of refusing them
+
+Examples:
+  fullName,email -> candidate.create:
+    {"columns": {"fullName": "name"}}
+  a spreadsheet export with extra columns:
+    {"columns": {"Full name": "name", "E-mail": "email", "Notes": null}, "constants": {"sourceId": "…"}}
+  ashpipe push --endpoint candidate.create --input people.csv --map people.map.json --dry-run
+`;
 
 /** `ashpipe push`: writes records into Ashby, each exactly once. */
 export function pushCommand(ctx: CliContext): Command {
@@ -261,6 +327,7 @@ export function pushCommand(ctx: CliContext): Command {
       'time allowed for one request; a write that times out is reconciled, never resent blindly (default 30000)',
     )
     .option('--json', 'print the summary as JSON on stdout')
+    .addHelpText('after', MAP_HELP)
     .action(async (opts: PushCliOptions) => {
       const operation = resolveOperation(opts.endpoint, Boolean(opts.manual));
       const source = inputSource(opts);
@@ -280,6 +347,17 @@ export function pushCommand(ctx: CliContext): Command {
         } catch (error) {
           throw new UsageError((error as Error).message);
         }
+      }
+      if (source.kind === 'file' && (source.format ?? formatOf(source.file)) === 'csv') {
+        const header = readCsvHeader(source.file);
+        const forbidden = header?.findIndex((c) => FORBIDDEN_NAMES.has(c)) ?? -1;
+        if (forbidden >= 0)
+          throw new UsageError(
+            `--input ${source.file}: column ${forbidden + 1} of the header is named "${header?.[forbidden]}", which cannot be a field name; rename it`,
+          );
+        const problem = header && checkHeader(header, operation, mapping, opts.key);
+        if (problem)
+          throw new UsageError(describeHeaderProblem(`--input ${source.file}`, operation.name, problem));
       }
       await executePush(ctx, opts, operation, readInput(source), {
         mapping,

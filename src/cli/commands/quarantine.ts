@@ -2,7 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
 import { openControlStore } from '../../control/store.js';
-import { getQuarantine, listQuarantine, type QuarantineEntry } from '../../push/ledger.js';
+import {
+  getQuarantine,
+  listQuarantine,
+  type QuarantineEntry,
+  setQuarantineStatus,
+} from '../../push/ledger.js';
 import { loadMapping } from '../../push/mapping.js';
 import { planReplay, replayEntries, vouchedNotice } from '../../push/replay.js';
 import { safeStringify } from '../../util/redact.js';
@@ -63,7 +68,7 @@ export function quarantineCommand(ctx: CliContext): Command {
   );
   const statusOption = () =>
     new Option('--status <status>', 'which entries')
-      .choices(['open', 'replayed', 'resolved', 'all'])
+      .choices(['open', 'replayed', 'resolved', 'dismissed', 'all'])
       .default('open');
 
   cmd
@@ -111,6 +116,29 @@ export function quarantineCommand(ctx: CliContext): Command {
       if (!entry) throw new UsageError(`no quarantine entry ${id}`);
       out.result(entry, () => safeStringify(entry, 2));
     });
+
+  for (const [action, status, what] of [
+    ['resolve', 'resolved', 'Mark an open entry resolved: its record was fixed some other way'],
+    ['dismiss', 'dismissed', 'Dismiss an open entry: its record is not to be pushed'],
+  ] as const) {
+    cmd
+      .command(action)
+      .description(what)
+      .argument('<id>')
+      .action((id: string) => {
+        const n = parseId(id);
+        withStore(ctx, (db) =>
+          db.transaction(() => {
+            const entry = getQuarantine(db, n);
+            if (!entry) throw new UsageError(`no quarantine entry ${id}`);
+            if (entry.status !== 'open')
+              throw new UsageError(`quarantine entry ${id} is already ${entry.status}`);
+            setQuarantineStatus(db, n, status);
+          })(),
+        );
+        ctx.output(false).info(`quarantine entry ${id} ${status}`);
+      });
+  }
 
   cmd
     .command('export')

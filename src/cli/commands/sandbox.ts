@@ -129,7 +129,15 @@ export function sandboxCommand(ctx: CliContext): Command {
           keys: ['sandbox-full', 'sandbox-read', ...keys.map((k) => k.title ?? '(custom)')],
         },
         () =>
-          `Ashby sandbox listening on ${sandbox.url} (seed ${String(opts.seed)}, scale ${String(opts.scale)}); keys: sandbox-full, sandbox-read`,
+          [
+            `Ashby sandbox listening on ${sandbox.url} (seed ${String(opts.seed)}, scale ${String(opts.scale)}, made-up data).`,
+            'API keys: sandbox-full (every permission, confidential records too), sandbox-read (read-only)',
+            ...(keys.length > 0 ? [`  and ${keys.length} from --keys`] : []),
+            'Use it from another terminal:',
+            `  ASHBY_API_KEY=sandbox-full npx ashpipe sync --base-url ${sandbox.url} --to ./ashby.db`,
+            `  npx ashpipe credentials add --name sandbox --base-url ${sandbox.url}   (paste sandbox-full when asked)`,
+            'Ctrl-C stops it.',
+          ].join('\n'),
       );
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -6,6 +6,7 @@ import { isLoopback } from '../../server/app.js';
 import { startServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { DEFAULT_BASE_URL, parseBaseUrl } from '../key-options.js';
 import { addLogFileOption, openRunLog } from '../run-log.js';
 
 /** The built console beside the package: `<root>/web/dist` (from `src/cli/commands` and `dist/cli/commands` alike). */
@@ -49,6 +50,12 @@ export function serveCommand(ctx: CliContext): Command {
     )
     .addOption(
       new Option(
+        '--base-url <url>',
+        `Ashby-compatible server of credentials that name none, e.g. a sandbox (env ASHBY_BASE_URL, default ${DEFAULT_BASE_URL})`,
+      ),
+    )
+    .addOption(
+      new Option(
         '--allow-http-base-url',
         'let credentials use a plain-http Ashby base URL on this machine (a sandbox); otherwise https only',
       ),
@@ -72,6 +79,7 @@ export function serveCommand(ctx: CliContext): Command {
       maxUploadMb: string;
       stopTimeout: string;
       allowHttpBaseUrl?: boolean;
+      baseUrl?: string;
     }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -82,6 +90,11 @@ export function serveCommand(ctx: CliContext): Command {
       const stopTimeout = Number(opts.stopTimeout);
       if (!Number.isFinite(stopTimeout) || stopTimeout <= 0)
         throw new UsageError(`--stop-timeout ${opts.stopTimeout} is not a positive number of seconds`);
+      const baseUrl = opts.baseUrl
+        ? parseBaseUrl(opts.baseUrl, '--base-url')
+        : ctx.env.ASHBY_BASE_URL
+          ? parseBaseUrl(ctx.env.ASHBY_BASE_URL, 'ASHBY_BASE_URL')
+          : undefined;
       const out = ctx.output(false);
       if (!isLoopback(opts.host)) {
         out.info(
@@ -104,11 +117,12 @@ export function serveCommand(ctx: CliContext): Command {
         ...(opts.allowHttpBaseUrl ? { allowHttpBaseUrl: true } : {}),
         ...(opts.secureCookies ? { secureCookies: true } : {}),
         ...(opts.timezone ? { timezone: opts.timezone } : {}),
-        ...(ctx.env.ASHBY_BASE_URL ? { serviceOptions: { baseUrl: ctx.env.ASHBY_BASE_URL } } : {}),
+        ...(baseUrl ? { serviceOptions: { baseUrl } } : {}),
       });
       const setup = server.deps.store.passwordHash() === undefined;
       logger.info('serve started', { url: server.url });
       out.info(`ashpipe console listening on ${server.url}`);
+      if (baseUrl) out.info(`new credentials are checked against ${baseUrl} unless they name another server`);
       if (setup) out.info(`first run: open ${server.url} to set the admin password`);
       await new Promise<void>((resolve) => {
         let closed = false;

@@ -1,12 +1,25 @@
 import { Command, Option } from 'commander';
+import { checkReach } from '../../ashby/reach.js';
 import { resolveHome } from '../../control/home.js';
 import { isOwnFile } from '../../control/own-files.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
-import { formatSummary, parseDuration, syncToTarget } from '../../sync/index.js';
+import {
+  EndpointCounters,
+  parseDuration,
+  parseRefreshAfter,
+  type RefreshAfter,
+  RefreshAfterError,
+  type SyncSummary,
+  syncToTarget,
+} from '../../sync/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+import { formatSummary } from '../render/summary.js';
+import { createSyncProgress } from '../render/sync-progress.js';
+import { count } from '../render/words.js';
 import { addLogFileOption, describeTarget, type LogFileOptions, logged, openRunLog } from '../run-log.js';
+import { isMissingDatabase, resolveTarget } from '../target.js';
 
 /** Where `ashpipe sync` writes when `--to` is not given. */
 export const DEFAULT_SYNC_TARGET = 'sqlite:./ashpipe.db';
@@ -17,6 +30,8 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   excludeStreams?: string;
   fullRefresh?: boolean;
   reconcileAfter: string;
+  refresh?: boolean;
+  refreshAfter?: string;
   excludeConfidential?: boolean;
   includeArchived: boolean;
   pageSize: string;
@@ -24,7 +39,38 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   concurrency?: string;
   outputMode: 'private' | 'umask';
   wait: string;
+  wide?: boolean;
   json?: boolean;
+}
+
+/**
+ * Runs `work` with Ctrl-C turned into `abort`: the first press stops the run at the next page boundary
+ * (what is committed stays), a second one ends the process at once after `onForce` gave the terminal back.
+ */
+export async function withInterrupt<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  onForce: () => void,
+): Promise<{ value: T; interrupted: boolean }> {
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (abort.signal.aborted) {
+      onForce();
+      process.exit(ExitCode.Interrupted);
+    }
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const value = await work(abort.signal);
+    return { value, interrupted: abort.signal.aborted };
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** Pages committed by a run, all streams together: what a rerun does not read again. */
+export function committedPages(summary: SyncSummary): number {
+  return summary.streams.reduce((n, s) => n + s.pages, 0);
 }
 
 /** `ashpipe sync`: every stream from Ashby into SQLite, Postgres or JSONL, incremental after the first run. */
@@ -37,7 +83,7 @@ export function syncCommand(ctx: CliContext): Command {
   return cmd
     .option(
       '--to <target>',
-      'sqlite:PATH, postgres://USER@HOST/DB[?schema=NAME] or jsonl:DIR',
+      'sqlite:PATH, postgres://USER@HOST/DB[?schema=NAME] or jsonl:DIR; a bare ./x.db (.sqlite, .sqlite3) is SQLite, a directory JSONL',
       DEFAULT_SYNC_TARGET,
     )
     .option('--streams <list>', 'comma-separated streams to sync (`all` adds the opt-in child streams)')
@@ -47,6 +93,14 @@ export function syncCommand(ctx: CliContext): Command {
       '--reconcile-after <duration>',
       'read an incremental stream in full when its last full pass is older than this (e.g. 7d, 12h; never)',
       '7d',
+    )
+    .option(
+      '--refresh',
+      'read the streams without a sync token (locations, sources, interview plans…) now, even if still fresh',
+    )
+    .option(
+      '--refresh-after <list>',
+      'how long a read of a stream without a sync token stays fresh: 24h (all), sources=7d,approvals=0 (per stream), or both; 0 = every run (default 24h; 1h for approvals, job_postings, survey_submissions)',
     )
     .option('--exclude-confidential', 'leave out confidential jobs and projects and what hangs off them')
     .option('--no-include-archived', 'skip archived jobs, deactivated users and other archived records')
@@ -69,14 +123,25 @@ export function syncCommand(ctx: CliContext): Command {
       'when another run is syncing a stream into the same target, wait this long for it (e.g. 30s, 10m) before skipping the stream',
       '0',
     )
+    .option('--wide', 'print every column of the summary (pages, unchanged, retries, 429s, why)')
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (opts: SyncCliOptions) => {
       const out = ctx.output(Boolean(opts.json));
+      const target = resolveTarget(opts.to);
       const reconcileAfterMs = parseDuration(opts.reconcileAfter);
       if (reconcileAfterMs === undefined) {
         throw new UsageError(
           `--reconcile-after: expected a duration like 7d, 12h or never, got ${opts.reconcileAfter}`,
         );
+      }
+      let refreshAfter: RefreshAfter | undefined;
+      if (opts.refreshAfter !== undefined) {
+        try {
+          refreshAfter = parseRefreshAfter(opts.refreshAfter);
+        } catch (error) {
+          if (error instanceof RefreshAfterError) throw new UsageError(`--refresh-after: ${error.message}`);
+          throw error;
+        }
       }
       const pageSize = Number(opts.pageSize);
       if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) {
@@ -108,7 +173,7 @@ export function syncCommand(ctx: CliContext): Command {
         throw error;
       }
       if (streams.length === 0) throw new UsageError('no stream selected');
-      const sqliteFile = /^sqlite:(?:\/\/)?(.+)$/i.exec(opts.to)?.[1];
+      const sqliteFile = /^sqlite:(?:\/\/)?(.+)$/i.exec(target)?.[1];
       if (
         sqliteFile !== undefined &&
         sqliteFile !== ':memory:' &&
@@ -119,32 +184,60 @@ export function syncCommand(ctx: CliContext): Command {
         );
       const log = openRunLog(ctx, 'sync', opts);
       log.logger.info('sync started', {
-        target: describeTarget(opts.to),
+        target: describeTarget(target),
         streams: streams.map((s) => s.name),
         ...(opts.credential !== undefined ? { credential: opts.credential } : {}),
         ...(opts.fullRefresh ? { fullRefresh: true } : {}),
       });
-      const summary = await logged(log, async () => {
-        const access = await resolveAshbyAccess(ctx, opts, 'sync');
-        return syncToTarget({
-          apiKey: access.apiKey,
-          baseUrl: access.baseUrl,
-          target: opts.to,
-          outputMode: opts.outputMode,
-          streams,
-          reconcileAfterMs,
-          pageSize,
-          lockWaitMs: lockWaitMs ?? 0,
-          ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
-          ...(maxConcurrent !== undefined ? { maxConcurrent: Math.floor(maxConcurrent) } : {}),
-          includeArchived: opts.includeArchived,
-          ...(opts.fullRefresh ? { fullRefresh: true } : {}),
-          ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
-          progress: ctx.streams.stderr,
-          logger: log.logger,
-          onClientEvent: log.onClientEvent,
-        });
-      });
+      const counters = new EndpointCounters();
+      const progress = createSyncProgress(ctx.streams.stderr, { counters });
+      const { value: summary, interrupted } = await withInterrupt(
+        (signal) =>
+          logged(log, async () => {
+            const access = await resolveAshbyAccess(ctx, opts, 'sync');
+            // One cause every stream would share is said once, before any stream spends its retries.
+            await checkReach({
+              apiKey: access.apiKey,
+              baseUrl: access.baseUrl,
+              onEvent: (e) => {
+                counters.onEvent(e);
+                log.onClientEvent(e);
+              },
+              signal,
+            });
+            try {
+              return await syncToTarget({
+                apiKey: access.apiKey,
+                baseUrl: access.baseUrl,
+                target,
+                outputMode: opts.outputMode,
+                streams,
+                reconcileAfterMs,
+                ...(opts.refresh ? { refresh: true } : {}),
+                ...(refreshAfter ? { refreshAfter } : {}),
+                pageSize,
+                lockWaitMs: lockWaitMs ?? 0,
+                ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
+                ...(maxConcurrent !== undefined ? { maxConcurrent: Math.floor(maxConcurrent) } : {}),
+                includeArchived: opts.includeArchived,
+                ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+                ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
+                counters,
+                onEvent: (e) => progress.onEvent(e),
+                signal,
+                logger: log.logger,
+                onClientEvent: log.onClientEvent,
+              });
+            } catch (error) {
+              if (isMissingDatabase(error))
+                throw new UsageError(
+                  `--to ${describeTarget(target)}: the database does not exist; create it first (createdb) or name another`,
+                );
+              throw error;
+            }
+          }).finally(() => progress.stop()),
+        () => progress.stop(),
+      );
       for (const r of summary.streams) {
         log.logger[r.status === 'ok' ? 'info' : 'warn']('stream finished', {
           stream: r.stream,
@@ -168,7 +261,15 @@ export function syncCommand(ctx: CliContext): Command {
         totals: summary.totals,
         ...(summary.fatal ? { fatal: summary.fatal } : {}),
       });
-      out.result(summary, () => formatSummary(summary));
+      if (interrupted) {
+        if (opts.json) out.result(summary, () => '');
+        out.info(
+          `interrupted: ${count(committedPages(summary), 'page')} committed; run the same command to resume`,
+        );
+        ctx.setExitCode(ExitCode.Interrupted);
+        return;
+      }
+      out.result(summary, () => formatSummary(summary, { wide: Boolean(opts.wide) }));
       if (summary.exitCode === 1) ctx.setExitCode(ExitCode.Failure);
       else if (summary.exitCode === 3) ctx.setExitCode(ExitCode.Partial);
     });

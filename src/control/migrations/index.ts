@@ -1,6 +1,7 @@
 import { credentialsMigration } from './0001-credentials.js';
 import { pushMigration } from './push.js';
 import { pushRunOwnerMigration } from './push-run-owner.js';
+import { quarantineDismissMigration } from './quarantine-dismiss.js';
 import { serverMigration } from './server.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
@@ -13,5 +14,6 @@ export const migrations: readonly Migration[] = [
   serverMigration,
   pushMigration,
   pushRunOwnerMigration,
+  quarantineDismissMigration,
   webhooksMigration,
 ];

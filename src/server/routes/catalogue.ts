@@ -15,9 +15,21 @@ export function catalogueRoutes(deps: ServerDeps): Hono<AppEnv> {
   return app;
 }
 
-/** `/api/v1/datasets/:stream/preview?flowId=…`: a page of a synced table. */
+/**
+ * `/api/v1/datasets?flowId=…`: the synced tables of a source flow with their row counts;
+ * `/api/v1/datasets/:stream/preview?flowId=…[&includeDeleted=true]`: a page of one of them.
+ */
 export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.get('/', async (c) => {
+    const flowId = c.req.query('flowId');
+    if (!flowId) throw new ValidationError('choose the source flow whose tables to list (flowId)');
+    const flow = deps.store.getFlow(flowId);
+    if (!flow) throw new NotFoundError('flow', flowId);
+    if (flow.config.kind !== 'source') throw new ValidationError(`flow "${flow.name}" is not a source flow`);
+    const resolved = { ...flow, config: resolveFlowPaths(deps.paths, flow.config) };
+    return c.json({ flowId: flow.id, tables: await deps.services.datasets.tables(resolved) });
+  });
   app.get('/:stream/preview', async (c) => {
     const stream = c.req.param('stream');
     const flowId = c.req.query('flowId');
@@ -34,12 +46,18 @@ export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
             f.config.kind === 'source' &&
             (f.config.streams.length === 0 || f.config.streams.includes(stream)),
         );
-      if (!flow) throw new ValidationError(`no source flow syncs "${stream}"; pass flowId`);
+      if (!flow)
+        throw new ValidationError(`no source flow syncs "${stream}"; choose the flow to preview (flowId)`);
     }
     const page = paging(c, { limit: 50, max: 500 });
+    const includeDeleted = z.enum(['true', 'false']).default('false').parse(c.req.query('includeDeleted'));
     // The target is read where the flow's checked, real path says, never where a link now points.
     const resolved = { ...flow, config: resolveFlowPaths(deps.paths, flow.config) };
-    return c.json(await deps.services.datasets.preview(resolved, stream, page));
+    return c.json(
+      await deps.services.datasets.preview(resolved, stream, page, {
+        includeDeleted: includeDeleted === 'true',
+      }),
+    );
   });
   return app;
 }
@@ -66,7 +84,7 @@ const CSV_COLUMNS = [
   'record',
 ] as const;
 
-const statusParam = z.enum(['open', 'replayed', 'resolved', 'all']).default('open');
+const statusParam = z.enum(['open', 'replayed', 'resolved', 'dismissed', 'all']).default('open');
 
 /** `/api/v1/quarantine`: records the destination engine set aside; list, export (JSONL or CSV), replay. */
 export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
@@ -108,6 +126,14 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     return c.body(items.map((i) => JSON.stringify(i)).join('\n') + (items.length > 0 ? '\n' : ''));
   });
   app.get('/:id', (c) => c.json({ item: service().get(c.req.param('id')) }));
+  // Closing by hand: resolved (fixed elsewhere) or dismissed (not to be pushed); 409 unless open.
+  for (const action of ['resolve', 'dismiss'] as const) {
+    app.post(`/:id/${action}`, (c) => {
+      const q = service();
+      if (!q.close) throw new NotFoundError('feature', `quarantine ${action}`);
+      return c.json({ item: q.close(c.req.param('id'), action === 'resolve' ? 'resolved' : 'dismissed') });
+    });
+  }
   // Replays run as a run of the flow (trigger `replay`): 409 while the flow runs, recorded in its history.
   app.post('/replay', async (c) => {
     const body = await readBody(

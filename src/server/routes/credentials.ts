@@ -58,7 +58,14 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const toView = (c: CredentialInfo) => view(deps, c, services.operations(), services.streams());
 
-  app.get('/', (c) => c.json({ credentials: services.credentials.list().map(toView) }));
+  // The server's defaults come with the list: the "Add New Credential" form starts from them.
+  app.get('/', (c) =>
+    c.json({
+      credentials: services.credentials.list().map(toView),
+      defaultBaseUrl: services.credentials.defaultBaseUrl,
+      allowHttpBaseUrl: deps.allowHttpBaseUrl,
+    }),
+  );
 
   app.post('/', async (c) => {
     const body = await readBody(

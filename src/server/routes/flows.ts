@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
+import { refreshAfterOption } from '../engines.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
 import { resolveFlowPaths } from '../paths.js';
@@ -46,13 +47,20 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
       const known = new Set(services.streams().map((s) => s.name));
       const unknown = config.streams.filter((s) => !known.has(s));
       if (unknown.length > 0) throw new ValidationError(`unknown stream(s): ${unknown.join(', ')}`);
+      refreshAfterOption(config.options.refreshAfter);
     } else {
       services.checkDestination?.(config);
     }
     return resolved;
   };
 
-  app.get('/', (c) => c.json({ flows: store.listFlows().map((f) => view(deps, f)) }));
+  // The zone cron schedules run in comes with the list: the console previews next runs in it.
+  app.get('/', (c) =>
+    c.json({
+      flows: store.listFlows().map((f) => view(deps, f)),
+      timezone: deps.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+    }),
+  );
 
   app.post('/', async (c) => {
     const config = await readBody(c, createFlowSchema);

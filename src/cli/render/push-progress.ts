@@ -1,13 +1,11 @@
 import cliProgress from 'cli-progress';
-import { redact } from '../util/redact.js';
-import type { RecordResult } from './engine.js';
-import type { RecordStatus } from './types.js';
+import type { RecordResult } from '../../push/engine.js';
+import type { RecordStatus } from '../../push/types.js';
+import { redact } from '../../util/redact.js';
+import { type TerminalStream, takeTerminal } from './terminal.js';
 
 /** Where progress goes: stderr, or anything with `write` and an optional TTY flag. */
-export interface PushProgressStream {
-  write(chunk: string): unknown;
-  isTTY?: boolean;
-}
+export type PushProgressStream = TerminalStream;
 
 /** Options of {@link createPushProgress}. */
 export interface PushProgressOptions {
@@ -72,6 +70,8 @@ export function createPushProgress(out: PushProgressStream, options: PushProgres
       },
       cliProgress.Presets.shades_classic,
     );
+    // cli-progress gives the cursor and line wrap back when stopped; this also does on an abrupt exit.
+    const giveBack = takeTerminal(out);
     bar.start(0, 0, { summary: summary() });
     return {
       read() {
@@ -85,6 +85,7 @@ export function createPushProgress(out: PushProgressStream, options: PushProgres
       },
       stop() {
         bar.stop();
+        giveBack();
       },
     };
   }

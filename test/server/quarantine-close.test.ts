@@ -1,0 +1,65 @@
+/**
+ * Quarantine entries are closed by hand (resolve, dismiss: REST and CLI alike); a closed entry cannot be
+ * closed again.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { addQuarantine, getQuarantine } from '../../src/push/ledger.js';
+import { runCli } from '../support/cli.js';
+import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.close();
+});
+
+const quarantine = (recordKey: string) =>
+  addQuarantine(h.control.db, {
+    runId: 'run_test',
+    operation: 'candidate.create',
+    recordKey,
+    rowNumber: 2,
+    errorCode: 'invalid_input',
+    errorMessage: 'email: not an email address',
+    raw: { name: 'Ada', email: 'not-an-email' },
+  });
+
+describe('closing quarantine entries', () => {
+  it('resolve and dismiss over REST: the status says which, and only an open entry can be closed', async () => {
+    h = await harness();
+    const headers = await signedInHeaders(h);
+    const a = quarantine('key-a');
+    const b = quarantine('key-b');
+    const post = (p: string) => h.request(`/api/v1/quarantine/${p}`, { method: 'POST', headers });
+    const resolved = await post(`${a}/resolve`);
+    expect(resolved.status).toBe(200);
+    expect((await resolved.json().then(asJson)).item.status).toBe('resolved');
+    expect((await (await post(`${b}/dismiss`)).json().then(asJson)).item.status).toBe('dismissed');
+    const again = await post(`${a}/dismiss`);
+    expect(again.status).toBe(409);
+    expect((await again.json().then(asJson)).error.message).toBe(`quarantine entry ${a} is already resolved`);
+    expect((await post('999/resolve')).status).toBe(404);
+    const open = await (await h.request('/api/v1/quarantine', { headers })).json().then(asJson);
+    expect(open.items).toEqual([]);
+    const dismissed = await (await h.request('/api/v1/quarantine?status=dismissed', { headers }))
+      .json()
+      .then(asJson);
+    expect(dismissed.items.map((i: { id: string }) => i.id)).toEqual([String(b)]);
+  });
+
+  it('ashpipe quarantine resolve|dismiss ID closes the entry; an unknown or closed one is a usage error', async () => {
+    h = await harness();
+    const a = quarantine('key-a');
+    const b = quarantine('key-b');
+    const env = { ASHPIPE_HOME: h.home };
+    const resolved = await runCli(['quarantine', 'resolve', String(a)], env);
+    expect(resolved.code).toBe(0);
+    expect(resolved.err).toContain(`quarantine entry ${a} resolved`);
+    expect((await runCli(['quarantine', 'dismiss', String(b)], env)).code).toBe(0);
+    expect(getQuarantine(h.control.db, a)?.status).toBe('resolved');
+    expect(getQuarantine(h.control.db, b)?.status).toBe('dismissed');
+    const again = await runCli(['quarantine', 'dismiss', String(a)], env);
+    expect(again.code).toBe(2);
+    expect(again.err).toContain(`quarantine entry ${a} is already resolved`);
+    expect((await runCli(['quarantine', 'resolve', '999'], env)).code).toBe(2);
+  });
+});

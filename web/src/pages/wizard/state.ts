@@ -1,0 +1,139 @@
+import type { Flow } from '../../api';
+
+/** The wizard's steps, in order. */
+export const STEPS = ['kind', 'auth', 'configure', 'test', 'schedule'] as const;
+export type Step = (typeof STEPS)[number];
+export const STEP_LABEL: Record<Step, string> = {
+  kind: 'Type',
+  auth: 'Authenticate',
+  configure: 'Configure',
+  test: 'Test',
+  schedule: 'Schedule',
+};
+
+export type TargetType = 'sqlite' | 'postgres' | 'jsonl';
+export type InputType = 'csv' | 'jsonl' | 'json';
+
+/** Everything the wizard's steps fill in; the flow's body is built from it on Test and Save. */
+export interface WizardState {
+  step: Step;
+  /** The furthest step reached: every step up to it can be clicked. */
+  reached: number;
+  kind: 'source' | 'destination';
+  credentialId: string | undefined;
+  /** Chosen streams; `undefined` until the stream list arrives, then the CLI's default (all). */
+  streams: string[] | undefined;
+  name: string;
+  targetType: TargetType;
+  targetPath: string;
+  targetSchema: string;
+  operation: string;
+  endpoint: string;
+  inputType: InputType;
+  inputPath: string;
+  csv: string;
+  mappingText: string;
+  schedule: string;
+}
+
+export type WizardAction =
+  | { type: 'set'; patch: Partial<Omit<WizardState, 'step' | 'reached'>> }
+  | { type: 'go'; step: Step }
+  | { type: 'next' };
+
+export function wizardReducer(state: WizardState, action: WizardAction): WizardState {
+  switch (action.type) {
+    case 'set':
+      return { ...state, ...action.patch };
+    case 'go': {
+      const index = STEPS.indexOf(action.step);
+      return index <= state.reached ? { ...state, step: action.step } : state;
+    }
+    case 'next': {
+      const index = Math.min(STEPS.indexOf(state.step) + 1, STEPS.length - 1);
+      return { ...state, step: STEPS[index] ?? state.step, reached: Math.max(state.reached, index) };
+    }
+  }
+}
+
+function str(v: unknown, fallback = ''): string {
+  return typeof v === 'string' ? v : fallback;
+}
+
+/**
+ * The first state: a new flow starts at its type; an edited flow opens on Configure with every step
+ * reachable, since its type and credential are already chosen.
+ */
+export function initialState(flow: Flow | undefined): WizardState {
+  const cfg = (flow?.config ?? {}) as Record<string, unknown>;
+  const target = (cfg.target ?? {}) as Record<string, unknown>;
+  const input = (cfg.input ?? {}) as Record<string, unknown>;
+  return {
+    step: flow ? 'configure' : 'kind',
+    reached: flow ? STEPS.length - 1 : 0,
+    kind: flow?.kind ?? 'source',
+    credentialId: flow?.credentialId,
+    streams: Array.isArray(cfg.streams) ? (cfg.streams as string[]) : undefined,
+    name: flow?.name ?? '',
+    targetType: str(target.type, 'sqlite') as TargetType,
+    targetPath: str(target.path) || str(target.url) || (flow ? '' : 'ashby.db'),
+    targetSchema: str(target.schema),
+    operation: str(cfg.operation, 'candidate.create'),
+    endpoint: str(cfg.endpoint),
+    inputType: str(input.type, 'csv') as InputType,
+    inputPath: str(input.path),
+    csv: str(input.content),
+    mappingText: cfg.mapping
+      ? JSON.stringify(cfg.mapping, null, 2)
+      : '{\n  "name": "Name",\n  "email": "Email"\n}',
+    schedule: flow?.schedule ?? '',
+  };
+}
+
+/** The mapping parsed from its text, or why it cannot be. */
+export function parseMapping(text: string): { mapping: Record<string, string>; error?: string } {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return { mapping: {}, error: 'The mapping must be a JSON object: {"field": "column"}.' };
+    return { mapping: parsed as Record<string, string> };
+  } catch {
+    return { mapping: {}, error: 'The mapping is not valid JSON.' };
+  }
+}
+
+/** The flow as the API takes it (create, update and test). */
+export function flowBody(state: WizardState, previousOptions: Record<string, unknown> = {}) {
+  const schedule = state.schedule || null;
+  if (state.kind === 'source') {
+    const target =
+      state.targetType === 'postgres'
+        ? {
+            type: state.targetType,
+            url: state.targetPath,
+            ...(state.targetSchema ? { schema: state.targetSchema } : {}),
+          }
+        : { type: state.targetType, path: state.targetPath };
+    return {
+      kind: state.kind,
+      name: state.name,
+      credentialId: state.credentialId,
+      streams: state.streams ?? [],
+      target,
+      schedule,
+      options: previousOptions,
+    };
+  }
+  return {
+    kind: state.kind,
+    name: state.name,
+    credentialId: state.credentialId,
+    ...(state.endpoint ? { endpoint: state.endpoint } : { operation: state.operation }),
+    input: state.inputPath
+      ? { type: state.inputType, path: state.inputPath }
+      : { type: state.inputType, content: state.csv },
+    mapping: parseMapping(state.mappingText).mapping,
+    schedule,
+    options: previousOptions,
+  };
+}
