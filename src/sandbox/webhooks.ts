@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Rec, World, WorldEvent } from './world.js';
 
 /** Ashby retries failed deliveries at most this many times in all (API-NOTES §7). */
@@ -96,19 +96,48 @@ export class WebhookEmitter {
   }
 
   private onEvent(event: WorldEvent): void {
-    if (this.closed || event.change?.kind === 'webhook') return;
+    if (this.closed) return;
+    if (event.change?.kind === 'webhook') {
+      const op = event.change.op;
+      if ((op === 'create' || op === 'update') && event.record?.enabled !== false) this.ping(event.record);
+      return;
+    }
     const payload = payloadOf(event);
     if (!payload) return;
     const hooks = this.hooks().filter((h) => h.webhookType === payload.action);
     if (hooks.length === 0) return;
-    const body = JSON.stringify(payload);
+    // One id per event: the same in every retry and in every webhook the event fans out to (API-NOTES §7).
+    const body = JSON.stringify({ webhookActionId: randomUUID(), ...payload });
     for (const hook of hooks) {
       if (typeof hook.requestUrl !== 'string' || !isLoopback(hook.requestUrl)) continue;
       this.deliver(hook, payload.action, body, 1);
     }
   }
 
-  private deliver(hook: Rec, action: string, body: string, attempt: number): void {
+  /**
+   * Creating or editing a webhook sends a `ping`, once: no answer or a status of 400 and above leaves the
+   * webhook disabled until it is edited again (API-NOTES §7).
+   */
+  private ping(hook: Rec | undefined): void {
+    if (!hook || typeof hook.requestUrl !== 'string' || !isLoopback(hook.requestUrl)) return;
+    const body = JSON.stringify({
+      webhookActionId: randomUUID(),
+      action: 'ping',
+      data: { webhookActionType: 'ping' },
+    });
+    this.deliver(hook, 'ping', body, MAX_ATTEMPTS, (ok) => {
+      if (!ok && !this.closed && this.world.get(hook.id, 'webhook'))
+        this.world.update(hook.id, { enabled: false });
+    });
+  }
+
+  private deliver(
+    hook: Rec,
+    action: string,
+    body: string,
+    attempt: number,
+    onDone?: (ok: boolean) => void,
+  ): void {
     if (this.closed) return;
     const url = String(hook.requestUrl);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -124,6 +153,10 @@ export class WebhookEmitter {
       this.inFlight.delete(abort);
       this.deliveries.push({ webhookId: hook.id, action, requestUrl: url, attempt, status });
       const ok = status !== undefined && status >= 200 && status < 300;
+      if (onDone) {
+        onDone(status !== undefined && status < 400);
+        return;
+      }
       if (ok || (status !== undefined && FINAL_STATUSES.has(status)) || attempt >= MAX_ATTEMPTS) return;
       const delay = (2 ** attempt - 1) * this.retryBaseMs;
       const retry = setTimeout(() => {

@@ -6,6 +6,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { redact } from '../util/redact.js';
+import { MAX_BODY_BYTES } from '../webhooks/index.js';
 import { type AppEnv, requireAuth } from './auth.js';
 import { isLoopbackHost } from './base-url.js';
 import type { ServerDeps } from './context.js';
@@ -25,6 +26,7 @@ import {
   PayloadTooLargeError,
   uploadRoutes,
 } from './routes/uploads.js';
+import { WebhookHub, webhookReceiveRoutes, webhookStatusRoutes } from './webhooks.js';
 
 /** Options of {@link createApp} beyond its dependencies. */
 export interface AppOptions {
@@ -49,6 +51,11 @@ export interface AppOptions {
    * @example 20 * 1024 * 1024
    */
   maxUploadBytes?: number;
+  /**
+   * The receivers of flows that take Ashby's webhooks (`POST /webhooks/ashby/{flowId}`); the caller closes it.
+   * @default a new {@link WebhookHub}
+   */
+  webhookHub?: WebhookHub;
 }
 
 /**
@@ -67,6 +74,7 @@ export const BODY_LIMITS = {
 /** The body limit of a request path (uploads: the file limit plus room for the multipart framing). */
 export function bodyLimitOf(pathname: string, maxUploadBytes = DEFAULT_MAX_UPLOAD_BYTES): number {
   if (pathname.startsWith('/api/v1/uploads')) return maxUploadBytes + MULTIPART_OVERHEAD;
+  if (pathname.startsWith('/webhooks/')) return MAX_BODY_BYTES;
   if (pathname.startsWith('/api/v1/session')) return BODY_LIMITS.session;
   if (pathname.startsWith('/api/v1/flows')) return BODY_LIMITS.flows;
   return BODY_LIMITS.other;
@@ -119,6 +127,13 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
     }),
   );
 
+  // Ashby's deliveries: no session, the signature is the authentication; the Host check above applies.
+  const hub = options.webhookHub ?? new WebhookHub(deps);
+  const hooks = new Hono<AppEnv>();
+  hooks.route('/', webhookReceiveRoutes(hub));
+  hooks.onError(errorHandler(deps.logger));
+  app.route('/webhooks/ashby', hooks);
+
   const api = new Hono<AppEnv>();
   const limiters = new Map<number, MiddlewareHandler>();
   api.use(async (c, next) => {
@@ -168,6 +183,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   secured.route('/tokens', tokenRoutes(deps));
   secured.route('/credentials', credentialRoutes(deps));
   secured.route('/flows', flowRoutes(deps));
+  secured.route('/flows', webhookStatusRoutes(deps, hub));
   secured.route('/runs', runRoutes(deps));
   secured.route('/datasets', datasetRoutes(deps));
   secured.route('/quarantine', quarantineRoutes(deps));

@@ -18,6 +18,7 @@ import { type MissedRunPolicy, Scheduler } from './scheduler.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './security/crypto.js';
 import type { ServerServices } from './services.js';
 import { ServerStore } from './store.js';
+import { WebhookHub } from './webhooks.js';
 import { type DefaultServicesOptions, defaultServices } from './wiring.js';
 
 export { createApp } from './app.js';
@@ -178,7 +179,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         `refusing to listen on ${host} before the admin password is set: set ASHPIPE_ADMIN_PASSWORD, or start on 127.0.0.1 and set it in the console first`,
       );
     }
+    const webhookHub = new WebhookHub(deps);
     const app = createApp(deps, {
+      webhookHub,
       ...(options.webRoot ? { webRoot: options.webRoot } : {}),
       ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
       ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
@@ -230,6 +233,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           server.close(() => resolve());
           if ('closeAllConnections' in server) server.closeAllConnections();
         });
+        await webhookHub.close();
         control.close();
       },
     };

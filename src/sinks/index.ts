@@ -14,10 +14,12 @@ export { SqliteSink, type SqliteSinkOptions } from './sqlite.js';
 export type {
   LockAttempt,
   LockHolder,
+  MarkDeletedOptions,
   PageParent,
   ReadRowsOptions,
   RowCount,
   Sink,
+  StoredRecord,
   StreamLock,
   StreamShape,
   StreamState,
@@ -29,6 +31,7 @@ export {
   LOCK_HEARTBEAT_MS,
   LOCK_STALE_MS,
   LockLostError,
+  MERGED_INTO_COLUMN,
   SinkError,
 } from './types.js';
 

@@ -18,11 +18,14 @@ import {
 import {
   CUSTOM_FIELD_VALUES_TABLE,
   type LockAttempt,
+  type MarkDeletedOptions,
+  MERGED_INTO_COLUMN,
   type PageParent,
   type ReadRowsOptions,
   type RowCount,
   type Sink,
   SinkError,
+  type StoredRecord,
   type StreamShape,
   type StreamState,
   type UpsertOptions,
@@ -213,7 +216,7 @@ export class JsonlSink implements Sink {
       staged.set(keyText, { hash, passId, seq, deleted: false });
     }
     const offset = this.commit(name, meta, lines, {
-      state,
+      ...(options.keepState ? stateOrNothing(meta.state) : { state }),
       primaryKey: [...shape.primaryKey],
       clock: seq,
       ...(passes ? { passes } : {}),
@@ -259,6 +262,63 @@ export class JsonlSink implements Sink {
     return { deleted: gone.length };
   }
 
+  async markDeleted(
+    shape: StreamShape,
+    ids: readonly string[],
+    options: MarkDeletedOptions = {},
+  ): Promise<number> {
+    this.requireOpen();
+    const name = tableNameFor(shape.name);
+    const meta = this.readMeta(name);
+    const field = shape.primaryKey[0];
+    if (!meta || shape.primaryKey.length !== 1 || field === undefined) return 0;
+    const index = this.indexFor(name, meta.offset);
+    const time = new Date().toISOString();
+    const clock = (meta.clock ?? 0) + 1;
+    const merged =
+      options.mergedInto !== undefined
+        ? `,${JSON.stringify(MERGED_INTO_COLUMN)}:${JSON.stringify(options.mergedInto)}`
+        : '';
+    const gone: string[] = [];
+    const lines: string[] = [];
+    for (const id of new Set(ids)) {
+      const keyText = JSON.stringify({ [field]: id });
+      const entry = index.entries.get(keyText);
+      if (!entry || entry.deleted) continue;
+      gone.push(keyText);
+      lines.push(
+        `{"op":"delete","stream":${JSON.stringify(name)},"key":${keyText},"time":"${time}","passId":null,"seq":${clock}${merged}}\n`,
+      );
+    }
+    if (lines.length === 0) return 0;
+    const { state: _state, ...rest } = meta;
+    const offset = this.commit(name, meta, lines, { ...rest, ...stateOrNothing(meta.state), clock });
+    for (const keyText of gone) {
+      const entry = index.entries.get(keyText);
+      if (entry) entry.deleted = true;
+    }
+    index.offset = offset;
+    return gone.length;
+  }
+
+  async readStored(shape: StreamShape, ids: readonly string[]): Promise<Map<string, StoredRecord>> {
+    this.requireOpen();
+    const out = new Map<string, StoredRecord>();
+    const field = shape.primaryKey[0];
+    if (shape.primaryKey.length !== 1 || field === undefined || ids.length === 0) return out;
+    const wanted = new Set(ids);
+    // The log is replayed: a JSONL target is read whole anyway, and webhooks ask in batches.
+    for (const row of await this.readRows(shape.name)) {
+      const id = row[field];
+      if (typeof id !== 'string' || !wanted.has(id)) continue;
+      out.set(id, {
+        record: JSON.parse(String(row._ashpipe_raw)) as Record<string, unknown>,
+        deleted: row._ashpipe_deleted_at !== null,
+      });
+    }
+    return out;
+  }
+
   async readRows(stream: string, options: ReadRowsOptions = {}): Promise<Array<Record<string, unknown>>> {
     this.requireOpen();
     if (stream === CUSTOM_FIELD_VALUES_TABLE) {
@@ -294,6 +354,8 @@ export class JsonlSink implements Sink {
         if (change.parent) current.parent = change.parent.value;
       } else if (current && change.op === 'delete') {
         current.row._ashpipe_deleted_at = change.time;
+        const mergedInto = (change as { [MERGED_INTO_COLUMN]?: unknown })[MERGED_INTO_COLUMN];
+        if (typeof mergedInto === 'string') current.row[MERGED_INTO_COLUMN] = mergedInto;
       }
     });
     let list = [...rows.values()].sort((a, b) => compareKeys(Object.values(a.key), Object.values(b.key)));

@@ -48,10 +48,13 @@ import {
   CUSTOM_FIELD_VALUES_TABLE,
   type LockAttempt,
   type LockHolder,
+  type MarkDeletedOptions,
+  MERGED_INTO_COLUMN,
   type ReadRowsOptions,
   type RowCount,
   type Sink,
   SinkError,
+  type StoredRecord,
   type StreamShape,
   type StreamState,
   type UpsertOptions,
@@ -373,7 +376,7 @@ export class PostgresSink implements Sink {
           const sighting = { passId: state.passId ?? null, seq };
           await this.writeRecords(client, shape, layout, page, sighting, parent, now, result);
         }
-        await this.writeState(client, shape.name, state, now);
+        if (!options.keepState) await this.writeState(client, shape.name, state, now);
         return { result, layout, parentAdded, customFieldSource };
       });
     } catch (error) {
@@ -439,6 +442,50 @@ export class PostgresSink implements Sink {
     });
   }
 
+  async markDeleted(
+    shape: StreamShape,
+    ids: readonly string[],
+    options: MarkDeletedOptions = {},
+  ): Promise<number> {
+    return this.inTransaction(this.requirePool(), async (client) => {
+      const layout = await this.knownLayout(client, shape.name);
+      const key = layout?.keyColumns;
+      if (!layout?.hasTable || key?.length !== 1 || !key[0]) return 0;
+      const merged = options.mergedInto !== undefined;
+      if (merged) {
+        await client.query(
+          `ALTER TABLE ${this.t(layout.table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(MERGED_INTO_COLUMN)} text`,
+        );
+      }
+      const seq = await this.nextSeq(client);
+      const set = merged ? `, ${quoteIdent(MERGED_INTO_COLUMN)} = $4` : '';
+      const res = await client.query(
+        `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1, ${quoteIdent(SEEN_COLUMN)} = $2${set} WHERE ${quoteIdent(key[0].column)} = ANY($3::text[]) AND "_ashpipe_deleted_at" IS NULL`,
+        [new Date().toISOString(), seq, ids.map(pgText), ...(merged ? [options.mergedInto] : [])],
+      );
+      return res.rowCount ?? 0;
+    });
+  }
+
+  async readStored(shape: StreamShape, ids: readonly string[]): Promise<Map<string, StoredRecord>> {
+    const pool = this.requirePool();
+    const out = new Map<string, StoredRecord>();
+    const layout = await this.knownLayout(pool, shape.name);
+    const key = layout?.keyColumns;
+    if (!layout?.hasTable || key?.length !== 1 || !key[0] || ids.length === 0) return out;
+    const { rows } = await pool.query<{ id: string; raw: string; deleted: unknown }>(
+      `SELECT ${quoteIdent(key[0].column)}::text AS id, "_ashpipe_raw"::text AS raw, "_ashpipe_deleted_at" AS deleted FROM ${this.t(layout.table)} WHERE ${quoteIdent(key[0].column)}::text = ANY($1::text[])`,
+      [ids.map(pgText)],
+    );
+    for (const row of rows) {
+      out.set(row.id, {
+        record: JSON.parse(row.raw) as Record<string, unknown>,
+        deleted: row.deleted !== null,
+      });
+    }
+    return out;
+  }
+
   async readRows(stream: string, options: ReadRowsOptions = {}): Promise<Array<Record<string, unknown>>> {
     const pool = this.requirePool();
     if (stream === CUSTOM_FIELD_VALUES_TABLE) {
@@ -461,6 +508,7 @@ export class PostgresSink implements Sink {
       '"_ashpipe_deleted_at"',
       '"_ashpipe_pass_id"',
       ...((await this.hasParentColumn(pool, layout.table)) ? [quoteIdent(PARENT_COLUMN)] : []),
+      ...((await this.hasMergedColumn(pool, layout.table)) ? [quoteIdent(MERGED_INTO_COLUMN)] : []),
       ...rest.map((c) => quoteIdent(c.column)),
     ];
     const where = options.includeDeleted === false ? ' WHERE "_ashpipe_deleted_at" IS NULL' : '';
@@ -619,6 +667,15 @@ export class PostgresSink implements Sink {
     );
     // Found means committed (this sink only asks before adding it itself), so it stays.
     if (rows.length > 0) this.parentTables.add(table);
+    return rows.length > 0;
+  }
+
+  /** Whether the table has {@link MERGED_INTO_COLUMN} (added by the first merge a webhook applied). */
+  private async hasMergedColumn(db: pg.Pool | pg.PoolClient, table: string): Promise<boolean> {
+    const { rows } = await db.query(
+      'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',
+      [this.schema, table, MERGED_INTO_COLUMN],
+    );
     return rows.length > 0;
   }
 

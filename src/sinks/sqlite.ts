@@ -46,10 +46,13 @@ import {
   ABANDONED_PASS_MS,
   CUSTOM_FIELD_VALUES_TABLE,
   type LockAttempt,
+  type MarkDeletedOptions,
+  MERGED_INTO_COLUMN,
   type ReadRowsOptions,
   type RowCount,
   type Sink,
   SinkError,
+  type StoredRecord,
   type StreamShape,
   type StreamState,
   type UpsertOptions,
@@ -331,7 +334,7 @@ export class SqliteSink implements Sink {
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
         this.writeRecords(shape, prepared, page, { passId: state.passId ?? null, seq }, parent, now, result);
       }
-      this.writeState(shape.name, state, now);
+      if (!options.keepState) this.writeState(shape.name, state, now);
       return { result };
     });
     const { result } = run.immediate();
@@ -376,6 +379,61 @@ export class SqliteSink implements Sink {
         return { deleted };
       })
       .immediate();
+  }
+
+  async markDeleted(
+    shape: StreamShape,
+    ids: readonly string[],
+    options: MarkDeletedOptions = {},
+  ): Promise<number> {
+    const db = this.requireDb();
+    return db
+      .transaction(() => {
+        const layout = this.storedLayout(shape.name);
+        const key = layout?.keyColumns;
+        if (!layout?.hasTable || key?.length !== 1 || !key[0]) return 0;
+        const merged = options.mergedInto !== undefined;
+        if (
+          merged &&
+          !db
+            .prepare('SELECT 1 FROM pragma_table_xinfo(?) WHERE name = ?')
+            .get(layout.table, MERGED_INTO_COLUMN)
+        )
+          db.exec(
+            `ALTER TABLE ${quoteIdent(layout.table)} ADD COLUMN ${quoteIdent(MERGED_INTO_COLUMN)} TEXT`,
+          );
+        const seq = this.tick();
+        const now = new Date().toISOString();
+        const set = merged ? `, ${quoteIdent(MERGED_INTO_COLUMN)} = ?` : '';
+        const update = this.prepare(
+          `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ?, ${quoteIdent(SEEN_COLUMN)} = ?${set} WHERE ${quoteIdent(key[0].column)} = ? AND "_ashpipe_deleted_at" IS NULL`,
+        );
+        let deleted = 0;
+        for (const id of ids) {
+          const params = merged ? [now, seq, options.mergedInto, id] : [now, seq, id];
+          deleted += update.run(...params).changes;
+        }
+        return deleted;
+      })
+      .immediate();
+  }
+
+  async readStored(shape: StreamShape, ids: readonly string[]): Promise<Map<string, StoredRecord>> {
+    this.requireDb();
+    const out = new Map<string, StoredRecord>();
+    const layout = this.storedLayout(shape.name);
+    const key = layout?.keyColumns;
+    if (!layout?.hasTable || key?.length !== 1 || !key[0] || ids.length === 0) return out;
+    const rows = this.prepare(
+      `SELECT ${quoteIdent(key[0].column)} AS id, "_ashpipe_raw" AS raw, "_ashpipe_deleted_at" AS deleted FROM ${quoteIdent(layout.table)} WHERE ${quoteIdent(key[0].column)} IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(ids)) as Array<{ id: string; raw: string; deleted: string | null }>;
+    for (const row of rows) {
+      out.set(String(row.id), {
+        record: JSON.parse(row.raw) as Record<string, unknown>,
+        deleted: row.deleted !== null,
+      });
+    }
+    return out;
   }
 
   async readRows(stream: string, options: ReadRowsOptions = {}): Promise<Array<Record<string, unknown>>> {

@@ -111,6 +111,35 @@ export interface UpsertOptions {
    * @example { field: 'candidateId', value: 'f9e52a51-a075-4116-a7b8-484deba69004' }
    */
   parent?: PageParent;
+  /**
+   * Leave the stream's stored state as it is instead of saving the `state` argument: records that arrive
+   * outside a sync (webhooks) must not move a sync's `syncToken` or cursor.
+   * @default false
+   * @example { keepState: true }
+   */
+  keepState?: boolean;
+}
+
+/** Column of a soft-deleted candidate that names the candidate it was merged into. */
+export const MERGED_INTO_COLUMN = '_ashpipe_merged_into';
+
+/** Options of {@link Sink.markDeleted}. */
+export interface MarkDeletedOptions {
+  /**
+   * The record the deleted ones were merged into, stored in {@link MERGED_INTO_COLUMN} (added when first
+   * needed).
+   * @default none
+   * @example 'f9e52a51-a075-4116-a7b8-484deba69004'
+   */
+  mergedInto?: string;
+}
+
+/** A row as {@link Sink.readStored} finds it. */
+export interface StoredRecord {
+  /** `_ashpipe_raw`, parsed. */
+  record: Record<string, unknown>;
+  /** The row is soft-deleted. */
+  deleted: boolean;
 }
 
 /** Options of {@link Sink.readRows}. */
@@ -226,6 +255,16 @@ export interface Sink {
    * after a COMPLETE full pass. Rows seen by another pass that overlapped this one are never deleted.
    */
   finishFullPass(stream: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }>;
+  /**
+   * Soft-deletes the live rows of a single-key stream with these ids at once (a `candidateDelete` webhook),
+   * leaving the stream's state alone. Ids without a row are ignored. Returns the number of rows deleted.
+   */
+  markDeleted(stream: StreamShape, ids: readonly string[], options?: MarkDeletedOptions): Promise<number>;
+  /**
+   * The stored rows of a single-key stream with these ids: the record's JSON as stored and whether the row
+   * is soft-deleted. Ids without a row are absent from the map.
+   */
+  readStored(stream: StreamShape, ids: readonly string[]): Promise<Map<string, StoredRecord>>;
   /** Save state alone (e.g. to drop a syncToken). */
   saveState(stream: string, state: StreamState | undefined): Promise<void>;
   /**

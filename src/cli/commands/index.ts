@@ -9,6 +9,7 @@ import { sandboxCommand } from './sandbox.js';
 import { serveCommand } from './serve.js';
 import { streamsCommand } from './streams.js';
 import { syncCommand } from './sync.js';
+import { webhooksCommand } from './webhooks.js';
 
 /** A subcommand factory: one per file in this folder. */
 export type CommandFactory = (ctx: CliContext) => Command;
@@ -20,6 +21,7 @@ export const commandFactories: CommandFactory[] = [
   syncCommand,
   demoCommand,
   serveCommand,
+  webhooksCommand,
   pushCommand,
   operationsCommand,
   quarantineCommand,

@@ -82,6 +82,12 @@ export function sandboxCommand(ctx: CliContext): Command {
       'incremental requests deeper than this many pages answer incremental_sync_too_large',
       int('--max-incremental-pages'),
     )
+    .option(
+      '--webhook-retry-base <ms>',
+      "base of the webhook retry delays, (2^n - 1) x this (Ashby's is 10000; smaller for tests)",
+      int('--webhook-retry-base'),
+      10_000,
+    )
     .option('--json', 'print the address as JSON on stdout')
     .action(async (opts: Record<string, unknown>) => {
       const out = ctx.output(opts.json === true);
@@ -111,6 +117,7 @@ export function sandboxCommand(ctx: CliContext): Command {
         scale: Number(opts.scale),
         keys,
         faults,
+        webhookRetryBaseMs: Number(opts.webhookRetryBase),
         ...(typeof opts.maxIncrementalPages === 'number' && opts.maxIncrementalPages > 0
           ? { maxIncrementalPages: opts.maxIncrementalPages }
           : {}),

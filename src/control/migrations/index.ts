@@ -4,6 +4,7 @@ import { pushMigration } from './0300-push.js';
 import { pushRunOwnerMigration } from './0301-push-run-owner.js';
 import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
 import type { Migration } from './types.js';
+import { webhooksMigration } from './webhooks.js';
 
 export type { Migration } from './types.js';
 
@@ -17,4 +18,5 @@ export const migrations: readonly Migration[] = [
   pushMigration,
   pushRunOwnerMigration,
   quarantineDismissMigration,
+  webhooksMigration,
 ];

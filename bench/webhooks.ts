@@ -1,0 +1,220 @@
+/**
+ * Webhook throughput and latency: signed `applicationUpdate` deliveries POSTed over loopback HTTP to the
+ * receiver (signature check, inbox insert, 200), applied into SQLite and PostgreSQL through the sink's
+ * write path. The sender, the receiver and the applier share one Node process, so one core.
+ * Reports sustained events/s (first request to last row written) and event → row latency percentiles.
+ *
+ * Usage: npm run bench:webhooks [-- --events 5000 --records 500 --concurrency 16]
+ * Writes the "## Webhooks" section of BENCHMARKS.md. PostgreSQL: ASHPIPE_TEST_POSTGRES_URL (skipped unset).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { openSink } from '../src/sinks/index.js';
+import { inboxFor, signBody, startReceiver, WebhookApplier } from '../src/webhooks/index.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '5000' },
+    records: { type: 'string', default: '500' },
+    concurrency: { type: 'string', default: '16' },
+    'dry-run': { type: 'boolean', default: false },
+  },
+});
+const EVENTS = Number(values.events);
+const RECORDS = Number(values.records);
+const CONCURRENCY = Number(values.concurrency);
+const SECRET = 'bench-secret';
+
+interface Result {
+  target: string;
+  events: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** A realistic application record (about 1.5 kB), version `n`. */
+function application(i: number, n: number): Record<string, unknown> {
+  return {
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: new Date(Date.UTC(2026, 0, 2) + n).toISOString(),
+    status: n % 5 === 0 ? 'Archived' : 'Active',
+    customFields: [{ id: 'cf-1', title: 'Level', value: `L${n % 7}`, isPrivate: false }],
+    candidate: {
+      id: `cand-${i}`,
+      name: `Candidate ${i}`,
+      primaryEmailAddress: { value: `c${i}@example.com`, type: 'Work', isPrimary: true },
+    },
+    currentInterviewStage: {
+      id: `stage-${n % 6}`,
+      title: `Stage ${n % 6}`,
+      type: 'Active',
+      orderInInterviewPlan: n % 6,
+      interviewStageGroupId: 'g',
+      interviewPlanId: 'plan-1',
+    },
+    source: {
+      id: 'src-1',
+      title: 'LinkedIn',
+      isArchived: false,
+      sourceType: { id: 'st', title: 'Sourced', isArchived: false },
+    },
+    job: { id: `job-${i % 20}`, title: `Job ${i % 20}`, locationId: 'loc-1', departmentId: 'dep-1' },
+    hiringTeam: [
+      { userId: 'u-1', firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', role: 'Recruiter' },
+    ],
+    appliedViaJobPostingId: null,
+    submitterClientIp: '127.0.0.1',
+    submitterUserAgent: 'bench',
+  };
+}
+
+async function run(target: string, label: string): Promise<Result> {
+  const sink = openSink(target);
+  await sink.open();
+  const inbox = inboxFor(target);
+  await inbox.open();
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let applied = 0;
+  let allApplied: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    allApplied = resolve;
+  });
+  const applier = new WebhookApplier({
+    inbox,
+    sink,
+    client: {
+      call: async () => {
+        throw new Error('no re-read in this benchmark');
+      },
+    },
+    onApplied: (ids) => {
+      const now = performance.now();
+      for (const id of ids) {
+        const t = sentAt.get(id);
+        if (t !== undefined) latencies.push(now - t);
+      }
+      applied += ids.length;
+      if (applied >= EVENTS) allApplied();
+    },
+  });
+  const receiver = await startReceiver({ inbox, secret: SECRET, port: 0, onStored: () => applier.kick() });
+  applier.start();
+  const bodies = Array.from({ length: EVENTS }, (_, n) =>
+    JSON.stringify({
+      webhookActionId: `bench-${label}-${n}`,
+      action: 'applicationUpdate',
+      data: { application: application(n % RECORDS, n) },
+    }),
+  );
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < bodies.length) {
+        const n = next++;
+        const body = bodies[n] as string;
+        sentAt.set(`bench-${label}-${n}`, performance.now());
+        const res = await fetch(receiver.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'ashby-signature': signBody(body, SECRET) },
+          body,
+        });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`delivery ${n} answered ${res.status}`);
+      }
+    }),
+  );
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await receiver.close();
+  await applier.stop();
+  const rows = await sink.readRows('applications');
+  if (rows.length !== RECORDS) throw new Error(`${label}: ${rows.length} rows, expected ${RECORDS}`);
+  await inbox.close();
+  await sink.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    target: label,
+    events: EVENTS,
+    seconds,
+    perSecond: EVENTS / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+  };
+}
+
+async function main(): Promise<void> {
+  const results: Result[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-bench-wh-'));
+  try {
+    results.push(await run(`sqlite:${path.join(dir, 'hooks.db')}`, 'SQLite'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const url = process.env.ASHPIPE_TEST_POSTGRES_URL;
+  if (url) {
+    const schema = `ashpipe_bench_${process.pid}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    try {
+      results.push(await run(`${url}${url.includes('?') ? '&' : '?'}schema=${schema}`, 'PostgreSQL'));
+    } finally {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    }
+  } else process.stderr.write('ASHPIPE_TEST_POSTGRES_URL is not set: PostgreSQL skipped\n');
+  const met = results.every((r) => r.perSecond >= 500 && r.p95 <= 1000);
+  const section = [
+    '## Webhooks',
+    '',
+    `${EVENTS} signed \`applicationUpdate\` deliveries (${RECORDS} applications, about 1.5 kB each) POSTed over loopback HTTP, ${CONCURRENCY} at a time, to \`startReceiver\` (signature check on the raw body, inbox insert, 200) with the applier writing through the sink; sender, receiver and applier in one Node process (one core). Events/s: first request to last row applied. Latency: request sent → its event applied (row written and the inbox settled).`,
+    '',
+    '| target | events | seconds | events/s | p50 ms | p95 ms | p99 ms |',
+    '| ------ | -----: | ------: | -------: | -----: | -----: | -----: |',
+    ...results.map(
+      (r) =>
+        `| ${r.target} | ${r.events} | ${r.seconds.toFixed(1)} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.p99.toFixed(0)} |`,
+    ),
+    '',
+    `Targets: at least 500 events/s on one core and p95 at most 1 s — ${met ? 'met' : 'NOT met'}.`,
+    '',
+    `Machine: ${os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? 'unknown'} (${os.cpus().length} logical CPUs), ${os.platform()} ${os.release()}, Node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)} at the end. Date: ${new Date().toISOString().slice(0, 10)}. Command: \`npm run bench:webhooks\`.`,
+    '',
+  ].join('\n');
+  if (!values['dry-run']) writeSection(section);
+  process.stdout.write(`${section}\n`);
+  if (!met) process.exitCode = 1;
+}
+
+/** Replaces the "## Webhooks" section of BENCHMARKS.md (or appends it), leaving other sections alone. */
+function writeSection(section: string): void {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
+  const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const start = existing.search(/^## Webhooks\s*$/m);
+  let next: string;
+  if (start === -1) {
+    next = `${existing.trimEnd()}\n\n${section}`;
+  } else {
+    const rest = existing.slice(start + '## Webhooks'.length);
+    const end = rest.search(/^## /m);
+    next = `${existing.slice(0, start)}${section}${end === -1 ? '' : `\n${rest.slice(end)}`}`;
+  }
+  fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+}
+
+await main();

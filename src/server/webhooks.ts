@@ -1,0 +1,165 @@
+/**
+ * `POST /webhooks/ashby/{flowId}`: Ashby's deliveries for a source flow whose options enable webhooks
+ * (`"options": {"webhooks": true}`). No session and no CSRF token: the signature is the authentication
+ * (the secret `ashpipe webhooks install --credential NAME` stored in the vault for the flow's credential).
+ * The Host allowlist still applies. `GET /api/v1/flows/{id}/webhooks` reports the flow's webhook status.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AshbyClient } from '../ashby/client.js';
+import { openSink, type Sink } from '../sinks/index.js';
+import {
+  type Inbox,
+  inboxFor,
+  MAX_BODY_BYTES,
+  receiveDelivery,
+  SIGNATURE_HEADER,
+  WebhookApplier,
+} from '../webhooks/index.js';
+import { secretNameFor } from '../webhooks/install.js';
+import type { AppEnv } from './auth.js';
+import type { ServerDeps } from './context.js';
+import { targetString } from './engines.js';
+import { NotFoundError } from './errors.js';
+import type { Flow } from './model.js';
+
+interface FlowReceiver {
+  target: string;
+  sink: Sink;
+  inbox: Inbox;
+  applier: WebhookApplier;
+}
+
+function webhooksEnabled(flow: Flow | undefined): flow is Flow {
+  return flow?.config.kind === 'source' && flow.config.options.webhooks === true;
+}
+
+/** The receivers of the server's flows, opened on first delivery and kept until {@link WebhookHub.close}. */
+export class WebhookHub {
+  private readonly open = new Map<string, Promise<FlowReceiver>>();
+
+  constructor(private readonly deps: ServerDeps) {}
+
+  get logger() {
+    return this.deps.logger;
+  }
+
+  /** The flow's receiver; throws a 404 for a flow that does not take webhooks. */
+  receiverOf(flowId: string): Promise<FlowReceiver> {
+    const flow = this.deps.store.getFlow(flowId);
+    if (!webhooksEnabled(flow) || flow.config.kind !== 'source')
+      throw new NotFoundError('webhook flow', flowId);
+    const target = targetString(flow.config.target);
+    const known = this.open.get(flowId);
+    if (known) return known;
+    const opening = (async () => {
+      const access = this.deps.services.credentials.access(flow.credentialId, 'webhooks apply');
+      const sink = openSink(target);
+      await sink.open();
+      const inbox = inboxFor(target);
+      await inbox.open();
+      const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
+      const applier = new WebhookApplier({ inbox, sink, client, logger: this.deps.logger });
+      applier.start();
+      return { target, sink, inbox, applier };
+    })();
+    this.open.set(flowId, opening);
+    opening.catch(() => this.open.delete(flowId));
+    return opening;
+  }
+
+  /** The secret token of the flow's credential, or `undefined` when none is stored. */
+  secretOf(flowId: string): string | undefined {
+    const flow = this.deps.store.getFlow(flowId);
+    if (!flow) return undefined;
+    const credential = this.deps.services.credentials.list().find((c) => c.id === flow.credentialId);
+    if (!credential) return undefined;
+    const entry = this.deps.services.credentials
+      .list()
+      .find((c) => c.name === secretNameFor(credential.name));
+    return entry ? this.deps.services.credentials.access(entry.id, 'webhooks receive').apiKey : undefined;
+  }
+
+  async close(): Promise<void> {
+    for (const opening of this.open.values()) {
+      const r = await opening.catch(() => undefined);
+      if (!r) continue;
+      await r.applier.stop();
+      await r.inbox.close();
+      await r.sink.close();
+    }
+    this.open.clear();
+  }
+}
+
+/** `POST /webhooks/ashby/:flowId`, mounted outside the session-protected API. */
+export function webhookReceiveRoutes(hub: WebhookHub): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.post(
+    '/:flowId',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => {
+        c.header('Connection', 'close');
+        return c.json(
+          { error: { code: 'payload_too_large', message: `body over ${MAX_BODY_BYTES} bytes` } },
+          413,
+        );
+      },
+    }),
+    async (c) => {
+      const flowId = c.req.param('flowId');
+      let receiver: FlowReceiver;
+      try {
+        receiver = await hub.receiverOf(flowId);
+      } catch (error) {
+        if (error instanceof NotFoundError) throw error;
+        // The target or the vault is unreachable for now: Ashby retries a 503.
+        return c.json({ error: { code: 'unavailable', message: 'the flow cannot take events now' } }, 503);
+      }
+      const secret = hub.secretOf(flowId);
+      if (secret === undefined) {
+        // A setup not finished yet (no secret stored): 503 keeps Ashby retrying while it is fixed.
+        return c.json(
+          { error: { code: 'no_webhook_secret', message: 'no webhook secret is stored for this flow' } },
+          503,
+        );
+      }
+      const raw = new Uint8Array(await c.req.arrayBuffer());
+      const answer = await receiveDelivery(
+        { raw, contentType: c.req.header('content-type'), signature: c.req.header(SIGNATURE_HEADER) },
+        { inbox: receiver.inbox, secret, onStored: () => receiver.applier.kick(), logger: hub.logger },
+      );
+      return c.json(answer.body, answer.status as 200);
+    },
+  );
+  return app;
+}
+
+/** `GET /flows/:id/webhooks`: last ping, last event, events today, lag, pending and parked counts. */
+export function webhookStatusRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/:id/webhooks', async (c) => {
+    const id = c.req.param('id');
+    const flow = deps.store.getFlow(id);
+    if (!flow) throw new NotFoundError('flow', id);
+    if (!webhooksEnabled(flow)) return c.json({ enabled: false, path: `/webhooks/ashby/${id}` });
+    const receiver = await hub.receiverOf(id);
+    const today = `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`;
+    const stats = await receiver.inbox.stats(today);
+    return c.json({
+      enabled: true,
+      path: `/webhooks/ashby/${id}`,
+      secretStored: hub.secretOf(id) !== undefined,
+      lastPingAt: stats.lastPingAt,
+      lastEventAt: stats.lastEventAt,
+      eventsToday: stats.eventsSince,
+      lagMs: stats.lastLagMs,
+      pending: stats.pending,
+      parked: stats.parked,
+      applied: stats.applied,
+      ignored: stats.ignored,
+    });
+  });
+  return app;
+}
