@@ -194,12 +194,12 @@ function installCommand(ctx: CliContext): Command {
           // The secret is shown once on purpose (for Ashby's own settings page), so it bypasses
           // redaction; nothing else in these lines is secret.
           if (opts.json) {
-            ctx.streams.stdout.write(
+            ctx.io.stdout.write(
               `${JSON.stringify({ url: opts.url, secretToken: secret, webhooks: installed }, null, 2)}\n`,
             );
           } else {
             out.text(`registered ${installed.length} webhooks for ${opts.url}`);
-            ctx.streams.stdout.write(
+            ctx.io.stdout.write(
               `secret token (shown once; stored in the vault as "${secretNameFor(opts.credential)}"): ${secret}\n`,
             );
             out.text(
@@ -208,7 +208,7 @@ function installCommand(ctx: CliContext): Command {
           }
         } catch (error) {
           if (error instanceof WebhookPermissionError) {
-            ctx.streams.stderr.write(`secret token for webhooks created by hand: ${error.secret ?? ''}\n`);
+            ctx.io.stderr.write(`secret token for webhooks created by hand: ${error.secret ?? ''}\n`);
             out.info(error.message);
             ctx.setExitCode(ExitCode.Failure);
             return;
