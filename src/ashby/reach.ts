@@ -25,7 +25,10 @@ export class AshbyUnreachableError extends Error {
     message: string,
   ) {
     super(message);
+    this.code = reason === 'key' ? 'api_key_refused' : 'server_unreachable';
   }
+  /** `api_key_refused` or `server_unreachable`, as `--json` output reports it. */
+  readonly code: string;
 }
 
 /** Options of {@link checkReach}. */
@@ -87,7 +90,7 @@ function describe(baseUrl: string, error: unknown): AshbyUnreachableError | unde
     return new AshbyUnreachableError(
       baseUrl,
       'key',
-      `Ashby at ${baseUrl} refused the API key: ${why}; check the key under ${KEY_SCREEN}`,
+      `Ashby at ${baseUrl} refused the API key: ${why}${said(error)}; check the key under ${KEY_SCREEN}`,
     );
   }
   if (error instanceof AshbyTimeoutError) {
@@ -131,6 +134,14 @@ function describe(baseUrl: string, error: unknown): AshbyUnreachableError | unde
     );
   }
   return undefined;
+}
+
+/** Ashby's own explanation, when it gave one (already redacted by the error). */
+function said(error: AshbyError): string {
+  // The error's own sentence ends "(HTTP nnn)" followed by what the server said, if anything: keep only that.
+  const own = /\(HTTP \d+\)(?::\s*([\s\S]*))?$/.exec(error.detail);
+  const text = (own ? (own[1] ?? '') : error.detail).trim();
+  return text === '' ? '' : ` — the server said: "${text}"`;
 }
 
 function safeHost(baseUrl: string): string {

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { AshbyError } from '../ashby/errors.js';
+import { AshbyError, toErrorInfo } from '../ashby/errors.js';
 import { ConfigError } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { VERSION } from '../version.js';
@@ -67,6 +67,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
+    // A command asked for JSON still gets one JSON document on stdout when it stops before its result.
+    if (argv.includes('--json') && !(error instanceof CommanderError) && !(error instanceof ExitError)) {
+      io.stdout.write(`${JSON.stringify({ fatal: toErrorInfo(error) })}\n`);
+    }
     return pickWorse(exitCode, classify(error, io));
   }
 }

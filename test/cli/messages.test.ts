@@ -80,7 +80,7 @@ describe('the CLI fails in one clear line', () => {
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
     expect(lines(r.err)).toEqual([
-      `error: Ashby at ${sandbox.url} refused the API key: the key is wrong or deactivated (HTTP 403); check the key under Admin > Integrations > API Keys`,
+      `error: Ashby at ${sandbox.url} refused the API key: the key is wrong or deactivated (HTTP 403) — the server said: "The API key is not valid"; check the key under Admin > Integrations > API Keys`,
     ]);
     expect(requestsTo(sandbox)).toBe(1);
   });
