@@ -249,9 +249,10 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByLabel('Target SQLite file *').fill(db);
     // Every stream the CLI syncs by default is chosen at first.
     const byDefault = selectStreams().length;
-    await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
-      `${byDefault} of ${STREAMS.length} selected`,
-    );
+    await page
+      .getByTestId('streams-chosen')
+      .filter({ hasText: new RegExp(`^${byDefault} of ${STREAMS.length} selected$`) })
+      .waitFor({ timeout: 10_000 });
     await page.getByLabel('Search streams').fill('interview');
     const shown = await page.locator('tr[data-stream-choice]').count();
     expect(shown).toBe(STREAMS.filter((s) => s.name.includes('interview')).length);
@@ -435,9 +436,11 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByRole('heading', { name: 'Edit E2E candidates' }).waitFor();
     // Editing opens on Configure, not on the first step.
     await expect(page.getByLabel('Flow name *').inputValue()).resolves.toBe('E2E candidates');
-    await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
-      `2 of ${STREAMS.length} selected`,
-    );
+    // The stream list arrives after the form: wait for it (the count reads "2 of 0" until then).
+    await page
+      .getByTestId('streams-chosen')
+      .filter({ hasText: new RegExp(`^2 of ${STREAMS.length} selected$`) })
+      .waitFor({ timeout: 10_000 });
     await expect(page.getByLabel('Target SQLite file *').inputValue()).resolves.toBe(
       path.join(home, 'data', 'e2e.db'),
     );
