@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AshbyClient, type AshbyClientOptions } from '../../src/ashby/client.js';
 import {
   AshbyAuthError,
@@ -188,7 +188,9 @@ describe('errors over the wire', () => {
     fake.script('candidate.list', { action: 'hang' });
     const controller = new AbortController();
     const promise = clientFor().call('candidate.list', {}, { signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('stopped by user')), 50);
+    // Abort once the request has reached the server, however slow the machine is.
+    await vi.waitFor(() => expect(fake.requests).toHaveLength(1), { timeout: 10_000, interval: 5 });
+    controller.abort(new Error('stopped by user'));
     await expect(promise).rejects.toThrow('stopped by user');
     expect(fake.requests).toHaveLength(1);
   });
