@@ -51,7 +51,21 @@ export interface MainOptions {
 
 /** Runs the CLI and resolves to the process exit code (0, 1, 2, 3, or 130 after Ctrl-C). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
-  const io = options.io ?? { stdout: process.stdout, stderr: process.stderr };
+  const given = options.io ?? { stdout: process.stdout, stderr: process.stderr };
+  // Whether a command already wrote its result: the fatal document below must not make it two.
+  let stdoutUsed = false;
+  const stdout = new Proxy(given.stdout, {
+    get(target, property) {
+      if (property === 'write')
+        return (chunk: string) => {
+          stdoutUsed = true;
+          return target.write(chunk);
+        };
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const io: StdIo = { stdout, stderr: given.stderr };
   let exitCode: ExitCode = ExitCode.Success;
   const ctx: CliContext = {
     io,
@@ -68,7 +82,12 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     return exitCode;
   } catch (error) {
     // A command asked for JSON still gets one JSON document on stdout when it stops before its result.
-    if (argv.includes('--json') && !(error instanceof CommanderError) && !(error instanceof ExitError)) {
+    if (
+      argv.includes('--json') &&
+      !stdoutUsed &&
+      !(error instanceof CommanderError) &&
+      !(error instanceof ExitError)
+    ) {
       io.stdout.write(`${JSON.stringify({ fatal: toErrorInfo(error) })}\n`);
     }
     return pickWorse(exitCode, classify(error, io));
