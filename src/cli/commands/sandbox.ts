@@ -4,6 +4,7 @@ import { ALL_SCOPES, type Scope } from '../../ashby/catalogue.js';
 import { parseFaults, type SandboxKey, startSandbox } from '../../sandbox/index.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../exit-codes.js';
+import { untilStopped } from '../signals.js';
 
 function int(name: string) {
   return (value: string): number => {
@@ -139,15 +140,7 @@ export function sandboxCommand(ctx: CliContext): Command {
             'Ctrl-C stops it.',
           ].join('\n'),
       );
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilStopped();
       await sandbox.close();
     });
 }

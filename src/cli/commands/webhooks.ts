@@ -17,6 +17,7 @@ import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess, vaultErrorToCli } from '../key-options.js';
 import { table } from '../output.js';
+import { untilStopped } from '../signals.js';
 
 interface ReceiveCliOptions extends KeyOptions {
   to: string;
@@ -87,15 +88,7 @@ function receiveCommand(ctx: CliContext): Command {
       });
       applier.start();
       out.result({ url: receiver.url }, () => `listening on ${receiver.url}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilStopped();
       await receiver.close();
       await applier.stop();
       await inbox.close();
