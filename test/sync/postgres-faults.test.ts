@@ -178,11 +178,15 @@ describe.skipIf(!POSTGRES_URL)('PostgreSQL faults', () => {
     const failed = await runBlocked(timed, schemaOf(t.target), 2, async () => {
       await new Promise((r) => setTimeout(r, 1_500));
     });
-    expect(failed.streams[0]).toMatchObject({ status: 'failed', pages: 2 });
+    // The lock is taken after page 2's event while the run reads ahead, so the page it stops may be 3 or 4:
+    // whichever it is, the state and the rows are exactly those of the pages before it.
+    const committed = failed.streams[0]?.pages ?? -1;
+    expect(committed).toBeGreaterThanOrEqual(2);
+    expect(failed.streams[0]?.status).toBe('failed');
     expect(failed.streams[0]?.error?.message).toMatch(/canceling statement due to statement timeout/);
     const after = await stored(t.target);
-    expect(after.state).toMatchObject({ pagesCommitted: 2 });
-    expect(after.seenByPass).toBe(2 * PAGE_SIZE);
+    expect(after.state).toMatchObject({ pagesCommitted: committed });
+    expect(after.seenByPass).toBe(committed * PAGE_SIZE);
     const resumed = await syncToTarget({
       apiKey: 'sandbox-full',
       baseUrl: sandbox.url,
@@ -190,7 +194,7 @@ describe.skipIf(!POSTGRES_URL)('PostgreSQL faults', () => {
       streams,
       pageSize: PAGE_SIZE,
     });
-    expect(resumed.streams[0]?.reason).toContain('resumed the interrupted full pass after page 2');
+    expect(resumed.streams[0]?.reason).toContain(`resumed the interrupted full pass after page ${committed}`);
     await withSink(t.target, async (sink) =>
       expect(await liveRecords(sink, 'candidates')).toEqual(await reference()),
     );
