@@ -61,83 +61,22 @@ export async function uploadFile(file: File): Promise<{ path: string; name: stri
   return data.upload;
 }
 
-export type Access = 'allowed' | 'missing' | 'unknown' | 'error';
-export interface Credential {
-  id: string;
-  name: string;
-  description?: string;
-  /** The server the credential was added for; absent means the console's default. */
-  baseUrl?: string;
-  maskedKey: string;
-  status: 'unverified' | 'verified' | 'invalid' | 'error';
-  verifiedAt?: string;
-  verification?: {
-    status: 'valid' | 'invalid' | 'error';
-    message?: string;
-    title?: string;
-    permissions: Array<{ module: string; read: Access; write: Access }>;
-    confidential: 'yes' | 'no' | 'unknown';
-    warnings: string[];
-  };
-  usedBy: Array<{ id: string; name: string; kind: string }>;
-  failingOperations: Array<{ name: string; permission: string }>;
-  unreadableStreams: string[];
-}
-/** `GET /credentials`: the credentials and the server's defaults for new ones. */
-export interface CredentialList {
-  credentials: Credential[];
-  /** The Ashby server of credentials that name none (`serve --base-url`, `ASHBY_BASE_URL`). */
-  defaultBaseUrl: string;
-  /** Whether a credential may name plain http to this machine (a sandbox). */
-  allowHttpBaseUrl: boolean;
-}
+// The API's types come from the server's own schemas (type-only: nothing of the server is bundled).
+export type {
+  Access,
+  ApiResponse,
+  ApiToken,
+  Credential,
+  CredentialList,
+  DryRunResult,
+  Flow,
+  FlowTest,
+  OperationInfo,
+  QuarantineItem,
+  Run,
+  RunCount,
+  StreamInfo,
+} from '../../src/server/api-schema';
+
 /** Ashby's own API: the default server, where the server field is an advanced setting. */
 export const ASHBY_API = 'https://api.ashbyhq.com';
-export interface StreamInfo {
-  name: string;
-  incremental: boolean;
-  permission: string;
-  scope: string;
-  description: string;
-  optIn: boolean;
-}
-export interface OperationInfo {
-  name: string;
-  endpoint: string;
-  permission: string;
-  description: string;
-}
-export interface RunCount {
-  name: string;
-  status: string;
-  read: number;
-  written: number;
-  deleted?: number;
-  quarantined?: number;
-  failed?: number;
-  message?: string;
-}
-export interface Run {
-  id: string;
-  flowId: string;
-  kind: string;
-  trigger: string;
-  status: string;
-  startedAt: string;
-  finishedAt: string | null;
-  counts: RunCount[];
-  errors: Array<{ scope?: string; code: string; message: string }>;
-  dryRun: boolean;
-}
-export interface Flow {
-  id: string;
-  name: string;
-  kind: 'source' | 'destination';
-  credentialId: string;
-  schedule: string | null;
-  status: 'active' | 'paused';
-  config: Record<string, unknown> & { streams?: string[] };
-  runningRunId: string | null;
-  lastRun: { id: string; status: string; startedAt: string; finishedAt: string | null } | null;
-  nextRunAt: string | null;
-}

@@ -1,5 +1,5 @@
 import { createContext, type FormEvent, useContext, useState } from 'react';
-import { ApiError, ASHBY_API, api, type Credential } from './api';
+import { ApiError, type ApiResponse, ASHBY_API, api, type Credential } from './api';
 import { ApiKeyField, ErrorAlert, errorText, NameDescriptionFields } from './form';
 import { Overlay } from './overlay';
 
@@ -296,7 +296,7 @@ export function AddCredentialOverlay(props: { onClose: () => void; onSaved: (c: 
     setBusy(true);
     setError(undefined);
     try {
-      const res = await api<{ credential: Credential }>('POST', '/credentials', {
+      const res = await api<ApiResponse<'credential'>>('POST', '/credentials', {
         name,
         apiKey: key,
         ...(description.trim() ? { description } : {}),

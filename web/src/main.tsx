@@ -1,6 +1,6 @@
 import { type FormEvent, StrictMode, useCallback, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { ASHBY_API, api, type Credential, type CredentialList, setCsrf } from './api';
+import { type ApiResponse, ASHBY_API, api, type Credential, type CredentialList, setCsrf } from './api';
 import { CredentialGrid, DefaultServer } from './credentials';
 import { DataPreview } from './pages/data';
 import { FlowsList } from './pages/flows';
@@ -11,11 +11,7 @@ import { TokensPage } from './pages/tokens';
 import { FlowEditor, FlowWizard } from './pages/wizard';
 import './styles.css';
 
-interface SessionState {
-  setupRequired: boolean;
-  authenticated: boolean;
-  csrfToken?: string;
-}
+type SessionState = ApiResponse<'session'>;
 
 function useHash(): [string, (h: string) => void] {
   const [hash, setHash] = useState(window.location.hash || '#/');
@@ -39,7 +35,7 @@ function Login(props: { setup: boolean; onDone: (csrf: string) => void }) {
     e.preventDefault();
     setError(undefined);
     try {
-      const r = await api<{ csrfToken: string }>('POST', props.setup ? '/session/setup' : '/session', {
+      const r = await api<ApiResponse<'loggedIn'>>('POST', props.setup ? '/session/setup' : '/session', {
         password,
       });
       props.onDone(r.csrfToken);

@@ -1,18 +1,22 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
 import { describeScope, type Scope } from '../../ashby/catalogue.js';
 import { registerSecret } from '../../util/redact.js';
 import type { CredentialInfo, Verification } from '../../vault/types.js';
+import {
+  type ApiResponse,
+  type Credential,
+  editCredentialBody,
+  newCredentialBody,
+  rotateBody,
+  sampleBody,
+} from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { checkBaseUrl } from '../base-url.js';
 import { readBody, type ServerDeps } from '../context.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import type { OperationInfo, StreamInfo } from '../services.js';
 
-/** Sample requests return at most this many records. */
-export const MAX_SAMPLE = 20;
-
-const apiKey = z.string().trim().min(1, 'the API key is required').max(512);
+export { MAX_SAMPLE } from '../api-schema.js';
 
 /** Whether a verification says the key may use `scope`: `true`, `false` or `null` (unknown). */
 export function mayUse(verification: Verification | undefined, scope: Scope): boolean | null {
@@ -23,22 +27,7 @@ export function mayUse(verification: Verification | undefined, scope: Scope): bo
   return value === 'allowed' ? true : value === 'missing' ? false : null;
 }
 
-/** A credential as the API returns it: the vault's view plus what the console needs to warn about. */
-export interface CredentialView extends CredentialInfo {
-  /** Flows that use this credential. */
-  usedBy: Array<{ id: string; name: string; kind: string }>;
-  /** Destination operations this key lacks the write permission for. */
-  failingOperations: Array<{ name: string; permission: string }>;
-  /** Streams this key lacks the read permission for. */
-  unreadableStreams: string[];
-}
-
-function view(
-  deps: ServerDeps,
-  c: CredentialInfo,
-  ops: OperationInfo[],
-  streams: StreamInfo[],
-): CredentialView {
+function view(deps: ServerDeps, c: CredentialInfo, ops: OperationInfo[], streams: StreamInfo[]): Credential {
   return {
     ...c,
     usedBy: deps.store.flowsUsingCredential(c.id).map((f) => ({ id: f.id, name: f.name, kind: f.kind })),
@@ -64,23 +53,11 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
       credentials: services.credentials.list().map(toView),
       defaultBaseUrl: services.credentials.defaultBaseUrl,
       allowHttpBaseUrl: deps.allowHttpBaseUrl,
-    }),
+    } satisfies ApiResponse<'credentials'>),
   );
 
   app.post('/', async (c) => {
-    const body = await readBody(
-      c,
-      z
-        .object({
-          name: z.string().trim().min(1, 'the credential name is required').max(100),
-          description: z.string().trim().max(1000).optional(),
-          apiKey,
-          baseUrl: z.string().max(2048).optional(),
-          /** Save the key even though no probe reached Ashby (it is marked with the error). */
-          saveUnverified: z.boolean().optional(),
-        })
-        .strict(),
-    );
+    const body = await readBody(c, newCredentialBody);
     registerSecret(body.apiKey);
     const baseUrl =
       body.baseUrl !== undefined ? checkBaseUrl(body.baseUrl, deps.allowHttpBaseUrl) : undefined;
@@ -97,15 +74,7 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
   app.get('/:id', (c) => c.json({ credential: toView(services.credentials.get(c.req.param('id'))) }));
 
   app.patch('/:id', async (c) => {
-    const body = await readBody(
-      c,
-      z
-        .object({
-          name: z.string().trim().min(1).max(100).optional(),
-          description: z.string().trim().max(1000).optional(),
-        })
-        .strict(),
-    );
+    const body = await readBody(c, editCredentialBody);
     const changes: { name?: string; description?: string } = {};
     if (body.name !== undefined) changes.name = body.name;
     if (body.description !== undefined) changes.description = body.description;
@@ -113,7 +82,7 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
   });
 
   app.post('/:id/rotate', async (c) => {
-    const body = await readBody(c, z.object({ apiKey, saveUnverified: z.boolean().optional() }).strict());
+    const body = await readBody(c, rotateBody);
     registerSecret(body.apiKey);
     const rotated = await services.credentials.rotate(c.req.param('id'), body.apiKey, {
       ...(body.saveUnverified ? { saveUnverified: true } : {}),
@@ -127,15 +96,15 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
   });
 
   app.post('/:id/probe/sample', async (c) => {
-    const body = await readBody(
-      c,
-      z.object({ stream: z.string().min(1), limit: z.number().int().min(1).max(MAX_SAMPLE).default(5) }),
-    );
+    const body = await readBody(c, sampleBody);
     const stream = services.streams().find((s) => s.name === body.stream);
     if (!stream) throw new ValidationError(`unknown stream "${body.stream}"`);
     const access = services.credentials.access(c.req.param('id'), `sample ${stream.name}`);
     const records = await services.sample(access, stream.name, body.limit);
-    return c.json({ stream: stream.name, records: records.slice(0, body.limit) });
+    return c.json({
+      stream: stream.name,
+      records: records.slice(0, body.limit),
+    } satisfies ApiResponse<'sample'>);
   });
 
   app.delete('/:id', (c) => {

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
+import { type ApiResponse, includeDeletedParam } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { paging, readBody, type ServerDeps } from '../context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -20,7 +20,10 @@ export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
     if (!flow) throw new NotFoundError('flow', flowId);
     if (flow.config.kind !== 'source') throw new ValidationError(`flow "${flow.name}" is not a source flow`);
     const resolved = { ...flow, config: resolveFlowPaths(deps.paths, flow.config) };
-    return c.json({ flowId: flow.id, tables: await deps.services.datasets.tables(resolved) });
+    return c.json({
+      flowId: flow.id,
+      tables: await deps.services.datasets.tables(resolved),
+    } satisfies ApiResponse<'datasets'>);
   });
   app.get('/:stream/preview', async (c) => {
     const stream = c.req.param('stream');
@@ -42,13 +45,13 @@ export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
         throw new ValidationError(`no source flow syncs "${stream}"; choose the flow to preview (flowId)`);
     }
     const page = paging(c, { limit: 50, max: 500 });
-    const includeDeleted = z.enum(['true', 'false']).default('false').parse(c.req.query('includeDeleted'));
+    const includeDeleted = includeDeletedParam.parse(c.req.query('includeDeleted'));
     // The target is read where the flow's checked, real path says, never where a link now points.
     const resolved = { ...flow, config: resolveFlowPaths(deps.paths, flow.config) };
     return c.json(
-      await deps.services.datasets.preview(resolved, stream, page, {
+      (await deps.services.datasets.preview(resolved, stream, page, {
         includeDeleted: includeDeleted === 'true',
-      }),
+      })) satisfies ApiResponse<'preview'>,
     );
   });
   return app;

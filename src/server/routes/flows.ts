@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { type ApiResponse, MAX_SAMPLE } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
 import { refreshAfterOption, sourceRequestOptions } from '../engines.js';
@@ -6,10 +7,9 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
 import { resolveFlowPaths } from '../paths.js';
 import { validateSchedule } from '../scheduler.js';
-import { MAX_SAMPLE } from './credentials.js';
 
 /** A flow as the API returns it: stored fields, the running run, the last run and the next slot. */
-function view(deps: ServerDeps, flow: Flow) {
+function view(deps: ServerDeps, flow: Flow): ApiResponse<'flow'>['flow'] {
   const last = deps.store.lastRun(flow.id);
   const next = deps.scheduler.nextRun(flow.id);
   return {
@@ -60,7 +60,7 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
     c.json({
       flows: store.listFlows().map((f) => view(deps, f)),
       timezone: deps.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
-    }),
+    } satisfies ApiResponse<'flows'>),
   );
 
   app.post('/', async (c) => {
@@ -84,10 +84,17 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
       const stream = config.streams[0] ?? services.streams()[0]?.name;
       if (!stream) throw new ValidationError('no stream to sample');
       const records = await services.sample(access, stream, limit);
-      return c.json({ kind: 'source', stream, records: records.slice(0, limit) });
+      return c.json({
+        kind: 'source',
+        stream,
+        records: records.slice(0, limit),
+      } satisfies ApiResponse<'flowTest'>);
     }
     if (!services.dryRunDestination) throw new NotFoundError('feature', 'destination dry run');
-    return c.json({ kind: 'destination', ...(await services.dryRunDestination(config, access, limit)) });
+    return c.json({
+      kind: 'destination',
+      ...(await services.dryRunDestination(config, access, limit)),
+    } satisfies ApiResponse<'flowTest'>);
   });
 
   app.get('/:id', (c) => c.json({ flow: view(deps, load(c.req.param('id'))) }));
@@ -130,21 +137,21 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
   // Run now; 409 when a run of the flow is going.
   app.post('/:id/run', (c) => {
     const run = scheduler.trigger(load(c.req.param('id')).id, 'manual');
-    return c.json({ run }, 202);
+    return c.json({ run } satisfies ApiResponse<'run'>, 202);
   });
 
   // The console's Test step: a dry run (destinations validate and map without writing; sources read
   // without storing where the engine supports it).
   app.post('/:id/test', (c) => {
     const run = scheduler.trigger(load(c.req.param('id')).id, 'test', { dryRun: true });
-    return c.json({ run }, 202);
+    return c.json({ run } satisfies ApiResponse<'run'>, 202);
   });
 
   app.post('/:id/cancel', (c) => {
     const flow = load(c.req.param('id'));
     if (!scheduler.cancel(flow.id))
       throw new ConflictError(`Flow "${flow.name}" is not running.`, 'not_running');
-    return c.json({ cancelling: true }, 202);
+    return c.json({ cancelling: true } satisfies ApiResponse<'cancelling'>, 202);
   });
 
   return app;

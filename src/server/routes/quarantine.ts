@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
+import { type ApiResponse, exportFormatParam, quarantineStatusParam, replayBody } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { paging, readBody, type ServerDeps } from '../context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -29,8 +29,6 @@ const CSV_COLUMNS = [
   'record',
 ] as const;
 
-const statusParam = z.enum(['open', 'replayed', 'resolved', 'dismissed', 'all']).default('open');
-
 /** `/api/v1/quarantine`: records the destination engine set aside; list, export (JSONL or CSV), replay. */
 export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -47,15 +45,18 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
       ...(flowId ? { flowId } : {}),
       ...(runId ? { runId } : {}),
       ...(operation ? { operation } : {}),
-      status: statusParam.parse(c.req.query('status')),
+      status: quarantineStatusParam.parse(c.req.query('status')),
     };
   };
   app.get('/', (c) => {
     const page = paging(c, { limit: 50, max: 500 });
-    return c.json({ items: service().list({ ...filter(c), ...page }), ...page });
+    return c.json({
+      items: service().list({ ...filter(c), ...page }),
+      ...page,
+    } satisfies ApiResponse<'quarantine'>);
   });
   app.get('/export', (c) => {
-    const format = z.enum(['jsonl', 'csv']).default('jsonl').parse(c.req.query('format'));
+    const format = exportFormatParam.parse(c.req.query('format'));
     const items = service().list({ ...filter(c), limit: 1_000_000, offset: 0 });
     if (format === 'csv') {
       const lines = [
@@ -70,28 +71,22 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     c.header('Content-Disposition', 'attachment; filename="quarantine.jsonl"');
     return c.body(items.map((i) => JSON.stringify(i)).join('\n') + (items.length > 0 ? '\n' : ''));
   });
-  app.get('/:id', (c) => c.json({ item: service().get(c.req.param('id')) }));
+  app.get('/:id', (c) =>
+    c.json({ item: service().get(c.req.param('id')) } satisfies ApiResponse<'quarantineItem'>),
+  );
   // Closing by hand: resolved (fixed elsewhere) or dismissed (not to be pushed); 409 unless open.
   for (const action of ['resolve', 'dismiss'] as const) {
     app.post(`/:id/${action}`, (c) => {
       const q = service();
       if (!q.close) throw new NotFoundError('feature', `quarantine ${action}`);
-      return c.json({ item: q.close(c.req.param('id'), action === 'resolve' ? 'resolved' : 'dismissed') });
+      return c.json({
+        item: q.close(c.req.param('id'), action === 'resolve' ? 'resolved' : 'dismissed'),
+      } satisfies ApiResponse<'quarantineItem'>);
     });
   }
   // Replays run as a run of the flow (trigger `replay`): 409 while the flow runs, recorded in its history.
   app.post('/replay', async (c) => {
-    const body = await readBody(
-      c,
-      z
-        .object({
-          ids: z.array(z.string().min(1)).min(1).max(10_000),
-          /** The flow whose credential replays records the CLI quarantined (they name no flow). */
-          flowId: z.string().optional(),
-          dryRun: z.boolean().optional(),
-        })
-        .strict(),
-    );
+    const body = await readBody(c, replayBody);
     const items = body.ids.map((id) => service().get(id));
     // An explicit flowId wins: records of a deleted flow, or quarantined by the CLI, replay with its key.
     const flowIds = new Set(items.map((i) => body.flowId ?? i.flowId));
@@ -109,7 +104,7 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
       ...(body.dryRun ? { dryRun: true } : {}),
     });
     const finished = await deps.scheduler.waitFor(run.id);
-    return c.json({ ...result, run: finished ?? run });
+    return c.json({ ...result, run: finished ?? run } satisfies ApiResponse<'replay'>);
   });
   return app;
 }

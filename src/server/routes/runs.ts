@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { safeStringify } from '../../util/redact.js';
+import type { ApiResponse } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { paging, type ServerDeps } from '../context.js';
 import { NotFoundError } from '../errors.js';
@@ -17,13 +18,16 @@ export function runRoutes(deps: ServerDeps): Hono<AppEnv> {
   app.get('/', (c) => {
     const page = paging(c, { limit: 50, max: 500 });
     const flowId = c.req.query('flowId');
-    return c.json({ runs: store.listRuns({ ...page, ...(flowId ? { flowId } : {}) }), ...page });
+    return c.json({
+      runs: store.listRuns({ ...page, ...(flowId ? { flowId } : {}) }),
+      ...page,
+    } satisfies ApiResponse<'runs'>);
   });
 
   app.get('/:id', (c) => {
     const run = store.getRun(c.req.param('id'));
     if (!run) throw new NotFoundError('run', c.req.param('id'));
-    return c.json({ run });
+    return c.json({ run } satisfies ApiResponse<'run'>);
   });
 
   /**

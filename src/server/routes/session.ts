@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
+import { type ApiResponse, loginBody, passwordChangeBody, setupBody } from '../api-schema.js';
 import {
   type AppEnv,
   checkOrigin,
@@ -11,12 +11,7 @@ import {
 } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
 import { ConflictError, ForbiddenError, UnauthorizedError } from '../errors.js';
-import { csrfFor, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from '../security/crypto.js';
-
-const password = z
-  .string()
-  .min(MIN_PASSWORD_LENGTH, `use at least ${MIN_PASSWORD_LENGTH} characters`)
-  .max(1024);
+import { csrfFor, hashPassword, verifyPassword } from '../security/crypto.js';
 
 /**
  * `/api/v1/session`: first-run setup of the admin password, login, logout, password change.
@@ -32,14 +27,14 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
       setupRequired: store.passwordHash() === undefined,
       authenticated: session !== undefined,
       ...(session ? { csrfToken: csrfFor(session.token) } : {}),
-    });
+    } satisfies ApiResponse<'session'>);
   });
 
   // First run only: whoever reaches a fresh server first sets the password, which is why the server
   // listens on loopback by default (or takes ASHPIPE_ADMIN_PASSWORD and never offers setup).
   app.post('/setup', async (c) => {
     checkOrigin(c);
-    const body = await readBody(c, z.object({ password }));
+    const body = await readBody(c, setupBody);
     if (store.passwordHash() !== undefined) {
       throw new ConflictError('The admin password is already set; log in instead.', 'setup_done');
     }
@@ -49,14 +44,14 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     const { token, csrfToken } = store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
     deps.logger.info('admin password set');
-    return c.json({ authenticated: true, csrfToken }, 201);
+    return c.json({ authenticated: true, csrfToken } satisfies ApiResponse<'loggedIn'>, 201);
   });
 
   app.post('/', async (c) => {
     checkOrigin(c);
     const client = clientAddress(c);
     limiter.check(client);
-    const body = await readBody(c, z.object({ password: z.string().max(1024) }));
+    const body = await readBody(c, loginBody);
     const hash = store.passwordHash();
     if (hash === undefined) throw new ForbiddenError('Set the admin password first.', 'setup_required');
     const attempt = await limiter.begin(client);
@@ -71,7 +66,7 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     }
     const { token, csrfToken } = store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
-    return c.json({ authenticated: true, csrfToken });
+    return c.json({ authenticated: true, csrfToken } satisfies ApiResponse<'loggedIn'>);
   });
 
   const authed = new Hono<AppEnv>();
@@ -85,15 +80,7 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
   });
 
   authed.put('/password', async (c) => {
-    const body = await readBody(
-      c,
-      z.object({
-        currentPassword: z.string().max(1024),
-        newPassword: password,
-        /** Also revoke every API token. @default false */
-        revokeTokens: z.boolean().optional(),
-      }),
-    );
+    const body = await readBody(c, passwordChangeBody);
     const hash = store.passwordHash();
     const client = clientAddress(c);
     const attempt = await limiter.begin(client);
@@ -113,7 +100,7 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     const { token, csrfToken } = store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
     deps.logger.info('admin password changed', { revokedTokens });
-    return c.json({ authenticated: true, csrfToken, revokedTokens });
+    return c.json({ authenticated: true, csrfToken, revokedTokens } satisfies ApiResponse<'passwordChanged'>);
   });
 
   app.route('/', authed);

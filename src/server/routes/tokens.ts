@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
+import { type ApiResponse, newTokenBody } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
 import { NotFoundError } from '../errors.js';
@@ -7,13 +7,13 @@ import { NotFoundError } from '../errors.js';
 /** `/api/v1/tokens`: API tokens for scripts. The value is returned once, at creation; only its hash is kept. */
 export function tokenRoutes(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get('/', (c) => c.json({ tokens: deps.store.listApiTokens() }));
+  app.get('/', (c) => c.json({ tokens: deps.store.listApiTokens() } satisfies ApiResponse<'tokens'>));
   app.post('/', async (c) => {
-    const body = await readBody(c, z.object({ name: z.string().trim().min(1).max(100) }));
+    const body = await readBody(c, newTokenBody);
     const { info, token } = deps.store.createApiToken(body.name);
     // `plaintext`, not `token`: the response redaction masks fields named like secrets, and this one
     // response is the only time the value is ever shown.
-    return c.json({ apiToken: info, plaintext: token }, 201);
+    return c.json({ apiToken: info, plaintext: token } satisfies ApiResponse<'tokenCreated'>, 201);
   });
   app.delete('/:id', (c) => {
     if (!deps.store.deleteApiToken(c.req.param('id')))

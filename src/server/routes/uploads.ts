@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
 import { Hono } from 'hono';
+import type { ApiResponse } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import type { ServerDeps } from '../context.js';
 import { BadRequestError, HttpError, ValidationError } from '../errors.js';
@@ -114,7 +115,10 @@ export function uploadRoutes(deps: ServerDeps, maxBytes: number): Hono<AppEnv> {
     source.pipe(parser);
     try {
       const { file, name, bytes } = await saved;
-      return c.json({ upload: { path: path.relative(base, file), name, bytes } }, 201);
+      return c.json(
+        { upload: { path: path.relative(base, file), name, bytes } } satisfies ApiResponse<'upload'>,
+        201,
+      );
     } catch (error) {
       source.unpipe(parser);
       source.destroy();

@@ -4,8 +4,8 @@ import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'no
 const SCRYPT = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const KEY_LENGTH = 64;
 
-/** Console passwords shorter than this are refused. */
-export const MIN_PASSWORD_LENGTH = 10;
+/** Console passwords shorter than this are refused (the API's schema states it). */
+export { MIN_PASSWORD_LENGTH } from '../api-schema.js';
 
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { useContext, useEffect, useState } from 'react';
-import { api, type Credential, type Flow, type Run } from '../api';
+import { type ApiResponse, api, type Credential, type Flow, type Run } from '../api';
 import { DefaultServer, isReadOnly } from '../credentials';
 import { ErrorAlert } from '../form';
 
@@ -62,11 +62,11 @@ export function Home(props: { credentials: Credential[]; reload: () => void }) {
   useEffect(() => {
     // The credentials' "used by" changes with the flows: read both afresh.
     reload();
-    api<{ flows: Flow[] }>('GET', '/flows').then(
+    api<ApiResponse<'flows'>>('GET', '/flows').then(
       (r) => setFlows(r.flows),
       (e: Error) => setError(e.message),
     );
-    api<{ runs: Run[] }>('GET', '/runs?limit=500').then(
+    api<ApiResponse<'runs'>>('GET', '/runs?limit=500').then(
       (r) => setRuns(r.runs),
       () => {},
     );

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api, type Flow, type Run } from '../api';
+import { type ApiResponse, api, type Flow, type Run } from '../api';
 import { errorText } from '../form';
 
 const when = (iso: string) => new Date(iso).toLocaleString();
@@ -16,7 +16,7 @@ export function RunHistory(props: { flowId: string; currentId?: string; version?
   const [runs, setRuns] = useState<Run[]>([]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` (the current run's status) re-reads the list when that run ends
   useEffect(() => {
-    api<{ runs: Run[] }>('GET', `/runs?flowId=${encodeURIComponent(props.flowId)}&limit=20`).then(
+    api<ApiResponse<'runs'>>('GET', `/runs?flowId=${encodeURIComponent(props.flowId)}&limit=20`).then(
       (r) => setRuns(r.runs),
       () => {},
     );
@@ -77,7 +77,7 @@ export function RunDetail(props: { runId: string }) {
   const flowId = run?.flowId;
   useEffect(() => {
     if (!flowId) return;
-    api<{ flow: Flow }>('GET', `/flows/${flowId}`).then(
+    api<ApiResponse<'flow'>>('GET', `/flows/${flowId}`).then(
       (r) => setFlow(r.flow),
       () => {},
     );
@@ -92,8 +92,7 @@ export function RunDetail(props: { runId: string }) {
       setCancelState(errorText(e));
     }
   };
-  const chosen =
-    flow?.kind === 'source' && Array.isArray(flow.config.streams) ? flow.config.streams : undefined;
+  const chosen = flow?.config.kind === 'source' ? flow.config.streams : undefined;
   return (
     <section aria-labelledby="run-title">
       <h1 id="run-title">{flow ? flow.name : 'Run'}</h1>

@@ -1,14 +1,6 @@
 import { type FormEvent, useState } from 'react';
-import { api, setCsrf } from '../api';
+import { type ApiResponse, type ApiToken, api, setCsrf } from '../api';
 import { ErrorAlert, errorText, useApiList } from '../form';
-
-interface ApiToken {
-  id: string;
-  name: string;
-  prefix: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
 
 /** Changes the admin password; every other browser is logged out, and API tokens go too when asked. */
 function PasswordChange(props: { onTokensRevoked: () => void }) {
@@ -22,7 +14,7 @@ function PasswordChange(props: { onTokensRevoked: () => void }) {
     setError(undefined);
     setDone(undefined);
     try {
-      const r = await api<{ csrfToken: string; revokedTokens: number }>('PUT', '/session/password', {
+      const r = await api<ApiResponse<'passwordChanged'>>('PUT', '/session/password', {
         currentPassword: current,
         newPassword: next,
         revokeTokens: revoke,
@@ -77,12 +69,12 @@ export function TokensPage() {
   const [name, setName] = useState('');
   const [shown, setShown] = useState<{ name: string; value: string }>();
   const [error, setError] = useState<string>();
-  const { items: tokens, load } = useApiList('/tokens', (r: { tokens: ApiToken[] }) => r.tokens, setError);
+  const { items: tokens, load } = useApiList('/tokens', (r: ApiResponse<'tokens'>) => r.tokens, setError);
   const create = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
     try {
-      const r = await api<{ apiToken: ApiToken; plaintext: string }>('POST', '/tokens', { name });
+      const r = await api<ApiResponse<'tokenCreated'>>('POST', '/tokens', { name });
       setShown({ name: r.apiToken.name, value: r.plaintext });
       setName('');
       await load();

@@ -1,0 +1,875 @@
+/**
+ * The REST API's contract, kept once: the zod schemas the routes validate request bodies with, the
+ * schemas of what they answer, and the table of routes the OpenAPI document is generated from
+ * (`openapi.ts`). The console imports its types from here (`import type`), so this module depends on zod
+ * alone: nothing that needs Node.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------- flows
+
+/** Where a source flow writes the streams it syncs. */
+export const targetSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('sqlite'),
+    /** SQLite file, relative to the server's working directory. @example 'ashby.db' */
+    path: z.string().min(1),
+  }),
+  z.object({
+    type: z.literal('postgres'),
+    /** Connection URL. @example 'postgres://ashpipe@127.0.0.1:5432/warehouse' */
+    url: z.string().min(1),
+    /** Schema the tables go into. @default 'public' */
+    schema: z.string().min(1).optional(),
+  }),
+  z.object({
+    type: z.literal('jsonl'),
+    /** Directory that receives one `<stream>.jsonl` file per stream. @example 'exports/' */
+    path: z.string().min(1),
+  }),
+]);
+export type Target = z.infer<typeof targetSchema>;
+
+/** Where a destination flow reads the records it pushes into Ashby. */
+export const inputSchema = z.object({
+  type: z.enum(['csv', 'jsonl', 'json', 'sql']),
+  /** File path (csv, jsonl, json) on the server. */
+  path: z.string().min(1).optional(),
+  /** Inline content (a pasted or uploaded CSV), used when `path` is absent. */
+  content: z.string().optional(),
+  /** SQL query for `type: 'sql'`. */
+  query: z.string().optional(),
+  /** Connection URL or SQLite path the query runs against. */
+  database: z.string().optional(),
+});
+export type FlowInput = z.infer<typeof inputSchema>;
+
+const cron = z
+  .string()
+  .trim()
+  .min(1)
+  .max(120)
+  .nullable()
+  .optional()
+  .describe('cron expression (5 or 6 fields), e.g. "0 * * * *"; null = manual only');
+
+const flowBase = {
+  name: z.string().trim().min(1).max(120),
+  credentialId: z.string().min(1),
+  schedule: cron,
+  options: z.record(z.unknown()).default({}),
+};
+
+/** Body of `POST /flows` for an Ashby source (Ashby → database). */
+export const sourceFlowSchema = z.object({
+  kind: z.literal('source'),
+  ...flowBase,
+  /** Stream names; empty = every stream the key may read. */
+  streams: z.array(z.string().min(1)).default([]),
+  target: targetSchema,
+});
+
+/** Body of `POST /flows` for an Ashby destination (file or query → Ashby). */
+export const destinationFlowSchema = z
+  .object({
+    kind: z.literal('destination'),
+    ...flowBase,
+    /** An operation template of the push engine. @example 'candidate.create' */
+    operation: z.string().min(1).optional(),
+    /** A raw endpoint, when no template fits. @example 'candidate.addTag' */
+    endpoint: z.string().min(1).optional(),
+    input: inputSchema,
+    /** Ashby field ← input column. @example { "name": "Full Name", "email": "Email" } */
+    mapping: z.record(z.string()).default({}),
+  })
+  .refine((v) => v.operation !== undefined || v.endpoint !== undefined, {
+    message: 'choose an operation template or an endpoint',
+    path: ['operation'],
+  });
+
+/** Body of `POST /flows`, `PUT /flows/{id}` and `POST /flows/test`. */
+export const createFlowSchema = z.union([sourceFlowSchema, destinationFlowSchema]);
+export type SourceFlowConfig = z.infer<typeof sourceFlowSchema>;
+export type DestinationFlowConfig = z.infer<typeof destinationFlowSchema>;
+export type FlowConfig = SourceFlowConfig | DestinationFlowConfig;
+
+// ----------------------------------------------------------------------------------- request bodies
+
+/** Shortest admin password the server accepts. */
+export const MIN_PASSWORD_LENGTH = 10;
+/** Sample requests return at most this many records. */
+export const MAX_SAMPLE = 20;
+
+const newPassword = z
+  .string()
+  .min(MIN_PASSWORD_LENGTH, `use at least ${MIN_PASSWORD_LENGTH} characters`)
+  .max(1024);
+const apiKey = z.string().trim().min(1, 'the API key is required').max(512);
+
+/** `POST /session/setup`: the first admin password. */
+export const setupBody = z.object({ password: newPassword });
+/** `POST /session`: log in. */
+export const loginBody = z.object({ password: z.string().max(1024) });
+/** `PUT /session/password`. */
+export const passwordChangeBody = z.object({
+  currentPassword: z.string().max(1024),
+  newPassword,
+  /** Also revoke every API token. @default false */
+  revokeTokens: z.boolean().optional(),
+});
+/** `POST /tokens`. */
+export const newTokenBody = z.object({ name: z.string().trim().min(1).max(100) });
+/** `POST /credentials`: the key is verified against Ashby before it is stored. */
+export const newCredentialBody = z
+  .object({
+    name: z.string().trim().min(1, 'the credential name is required').max(100),
+    description: z.string().trim().max(1000).optional(),
+    apiKey,
+    /** https, or http to this machine when the server allows it. */
+    baseUrl: z.string().max(2048).optional(),
+    /** Save the key even though no probe reached Ashby (it is marked with the error). */
+    saveUnverified: z.boolean().optional(),
+  })
+  .strict();
+/** `PATCH /credentials/{id}`: rename or re-describe. */
+export const editCredentialBody = z
+  .object({
+    name: z.string().trim().min(1).max(100).optional(),
+    description: z.string().trim().max(1000).optional(),
+  })
+  .strict();
+/** `POST /credentials/{id}/rotate`. */
+export const rotateBody = z.object({ apiKey, saveUnverified: z.boolean().optional() }).strict();
+/** `POST /credentials/{id}/probe/sample`. */
+export const sampleBody = z.object({
+  stream: z.string().min(1),
+  limit: z.number().int().min(1).max(MAX_SAMPLE).default(5),
+});
+/** `POST /quarantine/replay`. */
+export const replayBody = z
+  .object({
+    ids: z.array(z.string().min(1)).min(1).max(10_000),
+    /** The flow whose credential replays records the CLI quarantined (they name no flow). */
+    flowId: z.string().optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+
+// ------------------------------------------------------------------------------------ query strings
+
+const paging = {
+  limit: z.string().optional().describe('page size (bounded by the server)'),
+  offset: z.string().optional().describe('rows to skip'),
+};
+/** `status` of the quarantine list and export. */
+export const quarantineStatusParam = z
+  .enum(['open', 'replayed', 'resolved', 'dismissed', 'all'])
+  .default('open');
+/** `format` of the quarantine export. */
+export const exportFormatParam = z.enum(['jsonl', 'csv']).default('jsonl');
+/** `includeDeleted` of a dataset preview. */
+export const includeDeletedParam = z.enum(['true', 'false']).default('false');
+const quarantineFilter = {
+  flowId: z.string().optional(),
+  runId: z.string().optional(),
+  operation: z.string().optional(),
+  status: quarantineStatusParam.optional(),
+};
+
+// ---------------------------------------------------------------------------------------- responses
+
+const isoTime = z.string();
+
+/** `{error: {code, message, details?}}`, the body of every error answer. */
+export const errorResponse = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+const sessionState = z.object({
+  setupRequired: z.boolean(),
+  authenticated: z.boolean(),
+  /** Present with a live session: the header value mutating requests need. */
+  csrfToken: z.string().optional(),
+});
+const loggedIn = z.object({ authenticated: z.literal(true), csrfToken: z.string() });
+
+export const apiTokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** First characters of the token, so a person can tell tokens apart. */
+  prefix: z.string(),
+  createdAt: isoTime,
+  lastUsedAt: isoTime.nullable(),
+});
+export type ApiToken = z.infer<typeof apiTokenSchema>;
+
+const access = z.enum(['allowed', 'missing', 'unknown', 'error']);
+export type Access = z.infer<typeof access>;
+
+export const verificationSchema = z.object({
+  status: z.enum(['valid', 'invalid', 'error']),
+  verifiedAt: isoTime,
+  title: z.string().optional(),
+  scopes: z.array(z.string()).optional(),
+  permissions: z.array(
+    z.object({ module: z.string(), read: access, write: access, readError: z.string().optional() }),
+  ),
+  confidential: z.enum(['yes', 'no', 'unknown']),
+  warnings: z.array(z.string()),
+  message: z.string().optional(),
+});
+
+/** A credential as the API returns it: never the key, only its masked last characters. */
+export const credentialSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string().optional(),
+  /** The server the credential was added for; absent means the default. */
+  baseUrl: z.string().optional(),
+  maskedKey: z.string(),
+  status: z.enum(['unverified', 'verified', 'invalid', 'error']),
+  verifiedAt: isoTime.optional(),
+  verification: verificationSchema.optional(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  rotatedAt: isoTime.optional(),
+  /** Flows that use this credential. */
+  usedBy: z.array(z.object({ id: z.string(), name: z.string(), kind: z.string() })),
+  /** Destination operations this key lacks the write permission for. */
+  failingOperations: z.array(z.object({ name: z.string(), permission: z.string() })),
+  /** Streams this key lacks the read permission for. */
+  unreadableStreams: z.array(z.string()),
+});
+export type Credential = z.infer<typeof credentialSchema>;
+
+export const credentialListResponse = z.object({
+  credentials: z.array(credentialSchema),
+  /** The Ashby server of credentials that name none (`serve --base-url`, `ASHBY_BASE_URL`). */
+  defaultBaseUrl: z.string(),
+  /** Whether a credential may name plain http to this machine (a sandbox). */
+  allowHttpBaseUrl: z.boolean(),
+});
+export type CredentialList = z.infer<typeof credentialListResponse>;
+const credentialResponse = z.object({ credential: credentialSchema });
+
+export const streamInfoSchema = z.object({
+  name: z.string(),
+  endpoint: z.string(),
+  incremental: z.boolean(),
+  scope: z.string(),
+  /** `Candidates: Read` */
+  permission: z.string(),
+  description: z.string(),
+  optIn: z.boolean(),
+});
+export type StreamInfo = z.infer<typeof streamInfoSchema>;
+
+export const operationInfoSchema = z.object({
+  name: z.string(),
+  endpoint: z.string(),
+  scope: z.string(),
+  /** `Candidates: Write` */
+  permission: z.string(),
+  description: z.string(),
+  /** Fields the operation takes, required first. */
+  fields: z.array(z.object({ name: z.string(), required: z.boolean(), type: z.string().optional() })),
+});
+export type OperationInfo = z.infer<typeof operationInfoSchema>;
+
+export const runCountSchema = z.object({
+  /** Stream or operation name. */
+  name: z.string(),
+  status: z.enum(['pending', 'running', 'succeeded', 'skipped', 'failed', 'cancelled']),
+  read: z.number(),
+  written: z.number(),
+  deleted: z.number().optional(),
+  quarantined: z.number().optional(),
+  failed: z.number().optional(),
+  message: z.string().optional(),
+});
+export type RunCount = z.infer<typeof runCountSchema>;
+
+export const runSchema = z.object({
+  id: z.string(),
+  flowId: z.string(),
+  kind: z.enum(['source', 'destination']),
+  trigger: z.enum(['manual', 'schedule', 'startup', 'test', 'replay']),
+  status: z.enum(['running', 'succeeded', 'partial', 'failed', 'cancelled']),
+  startedAt: isoTime,
+  finishedAt: isoTime.nullable(),
+  counts: z.array(runCountSchema),
+  errors: z.array(
+    z.object({
+      code: z.string(),
+      message: z.string(),
+      /** Stream, operation or row the error belongs to. */
+      scope: z.string().optional(),
+    }),
+  ),
+  dryRun: z.boolean(),
+});
+export type Run = z.infer<typeof runSchema>;
+const runResponse = z.object({ run: runSchema });
+
+const flowFields = {
+  id: z.string(),
+  name: z.string(),
+  credentialId: z.string(),
+  schedule: z.string().nullable(),
+  status: z.enum(['active', 'paused']),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  activatedAt: isoTime.nullable(),
+  /** The run going now, if any. */
+  runningRunId: z.string().nullable(),
+  lastRun: z
+    .object({
+      id: z.string(),
+      status: runSchema.shape.status,
+      startedAt: isoTime,
+      finishedAt: isoTime.nullable(),
+    })
+    .nullable(),
+  /** The next scheduled slot of an active flow. */
+  nextRunAt: isoTime.nullable(),
+};
+/** A flow as the API returns it: stored fields, the running run, the last run and the next slot. */
+export const flowSchema = z.object({
+  kind: z.enum(['source', 'destination']),
+  ...flowFields,
+  config: z.union([sourceFlowSchema, destinationFlowSchema.innerType()]),
+});
+export type Flow = z.infer<typeof flowSchema>;
+const flowResponse = z.object({ flow: flowSchema });
+
+const errorInfo = z.object({
+  code: z.string(),
+  message: z.string(),
+  requestId: z.string().optional(),
+  path: z.string().optional(),
+});
+
+/** One record of a destination's dry run: its fate and the write it would send. */
+export const dryRunResultSchema = z.object({
+  row: z.number(),
+  status: z.string(),
+  id: z.string().optional(),
+  error: errorInfo.optional(),
+  wouldSend: z.object({ endpoint: z.string(), body: z.unknown() }).optional(),
+});
+export type DryRunResult = z.infer<typeof dryRunResultSchema>;
+
+/** `POST /flows/test`: a source's sample or a destination's dry run. */
+export const flowTestResponse = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('source'), stream: z.string(), records: z.array(z.unknown()) }),
+  z.object({
+    kind: z.literal('destination'),
+    operation: z.string(),
+    total: z.number(),
+    counts: z.record(z.number()),
+    results: z.array(dryRunResultSchema),
+  }),
+]);
+export type FlowTest = z.infer<typeof flowTestResponse>;
+
+export const datasetTableSchema = z.object({ name: z.string(), rows: z.number(), deleted: z.number() });
+export const datasetPageSchema = z.object({
+  stream: z.string(),
+  columns: z.array(z.string()),
+  rows: z.array(z.record(z.unknown())),
+  /** Rows of the table: live rows, or all rows when soft-deleted ones were asked for too. */
+  total: z.number(),
+  /** Soft-deleted rows of the table. */
+  deleted: z.number(),
+  limit: z.number(),
+  offset: z.number(),
+});
+export type DatasetPage = z.infer<typeof datasetPageSchema>;
+
+export const quarantineItemSchema = z.object({
+  id: z.string(),
+  flowId: z.string().optional(),
+  runId: z.string().optional(),
+  pushRunId: z.string(),
+  operation: z.string(),
+  row: z.number().optional(),
+  source: z.string().optional(),
+  fieldPath: z.string().optional(),
+  requestId: z.string().optional(),
+  /** The record exactly as read from the input (what a replay sends). */
+  record: z.unknown(),
+  errorCode: z.string(),
+  errorMessage: z.string(),
+  createdAt: isoTime,
+  status: z.enum(['open', 'replayed', 'resolved', 'dismissed']),
+});
+export type QuarantineItem = z.infer<typeof quarantineItemSchema>;
+const quarantineItemResponse = z.object({ item: quarantineItemSchema });
+
+export const replayResponse = z.object({
+  replayed: z.number(),
+  failed: z.number(),
+  reconciled: z.boolean().optional(),
+  notice: z.string().optional(),
+  run: runSchema,
+});
+
+/** `GET /flows/{id}/webhooks`. */
+export const webhookStatusResponse = z.union([
+  z.object({ enabled: z.literal(false), path: z.string() }),
+  z.object({
+    enabled: z.literal(true),
+    path: z.string(),
+    secretStored: z.boolean(),
+    lastPingAt: isoTime.nullable(),
+    lastEventAt: isoTime.nullable(),
+    eventsToday: z.number(),
+    lagMs: z.number().nullable(),
+    pending: z.number(),
+    parked: z.number(),
+    applied: z.number(),
+    ignored: z.number(),
+  }),
+]);
+
+/** The answers of the routes, by name (the console's `api<…>()` calls and the OpenAPI document use them). */
+export const responses = {
+  health: z.object({ ok: z.literal(true) }),
+  session: sessionState,
+  loggedIn,
+  passwordChanged: loggedIn.extend({ revokedTokens: z.number() }),
+  tokens: z.object({ tokens: z.array(apiTokenSchema) }),
+  tokenCreated: z.object({
+    apiToken: apiTokenSchema,
+    /** The token's value, shown this once. */
+    plaintext: z.string(),
+  }),
+  credentials: credentialListResponse,
+  credential: credentialResponse,
+  sample: z.object({ stream: z.string(), records: z.array(z.unknown()) }),
+  streams: z.object({ streams: z.array(streamInfoSchema) }),
+  operations: z.object({ operations: z.array(operationInfoSchema) }),
+  flows: z.object({
+    flows: z.array(flowSchema),
+    /** The zone cron schedules run in. */
+    timezone: z.string(),
+  }),
+  flow: flowResponse,
+  flowTest: flowTestResponse,
+  run: runResponse,
+  cancelling: z.object({ cancelling: z.literal(true) }),
+  webhooks: webhookStatusResponse,
+  runs: z.object({ runs: z.array(runSchema), limit: z.number(), offset: z.number() }),
+  datasets: z.object({ flowId: z.string(), tables: z.array(datasetTableSchema) }),
+  preview: datasetPageSchema,
+  quarantine: z.object({ items: z.array(quarantineItemSchema), limit: z.number(), offset: z.number() }),
+  quarantineItem: quarantineItemResponse,
+  replay: replayResponse,
+  upload: z.object({ upload: z.object({ path: z.string(), name: z.string(), bytes: z.number() }) }),
+} as const;
+
+/** What a route answers, by its name in {@link responses}. */
+export type ApiResponse<K extends keyof typeof responses> = z.infer<(typeof responses)[K]>;
+
+// ---------------------------------------------------------------------------------------- the routes
+
+/** One route of `/api/v1`, as the OpenAPI document describes it. */
+export interface ApiRoute {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** OpenAPI path under `/api/v1`, parameters in braces. */
+  path: string;
+  tag: string;
+  summary: string;
+  /** The JSON body, validated by the route with this very schema. */
+  body?: z.ZodTypeAny;
+  /** Body that is not JSON (uploads). */
+  multipart?: true;
+  /** Query parameters. */
+  query?: z.ZodRawShape;
+  /** Success status. @default 200 */
+  status?: 200 | 201 | 202 | 204;
+  /** Success body; absent for 204 and for bodies that are not JSON. */
+  response?: z.ZodTypeAny;
+  /** Content type of a success body that is not JSON. */
+  produces?: string[];
+  /** Error statuses beyond 401/403 of the secured routes. */
+  errors?: number[];
+  /** No session or token needed. @default false */
+  open?: true;
+}
+
+/** Every route of `/api/v1`: the OpenAPI document is generated from this table. */
+export const apiRoutes: readonly ApiRoute[] = [
+  {
+    method: 'get',
+    path: '/openapi.json',
+    tag: 'meta',
+    summary: 'This document',
+    open: true,
+    produces: ['application/json'],
+  },
+  {
+    method: 'get',
+    path: '/health',
+    tag: 'meta',
+    summary: 'Liveness',
+    open: true,
+    response: responses.health,
+  },
+  {
+    method: 'get',
+    path: '/session',
+    tag: 'session',
+    summary: 'Whether setup is required; with a session, its CSRF token',
+    open: true,
+    response: responses.session,
+  },
+  {
+    method: 'post',
+    path: '/session',
+    tag: 'session',
+    summary: 'Log in (rate limited)',
+    open: true,
+    body: loginBody,
+    response: responses.loggedIn,
+    errors: [401, 403, 422, 429],
+  },
+  { method: 'delete', path: '/session', tag: 'session', summary: 'Log out', status: 204 },
+  {
+    method: 'post',
+    path: '/session/setup',
+    tag: 'session',
+    summary: 'First run: set the admin password',
+    open: true,
+    body: setupBody,
+    status: 201,
+    response: responses.loggedIn,
+    errors: [403, 409, 422],
+  },
+  {
+    method: 'put',
+    path: '/session/password',
+    tag: 'session',
+    summary: 'Change the admin password (logs other browsers out; `revokeTokens` revokes every API token)',
+    body: passwordChangeBody,
+    response: responses.passwordChanged,
+    errors: [422, 429],
+  },
+  {
+    method: 'post',
+    path: '/uploads',
+    tag: 'uploads',
+    summary:
+      'Upload a .csv, .jsonl or .json file (multipart form data, part `file`) into the data directory; answers the `input.path` to use',
+    multipart: true,
+    status: 201,
+    response: responses.upload,
+    errors: [400, 413, 422],
+  },
+  {
+    method: 'get',
+    path: '/tokens',
+    tag: 'tokens',
+    summary: 'List API tokens (never their values)',
+    response: responses.tokens,
+  },
+  {
+    method: 'post',
+    path: '/tokens',
+    tag: 'tokens',
+    summary: 'Create an API token; `plaintext` is shown once',
+    body: newTokenBody,
+    status: 201,
+    response: responses.tokenCreated,
+    errors: [422],
+  },
+  {
+    method: 'delete',
+    path: '/tokens/{id}',
+    tag: 'tokens',
+    summary: 'Revoke an API token',
+    status: 204,
+    errors: [404],
+  },
+  {
+    method: 'get',
+    path: '/credentials',
+    tag: 'credentials',
+    summary: 'List credentials with masked keys and permission maps',
+    response: responses.credentials,
+  },
+  {
+    method: 'post',
+    path: '/credentials',
+    tag: 'credentials',
+    summary: 'Verify and store a credential',
+    body: newCredentialBody,
+    status: 201,
+    response: responses.credential,
+    errors: [409, 422],
+  },
+  {
+    method: 'get',
+    path: '/credentials/{id}',
+    tag: 'credentials',
+    summary: 'One credential',
+    response: responses.credential,
+    errors: [404],
+  },
+  {
+    method: 'patch',
+    path: '/credentials/{id}',
+    tag: 'credentials',
+    summary: 'Rename or re-describe',
+    body: editCredentialBody,
+    response: responses.credential,
+    errors: [404, 409, 422],
+  },
+  {
+    method: 'delete',
+    path: '/credentials/{id}',
+    tag: 'credentials',
+    summary: 'Delete (409 while flows use it, unless force=true, which pauses them)',
+    query: { force: z.enum(['true', 'false']).optional() },
+    status: 204,
+    errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/credentials/{id}/rotate',
+    tag: 'credentials',
+    summary: 'Verify and swap in a new key',
+    body: rotateBody,
+    response: responses.credential,
+    errors: [404, 422],
+  },
+  {
+    method: 'post',
+    path: '/credentials/{id}/probe',
+    tag: 'credentials',
+    summary: 'Re-verify the stored key',
+    response: responses.credential,
+    errors: [404],
+  },
+  {
+    method: 'post',
+    path: '/credentials/{id}/probe/sample',
+    tag: 'credentials',
+    summary: 'A few records of a stream',
+    body: sampleBody,
+    response: responses.sample,
+    errors: [404, 422],
+  },
+  {
+    method: 'get',
+    path: '/streams',
+    tag: 'catalogue',
+    summary: 'Streams a source can sync',
+    response: responses.streams,
+  },
+  {
+    method: 'get',
+    path: '/operations',
+    tag: 'catalogue',
+    summary: 'Operations a destination can perform',
+    response: responses.operations,
+  },
+  {
+    method: 'get',
+    path: '/flows',
+    tag: 'flows',
+    summary: 'List flows with last run and next slot',
+    response: responses.flows,
+  },
+  {
+    method: 'post',
+    path: '/flows',
+    tag: 'flows',
+    summary: 'Create a flow (paused; `?activate=true` to activate)',
+    query: { activate: z.enum(['true', 'false']).optional() },
+    body: createFlowSchema,
+    status: 201,
+    response: responses.flow,
+    errors: [422],
+  },
+  {
+    method: 'post',
+    path: '/flows/test',
+    tag: 'flows',
+    summary:
+      'Test an unsaved flow: a source samples its first stream; a destination is dry-run over its first records (bodies it would send, reasons it would quarantine)',
+    query: { limit: z.string().optional().describe(`records, at most ${MAX_SAMPLE}`) },
+    body: createFlowSchema,
+    response: responses.flowTest,
+    errors: [404, 422],
+  },
+  {
+    method: 'get',
+    path: '/flows/{id}',
+    tag: 'flows',
+    summary: 'One flow',
+    response: responses.flow,
+    errors: [404],
+  },
+  {
+    method: 'put',
+    path: '/flows/{id}',
+    tag: 'flows',
+    summary: 'Replace a flow',
+    body: createFlowSchema,
+    response: responses.flow,
+    errors: [404, 422],
+  },
+  {
+    method: 'delete',
+    path: '/flows/{id}',
+    tag: 'flows',
+    summary: 'Delete a flow',
+    status: 204,
+    errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/activate',
+    tag: 'flows',
+    summary: 'Activate (schedule it)',
+    response: responses.flow,
+    errors: [404],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/pause',
+    tag: 'flows',
+    summary: 'Pause (unschedule it)',
+    response: responses.flow,
+    errors: [404],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/run',
+    tag: 'flows',
+    summary: 'Run now (409 while a run is going)',
+    status: 202,
+    response: responses.run,
+    errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/test',
+    tag: 'flows',
+    summary: 'Dry run (409 while a run is going)',
+    status: 202,
+    response: responses.run,
+    errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/cancel',
+    tag: 'flows',
+    summary: 'Ask the running run to stop',
+    status: 202,
+    response: responses.cancelling,
+    errors: [404, 409],
+  },
+  {
+    method: 'get',
+    path: '/flows/{id}/webhooks',
+    tag: 'flows',
+    summary: "A source flow's webhook receiver: last ping, last event, events today, lag, queue counts",
+    response: responses.webhooks,
+    errors: [404],
+  },
+  {
+    method: 'get',
+    path: '/runs',
+    tag: 'runs',
+    summary: 'Run history, newest first',
+    query: { flowId: z.string().optional(), ...paging },
+    response: responses.runs,
+  },
+  {
+    method: 'get',
+    path: '/runs/{id}',
+    tag: 'runs',
+    summary: 'One run with counts and errors',
+    response: responses.run,
+    errors: [404],
+  },
+  {
+    method: 'get',
+    path: '/runs/{id}/events',
+    tag: 'runs',
+    summary: 'Server-sent events: `progress` (the run so far)…, then `finished` (the final run)',
+    produces: ['text/event-stream'],
+    errors: [404],
+  },
+  {
+    method: 'get',
+    path: '/datasets',
+    tag: 'datasets',
+    summary: 'The synced tables of a source flow with live and deleted row counts',
+    query: { flowId: z.string() },
+    response: responses.datasets,
+    errors: [404, 422],
+  },
+  {
+    method: 'get',
+    path: '/datasets/{stream}/preview',
+    tag: 'datasets',
+    summary: 'A page of a synced table, live rows unless `includeDeleted`=true',
+    query: { flowId: z.string().optional(), includeDeleted: includeDeletedParam.optional(), ...paging },
+    response: responses.preview,
+    errors: [404, 422],
+  },
+  {
+    method: 'get',
+    path: '/quarantine',
+    tag: 'quarantine',
+    summary: 'Quarantined records',
+    query: { ...quarantineFilter, ...paging },
+    response: responses.quarantine,
+  },
+  {
+    method: 'get',
+    path: '/quarantine/export',
+    tag: 'quarantine',
+    summary: 'Quarantined records as JSON lines or CSV (same filters as the list)',
+    query: { ...quarantineFilter, format: exportFormatParam.optional() },
+    produces: ['application/x-ndjson', 'text/csv'],
+    errors: [422],
+  },
+  {
+    method: 'get',
+    path: '/quarantine/{id}',
+    tag: 'quarantine',
+    summary: 'One quarantined record',
+    response: responses.quarantineItem,
+    errors: [404],
+  },
+  {
+    method: 'post',
+    path: '/quarantine/{id}/resolve',
+    tag: 'quarantine',
+    summary: 'Mark an open entry resolved (its record was fixed some other way); 409 unless open',
+    response: responses.quarantineItem,
+    errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/quarantine/{id}/dismiss',
+    tag: 'quarantine',
+    summary: 'Dismiss an open entry (its record is not to be pushed); 409 unless open',
+    response: responses.quarantineItem,
+    errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/quarantine/replay',
+    tag: 'quarantine',
+    summary:
+      'Replay quarantined records through the push engine as a run of their flow (409 while it runs); answers when the replay ends',
+    body: replayBody,
+    response: responses.replay,
+    errors: [404, 409, 422],
+  },
+];
