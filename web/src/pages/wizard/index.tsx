@@ -1,5 +1,12 @@
 import { type FormEvent, useEffect, useReducer, useState } from 'react';
-import { api, type Credential, type Flow, type OperationInfo, type StreamInfo } from '../../api';
+import {
+  type ApiResponse,
+  api,
+  type Credential,
+  type Flow,
+  type OperationInfo,
+  type StreamInfo,
+} from '../../api';
 import { ErrorAlert, errorText } from '../../form';
 import { AuthStep } from './auth-step';
 import { ConfigureStep } from './configure-step';
@@ -26,17 +33,14 @@ export function FlowWizard(props: {
   const [timezone, setTimezone] = useState<string>();
   const [error, setError] = useState<string>();
   const credential = props.credentials.find((c) => c.id === state.credentialId);
-  const previousOptions = ((init?.config as Record<string, unknown> | undefined)?.options ?? {}) as Record<
-    string,
-    unknown
-  >;
+  const previousOptions = init?.config.options ?? {};
 
   useEffect(() => {
-    api<{ streams: StreamInfo[] }>('GET', '/streams').then(
+    api<ApiResponse<'streams'>>('GET', '/streams').then(
       (r) => setStreams(r.streams),
       (e: Error) => setError(e.message),
     );
-    api<{ operations: OperationInfo[] }>('GET', '/operations').then(
+    api<ApiResponse<'operations'>>('GET', '/operations').then(
       (r) => setOperations(r.operations),
       (e: Error) => setError(e.message),
     );

@@ -56,35 +56,33 @@ export function wizardReducer(state: WizardState, action: WizardAction): WizardS
   }
 }
 
-function str(v: unknown, fallback = ''): string {
-  return typeof v === 'string' ? v : fallback;
-}
-
 /**
  * The first state: a new flow starts at its type; an edited flow opens on Configure with every step
  * reachable, since its type and credential are already chosen.
  */
 export function initialState(flow: Flow | undefined): WizardState {
-  const cfg = (flow?.config ?? {}) as Record<string, unknown>;
-  const target = (cfg.target ?? {}) as Record<string, unknown>;
-  const input = (cfg.input ?? {}) as Record<string, unknown>;
+  const source = flow?.config.kind === 'source' ? flow.config : undefined;
+  const destination = flow?.config.kind === 'destination' ? flow.config : undefined;
+  const target = source?.target;
+  const input = destination?.input;
   return {
     step: flow ? 'configure' : 'kind',
     reached: flow ? STEPS.length - 1 : 0,
     kind: flow?.kind ?? 'source',
     credentialId: flow?.credentialId,
-    streams: Array.isArray(cfg.streams) ? (cfg.streams as string[]) : undefined,
+    streams: source?.streams,
     name: flow?.name ?? '',
-    targetType: str(target.type, 'sqlite') as TargetType,
-    targetPath: str(target.path) || str(target.url) || (flow ? '' : 'ashby.db'),
-    targetSchema: str(target.schema),
-    operation: str(cfg.operation, 'candidate.create'),
-    endpoint: str(cfg.endpoint),
-    inputType: str(input.type, 'csv') as InputType,
-    inputPath: str(input.path),
-    csv: str(input.content),
-    mappingText: cfg.mapping
-      ? JSON.stringify(cfg.mapping, null, 2)
+    targetType: target?.type ?? 'sqlite',
+    targetPath: (target?.type === 'postgres' ? target.url : target?.path) || (flow ? '' : 'ashby.db'),
+    targetSchema: target?.type === 'postgres' ? (target.schema ?? '') : '',
+    operation: destination?.operation ?? 'candidate.create',
+    endpoint: destination?.endpoint ?? '',
+    // A SQL input is kept as it is; the wizard itself offers files only.
+    inputType: (input?.type ?? 'csv') as InputType,
+    inputPath: input?.path ?? '',
+    csv: input?.content ?? '',
+    mappingText: destination?.mapping
+      ? JSON.stringify(destination.mapping, null, 2)
       : '{\n  "name": "Name",\n  "email": "Email"\n}',
     schedule: flow?.schedule ?? '',
   };

@@ -1,15 +1,8 @@
 import { type Dispatch, useState } from 'react';
-import { api } from '../../api';
+import { api, type DryRunResult } from '../../api';
 import { errorText } from '../../form';
 import { columnsOf, RecordTable } from '../../ui/record-table';
 import { flowBody, type WizardAction, type WizardState } from './state';
-
-interface DryRunResult {
-  row: number;
-  status: string;
-  wouldSend?: { endpoint: string; body: unknown };
-  error?: { code: string; message: string; path?: string };
-}
 
 /** Step 4: a source reads a few records per chosen stream; a destination is dry-run. Nothing is stored. */
 export function TestStep(props: {
