@@ -17,6 +17,7 @@ import {
   errorFromTransportFailure,
   parseRetryAfter,
 } from '../../src/ashby/errors.js';
+import { ashbyErrorOfEachKind } from '../support/ashby-errors.js';
 
 const envelope = (code: string, message = `message for ${code}`) =>
   JSON.stringify({
@@ -229,23 +230,12 @@ describe('errorFromTransportFailure', () => {
 });
 
 describe('classifyAshbyError names what an error means by its class', () => {
-  const at = { endpoint: 'candidate.list', message: 'x' };
-  it.each([
-    [new AshbyAuthError(at), 'auth'],
-    [new AshbyPermissionError({ ...at, scope: 'candidatesRead' }), 'permission'],
-    [new AshbyRateLimitError(at), 'rate-limit'],
-    [new AshbyInvalidInputError(at), 'invalid-input'],
-    [new AshbyNotFoundError(at), 'not-found'],
-    [new AshbySyncTokenError(at), 'sync-token'],
-    [new AshbyCursorError(at), 'cursor'],
-    [new AshbyServerError(at), 'server'],
-    [new AshbyNetworkError({ ...at, certainlyNotSent: false }), 'network'],
-    [new AshbyTimeoutError(at), 'timeout'],
-    [new AshbyOutcomeUnknownError(new AshbyServerError(at)), 'outcome-unknown'],
-    [new AshbyError({ ...at, code: 'next_cursor_expired' }), 'other'],
-  ])('%s → %s', (error, kind) => {
-    expect(classifyAshbyError(error)).toBe(kind);
-  });
+  it.each(Object.entries(ashbyErrorOfEachKind({ endpoint: 'candidate.list', message: 'x' })))(
+    '%s',
+    (kind, error) => {
+      expect(classifyAshbyError(error)).toBe(kind);
+    },
+  );
 
   it('answers undefined for errors that do not come from Ashby', () => {
     expect(classifyAshbyError(new Error('x'))).toBeUndefined();

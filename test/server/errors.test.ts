@@ -1,22 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AshbyAuthError,
-  AshbyCursorError,
-  AshbyError,
-  AshbyInvalidInputError,
-  AshbyNetworkError,
-  AshbyNotFoundError,
-  AshbyOutcomeUnknownError,
-  AshbyPermissionError,
-  AshbyRateLimitError,
-  AshbyServerError,
-  AshbySyncTokenError,
-  AshbyTimeoutError,
-} from '../../src/ashby/errors.js';
+import { type AshbyErrorKind, AshbyRateLimitError } from '../../src/ashby/errors.js';
 import { InputFileError } from '../../src/push/input-file.js';
 import { NotFoundError, translateError } from '../../src/server/errors.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { VaultError } from '../../src/vault/errors.js';
+import { ashbyErrorOfEachKind } from '../support/ashby-errors.js';
 
 const at = { endpoint: 'candidate.create', message: 'refused', requestId: 'req-7' };
 
@@ -24,52 +12,23 @@ describe('translateError: every error a route may meet, as an HTTP status', () =
   // Statuses written by hand from the REST API's contract: Ashby refusing the user's key or values is the
   // user's input being wrong (422), an id Ashby does not know is 404, Ashby's throttling passes through
   // as 429, and Ashby failing or out of reach is a bad gateway (502).
-  it.each([
-    ['auth', new AshbyAuthError({ ...at, code: 'unauthorized', httpStatus: 401 }), 422, 'unauthorized'],
-    [
-      'permission',
-      new AshbyPermissionError({ ...at, code: 'missing_endpoint_permission' }),
-      422,
-      'missing_endpoint_permission',
-    ],
-    ['invalid input', new AshbyInvalidInputError({ ...at, code: 'invalid_input' }), 422, 'invalid_input'],
-    ['sync token', new AshbySyncTokenError({ ...at, code: 'sync_token_expired' }), 422, 'sync_token_expired'],
-    ['cursor', new AshbyCursorError({ ...at, code: 'next_cursor_expired' }), 422, 'next_cursor_expired'],
-    ['not found', new AshbyNotFoundError({ ...at, code: 'candidate_not_found' }), 404, 'candidate_not_found'],
-    [
-      'rate limit',
-      new AshbyRateLimitError({ ...at, code: 'rate_limit_exceeded' }),
-      429,
-      'rate_limit_exceeded',
-    ],
-    [
-      'server',
-      new AshbyServerError({ ...at, code: 'internal_server_error', httpStatus: 500 }),
-      502,
-      'internal_server_error',
-    ],
-    [
-      'network',
-      new AshbyNetworkError({ ...at, code: 'connection_refused', certainlyNotSent: true }),
-      502,
-      'connection_refused',
-    ],
-    ['timeout', new AshbyTimeoutError({ ...at, code: 'timeout' }), 502, 'timeout'],
-    [
-      'outcome unknown',
-      new AshbyOutcomeUnknownError(new AshbyTimeoutError({ ...at, code: 'timeout' })),
-      502,
-      'timeout',
-    ],
-    [
-      'an Ashby code without a class',
-      new AshbyError({ ...at, code: 'application_closed' }),
-      502,
-      'application_closed',
-    ],
-  ])('Ashby %s → %i', (_, error, status, code) => {
+  const status: Record<AshbyErrorKind, number> = {
+    auth: 422,
+    permission: 422,
+    'invalid-input': 422,
+    'sync-token': 422,
+    cursor: 422,
+    'not-found': 404,
+    'rate-limit': 429,
+    server: 502,
+    network: 502,
+    timeout: 502,
+    'outcome-unknown': 502,
+    other: 502,
+  };
+  it.each(Object.entries(ashbyErrorOfEachKind(at)))('Ashby %s', (kind, error) => {
     const t = translateError(error);
-    expect(t).toMatchObject({ status, code });
+    expect(t).toMatchObject({ status: status[kind as AshbyErrorKind], code: error.code });
     expect(t.message).toContain('refused');
   });
 
