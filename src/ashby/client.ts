@@ -5,6 +5,7 @@
  * most client errors with HTTP 200 and `success: false`.
  */
 
+import { defined } from '../util/defined.js';
 import { registerSecret } from '../util/redact.js';
 import { findEndpoint } from './catalogue.js';
 import {
@@ -127,7 +128,7 @@ export class AshbyClient {
           type: 'rateLimited',
           endpoint,
           rateLimitScope: error.rateLimitScope,
-          ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+          ...defined({ retryAfterMs: error.retryAfterMs }),
         });
       }
       const decision = decideRetry({
@@ -147,7 +148,7 @@ export class AshbyClient {
         attempt,
         delayMs: decision.delayMs,
         reason: decision.reason,
-        ...(error.code !== undefined ? { code: error.code } : {}),
+        ...defined({ code: error.code }),
       });
       const sleepStarted = performance.now();
       await this.retry.sleep(decision.delayMs, options.signal);
@@ -240,7 +241,7 @@ export class AshbyClient {
           httpStatus: response.status,
           durationMs,
           success: true,
-          ...(result.requestId !== undefined ? { requestId: result.requestId } : {}),
+          ...defined({ requestId: result.requestId }),
         });
         return result;
       }
@@ -268,8 +269,7 @@ export class AshbyClient {
         httpStatus: response.status,
         durationMs,
         success: false,
-        ...(error.code !== undefined ? { code: error.code } : {}),
-        ...(error.requestId !== undefined ? { requestId: error.requestId } : {}),
+        ...defined({ code: error.code, requestId: error.requestId }),
       });
       throw error;
     } finally {

@@ -1,3 +1,4 @@
+import { defined } from '../util/defined.js';
 import type { Logger } from '../util/logger.js';
 import type { ClientEvent } from './types.js';
 
@@ -14,8 +15,7 @@ export function logClientEvent(logger: Logger, event: ClientEvent): void {
         httpStatus: event.httpStatus,
         durationMs: event.durationMs,
         success: event.success,
-        ...(event.code !== undefined ? { code: event.code } : {}),
-        ...(event.requestId !== undefined ? { requestId: event.requestId } : {}),
+        ...defined({ code: event.code, requestId: event.requestId }),
       });
       break;
     case 'retry':
@@ -24,14 +24,14 @@ export function logClientEvent(logger: Logger, event: ClientEvent): void {
         attempt: event.attempt,
         delayMs: event.delayMs,
         reason: event.reason,
-        ...(event.code !== undefined ? { code: event.code } : {}),
+        ...defined({ code: event.code }),
       });
       break;
     case 'rateLimited':
       logger.warn('rate limited', {
         endpoint: event.endpoint,
         rateLimitScope: event.rateLimitScope,
-        ...(event.retryAfterMs !== undefined ? { retryAfterMs: event.retryAfterMs } : {}),
+        ...defined({ retryAfterMs: event.retryAfterMs }),
       });
       break;
     default:

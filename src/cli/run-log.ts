@@ -6,6 +6,7 @@ import { AshbyError } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
 import type { ClientEvent } from '../ashby/types.js';
 import { HOME_DIR_MODE, resolveHome, SECRET_FILE_MODE } from '../control/home.js';
+import { defined } from '../util/defined.js';
 import { Logger, type LogLevel } from '../util/logger.js';
 import { redact } from '../util/redact.js';
 import type { CliContext } from './context.js';
@@ -72,9 +73,7 @@ export function errorFields(error: unknown): Record<string, unknown> {
     return {
       error: error.name,
       endpoint: error.endpoint,
-      ...(error.code !== undefined ? { code: error.code } : {}),
-      ...(error.requestId !== undefined ? { requestId: error.requestId } : {}),
-      ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
+      ...defined({ code: error.code, requestId: error.requestId, httpStatus: error.httpStatus }),
       message: error.detail,
     };
   }

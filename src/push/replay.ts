@@ -2,6 +2,7 @@
  * Quarantine replay: sends quarantined records again through the same ledger, with the options of the
  * run that quarantined them. Shared by `ashpipe quarantine replay` and the server's replay route.
  */
+import { defined } from '../util/defined.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import type { PushOptions, PushSummary, RecordResult } from './engine.js';
 import type { InputRow } from './input.js';
@@ -80,7 +81,7 @@ export function planReplay(entries: readonly QuarantineEntry[], options: PlanRep
           ...key,
         };
   });
-  return { entries, operation, mapping, onExisting, rows, ...(keyColumn !== undefined ? { keyColumn } : {}) };
+  return { entries, operation, mapping, onExisting, rows, ...defined({ keyColumn }) };
 }
 
 /** Options of {@link replayEntries}. */
@@ -141,7 +142,7 @@ export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): P
       mapping: plan.mapping,
       onExisting: plan.onExisting,
       inputLabel: `quarantine replay ${entries.map((e) => e.id).join(',')}`,
-      ...(plan.keyColumn !== undefined ? { keyColumn: plan.keyColumn } : {}),
+      ...defined({ keyColumn: plan.keyColumn }),
       onResult: (r) => {
         const id = entries[r.row - 1]?.id;
         if (id === undefined || dryRun) return;

@@ -3,6 +3,7 @@
  * file, the ledger's run, the quarantine, and why the run stopped.
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { defined } from '../util/defined.js';
 import { safeStringify } from '../util/redact.js';
 import type { PushOptions, RecordResult, RunStop } from './engine.js';
 import type { ErrorInfo } from './errors.js';
@@ -108,8 +109,7 @@ export class PushRun {
   base(row: InputRow, key?: string): ResultBase {
     return {
       row: row.row,
-      ...(row.line !== undefined ? { line: row.line } : {}),
-      ...(key !== undefined ? { key } : {}),
+      ...defined({ line: row.line, key }),
     };
   }
 
@@ -145,7 +145,7 @@ export class PushRun {
       ...result,
       status: 'quarantined',
       error: info,
-      ...(qid !== undefined ? { quarantineId: qid } : {}),
+      ...defined({ quarantineId: qid }),
     });
   }
 

@@ -1,4 +1,5 @@
 import { DEFAULT_BASE_URL } from '../ashby/client.js';
+import { defined } from '../util/defined.js';
 import { registerSecret } from '../util/redact.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
 import type { Vault } from '../vault/vault.js';
@@ -118,8 +119,7 @@ export class VaultCredentialService implements CredentialService {
       name: input.name,
       apiKey: input.apiKey,
       verification,
-      ...(input.description !== undefined ? { description: input.description } : {}),
-      ...(input.baseUrl !== undefined ? { baseUrl: input.baseUrl } : {}),
+      ...defined({ description: input.description, baseUrl: input.baseUrl }),
     });
   }
 

@@ -14,6 +14,7 @@ import { readFirstPage } from '../sync/first-page.js';
 import { parseRefreshAfter, type RefreshAfter, RefreshAfterError } from '../sync/refresh.js';
 import { syncToTarget } from '../sync/run.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
+import { defined } from '../util/defined.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './model.js';
@@ -91,8 +92,7 @@ export function sourceRequestOptions(options: Record<string, unknown>): {
   const requestsPerSecond = positiveOption(options, 'requestsPerSecond', false);
   const maxConcurrent = positiveOption(options, 'concurrency', true);
   return {
-    ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
-    ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
+    ...defined({ requestsPerSecond, maxConcurrent }),
   };
 }
 

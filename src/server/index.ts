@@ -5,6 +5,7 @@ import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { type ControlStore, openControlStore } from '../control/store.js';
+import { defined } from '../util/defined.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
@@ -184,7 +185,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       webhookHub,
       ...(options.webRoot ? { webRoot: options.webRoot } : {}),
       ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
-      ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
+      ...defined({ maxUploadBytes: options.maxUploadBytes }),
     });
     const listener = getRequestListener(app.fetch);
     const maxUpload = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;

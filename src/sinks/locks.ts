@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { defined } from '../util/defined.js';
 import {
   LOCK_HEARTBEAT_MS,
   LOCK_STALE_MS,
@@ -27,7 +28,7 @@ export function newLockRecord(label: string | undefined, now: Date = new Date())
     host: os.hostname(),
     since: at,
     heartbeatAt: at,
-    ...(label !== undefined ? { label } : {}),
+    ...defined({ label }),
   };
 }
 

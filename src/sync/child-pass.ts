@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { classifyAshbyError } from '../ashby/errors.js';
 import type { PageParent, StreamState } from '../sinks/index.js';
 import type { FanOut, ParentLink } from '../streams/index.js';
+import { defined } from '../util/defined.js';
 import type { RunContext } from './context.js';
 import { readAhead, type StreamWriter } from './pages.js';
 import { nextState } from './state.js';
@@ -96,8 +97,7 @@ export async function childPass(
       { ...body, [parent.param]: value },
       {
         signal: ctx.signal,
-        ...(ctx.settings.pageSize !== undefined ? { limit: ctx.settings.pageSize } : {}),
-        ...(cursor !== undefined ? { cursor } : {}),
+        ...defined({ limit: ctx.settings.pageSize, cursor }),
       },
     );
     try {

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PageOptions } from '../ashby/index.js';
 import type { StreamState } from '../sinks/index.js';
+import { defined } from '../util/defined.js';
 import type { RunContext } from './context.js';
 import { readAhead, type StreamWriter } from './pages.js';
 import { nextState } from './state.js';
@@ -32,7 +33,7 @@ export async function listPass(
   const body = stream.body?.({ includeArchived: ctx.settings.includeArchived }) ?? {};
   const options: PageOptions = {
     signal: ctx.signal,
-    ...(ctx.settings.pageSize !== undefined ? { limit: ctx.settings.pageSize } : {}),
+    ...defined({ limit: ctx.settings.pageSize }),
     ...(resume && state.cursor !== undefined ? { cursor: state.cursor } : {}),
     ...(mode === 'incremental' && state.syncToken !== undefined ? { syncToken: state.syncToken } : {}),
   };

@@ -3,6 +3,7 @@
  * the run's options and the time.
  */
 import type { StreamState } from '../sinks/index.js';
+import { defined } from '../util/defined.js';
 import { formatDuration } from './duration.js';
 import type { PassMode } from './types.js';
 
@@ -85,7 +86,7 @@ export function chooseMode(
           mode: 'full',
           resume: false,
           reason: `not due: read ${formatDuration(age)} ago; ${next === undefined ? 'read again only on --refresh' : `next read after ${next}`}`,
-          notDue: { lastReadAt: last, ...(next !== undefined ? { nextReadAt: next } : {}) },
+          notDue: { lastReadAt: last, ...defined({ nextReadAt: next }) },
         };
       }
     }

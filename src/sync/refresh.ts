@@ -4,6 +4,7 @@
  * no-change run then costs about one request per incremental stream.
  */
 import { findStream } from '../streams/index.js';
+import { defined } from '../util/defined.js';
 import { parseDuration } from './duration.js';
 
 /** How long a stream without a sync token stays fresh unless it or the run says otherwise. */
@@ -71,7 +72,7 @@ export function parseRefreshAfter(text: string): RefreshAfter {
     result.streams[name] = ms;
   }
   return {
-    ...(result.all !== undefined ? { all: result.all } : {}),
+    ...defined({ all: result.all }),
     ...(Object.keys(result.streams).length > 0 ? { streams: result.streams } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../ashby/index.js';
 import { type OutputMode, openSink } from '../sinks/index.js';
 import type { ResolvedStream } from '../streams/index.js';
+import { defined } from '../util/defined.js';
 import type { Logger } from '../util/logger.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
@@ -78,7 +79,7 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
           ...(options.requestsPerSecond !== undefined
             ? { requestsPerSecond: options.requestsPerSecond }
             : {}),
-          ...(options.maxConcurrent !== undefined ? { maxConcurrent: options.maxConcurrent } : {}),
+          ...defined({ maxConcurrent: options.maxConcurrent }),
         })
       : undefined;
   const client = new AshbyClient({
@@ -104,17 +105,18 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
       sink,
       streams: options.streams,
       counters,
-      ...(options.fullRefresh !== undefined ? { fullRefresh: options.fullRefresh } : {}),
-      ...(options.includeArchived !== undefined ? { includeArchived: options.includeArchived } : {}),
+      ...defined({ fullRefresh: options.fullRefresh, includeArchived: options.includeArchived }),
       ...(options.excludeConfidential !== undefined
         ? { excludeConfidential: options.excludeConfidential }
         : {}),
-      ...(options.reconcileAfterMs !== undefined ? { reconcileAfterMs: options.reconcileAfterMs } : {}),
-      ...(options.refresh !== undefined ? { refresh: options.refresh } : {}),
-      ...(options.refreshAfter !== undefined ? { refreshAfter: options.refreshAfter } : {}),
-      ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
-      ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
-      ...(options.lockLabel !== undefined ? { lockLabel: options.lockLabel } : {}),
+      ...defined({
+        reconcileAfterMs: options.reconcileAfterMs,
+        refresh: options.refresh,
+        refreshAfter: options.refreshAfter,
+        pageSize: options.pageSize,
+        lockWaitMs: options.lockWaitMs,
+        lockLabel: options.lockLabel,
+      }),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),

@@ -2,6 +2,7 @@ import { type AshbyModule, describeScope, findEndpoint, type Scope } from '../as
 import type { AshbyClient } from '../ashby/client.js';
 import { AshbyAuthError, AshbyError, AshbyPermissionError } from '../ashby/errors.js';
 import { WRITE_OPERATIONS } from '../push/operations/index.js';
+import { defined } from '../util/defined.js';
 import { redact } from '../util/redact.js';
 import type { Access, ConfidentialAccess, ModulePermission, Verification } from './types.js';
 
@@ -176,7 +177,7 @@ export async function verifyKey(client: AshbyClient, options: VerifyOptions = {}
           module,
           read: result.access,
           write: 'unknown',
-          ...(result.error === undefined ? {} : { readError: result.error }),
+          ...defined({ readError: result.error }),
         });
       }
     }
@@ -200,8 +201,7 @@ export async function verifyKey(client: AshbyClient, options: VerifyOptions = {}
     return {
       ...base,
       status: 'valid',
-      ...(title === undefined ? {} : { title }),
-      ...(scopes === undefined ? {} : { scopes }),
+      ...defined({ title, scopes }),
       permissions,
       confidential,
       warnings: permissionWarnings(permissions),

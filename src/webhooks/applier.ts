@@ -7,6 +7,7 @@ import { AshbyNotFoundError } from '../ashby/errors.js';
 import type { Sink, StoredRecord, StreamShape } from '../sinks/index.js';
 import { findStream } from '../streams/index.js';
 import { shapeOf } from '../sync/context.js';
+import { defined } from '../util/defined.js';
 import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
 import { ACTIONS, type ApplyStep } from './actions.js';
@@ -223,7 +224,7 @@ export class WebhookApplier {
       const merged = mergedInto ?? (prev?.kind === 'delete' ? prev.mergedInto : undefined);
       m.set(id, {
         kind: 'delete',
-        ...(merged !== undefined ? { mergedInto: merged } : {}),
+        ...defined({ mergedInto: merged }),
         events: new Set([...(prev?.events ?? []), actionId]),
       });
     };

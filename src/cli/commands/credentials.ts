@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { AshbyClient, DEFAULT_BASE_URL } from '../../ashby/client.js';
+import { defined } from '../../util/defined.js';
 import { redact, registerSecret } from '../../util/redact.js';
 import { VaultError } from '../../vault/errors.js';
 import type { AuditEntry, CredentialInfo, Verification } from '../../vault/types.js';
@@ -138,7 +139,7 @@ async function verify(apiKey: string, baseUrl: string, log: RunLog): Promise<Ver
     missing: verification.permissions
       .filter((p) => p.read === 'missing' || p.write === 'missing')
       .map((p) => `${p.module}: ${p.read === 'missing' ? 'Read' : 'Write'}`),
-    ...(verification.message !== undefined ? { message: verification.message } : {}),
+    ...defined({ message: verification.message }),
   });
   return verification;
 }
@@ -263,7 +264,7 @@ export function credentialsCommand(ctx: CliContext): Command {
             const saved = vault.add({
               name: opts.name,
               apiKey,
-              ...(opts.description === undefined ? {} : { description: opts.description }),
+              ...defined({ description: opts.description }),
               ...(baseUrl === DEFAULT_BASE_URL ? {} : { baseUrl }),
               ...(verification ? { verification } : {}),
             });
@@ -392,8 +393,7 @@ export function credentialsCommand(ctx: CliContext): Command {
       const out = ctx.output(Boolean(opts.json));
       await withVault(ctx, (vault) => {
         const edited = vault.edit(name, {
-          ...(opts.name === undefined ? {} : { name: opts.name }),
-          ...(opts.description === undefined ? {} : { description: opts.description }),
+          ...defined({ name: opts.name, description: opts.description }),
         });
         out.result(edited, () => `Updated credential "${edited.name}".`);
       });

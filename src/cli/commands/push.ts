@@ -19,6 +19,7 @@ import { openInputFile } from '../../push/input-file.js';
 import { IDENTITY_MAPPING, loadMapping, type Mapping } from '../../push/mapping.js';
 import { resolveOperation } from '../../push/operations/resolve.js';
 import type { OnExisting, Operation } from '../../push/types.js';
+import { defined } from '../../util/defined.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
@@ -147,7 +148,7 @@ export async function executePush(
   log.logger.info(`${extra.command ?? 'push'} started`, {
     operation: operation.name,
     input: extra.inputLabel,
-    ...(opts.credential !== undefined ? { credential: opts.credential } : {}),
+    ...defined({ credential: opts.credential }),
     ...(opts.dryRun ? { dryRun: true } : {}),
   });
   const summary = await logged(log, async () => {
@@ -156,7 +157,7 @@ export async function executePush(
       apiKey: access.apiKey,
       baseUrl: access.baseUrl,
       onEvent: log.onClientEvent,
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...defined({ timeoutMs }),
     });
     const store = openControlStore(resolveHome(ctx.env));
     const abort = new AbortController();
@@ -185,10 +186,9 @@ export async function executePush(
         dryRun: Boolean(opts.dryRun),
         concurrency,
         inputLabel: extra.inputLabel,
-        ...(extra.inputKey !== undefined ? { inputKey: extra.inputKey } : {}),
+        ...defined({ inputKey: extra.inputKey }),
         signal: abort.signal,
-        ...(extra.keyColumn !== undefined ? { keyColumn: extra.keyColumn } : {}),
-        ...(opts.results !== undefined ? { resultsFile: opts.results } : {}),
+        ...defined({ keyColumn: extra.keyColumn, resultsFile: opts.results }),
         onRead: () => progress.read(),
         onResult: (r) => {
           progress.done(r);
@@ -203,7 +203,7 @@ export async function executePush(
             log.logger.warn(`record ${r.status}`, {
               operation: operation.name,
               row: r.row,
-              ...(r.quarantineId !== undefined ? { quarantineId: r.quarantineId } : {}),
+              ...defined({ quarantineId: r.quarantineId }),
               ...(r.error ? { error: r.error } : {}),
             });
           if (r.status === 'quarantined' && !opts.json)
@@ -368,7 +368,7 @@ export function pushCommand(ctx: CliContext): Command {
             ? `file:${path.resolve(source.file)}`
             : `sql:${inputLabelOf(source)}\n${source.query}`,
         purpose: `push ${operation.name}`,
-        ...(opts.key !== undefined ? { keyColumn: opts.key } : {}),
+        ...defined({ keyColumn: opts.key }),
       });
     });
 }

@@ -12,6 +12,7 @@ import {
   type SyncSummary,
   syncToTarget,
 } from '../../sync/index.js';
+import { defined } from '../../util/defined.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
@@ -186,7 +187,7 @@ export function syncCommand(ctx: CliContext): Command {
       log.logger.info('sync started', {
         target: describeTarget(target),
         streams: streams.map((s) => s.name),
-        ...(opts.credential !== undefined ? { credential: opts.credential } : {}),
+        ...defined({ credential: opts.credential }),
         ...(opts.fullRefresh ? { fullRefresh: true } : {}),
       });
       const counters = new EndpointCounters();
@@ -217,7 +218,7 @@ export function syncCommand(ctx: CliContext): Command {
                 ...(refreshAfter ? { refreshAfter } : {}),
                 pageSize,
                 lockWaitMs: lockWaitMs ?? 0,
-                ...(requestsPerSecond !== undefined ? { requestsPerSecond } : {}),
+                ...defined({ requestsPerSecond }),
                 ...(maxConcurrent !== undefined ? { maxConcurrent: Math.floor(maxConcurrent) } : {}),
                 includeArchived: opts.includeArchived,
                 ...(opts.fullRefresh ? { fullRefresh: true } : {}),

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { AshbyClient } from '../../ashby/client.js';
 import { openSink } from '../../sinks/index.js';
+import { defined } from '../../util/defined.js';
 import { registerSecret } from '../../util/redact.js';
 import { openVault } from '../../vault/vault.js';
 import { type InboxStatus, inboxFor, startReceiver, WebhookApplier } from '../../webhooks/index.js';
@@ -128,7 +129,7 @@ function inboxCommand(ctx: CliContext): Command {
           nextAttemptAt: e.nextAttemptAt,
           lastError: e.lastError,
         }));
-        out.result({ stats, ...(requeued !== undefined ? { requeued } : {}), events: rows }, () =>
+        out.result({ stats, ...defined({ requeued }), events: rows }, () =>
           [
             `pending ${stats.pending} · parked ${stats.parked} · applied ${stats.applied} · ignored ${stats.ignored} · events today ${stats.eventsSince}`,
             `last event ${stats.lastEventAt ?? 'never'} · last ping ${stats.lastPingAt ?? 'never'}`,

@@ -1,4 +1,5 @@
 import { type EndpointSpec, findEndpoint, getEndpoint, type Scope } from '../../ashby/catalogue.js';
+import { defined } from '../../util/defined.js';
 import type { FieldDef } from '../fields.js';
 import type { Operation, OperationScopes } from '../types.js';
 import { applicationChangeStage } from './application-change-stage.js';
@@ -118,7 +119,7 @@ export function manualOperation(endpoint: EndpointSpec): Operation {
         result !== null && typeof result === 'object' && typeof (result as { id?: unknown }).id === 'string'
           ? (result as { id: string }).id
           : undefined;
-      return { status: endpoint.retrySafe ? 'updated' : 'created', ...(id !== undefined ? { id } : {}) };
+      return { status: endpoint.retrySafe ? 'updated' : 'created', ...defined({ id }) };
     },
   };
 }

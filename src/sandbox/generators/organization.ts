@@ -4,6 +4,7 @@
  * (`type: "Location"`) or a region grouping offices and other regions (`type: "LocationHierarchy"`);
  * `location.list` returns regions only with `includeLocationHierarchy: true`.
  */
+import { defined } from '../../util/defined.js';
 import { idFor } from '../ids.js';
 import type { Rng } from '../prng.js';
 import { CITIES, FIRST_NAMES, LAST_NAMES, slug } from '../text.js';
@@ -81,8 +82,7 @@ export function userSummary(world: World, index: number): Rec {
     globalRole: u.globalRole,
     isEnabled: u.isEnabled,
     updatedAt: u.updatedAt,
-    ...(u.managerId !== undefined ? { managerId: u.managerId } : {}),
-    ...(u.customFields !== undefined ? { customFields: u.customFields } : {}),
+    ...defined({ managerId: u.managerId, customFields: u.customFields }),
   };
 }
 
