@@ -8,13 +8,15 @@
  *   never given to a field. The map is persisted in `_ashpipe_columns`, so every later run agrees.
  * - a column is added when its field's first non-null value is seen, and its type is fixed by that value:
  *   string → text, safe integer → integer, other number → real, boolean → boolean, object or array → JSON.
+ *   A string field named like a business time (see {@link temporalTypeOf}) is a timestamp or a date instead:
+ *   timestamptz / date in PostgreSQL, ISO text in SQLite.
  *   A later value that does not fit is stored as NULL (the record keeps it in `_ashpipe_raw`). Integers fit
- *   a real column; nothing else is converted. Timestamps stay text, as Ashby sends them.
+ *   a real column; nothing else is converted.
  * - no identifier from Ashby data reaches SQL unsanitised, and every identifier is quoted anyway.
  */
 
 /** The type of a data column. */
-export type ColumnType = 'text' | 'integer' | 'real' | 'boolean' | 'json';
+export type ColumnType = 'text' | 'integer' | 'real' | 'boolean' | 'json' | 'timestamp' | 'date';
 /** SQL dialects of the table sinks. */
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -180,11 +182,67 @@ export function tableNameFor(stream: string): string {
   return stream;
 }
 
-/** The column type a value asks for, or undefined for null/undefined (type not yet known). */
-export function inferType(value: unknown): ColumnType | undefined {
+/**
+ * An ISO 8601 date-time with a time zone, as Ashby sends them (`2024-05-01T09:30:00.000Z`). The calendar
+ * day is checked apart ({@link isTimestamp}); a value without a zone is not taken, as PostgreSQL would
+ * read it in the session's time zone.
+ */
+const TIMESTAMP =
+  /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)$/;
+/** An ISO 8601 calendar date (`2024-05-01`). */
+const DATE = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+/** Whether year-month-day (from {@link TIMESTAMP} or {@link DATE}) is a day of the calendar, year 1 or later. */
+function isCalendarDay(match: RegExpExecArray): boolean {
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (year < 1) return false;
+  // Day 0 of the next month is the last day of this one (UTC, so no time zone moves it).
+  const last = new Date(0);
+  last.setUTCFullYear(year, month, 0);
+  return day <= last.getUTCDate();
+}
+
+/** Whether a value is a timestamp a timestamptz column takes (see {@link TIMESTAMP}). */
+export function isTimestamp(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = TIMESTAMP.exec(value);
+  return match !== null && isCalendarDay(match);
+}
+
+/** Whether a value is a calendar date a date column takes. */
+export function isDate(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = DATE.exec(value);
+  return match !== null && isCalendarDay(match);
+}
+
+/**
+ * The temporal type of a string field, from its name and (for `…Date`) its first value:
+ * - `…At`, `…Time`, `…Timestamp` (`createdAt`, `archivedAt`, `startTime`) are timestamps: the spec marks
+ *   few fields with a `format`, and Ashby names every business time this way;
+ * - `…Date` (`startDate`, `targetHireDate`, `publishedDate`) is a date when its first value is one
+ *   (`2024-05-01`), a timestamp when its first value is one (some date fields carry a whole time);
+ * - anything else is text.
+ */
+export function temporalTypeOf(field: string, value: unknown): 'timestamp' | 'date' | undefined {
+  if (/(?:[a-z0-9]At|Time|Timestamp|^time|^timestamp)$/.test(field)) return 'timestamp';
+  if (/(?:[a-z0-9]Date|^date)$/.test(field)) {
+    if (isDate(value)) return 'date';
+    if (isTimestamp(value)) return 'timestamp';
+  }
+  return undefined;
+}
+
+/**
+ * The column type a value asks for, or undefined for null/undefined (type not yet known). With the
+ * field's name, a string may be a timestamp or a date ({@link temporalTypeOf}); keys never are.
+ */
+export function inferType(value: unknown, field?: string): ColumnType | undefined {
   switch (typeof value) {
     case 'string':
-      return 'text';
+      return (field !== undefined ? temporalTypeOf(field, value) : undefined) ?? 'text';
     case 'boolean':
       return 'boolean';
     case 'number':
@@ -202,6 +260,11 @@ export function fits(type: ColumnType, value: unknown, dialect: Dialect): boolea
     case 'text':
       // PostgreSQL text cannot hold NUL characters.
       return typeof value === 'string' && (dialect === 'sqlite' || !value.includes('\u0000'));
+    // SQLite keeps business times as the ISO text Ashby sent; PostgreSQL takes what it can parse.
+    case 'timestamp':
+      return typeof value === 'string' && (dialect === 'sqlite' || isTimestamp(value));
+    case 'date':
+      return typeof value === 'string' && (dialect === 'sqlite' || isDate(value));
     case 'integer':
       return typeof value === 'number' && Number.isSafeInteger(value);
     case 'real':
@@ -277,11 +340,25 @@ export function keyFits(layout: StreamLayout, record: Record<string, unknown>, d
 export function sqlType(type: ColumnType, dialect: Dialect): string {
   if (dialect === 'sqlite') {
     // JSON is TEXT: a declared type "JSON" would get NUMERIC affinity.
-    return { text: 'TEXT', integer: 'INTEGER', real: 'REAL', boolean: 'BOOLEAN', json: 'TEXT' }[type];
+    return {
+      text: 'TEXT',
+      integer: 'INTEGER',
+      real: 'REAL',
+      boolean: 'BOOLEAN',
+      json: 'TEXT',
+      timestamp: 'TEXT',
+      date: 'TEXT',
+    }[type];
   }
-  return { text: 'text', integer: 'bigint', real: 'double precision', boolean: 'boolean', json: 'jsonb' }[
-    type
-  ];
+  return {
+    text: 'text',
+    integer: 'bigint',
+    real: 'double precision',
+    boolean: 'boolean',
+    json: 'jsonb',
+    timestamp: 'timestamptz',
+    date: 'date',
+  }[type];
 }
 
 /** The column map of one stream. Immutable: {@link StreamLayout.extend} returns a new layout. */
@@ -350,7 +427,7 @@ export class StreamLayout {
       }
       for (const [field, value] of Object.entries(record)) {
         if (known.has(field)) continue;
-        const type = inferType(value);
+        const type = inferType(value, field);
         if (type === undefined) continue;
         if (hasBadCodeUnits(field) || isReferenceField(field)) notices.add(UNNAMABLE_NOTICE);
         else if (this.columns.length + added.length >= MAX_TYPED_COLUMNS) notices.add(CAPPED_NOTICE);
@@ -506,6 +583,8 @@ export function generatedColumnExpression(column: ColumnDef): string {
   const type = `json_type(${raw}, ${path})`;
   switch (column.type) {
     case 'text':
+    case 'timestamp':
+    case 'date':
       return `CASE ${type} WHEN 'text' THEN ${raw} ->> ${path} END`;
     case 'integer':
       // Integers beyond 2^53 are not safe in JavaScript, so a written column held NULL for them.
@@ -595,6 +674,25 @@ SELECT DISTINCT ON (object_id, field_id) $1::text, object_id, field_id, title, v
   ];
 }
 
+/**
+ * PostgreSQL: retypes a text column of an earlier version as timestamptz or date, with what
+ * {@link isTimestamp} / {@link isDate} take; anything else becomes NULL (the record keeps it in
+ * `_ashpipe_raw`), so no stored value can fail the conversion.
+ */
+export function temporalConversionSql(
+  layout: StreamLayout,
+  column: ColumnDef,
+  type: 'timestamp' | 'date',
+  schema?: string,
+): string {
+  const c = quoteIdent(column.column);
+  const pattern = (type === 'timestamp' ? TIMESTAMP : DATE).source;
+  // CASE, unlike AND, evaluates in order: make_date never sees a year 0 or a text that is not a date.
+  const lastDay = `extract(day from make_date(substr(${c}, 1, 4)::int, substr(${c}, 6, 2)::int, 1) + interval '1 month - 1 day')`;
+  const expression = `CASE WHEN NOT (${c} ~ '${pattern}') THEN NULL WHEN substr(${c}, 1, 4) = '0000' THEN NULL WHEN substr(${c}, 9, 2)::int > ${lastDay} THEN NULL ELSE ${c}::${sqlType(type, 'postgres')} END`;
+  return `ALTER TABLE ${qualified(layout.table, schema)} ALTER COLUMN ${c} TYPE ${sqlType(type, 'postgres')} USING (${expression})`;
+}
+
 /** Parses a column type read back from `_ashpipe_columns`. */
 export function parseColumnType(value: unknown): ColumnType {
   if (
@@ -602,7 +700,9 @@ export function parseColumnType(value: unknown): ColumnType {
     value === 'integer' ||
     value === 'real' ||
     value === 'boolean' ||
-    value === 'json'
+    value === 'json' ||
+    value === 'timestamp' ||
+    value === 'date'
   ) {
     return value;
   }
