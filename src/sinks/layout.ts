@@ -474,7 +474,7 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
     return [
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)`,
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, key_position INTEGER, PRIMARY KEY (stream, field))`,
-      // custom_field_values: see sqliteCustomFieldValuesTableSql and customFieldValuesViewSql.
+      // custom_field_values: see SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL (created by the sink's open()).
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream TEXT PRIMARY KEY, object_type TEXT NOT NULL, path TEXT NOT NULL DEFAULT '["customFields"]')`,
       // One writer per stream: the lock record of each stream being synced (see the sink's lock()).
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_locks')} (stream TEXT PRIMARY KEY, token TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, since TEXT NOT NULL, heartbeat_at TEXT NOT NULL, label TEXT)`,
@@ -488,6 +488,8 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream text NOT NULL, field text NOT NULL, column_name text NOT NULL, type text NOT NULL, position integer NOT NULL, key_position integer, PRIMARY KEY (stream, field))`,
     `CREATE TABLE IF NOT EXISTS ${t('custom_field_values')} (object_type text NOT NULL, object_id text NOT NULL, field_id text NOT NULL, title text, value jsonb, PRIMARY KEY (object_type, object_id, field_id))`,
+    // The primary key answers "one object's values"; this one a group-by over titles.
+    `CREATE INDEX IF NOT EXISTS "custom_field_values__title" ON ${t('custom_field_values')} (title)`,
     // Where each stream's custom field values were last read from (see postgresCustomFieldBackfillSql).
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream text PRIMARY KEY, object_type text NOT NULL, path jsonb NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_locks')} (stream text PRIMARY KEY, token text NOT NULL, pid integer NOT NULL, host text NOT NULL, since timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL, label text)`,
@@ -603,7 +605,7 @@ export function addGeneratedColumnSql(layout: StreamLayout, column: ColumnDef): 
   return `ALTER TABLE ${quoteIdent(layout.table)} ADD COLUMN ${quoteIdent(column.column)} ${sqlType(column.type, 'sqlite')} GENERATED ALWAYS AS (${generatedColumnExpression(column)}) VIRTUAL`;
 }
 
-/** Object types a `custom_field_values` view may name (they are written into its SQL as literals). */
+/** Object types a `custom_field_values` fill may name (they are written into its SQL as literals). */
 const OBJECT_TYPE = /^[A-Za-z_]{1,40}$/;
 
 /** A stream whose records carry custom field values: its table, their object type and where they are. */
@@ -615,37 +617,66 @@ export interface CustomFieldSource {
 }
 
 /**
- * The SELECT of the custom field values of the live rows of one stream, in the columns of
- * `custom_field_values` (SQLite): entries without an id skipped, the last of a repeated id winning, `value`
- * as JSON text, `title` NULL unless a string.
+ * SQLite `custom_field_values`: one row per value of a live record, `value` a plain value (text, a number,
+ * 1/0 for a boolean, the JSON of a list or an object) and `value_json` the JSON of what `value` cannot
+ * tell apart (booleans, lists, objects; NULL otherwise), so the value read back is the one received. Rows
+ * are appended (no primary key): the writer replaces an object's values itself.
+ */
+export const SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL =
+  'CREATE TABLE IF NOT EXISTS "custom_field_values" (object_type TEXT NOT NULL, object_id TEXT NOT NULL, field_id TEXT NOT NULL, title TEXT, value, value_json TEXT)';
+
+/**
+ * The indexes of SQLite `custom_field_values`: one object's values, and a group-by over titles. A sink
+ * creating the table leaves them out until a full pass finishes (or a stored object's values are first
+ * replaced): one sort of the whole table costs far less than keeping them up to date row by row.
+ */
+export const SQLITE_CUSTOM_FIELD_INDEXES_SQL = [
+  'CREATE INDEX IF NOT EXISTS "custom_field_values__object" ON "custom_field_values" (object_type, object_id)',
+  'CREATE INDEX IF NOT EXISTS "custom_field_values__title" ON "custom_field_values" (title)',
+];
+
+/** A custom field value as SQLite `custom_field_values` stores it (`value`, `value_json`). */
+export function plainValue(value: unknown): [unknown, string | null] {
+  if (value === null || value === undefined) return [null, null];
+  if (typeof value === 'string') return [value, null];
+  // better-sqlite3 binds every number as a REAL; a bigint is bound as an INTEGER.
+  if (typeof value === 'number') return [Number.isSafeInteger(value) ? BigInt(value) : value, null];
+  if (typeof value === 'boolean') return value ? [1n, 'true'] : [0n, 'false'];
+  const json = JSON.stringify(value);
+  return [json, json];
+}
+
+/**
+ * SQLite: the `custom_field_values.object_id` of a row of `layout` (alias `t`, or none): the record's `id`, else the
+ * JSON array of its key (as `objectIdOf` has it).
+ */
+export function sqliteObjectIdSql(layout: StreamLayout, alias: 't' | '' = 't'): string {
+  // A RETURNING clause takes no qualified names.
+  const q = alias === '' ? '' : `${alias}.`;
+  const keys = layout.keyColumns.map((c) => `${q}${quoteIdent(c.column)}`).join(', ');
+  const raw = `${q}"_ashpipe_raw"`;
+  return `CASE json_type(${raw}, '$.id') WHEN 'text' THEN ${raw} ->> '$.id' WHEN 'integer' THEN CAST(${raw} ->> '$.id' AS TEXT) WHEN 'real' THEN CAST(${raw} ->> '$.id' AS TEXT) ELSE json_array(${keys}) END`;
+}
+
+/**
+ * The SELECT of the custom field values of the live rows of one stream, in the columns of SQLite
+ * `custom_field_values`: entries without an id skipped, the last of a repeated id winning, `title` NULL
+ * unless a string, `value` and `value_json` as {@link plainValue} has them.
  */
 export function customFieldValuesSelectSql({ layout, objectType, path }: CustomFieldSource): string {
   if (!OBJECT_TYPE.test(objectType)) throw new Error(`invalid custom field object type ${objectType}`);
-  const keys = layout.keyColumns.map((c) => `t.${quoteIdent(c.column)}`).join(', ');
   const raw = 't."_ashpipe_raw"';
   const at = `'${jsonPath(path)}'`;
-  const objectId = `CASE json_type(${raw}, '$.id') WHEN 'text' THEN ${raw} ->> '$.id' WHEN 'integer' THEN CAST(${raw} ->> '$.id' AS TEXT) WHEN 'real' THEN CAST(${raw} ->> '$.id' AS TEXT) ELSE json_array(${keys}) END`;
-  return `SELECT '${objectType}' AS object_type, ${objectId} AS object_id, e.value ->> '$.id' AS field_id,
+  const type = "json_type(e.value, '$.value')";
+  return `SELECT '${objectType}' AS object_type, ${sqliteObjectIdSql(layout)} AS object_id, e.value ->> '$.id' AS field_id,
   CASE json_type(e.value, '$.title') WHEN 'text' THEN e.value ->> '$.title' END AS title,
-  coalesce(e.value -> '$.value', 'null') AS value
+  CASE ${type} WHEN 'true' THEN 1 WHEN 'false' THEN 0 WHEN 'null' THEN NULL WHEN 'array' THEN e.value -> '$.value' WHEN 'object' THEN e.value -> '$.value' ELSE e.value ->> '$.value' END AS value,
+  CASE WHEN ${type} IN ('true', 'false', 'array', 'object') THEN e.value -> '$.value' END AS value_json
 FROM ${quoteIdent(layout.table)} AS t, json_each(${raw}, ${at}) AS e
 WHERE t."_ashpipe_deleted_at" IS NULL AND json_type(${raw}, ${at}) = 'array'
   AND e.type = 'object' AND json_type(e.value, '$.id') = 'text' AND e.value ->> '$.id' <> ''
   AND NOT EXISTS (SELECT 1 FROM json_each(${raw}, ${at}) AS l
     WHERE l.key > e.key AND l.type = 'object' AND json_type(l.value, '$.id') = 'text' AND l.value ->> '$.id' = e.value ->> '$.id')`;
-}
-
-/**
- * DDL of the SQLite `custom_field_values` view: the custom field values of the live rows of every listed
- * stream (see {@link customFieldValuesSelectSql}), as the table of earlier versions held them.
- */
-export function customFieldValuesViewSql(streams: readonly CustomFieldSource[]): string {
-  const parts = streams.map(customFieldValuesSelectSql);
-  const body =
-    parts.length > 0
-      ? parts.join(' UNION ALL ')
-      : 'SELECT CAST(NULL AS TEXT) AS object_type, CAST(NULL AS TEXT) AS object_id, CAST(NULL AS TEXT) AS field_id, CAST(NULL AS TEXT) AS title, CAST(NULL AS TEXT) AS value WHERE 0';
-  return `CREATE VIEW "custom_field_values" AS ${body}`;
 }
 
 /**

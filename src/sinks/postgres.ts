@@ -465,10 +465,19 @@ export class PostgresSink implements Sink {
       }
       const seq = await this.nextSeq(client);
       const set = merged ? `, ${quoteIdent(MERGED_INTO_COLUMN)} = $4` : '';
-      const res = await client.query(
-        `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1, ${quoteIdent(SEEN_COLUMN)} = $2${set} WHERE ${quoteIdent(key[0].column)} = ANY($3::text[]) AND "_ashpipe_deleted_at" IS NULL`,
+      const res = await client.query<{ object_id: string | null }>(
+        `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1, ${quoteIdent(SEEN_COLUMN)} = $2${set} WHERE ${quoteIdent(key[0].column)} = ANY($3::text[]) AND "_ashpipe_deleted_at" IS NULL
+         RETURNING CASE WHEN jsonb_typeof("_ashpipe_raw" -> 'id') IN ('string', 'number') THEN "_ashpipe_raw" ->> 'id' END AS object_id`,
         [new Date().toISOString(), seq, ids.map(pgText), ...(merged ? [options.mergedInto] : [])],
       );
+      // custom_field_values lists the values of live records.
+      const gone = res.rows.flatMap((r) => (r.object_id === null ? [] : [r.object_id]));
+      if (shape.customFieldsObjectType && gone.length > 0) {
+        await client.query(
+          `DELETE FROM ${this.t(CUSTOM_FIELD_VALUES_TABLE)} WHERE object_type = $1 AND object_id = ANY($2::text[])`,
+          [shape.customFieldsObjectType, gone],
+        );
+      }
       return res.rowCount ?? 0;
     });
   }
