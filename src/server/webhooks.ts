@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { AshbyClient } from '../ashby/client.js';
 import { openSink, type Sink } from '../sinks/index.js';
 import {
+  type ApplierOptions,
   type Inbox,
   inboxFor,
   MAX_BODY_BYTES,
@@ -46,11 +47,24 @@ export class WebhooksDisabledError extends HttpError {
   }
 }
 
+/** Options of {@link WebhookHub}. */
+export interface WebhookHubOptions {
+  /**
+   * How the flows' appliers retry and park failed events.
+   * @default the applier's (8 attempts, 1 s doubling up to 5 min)
+   * @example { maxAttempts: 3 }
+   */
+  applier?: Pick<ApplierOptions, 'maxAttempts' | 'retryBaseMs' | 'maxRetryMs' | 'pollMs'>;
+}
+
 /** The receivers of the server's flows, opened on first delivery and kept until {@link WebhookHub.close}. */
 export class WebhookHub {
   private readonly open = new Map<string, Promise<FlowReceiver>>();
 
-  constructor(private readonly deps: ServerDeps) {}
+  constructor(
+    private readonly deps: ServerDeps,
+    private readonly options: WebhookHubOptions = {},
+  ) {}
 
   get logger() {
     return this.deps.logger;
@@ -72,7 +86,13 @@ export class WebhookHub {
       const inbox = inboxFor(target);
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-      const applier = new WebhookApplier({ inbox, sink, client, logger: this.deps.logger });
+      const applier = new WebhookApplier({
+        inbox,
+        sink,
+        client,
+        logger: this.deps.logger,
+        ...this.options.applier,
+      });
       applier.start();
       return { target, sink, inbox, applier };
     })();
