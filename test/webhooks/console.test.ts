@@ -113,14 +113,14 @@ describe.skipIf((!haveBrowser || !builtConsole) && process.env.ASHPIPE_REQUIRE_B
 
     it('registers the webhooks in Ashby and shows the secret once', async () => {
       await page.getByRole('button', { name: 'Register in Ashby' }).click();
-      await page.getByRole('status').filter({ hasText: 'Registered 16 webhooks in Ashby.' }).waitFor();
+      await page.getByRole('status').filter({ hasText: 'Registered 20 webhooks in Ashby.' }).waitFor();
       const secret = (await page.getByTestId('webhook-secret').textContent()) ?? '';
       expect(secret).toMatch(/^[0-9a-f]{64}$/);
       const hooks = sandbox.world.allOf('webhook');
-      expect(hooks).toHaveLength(16);
+      expect(hooks).toHaveLength(20);
       expect(hooks.every((h) => h.secretToken === secret)).toBe(true);
       expect(await page.getByRole('table', { name: 'Registered webhooks' }).locator('tbody tr').count()).toBe(
-        16,
+        20,
       );
       await shot('installed-secret-once');
       await page.getByRole('button', { name: 'I have saved it' }).click();
@@ -186,7 +186,7 @@ describe.skipIf((!haveBrowser || !builtConsole) && process.env.ASHPIPE_REQUIRE_B
 
     it('deletes the webhooks in Ashby and turns webhooks off', async () => {
       await page.getByRole('button', { name: 'Delete the webhooks in Ashby' }).click();
-      await page.getByRole('status').filter({ hasText: 'Deleted 16 webhooks in Ashby.' }).waitFor();
+      await page.getByRole('status').filter({ hasText: 'Deleted 20 webhooks in Ashby.' }).waitFor();
       expect(sandbox.world.allOf('webhook')).toEqual([]);
       await page.getByRole('button', { name: 'Turn webhooks off' }).click();
       await page.getByRole('status').filter({ hasText: 'Webhooks are off' }).waitFor();
