@@ -131,8 +131,8 @@ describe('the OpenAPI document against the app', () => {
         readsBody,
       );
     }
-    // setup, login, password, tokens, credentials ×4, flows ×3, replay
-    expect(reading).toBe(12);
+    // setup, login, password, tokens, credentials ×4, flows ×3, quarantine check, replay
+    expect(reading).toBe(13);
   });
 
   it('names as required the fields whose absence the route refuses', async () => {
