@@ -48,6 +48,10 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
   const bodies: string[] = [];
   let step = 0;
 
+  /** Whether the page fits the window's width (no horizontal scroll). */
+  const fitsWidth = () =>
+    page.evaluate<boolean>('document.documentElement.scrollWidth <= document.documentElement.clientWidth');
+
   const shot = async (name: string) => {
     step += 1;
     await page.screenshot({
@@ -335,7 +339,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page
       .getByLabel('Input records *')
       .fill(
-        'Full Name,Email\nAda Lovelace,ada.e2e@example.com\nBad Row,not-an-email\nGrace Hopper,grace.e2e@example.com',
+        'Full Name,Email\nAda Lovelace,ada.e2e@example.com\nBad Row,not-an-email\nGrace Hopper,grace.e2e@example.com\nTypo Row,typo.e2e@example',
       );
     await page.getByLabel(/^Mapping/).fill('{"name": "Full Name", "email": "Email"}');
     await expect(page.getByTestId('first-request-body').textContent()).resolves.toContain('Ada Lovelace');
@@ -360,29 +364,54 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     expect(await page.locator('[data-run-status]').getAttribute('data-run-status')).toBe('partial');
     const cells = page.locator('tr[data-stream="candidate.create"] td');
     await expect(cells.nth(3).textContent()).resolves.toBe('2');
-    await expect(cells.nth(5).textContent()).resolves.toBe('1');
+    await expect(cells.nth(5).textContent()).resolves.toBe('2');
     expect(sandbox.stats().writes['candidate.create']).toBe(2);
     await page.getByRole('link', { name: 'Quarantined records of this flow' }).click();
     const quarantined = page.getByRole('table', { name: 'Quarantined records' });
-    await quarantined.locator('tbody tr').first().waitFor();
-    expect(await quarantined.locator('tbody tr').count()).toBe(1);
-    const reason = (await quarantined.getByTestId('reason').textContent()) ?? '';
-    expect(reason).toContain('email');
-    expect(await quarantined.locator('tbody tr').textContent()).toContain('not-an-email');
+    const entries = quarantined.locator('tbody tr[data-quarantine]');
+    await entries.first().waitFor();
+    expect(await entries.count()).toBe(2);
+    const bad = entries.filter({ hasText: 'not-an-email' });
+    const typo = entries.filter({ hasText: 'typo.e2e@example' });
+    expect((await bad.getByTestId('reason').textContent()) ?? '').toContain('email');
     await shot('quarantine');
+    const badId = await bad.getAttribute('data-quarantine');
+    const typoId = await typo.getAttribute('data-quarantine');
+
+    // Edit, check, replay: a still-wrong value is refused by the check, a fixed one replays.
+    await bad.getByRole('button', { name: 'Edit' }).click();
+    const editor = page.getByRole('form', { name: `Edit entry ${badId}` });
+    await editor.getByLabel('Email').fill('still wrong');
+    await editor.getByRole('button', { name: 'Check' }).click();
+    await expect(editor.getByTestId('check-result').textContent()).resolves.toContain('email');
+    expect(await editor.getByRole('button', { name: 'Replay edited' }).isDisabled()).toBe(true);
+    await editor.getByLabel('Email').fill('bad.row.e2e@example.com');
+    await editor.getByRole('button', { name: 'Check' }).click();
+    await expect(editor.getByTestId('check-result').textContent()).resolves.toContain('Valid');
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await typo.locator('.json-cell summary').click();
+    expect(await fitsWidth(), 'the quarantine with an open editor scrolls sideways at 1366 px').toBe(true);
+    await shot('quarantine-edit-1366');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await editor.getByRole('button', { name: 'Replay edited' }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 1, still quarantined 0.' }).waitFor();
+    expect(sandbox.stats().writesByKey['candidate.create']?.['bad.row.e2e@example.com']).toBe(1);
+
     // Dismissed, the entry leaves the open list and is found under its status.
-    const id = await quarantined.locator('tbody tr').first().getAttribute('data-quarantine');
-    await quarantined.getByRole('button', { name: 'Dismiss' }).click();
+    await typo.getByRole('button', { name: 'Dismiss' }).click();
     await page
       .getByRole('status')
-      .filter({ hasText: `Entry ${id} dismissed.` })
+      .filter({ hasText: `Entry ${typoId} dismissed.` })
       .waitFor();
-    await expect(quarantined.locator('tbody tr').count()).resolves.toBe(0);
-    await page.getByLabel('Status').selectOption('dismissed');
-    await expect(quarantined.locator(`tr[data-quarantine="${id}"]`).textContent()).resolves.toContain(
+    await expect(entries.count()).resolves.toBe(0);
+    await page.getByLabel('Status').selectOption('all');
+    await expect(quarantined.locator(`tr[data-quarantine="${typoId}"]`).textContent()).resolves.toContain(
       'dismissed',
     );
-    await shot('quarantine-dismissed');
+    const replayed = quarantined.locator(`tr[data-quarantine="${badId}"]`);
+    await expect(replayed.textContent()).resolves.toContain('replayed');
+    await expect(replayed.getByTestId('closed-by').textContent()).resolves.toBe('by console');
+    await shot('quarantine-closed');
   });
 
   it('uploads a CSV from the wizard into the data directory and dry-runs it by the path the server gave it', async () => {
