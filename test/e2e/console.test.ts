@@ -320,12 +320,36 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.goBack();
   });
 
-  it('previews the synced candidates table', async () => {
+  it('previews the synced tables: picked from a list, business columns first, ids on one line, JSON unfolds', async () => {
     await page.getByRole('link', { name: 'Preview synced data' }).click();
     const table = page.getByRole('table', { name: 'Rows of candidates' });
     await table.waitFor();
-    expect(await table.locator('tbody tr').count()).toBeGreaterThan(0);
+    expect(await table.locator('tbody tr').count()).toBe(
+      Math.min(25, expectedStreamRecords(sandbox, 'candidates').length),
+    );
+    const headers = await table.locator('thead th').allTextContents();
+    const firstBookkeeping = headers.findIndex((h) => h.startsWith('_ashpipe_'));
+    expect(firstBookkeeping).toBeGreaterThan(0);
+    expect(headers.slice(firstBookkeeping).every((h) => h.startsWith('_ashpipe_'))).toBe(true);
+    const idCell = table.locator('tbody tr').first().locator('td').nth(headers.indexOf('id'));
+    expect(await idCell.getAttribute('class')).toContain('nowrap');
+    const json = table.locator('.json-cell').first();
+    await json.locator('summary').click();
+    expect(await json.locator('pre').isVisible()).toBe(true);
     await shot('preview');
+    // Every synced table is listed; custom field values preview like any other.
+    const tables = page.getByRole('navigation', { name: 'Tables' });
+    await expect(
+      tables.locator('button[data-table]').evaluateAll((b) => b.map((x) => x.getAttribute('data-table'))),
+    ).resolves.toEqual(expect.arrayContaining(['candidates', 'jobs', 'custom_field_values']));
+    await tables.locator('button[data-table="custom_field_values"]').click();
+    const values = page.getByRole('table', { name: 'Rows of custom_field_values' });
+    await values.waitFor();
+    expect(await values.locator('tbody tr').count()).toBeGreaterThan(0);
+    await page.setViewportSize({ width: 1366, height: 768 });
+    expect(await fitsWidth(), 'the data preview scrolls sideways at 1366 px').toBe(true);
+    await shot('preview-custom-field-values-1366');
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('creates a destination flow from a CSV, dry-runs it, runs it and shows the bad row in the quarantine', async () => {
@@ -499,6 +523,37 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
       type: 'jsonl',
       path: path.join(home, 'data', 'jsonl'),
     });
+  });
+
+  it('every page fits 1366×768: no sideways scroll, a screenshot of each', async () => {
+    await page.setViewportSize({ width: 1366, height: 768 });
+    const flows = server.deps.store.listFlows();
+    const source = flows.find((f) => f.name === 'E2E candidates');
+    const destination = flows.find((f) => f.name === 'E2E import');
+    const run = server.deps.store.listRuns({ flowId: source?.id ?? '', limit: 1, offset: 0 })[0];
+    expect(source && destination && run).toBeTruthy();
+    const pages: Array<[string, string, string | RegExp]> = [
+      ['overview', '#/', 'Overview'],
+      ['credentials', '#/credentials', 'Credentials'],
+      ['flows', '#/flows', 'Flows'],
+      ['wizard', '#/flows/new', 'New data flow'],
+      ['edit-source', `#/flows/${source?.id}/edit`, 'Edit E2E candidates'],
+      ['edit-destination', `#/flows/${destination?.id}/edit`, 'Edit E2E import'],
+      ['run', `#/runs/${run?.id}`, 'E2E candidates'],
+      ['data', `#/data?flowId=${source?.id}`, 'Data preview'],
+      ['quarantine', '#/quarantine', 'Quarantine'],
+      ['tokens', '#/tokens', 'API tokens'],
+    ];
+    for (const [name, hash, heading] of pages) {
+      await page.goto(`${server.url}/${hash}`);
+      await page.getByRole('heading', { level: 1, name: heading }).first().waitFor();
+      // Closed entries too: the page at its widest.
+      if (name === 'quarantine') await page.getByLabel('Status').selectOption('all');
+      await page.waitForLoadState('networkidle');
+      expect(await fitsWidth(), `${name} (${hash}) scrolls sideways at 1366×768`).toBe(true);
+      await shot(`1366-${name}`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('changes the admin password and revokes every API token with it', async () => {
