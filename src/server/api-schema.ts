@@ -270,6 +270,8 @@ export const streamInfoSchema = z.object({
   permission: z.string(),
   description: z.string(),
   optIn: z.boolean(),
+  /** Requests one full pass takes. @example 'one request per 100 records' */
+  cost: z.string(),
 });
 export type StreamInfo = z.infer<typeof streamInfoSchema>;
 

@@ -47,6 +47,8 @@ export interface StreamInfo {
   permission: string;
   description: string;
   optIn: boolean;
+  /** Requests one full pass takes, as `ashpipe streams --wide` says it. @example 'one request per 100 records' */
+  cost: string;
 }
 
 /** A write a destination flow can perform. */

@@ -260,9 +260,14 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByLabel('Search streams').fill('interview');
     const shown = await page.locator('tr[data-stream-choice]').count();
     expect(shown).toBe(STREAMS.filter((s) => s.name.includes('interview')).length);
+    // What each stream costs: a list pages by 100; a child list is read once per parent row.
+    const cost = (stream: string) =>
+      page.locator(`tr[data-stream-choice="${stream}"]`).getByTestId('stream-cost').textContent();
+    await expect(cost('interview_stages')).resolves.toMatch(/^one request (per 100 records )?for each /);
     await page.getByRole('button', { name: 'Select none shown' }).click();
     await page.getByLabel('Search streams').fill('');
     await page.getByRole('button', { name: 'Select none' }).click();
+    await expect(cost('candidates')).resolves.toBe('one request per 100 records');
     await page.getByLabel('candidates', { exact: true }).check();
     await page.getByLabel('jobs', { exact: true }).check();
     await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
