@@ -43,6 +43,7 @@ function streamInfos(): StreamInfo[] {
     permission: s.permission,
     description: s.description,
     optIn: s.optIn ?? false,
+    cost: s.cost,
   }));
 }
 
