@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { analyticsCommand } from './analytics.js';
 import { credentialsCommand } from './credentials.js';
 import { demoCommand } from './demo.js';
 import { operationsCommand } from './operations.js';
@@ -19,6 +20,7 @@ export const commandFactories: CommandFactory[] = [
   credentialsCommand,
   streamsCommand,
   syncCommand,
+  analyticsCommand,
   demoCommand,
   serveCommand,
   webhooksCommand,

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { type InstalledView, installAnalytics, openAnalyticsTarget } from '../../analytics/index.js';
 import { checkReach } from '../../ashby/reach.js';
 import { resolveHome } from '../../control/home.js';
 import { isOwnFile } from '../../control/own-files.js';
@@ -16,6 +17,7 @@ import { defined } from '../../util/defined.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+import { describeInstall } from '../render/analytics.js';
 import { formatSummary } from '../render/summary.js';
 import { createSyncProgress } from '../render/sync-progress.js';
 import { count } from '../render/words.js';
@@ -42,6 +44,7 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   wait: string;
   wide?: boolean;
   json?: boolean;
+  analytics?: boolean;
 }
 
 /**
@@ -123,6 +126,10 @@ export function syncCommand(ctx: CliContext): Command {
       '--wait <duration>',
       'when another run is syncing a stream into the same target, wait this long for it (e.g. 30s, 10m) before skipping the stream',
       '0',
+    )
+    .option(
+      '--analytics',
+      'after the sync, create or replace the analytics_* views (`ashpipe analytics`) in a SQLite or PostgreSQL target',
     )
     .option('--wide', 'print every column of the summary (pages, unchanged, retries, 429s, why)')
     .option('--json', 'print the summary as JSON on stdout')
@@ -270,7 +277,22 @@ export function syncCommand(ctx: CliContext): Command {
         ctx.setExitCode(ExitCode.Interrupted);
         return;
       }
-      out.result(summary, () => formatSummary(summary, { wide: Boolean(opts.wide) }));
+      let analytics: InstalledView[] | undefined;
+      if (opts.analytics && summary.exitCode !== 1) {
+        const views = openAnalyticsTarget(target);
+        try {
+          analytics = await installAnalytics(views);
+        } finally {
+          await views.close();
+        }
+        for (const line of describeInstall(analytics)) out.info(line);
+        log.logger.info('analytics views installed', {
+          installed: analytics.filter((v) => v.status === 'installed').map((v) => v.name),
+        });
+      }
+      out.result(analytics ? { ...summary, analytics } : summary, () =>
+        formatSummary(summary, { wide: Boolean(opts.wide) }),
+      );
       if (summary.exitCode === 1) ctx.setExitCode(ExitCode.Failure);
       else if (summary.exitCode === 3) ctx.setExitCode(ExitCode.Partial);
     });
