@@ -13,7 +13,7 @@ import {
   flowOperation,
   type PushEngineOptions,
   pushEngine,
-  syncEngine,
+  sourceEngine,
 } from './engines.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig } from './model.js';
@@ -100,6 +100,7 @@ export function defaultServices(
 ): ServerServices {
   const vault = new Vault(store, { home: store.home, env, actor: 'console' });
   return {
+    piiHashKey: { home: store.home, env },
     credentials: new VaultCredentialService(
       vault,
       (apiKey, baseUrl, signal) =>
@@ -111,7 +112,7 @@ export function defaultServices(
     streams: streamInfos,
     operations: operationInfos,
     engines: {
-      source: options.engines?.source ?? syncEngine,
+      source: options.engines?.source ?? sourceEngine({ home: store.home, env }),
       destination: options.engines?.destination ?? pushEngine(store.db, options.push),
     },
     quarantine: new LedgerQuarantineService(store.db),

@@ -62,6 +62,8 @@ export interface StreamState {
   parentCurrent?: string;
   /** `--exclude-confidential`: ids this stream left out, for the streams that hang off them. */
   confidentialIds?: string[];
+  /** Fingerprint of the PII policy the stream's records were last written with (absent: none). */
+  piiPolicy?: string;
 }
 
 /**

@@ -45,6 +45,7 @@ export function nextState(state: StreamState, event: StateEvent): StreamState {
         lastFullPassCompletedAt: state.lastFullPassCompletedAt,
         lastCompletedAt: state.lastCompletedAt,
         confidentialIds: state.confidentialIds,
+        piiPolicy: state.piiPolicy,
       });
     case 'list-page':
       return listPage(state, event);
@@ -82,6 +83,7 @@ export function nextState(state: StreamState, event: StateEvent): StreamState {
         lastFullPassCompletedAt: event.at,
         lastCompletedAt: event.at,
         confidentialIds: state.confidentialIds,
+        piiPolicy: state.piiPolicy,
       });
     case 'token-discarded':
       return clean({
@@ -139,6 +141,7 @@ const storedState = z
     parentDone: optionalString,
     parentCurrent: optionalString,
     confidentialIds: z.array(z.string()).optional().catch(undefined),
+    piiPolicy: optionalString,
   })
   .strip();
 

@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { credentialsCommand } from './credentials.js';
 import { demoCommand } from './demo.js';
 import { operationsCommand } from './operations.js';
+import { piiCommand } from './pii.js';
 import { pushCommand } from './push.js';
 import { quarantineCommand } from './quarantine.js';
 import { sandboxCommand } from './sandbox.js';
@@ -25,5 +26,6 @@ export const commandFactories: CommandFactory[] = [
   pushCommand,
   operationsCommand,
   quarantineCommand,
+  piiCommand,
   sandboxCommand,
 ];
