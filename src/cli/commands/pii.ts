@@ -6,7 +6,8 @@ import { table } from '../output.js';
 /** What each action does, as `ashpipe pii catalogue` explains it. */
 const ACTION_NOTES = [
   'hash: HMAC-SHA256 keyed from the master key (same value, same hash, in every table and run)',
-  'mask: email -> ***@domain, phone -> last 2 digits, location -> country, ip -> network, text -> [removed]',
+  'mask: email -> ***@domain, phone -> last 2 digits, name -> initials, location -> country,',
+  '      ip -> network, url -> its site, text -> [removed] (numbers such as scores are kept)',
   'drop: the field is not stored at all (custom field values are stored without their value)',
 ];
 
