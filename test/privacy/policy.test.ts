@@ -192,3 +192,22 @@ describe('policy files', () => {
     fs.rmSync(dir, { recursive: true });
   });
 });
+
+describe('docs/privacy.md', () => {
+  it('its example policy file is one ashpipe reads, and does what the page says', () => {
+    const doc = fs.readFileSync(path.join(import.meta.dirname, '../../docs/privacy.md'), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    if (!yaml) throw new Error('no example');
+    const t = transformerFor(parsePolicy(yaml, 'example.yaml'), KEY);
+    if (!t) throw new Error('changes records');
+    const out = t.record('candidates', { ...candidate, school: 'Home' });
+    expect(out.name).toBe('A. L.');
+    expect(out).not.toHaveProperty('company');
+    expect(out.school).toBe(hmac('Home'));
+    expect(out.customFields).toEqual([
+      { id: 'cf1', title: 'Date of birth', value: null },
+      { id: 'cf2', title: 'Seniority', value: 'Senior' },
+    ]);
+    expect(t.record('users', { id: 'u', email: 'x@y.org' }).email).toBe(hmac('x@y.org'));
+  });
+});
