@@ -57,7 +57,17 @@ const flowBase = {
   name: z.string().trim().min(1).max(120),
   credentialId: z.string().min(1),
   schedule: cron,
-  options: z.record(z.unknown()).default({}),
+  options: z
+    .object({
+      piiPolicy: z
+        .enum(['none', 'default'])
+        .optional()
+        .describe(
+          'personal data of a source flow: none (stored as Ashby sends it) or default (the fields of `ashpipe pii catalogue` hashed, masked or dropped before they are written)',
+        ),
+    })
+    .catchall(z.unknown())
+    .default({}),
 };
 
 /** Body of `POST /flows` for an Ashby source (Ashby → database). */

@@ -1,4 +1,5 @@
 import type { Scope } from '../ashby/catalogue.js';
+import type { HashKeySource } from '../privacy/key.js';
 import type { PushSummary, RecordResult } from '../push/engine.js';
 import type { QuarantineStatus } from '../push/ledger.js';
 import type { Logger } from '../util/logger.js';
@@ -272,6 +273,11 @@ export interface WebhookService {
 
 /** Everything the server needs from the other layers; tests pass fakes. */
 export interface ServerServices {
+  /**
+   * Where a flow's PII policy finds its hash key (the home's master key).
+   * @default none: flows whose `options.piiPolicy` hashes cannot run
+   */
+  piiHashKey?: HashKeySource;
   credentials: CredentialService;
   streams: () => StreamInfo[];
   operations: () => OperationInfo[];

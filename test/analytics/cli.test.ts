@@ -51,7 +51,7 @@ describe('ashpipe analytics', () => {
     const pairs = worldRecords(world, 'application').reduce((n, a) => {
       const history = Array.isArray(a.applicationHistory)
         ? (a.applicationHistory as Array<{ stageId: string }>)
-        : (world.historyOf(a) as Array<{ stageId: string }>);
+        : (world.historyOf(a) as unknown as Array<{ stageId: string }>);
       return n + new Set(history.map((h) => h.stageId)).size;
     }, 0);
     expect(rows.reduce((n, row) => n + row.entered, 0)).toBe(pairs);
