@@ -43,6 +43,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'nc-scale': { type: 'string' },
     'reads-scale': { type: 'string' },
+    pairs: { type: 'string' },
     pg: { type: 'string' },
   },
 });
@@ -84,7 +85,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /** Where the bench compiles `src/` (under node_modules, so that the compiled code finds the dependencies). */
-const DIST = path.join(ROOT, 'node_modules', '.cache', 'ashpipe-bench', 'dist');
+// One per mode, so that two modes can run at once without removing each other's build.
+const DIST = path.join(ROOT, 'node_modules', '.cache', 'ashpipe-bench', `dist-${values.only ?? 'all'}`);
 
 /** Compiles `src/` for the sync child: users run the compiled code, not the TypeScript loader. */
 function buildDist(): Promise<void> {
@@ -313,7 +315,7 @@ function writeSection(heading: string, section: string): void {
 }
 
 /** Floor/sync pairs behind each P1-by-Node figure: enough for a median that a noisy neighbour cannot move. */
-const PAIRS = 5;
+const PAIRS = Number(values.pairs ?? 5);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
