@@ -321,6 +321,8 @@ export class SqliteSink implements Sink {
             shape.customFieldsObjectType,
             customFieldsPathOf(shape),
           );
+          // Recording it changes no schema, so the cached entry would keep saying it is not recorded.
+          this.prepared.delete(shape.name);
           prepared = this.cachedLayout(shape.name);
         }
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
