@@ -175,6 +175,23 @@ describe('custom_field_values in SQLite', () => {
     ]);
   });
 
+  it("writes a page's values with the page, without rebuilding the stream's values each time", async () => {
+    const file = path.join(root, 'once.db');
+    const sink = openSink(`sqlite:${file}`);
+    await sink.open();
+    try {
+      await sink.upsertPage(candidates, [PAGE[1] as Record<string, unknown>], full('p1'));
+      // Gone behind the sink's back: a rebuild from the stored records would bring it back.
+      const db = openSqlite(file);
+      db.exec("DELETE FROM custom_field_values WHERE object_id = 'c2'");
+      db.close();
+      await sink.upsertPage(candidates, [PAGE[2] as Record<string, unknown>], full('p1'));
+      expect(await values(sink)).toEqual([['c3', 'level', 'Level', 'Senior']]);
+    } finally {
+      await sink.close();
+    }
+  });
+
   it('replaces the view of earlier versions with the table, filled from the stored records', async () => {
     const file = path.join(root, 'view.db');
     const first = openSink(`sqlite:${file}`);
