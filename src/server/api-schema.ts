@@ -57,7 +57,17 @@ const flowBase = {
   name: z.string().trim().min(1).max(120),
   credentialId: z.string().min(1),
   schedule: cron,
-  options: z.record(z.unknown()).default({}),
+  options: z
+    .object({
+      piiPolicy: z
+        .enum(['none', 'default'])
+        .optional()
+        .describe(
+          'personal data of a source flow: none (stored as Ashby sends it) or default (the fields of `ashpipe pii catalogue` hashed, masked or dropped before they are written)',
+        ),
+    })
+    .catchall(z.unknown())
+    .default({}),
 };
 
 /** Body of `POST /flows` for an Ashby source (Ashby → database). */
@@ -152,6 +162,15 @@ export const replayBody = z
     /** The flow whose credential replays records the CLI quarantined (they name no flow). */
     flowId: z.string().optional(),
     dryRun: z.boolean().optional(),
+    /** Edited records by entry id (each checked with `POST /quarantine/{id}/check`); others replay as read. */
+    records: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  })
+  .strict();
+/** `POST /quarantine/{id}/check`. */
+export const recordCheckBody = z
+  .object({
+    /** The entry's record as edited: input column (or mapped field) → value. */
+    record: z.record(z.string(), z.unknown()),
   })
   .strict();
 
@@ -261,6 +280,8 @@ export const streamInfoSchema = z.object({
   permission: z.string(),
   description: z.string(),
   optIn: z.boolean(),
+  /** Requests one full pass takes. @example 'one request per 100 records' */
+  cost: z.string(),
 });
 export type StreamInfo = z.infer<typeof streamInfoSchema>;
 
@@ -402,9 +423,21 @@ export const quarantineItemSchema = z.object({
   errorMessage: z.string(),
   createdAt: isoTime,
   status: z.enum(['open', 'replayed', 'resolved', 'dismissed']),
+  closedAt: isoTime.optional(),
+  /** Who or what closed the entry: a push run that applied the record, a replay, the console, the CLI. */
+  closedBy: z.string().optional(),
 });
 export type QuarantineItem = z.infer<typeof quarantineItemSchema>;
 const quarantineItemResponse = z.object({ item: quarantineItemSchema });
+
+/** `POST /quarantine/{id}/check`. */
+export const recordCheckResponse = z.object({
+  ok: z.boolean(),
+  /** Why a replay would quarantine the record again, field by field. */
+  issues: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** The record as it would be sent (mapped and coerced), when valid. */
+  body: z.record(z.string(), z.unknown()).optional(),
+});
 
 export const replayResponse = z.object({
   replayed: z.number(),
@@ -520,6 +553,7 @@ export const responses = {
   preview: datasetPageSchema,
   quarantine: z.object({ items: z.array(quarantineItemSchema), limit: z.number(), offset: z.number() }),
   quarantineItem: quarantineItemResponse,
+  recordCheck: recordCheckResponse,
   replay: replayResponse,
   upload: z.object({ upload: z.object({ path: z.string(), name: z.string(), bytes: z.number() }) }),
 } as const;
@@ -973,6 +1007,16 @@ export const apiRoutes: readonly ApiRoute[] = [
     summary: 'Dismiss an open entry (its record is not to be pushed); 409 unless open',
     response: responses.quarantineItem,
     errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/quarantine/{id}/check',
+    tag: 'quarantine',
+    summary:
+      "Check an edited record against the entry's operation and mapping, as a replay would prepare it; sends nothing",
+    body: recordCheckBody,
+    response: responses.recordCheck,
+    errors: [404, 422],
   },
   {
     method: 'post',

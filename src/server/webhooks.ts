@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AshbyClient } from '../ashby/client.js';
+import type { PiiTransformer } from '../privacy/index.js';
 import { openSink, type Sink } from '../sinks/index.js';
 import {
   type ApplierOptions,
@@ -19,7 +20,7 @@ import {
 } from '../webhooks/index.js';
 import type { AppEnv } from './auth.js';
 import type { ServerDeps } from './context.js';
-import { targetString } from './engines.js';
+import { flowPiiPolicy, targetString } from './engines.js';
 import { HttpError, NotFoundError } from './errors.js';
 import type { Flow } from './model.js';
 
@@ -28,6 +29,8 @@ interface FlowReceiver {
   sink: Sink;
   inbox: Inbox;
   applier: WebhookApplier;
+  /** The flow's PII policy: events are stored and applied transformed. */
+  pii: PiiTransformer | undefined;
 }
 
 /** Whether a source flow takes webhooks (`"options": {"webhooks": true}`). */
@@ -86,15 +89,17 @@ export class WebhookHub {
       const inbox = inboxFor(target);
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
+      const pii = flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
       const applier = new WebhookApplier({
         inbox,
         sink,
         client,
         logger: this.deps.logger,
         ...this.options.applier,
+        ...(pii ? { pii } : {}),
       });
       applier.start();
-      return { target, sink, inbox, applier };
+      return { target, sink, inbox, applier, pii };
     })();
     this.open.set(flowId, opening);
     opening.catch(() => this.open.delete(flowId));
@@ -167,7 +172,13 @@ export function webhookReceiveRoutes(hub: WebhookHub): Hono<AppEnv> {
       const raw = new Uint8Array(await c.req.arrayBuffer());
       const answer = await receiveDelivery(
         { raw, contentType: c.req.header('content-type'), signature: c.req.header(SIGNATURE_HEADER) },
-        { inbox: receiver.inbox, secret, onStored: () => receiver.applier.kick(), logger: hub.logger },
+        {
+          inbox: receiver.inbox,
+          secret,
+          onStored: () => receiver.applier.kick(),
+          logger: hub.logger,
+          ...(receiver.pii ? { pii: receiver.pii } : {}),
+        },
       );
       return c.json(answer.body, answer.status as 200);
     },

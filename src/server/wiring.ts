@@ -20,7 +20,7 @@ import {
   flowOperation,
   type PushEngineOptions,
   pushEngine,
-  syncEngine,
+  sourceEngine,
 } from './engines.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig } from './model.js';
@@ -43,6 +43,7 @@ function streamInfos(): StreamInfo[] {
     permission: s.permission,
     description: s.description,
     optIn: s.optIn ?? false,
+    cost: s.cost,
   }));
 }
 
@@ -163,12 +164,13 @@ export function defaultServices(
     options.baseUrl,
   );
   return {
+    piiHashKey: { home: store.home, env },
     credentials,
     webhooks: webhookService(store, vault, credentials),
     streams: streamInfos,
     operations: operationInfos,
     engines: {
-      source: options.engines?.source ?? syncEngine,
+      source: options.engines?.source ?? sourceEngine({ home: store.home, env }),
       destination: options.engines?.destination ?? pushEngine(store.db, options.push),
     },
     quarantine: new LedgerQuarantineService(store.db),

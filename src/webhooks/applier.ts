@@ -6,6 +6,7 @@
 import { findEndpoint } from '../ashby/catalogue.js';
 import { AshbyNotFoundError } from '../ashby/errors.js';
 import { pageRequestBody } from '../ashby/paginate.js';
+import type { PiiTransformer } from '../privacy/index.js';
 import type { Sink, StoredRecord, StreamShape } from '../sinks/index.js';
 import { findStream } from '../streams/index.js';
 import { shapeOf } from '../sync/context.js';
@@ -29,6 +30,12 @@ export interface ApplierOptions {
   sink: Sink;
   /** Re-reads records where a payload does not carry them (a merge). */
   client: InfoCaller;
+  /**
+   * The PII policy every record goes through before it is written, re-read ones included (events stored
+   * transformed by the receiver come out the same: the policy's actions are idempotent).
+   * @default none
+   */
+  pii?: PiiTransformer;
   logger?: Logger;
   /**
    * Failed applies of one event before it is parked (kept, shown, no longer retried).
@@ -217,7 +224,9 @@ export class WebhookApplier {
       finals.set(stream, m);
       return m;
     };
-    const upsert: Upsert = (stream, record, actionId, current = false) => {
+    const pii = this.options.pii;
+    const upsert: Upsert = (stream, read, actionId, current = false) => {
+      const record = pii ? pii.record(stream, read) : read;
       const id = record.id;
       if (typeof id !== 'string') return;
       const m = finalOf(stream);
@@ -436,7 +445,8 @@ export class WebhookApplier {
             if (error instanceof AshbyNotFoundError) continue;
             throw error;
           }
-          records.push(listShaped(current, { record: f.record, deleted: false }));
+          const shaped = listShaped(current, { record: f.record, deleted: false });
+          records.push(this.options.pii ? this.options.pii.record(stream, shaped) : shaped);
         } else records.push(f.record);
       }
       if (records.length > 0) await sink.upsertPage(shape, records, {}, { keepState: true });

@@ -133,8 +133,9 @@ describe('the OpenAPI document against the app', () => {
         readsBody,
       );
     }
-    // setup, login, password, tokens, credentials ×4, flows ×3, replay, webhooks on/off, webhooks install
-    expect(reading).toBe(14);
+    // setup, login, password, tokens, credentials ×4, flows ×3, quarantine check, replay, webhooks on/off,
+    // webhooks install
+    expect(reading).toBe(15);
   });
 
   it('names as required the fields whose absence the route refuses', async () => {
