@@ -62,6 +62,13 @@ export interface SandboxOptions {
    * @example 5
    */
   webhookRetryBaseMs?: number;
+  /**
+   * Endpoints answered as unknown (`unknown_endpoint`, HTTP 404), as for an account or key that does not
+   * have them: e.g. the 2026 `application.listHistory`, to exercise a reader's fallback.
+   * @default none
+   * @example ['application.listHistory']
+   */
+  unservedEndpoints?: readonly string[];
 }
 
 /** A running sandbox. */
@@ -149,6 +156,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     keys,
     codec,
     stats,
+    unserved: new Set(options.unservedEndpoints ?? []),
     control: {
       stats: () => structuredClone(stats.current),
       resetStats: () => {

@@ -41,6 +41,8 @@ interface ServerParts {
   codec: Codec;
   stats: { current: SandboxStats };
   control: ControlApi;
+  /** Endpoints answered as unknown, as an account or key that does not have them. */
+  unserved: ReadonlySet<string>;
 }
 
 function bump(map: Record<string, number>, key: string, by = 1): void {
@@ -80,7 +82,7 @@ function keyFromAuthorization(header: string | undefined): string | undefined {
 }
 
 export function createSandboxServer(parts: ServerParts): Server {
-  const { world, faults, keys, codec, stats, control } = parts;
+  const { world, faults, keys, codec, stats, control, unserved } = parts;
 
   const send = (
     res: ServerResponse,
@@ -238,7 +240,7 @@ export function createSandboxServer(parts: ServerParts): Server {
 
     let endpoint: ServedEndpoint;
     try {
-      endpoint = resolveEndpoint(name, key);
+      endpoint = resolveEndpoint(name, key, unserved);
     } catch (error) {
       if (error instanceof ApiError) return sendError(res, error);
       throw error;

@@ -1,8 +1,10 @@
 import type { Scope } from '../ashby/catalogue.js';
+import type { HashKeySource } from '../privacy/key.js';
 import type { PushSummary, RecordResult } from '../push/engine.js';
 import type { QuarantineStatus } from '../push/ledger.js';
 import type { Logger } from '../util/logger.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
+import type { InstalledWebhook } from '../webhooks/install.js';
 import type { DestinationFlowConfig, Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
 
 /** Checks a key against Ashby and maps its permissions (the vault's verification probe). */
@@ -248,8 +250,34 @@ export type DestinationDryRun = (
   limit: number,
 ) => Promise<DryRunReport>;
 
+/**
+ * The webhooks of a credential: the secret token Ashby signs deliveries with (kept in the vault, never
+ * listed as a credential) and the webhooks registered in Ashby with `webhook.create`.
+ */
+export interface WebhookService {
+  /** The credential's webhook secret, or `undefined` when none is stored. */
+  secret(credentialId: string): string | undefined;
+  /** A new secret, replacing the old one (deliveries signed with it are refused from now on). */
+  newSecret(credentialId: string): string;
+  /** The webhooks registered for the credential. */
+  installed(credentialId: string): InstalledWebhook[];
+  /** One `webhook.create` per event type, signed with a new secret, which is returned this once. */
+  install(
+    credentialId: string,
+    url: string,
+    events: readonly string[],
+  ): Promise<{ secret: string; installed: InstalledWebhook[] }>;
+  /** `webhook.delete` of every webhook registered for the credential. */
+  uninstall(credentialId: string): Promise<InstalledWebhook[]>;
+}
+
 /** Everything the server needs from the other layers; tests pass fakes. */
 export interface ServerServices {
+  /**
+   * Where a flow's PII policy finds its hash key (the home's master key).
+   * @default none: flows whose `options.piiPolicy` hashes cannot run
+   */
+  piiHashKey?: HashKeySource;
   credentials: CredentialService;
   streams: () => StreamInfo[];
   operations: () => OperationInfo[];
@@ -260,4 +288,5 @@ export interface ServerServices {
   dryRunDestination?: DestinationDryRun;
   /** Checks a destination flow before it is stored (operation known, mapping usable); throws a 422. */
   checkDestination?: (config: DestinationFlowConfig) => void;
+  webhooks?: WebhookService;
 }

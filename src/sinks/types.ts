@@ -62,6 +62,13 @@ export interface StreamState {
   parentCurrent?: string;
   /** `--exclude-confidential`: ids this stream left out, for the streams that hang off them. */
   confidentialIds?: string[];
+  /**
+   * Changed-parents streams: the latest parent `updatedAt` their last complete pass covered, and the
+   * parents updated at exactly that time; the next pass reads only parents updated later (or others then).
+   */
+  parentsChangedAfter?: { at: string; ids: string[] };
+  /** Fingerprint of the PII policy the stream's records were last written with (absent: none). */
+  piiPolicy?: string;
 }
 
 /**

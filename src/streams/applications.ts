@@ -30,6 +30,42 @@ export const applicationHistory: StreamDefinition = {
   optIn: true,
 };
 
+/** Seconds between two ISO times, or `null` when either is missing or unreadable. */
+function secondsBetween(from: unknown, to: unknown): number | null {
+  if (typeof from !== 'string' || typeof to !== 'string') return null;
+  const ms = Date.parse(to) - Date.parse(from);
+  return Number.isFinite(ms) ? ms / 1000 : null;
+}
+
+export const applicationStageHistory: StreamDefinition = {
+  name: 'application_stage_history',
+  endpoint: 'application.listHistory',
+  primaryKey: ['id'],
+  description:
+    'One row per stage an application entered: stage, entered and left at, seconds spent there (`applicationId` and `durationSeconds` added by ashpipe). Re-reads only the applications changed since its last run.',
+  parent: perParent('applications', 'applicationId'),
+  optIn: true,
+  confidential: (record, ctx) => idIn(record, 'applicationId', ctx.applicationIds),
+  confidentialAfter: ['applications'],
+  changedParents: {
+    fallback: { endpoint: 'application.info', field: 'applicationHistory' },
+    rows: (applicationId, records) =>
+      records.map((entry) =>
+        entry !== null && typeof entry === 'object' && !Array.isArray(entry)
+          ? {
+              ...entry,
+              applicationId,
+              // Seconds from entering to leaving; null while the application is still in the stage.
+              durationSeconds: secondsBetween(
+                (entry as Record<string, unknown>).enteredStageAt,
+                (entry as Record<string, unknown>).leftStageAt,
+              ),
+            }
+          : entry,
+      ),
+  },
+};
+
 export const applicationHiringTeamRoles: StreamDefinition = {
   name: 'application_hiring_team_roles',
   endpoint: 'applicationHiringTeamRole.list',

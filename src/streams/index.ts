@@ -5,6 +5,7 @@ import {
   applicationFeedback,
   applicationHiringTeamRoles,
   applicationHistory,
+  applicationStageHistory,
   applications,
 } from './applications.js';
 import {
@@ -63,6 +64,7 @@ const DEFINITIONS: readonly StreamDefinition[] = [
   applications,
   applicationFeedback,
   applicationHistory,
+  applicationStageHistory,
   applicationCriteriaEvaluations,
   applicationHiringTeamRoles,
   offers,
@@ -118,7 +120,8 @@ function resolve(def: StreamDefinition): ResolvedStream {
   return {
     ...def,
     // A child stream reads many small lists, one per parent: a token per parent is not worth keeping.
-    incremental: endpoint.incremental && !def.parent,
+    // A changed-parents stream reads per parent too, but only the parents changed since its last pass.
+    incremental: (endpoint.incremental && !def.parent) || def.changedParents !== undefined,
     paginated: endpoint.paginated,
     scope: endpoint.scope,
     permission: label,

@@ -104,6 +104,23 @@ export interface StreamDefinition {
   readonly refreshAfterMs?: number;
   /** A caveat shown by `ashpipe streams` (e.g. an endpoint added in 2026 whose shape is not documented). */
   readonly note?: string;
+  /**
+   * A child stream that, after its first full pass, re-reads only the parents changed since its last pass
+   * (by the parent's `updatedAt`) instead of every parent; `--full-refresh` and the reconcile read them all.
+   */
+  readonly changedParents?: ChangedParents;
+}
+
+/** How a {@link StreamDefinition.changedParents} stream reads one parent and turns its answer into rows. */
+export interface ChangedParents {
+  /**
+   * A single-record endpoint whose record carries the same list, used when the key or account does not
+   * serve the list endpoint (`application.info` has `applicationHistory`).
+   * @example { endpoint: 'application.info', field: 'applicationHistory' }
+   */
+  readonly fallback?: { readonly endpoint: string; readonly field: string };
+  /** The rows stored for one parent's records (the records of a parent arrive all at once, in order). */
+  readonly rows: (parentId: string, records: readonly unknown[]) => unknown[];
 }
 
 /** A stream definition with the catalogue facts resolved. */

@@ -1,5 +1,6 @@
 /** What the streams of one sync run share, and what one stream keeps while it runs. */
-import type { AshbyPage, PageOptions } from '../ashby/index.js';
+import type { AshbyPage, AshbyResult, PageOptions } from '../ashby/index.js';
+import type { PiiTransformer } from '../privacy/transform.js';
 import type { Sink, StreamShape } from '../sinks/index.js';
 import type { ConfidentialContext, ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
@@ -14,6 +15,12 @@ export interface PageSource {
     body?: Record<string, unknown>,
     options?: PageOptions,
   ): AsyncIterableIterator<AshbyPage<T>>;
+  /** One request of a single-record endpoint (a changed-parents stream's fallback); absent in some tests. */
+  call?<T = unknown>(
+    endpoint: string,
+    body?: Record<string, unknown>,
+    options?: { signal?: AbortSignal },
+  ): Promise<AshbyResult<T>>;
 }
 
 /** The run's options, with their defaults applied. */
@@ -50,6 +57,8 @@ export interface RunContext {
   results: ReadonlyMap<string, Promise<StreamResult>>;
   /** Stops every stream: the key was refused. */
   stopAll(error: NonNullable<StreamResult['error']>): void;
+  /** The PII policy records go through before they are written; `undefined` stores them as read. */
+  pii: PiiTransformer | undefined;
 }
 
 /** The counts of one stream, turned into its {@link StreamResult} at the end. */
@@ -80,7 +89,20 @@ export class StreamTally {
     readonly stream: ResolvedStream,
     private readonly counters: EndpointCounters,
   ) {
-    this.before = counters.get(stream.endpoint);
+    this.before = this.counts();
+  }
+
+  /** Requests of the stream's endpoint and of its fallback (a stream may have read with either). */
+  private counts(): ReturnType<EndpointCounters['get']> {
+    const own = this.counters.get(this.stream.endpoint);
+    const fallback = this.stream.changedParents?.fallback?.endpoint;
+    if (fallback === undefined) return own;
+    const other = this.counters.get(fallback);
+    return {
+      requests: own.requests + other.requests,
+      retries: own.retries + other.retries,
+      rateLimited: own.rateLimited + other.rateLimited,
+    };
   }
 
   /** Starts the clock again: the duration is the stream's own, not the wait for the streams before it. */
@@ -99,7 +121,7 @@ export class StreamTally {
   }
 
   result(status: StreamResult['status'], error?: StreamResult['error']): StreamResult {
-    const after = this.counters.get(this.stream.endpoint);
+    const after = this.counts();
     const rejected = this.rejected;
     return {
       stream: this.stream.name,

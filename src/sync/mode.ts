@@ -93,7 +93,8 @@ export function chooseMode(
     const reason = stream.child ? 'child stream: read per parent' : 'endpoint has no sync token';
     return { mode: 'full', resume: false, reason };
   }
-  if (!state?.syncToken) {
+  // A changed-parents stream's "token" is the parent update time its last pass covered.
+  if (!state?.syncToken && state?.parentsChangedAfter === undefined) {
     return {
       mode: 'full',
       resume: false,

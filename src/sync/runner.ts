@@ -5,6 +5,7 @@
  */
 import { toErrorInfo } from '../ashby/errors.js';
 import type { StreamState } from '../sinks/index.js';
+import { changedParentsPass } from './changed-parents-pass.js';
 import { childPass } from './child-pass.js';
 import { type RunContext, StreamTally } from './context.js';
 import { classifyFailure } from './failure.js';
@@ -157,7 +158,8 @@ async function runPasses(
       reason: tally.reasons.join('; '),
     });
     try {
-      if (stream.parent) await childPass(ctx, writer, state, resume);
+      if (stream.changedParents) await changedParentsPass(ctx, writer, mode, state, resume);
+      else if (stream.parent) await childPass(ctx, writer, state, resume);
       else await listPass(ctx, writer, mode, state, resume);
       return;
     } catch (error) {

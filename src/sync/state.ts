@@ -22,7 +22,9 @@ export type StateEvent =
   /** The full pass's deletes are applied: the pass is complete. */
   | { type: 'pass-finished'; at: string }
   /** Ashby refused the sync token: it is dropped, with the pass in progress. */
-  | { type: 'token-discarded' };
+  | { type: 'token-discarded' }
+  /** An incremental changed-parents pass read every changed parent: the next starts after `watermark`. */
+  | { type: 'changed-parents-finished'; at: string; watermark: { at: string; ids: string[] } };
 
 /** Copies `state` without its `undefined` members (the state is JSON and fits `exactOptionalPropertyTypes`). */
 function clean(state: { [K in keyof StreamState]?: StreamState[K] | undefined }): StreamState {
@@ -45,6 +47,8 @@ export function nextState(state: StreamState, event: StateEvent): StreamState {
         lastFullPassCompletedAt: state.lastFullPassCompletedAt,
         lastCompletedAt: state.lastCompletedAt,
         confidentialIds: state.confidentialIds,
+        parentsChangedAfter: state.parentsChangedAfter,
+        piiPolicy: state.piiPolicy,
       });
     case 'list-page':
       return listPage(state, event);
@@ -82,6 +86,17 @@ export function nextState(state: StreamState, event: StateEvent): StreamState {
         lastFullPassCompletedAt: event.at,
         lastCompletedAt: event.at,
         confidentialIds: state.confidentialIds,
+        parentsChangedAfter: state.parentsChangedAfter,
+        piiPolicy: state.piiPolicy,
+      });
+    case 'changed-parents-finished':
+      return clean({
+        ...state,
+        cursor: undefined,
+        parentCurrent: undefined,
+        parentDone: undefined,
+        lastCompletedAt: event.at,
+        parentsChangedAfter: event.watermark,
       });
     case 'token-discarded':
       return clean({
@@ -139,6 +154,12 @@ const storedState = z
     parentDone: optionalString,
     parentCurrent: optionalString,
     confidentialIds: z.array(z.string()).optional().catch(undefined),
+    parentsChangedAfter: z
+      .object({ at: z.string(), ids: z.array(z.string()) })
+      .strip()
+      .optional()
+      .catch(undefined),
+    piiPolicy: optionalString,
   })
   .strip();
 

@@ -41,13 +41,14 @@ describe('stream registry', () => {
     expect(findStream('candidates')?.scope).toBe('candidatesRead');
   });
 
-  it('lists parents before their children and reads child streams in full', () => {
+  it('lists parents before their children and reads child streams in full (changed-parents ones by change)', () => {
     const order = STREAMS.map((s) => s.name);
     for (const s of STREAMS) {
       if (s.parent?.kind !== 'stream') continue;
       expect(order.indexOf(s.parent.stream), s.name).toBeLessThan(order.indexOf(s.name));
-      expect(s.incremental).toBe(false);
+      expect(s.incremental, s.name).toBe(s.changedParents !== undefined);
     }
+    expect(STREAMS.filter((s) => s.changedParents).map((s) => s.name)).toEqual(['application_stage_history']);
     for (const s of STREAMS) {
       for (const dep of s.confidentialAfter ?? []) {
         expect(order.indexOf(dep), `${s.name} after ${dep}`).toBeLessThan(order.indexOf(s.name));

@@ -95,6 +95,19 @@ const RULES: Record<string, (world: World) => ExpectedRow[]> = {
     perParent(worldRecords(w, 'application'), (a) =>
       Array.isArray(a.applicationHistory) ? (a.applicationHistory as Rec[]) : w.historyOf(a),
     ),
+  // The same entries, each with its application's id and the seconds from entering to leaving the stage
+  // (null while the application is still there), as written out in the stream's description.
+  application_stage_history: (w) =>
+    perParent(worldRecords(w, 'application'), (a) =>
+      (Array.isArray(a.applicationHistory) ? (a.applicationHistory as Rec[]) : w.historyOf(a)).map((e) => ({
+        ...e,
+        applicationId: a.id,
+        durationSeconds:
+          typeof e.leftStageAt === 'string'
+            ? (new Date(e.leftStageAt).getTime() - new Date(String(e.enteredStageAt)).getTime()) / 1000
+            : null,
+      })),
+    ),
   application_criteria_evaluations: (w) =>
     perParent(worldRecords(w, 'application'), (a) => w.criteriaEvaluationsOf(a.id)),
   application_hiring_team_roles: (w) => plain(worldRecords(w, 'hiringTeamRole')),

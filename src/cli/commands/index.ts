@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { analyticsCommand } from './analytics.js';
 import { credentialsCommand } from './credentials.js';
 import { demoCommand } from './demo.js';
 import { operationsCommand } from './operations.js';
+import { piiCommand } from './pii.js';
 import { pushCommand } from './push.js';
 import { quarantineCommand } from './quarantine.js';
 import { sandboxCommand } from './sandbox.js';
@@ -19,11 +21,13 @@ export const commandFactories: CommandFactory[] = [
   credentialsCommand,
   streamsCommand,
   syncCommand,
+  analyticsCommand,
   demoCommand,
   serveCommand,
   webhooksCommand,
   pushCommand,
   operationsCommand,
   quarantineCommand,
+  piiCommand,
   sandboxCommand,
 ];

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { type InstalledView, installAnalytics, openAnalyticsTarget } from '../../analytics/index.js';
 import { checkReach } from '../../ashby/reach.js';
 import { resolveHome } from '../../control/home.js';
 import { isOwnFile } from '../../control/own-files.js';
@@ -16,6 +17,8 @@ import { defined } from '../../util/defined.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+import { addPiiPolicyOption, resolvePiiOption } from '../pii-option.js';
+import { describeInstall } from '../render/analytics.js';
 import { formatSummary } from '../render/summary.js';
 import { createSyncProgress } from '../render/sync-progress.js';
 import { count } from '../render/words.js';
@@ -26,6 +29,7 @@ import { isMissingDatabase, resolveTarget } from '../target.js';
 export const DEFAULT_SYNC_TARGET = 'sqlite:./ashpipe.db';
 
 interface SyncCliOptions extends KeyOptions, LogFileOptions {
+  piiPolicy?: string;
   to: string;
   streams?: string;
   excludeStreams?: string;
@@ -42,6 +46,7 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   wait: string;
   wide?: boolean;
   json?: boolean;
+  analytics?: boolean;
 }
 
 /**
@@ -81,6 +86,7 @@ export function syncCommand(ctx: CliContext): Command {
   );
   addKeyOptions(cmd);
   addLogFileOption(cmd);
+  addPiiPolicyOption(cmd);
   return cmd
     .option(
       '--to <target>',
@@ -123,6 +129,10 @@ export function syncCommand(ctx: CliContext): Command {
       '--wait <duration>',
       'when another run is syncing a stream into the same target, wait this long for it (e.g. 30s, 10m) before skipping the stream',
       '0',
+    )
+    .option(
+      '--analytics',
+      'after the sync, create or replace the analytics_* views (`ashpipe analytics`) in a SQLite or PostgreSQL target',
     )
     .option('--wide', 'print every column of the summary (pages, unchanged, retries, 429s, why)')
     .option('--json', 'print the summary as JSON on stdout')
@@ -183,12 +193,14 @@ export function syncCommand(ctx: CliContext): Command {
         throw new UsageError(
           `--to ${opts.to} is ashpipe's own control store (or master key): syncing into it would corrupt the vault; choose another file`,
         );
+      const piiPolicy = resolvePiiOption(ctx, opts.piiPolicy);
       const log = openRunLog(ctx, 'sync', opts);
       log.logger.info('sync started', {
         target: describeTarget(target),
         streams: streams.map((s) => s.name),
         ...defined({ credential: opts.credential }),
         ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+        ...(piiPolicy ? { piiPolicy: piiPolicy.policy.source } : {}),
       });
       const counters = new EndpointCounters();
       const progress = createSyncProgress(ctx.io.stderr, { counters });
@@ -224,6 +236,7 @@ export function syncCommand(ctx: CliContext): Command {
                 ...(opts.fullRefresh ? { fullRefresh: true } : {}),
                 ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
                 counters,
+                ...(piiPolicy ? { piiPolicy } : {}),
                 onEvent: (e) => progress.onEvent(e),
                 signal,
                 logger: log.logger,
@@ -270,7 +283,22 @@ export function syncCommand(ctx: CliContext): Command {
         ctx.setExitCode(ExitCode.Interrupted);
         return;
       }
-      out.result(summary, () => formatSummary(summary, { wide: Boolean(opts.wide) }));
+      let analytics: InstalledView[] | undefined;
+      if (opts.analytics && summary.exitCode !== 1) {
+        const views = openAnalyticsTarget(target);
+        try {
+          analytics = await installAnalytics(views);
+        } finally {
+          await views.close();
+        }
+        for (const line of describeInstall(analytics)) out.info(line);
+        log.logger.info('analytics views installed', {
+          installed: analytics.filter((v) => v.status === 'installed').map((v) => v.name),
+        });
+      }
+      out.result(analytics ? { ...summary, analytics } : summary, () =>
+        formatSummary(summary, { wide: Boolean(opts.wide) }),
+      );
       if (summary.exitCode === 1) ctx.setExitCode(ExitCode.Failure);
       else if (summary.exitCode === 3) ctx.setExitCode(ExitCode.Partial);
     });

@@ -15,9 +15,13 @@ export interface ServedEndpoint {
 }
 
 /** The endpoint a request names, if served and allowed to the key; otherwise the error Ashby answers. */
-export function resolveEndpoint(name: string, key: SandboxKey): ServedEndpoint {
+export function resolveEndpoint(
+  name: string,
+  key: SandboxKey,
+  unserved: ReadonlySet<string> = new Set(),
+): ServedEndpoint {
   const spec = findEndpoint(name);
-  const handler = spec ? HANDLERS.get(spec.name) : undefined;
+  const handler = spec && !unserved.has(spec.name) ? HANDLERS.get(spec.name) : undefined;
   if (!spec || !handler) {
     throw new ApiError('unknown_endpoint', `The sandbox does not implement "${name}"`, 404);
   }
