@@ -545,6 +545,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
       ['edit-source', `#/flows/${source?.id}/edit`, 'Edit E2E candidates'],
       ['edit-destination', `#/flows/${destination?.id}/edit`, 'Edit E2E import'],
       ['run', `#/runs/${run?.id}`, 'E2E candidates'],
+      ['webhooks', `#/flows/${source?.id}/webhooks`, 'Webhooks — E2E candidates'],
       ['data', `#/data?flowId=${source?.id}`, 'Data preview'],
       ['quarantine', '#/quarantine', 'Quarantine'],
       ['tokens', '#/tokens', 'API tokens'],
