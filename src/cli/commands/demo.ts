@@ -56,6 +56,8 @@ export function demoCommand(ctx: CliContext): Command {
             (q) => `  sqlite3 ${JSON.stringify(result.db)} "${q.replace(/\s*\n\s*/g, ' ')}"`,
           ),
           '',
+          `Recruiting analytics: npx ashpipe analytics show application_funnel --to ${JSON.stringify(`sqlite:${result.db}`)} (and \`analytics list\` for the others).`,
+          '',
           'Sync a real Ashby account: ASHBY_API_KEY=... npx ashpipe sync (see `npx ashpipe sync --help`).',
         ].join('\n'),
       );
