@@ -9,6 +9,9 @@ import type { SyncEvent, SyncSummary } from '../sync/index.js';
 import { syncToTarget } from '../sync/index.js';
 import { Vault } from '../vault/index.js';
 
+/** Sandbox candidates of the demo unless asked otherwise. */
+export const DEMO_SCALE = 300;
+
 /** Name of the credential the demo stores in its own vault. */
 export const DEMO_CREDENTIAL = 'sandbox-demo';
 /** The sandbox key with every scope and confidential access. */
@@ -27,9 +30,10 @@ export interface DemoOptions {
    */
   home?: string;
   /**
-   * Candidates in the sandbox; every other count derives from it.
-   * @default 1000
-   * @example 200
+   * Candidates in the sandbox; every other count derives from it. Kept small because the stage history
+   * costs one request per application on the first sync.
+   * @default 300
+   * @example 1000
    */
   scale?: number;
   /** Where the story goes (stderr). */
@@ -189,9 +193,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const db = path.resolve(options.db ?? './ashpipe-demo.db');
   const home = path.resolve(options.home ?? './.ashpipe-demo');
   const say = options.say;
-  const sandbox = await startSandbox({ scale: options.scale ?? 1000, seed: 1 });
+  const sandbox = await startSandbox({ scale: options.scale ?? DEMO_SCALE, seed: 1 });
   try {
-    say(`1. Started an Ashby sandbox at ${sandbox.url} (${options.scale ?? 1000} candidates, made-up data).`);
+    say(
+      `1. Started an Ashby sandbox at ${sandbox.url} (${options.scale ?? DEMO_SCALE} candidates, made-up data).`,
+    );
     const apiKey = storeDemoCredential(home, sandbox.url, say);
     say(`2. Stored its API key encrypted in the demo vault (${home}) as credential "${DEMO_CREDENTIAL}".`);
     removeDatabase(db);
