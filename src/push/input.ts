@@ -34,6 +34,11 @@ export interface InputRow {
    * @default derived from the input and the row's line (unreadable rows) or content
    */
   key?: string;
+  /**
+   * The place in its input the row already has (a replayed entry keeps its own).
+   * @default its `--key` value, else its row in the input
+   */
+  inputKey?: string;
 }
 
 /** Input formats `ashpipe push` reads. */

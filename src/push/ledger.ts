@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { SqliteDatabase, SqliteStatement } from '../util/sqlite.js';
+import { OUTCOME_UNKNOWN } from './operations/shared.js';
 import type { RecordStatus } from './types.js';
 
 export type LedgerState = 'pending' | 'in-flight' | 'done' | 'failed';
@@ -201,6 +202,11 @@ export interface QuarantineEntry {
   /** How the run that quarantined it was set up (mapping, policy), for replay. */
   options: Record<string, unknown>;
   status: QuarantineStatus;
+  /** The record's place in its input, kept when the record is corrected (see {@link NewQuarantineEntry}). */
+  inputKey: string | null;
+  closedAt: string | null;
+  /** @example 'push run 3f2c…' or 'ashpipe quarantine resolve' */
+  closedBy: string | null;
 }
 
 interface QuarantineRow {
@@ -217,6 +223,9 @@ interface QuarantineRow {
   raw: string;
   options: string | null;
   status: QuarantineStatus;
+  input_key: string | null;
+  closed_at: string | null;
+  closed_by: string | null;
 }
 
 function toQuarantine(row: QuarantineRow): QuarantineEntry {
@@ -234,6 +243,9 @@ function toQuarantine(row: QuarantineRow): QuarantineEntry {
     raw: JSON.parse(row.raw) as unknown,
     options: jsonObject(row.options),
     status: row.status,
+    inputKey: row.input_key,
+    closedAt: row.closed_at,
+    closedBy: row.closed_by,
   };
 }
 
@@ -254,42 +266,65 @@ export interface NewQuarantineEntry {
   requestId?: string | undefined;
   raw: unknown;
   options?: Record<string, unknown>;
+  /**
+   * The record's place in its input, which a correction of the record does not change: its `--key`
+   * value, or its row in that file or flow. A later run that applies the record at this place closes
+   * the entry as `resolved`.
+   * @example 'key:cand-0042'
+   */
+  inputKey?: string | undefined;
+}
+
+/** The open entry a new quarantining of `entry` updates, if any (see {@link addQuarantine}). */
+function openEntryOf(db: SqliteDatabase, entry: NewQuarantineEntry): number | undefined {
+  if (entry.recordKey !== undefined) {
+    const same = prepared(
+      db,
+      `SELECT id FROM push_quarantine WHERE operation = ? AND record_key = ? AND status = 'open'
+         ORDER BY id DESC LIMIT 1`,
+    ).get(entry.operation, entry.recordKey) as { id: number } | undefined;
+    if (same) return same.id;
+  }
+  if (entry.inputKey === undefined) return undefined;
+  // A write whose outcome is unknown keeps its own entry: its record key names a ledger row in flight.
+  const place = prepared(
+    db,
+    `SELECT id FROM push_quarantine WHERE operation = ? AND input_key = ? AND status = 'open'
+       AND error_code <> ? ORDER BY id DESC LIMIT 1`,
+  ).get(entry.operation, entry.inputKey, OUTCOME_UNKNOWN) as { id: number } | undefined;
+  return place?.id;
 }
 
 /**
  * Quarantines a record. A record already open in the quarantine under the same operation and record key
- * (the same row of a rerun, or a replay that failed again) has its entry updated with the latest run and
+ * (the same row of a rerun, or a replay that failed again), or at the same place in its input (the row
+ * was corrected and fails for another reason), has its entry updated with the latest record, run and
  * error instead of gaining a second one; returns the entry id.
  */
 export function addQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number {
   return db.transaction(() => {
-    if (entry.recordKey !== undefined) {
-      const open = prepared(
-        db,
-        `SELECT id FROM push_quarantine WHERE operation = ? AND record_key = ? AND status = 'open'
-           ORDER BY id DESC LIMIT 1`,
-      ).get(entry.operation, entry.recordKey) as { id: number } | undefined;
-      if (open) {
-        prepared(
-          db,
-          `UPDATE push_quarantine SET run_id = ?, at = ?, row_number = ?, error_code = ?, error_message = ?,
-             field_path = ?, request_id = ?, raw = ?, options = ? WHERE id = ?`,
-        ).run(
-          entry.runId,
-          now(),
-          entry.rowNumber ?? null,
-          entry.errorCode,
-          entry.errorMessage,
-          entry.fieldPath ?? null,
-          entry.requestId ?? null,
-          JSON.stringify(entry.raw ?? null),
-          JSON.stringify(entry.options ?? {}),
-          open.id,
-        );
-        return open.id;
-      }
-    }
-    return insertQuarantine(db, entry);
+    const open = openEntryOf(db, entry);
+    if (open === undefined) return insertQuarantine(db, entry);
+    prepared(
+      db,
+      `UPDATE push_quarantine SET run_id = ?, at = ?, row_number = ?, record_key = COALESCE(?, record_key),
+         error_code = ?, error_message = ?, field_path = ?, request_id = ?, raw = ?, options = ?,
+         input_key = COALESCE(input_key, ?) WHERE id = ?`,
+    ).run(
+      entry.runId,
+      now(),
+      entry.rowNumber ?? null,
+      entry.recordKey ?? null,
+      entry.errorCode,
+      entry.errorMessage,
+      entry.fieldPath ?? null,
+      entry.requestId ?? null,
+      JSON.stringify(entry.raw ?? null),
+      JSON.stringify(entry.options ?? {}),
+      entry.inputKey ?? null,
+      open,
+    );
+    return open;
   })();
 }
 
@@ -297,7 +332,7 @@ function insertQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number
   const result = prepared(
     db,
     `INSERT INTO push_quarantine (run_id, at, operation, row_number, record_key, error_code, error_message,
-         field_path, request_id, raw, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         field_path, request_id, raw, options, input_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     entry.runId,
     now(),
@@ -310,6 +345,7 @@ function insertQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number
     entry.requestId ?? null,
     JSON.stringify(entry.raw ?? null),
     JSON.stringify(entry.options ?? {}),
+    entry.inputKey ?? null,
   );
   return Number(result.lastInsertRowid);
 }
@@ -353,12 +389,54 @@ export function getQuarantine(db: SqliteDatabase, id: number): QuarantineEntry |
   return row ? toQuarantine(row) : undefined;
 }
 
-export function setQuarantineStatus(db: SqliteDatabase, id: number, status: QuarantineEntry['status']): void {
-  prepared(db, 'UPDATE push_quarantine SET status = ?, closed_at = ? WHERE id = ?').run(
+/**
+ * Sets an entry's status; `closedBy` says who or what closed it.
+ * @example setQuarantineStatus(db, 12, 'dismissed', 'ashpipe quarantine dismiss')
+ */
+export function setQuarantineStatus(
+  db: SqliteDatabase,
+  id: number,
+  status: QuarantineEntry['status'],
+  closedBy?: string,
+): void {
+  const open = status === 'open';
+  prepared(db, 'UPDATE push_quarantine SET status = ?, closed_at = ?, closed_by = ? WHERE id = ?').run(
     status,
-    status === 'open' ? null : now(),
+    open ? null : now(),
+    open ? null : (closedBy ?? null),
     id,
   );
+}
+
+/** Whether `operation` has open entries that a later run could close (see {@link resolveByInput}). */
+export function hasResolvableQuarantine(db: SqliteDatabase, operation: string): boolean {
+  return (
+    prepared(
+      db,
+      `SELECT 1 FROM push_quarantine WHERE operation = ? AND status = 'open' AND input_key IS NOT NULL
+         AND error_code <> ? LIMIT 1`,
+    ).get(operation, OUTCOME_UNKNOWN) !== undefined
+  );
+}
+
+/**
+ * A record at `inputKey` was applied: its open entries are closed as `resolved` by `closedBy`. Entries of
+ * a write whose outcome is unknown stay open: only a person (or a replay's look-up) can say whether Ashby
+ * has that record, and the applied one may be a second copy of it. Returns the ids closed.
+ */
+export function resolveByInput(
+  db: SqliteDatabase,
+  operation: string,
+  inputKey: string,
+  closedBy: string,
+): number[] {
+  const rows = prepared(
+    db,
+    `UPDATE push_quarantine SET status = 'resolved', closed_at = ?, closed_by = ?
+       WHERE operation = ? AND input_key = ? AND status = 'open' AND error_code <> ?
+       RETURNING id`,
+  ).all(now(), closedBy, operation, inputKey, OUTCOME_UNKNOWN) as Array<{ id: number }>;
+  return rows.map((r) => r.id);
 }
 
 // ---------------------------------------------------------------------------------------------------

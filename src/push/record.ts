@@ -156,6 +156,7 @@ export async function handleRecord(run: PushRun, record: ValidRecord): Promise<v
   const { db, operation } = run.options;
   let entry = ensurePending(db, operation.name, key, run.runId);
   if (entry.state === 'done') {
+    run.applied(row);
     run.emit({
       ...run.base(row, key),
       status: 'skipped-done',
@@ -167,6 +168,7 @@ export async function handleRecord(run: PushRun, record: ValidRecord): Promise<v
     try {
       const outcome = await attempt(run, record, entry);
       markDone(db, operation.name, key, outcome.id, outcome.status);
+      run.applied(row);
       run.emit({
         ...run.base(row, key),
         status: outcome.status,

@@ -71,7 +71,11 @@ export function planReplay(entries: readonly QuarantineEntry[], options: PlanRep
   const rows: InputRow[] = entries.map((e, i) => {
     const raw = fixed?.has(e.id) ? fixed.get(e.id) : e.raw;
     // An entry that fails again keeps its own key, and so its own entry.
-    const key = e.recordKey !== null ? { key: e.recordKey } : {};
+    // …and its place in its input, so that a later push of that input knows it.
+    const key = {
+      ...(e.recordKey !== null ? { key: e.recordKey } : {}),
+      inputKey: e.inputKey ?? `entry:${e.id}`,
+    };
     return raw !== null && typeof raw === 'object' && !Array.isArray(raw)
       ? { row: i + 1, record: raw as Record<string, unknown>, raw, ...key }
       : {
@@ -90,6 +94,12 @@ export interface ReplayOptions {
   db: SqliteDatabase;
   /** Validate and look up only: nothing is marked or closed. @default false */
   dryRun?: boolean;
+  /**
+   * Who replays, recorded with the entries the replay closes.
+   * @default 'replay'
+   * @example 'ashpipe quarantine replay'
+   */
+  closedBy?: string;
   /** Runs the push (e.g. `runPush` with a client, or the CLI's push with its progress and summary). */
   send: (push: ReplayPush) => Promise<PushSummary>;
 }
@@ -151,7 +161,7 @@ export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): P
       },
     })
     .finally(() => {
-      for (const id of closed) setQuarantineStatus(db, id, 'replayed');
+      for (const id of closed) setQuarantineStatus(db, id, 'replayed', options.closedBy ?? 'replay');
     });
   return { summary, closed: [...closed], outcomeUnknown };
 }

@@ -2,13 +2,22 @@
  * What one push run shares between its records: the options with their defaults, the counts, the results
  * file, the ledger's run, the quarantine, and why the run stopped.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { defined } from '../util/defined.js';
 import { safeStringify } from '../util/redact.js';
 import type { PushOptions, RecordResult, RunStop } from './engine.js';
 import type { ErrorInfo } from './errors.js';
+import { isBlank } from './fields.js';
 import type { InputRow } from './input.js';
-import { addQuarantine, finishRun, hasLedgerEntries, startRun } from './ledger.js';
+import {
+  addQuarantine,
+  finishRun,
+  hasLedgerEntries,
+  hasResolvableQuarantine,
+  resolveByInput,
+  startRun,
+} from './ledger.js';
 import { IDENTITY_MAPPING, type Mapping } from './mapping.js';
 import type { OnExisting, RecordStatus } from './types.js';
 
@@ -73,6 +82,8 @@ export class PushRun {
   /** A dry run of an operation never pushed before has nothing to find in the ledger: one query, not one per record. */
   readonly ledgerUsed: boolean;
   readonly probes = new WriteProbes();
+  /** Whether applied records may close earlier entries: one query per run, not one per record when none can. */
+  private readonly resolvable: boolean;
   stopped: RunStop | undefined;
   total = 0;
   private readonly resultsFd: number | undefined;
@@ -87,6 +98,7 @@ export class PushRun {
     this.onExisting = options.onExisting ?? 'skip';
     this.inputKey = options.inputKey ?? options.inputLabel ?? '';
     this.ledgerUsed = !this.dryRun || hasLedgerEntries(db, operation.name);
+    this.resolvable = !this.dryRun && hasResolvableQuarantine(db, operation.name);
     this.runId = this.dryRun
       ? `dry-run-${Date.now()}`
       : startRun(db, operation.name, options.inputLabel ?? '', this.dryRun);
@@ -113,6 +125,32 @@ export class PushRun {
     };
   }
 
+  /**
+   * The row's place in its input, which stays when the row is corrected: the key it already has (a
+   * replayed entry), its `--key` value, else its row number in this input (file or flow).
+   */
+  inputKeyOf(row: InputRow): string {
+    if (row.inputKey !== undefined) return row.inputKey;
+    const { keyColumn } = this.options;
+    const v = keyColumn !== undefined ? row.record?.[keyColumn] : undefined;
+    if (!isBlank(v) && (typeof v !== 'object' || v === null)) return `key:${String(v).trim()}`;
+    return `row:${createHash('sha256').update(`${this.inputKey}\u0000${row.row}`).digest('hex')}`;
+  }
+
+  /**
+   * The row's record was applied (or found applied): earlier entries of its place in the input are
+   * closed as `resolved` by this run.
+   */
+  applied(row: InputRow): void {
+    if (this.resolvable)
+      resolveByInput(
+        this.options.db,
+        this.options.operation.name,
+        this.inputKeyOf(row),
+        `push run ${this.runId}`,
+      );
+  }
+
   /** Quarantines a record (not in a dry run) and reports it; `result` names the row (and key) reported. */
   quarantine(
     row: InputRow,
@@ -128,6 +166,7 @@ export class PushRun {
           operation: options.operation.name,
           rowNumber: row.row,
           recordKey: key,
+          inputKey: this.inputKeyOf(row),
           errorCode: info.code,
           errorMessage: info.message,
           fieldPath: info.path,

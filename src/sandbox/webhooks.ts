@@ -20,8 +20,13 @@ export interface WebhookDelivery {
 function payloadOf(event: WorldEvent): { action: string; data: Record<string, unknown> } | undefined {
   const rec = event.record;
   if (!rec) return undefined;
-  // Announced actions (candidateStageChange, candidateHire) carry the application.
-  if (event.action) return { action: event.action, data: { application: rec } };
+  // Announced actions carry the application (candidateStageChange, candidateHire) or the posting
+  // (jobPostingPublish, jobPostingUnpublish).
+  if (event.action)
+    return {
+      action: event.action,
+      data: { [event.action.startsWith('jobPosting') ? 'jobPosting' : 'application']: rec },
+    };
   const change = event.change;
   if (!change) return undefined;
   switch (`${change.kind}.${change.op}`) {

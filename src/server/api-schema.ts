@@ -57,7 +57,17 @@ const flowBase = {
   name: z.string().trim().min(1).max(120),
   credentialId: z.string().min(1),
   schedule: cron,
-  options: z.record(z.unknown()).default({}),
+  options: z
+    .object({
+      piiPolicy: z
+        .enum(['none', 'default'])
+        .optional()
+        .describe(
+          'personal data of a source flow: none (stored as Ashby sends it) or default (the fields of `ashpipe pii catalogue` hashed, masked or dropped before they are written)',
+        ),
+    })
+    .catchall(z.unknown())
+    .default({}),
 };
 
 /** Body of `POST /flows` for an Ashby source (Ashby → database). */
@@ -152,6 +162,15 @@ export const replayBody = z
     /** The flow whose credential replays records the CLI quarantined (they name no flow). */
     flowId: z.string().optional(),
     dryRun: z.boolean().optional(),
+    /** Edited records by entry id (each checked with `POST /quarantine/{id}/check`); others replay as read. */
+    records: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  })
+  .strict();
+/** `POST /quarantine/{id}/check`. */
+export const recordCheckBody = z
+  .object({
+    /** The entry's record as edited: input column (or mapped field) → value. */
+    record: z.record(z.string(), z.unknown()),
   })
   .strict();
 
@@ -261,6 +280,8 @@ export const streamInfoSchema = z.object({
   permission: z.string(),
   description: z.string(),
   optIn: z.boolean(),
+  /** Requests one full pass takes. @example 'one request per 100 records' */
+  cost: z.string(),
 });
 export type StreamInfo = z.infer<typeof streamInfoSchema>;
 
@@ -402,9 +423,21 @@ export const quarantineItemSchema = z.object({
   errorMessage: z.string(),
   createdAt: isoTime,
   status: z.enum(['open', 'replayed', 'resolved', 'dismissed']),
+  closedAt: isoTime.optional(),
+  /** Who or what closed the entry: a push run that applied the record, a replay, the console, the CLI. */
+  closedBy: z.string().optional(),
 });
 export type QuarantineItem = z.infer<typeof quarantineItemSchema>;
 const quarantineItemResponse = z.object({ item: quarantineItemSchema });
+
+/** `POST /quarantine/{id}/check`. */
+export const recordCheckResponse = z.object({
+  ok: z.boolean(),
+  /** Why a replay would quarantine the record again, field by field. */
+  issues: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** The record as it would be sent (mapped and coerced), when valid. */
+  body: z.record(z.string(), z.unknown()).optional(),
+});
 
 export const replayResponse = z.object({
   replayed: z.number(),
@@ -414,23 +447,71 @@ export const replayResponse = z.object({
   run: runSchema,
 });
 
-/** `GET /flows/{id}/webhooks`. */
-export const webhookStatusResponse = z.union([
-  z.object({ enabled: z.literal(false), path: z.string() }),
-  z.object({
-    enabled: z.literal(true),
-    path: z.string(),
-    secretStored: z.boolean(),
-    lastPingAt: isoTime.nullable(),
-    lastEventAt: isoTime.nullable(),
-    eventsToday: z.number(),
-    lagMs: z.number().nullable(),
-    pending: z.number(),
-    parked: z.number(),
-    applied: z.number(),
-    ignored: z.number(),
-  }),
-]);
+/** `PUT /flows/{id}/webhooks`: turn a source flow's webhook receiver on or off. */
+export const webhookToggleBody = z.object({ enabled: z.boolean() }).strict();
+/** `POST /flows/{id}/webhooks/install`: register the receiver in Ashby, one webhook per event type. */
+export const webhookInstallBody = z
+  .object({
+    /**
+     * The receiver's URL as Ashby reaches it (https, public).
+     * @example 'https://ashpipe.example.com/webhooks/ashby/flow_123'
+     */
+    url: z.string().url().max(2048),
+    /** Event types; absent = every type ashpipe applies. */
+    events: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+
+const installedWebhookSchema = z.object({
+  webhookId: z.string(),
+  webhookType: z.string(),
+  requestUrl: z.string(),
+  createdAt: isoTime,
+});
+
+/** `GET /flows/{id}/webhooks`: the receiver of a source flow and how it is doing. */
+export const webhookStatusSchema = z.object({
+  enabled: z.boolean(),
+  /** Path of the receiver on this server; Ashby needs it with the server's public origin in front. */
+  path: z.string(),
+  /** Whether a secret token is stored for the flow's credential (the secret itself is shown only once). */
+  secretStored: z.boolean(),
+  /** Webhooks registered in Ashby for the flow's credential. */
+  installed: z.array(installedWebhookSchema),
+  /** Event types the receiver applies (the others are stored and acknowledged). */
+  eventTypes: z.array(z.string()),
+  /** The inbox's figures; `null` while webhooks are off. */
+  stats: z
+    .object({
+      lastPingAt: isoTime.nullable(),
+      lastEventAt: isoTime.nullable(),
+      /** Events (pings left out) received since midnight UTC. */
+      eventsToday: z.number(),
+      /** Received → applied of the last applied event, in milliseconds. */
+      lagMs: z.number().nullable(),
+      /** Received → applied over the last 1,000 applied events, median and 95th percentile. */
+      lagP50Ms: z.number().nullable(),
+      lagP95Ms: z.number().nullable(),
+      pending: z.number(),
+      parked: z.number(),
+      applied: z.number(),
+      ignored: z.number(),
+    })
+    .nullable(),
+});
+export type WebhookStatus = z.infer<typeof webhookStatusSchema>;
+
+/** An event the receiver gave up applying after repeated failures. */
+export const parkedEventSchema = z.object({
+  /** Ashby's `webhookActionId`. */
+  actionId: z.string(),
+  action: z.string(),
+  receivedAt: isoTime,
+  attempts: z.number(),
+  /** Why the last attempt failed. */
+  reason: z.string().nullable(),
+});
+export type ParkedEvent = z.infer<typeof parkedEventSchema>;
 
 /** The answers of the routes, by name (the console's `api<…>()` calls and the OpenAPI document use them). */
 export const responses = {
@@ -458,12 +539,21 @@ export const responses = {
   flowTest: flowTestResponse,
   run: runResponse,
   cancelling: z.object({ cancelling: z.literal(true) }),
-  webhooks: webhookStatusResponse,
+  webhooks: webhookStatusSchema,
+  webhookSecret: z.object({
+    /** The secret token, shown this once: paste it into Ashby's webhook settings. */
+    secret: z.string(),
+    status: webhookStatusSchema,
+  }),
+  webhookUninstalled: z.object({ removed: z.array(installedWebhookSchema), status: webhookStatusSchema }),
+  parkedEvents: z.object({ events: z.array(parkedEventSchema) }),
+  parkedRetry: z.object({ actionId: z.string(), requeued: z.literal(true) }),
   runs: z.object({ runs: z.array(runSchema), limit: z.number(), offset: z.number() }),
   datasets: z.object({ flowId: z.string(), tables: z.array(datasetTableSchema) }),
   preview: datasetPageSchema,
   quarantine: z.object({ items: z.array(quarantineItemSchema), limit: z.number(), offset: z.number() }),
   quarantineItem: quarantineItemResponse,
+  recordCheck: recordCheckResponse,
   replay: replayResponse,
   upload: z.object({ upload: z.object({ path: z.string(), name: z.string(), bytes: z.number() }) }),
 } as const;
@@ -774,9 +864,65 @@ export const apiRoutes: readonly ApiRoute[] = [
   {
     method: 'get',
     path: '/flows/{id}/webhooks',
-    tag: 'flows',
-    summary: "A source flow's webhook receiver: last ping, last event, events today, lag, queue counts",
+    tag: 'webhooks',
+    summary:
+      "A source flow's webhook receiver: its path, secret stored or not, webhooks registered in Ashby, last ping, last event, events today, lag p50/p95, queue counts",
     response: responses.webhooks,
+    errors: [404],
+  },
+  {
+    method: 'put',
+    path: '/flows/{id}/webhooks',
+    tag: 'webhooks',
+    summary:
+      'Turn the receiver of a source flow on or off (deliveries to a flow whose webhooks are off are answered 410, which Ashby does not retry)',
+    body: webhookToggleBody,
+    response: responses.webhooks,
+    errors: [404, 422],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/webhooks/install',
+    tag: 'webhooks',
+    summary:
+      "Register the receiver in Ashby through the flow's credential: one webhook.create per event type, signed with a new secret (shown this once); needs the key's API Keys: Write permission",
+    body: webhookInstallBody,
+    status: 201,
+    response: responses.webhookSecret,
+    errors: [403, 404, 422, 502],
+  },
+  {
+    method: 'delete',
+    path: '/flows/{id}/webhooks/install',
+    tag: 'webhooks',
+    summary: "Delete the credential's webhooks in Ashby (webhook.delete)",
+    response: responses.webhookUninstalled,
+    errors: [403, 404, 502],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/webhooks/secret',
+    tag: 'webhooks',
+    summary:
+      'A new secret token for webhooks set up in Ashby by hand, shown this once (deliveries signed with the old one are refused from now on)',
+    status: 201,
+    response: responses.webhookSecret,
+    errors: [404],
+  },
+  {
+    method: 'get',
+    path: '/flows/{id}/webhooks/parked',
+    tag: 'webhooks',
+    summary: 'Events the receiver gave up applying, with the reason',
+    response: responses.parkedEvents,
+    errors: [404],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/webhooks/parked/{actionId}/retry',
+    tag: 'webhooks',
+    summary: 'Apply a parked event again (one more failure parks it again with the new reason)',
+    response: responses.parkedRetry,
     errors: [404],
   },
   {
@@ -861,6 +1007,16 @@ export const apiRoutes: readonly ApiRoute[] = [
     summary: 'Dismiss an open entry (its record is not to be pushed); 409 unless open',
     response: responses.quarantineItem,
     errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/quarantine/{id}/check',
+    tag: 'quarantine',
+    summary:
+      "Check an edited record against the entry's operation and mapping, as a replay would prepare it; sends nothing",
+    body: recordCheckBody,
+    response: responses.recordCheck,
+    errors: [404, 422],
   },
   {
     method: 'post',

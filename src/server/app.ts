@@ -26,7 +26,8 @@ import {
   PayloadTooLargeError,
   uploadRoutes,
 } from './routes/uploads.js';
-import { WebhookHub, webhookReceiveRoutes, webhookStatusRoutes } from './webhooks.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { WebhookHub, webhookReceiveRoutes } from './webhooks.js';
 
 /** Options of {@link createApp} beyond its dependencies. */
 export interface AppOptions {
@@ -171,7 +172,9 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
       const text = await c.res.text();
       const headers = new Headers(c.res.headers);
       headers.delete('content-length');
-      c.res = new Response(redact(text), { status: c.res.status, headers });
+      const revealed = c.get('revealed');
+      const safe = revealed ? text.split(revealed).map(redact).join(revealed) : redact(text);
+      c.res = new Response(safe, { status: c.res.status, headers });
     }
   });
   api.get('/openapi.json', (c) => c.json(openApiDocument()));
@@ -183,7 +186,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   secured.route('/tokens', tokenRoutes(deps));
   secured.route('/credentials', credentialRoutes(deps));
   secured.route('/flows', flowRoutes(deps));
-  secured.route('/flows', webhookStatusRoutes(deps, hub));
+  secured.route('/flows', webhookRoutes(deps, hub));
   secured.route('/runs', runRoutes(deps));
   secured.route('/datasets', datasetRoutes(deps));
   secured.route('/quarantine', quarantineRoutes(deps));

@@ -14,7 +14,13 @@ export type Principal =
   | { kind: 'session'; tokenHash: string; csrfHash: string }
   | { kind: 'token'; tokenId: string };
 
-export type AppEnv = { Variables: { principal: Principal } };
+export type AppEnv = {
+  Variables: {
+    principal: Principal;
+    /** A secret this answer shows on purpose, once (a new webhook secret): redaction leaves it alone. */
+    revealed?: string;
+  };
+};
 
 /** Limits on failed console logins. */
 export interface LoginLimitOptions {

@@ -3,6 +3,7 @@ import { defined } from '../util/defined.js';
 import { registerSecret } from '../util/redact.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
 import type { Vault } from '../vault/vault.js';
+import { isWebhookSecretName, secretNameFor } from '../webhooks/install.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { CredentialService, VerifyKey } from './services.js';
 
@@ -76,6 +77,14 @@ export async function verifyWithin(
   }
 }
 
+/** 422 for a name of the form webhook secrets take, which would hide the credential from every list. */
+function reservedName(name: string): void {
+  if (isWebhookSecretName(name.trim()))
+    throw new ValidationError('names ending in ":webhook-secret" are kept for webhook secrets', [
+      { path: 'name', message: 'reserved name' },
+    ]);
+}
+
 /**
  * The vault seen by id (the API's resource id) instead of by name; every new or rotated key is verified
  * first, and a key Ashby rejects is never stored.
@@ -92,12 +101,13 @@ export class VaultCredentialService implements CredentialService {
     return verifyWithin(this.verifyKey, apiKey, baseUrl, this.deadlineMs);
   }
 
+  // Webhook secrets live in the vault too, but they are no API keys: they are never listed as credentials.
   list(): CredentialInfo[] {
-    return this.vault.list();
+    return this.vault.list().filter((c) => !isWebhookSecretName(c.name));
   }
 
   get(id: string): CredentialInfo {
-    const found = this.vault.list().find((c) => c.id === id);
+    const found = this.list().find((c) => c.id === id);
     if (!found) throw new NotFoundError('credential', id);
     return found;
   }
@@ -110,6 +120,7 @@ export class VaultCredentialService implements CredentialService {
     saveUnverified?: boolean;
   }): Promise<CredentialInfo> {
     registerSecret(input.apiKey);
+    reservedName(input.name);
     const baseUrl = input.baseUrl ?? this.defaultBaseUrl;
     const verification = await this.check(input.apiKey.trim(), baseUrl);
     if (verification.status === 'invalid') throw keyRejected(baseUrl, 'nothing was saved');
@@ -124,7 +135,14 @@ export class VaultCredentialService implements CredentialService {
   }
 
   edit(id: string, changes: { name?: string; description?: string }): CredentialInfo {
-    return this.vault.edit(this.get(id).name, changes);
+    if (changes.name !== undefined) reservedName(changes.name);
+    const current = this.get(id);
+    const edited = this.vault.edit(current.name, changes);
+    // The webhook secret follows its credential's name.
+    const secret = secretNameFor(current.name);
+    if (edited.name !== current.name && this.vault.has(secret))
+      this.vault.edit(secret, { name: secretNameFor(edited.name) });
+    return edited;
   }
 
   async rotate(
@@ -149,7 +167,10 @@ export class VaultCredentialService implements CredentialService {
   }
 
   remove(id: string): CredentialInfo {
-    return this.vault.delete(this.get(id).name);
+    const removed = this.vault.delete(this.get(id).name);
+    const secret = secretNameFor(removed.name);
+    if (this.vault.has(secret)) this.vault.delete(secret);
+    return removed;
   }
 
   access(id: string, purpose: string): { apiKey: string; baseUrl: string; credential: CredentialInfo } {

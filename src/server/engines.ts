@@ -4,6 +4,7 @@ import path from 'node:path';
 import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
+import { type HashKeySource, type PiiTransformer, resolvePiiPolicy } from '../privacy/index.js';
 import { emptyPushCounts, type PushSummary, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
 import { IDENTITY_MAPPING, type Mapping } from '../push/mapping.js';
@@ -102,7 +103,37 @@ export function sourceRequestOptions(options: Record<string, unknown>): {
  * `requestsPerSecond` (cap on request starts per second, default none) and `concurrency` (requests in
  * flight at once, default 2).
  */
-export const syncEngine: FlowEngine = async (flow, ctx) => {
+export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
+
+/**
+ * The source engine, with where its PII policy finds the hash key (the home's master key): a flow whose
+ * `options.piiPolicy` is `default` has its records hashed, masked or dropped before they are written.
+ */
+export function sourceEngine(hashKey?: HashKeySource): FlowEngine {
+  return (flow, ctx) => runSource(flow, ctx, hashKey);
+}
+
+/** The flow's PII policy; `undefined` for none. */
+export function flowPiiPolicy(
+  options: Record<string, unknown>,
+  hashKey: HashKeySource | undefined,
+): PiiTransformer | undefined {
+  const spec = options.piiPolicy;
+  if (spec === undefined || spec === 'none') return undefined;
+  if (spec !== 'default')
+    throw new ValidationError(`options.piiPolicy: expected none or default, got ${JSON.stringify(spec)}`, [
+      { path: 'options.piiPolicy', message: 'expected none or default' },
+    ]);
+  if (!hashKey)
+    throw new Error('this server cannot hash personal data: it has no home to find the master key in');
+  return resolvePiiPolicy(spec, hashKey);
+}
+
+async function runSource(
+  flow: Parameters<FlowEngine>[0],
+  ctx: Parameters<FlowEngine>[1],
+  hashKey: HashKeySource | undefined,
+): Promise<RunOutcome> {
   if (flow.config.kind !== 'source') throw new Error('not a source flow');
   const config = flow.config;
   const streams = selectStreams(config.streams.length > 0 ? { streams: config.streams } : {});
@@ -112,7 +143,9 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
   const report = () => ctx.progress({ counts: [...counts.values()] });
   if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
   const requestOptions = sourceRequestOptions(config.options);
+  const piiPolicy = flowPiiPolicy(config.options, hashKey);
   const summary = await syncToTarget({
+    ...(piiPolicy ? { piiPolicy } : {}),
     apiKey: ctx.apiKey,
     baseUrl: ctx.baseUrl,
     target: targetString(config.target),
@@ -162,7 +195,7 @@ export const syncEngine: FlowEngine = async (flow, ctx) => {
     ],
   };
   return outcome;
-};
+}
 
 /** Records a source's dry run reads per stream. */
 const DRY_RUN_SAMPLE = 5;

@@ -19,7 +19,7 @@ import { type MissedRunPolicy, Scheduler } from './scheduler.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './security/crypto.js';
 import type { ServerServices } from './services.js';
 import { ServerStore } from './store.js';
-import { WebhookHub } from './webhooks.js';
+import { WebhookHub, type WebhookHubOptions } from './webhooks.js';
 import { type DefaultServicesOptions, defaultServices } from './wiring.js';
 
 export { createApp } from './app.js';
@@ -92,6 +92,8 @@ export interface StartServerOptions {
    * @default true when the server's own Ashby base URL is plain http on this machine (sandbox mode), else false
    */
   allowHttpBaseUrl?: boolean;
+  /** How the webhook receivers of source flows retry and park events. @default the hub's */
+  webhooks?: WebhookHubOptions;
 }
 
 /** A running server. */
@@ -180,7 +182,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         `refusing to listen on ${host} before the admin password is set: set ASHPIPE_ADMIN_PASSWORD, or start on 127.0.0.1 and set it in the console first`,
       );
     }
-    const webhookHub = new WebhookHub(deps);
+    const webhookHub = new WebhookHub(deps, options.webhooks);
     const app = createApp(deps, {
       webhookHub,
       ...(options.webRoot ? { webRoot: options.webRoot } : {}),

@@ -1,7 +1,8 @@
 import { AshbyClient } from '../ashby/client.js';
-import { runPush } from '../push/engine.js';
+import { prepareRow, runPush } from '../push/engine.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry, setQuarantineStatus } from '../push/ledger.js';
 import { planReplay, replayEntries, vouchedNotice } from '../push/replay.js';
+import { defined } from '../util/defined.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import { pushCount } from './engines.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -10,6 +11,8 @@ import type {
   QuarantineFilter,
   QuarantineItem,
   QuarantineService,
+  RecordCheck,
+  ReplayRequest,
   ReplayResult,
 } from './services.js';
 
@@ -35,6 +38,7 @@ function toItem(e: QuarantineEntry): QuarantineItem {
     errorMessage: e.errorMessage,
     createdAt: e.at,
     status: e.status,
+    ...defined({ closedAt: e.closedAt ?? undefined, closedBy: e.closedBy ?? undefined }),
   };
 }
 
@@ -67,41 +71,57 @@ export class LedgerQuarantineService implements QuarantineService {
   }
 
   get(id: string): QuarantineItem {
-    const entry = getQuarantine(this.db, parseId(id));
-    if (!entry) throw new NotFoundError('quarantine entry', id);
-    return toItem(entry);
+    return toItem(this.entry(id));
   }
 
-  close(id: string, status: 'resolved' | 'dismissed'): QuarantineItem {
+  close(id: string, status: 'resolved' | 'dismissed', closedBy = 'console'): QuarantineItem {
     const n = parseId(id);
     return this.db.transaction(() => {
       const entry = getQuarantine(this.db, n);
       if (!entry) throw new NotFoundError('quarantine entry', id);
       if (entry.status !== 'open')
         throw new ConflictError(`quarantine entry ${id} is already ${entry.status}`, 'not_open');
-      setQuarantineStatus(this.db, n, status);
+      setQuarantineStatus(this.db, n, status, closedBy);
       return this.get(id);
     })();
   }
 
-  replayEngine(ids: string[], result: ReplayResult): FlowEngine {
+  private entry(id: string): QuarantineEntry {
+    const entry = getQuarantine(this.db, parseId(id));
+    if (!entry) throw new NotFoundError('quarantine entry', id);
+    return entry;
+  }
+
+  check(id: string, record: unknown): RecordCheck {
+    const entry = this.entry(id);
+    // The replay's own preparation, so that a record that passes here is not quarantined again for its shape.
+    const plan = planReplay([entry], { fixed: new Map([[entry.id, record]]) });
+    const row = plan.rows[0];
+    if (!row) throw new Error('a replay plan of one entry has one row');
+    const prepared = prepareRow(row, plan.operation, plan.mapping, plan.keyColumn);
+    return prepared.ok
+      ? { ok: true, issues: [], body: prepared.body }
+      : { ok: false, issues: prepared.issues };
+  }
+
+  replayEngine(ids: string[], result: ReplayResult, request: ReplayRequest = {}): FlowEngine {
     const db = this.db;
-    const entries = ids.map((id) => {
-      const entry = getQuarantine(db, parseId(id));
-      if (!entry) throw new NotFoundError('quarantine entry', id);
-      return entry;
-    });
+    const entries = ids.map((id) => this.entry(id));
+    for (const id of request.records?.keys() ?? [])
+      if (!ids.includes(id)) throw new ValidationError(`records names entry ${id}, which is not in ids`);
     const operations = new Set(entries.map((e) => e.operation));
     if (operations.size !== 1)
       throw new ValidationError(
         `entries belong to several operations (${[...operations].join(', ')}); replay them one operation at a time`,
       );
-    const plan = planReplay(entries);
+    const fixed = new Map([...(request.records ?? [])].map(([id, record]) => [parseId(id), record]));
+    const plan = planReplay(entries, { fixed });
 
     return async (flow, ctx) => {
       const { summary, closed, outcomeUnknown } = await replayEntries(plan, {
         db,
         dryRun: ctx.dryRun,
+        closedBy: request.closedBy ?? 'replay',
         send: (push) =>
           runPush({
             ...push,

@@ -1,8 +1,10 @@
 import type { Scope } from '../ashby/catalogue.js';
+import type { HashKeySource } from '../privacy/key.js';
 import type { PushSummary, RecordResult } from '../push/engine.js';
 import type { QuarantineStatus } from '../push/ledger.js';
 import type { Logger } from '../util/logger.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
+import type { InstalledWebhook } from '../webhooks/install.js';
 import type { DestinationFlowConfig, Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
 
 /** Checks a key against Ashby and maps its permissions (the vault's verification probe). */
@@ -47,6 +49,8 @@ export interface StreamInfo {
   permission: string;
   description: string;
   optIn: boolean;
+  /** Requests one full pass takes, as `ashpipe streams --wide` says it. @example 'one request per 100 records' */
+  cost: string;
 }
 
 /** A write a destination flow can perform. */
@@ -114,6 +118,26 @@ export interface QuarantineItem {
   errorMessage: string;
   createdAt: string;
   status: QuarantineStatus;
+  closedAt?: string;
+  /** Who or what closed the entry. @example 'push run 3f2c…', 'console', 'ashpipe quarantine dismiss' */
+  closedBy?: string;
+}
+
+/** An edited record checked against its operation, as a replay would prepare it. */
+export interface RecordCheck {
+  ok: boolean;
+  /** Why the record would be quarantined again, field by field. */
+  issues: Array<{ path: string; reason: string }>;
+  /** The record as it would be sent (mapped and coerced), when it is valid. */
+  body?: Record<string, unknown>;
+}
+
+/** Options of {@link QuarantineService.replayEngine}. */
+export interface ReplayRequest {
+  /** Edited records by entry id; other entries replay the record as it was read. */
+  records?: ReadonlyMap<string, unknown>;
+  /** Who replays, recorded with the entries closed. @default 'replay' */
+  closedBy?: string;
 }
 
 /** Filters of {@link QuarantineService.list}. */
@@ -151,12 +175,17 @@ export interface QuarantineService {
    * Closes an open entry by hand: `resolved` (fixed some other way) or `dismissed` (not to be pushed).
    * Throws a 409 when the entry is not open.
    */
-  close?(id: string, status: 'resolved' | 'dismissed'): QuarantineItem;
+  close?(id: string, status: 'resolved' | 'dismissed', closedBy?: string): QuarantineItem;
+  /**
+   * Checks an edited record of an entry against the entry's operation and mapping, without sending
+   * anything. Throws a 404 when the entry is absent.
+   */
+  check?(id: string, record: unknown): RecordCheck;
   /**
    * An engine that replays the entries through the push engine, run by the scheduler as a run of the
    * flow (so it never overlaps another run of it). Fills `result` when it ends.
    */
-  replayEngine(ids: string[], result: ReplayResult): FlowEngine;
+  replayEngine(ids: string[], result: ReplayResult, request?: ReplayRequest): FlowEngine;
 }
 
 /** One page of a synced table. */
@@ -221,8 +250,34 @@ export type DestinationDryRun = (
   limit: number,
 ) => Promise<DryRunReport>;
 
+/**
+ * The webhooks of a credential: the secret token Ashby signs deliveries with (kept in the vault, never
+ * listed as a credential) and the webhooks registered in Ashby with `webhook.create`.
+ */
+export interface WebhookService {
+  /** The credential's webhook secret, or `undefined` when none is stored. */
+  secret(credentialId: string): string | undefined;
+  /** A new secret, replacing the old one (deliveries signed with it are refused from now on). */
+  newSecret(credentialId: string): string;
+  /** The webhooks registered for the credential. */
+  installed(credentialId: string): InstalledWebhook[];
+  /** One `webhook.create` per event type, signed with a new secret, which is returned this once. */
+  install(
+    credentialId: string,
+    url: string,
+    events: readonly string[],
+  ): Promise<{ secret: string; installed: InstalledWebhook[] }>;
+  /** `webhook.delete` of every webhook registered for the credential. */
+  uninstall(credentialId: string): Promise<InstalledWebhook[]>;
+}
+
 /** Everything the server needs from the other layers; tests pass fakes. */
 export interface ServerServices {
+  /**
+   * Where a flow's PII policy finds its hash key (the home's master key).
+   * @default none: flows whose `options.piiPolicy` hashes cannot run
+   */
+  piiHashKey?: HashKeySource;
   credentials: CredentialService;
   streams: () => StreamInfo[];
   operations: () => OperationInfo[];
@@ -233,4 +288,5 @@ export interface ServerServices {
   dryRunDestination?: DestinationDryRun;
   /** Checks a destination flow before it is stored (operation known, mapping usable); throws a 422. */
   checkDestination?: (config: DestinationFlowConfig) => void;
+  webhooks?: WebhookService;
 }

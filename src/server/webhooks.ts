@@ -1,14 +1,16 @@
 /**
  * `POST /webhooks/ashby/{flowId}`: Ashby's deliveries for a source flow whose options enable webhooks
  * (`"options": {"webhooks": true}`). No session and no CSRF token: the signature is the authentication
- * (the secret `ashpipe webhooks install --credential NAME` stored in the vault for the flow's credential).
- * The Host allowlist still applies. `GET /api/v1/flows/{id}/webhooks` reports the flow's webhook status.
+ * (the secret stored in the vault for the flow's credential by `ashpipe webhooks install` or the console).
+ * The Host allowlist still applies. `routes/webhooks.ts` manages a flow's webhooks under `/api/v1`.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AshbyClient } from '../ashby/client.js';
+import type { PiiTransformer } from '../privacy/index.js';
 import { openSink, type Sink } from '../sinks/index.js';
 import {
+  type ApplierOptions,
   type Inbox,
   inboxFor,
   MAX_BODY_BYTES,
@@ -16,11 +18,10 @@ import {
   SIGNATURE_HEADER,
   WebhookApplier,
 } from '../webhooks/index.js';
-import { secretNameFor } from '../webhooks/install.js';
 import type { AppEnv } from './auth.js';
 import type { ServerDeps } from './context.js';
-import { targetString } from './engines.js';
-import { NotFoundError } from './errors.js';
+import { flowPiiPolicy, targetString } from './engines.js';
+import { HttpError, NotFoundError } from './errors.js';
 import type { Flow } from './model.js';
 
 interface FlowReceiver {
@@ -28,17 +29,45 @@ interface FlowReceiver {
   sink: Sink;
   inbox: Inbox;
   applier: WebhookApplier;
+  /** The flow's PII policy: events are stored and applied transformed. */
+  pii: PiiTransformer | undefined;
 }
 
-function webhooksEnabled(flow: Flow | undefined): flow is Flow {
+/** Whether a source flow takes webhooks (`"options": {"webhooks": true}`). */
+export function webhooksEnabled(flow: Flow | undefined): flow is Flow {
   return flow?.config.kind === 'source' && flow.config.options.webhooks === true;
+}
+
+/**
+ * 410 for a delivery to a source flow whose webhooks were turned off. Turning them off is a decision, not
+ * an outage: Ashby does not retry a 410, so it stops spending its ten attempts on a receiver that will
+ * not take the event, and the next incremental sync brings the tables up to date. A transient problem
+ * (target or vault unreachable) is a 503 instead, which Ashby retries.
+ */
+export class WebhooksDisabledError extends HttpError {
+  constructor(flowId: string) {
+    super(410, 'webhooks_disabled', `webhooks are turned off for flow ${flowId}`);
+  }
+}
+
+/** Options of {@link WebhookHub}. */
+export interface WebhookHubOptions {
+  /**
+   * How the flows' appliers retry and park failed events.
+   * @default the applier's (8 attempts, 1 s doubling up to 5 min)
+   * @example { maxAttempts: 3 }
+   */
+  applier?: Pick<ApplierOptions, 'maxAttempts' | 'retryBaseMs' | 'maxRetryMs' | 'pollMs'>;
 }
 
 /** The receivers of the server's flows, opened on first delivery and kept until {@link WebhookHub.close}. */
 export class WebhookHub {
   private readonly open = new Map<string, Promise<FlowReceiver>>();
 
-  constructor(private readonly deps: ServerDeps) {}
+  constructor(
+    private readonly deps: ServerDeps,
+    private readonly options: WebhookHubOptions = {},
+  ) {}
 
   get logger() {
     return this.deps.logger;
@@ -47,6 +76,7 @@ export class WebhookHub {
   /** The flow's receiver; throws a 404 for a flow that does not take webhooks. */
   receiverOf(flowId: string): Promise<FlowReceiver> {
     const flow = this.deps.store.getFlow(flowId);
+    if (flow?.config.kind === 'source' && !webhooksEnabled(flow)) throw new WebhooksDisabledError(flowId);
     if (!webhooksEnabled(flow) || flow.config.kind !== 'source')
       throw new NotFoundError('webhook flow', flowId);
     const target = targetString(flow.config.target);
@@ -59,9 +89,17 @@ export class WebhookHub {
       const inbox = inboxFor(target);
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-      const applier = new WebhookApplier({ inbox, sink, client, logger: this.deps.logger });
+      const pii = flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
+      const applier = new WebhookApplier({
+        inbox,
+        sink,
+        client,
+        logger: this.deps.logger,
+        ...this.options.applier,
+        ...(pii ? { pii } : {}),
+      });
       applier.start();
-      return { target, sink, inbox, applier };
+      return { target, sink, inbox, applier, pii };
     })();
     this.open.set(flowId, opening);
     opening.catch(() => this.open.delete(flowId));
@@ -72,12 +110,18 @@ export class WebhookHub {
   secretOf(flowId: string): string | undefined {
     const flow = this.deps.store.getFlow(flowId);
     if (!flow) return undefined;
-    const credential = this.deps.services.credentials.list().find((c) => c.id === flow.credentialId);
-    if (!credential) return undefined;
-    const entry = this.deps.services.credentials
-      .list()
-      .find((c) => c.name === secretNameFor(credential.name));
-    return entry ? this.deps.services.credentials.access(entry.id, 'webhooks receive').apiKey : undefined;
+    return this.deps.services.webhooks?.secret(flow.credentialId);
+  }
+
+  /** Stops the flow's receiver (webhooks turned off, flow deleted); stored events stay in the inbox. */
+  async closeFlow(flowId: string): Promise<void> {
+    const opening = this.open.get(flowId);
+    this.open.delete(flowId);
+    const r = await opening?.catch(() => undefined);
+    if (!r) return;
+    await r.applier.stop();
+    await r.inbox.close();
+    await r.sink.close();
   }
 
   async close(): Promise<void> {
@@ -113,7 +157,7 @@ export function webhookReceiveRoutes(hub: WebhookHub): Hono<AppEnv> {
       try {
         receiver = await hub.receiverOf(flowId);
       } catch (error) {
-        if (error instanceof NotFoundError) throw error;
+        if (error instanceof HttpError) throw error;
         // The target or the vault is unreachable for now: Ashby retries a 503.
         return c.json({ error: { code: 'unavailable', message: 'the flow cannot take events now' } }, 503);
       }
@@ -128,38 +172,16 @@ export function webhookReceiveRoutes(hub: WebhookHub): Hono<AppEnv> {
       const raw = new Uint8Array(await c.req.arrayBuffer());
       const answer = await receiveDelivery(
         { raw, contentType: c.req.header('content-type'), signature: c.req.header(SIGNATURE_HEADER) },
-        { inbox: receiver.inbox, secret, onStored: () => receiver.applier.kick(), logger: hub.logger },
+        {
+          inbox: receiver.inbox,
+          secret,
+          onStored: () => receiver.applier.kick(),
+          logger: hub.logger,
+          ...(receiver.pii ? { pii: receiver.pii } : {}),
+        },
       );
       return c.json(answer.body, answer.status as 200);
     },
   );
-  return app;
-}
-
-/** `GET /flows/:id/webhooks`: last ping, last event, events today, lag, pending and parked counts. */
-export function webhookStatusRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.get('/:id/webhooks', async (c) => {
-    const id = c.req.param('id');
-    const flow = deps.store.getFlow(id);
-    if (!flow) throw new NotFoundError('flow', id);
-    if (!webhooksEnabled(flow)) return c.json({ enabled: false, path: `/webhooks/ashby/${id}` });
-    const receiver = await hub.receiverOf(id);
-    const today = `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`;
-    const stats = await receiver.inbox.stats(today);
-    return c.json({
-      enabled: true,
-      path: `/webhooks/ashby/${id}`,
-      secretStored: hub.secretOf(id) !== undefined,
-      lastPingAt: stats.lastPingAt,
-      lastEventAt: stats.lastEventAt,
-      eventsToday: stats.eventsSince,
-      lagMs: stats.lastLagMs,
-      pending: stats.pending,
-      parked: stats.parked,
-      applied: stats.applied,
-      ignored: stats.ignored,
-    });
-  });
   return app;
 }

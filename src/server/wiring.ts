@@ -6,6 +6,13 @@ import { findStream, STREAMS } from '../streams/index.js';
 import { readFirstPage } from '../sync/first-page.js';
 import { Vault } from '../vault/vault.js';
 import { verifyKey } from '../vault/verify.js';
+import {
+  installWebhooks,
+  listInstalled,
+  secretNameFor,
+  storeNewSecret,
+  uninstallWebhooks,
+} from '../webhooks/install.js';
 import { VaultCredentialService } from './credentials.js';
 import { SinkDatasetService } from './datasets.js';
 import {
@@ -13,12 +20,18 @@ import {
   flowOperation,
   type PushEngineOptions,
   pushEngine,
-  syncEngine,
+  sourceEngine,
 } from './engines.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig } from './model.js';
 import { LedgerQuarantineService } from './quarantine.js';
-import type { OperationInfo, ServerServices, StreamInfo } from './services.js';
+import type {
+  CredentialService,
+  OperationInfo,
+  ServerServices,
+  StreamInfo,
+  WebhookService,
+} from './services.js';
 
 /** Every stream of the registry, as the console lists it. */
 function streamInfos(): StreamInfo[] {
@@ -30,6 +43,7 @@ function streamInfos(): StreamInfo[] {
     permission: s.permission,
     description: s.description,
     optIn: s.optIn ?? false,
+    cost: s.cost,
   }));
 }
 
@@ -82,6 +96,48 @@ const VERIFY_RETRY = { limit: 2, backoffBaseMs: 250, backoffLimitMs: 1_000, maxR
 /** One probe request's timeout during a console verification. */
 const VERIFY_TIMEOUT_MS = 5_000;
 
+/**
+ * How long a webhook secret read from the vault is reused: every delivery needs it, and each read of the
+ * vault is decrypted and audited. A secret replaced by the CLI while the server runs is seen this late.
+ */
+const SECRET_CACHE_MS = 60_000;
+
+/** Webhook secrets and registrations of the vault's credentials (`webhook_installs` of the control store). */
+function webhookService(store: ControlStore, vault: Vault, credentials: CredentialService): WebhookService {
+  const cache = new Map<string, { secret: string | undefined; until: number }>();
+  const client = (id: string) => {
+    const access = credentials.access(id, 'webhooks install');
+    return new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
+  };
+  return {
+    secret(id) {
+      const known = cache.get(id);
+      if (known && known.until > Date.now()) return known.secret;
+      const name = secretNameFor(credentials.get(id).name);
+      const secret = vault.has(name) ? vault.reveal(name, 'webhooks receive').apiKey : undefined;
+      cache.set(id, { secret, until: Date.now() + SECRET_CACHE_MS });
+      return secret;
+    },
+    newSecret(id) {
+      cache.delete(id);
+      return storeNewSecret(vault, credentials.get(id).name, 'webhook secret token (set in Ashby by hand)');
+    },
+    installed: (id) => listInstalled(store, credentials.get(id).name),
+    async install(id, url, events) {
+      cache.delete(id);
+      return installWebhooks({
+        client: client(id),
+        store,
+        vault,
+        credential: credentials.get(id).name,
+        url,
+        events,
+      });
+    },
+    uninstall: (id) => uninstallWebhooks({ client: client(id), store, credential: credentials.get(id).name }),
+  };
+}
+
 /** Options of {@link defaultServices}. */
 export interface DefaultServicesOptions {
   /** Ashby base URL for credentials that do not name one. @default 'https://api.ashbyhq.com' */
@@ -99,19 +155,22 @@ export function defaultServices(
   options: DefaultServicesOptions = {},
 ): ServerServices {
   const vault = new Vault(store, { home: store.home, env, actor: 'console' });
+  const credentials = new VaultCredentialService(
+    vault,
+    (apiKey, baseUrl, signal) =>
+      verifyKey(new AshbyClient({ apiKey, baseUrl, timeoutMs: VERIFY_TIMEOUT_MS, retry: VERIFY_RETRY }), {
+        ...(signal ? { signal } : {}),
+      }),
+    options.baseUrl,
+  );
   return {
-    credentials: new VaultCredentialService(
-      vault,
-      (apiKey, baseUrl, signal) =>
-        verifyKey(new AshbyClient({ apiKey, baseUrl, timeoutMs: VERIFY_TIMEOUT_MS, retry: VERIFY_RETRY }), {
-          ...(signal ? { signal } : {}),
-        }),
-      options.baseUrl,
-    ),
+    piiHashKey: { home: store.home, env },
+    credentials,
+    webhooks: webhookService(store, vault, credentials),
     streams: streamInfos,
     operations: operationInfos,
     engines: {
-      source: options.engines?.source ?? syncEngine,
+      source: options.engines?.source ?? sourceEngine({ home: store.home, env }),
       destination: options.engines?.destination ?? pushEngine(store.db, options.push),
     },
     quarantine: new LedgerQuarantineService(store.db),

@@ -8,13 +8,15 @@
  *   never given to a field. The map is persisted in `_ashpipe_columns`, so every later run agrees.
  * - a column is added when its field's first non-null value is seen, and its type is fixed by that value:
  *   string → text, safe integer → integer, other number → real, boolean → boolean, object or array → JSON.
+ *   A string field named like a business time (see {@link temporalTypeOf}) is a timestamp or a date instead:
+ *   timestamptz / date in PostgreSQL, ISO text in SQLite.
  *   A later value that does not fit is stored as NULL (the record keeps it in `_ashpipe_raw`). Integers fit
- *   a real column; nothing else is converted. Timestamps stay text, as Ashby sends them.
+ *   a real column; nothing else is converted.
  * - no identifier from Ashby data reaches SQL unsanitised, and every identifier is quoted anyway.
  */
 
 /** The type of a data column. */
-export type ColumnType = 'text' | 'integer' | 'real' | 'boolean' | 'json';
+export type ColumnType = 'text' | 'integer' | 'real' | 'boolean' | 'json' | 'timestamp' | 'date';
 /** SQL dialects of the table sinks. */
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -180,11 +182,67 @@ export function tableNameFor(stream: string): string {
   return stream;
 }
 
-/** The column type a value asks for, or undefined for null/undefined (type not yet known). */
-export function inferType(value: unknown): ColumnType | undefined {
+/**
+ * An ISO 8601 date-time with a time zone, as Ashby sends them (`2024-05-01T09:30:00.000Z`). The calendar
+ * day is checked apart ({@link isTimestamp}); a value without a zone is not taken, as PostgreSQL would
+ * read it in the session's time zone.
+ */
+const TIMESTAMP =
+  /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)$/;
+/** An ISO 8601 calendar date (`2024-05-01`). */
+const DATE = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+/** Whether year-month-day (from {@link TIMESTAMP} or {@link DATE}) is a day of the calendar, year 1 or later. */
+function isCalendarDay(match: RegExpExecArray): boolean {
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (year < 1) return false;
+  // Day 0 of the next month is the last day of this one (UTC, so no time zone moves it).
+  const last = new Date(0);
+  last.setUTCFullYear(year, month, 0);
+  return day <= last.getUTCDate();
+}
+
+/** Whether a value is a timestamp a timestamptz column takes (see {@link TIMESTAMP}). */
+export function isTimestamp(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = TIMESTAMP.exec(value);
+  return match !== null && isCalendarDay(match);
+}
+
+/** Whether a value is a calendar date a date column takes. */
+export function isDate(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = DATE.exec(value);
+  return match !== null && isCalendarDay(match);
+}
+
+/**
+ * The temporal type of a string field, from its name and (for `…Date`) its first value:
+ * - `…At`, `…Time`, `…Timestamp` (`createdAt`, `archivedAt`, `startTime`) are timestamps: the spec marks
+ *   few fields with a `format`, and Ashby names every business time this way;
+ * - `…Date` (`startDate`, `targetHireDate`, `publishedDate`) is a date when its first value is one
+ *   (`2024-05-01`), a timestamp when its first value is one (some date fields carry a whole time);
+ * - anything else is text.
+ */
+export function temporalTypeOf(field: string, value: unknown): 'timestamp' | 'date' | undefined {
+  if (/(?:[a-z0-9]At|Time|Timestamp|^time|^timestamp)$/.test(field)) return 'timestamp';
+  if (/(?:[a-z0-9]Date|^date)$/.test(field)) {
+    if (isDate(value)) return 'date';
+    if (isTimestamp(value)) return 'timestamp';
+  }
+  return undefined;
+}
+
+/**
+ * The column type a value asks for, or undefined for null/undefined (type not yet known). With the
+ * field's name, a string may be a timestamp or a date ({@link temporalTypeOf}); keys never are.
+ */
+export function inferType(value: unknown, field?: string): ColumnType | undefined {
   switch (typeof value) {
     case 'string':
-      return 'text';
+      return (field !== undefined ? temporalTypeOf(field, value) : undefined) ?? 'text';
     case 'boolean':
       return 'boolean';
     case 'number':
@@ -202,6 +260,11 @@ export function fits(type: ColumnType, value: unknown, dialect: Dialect): boolea
     case 'text':
       // PostgreSQL text cannot hold NUL characters.
       return typeof value === 'string' && (dialect === 'sqlite' || !value.includes('\u0000'));
+    // SQLite keeps business times as the ISO text Ashby sent; PostgreSQL takes what it can parse.
+    case 'timestamp':
+      return typeof value === 'string' && (dialect === 'sqlite' || isTimestamp(value));
+    case 'date':
+      return typeof value === 'string' && (dialect === 'sqlite' || isDate(value));
     case 'integer':
       return typeof value === 'number' && Number.isSafeInteger(value);
     case 'real':
@@ -277,11 +340,25 @@ export function keyFits(layout: StreamLayout, record: Record<string, unknown>, d
 export function sqlType(type: ColumnType, dialect: Dialect): string {
   if (dialect === 'sqlite') {
     // JSON is TEXT: a declared type "JSON" would get NUMERIC affinity.
-    return { text: 'TEXT', integer: 'INTEGER', real: 'REAL', boolean: 'BOOLEAN', json: 'TEXT' }[type];
+    return {
+      text: 'TEXT',
+      integer: 'INTEGER',
+      real: 'REAL',
+      boolean: 'BOOLEAN',
+      json: 'TEXT',
+      timestamp: 'TEXT',
+      date: 'TEXT',
+    }[type];
   }
-  return { text: 'text', integer: 'bigint', real: 'double precision', boolean: 'boolean', json: 'jsonb' }[
-    type
-  ];
+  return {
+    text: 'text',
+    integer: 'bigint',
+    real: 'double precision',
+    boolean: 'boolean',
+    json: 'jsonb',
+    timestamp: 'timestamptz',
+    date: 'date',
+  }[type];
 }
 
 /** The column map of one stream. Immutable: {@link StreamLayout.extend} returns a new layout. */
@@ -350,7 +427,7 @@ export class StreamLayout {
       }
       for (const [field, value] of Object.entries(record)) {
         if (known.has(field)) continue;
-        const type = inferType(value);
+        const type = inferType(value, field);
         if (type === undefined) continue;
         if (hasBadCodeUnits(field) || isReferenceField(field)) notices.add(UNNAMABLE_NOTICE);
         else if (this.columns.length + added.length >= MAX_TYPED_COLUMNS) notices.add(CAPPED_NOTICE);
@@ -397,7 +474,7 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
     return [
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)`,
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, key_position INTEGER, PRIMARY KEY (stream, field))`,
-      // custom_field_values: see sqliteCustomFieldValuesTableSql and customFieldValuesViewSql.
+      // custom_field_values: see SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL (created by the sink's open()).
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream TEXT PRIMARY KEY, object_type TEXT NOT NULL, path TEXT NOT NULL DEFAULT '["customFields"]')`,
       // One writer per stream: the lock record of each stream being synced (see the sink's lock()).
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_locks')} (stream TEXT PRIMARY KEY, token TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, since TEXT NOT NULL, heartbeat_at TEXT NOT NULL, label TEXT)`,
@@ -411,6 +488,8 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream text NOT NULL, field text NOT NULL, column_name text NOT NULL, type text NOT NULL, position integer NOT NULL, key_position integer, PRIMARY KEY (stream, field))`,
     `CREATE TABLE IF NOT EXISTS ${t('custom_field_values')} (object_type text NOT NULL, object_id text NOT NULL, field_id text NOT NULL, title text, value jsonb, PRIMARY KEY (object_type, object_id, field_id))`,
+    // The primary key answers "one object's values"; this one a group-by over titles.
+    `CREATE INDEX IF NOT EXISTS "custom_field_values__title" ON ${t('custom_field_values')} (title)`,
     // Where each stream's custom field values were last read from (see postgresCustomFieldBackfillSql).
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream text PRIMARY KEY, object_type text NOT NULL, path jsonb NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_locks')} (stream text PRIMARY KEY, token text NOT NULL, pid integer NOT NULL, host text NOT NULL, since timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL, label text)`,
@@ -506,6 +585,8 @@ export function generatedColumnExpression(column: ColumnDef): string {
   const type = `json_type(${raw}, ${path})`;
   switch (column.type) {
     case 'text':
+    case 'timestamp':
+    case 'date':
       return `CASE ${type} WHEN 'text' THEN ${raw} ->> ${path} END`;
     case 'integer':
       // Integers beyond 2^53 are not safe in JavaScript, so a written column held NULL for them.
@@ -524,7 +605,7 @@ export function addGeneratedColumnSql(layout: StreamLayout, column: ColumnDef): 
   return `ALTER TABLE ${quoteIdent(layout.table)} ADD COLUMN ${quoteIdent(column.column)} ${sqlType(column.type, 'sqlite')} GENERATED ALWAYS AS (${generatedColumnExpression(column)}) VIRTUAL`;
 }
 
-/** Object types a `custom_field_values` view may name (they are written into its SQL as literals). */
+/** Object types a `custom_field_values` fill may name (they are written into its SQL as literals). */
 const OBJECT_TYPE = /^[A-Za-z_]{1,40}$/;
 
 /** A stream whose records carry custom field values: its table, their object type and where they are. */
@@ -536,37 +617,66 @@ export interface CustomFieldSource {
 }
 
 /**
- * The SELECT of the custom field values of the live rows of one stream, in the columns of
- * `custom_field_values` (SQLite): entries without an id skipped, the last of a repeated id winning, `value`
- * as JSON text, `title` NULL unless a string.
+ * SQLite `custom_field_values`: one row per value of a live record, `value` a plain value (text, a number,
+ * 1/0 for a boolean, the JSON of a list or an object) and `value_json` the JSON of what `value` cannot
+ * tell apart (booleans, lists, objects; NULL otherwise), so the value read back is the one received. Rows
+ * are appended (no primary key): the writer replaces an object's values itself.
+ */
+export const SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL =
+  'CREATE TABLE IF NOT EXISTS "custom_field_values" (object_type TEXT NOT NULL, object_id TEXT NOT NULL, field_id TEXT NOT NULL, title TEXT, value, value_json TEXT)';
+
+/**
+ * The indexes of SQLite `custom_field_values`: one object's values, and a group-by over titles. A sink
+ * creating the table leaves them out until a full pass finishes (or a stored object's values are first
+ * replaced): one sort of the whole table costs far less than keeping them up to date row by row.
+ */
+export const SQLITE_CUSTOM_FIELD_INDEXES_SQL = [
+  'CREATE INDEX IF NOT EXISTS "custom_field_values__object" ON "custom_field_values" (object_type, object_id)',
+  'CREATE INDEX IF NOT EXISTS "custom_field_values__title" ON "custom_field_values" (title)',
+];
+
+/** A custom field value as SQLite `custom_field_values` stores it (`value`, `value_json`). */
+export function plainValue(value: unknown): [unknown, string | null] {
+  if (value === null || value === undefined) return [null, null];
+  if (typeof value === 'string') return [value, null];
+  // better-sqlite3 binds every number as a REAL; a bigint is bound as an INTEGER.
+  if (typeof value === 'number') return [Number.isSafeInteger(value) ? BigInt(value) : value, null];
+  if (typeof value === 'boolean') return value ? [1n, 'true'] : [0n, 'false'];
+  const json = JSON.stringify(value);
+  return [json, json];
+}
+
+/**
+ * SQLite: the `custom_field_values.object_id` of a row of `layout` (alias `t`, or none): the record's `id`, else the
+ * JSON array of its key (as `objectIdOf` has it).
+ */
+export function sqliteObjectIdSql(layout: StreamLayout, alias: 't' | '' = 't'): string {
+  // A RETURNING clause takes no qualified names.
+  const q = alias === '' ? '' : `${alias}.`;
+  const keys = layout.keyColumns.map((c) => `${q}${quoteIdent(c.column)}`).join(', ');
+  const raw = `${q}"_ashpipe_raw"`;
+  return `CASE json_type(${raw}, '$.id') WHEN 'text' THEN ${raw} ->> '$.id' WHEN 'integer' THEN CAST(${raw} ->> '$.id' AS TEXT) WHEN 'real' THEN CAST(${raw} ->> '$.id' AS TEXT) ELSE json_array(${keys}) END`;
+}
+
+/**
+ * The SELECT of the custom field values of the live rows of one stream, in the columns of SQLite
+ * `custom_field_values`: entries without an id skipped, the last of a repeated id winning, `title` NULL
+ * unless a string, `value` and `value_json` as {@link plainValue} has them.
  */
 export function customFieldValuesSelectSql({ layout, objectType, path }: CustomFieldSource): string {
   if (!OBJECT_TYPE.test(objectType)) throw new Error(`invalid custom field object type ${objectType}`);
-  const keys = layout.keyColumns.map((c) => `t.${quoteIdent(c.column)}`).join(', ');
   const raw = 't."_ashpipe_raw"';
   const at = `'${jsonPath(path)}'`;
-  const objectId = `CASE json_type(${raw}, '$.id') WHEN 'text' THEN ${raw} ->> '$.id' WHEN 'integer' THEN CAST(${raw} ->> '$.id' AS TEXT) WHEN 'real' THEN CAST(${raw} ->> '$.id' AS TEXT) ELSE json_array(${keys}) END`;
-  return `SELECT '${objectType}' AS object_type, ${objectId} AS object_id, e.value ->> '$.id' AS field_id,
+  const type = "json_type(e.value, '$.value')";
+  return `SELECT '${objectType}' AS object_type, ${sqliteObjectIdSql(layout)} AS object_id, e.value ->> '$.id' AS field_id,
   CASE json_type(e.value, '$.title') WHEN 'text' THEN e.value ->> '$.title' END AS title,
-  coalesce(e.value -> '$.value', 'null') AS value
+  CASE ${type} WHEN 'true' THEN 1 WHEN 'false' THEN 0 WHEN 'null' THEN NULL WHEN 'array' THEN e.value -> '$.value' WHEN 'object' THEN e.value -> '$.value' ELSE e.value ->> '$.value' END AS value,
+  CASE WHEN ${type} IN ('true', 'false', 'array', 'object') THEN e.value -> '$.value' END AS value_json
 FROM ${quoteIdent(layout.table)} AS t, json_each(${raw}, ${at}) AS e
 WHERE t."_ashpipe_deleted_at" IS NULL AND json_type(${raw}, ${at}) = 'array'
   AND e.type = 'object' AND json_type(e.value, '$.id') = 'text' AND e.value ->> '$.id' <> ''
   AND NOT EXISTS (SELECT 1 FROM json_each(${raw}, ${at}) AS l
     WHERE l.key > e.key AND l.type = 'object' AND json_type(l.value, '$.id') = 'text' AND l.value ->> '$.id' = e.value ->> '$.id')`;
-}
-
-/**
- * DDL of the SQLite `custom_field_values` view: the custom field values of the live rows of every listed
- * stream (see {@link customFieldValuesSelectSql}), as the table of earlier versions held them.
- */
-export function customFieldValuesViewSql(streams: readonly CustomFieldSource[]): string {
-  const parts = streams.map(customFieldValuesSelectSql);
-  const body =
-    parts.length > 0
-      ? parts.join(' UNION ALL ')
-      : 'SELECT CAST(NULL AS TEXT) AS object_type, CAST(NULL AS TEXT) AS object_id, CAST(NULL AS TEXT) AS field_id, CAST(NULL AS TEXT) AS title, CAST(NULL AS TEXT) AS value WHERE 0';
-  return `CREATE VIEW "custom_field_values" AS ${body}`;
 }
 
 /**
@@ -595,6 +705,25 @@ SELECT DISTINCT ON (object_id, field_id) $1::text, object_id, field_id, title, v
   ];
 }
 
+/**
+ * PostgreSQL: retypes a text column of an earlier version as timestamptz or date, with what
+ * {@link isTimestamp} / {@link isDate} take; anything else becomes NULL (the record keeps it in
+ * `_ashpipe_raw`), so no stored value can fail the conversion.
+ */
+export function temporalConversionSql(
+  layout: StreamLayout,
+  column: ColumnDef,
+  type: 'timestamp' | 'date',
+  schema?: string,
+): string {
+  const c = quoteIdent(column.column);
+  const pattern = (type === 'timestamp' ? TIMESTAMP : DATE).source;
+  // CASE, unlike AND, evaluates in order: make_date never sees a year 0 or a text that is not a date.
+  const lastDay = `extract(day from make_date(substr(${c}, 1, 4)::int, substr(${c}, 6, 2)::int, 1) + interval '1 month - 1 day')`;
+  const expression = `CASE WHEN NOT (${c} ~ '${pattern}') THEN NULL WHEN substr(${c}, 1, 4) = '0000' THEN NULL WHEN substr(${c}, 9, 2)::int > ${lastDay} THEN NULL ELSE ${c}::${sqlType(type, 'postgres')} END`;
+  return `ALTER TABLE ${qualified(layout.table, schema)} ALTER COLUMN ${c} TYPE ${sqlType(type, 'postgres')} USING (${expression})`;
+}
+
 /** Parses a column type read back from `_ashpipe_columns`. */
 export function parseColumnType(value: unknown): ColumnType {
   if (
@@ -602,7 +731,9 @@ export function parseColumnType(value: unknown): ColumnType {
     value === 'integer' ||
     value === 'real' ||
     value === 'boolean' ||
-    value === 'json'
+    value === 'json' ||
+    value === 'timestamp' ||
+    value === 'date'
   ) {
     return value;
   }

@@ -32,6 +32,8 @@ import {
   SEEN_COLUMN,
   StreamLayout,
   sqlType,
+  temporalConversionSql,
+  temporalTypeOf,
 } from './layout.js';
 import { holderIsGone, type LockBackend, LockKeeper, type LockRecord, newLockRecord } from './locks.js';
 import {
@@ -70,6 +72,7 @@ const DEAD_SESSION_POLL_MS = 100;
 const POOL_SIZE = 4;
 
 const OID_INT8 = 20;
+const OID_DATE = 1082;
 const OID_TIMESTAMP = 1114;
 const OID_TIMESTAMPTZ = 1184;
 
@@ -77,6 +80,8 @@ const OID_TIMESTAMPTZ = 1184;
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === OID_INT8) return (value: string) => Number(value);
+    // A date is a calendar day, not an instant: kept as its ISO text (pg would make it local midnight).
+    if (oid === OID_DATE) return (value: string) => value;
     if (oid === OID_TIMESTAMPTZ || oid === OID_TIMESTAMP) {
       return (value: string) => new Date(oid === OID_TIMESTAMP ? `${value}Z` : value).toISOString();
     }
@@ -148,8 +153,8 @@ class LockConnection {
  * The PostgreSQL sink: tables in one schema (`?schema=`, default `public`), a small connection pool, one
  * transaction per page with multi-row `INSERT … ON CONFLICT … DO UPDATE`. Nested values and `_ashpipe_raw`
  * are jsonb (so key order inside them is PostgreSQL's; the parsed value is the record as received), integers
- * bigint, other numbers double precision, timestamps text as Ashby sends them; bookkeeping times are
- * timestamptz.
+ * bigint, other numbers double precision, business times timestamptz or date (a value that does not parse
+ * is NULL there), bookkeeping times timestamptz.
  */
 export class PostgresSink implements Sink {
   readonly kind = 'postgres' as const;
@@ -198,6 +203,7 @@ export class PostgresSink implements Sink {
         for (const sql of bookkeepingDdl('postgres', this.schema)) await client.query(sql);
         await this.loadLayouts(client);
         await this.addSeenColumns(client);
+        await this.convertTemporalColumns(client);
       });
       this.pool = pool;
     } catch (error) {
@@ -459,10 +465,19 @@ export class PostgresSink implements Sink {
       }
       const seq = await this.nextSeq(client);
       const set = merged ? `, ${quoteIdent(MERGED_INTO_COLUMN)} = $4` : '';
-      const res = await client.query(
-        `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1, ${quoteIdent(SEEN_COLUMN)} = $2${set} WHERE ${quoteIdent(key[0].column)} = ANY($3::text[]) AND "_ashpipe_deleted_at" IS NULL`,
+      const res = await client.query<{ object_id: string | null }>(
+        `UPDATE ${this.t(layout.table)} SET "_ashpipe_deleted_at" = $1, ${quoteIdent(SEEN_COLUMN)} = $2${set} WHERE ${quoteIdent(key[0].column)} = ANY($3::text[]) AND "_ashpipe_deleted_at" IS NULL
+         RETURNING CASE WHEN jsonb_typeof("_ashpipe_raw" -> 'id') IN ('string', 'number') THEN "_ashpipe_raw" ->> 'id' END AS object_id`,
         [new Date().toISOString(), seq, ids.map(pgText), ...(merged ? [options.mergedInto] : [])],
       );
+      // custom_field_values lists the values of live records.
+      const gone = res.rows.flatMap((r) => (r.object_id === null ? [] : [r.object_id]));
+      if (shape.customFieldsObjectType && gone.length > 0) {
+        await client.query(
+          `DELETE FROM ${this.t(CUSTOM_FIELD_VALUES_TABLE)} WHERE object_type = $1 AND object_id = ANY($2::text[])`,
+          [shape.customFieldsObjectType, gone],
+        );
+      }
       return res.rowCount ?? 0;
     });
   }
@@ -618,6 +633,35 @@ export class PostgresSink implements Sink {
       [this.t('_ashpipe_clock'), stream, state.passId],
     );
     return Number(rows[0]?.seq);
+  }
+
+  /**
+   * Retypes the text columns of business times in tables of earlier versions (`created_at` …) as
+   * timestamptz or date, as a new table would have them (see `temporalTypeOf`); inside open()'s transaction,
+   * so a schema is converted whole or not at all.
+   */
+  private async convertTemporalColumns(client: pg.PoolClient): Promise<void> {
+    let converted = false;
+    for (const layout of this.layouts.values()) {
+      if (!layout.hasTable) continue;
+      const keys = new Set(layout.primaryKey);
+      for (const column of layout.columns) {
+        if (column.type !== 'text' || keys.has(column.field) || isReferenceField(column.field)) continue;
+        // A `…Date` field is a date or a timestamp by its values: the first stored one decides, as it would have.
+        const { rows } = await client.query<{ v: string }>(
+          `SELECT ${quoteIdent(column.column)} AS v FROM ${this.t(layout.table)} WHERE ${quoteIdent(column.column)} IS NOT NULL LIMIT 1`,
+        );
+        const type = temporalTypeOf(column.field, rows[0]?.v);
+        if (type === undefined) continue;
+        await client.query(temporalConversionSql(layout, column, type, this.schema));
+        await client.query(
+          `UPDATE ${this.t('_ashpipe_columns')} SET type = $1 WHERE stream = $2 AND field = $3`,
+          [type, layout.stream, column.field],
+        );
+        converted = true;
+      }
+    }
+    if (converted) await this.loadLayouts(client);
   }
 
   /** Adds {@link SEEN_COLUMN} to the stream tables of a schema written by an earlier version. */

@@ -10,7 +10,6 @@ import {
   type ColumnMapRow,
   createTableSql,
   customFieldValuesSelectSql,
-  customFieldValuesViewSql,
   encodeValue,
   fieldValue,
   isReferenceField,
@@ -22,17 +21,20 @@ import {
   META_COLUMNS,
   PARENT_COLUMN,
   parentIndexSql,
+  plainValue,
   quoteIdent,
   referenceBackfillSql,
   referenceIndexSql,
   rowDecoder,
   SEEN_COLUMN,
+  SQLITE_CUSTOM_FIELD_INDEXES_SQL,
+  SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL,
   StreamLayout,
+  sqliteObjectIdSql,
 } from './layout.js';
 import { holderIsGone, type LockBackend, LockKeeper, type LockRecord, newLockRecord } from './locks.js';
 import { createPrivately, type OutputMode } from './output-mode.js';
 import {
-  type CustomFieldEntry,
   customFieldEntries,
   customFieldsPathOf,
   DEFAULT_CUSTOM_FIELDS_PATH,
@@ -81,8 +83,8 @@ const BUSY_TIMEOUT_MS = 15_000;
 const PAGE_SIZE = 8192;
 /** WAL pages after which a commit checkpoints (SQLite's default is 1000). */
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
-/** Most custom field values written by one INSERT statement. */
-const CUSTOM_BATCH = 16;
+/** Most custom field values written by one INSERT statement (6 parameters each). */
+const CUSTOM_BATCH = 128;
 
 /**
  * Whether a key may not survive the JSON round trip of the page query (NUL, lone surrogates): such a
@@ -149,11 +151,6 @@ export class SqliteSink implements Sink {
   private layoutsVersion = -1;
   /** INSERTs of custom field values by number of rows. */
   private customInserts: Array<SqliteStatement | undefined> = [];
-  /**
-   * `custom_field_values` is a view over the records in databases this version creates, and a table written
-   * with every record in databases of earlier versions (kept as it is).
-   */
-  private customFieldValues: 'view' | 'table' = 'view';
   private readonly locks = new LockKeeper();
   /** Passes whose start this sink registered (or found registered) in a committed transaction. */
   private readonly registered = new Set<string>();
@@ -184,7 +181,7 @@ export class SqliteSink implements Sink {
       if (this.options.maxPageCount !== undefined) db.pragma(`max_page_count = ${this.options.maxPageCount}`);
       const ddl = bookkeepingDdl('sqlite');
       const opened = db;
-      this.customFieldValues = opened
+      opened
         .transaction(() => {
           for (const sql of ddl) opened.exec(sql);
           // Databases of earlier versions recorded only the object type: their streams read `customFields`.
@@ -197,12 +194,7 @@ export class SqliteSink implements Sink {
             );
           }
           addSeenColumns(opened);
-          const existing = opened
-            .prepare("SELECT type FROM sqlite_master WHERE name = 'custom_field_values'")
-            .get() as { type: string } | undefined;
-          if (existing?.type === 'table') return 'table' as const;
-          if (!existing) opened.exec(customFieldValuesViewSql([]));
-          return 'view' as const;
+          upgradeCustomFieldValues(opened);
         })
         .immediate();
       this.db = db;
@@ -367,7 +359,23 @@ export class SqliteSink implements Sink {
         if (layout?.hasTable) {
           // Rows another pass saw after this one started stay: it may have read them after this pass went by.
           const sql = `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ? WHERE "_ashpipe_deleted_at" IS NULL AND ("_ashpipe_pass_id" IS NULL OR "_ashpipe_pass_id" <> ?) AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < ?)`;
-          deleted = this.prepare(sql).run(now, passId, start).changes;
+          const objectType = shape.customFieldsObjectType;
+          if (objectType) {
+            // The end of a first full pass is where the values' indexes get built, in one sort.
+            this.ensureCustomIndexes();
+            const gone = this.prepare(`${sql} RETURNING ${sqliteObjectIdSql(layout, '')} AS object_id`).all(
+              now,
+              passId,
+              start,
+            ) as Array<{ object_id: string }>;
+            this.dropCustomValues(
+              objectType,
+              gone.map((r) => r.object_id),
+            );
+            deleted = gone.length;
+          } else {
+            deleted = this.prepare(sql).run(now, passId, start).changes;
+          }
         }
         // The finished pass, and passes abandoned long ago (a pass restarted after an expired cursor).
         this.prepare('DELETE FROM _ashpipe_passes WHERE stream = ? AND (pass_id = ? OR started_at < ?)').run(
@@ -406,14 +414,19 @@ export class SqliteSink implements Sink {
         const now = new Date().toISOString();
         const set = merged ? `, ${quoteIdent(MERGED_INTO_COLUMN)} = ?` : '';
         const update = this.prepare(
-          `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ?, ${quoteIdent(SEEN_COLUMN)} = ?${set} WHERE ${quoteIdent(key[0].column)} = ? AND "_ashpipe_deleted_at" IS NULL`,
+          `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ?, ${quoteIdent(SEEN_COLUMN)} = ?${set} WHERE ${quoteIdent(key[0].column)} = ? AND "_ashpipe_deleted_at" IS NULL RETURNING ${sqliteObjectIdSql(layout, '')} AS object_id`,
         );
-        let deleted = 0;
+        const gone: string[] = [];
         for (const id of ids) {
           const params = merged ? [now, seq, options.mergedInto, id] : [now, seq, id];
-          deleted += update.run(...params).changes;
+          for (const row of update.all(...params) as Array<{ object_id: string }>) gone.push(row.object_id);
         }
-        return deleted;
+        // custom_field_values lists the values of live records.
+        if (shape.customFieldsObjectType && gone.length > 0) {
+          this.ensureCustomIndexes();
+          this.dropCustomValues(shape.customFieldsObjectType, gone);
+        }
+        return gone.length;
       })
       .immediate();
   }
@@ -440,11 +453,11 @@ export class SqliteSink implements Sink {
     this.requireDb();
     if (stream === CUSTOM_FIELD_VALUES_TABLE) {
       const rows = this.prepare(
-        `SELECT object_type, object_id, field_id, title, value FROM ${CUSTOM_FIELD_VALUES_TABLE} ORDER BY object_type, object_id, field_id LIMIT ? OFFSET ?`,
+        `SELECT object_type, object_id, field_id, title, value, value_json FROM ${CUSTOM_FIELD_VALUES_TABLE} ORDER BY object_type, object_id, field_id LIMIT ? OFFSET ?`,
       ).all(options.limit ?? -1, options.offset ?? 0) as Array<Record<string, unknown>>;
-      return rows.map((row) => ({
+      return rows.map(({ value_json, ...row }) => ({
         ...row,
-        value: typeof row.value === 'string' ? (JSON.parse(row.value) as unknown) : null,
+        value: typeof value_json === 'string' ? (JSON.parse(value_json) as unknown) : row.value,
       }));
     }
     const layout = this.storedLayout(stream);
@@ -656,36 +669,35 @@ export class SqliteSink implements Sink {
   }
 
   /**
-   * Records where a stream's custom field values are. In a view database the `custom_field_values` view is
-   * recreated over every such stream; in a table database (earlier versions) the stream's rows of the
-   * table are rebuilt from the stored records, so that records stored before still get their values.
+   * Records where a stream's custom field values are; when that is new or changed (a database of an earlier
+   * version), the stream's rows of `custom_field_values` are rebuilt from the stored records, so that
+   * records stored before and unchanged since still get their values.
    */
   private recordCustomFieldSource(layout: StreamLayout, objectType: string, path: readonly string[]): void {
     const db = this.requireDb();
     this.prepare(
       'INSERT INTO _ashpipe_custom_fields (stream, object_type, path) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET object_type = excluded.object_type, path = excluded.path',
     ).run(layout.stream, objectType, JSON.stringify(path));
-    if (this.customFieldValues === 'table') {
-      if (!layout.hasTable) return;
-      this.prepare('DELETE FROM custom_field_values WHERE object_type = ?').run(objectType);
-      db.exec(
-        `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value) ${customFieldValuesSelectSql({ layout, objectType, path })}`,
-      );
-      return;
-    }
-    const members = this.prepare(
-      'SELECT stream, object_type, path FROM _ashpipe_custom_fields ORDER BY stream',
-    ).all() as Array<{
-      stream: string;
-      object_type: string;
-      path: string;
-    }>;
-    const sources = members.flatMap((m) => {
-      const stored = this.storedLayout(m.stream);
-      return stored?.hasTable ? [{ layout: stored, objectType: m.object_type, path: parsePath(m.path) }] : [];
-    });
-    db.exec('DROP VIEW IF EXISTS "custom_field_values"');
-    db.exec(customFieldValuesViewSql(sources));
+    if (!layout.hasTable) return;
+    this.prepare('DELETE FROM custom_field_values WHERE object_type = ?').run(objectType);
+    db.exec(
+      `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) ${customFieldValuesSelectSql({ layout, objectType, path })}`,
+    );
+  }
+
+  /** Creates the indexes of `custom_field_values` unless they exist (see SQLITE_CUSTOM_FIELD_INDEXES_SQL). */
+  private ensureCustomIndexes(): void {
+    const present = this.prepare(
+      "SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'custom_field_values' AND name IN ('custom_field_values__object', 'custom_field_values__title')",
+    ).get() as { n: number };
+    if (present.n === SQLITE_CUSTOM_FIELD_INDEXES_SQL.length) return;
+    for (const sql of SQLITE_CUSTOM_FIELD_INDEXES_SQL) this.requireDb().exec(sql);
+  }
+
+  /** Removes the custom field values of objects (indexes made sure of by the caller). */
+  private dropCustomValues(objectType: string, objectIds: readonly string[]): void {
+    const drop = this.prepare('DELETE FROM custom_field_values WHERE object_type = ? AND object_id = ?');
+    for (const id of objectIds) drop.run(objectType, id);
   }
 
   private writeRecords(
@@ -703,11 +715,11 @@ export class SqliteSink implements Sink {
     const withParent = parent !== undefined && prepared.upsertParent && prepared.touchParent;
     const upsert = withParent ? (prepared.upsertParent as SqliteStatement) : prepared.upsert;
     const keys = layout.keyColumns;
-    // A view database derives the values from the records; only a table of an earlier version is written.
-    const objectType = this.customFieldValues === 'table' ? shape.customFieldsObjectType : undefined;
-    const clearCustom = objectType
-      ? this.prepare('DELETE FROM custom_field_values WHERE object_type = ? AND object_id = ?')
-      : undefined;
+    const objectType = shape.customFieldsObjectType;
+    const customPath = customFieldsPathOf(shape);
+    // Objects whose stored values are replaced, and the page's values: written after its records.
+    const replaced: string[] = [];
+    const customParams: unknown[] = [];
 
     // Single-key streams read the stored rows of the whole page in one query instead of one per record.
     let existingByKey: Map<unknown, { raw: string; deleted_at: string | null }> | undefined;
@@ -750,36 +762,36 @@ export class SqliteSink implements Sink {
       values[i++] = seq;
       if (withParent) values[i] = parent;
       upsert.run(values);
-      if (objectType && clearCustom) {
+      if (objectType) {
         const objectId = objectIdOf(shape, record);
         // A new row has no values stored yet (they are written with it, in the same transaction).
-        if (existing) clearCustom.run(objectType, objectId);
-        this.insertCustomFields(objectType, objectId, customFieldEntries(record, customFieldsPathOf(shape)));
+        if (existing) replaced.push(objectId);
+        for (const entry of customFieldEntries(record, customPath)) {
+          const [value, json] = plainValue(entry.value);
+          customParams.push(objectType, objectId, entry.fieldId, entry.title, value, json);
+        }
       }
     }
+    if (objectType && replaced.length > 0) {
+      this.ensureCustomIndexes();
+      this.dropCustomValues(objectType, replaced);
+    }
+    this.insertCustomValues(customParams);
   }
 
-  /** Inserts a record's custom field values, several rows per statement. */
-  private insertCustomFields(
-    objectType: string,
-    objectId: string,
-    entries: readonly CustomFieldEntry[],
-  ): void {
-    for (let start = 0; start < entries.length; start += CUSTOM_BATCH) {
-      const count = Math.min(CUSTOM_BATCH, entries.length - start);
-      const params: unknown[] = [];
-      for (let k = start; k < start + count; k++) {
-        const entry = entries[k] as CustomFieldEntry;
-        params.push(objectType, objectId, entry.fieldId, entry.title, JSON.stringify(entry.value));
-      }
+  /** Inserts custom field values (6 parameters a row), {@link CUSTOM_BATCH} rows per statement. */
+  private insertCustomValues(params: readonly unknown[]): void {
+    const rows = params.length / 6;
+    for (let start = 0; start < rows; start += CUSTOM_BATCH) {
+      const count = Math.min(CUSTOM_BATCH, rows - start);
       let insert = this.customInserts[count];
       if (!insert) {
         insert = this.requireDb().prepare(
-          `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?)').join(', ')}`,
+          `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
         );
         this.customInserts[count] = insert;
       }
-      insert.run(params);
+      insert.run(params.slice(start * 6, (start + count) * 6));
     }
   }
 
@@ -843,4 +855,43 @@ function addSeenColumns(db: SqliteDatabase): void {
       .get(layout.table, SEEN_COLUMN);
     if (!has) db.exec(addSeenColumnSql(layout.table, 'sqlite'));
   }
+}
+
+/**
+ * Makes `custom_field_values` the table this version writes. A view over the records or a table of JSON
+ * values (earlier versions) is replaced by it, filled from the stored records and indexed; a new database
+ * gets it empty, its indexes left for the end of the first full pass.
+ */
+function upgradeCustomFieldValues(db: SqliteDatabase): void {
+  const existing = db.prepare("SELECT type FROM sqlite_master WHERE name = 'custom_field_values'").get() as
+    | { type: string }
+    | undefined;
+  if (
+    existing?.type === 'table' &&
+    db.prepare("SELECT 1 FROM pragma_table_info('custom_field_values') WHERE name = 'value_json'").get()
+  ) {
+    return;
+  }
+  if (existing?.type === 'view') db.exec('DROP VIEW "custom_field_values"');
+  else if (existing) db.exec('DROP TABLE "custom_field_values"');
+  db.exec(SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL);
+  if (!existing) return;
+  const layouts = layoutsFromRows(
+    db
+      .prepare('SELECT stream, field, column_name, type, position, key_position FROM _ashpipe_columns')
+      .all() as ColumnMapRow[],
+  );
+  const sources = db.prepare('SELECT stream, object_type, path FROM _ashpipe_custom_fields').all() as Array<{
+    stream: string;
+    object_type: string;
+    path: string;
+  }>;
+  for (const source of sources) {
+    const layout = layouts.get(source.stream);
+    if (!layout?.hasTable) continue;
+    db.exec(
+      `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) ${customFieldValuesSelectSql({ layout, objectType: source.object_type, path: parsePath(source.path) })}`,
+    );
+  }
+  for (const sql of SQLITE_CUSTOM_FIELD_INDEXES_SQL) db.exec(sql);
 }

@@ -67,6 +67,8 @@ export interface StreamState {
    * parents updated at exactly that time; the next pass reads only parents updated later (or others then).
    */
   parentsChangedAfter?: { at: string; ids: string[] };
+  /** Fingerprint of the PII policy the stream's records were last written with (absent: none). */
+  piiPolicy?: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** What the streams of one sync run share, and what one stream keeps while it runs. */
 import type { AshbyPage, AshbyResult, PageOptions } from '../ashby/index.js';
+import type { PiiTransformer } from '../privacy/transform.js';
 import type { Sink, StreamShape } from '../sinks/index.js';
 import type { ConfidentialContext, ResolvedStream } from '../streams/index.js';
 import type { Logger } from '../util/logger.js';
@@ -56,6 +57,8 @@ export interface RunContext {
   results: ReadonlyMap<string, Promise<StreamResult>>;
   /** Stops every stream: the key was refused. */
   stopAll(error: NonNullable<StreamResult['error']>): void;
+  /** The PII policy records go through before they are written; `undefined` stores them as read. */
+  pii: PiiTransformer | undefined;
 }
 
 /** The counts of one stream, turned into its {@link StreamResult} at the end. */

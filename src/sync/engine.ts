@@ -3,6 +3,7 @@
  * takes its own lock), and sums their results up. What one stream does is in `runner.ts`.
  */
 import { setMaxListeners } from 'node:events';
+import type { PiiTransformer } from '../privacy/transform.js';
 import type { Sink } from '../sinks/index.js';
 import type { ConfidentialContext, ResolvedStream } from '../streams/index.js';
 import { type Logger, silentLogger } from '../util/logger.js';
@@ -11,6 +12,7 @@ import { EndpointCounters } from './counters.js';
 import { planSync, rememberedConfidentialIds } from './plan.js';
 import type { RefreshAfter } from './refresh.js';
 import { runStream } from './runner.js';
+import { readState } from './state.js';
 import type { StreamResult, SyncEvent, SyncSummary } from './types.js';
 
 export type { PageSource } from './context.js';
@@ -83,6 +85,11 @@ export interface SyncOptions {
    * @example 'flow "Nightly" (run 42)'
    */
   lockLabel?: string;
+  /**
+   * The PII policy every record goes through before it is written (`resolvePiiPolicy('default', …)`).
+   * @default none: records are stored as Ashby sends them
+   */
+  piiPolicy?: PiiTransformer;
   /** Counts requests, retries and 429s per endpoint; wire its `onEvent` into the client. */
   counters?: EndpointCounters;
   /** Stops the run; streams in flight end as `aborted`. */
@@ -129,7 +136,12 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
   const confidential: ConfidentialContext = settings.excludeConfidential
     ? await rememberedConfidentialIds(plan, options.sink)
     : { jobIds: new Set(), applicationIds: new Set(), projectIds: new Set() };
+  await warnOfChangedPolicy(
+    options,
+    plan.map((p) => p.stream.name),
+  );
   const ctx: RunContext = {
+    pii: options.piiPolicy,
     client: options.client,
     sink: options.sink,
     settings,
@@ -149,6 +161,26 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
   const streams = await Promise.all(plan.map((p) => results.get(p.stream.name) as Promise<StreamResult>));
   options.signal?.removeEventListener('abort', onOuterAbort);
   return summarize(options, streams, started, fatal);
+}
+
+/**
+ * Says once when streams of the target were written under another PII policy than this run's: their rows
+ * keep the old form until they are written again, which `--full-refresh` does for all of them.
+ */
+async function warnOfChangedPolicy(options: SyncOptions, streams: readonly string[]): Promise<void> {
+  const now = options.piiPolicy?.fingerprint;
+  const changed: string[] = [];
+  for (const name of streams) {
+    const state = readState(await options.sink.getState(name));
+    if (state?.pagesCommitted === undefined && state?.lastCompletedAt === undefined) continue;
+    if (state.piiPolicy !== now) changed.push(name);
+  }
+  if (changed.length === 0) return;
+  const message = options.fullRefresh
+    ? `the PII policy changed for ${changed.length} stream(s) of this target: this full refresh rewrites their rows (rows Ashby no longer returns keep the old form)`
+    : `the PII policy changed for ${changed.length} stream(s) of this target: rows stored before keep the old form until re-synced with --full-refresh`;
+  options.logger?.warn('pii policy changed', { streams: changed });
+  options.onEvent?.({ type: 'warning', message });
 }
 
 /** The run's summary and exit code: 1 when it stopped, 3 when a stream did not complete or records were rejected. */

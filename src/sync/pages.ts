@@ -121,10 +121,16 @@ export class StreamWriter {
     if (ctx.signal.aborted) throw new AbortedError('aborted');
     this.lock.assertHeld();
     const page = screenPage(records, stream, ctx.confidential, ctx.settings.excludeConfidential);
+    const pii = ctx.pii;
     for (const { record, reason } of page.rejected) {
       tally.reject(reason);
-      // The run log keeps the record itself, so nothing Ashby sent is lost from sight.
-      ctx.logger.warn('record rejected', { stream: stream.name, reason, record });
+      // The run log keeps the record itself, so nothing Ashby sent is lost from sight (but what the
+      // policy keeps out of the target stays out of the log too).
+      const logged =
+        pii && record !== null && typeof record === 'object' && !Array.isArray(record)
+          ? pii.record(stream.name, record as Record<string, unknown>)
+          : record;
+      ctx.logger.warn('record rejected', { stream: stream.name, reason, record: logged });
     }
     tally.droppedConfidential += page.dropped;
     let next = state;
@@ -135,7 +141,13 @@ export class StreamWriter {
         next = nextState(state, { type: 'confidential-ids', ids: [...ctx.confidential[kind]] });
       }
     }
-    const r = await ctx.sink.upsertPage(this.shape, page.kept, next, parent ? { parent } : {});
+    // The policy's fingerprint goes with every page, so a changed policy is noticed by the next run.
+    if (next.piiPolicy !== pii?.fingerprint) {
+      const { piiPolicy: _old, ...rest } = next;
+      next = pii ? { ...rest, piiPolicy: pii.fingerprint } : rest;
+    }
+    const stored = pii ? page.kept.map((r) => pii.record(stream.name, r)) : page.kept;
+    const r = await ctx.sink.upsertPage(this.shape, stored, next, parent ? { parent } : {});
     tally.pages++;
     tally.records += page.kept.length;
     tally.inserted += r.inserted;

@@ -1,4 +1,5 @@
 import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../ashby/index.js';
+import type { PiiTransformer } from '../privacy/transform.js';
 import { type OutputMode, openSink } from '../sinks/index.js';
 import type { ResolvedStream } from '../streams/index.js';
 import { defined } from '../util/defined.js';
@@ -55,6 +56,11 @@ export interface SyncRunOptions {
    * @example 1
    */
   maxConcurrent?: number;
+  /**
+   * The PII policy records go through before they are written.
+   * @default none
+   */
+  piiPolicy?: PiiTransformer;
   /** Receives the run's events (streams starting and ending, pages, warnings), e.g. for a progress display. */
   onEvent?: (event: SyncEvent) => void;
   /**
@@ -116,6 +122,7 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
         pageSize: options.pageSize,
         lockWaitMs: options.lockWaitMs,
         lockLabel: options.lockLabel,
+        piiPolicy: options.piiPolicy,
       }),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.signal ? { signal: options.signal } : {}),

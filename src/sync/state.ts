@@ -48,6 +48,7 @@ export function nextState(state: StreamState, event: StateEvent): StreamState {
         lastCompletedAt: state.lastCompletedAt,
         confidentialIds: state.confidentialIds,
         parentsChangedAfter: state.parentsChangedAfter,
+        piiPolicy: state.piiPolicy,
       });
     case 'list-page':
       return listPage(state, event);
@@ -86,6 +87,7 @@ export function nextState(state: StreamState, event: StateEvent): StreamState {
         lastCompletedAt: event.at,
         confidentialIds: state.confidentialIds,
         parentsChangedAfter: state.parentsChangedAfter,
+        piiPolicy: state.piiPolicy,
       });
     case 'changed-parents-finished':
       return clean({
@@ -157,6 +159,7 @@ const storedState = z
       .strip()
       .optional()
       .catch(undefined),
+    piiPolicy: optionalString,
   })
   .strip();
 

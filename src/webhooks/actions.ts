@@ -25,7 +25,26 @@ export interface RereadCandidateStep {
   id: string;
 }
 
-export type ApplyStep = UpsertStep | DeleteStep | RereadCandidateStep;
+/**
+ * Records to re-read through their stream's own list endpoint, so they are stored exactly as a sync
+ * stores them: with `ids`, each is upserted as listed or soft-deleted when the list no longer has it;
+ * without, every listed record is upserted. `filter` narrows the request (`{ jobId }`).
+ */
+export interface RereadListStep {
+  type: 'reread-list';
+  stream: string;
+  filter: Record<string, unknown>;
+  ids?: string[];
+}
+
+/** A record to re-read with its `.info` endpoint. */
+export interface RereadInfoStep {
+  type: 'reread-info';
+  stream: string;
+  id: string;
+}
+
+export type ApplyStep = UpsertStep | DeleteStep | RereadCandidateStep | RereadListStep | RereadInfoStep;
 
 type Data = Record<string, unknown>;
 
@@ -49,10 +68,19 @@ function upsert(stream: string, key: string): (data: Data) => ApplyStep[] {
 }
 
 /**
+ * A posting event: the posting is re-read through `jobPosting.list`, whose records have another shape
+ * than the payload's (and than `jobPosting.info`'s), and which alone tells whether the posting is still
+ * published on the board the stream syncs; a posting no longer listed is soft-deleted, as the next full
+ * pass of the stream would.
+ */
+function posting(data: Data): ApplyStep[] {
+  const id = idOf(objectAt(data, 'jobPosting'));
+  return id ? [{ type: 'reread-list', stream: 'job_postings', filter: {}, ids: [id] }] : [];
+}
+
+/**
  * Every action Ashby sends (API-NOTES §7) and its steps. `ping` is answered by the receiver itself;
- * actions missing here are stored and acknowledged but not applied (job postings: `jobPosting.list`
- * lists published postings of one board in another shape than the payload; interview plan transitions
- * carry no record of a synced stream).
+ * actions missing here (any action newer than this version) are stored and acknowledged but not applied.
  */
 export const ACTIONS: Readonly<Record<string, (data: Data) => ApplyStep[]>> = {
   applicationSubmit: upsert('applications', 'application'),
@@ -92,6 +120,20 @@ export const ACTIONS: Readonly<Record<string, (data: Data) => ApplyStep[]>> = {
     return id ? [{ type: 'delete', stream: 'offers', id }] : [];
   },
   openingCreate: upsert('openings', 'opening'),
+  jobPostingPublish: posting,
+  jobPostingUpdate: posting,
+  jobPostingUnpublish: posting,
+  // The job moved to another interview plan, and its applications to the new plan's stages: the payload
+  // names the job only, so the job and its applications are re-read.
+  interviewPlanTransition: (data) => {
+    const jobId = typeof data.jobId === 'string' && data.jobId !== '' ? data.jobId : undefined;
+    return jobId
+      ? [
+          { type: 'reread-info', stream: 'jobs', id: jobId },
+          { type: 'reread-list', stream: 'applications', filter: { jobId } },
+        ]
+      : [];
+  },
   surveySubmit: upsert('survey_submissions', 'surveySubmission'),
 };
 

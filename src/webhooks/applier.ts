@@ -3,19 +3,25 @@
  * (the rows equal what a sync writes), never touching the streams' sync state. Idempotent: an event applied
  * twice (a crash between the write and its settlement) writes the same rows.
  */
+import { findEndpoint } from '../ashby/catalogue.js';
 import { AshbyNotFoundError } from '../ashby/errors.js';
+import { pageRequestBody } from '../ashby/paginate.js';
+import type { PiiTransformer } from '../privacy/index.js';
 import type { Sink, StoredRecord, StreamShape } from '../sinks/index.js';
 import { findStream } from '../streams/index.js';
 import { shapeOf } from '../sync/context.js';
 import { defined } from '../util/defined.js';
 import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
-import { ACTIONS, type ApplyStep } from './actions.js';
+import { ACTIONS, type ApplyStep, type RereadInfoStep, type RereadListStep } from './actions.js';
 import type { Inbox, InboxEvent, Settlement } from './inbox.js';
 
-/** The one client call the applier makes (`candidate.info`, `application.info`). */
+/** The one client call the applier makes (`.info` re-reads, and list re-reads page by page). */
 export interface InfoCaller {
-  call<T = unknown>(endpoint: string, body?: Record<string, unknown>): Promise<{ results: T }>;
+  call<T = unknown>(
+    endpoint: string,
+    body?: Record<string, unknown>,
+  ): Promise<{ results: T; moreDataAvailable?: boolean; nextCursor?: string }>;
 }
 
 /** Options of {@link WebhookApplier}. */
@@ -24,6 +30,12 @@ export interface ApplierOptions {
   sink: Sink;
   /** Re-reads records where a payload does not carry them (a merge). */
   client: InfoCaller;
+  /**
+   * The PII policy every record goes through before it is written, re-read ones included (events stored
+   * transformed by the receiver come out the same: the policy's actions are idempotent).
+   * @default none
+   */
+  pii?: PiiTransformer;
   logger?: Logger;
   /**
    * Failed applies of one event before it is parked (kept, shown, no longer retried).
@@ -66,8 +78,18 @@ export interface ApplierOptions {
   onApplied?: (actionIds: string[]) => void;
 }
 
+/**
+ * What a batch leaves of a record. `current`: read from Ashby while applying, so it is the record as it
+ * is now and replaces whatever is stored (a deleted row included: a posting published again).
+ */
 type Final =
-  | { kind: 'upsert'; record: Record<string, unknown>; events: Set<string>; ambiguous: boolean }
+  | {
+      kind: 'upsert';
+      record: Record<string, unknown>;
+      events: Set<string>;
+      ambiguous: boolean;
+      current: boolean;
+    }
   | { kind: 'delete'; mergedInto?: string; events: Set<string> };
 
 /** A record's `updatedAt` when it has one (ISO strings compare as text). */
@@ -202,23 +224,31 @@ export class WebhookApplier {
       finals.set(stream, m);
       return m;
     };
-    const upsert = (stream: string, record: Record<string, unknown>, actionId: string) => {
+    const pii = this.options.pii;
+    const upsert: Upsert = (stream, read, actionId, current = false) => {
+      const record = pii ? pii.record(stream, read) : read;
       const id = record.id;
       if (typeof id !== 'string') return;
       const m = finalOf(stream);
       const prev = m.get(id);
-      if (prev?.kind === 'delete') {
+      if (!current && prev?.kind === 'delete') {
         prev.events.add(actionId);
         return;
       }
-      if (prev && isOlder(record, prev.record)) {
+      if (!current && prev?.kind === 'upsert' && isOlder(record, prev.record)) {
         prev.events.add(actionId);
         return;
       }
-      const ambiguous = prev !== undefined && (prev.ambiguous || isTie(record, prev.record));
-      m.set(id, { kind: 'upsert', record, ambiguous, events: new Set([...(prev?.events ?? []), actionId]) });
+      const ambiguous = !current && prev?.kind === 'upsert' && (prev.ambiguous || isTie(record, prev.record));
+      m.set(id, {
+        kind: 'upsert',
+        record,
+        ambiguous,
+        current: current || (ambiguous && prev?.kind === 'upsert' && prev.current),
+        events: new Set([...(prev?.events ?? []), actionId]),
+      });
     };
-    const remove = (stream: string, id: string, actionId: string, mergedInto?: string) => {
+    const remove: Remove = (stream, id, actionId, mergedInto) => {
       const m = finalOf(stream);
       const prev = m.get(id);
       const merged = mergedInto ?? (prev?.kind === 'delete' ? prev.mergedInto : undefined);
@@ -228,6 +258,8 @@ export class WebhookApplier {
         events: new Set([...(prev?.events ?? []), actionId]),
       });
     };
+    // One read of a list per batch, however many events ask for it.
+    const lists = new Map<string, Promise<Record<string, unknown>[]>>();
     for (const event of events) {
       let steps: ApplyStep[];
       try {
@@ -245,6 +277,9 @@ export class WebhookApplier {
         for (const step of steps) {
           if (step.type === 'upsert') upsert(step.stream, step.record, event.actionId);
           else if (step.type === 'delete') remove(step.stream, step.id, event.actionId, step.mergedInto);
+          else if (step.type === 'reread-list')
+            await this.rereadList(step, event.actionId, lists, upsert, remove);
+          else if (step.type === 'reread-info') await this.rereadInfo(step, event.actionId, upsert);
           else await this.rereadCandidate(step.id, event.actionId, upsert, remove);
         }
       } catch (error) {
@@ -282,13 +317,77 @@ export class WebhookApplier {
     });
   }
 
-  /** The merged candidate and its applications, as `.info` returns them now. */
-  private async rereadCandidate(
-    id: string,
+  /** Every record of the stream's list endpoint with `filter`, all pages, in the stream's own request. */
+  private async listAll(stream: string, filter: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+    const def = findStream(stream);
+    if (!def) throw new Error(`unknown stream ${stream}`);
+    const spec = findEndpoint(def.endpoint);
+    const body = { ...(def.body?.({ includeArchived: false }) ?? {}), ...filter };
+    const out: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.options.client.call<Record<string, unknown>[]>(
+        def.endpoint,
+        pageRequestBody(spec, body, { cursor }),
+      );
+      if (!Array.isArray(page.results)) throw new Error(`${def.endpoint} answered no list`);
+      out.push(...page.results);
+      const next = page.nextCursor;
+      if (page.moreDataAvailable !== true || next === undefined || seen.has(next)) return out;
+      seen.add(next);
+      cursor = next;
+    }
+  }
+
+  /** Records re-read through their stream's list: upserted as listed, or soft-deleted when not listed. */
+  private async rereadList(
+    step: RereadListStep,
     actionId: string,
-    upsert: (stream: string, record: Record<string, unknown>, actionId: string) => void,
-    remove: (stream: string, id: string, actionId: string) => void,
+    lists: Map<string, Promise<Record<string, unknown>[]>>,
+    upsert: Upsert,
+    remove: Remove,
   ): Promise<void> {
+    const key = `${step.stream}:${JSON.stringify(step.filter)}`;
+    let reading = lists.get(key);
+    if (!reading) {
+      reading = this.listAll(step.stream, step.filter);
+      lists.set(key, reading);
+      // A failed read fails every event that asked for it; none of them is left with an unhandled promise.
+      reading.catch(() => undefined);
+    }
+    const listed = await reading;
+    if (step.ids === undefined) {
+      for (const record of listed) upsert(step.stream, record, actionId, true);
+      return;
+    }
+    const byId = new Map(listed.map((r) => [r.id, r]));
+    for (const id of step.ids) {
+      const record = byId.get(id);
+      if (record) upsert(step.stream, record, actionId, true);
+      else remove(step.stream, id, actionId);
+    }
+  }
+
+  /** A record re-read with its `.info` endpoint, in the shape of the stored row. */
+  private async rereadInfo(step: RereadInfoStep, actionId: string, upsert: Upsert): Promise<void> {
+    const info = INFO[step.stream];
+    if (!info) throw new Error(`no .info endpoint for stream ${step.stream}`);
+    const [endpoint, body] = info(step.id);
+    let record: Record<string, unknown>;
+    try {
+      record = (await this.options.client.call<Record<string, unknown>>(endpoint, body)).results;
+    } catch (error) {
+      // Gone since: its own events (or the next full sync) take care of the row.
+      if (error instanceof AshbyNotFoundError) return;
+      throw error;
+    }
+    const stored = await this.options.sink.readStored(shapeFor(step.stream), [step.id]);
+    upsert(step.stream, listShaped(record, stored.get(step.id)), actionId, true);
+  }
+
+  /** The merged candidate and its applications, as `.info` returns them now. */
+  private async rereadCandidate(id: string, actionId: string, upsert: Upsert, remove: Remove): Promise<void> {
     const { client } = this.options;
     let candidate: Record<string, unknown>;
     try {
@@ -334,9 +433,9 @@ export class WebhookApplier {
       const records: Record<string, unknown>[] = [];
       for (const [id, f] of upserts) {
         const s = stored.get(id);
-        if (s && (s.deleted || isOlder(f.record, s.record))) continue;
+        if (!f.current && s && (s.deleted || isOlder(f.record, s.record))) continue;
         const info = INFO[stream];
-        if (info && (f.ambiguous || (s && isTie(f.record, s.record)))) {
+        if (info && (f.ambiguous || (!f.current && s && isTie(f.record, s.record)))) {
           const [endpoint, body] = info(id);
           let current: Record<string, unknown>;
           try {
@@ -346,7 +445,8 @@ export class WebhookApplier {
             if (error instanceof AshbyNotFoundError) continue;
             throw error;
           }
-          records.push(listShaped(current, { record: f.record, deleted: false }));
+          const shaped = listShaped(current, { record: f.record, deleted: false });
+          records.push(this.options.pii ? this.options.pii.record(stream, shaped) : shaped);
         } else records.push(f.record);
       }
       if (records.length > 0) await sink.upsertPage(shape, records, {}, { keepState: true });
@@ -365,6 +465,9 @@ export class WebhookApplier {
     }
   }
 }
+
+type Upsert = (stream: string, record: Record<string, unknown>, actionId: string, current?: boolean) => void;
+type Remove = (stream: string, id: string, actionId: string, mergedInto?: string) => void;
 
 function shapeFor(stream: string): StreamShape {
   const s = findStream(stream);

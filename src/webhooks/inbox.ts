@@ -58,6 +58,18 @@ export interface InboxStats {
   lastPingAt: string | null;
   /** Received → applied of the last applied event, in milliseconds. */
   lastLagMs: number | null;
+  /** Received → applied over the last {@link LAG_WINDOW} applied events, median and 95th percentile. */
+  lagP50Ms: number | null;
+  lagP95Ms: number | null;
+}
+
+/** Applied events the lag percentiles are taken over: recent enough to describe the receiver now. */
+export const LAG_WINDOW = 1000;
+
+/** The `q` quantile (0–1) of sorted numbers, nearest rank. */
+function quantile(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? null;
 }
 
 /** The inbox of one target. */
@@ -73,6 +85,11 @@ export interface Inbox {
   list(status?: InboxStatus, limit?: number): Promise<InboxEvent[]>;
   /** Makes parked events pending again; returns how many. */
   requeueParked(now: string): Promise<number>;
+  /**
+   * Makes one parked event pending again; `false` when no parked event has that action id. Its failures
+   * still count: failing once more parks it again at once, with the new reason.
+   */
+  requeue(actionId: string, now: string): Promise<boolean>;
   stats(since: string): Promise<InboxStats>;
   close(): Promise<void>;
 }
@@ -203,6 +220,16 @@ export class SqliteInbox implements Inbox {
       .run(now).changes;
   }
 
+  async requeue(actionId: string, now: string): Promise<boolean> {
+    return (
+      this.conn
+        .prepare(
+          `UPDATE "${INBOX_TABLE}" SET status = 'pending', next_attempt_at = ? WHERE status = 'parked' AND action_id = ?`,
+        )
+        .run(now, actionId).changes > 0
+    );
+  }
+
   async stats(since: string): Promise<InboxStats> {
     const row = this.conn
       .prepare(
@@ -220,7 +247,12 @@ export class SqliteInbox implements Inbox {
         `SELECT received_at, applied_at FROM "${INBOX_TABLE}" WHERE status = 'applied' ORDER BY applied_at DESC, seq DESC LIMIT 1`,
       )
       .get() as { received_at: string; applied_at: string } | undefined;
-    return statsOf(row, last);
+    const recent = this.conn
+      .prepare(
+        `SELECT received_at, applied_at FROM "${INBOX_TABLE}" WHERE status = 'applied' ORDER BY seq DESC LIMIT ${LAG_WINDOW}`,
+      )
+      .all() as Array<{ received_at: string; applied_at: string }>;
+    return statsOf(row, last, recent);
   }
 
   async close(): Promise<void> {
@@ -232,10 +264,17 @@ export class SqliteInbox implements Inbox {
 function statsOf(
   row: Record<string, number | string | null> | undefined,
   last: { received_at: string; applied_at: string } | undefined,
+  recent: ReadonlyArray<{ received_at: string; applied_at: string }>,
 ): InboxStats {
   const n = (v: unknown) => Number(v ?? 0);
   const s = (v: unknown) => (typeof v === 'string' ? v : null);
+  const lags = recent
+    .map((r) => Date.parse(r.applied_at) - Date.parse(r.received_at))
+    .filter((v) => Number.isFinite(v))
+    .sort((a, b) => a - b);
   return {
+    lagP50Ms: quantile(lags, 0.5),
+    lagP95Ms: quantile(lags, 0.95),
     pending: n(row?.pending),
     parked: n(row?.parked),
     applied: n(row?.applied),
@@ -352,6 +391,14 @@ export class PostgresInbox implements Inbox {
     return r.rowCount ?? 0;
   }
 
+  async requeue(actionId: string, now: string): Promise<boolean> {
+    const r = await this.conn.query(
+      `UPDATE ${this.table} SET status = 'pending', next_attempt_at = $1 WHERE status = 'parked' AND action_id = $2`,
+      [now, actionId],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
   async stats(since: string): Promise<InboxStats> {
     const { rows } = await this.conn.query<Record<string, number | string | null>>(
       `SELECT
@@ -366,7 +413,10 @@ export class PostgresInbox implements Inbox {
     const last = await this.conn.query<{ received_at: string; applied_at: string }>(
       `SELECT received_at, applied_at FROM ${this.table} WHERE status = 'applied' ORDER BY applied_at DESC, seq DESC LIMIT 1`,
     );
-    return statsOf(rows[0], last.rows[0]);
+    const recent = await this.conn.query<{ received_at: string; applied_at: string }>(
+      `SELECT received_at, applied_at FROM ${this.table} WHERE status = 'applied' ORDER BY seq DESC LIMIT ${LAG_WINDOW}`,
+    );
+    return statsOf(rows[0], last.rows[0], recent.rows);
   }
 
   async close(): Promise<void> {

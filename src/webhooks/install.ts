@@ -17,6 +17,23 @@ export function secretNameFor(credential: string): string {
   return `${credential}:webhook-secret`;
 }
 
+/** Whether a vault entry is a webhook secret rather than an Ashby API key. */
+export function isWebhookSecretName(name: string): boolean {
+  return name.endsWith(':webhook-secret');
+}
+
+/**
+ * Generates a secret token for the credential's webhooks and stores it in the vault, replacing the
+ * previous one (webhooks signed with the old one are refused from now on).
+ */
+export function storeNewSecret(vault: Vault, credential: string, description: string): string {
+  const secret = randomBytes(32).toString('hex');
+  const secretName = secretNameFor(credential);
+  if (vault.has(secretName)) vault.rotate(secretName, secret);
+  else vault.add({ name: secretName, apiKey: secret, description });
+  return secret;
+}
+
 /** A webhook ashpipe registered. */
 export interface InstalledWebhook {
   webhookId: string;
@@ -76,15 +93,8 @@ export async function installWebhooks(input: {
   url: string;
   events: readonly string[];
 }): Promise<{ secret: string; installed: InstalledWebhook[] }> {
-  const secret = randomBytes(32).toString('hex');
+  const secret = storeNewSecret(input.vault, input.credential, `webhook secret token for ${input.url}`);
   const secretName = secretNameFor(input.credential);
-  if (input.vault.has(secretName)) input.vault.rotate(secretName, secret);
-  else
-    input.vault.add({
-      name: secretName,
-      apiKey: secret,
-      description: `webhook secret token for ${input.url}`,
-    });
   const installed: InstalledWebhook[] = [];
   for (const webhookType of input.events) {
     let result: { id?: unknown };

@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type PiiTransformer, transformWebhookPayload } from '../privacy/index.js';
 import type { Logger } from '../util/logger.js';
 import { isAppliedAction } from './actions.js';
 import type { Inbox } from './inbox.js';
@@ -23,6 +24,12 @@ export interface ReceiveOptions {
    * @example process.env.ASHBY_WEBHOOK_SECRET
    */
   secret: string | undefined;
+  /**
+   * The PII policy: the event is stored with its records already transformed, so the inbox never holds
+   * what the tables may not.
+   * @default none: stored as received
+   */
+  pii?: PiiTransformer;
   /** Called after an event is stored (to start applying it). */
   onStored?: () => void;
   logger?: Logger;
@@ -89,7 +96,8 @@ export async function receiveDelivery(delivery: Delivery, options: ReceiveOption
   const status = isPing ? 'ping' : applied ? 'pending' : 'ignored';
   let stored: boolean;
   try {
-    stored = await options.inbox.add({ actionId, action, body: text, receivedAt, status });
+    const body = options.pii && !isPing ? JSON.stringify(transformWebhookPayload(p, options.pii)) : text;
+    stored = await options.inbox.add({ actionId, action, body, receivedAt, status });
   } catch (error) {
     options.logger?.error('webhook not stored', { action, error: (error as Error).message });
     return refuse(503, 'inbox_unavailable', 'the event could not be stored; retry later');

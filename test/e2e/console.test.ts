@@ -48,6 +48,10 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
   const bodies: string[] = [];
   let step = 0;
 
+  /** Whether the page fits the window's width (no horizontal scroll). */
+  const fitsWidth = () =>
+    page.evaluate<boolean>('document.documentElement.scrollWidth <= document.documentElement.clientWidth');
+
   const shot = async (name: string) => {
     step += 1;
     await page.screenshot({
@@ -256,9 +260,14 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.getByLabel('Search streams').fill('interview');
     const shown = await page.locator('tr[data-stream-choice]').count();
     expect(shown).toBe(STREAMS.filter((s) => s.name.includes('interview')).length);
+    // What each stream costs: a list pages by 100; a child list is read once per parent row.
+    const cost = (stream: string) =>
+      page.locator(`tr[data-stream-choice="${stream}"]`).getByTestId('stream-cost').textContent();
+    await expect(cost('interview_stages')).resolves.toMatch(/^one request (per 100 records )?for each /);
     await page.getByRole('button', { name: 'Select none shown' }).click();
     await page.getByLabel('Search streams').fill('');
     await page.getByRole('button', { name: 'Select none' }).click();
+    await expect(cost('candidates')).resolves.toBe('one request per 100 records');
     await page.getByLabel('candidates', { exact: true }).check();
     await page.getByLabel('jobs', { exact: true }).check();
     await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
@@ -316,12 +325,36 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page.goBack();
   });
 
-  it('previews the synced candidates table', async () => {
+  it('previews the synced tables: picked from a list, business columns first, ids on one line, JSON unfolds', async () => {
     await page.getByRole('link', { name: 'Preview synced data' }).click();
     const table = page.getByRole('table', { name: 'Rows of candidates' });
     await table.waitFor();
-    expect(await table.locator('tbody tr').count()).toBeGreaterThan(0);
+    expect(await table.locator('tbody tr').count()).toBe(
+      Math.min(25, expectedStreamRecords(sandbox, 'candidates').length),
+    );
+    const headers = await table.locator('thead th').allTextContents();
+    const firstBookkeeping = headers.findIndex((h) => h.startsWith('_ashpipe_'));
+    expect(firstBookkeeping).toBeGreaterThan(0);
+    expect(headers.slice(firstBookkeeping).every((h) => h.startsWith('_ashpipe_'))).toBe(true);
+    const idCell = table.locator('tbody tr').first().locator('td').nth(headers.indexOf('id'));
+    expect(await idCell.getAttribute('class')).toContain('nowrap');
+    const json = table.locator('.json-cell').first();
+    await json.locator('summary').click();
+    expect(await json.locator('pre').isVisible()).toBe(true);
     await shot('preview');
+    // Every synced table is listed; custom field values preview like any other.
+    const tables = page.getByRole('navigation', { name: 'Tables' });
+    await expect(
+      tables.locator('button[data-table]').evaluateAll((b) => b.map((x) => x.getAttribute('data-table'))),
+    ).resolves.toEqual(expect.arrayContaining(['candidates', 'jobs', 'custom_field_values']));
+    await tables.locator('button[data-table="custom_field_values"]').click();
+    const values = page.getByRole('table', { name: 'Rows of custom_field_values' });
+    await values.waitFor();
+    expect(await values.locator('tbody tr').count()).toBeGreaterThan(0);
+    await page.setViewportSize({ width: 1366, height: 768 });
+    expect(await fitsWidth(), 'the data preview scrolls sideways at 1366 px').toBe(true);
+    await shot('preview-custom-field-values-1366');
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('creates a destination flow from a CSV, dry-runs it, runs it and shows the bad row in the quarantine', async () => {
@@ -335,7 +368,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await page
       .getByLabel('Input records *')
       .fill(
-        'Full Name,Email\nAda Lovelace,ada.e2e@example.com\nBad Row,not-an-email\nGrace Hopper,grace.e2e@example.com',
+        'Full Name,Email\nAda Lovelace,ada.e2e@example.com\nBad Row,not-an-email\nGrace Hopper,grace.e2e@example.com\nTypo Row,typo.e2e@example',
       );
     await page.getByLabel(/^Mapping/).fill('{"name": "Full Name", "email": "Email"}');
     await expect(page.getByTestId('first-request-body').textContent()).resolves.toContain('Ada Lovelace');
@@ -360,29 +393,54 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     expect(await page.locator('[data-run-status]').getAttribute('data-run-status')).toBe('partial');
     const cells = page.locator('tr[data-stream="candidate.create"] td');
     await expect(cells.nth(3).textContent()).resolves.toBe('2');
-    await expect(cells.nth(5).textContent()).resolves.toBe('1');
+    await expect(cells.nth(5).textContent()).resolves.toBe('2');
     expect(sandbox.stats().writes['candidate.create']).toBe(2);
     await page.getByRole('link', { name: 'Quarantined records of this flow' }).click();
     const quarantined = page.getByRole('table', { name: 'Quarantined records' });
-    await quarantined.locator('tbody tr').first().waitFor();
-    expect(await quarantined.locator('tbody tr').count()).toBe(1);
-    const reason = (await quarantined.getByTestId('reason').textContent()) ?? '';
-    expect(reason).toContain('email');
-    expect(await quarantined.locator('tbody tr').textContent()).toContain('not-an-email');
+    const entries = quarantined.locator('tbody tr[data-quarantine]');
+    await entries.first().waitFor();
+    expect(await entries.count()).toBe(2);
+    const bad = entries.filter({ hasText: 'not-an-email' });
+    const typo = entries.filter({ hasText: 'typo.e2e@example' });
+    expect((await bad.getByTestId('reason').textContent()) ?? '').toContain('email');
     await shot('quarantine');
+    const badId = await bad.getAttribute('data-quarantine');
+    const typoId = await typo.getAttribute('data-quarantine');
+
+    // Edit, check, replay: a still-wrong value is refused by the check, a fixed one replays.
+    await bad.getByRole('button', { name: 'Edit' }).click();
+    const editor = page.getByRole('form', { name: `Edit entry ${badId}` });
+    await editor.getByLabel('Email').fill('still wrong');
+    await editor.getByRole('button', { name: 'Check' }).click();
+    await expect(editor.getByTestId('check-result').textContent()).resolves.toContain('email');
+    expect(await editor.getByRole('button', { name: 'Replay edited' }).isDisabled()).toBe(true);
+    await editor.getByLabel('Email').fill('bad.row.e2e@example.com');
+    await editor.getByRole('button', { name: 'Check' }).click();
+    await expect(editor.getByTestId('check-result').textContent()).resolves.toContain('Valid');
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await typo.locator('.json-cell summary').click();
+    expect(await fitsWidth(), 'the quarantine with an open editor scrolls sideways at 1366 px').toBe(true);
+    await shot('quarantine-edit-1366');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await editor.getByRole('button', { name: 'Replay edited' }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 1, still quarantined 0.' }).waitFor();
+    expect(sandbox.stats().writesByKey['candidate.create']?.['bad.row.e2e@example.com']).toBe(1);
+
     // Dismissed, the entry leaves the open list and is found under its status.
-    const id = await quarantined.locator('tbody tr').first().getAttribute('data-quarantine');
-    await quarantined.getByRole('button', { name: 'Dismiss' }).click();
+    await typo.getByRole('button', { name: 'Dismiss' }).click();
     await page
       .getByRole('status')
-      .filter({ hasText: `Entry ${id} dismissed.` })
+      .filter({ hasText: `Entry ${typoId} dismissed.` })
       .waitFor();
-    await expect(quarantined.locator('tbody tr').count()).resolves.toBe(0);
-    await page.getByLabel('Status').selectOption('dismissed');
-    await expect(quarantined.locator(`tr[data-quarantine="${id}"]`).textContent()).resolves.toContain(
+    await expect(entries.count()).resolves.toBe(0);
+    await page.getByLabel('Status').selectOption('all');
+    await expect(quarantined.locator(`tr[data-quarantine="${typoId}"]`).textContent()).resolves.toContain(
       'dismissed',
     );
-    await shot('quarantine-dismissed');
+    const replayed = quarantined.locator(`tr[data-quarantine="${badId}"]`);
+    await expect(replayed.textContent()).resolves.toContain('replayed');
+    await expect(replayed.getByTestId('closed-by').textContent()).resolves.toBe('by console');
+    await shot('quarantine-closed');
   });
 
   it('uploads a CSV from the wizard into the data directory and dry-runs it by the path the server gave it', async () => {
@@ -470,6 +528,37 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
       type: 'jsonl',
       path: path.join(home, 'data', 'jsonl'),
     });
+  });
+
+  it('every page fits 1366×768: no sideways scroll, a screenshot of each', async () => {
+    await page.setViewportSize({ width: 1366, height: 768 });
+    const flows = server.deps.store.listFlows();
+    const source = flows.find((f) => f.name === 'E2E candidates');
+    const destination = flows.find((f) => f.name === 'E2E import');
+    const run = server.deps.store.listRuns({ flowId: source?.id ?? '', limit: 1, offset: 0 })[0];
+    expect(source && destination && run).toBeTruthy();
+    const pages: Array<[string, string, string | RegExp]> = [
+      ['overview', '#/', 'Overview'],
+      ['credentials', '#/credentials', 'Credentials'],
+      ['flows', '#/flows', 'Flows'],
+      ['wizard', '#/flows/new', 'New data flow'],
+      ['edit-source', `#/flows/${source?.id}/edit`, 'Edit E2E candidates'],
+      ['edit-destination', `#/flows/${destination?.id}/edit`, 'Edit E2E import'],
+      ['run', `#/runs/${run?.id}`, 'E2E candidates'],
+      ['data', `#/data?flowId=${source?.id}`, 'Data preview'],
+      ['quarantine', '#/quarantine', 'Quarantine'],
+      ['tokens', '#/tokens', 'API tokens'],
+    ];
+    for (const [name, hash, heading] of pages) {
+      await page.goto(`${server.url}/${hash}`);
+      await page.getByRole('heading', { level: 1, name: heading }).first().waitFor();
+      // Closed entries too: the page at its widest.
+      if (name === 'quarantine') await page.getByLabel('Status').selectOption('all');
+      await page.waitForLoadState('networkidle');
+      expect(await fitsWidth(), `${name} (${hash}) scrolls sideways at 1366×768`).toBe(true);
+      await shot(`1366-${name}`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('changes the admin password and revokes every API token with it', async () => {

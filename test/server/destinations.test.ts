@@ -215,6 +215,68 @@ describe('destination flows on the push engine', () => {
     expect(runs.map((r: { trigger: string }) => r.trigger)).toContain('replay');
   });
 
+  it('edit-then-replay: an edited record is checked against the operation, then replayed in place of the one read', async () => {
+    const { config } = await destination('fixit');
+    const flow = (await (await call('POST', '/api/v1/flows', config)).json().then(asJson)).flow;
+    await runToEnd(flow.id);
+    const [item] = (await (await call('GET', `/api/v1/quarantine?flowId=${flow.id}`)).json().then(asJson))
+      .items as Array<{ id: string }>;
+    const check = async (record: Record<string, unknown>) => {
+      const res = await call('POST', `/api/v1/quarantine/${item?.id}/check`, { record });
+      expect(res.status).toBe(200);
+      return res.json().then(asJson);
+    };
+    // The stored mapping applies: columns are the input's, not the operation's fields.
+    const still = await check({ 'Full Name': 'Bad Row', Email: 'still-not-an-email' });
+    expect(still.ok).toBe(false);
+    expect(still.issues.map((i: { path: string }) => i.path)).toEqual(['email']);
+    const email = 'fixed.edit@example.com';
+    const fixed = await check({ 'Full Name': 'Bad Row', Email: email });
+    expect(fixed).toEqual({ ok: true, issues: [], body: { name: 'Bad Row', email } });
+    expect(sandbox.stats().writes['candidate.create']).toBe(2);
+    expect((await call('POST', '/api/v1/quarantine/99999/check', { record: {} })).status).toBe(404);
+
+    const stray = await call('POST', '/api/v1/quarantine/replay', {
+      ids: [item?.id],
+      records: { '99999': { Email: email } },
+    });
+    expect(stray.status).toBe(422);
+    const result = await (
+      await call('POST', '/api/v1/quarantine/replay', {
+        ids: [item?.id],
+        records: { [String(item?.id)]: { 'Full Name': 'Bad Row', Email: email } },
+      })
+    )
+      .json()
+      .then(asJson);
+    expect(result).toMatchObject({ replayed: 1, failed: 0 });
+    expect(sandbox.stats().writesByKey['candidate.create']?.[email]).toBe(1);
+    const closed = (await (await call('GET', `/api/v1/quarantine/${item?.id}`)).json().then(asJson)).item;
+    expect(closed).toMatchObject({ status: 'replayed', closedBy: 'console' });
+  });
+
+  it('a rerun of the flow with its bad row corrected closes the entry as resolved, naming the run', async () => {
+    const { config } = await destination('rerun');
+    const flow = (await (await call('POST', '/api/v1/flows', config)).json().then(asJson)).flow;
+    await runToEnd(flow.id);
+    const [item] = (await (await call('GET', `/api/v1/quarantine?flowId=${flow.id}`)).json().then(asJson))
+      .items as Array<{ id: string }>;
+    const corrected = csvFor('rerun').replace('not-an-email', 'bad.row.rerun@example.com');
+    const put = await call('PUT', `/api/v1/flows/${flow.id}`, {
+      ...config,
+      input: { type: 'csv', content: corrected },
+    });
+    expect(put.status).toBe(200);
+    const rerun = await runToEnd(flow.id);
+    expect(rerun.counts[0]).toMatchObject({ read: 3, written: 1, quarantined: 0 });
+    const closed = (await (await call('GET', `/api/v1/quarantine/${item?.id}`)).json().then(asJson)).item;
+    expect(closed.status).toBe('resolved');
+    expect(closed.closedBy).toMatch(/^push run /);
+    expect(
+      (await (await call('GET', `/api/v1/quarantine?flowId=${flow.id}`)).json().then(asJson)).items,
+    ).toEqual([]);
+  });
+
   it('refuses a replay while the flow runs (409), and unknown entries (404)', async () => {
     const { config } = await destination('busy');
     const flow = (await (await call('POST', '/api/v1/flows', config)).json().then(asJson)).flow;

@@ -132,6 +132,7 @@ export async function harness(
           ...(options.realDestination ? {} : { destination: engine.engine }),
         },
         push: { reconcileDelayMs: 0 },
+        ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
       }),
       // The real vault, with Ashby's verdict on keys faked.
       credentials: new VaultCredentialService(

@@ -95,6 +95,8 @@ describe('the OpenAPI document against the app', () => {
       'get /runs/{id}/events',
       'post /quarantine/replay',
       'get /flows/{id}/webhooks',
+      'delete /flows/{id}/webhooks/install',
+      'post /flows/{id}/webhooks/parked/{actionId}/retry',
     ]) {
       expect(keys).toContain(known);
     }
@@ -131,8 +133,9 @@ describe('the OpenAPI document against the app', () => {
         readsBody,
       );
     }
-    // setup, login, password, tokens, credentials ×4, flows ×3, replay
-    expect(reading).toBe(12);
+    // setup, login, password, tokens, credentials ×4, flows ×3, quarantine check, replay, webhooks on/off,
+    // webhooks install
+    expect(reading).toBe(15);
   });
 
   it('names as required the fields whose absence the route refuses', async () => {
@@ -164,6 +167,8 @@ describe('the OpenAPI document against the app', () => {
         'post /credentials',
         'post /credentials/{id}/rotate',
         'post /quarantine/replay',
+        'put /flows/{id}/webhooks',
+        'post /flows/{id}/webhooks/install',
       ]),
     );
   });

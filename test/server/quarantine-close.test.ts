@@ -32,7 +32,10 @@ describe('closing quarantine entries', () => {
     const post = (p: string) => h.request(`/api/v1/quarantine/${p}`, { method: 'POST', headers });
     const resolved = await post(`${a}/resolve`);
     expect(resolved.status).toBe(200);
-    expect((await resolved.json().then(asJson)).item.status).toBe('resolved');
+    const item = (await resolved.json().then(asJson)).item;
+    expect(item.status).toBe('resolved');
+    expect(item.closedBy).toBe('console');
+    expect(item.closedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect((await (await post(`${b}/dismiss`)).json().then(asJson)).item.status).toBe('dismissed');
     const again = await post(`${a}/dismiss`);
     expect(again.status).toBe(409);
@@ -57,6 +60,8 @@ describe('closing quarantine entries', () => {
     expect((await runCli(['quarantine', 'dismiss', String(b)], env)).code).toBe(0);
     expect(getQuarantine(h.control.db, a)?.status).toBe('resolved');
     expect(getQuarantine(h.control.db, b)?.status).toBe('dismissed');
+    expect(getQuarantine(h.control.db, a)?.closedBy).toBe('ashpipe quarantine resolve');
+    expect(getQuarantine(h.control.db, b)?.closedBy).toBe('ashpipe quarantine dismiss');
     const again = await runCli(['quarantine', 'dismiss', String(a)], env);
     expect(again.code).toBe(2);
     expect(again.err).toContain(`quarantine entry ${a} is already resolved`);

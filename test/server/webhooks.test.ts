@@ -4,6 +4,7 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { createApp } from '../../src/server/app.js';
 import { WebhookHub } from '../../src/server/webhooks.js';
 import { openSink } from '../../src/sinks/index.js';
+import { Vault } from '../../src/vault/vault.js';
 import { signBody } from '../../src/webhooks/index.js';
 import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
 
@@ -31,7 +32,14 @@ describe('POST /webhooks/ashby/{flowId} on the server', () => {
     };
     const cred = asJson(await post('/api/v1/credentials', { name: 'hooks', apiKey: 'sandbox-full' }))
       .credential.id;
-    await post('/api/v1/credentials', { name: 'hooks:webhook-secret', apiKey: SECRET });
+    // The secret as `ashpipe webhooks install` stores it: a vault entry named after the credential.
+    new Vault(h.control, {
+      home: h.home,
+      env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
+    }).add({
+      name: 'hooks:webhook-secret',
+      apiKey: SECRET,
+    });
     file = path.join(h.data, 'hooks.db');
     const flow = (options: Record<string, unknown>, name: string) =>
       post('/api/v1/flows', {
@@ -68,7 +76,8 @@ describe('POST /webhooks/ashby/{flowId} on the server', () => {
     const ping = JSON.stringify({ action: 'ping', data: { webhookActionType: 'ping' } });
     expect((await deliver(flowId, ping)).status).toBe(200);
     expect((await deliver(flowId, body, signBody(body, 'other'))).status).toBe(401);
-    expect((await deliver(plainFlowId, body)).status).toBe(404);
+    // Webhooks off is a decision, not an outage: 410, which Ashby does not retry.
+    expect((await deliver(plainFlowId, body)).status).toBe(410);
     expect((await deliver('no-such-flow', body)).status).toBe(404);
     // The Host allowlist applies here as everywhere.
     expect((await deliver(flowId, body, undefined, 'evil.example')).status).toBe(403);
@@ -78,21 +87,20 @@ describe('POST /webhooks/ashby/{flowId} on the server', () => {
       const res = await app.request(`/api/v1/flows/${flowId}/webhooks`, { headers });
       expect(res.status).toBe(200);
       status = (await res.json()) as Record<string, unknown>;
-      if (status.applied === 1) break;
+      if (asJson(status).stats?.applied === 1) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(status).toMatchObject({
       enabled: true,
       path: `/webhooks/ashby/${flowId}`,
       secretStored: true,
-      eventsToday: 1,
-      applied: 1,
-      pending: 0,
-      parked: 0,
+      stats: { eventsToday: 1, applied: 1, pending: 0, parked: 0 },
     });
-    expect(typeof status.lastPingAt).toBe('string');
-    expect(typeof status.lastEventAt).toBe('string');
-    expect(typeof status.lagMs).toBe('number');
+    const stats = asJson(status).stats;
+    expect(typeof stats.lastPingAt).toBe('string');
+    expect(typeof stats.lastEventAt).toBe('string');
+    expect(typeof stats.lagMs).toBe('number');
+    expect(stats.lagP50Ms).toBe(stats.lagMs);
     expect((await app.request(`/api/v1/flows/${flowId}/webhooks`)).status).toBe(401);
 
     const sink = openSink(`sqlite:${file}`);

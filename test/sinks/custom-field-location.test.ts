@@ -68,6 +68,10 @@ const EXPECTED = [
 
 const state = { passId: 'pass-1', passKind: 'full' as const, pagesCommitted: 1 };
 
+/** A value of SQLite custom_field_values as received: value_json where the plain value cannot tell. */
+const plain = (row: Record<string, unknown>): unknown =>
+  typeof row.value_json === 'string' ? JSON.parse(row.value_json) : row.value;
+
 for (const k of KINDS) {
   describe.skipIf(k.skip)(`${k.kind} sink: custom field values where each stream keeps them`, () => {
     const open: Sink[] = [];
@@ -148,9 +152,9 @@ describe('SQLite database of an earlier version', () => {
         { stream: 'offers', object_type: 'Offer', path: '["latestVersion","customFields"]' },
       ]);
       const rows = check
-        .prepare('SELECT object_id, field_id, value FROM custom_field_values ORDER BY field_id')
+        .prepare('SELECT object_id, field_id, value, value_json FROM custom_field_values ORDER BY field_id')
         .all() as Array<Record<string, unknown>>;
-      expect(rows.map((r) => [r.object_id, r.field_id, JSON.parse(String(r.value))])).toEqual([
+      expect(rows.map((r) => [r.object_id, r.field_id, plain(r)])).toEqual([
         ['o1', 'benefits', ['Health', 'Dental']],
         ['o1', 'equity', 2],
       ]);
@@ -186,12 +190,12 @@ describe('SQLite database of an earlier version', () => {
       });
       const rows = check
         .prepare(
-          'SELECT object_type, object_id, field_id, title, value FROM custom_field_values ORDER BY field_id',
+          'SELECT object_type, object_id, field_id, title, value, value_json FROM custom_field_values ORDER BY field_id',
         )
         .all() as Array<Record<string, unknown>>;
-      expect(
-        rows.map((r) => [r.object_type, r.object_id, r.field_id, r.title, JSON.parse(String(r.value))]),
-      ).toEqual(EXPECTED.filter((e) => e[0] === 'Offer'));
+      expect(rows.map((r) => [r.object_type, r.object_id, r.field_id, r.title, plain(r)])).toEqual(
+        EXPECTED.filter((e) => e[0] === 'Offer'),
+      );
     } finally {
       check.close();
     }

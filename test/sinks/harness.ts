@@ -41,7 +41,11 @@ const sqlite: Kind = {
       const rows = db
         .prepare('SELECT * FROM custom_field_values ORDER BY object_type, object_id, field_id')
         .all() as Array<Record<string, unknown>>;
-      return rows.map((r) => ({ ...r, value: JSON.parse(String(r.value)) }));
+      // Plain values; value_json tells booleans, lists and objects apart.
+      return rows.map(({ value_json, ...r }) => ({
+        ...r,
+        value: typeof value_json === 'string' ? JSON.parse(value_json) : r.value,
+      }));
     } finally {
       db.close();
     }

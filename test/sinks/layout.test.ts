@@ -31,7 +31,7 @@ describe('sink table layout', () => {
   });
 
   it('fixes a column type by the first non-null value and stores misfits as NULL', () => {
-    expect([null, 'x', 3, 3.5, true, { a: 1 }, [1]].map(inferType)).toEqual([
+    expect([null, 'x', 3, 3.5, true, { a: 1 }, [1]].map((v) => inferType(v))).toEqual([
       undefined,
       'text',
       'integer',

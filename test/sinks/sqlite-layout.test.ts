@@ -34,7 +34,13 @@ function customFieldValues(file: string): unknown[][] {
     const rows = db.prepare('SELECT * FROM custom_field_values ORDER BY object_id, field_id').all() as Array<
       Record<string, unknown>
     >;
-    return rows.map((r) => [r.object_type, r.object_id, r.field_id, r.title, JSON.parse(String(r.value))]);
+    return rows.map((r) => [
+      r.object_type,
+      r.object_id,
+      r.field_id,
+      r.title,
+      typeof r.value_json === 'string' ? JSON.parse(r.value_json) : r.value,
+    ]);
   } finally {
     db.close();
   }

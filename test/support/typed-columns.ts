@@ -1,24 +1,31 @@
 /**
  * Checks the typed columns of a synced table against the records it was synced from, with the rules of
  * the README written out here by hand: a top-level field becomes a column named in snake case; the column
- * has the type of the field's values (text, integer, real, boolean, JSON for objects and arrays); a value
- * of another type is NULL in it. The cells are read with plain SQL, not through the sink.
+ * has the type of the field's values (text, integer, real, boolean, JSON for objects and arrays); a string
+ * field named `…At`, `…Time` or `…Timestamp` is a timestamp, one named `…Date` a date when its value is a
+ * calendar day and a timestamp when it is a date-time (timestamptz and date in PostgreSQL, the text as
+ * received in SQLite); a value of another type is NULL in it. The cells are read with plain SQL, not through the sink.
  */
 
 import pg from 'pg';
 import { openSqlite } from '../../src/util/sqlite.js';
 
 type Rec = Record<string, unknown>;
-type ColumnKind = 'text' | 'integer' | 'real' | 'boolean' | 'json';
+type ColumnKind = 'text' | 'integer' | 'real' | 'boolean' | 'json' | 'timestamp' | 'date';
 
 /** `applicationIds` → `application_ids`: the names the sandbox's fields take (plain camelCase). */
 export function snakeCase(field: string): string {
   return field.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
-function kindOf(value: unknown): ColumnKind | undefined {
+function kindOf(value: unknown, field = ''): ColumnKind | undefined {
   if (value === null || value === undefined) return undefined;
-  if (typeof value === 'string') return 'text';
+  if (typeof value === 'string') {
+    if (/[a-z0-9](At|Time|Timestamp)$/.test(field)) return 'timestamp';
+    if (/[a-z0-9]Date$/.test(field) && /^\d{4}-\d{2}-\d{2}$/.test(value)) return 'date';
+    if (/[a-z0-9]Date$/.test(field) && /^\d{4}-\d{2}-\d{2}T/.test(value)) return 'timestamp';
+    return 'text';
+  }
   if (typeof value === 'boolean') return 'boolean';
   if (typeof value === 'number') return Number.isSafeInteger(value) ? 'integer' : 'real';
   return 'json';
@@ -97,9 +104,13 @@ export async function readCustomFieldValues(target: string): Promise<Rec[]> {
     const db = openSqlite(target.slice('sqlite:'.length), { readonly: true });
     try {
       const rows = db
-        .prepare('SELECT object_type, object_id, field_id, title, value FROM custom_field_values')
+        .prepare('SELECT object_type, object_id, field_id, title, value, value_json FROM custom_field_values')
         .all() as Rec[];
-      return rows.map((r) => ({ ...r, value: JSON.parse(String(r.value)) }));
+      // Plain values; value_json tells booleans, lists and objects apart.
+      return rows.map(({ value_json, ...r }) => ({
+        ...r,
+        value: typeof value_json === 'string' ? JSON.parse(value_json) : r.value,
+      }));
     } finally {
       db.close();
     }
@@ -128,16 +139,34 @@ function cell(value: unknown, kind: ColumnKind, dialect: 'sqlite' | 'postgres'):
       return Number(value);
     case 'json':
       return dialect === 'sqlite' ? JSON.parse(String(value)) : value;
+    // node-postgres returns a timestamptz as a Date, and a date as a Date at local midnight.
+    case 'timestamp':
+      return value instanceof Date ? value.toISOString() : value;
+    case 'date':
+      return value instanceof Date
+        ? `${value.getFullYear()}-${String(value.getMonth() + 1).padStart(2, '0')}-${String(value.getDate()).padStart(2, '0')}`
+        : value;
     default:
       return value;
   }
 }
 
 /** What a column of `kind` holds for a record's value: the value when its type fits, else NULL. */
-function expectedCell(value: unknown, kind: ColumnKind): unknown {
-  const own = kindOf(value);
+function expectedCell(
+  value: unknown,
+  field: string,
+  kind: ColumnKind,
+  dialect: 'sqlite' | 'postgres',
+): unknown {
+  const own = kindOf(value, field);
   if (own === undefined) return null;
+  // SQLite keeps the text received; PostgreSQL the instant, read back in UTC.
+  if (own === 'timestamp' && kind === 'timestamp' && dialect === 'postgres')
+    return new Date(String(value)).toISOString();
   if (own === kind || (own === 'integer' && kind === 'real')) return value;
+  // Any string fits a SQLite time column, as text.
+  if (dialect === 'sqlite' && typeof value === 'string' && (kind === 'timestamp' || kind === 'date'))
+    return value;
   return null;
 }
 
@@ -155,7 +184,7 @@ export function typedColumnDifferences(
   const kinds = new Map<string, Set<ColumnKind>>();
   for (const record of records) {
     for (const [field, value] of Object.entries(record)) {
-      const kind = kindOf(value);
+      const kind = kindOf(value, field);
       if (!kind) continue;
       const set = kinds.get(field) ?? new Set<ColumnKind>();
       set.add(kind);
@@ -188,7 +217,7 @@ export function typedColumnDifferences(
         problems.push(`${stream}.${column}: not in the table`);
         break;
       }
-      const want = expectedCell(record[field], declared);
+      const want = expectedCell(record[field], field, declared, dialect);
       const got = cell(row[column], declared, dialect);
       if (JSON.stringify(sortKeys(got)) !== JSON.stringify(sortKeys(want))) {
         problems.push(

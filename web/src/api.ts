@@ -72,10 +72,12 @@ export type {
   Flow,
   FlowTest,
   OperationInfo,
+  ParkedEvent,
   QuarantineItem,
   Run,
   RunCount,
   StreamInfo,
+  WebhookStatus,
 } from '../../src/server/api-schema';
 
 /** Ashby's own API: the default server, where the server field is an advanced setting. */

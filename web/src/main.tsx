@@ -8,6 +8,7 @@ import { Home } from './pages/home';
 import { QuarantineView } from './pages/quarantine';
 import { RunDetail } from './pages/run';
 import { TokensPage } from './pages/tokens';
+import { WebhooksPage } from './pages/webhooks';
 import { FlowEditor, FlowWizard } from './pages/wizard';
 import './styles.css';
 
@@ -119,6 +120,8 @@ function App() {
         onDone={() => go('#/flows')}
       />
     );
+  else if (route?.startsWith('/flows/') && route.endsWith('/webhooks'))
+    page = <WebhooksPage flowId={route.slice('/flows/'.length, -'/webhooks'.length)} />;
   else if (route === '/flows') page = <FlowsList open={go} />;
   else if (route?.startsWith('/runs/')) page = <RunDetail runId={route.slice('/runs/'.length)} />;
   else if (route === '/data') page = <DataPreview flowId={params.get('flowId') ?? undefined} />;

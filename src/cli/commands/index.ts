@@ -4,6 +4,7 @@ import { analyticsCommand } from './analytics.js';
 import { credentialsCommand } from './credentials.js';
 import { demoCommand } from './demo.js';
 import { operationsCommand } from './operations.js';
+import { piiCommand } from './pii.js';
 import { pushCommand } from './push.js';
 import { quarantineCommand } from './quarantine.js';
 import { sandboxCommand } from './sandbox.js';
@@ -27,5 +28,6 @@ export const commandFactories: CommandFactory[] = [
   pushCommand,
   operationsCommand,
   quarantineCommand,
+  piiCommand,
   sandboxCommand,
 ];

@@ -133,7 +133,7 @@ export function quarantineCommand(ctx: CliContext): Command {
             if (!entry) throw new UsageError(`no quarantine entry ${id}`);
             if (entry.status !== 'open')
               throw new UsageError(`quarantine entry ${id} is already ${entry.status}`);
-            setQuarantineStatus(db, n, status);
+            setQuarantineStatus(db, n, status, `ashpipe quarantine ${action}`);
           })(),
         );
         ctx.output(false).info(`quarantine entry ${id} ${status}`);
@@ -216,6 +216,7 @@ export function quarantineCommand(ctx: CliContext): Command {
         const { outcomeUnknown } = await replayEntries(plan, {
           db: store.db,
           dryRun: Boolean(opts.dryRun),
+          closedBy: 'ashpipe quarantine replay',
           send: ({ operation, rows, ...push }) =>
             executePush(ctx, opts, operation, rows, {
               ...push,

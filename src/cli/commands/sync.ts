@@ -17,6 +17,7 @@ import { defined } from '../../util/defined.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
+import { addPiiPolicyOption, resolvePiiOption } from '../pii-option.js';
 import { describeInstall } from '../render/analytics.js';
 import { formatSummary } from '../render/summary.js';
 import { createSyncProgress } from '../render/sync-progress.js';
@@ -28,6 +29,7 @@ import { isMissingDatabase, resolveTarget } from '../target.js';
 export const DEFAULT_SYNC_TARGET = 'sqlite:./ashpipe.db';
 
 interface SyncCliOptions extends KeyOptions, LogFileOptions {
+  piiPolicy?: string;
   to: string;
   streams?: string;
   excludeStreams?: string;
@@ -84,6 +86,7 @@ export function syncCommand(ctx: CliContext): Command {
   );
   addKeyOptions(cmd);
   addLogFileOption(cmd);
+  addPiiPolicyOption(cmd);
   return cmd
     .option(
       '--to <target>',
@@ -190,12 +193,14 @@ export function syncCommand(ctx: CliContext): Command {
         throw new UsageError(
           `--to ${opts.to} is ashpipe's own control store (or master key): syncing into it would corrupt the vault; choose another file`,
         );
+      const piiPolicy = resolvePiiOption(ctx, opts.piiPolicy);
       const log = openRunLog(ctx, 'sync', opts);
       log.logger.info('sync started', {
         target: describeTarget(target),
         streams: streams.map((s) => s.name),
         ...defined({ credential: opts.credential }),
         ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+        ...(piiPolicy ? { piiPolicy: piiPolicy.policy.source } : {}),
       });
       const counters = new EndpointCounters();
       const progress = createSyncProgress(ctx.io.stderr, { counters });
@@ -231,6 +236,7 @@ export function syncCommand(ctx: CliContext): Command {
                 ...(opts.fullRefresh ? { fullRefresh: true } : {}),
                 ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
                 counters,
+                ...(piiPolicy ? { piiPolicy } : {}),
                 onEvent: (e) => progress.onEvent(e),
                 signal,
                 logger: log.logger,

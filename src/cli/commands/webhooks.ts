@@ -18,6 +18,7 @@ import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess, vaultErrorToCli } from '../key-options.js';
 import { table } from '../output.js';
+import { addPiiPolicyOption, resolvePiiOption } from '../pii-option.js';
 import { untilStopped } from '../signals.js';
 
 interface ReceiveCliOptions extends KeyOptions {
@@ -28,6 +29,7 @@ interface ReceiveCliOptions extends KeyOptions {
   host: string;
   port: string;
   json?: boolean;
+  piiPolicy?: string;
 }
 
 function receiveCommand(ctx: CliContext): Command {
@@ -35,6 +37,7 @@ function receiveCommand(ctx: CliContext): Command {
     'Receive Ashby webhooks and write them into the same tables as `ashpipe sync` (stored first, applied after)',
   );
   addKeyOptions(cmd);
+  addPiiPolicyOption(cmd);
   return cmd
     .requiredOption('--to <target>', 'sqlite:PATH, postgres://USER@HOST/DB[?schema=NAME] or jsonl:DIR')
     .option('--secret-env <VAR>', "environment variable holding the webhook's secret token")
@@ -73,16 +76,18 @@ function receiveCommand(ctx: CliContext): Command {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port: expected a port number, got ${opts.port}`);
+      const pii = resolvePiiOption(ctx, opts.piiPolicy);
       const access = await resolveAshbyAccess(ctx, opts, 'webhooks receive');
       const sink = openSink(opts.to);
       await sink.open();
       const inbox = inboxFor(opts.to);
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-      const applier = new WebhookApplier({ inbox, sink, client });
+      const applier = new WebhookApplier({ inbox, sink, client, ...(pii ? { pii } : {}) });
       const receiver = await startReceiver({
         inbox,
         secret,
+        ...(pii ? { pii } : {}),
         host: opts.host,
         port,
         onStored: () => applier.kick(),

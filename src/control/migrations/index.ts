@@ -3,6 +3,7 @@ import { serverMigration } from './0050-server.js';
 import { pushMigration } from './0300-push.js';
 import { pushRunOwnerMigration } from './0301-push-run-owner.js';
 import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
+import { quarantineInputKeyMigration } from './0303-quarantine-input-key.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
 
@@ -18,5 +19,6 @@ export const migrations: readonly Migration[] = [
   pushMigration,
   pushRunOwnerMigration,
   quarantineDismissMigration,
+  quarantineInputKeyMigration,
   webhooksMigration,
 ];

@@ -239,6 +239,16 @@ export const jobHandlers: Handlers = {
     if (status === 'Open' && !job.openedAt) patch.openedAt = now();
     if (status === 'Closed') patch.closedAt = now();
     const rec = from === status ? job : ctx.world.update(jobId, patch);
+    // A posting is published while its job is open: opening or closing the job publishes or unpublishes
+    // its postings, and Ashby says so per posting.
+    if (from !== status && (from === 'Open' || status === 'Open')) {
+      const ids = Array.isArray(job.jobPostingIds) ? job.jobPostingIds : [];
+      for (const id of ids) {
+        const posting = typeof id === 'string' ? ctx.world.get(id, 'jobPosting') : undefined;
+        if (posting)
+          ctx.world.announce(status === 'Open' ? 'jobPostingPublish' : 'jobPostingUnpublish', posting);
+      }
+    }
     return { results: rec, naturalKey: jobId };
   },
 

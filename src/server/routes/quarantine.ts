@@ -1,5 +1,12 @@
+import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { type ApiResponse, exportFormatParam, quarantineStatusParam, replayBody } from '../api-schema.js';
+import {
+  type ApiResponse,
+  exportFormatParam,
+  quarantineStatusParam,
+  recordCheckBody,
+  replayBody,
+} from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { paging, readBody, type ServerDeps } from '../context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -28,6 +35,12 @@ const CSV_COLUMNS = [
   'status',
   'record',
 ] as const;
+
+/** Who acts, as recorded with the entries a request closes. */
+function actorOf(c: Context<AppEnv>): string {
+  const principal = c.get('principal');
+  return principal.kind === 'token' ? `API token ${principal.tokenId}` : 'console';
+}
 
 /** `/api/v1/quarantine`: records the destination engine set aside; list, export (JSONL or CSV), replay. */
 export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
@@ -80,10 +93,16 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
       const q = service();
       if (!q.close) throw new NotFoundError('feature', `quarantine ${action}`);
       return c.json({
-        item: q.close(c.req.param('id'), action === 'resolve' ? 'resolved' : 'dismissed'),
+        item: q.close(c.req.param('id'), action === 'resolve' ? 'resolved' : 'dismissed', actorOf(c)),
       } satisfies ApiResponse<'quarantineItem'>);
     });
   }
+  app.post('/:id/check', async (c) => {
+    const body = await readBody(c, recordCheckBody);
+    const q = service();
+    if (!q.check) throw new NotFoundError('feature', 'quarantine check');
+    return c.json(q.check(c.req.param('id'), body.record) satisfies ApiResponse<'recordCheck'>);
+  });
   // Replays run as a run of the flow (trigger `replay`): 409 while the flow runs, recorded in its history.
   app.post('/replay', async (c) => {
     const body = await readBody(c, replayBody);
@@ -98,7 +117,10 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     if (!flow) throw new NotFoundError('flow', flowId);
     if (flow.kind !== 'destination') throw new ValidationError(`flow "${flow.name}" is not a destination`);
     const result: ReplayResult = { replayed: 0, failed: 0 };
-    const engine = service().replayEngine(body.ids, result);
+    const engine = service().replayEngine(body.ids, result, {
+      ...(body.records ? { records: new Map(Object.entries(body.records)) } : {}),
+      closedBy: actorOf(c),
+    });
     const run = deps.scheduler.trigger(flow.id, 'replay', {
       engine,
       ...(body.dryRun ? { dryRun: true } : {}),

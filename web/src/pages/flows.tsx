@@ -57,6 +57,11 @@ export function FlowsList(props: { open: (hash: string) => void }) {
                 <a className="button" href={`#/flows/${f.id}/edit`}>
                   Edit
                 </a>
+                {f.kind === 'source' ? (
+                  <a className="button" href={`#/flows/${f.id}/webhooks`}>
+                    Webhooks
+                  </a>
+                ) : null}
               </td>
             </tr>
           ))}

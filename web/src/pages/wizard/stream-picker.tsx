@@ -11,8 +11,8 @@ export function access(c: Credential | undefined, permission: string): string {
 
 /**
  * The streams of a source flow: a search box, select all / none over what the search shows, and per
- * stream its mode (incremental reads only changes after the first run; full re-reads every run) and
- * whether the key may read it.
+ * stream its mode (incremental reads only changes after the first run; full re-reads every run), the
+ * requests a full pass takes, and whether the key may read it.
  */
 export function StreamPicker(props: {
   streams: StreamInfo[];
@@ -63,6 +63,7 @@ export function StreamPicker(props: {
               <th scope="col">Sync</th>
               <th scope="col">Stream</th>
               <th scope="col">Mode</th>
+              <th scope="col">Requests per full pass</th>
               <th scope="col">Needs</th>
               <th scope="col">Key may read</th>
             </tr>
@@ -102,6 +103,9 @@ export function StreamPicker(props: {
                     >
                       {s.incremental ? 'incremental' : 'full'}
                     </span>
+                  </td>
+                  <td className="cost" data-testid="stream-cost">
+                    {s.cost}
                   </td>
                   <td className="muted">{s.permission}</td>
                   <td className={`access ${may === 'yes' ? 'allowed' : may === 'no' ? 'missing' : ''}`}>

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { resolveHome } from '../control/home.js';
+import { PiiPolicyError, type PiiTransformer, resolvePiiPolicy } from '../privacy/index.js';
+import { VaultError } from '../vault/errors.js';
+import type { CliContext } from './context.js';
+import { UsageError } from './exit-codes.js';
+
+/** Adds `--pii-policy none|default|FILE`. */
+export function addPiiPolicyOption(cmd: Command): Command {
+  return cmd.option(
+    '--pii-policy <policy>',
+    'personal data: none (store as Ashby sends), default (hash, mask or drop the fields of `ashpipe pii catalogue`) or a policy FILE (YAML or JSON)',
+    'none',
+  );
+}
+
+/** The policy `--pii-policy` names; its mistakes (and a missing master key) exit with code 2. */
+export function resolvePiiOption(ctx: CliContext, spec: string | undefined): PiiTransformer | undefined {
+  if (spec === undefined || spec === 'none') return undefined;
+  try {
+    return resolvePiiPolicy(spec, {
+      home: resolveHome(ctx.env),
+      env: ctx.env,
+      notice: (m) => ctx.io.stderr.write(`${m}\n`),
+    });
+  } catch (error) {
+    if (error instanceof PiiPolicyError) throw new UsageError(`--pii-policy: ${error.message}`);
+    if (error instanceof VaultError && error.code !== 'tampered')
+      throw new UsageError(`--pii-policy: ${error.message}`);
+    throw error;
+  }
+}

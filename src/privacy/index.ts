@@ -1,0 +1,68 @@
+/**
+ * Personal data: a policy per stream and field (`keep`, `hash`, `mask`, `drop`) applied to every record
+ * before it is written anywhere.
+ */
+import { createHash } from 'node:crypto';
+import { type HashKeySource, hashKeyId, loadHashKey } from './key.js';
+import {
+  canonicalPolicy,
+  defaultPolicy,
+  isEmptyPolicy,
+  loadPolicyFile,
+  NO_POLICY,
+  policyHashes,
+} from './policy.js';
+import { PiiTransformer } from './transform.js';
+import type { PiiPolicy } from './types.js';
+
+export { type CatalogueEntry, DEFAULT_CATALOGUE } from './catalogue.js';
+export { deriveHashKey, type HashKeySource, hashKeyId, loadHashKey } from './key.js';
+export {
+  canonicalPolicy,
+  defaultPolicy,
+  inferKind,
+  loadPolicyFile,
+  NO_POLICY,
+  PiiPolicyError,
+  parsePolicy,
+} from './policy.js';
+export { MASKED_TEXT, normalizeForHash, PiiTransformer, titleKey } from './transform.js';
+export * from './types.js';
+export { transformWebhookPayload, WEBHOOK_RECORD_STREAMS } from './webhooks.js';
+
+/** What `--pii-policy` and `options.piiPolicy` take: `none`, `default` or a policy file. */
+export type PiiPolicySpec = 'none' | 'default' | (string & {});
+
+/** The policy a spec names (a file is read and checked). */
+export function policyOf(spec: PiiPolicySpec): PiiPolicy {
+  if (spec === 'none') return NO_POLICY;
+  if (spec === 'default') return defaultPolicy();
+  return loadPolicyFile(spec);
+}
+
+/**
+ * The fingerprint stored with each stream's state: the policy's rules and the hash key's id (a new
+ * master key hashes differently, which is a change of policy too).
+ */
+export function policyFingerprint(policy: PiiPolicy, hashKey: Buffer | undefined): string {
+  return createHash('sha256')
+    .update(canonicalPolicy(policy))
+    .update(hashKey ? hashKeyId(hashKey) : '')
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** A transformer for a policy; the hash key is loaded only when the policy hashes. */
+export function transformerFor(policy: PiiPolicy, key: HashKeySource | Buffer): PiiTransformer | undefined {
+  if (isEmptyPolicy(policy)) return undefined;
+  const hashKey = policyHashes(policy) ? (Buffer.isBuffer(key) ? key : loadHashKey(key)) : undefined;
+  return new PiiTransformer(policy, hashKey, policyFingerprint(policy, hashKey));
+}
+
+/** `transformerFor(policyOf(spec), key)`: `undefined` for `none`. */
+export function resolvePiiPolicy(
+  spec: PiiPolicySpec,
+  key: HashKeySource | Buffer,
+): PiiTransformer | undefined {
+  return transformerFor(policyOf(spec), key);
+}

@@ -1,0 +1,209 @@
+/**
+ * custom_field_values as a written table: one row per value of a live record, rewritten with the record in
+ * the page's transaction, removed when the record is deleted (by a full pass or a webhook), plain values
+ * in SQLite, indexed for one object's values and a group-by over titles.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { openSink, type Sink, type StreamShape } from '../../src/sinks/index.js';
+import { openSqlite } from '../../src/util/sqlite.js';
+import { KINDS, opened } from './harness.js';
+
+const candidates: StreamShape = {
+  name: 'candidates',
+  primaryKey: ['id'],
+  customFieldsObjectType: 'Candidate',
+};
+const full = (passId: string) => ({ passId, passKind: 'full' as const });
+
+const PAGE = [
+  {
+    id: 'c1',
+    name: 'Ada',
+    customFields: [
+      { id: 'level', title: 'Level', value: 'Senior' },
+      { id: 'years', title: 'Years', value: 12 },
+      { id: 'remote', title: 'Remote', value: true },
+      { id: 'langs', title: 'Languages', value: ['en', 'fr'] },
+      { id: 'notes', title: 'Notes', value: null },
+      { id: 'years', title: 'Years', value: 13 },
+      { title: 'no id', value: 'skipped' },
+    ],
+  },
+  { id: 'c2', name: 'Grace', customFields: [{ id: 'level', title: 'Level', value: 'Junior' }] },
+  { id: 'c3', name: 'Alan', customFields: [{ id: 'level', title: 'Level', value: 'Senior' }] },
+];
+
+/** The values readRows gives back after PAGE, in (object_id, field_id) order: written by hand. */
+const AFTER_PAGE = [
+  ['c1', 'langs', 'Languages', ['en', 'fr']],
+  ['c1', 'level', 'Level', 'Senior'],
+  ['c1', 'notes', 'Notes', null],
+  ['c1', 'remote', 'Remote', true],
+  ['c1', 'years', 'Years', 13],
+  ['c2', 'level', 'Level', 'Junior'],
+  ['c3', 'level', 'Level', 'Senior'],
+];
+
+const values = async (sink: Sink) =>
+  (await sink.readRows('custom_field_values')).map((r) => {
+    expect(r.object_type).toBe('Candidate');
+    return [r.object_id, r.field_id, r.title, r.value];
+  });
+
+for (const kind of KINDS.filter((k) => k.kind !== 'jsonl')) {
+  describe.skipIf(kind.skip)(`custom_field_values (${kind.kind})`, () => {
+    const sinks: Sink[] = [];
+    afterEach(async () => {
+      for (const s of sinks.splice(0)) await s.close();
+    });
+    afterAll(() => kind.cleanup());
+
+    it('holds the values of live records: replaced with the record, removed with it', async () => {
+      const target = await kind.target();
+      const sink = await opened(target, sinks);
+      await sink.upsertPage(candidates, PAGE, full('p1'));
+      expect(await values(sink)).toEqual(AFTER_PAGE);
+
+      // c1 changed: its values are replaced; c2 unchanged keeps its own.
+      await sink.upsertPage(
+        candidates,
+        [
+          { id: 'c1', name: 'Ada', customFields: [{ id: 'level', title: 'Level', value: 'Staff' }] },
+          PAGE[1] as Record<string, unknown>,
+          PAGE[2] as Record<string, unknown>,
+        ],
+        full('p2'),
+      );
+      expect(await values(sink)).toEqual([
+        ['c1', 'level', 'Level', 'Staff'],
+        ['c2', 'level', 'Level', 'Junior'],
+        ['c3', 'level', 'Level', 'Senior'],
+      ]);
+
+      // A full pass that did not see c2 deletes it, and its values with it.
+      await sink.upsertPage(candidates, [{ id: 'c1', name: 'Ada', customFields: [] }], full('p3'));
+      await sink.upsertPage(candidates, [PAGE[2] as Record<string, unknown>], full('p3'));
+      await sink.finishFullPass(candidates, 'p3', { passKind: 'full' });
+      expect(await values(sink)).toEqual([['c3', 'level', 'Level', 'Senior']]);
+
+      // A deletion (a webhook) removes the values too; the record coming back brings them back.
+      expect(await sink.markDeleted(candidates, ['c3'])).toBe(1);
+      expect(await values(sink)).toEqual([]);
+      await sink.upsertPage(candidates, [PAGE[2] as Record<string, unknown>], {
+        passId: 'i1',
+        passKind: 'incremental',
+      });
+      expect(await values(sink)).toEqual([['c3', 'level', 'Level', 'Senior']]);
+      expect(await sink.countRows('custom_field_values')).toEqual({ live: 1, deleted: 0 });
+      expect(await kind.indexedColumns(target, 'custom_field_values')).toEqual(
+        expect.arrayContaining(['object_id', 'object_type', 'title']),
+      );
+    });
+  });
+}
+
+describe('custom_field_values in SQLite', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  const read = (file: string, sql: string) => {
+    const db = openSqlite(file, { readonly: true });
+    try {
+      return db.prepare(sql).all() as Array<Record<string, unknown>>;
+    } finally {
+      db.close();
+    }
+  };
+
+  it('stores plain values (no JSON quotes) and indexes the table once the first full pass is done', async () => {
+    const file = path.join(root, 'plain.db');
+    const sink = openSink(`sqlite:${file}`);
+    await sink.open();
+    try {
+      await sink.upsertPage(candidates, PAGE, full('p1'));
+      // Written during the pass without indexes: they are built in one go when it finishes.
+      expect(
+        read(
+          file,
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'custom_field_values'",
+        ),
+      ).toEqual([]);
+      await sink.finishFullPass(candidates, 'p1', { passKind: 'full' });
+      expect(
+        read(
+          file,
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'custom_field_values' ORDER BY name",
+        ),
+      ).toEqual([{ name: 'custom_field_values__object' }, { name: 'custom_field_values__title' }]);
+    } finally {
+      await sink.close();
+    }
+    expect(
+      read(
+        file,
+        "SELECT field_id, value, typeof(value) AS type, value_json FROM custom_field_values WHERE object_id = 'c1' ORDER BY field_id",
+      ),
+    ).toEqual([
+      { field_id: 'langs', value: '["en","fr"]', type: 'text', value_json: '["en","fr"]' },
+      { field_id: 'level', value: 'Senior', type: 'text', value_json: null },
+      { field_id: 'notes', value: null, type: 'null', value_json: null },
+      { field_id: 'remote', value: 1, type: 'integer', value_json: 'true' },
+      { field_id: 'years', value: 13, type: 'integer', value_json: null },
+    ]);
+    // The two usual questions are answered from the indexes.
+    const plan = (sql: string) =>
+      read(file, `EXPLAIN QUERY PLAN ${sql}`)
+        .map((r) => String(r.detail))
+        .join('\n');
+    expect(
+      plan("SELECT * FROM custom_field_values WHERE object_type = 'Candidate' AND object_id = 'c1'"),
+    ).toContain('custom_field_values__object');
+    expect(plan('SELECT title, count(*) FROM custom_field_values GROUP BY title')).toContain(
+      'custom_field_values__title',
+    );
+    expect(
+      read(file, 'SELECT title, count(*) AS n FROM custom_field_values GROUP BY title ORDER BY title'),
+    ).toEqual([
+      { title: 'Languages', n: 1 },
+      { title: 'Level', n: 3 },
+      { title: 'Notes', n: 1 },
+      { title: 'Remote', n: 1 },
+      { title: 'Years', n: 1 },
+    ]);
+  });
+
+  it('replaces the view of earlier versions with the table, filled from the stored records', async () => {
+    const file = path.join(root, 'view.db');
+    const first = openSink(`sqlite:${file}`);
+    await first.open();
+    await first.upsertPage(candidates, PAGE, full('p1'));
+    await first.close();
+    // What an earlier version left: a view in place of the table, no indexes.
+    const db = openSqlite(file);
+    db.exec(`DROP TABLE custom_field_values;
+      CREATE VIEW custom_field_values AS SELECT 'Candidate' AS object_type, 'x' AS object_id, 'f' AS field_id, NULL AS title, '1' AS value`);
+    db.close();
+    const sink = openSink(`sqlite:${file}`);
+    await sink.open();
+    try {
+      expect(await values(sink)).toEqual(AFTER_PAGE);
+    } finally {
+      await sink.close();
+    }
+    expect(read(file, "SELECT type FROM sqlite_master WHERE name = 'custom_field_values'")).toEqual([
+      { type: 'table' },
+    ]);
+    expect(
+      read(
+        file,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'custom_field_values' ORDER BY name",
+      ),
+    ).toEqual([{ name: 'custom_field_values__object' }, { name: 'custom_field_values__title' }]);
+    expect(
+      read(file, "SELECT value, typeof(value) AS type FROM custom_field_values WHERE field_id = 'years'"),
+    ).toEqual([{ value: 13, type: 'integer' }]);
+  });
+});
