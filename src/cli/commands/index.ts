@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { credentialsCommand } from './credentials.js';
 import { demoCommand } from './demo.js';
+import { eraseCommand } from './erase.js';
 import { operationsCommand } from './operations.js';
 import { piiCommand } from './pii.js';
 import { pushCommand } from './push.js';
@@ -27,5 +28,6 @@ export const commandFactories: CommandFactory[] = [
   operationsCommand,
   quarantineCommand,
   piiCommand,
+  eraseCommand,
   sandboxCommand,
 ];
