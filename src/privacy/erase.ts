@@ -537,3 +537,35 @@ export async function eraseFromTarget(
     await sink.close();
   }
 }
+
+/**
+ * Removes the push quarantine's entries that name the person (their input row, key or error message holds
+ * one of `needles`, in any letter case) from the control store, then overwrites the freed pages. Returns
+ * how many entries went (would go, with `dryRun`).
+ */
+export function eraseFromQuarantine(db: SqliteDatabase, needles: readonly string[], dryRun = false): number {
+  const exists = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'push_quarantine'")
+    .get();
+  if (!exists || needles.length === 0) return 0;
+  const lowered = needles.map((n) => n.toLowerCase());
+  const rows = db.prepare('SELECT id, raw, record_key, error_message FROM push_quarantine').all() as Array<{
+    id: number;
+    raw: string;
+    record_key: string | null;
+    error_message: string;
+  }>;
+  const hit = rows.filter((r) => {
+    const text = `${r.raw}\n${r.record_key ?? ''}\n${r.error_message}`.toLowerCase();
+    return lowered.some((n) => text.includes(n));
+  });
+  if (dryRun || hit.length === 0) return hit.length;
+  db.pragma('secure_delete = ON');
+  const del = db.prepare('DELETE FROM push_quarantine WHERE id = ?');
+  db.transaction(() => {
+    for (const r of hit) del.run(r.id);
+  })();
+  db.exec('VACUUM');
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  return hit.length;
+}

@@ -21,6 +21,7 @@ export {
   type EraseOptions,
   type EraseReport,
   type EraseSubject,
+  eraseFromQuarantine,
   eraseFromTarget,
 } from './erase.js';
 export { deriveHashKey, type HashKeySource, hashKeyId, loadHashKey } from './key.js';

@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTROL_DB_FILE, openControlStore } from '../../src/control/store.js';
+import { addQuarantine } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { selectStreams } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
@@ -117,6 +119,25 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
     );
     expect(answer.status).toBe(200);
     await inbox.close();
+    // A push that could not write them left their input row, and another person's, in the quarantine.
+    const store = openControlStore(home);
+    try {
+      for (const [key, email] of [
+        ['a', person.email],
+        ['b', `someone.else.${tag}@example.org`],
+      ] as const) {
+        addQuarantine(store.db, {
+          runId: `run-${tag}`,
+          operation: 'candidate.create',
+          recordKey: key,
+          errorCode: 'invalid_input',
+          errorMessage: 'rejected',
+          raw: { name: key === 'a' ? person.name : 'Someone Else', email },
+        });
+      }
+    } finally {
+      store.close();
+    }
   }, 120_000);
   afterAll(async () => {
     await sandbox?.close();
@@ -159,6 +180,17 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
       expect(after.get(table) ?? [], table).toEqual(others);
     }
     expect(found()).toEqual([]);
+    // Their quarantine entry is gone from the control store's files, the other person's stays.
+    expect(r.out).toContain('push quarantine: 1 entry erased');
+    const control = Buffer.concat(
+      fs
+        .readdirSync(home)
+        .filter((f) => f.startsWith(CONTROL_DB_FILE))
+        .map((f) => fs.readFileSync(path.join(home, f))),
+    );
+    expect(control.includes(Buffer.from(person.email))).toBe(false);
+    expect(control.includes(Buffer.from(person.name))).toBe(false);
+    expect(control.includes(Buffer.from(`someone.else.${tag}@example.org`))).toBe(true);
     // The erasure record names ids, never the address.
     const record = targetBytes(t);
     expect(record.includes(Buffer.from('request 42'))).toBe(true);

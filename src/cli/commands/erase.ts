@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { resolveHome } from '../../control/home.js';
-import { type EraseReport, eraseFromTarget, loadHashKey } from '../../privacy/index.js';
+import { CONTROL_DB_FILE, openControlStore } from '../../control/store.js';
+import { type EraseReport, eraseFromQuarantine, eraseFromTarget, loadHashKey } from '../../privacy/index.js';
 import { MASTER_KEY_FILE } from '../../vault/master-key.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../exit-codes.js';
@@ -70,7 +71,24 @@ export function eraseCommand(ctx: CliContext): Command {
           ),
         );
       }
-      out.result({ reports }, () =>
+      // The push quarantine keeps input rows: entries naming the person go too.
+      const needles = [
+        ...new Set([
+          ...reports.flatMap((r) => [...r.candidateIds, ...r.applicationIds]),
+          ...candidateIds,
+          ...emails,
+        ]),
+      ];
+      let quarantine = 0;
+      if (existsSync(path.join(home, CONTROL_DB_FILE))) {
+        const store = openControlStore(home);
+        try {
+          quarantine = eraseFromQuarantine(store.db, needles, opts.dryRun === true);
+        } finally {
+          store.close();
+        }
+      }
+      out.result({ reports, quarantine }, () =>
         reports
           .map((r) =>
             [
@@ -83,7 +101,10 @@ export function eraseCommand(ctx: CliContext): Command {
                 : '  nothing stored of them',
             ].join('\n'),
           )
-          .join('\n\n'),
+          .join('\n\n')
+          .concat(
+            `\npush quarantine: ${quarantine} entr${quarantine === 1 ? 'y' : 'ies'} ${opts.dryRun ? 'would go' : 'erased'}`,
+          ),
       );
     });
 }
