@@ -56,19 +56,28 @@ export interface EraseReport {
 
 type Row = { ref: string | number; raw: Record<string, unknown>; parent: string | null };
 
-/** The ids a row of `table` names, and whether it belongs to the person. */
-function belongs(table: string, row: Row, candidates: Set<string>, applications: Set<string>): boolean {
+/** References of a record to others that make it the person's when the other one is. */
+const REFERENCES = ['candidateId', 'applicationId', 'interviewScheduleId', 'offerId'] as const;
+
+/**
+ * Whether a row of `table` is the person's: their candidate or application row, or a row that hangs off
+ * one of the records already found to be theirs (`gone`): read for it, or naming it.
+ */
+function belongs(
+  table: string,
+  row: Row,
+  candidates: Set<string>,
+  applications: Set<string>,
+  gone: Set<string>,
+): boolean {
   const r = row.raw;
   const id = typeof r.id === 'string' ? r.id : undefined;
-  if (table === 'candidates' && id && candidates.has(id)) return true;
+  if (table === 'candidates') return id !== undefined && candidates.has(id);
   if (table === 'applications' && id && applications.has(id)) return true;
-  if (row.parent && (candidates.has(row.parent) || applications.has(row.parent))) return true;
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  if (row.parent && gone.has(row.parent)) return true;
   const candidate = r.candidate as Record<string, unknown> | undefined;
-  const c = str(r.candidateId) ?? str(candidate?.id);
-  if (c && candidates.has(c)) return true;
-  const a = str(r.applicationId);
-  return a !== undefined && applications.has(a);
+  if (typeof candidate?.id === 'string' && candidates.has(candidate.id)) return true;
+  return REFERENCES.some((k) => typeof r[k] === 'string' && gone.has(r[k]));
 }
 
 function emailsOf(raw: Record<string, unknown>): string[] {
@@ -491,11 +500,28 @@ export async function eraseFromTarget(
     if (candidates.size === 0) return report;
     await store.begin();
     try {
+      // Rows hang off rows (events off schedules off applications): found until a round adds nothing.
+      const rowsOf = new Map<string, Row[]>();
+      for (const table of tables) rowsOf.set(table, await store.rows(table));
+      const gone = new Set<string>([...candidates, ...applications]);
+      const chosen = new Map<string, Set<Row>>();
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const [table, rows] of rowsOf) {
+          const list = chosen.get(table) ?? new Set<Row>();
+          for (const row of rows) {
+            if (list.has(row) || !belongs(table, row, candidates, applications, gone)) continue;
+            list.add(row);
+            grew = true;
+            if (typeof row.raw.id === 'string') gone.add(row.raw.id);
+          }
+          if (list.size > 0) chosen.set(table, list);
+        }
+      }
       const objectIds = new Set<string>();
       const touched: string[] = [];
-      for (const table of tables) {
-        const rows = (await store.rows(table)).filter((r) => belongs(table, r, candidates, applications));
-        if (rows.length === 0) continue;
+      for (const [table, set] of chosen) {
+        const rows = [...set];
         for (const r of rows) if (typeof r.raw.id === 'string') objectIds.add(r.raw.id);
         const n = dryRun
           ? new Set(rows.map((r) => r.raw.id)).size

@@ -45,17 +45,39 @@ function targetBytes(t: TestTarget): Buffer {
 
 type Rec = Record<string, unknown>;
 
-/** Whether a stored row is the person's, judged from the world's ids (hand-written rule of the test). */
-function isTheirs(row: Rec, candidate: string, apps: Set<string>): boolean {
-  const raw = JSON.parse(String(row._ashpipe_raw)) as Rec;
-  const ids = [
-    raw.id,
-    row._ashpipe_parent_id,
-    raw.candidateId,
-    raw.applicationId,
-    (raw.candidate as Rec | undefined)?.id,
-  ].filter((v): v is string => typeof v === 'string');
-  return ids.some((id) => id === candidate || apps.has(id));
+/**
+ * The person's rows: their candidate and applications, and, round after round, every row read for one of
+ * the rows found so far or naming one by candidateId, applicationId, interviewScheduleId or offerId.
+ */
+function theirRows(tables: Map<string, Rec[]>, candidate: string, apps: Set<string>): Set<Rec> {
+  const ids = new Set([candidate, ...apps]);
+  const out = new Set<Rec>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [table, rows] of tables) {
+      for (const row of rows) {
+        if (out.has(row)) continue;
+        const raw = JSON.parse(String(row._ashpipe_raw)) as Rec;
+        const own =
+          table === 'candidates'
+            ? raw.id === candidate
+            : table === 'applications' && apps.has(String(raw.id));
+        const refs = [
+          row._ashpipe_parent_id,
+          raw.candidateId,
+          raw.applicationId,
+          raw.interviewScheduleId,
+          raw.offerId,
+          (raw.candidate as Rec | undefined)?.id,
+        ];
+        if (!own && !refs.some((v) => typeof v === 'string' && ids.has(v))) continue;
+        out.add(row);
+        grew = true;
+        if (typeof raw.id === 'string') ids.add(raw.id);
+      }
+    }
+  }
+  return out;
 }
 
 async function snapshot(target: string): Promise<Map<string, Rec[]>> {
@@ -175,8 +197,9 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('erased 1 candidate(s)');
     const after = await snapshot(t.target);
+    const theirs = theirRows(before, candidateId, apps);
     for (const [table, rows] of before) {
-      const others = rows.filter((row) => !isTheirs(row, candidateId, apps));
+      const others = rows.filter((row) => !theirs.has(row));
       expect(after.get(table) ?? [], table).toEqual(others);
     }
     expect(found()).toEqual([]);
