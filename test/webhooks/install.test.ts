@@ -76,7 +76,12 @@ describe('ashpipe webhooks install, list, uninstall', () => {
     expect(all.code, all.err).toBe(0);
     expect((JSON.parse(all.out) as { webhooks: R[] }).webhooks).toHaveLength(INSTALLABLE_EVENTS.length);
 
-    const un = await runCli(['webhooks', 'uninstall', '--credential', 'full', '--json'], env);
+    // Renamed, the credential keeps its secret and its webhooks.
+    const renamed = await runCli(['credentials', 'edit', 'full', '--name', 'renamed'], env);
+    expect(renamed.code, renamed.err).toBe(0);
+    const after = JSON.parse((await runCli(['webhooks', 'list', '--json'], env)).out) as R[];
+    expect(new Set(after.map((h) => h.credential))).toEqual(new Set(['renamed']));
+    const un = await runCli(['webhooks', 'uninstall', '--credential', 'renamed', '--json'], env);
     expect(un.code, un.err).toBe(0);
     expect((JSON.parse(un.out) as { removed: R[] }).removed).toHaveLength(2 + INSTALLABLE_EVENTS.length);
     expect(sandbox.world.allOf('webhook')).toEqual([]);

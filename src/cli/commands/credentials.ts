@@ -7,7 +7,11 @@ import { VaultError } from '../../vault/errors.js';
 import type { AuditEntry, CredentialInfo, Verification } from '../../vault/types.js';
 import { openVault, type Vault } from '../../vault/vault.js';
 import { verifyKey } from '../../vault/verify.js';
-import { isWebhookSecretName } from '../../webhooks/install.js';
+import {
+  isWebhookSecretName,
+  removeCredentialSecret,
+  renameCredentialWebhooks,
+} from '../../webhooks/install.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { parseBaseUrl, vaultErrorToCli } from '../key-options.js';
@@ -399,6 +403,7 @@ export function credentialsCommand(ctx: CliContext): Command {
         const edited = vault.edit(name, {
           ...defined({ name: opts.name, description: opts.description }),
         });
+        renameCredentialWebhooks(vault, name, edited.name);
         out.result(edited, () => `Updated credential "${edited.name}".`);
       });
     });
@@ -422,6 +427,7 @@ export function credentialsCommand(ctx: CliContext): Command {
           if (answer.trim() !== c.name) throw new ExitError(ExitCode.Failure, 'not deleted');
         }
         const deleted = vault.delete(c.name);
+        removeCredentialSecret(vault, deleted.name);
         out.result(
           { deleted: true, id: deleted.id, name: deleted.name },
           () => `Deleted credential "${deleted.name}".`,
