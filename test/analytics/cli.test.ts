@@ -73,6 +73,12 @@ describe('ashpipe analytics', () => {
     const jsonl = await runCli(['analytics', 'install', '--to', `jsonl:${path.join(dir, 'j')}`], env);
     expect(jsonl.code).toBe(2);
     expect(jsonl.err).toMatch(/SQL target/);
+    const sync = await runCli(
+      ['sync', '--to', `jsonl:${path.join(dir, 'j')}`, '--base-url', sandbox.url, '--analytics'],
+      env,
+    );
+    expect(sync.code).toBe(2);
+    expect(sync.err).toMatch(/--analytics needs a SQL target/);
     const unknown = await runCli(['analytics', 'show', 'nope', '--to', to], env);
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/unknown view/);
