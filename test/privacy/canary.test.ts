@@ -228,6 +228,15 @@ describe.each(DIALECTS)('the default PII policy in %s', (dialect) => {
         },
       },
     };
+    // Without a policy the inbox keeps the event as sent: the scan below would see it.
+    const plain = inboxFor(control.target);
+    await plain.open();
+    await receiveDelivery(
+      { raw: Buffer.from(JSON.stringify(payload)), contentType: 'application/json', signature: undefined },
+      { inbox: plain, secret: undefined },
+    );
+    await plain.close();
+    expect(found(targetBytes(control), webhookCanary)).toContain(webhookCanary.email);
     const inbox = inboxFor(t.target);
     await inbox.open();
     await withSink(t.target, async (sink) => {

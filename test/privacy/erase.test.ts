@@ -190,6 +190,7 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
 
   it('removes every row of theirs, leaves every other row as it was, and the bytes are gone', async () => {
     const before = await snapshot(t.target);
+    const valuesBefore = await withSink(t.target, (sink) => sink.readRows('custom_field_values'));
     const r = await runCli(['erase', '--email', person.email, '--to', t.target, '--reason', 'request 42'], {
       ASHPIPE_HOME: home,
     });
@@ -202,6 +203,15 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
       const others = rows.filter((row) => !theirs.has(row));
       expect(after.get(table) ?? [], table).toEqual(others);
     }
+    // Custom field values: theirs gone (the candidate's and their applications' had some), the rest kept.
+    const theirIds = new Set<unknown>(
+      [...theirs]
+        .map((row) => (JSON.parse(String(row._ashpipe_raw)) as Rec).id)
+        .filter((id) => typeof id === 'string'),
+    );
+    expect(valuesBefore.some((v) => theirIds.has(v.object_id))).toBe(true);
+    const valuesAfter = await withSink(t.target, (sink) => sink.readRows('custom_field_values'));
+    expect(valuesAfter).toEqual(valuesBefore.filter((v) => !theirIds.has(v.object_id)));
     expect(found()).toEqual([]);
     // Their quarantine entry is gone from the control store's files, the other person's stays.
     expect(r.out).toContain('push quarantine: 1 entry erased');
