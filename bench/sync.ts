@@ -16,6 +16,10 @@
  * `--only no-change [--nc-scale 200000]` measures the requests of an incremental run with nothing changed, every
  * default stream, against the same run with `--refresh` (every stream without a sync token read again, as
  * before refresh intervals), and writes the "## No-change run" section.
+ * `--only reads [--reads-scale 200000] [--pg postgres://…]` syncs the candidates of a sandbox into SQLite and
+ * PostgreSQL (`--pg`, else `ASHPIPE_TEST_POSTGRES_URL`; a schema of its own, dropped after) and times the two
+ * usual reads of `custom_field_values`: one object's values (≤ 10 ms) and a group-by over titles (≤ 1 s);
+ * writes the "## Custom field value reads" section.
  * `--dry-run` prints the section without writing BENCHMARKS.md. `--quick` runs small scales (minutes → seconds) and says so. Writes the "## Sync" section of BENCHMARKS.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -38,6 +42,9 @@ const { values } = parseArgs({
     'dry-run': { type: 'boolean', default: false },
     only: { type: 'string' },
     'nc-scale': { type: 'string' },
+    'reads-scale': { type: 'string' },
+    pairs: { type: 'string' },
+    pg: { type: 'string' },
   },
 });
 
@@ -78,7 +85,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /** Where the bench compiles `src/` (under node_modules, so that the compiled code finds the dependencies). */
-const DIST = path.join(ROOT, 'node_modules', '.cache', 'ashpipe-bench', 'dist');
+// One per mode, so that two modes can run at once without removing each other's build.
+const DIST = path.join(ROOT, 'node_modules', '.cache', 'ashpipe-bench', `dist-${values.only ?? 'all'}`);
 
 /** Compiles `src/` for the sync child: users run the compiled code, not the TypeScript loader. */
 function buildDist(): Promise<void> {
@@ -307,7 +315,7 @@ function writeSection(heading: string, section: string): void {
 }
 
 /** Floor/sync pairs behind each P1-by-Node figure: enough for a median that a noisy neighbour cannot move. */
-const PAIRS = 5;
+const PAIRS = Number(values.pairs ?? 5);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -422,7 +430,112 @@ async function noChange(): Promise<void> {
   if (!values['dry-run']) writeSection(heading, section);
 }
 
+/** Milliseconds `fn` takes, `runs` times. */
+async function timed(runs: number, fn: (i: number) => unknown): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn(i);
+    out.push(performance.now() - start);
+  }
+  return out;
+}
+
+const quantile = (xs: readonly number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+};
+
+/** One object's values and a group-by over titles, on a SQLite and a PostgreSQL target synced from one sandbox. */
+async function reads(): Promise<void> {
+  const quick = values.quick ?? false;
+  const scale = Number(values['reads-scale'] ?? (quick ? 4_000 : 200_000));
+  const pgUrl = values.pg ?? process.env.ASHPIPE_TEST_POSTGRES_URL;
+  if (!pgUrl) throw new Error('--only reads needs --pg postgres://… (or ASHPIPE_TEST_POSTGRES_URL)');
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  log('building the compiled sync child');
+  await buildDist();
+  const { openSqlite } = await import('../src/util/sqlite.js');
+  const pg = (await import('pg')).default;
+  const schema = `bench_reads_${process.pid}`;
+  const file = tmpFile('reads.db');
+  const pgTarget = new URL(pgUrl);
+  pgTarget.searchParams.set('schema', schema);
+  const one =
+    "SELECT field_id, title, value FROM custom_field_values WHERE object_type = 'Candidate' AND object_id = $id";
+  const group = 'SELECT title, count(*) AS n FROM custom_field_values GROUP BY title';
+  const ONE_RUNS = 200;
+  const GROUP_RUNS = 5;
+  log(`reads: sandbox scale ${scale}`);
+  const sb = await startSandboxProcess(scale);
+  const rows: string[] = [];
+  const client = new pg.Client({ connectionString: pgUrl });
+  await client.connect();
+  try {
+    const syncs: Record<string, Measured> = {};
+    for (const [name, target] of [
+      ['SQLite', `sqlite:${file}`],
+      ['PostgreSQL', pgTarget.toString()],
+    ] as const) {
+      log(`reads: syncing candidates into ${name}`);
+      syncs[name] = await runChild(
+        syncArgs(['--url', sb.url, '--target', target, '--streams', 'candidates']),
+      );
+    }
+    const db = openSqlite(file, { readonly: true });
+    try {
+      const ids = (
+        db.prepare(`SELECT id FROM candidates ORDER BY random() LIMIT ${ONE_RUNS}`).all() as Array<{
+          id: string;
+        }>
+      ).map((r) => r.id);
+      const count = (db.prepare('SELECT count(*) AS n FROM custom_field_values').get() as { n: number }).n;
+      const sqliteOne = db.prepare(one.replace('$id', '?'));
+      const sqliteGroup = db.prepare(group);
+      const oneMs = await timed(ids.length, (i) => sqliteOne.all(ids[i]));
+      const groupMs = await timed(GROUP_RUNS, () => sqliteGroup.all());
+      rows.push(
+        `| SQLite | ${syncs.SQLite?.records} | ${count} | ${fmt(quantile(oneMs, 0.5), 2)} / ${fmt(quantile(oneMs, 0.99), 2)} ms | ${fmt(quantile(groupMs, 0.5), 0)} ms | ${quantile(oneMs, 0.99) <= 10 && quantile(groupMs, 0.5) <= 1000 ? 'pass' : '**FAIL**'} |`,
+      );
+      await client.query(`SET search_path TO "${schema}"`);
+      await client.query('ANALYZE custom_field_values');
+      const pgCount = Number(
+        (await client.query('SELECT count(*) AS n FROM custom_field_values')).rows[0]?.n,
+      );
+      const pgOne = await timed(ids.length, (i) => client.query(one.replace('$id', '$1'), [ids[i]]));
+      const pgGroup = await timed(GROUP_RUNS, () => client.query(group));
+      rows.push(
+        `| PostgreSQL | ${syncs.PostgreSQL?.records} | ${pgCount} | ${fmt(quantile(pgOne, 0.5), 2)} / ${fmt(quantile(pgOne, 0.99), 2)} ms | ${fmt(quantile(pgGroup, 0.5), 0)} ms | ${quantile(pgOne, 0.99) <= 10 && quantile(pgGroup, 0.5) <= 1000 ? 'pass' : '**FAIL**'} |`,
+      );
+    } finally {
+      db.close();
+    }
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+    await client.end();
+    await sb.stop();
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+  const heading = '## Custom field value reads';
+  const section = [
+    heading,
+    '',
+    `Command: \`npm run bench:sync -- --only reads\`. A sandbox of ${scale} candidates, its \`candidates\` stream synced into a new SQLite file and a new PostgreSQL schema by the compiled sync, then two reads of \`custom_field_values\` from the bench process: one object's values (\`${one.replace('$id', '?')}\`, ${ONE_RUNS} random candidates: median / p99; target ≤ 10 ms) and a group-by over all of them (\`${group}\`, median of ${GROUP_RUNS}; target ≤ 1 s). PostgreSQL ${quick ? '' : 'on the same machine, '}after ANALYZE. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs), load average ${os
+      .loadavg()
+      .map((l) => fmt(l, 1))
+      .join(' ')} at the end, Node ${process.version}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    "| store | records synced | values | one object's values | group-by over titles | result |",
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+  process.stdout.write(`${section}\n`);
+  if (!values['dry-run']) writeSection(heading, section);
+}
+
 if (values.child === 'sandbox') await childSandbox();
 else if (values.only === 'p1-node') await p1ByNode();
 else if (values.only === 'no-change') await noChange();
+else if (values.only === 'reads') await reads();
 else await main();

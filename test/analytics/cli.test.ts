@@ -50,8 +50,8 @@ describe('ashpipe analytics', () => {
     const world = sandbox.world;
     const pairs = worldRecords(world, 'application').reduce((n, a) => {
       const history = Array.isArray(a.applicationHistory)
-        ? (a.applicationHistory as Array<{ stageId: string }>)
-        : (world.historyOf(a) as unknown as Array<{ stageId: string }>);
+        ? (a.applicationHistory as Array<Record<string, unknown>>)
+        : world.historyOf(a);
       return n + new Set(history.map((h) => h.stageId)).size;
     }, 0);
     expect(rows.reduce((n, row) => n + row.entered, 0)).toBe(pairs);
