@@ -59,6 +59,18 @@ describe('ashpipe webhooks install, list, uninstall', () => {
     );
     // The secret is in the vault, not in the listing.
     expect(list.out).not.toContain(result.secretToken);
+    // Nor among the credentials: a webhook secret is not an Ashby key.
+    const credentials = await runCli(['credentials', 'list', '--json'], env);
+    expect(
+      (JSON.parse(credentials.out) as { credentials: R[] }).credentials.map((c) => c.name).sort(),
+    ).toEqual(['full', 'read']);
+    const reserved = await runCli(
+      ['credentials', 'add', '--name', 'full:webhook-secret', '--api-key-stdin'],
+      env,
+      'sandbox-full',
+    );
+    expect(reserved.code).toBe(2);
+    expect(reserved.err).toContain('kept for webhook secrets');
 
     const all = await runCli(['webhooks', 'install', '--credential', 'full', '--url', url, '--json'], env);
     expect(all.code, all.err).toBe(0);
