@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { installAnalytics, openAnalyticsTarget, readView, type ViewRow } from '../analytics/index.js';
 import { AshbyClient } from '../ashby/index.js';
 import { openControlStore } from '../control/index.js';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../sandbox/index.js';
@@ -7,6 +8,9 @@ import { selectStreams } from '../streams/index.js';
 import type { SyncEvent, SyncSummary } from '../sync/index.js';
 import { syncToTarget } from '../sync/index.js';
 import { Vault } from '../vault/index.js';
+
+/** Sandbox candidates of the demo unless asked otherwise. */
+export const DEMO_SCALE = 300;
 
 /** Name of the credential the demo stores in its own vault. */
 export const DEMO_CREDENTIAL = 'sandbox-demo';
@@ -26,9 +30,10 @@ export interface DemoOptions {
    */
   home?: string;
   /**
-   * Candidates in the sandbox; every other count derives from it.
-   * @default 1000
-   * @example 200
+   * Candidates in the sandbox; every other count derives from it. Kept small because the stage history
+   * costs one request per application on the first sync.
+   * @default 300
+   * @example 1000
    */
   scale?: number;
   /** Where the story goes (stderr). */
@@ -53,11 +58,16 @@ export interface DemoResult {
   full: SyncSummary;
   incremental: SyncSummary;
   reconcile: SyncSummary;
-  changes: { created: string[]; updated: string[]; deleted: string[] };
+  changes: { created: string[]; updated: string[]; deleted: string[]; movedApplication: string };
   /** Writes the sandbox answered through its HTTP API, per endpoint (the creates and updates). */
   apiWrites: Record<string, number>;
   queries: string[];
+  /** One analytics view after the syncs: the funnel of the job with the most applications. */
+  analytics: { view: string; job: string; columns: string[]; rows: ViewRow[] };
 }
+
+/** The analytics view the demo prints. */
+export const DEMO_VIEW = 'analytics_application_funnel';
 
 /** Two queries a person can paste into `sqlite3 ashpipe-demo.db`. */
 export const DEMO_QUERIES = [
@@ -131,7 +141,47 @@ async function changeSomeRecords(sandbox: Sandbox, apiKey: string): Promise<Demo
   }
   const gone = String(pick(5).id);
   sandbox.mutate.deleteCandidate(gone);
-  return { created, updated, deleted: [gone] };
+  // A recruiter moves one application on: the next sync re-reads that application's stage history only.
+  const applications = sandbox.records('application.list', { apiKey }) as Rec[];
+  const app = applications.find((a) => a.status === 'Active');
+  if (!app) throw new Error('the sandbox has no active application for the demo');
+  const current = app.currentInterviewStage as Rec;
+  const next = sandbox.world
+    .stagesOfPlan(String(current.interviewPlanId))
+    .find((s) => s.type !== 'Archived' && s.id !== current.id);
+  if (!next) throw new Error('the sandbox has no stage to move an application to');
+  await client.call('application.changeStage', { applicationId: app.id, interviewStageId: next.id });
+  return { created, updated, deleted: [gone], movedApplication: String(app.id) };
+}
+
+/** Installs the analytics views and says what the funnel of the busiest job looks like. */
+async function showAnalytics(target: string, say: (line: string) => void): Promise<DemoResult['analytics']> {
+  const views = openAnalyticsTarget(target);
+  try {
+    const installed = await installAnalytics(views);
+    const { columns, rows } = await readView(views, DEMO_VIEW);
+    const entered = new Map<string, number>();
+    for (const r of rows)
+      entered.set(String(r.job_id), (entered.get(String(r.job_id)) ?? 0) + Number(r.entered));
+    const job = [...entered].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? '';
+    const mine = rows.filter((r) => r.job_id === job);
+    say(
+      `\n7. Installed ${installed.filter((v) => v.status === 'installed').length} analytics views (\`ashpipe analytics list\`). The funnel of "${String(mine[0]?.job_title ?? job)}", from ${DEMO_VIEW}:`,
+    );
+    const shown = ['stage_title', 'entered', 'currently_in', 'advanced', 'archived', 'conversion_to_next'];
+    const cells = [shown, ...mine.map((r) => shown.map((c) => String(r[c] ?? '')))];
+    const widths = shown.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+    for (const r of cells)
+      say(
+        `   ${r
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd()}`,
+      );
+    return { view: DEMO_VIEW, job, columns, rows: mine };
+  } finally {
+    await views.close();
+  }
 }
 
 /**
@@ -143,14 +193,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const db = path.resolve(options.db ?? './ashpipe-demo.db');
   const home = path.resolve(options.home ?? './.ashpipe-demo');
   const say = options.say;
-  const sandbox = await startSandbox({ scale: options.scale ?? 1000, seed: 1 });
+  const sandbox = await startSandbox({ scale: options.scale ?? DEMO_SCALE, seed: 1 });
   try {
-    say(`1. Started an Ashby sandbox at ${sandbox.url} (${options.scale ?? 1000} candidates, made-up data).`);
+    say(
+      `1. Started an Ashby sandbox at ${sandbox.url} (${options.scale ?? DEMO_SCALE} candidates, made-up data).`,
+    );
     const apiKey = storeDemoCredential(home, sandbox.url, say);
     say(`2. Stored its API key encrypted in the demo vault (${home}) as credential "${DEMO_CREDENTIAL}".`);
     removeDatabase(db);
     const implemented = new Set(IMPLEMENTED_ENDPOINTS);
-    const streams = selectStreams().filter((s) => implemented.has(s.endpoint));
+    // The default streams and the opt-in stage history, which the analytics views read.
+    const streams = [...selectStreams(), ...selectStreams({ streams: ['application_stage_history'] })].filter(
+      (s) => implemented.has(s.endpoint),
+    );
     const target = `sqlite:${db}`;
     const show = options.show ?? ((run) => run());
     const sync = (
@@ -175,12 +230,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     const changes = await changeSomeRecords(sandbox, apiKey);
     say(
-      `\n4. Changed the sandbox: created ${changes.created.length} candidates (candidate.create) and updated ${changes.updated.length} (candidate.update) through the Ashby API, and deleted ${changes.deleted.length} in the sandbox itself (the API has no delete).`,
+      `\n4. Changed the sandbox: created ${changes.created.length} candidates (candidate.create), updated ${changes.updated.length} (candidate.update) and moved 1 application to another stage (application.changeStage) through the Ashby API, and deleted ${changes.deleted.length} candidate in the sandbox itself (the API has no delete).`,
     );
     say('5. Incremental sync: only what changed since the last sync is read.');
     const incremental = await sync('incremental');
     say(
       `   The incremental sync made ${incremental.totals.requests} requests and read ${incremental.totals.records} records; the full sync made ${full.totals.requests} and read ${full.totals.records}.`,
+    );
+    const history = (s: SyncSummary) => s.streams.find((r) => r.stream === 'application_stage_history');
+    say(
+      `   Stage history: ${history(incremental)?.requests ?? 0} request${history(incremental)?.requests === 1 ? '' : 's'} for the application that moved, against ${history(full)?.requests ?? 0} to read every application's history the first time.`,
     );
 
     say(
@@ -191,6 +250,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       fullRefresh: true,
     });
 
+    const analytics = await showAnalytics(target, say);
     return {
       db,
       home,
@@ -202,6 +262,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       changes,
       apiWrites: sandbox.stats().writes,
       queries: DEMO_QUERIES,
+      analytics,
     };
   } finally {
     await sandbox.close();

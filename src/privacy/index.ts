@@ -16,6 +16,14 @@ import { PiiTransformer } from './transform.js';
 import type { PiiPolicy } from './types.js';
 
 export { type CatalogueEntry, DEFAULT_CATALOGUE } from './catalogue.js';
+export {
+  ERASURES_TABLE,
+  type EraseOptions,
+  type EraseReport,
+  type EraseSubject,
+  eraseFromQuarantine,
+  eraseFromTarget,
+} from './erase.js';
 export { deriveHashKey, type HashKeySource, hashKeyId, loadHashKey } from './key.js';
 export {
   canonicalPolicy,

@@ -185,7 +185,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   secured.use(requireAuth(deps.store));
   secured.route('/tokens', tokenRoutes(deps));
   secured.route('/credentials', credentialRoutes(deps));
-  secured.route('/flows', flowRoutes(deps));
+  secured.route('/flows', flowRoutes(deps, { onDeleted: (flowId) => hub.closeFlow(flowId) }));
   secured.route('/flows', webhookRoutes(deps, hub));
   secured.route('/runs', runRoutes(deps));
   secured.route('/datasets', datasetRoutes(deps));

@@ -3,7 +3,11 @@ import { defined } from '../util/defined.js';
 import { registerSecret } from '../util/redact.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
 import type { Vault } from '../vault/vault.js';
-import { isWebhookSecretName, secretNameFor } from '../webhooks/install.js';
+import {
+  isWebhookSecretName,
+  removeCredentialSecret,
+  renameCredentialWebhooks,
+} from '../webhooks/install.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { CredentialService, VerifyKey } from './services.js';
 
@@ -138,10 +142,7 @@ export class VaultCredentialService implements CredentialService {
     if (changes.name !== undefined) reservedName(changes.name);
     const current = this.get(id);
     const edited = this.vault.edit(current.name, changes);
-    // The webhook secret follows its credential's name.
-    const secret = secretNameFor(current.name);
-    if (edited.name !== current.name && this.vault.has(secret))
-      this.vault.edit(secret, { name: secretNameFor(edited.name) });
+    renameCredentialWebhooks(this.vault, current.name, edited.name);
     return edited;
   }
 
@@ -168,8 +169,7 @@ export class VaultCredentialService implements CredentialService {
 
   remove(id: string): CredentialInfo {
     const removed = this.vault.delete(this.get(id).name);
-    const secret = secretNameFor(removed.name);
-    if (this.vault.has(secret)) this.vault.delete(secret);
+    removeCredentialSecret(this.vault, removed.name);
     return removed;
   }
 

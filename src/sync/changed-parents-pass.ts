@@ -15,6 +15,8 @@ import type { PassMode } from './types.js';
 
 /** Rows read per query when the pass walks its parent's table. */
 const PARENT_BATCH = 5000;
+/** Parents whose records are requested ahead of the one being committed. */
+const READ_AHEAD = 4;
 
 /** A parent row as the pass needs it: its id and when Ashby last updated it. */
 interface ParentRow {
@@ -147,14 +149,31 @@ export async function changedParentsPass(
   let reader: Reader = 'list';
   let skipped = 0;
   let removed = 0;
+  // Reads of the next parents start while this one is committed; the client's limiter bounds how many run.
+  const inflight = new Map<number, Promise<unknown[]>>();
+  const startRead = (k: number) => {
+    if (k >= ids.length || inflight.has(k)) return;
+    const read = readParent(ctx, stream.endpoint, how, reader, parent.param, ids[k] as string);
+    // Awaited in order below; a read dropped before then must not surface as an unhandled rejection.
+    read.catch(() => {});
+    inflight.set(k, read);
+  };
+  // Until one read succeeded the endpoint may be unserved: read one at a time, so a fallback costs one request.
+  let served = false;
   for (let i = from; i < ids.length; i++) {
+    for (let k = i; k < Math.min(ids.length, i + (served ? READ_AHEAD : 1)); k++) startRead(k);
     const id = ids[i] as string;
     let records: unknown[];
     try {
-      records = await readParent(ctx, stream.endpoint, how, reader, parent.param, id);
+      records = await (inflight.get(i) as Promise<unknown[]>);
+      inflight.delete(i);
+      served = true;
     } catch (error) {
+      inflight.delete(i);
       if (reader === 'list' && how.fallback && ctx.client.call && unserved(error, parentNotFound)) {
         reader = 'fallback';
+        // Reads started with the list endpoint fail the same way: start them again with the fallback.
+        inflight.clear();
         const message = `${stream.endpoint} is not served to this key (${(error as { code?: string }).code ?? 'refused'}): reading ${how.fallback.endpoint} instead`;
         ctx.emit({ type: 'warning', stream: stream.name, message });
         ctx.logger.warn('changed-parents stream falls back', {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { UsageError } from '../cli/exit-codes.js';
 import { parsePostgresTarget } from '../sinks/index.js';
-import { openSqlite, type SqliteDatabase } from '../util/sqlite.js';
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../util/sqlite.js';
 
 /** Table of the inbox. */
 export const INBOX_TABLE = '_ashpipe_webhook_inbox';
@@ -133,15 +133,96 @@ function ddl(seqType: string, table: string): string[] {
   ];
 }
 
-function statusFilter(status: InboxStatus | undefined): { where: string; params: string[] } {
-  return status === undefined
-    ? { where: "status <> 'ping'", params: [] }
-    : { where: 'status = ?', params: [status] };
+/** An event as the receiver stores it. */
+type NewEvent = Pick<InboxEvent, 'actionId' | 'action' | 'body' | 'receivedAt' | 'status'>;
+
+/** Most deliveries stored in one transaction. */
+const MAX_ADD_BATCH = 500;
+
+/**
+ * Group commit of deliveries: those that arrive while a write is going (or within the same turn of the
+ * event loop) are stored together in the next transaction, one commit for all of them. Each caller's
+ * promise settles only once its own transaction has committed, so a 200 still means stored.
+ */
+class AddBatcher {
+  private queue: Array<{
+    event: NewEvent;
+    resolve: (stored: boolean) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+  private scheduled = false;
+  private writing = false;
+
+  /** @param write stores the events in one transaction; per event, whether it was new. */
+  constructor(private readonly write: (events: readonly NewEvent[]) => Promise<boolean[]>) {}
+
+  add(event: NewEvent): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing) return;
+    this.scheduled = true;
+    // One turn of the event loop: the deliveries read in this turn join the same transaction.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_ADD_BATCH);
+        try {
+          const stored = await this.write(batch.map((b) => b.event));
+          batch.forEach((b, i) => {
+            b.resolve(stored[i] === true);
+          });
+        } catch (error) {
+          for (const b of batch) b.reject(error);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+}
+
+/** Statements of a SQLite inbox, prepared once when it opens. */
+interface SqliteStatements {
+  add: SqliteStatement;
+  due: SqliteStatement;
+  applied: SqliteStatement;
+  failed: SqliteStatement;
+  listAll: SqliteStatement;
+  listStatus: SqliteStatement;
 }
 
 /** The inbox in a SQLite file (the target's own database, or the one beside a JSONL directory). */
 export class SqliteInbox implements Inbox {
   private db: SqliteDatabase | undefined;
+  private stmts: SqliteStatements | undefined;
+  private readonly batcher = new AddBatcher(async (events) => {
+    const { add } = this.statements;
+    return this.conn.transaction(() =>
+      events.map(
+        (e) =>
+          add.run(
+            e.actionId,
+            e.action,
+            e.body,
+            e.receivedAt,
+            e.status,
+            e.status === 'pending' ? e.receivedAt : null,
+          ).changes > 0,
+      ),
+    )();
+  });
 
   constructor(private readonly file: string) {}
 
@@ -156,7 +237,29 @@ export class SqliteInbox implements Inbox {
     db.pragma('busy_timeout = 10000');
     db.pragma('synchronous = NORMAL');
     for (const sql of ddl('INTEGER PRIMARY KEY AUTOINCREMENT', `"${INBOX_TABLE}"`)) db.exec(sql);
+    const t = `"${INBOX_TABLE}"`;
+    this.stmts = {
+      add: db.prepare(
+        `INSERT INTO ${t} (action_id, action, body, received_at, status, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (action_id) DO NOTHING`,
+      ),
+      due: db.prepare(
+        `SELECT ${COLUMNS} FROM ${t} WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY seq LIMIT ?`,
+      ),
+      applied: db.prepare(
+        `UPDATE ${t} SET status = 'applied', applied_at = ?, next_attempt_at = NULL, last_error = NULL WHERE action_id = ?`,
+      ),
+      failed: db.prepare(
+        `UPDATE ${t} SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE action_id = ?`,
+      ),
+      listAll: db.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE status <> 'ping' ORDER BY seq LIMIT ?`),
+      listStatus: db.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE status = ? ORDER BY seq LIMIT ?`),
+    };
     this.db = db;
+  }
+
+  private get statements(): SqliteStatements {
+    if (!this.stmts) throw new Error('webhook inbox is not open');
+    return this.stmts;
   }
 
   private get conn(): SqliteDatabase {
@@ -164,39 +267,17 @@ export class SqliteInbox implements Inbox {
     return this.db;
   }
 
-  async add(e: Pick<InboxEvent, 'actionId' | 'action' | 'body' | 'receivedAt' | 'status'>): Promise<boolean> {
-    const r = this.conn
-      .prepare(
-        `INSERT INTO "${INBOX_TABLE}" (action_id, action, body, received_at, status, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (action_id) DO NOTHING`,
-      )
-      .run(
-        e.actionId,
-        e.action,
-        e.body,
-        e.receivedAt,
-        e.status,
-        e.status === 'pending' ? e.receivedAt : null,
-      );
-    return r.changes > 0;
+  add(e: NewEvent): Promise<boolean> {
+    return this.batcher.add(e);
   }
 
   async due(now: string, limit: number): Promise<InboxEvent[]> {
-    const rows = this.conn
-      .prepare(
-        `SELECT ${COLUMNS} FROM "${INBOX_TABLE}" WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY seq LIMIT ?`,
-      )
-      .all(now, limit) as Row[];
-    return rows.map(eventOf);
+    return (this.statements.due.all(now, limit) as Row[]).map(eventOf);
   }
 
   async settle(settlements: readonly Settlement[], at: string): Promise<void> {
     const db = this.conn;
-    const applied = db.prepare(
-      `UPDATE "${INBOX_TABLE}" SET status = 'applied', applied_at = ?, next_attempt_at = NULL, last_error = NULL WHERE action_id = ?`,
-    );
-    const failed = db.prepare(
-      `UPDATE "${INBOX_TABLE}" SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE action_id = ?`,
-    );
+    const { applied, failed } = this.statements;
     db.transaction(() => {
       for (const s of settlements) {
         if (s.outcome === 'applied') applied.run(at, s.actionId);
@@ -207,10 +288,8 @@ export class SqliteInbox implements Inbox {
   }
 
   async list(status?: InboxStatus, limit = 1000): Promise<InboxEvent[]> {
-    const f = statusFilter(status);
-    const rows = this.conn
-      .prepare(`SELECT ${COLUMNS} FROM "${INBOX_TABLE}" WHERE ${f.where} ORDER BY seq LIMIT ?`)
-      .all(...f.params, limit) as Row[];
+    const { listAll, listStatus } = this.statements;
+    const rows = (status === undefined ? listAll.all(limit) : listStatus.all(status, limit)) as Row[];
     return rows.map(eventOf);
   }
 
@@ -256,6 +335,7 @@ export class SqliteInbox implements Inbox {
   }
 
   async close(): Promise<void> {
+    this.stmts = undefined;
     this.db?.close();
     this.db = undefined;
   }
@@ -325,19 +405,39 @@ export class PostgresInbox implements Inbox {
     return this.pool;
   }
 
-  async add(e: Pick<InboxEvent, 'actionId' | 'action' | 'body' | 'receivedAt' | 'status'>): Promise<boolean> {
-    const r = await this.conn.query(
-      `INSERT INTO ${this.table} (action_id, action, body, received_at, status, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (action_id) DO NOTHING`,
-      [e.actionId, e.action, e.body, e.receivedAt, e.status, e.status === 'pending' ? e.receivedAt : null],
-    );
-    return (r.rowCount ?? 0) > 0;
+  /** Deliveries in one multi-row statement (prepared per batch size): one round trip, one commit. */
+  private readonly batcher = new AddBatcher(async (events) => {
+    const values = events.map((_, i) => {
+      const b = i * 6;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
+    });
+    const { rows } = await this.conn.query<{ action_id: string }>({
+      name: `ashpipe_inbox_add_${events.length}`,
+      text: `INSERT INTO ${this.table} (action_id, action, body, received_at, status, next_attempt_at) VALUES ${values.join(', ')} ON CONFLICT (action_id) DO NOTHING RETURNING action_id`,
+      values: events.flatMap((e) => [
+        e.actionId,
+        e.action,
+        e.body,
+        e.receivedAt,
+        e.status,
+        e.status === 'pending' ? e.receivedAt : null,
+      ]),
+    });
+    // An id twice in one batch is stored once: the first of them is the new one.
+    const inserted = new Set(rows.map((r) => r.action_id));
+    return events.map((e) => inserted.delete(e.actionId));
+  });
+
+  add(e: NewEvent): Promise<boolean> {
+    return this.batcher.add(e);
   }
 
   async due(now: string, limit: number): Promise<InboxEvent[]> {
-    const { rows } = await this.conn.query<Row>(
-      `SELECT ${COLUMNS} FROM ${this.table} WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY seq LIMIT $2`,
-      [now, limit],
-    );
+    const { rows } = await this.conn.query<Row>({
+      name: 'ashpipe_inbox_due',
+      text: `SELECT ${COLUMNS} FROM ${this.table} WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY seq LIMIT $2`,
+      values: [now, limit],
+    });
     return rows.map(eventOf);
   }
 
@@ -348,10 +448,11 @@ export class PostgresInbox implements Inbox {
       // Applied events in one statement: a batch is hundreds of them.
       const applied = settlements.filter((s) => s.outcome === 'applied').map((s) => s.actionId);
       if (applied.length > 0) {
-        await client.query(
-          `UPDATE ${this.table} SET status = 'applied', applied_at = $1, next_attempt_at = NULL, last_error = NULL WHERE action_id = ANY($2::text[])`,
-          [at, applied],
-        );
+        await client.query({
+          name: 'ashpipe_inbox_applied',
+          text: `UPDATE ${this.table} SET status = 'applied', applied_at = $1, next_attempt_at = NULL, last_error = NULL WHERE action_id = ANY($2::text[])`,
+          values: [at, applied],
+        });
       }
       for (const s of settlements) {
         if (s.outcome === 'applied') continue;

@@ -69,6 +69,25 @@ export function parseEvents(value: string): string[] {
   return [...new Set(list)];
 }
 
+/**
+ * A credential renamed: its webhook secret and the records of the webhooks it installed follow the new
+ * name, so `webhooks list` and `webhooks uninstall --credential NEW` still find them.
+ */
+export function renameCredentialWebhooks(vault: Vault, from: string, to: string): void {
+  if (from === to) return;
+  const secret = secretNameFor(from);
+  if (vault.has(secret)) vault.edit(secret, { name: secretNameFor(to) });
+  vault.store.db
+    .prepare('UPDATE webhook_installs SET credential = ?, secret_name = ? WHERE credential = ?')
+    .run(to, secretNameFor(to), from);
+}
+
+/** A credential deleted: its webhook secret goes with it (its webhooks in Ashby stay listed until uninstalled). */
+export function removeCredentialSecret(vault: Vault, credential: string): void {
+  const secret = secretNameFor(credential);
+  if (vault.has(secret)) vault.delete(secret);
+}
+
 /** The installed webhooks, of one credential or all. */
 export function listInstalled(store: ControlStore, credential?: string): InstalledWebhook[] {
   const rows = store.db

@@ -50,8 +50,8 @@ describe('ashpipe analytics', () => {
     const world = sandbox.world;
     const pairs = worldRecords(world, 'application').reduce((n, a) => {
       const history = Array.isArray(a.applicationHistory)
-        ? (a.applicationHistory as Array<{ stageId: string }>)
-        : (world.historyOf(a) as unknown as Array<{ stageId: string }>);
+        ? (a.applicationHistory as Array<Record<string, unknown>>)
+        : world.historyOf(a);
       return n + new Set(history.map((h) => h.stageId)).size;
     }, 0);
     expect(rows.reduce((n, row) => n + row.entered, 0)).toBe(pairs);
@@ -73,6 +73,12 @@ describe('ashpipe analytics', () => {
     const jsonl = await runCli(['analytics', 'install', '--to', `jsonl:${path.join(dir, 'j')}`], env);
     expect(jsonl.code).toBe(2);
     expect(jsonl.err).toMatch(/SQL target/);
+    const sync = await runCli(
+      ['sync', '--to', `jsonl:${path.join(dir, 'j')}`, '--base-url', sandbox.url, '--analytics'],
+      env,
+    );
+    expect(sync.code).toBe(2);
+    expect(sync.err).toMatch(/--analytics needs a SQL target/);
     const unknown = await runCli(['analytics', 'show', 'nope', '--to', to], env);
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/unknown view/);

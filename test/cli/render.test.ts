@@ -121,9 +121,11 @@ describe('sync progress and summary', () => {
     const text = formatSummary(
       summaryOf([down('users', 'user.list'), down('jobs', 'job.list'), down('offers', 'offer.list')]),
     );
+    // Broken between words to fit 100 columns, continued two spaces further in.
     expect(text).toContain(
-      '  3 streams failed (users, jobs, offers): could not connect to Ashby (ECONNREFUSED); the request was not sent',
+      '  3 streams failed (users, jobs, offers): could not connect to Ashby (ECONNREFUSED); the request was\n    not sent',
     );
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
     expect(text.match(/ECONNREFUSED/g)).toHaveLength(1);
     expect(text).toContain('; 1 request, 1 retry, 0 rate-limited;');
   });

@@ -18,6 +18,17 @@ const WRAP_ON = '\x1b[?7h';
 /** Whether the last time the output turned something off, it turned it back on afterwards. */
 const restored = (raw: string, off: string, on: string) => raw.lastIndexOf(on) > raw.lastIndexOf(off);
 
+/** Rows the terminal filled by wrapping a line wider than itself (the line's continuation rows). */
+function wrappedRows(run: ReturnType<typeof runInPty>): string[] {
+  const buffer = run.terminal.buffer.active;
+  const rows: string[] = [];
+  for (let i = 0; i < buffer.length; i++) {
+    const line = buffer.getLine(i);
+    if (line?.isWrapped) rows.push(line.translateToString(true));
+  }
+  return rows;
+}
+
 /** Every line the terminal holds, scrollback included. */
 function history(run: ReturnType<typeof runInPty>): string[] {
   const buffer = run.terminal.buffer.active;
@@ -68,8 +79,9 @@ describe('the CLI in a 100×30 terminal', () => {
     expect(all.filter((l) => /^candidates\s/.test(l))).toHaveLength(1);
     expect(all.filter((l) => /^interview_stages\s/.test(l))).toHaveLength(1);
     expect(all.some((l) => /^read \d+, changed \d+ \(\d+ inserted/.test(l))).toBe(true);
-    // Printed lines never needed more than 100 columns: none was wrapped onto a second row.
+    // Printed lines never needed more than 100 columns: the terminal wrapped none onto a second row.
     for (const l of all) expect(l.length).toBeLessThanOrEqual(100);
+    expect(wrappedRows(run)).toEqual([]);
     expect(all.some((l) => l.startsWith('stream ') && l.includes('inserted'))).toBe(true);
     expect(restored(run.raw(), HIDE_CURSOR, SHOW_CURSOR)).toBe(true);
     expect(restored(run.raw(), WRAP_OFF, WRAP_ON)).toBe(true);

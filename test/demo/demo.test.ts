@@ -51,7 +51,11 @@ describe('ashpipe demo', () => {
         .all() as Array<{ id: string }>;
       expect(deleted.map((r) => r.id)).toEqual(result.changes.deleted);
       // The creates and updates went through the API, and the synced rows show what was sent.
-      expect(result.apiWrites).toEqual({ 'candidate.create': 2, 'candidate.update': 3 });
+      expect(result.apiWrites).toEqual({
+        'candidate.create': 2,
+        'candidate.update': 3,
+        'application.changeStage': 1,
+      });
       const raw = (id: string) => {
         const row = sqlite.prepare('SELECT _ashpipe_raw FROM candidates WHERE id = ?').get(id) as
           | { _ashpipe_raw: string }
@@ -69,5 +73,14 @@ describe('ashpipe demo', () => {
       sqlite.close();
     }
     expect(lines.join('\n')).toContain('Incremental sync');
+    // The stage history is on: the incremental run re-read the history of the one application that moved.
+    const history = (s: typeof result.full) =>
+      s.streams.find((r) => r.stream === 'application_stage_history');
+    expect(history(result.incremental)).toMatchObject({ mode: 'incremental', requests: 1, status: 'ok' });
+    expect(history(result.full)?.requests).toBeGreaterThan(1);
+    // …and one analytics view is printed: the funnel of one job, every row of that job.
+    expect(result.analytics.rows.length).toBeGreaterThan(0);
+    expect(result.analytics.rows.every((r) => r.job_id === result.analytics.job)).toBe(true);
+    expect(lines.join('\n')).toContain('analytics_application_funnel');
   });
 });

@@ -545,6 +545,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
       ['edit-source', `#/flows/${source?.id}/edit`, 'Edit E2E candidates'],
       ['edit-destination', `#/flows/${destination?.id}/edit`, 'Edit E2E import'],
       ['run', `#/runs/${run?.id}`, 'E2E candidates'],
+      ['webhooks', `#/flows/${source?.id}/webhooks`, 'Webhooks — E2E candidates'],
       ['data', `#/data?flowId=${source?.id}`, 'Data preview'],
       ['quarantine', '#/quarantine', 'Quarantine'],
       ['tokens', '#/tokens', 'API tokens'],
@@ -554,6 +555,9 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
       await page.getByRole('heading', { level: 1, name: heading }).first().waitFor();
       // Closed entries too: the page at its widest.
       if (name === 'quarantine') await page.getByLabel('Status').selectOption('all');
+      // The source flow now writes JSON lines where nothing was synced yet: the page says what to do.
+      if (name === 'data')
+        await expect(page.getByTestId('data-empty').textContent()).resolves.toContain('Nothing synced yet');
       await page.waitForLoadState('networkidle');
       expect(await fitsWidth(), `${name} (${hash}) scrolls sideways at 1366×768`).toBe(true);
       await shot(`1366-${name}`);

@@ -18,6 +18,7 @@ import { selectStreams } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
 import { openSqlite } from '../../src/util/sqlite.js';
 import { inboxFor, receiveDelivery, WebhookApplier } from '../../src/webhooks/index.js';
+import { runCli } from '../support/cli.js';
 import { DIALECTS, makeTarget, POSTGRES_URL, type TestTarget, withSink } from '../sync/helpers.js';
 
 const EVERY_STREAM = selectStreams({ streams: ['all'] });
@@ -114,6 +115,7 @@ async function joinedApplications(t: TestTarget, candidateId: string): Promise<n
   if (t.dialect === 'jsonl') {
     return withSink(t.target, async (sink) => {
       const [c] = (await sink.readRows('candidates')).filter((r) => r.id === candidateId);
+      if (!c) return 0;
       const email = (JSON.parse(String(c?._ashpipe_raw)) as { primaryEmailAddress?: { value?: string } })
         .primaryEmailAddress?.value;
       return (await sink.readRows('applications')).filter((r) => {
@@ -226,6 +228,15 @@ describe.each(DIALECTS)('the default PII policy in %s', (dialect) => {
         },
       },
     };
+    // Without a policy the inbox keeps the event as sent: the scan below would see it.
+    const plain = inboxFor(control.target);
+    await plain.open();
+    await receiveDelivery(
+      { raw: Buffer.from(JSON.stringify(payload)), contentType: 'application/json', signature: undefined },
+      { inbox: plain, secret: undefined },
+    );
+    await plain.close();
+    expect(found(targetBytes(control), webhookCanary)).toContain(webhookCanary.email);
     const inbox = inboxFor(t.target);
     await inbox.open();
     await withSink(t.target, async (sink) => {
@@ -251,6 +262,27 @@ describe.each(DIALECTS)('the default PII policy in %s', (dialect) => {
       candidate: { primaryEmailAddress: { value: string } };
     };
     expect(raw.candidate.primaryEmailAddress.value).toBe(hmac(webhookCanary.email));
+  }, 120_000);
+
+  it('ashpipe erase --email finds the person by the hash of their address, and erases them', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-home-'));
+    try {
+      const r = await runCli(['erase', '--email', canary.email.toUpperCase(), '--to', t.target, '--json'], {
+        ASHPIPE_HOME: home,
+        ASHPIPE_MASTER_KEY: MASTER.toString('base64'),
+      });
+      expect(r.err).toBe('');
+      const [report] = (
+        JSON.parse(r.out) as { reports: Array<{ candidateIds: string[]; applicationIds: string[] }> }
+      ).reports;
+      expect(report?.candidateIds).toEqual([candidateId]);
+      expect(report?.applicationIds).toEqual([...applicationIds].sort());
+      expect(await joinedApplications(t, candidateId)).toBe(0);
+      // The address hashed is gone too.
+      expect(targetBytes(t).includes(Buffer.from(hmac(canary.email)))).toBe(false);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   }, 120_000);
 });
 

@@ -67,4 +67,36 @@ describe('closing quarantine entries', () => {
     expect(again.err).toContain(`quarantine entry ${a} is already resolved`);
     expect((await runCli(['quarantine', 'resolve', '999'], env)).code).toBe(2);
   });
+
+  it('ashpipe quarantine list: a status column, 100 columns wide with the reason cut; --wide has who closed it', async () => {
+    h = await harness();
+    const a = quarantine('key-a');
+    const long = addQuarantine(h.control.db, {
+      runId: 'run_test',
+      operation: 'candidate.create',
+      recordKey: 'key-long',
+      rowNumber: 7,
+      errorCode: 'invalid_input',
+      errorMessage: `name: ${'far too long a reason '.repeat(8).trim()}`,
+      fieldPath: 'name',
+      raw: { name: 'x' },
+    });
+    const env = { ASHPIPE_HOME: h.home };
+    expect((await runCli(['quarantine', 'resolve', String(a)], env)).code).toBe(0);
+    const list = await runCli(['quarantine', 'list', '--status', 'all'], env);
+    expect(list.code).toBe(0);
+    const rows = list.out.split('\n').filter((l) => l !== '');
+    expect(rows[0]).toMatch(/^id\s+status\s+operation\s+row\s+reason$/);
+    for (const row of rows) expect(row.length).toBeLessThanOrEqual(100);
+    expect(rows.find((r) => r.startsWith(`${a} `))).toMatch(
+      new RegExp(`^${a}\\s+resolved\\s+candidate\\.create\\s+2\\s+email: not an email address$`),
+    );
+    const cut = rows.find((r) => r.startsWith(`${long} `)) ?? '';
+    expect(cut).toMatch(/^\d+\s+open\s+candidate\.create\s+7\s+name: far too long a reason far too/);
+    expect(cut.endsWith('…')).toBe(true);
+    const wide = await runCli(['quarantine', 'list', '--status', 'all', '--wide'], env);
+    expect(wide.out).toContain('closed by');
+    expect(wide.out).toContain('ashpipe quarantine resolve');
+    expect(wide.out).toContain(`name: ${'far too long a reason '.repeat(8).trim()}`);
+  });
 });

@@ -124,7 +124,7 @@ describe.each(DIALECTS)('sync from the sandbox into %s', (dialect) => {
     expect(streamOf(summary, 'survey_submissions').records).toBe(
       expectedRecords(sandbox, submissions).length,
     );
-  });
+  }, 120_000);
 
   it('picks up creates and updates incrementally, and deletes only after a complete full pass', async () => {
     const candidates = findStream('candidates');

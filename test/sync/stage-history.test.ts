@@ -104,6 +104,53 @@ describe.each(DIALECTS)('application_stage_history into %s', (dialect) => {
   });
 });
 
+describe('application_stage_history stopped half way', () => {
+  let sandbox: Sandbox;
+  let t: TestTarget;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ scale: 20, seed: 9 });
+    t = await makeTarget('sqlite');
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await t?.cleanup();
+  });
+
+  it('resumes after the last application it committed, and reads each application once overall', async () => {
+    const apps = worldRecords(sandbox.world, 'application').length;
+    const stop = new AbortController();
+    const first = await syncToTarget({
+      apiKey: 'sandbox-full',
+      baseUrl: sandbox.url,
+      target: t.target,
+      streams: STREAMS,
+      retry: fast,
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'page' && e.stream === 'application_stage_history' && e.pages === 5) stop.abort();
+      },
+    });
+    expect(historyOf(first).status).toBe('aborted');
+    sandbox.resetStats();
+    const second = await syncToTarget({
+      apiKey: 'sandbox-full',
+      baseUrl: sandbox.url,
+      target: t.target,
+      streams: STREAMS,
+      retry: fast,
+    });
+    const h = historyOf(second);
+    expect(h.status).toBe('ok');
+    expect(h.reason).toContain('resumed the interrupted full pass');
+    // The five committed applications are not read again.
+    expect(sandbox.stats().requests['application.listHistory']).toBe(apps - 5);
+    if (!HISTORY) throw new Error('stream missing');
+    await withSink(t.target, async (sink) => {
+      expect(await liveRecords(sink, HISTORY.name)).toEqual(expectedRecords(sandbox, HISTORY));
+    });
+  });
+});
+
 describe('application_stage_history where application.listHistory is not served', () => {
   let sandbox: Sandbox;
   let t: TestTarget;

@@ -59,12 +59,29 @@ describe('ashpipe webhooks install, list, uninstall', () => {
     );
     // The secret is in the vault, not in the listing.
     expect(list.out).not.toContain(result.secretToken);
+    // Nor among the credentials: a webhook secret is not an Ashby key.
+    const credentials = await runCli(['credentials', 'list', '--json'], env);
+    expect(
+      (JSON.parse(credentials.out) as { credentials: R[] }).credentials.map((c) => c.name).sort(),
+    ).toEqual(['full', 'read']);
+    const reserved = await runCli(
+      ['credentials', 'add', '--name', 'full:webhook-secret', '--api-key-stdin'],
+      env,
+      'sandbox-full',
+    );
+    expect(reserved.code).toBe(2);
+    expect(reserved.err).toContain('kept for webhook secrets');
 
     const all = await runCli(['webhooks', 'install', '--credential', 'full', '--url', url, '--json'], env);
     expect(all.code, all.err).toBe(0);
     expect((JSON.parse(all.out) as { webhooks: R[] }).webhooks).toHaveLength(INSTALLABLE_EVENTS.length);
 
-    const un = await runCli(['webhooks', 'uninstall', '--credential', 'full', '--json'], env);
+    // Renamed, the credential keeps its secret and its webhooks.
+    const renamed = await runCli(['credentials', 'edit', 'full', '--name', 'renamed'], env);
+    expect(renamed.code, renamed.err).toBe(0);
+    const after = JSON.parse((await runCli(['webhooks', 'list', '--json'], env)).out) as R[];
+    expect(new Set(after.map((h) => h.credential))).toEqual(new Set(['renamed']));
+    const un = await runCli(['webhooks', 'uninstall', '--credential', 'renamed', '--json'], env);
     expect(un.code, un.err).toBe(0);
     expect((JSON.parse(un.out) as { removed: R[] }).removed).toHaveLength(2 + INSTALLABLE_EVENTS.length);
     expect(sandbox.world.allOf('webhook')).toEqual([]);

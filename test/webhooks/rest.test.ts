@@ -245,6 +245,23 @@ describe("a source flow's webhooks over REST", () => {
     expect(again.json.stats).toMatchObject({ applied: 1, pending: 0 });
   });
 
+  it('a deleted flow closes its receiver: its target is released and deliveries are refused with 404', async () => {
+    const closed: string[] = [];
+    const closeFlow = hub.closeFlow.bind(hub);
+    hub.closeFlow = async (id: string) => {
+      closed.push(id);
+      await closeFlow(id);
+    };
+    expect((await api('PUT', `/flows/${jsonlFlowId}/webhooks`, { enabled: true })).status).toBe(200);
+    const ping = JSON.stringify({ webhookActionId: 'ping-jsonl', action: 'ping', data: {} });
+    const key = (await api('POST', `/flows/${jsonlFlowId}/webhooks/secret`)).json.secret as string;
+    expect((await deliver(jsonlFlowId, ping, key)).status).toBe(200);
+    const gone = await fetch(`${origin}/api/v1/flows/${jsonlFlowId}`, { method: 'DELETE', headers });
+    expect(gone.status).toBe(204);
+    expect(closed).toEqual([jsonlFlowId]);
+    expect((await deliver(jsonlFlowId, ping, key)).status).toBe(404);
+  });
+
   it('refuses unknown flows and unknown event types', async () => {
     expect((await api('GET', '/flows/flow_nope/webhooks')).status).toBe(404);
     expect((await api('DELETE', '/flows/flow_nope/webhooks/install')).status).toBe(404);

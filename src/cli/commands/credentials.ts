@@ -7,6 +7,11 @@ import { VaultError } from '../../vault/errors.js';
 import type { AuditEntry, CredentialInfo, Verification } from '../../vault/types.js';
 import { openVault, type Vault } from '../../vault/vault.js';
 import { verifyKey } from '../../vault/verify.js';
+import {
+  isWebhookSecretName,
+  removeCredentialSecret,
+  renameCredentialWebhooks,
+} from '../../webhooks/install.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { parseBaseUrl, vaultErrorToCli } from '../key-options.js';
@@ -253,6 +258,8 @@ export function credentialsCommand(ctx: CliContext): Command {
         log.logger.info('credentials add started', { credential: opts.name, baseUrl, verify: opts.verify });
         await logged(log, () =>
           withVault(ctx, async (vault) => {
+            if (isWebhookSecretName(opts.name.trim()))
+              throw new UsageError('--name: names ending in ":webhook-secret" are kept for webhook secrets');
             if (vault.has(opts.name.trim()))
               throw new VaultError('name_taken', `a credential named "${opts.name.trim()}" already exists`);
             const apiKey = await readApiKey(ctx, opts);
@@ -283,7 +290,8 @@ export function credentialsCommand(ctx: CliContext): Command {
     .action(async (opts: JsonOption) => {
       const out = ctx.output(Boolean(opts.json));
       await withVault(ctx, (vault) => {
-        const credentials = vault.list();
+        // Webhook secrets live in the vault too, but they are not Ashby keys: `ashpipe webhooks list` shows them.
+        const credentials = vault.list().filter((c) => !isWebhookSecretName(c.name));
         out.result({ credentials }, () =>
           credentials.length === 0
             ? 'No credentials. Add one with `ashpipe credentials add --name NAME`.'
@@ -395,6 +403,7 @@ export function credentialsCommand(ctx: CliContext): Command {
         const edited = vault.edit(name, {
           ...defined({ name: opts.name, description: opts.description }),
         });
+        renameCredentialWebhooks(vault, name, edited.name);
         out.result(edited, () => `Updated credential "${edited.name}".`);
       });
     });
@@ -418,6 +427,7 @@ export function credentialsCommand(ctx: CliContext): Command {
           if (answer.trim() !== c.name) throw new ExitError(ExitCode.Failure, 'not deleted');
         }
         const deleted = vault.delete(c.name);
+        removeCredentialSecret(vault, deleted.name);
         out.result(
           { deleted: true, id: deleted.id, name: deleted.name },
           () => `Deleted credential "${deleted.name}".`,

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DEMO_QUERIES, runDemo } from '../../demo/run.js';
+import { DEMO_QUERIES, DEMO_SCALE, runDemo } from '../../demo/run.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { formatSummary } from '../render/summary.js';
@@ -16,10 +16,12 @@ interface DemoCliOptions {
 /** `ashpipe demo`: the whole product in a minute, with no Ashby account and no network. */
 export function demoCommand(ctx: CliContext): Command {
   return new Command('demo')
-    .description('Sync a local Ashby sandbox into SQLite, change it, and sync again incrementally')
+    .description(
+      'Sync a local Ashby sandbox into SQLite, change it, sync again incrementally, and show a recruiting funnel',
+    )
     .option('--db <file>', 'SQLite file to create (replaced on every run)', './ashpipe-demo.db')
     .option('--home <dir>', 'home of the demo vault and control store', './.ashpipe-demo')
-    .option('--scale <n>', 'number of sandbox candidates', '1000')
+    .option('--scale <n>', 'number of sandbox candidates', String(DEMO_SCALE))
     .option('--wide', 'print every column of the summaries')
     .option('--json', 'print what the demo did as JSON on stdout')
     .action(async (opts: DemoCliOptions) => {
@@ -55,6 +57,8 @@ export function demoCommand(ctx: CliContext): Command {
           ...DEMO_QUERIES.map(
             (q) => `  sqlite3 ${JSON.stringify(result.db)} "${q.replace(/\s*\n\s*/g, ' ')}"`,
           ),
+          '',
+          `Recruiting analytics: npx ashpipe analytics show application_funnel --to ${JSON.stringify(`sqlite:${result.db}`)} (and \`analytics list\` for the others).`,
           '',
           'Sync a real Ashby account: ASHBY_API_KEY=... npx ashpipe sync (see `npx ashpipe sync --help`).',
         ].join('\n'),

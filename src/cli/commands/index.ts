@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { analyticsCommand } from './analytics.js';
 import { credentialsCommand } from './credentials.js';
 import { demoCommand } from './demo.js';
+import { eraseCommand } from './erase.js';
 import { operationsCommand } from './operations.js';
 import { piiCommand } from './pii.js';
 import { pushCommand } from './push.js';
@@ -29,5 +30,6 @@ export const commandFactories: CommandFactory[] = [
   operationsCommand,
   quarantineCommand,
   piiCommand,
+  eraseCommand,
   sandboxCommand,
 ];

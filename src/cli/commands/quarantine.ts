@@ -61,6 +61,44 @@ function readFixed(file: string): Map<number, unknown> {
   return out;
 }
 
+/** The reason of an entry in one line: its field first unless the message already names it. */
+function reasonOf(e: QuarantineEntry): string {
+  const message = e.errorMessage.replace(/\s+/g, ' ');
+  return e.fieldPath && !message.startsWith(e.fieldPath) ? `${e.fieldPath}: ${message}` : message;
+}
+
+/**
+ * `quarantine list`: fits 100 columns, the reason cut to what is left (`show` has it whole); `wide` adds
+ * when, the error code and who closed the entry, and never cuts.
+ */
+function listTable(entries: readonly QuarantineEntry[], wide = false): string {
+  if (wide)
+    return table(
+      ['id', 'status', 'at', 'operation', 'row', 'code', 'closed by', 'reason'],
+      entries.map((e) => [
+        e.id,
+        e.status,
+        e.at,
+        e.operation,
+        e.rowNumber,
+        e.errorCode,
+        e.closedBy,
+        reasonOf(e),
+      ]),
+    );
+  const rows = entries.map((e) => [String(e.id), e.status, e.operation, String(e.rowNumber ?? '')]);
+  const headers = ['id', 'status', 'operation', 'row'];
+  const used = headers
+    .map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)) + 2)
+    .reduce((a, b) => a + b, 0);
+  const room = Math.max(20, 100 - used);
+  const cut = (text: string) => (text.length > room ? `${text.slice(0, room - 1)}…` : text);
+  return table(
+    [...headers, 'reason'],
+    entries.map((e, i) => [...(rows[i] ?? []), cut(reasonOf(e))]),
+  );
+}
+
 /** `ashpipe quarantine list|show|export|replay`: records a push could not apply. */
 export function quarantineCommand(ctx: CliContext): Command {
   const cmd = new Command('quarantine').description(
@@ -77,8 +115,9 @@ export function quarantineCommand(ctx: CliContext): Command {
     .addOption(statusOption())
     .option('--operation <name>', 'only this operation')
     .option('--run <id>', 'only this run')
+    .option('--wide', 'add when, the error code and who closed each entry, and the whole reason')
     .option('--json', 'print as JSON on stdout')
-    .action((opts: { status: 'open'; operation?: string; run?: string; json?: boolean }) => {
+    .action((opts: { status: 'open'; operation?: string; run?: string; wide?: boolean; json?: boolean }) => {
       const out = ctx.output(Boolean(opts.json));
       const entries = withStore(ctx, (db) =>
         listQuarantine(db, {
@@ -88,20 +127,7 @@ export function quarantineCommand(ctx: CliContext): Command {
         }),
       );
       out.result(entries, () =>
-        entries.length === 0
-          ? 'no quarantined records'
-          : table(
-              ['id', 'at', 'operation', 'row', 'code', 'field', 'message'],
-              entries.map((e) => [
-                e.id,
-                e.at,
-                e.operation,
-                e.rowNumber,
-                e.errorCode,
-                e.fieldPath,
-                e.errorMessage.slice(0, 80),
-              ]),
-            ),
+        entries.length === 0 ? 'no quarantined records' : listTable(entries, opts.wide),
       );
     });
 

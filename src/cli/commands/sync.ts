@@ -139,6 +139,11 @@ export function syncCommand(ctx: CliContext): Command {
     .action(async (opts: SyncCliOptions) => {
       const out = ctx.output(Boolean(opts.json));
       const target = resolveTarget(opts.to);
+      if (opts.analytics && target.startsWith('jsonl:')) {
+        throw new UsageError(
+          '--analytics needs a SQL target (sqlite:PATH or postgres://…); JSONL has no views',
+        );
+      }
       const reconcileAfterMs = parseDuration(opts.reconcileAfter);
       if (reconcileAfterMs === undefined) {
         throw new UsageError(

@@ -1,7 +1,7 @@
 import { formatDuration } from '../../sync/duration.js';
 import type { StreamResult, SyncSummary } from '../../sync/types.js';
 import { table } from '../output.js';
-import { count } from './words.js';
+import { count, wrap } from './words.js';
 
 /** Options of {@link formatSummary}. */
 export interface SummaryFormat {
@@ -17,6 +17,11 @@ export interface SummaryFormat {
    * @default false
    */
   changedOnly?: boolean;
+  /**
+   * Lines of prose (notices, problems, the total) are broken between words to fit it.
+   * @default 100
+   */
+  width?: number;
 }
 
 const changed = (s: StreamResult) => s.inserted + s.updated + s.undeleted + s.deleted;
@@ -27,54 +32,64 @@ function detailOf(s: StreamResult): string {
   return message.startsWith(`${s.endpoint}: `) ? message.slice(s.endpoint.length + 2) : message;
 }
 
+/** One column of the stream table, declared once: the compact table leaves out the `wide` ones. */
+interface Column {
+  header: string;
+  value: (s: StreamResult) => string | number | undefined;
+  /** Shown only with `--wide`. */
+  wide?: true;
+}
+
+const COLUMNS: readonly Column[] = [
+  { header: 'stream', value: (s) => s.stream },
+  { header: 'status', value: (s) => s.status },
+  { header: 'mode', value: (s) => s.mode ?? '-' },
+  { header: 'read', value: (s) => s.records },
+  { header: 'inserted', value: (s) => s.inserted },
+  { header: 'updated', value: (s) => s.updated + s.undeleted },
+  { header: 'deleted', value: (s) => s.deleted },
+  { header: 'unchanged', value: (s) => s.unchanged, wide: true },
+  { header: 'pages', value: (s) => s.pages, wide: true },
+  { header: 'retries', value: (s) => s.retries, wide: true },
+  { header: '429s', value: (s) => s.rateLimited, wide: true },
+  { header: 'time', value: (s) => formatDuration(s.durationMs) },
+  { header: 'why', value: (s) => s.reason, wide: true },
+];
+
 function streamTable(streams: readonly StreamResult[], wide: boolean): string {
-  if (wide) {
-    return table(
-      [
-        'stream',
-        'status',
-        'mode',
-        'records',
-        'inserted',
-        'updated',
-        'deleted',
-        'unchanged',
-        'pages',
-        'retries',
-        '429s',
-        'duration',
-        'why',
-      ],
-      streams.map((s) => [
-        s.stream,
-        s.status,
-        s.mode ?? '-',
-        s.records,
-        s.inserted,
-        s.updated + s.undeleted,
-        s.deleted,
-        s.unchanged,
-        s.pages,
-        s.retries,
-        s.rateLimited,
-        formatDuration(s.durationMs),
-        s.reason,
-      ]),
-    );
-  }
+  const columns = COLUMNS.filter((c) => wide || !c.wide);
   return table(
-    ['stream', 'status', 'mode', 'read', 'inserted', 'updated', 'deleted', 'time'],
-    streams.map((s) => [
-      s.stream,
-      s.status,
-      s.mode ?? '-',
-      s.records,
-      s.inserted,
-      s.updated + s.undeleted,
-      s.deleted,
-      formatDuration(s.durationMs),
-    ]),
+    columns.map((c) => c.header),
+    streams.map((s) => columns.map((c) => c.value(s))),
   );
+}
+
+/**
+ * A line of prose at most `width` wide, broken between words; continuation lines are indented two more
+ * spaces than the first. A single word longer than the width (a long path) stays whole.
+ */
+function fit(line: string, width: number): string {
+  const lead = /^ */.exec(line)?.[0] ?? '';
+  if (line.length <= width) return line;
+  return wrap(line.slice(lead.length), width - lead.length, '  ')
+    .split('\n')
+    .map((l) => lead + l)
+    .join('\n');
+}
+
+/** Clauses joined by `; `, broken only between clauses when the line would be wider than `width`. */
+function clauses(parts: readonly string[], width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const part of parts) {
+    const next = line === '' ? part : `${line}; ${part}`;
+    if (next.length > width && line !== '') {
+      lines.push(`${line};`);
+      line = `  ${part}`;
+    } else line = next;
+  }
+  if (line !== '') lines.push(line);
+  return lines.join('\n');
 }
 
 /** Problems grouped by their cause, so that one cause shared by every stream is said once. */
@@ -106,6 +121,7 @@ function problemLines(streams: readonly StreamResult[]): string[] {
  * needs attention, and one total line.
  */
 export function formatSummary(summary: SyncSummary, format: SummaryFormat = {}): string {
+  const width = format.width ?? 100;
   const lines: string[] = [];
   // A stopped run (refused key) lists only what it committed: the rest were stopped by the one cause below.
   let shown = summary.fatal ? summary.streams.filter((s) => s.pages > 0) : summary.streams;
@@ -115,7 +131,8 @@ export function formatSummary(summary: SyncSummary, format: SummaryFormat = {}):
     shown = shown.filter((s) => s.status !== 'ok' || changed(s) > 0);
     quiet = before - shown.length;
   }
-  if (shown.length > 0) lines.push(streamTable(shown, Boolean(format.wide)));
+  const tableText = shown.length > 0 ? streamTable(shown, Boolean(format.wide)) : undefined;
+  if (tableText !== undefined) lines.push(tableText);
   if (quiet > 0) lines.push(`${count(quiet, 'other stream')} read with no change.`);
   const newColumns = summary.streams.filter((s) => s.newColumns.length > 0);
   if (newColumns.length > 0) {
@@ -157,13 +174,29 @@ export function formatSummary(summary: SyncSummary, format: SummaryFormat = {}):
   const changes = t.inserted + t.updated + t.deleted;
   lines.push(
     '',
-    `read ${t.records}, changed ${changes} (${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted) in ` +
-      `${formatDuration(summary.durationMs)}; ${count(t.requests, 'request')}, ${count(t.retries, 'retry', 'retries')}, ` +
-      `${t.rateLimited} rate-limited; data in ${summary.target}`,
+    clauses(
+      [
+        `read ${t.records}, changed ${changes} (${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted) in ${formatDuration(summary.durationMs)}`,
+        `${count(t.requests, 'request')}, ${count(t.retries, 'retry', 'retries')}, ${t.rateLimited} rate-limited`,
+        `data in ${summary.target}`,
+      ],
+      width,
+    ),
   );
   if (summary.fatal) {
     const stopped = summary.streams.filter((s) => s.status !== 'ok').length;
     lines.push(`Stopped (${count(stopped, 'stream')} not finished): ${summary.fatal.message}`);
   }
-  return lines.join('\n').replace(/^\n+/, '');
+  // The table is as wide as its columns; everything else is prose, broken to fit.
+  return lines
+    .map((l) =>
+      l === tableText
+        ? l
+        : l
+            .split('\n')
+            .map((x) => fit(x, width))
+            .join('\n'),
+    )
+    .join('\n')
+    .replace(/^\n+/, '');
 }

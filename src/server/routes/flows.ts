@@ -23,7 +23,13 @@ function view(deps: ServerDeps, flow: Flow): ApiResponse<'flow'>['flow'] {
 }
 
 /** `/api/v1/flows`: sources and destinations with their schedules; activate, pause, run now, test. */
-export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
+/** What else must happen when a flow goes. */
+export interface FlowRouteHooks {
+  /** Called after a flow is deleted, e.g. to close its webhook receiver and release its target. */
+  onDeleted?: (flowId: string) => Promise<void>;
+}
+
+export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<AppEnv> {
   const { store, scheduler, services } = deps;
   const app = new Hono<AppEnv>();
 
@@ -110,13 +116,14 @@ export function flowRoutes(deps: ServerDeps): Hono<AppEnv> {
     return c.json({ flow: view(deps, load(current.id)) });
   });
 
-  app.delete('/:id', (c) => {
+  app.delete('/:id', async (c) => {
     const flow = load(c.req.param('id'));
     const running = scheduler.runningRun(flow.id);
     if (running)
       throw new ConflictError(`Flow "${flow.name}" is running (run ${running}).`, 'run_in_progress');
     store.deleteFlow(flow.id);
     scheduler.refresh(flow.id);
+    await hooks.onDeleted?.(flow.id);
     return c.body(null, 204);
   });
 
