@@ -166,14 +166,22 @@ class SqliteStore implements Store {
     return n;
   }
   async removeCustomFieldValues(objectIds: readonly string[]): Promise<number> {
-    // A view over the records (databases of this version) loses their values with the records.
+    // A view (databases of earlier versions) loses its values with the records.
     const kind = this.db
       .prepare('SELECT type FROM sqlite_master WHERE name = ?')
       .get(CUSTOM_FIELD_VALUES_TABLE) as { type: string } | undefined;
     if (kind?.type !== 'table') return 0;
-    const del = this.db.prepare(`DELETE FROM ${CUSTOM_FIELD_VALUES_TABLE} WHERE object_id = ?`);
+    // By (object type, object id), the table's index: an object id alone would scan every value.
+    const types = (
+      this.db.prepare(`SELECT DISTINCT object_type AS t FROM ${CUSTOM_FIELD_VALUES_TABLE}`).all() as Array<{
+        t: string;
+      }>
+    ).map((r) => r.t);
+    const del = this.db.prepare(
+      `DELETE FROM ${CUSTOM_FIELD_VALUES_TABLE} WHERE object_type = ? AND object_id = ?`,
+    );
     let n = 0;
-    for (const id of objectIds) n += del.run(id).changes;
+    for (const id of objectIds) for (const t of types) n += del.run(t, id).changes;
     return n;
   }
   async removeEvents(needles: readonly string[], dryRun: boolean): Promise<number> {
