@@ -1,11 +1,10 @@
 import { Hono } from 'hono';
 import { type ApiResponse, includeDeletedParam } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
-import { paging, readBody, type ServerDeps } from '../context.js';
+import { paging, type ServerDeps } from '../context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Flow } from '../model.js';
 import { resolveFlowPaths } from '../paths.js';
-import type { ReplayResult } from '../services.js';
 
 /**
  * `/api/v1/datasets?flowId=…`: the synced tables of a source flow with their row counts;

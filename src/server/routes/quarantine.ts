@@ -10,8 +10,6 @@ import {
 import type { AppEnv } from '../auth.js';
 import { paging, readBody, type ServerDeps } from '../context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import type { Flow } from '../model.js';
-import { resolveFlowPaths } from '../paths.js';
 import type { ReplayResult } from '../services.js';
 
 /** One CSV cell (RFC 4180 quoting); a leading formula character is neutralised for spreadsheets. */
