@@ -70,3 +70,25 @@ export const DEFAULT_CATALOGUE: readonly CatalogueEntry[] = [
   entry('offers', 'versions[].salary', 'drop', 'money'),
   entry('offers', 'versions[].fileHandles', 'drop', 'file'),
 ];
+
+/**
+ * The personal fields of push records (the input of write operations such as `candidate.create`), by
+ * field name: their values are masked wherever a message quotes them (quarantine reasons, run logs).
+ */
+export const PUSH_PERSONAL_FIELDS: Readonly<Record<string, PiiKind>> = {
+  name: 'name',
+  firstName: 'name',
+  lastName: 'name',
+  email: 'email',
+  candidateEmail: 'email',
+  alternateEmail: 'email',
+  alternateEmailAddresses: 'email',
+  phoneNumber: 'phone',
+  linkedInUrl: 'url',
+  githubUrl: 'url',
+  website: 'url',
+  websiteUrl: 'url',
+  socialLinks: 'url',
+  note: 'text',
+  location: 'location',
+};

@@ -15,7 +15,7 @@ import {
 import { PiiTransformer } from './transform.js';
 import type { PiiPolicy } from './types.js';
 
-export { type CatalogueEntry, DEFAULT_CATALOGUE } from './catalogue.js';
+export { type CatalogueEntry, DEFAULT_CATALOGUE, PUSH_PERSONAL_FIELDS } from './catalogue.js';
 export {
   ERASURES_TABLE,
   type EraseOptions,
@@ -25,6 +25,7 @@ export {
   eraseFromTarget,
 } from './erase.js';
 export { deriveHashKey, type HashKeySource, hashKeyId, loadHashKey } from './key.js';
+export { maskPersonalText, personalValuesOf } from './messages.js';
 export {
   canonicalPolicy,
   defaultPolicy,
@@ -34,7 +35,7 @@ export {
   PiiPolicyError,
   parsePolicy,
 } from './policy.js';
-export { MASKED_TEXT, normalizeForHash, PiiTransformer, titleKey } from './transform.js';
+export { MASKED_TEXT, maskString, normalizeForHash, PiiTransformer, titleKey } from './transform.js';
 export * from './types.js';
 export { transformWebhookPayload, WEBHOOK_RECORD_STREAMS } from './webhooks.js';
 

@@ -26,7 +26,12 @@ export function normalizeForHash(value: string, kind: PiiKind): string {
   return trimmed;
 }
 
-function maskString(value: string, kind: PiiKind): string {
+/**
+ * The catalogue's mask of one value of `kind`: an email keeps its domain, a phone its last two digits, a
+ * name its initials, a URL its origin; other texts become {@link MASKED_TEXT}.
+ * @example maskString('ada@example.com', 'email') // '***@example.com'
+ */
+export function maskString(value: string, kind: PiiKind): string {
   switch (kind) {
     case 'email': {
       const at = value.lastIndexOf('@');

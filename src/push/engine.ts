@@ -60,6 +60,11 @@ export interface PushOptions {
   onRead?: (row: InputRow) => void;
   /** Path of a JSONL file receiving one line per input record. */
   resultsFile?: string;
+  /**
+   * Days a quarantined record's raw input is kept; older inputs are cleared when the run starts.
+   * @default 30
+   */
+  quarantineRetentionDays?: number;
   /** Stored with quarantine entries so that a replay maps records the same way. */
   replayOptions?: Record<string, unknown>;
   /** Stops taking new records (a signal from the CLI on SIGINT). */

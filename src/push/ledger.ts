@@ -207,6 +207,8 @@ export interface QuarantineEntry {
   closedAt: string | null;
   /** @example 'push run 3f2c…' or 'ashpipe quarantine resolve' */
   closedBy: string | null;
+  /** When the raw input was cleared at the end of the quarantine retention (`raw` is then `null`). */
+  rawClearedAt: string | null;
 }
 
 interface QuarantineRow {
@@ -226,6 +228,7 @@ interface QuarantineRow {
   input_key: string | null;
   closed_at: string | null;
   closed_by: string | null;
+  raw_cleared_at: string | null;
 }
 
 function toQuarantine(row: QuarantineRow): QuarantineEntry {
@@ -246,6 +249,7 @@ function toQuarantine(row: QuarantineRow): QuarantineEntry {
     inputKey: row.input_key,
     closedAt: row.closed_at,
     closedBy: row.closed_by,
+    rawClearedAt: row.raw_cleared_at,
   };
 }
 
@@ -309,7 +313,7 @@ export function addQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): nu
       db,
       `UPDATE push_quarantine SET run_id = ?, at = ?, row_number = ?, record_key = COALESCE(?, record_key),
          error_code = ?, error_message = ?, field_path = ?, request_id = ?, raw = ?, options = ?,
-         input_key = COALESCE(input_key, ?) WHERE id = ?`,
+         input_key = COALESCE(input_key, ?), raw_cleared_at = NULL WHERE id = ?`,
     ).run(
       entry.runId,
       now(),
@@ -348,6 +352,37 @@ function insertQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number
     entry.inputKey ?? null,
   );
   return Number(result.lastInsertRowid);
+}
+
+/** How long a quarantine entry keeps its raw input, by default. */
+export const DEFAULT_QUARANTINE_RETENTION_DAYS = 30;
+
+/**
+ * Clears the raw input of quarantine entries older than `retentionDays` (the entry, its reason and
+ * status stay), then overwrites the freed pages (SQLite `secure_delete`, VACUUM, WAL truncated) so the
+ * input is gone from the file too. Returns how many entries were cleared.
+ * @example clearExpiredQuarantineInput(db, 30)
+ */
+export function clearExpiredQuarantineInput(
+  db: SqliteDatabase,
+  retentionDays: number = DEFAULT_QUARANTINE_RETENTION_DAYS,
+  at: Date = new Date(),
+): number {
+  const cutoff = new Date(at.getTime() - retentionDays * 86_400_000).toISOString();
+  const expired = prepared(
+    db,
+    'SELECT 1 FROM push_quarantine WHERE raw_cleared_at IS NULL AND at < ? LIMIT 1',
+  ).get(cutoff);
+  if (!expired) return 0;
+  db.pragma('secure_delete = ON');
+  const result = prepared(
+    db,
+    `UPDATE push_quarantine SET raw = 'null', raw_cleared_at = ? WHERE raw_cleared_at IS NULL AND at < ?`,
+  ).run(at.toISOString(), cutoff);
+  // The old cells may survive in pages the update did not free and in the WAL: rewrite the file.
+  db.exec('VACUUM');
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  return result.changes;
 }
 
 /** Filters of {@link listQuarantine}. */

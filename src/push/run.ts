@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { maskPersonalText, personalValuesOf } from '../privacy/messages.js';
 import { defined } from '../util/defined.js';
 import { safeStringify } from '../util/redact.js';
 import type { PushOptions, RecordResult, RunStop } from './engine.js';
@@ -12,6 +13,7 @@ import { isBlank } from './fields.js';
 import type { InputRow } from './input.js';
 import {
   addQuarantine,
+  clearExpiredQuarantineInput,
   finishRun,
   hasLedgerEntries,
   hasResolvableQuarantine,
@@ -97,6 +99,7 @@ export class PushRun {
     this.maxReconcile = options.maxReconcileAttempts ?? 3;
     this.onExisting = options.onExisting ?? 'skip';
     this.inputKey = options.inputKey ?? options.inputLabel ?? '';
+    if (!this.dryRun) clearExpiredQuarantineInput(db, options.quarantineRetentionDays);
     this.ledgerUsed = !this.dryRun || hasLedgerEntries(db, operation.name);
     this.resolvable = !this.dryRun && hasResolvableQuarantine(db, operation.name);
     this.runId = this.dryRun
@@ -113,6 +116,8 @@ export class PushRun {
 
   /** Counts a record's outcome and reports it (results file, `onResult`). */
   emit(result: RecordResult): void {
+    // Reasons may quote the input; the email regex of maskPersonalText covers the rest.
+    if (result.error) result.error = { ...result.error, message: maskPersonalText(result.error.message) };
     this.counts[result.status] += 1;
     if (this.resultsFd !== undefined) writeSync(this.resultsFd, `${safeStringify(result)}\n`);
     this.options.onResult?.(result);
@@ -155,10 +160,16 @@ export class PushRun {
   quarantine(
     row: InputRow,
     key: string | undefined,
-    info: ErrorInfo,
+    reported: ErrorInfo,
     result: ResultBase = this.base(row, key),
   ): void {
     const { options } = this;
+    // The reason is kept beyond the raw input's retention: the personal values it quotes are masked.
+    const message = maskPersonalText(reported.message, [
+      ...personalValuesOf(row.record),
+      ...personalValuesOf(row.raw),
+    ]);
+    const info = { ...reported, message };
     const qid = this.dryRun
       ? undefined
       : addQuarantine(options.db, {

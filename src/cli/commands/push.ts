@@ -42,6 +42,7 @@ interface PushCliOptions extends KeyOptions, LogFileOptions {
   results?: string;
   concurrency: string;
   requestTimeout?: string;
+  quarantineRetention?: string;
   json?: boolean;
 }
 
@@ -114,6 +115,7 @@ export async function executePush(
       results?: string;
       concurrency?: string;
       requestTimeout?: string;
+      quarantineRetention?: string;
     },
   operation: Operation,
   rows: Parameters<typeof runPush>[0]['rows'],
@@ -138,6 +140,9 @@ export async function executePush(
   const timeoutMs = opts.requestTimeout === undefined ? undefined : Number(opts.requestTimeout);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0))
     throw new UsageError('--request-timeout must be a whole number of milliseconds > 0');
+  const retentionDays = opts.quarantineRetention === undefined ? undefined : Number(opts.quarantineRetention);
+  if (retentionDays !== undefined && !(Number.isFinite(retentionDays) && retentionDays >= 0))
+    throw new UsageError('--quarantine-retention must be a number of days ≥ 0');
   // Dry-run bodies are written as they come, never collected: the input may be larger than memory.
   // Under --json they are the first member of the one JSON document on stdout, closed when the run ends.
   const stdout = out.io.stdout;
@@ -188,7 +193,11 @@ export async function executePush(
         inputLabel: extra.inputLabel,
         ...defined({ inputKey: extra.inputKey }),
         signal: abort.signal,
-        ...defined({ keyColumn: extra.keyColumn, resultsFile: opts.results }),
+        ...defined({
+          keyColumn: extra.keyColumn,
+          resultsFile: opts.results,
+          quarantineRetentionDays: retentionDays,
+        }),
         onRead: () => progress.read(),
         onResult: (r) => {
           progress.done(r);
@@ -325,6 +334,10 @@ export function pushCommand(ctx: CliContext): Command {
     .option(
       '--request-timeout <ms>',
       'time allowed for one request; a write that times out is reconciled, never resent blindly (default 30000)',
+    )
+    .option(
+      '--quarantine-retention <days>',
+      'days a quarantined record keeps its raw input; older inputs are cleared when a run starts (default 30)',
     )
     .option('--json', 'print the summary as JSON on stdout')
     .addHelpText('after', MAP_HELP)

@@ -4,6 +4,7 @@ import { pushMigration } from './0300-push.js';
 import { pushRunOwnerMigration } from './0301-push-run-owner.js';
 import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
 import { quarantineInputKeyMigration } from './0303-quarantine-input-key.js';
+import { quarantineRawClearedMigration } from './0304-quarantine-raw-cleared.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
 
@@ -20,5 +21,6 @@ export const migrations: readonly Migration[] = [
   pushRunOwnerMigration,
   quarantineDismissMigration,
   quarantineInputKeyMigration,
+  quarantineRawClearedMigration,
   webhooksMigration,
 ];
