@@ -252,7 +252,8 @@ describe('push: a CSV header that cannot map is one error up front', () => {
     );
     expect(r.code).toBe(3);
     expect(lines(r.err)).toContain(
-      'row 1: would be quarantined — invalid_record: email: not a valid email address: "not-an-email"',
+      // The value of a personal field is masked in the reason (see docs/privacy.md).
+      'row 1: would be quarantined — invalid_record: email: not a valid email address: "[removed]"',
     );
     expect(r.out.trim()).toBe(
       'dry run of candidate.create: 1 record — 0 would be sent, 0 created, 0 updated, 0 skipped (already in Ashby), 0 skipped (done in an earlier run), 1 would be quarantined, 0 failed',
