@@ -65,6 +65,14 @@ const flowBase = {
         .describe(
           'personal data of a source flow: none (stored as Ashby sends it) or default (the fields of `ashpipe pii catalogue` hashed, masked or dropped before they are written)',
         ),
+      quarantineRetentionDays: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe(
+          'destination flows: days a quarantined record keeps its input row; older rows are cleared when a push run starts (default 30)',
+        ),
     })
     .catchall(z.unknown())
     .default({}),

@@ -379,6 +379,9 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
           ? { reconcileDelayMs: engineOptions.reconcileDelayMs }
           : {}),
         ...(typeof config.options.keyColumn === 'string' ? { keyColumn: config.options.keyColumn } : {}),
+        ...(typeof config.options.quarantineRetentionDays === 'number'
+          ? { quarantineRetentionDays: config.options.quarantineRetentionDays }
+          : {}),
         replayOptions: { flowId: flow.id, flowRunId: ctx.runId },
         signal: ctx.signal,
         onRead: () => {

@@ -115,6 +115,46 @@ describe('destination flows on the push engine', () => {
     for (const b of bodies) expect(b).not.toContain(KEY);
   });
 
+  it('a flow run clears the input rows of entries older than its quarantineRetentionDays, keeping the entries', async () => {
+    const { config } = await destination('retention', { quarantineRetentionDays: 1 });
+    const created = await call('POST', '/api/v1/flows', config);
+    expect(created.status).toBe(201);
+    const flow = (await created.json().then(asJson)).flow;
+    // Entries of another import: one quarantined two days ago, one an hour ago.
+    const entryOf = (name: string) =>
+      addQuarantine(h.control.db, {
+        runId: 'cli-run',
+        operation: 'candidate.create',
+        inputKey: `key:${name}`,
+        errorCode: 'invalid_record',
+        errorMessage: 'email: not a valid email address: "[removed]"',
+        raw: { name, email: 'nope' },
+      });
+    const old = entryOf('Old Entry');
+    const young = entryOf('Young Entry');
+    const ago = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
+    const setAt = h.control.db.prepare('UPDATE push_quarantine SET at = ? WHERE id = ?');
+    setAt.run(ago(49), old);
+    setAt.run(ago(1), young);
+
+    await runToEnd(flow.id);
+    const row = (id: number) =>
+      h.control.db
+        .prepare('SELECT raw, status, raw_cleared_at FROM push_quarantine WHERE id = ?')
+        .get(id) as {
+        raw: string;
+        status: string;
+        raw_cleared_at: string | null;
+      };
+    expect(row(old)).toMatchObject({ raw: 'null', status: 'open' });
+    expect(row(old).raw_cleared_at).not.toBeNull();
+    expect(row(young)).toMatchObject({
+      raw: JSON.stringify({ name: 'Young Entry', email: 'nope' }),
+      status: 'open',
+    });
+    expect(row(young).raw_cleared_at).toBeNull();
+  });
+
   it('answers 422 naming the operation when a flow asks for one that does not exist', async () => {
     const { config } = await destination('unknown-op');
     const res = await call('POST', '/api/v1/flows/test', { ...config, operation: 'candidate.teleport' });
