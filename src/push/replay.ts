@@ -80,7 +80,10 @@ export function planReplay(entries: readonly QuarantineEntry[], options: PlanRep
       ? { row: i + 1, record: raw as Record<string, unknown>, raw, ...key }
       : {
           row: i + 1,
-          error: 'the quarantined row was not a record; fix it in the source and push it again',
+          error:
+            e.rawClearedAt !== null && !fixed?.has(e.id)
+              ? 'the input row was cleared at the end of the quarantine retention; push the record again from its source'
+              : 'the quarantined row was not a record; fix it in the source and push it again',
           raw,
           ...key,
         };

@@ -11,6 +11,7 @@ import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type ControlStore, openControlStore } from '../../src/control/store.js';
 import { maskPersonalText, personalValuesOf } from '../../src/privacy/messages.js';
 import { clearExpiredQuarantineInput, getQuarantine } from '../../src/push/ledger.js';
+import { planReplay } from '../../src/push/replay.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { cli, pushTo, removeAll, tempDir } from '../push/helpers.js';
 
@@ -136,6 +137,15 @@ describe('quarantine raw-input retention', () => {
     expect(cleared?.raw).toBeNull();
     expect(clearExpiredQuarantineInput(store.db, 2)).toBe(0);
     expect(getQuarantine(store.db, id)?.rawClearedAt).toBe(cleared?.rawClearedAt);
+    // A cleared entry is not replayed as it was: it says why; a corrected record still replays.
+    const entry = getQuarantine(store.db, id);
+    if (!entry) throw new Error('entry gone');
+    expect(planReplay([entry]).rows[0]?.error).toContain('cleared at the end of the quarantine retention');
+    const fixed = new Map([[id, { name: 'Fixed', email: 'fixed@example.com' }]]);
+    expect(planReplay([entry], { fixed }).rows[0]?.record).toEqual({
+      name: 'Fixed',
+      email: 'fixed@example.com',
+    });
   });
 });
 
