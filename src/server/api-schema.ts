@@ -434,6 +434,8 @@ export const quarantineItemSchema = z.object({
   closedAt: isoTime.optional(),
   /** Who or what closed the entry: a push run that applied the record, a replay, the console, the CLI. */
   closedBy: z.string().optional(),
+  /** When the input row was cleared at the end of the quarantine retention (`record` is then null). */
+  recordClearedAt: isoTime.optional(),
 });
 export type QuarantineItem = z.infer<typeof quarantineItemSchema>;
 const quarantineItemResponse = z.object({ item: quarantineItemSchema });

@@ -38,7 +38,11 @@ function toItem(e: QuarantineEntry): QuarantineItem {
     errorMessage: e.errorMessage,
     createdAt: e.at,
     status: e.status,
-    ...defined({ closedAt: e.closedAt ?? undefined, closedBy: e.closedBy ?? undefined }),
+    ...defined({
+      closedAt: e.closedAt ?? undefined,
+      closedBy: e.closedBy ?? undefined,
+      recordClearedAt: e.rawClearedAt ?? undefined,
+    }),
   };
 }
 

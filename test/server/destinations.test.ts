@@ -153,6 +153,8 @@ describe('destination flows on the push engine', () => {
       status: 'open',
     });
     expect(row(young).raw_cleared_at).toBeNull();
+    const item = (await (await call('GET', `/api/v1/quarantine/${old}`)).json().then(asJson)).item;
+    expect(item).toMatchObject({ record: null, recordClearedAt: row(old).raw_cleared_at });
   });
 
   it('answers 422 naming the operation when a flow asks for one that does not exist', async () => {
