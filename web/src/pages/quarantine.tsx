@@ -53,7 +53,13 @@ function RecordEditor(props: {
   const [check, setCheck] = useState<RecordCheck>();
   const [error, setError] = useState<string>();
   if (fields.length === 0)
-    return <p className="muted">This row was not a record: fix it in the source and push it again.</p>;
+    return (
+      <p className="muted">
+        {item.recordClearedAt !== undefined
+          ? 'This row was cleared at the end of the quarantine retention: push the record again from its source.'
+          : 'This row was not a record: fix it in the source and push it again.'}
+      </p>
+    );
   const runCheck = async () => {
     setError(undefined);
     try {
