@@ -65,6 +65,12 @@ const flowBase = {
         .describe(
           'personal data of a source flow: none (stored as Ashby sends it) or default (the fields of `ashpipe pii catalogue` hashed, masked or dropped before they are written)',
         ),
+      analytics: z
+        .boolean()
+        .optional()
+        .describe(
+          'source flows on SQLite or PostgreSQL: after each run that did not fail, create or replace the analytics_* views (`ashpipe analytics`); refused on a JSONL target',
+        ),
     })
     .catchall(z.unknown())
     .default({}),
