@@ -102,7 +102,8 @@ export function sourceRequestOptions(options: Record<string, unknown>): {
  * Source flows run the CLI's sync (`syncToTarget`): same client, limiter, sinks, checkpoints and summary.
  * Options as `ashpipe sync` takes them: `fullRefresh`, `excludeConfidential`, `includeArchived`,
  * `requestsPerSecond` (cap on request starts per second, default none) and `concurrency` (requests in
- * flight at once, default 2).
+ * flight at once, default 2); `analytics` (the views of `ashpipe analytics` installed after each run that
+ * did not fail, as `sync --analytics`).
  */
 export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
 
