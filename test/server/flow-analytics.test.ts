@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +134,42 @@ describe('a source flow with options.analytics', () => {
     expect(run.errors).toEqual([]);
     expect(run.status).toBe('succeeded');
     expect(read().views).toEqual(first.views);
+  });
+
+  it('a view that cannot be installed makes the run partial with the reason, the synced data kept', async () => {
+    const { harnessed, call, credentialId } = await signedIn();
+    const file = path.join(harnessed.home, 'data', 'blocked.db');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // A table under a view's name: SQLite will not drop it as a view.
+    const setup = openSqlite(file);
+    setup.prepare('CREATE TABLE analytics_application_funnel (x INTEGER)').run();
+    setup.close();
+    const created = await call('POST', '/api/v1/flows', {
+      kind: 'source',
+      name: 'Blocked analytics',
+      credentialId,
+      streams: STREAMS,
+      target: { type: 'sqlite', path: file },
+      options: { analytics: true },
+    });
+    const flowId: string = (await created.json().then(asJson)).flow.id;
+    const runId: string = (await (await call('POST', `/api/v1/flows/${flowId}/run`)).json().then(asJson)).run
+      .id;
+    const run = await until('the run to end', () => {
+      const r = harnessed.deps.store.getRun(runId);
+      return r && r.status !== 'running' ? r : undefined;
+    });
+    expect(run.status).toBe('partial');
+    expect(run.errors).toEqual([
+      expect.objectContaining({ scope: 'analytics', code: 'analytics_install_failed' }),
+    ]);
+    const db = openSqlite(file, { readonly: true });
+    try {
+      const apps = db.prepare('SELECT count(*) AS n FROM applications').get() as { n: number };
+      expect(apps.n).toBe(worldRecords(sandbox.world, 'application').length);
+    } finally {
+      db.close();
+    }
   });
 
   it.skipIf(!POSTGRES_URL)('installs the views in its PostgreSQL schema after a run', async () => {
