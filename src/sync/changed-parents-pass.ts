@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { classifyAshbyError } from '../ashby/errors.js';
 import type { StreamState } from '../sinks/index.js';
+import { storedRecordOf } from '../sinks/records.js';
 import type { ChangedParents, ParentLink } from '../streams/index.js';
 import { defined } from '../util/defined.js';
 import type { RunContext } from './context.js';
@@ -24,20 +25,6 @@ interface ParentRow {
   updatedAt: number | undefined;
 }
 
-/** Parses `_ashpipe_raw` (text in SQLite, an object from Postgres jsonb). */
-function rawOf(row: Record<string, unknown>): Record<string, unknown> | undefined {
-  const raw = row._ashpipe_raw;
-  if (typeof raw === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : undefined;
-}
-
 /** The live rows of the parent stream, in primary key order. */
 async function parentRows(ctx: RunContext, parent: ParentLink): Promise<ParentRow[]> {
   const out: ParentRow[] = [];
@@ -49,7 +36,7 @@ async function parentRows(ctx: RunContext, parent: ParentLink): Promise<ParentRo
     });
     for (const row of rows) {
       if (row._ashpipe_deleted_at !== null && row._ashpipe_deleted_at !== undefined) continue;
-      const raw = rawOf(row);
+      const raw = storedRecordOf(row);
       const id = raw?.[parent.field] ?? row[parent.field];
       if (typeof id !== 'string') continue;
       const at = typeof raw?.updatedAt === 'string' ? Date.parse(raw.updatedAt) : Number.NaN;
@@ -233,7 +220,7 @@ async function rowsByParent(ctx: RunContext, stream: string): Promise<Map<string
     const rows = await ctx.sink.readRows(stream, { limit: PARENT_BATCH, offset, includeDeleted: false });
     for (const row of rows) {
       const parentId = row._ashpipe_parent_id;
-      const id = rawOf(row)?.id;
+      const id = storedRecordOf(row)?.id;
       if (typeof parentId !== 'string' || typeof id !== 'string') continue;
       const list = out.get(parentId) ?? [];
       list.push(id);

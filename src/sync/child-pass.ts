@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { classifyAshbyError } from '../ashby/errors.js';
 import type { PageParent, StreamState } from '../sinks/index.js';
+import { storedRecordOf } from '../sinks/records.js';
 import type { FanOut, ParentLink } from '../streams/index.js';
 import { defined } from '../util/defined.js';
 import type { RunContext } from './context.js';
@@ -10,20 +11,6 @@ import { nextState } from './state.js';
 
 /** Rows read per query when a child stream walks its parent's table. */
 const PARENT_BATCH = 5000;
-
-/** Parses `_ashpipe_raw` (text in SQLite, an object from Postgres jsonb) back into the record. */
-function rawOf(row: Record<string, unknown>): Record<string, unknown> | undefined {
-  const raw = row._ashpipe_raw;
-  if (typeof raw === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : undefined;
-}
 
 /** The parent values of a child stream, in a stable order: the live rows of its parent's table, or a fixed list. */
 async function parentValues(ctx: RunContext, parent: ParentLink | FanOut): Promise<string[]> {
@@ -37,7 +24,7 @@ async function parentValues(ctx: RunContext, parent: ParentLink | FanOut): Promi
     });
     for (const row of rows) {
       if (row._ashpipe_deleted_at !== null && row._ashpipe_deleted_at !== undefined) continue;
-      const value = rawOf(row)?.[parent.field] ?? row[parent.field];
+      const value = storedRecordOf(row)?.[parent.field] ?? row[parent.field];
       if (typeof value === 'string') values.push(value);
     }
     if (rows.length < PARENT_BATCH) break;
