@@ -6,16 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { classifyAshbyError } from '../ashby/errors.js';
 import type { StreamState } from '../sinks/index.js';
-import { storedRecordOf } from '../sinks/records.js';
 import type { ChangedParents, ParentLink } from '../streams/index.js';
 import { defined } from '../util/defined.js';
+import { forEachLiveRow } from './child-pass.js';
 import type { RunContext } from './context.js';
 import type { StreamWriter } from './pages.js';
 import { nextState } from './state.js';
 import type { PassMode } from './types.js';
 
-/** Rows read per query when the pass walks its parent's table. */
-const PARENT_BATCH = 5000;
 /** Parents whose records are requested ahead of the one being committed. */
 const READ_AHEAD = 4;
 
@@ -28,22 +26,12 @@ interface ParentRow {
 /** The live rows of the parent stream, in primary key order. */
 async function parentRows(ctx: RunContext, parent: ParentLink): Promise<ParentRow[]> {
   const out: ParentRow[] = [];
-  for (let offset = 0; ; offset += PARENT_BATCH) {
-    const rows = await ctx.sink.readRows(parent.stream, {
-      limit: PARENT_BATCH,
-      offset,
-      includeDeleted: false,
-    });
-    for (const row of rows) {
-      if (row._ashpipe_deleted_at !== null && row._ashpipe_deleted_at !== undefined) continue;
-      const raw = storedRecordOf(row);
-      const id = raw?.[parent.field] ?? row[parent.field];
-      if (typeof id !== 'string') continue;
-      const at = typeof raw?.updatedAt === 'string' ? Date.parse(raw.updatedAt) : Number.NaN;
-      out.push({ id, updatedAt: Number.isFinite(at) ? at : undefined });
-    }
-    if (rows.length < PARENT_BATCH) break;
-  }
+  await forEachLiveRow(ctx, parent.stream, (raw, row) => {
+    const id = raw?.[parent.field] ?? row[parent.field];
+    if (typeof id !== 'string') return;
+    const at = typeof raw?.updatedAt === 'string' ? Date.parse(raw.updatedAt) : Number.NaN;
+    out.push({ id, updatedAt: Number.isFinite(at) ? at : undefined });
+  });
   return out;
 }
 
@@ -216,18 +204,14 @@ function clean(state: { [K in keyof StreamState]?: StreamState[K] | undefined })
 /** The live rows of `stream` by their stored parent id (`_ashpipe_parent_id`). */
 async function rowsByParent(ctx: RunContext, stream: string): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  for (let offset = 0; ; offset += PARENT_BATCH) {
-    const rows = await ctx.sink.readRows(stream, { limit: PARENT_BATCH, offset, includeDeleted: false });
-    for (const row of rows) {
-      const parentId = row._ashpipe_parent_id;
-      const id = storedRecordOf(row)?.id;
-      if (typeof parentId !== 'string' || typeof id !== 'string') continue;
-      const list = out.get(parentId) ?? [];
-      list.push(id);
-      out.set(parentId, list);
-    }
-    if (rows.length < PARENT_BATCH) break;
-  }
+  await forEachLiveRow(ctx, stream, (raw, row) => {
+    const parentId = row._ashpipe_parent_id;
+    const id = raw?.id;
+    if (typeof parentId !== 'string' || typeof id !== 'string') return;
+    const list = out.get(parentId) ?? [];
+    list.push(id);
+    out.set(parentId, list);
+  });
   return out;
 }
 

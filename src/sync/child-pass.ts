@@ -12,23 +12,37 @@ import { nextState } from './state.js';
 /** Rows read per query when a child stream walks its parent's table. */
 const PARENT_BATCH = 5000;
 
-/** The parent values of a child stream, in a stable order: the live rows of its parent's table, or a fixed list. */
-async function parentValues(ctx: RunContext, parent: ParentLink | FanOut): Promise<string[]> {
-  if (parent.kind === 'values') return [...parent.values];
-  const values: string[] = [];
+/**
+ * Walks the live rows of a stream's table in primary key order, {@link PARENT_BATCH} at a time, handing each
+ * one's stored record (undefined when its raw JSON is unreadable) and its row to `visit`.
+ */
+export async function forEachLiveRow(
+  ctx: RunContext,
+  stream: string,
+  visit: (record: Record<string, unknown> | undefined, row: Record<string, unknown>) => void,
+): Promise<void> {
   for (let offset = 0; ; offset += PARENT_BATCH) {
-    const rows = await ctx.sink.readRows(parent.stream, {
+    const rows = await ctx.sink.readRows(stream, {
       limit: PARENT_BATCH,
       offset,
       includeDeleted: false,
     });
     for (const row of rows) {
       if (row._ashpipe_deleted_at !== null && row._ashpipe_deleted_at !== undefined) continue;
-      const value = storedRecordOf(row)?.[parent.field] ?? row[parent.field];
-      if (typeof value === 'string') values.push(value);
+      visit(storedRecordOf(row), row);
     }
     if (rows.length < PARENT_BATCH) break;
   }
+}
+
+/** The parent values of a child stream, in a stable order: the live rows of its parent's table, or a fixed list. */
+async function parentValues(ctx: RunContext, parent: ParentLink | FanOut): Promise<string[]> {
+  if (parent.kind === 'values') return [...parent.values];
+  const values: string[] = [];
+  await forEachLiveRow(ctx, parent.stream, (record, row) => {
+    const value = record?.[parent.field] ?? row[parent.field];
+    if (typeof value === 'string') values.push(value);
+  });
   return values;
 }
 
