@@ -3,7 +3,6 @@
  * parent, but an incremental pass reads only the parents updated since the last complete pass. A parent's
  * records are read whole and committed as one page with the checkpoint naming that parent.
  */
-import { randomUUID } from 'node:crypto';
 import { classifyAshbyError } from '../ashby/errors.js';
 import type { StreamState } from '../sinks/index.js';
 import type { ChangedParents, ParentLink } from '../streams/index.js';
@@ -11,7 +10,7 @@ import { defined } from '../util/defined.js';
 import { forEachLiveRow } from './child-pass.js';
 import type { RunContext } from './context.js';
 import type { StreamWriter } from './pages.js';
-import { nextState } from './state.js';
+import { nextState, passStartState } from './state.js';
 import type { PassMode } from './types.js';
 
 /** Parents whose records are requested ahead of the one being committed. */
@@ -103,15 +102,7 @@ export async function changedParentsPass(
   const parent = stream.parent;
   const how: ChangedParents | undefined = stream.changedParents;
   if (parent?.kind !== 'stream' || !how) throw new Error(`${stream.name} is not a changed-parents stream`);
-  let state =
-    resume && start
-      ? start
-      : nextState(start ?? {}, {
-          type: 'pass-started',
-          passId: randomUUID(),
-          mode,
-          at: ctx.now().toISOString(),
-        });
+  let state = passStartState(start, resume, mode, ctx.now().toISOString());
   if (mode === 'full') await writer.beginPass(state);
   const all = await parentRows(ctx, parent);
   const watermark = watermarkOf(all);

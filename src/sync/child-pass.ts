@@ -1,5 +1,4 @@
 /** One full pass of a child stream: one list per parent, each page committed with its checkpoint. */
-import { randomUUID } from 'node:crypto';
 import { classifyAshbyError } from '../ashby/errors.js';
 import type { PageParent, StreamState } from '../sinks/index.js';
 import { storedRecordOf } from '../sinks/records.js';
@@ -7,7 +6,7 @@ import type { FanOut, ParentLink } from '../streams/index.js';
 import { defined } from '../util/defined.js';
 import type { RunContext } from './context.js';
 import { readAhead, type StreamWriter } from './pages.js';
-import { nextState } from './state.js';
+import { nextState, passStartState } from './state.js';
 
 /** Rows read per query when a child stream walks its parent's table. */
 const PARENT_BATCH = 5000;
@@ -73,15 +72,7 @@ export async function childPass(
   const { stream, tally } = writer;
   const parent = stream.parent;
   if (!parent) throw new Error(`${stream.name} has no parent`);
-  let state =
-    resume && start
-      ? start
-      : nextState(start ?? {}, {
-          type: 'pass-started',
-          passId: randomUUID(),
-          mode: 'full',
-          at: ctx.now().toISOString(),
-        });
+  let state = passStartState(start, resume, 'full', ctx.now().toISOString());
   await writer.beginPass(state);
   const values = await parentValues(ctx, parent);
   const { from, inside } = resume ? resumePoint(values, state) : { from: 0, inside: false };
