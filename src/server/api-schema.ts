@@ -73,6 +73,12 @@ const flowBase = {
         .describe(
           'destination flows: days a quarantined record keeps its input row; older rows are cleared when a push run starts (default 30)',
         ),
+      analytics: z
+        .boolean()
+        .optional()
+        .describe(
+          'source flows on SQLite or PostgreSQL: after each run that did not fail, create or replace the analytics_* views (`ashpipe analytics`); refused on a JSONL target',
+        ),
     })
     .catchall(z.unknown())
     .default({}),

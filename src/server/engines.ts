@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { installAnalytics, openAnalyticsTarget } from '../analytics/index.js';
 import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
@@ -101,7 +102,8 @@ export function sourceRequestOptions(options: Record<string, unknown>): {
  * Source flows run the CLI's sync (`syncToTarget`): same client, limiter, sinks, checkpoints and summary.
  * Options as `ashpipe sync` takes them: `fullRefresh`, `excludeConfidential`, `includeArchived`,
  * `requestsPerSecond` (cap on request starts per second, default none) and `concurrency` (requests in
- * flight at once, default 2).
+ * flight at once, default 2); `analytics` (the views of `ashpipe analytics` installed after each run that
+ * did not fail, as `sync --analytics`).
  */
 export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
 
@@ -111,6 +113,56 @@ export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
  */
 export function sourceEngine(hashKey?: HashKeySource): FlowEngine {
   return (flow, ctx) => runSource(flow, ctx, hashKey);
+}
+
+/**
+ * Whether a source flow installs the analytics views after its runs (`options.analytics`).
+ * @throws ValidationError when it is not a boolean, or is on for a JSONL target (no SQL, so no views)
+ */
+export function flowAnalytics(options: Record<string, unknown>, target: Target): boolean {
+  const value = options.analytics;
+  if (value === undefined || value === false) return false;
+  if (value !== true)
+    throw new ValidationError(`options.analytics: expected true or false, got ${JSON.stringify(value)}`, [
+      { path: 'options.analytics', message: 'expected a boolean' },
+    ]);
+  if (target.type === 'jsonl')
+    throw new ValidationError(
+      'options.analytics: the analytics views need a SQLite or PostgreSQL target; a JSONL target has no SQL',
+      [{ path: 'options.analytics', message: 'needs a SQLite or PostgreSQL target' }],
+    );
+  return true;
+}
+
+/**
+ * Creates or replaces the analytics views in the flow's target, as `ashpipe sync --analytics` does; a
+ * failure is the run's error (the synced data stays), not a lost run.
+ */
+async function installFlowAnalytics(
+  target: Target,
+  ctx: Parameters<FlowEngine>[1],
+  outcome: RunOutcome,
+): Promise<RunOutcome> {
+  try {
+    const views = openAnalyticsTarget(targetString(target));
+    try {
+      const installed = await installAnalytics(views);
+      ctx.logger.info('analytics views installed', {
+        installed: installed.filter((v) => v.status === 'installed').map((v) => v.name),
+        skipped: installed.filter((v) => v.status === 'skipped').map((v) => v.name),
+      });
+    } finally {
+      await views.close();
+    }
+    return outcome;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      ...outcome,
+      status: 'partial',
+      errors: [...outcome.errors, { scope: 'analytics', code: 'analytics_install_failed', message }],
+    };
+  }
 }
 
 /** The flow's PII policy; `undefined` for none. */
@@ -144,6 +196,7 @@ async function runSource(
   if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
   const requestOptions = sourceRequestOptions(config.options);
   const piiPolicy = flowPiiPolicy(config.options, hashKey);
+  const analytics = flowAnalytics(config.options, config.target);
   const summary = await syncToTarget({
     ...(piiPolicy ? { piiPolicy } : {}),
     apiKey: ctx.apiKey,
@@ -194,6 +247,8 @@ async function runSource(
         })),
     ],
   };
+  // As `sync --analytics`: not after a failed run, whose tables may not be there to build on.
+  if (analytics && outcome.status !== 'failed') return installFlowAnalytics(config.target, ctx, outcome);
   return outcome;
 }
 

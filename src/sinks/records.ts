@@ -129,3 +129,17 @@ export function customFieldEntries(
 export function passKey(stream: string, passId: string): string {
   return `${stream}\u0000${passId}`;
 }
+
+/** The record a stored row holds: `_ashpipe_raw` parsed (text in SQLite, an object from PostgreSQL jsonb). */
+export function storedRecordOf(row: Record<string, unknown>): Record<string, unknown> | undefined {
+  const raw = row._ashpipe_raw;
+  if (typeof raw === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : undefined;
+}

@@ -3,18 +3,16 @@
  * parent, but an incremental pass reads only the parents updated since the last complete pass. A parent's
  * records are read whole and committed as one page with the checkpoint naming that parent.
  */
-import { randomUUID } from 'node:crypto';
 import { classifyAshbyError } from '../ashby/errors.js';
 import type { StreamState } from '../sinks/index.js';
 import type { ChangedParents, ParentLink } from '../streams/index.js';
 import { defined } from '../util/defined.js';
+import { forEachLiveRow } from './child-pass.js';
 import type { RunContext } from './context.js';
 import type { StreamWriter } from './pages.js';
-import { nextState } from './state.js';
+import { nextState, passStartState } from './state.js';
 import type { PassMode } from './types.js';
 
-/** Rows read per query when the pass walks its parent's table. */
-const PARENT_BATCH = 5000;
 /** Parents whose records are requested ahead of the one being committed. */
 const READ_AHEAD = 4;
 
@@ -24,39 +22,15 @@ interface ParentRow {
   updatedAt: number | undefined;
 }
 
-/** Parses `_ashpipe_raw` (text in SQLite, an object from Postgres jsonb). */
-function rawOf(row: Record<string, unknown>): Record<string, unknown> | undefined {
-  const raw = row._ashpipe_raw;
-  if (typeof raw === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : undefined;
-}
-
 /** The live rows of the parent stream, in primary key order. */
 async function parentRows(ctx: RunContext, parent: ParentLink): Promise<ParentRow[]> {
   const out: ParentRow[] = [];
-  for (let offset = 0; ; offset += PARENT_BATCH) {
-    const rows = await ctx.sink.readRows(parent.stream, {
-      limit: PARENT_BATCH,
-      offset,
-      includeDeleted: false,
-    });
-    for (const row of rows) {
-      if (row._ashpipe_deleted_at !== null && row._ashpipe_deleted_at !== undefined) continue;
-      const raw = rawOf(row);
-      const id = raw?.[parent.field] ?? row[parent.field];
-      if (typeof id !== 'string') continue;
-      const at = typeof raw?.updatedAt === 'string' ? Date.parse(raw.updatedAt) : Number.NaN;
-      out.push({ id, updatedAt: Number.isFinite(at) ? at : undefined });
-    }
-    if (rows.length < PARENT_BATCH) break;
-  }
+  await forEachLiveRow(ctx, parent.stream, (raw, row) => {
+    const id = raw?.[parent.field] ?? row[parent.field];
+    if (typeof id !== 'string') return;
+    const at = typeof raw?.updatedAt === 'string' ? Date.parse(raw.updatedAt) : Number.NaN;
+    out.push({ id, updatedAt: Number.isFinite(at) ? at : undefined });
+  });
   return out;
 }
 
@@ -128,15 +102,7 @@ export async function changedParentsPass(
   const parent = stream.parent;
   const how: ChangedParents | undefined = stream.changedParents;
   if (parent?.kind !== 'stream' || !how) throw new Error(`${stream.name} is not a changed-parents stream`);
-  let state =
-    resume && start
-      ? start
-      : nextState(start ?? {}, {
-          type: 'pass-started',
-          passId: randomUUID(),
-          mode,
-          at: ctx.now().toISOString(),
-        });
+  let state = passStartState(start, resume, mode, ctx.now().toISOString());
   if (mode === 'full') await writer.beginPass(state);
   const all = await parentRows(ctx, parent);
   const watermark = watermarkOf(all);
@@ -229,18 +195,14 @@ function clean(state: { [K in keyof StreamState]?: StreamState[K] | undefined })
 /** The live rows of `stream` by their stored parent id (`_ashpipe_parent_id`). */
 async function rowsByParent(ctx: RunContext, stream: string): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  for (let offset = 0; ; offset += PARENT_BATCH) {
-    const rows = await ctx.sink.readRows(stream, { limit: PARENT_BATCH, offset, includeDeleted: false });
-    for (const row of rows) {
-      const parentId = row._ashpipe_parent_id;
-      const id = rawOf(row)?.id;
-      if (typeof parentId !== 'string' || typeof id !== 'string') continue;
-      const list = out.get(parentId) ?? [];
-      list.push(id);
-      out.set(parentId, list);
-    }
-    if (rows.length < PARENT_BATCH) break;
-  }
+  await forEachLiveRow(ctx, stream, (raw, row) => {
+    const parentId = row._ashpipe_parent_id;
+    const id = raw?.id;
+    if (typeof parentId !== 'string' || typeof id !== 'string') return;
+    const list = out.get(parentId) ?? [];
+    list.push(id);
+    out.set(parentId, list);
+  });
   return out;
 }
 

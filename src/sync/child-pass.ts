@@ -1,47 +1,47 @@
 /** One full pass of a child stream: one list per parent, each page committed with its checkpoint. */
-import { randomUUID } from 'node:crypto';
 import { classifyAshbyError } from '../ashby/errors.js';
 import type { PageParent, StreamState } from '../sinks/index.js';
+import { storedRecordOf } from '../sinks/records.js';
 import type { FanOut, ParentLink } from '../streams/index.js';
 import { defined } from '../util/defined.js';
 import type { RunContext } from './context.js';
 import { readAhead, type StreamWriter } from './pages.js';
-import { nextState } from './state.js';
+import { nextState, passStartState } from './state.js';
 
 /** Rows read per query when a child stream walks its parent's table. */
 const PARENT_BATCH = 5000;
 
-/** Parses `_ashpipe_raw` (text in SQLite, an object from Postgres jsonb) back into the record. */
-function rawOf(row: Record<string, unknown>): Record<string, unknown> | undefined {
-  const raw = row._ashpipe_raw;
-  if (typeof raw === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : undefined;
-}
-
-/** The parent values of a child stream, in a stable order: the live rows of its parent's table, or a fixed list. */
-async function parentValues(ctx: RunContext, parent: ParentLink | FanOut): Promise<string[]> {
-  if (parent.kind === 'values') return [...parent.values];
-  const values: string[] = [];
+/**
+ * Walks the live rows of a stream's table in primary key order, {@link PARENT_BATCH} at a time, handing each
+ * one's stored record (undefined when its raw JSON is unreadable) and its row to `visit`.
+ */
+export async function forEachLiveRow(
+  ctx: RunContext,
+  stream: string,
+  visit: (record: Record<string, unknown> | undefined, row: Record<string, unknown>) => void,
+): Promise<void> {
   for (let offset = 0; ; offset += PARENT_BATCH) {
-    const rows = await ctx.sink.readRows(parent.stream, {
+    const rows = await ctx.sink.readRows(stream, {
       limit: PARENT_BATCH,
       offset,
       includeDeleted: false,
     });
     for (const row of rows) {
       if (row._ashpipe_deleted_at !== null && row._ashpipe_deleted_at !== undefined) continue;
-      const value = rawOf(row)?.[parent.field] ?? row[parent.field];
-      if (typeof value === 'string') values.push(value);
+      visit(storedRecordOf(row), row);
     }
     if (rows.length < PARENT_BATCH) break;
   }
+}
+
+/** The parent values of a child stream, in a stable order: the live rows of its parent's table, or a fixed list. */
+async function parentValues(ctx: RunContext, parent: ParentLink | FanOut): Promise<string[]> {
+  if (parent.kind === 'values') return [...parent.values];
+  const values: string[] = [];
+  await forEachLiveRow(ctx, parent.stream, (record, row) => {
+    const value = record?.[parent.field] ?? row[parent.field];
+    if (typeof value === 'string') values.push(value);
+  });
   return values;
 }
 
@@ -72,15 +72,7 @@ export async function childPass(
   const { stream, tally } = writer;
   const parent = stream.parent;
   if (!parent) throw new Error(`${stream.name} has no parent`);
-  let state =
-    resume && start
-      ? start
-      : nextState(start ?? {}, {
-          type: 'pass-started',
-          passId: randomUUID(),
-          mode: 'full',
-          at: ctx.now().toISOString(),
-        });
+  let state = passStartState(start, resume, 'full', ctx.now().toISOString());
   await writer.beginPass(state);
   const values = await parentValues(ctx, parent);
   const { from, inside } = resume ? resumePoint(values, state) : { from: 0, inside: false };

@@ -1,11 +1,10 @@
 /** One pass over a top-level list endpoint: every page committed with its checkpoint. */
-import { randomUUID } from 'node:crypto';
 import type { PageOptions } from '../ashby/index.js';
 import type { StreamState } from '../sinks/index.js';
 import { defined } from '../util/defined.js';
 import type { RunContext } from './context.js';
 import { readAhead, type StreamWriter } from './pages.js';
-import { nextState } from './state.js';
+import { nextState, passStartState } from './state.js';
 import type { PassMode } from './types.js';
 
 /**
@@ -20,15 +19,7 @@ export async function listPass(
   resume: boolean,
 ): Promise<void> {
   const { stream } = writer;
-  let state =
-    resume && start
-      ? start
-      : nextState(start ?? {}, {
-          type: 'pass-started',
-          passId: randomUUID(),
-          mode,
-          at: ctx.now().toISOString(),
-        });
+  let state = passStartState(start, resume, mode, ctx.now().toISOString());
   if (mode === 'full') await writer.beginPass(state);
   const body = stream.body?.({ includeArchived: ctx.settings.includeArchived }) ?? {};
   const options: PageOptions = {

@@ -3,9 +3,25 @@
  * {@link nextState}, a pure function. What gets stored after a page, after a pass, after a rejected token
  * is decided here and nowhere else.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { StreamState } from '../sinks/index.js';
 import type { PassMode } from './types.js';
+
+/**
+ * The state a pass starts from: the checkpoint it resumes, or a new pass (a fresh id, its progress from
+ * nothing) on top of what the stream keeps across passes.
+ */
+export function passStartState(
+  start: StreamState | undefined,
+  resume: boolean,
+  mode: PassMode,
+  at: string,
+): StreamState {
+  return resume && start
+    ? start
+    : nextState(start ?? {}, { type: 'pass-started', passId: randomUUID(), mode, at });
+}
 
 /** What happened to a stream, as far as its state is concerned. */
 export type StateEvent =

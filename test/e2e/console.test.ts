@@ -273,6 +273,8 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await expect(page.getByTestId('streams-chosen').textContent()).resolves.toBe(
       `2 of ${STREAMS.length} selected`,
     );
+    await page.getByLabel('Install analytics views').check();
+    await page.getByText(/^After each run, create or replace the analytics_\* views/).waitFor();
     await shot('configure-source');
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel('Stream', { exact: true }).selectOption('candidates');
@@ -293,6 +295,8 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     const row = page.locator('tr[data-flow="E2E candidates"]');
     await row.waitFor();
     await shot('flows');
+    const saved = server.deps.store.listFlows().find((f) => f.name === 'E2E candidates');
+    expect(saved?.config.options.analytics).toBe(true);
     await row.getByRole('button', { name: 'Run now' }).click();
     await page
       .locator('[data-run-status="succeeded"], [data-run-status="partial"], [data-run-status="failed"]')
@@ -502,7 +506,10 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await expect(page.getByLabel('Target SQLite file *').inputValue()).resolves.toBe(
       path.join(home, 'data', 'e2e.db'),
     );
+    await expect(page.getByLabel('Install analytics views').isChecked()).resolves.toBe(true);
     await page.getByRole('radio', { name: 'JSONL' }).check();
+    // A JSONL target has no SQL: the option goes, and the saved flow drops it.
+    await expect(page.getByLabel('Install analytics views').count()).resolves.toBe(0);
     await page.getByLabel('Target directory for JSONL files *').fill(path.join(home, 'data', 'jsonl'));
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Continue' }).click();
@@ -528,6 +535,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
       type: 'jsonl',
       path: path.join(home, 'data', 'jsonl'),
     });
+    expect(flows[0]?.config.options.analytics).toBeUndefined();
   });
 
   it('every page fits 1366×768: no sideways scroll, a screenshot of each', async () => {

@@ -1,40 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AshbyClient } from '../../src/ashby/client.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { openSink, type Sink } from '../../src/sinks/index.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import type { Sink } from '../../src/sinks/index.js';
 import { findStream, type ResolvedStream } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
-import {
-  type Inbox,
-  inboxFor,
-  type RunningReceiver,
-  signBody,
-  startReceiver,
-  WebhookApplier,
-} from '../../src/webhooks/index.js';
+import { type Inbox, type RunningReceiver, signBody } from '../../src/webhooks/index.js';
 import { call } from '../sandbox/helpers.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
-import { DIALECTS, deletedIds, liveRecords, makeTarget, type TestTarget } from '../sync/helpers.js';
+import { DIALECTS, deletedIds, liveRecords, type TestTarget } from '../sync/helpers.js';
+import { startWebhookRig, until, type WebhookRig } from './rig.js';
 
 type R = Record<string, unknown> & { id: string };
 const SECRET = 'whsec-actions-0123456789';
 const STREAMS = ['jobs', 'job_postings', 'applications'].map((n) => findStream(n) as ResolvedStream);
-
-async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe.each(DIALECTS)('job posting and interview plan events on %s', (dialect) => {
   let sandbox: Sandbox;
   let t: TestTarget;
   let sink: Sink;
   let inbox: Inbox;
-  let applier: WebhookApplier;
   let receiver: RunningReceiver;
   const applied = async () => (await inbox.stats('1970-01-01T00:00:00.000Z')).applied;
   const deliver = async (payload: unknown) => {
@@ -47,40 +30,20 @@ describe.each(DIALECTS)('job posting and interview plan events on %s', (dialect)
     expect(await res.json()).toEqual({ ok: true });
   };
 
+  let rig: WebhookRig | undefined;
   beforeAll(async () => {
-    sandbox = await startSandbox({ scale: 20, seed: 21, webhookRetryBaseMs: 5 });
-    t = await makeTarget(dialect);
-    const summary = await syncToTarget({
-      apiKey: 'sandbox-full',
-      baseUrl: sandbox.url,
-      target: t.target,
+    rig = await startWebhookRig({
+      dialect,
+      secret: SECRET,
+      scale: 20,
+      seed: 21,
       streams: STREAMS,
+      types: ['jobPostingPublish', 'jobPostingUnpublish'],
     });
-    expect(summary.exitCode).toBe(0);
-    sink = openSink(t.target);
-    await sink.open();
-    inbox = inboxFor(t.target);
-    await inbox.open();
-    const client = new AshbyClient({ apiKey: 'sandbox-full', baseUrl: sandbox.url });
-    applier = new WebhookApplier({ inbox, sink, client, pollMs: 50 });
-    receiver = await startReceiver({ inbox, secret: SECRET, port: 0, onStored: () => applier.kick() });
-    applier.start();
-    for (const webhookType of ['jobPostingPublish', 'jobPostingUnpublish']) {
-      const hook = await call(sandbox, 'webhook.create', {
-        webhookType,
-        requestUrl: receiver.url,
-        secretToken: SECRET,
-      });
-      expect(hook.body.success).toBe(true);
-    }
+    ({ sandbox, t, sink, inbox, receiver } = rig);
   });
   afterAll(async () => {
-    await receiver?.close();
-    await applier?.stop();
-    await inbox?.close();
-    await sink?.close();
-    await sandbox?.close();
-    await t?.cleanup();
+    await rig?.close();
   });
 
   it('unpublishing and publishing again: postings leave the table and come back as the list shows them', async () => {

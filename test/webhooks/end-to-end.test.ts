@@ -1,34 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AshbyClient } from '../../src/ashby/client.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { openSink, type Sink } from '../../src/sinks/index.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import type { Sink } from '../../src/sinks/index.js';
 import { findStream, type ResolvedStream } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
-import {
-  type Inbox,
-  inboxFor,
-  type RunningReceiver,
-  signBody,
-  startReceiver,
-  WebhookApplier,
-} from '../../src/webhooks/index.js';
+import { type Inbox, type RunningReceiver, signBody } from '../../src/webhooks/index.js';
 import { call } from '../sandbox/helpers.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
-import { DIALECTS, makeTarget, type TestTarget } from '../sync/helpers.js';
+import { DIALECTS, type TestTarget } from '../sync/helpers.js';
+import { startWebhookRig, until, type WebhookRig } from './rig.js';
 
 type R = Record<string, unknown> & { id: string };
 const SECRET = 'whsec-test-0123456789';
 const STREAMS = ['candidates', 'applications', 'jobs', 'offers'].map((n) => findStream(n) as ResolvedStream);
 const TYPES = ['applicationSubmit', 'candidateStageChange', 'candidateDelete', 'candidateMerge'];
-
-async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Every row of a stream as stored: raw record, deletion and merge, by id. */
 async function rowsOf(sink: Sink, stream: string): Promise<Map<string, Record<string, unknown>>> {
@@ -49,46 +33,23 @@ describe.each(DIALECTS)('webhooks end to end on %s', (dialect) => {
   let t: TestTarget;
   let sink: Sink;
   let inbox: Inbox;
-  let applier: WebhookApplier;
   let receiver: RunningReceiver;
 
+  let rig: WebhookRig | undefined;
   beforeAll(async () => {
-    sandbox = await startSandbox({ scale: 30, seed: 11, webhookRetryBaseMs: 5 });
-    t = await makeTarget(dialect);
-    const summary = await syncToTarget({
-      apiKey: 'sandbox-full',
-      baseUrl: sandbox.url,
-      target: t.target,
+    rig = await startWebhookRig({
+      dialect,
+      secret: SECRET,
+      scale: 30,
+      seed: 11,
       streams: STREAMS,
+      types: TYPES,
+      copies: ['a', 'b'],
     });
-    expect(summary.exitCode).toBe(0);
-    sink = openSink(t.target);
-    await sink.open();
-    inbox = inboxFor(t.target);
-    await inbox.open();
-    const client = new AshbyClient({ apiKey: 'sandbox-full', baseUrl: sandbox.url });
-    applier = new WebhookApplier({ inbox, sink, client, pollMs: 50 });
-    receiver = await startReceiver({ inbox, secret: SECRET, port: 0, onStored: () => applier.kick() });
-    applier.start();
-    // Two webhooks per type: every event fans out to both, with one webhookActionId.
-    for (const webhookType of TYPES) {
-      for (const copy of ['a', 'b']) {
-        const hook = await call(sandbox, 'webhook.create', {
-          webhookType,
-          requestUrl: `${receiver.url}?copy=${copy}`,
-          secretToken: SECRET,
-        });
-        expect(hook.body.success).toBe(true);
-      }
-    }
+    ({ sandbox, t, sink, inbox, receiver } = rig);
   });
   afterAll(async () => {
-    await receiver?.close();
-    await applier?.stop();
-    await inbox?.close();
-    await sink?.close();
-    await sandbox?.close();
-    await t?.cleanup();
+    await rig?.close();
   });
 
   it('applies create, stage change, delete and merge once each; the next incremental sync changes nothing', async () => {

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { type ApiResponse, MAX_SAMPLE } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
-import { refreshAfterOption, sourceRequestOptions } from '../engines.js';
+import { flowAnalytics, refreshAfterOption, sourceRequestOptions } from '../engines.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
 import { resolveFlowPaths } from '../paths.js';
@@ -55,6 +55,7 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
       if (unknown.length > 0) throw new ValidationError(`unknown stream(s): ${unknown.join(', ')}`);
       sourceRequestOptions(config.options);
       refreshAfterOption(config.options.refreshAfter);
+      flowAnalytics(config.options, config.target);
     } else {
       services.checkDestination?.(config);
     }

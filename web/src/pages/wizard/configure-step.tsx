@@ -120,6 +120,21 @@ function SourceFields(props: {
           </>
         ) : null}
       </fieldset>
+      {state.targetType === 'jsonl' ? null : (
+        <>
+          <label className="inline">
+            <input
+              type="checkbox"
+              checked={state.analytics}
+              onChange={(e) => set({ analytics: e.target.checked })}
+            />{' '}
+            Install analytics views
+          </label>
+          <p className="hint">
+            After each run, create or replace the analytics_* views (funnel, time in stage, …) in the target.
+          </p>
+        </>
+      )}
     </>
   );
 }

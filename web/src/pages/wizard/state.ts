@@ -27,6 +27,8 @@ export interface WizardState {
   targetType: TargetType;
   targetPath: string;
   targetSchema: string;
+  /** `options.analytics`: install the analytics views after each run (SQL targets only). */
+  analytics: boolean;
   operation: string;
   endpoint: string;
   inputType: InputType;
@@ -75,6 +77,7 @@ export function initialState(flow: Flow | undefined): WizardState {
     targetType: target?.type ?? 'sqlite',
     targetPath: (target?.type === 'postgres' ? target.url : target?.path) || (flow ? '' : 'ashby.db'),
     targetSchema: target?.type === 'postgres' ? (target.schema ?? '') : '',
+    analytics: source?.options.analytics === true,
     operation: destination?.operation ?? 'candidate.create',
     endpoint: destination?.endpoint ?? '',
     // A SQL input is kept as it is; the wizard itself offers files only.
@@ -100,6 +103,12 @@ export function parseMapping(text: string): { mapping: Record<string, string>; e
   }
 }
 
+/** The flow's options with `analytics` set, or left out when off (the server's default). */
+function withAnalytics(options: Record<string, unknown>, on: boolean): Record<string, unknown> {
+  const { analytics: _previous, ...rest } = options;
+  return on ? { ...rest, analytics: true } : rest;
+}
+
 /** The flow as the API takes it (create, update and test). */
 export function flowBody(state: WizardState, previousOptions: Record<string, unknown> = {}) {
   const schedule = state.schedule || null;
@@ -119,7 +128,7 @@ export function flowBody(state: WizardState, previousOptions: Record<string, unk
       streams: state.streams ?? [],
       target,
       schedule,
-      options: previousOptions,
+      options: withAnalytics(previousOptions, state.analytics && state.targetType !== 'jsonl'),
     };
   }
   return {
