@@ -104,22 +104,24 @@ export function createSyncProgress(out: TerminalStream, options: SyncProgressOpt
       const { columns, rows } = sizeOf(out);
       // The display and the line the cursor rests on must fit, or the terminal scrolls it apart.
       const room = Math.max(1, rows - 2);
-      // Streams reading come first; with two requests in flight, most others are waiting their turn.
-      const entries = [...running.entries()].sort(
-        ([, a], [, b]) => Number(b.pages > 0) - Number(a.pages > 0),
-      );
-      const shown = entries.length > room ? entries.slice(0, Math.max(0, room - 1)) : entries;
+      // Only streams that are reading get a row: with two requests in flight most others are waiting their
+      // turn, and a row of zeros each says nothing. The waiting ones share one line.
+      const entries = [...running.entries()];
+      const reading = entries.filter(([, r]) => r.pages > 0);
+      const waiting = entries.length - reading.length;
+      const shown = reading.length > room - 1 ? reading.slice(0, Math.max(0, room - 2)) : reading;
       const nameWidth = Math.min(30, Math.max(0, ...shown.map(([name]) => name.length)));
       const lines = shown.map(([name, r]) => {
         const retries = retriesOf(r.endpoint);
         return ` ${name.padEnd(nameWidth)}  ${r.mode.padEnd(11)}  ${String(r.records).padStart(7)} read  ${String(r.pages).padStart(5)} pages  ${rate(r)}${retries > 0 ? `  ${count(retries, 'retry', 'retries')}` : ''}`;
       });
-      const rest = entries.slice(shown.length);
-      if (rest.length > 0) {
-        const waiting = rest.filter(([, r]) => r.pages === 0).length;
-        lines.push(
-          ` … and ${rest.length} more running${waiting > 0 ? ` (${waiting} waiting for their first page)` : ''}`,
-        );
+      const more = reading.length - shown.length;
+      if (more > 0 || waiting > 0) {
+        const parts = [
+          ...(more > 0 ? [`${more} more reading`] : []),
+          ...(waiting > 0 ? [`${count(waiting, 'stream')} waiting for their first page`] : []),
+        ];
+        lines.push(` … ${parts.join(', ')}`);
       }
       lines.push(` ${totalLine()}`);
       return lines.map((l) => cutToWidth(redact(l), columns - 1));
