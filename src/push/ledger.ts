@@ -311,46 +311,41 @@ export function addQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): nu
     if (open === undefined) return insertQuarantine(db, entry);
     prepared(
       db,
-      `UPDATE push_quarantine SET run_id = ?, at = ?, row_number = ?, record_key = COALESCE(?, record_key),
-         error_code = ?, error_message = ?, field_path = ?, request_id = ?, raw = ?, options = ?,
-         input_key = COALESCE(input_key, ?), raw_cleared_at = NULL WHERE id = ?`,
-    ).run(
-      entry.runId,
-      now(),
-      entry.rowNumber ?? null,
-      entry.recordKey ?? null,
-      entry.errorCode,
-      entry.errorMessage,
-      entry.fieldPath ?? null,
-      entry.requestId ?? null,
-      JSON.stringify(entry.raw ?? null),
-      JSON.stringify(entry.options ?? {}),
-      entry.inputKey ?? null,
-      open,
-    );
+      `UPDATE push_quarantine SET run_id = @runId, at = @at, row_number = @rowNumber,
+         record_key = COALESCE(@recordKey, record_key), error_code = @errorCode, error_message = @errorMessage,
+         field_path = @fieldPath, request_id = @requestId, raw = @raw, options = @options,
+         input_key = COALESCE(input_key, @inputKey), raw_cleared_at = NULL WHERE id = @id`,
+    ).run({ ...quarantineColumns(entry), id: open });
     return open;
   })();
+}
+
+/** An entry's column values, by the named parameters the quarantine's statements use. */
+function quarantineColumns(entry: NewQuarantineEntry): Record<string, string | number | null> {
+  return {
+    runId: entry.runId,
+    at: now(),
+    operation: entry.operation,
+    rowNumber: entry.rowNumber ?? null,
+    recordKey: entry.recordKey ?? null,
+    errorCode: entry.errorCode,
+    errorMessage: entry.errorMessage,
+    fieldPath: entry.fieldPath ?? null,
+    requestId: entry.requestId ?? null,
+    raw: JSON.stringify(entry.raw ?? null),
+    options: JSON.stringify(entry.options ?? {}),
+    inputKey: entry.inputKey ?? null,
+  };
 }
 
 function insertQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number {
   const result = prepared(
     db,
     `INSERT INTO push_quarantine (run_id, at, operation, row_number, record_key, error_code, error_message,
-         field_path, request_id, raw, options, input_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
-    entry.runId,
-    now(),
-    entry.operation,
-    entry.rowNumber ?? null,
-    entry.recordKey ?? null,
-    entry.errorCode,
-    entry.errorMessage,
-    entry.fieldPath ?? null,
-    entry.requestId ?? null,
-    JSON.stringify(entry.raw ?? null),
-    JSON.stringify(entry.options ?? {}),
-    entry.inputKey ?? null,
-  );
+         field_path, request_id, raw, options, input_key)
+       VALUES (@runId, @at, @operation, @rowNumber, @recordKey, @errorCode, @errorMessage, @fieldPath, @requestId,
+         @raw, @options, @inputKey)`,
+  ).run(quarantineColumns(entry));
   return Number(result.lastInsertRowid);
 }
 
