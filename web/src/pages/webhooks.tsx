@@ -1,4 +1,4 @@
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { type ApiResponse, api, type Flow, type ParkedEvent, type WebhookStatus } from '../api';
 import { ErrorAlert, errorText } from '../form';
 
@@ -28,18 +28,23 @@ export function WebhooksPage(props: { flowId: string }) {
   const receivingUrl = `${window.location.origin}${status?.path ?? `/webhooks/ashby/${flowId}`}`;
   const [url, setUrl] = useState('');
 
+  // A timed refresh that started before a change answers with the state before it: only the
+  // latest load started may set the page.
+  const generation = useRef(0);
   const load = useCallback(async () => {
+    const mine = ++generation.current;
     try {
       const [f, s, p] = await Promise.all([
         api<ApiResponse<'flow'>>('GET', `/flows/${flowId}`),
         api<WebhookStatus>('GET', `/flows/${flowId}/webhooks`),
         api<ApiResponse<'parkedEvents'>>('GET', `/flows/${flowId}/webhooks/parked`),
       ]);
+      if (mine !== generation.current) return;
       setFlow(f.flow);
       setStatus(s);
       setParked(p.events);
     } catch (e) {
-      setError(errorText(e));
+      if (mine === generation.current) setError(errorText(e));
     }
   }, [flowId]);
   useEffect(() => {
@@ -54,8 +59,9 @@ export function WebhooksPage(props: { flowId: string }) {
     setError(undefined);
     setNotice(undefined);
     try {
-      setNotice(await fn());
+      const said = await fn();
       await load();
+      setNotice(said);
     } catch (e) {
       setError(errorText(e));
     } finally {
