@@ -85,6 +85,20 @@ const PAGE_SIZE = 8192;
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
 /** Most custom field values written by one INSERT statement (6 parameters each). */
 const CUSTOM_BATCH = 128;
+/**
+ * Rows a full pass writes into a table that held none before it, after which the pass becomes a bulk load:
+ * SQLite computes every generated column of a row on each INSERT, VIRTUAL ones included (about 1 µs per
+ * typed column, most of a full sync's CPU), so the typed columns other than reference columns are dropped
+ * until the pass finishes and added back then (a schema change, no row is rewritten). Small first syncs
+ * (and every test that writes a few pages) never get there.
+ */
+const BULK_LOAD_ROWS = 5000;
+/**
+ * Full passes that started on an empty table (`active` 0: they may become bulk loads) and bulk loads in
+ * progress (`active` 1), so that a resumed pass or a later run finishes them.
+ */
+const BULK_LOADS_TABLE_SQL =
+  'CREATE TABLE IF NOT EXISTS _ashpipe_bulk_loads (stream TEXT PRIMARY KEY, pass_id TEXT NOT NULL, started_at TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0)';
 
 /**
  * Whether a key may not survive the JSON round trip of the page query (NUL, lone surrogates): such a
@@ -154,6 +168,8 @@ export class SqliteSink implements Sink {
   private readonly locks = new LockKeeper();
   /** Passes whose start this sink registered (or found registered) in a committed transaction. */
   private readonly registered = new Set<string>();
+  /** Rows each full pass (by pass key) wrote through this sink: a count that reaches BULK_LOAD_ROWS is checked. */
+  private readonly passRows = new Map<string, number>();
 
   constructor(
     private readonly file: string,
@@ -184,6 +200,7 @@ export class SqliteSink implements Sink {
       opened
         .transaction(() => {
           for (const sql of ddl) opened.exec(sql);
+          opened.exec(BULK_LOADS_TABLE_SQL);
           // Databases of earlier versions recorded only the object type: their streams read `customFields`.
           const hasPath = opened
             .prepare("SELECT 1 FROM pragma_table_info('_ashpipe_custom_fields') WHERE name = 'path'")
@@ -326,7 +343,20 @@ export class SqliteSink implements Sink {
           prepared = this.cachedLayout(shape.name);
         }
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
+        // Outside a full pass the table takes its typed columns back first (a bulk load left unfinished).
+        if (pass === undefined && this.inBulkLoad(shape.name)) {
+          this.endBulkLoad(prepared.layout);
+          prepared = this.cachedLayout(shape.name);
+          if (!prepared) throw new Error(`stream ${shape.name}: no layout after its bulk load`);
+        }
         this.writeRecords(shape, prepared, page, { passId: state.passId ?? null, seq }, parent, now, result);
+        if (pass !== undefined && state.passId !== undefined) {
+          const rows = (this.passRows.get(pass) ?? 0) + page.length;
+          this.passRows.set(pass, rows);
+          if (rows >= BULK_LOAD_ROWS && rows - page.length < BULK_LOAD_ROWS) {
+            this.startBulkLoad(prepared.layout, state.passId);
+          }
+        }
       }
       if (!options.keepState) this.writeState(shape.name, state, now);
       return { result };
@@ -358,6 +388,9 @@ export class SqliteSink implements Sink {
         // A pass nobody registered started no earlier than now, as far as this database can tell.
         const start = registered?.start_seq ?? this.tick();
         const layout = this.storedLayout(shape.name);
+        this.passRows.delete(passKey(shape.name, passId));
+        if (layout?.hasTable && this.inBulkLoad(shape.name)) this.endBulkLoad(layout);
+        this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ?').run(shape.name);
         if (layout?.hasTable) {
           // Rows another pass saw after this one started stay: it may have read them after this pass went by.
           const sql = `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ? WHERE "_ashpipe_deleted_at" IS NULL AND ("_ashpipe_pass_id" IS NULL OR "_ashpipe_pass_id" <> ?) AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < ?)`;
@@ -509,6 +542,7 @@ export class SqliteSink implements Sink {
     this.statements.clear();
     this.prepared.clear();
     this.customInserts = [];
+    this.passRows.clear();
     this.layoutsVersion = -1;
     if (this.db?.open) this.db.close();
     this.db = undefined;
@@ -633,12 +667,17 @@ export class SqliteSink implements Sink {
     // Data columns are computed from `_ashpipe_raw` (VIRTUAL generated columns): each record is written
     // once. A table of an earlier version, with written data columns, keeps getting written ones.
     const generated = !existed || !this.hasWrittenDataColumns(layout);
+    // During a bulk load typed columns are only recorded: the load's end adds them with the others.
+    const deferred = existed && generated && this.inBulkLoad(layout.stream);
     const record = this.prepare(
       'INSERT INTO _ashpipe_columns (stream, field, column_name, type, position, key_position) VALUES (?, ?, ?, ?, ?, ?)',
     );
     for (const column of added) {
       if (keyFields.has(column.field)) {
         if (existed) db.exec(addColumnSql(layout, column, 'sqlite'));
+      } else if (deferred && !isReferenceField(column.field)) {
+        // Only the column map changes, which moves no schema version: the cached layout is dropped here.
+        this.prepared.delete(layout.stream);
       } else {
         db.exec(generated ? addGeneratedColumnSql(layout, column) : addColumnSql(layout, column, 'sqlite'));
       }
@@ -685,6 +724,77 @@ export class SqliteSink implements Sink {
     db.exec(
       `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) ${customFieldValuesSelectSql({ layout, objectType, path })}`,
     );
+  }
+
+  /** Whether the stream's table is in a bulk load (its typed columns dropped until its full pass ends). */
+  private inBulkLoad(stream: string): boolean {
+    return (
+      this.prepare('SELECT 1 FROM _ashpipe_bulk_loads WHERE stream = ? AND active = 1').get(stream) !==
+      undefined
+    );
+  }
+
+  /**
+   * Notes a full pass that starts on an empty (or not yet created) table: only such a pass may become a bulk
+   * load, so that readers of a table that had rows never lose a column. A bulk load left unfinished by an
+   * earlier pass stays in progress (its columns are still missing) and the new pass finishes it.
+   */
+  private noteFullPassStart(stream: string, passId: string, now: string): void {
+    const layout = this.storedLayout(stream);
+    const empty =
+      !layout?.hasTable ||
+      this.requireDb()
+        .prepare(`SELECT 1 FROM ${quoteIdent(layout.table)} LIMIT 1`)
+        .get() === undefined;
+    if (empty) {
+      this.prepare(
+        'INSERT INTO _ashpipe_bulk_loads (stream, pass_id, started_at, active) VALUES (?, ?, ?, 0) ON CONFLICT (stream) DO UPDATE SET pass_id = excluded.pass_id, started_at = excluded.started_at WHERE active = 0',
+      ).run(stream, passId, now);
+    } else {
+      this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ? AND active = 0').run(stream);
+    }
+  }
+
+  /**
+   * Makes the rest of a full pass a bulk load (see {@link BULK_LOAD_ROWS}) when the pass started on an empty
+   * table and its typed columns are generated ones: those columns, reference columns apart (they are
+   * indexed), are dropped, which rewrites no row. Inside the page's transaction.
+   */
+  private startBulkLoad(layout: StreamLayout, passId: string): void {
+    const noted = this.prepare('SELECT active FROM _ashpipe_bulk_loads WHERE stream = ? AND pass_id = ?').get(
+      layout.stream,
+      passId,
+    ) as { active: number } | undefined;
+    if (noted?.active !== 0 || this.hasWrittenDataColumns(layout)) return;
+    const table = quoteIdent(layout.table);
+    const generated = this.prepare('SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 2').all(
+      layout.table,
+    ) as Array<{ name: string }>;
+    const references = new Set(layout.columns.filter((c) => isReferenceField(c.field)).map((c) => c.column));
+    const db = this.requireDb();
+    for (const { name } of generated) {
+      if (!references.has(name)) db.exec(`ALTER TABLE ${table} DROP COLUMN ${quoteIdent(name)}`);
+    }
+    this.prepare('UPDATE _ashpipe_bulk_loads SET active = 1 WHERE stream = ?').run(layout.stream);
+    this.prepared.delete(layout.stream);
+    this.logger?.info('bulk load: typed columns are added when the full pass finishes', {
+      stream: layout.stream,
+    });
+  }
+
+  /** Ends a bulk load: every column of the stream's column map missing from its table is added back. */
+  private endBulkLoad(layout: StreamLayout): void {
+    const present = new Set(
+      (
+        this.prepare('SELECT name FROM pragma_table_xinfo(?)').all(layout.table) as Array<{ name: string }>
+      ).map((c) => c.name),
+    );
+    const db = this.requireDb();
+    for (const column of layout.columns) {
+      if (!present.has(column.column)) db.exec(addGeneratedColumnSql(layout, column));
+    }
+    this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ?').run(layout.stream);
+    this.prepared.delete(layout.stream);
   }
 
   /** Creates the indexes of `custom_field_values` unless they exist (see SQLITE_CUSTOM_FIELD_INDEXES_SQL). */
@@ -808,9 +918,11 @@ export class SqliteSink implements Sink {
 
   /** Records where a pass started on the clock, unless it already did (a resumed pass keeps its start). */
   private registerPass(stream: string, passId: string, seq: number, now: string): void {
-    this.prepare(
+    const { changes } = this.prepare(
       'INSERT INTO _ashpipe_passes (stream, pass_id, start_seq, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (stream, pass_id) DO NOTHING',
     ).run(stream, passId, seq, now);
+    // A pass registered before (a resumed one) was noted then.
+    if (changes === 1) this.noteFullPassStart(stream, passId, now);
   }
 
   private writeState(stream: string, state: StreamState | undefined, now: string): void {

@@ -1,0 +1,166 @@
+/**
+ * SQLite bulk load: a full pass that fills an empty table drops the typed columns (reference columns
+ * apart) once it has written 5000 rows, and adds them back when it finishes — or when the next page comes
+ * from an incremental pass, after a run that never finished it. What the table holds afterwards is what it
+ * would hold without the bulk load; a table with rows from before the pass never loses a column.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteSink } from '../../src/sinks/sqlite.js';
+import type { StreamShape } from '../../src/sinks/types.js';
+import { openSqlite } from '../../src/util/sqlite.js';
+
+const shape: StreamShape = { name: 'candidates', primaryKey: ['id'], customFieldsObjectType: 'Candidate' };
+const PAGE = 500;
+const dirs: string[] = [];
+const sinks: SqliteSink[] = [];
+
+afterEach(async () => {
+  for (const s of sinks.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function file(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-bulk-'));
+  dirs.push(dir);
+  return path.join(dir, 'bulk.db');
+}
+
+async function open(db: string): Promise<SqliteSink> {
+  const sink = new SqliteSink(db);
+  await sink.open();
+  sinks.push(sink);
+  return sink;
+}
+
+/** Candidate `i`: the fields every record has, `late` only from record 7000 on (first seen mid-load). */
+function candidate(i: number): Record<string, unknown> {
+  return {
+    id: `c${String(i).padStart(6, '0')}`,
+    name: `Candidate ${i}`,
+    createdAt: `2024-01-${String((i % 28) + 1).padStart(2, '0')}T09:00:00.000Z`,
+    score: i,
+    isPrivate: i % 2 === 0,
+    source: { id: `s${i % 3}`, title: 'Referral' },
+    customFields: [{ id: 'f1', title: 'Level', value: i % 5 }],
+    ...(i >= 7000 ? { late: `late ${i}` } : {}),
+  };
+}
+
+/** Writes records [from, to) in pages of a full pass. */
+async function writeFull(sink: SqliteSink, passId: string, from: number, to: number): Promise<void> {
+  for (let start = from; start < to; start += PAGE) {
+    const page = Array.from({ length: Math.min(PAGE, to - start) }, (_, k) => candidate(start + k));
+    await sink.upsertPage(shape, page, { passId, passKind: 'full' });
+  }
+}
+
+function columns(db: string): string[] {
+  const handle = openSqlite(db, { readonly: true });
+  try {
+    return (
+      handle.prepare("SELECT name FROM pragma_table_xinfo('candidates')").all() as Array<{ name: string }>
+    ).map((c) => c.name);
+  } finally {
+    handle.close();
+  }
+}
+
+function query<T>(db: string, sql: string): T[] {
+  const handle = openSqlite(db, { readonly: true });
+  try {
+    return handle.prepare(sql).all() as T[];
+  } finally {
+    handle.close();
+  }
+}
+
+const TYPED = ['name', 'created_at', 'score', 'is_private', 'source', 'custom_fields'];
+
+describe('SQLite bulk load of a first full pass', () => {
+  it('drops the typed columns past 5000 rows and adds them all back, filled, when the pass finishes', async () => {
+    const db = file();
+    const sink = await open(db);
+    await sink.beginPass('candidates', 'p1');
+    await writeFull(sink, 'p1', 0, 4500);
+    // Below the threshold every typed column is there.
+    expect(columns(db)).toEqual(expect.arrayContaining([...TYPED, 'source_id']));
+    await writeFull(sink, 'p1', 4500, 8000);
+    const during = columns(db);
+    for (const c of TYPED) expect(during).not.toContain(c);
+    // The reference column and its index stay.
+    expect(during).toContain('source_id');
+    await sink.finishFullPass(shape, 'p1', { passId: 'p1', passKind: 'full' });
+    expect(columns(db)).toEqual(expect.arrayContaining([...TYPED, 'late', 'source_id']));
+    const rows = query<Record<string, unknown>>(
+      db,
+      "SELECT id, name, created_at, score, is_private, source_id, late FROM candidates WHERE id IN ('c000001', 'c004999', 'c007001') ORDER BY id",
+    );
+    expect(rows).toEqual([
+      {
+        id: 'c000001',
+        name: 'Candidate 1',
+        created_at: '2024-01-02T09:00:00.000Z',
+        score: 1,
+        is_private: 0,
+        source_id: 's1',
+        late: null,
+      },
+      {
+        id: 'c004999',
+        name: 'Candidate 4999',
+        created_at: '2024-01-16T09:00:00.000Z',
+        score: 4999,
+        is_private: 0,
+        source_id: 's1',
+        late: null,
+      },
+      {
+        id: 'c007001',
+        name: 'Candidate 7001',
+        created_at: '2024-01-02T09:00:00.000Z',
+        score: 7001,
+        is_private: 0,
+        source_id: 's2',
+        late: 'late 7001',
+      },
+    ]);
+    expect(query<{ n: number }>(db, 'SELECT count(*) AS n FROM candidates WHERE name IS NOT NULL')).toEqual([
+      { n: 8000 },
+    ]);
+    expect(query<{ n: number }>(db, 'SELECT count(*) AS n FROM custom_field_values')).toEqual([{ n: 8000 }]);
+    expect(query(db, 'SELECT * FROM _ashpipe_bulk_loads')).toEqual([]);
+  });
+
+  it('gives the columns back to a table whose bulk load a crashed run left, at the next incremental page', async () => {
+    const db = file();
+    const first = await open(db);
+    await first.beginPass('candidates', 'p1');
+    await writeFull(first, 'p1', 0, 6000);
+    await first.close();
+    expect(columns(db)).not.toContain('name');
+    const second = await open(db);
+    await second.upsertPage(shape, [candidate(6000)], { passKind: 'incremental' });
+    expect(columns(db)).toEqual(expect.arrayContaining(TYPED));
+    expect(
+      query(db, "SELECT name, score FROM candidates WHERE id IN ('c000002', 'c006000') ORDER BY id"),
+    ).toEqual([
+      { name: 'Candidate 2', score: 2 },
+      { name: 'Candidate 6000', score: 6000 },
+    ]);
+  });
+
+  it('keeps every column of a table that had rows before the pass', async () => {
+    const db = file();
+    const sink = await open(db);
+    await sink.beginPass('candidates', 'p1');
+    await writeFull(sink, 'p1', 0, 100);
+    await sink.finishFullPass(shape, 'p1', { passId: 'p1', passKind: 'full' });
+    await sink.beginPass('candidates', 'p2');
+    await writeFull(sink, 'p2', 0, 6000);
+    expect(columns(db)).toEqual(expect.arrayContaining(TYPED));
+    expect(query(db, 'SELECT * FROM _ashpipe_bulk_loads')).toEqual([]);
+  });
+});
