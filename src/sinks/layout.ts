@@ -544,12 +544,16 @@ export function addSeenColumnSql(table: string, dialect: Dialect, schema?: strin
   return `ALTER TABLE ${qualified(table, schema)} ADD COLUMN${ifNotExists} ${quoteIdent(SEEN_COLUMN)} ${dialect === 'sqlite' ? 'INTEGER' : 'bigint'}`;
 }
 
-/** DDL of the index on {@link PARENT_COLUMN}: "the notes of this candidate" is the usual query. */
-export function parentIndexSql(layout: StreamLayout, schema?: string): string {
+/** The name of the index on {@link PARENT_COLUMN}. */
+export function parentIndexName(layout: StreamLayout): string {
   // Index names share the schema's namespace with tables, hence the table in the name. PostgreSQL cuts names
   // at 63 bytes, which only a table name beyond 44 characters would reach (ashpipe's longest has 32).
-  const name = `${layout.table}__ashpipe_parent_id`;
-  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${qualified(layout.table, schema)} (${quoteIdent(PARENT_COLUMN)})`;
+  return `${layout.table}__ashpipe_parent_id`;
+}
+
+/** DDL of the index on {@link PARENT_COLUMN}: "the notes of this candidate" is the usual query. */
+export function parentIndexSql(layout: StreamLayout, schema?: string): string {
+  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(parentIndexName(layout))} ON ${qualified(layout.table, schema)} (${quoteIdent(PARENT_COLUMN)})`;
 }
 
 /**

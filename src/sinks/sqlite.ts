@@ -8,6 +8,7 @@ import {
   bookkeepingDdl,
   type ColumnDef,
   type ColumnMapRow,
+  columnIndexName,
   createTableSql,
   customFieldValuesSelectSql,
   encodeValue,
@@ -20,6 +21,7 @@ import {
   layoutsFromRows,
   META_COLUMNS,
   PARENT_COLUMN,
+  parentIndexName,
   parentIndexSql,
   plainValue,
   quoteIdent,
@@ -666,6 +668,8 @@ export class SqliteSink implements Sink {
     const keyFields = new Set(layout.primaryKey);
     // Data columns are computed from `_ashpipe_raw` (VIRTUAL generated columns): each record is written
     // once. A table of an earlier version, with written data columns, keeps getting written ones.
+    // Reference columns are written in either kind: SQLite computes a generated column on every INSERT
+    // anyway, and an index built over one would parse every stored record's JSON.
     const generated = !existed || !this.hasWrittenDataColumns(layout);
     // During a bulk load typed columns are only recorded: the load's end adds them with the others.
     const deferred = existed && generated && this.inBulkLoad(layout.stream);
@@ -675,16 +679,17 @@ export class SqliteSink implements Sink {
     for (const column of added) {
       if (keyFields.has(column.field)) {
         if (existed) db.exec(addColumnSql(layout, column, 'sqlite'));
-      } else if (deferred && !isReferenceField(column.field)) {
+      } else if (isReferenceField(column.field)) {
+        db.exec(addColumnSql(layout, column, 'sqlite'));
+        // The rows stored before get their ids too.
+        if (existed) db.exec(referenceBackfillSql(layout, column, 'sqlite'));
+        // A bulk load builds its indexes when it ends, in one sort each.
+        if (!deferred) db.exec(referenceIndexSql(layout, column));
+      } else if (deferred) {
         // Only the column map changes, which moves no schema version: the cached layout is dropped here.
         this.prepared.delete(layout.stream);
       } else {
         db.exec(generated ? addGeneratedColumnSql(layout, column) : addColumnSql(layout, column, 'sqlite'));
-      }
-      if (isReferenceField(column.field)) {
-        // A written column of an earlier version's table: the rows stored before get their ids too.
-        if (existed && !generated) db.exec(referenceBackfillSql(layout, column, 'sqlite'));
-        db.exec(referenceIndexSql(layout, column));
       }
       record.run(
         layout.stream,
@@ -697,9 +702,13 @@ export class SqliteSink implements Sink {
     }
   }
 
-  /** Whether the table has an ordinary (written) column for a field that is not part of the key. */
+  /**
+   * Whether the table has an ordinary (written) column for a field that is neither part of the key nor a
+   * reference (those are written in every kind of table).
+   */
   private hasWrittenDataColumns(layout: StreamLayout): boolean {
     const keys = new Set(layout.keyColumns.map((c) => c.column));
+    for (const c of layout.columns) if (isReferenceField(c.field)) keys.add(c.column);
     const columns = this.prepare('SELECT name, hidden FROM pragma_table_xinfo(?)').all(
       layout.table,
     ) as Array<{
@@ -775,6 +784,15 @@ export class SqliteSink implements Sink {
     for (const { name } of generated) {
       if (!references.has(name)) db.exec(`ALTER TABLE ${table} DROP COLUMN ${quoteIdent(name)}`);
     }
+    // Indexes of written columns are built again when the load ends: one sort costs less than keeping
+    // them up to date row by row (random ids dirty most index pages in every transaction).
+    const generatedNames = new Set(generated.map((c) => c.name));
+    for (const column of layout.columns) {
+      if (isReferenceField(column.field) && !generatedNames.has(column.column)) {
+        db.exec(`DROP INDEX IF EXISTS ${quoteIdent(columnIndexName(layout.table, column.column))}`);
+      }
+    }
+    db.exec(`DROP INDEX IF EXISTS ${quoteIdent(parentIndexName(layout))}`);
     this.prepare('UPDATE _ashpipe_bulk_loads SET active = 1 WHERE stream = ?').run(layout.stream);
     this.prepared.delete(layout.stream);
     this.logger?.info('bulk load: typed columns are added when the full pass finishes', {
@@ -792,7 +810,9 @@ export class SqliteSink implements Sink {
     const db = this.requireDb();
     for (const column of layout.columns) {
       if (!present.has(column.column)) db.exec(addGeneratedColumnSql(layout, column));
+      if (isReferenceField(column.field)) db.exec(referenceIndexSql(layout, column));
     }
+    if (present.has(PARENT_COLUMN)) db.exec(parentIndexSql(layout));
     this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ?').run(layout.stream);
     this.prepared.delete(layout.stream);
   }

@@ -1,6 +1,7 @@
 /**
  * SQLite bulk load: a full pass that fills an empty table drops the typed columns (reference columns
- * apart) once it has written 5000 rows, and adds them back when it finishes — or when the next page comes
+ * apart, which are written) and the indexes of written columns once it has written 5000 rows, and adds
+ * them back when it finishes — or when the next page comes
  * from an incremental pass, after a run that never finished it. What the table holds afterwards is what it
  * would hold without the bulk load; a table with rows from before the pass never loses a column.
  */
@@ -68,6 +69,14 @@ function columns(db: string): string[] {
   }
 }
 
+/** Columns covered by the indexes of `candidates`. */
+function indexed(db: string): string[] {
+  return query<{ name: string }>(
+    db,
+    "SELECT i.name FROM pragma_index_list('candidates') AS l, pragma_index_info(l.name) AS i",
+  ).map((r) => r.name);
+}
+
 function query<T>(db: string, sql: string): T[] {
   const handle = openSqlite(db, { readonly: true });
   try {
@@ -90,10 +99,12 @@ describe('SQLite bulk load of a first full pass', () => {
     await writeFull(sink, 'p1', 4500, 8000);
     const during = columns(db);
     for (const c of TYPED) expect(during).not.toContain(c);
-    // The reference column and its index stay.
+    // The reference column stays (written with each row); its index is built when the load ends.
     expect(during).toContain('source_id');
+    expect(indexed(db)).not.toContain('source_id');
     await sink.finishFullPass(shape, 'p1', { passId: 'p1', passKind: 'full' });
     expect(columns(db)).toEqual(expect.arrayContaining([...TYPED, 'late', 'source_id']));
+    expect(indexed(db)).toContain('source_id');
     const rows = query<Record<string, unknown>>(
       db,
       "SELECT id, name, created_at, score, is_private, source_id, late FROM candidates WHERE id IN ('c000001', 'c004999', 'c007001') ORDER BY id",
@@ -144,6 +155,7 @@ describe('SQLite bulk load of a first full pass', () => {
     const second = await open(db);
     await second.upsertPage(shape, [candidate(6000)], { passKind: 'incremental' });
     expect(columns(db)).toEqual(expect.arrayContaining(TYPED));
+    expect(indexed(db)).toContain('source_id');
     expect(
       query(db, "SELECT name, score FROM candidates WHERE id IN ('c000002', 'c006000') ORDER BY id"),
     ).toEqual([
