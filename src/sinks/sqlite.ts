@@ -918,8 +918,10 @@ export class SqliteSink implements Sink {
       const count = Math.min(CUSTOM_BATCH, rows - start);
       let insert = this.customInserts[count];
       if (!insert) {
+        // OR IGNORE: a multi-row INSERT that could abort half-way (the NOT NULL columns, never NULL here)
+        // keeps a statement journal, which SQLite spills to a new temporary file in every page's transaction.
         insert = this.requireDb().prepare(
-          `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
+          `INSERT OR IGNORE INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
         );
         this.customInserts[count] = insert;
       }
