@@ -164,6 +164,25 @@ describe('SQLite bulk load of a first full pass', () => {
     ]);
   });
 
+  it('finishes the bulk load of a pass resumed by another run, with the columns first seen after the crash', async () => {
+    const db = file();
+    const first = await open(db);
+    await first.beginPass('candidates', 'p1');
+    await writeFull(first, 'p1', 0, 6000);
+    await first.close();
+    const second = await open(db);
+    // The resumed pass keeps its registration: no new beginPass, pages go on where the cursor was.
+    await writeFull(second, 'p1', 6000, 8000);
+    expect(columns(db)).not.toContain('late');
+    await second.finishFullPass(shape, 'p1', { passId: 'p1', passKind: 'full' });
+    expect(columns(db)).toEqual(expect.arrayContaining([...TYPED, 'late']));
+    expect(query(db, "SELECT late FROM candidates WHERE id IN ('c005999', 'c007999') ORDER BY id")).toEqual([
+      { late: null },
+      { late: 'late 7999' },
+    ]);
+    expect(query(db, 'SELECT * FROM _ashpipe_bulk_loads')).toEqual([]);
+  });
+
   it('keeps every column of a table that had rows before the pass', async () => {
     const db = file();
     const sink = await open(db);
