@@ -295,7 +295,9 @@ export const ANALYTICS_VIEWS: readonly AnalyticsView[] = [
       { name: 'hires', description: 'Applications from the source to the job hired that day.' },
     ],
     orderBy: ['hired_on', 'source_id', 'job_id'],
-    sql: (d) => `SELECT x.source_id, MAX(x.source_title) AS source_title, x.job_id, MAX(x.job_title) AS job_title,
+    sql: (
+      d,
+    ) => `SELECT x.source_id, MAX(x.source_title) AS source_title, x.job_id, MAX(x.job_title) AS job_title,
     x.hired_on, ${d.int('COUNT(*)')} AS hires
   FROM (SELECT source_id, source_title, job_id, job_title, SUBSTR(hired_at, 1, 10) AS hired_on
         FROM (${hires(d)}) AS hh) AS x
