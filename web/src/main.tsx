@@ -129,7 +129,8 @@ function App() {
   else if (route?.startsWith('/flows/') && route.endsWith('/insights'))
     page = (
       <Suspense fallback={<p className="muted">Loading…</p>}>
-        <InsightsPage flowId={route.slice('/flows/'.length, -'/insights'.length)} />
+        {/* Keyed by flow: another flow's Insights starts from nothing, not from this one's state. */}
+        <InsightsPage key={route} flowId={route.slice('/flows/'.length, -'/insights'.length)} />
       </Suspense>
     );
   else if (route === '/flows') page = <FlowsList open={go} />;

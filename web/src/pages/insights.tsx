@@ -628,49 +628,44 @@ export function InsightsPage(props: { flowId: string }) {
       ) : null}
       <fieldset className="toolbar filters" aria-describedby="ins-filter-note">
         <legend className="sr-only">Filters</legend>
-        <label>
-          Department
-          <select
-            value={filters.departmentId}
-            onChange={(e) => set({ departmentId: e.target.value, jobId: '' })}
-          >
-            <option value="">All departments</option>
-            {(status?.departments ?? []).map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name ?? d.id}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Job
-          <select value={filters.jobId} onChange={(e) => set({ jobId: e.target.value })}>
-            <option value="">All jobs</option>
-            {jobs.map((j) => (
-              <option key={j.id} value={j.id}>
-                {j.title ?? j.id}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          From
-          <input
-            type="date"
-            value={filters.from}
-            max={filters.to || undefined}
-            onChange={(e) => set({ from: e.target.value })}
-          />
-        </label>
-        <label>
-          To
-          <input
-            type="date"
-            value={filters.to}
-            min={filters.from || undefined}
-            onChange={(e) => set({ to: e.target.value })}
-          />
-        </label>
+        <label htmlFor="ins-department">Department</label>
+        <select
+          id="ins-department"
+          value={filters.departmentId}
+          onChange={(e) => set({ departmentId: e.target.value, jobId: '' })}
+        >
+          <option value="">All departments</option>
+          {(status?.departments ?? []).map((d) => (
+            <option key={d.id} value={d.id}>
+              {d.name ?? d.id}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="ins-job">Job</label>
+        <select id="ins-job" value={filters.jobId} onChange={(e) => set({ jobId: e.target.value })}>
+          <option value="">All jobs</option>
+          {jobs.map((j) => (
+            <option key={j.id} value={j.id}>
+              {j.title ?? j.id}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="ins-from">From</label>
+        <input
+          id="ins-from"
+          type="date"
+          value={filters.from}
+          max={filters.to || undefined}
+          onChange={(e) => set({ from: e.target.value })}
+        />
+        <label htmlFor="ins-to">To</label>
+        <input
+          id="ins-to"
+          type="date"
+          value={filters.to}
+          min={filters.from || undefined}
+          onChange={(e) => set({ to: e.target.value })}
+        />
         <button
           type="button"
           disabled={Object.values(filters).every((v) => !v)}
