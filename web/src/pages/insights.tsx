@@ -41,6 +41,8 @@ const PATTERNS = [
 ] as const;
 const fillOf = (i: number) => `url(#${PATTERNS[i % PATTERNS.length]?.id})`;
 const strokeOf = (i: number) => PATTERNS[i % PATTERNS.length]?.colour;
+/** Value labels in one dark colour: a label would otherwise take its bar's pattern as its fill. */
+const LABEL = '#1d2430';
 
 /** The pattern definitions, once per page: an SVG the charts' fills refer to. */
 function PatternDefs() {
@@ -157,7 +159,7 @@ function Funnel(props: { rows: Row[] }) {
               stroke={strokeOf(0)}
               isAnimationActive={false}
             >
-              <LabelList dataKey="entered" position="right" />
+              <LabelList fill={LABEL} dataKey="entered" position="right" />
             </Bar>
           </BarChart>
         </ResponsiveContainer>
@@ -194,8 +196,20 @@ function Funnel(props: { rows: Row[] }) {
 
 // ---------------------------------------------------------------------------------- time in stage
 
-function TimeInStage(props: { rows: Row[] }) {
-  const rows = props.rows.filter((r) => num(r.stays) > 0);
+function TimeInStage(props: { rows: Row[]; funnel: Row[] }) {
+  // Stages in their funnel order (the stage's number), jobs by title: the view orders by ids.
+  const order = new Map(
+    props.funnel.map((f) => [`${str(f.job_id)}/${str(f.stage_id)}`, num(f.stage_number)]),
+  );
+  const at = (r: Row) => order.get(`${str(r.job_id)}/${str(r.stage_id)}`) ?? 0;
+  const rows = props.rows
+    .filter((r) => num(r.stays) > 0)
+    .sort(
+      (a, b) =>
+        str(a.job_title).localeCompare(str(b.job_title)) ||
+        str(a.job_id).localeCompare(str(b.job_id)) ||
+        at(a) - at(b),
+    );
   if (rows.length === 0)
     return (
       <Empty id="insight-time" title="Time in stage">
@@ -231,7 +245,7 @@ function TimeInStage(props: { rows: Row[] }) {
               stroke={strokeOf(0)}
               isAnimationActive={false}
             >
-              <LabelList dataKey="median" position="right" />
+              <LabelList fill={LABEL} dataKey="median" position="right" />
             </Bar>
             <Bar
               dataKey="p90"
@@ -240,7 +254,7 @@ function TimeInStage(props: { rows: Row[] }) {
               stroke={strokeOf(1)}
               isAnimationActive={false}
             >
-              <LabelList dataKey="p90" position="right" />
+              <LabelList fill={LABEL} dataKey="p90" position="right" />
             </Bar>
           </BarChart>
         </ResponsiveContainer>
@@ -321,7 +335,7 @@ function HiresBySource(props: { rows: Row[] }) {
     <ChartFigure
       id="insight-hires"
       title="Hires by source over time"
-      summary={`${total} hires per ${p.unit}, stacked by source; each source has its own pattern and each part is labelled with its count.`}
+      summary={`${total} hires, counted per ${p.unit} and stacked by source; each source has its own pattern and each part is labelled with its count.`}
       chart={
         <>
           {p.all.length < 2 ? (
@@ -346,6 +360,7 @@ function HiresBySource(props: { rows: Row[] }) {
                   isAnimationActive={false}
                 >
                   <LabelList
+                    fill={LABEL}
                     dataKey={s}
                     position="center"
                     formatter={(v: unknown) => (Number(v) > 0 ? String(v) : '')}
@@ -430,7 +445,7 @@ function OpenJobsAging(props: { rows: Row[]; departmentName: (id: string) => str
                   const x = Number(label.x ?? 0) + Number(label.width ?? 0) + 6;
                   const y = Number(label.y ?? 0) + Number(label.height ?? 0) / 2 + 4;
                   return (
-                    <text x={x} y={y} fontSize={12} fill="currentColor">
+                    <text x={x} y={y} fontSize={12} fill={LABEL}>
                       {d.known ? `${d.age} d` : 'never opened'} · {d.active} active
                     </text>
                   );
@@ -681,7 +696,7 @@ export function InsightsPage(props: { flowId: string }) {
       {data ? (
         <div className="insight-grid" aria-busy="false">
           <Funnel rows={data.application_funnel ?? []} />
-          <TimeInStage rows={data.time_in_stage ?? []} />
+          <TimeInStage rows={data.time_in_stage ?? []} funnel={data.application_funnel ?? []} />
           <HiresBySource rows={data.hires_by_source ?? []} />
           <OpenJobsAging rows={data.open_jobs_aging ?? []} departmentName={departmentName} />
         </div>
