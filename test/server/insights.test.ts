@@ -290,3 +290,69 @@ describe('the insights routes on a JSONL flow', () => {
     }
   });
 });
+
+describe('the insights routes against a target that cannot serve them', () => {
+  it('answer 502 with the reason, never the password, when the PostgreSQL target is unreachable', async () => {
+    const { call, credentialId } = await signedIn();
+    const password = 'pw-insights-9f3e2a';
+    const created = await call('POST', '/api/v1/flows', {
+      kind: 'source',
+      name: 'Gone',
+      credentialId,
+      streams: ['jobs'],
+      // Port 1 on the loopback: nothing listens, the connection is refused at once.
+      target: { type: 'postgres', url: `postgres://ashpipe:${password}@127.0.0.1:1/warehouse` },
+    });
+    expect(created.status).toBe(201);
+    const flowId: string = created.body.flow.id;
+    for (const [method, p] of [
+      ['GET', `/api/v1/flows/${flowId}/insights`],
+      ['GET', `/api/v1/flows/${flowId}/insights/application_funnel`],
+      ['POST', `/api/v1/flows/${flowId}/insights/install`],
+    ] as const) {
+      const answer = await call(method, p);
+      expect(answer.status).toBe(502);
+      expect(answer.body.error.code).toBe('target_unreachable');
+      expect(answer.body.error.message).toMatch(/^The flow's target could not be read: .*ECONNREFUSED/);
+      expect(JSON.stringify(answer.body)).not.toContain(password);
+    }
+  });
+
+  it('a run records the views it left out with the tables they lack', async () => {
+    const { harnessed, call, credentialId } = await signedIn();
+    const created = await call('POST', '/api/v1/flows', {
+      kind: 'source',
+      name: 'Jobs only',
+      credentialId,
+      streams: ['jobs', 'applications'],
+      target: { type: 'sqlite', path: path.join(harnessed.home, 'data', 'jobs-only.db') },
+      options: { analytics: true },
+    });
+    const flowId: string = created.body.flow.id;
+    const runId: string = (await call('POST', `/api/v1/flows/${flowId}/run`)).body.run.id;
+    await until('the run to end', () => {
+      const r = h?.deps.store.getRun(runId);
+      return r && r.status !== 'running' ? r : undefined;
+    });
+    const run = (await call('GET', `/api/v1/runs/${runId}`)).body.run;
+    // Written out by hand from each view's tables: jobs and applications alone serve two of them.
+    expect(run.analytics.installed).toEqual(['analytics_open_jobs_aging']);
+    expect(run.analytics.skipped).toEqual([
+      { name: 'analytics_application_funnel', missing: ['application_stage_history'] },
+      { name: 'analytics_time_in_stage', missing: ['application_stage_history'] },
+      { name: 'analytics_time_to_hire', missing: ['application_stage_history'] },
+      { name: 'analytics_time_to_fill', missing: ['application_stage_history'] },
+      { name: 'analytics_source_effectiveness', missing: ['interview_schedules', 'offers'] },
+      { name: 'analytics_hires_by_source', missing: ['application_stage_history'] },
+      { name: 'analytics_offer_acceptance', missing: ['offers'] },
+      { name: 'analytics_interviewer_load', missing: ['interview_schedules'] },
+    ]);
+    // The page's status says the same, so it can tell a person which streams to sync.
+    const status = (await call('GET', `/api/v1/flows/${flowId}/insights`)).body;
+    expect(status.views.find((v: { name: string }) => v.name === 'analytics_application_funnel')).toEqual({
+      name: 'analytics_application_funnel',
+      installed: false,
+      missing: ['application_stage_history'],
+    });
+  });
+});
