@@ -196,7 +196,7 @@ function Funnel(props: { rows: Row[] }) {
 
 // ---------------------------------------------------------------------------------- time in stage
 
-function TimeInStage(props: { rows: Row[]; funnel: Row[] }) {
+function TimeInStage(props: { rows: Row[]; funnel: Row[]; jobName: (id: string, title: string) => string }) {
   // Stages in their funnel order (the stage's number), jobs by title: the view orders by ids.
   const order = new Map(
     props.funnel.map((f) => [`${str(f.job_id)}/${str(f.stage_id)}`, num(f.stage_number)]),
@@ -219,7 +219,9 @@ function TimeInStage(props: { rows: Row[]; funnel: Row[] }) {
     );
   const oneJob = new Set(rows.map((r) => r.job_id)).size === 1;
   const data = rows.map((r) => ({
-    label: oneJob ? str(r.stage_title) : `${str(r.job_title)} · ${str(r.stage_title)}`,
+    label: oneJob
+      ? str(r.stage_title)
+      : `${props.jobName(str(r.job_id), str(r.job_title))} · ${str(r.stage_title)}`,
     median: days(r.median_seconds),
     p90: days(r.p90_seconds),
     stays: num(r.stays),
@@ -401,7 +403,11 @@ function HiresBySource(props: { rows: Row[] }) {
 
 // ---------------------------------------------------------------------------------- open jobs aging
 
-function OpenJobsAging(props: { rows: Row[]; departmentName: (id: string) => string }) {
+function OpenJobsAging(props: {
+  rows: Row[];
+  departmentName: (id: string) => string;
+  jobName: (id: string, title: string) => string;
+}) {
   const { rows } = props;
   if (rows.length === 0)
     return (
@@ -410,7 +416,7 @@ function OpenJobsAging(props: { rows: Row[]; departmentName: (id: string) => str
       </Empty>
     );
   const data = rows.map((r) => ({
-    job: str(r.job_title) || str(r.job_id),
+    job: props.jobName(str(r.job_id), str(r.job_title)),
     key: str(r.job_id),
     age: r.age_days === null ? 0 : num(r.age_days),
     known: r.age_days !== null,
@@ -565,6 +571,20 @@ export function InsightsPage(props: { flowId: string }) {
     const names = new Map((status?.departments ?? []).map((d) => [d.id, d.name ?? d.id]));
     return (id: string) => (id ? (names.get(id) ?? id) : '—');
   }, [status]);
+  // Jobs may share a title (a role reopened): those are told apart by status and the end of their id.
+  const jobName = useMemo(() => {
+    const all = status?.jobs ?? [];
+    const count = new Map<string, number>();
+    for (const j of all) count.set(j.title ?? '', (count.get(j.title ?? '') ?? 0) + 1);
+    const byId = new Map(all.map((j) => [j.id, j]));
+    return (id: string, title: string) => {
+      const j = byId.get(id);
+      const name = title || j?.title || id;
+      return (count.get(j?.title ?? title) ?? 0) > 1
+        ? `${name} (${j?.status ?? '?'} …${id.slice(-4)})`
+        : name;
+    };
+  }, [status]);
   const jobs = (status?.jobs ?? []).filter(
     (j) => !filters.departmentId || j.departmentId === filters.departmentId,
   );
@@ -661,7 +681,7 @@ export function InsightsPage(props: { flowId: string }) {
           <option value="">All jobs</option>
           {jobs.map((j) => (
             <option key={j.id} value={j.id}>
-              {j.title ?? j.id}
+              {jobName(j.id, j.title ?? '')}
             </option>
           ))}
         </select>
@@ -696,9 +716,17 @@ export function InsightsPage(props: { flowId: string }) {
       {data ? (
         <div className="insight-grid" aria-busy="false">
           <Funnel rows={data.application_funnel ?? []} />
-          <TimeInStage rows={data.time_in_stage ?? []} funnel={data.application_funnel ?? []} />
+          <TimeInStage
+            rows={data.time_in_stage ?? []}
+            funnel={data.application_funnel ?? []}
+            jobName={jobName}
+          />
           <HiresBySource rows={data.hires_by_source ?? []} />
-          <OpenJobsAging rows={data.open_jobs_aging ?? []} departmentName={departmentName} />
+          <OpenJobsAging
+            rows={data.open_jobs_aging ?? []}
+            departmentName={departmentName}
+            jobName={jobName}
+          />
         </div>
       ) : (
         <p className="muted" aria-busy="true">
