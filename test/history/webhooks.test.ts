@@ -89,18 +89,23 @@ describe.each(DIALECTS)('history from webhooks on %s', (dialect) => {
     const gone = candidates.at(-1) as R;
     sandbox.world.delete(gone.id);
 
-    await until(async () => (await inbox.stats('1970-01-01T00:00:00.000Z')).applied >= 2, 'two applied events');
+    await until(
+      async () => (await inbox.stats('1970-01-01T00:00:00.000Z')).applied >= 2,
+      'two applied events',
+    );
 
     const apph = await readHistory(t.target, 'applications');
     const versions = apph.get(active.id) ?? [];
-    expect(versions.map((v) => [(v.raw.currentInterviewStage as R).id, v.validFrom, v.validTo, v.isCurrent])).toEqual(
-      [
-        [stage.id, active.updatedAt, changedAt, false],
-        [next.id, changedAt, null, true],
-      ],
-    );
+    expect(
+      versions.map((v) => [(v.raw.currentInterviewStage as R).id, v.validFrom, v.validTo, v.isCurrent]),
+    ).toEqual([
+      [stage.id, active.updatedAt, changedAt, false],
+      [next.id, changedAt, null, true],
+    ]);
     const candh = await readHistory(t.target, 'candidates');
-    const [row] = await query(t.target, 'SELECT "_ashpipe_deleted_at" AS d FROM candidates WHERE id = $1', [gone.id]);
+    const [row] = await query(t.target, 'SELECT "_ashpipe_deleted_at" AS d FROM candidates WHERE id = $1', [
+      gone.id,
+    ]);
     const deletedAt = new Date(row?.d instanceof Date ? row.d : String(row?.d)).toISOString();
     expect(candh.get(gone.id)?.map((v) => [v.validFrom, v.validTo, v.isCurrent, v.deleted])).toEqual([
       [gone.updatedAt, deletedAt, false, true],
