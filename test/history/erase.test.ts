@@ -80,7 +80,9 @@ describe.each(DIALECTS)('erasing a person removes their history versions (%s)', 
       ).toBe(0);
     const apps = expectedStreamRecords(sandbox, 'applications');
     const person = String((apps[0]?.candidate as Rec).id);
-    const theirApps = new Set(apps.filter((a) => (a.candidate as Rec).id === person).map((a) => String(a.id)));
+    const theirApps = new Set(
+      apps.filter((a) => (a.candidate as Rec).id === person).map((a) => String(a.id)),
+    );
     await api(sandbox, 'candidate.update', { candidateId: person, name: NAME, email: OLD_EMAIL });
     await sync();
     await api(sandbox, 'candidate.update', { candidateId: person, email: NEW_EMAIL });
