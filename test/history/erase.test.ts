@@ -79,7 +79,7 @@ describe.each(DIALECTS)('erasing a person removes their history versions (%s)', 
         ).exitCode,
       ).toBe(0);
     const apps = expectedStreamRecords(sandbox, 'applications');
-    const person = String((apps[0]?.candidate as Rec).id);
+    const person = String(((apps[0] as Rec).candidate as Rec).id);
     const theirApps = new Set(
       apps.filter((a) => (a.candidate as Rec).id === person).map((a) => String(a.id)),
     );
