@@ -321,24 +321,17 @@ function* reconcile(
       validTo: iso(v.vt),
     });
   }
-  const counts: HistoryCounts = { written: 0, deleted: 0 };
+  const closes: Array<{ id: string; end: string; deleted: boolean }> = [];
+  const inserts: Array<{ id: string; hash: string; start: string }> = [];
   const seen = new Set<string>();
-  const p = (i: number) => (pg ? `$${i}` : '?');
-  const close = (deleted: boolean) =>
-    `UPDATE ${history} SET "${c.validTo}" = ${p(1)}, "${c.isCurrent}" = ${p(2)}${deleted ? `, "${c.deleted}" = ${p(3)}` : ''} WHERE "${c.recordId}" = ${p(deleted ? 4 : 3)} AND "${c.isCurrent}"`;
-  const names = copied.map((col) => quoteIdent(col.name));
-  const insert = `INSERT INTO ${history} ("${c.recordId}", "${c.hash}", "${c.validFrom}", "${c.isCurrent}", "${c.deleted}", "${c.observedAt}", "_ashpipe_raw"${names.map((n) => `, ${n}`).join('')}) SELECT ${pg ? '$1::text, $2::text, $3::timestamptz, true, false, $4::timestamptz' : '?, ?, ?, 1, 0, ?'}, "_ashpipe_raw"${names.map((n) => `, ${n}`).join('')} FROM ${main} WHERE ${key}${pg ? '::text' : ''} = ${p(5)}`;
   for (const row of rows) {
     const id = String(row.id);
     seen.add(id);
     const last = latest.get(id);
     const deletedAt = iso(row.deleted_at);
     if (deletedAt !== undefined) {
-      if (last?.current) {
-        const end = versionStart(deletedAt, last.validFrom, now);
-        yield { kind: 'run', sql: close(true), params: [end, false, true, id] };
-        counts.deleted++;
-      }
+      if (last?.current)
+        closes.push({ id, end: versionStart(deletedAt, last.validFrom, now), deleted: true });
       continue;
     }
     const raw = String(row.raw);
@@ -346,21 +339,45 @@ function* reconcile(
     if (last?.current && last.hash === hash) continue;
     const floor = last ? (last.current ? last.validFrom : (last.validTo ?? last.validFrom)) : undefined;
     const start = versionStart(updatedAtOf(raw), floor, now);
-    if (last?.current) yield { kind: 'run', sql: close(false), params: [start, false, id] };
-    yield { kind: 'run', sql: insert, params: [id, hash, start, now, id] };
-    counts.written++;
+    if (last?.current) closes.push({ id, end: start, deleted: false });
+    inserts.push({ id, hash, start });
   }
   // Current versions whose row is gone from the stream table altogether (removed outside ashpipe).
   for (const [id, last] of latest) {
     if (seen.has(id) || !last.current) continue;
-    yield {
-      kind: 'run',
-      sql: close(true),
-      params: [versionStart(now, last.validFrom, now), false, true, id],
-    };
-    counts.deleted++;
+    closes.push({ id, end: versionStart(now, last.validFrom, now), deleted: true });
   }
-  return counts;
+  // Closes first: the new current version of a record may only exist once the old one is closed.
+  const names = copied
+    .map((col) => quoteIdent(col.name))
+    .map((n) => `, ${n}`)
+    .join('');
+  const columns = `"${c.recordId}", "${c.hash}", "${c.validFrom}", "${c.isCurrent}", "${c.deleted}", "${c.observedAt}", "_ashpipe_raw"${names}`;
+  if (pg) {
+    // One statement each for the whole page: a round trip per record would dominate a first sync.
+    if (closes.length > 0)
+      yield {
+        kind: 'run',
+        sql: `UPDATE ${history} AS h SET "${c.validTo}" = v.vt, "${c.isCurrent}" = false, "${c.deleted}" = h."${c.deleted}" OR v.del FROM unnest($1::text[], $2::timestamptz[], $3::boolean[]) AS v(id, vt, del) WHERE h."${c.recordId}" = v.id AND h."${c.isCurrent}"`,
+        params: [closes.map((x) => x.id), closes.map((x) => x.end), closes.map((x) => x.deleted)],
+      };
+    if (inserts.length > 0)
+      yield {
+        kind: 'run',
+        sql: `INSERT INTO ${history} (${columns}) SELECT v.id, v.hash, v.vf, true, false, $4::timestamptz, m."_ashpipe_raw"${copied.map((col) => `, m.${quoteIdent(col.name)}`).join('')} FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v(id, hash, vf) JOIN ${main} AS m ON m.${key}::text = v.id`,
+        params: [inserts.map((x) => x.id), inserts.map((x) => x.hash), inserts.map((x) => x.start), now],
+      };
+  } else {
+    for (const x of closes)
+      yield {
+        kind: 'run',
+        sql: `UPDATE ${history} SET "${c.validTo}" = ?, "${c.isCurrent}" = 0, "${c.deleted}" = "${c.deleted}" OR ? WHERE "${c.recordId}" = ? AND "${c.isCurrent}"`,
+        params: [x.end, x.deleted, x.id],
+      };
+    const insert = `INSERT INTO ${history} (${columns}) SELECT ?, ?, ?, 1, 0, ?, "_ashpipe_raw"${names} FROM ${main} WHERE ${key} = ?`;
+    for (const x of inserts) yield { kind: 'run', sql: insert, params: [x.id, x.hash, x.start, now, x.id] };
+  }
+  return { written: inserts.length, deleted: closes.filter((x) => x.deleted).length };
 }
 
 /**
