@@ -304,11 +304,14 @@ function* reconcile(
     sql: `SELECT ${key} AS id, "_ashpipe_raw"${pg ? '::text' : ''} AS raw, "_ashpipe_deleted_at" AS deleted_at FROM ${main}${inIds(key)}`,
     params: idParams,
   };
-  // Every version of ids (or the current ones of the whole table), oldest first: the last one is what counts.
+  // Every version of ids (or the latest of each record of the whole table), oldest first: the last one is
+  // what counts (a closed one too: a record back after a deletion starts after its end).
   const versions = yield {
     kind: 'all',
     sql: `SELECT "${c.recordId}" AS id, "${c.hash}" AS hash, "${c.isCurrent}" AS cur, "${c.validFrom}" AS vf, "${c.validTo}" AS vt FROM ${history}${
-      ids === undefined ? ` WHERE "${c.isCurrent}"` : inIds(`"${c.recordId}"`)
+      ids === undefined
+        ? ` WHERE "${c.version}" IN (SELECT max("${c.version}") FROM ${history} GROUP BY "${c.recordId}")`
+        : inIds(`"${c.recordId}"`)
     } ORDER BY "${c.version}"`,
     params: idParams,
   };
