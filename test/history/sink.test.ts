@@ -87,6 +87,25 @@ describe.each(DIALECTS)('history hooks of the %s sink', (dialect) => {
     });
   });
 
+  it('turned on again after a record came back while off: its new version starts after the deletion', async () => {
+    await withTarget(async (sink, target) => {
+      const rec = { id: 'j1', title: 'Engineer', updatedAt: '2026-01-01T00:00:00.000Z' };
+      await sink.upsertPage(shape, [rec], on);
+      expect(await sink.markDeleted(shape, ['j1'])).toBe(1);
+      // Off: the record comes back; on again with a page of another record.
+      await sink.upsertPage(shape, [rec], {});
+      await sink.upsertPage(shape, [{ id: 'j2', title: 'Designer' }], on);
+      const versions = (await readHistory(target, 'jobs')).get('j1') ?? [];
+      expect(versions.map((v) => [v.isCurrent, v.deleted])).toEqual([
+        [false, true],
+        [true, false],
+      ]);
+      expect(Date.parse(String(versions[1]?.validFrom))).toBeGreaterThanOrEqual(
+        Date.parse(String(versions[0]?.validTo)),
+      );
+    });
+  });
+
   it('a field first seen later becomes a column of the history table too; older versions hold NULL', async () => {
     await withTarget(async (sink, target) => {
       await sink.upsertPage(shape, [{ id: 'j1', title: 'A', updatedAt: '2026-01-01T00:00:00.000Z' }], on);
