@@ -102,7 +102,11 @@ describe.each(DIALECTS)('erasing a person removes their history versions (%s)', 
     expect(candBefore.get(person)?.length).toBeGreaterThanOrEqual(2);
     expect(targetBytes(t).includes(OLD_EMAIL)).toBe(true);
 
+    const dry = await eraseFromTarget(t.target, { candidateIds: [], emails: [OLD_EMAIL] }, { dryRun: true });
     const report = await eraseFromTarget(t.target, { candidateIds: [], emails: [OLD_EMAIL] });
+    // The dry run names the same versions the erasure removes.
+    expect(dry.tables.candidates_history).toBe(report.tables.candidates_history);
+    expect(dry.tables.applications_history).toBe(report.tables.applications_history);
     expect(report.candidateIds).toEqual([person]);
     expect(report.tables.candidates_history).toBe(candBefore.get(person)?.length);
     expect(report.tables.applications_history).toBe(
