@@ -359,14 +359,16 @@ export class SqliteSink implements Sink {
           prepared = this.cachedLayout(shape.name);
         }
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
-        // Outside a full pass the table takes its typed columns back first (a bulk load left unfinished).
-        if (pass === undefined && this.inBulkLoad(shape.name)) {
+        // Outside a full pass (or with history on) the table takes its typed columns back first (a bulk
+        // load left unfinished).
+        if ((pass === undefined || state.history === true) && this.inBulkLoad(shape.name)) {
           this.endBulkLoad(prepared.layout);
           prepared = this.cachedLayout(shape.name);
           if (!prepared) throw new Error(`stream ${shape.name}: no layout after its bulk load`);
         }
         this.writeRecords(shape, prepared, page, { passId: state.passId ?? null, seq }, parent, now, result);
-        if (pass !== undefined && state.passId !== undefined) {
+        // A stream that keeps history copies the typed columns into each version: no bulk load for it.
+        if (pass !== undefined && state.passId !== undefined && state.history !== true) {
           const rows = (this.passRows.get(pass) ?? 0) + page.length;
           this.passRows.set(pass, rows);
           if (rows >= BULK_LOAD_ROWS && rows - page.length < BULK_LOAD_ROWS) {
