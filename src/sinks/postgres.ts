@@ -349,72 +349,50 @@ export class PostgresSink implements Sink {
     };
     try {
       const now = new Date().toISOString();
-      const fast = this.fastPage(shape, allPage, parent);
-      if (fast !== undefined) {
-        // The usual page: one statement, its own transaction, no column map, parent or custom field work.
-        const { layout, page, notices, notStored } = fast;
-        const result = emptyUpsertResult([]);
+      outcome = await this.inTransaction(pool, async (client) => {
+        let current = this.layoutFor(shape);
+        let page = allPage;
+        let { layout, added, notices } = current.extend(page);
+        if (added.length > 0) {
+          // Adding columns: serialise with any other writer of this stream and start from the stored map,
+          // so two processes syncing into one schema agree on names and types.
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+            `ashpipe:${this.schema}.${shape.name}`,
+          ]);
+          current =
+            (await this.readLayout(client, shape.name)) ?? new StreamLayout(shape.name, shape.primaryKey, []);
+          ({ layout, added, notices } = current.extend(page));
+          await this.applyColumns(client, layout, added, current.hasTable);
+        }
+        const result = emptyUpsertResult(added.map((c) => c.column));
         result.notices = [...storable.notices, ...notices];
-        result.notStored = storable.notStored + notStored;
-        const sighting = { passId: state.passId ?? null, register };
-        const write = { sighting, parent, now, state: options.keepState ? undefined : state };
-        await this.writePage(pool, shape, layout, page, write, result);
-        outcome = {
-          result,
-          layout,
-          parentAdded: false,
-          customFieldSource: this.customFieldSources.get(shape.name),
-        };
-      } else
-        outcome = await this.inTransaction(pool, async (client) => {
-          let current = this.layoutFor(shape);
-          let page = allPage;
-          let { layout, added, notices } = current.extend(page);
-          if (added.length > 0) {
-            // Adding columns: serialise with any other writer of this stream and start from the stored map,
-            // so two processes syncing into one schema agree on names and types.
-            await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-              `ashpipe:${this.schema}.${shape.name}`,
-            ]);
-            current =
-              (await this.readLayout(client, shape.name)) ??
-              new StreamLayout(shape.name, shape.primaryKey, []);
-            ({ layout, added, notices } = current.extend(page));
-            await this.applyColumns(client, layout, added, current.hasTable);
-          }
-          const result = emptyUpsertResult(added.map((c) => c.column));
-          result.notices = [...storable.notices, ...notices];
-          result.notStored = storable.notStored;
-          if (layout.hasTable && page.some((r) => !keyFits(layout, r, 'postgres'))) {
-            const fitting = page.filter((r) => keyFits(layout, r, 'postgres'));
-            result.notStored += page.length - fitting.length;
-            result.notices.push(KEY_TYPE_NOTICE);
-            page = fitting;
-          }
-          let parentAdded = false;
-          if (
-            page.length > 0 &&
-            parent !== undefined &&
-            !(await this.hasParentColumn(client, layout.table))
-          ) {
-            await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-              `ashpipe:${this.schema}.${shape.name}`,
-            ]);
-            await client.query(addParentColumnSql(layout, 'postgres', this.schema));
-            await client.query(parentIndexSql(layout, this.schema));
-            parentAdded = true;
-          }
-          const customFieldSource = await this.recordCustomFieldSource(client, shape, layout);
-          if (page.length > 0) {
-            const sighting = { passId: state.passId ?? null, register };
-            const write = { sighting, parent, now, state: options.keepState ? undefined : state };
-            await this.writePage(client, shape, layout, page, write, result);
-          } else {
-            await this.tick(client, shape.name, state, register);
-            if (!options.keepState) await this.writeState(client, shape.name, state, now);
-          }
-          return { result, layout, parentAdded, customFieldSource };
-        });
+        result.notStored = storable.notStored;
+        if (layout.hasTable && page.some((r) => !keyFits(layout, r, 'postgres'))) {
+          const fitting = page.filter((r) => keyFits(layout, r, 'postgres'));
+          result.notStored += page.length - fitting.length;
+          result.notices.push(KEY_TYPE_NOTICE);
+          page = fitting;
+        }
+        let parentAdded = false;
+        if (page.length > 0 && parent !== undefined && !(await this.hasParentColumn(client, layout.table))) {
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+            `ashpipe:${this.schema}.${shape.name}`,
+          ]);
+          await client.query(addParentColumnSql(layout, 'postgres', this.schema));
+          await client.query(parentIndexSql(layout, this.schema));
+          parentAdded = true;
+        }
+        const customFieldSource = await this.recordCustomFieldSource(client, shape, layout);
+        if (page.length > 0) {
+          const sighting = { passId: state.passId ?? null, register };
+          const write = { sighting, parent, now, state: options.keepState ? undefined : state };
+          await this.writePage(client, shape, layout, page, write, result);
+        } else {
+          await this.tick(client, shape.name, state, register);
+          if (!options.keepState) await this.writeState(client, shape.name, state, now);
+        }
+        return { result, layout, parentAdded, customFieldSource };
+      });
     } catch (error) {
       // Another process may have changed the column map meanwhile: start afresh from the database.
       await this.loadLayouts(pool).catch(() => undefined);
@@ -834,33 +812,6 @@ export class PostgresSink implements Sink {
       `INSERT INTO ${this.t('_ashpipe_columns')} (stream, field, column_name, type, position, key_position) VALUES ${tuples.join(', ')}`,
       params,
     );
-  }
-
-  /**
-   * The layout and records of a page that needs nothing but {@link writePage}: the stream's table exists
-   * with a column for every field, its parent column (if the page has a parent) and its custom field
-   * location are known. Undefined when the page needs the transaction of {@link upsertPage}.
-   */
-  private fastPage(
-    shape: StreamShape,
-    all: readonly Record<string, unknown>[],
-    parent: string | undefined,
-  ):
-    | { layout: StreamLayout; page: Record<string, unknown>[]; notices: string[]; notStored: number }
-    | undefined {
-    const cached = this.layouts.get(shape.name);
-    if (all.length === 0 || !cached?.hasTable) return undefined;
-    if (parent !== undefined && !this.parentTables.has(cached.table)) return undefined;
-    if (shape.customFieldsObjectType !== undefined) {
-      const source = JSON.stringify([shape.customFieldsObjectType, customFieldsPathOf(shape)]);
-      if (this.customFieldSources.get(shape.name) !== source) return undefined;
-    }
-    const { layout, added, notices } = cached.extend(all);
-    if (added.length > 0) return undefined;
-    const page = all.filter((r) => keyFits(layout, r, 'postgres'));
-    if (page.length === 0) return undefined;
-    if (page.length < all.length) notices.push(KEY_TYPE_NOTICE);
-    return { layout, page, notices, notStored: all.length - page.length };
   }
 
   /**
