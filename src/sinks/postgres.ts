@@ -93,14 +93,33 @@ const types = {
   }) as typeof pg.types.getTypeParser,
 };
 
+/** The hex digits of the escapes jsonb refuses: U+0000 and the surrogates (JSON.stringify writes lowercase). */
+const UNSAFE_ESCAPE = /^(?:0000|d[89a-f][0-9a-f]{2})$/;
+
 /**
  * JSON text PostgreSQL's jsonb accepts: it cannot hold U+0000 or lone surrogates (which JSON.stringify
  * writes as `\u0000` / `\udXXX` escapes), so those become U+FFFD. An escape preceded by an odd number of
  * backslashes is literal text and is left alone.
  */
+
 export function jsonbSafe(json: string): string {
-  if (!json.includes('\\u')) return json;
-  return json.replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g, '$1\\ufffd');
+  // A scan from one `\u` to the next rather than a regular expression over the whole text: a page's JSON
+  // is hundreds of kilobytes and such escapes are rare.
+  let at = json.indexOf('\\u');
+  if (at < 0) return json;
+  let out = '';
+  let from = 0;
+  while (at >= 0) {
+    let before = at - 1;
+    while (before >= 0 && json.charCodeAt(before) === 92) before--;
+    // Preceded by an even number of backslashes, this one starts an escape.
+    if ((at - 1 - before) % 2 === 0 && UNSAFE_ESCAPE.test(json.slice(at + 2, at + 6))) {
+      out += `${json.slice(from, at)}\\ufffd`;
+      from = at + 6;
+    }
+    at = json.indexOf('\\u', at + 2);
+  }
+  return out + json.slice(from);
 }
 
 /** A parsed `postgres://` target. */
@@ -173,6 +192,8 @@ export class PostgresSink implements Sink {
   private readonly customFieldSources = new Map<string, string>();
   /** Page statements by layout (a layout is replaced, not changed, when columns are added) and variant. */
   private readonly pageStatements = new WeakMap<StreamLayout, Map<string, PageStatement>>();
+  /** {@link columnChecks} by layout. */
+  private readonly checks = new WeakMap<StreamLayout, Array<(record: Record<string, unknown>) => boolean>>();
   private readonly locks = new LockKeeper();
   /** Passes whose start this sink registered (or found registered) in a committed transaction. */
   private readonly registered = new Set<string>();
@@ -839,13 +860,10 @@ export class PostgresSink implements Sink {
       register: sighting.register && sighting.passId !== null,
       state: state !== undefined,
     });
-    const columns = layout.columns;
-    const keyFields = new Set(layout.primaryKey);
+    const checks = this.columnChecks(layout);
     const rows: Array<[string, Record<string, unknown>]> = page.map((record) => {
       let flags = '';
-      for (const c of columns) {
-        flags += keyFields.has(c.field) || fits(c.type, fieldValue(record, c.field), 'postgres') ? '1' : '0';
-      }
+      for (const check of checks) flags += check(record) ? '1' : '0';
       return [flags, record];
     });
     const values: Record<PageParam, unknown> = {
@@ -869,6 +887,27 @@ export class PostgresSink implements Sink {
     result.undeleted += count.undeleted;
     result.unchanged += count.unchanged;
     result.updated += count.existing - count.undeleted - count.unchanged;
+  }
+
+  /**
+   * Per column of `layout`, whether a record's field goes into it (`fits`, as `encodeValue` would store it
+   * rather than NULL; key columns always do), built once per layout.
+   */
+  private columnChecks(layout: StreamLayout): Array<(record: Record<string, unknown>) => boolean> {
+    const cached = this.checks.get(layout);
+    if (cached) return cached;
+    const keyFields = new Set(layout.primaryKey);
+    const checks = layout.columns.map((c): ((record: Record<string, unknown>) => boolean) => {
+      if (keyFields.has(c.field)) return () => true;
+      const { field, type } = c;
+      if (isReferenceField(field)) return (record) => fits(type, fieldValue(record, field), 'postgres');
+      return (record) => {
+        const value = record[field];
+        return value !== undefined && value !== null && fits(type, value, 'postgres');
+      };
+    });
+    this.checks.set(layout, checks);
+    return checks;
   }
 
   /**
