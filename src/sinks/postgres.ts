@@ -65,9 +65,24 @@ interface PageStatement {
   params: PageParam[];
 }
 
-/** A SQL string literal (E'…', so it reads the same whatever `standard_conforming_strings` says). */
-function quoteLiteral(text: string): string {
-  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+/**
+ * A SQL string literal of `text` in which nothing but ASCII letters, digits and `_` is written as itself:
+ * every other character is a `\\uXXXX` / `\\UXXXXXXXX` escape of an E'' string (read the same whatever
+ * `standard_conforming_strings` says), so a field name from Ashby's data cannot change the SQL it is in.
+ */
+function escapedLiteral(text: string): string {
+  let out = '';
+  for (const char of text) {
+    if (/^[A-Za-z0-9_]$/.test(char)) out += char;
+    else {
+      const code = char.codePointAt(0) ?? 0;
+      out +=
+        code > 0xffff
+          ? `\\U${code.toString(16).padStart(8, '0')}`
+          : `\\u${code.toString(16).padStart(4, '0')}`;
+    }
+  }
+  return `E'${out}'`;
 }
 /** How long a lock whose recorded holder is gone may take to be freed by the server ending its session. */
 const DEAD_SESSION_WAIT_MS = 10_000;
@@ -941,7 +956,7 @@ export class PostgresSink implements Sink {
     const keyFields = new Set(layout.primaryKey);
     // A column's value read from the record (`from`: the jsonb of the record) as its column type.
     const read = (c: ColumnDef, from: string): string => {
-      const path = fieldPath(c.field).map(quoteLiteral);
+      const path = fieldPath(c.field).map(escapedLiteral);
       const last = path.pop();
       const at = [from, ...path].join(' -> ');
       if (c.type === 'json') return `${at} -> ${last}`;
@@ -977,7 +992,7 @@ export class PostgresSink implements Sink {
           : `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`,
       )
       .join(', ');
-    const ctes = [`s AS (SELECT nextval(${quoteLiteral(this.t('_ashpipe_clock'))}::regclass) AS seq)`];
+    const ctes = [`s AS (SELECT nextval(${escapedLiteral(this.t('_ashpipe_clock'))}::regclass) AS seq)`];
     if (variant.register) {
       ctes.push(
         `reg AS (INSERT INTO ${this.t('_ashpipe_passes')} (stream, pass_id, start_seq, started_at) SELECT ${$('stream')}::text, ${$('passId')}::text, seq, now() FROM s ON CONFLICT (stream, pass_id) DO NOTHING)`,
