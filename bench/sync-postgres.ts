@@ -337,7 +337,7 @@ async function main(): Promise<void> {
   const section = [
     heading,
     '',
-    `Command: \`npm run bench:sync:postgres${quick ? ' -- --quick' : ''}\`. ${quick ? '**Quick run (small scale): not the target scale.** ' : ''}` +
+    `Command: \`npm run bench:sync:postgres${quick || values.pairs ? ` --${quick ? ' --quick' : ''}${values.pairs ? ` --pairs ${pairs}` : ''}` : ''}\`. ${quick ? '**Quick run (small scale): not the target scale.** ' : ''}` +
       `A sandbox of ${scale} candidates in its own process; a full sync of candidates + applications (${records} records) by the compiled sync in a fresh child process (\`bench/sync-child.mjs\`) into a new PostgreSQL schema, against the floor in \`bench/sync-postgres.ts\` (fetch each page of 100, \`JSON.parse\`, upsert \`(id, raw jsonb)\` with one prepared multi-row statement, the page as one jsonb parameter, one transaction per page), ${pairs} alternating floor/sync pairs, each followed by a SQLite sync of the same sandbox for the wall time. ` +
       'Client CPU: `process.cpuUsage()` of the child. Backend CPU: utime + stime of the PostgreSQL server processes of the run (`/proc/<pid>/stat`, found by `application_name`, sampled every 20 ms). ' +
       `PostgreSQL ${serverVersion} on the same machine. Machine: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs), load average ${os
