@@ -90,6 +90,14 @@ export interface SyncOptions {
    * @default none: records are stored as Ashby sends them
    */
   piiPolicy?: PiiTransformer;
+  /**
+   * Streams that keep every distinct version of their records in `<stream>_history` (history mode, see
+   * docs/history.md; `parseHistoryStreams` reads the CLI's syntax). A synced stream not listed turns
+   * history off (its history table stays). Only the SQL sinks keep history tables.
+   * @default none
+   * @example ['applications', 'candidates']
+   */
+  history?: readonly string[];
   /** Counts requests, retries and 429s per endpoint; wire its `onEvent` into the client. */
   counters?: EndpointCounters;
   /** Stops the run; streams in flight end as `aborted`. */
@@ -112,6 +120,7 @@ function settingsOf(options: SyncOptions): RunSettings {
     pageSize: options.pageSize,
     lockWaitMs: Math.max(0, options.lockWaitMs ?? 0),
     lockLabel: options.lockLabel ?? DEFAULT_LOCK_LABEL,
+    history: new Set(options.history ?? []),
   };
 }
 
