@@ -1,9 +1,11 @@
 import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../ashby/index.js';
+import { candidatePurger, type OnDelete, purgeDeletedCandidates } from '../privacy/purge.js';
 import type { PiiTransformer } from '../privacy/transform.js';
-import { type OutputMode, openSink } from '../sinks/index.js';
+import { type OutputMode, openSink, type Sink } from '../sinks/index.js';
 import type { ResolvedStream } from '../streams/index.js';
 import { defined } from '../util/defined.js';
 import type { Logger } from '../util/logger.js';
+import { redact } from '../util/redact.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
 import type { RefreshAfter } from './refresh.js';
@@ -61,6 +63,14 @@ export interface SyncRunOptions {
    * @default none
    */
   piiPolicy?: PiiTransformer;
+  /**
+   * What a candidate deleted in Ashby leaves in the target: `soft` marks its row deleted; `purge` erases
+   * every soft-deleted candidate after the run (gone from a full pass, merged, deleted by a webhook) as
+   * `ashpipe erase` does, with an erasure record per reason.
+   * @default 'soft'
+   * @example 'purge'
+   */
+  onDelete?: OnDelete;
   /** Receives the run's events (streams starting and ending, pages, warnings), e.g. for a progress display. */
   onEvent?: (event: SyncEvent) => void;
   /**
@@ -105,8 +115,9 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
     ...(options.outputMode ? { outputMode: options.outputMode } : {}),
   });
   await sink.open();
+  const startedAt = new Date().toISOString();
   try {
-    return await runSync({
+    const summary = await runSync({
       client,
       sink,
       streams: options.streams,
@@ -128,7 +139,37 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
+    if (options.onDelete !== 'purge') return summary;
+    return await purgeAfterRun(summary, sink, options, startedAt);
   } finally {
     await sink.close();
+  }
+}
+
+/** `onDelete: 'purge'`: the soft-deleted candidates erased; a failure is the run's (exit code 3), not lost. */
+async function purgeAfterRun(
+  summary: SyncSummary,
+  sink: Sink,
+  options: SyncRunOptions,
+  startedAt: string,
+): Promise<SyncSummary> {
+  try {
+    const purge = candidatePurger(options.target, options.logger ? { logger: options.logger } : {});
+    const reports = await purgeDeletedCandidates(sink, purge, startedAt);
+    return {
+      ...summary,
+      purged: {
+        candidates: reports.reduce((n, r) => n + r.candidateIds.length, 0),
+        applications: reports.reduce((n, r) => n + r.applicationIds.length, 0),
+      },
+    };
+  } catch (error) {
+    const message = redact(error instanceof Error ? error.message : String(error));
+    options.logger?.error('purge of deleted candidates failed', { error: message });
+    return {
+      ...summary,
+      exitCode: summary.exitCode === 0 ? 3 : summary.exitCode,
+      purged: { candidates: 0, applications: 0, error: message },
+    };
   }
 }
