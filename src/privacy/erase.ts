@@ -414,28 +414,54 @@ class JsonlStore implements Store {
   }
   async begin(): Promise<void> {}
   async commit(): Promise<void> {
-    for (const [table, drop] of this.pending) {
-      const file = this.file(table);
-      const kept = this.lines(table).filter((l, i) => !drop.has(i) && l !== '');
-      const text = kept.length > 0 ? `${kept.join('\n')}\n` : '';
-      const tmp = `${file}.erase-${process.pid}.tmp`;
-      fs.writeFileSync(tmp, text, { mode: fs.statSync(file).mode & 0o777 });
-      fs.renameSync(tmp, file);
-      const stateFile = this.stateFile(table);
-      if (fs.existsSync(stateFile)) {
-        const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { offset?: number };
-        meta.offset = Buffer.byteLength(text);
-        const tmpState = `${stateFile}.erase-${process.pid}.tmp`;
-        fs.writeFileSync(tmpState, JSON.stringify(meta), { mode: fs.statSync(stateFile).mode & 0o777 });
-        fs.renameSync(tmpState, stateFile);
-      }
-    }
+    for (const [table, drop] of this.pending)
+      replaceJsonlLines(
+        this.dir,
+        table,
+        this.lines(table).filter((l, i) => !drop.has(i) && l !== ''),
+      );
   }
   async rollback(): Promise<void> {
     this.pending.clear();
   }
   async scrub(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+/** The committed lines of a JSONL stream file (a torn tail past the state's offset is no data). */
+export function readJsonlLines(dir: string, table: string): string[] {
+  const file = path.join(dir, `${table}.jsonl`);
+  if (!fs.existsSync(file)) return [];
+  const bytes = fs.readFileSync(file);
+  const stateFile = path.join(dir, '_ashpipe_state', `${table}.json`);
+  const meta = fs.existsSync(stateFile)
+    ? (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { offset?: number })
+    : undefined;
+  return bytes
+    .subarray(0, meta?.offset ?? bytes.length)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+}
+
+/**
+ * Writes a JSONL stream file anew with `lines` (a temp file renamed over the old one, so the old bytes go
+ * with the old file) and moves the stream's committed offset to the new length.
+ */
+export function replaceJsonlLines(dir: string, table: string, lines: readonly string[]): void {
+  const file = path.join(dir, `${table}.jsonl`);
+  const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
+  const tmp = `${file}.erase-${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: fs.statSync(file).mode & 0o777 });
+  fs.renameSync(tmp, file);
+  const stateFile = path.join(dir, '_ashpipe_state', `${table}.json`);
+  if (fs.existsSync(stateFile)) {
+    const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { offset?: number };
+    meta.offset = Buffer.byteLength(text);
+    const tmpState = `${stateFile}.erase-${process.pid}.tmp`;
+    fs.writeFileSync(tmpState, JSON.stringify(meta), { mode: fs.statSync(stateFile).mode & 0o777 });
+    fs.renameSync(tmpState, stateFile);
+  }
 }
 
 async function storeFor(target: string): Promise<Store> {

@@ -15,6 +15,7 @@ import {
 import { PiiTransformer } from './transform.js';
 import type { PiiPolicy } from './types.js';
 
+export { type AnonymisedRewrite, looksAnonymised, rewriteAnonymisedCopies } from './anonymised.js';
 export { type CatalogueEntry, DEFAULT_CATALOGUE, PUSH_PERSONAL_FIELDS } from './catalogue.js';
 export {
   type ControlStoreErasure,

@@ -1,4 +1,5 @@
 import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../ashby/index.js';
+import { rewriteAnonymisedCopies } from '../privacy/anonymised.js';
 import { candidatePurger, type OnDelete, purgeDeletedCandidates } from '../privacy/purge.js';
 import type { PiiTransformer } from '../privacy/transform.js';
 import { type OutputMode, openSink, type Sink } from '../sinks/index.js';
@@ -66,7 +67,8 @@ export interface SyncRunOptions {
   /**
    * What a candidate deleted in Ashby leaves in the target: `soft` marks its row deleted; `purge` erases
    * every soft-deleted candidate after the run (gone from a full pass, merged, deleted by a webhook) as
-   * `ashpipe erase` does, with an erasure record per reason.
+   * `ashpipe erase` does, with an erasure record per reason, and rewrites the older copies (JSONL lines,
+   * history versions) of candidates Ashby anonymised.
    * @default 'soft'
    * @example 'purge'
    */
@@ -156,11 +158,18 @@ async function purgeAfterRun(
   try {
     const purge = candidatePurger(options.target, options.logger ? { logger: options.logger } : {});
     const reports = await purgeDeletedCandidates(sink, purge, startedAt);
+    const anonymised = await rewriteAnonymisedCopies(options.target, sink);
+    if (anonymised.candidateIds.length > 0)
+      options.logger?.info('older copies of anonymised candidates rewritten', {
+        candidates: anonymised.candidateIds.length,
+        tables: anonymised.tables,
+      });
     return {
       ...summary,
       purged: {
         candidates: reports.reduce((n, r) => n + r.candidateIds.length, 0),
         applications: reports.reduce((n, r) => n + r.applicationIds.length, 0),
+        anonymised: anonymised.candidateIds.length,
       },
     };
   } catch (error) {
