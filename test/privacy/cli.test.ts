@@ -91,4 +91,35 @@ describe('ashpipe sync --pii-policy', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('rows stored before keep the old form until re-synced with --full-refresh');
   });
+
+  it('--on-delete: a bad value exits 2 naming it; purge erases a deleted candidate and says so', async () => {
+    const db = path.join(dir, 'purge.db');
+    const bad = await runCli(['sync', '--to', `sqlite:${db}`, '--on-delete', 'shred'], env());
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--on-delete: expected soft or purge, got "shred"');
+    const receive = await runCli(
+      ['webhooks', 'receive', '--to', `sqlite:${db}`, '--insecure-no-signature', '--on-delete', 'shred'],
+      env(),
+    );
+    expect(receive.code).toBe(2);
+    expect(receive.err).toContain('--on-delete: expected soft or purge, got "shred"');
+    const args = ['sync', '--to', `sqlite:${db}`, '--streams', 'candidates', '--on-delete', 'purge'];
+    expect((await runCli(args, env())).code).toBe(0);
+    const gone = sandbox.world.at('candidate', 2);
+    sandbox.mutate.deleteCandidate(String(gone?.id));
+    const r = await runCli([...args, '--full-refresh'], env());
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('purged 1 deleted candidate and 0 applications');
+    const d = openSqlite(db);
+    try {
+      expect(d.prepare('SELECT count(*) AS n FROM candidates WHERE id = ?').get(String(gone?.id))).toEqual({
+        n: 0,
+      });
+      expect(d.prepare('SELECT reason FROM _ashpipe_erasures').all()).toEqual([
+        { reason: 'gone from full pass' },
+      ]);
+    } finally {
+      d.close();
+    }
+  });
 });
