@@ -141,7 +141,8 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
-    if (options.onDelete !== 'purge') return summary;
+    // A stopped run stops: the rows stay soft-deleted and the next run purges them.
+    if (options.onDelete !== 'purge' || options.signal?.aborted) return summary;
     return await purgeAfterRun(summary, sink, options, startedAt);
   } finally {
     await sink.close();

@@ -270,3 +270,81 @@ describe.each(DIALECTS)('--on-delete purge in %s', (dialect) => {
     expect(again.purged?.anonymised).toBe(0);
   }, 180_000);
 });
+
+describe('a purge that cannot run', () => {
+  let sandbox: Sandbox;
+  let t: TestTarget;
+  const tag = randomBytes(5).toString('hex');
+  const person = canary(tag, 'Locked');
+  beforeAll(async () => {
+    sandbox = await startSandbox({ scale: 20, seed: 6 });
+    t = await makeTarget('sqlite');
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await t?.cleanup();
+  });
+
+  it('while another run holds a stream: the rows stay soft-deleted, the webhook is retried, the sync exits 3; later both purge', async () => {
+    const { candidateId } = plantCanary(sandbox, 2, person);
+    const record = (sandbox.records('candidate.list') as Rec[]).find((c) => c.id === candidateId) as Rec;
+    const sync = () =>
+      syncToTarget({
+        apiKey: 'sandbox-full',
+        baseUrl: sandbox.url,
+        target: t.target,
+        streams: selectStreams({ streams: ['candidates', 'applications', 'jobs'] }),
+        retry: fast,
+        onDelete: 'purge',
+      });
+    expect((await sync()).exitCode).toBe(0);
+    // Another run (another connection) holds the jobs stream.
+    const other = openSink(t.target);
+    await other.open();
+    const held = await other.lock('jobs', 'another run');
+    expect(held.acquired).toBe(true);
+    sandbox.mutate.deleteCandidate(candidateId);
+    const inbox = inboxFor(t.target);
+    await inbox.open();
+    const sink = openSink(t.target);
+    await sink.open();
+    let later = 0;
+    const applier = new WebhookApplier({
+      inbox,
+      sink,
+      client: new AshbyClient({ apiKey: 'sandbox-full', baseUrl: sandbox.url, retry: fast }),
+      purge: candidatePurger(t.target),
+      now: () => new Date(Date.now() + later),
+    });
+    const body = JSON.stringify({
+      webhookActionId: `del-${tag}`,
+      action: 'candidateDelete',
+      data: { candidate: record },
+    });
+    await receiveDelivery(
+      { raw: Buffer.from(body), contentType: 'application/json', signature: undefined },
+      { inbox, secret: undefined },
+    );
+    await applier.drain();
+    const [event] = await inbox.list('pending');
+    expect(event?.lastError).toMatch(/^purge failed: .*jobs is being written by another run/);
+    expect(foundIn(targetBytes(t), person)).toHaveLength(3);
+    const blocked = await sync();
+    expect(blocked.exitCode).toBe(3);
+    expect(blocked.purged?.error).toMatch(/jobs is being written by another run/);
+    expect(await withSink(t.target, (s) => s.countRows('candidates'))).toMatchObject({ deleted: 1 });
+    // The other run ends: the retried event purges, and so would the next sync.
+    if (held.acquired) await held.lock.release();
+    await other.close();
+    later = 3_600_000;
+    await applier.drain();
+    expect(await inbox.list('pending')).toEqual([]);
+    await inbox.close();
+    await sink.close();
+    expect(foundIn(targetBytes(t), person)).toEqual([]);
+    expect(await erasureReasons(t)).toEqual(['deleted in Ashby']);
+    const after = await sync();
+    expect(after.exitCode).toBe(0);
+    expect(after.purged).toMatchObject({ candidates: 0 });
+  }, 120_000);
+});
