@@ -414,7 +414,11 @@ class JsonlStore implements Store {
   }
   async begin(): Promise<void> {}
   async commit(): Promise<void> {
-    for (const [table, drop] of this.pending)
+    // Files are replaced one by one: `candidates` last and `applications` just before it, so a crash
+    // midway leaves the rows the next erasure (or purge) finds the rest by.
+    const last = ['applications', 'candidates'];
+    const order = [...this.pending].sort(([a], [b]) => last.indexOf(a) - last.indexOf(b));
+    for (const [table, drop] of order)
       replaceJsonlLines(
         this.dir,
         table,
