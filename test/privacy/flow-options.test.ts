@@ -6,7 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { createApp } from '../../src/server/app.js';
+import { WebhookHub } from '../../src/server/webhooks.js';
 import { openSqlite } from '../../src/util/sqlite.js';
+import { Vault } from '../../src/vault/vault.js';
+import { signBody } from '../../src/webhooks/index.js';
 import { asJson, type Harness, harness, signedInHeaders } from '../server/helpers.js';
 import { canary, foundIn, plantCanary } from './helpers.js';
 
@@ -147,5 +151,84 @@ describe('source flow options', () => {
     await run();
     expect(names().has(candidateId)).toBe(false);
     expect(foundIn(bytes(), person)).toEqual([]);
+  }, 120_000);
+});
+
+describe('a flow with webhooks and onDelete purge', () => {
+  it('erases the candidate of a signed candidateDelete delivered to the server', async () => {
+    const secret = 'whsec-purge-0123456789abcdef';
+    const harnessed = await harness({ baseUrl: sandbox.url, realSource: true });
+    h = harnessed;
+    const hub = new WebhookHub(harnessed.deps);
+    const app = createApp(harnessed.deps, { webhookHub: hub });
+    try {
+      const headers = await signedInHeaders(harnessed);
+      const post = async (p: string, body?: unknown) =>
+        app.request(p, {
+          method: 'POST',
+          headers,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      const cred = asJson(
+        await (await post('/api/v1/credentials', { name: 'hooks', apiKey: 'sandbox-full' })).json(),
+      ).credential.id;
+      new Vault(harnessed.control, {
+        home: harnessed.home,
+        env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
+      }).add({ name: 'hooks:webhook-secret', apiKey: secret });
+      const file = path.join(harnessed.data, 'hooks.db');
+      const created = await post('/api/v1/flows', {
+        kind: 'source',
+        name: 'Purging hooks',
+        credentialId: cred,
+        streams: ['candidates', 'applications'],
+        target: { type: 'sqlite', path: file },
+        options: { webhooks: true, onDelete: 'purge' },
+      });
+      expect(created.status).toBe(201);
+      const flowId: string = asJson(await created.json()).flow.id;
+      const person = canary('be11', 'Hooked');
+      const { candidateId } = plantCanary(sandbox, 5, person);
+      const record = (sandbox.records('candidate.list') as Array<Record<string, unknown>>).find(
+        (c) => c.id === candidateId,
+      );
+      const started = await post(`/api/v1/flows/${flowId}/run`);
+      const runId: string = asJson(await started.json()).run.id;
+      await until(() => {
+        const x = harnessed.deps.store.getRun(runId);
+        return x && x.status !== 'running' ? x : undefined;
+      });
+      const bytes = () =>
+        Buffer.concat(
+          fs
+            .readdirSync(path.dirname(file))
+            .filter((f) => f.startsWith('hooks.db'))
+            .map((f) => fs.readFileSync(path.join(path.dirname(file), f))),
+        );
+      expect(foundIn(bytes(), person)).toHaveLength(3);
+      sandbox.mutate.deleteCandidate(candidateId);
+      const body = JSON.stringify({
+        webhookActionId: 'purge-srv-1',
+        action: 'candidateDelete',
+        data: { candidate: record },
+      });
+      const answer = await app.request(`http://localhost/webhooks/ashby/${flowId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'ashby-signature': signBody(body, secret) },
+        body,
+      });
+      expect(answer.status).toBe(200);
+      await until(() => (foundIn(bytes(), person).length === 0 ? true : undefined), 30_000);
+      const d = openSqlite(file);
+      try {
+        expect(d.prepare('SELECT reason FROM _ashpipe_erasures').all()).toEqual([
+          { reason: 'deleted in Ashby' },
+        ]);
+      } finally {
+        d.close();
+      }
+    } finally {
+      await hub.close();
+    }
   }, 120_000);
 });
