@@ -11,7 +11,7 @@
 import pg from 'pg';
 import { parsePostgresTarget, type Sink } from '../sinks/index.js';
 import { openSqlite, type SqliteDatabase } from '../util/sqlite.js';
-import { readJsonlLines, replaceJsonlLines } from './erase.js';
+import { readJsonlLines, recordAndScrub, replaceJsonlLines } from './erase.js';
 import { MASKED_TEXT } from './transform.js';
 
 type Rec = Record<string, unknown>;
@@ -109,10 +109,43 @@ function scrubText(text: string, old: ReadonlySet<string>, keep: ReadonlySet<str
 /**
  * Finds the target's anonymised candidates (their stored records) and rewrites their older copies: JSONL
  * lines of `candidates` and `applications` before the current one, and the rows of `candidates_history`
- * and `applications_history` when the target has them. Takes the two streams' locks (JSONL), overwrites
- * the freed space (SQLite VACUUM, PostgreSQL VACUUM FULL of the rewritten tables).
+ * and `applications_history` when the target has them (JSONL: under the two streams' locks). When any
+ * was rewritten, or `newly` names candidates a sync just saw anonymised (see `SyncOptions.anonymised`),
+ * writes an erasure record ({@link ANONYMISED_REASON}) and overwrites the freed space (SQLite VACUUM,
+ * PostgreSQL VACUUM FULL of the candidate and application tables).
  */
-export async function rewriteAnonymisedCopies(target: string, sink: Sink): Promise<AnonymisedRewrite> {
+export async function rewriteAnonymisedCopies(
+  target: string,
+  sink: Sink,
+  newly: ReadonlySet<string> = new Set(),
+  now: () => Date = () => new Date(),
+): Promise<AnonymisedRewrite> {
+  const result = await rewriteOlderCopies(target, sink);
+  const ids = new Set([...result.candidateIds, ...newly]);
+  if (ids.size === 0) return result;
+  // The anonymised record replaced the old row in place: its bytes may stay in freed pages (SQLite) or
+  // dead tuples (PostgreSQL) until they are overwritten, as erasure does.
+  result.candidateIds = [...ids].sort();
+  await recordAndScrub(
+    target,
+    {
+      target: sink.location,
+      dryRun: false,
+      candidateIds: result.candidateIds,
+      applicationIds: [],
+      tables: result.tables,
+      erasedAt: now().toISOString(),
+    },
+    ANONYMISED_REASON,
+    ['candidates', 'applications', 'candidates_history', 'applications_history'],
+  );
+  return result;
+}
+
+/** The reason of the erasure record written when anonymised candidates' copies were rewritten. */
+export const ANONYMISED_REASON = 'anonymised in Ashby';
+
+async function rewriteOlderCopies(target: string, sink: Sink): Promise<AnonymisedRewrite> {
   const result: AnonymisedRewrite = { candidateIds: [], tables: {} };
   const anonymised = new Map<string, Rec>();
   for (const row of await sink.readRows('candidates', { includeDeleted: false })) {

@@ -486,6 +486,33 @@ async function storeFor(target: string): Promise<Store> {
 }
 
 /**
+ * Writes an erasure record for a change made outside {@link eraseFromTarget} (an anonymisation's older
+ * copies rewritten) and overwrites the freed space of `tables` (those the target has).
+ */
+export async function recordAndScrub(
+  target: string,
+  report: EraseReport,
+  reason: string,
+  tables: readonly string[],
+): Promise<void> {
+  const store = await storeFor(target);
+  try {
+    const present = new Set(await store.tables());
+    await store.begin();
+    try {
+      await store.record(report, reason);
+      await store.commit();
+    } catch (error) {
+      await store.rollback();
+      throw error;
+    }
+    await store.scrub(tables.filter((t) => present.has(t)));
+  } finally {
+    await store.close();
+  }
+}
+
+/**
  * Erases the person from one target. Every stream's lock is taken first, so no sync or webhook applier
  * writes while rows go; the removal is one transaction (SQL targets) before the space is overwritten.
  */

@@ -15,7 +15,12 @@ import {
 import { PiiTransformer } from './transform.js';
 import type { PiiPolicy } from './types.js';
 
-export { type AnonymisedRewrite, looksAnonymised, rewriteAnonymisedCopies } from './anonymised.js';
+export {
+  ANONYMISED_REASON,
+  type AnonymisedRewrite,
+  looksAnonymised,
+  rewriteAnonymisedCopies,
+} from './anonymised.js';
 export { type CatalogueEntry, DEFAULT_CATALOGUE, PUSH_PERSONAL_FIELDS } from './catalogue.js';
 export {
   type ControlStoreErasure,

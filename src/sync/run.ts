@@ -118,6 +118,7 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
   });
   await sink.open();
   const startedAt = new Date().toISOString();
+  const anonymised = new Set<string>();
   try {
     const summary = await runSync({
       client,
@@ -137,13 +138,14 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
         lockLabel: options.lockLabel,
         piiPolicy: options.piiPolicy,
       }),
+      ...(options.onDelete === 'purge' ? { anonymised } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     // A stopped run stops: the rows stay soft-deleted and the next run purges them.
     if (options.onDelete !== 'purge' || options.signal?.aborted) return summary;
-    return await purgeAfterRun(summary, sink, options, startedAt);
+    return await purgeAfterRun(summary, sink, options, startedAt, anonymised);
   } finally {
     await sink.close();
   }
@@ -155,22 +157,23 @@ async function purgeAfterRun(
   sink: Sink,
   options: SyncRunOptions,
   startedAt: string,
+  anonymised: ReadonlySet<string>,
 ): Promise<SyncSummary> {
   try {
     const purge = candidatePurger(options.target, options.logger ? { logger: options.logger } : {});
     const reports = await purgeDeletedCandidates(sink, purge, startedAt);
-    const anonymised = await rewriteAnonymisedCopies(options.target, sink);
-    if (anonymised.candidateIds.length > 0)
+    const rewrite = await rewriteAnonymisedCopies(options.target, sink, anonymised);
+    if (rewrite.candidateIds.length > 0)
       options.logger?.info('older copies of anonymised candidates rewritten', {
-        candidates: anonymised.candidateIds.length,
-        tables: anonymised.tables,
+        candidates: rewrite.candidateIds.length,
+        tables: rewrite.tables,
       });
     return {
       ...summary,
       purged: {
         candidates: reports.reduce((n, r) => n + r.candidateIds.length, 0),
         applications: reports.reduce((n, r) => n + r.applicationIds.length, 0),
-        anonymised: anonymised.candidateIds.length,
+        anonymised: rewrite.candidateIds.length,
       },
     };
   } catch (error) {

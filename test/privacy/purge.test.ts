@@ -268,6 +268,7 @@ describe.each(DIALECTS)('--on-delete purge in %s', (dialect) => {
     // A second run finds nothing left to rewrite.
     const again = await sync();
     expect(again.purged?.anonymised).toBe(0);
+    expect((await erasureReasons(t)).at(-1)).toBe('anonymised in Ashby');
   }, 180_000);
 });
 
@@ -346,5 +347,38 @@ describe('a purge that cannot run', () => {
     const after = await sync();
     expect(after.exitCode).toBe(0);
     expect(after.purged).toMatchObject({ candidates: 0 });
+  }, 120_000);
+
+  it('SQLite without history tables: the anonymised row replaced in place leaves no old bytes in the file', async () => {
+    const target = await makeTarget('sqlite');
+    try {
+      const person = canary(tag, 'InPlace');
+      const { candidateId } = plantCanary(sandbox, 7, person);
+      const sync = (fullRefresh = false) =>
+        syncToTarget({
+          apiKey: 'sandbox-full',
+          baseUrl: sandbox.url,
+          target: target.target,
+          streams: selectStreams({ streams: ['candidates', 'applications'] }),
+          retry: fast,
+          onDelete: 'purge',
+          fullRefresh,
+        });
+      expect((await sync()).exitCode).toBe(0);
+      expect(foundIn(targetBytes(target), person)).toHaveLength(3);
+      sandbox.mutate.updateCandidate(candidateId, {
+        name: 'Anonymized Candidate',
+        primaryEmailAddress: null,
+        emailAddresses: [],
+        primaryPhoneNumber: null,
+        phoneNumbers: [],
+      });
+      const summary = await sync(true);
+      expect(summary.purged?.anonymised).toBe(1);
+      expect(foundIn(targetBytes(target), person)).toEqual([]);
+      expect(await erasureReasons(target)).toEqual(['anonymised in Ashby']);
+    } finally {
+      await target.cleanup();
+    }
   }, 120_000);
 });
