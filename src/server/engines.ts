@@ -114,13 +114,15 @@ export function sourceRequestOptions(options: Record<string, unknown>): {
  * Options as `ashpipe sync` takes them: `fullRefresh`, `excludeConfidential`, `includeArchived`,
  * `requestsPerSecond` (cap on request starts per second, default none) and `concurrency` (requests in
  * flight at once, default 2); `analytics` (the views of `ashpipe analytics` installed after each run that
- * did not fail, as `sync --analytics`).
+ * did not fail, as `sync --analytics`); `piiPolicy` ({@link flowPolicy}) and `onDelete`
+ * ({@link flowOnDelete}).
  */
 export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
 
 /**
  * The source engine, with where its PII policy finds the hash key (the home's master key): a flow whose
- * `options.piiPolicy` is `default` has its records hashed, masked or dropped before they are written.
+ * `options.piiPolicy` is `default` (or a document) has its records hashed, masked or dropped before they
+ * are written.
  */
 export function sourceEngine(hashKey?: HashKeySource): FlowEngine {
   return (flow, ctx) => runSource(flow, ctx, hashKey);
