@@ -2,7 +2,6 @@
  * Pages on their way from Ashby to the sink: read one ahead, screened (records without a usable key are
  * rejected, confidential ones dropped), then committed with the stream's state in one transaction.
  */
-
 import { looksAnonymised } from '../privacy/anonymised.js';
 import type { PageParent, StreamLock, StreamShape, StreamState } from '../sinks/index.js';
 import type { ConfidentialContext, ResolvedStream } from '../streams/index.js';
