@@ -80,6 +80,9 @@ function personal(record: Rec, fields: readonly string[]): Set<string> {
  * that changes nothing.
  */
 function rewritten(older: Rec, current: Rec, fields: readonly string[]): Rec | undefined {
+  // A copy without contact details is not one from before an anonymisation (a candidate who never had
+  // any, renamed since, keeps the history of their name).
+  if (looksAnonymised(older)) return undefined;
   const out: Rec = { ...older };
   for (const f of fields) {
     if (Object.hasOwn(current, f)) out[f] = current[f];
@@ -108,8 +111,8 @@ function scrubText(text: string, old: ReadonlySet<string>, keep: ReadonlySet<str
 
 /**
  * Finds the target's anonymised candidates (their stored records) and rewrites their older copies: JSONL
- * lines of `candidates` and `applications` before the current one, and the rows of `candidates_history`
- * and `applications_history` when the target has them (JSONL: under the two streams' locks). When any
+ * lines of `candidates` and `applications`, the current `applications` rows (their candidate summary),
+ * and the rows of `candidates_history` and `applications_history` when the target has them (JSONL: under the two streams' locks). When any
  * was rewritten, or `newly` names candidates a sync just saw anonymised (see `SyncOptions.anonymised`),
  * writes an erasure record ({@link ANONYMISED_REASON}) and overwrites the freed space (SQLite VACUUM,
  * PostgreSQL VACUUM FULL of the candidate and application tables).
@@ -194,6 +197,9 @@ async function rewriteOlderCopies(target: string, sink: Sink): Promise<Anonymise
       for (const [table, fields] of [
         ['candidates_history', CANDIDATE_FIELDS],
         ['applications_history', APPLICATION_CANDIDATE_FIELDS],
+        // The current application rows too: Ashby need not mark an application updated when its
+        // candidate is anonymised, so an incremental sync would leave the old summary in place.
+        ['applications', APPLICATION_CANDIDATE_FIELDS],
       ] as const) {
         const columns = await db.columns(table);
         if (!columns.includes('_ashpipe_raw')) continue;
