@@ -272,7 +272,7 @@ describe.each(DIALECTS)('--on-delete purge in %s', (dialect) => {
   }, 180_000);
 });
 
-describe('a purge that cannot run', () => {
+describe('purge edge cases', () => {
   let sandbox: Sandbox;
   let t: TestTarget;
   const tag = randomBytes(5).toString('hex');
@@ -286,7 +286,7 @@ describe('a purge that cannot run', () => {
     await t?.cleanup();
   });
 
-  it('while another run holds a stream: the rows stay soft-deleted, the webhook is retried, the sync exits 3; later both purge', async () => {
+  it('a purge that cannot run while another run holds a stream: the rows stay soft-deleted, the webhook is retried, the sync exits 3; later both purge', async () => {
     const { candidateId } = plantCanary(sandbox, 2, person);
     const record = (sandbox.records('candidate.list') as Rec[]).find((c) => c.id === candidateId) as Rec;
     const sync = () =>
@@ -377,6 +377,45 @@ describe('a purge that cannot run', () => {
       expect(summary.purged?.anonymised).toBe(1);
       expect(foundIn(targetBytes(target), person)).toEqual([]);
       expect(await erasureReasons(target)).toEqual(['anonymised in Ashby']);
+    } finally {
+      await target.cleanup();
+    }
+  }, 120_000);
+
+  it('a candidate who never had contact details keeps the history of their name (JSONL)', async () => {
+    const target = await makeTarget('jsonl');
+    try {
+      const candidate = sandbox.world.at('candidate', 9);
+      const candidateId = String(candidate?.id);
+      const oldName = `Never Contacted ${tag}`;
+      sandbox.mutate.updateCandidate(candidateId, {
+        name: oldName,
+        primaryEmailAddress: null,
+        emailAddresses: [],
+        primaryPhoneNumber: null,
+        phoneNumbers: [],
+      });
+      const sync = () =>
+        syncToTarget({
+          apiKey: 'sandbox-full',
+          baseUrl: sandbox.url,
+          target: target.target,
+          streams: selectStreams({ streams: ['candidates'] }),
+          retry: fast,
+          onDelete: 'purge',
+        });
+      expect((await sync()).exitCode).toBe(0);
+      sandbox.mutate.updateCandidate(candidateId, { name: `Renamed ${tag}` });
+      const summary = await sync();
+      expect(summary.purged?.anonymised).toBe(0);
+      const lines = fs
+        .readFileSync(path.join(target.target.slice('jsonl:'.length), 'candidates.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(candidateId) && l.includes('"record"'));
+      expect(lines.map((l) => (JSON.parse(l) as { record: Rec }).record.name)).toEqual([
+        oldName,
+        `Renamed ${tag}`,
+      ]);
     } finally {
       await target.cleanup();
     }
