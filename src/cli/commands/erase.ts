@@ -33,7 +33,7 @@ interface EraseCliOptions {
 export function eraseCommand(ctx: CliContext): Command {
   return new Command('erase')
     .description(
-      'Erase a person from targets: candidate, applications, notes, feedback, custom field values, webhook events; the files are overwritten',
+      'Erase a person from targets (candidate, applications, notes, feedback, custom field values, webhook events) and from the push quarantine and ledger; the files are overwritten',
     )
     .option('--candidate <id>', 'Ashby candidate id (repeatable)', collect)
     .option(
