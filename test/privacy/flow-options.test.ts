@@ -12,7 +12,7 @@ import { openSqlite } from '../../src/util/sqlite.js';
 import { Vault } from '../../src/vault/vault.js';
 import { signBody } from '../../src/webhooks/index.js';
 import { asJson, type Harness, harness, signedInHeaders } from '../server/helpers.js';
-import { canary, foundIn, plantCanary } from './helpers.js';
+import { canary, filesUnder, foundIn, plantCanary } from './helpers.js';
 
 let sandbox: Sandbox;
 let h: Harness | undefined;
@@ -151,6 +151,9 @@ describe('source flow options', () => {
     await run();
     expect(names().has(candidateId)).toBe(false);
     expect(foundIn(bytes(), person)).toEqual([]);
+    // The server's home as a whole: control store (flows, runs and their logs), data directory.
+    const home = Buffer.concat(filesUnder(harnessed.home).map((f) => fs.readFileSync(f)));
+    expect(foundIn(home, person)).toEqual([]);
   }, 120_000);
 });
 
@@ -219,6 +222,9 @@ describe('a flow with webhooks and onDelete purge', () => {
       });
       expect(answer.status).toBe(200);
       await until(() => (foundIn(bytes(), person).length === 0 ? true : undefined), 30_000);
+      // Nor anywhere in the server's home: the control store (runs, inbox status), the logs, the target.
+      const home = Buffer.concat(filesUnder(harnessed.home).map((f) => fs.readFileSync(f)));
+      expect(foundIn(home, person)).toEqual([]);
       const d = openSqlite(file);
       try {
         expect(d.prepare('SELECT reason FROM _ashpipe_erasures').all()).toEqual([
