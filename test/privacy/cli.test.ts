@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { openSqlite } from '../../src/util/sqlite.js';
 import { runCli } from '../support/cli.js';
+import { canary, filesUnder, foundIn, plantCanary } from './helpers.js';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-pii-cli-'));
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
@@ -103,10 +104,23 @@ describe('ashpipe sync --pii-policy', () => {
     );
     expect(receive.code).toBe(2);
     expect(receive.err).toContain('--on-delete: expected soft or purge, got "shred"');
+    const person = canary('c11', 'Cli');
+    const { candidateId } = plantCanary(sandbox, 2, person);
+    const gone = { id: candidateId };
     const args = ['sync', '--to', `sqlite:${db}`, '--streams', 'candidates', '--on-delete', 'purge'];
     expect((await runCli(args, env())).code).toBe(0);
-    const gone = sandbox.world.at('candidate', 2);
-    sandbox.mutate.deleteCandidate(String(gone?.id));
+    const files = () =>
+      Buffer.concat(
+        [
+          ...filesUnder(home),
+          ...fs
+            .readdirSync(dir)
+            .filter((f) => f.startsWith('purge.db'))
+            .map((f) => path.join(dir, f)),
+        ].map((f) => fs.readFileSync(f)),
+      );
+    expect(foundIn(files(), person)).toHaveLength(3);
+    sandbox.mutate.deleteCandidate(candidateId);
     const r = await runCli([...args, '--full-refresh'], env());
     expect(r.code).toBe(0);
     expect(r.err).toContain('purged 1 deleted candidate and 0 applications');
@@ -121,5 +135,7 @@ describe('ashpipe sync --pii-policy', () => {
     } finally {
       d.close();
     }
+    // Not in the database file, nor in the home: the control store and the run logs.
+    expect(foundIn(files(), person)).toEqual([]);
   });
 });
