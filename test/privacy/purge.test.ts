@@ -5,6 +5,7 @@
  * file and WAL, a pg_dump, the JSONL directory and its inbox) and of the run's logs finds none of the
  * person's name, email or phone, and other people's rows are as they were.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +33,7 @@ import {
 } from './helpers.js';
 
 const EVERY_STREAM = selectStreams({ streams: ['all'] });
+const CHILD = path.join(import.meta.dirname, 'purge-child.ts');
 const fast = { limit: 6, backoffBaseMs: 5, backoffLimitMs: 20, jitter: false };
 
 /** The reasons of the target's erasure records, read from the table (file) itself. */
@@ -420,4 +422,52 @@ describe('purge edge cases', () => {
       await target.cleanup();
     }
   }, 120_000);
+});
+
+describe.each(DIALECTS)('a purge killed with SIGKILL in %s', (dialect) => {
+  let sandbox: Sandbox;
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it('leaves what the next purge run finishes: whenever it dies, the person is gone after the rerun', async () => {
+    sandbox = await startSandbox({ scale: 20, seed: 8 });
+    const tag = randomBytes(5).toString('hex');
+    // Killed at once, a little later, later still: before, during or after the removal.
+    for (const [i, delayMs] of [0, 40, 150].entries()) {
+      const t = await makeTarget(dialect);
+      try {
+        const person = canary(tag, `Killed${i}`);
+        const { candidateId } = plantCanary(sandbox, 3 + i, person);
+        const sync = (onDelete: 'soft' | 'purge') =>
+          syncToTarget({
+            apiKey: 'sandbox-full',
+            baseUrl: sandbox.url,
+            target: t.target,
+            streams: selectStreams({ streams: ['candidates', 'applications', 'candidate_notes'] }),
+            retry: fast,
+            onDelete,
+            fullRefresh: true,
+          });
+        expect((await sync('soft')).exitCode).toBe(0);
+        sandbox.mutate.deleteCandidate(candidateId);
+        expect((await sync('soft')).exitCode).toBe(0);
+        expect(foundIn(targetBytes(t), person)).toHaveLength(3);
+        const child = spawn(process.execPath, ['--import', 'tsx', CHILD, t.target, candidateId], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        const ended = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+        await new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
+        await new Promise((r) => setTimeout(r, delayMs));
+        child.kill('SIGKILL');
+        await ended;
+        const again = await sync('purge');
+        expect(again.exitCode, `killed after ${delayMs} ms`).toBe(0);
+        expect(foundIn(targetBytes(t), person), `killed after ${delayMs} ms`).toEqual([]);
+        expect(await withSink(t.target, (s) => s.countRows('candidates'))).toMatchObject({ deleted: 0 });
+      } finally {
+        await t.cleanup();
+      }
+    }
+  }, 180_000);
 });
