@@ -1,11 +1,12 @@
 /** Ready-made recruiting analytics: SQL views over the synced tables (`ashpipe analytics`). */
-export { type Dialect, type DialectName, dialectOf } from './dialect.js';
+export { type Dialect, type DialectName, dialectOf, quoteIdent } from './dialect.js';
 export {
   type AnalyticsTarget,
   type InstalledView,
   installAnalytics,
   listAnalytics,
   openAnalyticsTarget,
+  placeholder,
   readView,
   type ViewListing,
   type ViewRow,

@@ -21,7 +21,11 @@ export interface AnalyticsTarget {
   relations(): Promise<{ tables: Set<string>; views: Set<string> }>;
   /** Runs statements in one transaction. */
   transaction(statements: readonly string[]): Promise<void>;
-  query(sql: string): Promise<ViewRow[]>;
+  /**
+   * Runs a SELECT. `params` are bound values: written `?` on SQLite and `$1`, `$2`… on PostgreSQL
+   * ({@link placeholder}).
+   */
+  query(sql: string, params?: readonly (string | number)[]): Promise<ViewRow[]>;
   close(): Promise<void>;
 }
 
@@ -48,8 +52,8 @@ class SqliteTarget implements AnalyticsTarget {
       for (const sql of statements) this.db.prepare(sql).run();
     })();
   }
-  async query(sql: string) {
-    return this.db.prepare(sql).all() as ViewRow[];
+  async query(sql: string, params: readonly (string | number)[] = []) {
+    return this.db.prepare(sql).all(...params) as ViewRow[];
   }
   async close() {
     this.db.close();
@@ -98,13 +102,18 @@ class PostgresTarget implements AnalyticsTarget {
       throw error;
     }
   }
-  async query(sql: string) {
+  async query(sql: string, params: readonly (string | number)[] = []) {
     const c = await this.connect();
-    return (await c.query<ViewRow>(sql)).rows;
+    return (await c.query<ViewRow>(sql, [...params])).rows;
   }
   async close() {
     if (this.connected) await this.client.end();
   }
+}
+
+/** The placeholder of the `n`-th (1-based) bound value of a query in a dialect. */
+export function placeholder(dialect: Dialect, n: number): string {
+  return dialect.name === 'postgres' ? `$${n}` : '?';
 }
 
 /**

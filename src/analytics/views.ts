@@ -74,6 +74,7 @@ function apps(d: Dialect): string {
 function entries(d: Dialect): string {
   const entered = d.epoch(d.text('h', ['enteredStageAt']));
   return `SELECT ap.application_id, ap.job_id, ap.job_title, ap.status, ap.current_stage_id, ap.created_at,
+      ap.source_id, ap.source_title,
       ${d.text('h', ['stageId'])} AS stage_id,
       ${d.text('h', ['title'])} AS stage_title,
       ${d.number('h', ['stageNumber'])} AS stage_number,
@@ -91,7 +92,8 @@ function entries(d: Dialect): string {
 
 /** Hired applications with the time they entered their last stage (the hire). */
 function hires(d: Dialect): string {
-  return `SELECT e.application_id, e.job_id, e.job_title, e.created_at, e.entered_stage_at AS hired_at
+  return `SELECT e.application_id, e.job_id, e.job_title, e.created_at, e.source_id, e.source_title,
+      e.entered_stage_at AS hired_at
     FROM (${entries(d)}) AS e
     WHERE e.status = 'Hired' AND e.from_last = 1`;
 }
@@ -273,6 +275,33 @@ export const ANALYTICS_VIEWS: readonly AnalyticsView[] = [
              WHERE o."_ashpipe_deleted_at" IS NULL) AS o
     ON o.application_id = ap.application_id
   GROUP BY ap.source_id`,
+  },
+  {
+    name: 'analytics_hires_by_source',
+    description: 'Per source, job and day: how many applications were hired (hires by source over time).',
+    needs: ['applications', 'application_stage_history'],
+    columns: [
+      {
+        name: 'source_id',
+        description: "The hired application's source (`application.source.id`; NULL: no source).",
+      },
+      { name: 'source_title', description: "The source's title." },
+      ...JOB_COLUMNS,
+      {
+        name: 'hired_on',
+        description:
+          'The UTC day (`YYYY-MM-DD`) the application was hired: when it entered its latest stage, its status being `Hired`.',
+      },
+      { name: 'hires', description: 'Applications from the source to the job hired that day.' },
+    ],
+    orderBy: ['hired_on', 'source_id', 'job_id'],
+    sql: (
+      d,
+    ) => `SELECT x.source_id, MAX(x.source_title) AS source_title, x.job_id, MAX(x.job_title) AS job_title,
+    x.hired_on, ${d.int('COUNT(*)')} AS hires
+  FROM (SELECT source_id, source_title, job_id, job_title, SUBSTR(hired_at, 1, 10) AS hired_on
+        FROM (${hires(d)}) AS hh) AS x
+  GROUP BY x.source_id, x.job_id, x.hired_on`,
   },
   {
     name: 'analytics_offer_acceptance',

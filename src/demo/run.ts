@@ -178,6 +178,9 @@ async function showAnalytics(target: string, say: (line: string) => void): Promi
           .join('  ')
           .trimEnd()}`,
       );
+    say(
+      '   As charts: `ashpipe serve`, a source flow into this database, then Flows › Insights (#/flows/ID/insights).',
+    );
     return { view: DEMO_VIEW, job, columns, rows: mine };
   } finally {
     await views.close();

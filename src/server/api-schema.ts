@@ -350,6 +350,18 @@ export const runSchema = z.object({
     }),
   ),
   dryRun: z.boolean(),
+  /**
+   * The analytics views the run installed in its target (a source flow with `options.analytics`);
+   * `null` when it installed none.
+   */
+  analytics: z
+    .object({
+      /** Views created or replaced. @example ['analytics_application_funnel'] */
+      installed: z.array(z.string()),
+      /** Views left out, with the tables the target lacks for them. */
+      skipped: z.array(z.object({ name: z.string(), missing: z.array(z.string()) })),
+    })
+    .nullable(),
 });
 export type Run = z.infer<typeof runSchema>;
 const runResponse = z.object({ run: runSchema });
@@ -537,6 +549,71 @@ export const parkedEventSchema = z.object({
 });
 export type ParkedEvent = z.infer<typeof parkedEventSchema>;
 
+// ----------------------------------------------------------------------------------------- insights
+
+/** The analytics views the Insights page charts, by the name its routes take (the view without `analytics_`). */
+export const INSIGHT_VIEWS = [
+  'application_funnel',
+  'time_in_stage',
+  'hires_by_source',
+  'open_jobs_aging',
+] as const;
+export type InsightView = (typeof INSIGHT_VIEWS)[number];
+
+/** Filters of `GET /flows/{id}/insights/{view}`, applied by the server to the view's rows. */
+export const insightsQuery = {
+  jobId: z.string().optional().describe("only this job's rows (`job_id`), e.g. a job id from `jobs`"),
+  departmentId: z
+    .string()
+    .optional()
+    .describe("only rows of jobs in this department (the job's `departmentId`)"),
+  from: z
+    .string()
+    .optional()
+    .describe(
+      'first day (YYYY-MM-DD, UTC) of the date range: hires by `hired_on`, open jobs by `opened_at`; the funnel and time in stage have no date',
+    ),
+  to: z.string().optional().describe('last day (YYYY-MM-DD, UTC) of the date range, included'),
+};
+
+const insightsStatusSchema = z.object({
+  /** The flow's target type: JSONL has no SQL, so no insights. */
+  target: z.enum(['sqlite', 'postgres', 'jsonl']),
+  /** Whether the target can hold the analytics views (SQLite or PostgreSQL). */
+  supported: z.boolean(),
+  /** Every analytics view: installed in the target or not, and the tables it would need. */
+  views: z.array(z.object({ name: z.string(), installed: z.boolean(), missing: z.array(z.string()) })),
+  /** Live jobs of the target, for the job filter. */
+  jobs: z.array(
+    z.object({
+      id: z.string(),
+      title: z.string().nullable(),
+      departmentId: z.string().nullable(),
+      status: z.string().nullable(),
+    }),
+  ),
+  /** Departments of those jobs, named when the `departments` stream is synced. */
+  departments: z.array(z.object({ id: z.string(), name: z.string().nullable() })),
+});
+export type InsightsStatus = z.infer<typeof insightsStatusSchema>;
+
+const insightsRowsSchema = z.object({
+  /** The view read, e.g. `analytics_application_funnel`. */
+  view: z.string(),
+  columns: z.array(z.string()),
+  /** The view's rows that pass the filters, in the view's order. */
+  rows: z.array(z.record(z.string(), z.union([z.string(), z.number(), z.null()]))),
+  filters: z.object({
+    jobId: z.string().nullable(),
+    departmentId: z.string().nullable(),
+    from: z.string().nullable(),
+    to: z.string().nullable(),
+  }),
+  /** Whether `from`/`to` applied to this view (it has a date: hires and open jobs). */
+  dateRangeApplied: z.boolean(),
+});
+export type InsightsRows = z.infer<typeof insightsRowsSchema>;
+
 /** The answers of the routes, by name (the console's `api<…>()` calls and the OpenAPI document use them). */
 export const responses = {
   health: z.object({ ok: z.literal(true) }),
@@ -571,6 +648,15 @@ export const responses = {
   }),
   webhookUninstalled: z.object({ removed: z.array(installedWebhookSchema), status: webhookStatusSchema }),
   parkedEvents: z.object({ events: z.array(parkedEventSchema) }),
+  insights: insightsStatusSchema,
+  insightsRows: insightsRowsSchema,
+  insightsInstalled: z.object({
+    /** What the install did with each view. */
+    views: z.array(
+      z.object({ name: z.string(), status: z.enum(['installed', 'skipped']), missing: z.array(z.string()) }),
+    ),
+    status: insightsStatusSchema,
+  }),
   parkedRetry: z.object({ actionId: z.string(), requeued: z.literal(true) }),
   runs: z.object({ runs: z.array(runSchema), limit: z.number(), offset: z.number() }),
   datasets: z.object({ flowId: z.string(), tables: z.array(datasetTableSchema) }),
@@ -948,6 +1034,34 @@ export const apiRoutes: readonly ApiRoute[] = [
     summary: 'Apply a parked event again (one more failure parks it again with the new reason)',
     response: responses.parkedRetry,
     errors: [404],
+  },
+  {
+    method: 'get',
+    path: '/flows/{id}/insights',
+    tag: 'insights',
+    summary:
+      "What the Insights page of a source flow can show: the target's type, which analytics views are installed, the jobs and departments to filter by",
+    response: responses.insights,
+    errors: [404, 422, 502],
+  },
+  {
+    method: 'post',
+    path: '/flows/{id}/insights/install',
+    tag: 'insights',
+    summary:
+      "Create or replace the analytics views in the flow's SQLite or PostgreSQL target now (as `ashpipe analytics install`); 422 on a JSONL target",
+    response: responses.insightsInstalled,
+    errors: [404, 422, 502],
+  },
+  {
+    method: 'get',
+    path: '/flows/{id}/insights/{view}',
+    tag: 'insights',
+    summary:
+      'The rows of one analytics view (application_funnel, time_in_stage, hires_by_source, open_jobs_aging) filtered by job, department and date range; 409 while the view is not installed',
+    query: insightsQuery,
+    response: responses.insightsRows,
+    errors: [404, 409, 422, 502],
   },
   {
     method: 'get',

@@ -16,6 +16,7 @@ import { catalogueRoutes } from './routes/catalogue.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { flowRoutes } from './routes/flows.js';
+import { insightsRoutes } from './routes/insights.js';
 import { quarantineRoutes } from './routes/quarantine.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
@@ -187,6 +188,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   secured.route('/credentials', credentialRoutes(deps));
   secured.route('/flows', flowRoutes(deps, { onDeleted: (flowId) => hub.closeFlow(flowId) }));
   secured.route('/flows', webhookRoutes(deps, hub));
+  secured.route('/flows', insightsRoutes(deps));
   secured.route('/runs', runRoutes(deps));
   secured.route('/datasets', datasetRoutes(deps));
   secured.route('/quarantine', quarantineRoutes(deps));

@@ -160,14 +160,21 @@ async function installFlowAnalytics(
     const views = openAnalyticsTarget(targetString(target));
     try {
       const installed = await installAnalytics(views);
-      ctx.logger.info('analytics views installed', {
+      const analytics = {
         installed: installed.filter((v) => v.status === 'installed').map((v) => v.name),
-        skipped: installed.filter((v) => v.status === 'skipped').map((v) => v.name),
+        skipped: installed
+          .filter((v) => v.status === 'skipped')
+          .map((v) => ({ name: v.name, missing: v.missing })),
+      };
+      ctx.logger.info('analytics views installed', {
+        installed: analytics.installed,
+        skipped: analytics.skipped.map((v) => v.name),
       });
+      // The run record lists them: what the Insights page and a person reading the run can rely on.
+      return { ...outcome, analytics };
     } finally {
       await views.close();
     }
-    return outcome;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return {

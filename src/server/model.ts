@@ -53,6 +53,14 @@ export interface RunErrorInfo extends Pick<ErrorInfo, 'code' | 'message'> {
   scope?: string;
 }
 
+/** The analytics views a source flow's run installed in its target (`options.analytics`). */
+export interface RunAnalytics {
+  /** Views created or replaced, e.g. `analytics_application_funnel`. */
+  installed: string[];
+  /** Views left out because the target lacks tables they read (sync those streams first). */
+  skipped: Array<{ name: string; missing: string[] }>;
+}
+
 /** One run of a flow, as stored and returned. */
 export interface Run {
   id: string;
@@ -65,4 +73,6 @@ export interface Run {
   counts: RunCount[];
   errors: RunErrorInfo[];
   dryRun: boolean;
+  /** The analytics views the run installed; `null` when it installed none (option off, or it failed). */
+  analytics: RunAnalytics | null;
 }

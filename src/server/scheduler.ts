@@ -255,6 +255,7 @@ export class Scheduler {
         outcome.status,
         outcome.counts,
         outcome.errors.map(redactError),
+        outcome.analytics,
       );
     } catch (error) {
       const t = translateError(error);

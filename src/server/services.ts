@@ -5,7 +5,14 @@ import type { QuarantineStatus } from '../push/ledger.js';
 import type { Logger } from '../util/logger.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
 import type { InstalledWebhook } from '../webhooks/install.js';
-import type { DestinationFlowConfig, Flow, RunCount, RunErrorInfo, RunStatus } from './model.js';
+import type {
+  DestinationFlowConfig,
+  Flow,
+  RunAnalytics,
+  RunCount,
+  RunErrorInfo,
+  RunStatus,
+} from './model.js';
 
 /** Checks a key against Ashby and maps its permissions (the vault's verification probe). */
 export type VerifyKey = (apiKey: string, baseUrl: string, signal?: AbortSignal) => Promise<Verification>;
@@ -89,6 +96,8 @@ export interface RunOutcome {
   status: Exclude<RunStatus, 'running'>;
   counts: RunCount[];
   errors: RunErrorInfo[];
+  /** The analytics views a source run installed (`options.analytics`). */
+  analytics?: RunAnalytics;
 }
 
 /** Runs one flow with the same engine the CLI uses (sync engine for sources, push engine for destinations). */

@@ -4,6 +4,7 @@ import type {
   FlowConfig,
   FlowStatus,
   Run,
+  RunAnalytics,
   RunCount,
   RunErrorInfo,
   RunStatus,
@@ -38,6 +39,7 @@ interface RunRow {
   counts: string;
   errors: string;
   dry_run: number;
+  analytics: string | null;
 }
 
 /** An API token as listed (never its value). */
@@ -77,6 +79,7 @@ function toRun(row: RunRow): Run {
     counts: JSON.parse(row.counts) as RunCount[],
     errors: JSON.parse(row.errors) as RunErrorInfo[],
     dryRun: row.dry_run === 1,
+    analytics: row.analytics === null ? null : (JSON.parse(row.analytics) as RunAnalytics),
   };
 }
 
@@ -312,10 +315,27 @@ export class ServerStore {
     this.db.prepare('UPDATE flow_runs SET counts = ? WHERE id = ?').run(JSON.stringify(counts), id);
   }
 
-  finishRun(id: string, status: RunStatus, counts: RunCount[], errors: RunErrorInfo[]): Run {
+  /** Ends a run; `analytics` absent keeps what the run recorded (a cancel after the fact). */
+  finishRun(
+    id: string,
+    status: RunStatus,
+    counts: RunCount[],
+    errors: RunErrorInfo[],
+    analytics?: RunAnalytics,
+  ): Run {
     this.db
-      .prepare('UPDATE flow_runs SET status = ?, finished_at = ?, counts = ?, errors = ? WHERE id = ?')
-      .run(status, this.iso(), JSON.stringify(counts), JSON.stringify(errors), id);
+      .prepare(
+        `UPDATE flow_runs SET status = ?, finished_at = ?, counts = ?, errors = ?,
+         analytics = COALESCE(?, analytics) WHERE id = ?`,
+      )
+      .run(
+        status,
+        this.iso(),
+        JSON.stringify(counts),
+        JSON.stringify(errors),
+        analytics ? JSON.stringify(analytics) : null,
+        id,
+      );
     return this.getRun(id)!;
   }
 

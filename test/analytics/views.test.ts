@@ -168,6 +168,34 @@ function answers(job4OpenedAt: string): Record<string, ViewRow[]> {
         hire_rate: 0.3333,
       },
     ],
+    analytics_hires_by_source: [
+      // app-1 (Referral) entered Hired on Jan 19, app-5 (LinkedIn) on Jan 20, app-6 (Referral, Designer) on
+      // Feb 3 at 00:00:00.5; app-7 (Referral, with an accepted offer) is deleted.
+      {
+        source_id: 'src-1',
+        source_title: 'Referral',
+        job_id: 'job-1',
+        job_title: 'Engineer',
+        hired_on: '2026-01-19',
+        hires: 1,
+      },
+      {
+        source_id: 'src-2',
+        source_title: 'LinkedIn',
+        job_id: 'job-1',
+        job_title: 'Engineer',
+        hired_on: '2026-01-20',
+        hires: 1,
+      },
+      {
+        source_id: 'src-1',
+        source_title: 'Referral',
+        job_id: 'job-2',
+        job_title: 'Designer',
+        hired_on: '2026-02-03',
+        hires: 1,
+      },
+    ],
     analytics_offer_acceptance: [
       // o-1, o-2 accepted, o-3 declined, o-6 cancelled; o-5 deleted, o-7's application deleted.
       {

@@ -71,6 +71,8 @@ export type {
   DryRunResult,
   Flow,
   FlowTest,
+  InsightsRows,
+  InsightsStatus,
   OperationInfo,
   ParkedEvent,
   QuarantineItem,

@@ -1,4 +1,4 @@
-import { type FormEvent, StrictMode, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, lazy, StrictMode, Suspense, useCallback, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { type ApiResponse, ASHBY_API, api, type Credential, type CredentialList, setCsrf } from './api';
 import { CredentialGrid, DefaultServer } from './credentials';
@@ -11,6 +11,10 @@ import { TokensPage } from './pages/tokens';
 import { WebhooksPage } from './pages/webhooks';
 import { FlowEditor, FlowWizard } from './pages/wizard';
 import './styles.css';
+
+// The Insights page brings the chart library (recharts, about 450 kB): loaded when the page is opened,
+// so every other page stays as small as before.
+const InsightsPage = lazy(() => import('./pages/insights').then((m) => ({ default: m.InsightsPage })));
 
 type SessionState = ApiResponse<'session'>;
 
@@ -122,6 +126,13 @@ function App() {
     );
   else if (route?.startsWith('/flows/') && route.endsWith('/webhooks'))
     page = <WebhooksPage flowId={route.slice('/flows/'.length, -'/webhooks'.length)} />;
+  else if (route?.startsWith('/flows/') && route.endsWith('/insights'))
+    page = (
+      <Suspense fallback={<p className="muted">Loading…</p>}>
+        {/* Keyed by flow: another flow's Insights starts from nothing, not from this one's state. */}
+        <InsightsPage key={route} flowId={route.slice('/flows/'.length, -'/insights'.length)} />
+      </Suspense>
+    );
   else if (route === '/flows') page = <FlowsList open={go} />;
   else if (route?.startsWith('/runs/')) page = <RunDetail runId={route.slice('/runs/'.length)} />;
   else if (route === '/data') page = <DataPreview flowId={params.get('flowId') ?? undefined} />;

@@ -1,5 +1,6 @@
 import { credentialsMigration } from './0001-credentials.js';
 import { serverMigration } from './0050-server.js';
+import { runAnalyticsMigration } from './0051-run-analytics.js';
 import { pushMigration } from './0300-push.js';
 import { pushRunOwnerMigration } from './0301-push-run-owner.js';
 import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
@@ -17,6 +18,7 @@ export type { Migration } from './types.js';
 export const migrations: readonly Migration[] = [
   credentialsMigration,
   serverMigration,
+  runAnalyticsMigration,
   pushMigration,
   pushRunOwnerMigration,
   quarantineDismissMigration,

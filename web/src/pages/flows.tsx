@@ -58,9 +58,14 @@ export function FlowsList(props: { open: (hash: string) => void }) {
                   Edit
                 </a>
                 {f.kind === 'source' ? (
-                  <a className="button" href={`#/flows/${f.id}/webhooks`}>
-                    Webhooks
-                  </a>
+                  <>
+                    <a className="button" href={`#/flows/${f.id}/webhooks`}>
+                      Webhooks
+                    </a>
+                    <a className="button" href={`#/flows/${f.id}/insights`}>
+                      Insights
+                    </a>
+                  </>
                 ) : null}
               </td>
             </tr>

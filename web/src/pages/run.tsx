@@ -154,6 +154,32 @@ export function RunDetail(props: { runId: string }) {
           ))}
         </ul>
       ) : null}
+      {run.analytics ? (
+        <section aria-labelledby="run-analytics" data-testid="run-analytics">
+          <h2 id="run-analytics">Analytics views installed</h2>
+          <p>
+            {run.analytics.installed.length === 0
+              ? 'None.'
+              : run.analytics.installed.map((v, i) => (
+                  <span key={v}>
+                    {i > 0 ? ', ' : ''}
+                    <code>{v}</code>
+                  </span>
+                ))}{' '}
+            <a href={`#/flows/${run.flowId}/insights`}>See the insights</a>
+          </p>
+          {run.analytics.skipped.length > 0 ? (
+            <ul>
+              {run.analytics.skipped.map((v) => (
+                <li key={v.name}>
+                  <code>{v.name}</code> not installed: the target has no {v.missing.join(', ')} (sync those
+                  streams)
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </section>
+      ) : null}
       <p>
         {run.kind === 'source' ? (
           <a href={`#/data?flowId=${run.flowId}`}>Preview synced data</a>
