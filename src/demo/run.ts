@@ -7,6 +7,7 @@ import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../sandbox/in
 import { selectStreams } from '../streams/index.js';
 import type { SyncEvent, SyncSummary } from '../sync/index.js';
 import { syncToTarget } from '../sync/index.js';
+import { openSqlite } from '../util/sqlite.js';
 import { Vault } from '../vault/index.js';
 
 /** Sandbox candidates of the demo unless asked otherwise. */
@@ -62,6 +63,11 @@ export interface DemoResult {
   /** Writes the sandbox answered through its HTTP API, per endpoint (the creates and updates). */
   apiWrites: Record<string, number>;
   queries: string[];
+  /**
+   * History mode on applications: the table, how many versions it holds, and the versions of the
+   * application the demo moved (its first stage and the one it was moved to).
+   */
+  history: { table: string; versions: number; movedApplicationVersions: number };
   /** One analytics view after the syncs: the funnel of the job with the most applications. */
   analytics: { view: string; job: string; columns: string[]; rows: ViewRow[] };
 }
@@ -77,7 +83,28 @@ export const DEMO_QUERIES = [
   `SELECT c.name, v.title AS custom_field, v.value
   FROM candidates c JOIN custom_field_values v ON v.object_type = 'Candidate' AND v.object_id = c.id
   WHERE c._ashpipe_deleted_at IS NULL LIMIT 10;`,
+  `SELECT _ashpipe_record_id AS application, json_extract(current_interview_stage, '$.title') AS stage,
+  _ashpipe_valid_from, _ashpipe_valid_to FROM applications_history
+  WHERE _ashpipe_record_id IN (SELECT _ashpipe_record_id FROM applications_history WHERE NOT _ashpipe_is_current)
+  ORDER BY 1, 3;`,
 ];
+
+/** Streams the demo keeps history of (`sync --history applications`). */
+export const DEMO_HISTORY = ['applications'];
+
+/** How many versions `applications_history` holds, in all and of one application. */
+function historyCounts(db: string, applicationId: string): DemoResult['history'] {
+  const sqlite = openSqlite(db, { readonly: true });
+  try {
+    const all = sqlite.prepare('SELECT count(*) AS n FROM applications_history').get() as { n: number };
+    const moved = sqlite
+      .prepare('SELECT count(*) AS n FROM applications_history WHERE _ashpipe_record_id = ?')
+      .get(applicationId) as { n: number };
+    return { table: 'applications_history', versions: all.n, movedApplicationVersions: moved.n };
+  } finally {
+    sqlite.close();
+  }
+}
 
 function removeDatabase(file: string): void {
   for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(`${file}${suffix}`, { force: true });
@@ -222,6 +249,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
             baseUrl: sandbox.url,
             target,
             streams,
+            history: DEMO_HISTORY,
             ...(onEvent ? { onEvent } : {}),
             ...extra,
           }),
@@ -239,6 +267,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const incremental = await sync('incremental');
     say(
       `   The incremental sync made ${incremental.totals.requests} requests and read ${incremental.totals.records} records; the full sync made ${full.totals.requests} and read ${full.totals.records}.`,
+    );
+    const versions = historyCounts(db, changes.movedApplication);
+    say(
+      `   History mode is on for applications: ${versions.table} keeps every version (${versions.movedApplicationVersions} of the application that moved, ${versions.versions} in all).`,
     );
     const history = (s: SyncSummary) => s.streams.find((r) => r.stream === 'application_stage_history');
     say(
@@ -265,6 +297,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       changes,
       apiWrites: sandbox.stats().writes,
       queries: DEMO_QUERIES,
+      history: versions,
       analytics,
     };
   } finally {

@@ -10,6 +10,7 @@ import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { HISTORY_SUFFIX } from '../sinks/history.js';
 import { openSink, parsePostgresTarget } from '../sinks/index.js';
 import { CUSTOM_FIELD_VALUES_TABLE, type LockAttempt } from '../sinks/types.js';
 import { findStream } from '../streams/index.js';
@@ -55,6 +56,18 @@ export interface EraseReport {
   erasedAt: string;
 }
 
+/** The stream whose history a table holds (`applications_history` → `applications`), if it is one. */
+function historyStreamOf(table: string): string | undefined {
+  if (!table.endsWith(HISTORY_SUFFIX) || findStream(table)) return undefined;
+  const stream = table.slice(0, -HISTORY_SUFFIX.length);
+  return findStream(stream) ? stream : undefined;
+}
+
+/** A table of synced records: a stream's table or its history (history versions are erased like rows). */
+function isRecordTable(table: string): boolean {
+  return findStream(table) !== undefined || historyStreamOf(table) !== undefined;
+}
+
 type Row = { ref: string | number; raw: Record<string, unknown>; parent: string | null };
 
 /** References of a record to others that make it the person's when the other one is. */
@@ -73,6 +86,7 @@ function belongs(
 ): boolean {
   const r = row.raw;
   const id = typeof r.id === 'string' ? r.id : undefined;
+  table = historyStreamOf(table) ?? table;
   if (table === 'candidates') return id !== undefined && candidates.has(id);
   if (table === 'applications' && id && applications.has(id)) return true;
   if (row.parent && gone.has(row.parent)) return true;
@@ -141,7 +155,7 @@ class SqliteStore implements Store {
       this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>
     )
       .map((r) => r.name)
-      .filter((n) => findStream(n) !== undefined);
+      .filter(isRecordTable);
   }
   private columns(table: string): string[] {
     return (this.db.prepare(`PRAGMA table_info("${table}")`).all() as Array<{ name: string }>).map(
@@ -258,9 +272,7 @@ class PostgresStore implements Store {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
       [this.schema],
     );
-    return r.rows
-      .map((t: { table_name: string }) => t.table_name)
-      .filter((n: string) => findStream(n) !== undefined);
+    return r.rows.map((t: { table_name: string }) => t.table_name).filter((n: string) => isRecordTable(n));
   }
   async rows(table: string): Promise<Row[]> {
     const parent = (await this.columns(table)).includes('_ashpipe_parent_id')
@@ -529,7 +541,8 @@ export async function eraseFromTarget(
   try {
     const tables = await store.tables();
     if (!dryRun) {
-      for (const table of tables) {
+      // A history table is written under its stream's lock.
+      for (const table of new Set(tables.map((t) => historyStreamOf(t) ?? t))) {
         const attempt = await sink.lock(table, 'ashpipe erase');
         if (!attempt.acquired)
           throw new Error(
@@ -539,17 +552,22 @@ export async function eraseFromTarget(
       }
     }
     const candidates = new Set(subject.candidateIds);
-    if (subject.emails.length > 0 && tables.includes('candidates')) {
+    // Earlier versions count too: an address a candidate no longer has still names them in the history.
+    const withHistory = (stream: string) =>
+      [stream, `${stream}${HISTORY_SUFFIX}`].filter((t) => tables.includes(t));
+    if (subject.emails.length > 0) {
       const forms = emailForms(subject.emails, options.hashKey);
-      for (const row of await store.rows('candidates')) {
+      const rows = [];
+      for (const table of withHistory('candidates')) rows.push(...(await store.rows(table)));
+      for (const row of rows) {
         const id = row.raw.id;
         if (typeof id === 'string' && emailsOf(row.raw).some((e) => forms.has(normalizeForHash(e, 'email'))))
           candidates.add(id);
       }
     }
     const applications = new Set<string>();
-    if (tables.includes('applications')) {
-      for (const row of await store.rows('applications')) {
+    for (const table of withHistory('applications')) {
+      for (const row of await store.rows(table)) {
         const c = (row.raw.candidate as { id?: unknown } | undefined)?.id ?? row.raw.candidateId;
         if (typeof c === 'string' && candidates.has(c) && typeof row.raw.id === 'string')
           applications.add(row.raw.id);
@@ -590,7 +608,9 @@ export async function eraseFromTarget(
         const rows = [...set];
         for (const r of rows) if (typeof r.raw.id === 'string') objectIds.add(r.raw.id);
         const n = dryRun
-          ? new Set(rows.map((r) => r.raw.id)).size
+          ? historyStreamOf(table)
+            ? rows.length // a history table loses every version, as the erasure itself reports
+            : new Set(rows.map((r) => r.raw.id)).size
           : await store.remove(
               table,
               rows.map((r) => r.ref),

@@ -87,6 +87,12 @@ const flowBase = {
         .describe(
           'source flows on SQLite or PostgreSQL: after each run that did not fail, create or replace the analytics_* views (`ashpipe analytics`); refused on a JSONL target',
         ),
+      history: z
+        .union([z.array(z.string()), z.literal('all')])
+        .optional()
+        .describe(
+          'source flows: streams whose every version is kept in `<stream>_history` (history mode, as `ashpipe sync --history`), or "all"; a synced stream not listed adds no versions (its table stays). On a JSONL target the stream files already hold every version',
+        ),
     })
     .catchall(z.unknown())
     .default({}),

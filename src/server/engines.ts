@@ -24,6 +24,7 @@ import { resolveOperation } from '../push/operations/resolve.js';
 import type { OnExisting, Operation } from '../push/types.js';
 import { selectStreams } from '../streams/index.js';
 import { readFirstPage } from '../sync/first-page.js';
+import { HistoryOptionError, parseHistoryStreams } from '../sync/history-option.js';
 import { parseRefreshAfter, type RefreshAfter, RefreshAfterError } from '../sync/refresh.js';
 import { syncToTarget } from '../sync/run.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
@@ -114,7 +115,8 @@ export function sourceRequestOptions(options: Record<string, unknown>): {
  * Options as `ashpipe sync` takes them: `fullRefresh`, `excludeConfidential`, `includeArchived`,
  * `requestsPerSecond` (cap on request starts per second, default none) and `concurrency` (requests in
  * flight at once, default 2); `analytics` (the views of `ashpipe analytics` installed after each run that
- * did not fail, as `sync --analytics`); `piiPolicy` ({@link flowPolicy}) and `onDelete`
+ * did not fail, as `sync --analytics`); `history` (stream names or `all`: every version kept in
+ * `<stream>_history`, as `sync --history`); `piiPolicy` ({@link flowPolicy}) and `onDelete`
  * ({@link flowOnDelete}).
  */
 export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
@@ -145,6 +147,31 @@ export function flowAnalytics(options: Record<string, unknown>, target: Target):
       [{ path: 'options.analytics', message: 'needs a SQLite or PostgreSQL target' }],
     );
   return true;
+}
+
+/**
+ * The streams a source flow keeps history of (`options.history`: stream names, or `all`), as
+ * `ashpipe sync --history` takes them; undefined when absent.
+ * @throws ValidationError when it is neither a list of stream names nor `all`, or names an unknown stream
+ */
+export function flowHistory(options: Record<string, unknown>): string[] | undefined {
+  const value = options.history;
+  if (value === undefined) return undefined;
+  const list = value === 'all' ? ['all'] : value;
+  if (!Array.isArray(list) || !list.every((s): s is string => typeof s === 'string'))
+    throw new ValidationError(
+      `options.history: expected a list of stream names or "all", got ${JSON.stringify(value)}`,
+      [{ path: 'options.history', message: 'expected a list of stream names or "all"' }],
+    );
+  try {
+    return parseHistoryStreams(list);
+  } catch (error) {
+    if (error instanceof HistoryOptionError)
+      throw new ValidationError(`options.history: ${error.message}`, [
+        { path: 'options.history', message: error.message },
+      ]);
+    throw error;
+  }
 }
 
 /**
@@ -255,7 +282,9 @@ async function runSource(
   const piiPolicy = flowPiiPolicy(config.options, hashKey);
   const onDelete = flowOnDelete(config.options);
   const analytics = flowAnalytics(config.options, config.target);
+  const history = flowHistory(config.options);
   const summary = await syncToTarget({
+    ...(history ? { history } : {}),
     ...(piiPolicy ? { piiPolicy } : {}),
     ...(onDelete === 'purge' ? { onDelete } : {}),
     apiKey: ctx.apiKey,

@@ -3,6 +3,15 @@ import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redact, registerSecret } from '../util/redact.js';
 import {
+  afterFullPass,
+  afterWrite,
+  beforePage,
+  historyMayApply,
+  historyTargetOf,
+  pageIds,
+  runHistoryPostgres,
+} from './history.js';
+import {
   addColumnSql,
   addParentColumnSql,
   addSeenColumnSql,
@@ -378,9 +387,19 @@ export class PostgresSink implements Sink {
           parentAdded = true;
         }
         const customFieldSource = await this.recordCustomFieldSource(client, shape, layout);
+        // History mode (src/sinks/history.ts): nothing but this check when the stream keeps no history.
+        const keep = options.keepState === true;
+        const history = historyMayApply(state, keep)
+          ? historyTargetOf('postgres', this.schema, shape.name, layout)
+          : undefined;
+        if (history) await runHistoryPostgres(client, beforePage(history, state, keep, now));
         if (page.length > 0) {
           const sighting = { passId: state.passId ?? null, seq };
           await this.writeRecords(client, shape, layout, page, sighting, parent, now, result);
+        }
+        if (history) {
+          const ids = pageIds(shape.primaryKey, page);
+          await runHistoryPostgres(client, afterWrite(history, ids, state, keep, now));
         }
         if (!options.keepState) await this.writeState(client, shape.name, state, now);
         return { result, layout, parentAdded, customFieldSource };
@@ -437,6 +456,10 @@ export class PostgresSink implements Sink {
             [shape.customFieldsObjectType, gone],
           );
         }
+        const history = state.history
+          ? historyTargetOf('postgres', this.schema, shape.name, layout)
+          : undefined;
+        if (history && deleted > 0) await runHistoryPostgres(client, afterFullPass(history, state, now));
       }
       await client.query(`DELETE FROM ${passes} WHERE stream = $1 AND (pass_id = $2 OR started_at < $3)`, [
         shape.name,
@@ -477,6 +500,11 @@ export class PostgresSink implements Sink {
           `DELETE FROM ${this.t(CUSTOM_FIELD_VALUES_TABLE)} WHERE object_type = $1 AND object_id = ANY($2::text[])`,
           [shape.customFieldsObjectType, gone],
         );
+      }
+      const history = res.rowCount ? historyTargetOf('postgres', this.schema, shape.name, layout) : undefined;
+      if (history) {
+        const now = new Date().toISOString();
+        await runHistoryPostgres(client, afterWrite(history, [...ids], undefined, true, now));
       }
       return res.rowCount ?? 0;
     });

@@ -1,6 +1,15 @@
 import type { Logger } from '../util/logger.js';
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../util/sqlite.js';
 import {
+  afterFullPass,
+  afterWrite,
+  beforePage,
+  historyMayApply,
+  historyTargetOf,
+  pageIds,
+  runHistorySqlite,
+} from './history.js';
+import {
   addColumnSql,
   addGeneratedColumnSql,
   addParentColumnSql,
@@ -302,6 +311,11 @@ export class SqliteSink implements Sink {
         result.notices.push(KEY_TYPE_NOTICE);
         page = fitting;
       }
+      // History mode (src/sinks/history.ts): nothing but this check when the stream keeps no history.
+      const history = historyMayApply(state, options.keepState === true)
+        ? historyTargetOf('sqlite', undefined, shape.name, layout)
+        : undefined;
+      if (history) runHistorySqlite(db, beforePage(history, state, options.keepState === true, now));
       if (page.length > 0) {
         let prepared = added.length > 0 ? this.cachedLayout(shape.name) : this.prepared.get(shape.name);
         if (prepared && parent !== undefined && !prepared.hasParent) {
@@ -327,6 +341,10 @@ export class SqliteSink implements Sink {
         }
         if (!prepared) throw new Error(`stream ${shape.name}: no layout after adding its columns`);
         this.writeRecords(shape, prepared, page, { passId: state.passId ?? null, seq }, parent, now, result);
+      }
+      if (history) {
+        const ids = pageIds(shape.primaryKey, page);
+        runHistorySqlite(db, afterWrite(history, ids, state, options.keepState === true, now));
       }
       if (!options.keepState) this.writeState(shape.name, state, now);
       return { result };
@@ -378,6 +396,10 @@ export class SqliteSink implements Sink {
           } else {
             deleted = this.prepare(sql).run(now, passId, start).changes;
           }
+          const history = state.history
+            ? historyTargetOf('sqlite', undefined, shape.name, layout)
+            : undefined;
+          if (history && deleted > 0) runHistorySqlite(db, afterFullPass(history, state, now));
         }
         // The finished pass, and passes abandoned long ago (a pass restarted after an expired cursor).
         this.prepare('DELETE FROM _ashpipe_passes WHERE stream = ? AND (pass_id = ? OR started_at < ?)').run(
@@ -428,6 +450,9 @@ export class SqliteSink implements Sink {
           this.ensureCustomIndexes();
           this.dropCustomValues(shape.customFieldsObjectType, gone);
         }
+        const history =
+          gone.length > 0 ? historyTargetOf('sqlite', undefined, shape.name, layout) : undefined;
+        if (history) runHistorySqlite(db, afterWrite(history, [...ids], undefined, true, now));
         return gone.length;
       })
       .immediate();

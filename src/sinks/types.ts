@@ -69,6 +69,11 @@ export interface StreamState {
   parentsChangedAfter?: { at: string; ids: string[] };
   /** Fingerprint of the PII policy the stream's records were last written with (absent: none). */
   piiPolicy?: string;
+  /**
+   * History mode is on for the stream: every page (and webhook write) also keeps each changed record's
+   * new version in `<stream>_history` (see docs/history.md). Absent: off.
+   */
+  history?: boolean;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface RunSettings {
   lockWaitMs: number;
   /** What this run is called in the lock records it writes. */
   lockLabel: string;
+  /** Streams that keep every version in `<stream>_history` (history mode); the others turn it off. */
+  history: ReadonlySet<string>;
 }
 
 /** Everything the streams of one run share. */

@@ -91,6 +91,14 @@ export interface SyncOptions {
    */
   piiPolicy?: PiiTransformer;
   /**
+   * Streams that keep every distinct version of their records in `<stream>_history` (history mode, see
+   * docs/history.md; `parseHistoryStreams` reads the CLI's syntax). A synced stream not listed turns
+   * history off (its history table stays). Only the SQL sinks keep history tables.
+   * @default none
+   * @example ['applications', 'candidates']
+   */
+  history?: readonly string[];
+  /**
    * Receives the ids of candidates Ashby anonymised during this run: their stored record had an email
    * address or phone number, the one written now has neither (`onDelete: 'purge'` rewrites their older
    * copies and overwrites the freed space).
@@ -119,6 +127,7 @@ function settingsOf(options: SyncOptions): RunSettings {
     pageSize: options.pageSize,
     lockWaitMs: Math.max(0, options.lockWaitMs ?? 0),
     lockLabel: options.lockLabel ?? DEFAULT_LOCK_LABEL,
+    history: new Set(options.history ?? []),
   };
 }
 

@@ -8,6 +8,7 @@ export {
   runSync,
   type SyncOptions,
 } from './engine.js';
+export { HistoryOptionError, historyCapableStreams, parseHistoryStreams } from './history-option.js';
 export { describeHolder } from './lock.js';
 export { chooseMode, type ModeChoice } from './mode.js';
 export {

@@ -103,6 +103,13 @@ export function screenPage(
   return out;
 }
 
+/** `state` with history mode on or off (the flag goes with every page, so the sink sees it in the page's transaction). */
+function withHistory(state: StreamState, on: boolean): StreamState {
+  if ((state.history === true) === on) return state;
+  const { history: _old, ...rest } = state;
+  return on ? { ...rest, history: true } : rest;
+}
+
 /** Writes one stream's pages and finishes its full passes, counting as it goes. */
 export class StreamWriter {
   readonly shape: StreamShape;
@@ -147,6 +154,7 @@ export class StreamWriter {
       const { piiPolicy: _old, ...rest } = next;
       next = pii ? { ...rest, piiPolicy: pii.fingerprint } : rest;
     }
+    next = withHistory(next, ctx.settings.history.has(stream.name));
     const stored = pii ? page.kept.map((r) => pii.record(stream.name, r)) : page.kept;
     if (ctx.anonymised && stream.name === 'candidates') await noteAnonymised(ctx, this.shape, stored);
     const r = await ctx.sink.upsertPage(this.shape, stored, next, parent ? { parent } : {});
@@ -171,7 +179,10 @@ export class StreamWriter {
   /** Applies the deletes of a complete full pass and stores its final state. */
   async finishFull(state: StreamState): Promise<void> {
     this.lock.assertHeld();
-    const final = nextState(state, { type: 'pass-finished', at: this.ctx.now().toISOString() });
+    const final = withHistory(
+      nextState(state, { type: 'pass-finished', at: this.ctx.now().toISOString() }),
+      this.ctx.settings.history.has(this.stream.name),
+    );
     const { deleted } = await this.ctx.sink.finishFullPass(this.shape, state.passId ?? '', final);
     this.tally.deleted += deleted;
   }

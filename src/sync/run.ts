@@ -60,6 +60,12 @@ export interface SyncRunOptions {
    */
   maxConcurrent?: number;
   /**
+   * Streams that keep every version in `<stream>_history` (`runSync`'s `history`).
+   * @default none
+   * @example ['applications']
+   */
+  history?: readonly string[];
+  /**
    * The PII policy records go through before they are written.
    * @default none
    */
@@ -137,6 +143,7 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
         lockWaitMs: options.lockWaitMs,
         lockLabel: options.lockLabel,
         piiPolicy: options.piiPolicy,
+        history: options.history,
       }),
       ...(options.onDelete === 'purge' ? { anonymised } : {}),
       ...(options.logger ? { logger: options.logger } : {}),

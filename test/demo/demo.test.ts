@@ -73,6 +73,11 @@ describe('ashpipe demo', () => {
       sqlite.close();
     }
     expect(lines.join('\n')).toContain('Incremental sync');
+    // History mode on applications: the application moved to another stage has its two versions.
+    expect(result.history).toMatchObject({ table: 'applications_history', movedApplicationVersions: 2 });
+    expect(lines.join('\n')).toContain(
+      'applications_history keeps every version (2 of the application that moved',
+    );
     // The stage history is on: the incremental run re-read the history of the one application that moved.
     const history = (s: typeof result.full) =>
       s.streams.find((r) => r.stream === 'application_stage_history');

@@ -10,6 +10,7 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
 import { STREAMS, selectStreams } from '../../src/streams/index.js';
 import { Logger } from '../../src/util/logger.js';
+import { openSqlite } from '../../src/util/sqlite.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -275,6 +276,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     );
     await page.getByLabel('Install analytics views').check();
     await page.getByText(/^After each run, create or replace the analytics_\* views/).waitFor();
+    await page.getByLabel('Keep history of').fill('candidates');
     await shot('configure-source');
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel('Stream', { exact: true }).selectOption('candidates');
@@ -297,6 +299,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     await shot('flows');
     const saved = server.deps.store.listFlows().find((f) => f.name === 'E2E candidates');
     expect(saved?.config.options.analytics).toBe(true);
+    expect(saved?.config.options.history).toEqual(['candidates']);
     await row.getByRole('button', { name: 'Run now' }).click();
     await page
       .locator('[data-run-status="succeeded"], [data-run-status="partial"], [data-run-status="failed"]')
@@ -306,6 +309,14 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
     const read = Number(await page.locator('tr[data-stream="candidates"] td').nth(2).textContent());
     // Every candidate the sandbox's world holds (computed from it directly, not through its API).
     expect(read).toBe(expectedStreamRecords(sandbox, 'candidates').length);
+    // History mode: one version per candidate after the first run.
+    const versions = openSqlite(db, { readonly: true });
+    try {
+      const n = versions.prepare('SELECT count(*) AS n FROM candidates_history').get() as { n: number };
+      expect(n.n).toBe(read);
+    } finally {
+      versions.close();
+    }
   });
 
   it('the run page is titled by the flow, lists its run history, and the overview shows the flow', async () => {
@@ -507,6 +518,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
       path.join(home, 'data', 'e2e.db'),
     );
     await expect(page.getByLabel('Install analytics views').isChecked()).resolves.toBe(true);
+    await expect(page.getByLabel('Keep history of').inputValue()).resolves.toBe('candidates');
     await page.getByRole('radio', { name: 'JSONL' }).check();
     // A JSONL target has no SQL: the option goes, and the saved flow drops it.
     await expect(page.getByLabel('Install analytics views').count()).resolves.toBe(0);

@@ -6,7 +6,9 @@ import { isOwnFile } from '../../control/own-files.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
 import {
   EndpointCounters,
+  HistoryOptionError,
   parseDuration,
+  parseHistoryStreams,
   parseRefreshAfter,
   type RefreshAfter,
   RefreshAfterError,
@@ -48,6 +50,7 @@ interface SyncCliOptions extends KeyOptions, LogFileOptions {
   wide?: boolean;
   json?: boolean;
   analytics?: boolean;
+  history?: string;
 }
 
 /**
@@ -136,6 +139,10 @@ export function syncCommand(ctx: CliContext): Command {
       '--analytics',
       'after the sync, create or replace the analytics_* views (`ashpipe analytics`) in a SQLite or PostgreSQL target',
     )
+    .option(
+      '--history <list>',
+      "keep every version of these streams' records in <stream>_history tables (comma-separated, or all); a synced stream not listed stops adding versions",
+    )
     .option('--wide', 'print every column of the summary (pages, unchanged, retries, 429s, why)')
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (opts: SyncCliOptions) => {
@@ -191,6 +198,15 @@ export function syncCommand(ctx: CliContext): Command {
         throw error;
       }
       if (streams.length === 0) throw new UsageError('no stream selected');
+      let history: string[] | undefined;
+      if (opts.history !== undefined) {
+        try {
+          history = parseHistoryStreams(opts.history);
+        } catch (error) {
+          if (error instanceof HistoryOptionError) throw new UsageError(`--history: ${error.message}`);
+          throw error;
+        }
+      }
       const sqliteFile = /^sqlite:(?:\/\/)?(.+)$/i.exec(target)?.[1];
       if (
         sqliteFile !== undefined &&
@@ -209,6 +225,7 @@ export function syncCommand(ctx: CliContext): Command {
         ...defined({ credential: opts.credential }),
         ...(opts.fullRefresh ? { fullRefresh: true } : {}),
         ...(piiPolicy ? { piiPolicy: piiPolicy.policy.source } : {}),
+        ...(history ? { history } : {}),
       });
       const counters = new EndpointCounters();
       const progress = createSyncProgress(ctx.io.stderr, { counters });
@@ -246,6 +263,7 @@ export function syncCommand(ctx: CliContext): Command {
                 counters,
                 ...(piiPolicy ? { piiPolicy } : {}),
                 ...(onDelete === 'purge' ? { onDelete } : {}),
+                ...(history ? { history } : {}),
                 onEvent: (e) => progress.onEvent(e),
                 signal,
                 logger: log.logger,

@@ -4,6 +4,7 @@ import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
 import {
   flowAnalytics,
+  flowHistory,
   flowOnDelete,
   flowPolicy,
   refreshAfterOption,
@@ -62,6 +63,7 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
       sourceRequestOptions(config.options);
       refreshAfterOption(config.options.refreshAfter);
       flowAnalytics(config.options, config.target);
+      flowHistory(config.options);
       flowPolicy(config.options);
       flowOnDelete(config.options);
     } else {

@@ -135,6 +135,18 @@ function SourceFields(props: {
           </p>
         </>
       )}
+      <label htmlFor="history">Keep history of</label>
+      <input
+        id="history"
+        placeholder="applications, candidates (or all)"
+        value={state.history}
+        onChange={(e) => set({ history: e.target.value })}
+      />
+      <p className="hint">
+        {state.targetType === 'jsonl'
+          ? 'A JSONL stream file already holds every version of its records.'
+          : 'Every version of these streams’ records is kept in <stream>_history tables (history mode).'}
+      </p>
     </>
   );
 }

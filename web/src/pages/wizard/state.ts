@@ -29,6 +29,11 @@ export interface WizardState {
   targetSchema: string;
   /** `options.analytics`: install the analytics views after each run (SQL targets only). */
   analytics: boolean;
+  /**
+   * `options.history`, as typed: stream names separated by commas, or `all` (every version kept in
+   * `<stream>_history`); empty for none.
+   */
+  history: string;
   operation: string;
   endpoint: string;
   inputType: InputType;
@@ -78,6 +83,7 @@ export function initialState(flow: Flow | undefined): WizardState {
     targetPath: (target?.type === 'postgres' ? target.url : target?.path) || (flow ? '' : 'ashby.db'),
     targetSchema: target?.type === 'postgres' ? (target.schema ?? '') : '',
     analytics: source?.options.analytics === true,
+    history: historyText(source?.options.history),
     operation: destination?.operation ?? 'candidate.create',
     endpoint: destination?.endpoint ?? '',
     // A SQL input is kept as it is; the wizard itself offers files only.
@@ -101,6 +107,23 @@ export function parseMapping(text: string): { mapping: Record<string, string>; e
   } catch {
     return { mapping: {}, error: 'The mapping is not valid JSON.' };
   }
+}
+
+/** `options.history` as the wizard's text field shows it. */
+function historyText(value: unknown): string {
+  if (value === 'all') return 'all';
+  return Array.isArray(value) ? value.filter((s) => typeof s === 'string').join(', ') : '';
+}
+
+/** The flow's options with `history` from the text field (`all` or a list), or left out when empty. */
+function withHistory(options: Record<string, unknown>, text: string): Record<string, unknown> {
+  const { history: _previous, ...rest } = options;
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0) return rest;
+  return { ...rest, history: names.includes('all') ? 'all' : names };
 }
 
 /** The flow's options with `analytics` set, or left out when off (the server's default). */
@@ -128,7 +151,10 @@ export function flowBody(state: WizardState, previousOptions: Record<string, unk
       streams: state.streams ?? [],
       target,
       schedule,
-      options: withAnalytics(previousOptions, state.analytics && state.targetType !== 'jsonl'),
+      options: withHistory(
+        withAnalytics(previousOptions, state.analytics && state.targetType !== 'jsonl'),
+        state.history,
+      ),
     };
   }
   return {

@@ -1,0 +1,159 @@
+/**
+ * kill -9 and history: a real `ashpipe sync --history candidates` is SIGKILLed at points spread over a first
+ * full pass and over an incremental pass that reads changed records, then resumed. Each version commits
+ * with its page and checkpoint, so the history ends with exactly the expected versions: one per candidate
+ * after the first sync, and one more for each candidate changed in Ashby — none lost, none twice.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { selectStreams } from '../../src/streams/index.js';
+import { syncToTarget } from '../../src/sync/index.js';
+import { expectedStreamRecords } from '../support/world-oracle.js';
+import { makeTarget, POSTGRES_URL, type TestTarget } from '../sync/helpers.js';
+import { readHistory } from './support.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.join(ROOT, 'bin/ashpipe.js');
+const DIALECTS: Array<'sqlite' | 'postgres'> = POSTGRES_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+const PAGE_SIZE = 7;
+const TRIALS = 6;
+const CHANGED = 30;
+const streams = selectStreams({ streams: ['candidates'] });
+type Rec = Record<string, unknown>;
+
+function totalRequests(sandbox: Sandbox): number {
+  return Object.values(sandbox.stats().requests).reduce((a, b) => a + b, 0);
+}
+
+/** Spawns the built CLI and SIGKILLs it once the sandbox answered `killAfter` requests; true when killed. */
+async function syncAndKill(
+  sandbox: Sandbox,
+  target: string,
+  home: string,
+  killAfter: number,
+): Promise<boolean> {
+  sandbox.resetStats();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      BIN,
+      'sync',
+      '--base-url',
+      sandbox.url,
+      '--to',
+      target,
+      '--streams',
+      'candidates',
+      '--history',
+      'candidates',
+      '--page-size',
+      String(PAGE_SIZE),
+      '--json',
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ASHBY_API_KEY: 'sandbox-full', ASHPIPE_HOME: home },
+      stdio: 'ignore',
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  let killed = false;
+  const watcher = setInterval(() => {
+    if (child.exitCode === null && !killed && totalRequests(sandbox) >= killAfter) {
+      killed = true;
+      child.kill('SIGKILL');
+    }
+  }, 1);
+  await exited;
+  clearInterval(watcher);
+  return killed;
+}
+
+for (const dialect of DIALECTS) {
+  describe(`history survives kill -9 (${dialect})`, () => {
+    let sandbox: Sandbox;
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-history-crash-'));
+    const targets: TestTarget[] = [];
+    beforeAll(async () => {
+      sandbox = await startSandbox({ scale: 60, seed: 31 });
+    });
+    afterAll(async () => {
+      await sandbox?.close();
+      for (const t of targets) await t.cleanup();
+      fs.rmSync(home, { recursive: true, force: true });
+    });
+
+    const resume = (target: string) =>
+      syncToTarget({
+        apiKey: 'sandbox-full',
+        baseUrl: sandbox.url,
+        target,
+        streams,
+        pageSize: PAGE_SIZE,
+        history: ['candidates'],
+      });
+
+    it(`first pass and incremental pass, killed and resumed (${TRIALS} trials each)`, async () => {
+      const firstPassPages = Math.ceil(expectedStreamRecords(sandbox, 'candidates').length / PAGE_SIZE);
+      let killed = 0;
+      let partial = 0;
+      for (let trial = 0; trial < TRIALS; trial++) {
+        const t = await makeTarget(dialect);
+        targets.push(t);
+        // A kill point inside the first full pass (the first request is the reach check).
+        const killAfter = 2 + Math.floor(((trial + Math.random()) / TRIALS) * firstPassPages);
+        if (await syncAndKill(sandbox, t.target, home, killAfter)) killed++;
+        expect((await resume(t.target)).exitCode).toBe(0);
+        const before = expectedStreamRecords(sandbox, 'candidates');
+        let h = await readHistory(t.target, 'candidates');
+        expect(h.size, `trial ${trial}`).toBe(before.length);
+        for (const c of before) {
+          expect(
+            h.get(String(c.id))?.map((v) => [v.validFrom, v.validTo, v.isCurrent, v.deleted]),
+            `trial ${trial} ${c.id}`,
+          ).toEqual([[c.updatedAt, null, true, false]]);
+        }
+
+        // Ashby changes 30 candidates; the incremental pass reading them (5 pages) is killed midway.
+        const changed = before.slice(trial, trial + CHANGED) as Rec[];
+        for (const c of changed) sandbox.mutate.updateCandidate(String(c.id), { position: `Trial ${trial}` });
+        const after = new Map(expectedStreamRecords(sandbox, 'candidates').map((c) => [String(c.id), c]));
+        const incrementalPages = Math.ceil(CHANGED / PAGE_SIZE);
+        const killIncremental = 2 + ((trial % incrementalPages) + 1);
+        if (await syncAndKill(sandbox, t.target, home, killIncremental)) killed++;
+        h = await readHistory(t.target, 'candidates');
+        const doneBeforeResume = changed.filter((c) => (h.get(String(c.id))?.length ?? 0) === 2).length;
+        if (doneBeforeResume > 0 && doneBeforeResume < CHANGED) partial++;
+        expect((await resume(t.target)).exitCode).toBe(0);
+        // Once more: nothing new.
+        expect((await resume(t.target)).exitCode).toBe(0);
+
+        h = await readHistory(t.target, 'candidates');
+        const changedIds = new Set(changed.map((c) => String(c.id)));
+        for (const c of before) {
+          const id = String(c.id);
+          const now = after.get(id) as Rec;
+          const expected = changedIds.has(id)
+            ? [
+                [c.updatedAt, now.updatedAt, false, c.position],
+                [now.updatedAt, null, true, `Trial ${trial}`],
+              ]
+            : [[c.updatedAt, null, true, c.position]];
+          expect(
+            h.get(id)?.map((v) => [v.validFrom, v.validTo, v.isCurrent, v.raw.position]),
+            `trial ${trial} ${id}`,
+          ).toEqual(expected);
+        }
+        await t.cleanup();
+      }
+      // Most runs were really interrupted, and some incremental passes had committed part of their pages.
+      expect(killed).toBeGreaterThanOrEqual(TRIALS);
+      expect(partial).toBeGreaterThan(0);
+    }, 300_000);
+  });
+}
