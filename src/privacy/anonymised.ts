@@ -1,14 +1,15 @@
 /**
  * Ashby's anonymisations reaching the older copies. Ashby anonymises a candidate (`candidate.anonymize`,
  * or its retention rules) by replacing the personal fields of the record; a sync then stores the
- * anonymised record, but a JSONL stream file still holds the earlier lines of it and history tables
- * (`<stream>_history`, keyed by `id`) the earlier versions. Here those older copies get the current,
+ * anonymised record, but a JSONL stream file still holds the earlier lines of it and history mode's
+ * tables (`<stream>_history`, `src/sinks/history.ts`) the earlier versions. Here those older copies get the current,
  * anonymised values of the personal fields, and the freed space is overwritten as erasure does.
  *
  * A candidate counts as anonymised when its stored record has no email address and no phone number
  * while an older copy of it has personal values the current record does not.
  */
 import pg from 'pg';
+import { HISTORY_COLUMNS, rawHash } from '../sinks/history.js';
 import { parsePostgresTarget, type Sink } from '../sinks/index.js';
 import { openSqlite, type SqliteDatabase } from '../util/sqlite.js';
 import { readJsonlLines, recordAndScrub, replaceJsonlLines } from './erase.js';
@@ -218,10 +219,13 @@ async function rewriteOlderCopies(target: string, sink: Sink): Promise<Anonymise
           if (!next) continue;
           const old = personal(cand, fields);
           const keep = personal(current, fields);
-          const values: Record<string, string> = { _ashpipe_raw: JSON.stringify(next) };
+          const rawText = JSON.stringify(next);
+          const values: Record<string, string> = { _ashpipe_raw: rawText };
+          // History mode compares a new version with the current one by this hash of the raw text.
+          if (columns.includes(HISTORY_COLUMNS.hash)) values[HISTORY_COLUMNS.hash] = rawHash(rawText);
           for (const c of text) {
             const v = row.values[c];
-            if (typeof v === 'string') {
+            if (typeof v === 'string' && c !== HISTORY_COLUMNS.hash) {
               const s = scrubText(v, old, keep);
               if (s !== v) values[c] = s;
             }
