@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolveHome } from '../control/home.js';
 import { PiiPolicyError, type PiiTransformer, resolvePiiPolicy } from '../privacy/index.js';
+import { type OnDelete, parseOnDelete } from '../privacy/purge.js';
 import { VaultError } from '../vault/errors.js';
 import type { CliContext } from './context.js';
 import { UsageError } from './exit-codes.js';
@@ -28,5 +29,23 @@ export function resolvePiiOption(ctx: CliContext, spec: string | undefined): Pii
     if (error instanceof VaultError && error.code !== 'tampered')
       throw new UsageError(`--pii-policy: ${error.message}`);
     throw error;
+  }
+}
+
+/** Adds `--on-delete soft|purge`. */
+export function addOnDeleteOption(cmd: Command): Command {
+  return cmd.option(
+    '--on-delete <mode>',
+    'a candidate deleted or merged away in Ashby: soft (mark the row deleted) or purge (erase it and its applications, notes, feedback… as `ashpipe erase` does)',
+    'soft',
+  );
+}
+
+/** `--on-delete`'s value; anything else exits with code 2. */
+export function resolveOnDelete(value: string | undefined): OnDelete {
+  try {
+    return parseOnDelete(value, '--on-delete');
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }

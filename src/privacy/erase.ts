@@ -16,6 +16,7 @@ import { CUSTOM_FIELD_VALUES_TABLE, type LockAttempt } from '../sinks/types.js';
 import { findStream } from '../streams/index.js';
 import { openSqlite, type SqliteDatabase } from '../util/sqlite.js';
 import { INBOX_TABLE, JSONL_INBOX_FILE } from '../webhooks/inbox.js';
+import { maskPersonalText, personalValuesOf } from './messages.js';
 import { normalizeForHash } from './transform.js';
 
 /** Table (JSONL: file) of erasure records. */
@@ -425,28 +426,58 @@ class JsonlStore implements Store {
   }
   async begin(): Promise<void> {}
   async commit(): Promise<void> {
-    for (const [table, drop] of this.pending) {
-      const file = this.file(table);
-      const kept = this.lines(table).filter((l, i) => !drop.has(i) && l !== '');
-      const text = kept.length > 0 ? `${kept.join('\n')}\n` : '';
-      const tmp = `${file}.erase-${process.pid}.tmp`;
-      fs.writeFileSync(tmp, text, { mode: fs.statSync(file).mode & 0o777 });
-      fs.renameSync(tmp, file);
-      const stateFile = this.stateFile(table);
-      if (fs.existsSync(stateFile)) {
-        const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { offset?: number };
-        meta.offset = Buffer.byteLength(text);
-        const tmpState = `${stateFile}.erase-${process.pid}.tmp`;
-        fs.writeFileSync(tmpState, JSON.stringify(meta), { mode: fs.statSync(stateFile).mode & 0o777 });
-        fs.renameSync(tmpState, stateFile);
-      }
-    }
+    // Files are replaced one by one: `candidates` last and `applications` just before it, so a crash
+    // midway leaves the rows the next erasure (or purge) finds the rest by.
+    const last = ['applications', 'candidates'];
+    const order = [...this.pending].sort(([a], [b]) => last.indexOf(a) - last.indexOf(b));
+    for (const [table, drop] of order)
+      replaceJsonlLines(
+        this.dir,
+        table,
+        this.lines(table).filter((l, i) => !drop.has(i) && l !== ''),
+      );
   }
   async rollback(): Promise<void> {
     this.pending.clear();
   }
   async scrub(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+/** The committed lines of a JSONL stream file (a torn tail past the state's offset is no data). */
+export function readJsonlLines(dir: string, table: string): string[] {
+  const file = path.join(dir, `${table}.jsonl`);
+  if (!fs.existsSync(file)) return [];
+  const bytes = fs.readFileSync(file);
+  const stateFile = path.join(dir, '_ashpipe_state', `${table}.json`);
+  const meta = fs.existsSync(stateFile)
+    ? (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { offset?: number })
+    : undefined;
+  return bytes
+    .subarray(0, meta?.offset ?? bytes.length)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+}
+
+/**
+ * Writes a JSONL stream file anew with `lines` (a temp file renamed over the old one, so the old bytes go
+ * with the old file) and moves the stream's committed offset to the new length.
+ */
+export function replaceJsonlLines(dir: string, table: string, lines: readonly string[]): void {
+  const file = path.join(dir, `${table}.jsonl`);
+  const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
+  const tmp = `${file}.erase-${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: fs.statSync(file).mode & 0o777 });
+  fs.renameSync(tmp, file);
+  const stateFile = path.join(dir, '_ashpipe_state', `${table}.json`);
+  if (fs.existsSync(stateFile)) {
+    const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { offset?: number };
+    meta.offset = Buffer.byteLength(text);
+    const tmpState = `${stateFile}.erase-${process.pid}.tmp`;
+    fs.writeFileSync(tmpState, JSON.stringify(meta), { mode: fs.statSync(stateFile).mode & 0o777 });
+    fs.renameSync(tmpState, stateFile);
+  }
 }
 
 async function storeFor(target: string): Promise<Store> {
@@ -464,6 +495,33 @@ async function storeFor(target: string): Promise<Store> {
   const store = new PostgresStore(target);
   await store.open();
   return store;
+}
+
+/**
+ * Writes an erasure record for a change made outside {@link eraseFromTarget} (an anonymisation's older
+ * copies rewritten) and overwrites the freed space of `tables` (those the target has).
+ */
+export async function recordAndScrub(
+  target: string,
+  report: EraseReport,
+  reason: string,
+  tables: readonly string[],
+): Promise<void> {
+  const store = await storeFor(target);
+  try {
+    const present = new Set(await store.tables());
+    await store.begin();
+    try {
+      await store.record(report, reason);
+      await store.commit();
+    } catch (error) {
+      await store.rollback();
+      throw error;
+    }
+    await store.scrub(tables.filter((t) => present.has(t)));
+  } finally {
+    await store.close();
+  }
 }
 
 /**
@@ -590,6 +648,125 @@ export async function eraseFromTarget(
     await store.close();
     await sink.close();
   }
+}
+
+/** What {@link eraseFromControlStore} removed (would remove, with `dryRun`). */
+export interface ControlStoreErasure {
+  /** Push quarantine entries. */
+  quarantine: number;
+  /** Exactly-once ledger entries (their record key, Ashby id, step data or error named the person). */
+  ledger: number;
+  /** Reasons of other entries whose personal values were masked now (stored before masking existed). */
+  remasked: number;
+}
+
+/** Whether a text names one of `lowered` (needles in lower case), in any letter case. */
+function names(text: string | null, lowered: readonly string[]): boolean {
+  if (!text) return false;
+  const t = text.toLowerCase();
+  return lowered.some((n) => t.includes(n));
+}
+
+/**
+ * The person out of the control store: their push quarantine entries (see {@link eraseFromQuarantine}) and
+ * their entries of the exactly-once ledger — whose record key is often their email address — removed;
+ * other records' ledger entries are left alone, so they are still pushed exactly once. The reasons of the
+ * entries that stay are masked again ({@link remaskStoredReasons}); then the freed pages are overwritten.
+ */
+export function eraseFromControlStore(
+  db: SqliteDatabase,
+  needles: readonly string[],
+  dryRun = false,
+): ControlStoreErasure {
+  const lowered = needles.filter((n) => n.length > 0).map((n) => n.toLowerCase());
+  const quarantine = eraseFromQuarantine(db, needles, dryRun);
+  const ledgerExists = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'push_ledger'")
+    .get();
+  let ledger = 0;
+  let remasked = 0;
+  if (ledgerExists && lowered.length > 0) {
+    const rows = db
+      .prepare('SELECT rowid AS ref, record_key, ashby_id, step_data, error FROM push_ledger')
+      .all() as Array<{
+      ref: number;
+      record_key: string;
+      ashby_id: string | null;
+      step_data: string | null;
+      error: string | null;
+    }>;
+    const hit = rows.filter(
+      (r) =>
+        names(r.record_key, lowered) ||
+        names(r.ashby_id, lowered) ||
+        names(r.step_data, lowered) ||
+        names(r.error, lowered),
+    );
+    ledger = hit.length;
+    if (!dryRun && hit.length > 0) {
+      db.pragma('secure_delete = ON');
+      const del = db.prepare('DELETE FROM push_ledger WHERE rowid = ?');
+      db.transaction(() => {
+        for (const r of hit) del.run(r.ref);
+      })();
+    }
+  }
+  if (!dryRun) {
+    remasked = remaskStoredReasons(db);
+    if (ledger > 0 || remasked > 0) {
+      db.pragma('secure_delete = ON');
+      db.exec('VACUUM');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+  }
+  return { quarantine, ledger, remasked };
+}
+
+/**
+ * Masks the personal values quoted by reasons stored before reasons were masked: a quarantine entry's
+ * error message (with the personal fields of its input row while it still has one, and every email
+ * address) and a ledger entry's error (every email address). Masking is idempotent, so entries already
+ * masked are left as they are. Returns how many reasons changed.
+ */
+export function remaskStoredReasons(db: SqliteDatabase): number {
+  const has = (table: string) =>
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  let changed = 0;
+  db.transaction(() => {
+    if (has('push_quarantine')) {
+      const update = db.prepare('UPDATE push_quarantine SET error_message = ? WHERE id = ?');
+      for (const r of db.prepare('SELECT id, raw, error_message FROM push_quarantine').all() as Array<{
+        id: number;
+        raw: string | null;
+        error_message: string;
+      }>) {
+        let input: unknown;
+        try {
+          input = r.raw ? (JSON.parse(r.raw) as unknown) : undefined;
+        } catch {
+          input = undefined;
+        }
+        const masked = maskPersonalText(r.error_message, personalValuesOf(input));
+        if (masked !== r.error_message) {
+          update.run(masked, r.id);
+          changed++;
+        }
+      }
+    }
+    if (has('push_ledger')) {
+      const update = db.prepare('UPDATE push_ledger SET error = ? WHERE rowid = ?');
+      for (const r of db
+        .prepare('SELECT rowid AS ref, error FROM push_ledger WHERE error IS NOT NULL')
+        .all() as Array<{ ref: number; error: string }>) {
+        const masked = maskPersonalText(r.error);
+        if (masked !== r.error) {
+          update.run(masked, r.ref);
+          changed++;
+        }
+      }
+    }
+  })();
+  return changed;
 }
 
 /**

@@ -15,14 +15,23 @@ import {
 import { PiiTransformer } from './transform.js';
 import type { PiiPolicy } from './types.js';
 
+export {
+  ANONYMISED_REASON,
+  type AnonymisedRewrite,
+  looksAnonymised,
+  rewriteAnonymisedCopies,
+} from './anonymised.js';
 export { type CatalogueEntry, DEFAULT_CATALOGUE, PUSH_PERSONAL_FIELDS } from './catalogue.js';
 export {
+  type ControlStoreErasure,
   ERASURES_TABLE,
   type EraseOptions,
   type EraseReport,
   type EraseSubject,
+  eraseFromControlStore,
   eraseFromQuarantine,
   eraseFromTarget,
+  remaskStoredReasons,
 } from './erase.js';
 export { deriveHashKey, type HashKeySource, hashKeyId, loadHashKey } from './key.js';
 export { maskPersonalText, personalValuesOf } from './messages.js';
@@ -34,7 +43,19 @@ export {
   NO_POLICY,
   PiiPolicyError,
   parsePolicy,
+  parsePolicyDocument,
+  policyHashes,
 } from './policy.js';
+export {
+  type CandidatePurge,
+  candidatePurger,
+  ON_DELETE,
+  type OnDelete,
+  PURGE_REASON,
+  type PurgeReason,
+  parseOnDelete,
+  purgeDeletedCandidates,
+} from './purge.js';
 export { MASKED_TEXT, maskString, normalizeForHash, PiiTransformer, titleKey } from './transform.js';
 export * from './types.js';
 export { transformWebhookPayload, WEBHOOK_RECORD_STREAMS } from './webhooks.js';

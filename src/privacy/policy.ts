@@ -81,6 +81,26 @@ export function loadPolicyFile(file: string): PiiPolicy {
 }
 
 /** Parses a policy's text (YAML, of which JSON is a part); `file` names it in messages. */
+/**
+ * A policy given as a document rather than a file (`options.piiPolicy` of a server flow: the file's
+ * content as JSON). Its mistakes are named by `where` and the path inside it, without a line.
+ * @example parsePolicyDocument({ extends: 'default', streams: { candidates: { name: 'mask' } } }, 'options.piiPolicy')
+ * @throws PiiPolicyError `options.piiPolicy: streams.candidates.name: unknown action "scramble" (…)`
+ */
+export function parsePolicyDocument(document: unknown, where: string): PiiPolicy {
+  if (document === null || typeof document !== 'object' || Array.isArray(document))
+    throw new PiiPolicyError(
+      `${where}: expected none, default or a policy document (an object with extends, streams and customFields)`,
+    );
+  try {
+    return parsePolicy(JSON.stringify(document, null, 2), where);
+  } catch (error) {
+    if (!(error instanceof PiiPolicyError) || !error.message.startsWith(`${where}:`)) throw error;
+    // The line is the line of our own rendering of the document: meaningless to whoever sent it.
+    throw new PiiPolicyError(`${where}:${error.message.slice(where.length + 1).replace(/^\d+:/, '')}`);
+  }
+}
+
 export function parsePolicy(text: string, file: string): PiiPolicy {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });

@@ -60,10 +60,18 @@ const flowBase = {
   options: z
     .object({
       piiPolicy: z
-        .enum(['none', 'default'])
+        .union([z.enum(['none', 'default']), z.record(z.unknown())])
         .optional()
         .describe(
-          'personal data of a source flow: none (stored as Ashby sends it) or default (the fields of `ashpipe pii catalogue` hashed, masked or dropped before they are written)',
+          'personal data of a source flow: none (stored as Ashby sends it), default (the fields of `ashpipe pii catalogue` hashed, masked or dropped before they are written) or a policy document (a policy file as JSON: extends, streams, customFields)',
+        ),
+      // Checked by the flow routes (a 422 naming `options.onDelete`): a failed enum inside the flow union
+      // would only say "Invalid input".
+      onDelete: z
+        .string()
+        .optional()
+        .describe(
+          'source flows: soft or purge. A candidate deleted or merged away in Ashby is marked deleted (soft, the default) or erased with its applications, notes, feedback… as `ashpipe erase` does (purge)',
         ),
       quarantineRetentionDays: z
         .number()

@@ -5,7 +5,18 @@ import { installAnalytics, openAnalyticsTarget } from '../analytics/index.js';
 import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
-import { type HashKeySource, type PiiTransformer, resolvePiiPolicy } from '../privacy/index.js';
+import {
+  type HashKeySource,
+  type OnDelete,
+  type PiiPolicy,
+  PiiPolicyError,
+  type PiiTransformer,
+  parseOnDelete,
+  parsePolicyDocument,
+  policyHashes,
+  policyOf,
+  transformerFor,
+} from '../privacy/index.js';
 import { emptyPushCounts, type PushSummary, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
 import { IDENTITY_MAPPING, type Mapping } from '../push/mapping.js';
@@ -105,13 +116,15 @@ export function sourceRequestOptions(options: Record<string, unknown>): {
  * `requestsPerSecond` (cap on request starts per second, default none) and `concurrency` (requests in
  * flight at once, default 2); `analytics` (the views of `ashpipe analytics` installed after each run that
  * did not fail, as `sync --analytics`); `history` (stream names or `all`: every version kept in
- * `<stream>_history`, as `sync --history`).
+ * `<stream>_history`, as `sync --history`); `piiPolicy` ({@link flowPolicy}) and `onDelete`
+ * ({@link flowOnDelete}).
  */
 export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
 
 /**
  * The source engine, with where its PII policy finds the hash key (the home's master key): a flow whose
- * `options.piiPolicy` is `default` has its records hashed, masked or dropped before they are written.
+ * `options.piiPolicy` is `default` (or a document) has its records hashed, masked or dropped before they
+ * are written.
  */
 export function sourceEngine(hashKey?: HashKeySource): FlowEngine {
   return (flow, ctx) => runSource(flow, ctx, hashKey);
@@ -199,20 +212,57 @@ async function installFlowAnalytics(
   }
 }
 
+/**
+ * The policy `options.piiPolicy` names: `none` (or absent), `default`, or a policy document (what a policy
+ * file holds, as JSON: `{ "extends": "default", "streams": { "candidates": { "name": "mask" } } }`).
+ * @throws ValidationError (422) naming `options.piiPolicy` and the path of the mistake inside it
+ */
+export function flowPolicy(options: Record<string, unknown>): PiiPolicy {
+  const spec = options.piiPolicy;
+  if (spec === undefined || spec === 'none' || spec === 'default') return policyOf(spec ?? 'none');
+  try {
+    if (typeof spec === 'string')
+      throw new PiiPolicyError(
+        `options.piiPolicy: expected none, default or a policy document, got ${JSON.stringify(spec)}`,
+      );
+    return parsePolicyDocument(spec, 'options.piiPolicy');
+  } catch (error) {
+    if (!(error instanceof PiiPolicyError)) throw error;
+    // `options.piiPolicy: streams.candidates.name: unknown action…`: the path is the detail's.
+    const inner = /^options\.piiPolicy: ([\w.[\]*-]+): /.exec(error.message)?.[1];
+    throw new ValidationError(error.message, [
+      {
+        path: inner ? `options.piiPolicy.${inner}` : 'options.piiPolicy',
+        message: error.message.replace(/^options\.piiPolicy: (?:[\w.[\]*-]+: )?/, ''),
+      },
+    ]);
+  }
+}
+
 /** The flow's PII policy; `undefined` for none. */
 export function flowPiiPolicy(
   options: Record<string, unknown>,
   hashKey: HashKeySource | undefined,
 ): PiiTransformer | undefined {
-  const spec = options.piiPolicy;
-  if (spec === undefined || spec === 'none') return undefined;
-  if (spec !== 'default')
-    throw new ValidationError(`options.piiPolicy: expected none or default, got ${JSON.stringify(spec)}`, [
-      { path: 'options.piiPolicy', message: 'expected none or default' },
-    ]);
-  if (!hashKey)
+  const policy = flowPolicy(options);
+  if (!hashKey && policyHashes(policy))
     throw new Error('this server cannot hash personal data: it has no home to find the master key in');
-  return resolvePiiPolicy(spec, hashKey);
+  return transformerFor(policy, hashKey ?? Buffer.alloc(0));
+}
+
+/**
+ * `options.onDelete` of a source flow: `soft` (default) or `purge` (deleted and merged candidates are
+ * erased after each run and as their webhooks arrive, as `ashpipe erase` does).
+ * @throws ValidationError (422) naming `options.onDelete`
+ */
+export function flowOnDelete(options: Record<string, unknown>): OnDelete {
+  try {
+    return parseOnDelete(options.onDelete, 'options.onDelete');
+  } catch (error) {
+    throw new ValidationError(error instanceof Error ? error.message : String(error), [
+      { path: 'options.onDelete', message: 'expected soft or purge' },
+    ]);
+  }
 }
 
 async function runSource(
@@ -230,11 +280,13 @@ async function runSource(
   if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
   const requestOptions = sourceRequestOptions(config.options);
   const piiPolicy = flowPiiPolicy(config.options, hashKey);
+  const onDelete = flowOnDelete(config.options);
   const analytics = flowAnalytics(config.options, config.target);
   const history = flowHistory(config.options);
   const summary = await syncToTarget({
     ...(history ? { history } : {}),
     ...(piiPolicy ? { piiPolicy } : {}),
+    ...(onDelete === 'purge' ? { onDelete } : {}),
     apiKey: ctx.apiKey,
     baseUrl: ctx.baseUrl,
     target: targetString(config.target),

@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AshbyClient } from '../ashby/client.js';
 import type { PiiTransformer } from '../privacy/index.js';
+import { candidatePurger } from '../privacy/purge.js';
 import { openSink, type Sink } from '../sinks/index.js';
 import {
   type ApplierOptions,
@@ -20,7 +21,7 @@ import {
 } from '../webhooks/index.js';
 import type { AppEnv } from './auth.js';
 import type { ServerDeps } from './context.js';
-import { flowPiiPolicy, targetString } from './engines.js';
+import { flowOnDelete, flowPiiPolicy, targetString } from './engines.js';
 import { HttpError, NotFoundError } from './errors.js';
 import type { Flow } from './model.js';
 
@@ -97,6 +98,9 @@ export class WebhookHub {
         logger: this.deps.logger,
         ...this.options.applier,
         ...(pii ? { pii } : {}),
+        ...(flowOnDelete(flow.config.options) === 'purge'
+          ? { purge: candidatePurger(target, { logger: this.deps.logger }) }
+          : {}),
       });
       applier.start();
       return { target, sink, inbox, applier, pii };

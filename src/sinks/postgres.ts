@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -19,12 +20,11 @@ import {
   type ColumnDef,
   type ColumnMapRow,
   createTableSql,
-  encodeValue,
   fieldPath,
   fieldValue,
+  fits,
   isReferenceField,
   KEY_TYPE_NOTICE,
-  keyColumnValue,
   keyFits,
   keyPosition,
   layoutsFromRows,
@@ -45,15 +45,7 @@ import {
   temporalTypeOf,
 } from './layout.js';
 import { holderIsGone, type LockBackend, LockKeeper, type LockRecord, newLockRecord } from './locks.js';
-import {
-  customFieldEntries,
-  customFieldsPathOf,
-  dedupeByKey,
-  emptyUpsertResult,
-  objectIdOf,
-  passKey,
-  storableRecords,
-} from './records.js';
+import { customFieldsPathOf, dedupeByKey, emptyUpsertResult, passKey, storableRecords } from './records.js';
 import {
   ABANDONED_PASS_MS,
   CUSTOM_FIELD_VALUES_TABLE,
@@ -72,8 +64,35 @@ import {
   type UpsertResult,
 } from './types.js';
 
-/** PostgreSQL accepts at most 65535 bound parameters per statement; stay well below. */
-const MAX_PARAMS = 30_000;
+/** The parameters of a page statement, by name (a statement binds those its variant uses, in its order). */
+type PageParam = 'page' | 'now' | 'passId' | 'parent' | 'stream' | 'state' | 'objectType' | 'path';
+
+/** A page statement of one layout and variant: prepared once per connection under `name`. */
+interface PageStatement {
+  name: string;
+  text: string;
+  params: PageParam[];
+}
+
+/**
+ * A SQL string literal of `text` in which nothing but ASCII letters, digits and `_` is written as itself:
+ * every other character is a `\\uXXXX` / `\\UXXXXXXXX` escape of an E'' string (read the same whatever
+ * `standard_conforming_strings` says), so a field name from Ashby's data cannot change the SQL it is in.
+ */
+function escapedLiteral(text: string): string {
+  let out = '';
+  for (const char of text) {
+    if (/^[A-Za-z0-9_]$/.test(char)) out += char;
+    else {
+      const code = char.codePointAt(0) ?? 0;
+      out +=
+        code > 0xffff
+          ? `\\U${code.toString(16).padStart(8, '0')}`
+          : `\\u${code.toString(16).padStart(4, '0')}`;
+    }
+  }
+  return `E'${out}'`;
+}
 /** How long a lock whose recorded holder is gone may take to be freed by the server ending its session. */
 const DEAD_SESSION_WAIT_MS = 10_000;
 const DEAD_SESSION_POLL_MS = 100;
@@ -98,14 +117,33 @@ const types = {
   }) as typeof pg.types.getTypeParser,
 };
 
+/** The hex digits of the escapes jsonb refuses: U+0000 and the surrogates (JSON.stringify writes lowercase). */
+const UNSAFE_ESCAPE = /^(?:0000|d[89a-f][0-9a-f]{2})$/;
+
 /**
  * JSON text PostgreSQL's jsonb accepts: it cannot hold U+0000 or lone surrogates (which JSON.stringify
  * writes as `\u0000` / `\udXXX` escapes), so those become U+FFFD. An escape preceded by an odd number of
  * backslashes is literal text and is left alone.
  */
+
 export function jsonbSafe(json: string): string {
-  if (!json.includes('\\u')) return json;
-  return json.replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g, '$1\\ufffd');
+  // A scan from one `\u` to the next rather than a regular expression over the whole text: a page's JSON
+  // is hundreds of kilobytes and such escapes are rare.
+  let at = json.indexOf('\\u');
+  if (at < 0) return json;
+  let out = '';
+  let from = 0;
+  while (at >= 0) {
+    let before = at - 1;
+    while (before >= 0 && json.charCodeAt(before) === 92) before--;
+    // Preceded by an even number of backslashes, this one starts an escape.
+    if ((at - 1 - before) % 2 === 0 && UNSAFE_ESCAPE.test(json.slice(at + 2, at + 6))) {
+      out += `${json.slice(from, at)}\\ufffd`;
+      from = at + 6;
+    }
+    at = json.indexOf('\\u', at + 2);
+  }
+  return out + json.slice(from);
 }
 
 /** A parsed `postgres://` target. */
@@ -176,6 +214,10 @@ export class PostgresSink implements Sink {
   private readonly parentTables = new Set<string>();
   /** Per stream, where its custom field values were recorded to be (object type and path as JSON). */
   private readonly customFieldSources = new Map<string, string>();
+  /** Page statements by layout (a layout is replaced, not changed, when columns are added) and variant. */
+  private readonly pageStatements = new WeakMap<StreamLayout, Map<string, PageStatement>>();
+  /** {@link columnChecks} by layout. */
+  private readonly checks = new WeakMap<StreamLayout, Array<(record: Record<string, unknown>) => boolean>>();
   private readonly locks = new LockKeeper();
   /** Passes whose start this sink registered (or found registered) in a committed transaction. */
   private readonly registered = new Set<string>();
@@ -351,9 +393,8 @@ export class PostgresSink implements Sink {
       customFieldSource: string | undefined;
     };
     try {
+      const now = new Date().toISOString();
       outcome = await this.inTransaction(pool, async (client) => {
-        const now = new Date().toISOString();
-        const seq = await this.tick(client, shape.name, state, register);
         let current = this.layoutFor(shape);
         let page = allPage;
         let { layout, added, notices } = current.extend(page);
@@ -394,14 +435,17 @@ export class PostgresSink implements Sink {
           : undefined;
         if (history) await runHistoryPostgres(client, beforePage(history, state, keep, now));
         if (page.length > 0) {
-          const sighting = { passId: state.passId ?? null, seq };
-          await this.writeRecords(client, shape, layout, page, sighting, parent, now, result);
+          const sighting = { passId: state.passId ?? null, register };
+          const write = { sighting, parent, now, state: options.keepState ? undefined : state };
+          await this.writePage(client, shape, layout, page, write, result);
+        } else {
+          await this.tick(client, shape.name, state, register);
+          if (!options.keepState) await this.writeState(client, shape.name, state, now);
         }
         if (history) {
           const ids = pageIds(shape.primaryKey, page);
           await runHistoryPostgres(client, afterWrite(history, ids, state, keep, now));
         }
-        if (!options.keepState) await this.writeState(client, shape.name, state, now);
         return { result, layout, parentAdded, customFieldSource };
       });
     } catch (error) {
@@ -834,54 +878,138 @@ export class PostgresSink implements Sink {
     );
   }
 
-  private async writeRecords(
-    client: pg.PoolClient,
+  /**
+   * Writes a page in one statement (see {@link pageStatement}): the clock tick (and a full pass's start),
+   * the upsert, the custom field values of the records that changed and the stream state. The records go
+   * as one jsonb parameter, each with a string of flags saying which typed columns take its field (the
+   * values are read from the record by the server), so the client encodes each record once.
+   */
+  private async writePage(
+    db: pg.Pool | pg.PoolClient,
     shape: StreamShape,
     layout: StreamLayout,
     page: readonly Record<string, unknown>[],
-    sighting: { passId: string | null; seq: number },
-    parent: string | undefined,
-    now: string,
+    write: {
+      sighting: { passId: string | null; register: boolean };
+      parent: string | undefined;
+      now: string;
+      state: StreamState | undefined;
+    },
     result: UpsertResult,
   ): Promise<void> {
-    const table = this.t(layout.table);
-    const { passId, seq } = sighting;
-    const keys = layout.keyColumns;
-    const raws = page.map((record) => jsonbSafe(JSON.stringify(record)));
-    const keyArrays = keys.map((c) =>
-      page.map((record) => keyColumnValue(shape.name, c, record, 'postgres')),
-    );
-
-    // What is stored now, for the counts: jsonb equality ignores key order and number formatting.
-    const unnest = keys.map((c, i) => `$${i + 1}::${sqlType(c.type, 'postgres')}[]`).join(', ');
-    const pAliases = keys.map((_, i) => `k${i}`);
-    const join = keys.map((c, i) => `t.${quoteIdent(c.column)} = p.k${i}`).join(' AND ');
-    const { rows } = await client.query<{ i: number; same: boolean; deleted: boolean }>(
-      `SELECT p.i::int AS i, t."_ashpipe_raw" = p.raw::jsonb AS same, t."_ashpipe_deleted_at" IS NOT NULL AS deleted
-       FROM unnest(${unnest}, $${keys.length + 1}::text[]) WITH ORDINALITY AS p(${pAliases.join(', ')}, raw, i)
-       JOIN ${table} t ON ${join}`,
-      [...keyArrays, raws],
-    );
-    const existing = new Map(rows.map((r) => [r.i - 1, r]));
-    const changed: number[] = [];
-    page.forEach((_, index) => {
-      const row = existing.get(index);
-      if (!row) result.inserted++;
-      else if (row.deleted) result.undeleted++;
-      else if (row.same) {
-        result.unchanged++;
-        return;
-      } else result.updated++;
-      changed.push(index);
+    const { sighting, parent, now, state } = write;
+    const statement = this.pageStatement(shape, layout, {
+      parent: parent !== undefined,
+      register: sighting.register && sighting.passId !== null,
+      state: state !== undefined,
     });
+    const checks = this.columnChecks(layout);
+    const rows: Array<[string, Record<string, unknown>]> = page.map((record) => {
+      let flags = '';
+      for (const check of checks) flags += check(record) ? '1' : '0';
+      return [flags, record];
+    });
+    const values: Record<PageParam, unknown> = {
+      page: jsonbSafe(JSON.stringify(rows)),
+      now,
+      passId: sighting.passId,
+      parent: parent !== undefined && fits('text', parent, 'postgres') ? parent : null,
+      stream: shape.name,
+      state: state === undefined ? null : JSON.stringify(state),
+      objectType: shape.customFieldsObjectType ?? null,
+      path: customFieldsPathOf(shape),
+    };
+    const { rows: counts } = await db.query<{
+      n: number;
+      existing: number;
+      undeleted: number;
+      unchanged: number;
+    }>({ name: statement.name, text: statement.text, values: statement.params.map((p) => values[p]) });
+    const count = counts[0] ?? { n: 0, existing: 0, undeleted: 0, unchanged: 0 };
+    result.inserted += count.n - count.existing;
+    result.undeleted += count.undeleted;
+    result.unchanged += count.unchanged;
+    result.updated += count.existing - count.undeleted - count.unchanged;
+  }
 
-    // Without a parent the stored one is left alone; with one, every row of the page takes it (last wins).
+  /**
+   * Per column of `layout`, whether a record's field goes into it (`fits`, as `encodeValue` would store it
+   * rather than NULL; key columns always do), built once per layout.
+   */
+  private columnChecks(layout: StreamLayout): Array<(record: Record<string, unknown>) => boolean> {
+    const cached = this.checks.get(layout);
+    if (cached) return cached;
+    const keyFields = new Set(layout.primaryKey);
+    const checks = layout.columns.map((c): ((record: Record<string, unknown>) => boolean) => {
+      if (keyFields.has(c.field)) return () => true;
+      const { field, type } = c;
+      if (isReferenceField(field)) return (record) => fits(type, fieldValue(record, field), 'postgres');
+      return (record) => {
+        const value = record[field];
+        return value !== undefined && value !== null && fits(type, value, 'postgres');
+      };
+    });
+    this.checks.set(layout, checks);
+    return checks;
+  }
+
+  /**
+   * The statement writing a page of `layout`, built once per layout and variant and prepared under a name
+   * derived from its text (a connection prepares it on first use and reuses it for every later page).
+   * What is stored before is read by the same statement (`old`: the sub-statements of a WITH see the table
+   * as it was), which gives the counts and the records whose custom field values are replaced.
+   */
+  private pageStatement(
+    shape: StreamShape,
+    layout: StreamLayout,
+    variant: { parent: boolean; register: boolean; state: boolean },
+  ): PageStatement {
+    const key = `${variant.parent}:${variant.register}:${variant.state}:${shape.customFieldsObjectType ?? ''}`;
+    let byVariant = this.pageStatements.get(layout);
+    if (!byVariant) {
+      byVariant = new Map();
+      this.pageStatements.set(layout, byVariant);
+    }
+    const cached = byVariant.get(key);
+    if (cached) return cached;
+    const params: PageParam[] = [];
+    const $ = (name: PageParam): string => {
+      const at = params.indexOf(name);
+      if (at >= 0) return `$${at + 1}`;
+      params.push(name);
+      return `$${params.length}`;
+    };
+    const table = this.t(layout.table);
+    const keys = layout.keyColumns;
+    const keyFields = new Set(layout.primaryKey);
+    // A column's value read from the record (`from`: the jsonb of the record) as its column type.
+    const read = (c: ColumnDef, from: string): string => {
+      const path = fieldPath(c.field).map(escapedLiteral);
+      const last = path.pop();
+      const at = [from, ...path].join(' -> ');
+      if (c.type === 'json') return `${at} -> ${last}`;
+      const text = `${at} ->> ${last}`;
+      return c.type === 'text' ? text : `(${text})::${sqlType(c.type, 'postgres')}`;
+    };
+    const keyOf = (c: ColumnDef) => `k${keys.indexOf(c)}`;
+    const values = layout.columns.map((c, i) =>
+      keyFields.has(c.field)
+        ? `r.${keyOf(c)}`
+        : `CASE WHEN substr(r.f, ${i + 1}, 1) = '1' THEN ${read(c, 'r.raw')} END`,
+    );
     const columns = [
       ...layout.columns.map((c) => c.column),
       ...META_COLUMNS,
-      ...(parent === undefined ? [] : [PARENT_COLUMN]),
+      ...(variant.parent ? [PARENT_COLUMN] : []),
     ];
-    const parentValue = parent === undefined ? undefined : encodeValue('text', parent, 'postgres');
+    values.push(
+      'r.raw',
+      `${$('now')}::timestamptz`,
+      'NULL::timestamptz',
+      `${$('passId')}::text`,
+      '(SELECT seq FROM s)',
+    );
+    if (variant.parent) values.push(`${$('parent')}::text`);
     const keyNames = new Set(keys.map((c) => c.column));
     const updates = columns
       .filter((c) => !keyNames.has(c))
@@ -892,39 +1020,59 @@ export class PostgresSink implements Sink {
           : `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`,
       )
       .join(', ');
-    const keyFields = new Set(layout.primaryKey);
-    const perRow = columns.length;
-    const rowsPerStatement = Math.max(1, Math.floor(MAX_PARAMS / perRow));
-    for (let start = 0; start < page.length; start += rowsPerStatement) {
-      const params: unknown[] = [];
-      const tuples: string[] = [];
-      for (let index = start; index < Math.min(page.length, start + rowsPerStatement); index++) {
-        const record = page[index] ?? {};
-        const base = params.length;
-        for (const c of layout.columns) {
-          const value = keyFields.has(c.field)
-            ? keyColumnValue(shape.name, c, record, 'postgres')
-            : encodeValue(c.type, fieldValue(record, c.field), 'postgres');
-          params.push(c.type === 'json' && typeof value === 'string' ? jsonbSafe(value) : value);
-        }
-        params.push(raws[index], now, null, passId, seq);
-        if (parent !== undefined) params.push(parentValue);
-        tuples.push(`(${columns.map((_, i) => `$${base + i + 1}`).join(', ')})`);
-      }
-      await client.query(
-        `INSERT INTO ${table} AS t (${columns.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}
-         ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates}`,
-        params,
+    const ctes = [`s AS (SELECT nextval(${escapedLiteral(this.t('_ashpipe_clock'))}::regclass) AS seq)`];
+    if (variant.register) {
+      ctes.push(
+        `reg AS (INSERT INTO ${this.t('_ashpipe_passes')} (stream, pass_id, start_seq, started_at) SELECT ${$('stream')}::text, ${$('passId')}::text, seq, now() FROM s ON CONFLICT (stream, pass_id) DO NOTHING)`,
       );
     }
-
-    if (shape.customFieldsObjectType && changed.length > 0) {
-      await this.writeCustomFields(
-        client,
-        shape,
-        changed.map((i) => page[i] ?? {}),
+    ctes.push(
+      `p AS (SELECT x.ord, x.e ->> 0 AS f, x.e -> 1 AS raw FROM jsonb_array_elements(${$('page')}::jsonb) WITH ORDINALITY AS x(e, ord))`,
+      `r AS (SELECT p.ord, p.f, p.raw${keys.map((c) => `, ${read(c, 'p.raw')} AS ${keyOf(c)}`).join('')} FROM p)`,
+      `old AS (SELECT r.ord, t."_ashpipe_raw" = r.raw AS same, t."_ashpipe_deleted_at" IS NOT NULL AS deleted FROM r JOIN ${table} AS t ON ${keys.map((c) => `t.${quoteIdent(c.column)} = r.${keyOf(c)}`).join(' AND ')})`,
+      `up AS (INSERT INTO ${table} AS t (${columns.map(quoteIdent).join(', ')}) SELECT ${values.join(', ')} FROM r
+        ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates})`,
+    );
+    if (shape.customFieldsObjectType !== undefined) {
+      const cfv = this.t(CUSTOM_FIELD_VALUES_TABLE);
+      // As postgresCustomFieldBackfillSql reads them (and customFieldEntries): the last of a repeated id wins.
+      ctes.push(
+        `ch AS (SELECT r.raw, CASE WHEN jsonb_typeof(r.raw -> 'id') IN ('string', 'number') THEN r.raw ->> 'id' ELSE jsonb_build_array(${keys
+          .map(keyOf)
+          .map((k) => `r.${k}`)
+          .join(', ')})::text END AS object_id, r.ord
+          FROM r LEFT JOIN old AS o ON o.ord = r.ord WHERE o.ord IS NULL OR o.deleted OR NOT o.same)`,
+        `cf AS (SELECT DISTINCT ON (object_id, field_id) object_id, field_id, title, value FROM (
+          SELECT ch.object_id, e.item ->> 'id' AS field_id, CASE jsonb_typeof(e.item -> 'title') WHEN 'string' THEN e.item ->> 'title' END AS title,
+            coalesce(e.item -> 'value', 'null'::jsonb) AS value, ch.ord, e.n
+          FROM ch CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(ch.raw #> ${$('path')}::text[]) WHEN 'array' THEN ch.raw #> ${$('path')}::text[] ELSE '[]'::jsonb END) WITH ORDINALITY AS e(item, n)
+          WHERE jsonb_typeof(e.item) = 'object' AND jsonb_typeof(e.item -> 'id') = 'string' AND e.item ->> 'id' <> ''
+        ) AS v ORDER BY object_id, field_id, ord DESC, n DESC)`,
+        // An object's values that are no longer there go; the others are replaced in place (disjoint rows,
+        // so the two sub-statements cannot step on each other).
+        `cfd AS (DELETE FROM ${cfv} AS c USING ch WHERE c.object_type = ${$('objectType')}::text AND c.object_id = ch.object_id
+          AND NOT EXISTS (SELECT 1 FROM cf WHERE cf.object_id = c.object_id AND cf.field_id = c.field_id))`,
+        `cfi AS (INSERT INTO ${cfv} (object_type, object_id, field_id, title, value) SELECT ${$('objectType')}::text, object_id, field_id, title, value FROM cf
+          ON CONFLICT (object_type, object_id, field_id) DO UPDATE SET title = EXCLUDED.title, value = EXCLUDED.value)`,
       );
     }
+    if (variant.state) {
+      ctes.push(
+        `st AS (INSERT INTO ${this.t('_ashpipe_state')} (stream, state, updated_at) VALUES (${$('stream')}::text, ${$('state')}::jsonb, ${$('now')}::timestamptz)
+          ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at)`,
+      );
+    }
+    const text = `WITH ${ctes.join(',\n')}
+SELECT count(*)::int AS n, count(o.ord)::int AS existing, (count(*) FILTER (WHERE o.deleted))::int AS undeleted,
+  (count(*) FILTER (WHERE o.same AND NOT o.deleted))::int AS unchanged
+FROM r LEFT JOIN old AS o ON o.ord = r.ord`;
+    const statement = {
+      name: `ashpipe_page_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`,
+      text,
+      params,
+    };
+    byVariant.set(key, statement);
+    return statement;
   }
 
   /**
@@ -959,43 +1107,6 @@ export class PostgresSink implements Sink {
       [shape.name, objectType, JSON.stringify(path)],
     );
     return source;
-  }
-
-  private async writeCustomFields(
-    client: pg.PoolClient,
-    shape: StreamShape,
-    records: readonly Record<string, unknown>[],
-  ): Promise<void> {
-    const objectType = shape.customFieldsObjectType;
-    const table = this.t('custom_field_values');
-    const ids = records.map((r) => objectIdOf(shape, r));
-    await client.query(`DELETE FROM ${table} WHERE object_type = $1 AND object_id = ANY($2::text[])`, [
-      objectType,
-      ids.map(pgText),
-    ]);
-    const values: unknown[][] = [];
-    records.forEach((record, i) => {
-      for (const entry of customFieldEntries(record, customFieldsPathOf(shape))) {
-        // Ids and titles are Ashby's data: a NUL in one must not fail the page (PostgreSQL text cannot hold it).
-        values.push([
-          objectType,
-          pgText(ids[i] ?? ''),
-          pgText(entry.fieldId),
-          entry.title === null ? null : pgText(entry.title),
-          jsonbSafe(JSON.stringify(entry.value)),
-        ]);
-      }
-    });
-    const perStatement = Math.floor(MAX_PARAMS / 5);
-    for (let start = 0; start < values.length; start += perStatement) {
-      const chunk = values.slice(start, start + perStatement);
-      const params = chunk.flat();
-      const tuples = chunk.map((_, r) => `(${[1, 2, 3, 4, 5].map((i) => `$${r * 5 + i}`).join(', ')})`);
-      await client.query(
-        `INSERT INTO ${table} (object_type, object_id, field_id, title, value) VALUES ${tuples.join(', ')}`,
-        params,
-      );
-    }
   }
 
   private async writeState(

@@ -61,6 +61,8 @@ export interface RunContext {
   stopAll(error: NonNullable<StreamResult['error']>): void;
   /** The PII policy records go through before they are written; `undefined` stores them as read. */
   pii: PiiTransformer | undefined;
+  /** Collects candidates anonymised in Ashby since their row was written (`SyncOptions.anonymised`). */
+  anonymised?: Set<string> | undefined;
 }
 
 /** The counts of one stream, turned into its {@link StreamResult} at the end. */

@@ -98,6 +98,13 @@ export interface SyncOptions {
    * @example ['applications', 'candidates']
    */
   history?: readonly string[];
+  /**
+   * Receives the ids of candidates Ashby anonymised during this run: their stored record had an email
+   * address or phone number, the one written now has neither (`onDelete: 'purge'` rewrites their older
+   * copies and overwrites the freed space).
+   * @default not collected
+   */
+  anonymised?: Set<string>;
   /** Counts requests, retries and 429s per endpoint; wire its `onEvent` into the client. */
   counters?: EndpointCounters;
   /** Stops the run; streams in flight end as `aborted`. */
@@ -151,6 +158,7 @@ export async function runSync(options: SyncOptions): Promise<SyncSummary> {
   );
   const ctx: RunContext = {
     pii: options.piiPolicy,
+    anonymised: options.anonymised,
     client: options.client,
     sink: options.sink,
     settings,

@@ -2,6 +2,7 @@
  * Pages on their way from Ashby to the sink: read one ahead, screened (records without a usable key are
  * rejected, confidential ones dropped), then committed with the stream's state in one transaction.
  */
+import { looksAnonymised } from '../privacy/anonymised.js';
 import type { PageParent, StreamLock, StreamShape, StreamState } from '../sinks/index.js';
 import type { ConfidentialContext, ResolvedStream } from '../streams/index.js';
 import { type RunContext, type StreamTally, shapeOf } from './context.js';
@@ -155,6 +156,7 @@ export class StreamWriter {
     }
     next = withHistory(next, ctx.settings.history.has(stream.name));
     const stored = pii ? page.kept.map((r) => pii.record(stream.name, r)) : page.kept;
+    if (ctx.anonymised && stream.name === 'candidates') await noteAnonymised(ctx, this.shape, stored);
     const r = await ctx.sink.upsertPage(this.shape, stored, next, parent ? { parent } : {});
     tally.pages++;
     tally.records += page.kept.length;
@@ -183,5 +185,23 @@ export class StreamWriter {
     );
     const { deleted } = await this.ctx.sink.finishFullPass(this.shape, state.passId ?? '', final);
     this.tally.deleted += deleted;
+  }
+}
+
+/** The candidates of a page whose stored row had contact details and whose new record has none. */
+async function noteAnonymised(
+  ctx: RunContext,
+  shape: StreamShape,
+  records: ReadonlyArray<Record<string, unknown>>,
+): Promise<void> {
+  const ids = records
+    .filter(looksAnonymised)
+    .map((r) => r.id)
+    .filter((id): id is string => typeof id === 'string');
+  if (ids.length === 0) return;
+  const before = await ctx.sink.readStored(shape, ids);
+  for (const id of ids) {
+    const old = before.get(id);
+    if (old && !looksAnonymised(old.record)) ctx.anonymised?.add(id);
   }
 }

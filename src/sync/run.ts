@@ -1,9 +1,12 @@
 import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../ashby/index.js';
+import { rewriteAnonymisedCopies } from '../privacy/anonymised.js';
+import { candidatePurger, type OnDelete, purgeDeletedCandidates } from '../privacy/purge.js';
 import type { PiiTransformer } from '../privacy/transform.js';
-import { type OutputMode, openSink } from '../sinks/index.js';
+import { type OutputMode, openSink, type Sink } from '../sinks/index.js';
 import type { ResolvedStream } from '../streams/index.js';
 import { defined } from '../util/defined.js';
 import type { Logger } from '../util/logger.js';
+import { redact } from '../util/redact.js';
 import { EndpointCounters } from './counters.js';
 import { runSync } from './engine.js';
 import type { RefreshAfter } from './refresh.js';
@@ -67,6 +70,15 @@ export interface SyncRunOptions {
    * @default none
    */
   piiPolicy?: PiiTransformer;
+  /**
+   * What a candidate deleted in Ashby leaves in the target: `soft` marks its row deleted; `purge` erases
+   * every soft-deleted candidate after the run (gone from a full pass, merged, deleted by a webhook) as
+   * `ashpipe erase` does, with an erasure record per reason, and rewrites the older copies (JSONL lines,
+   * history versions) of candidates Ashby anonymised.
+   * @default 'soft'
+   * @example 'purge'
+   */
+  onDelete?: OnDelete;
   /** Receives the run's events (streams starting and ending, pages, warnings), e.g. for a progress display. */
   onEvent?: (event: SyncEvent) => void;
   /**
@@ -111,8 +123,10 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
     ...(options.outputMode ? { outputMode: options.outputMode } : {}),
   });
   await sink.open();
+  const startedAt = new Date().toISOString();
+  const anonymised = new Set<string>();
   try {
-    return await runSync({
+    const summary = await runSync({
       client,
       sink,
       streams: options.streams,
@@ -131,11 +145,51 @@ export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary
         piiPolicy: options.piiPolicy,
         history: options.history,
       }),
+      ...(options.onDelete === 'purge' ? { anonymised } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
+    // A stopped run stops: the rows stay soft-deleted and the next run purges them.
+    if (options.onDelete !== 'purge' || options.signal?.aborted) return summary;
+    return await purgeAfterRun(summary, sink, options, startedAt, anonymised);
   } finally {
     await sink.close();
+  }
+}
+
+/** `onDelete: 'purge'`: the soft-deleted candidates erased; a failure is the run's (exit code 3), not lost. */
+async function purgeAfterRun(
+  summary: SyncSummary,
+  sink: Sink,
+  options: SyncRunOptions,
+  startedAt: string,
+  anonymised: ReadonlySet<string>,
+): Promise<SyncSummary> {
+  try {
+    const purge = candidatePurger(options.target, options.logger ? { logger: options.logger } : {});
+    const reports = await purgeDeletedCandidates(sink, purge, startedAt);
+    const rewrite = await rewriteAnonymisedCopies(options.target, sink, anonymised);
+    if (rewrite.candidateIds.length > 0)
+      options.logger?.info('older copies of anonymised candidates rewritten', {
+        candidates: rewrite.candidateIds.length,
+        tables: rewrite.tables,
+      });
+    return {
+      ...summary,
+      purged: {
+        candidates: reports.reduce((n, r) => n + r.candidateIds.length, 0),
+        applications: reports.reduce((n, r) => n + r.applicationIds.length, 0),
+        anonymised: rewrite.candidateIds.length,
+      },
+    };
+  } catch (error) {
+    const message = redact(error instanceof Error ? error.message : String(error));
+    options.logger?.error('purge of deleted candidates failed', { error: message });
+    return {
+      ...summary,
+      exitCode: summary.exitCode === 0 ? 3 : summary.exitCode,
+      purged: { candidates: 0, applications: 0, error: message },
+    };
   }
 }

@@ -83,6 +83,11 @@ export interface SyncSummary {
   };
   /** Set when the whole run stopped (authentication failure). */
   fatal?: { code?: string; message: string; requestId?: string };
+  /**
+   * Set by a run with `onDelete: 'purge'`: candidates erased after the run (and their applications),
+   * anonymised candidates whose older copies were rewritten, and why the purge failed when it did (the rows stay soft-deleted; the next run tries again; exit code 3).
+   */
+  purged?: { candidates: number; applications: number; anonymised?: number; error?: string };
 }
 
 /** Progress of a run, for live lines and logs. */

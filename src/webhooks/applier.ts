@@ -7,6 +7,7 @@ import { findEndpoint } from '../ashby/catalogue.js';
 import { AshbyNotFoundError } from '../ashby/errors.js';
 import { pageRequestBody } from '../ashby/paginate.js';
 import type { PiiTransformer } from '../privacy/index.js';
+import { type CandidatePurge, PURGE_REASON, type PurgeReason } from '../privacy/purge.js';
 import type { Sink, StoredRecord, StreamShape } from '../sinks/index.js';
 import { findStream } from '../streams/index.js';
 import { shapeOf } from '../sync/context.js';
@@ -36,6 +37,13 @@ export interface ApplierOptions {
    * @default none
    */
   pii?: PiiTransformer;
+  /**
+   * `--on-delete purge`: candidates a `candidateDelete` deletes, and the deleted side of a `candidateMerge`,
+   * are erased after their soft delete is written (`candidatePurger(target)`); a failed purge retries the
+   * events.
+   * @default none: the rows stay soft-deleted
+   */
+  purge?: CandidatePurge;
   logger?: Logger;
   /**
    * Failed applies of one event before it is parked (kept, shown, no longer retried).
@@ -304,6 +312,7 @@ export class WebhookApplier {
         for (const f of m.values()) for (const a of f.events) failed.set(a, reason);
       }
     }
+    await this.purgeDeleted(finals.get('candidates'), failed);
     const now = this.now().getTime();
     return events.map((e): Settlement => {
       const parkReason = parked.get(e.actionId);
@@ -315,6 +324,31 @@ export class WebhookApplier {
       this.options.logger?.warn('webhook event will be retried', { action: e.action, error, delayMs: delay });
       return { actionId: e.actionId, outcome: 'retry', error, retryAt: new Date(now + delay).toISOString() };
     });
+  }
+
+  /** `onDelete: purge`: the candidates this batch deleted are erased; a failure retries their events. */
+  private async purgeDeleted(
+    finals: Map<string, Final> | undefined,
+    failed: Map<string, string>,
+  ): Promise<void> {
+    const purge = this.options.purge;
+    if (!purge || !finals) return;
+    const byReason = new Map<PurgeReason, { ids: string[]; events: string[] }>();
+    for (const [id, f] of finals) {
+      if (f.kind !== 'delete' || [...f.events].some((a) => failed.has(a))) continue;
+      const reason: PurgeReason = f.mergedInto !== undefined ? PURGE_REASON.merged : PURGE_REASON.deleted;
+      const group = byReason.get(reason) ?? { ids: [], events: [] };
+      group.ids.push(id);
+      group.events.push(...f.events);
+      byReason.set(reason, group);
+    }
+    for (const [reason, group] of byReason) {
+      try {
+        await purge(group.ids, reason);
+      } catch (error) {
+        for (const a of group.events) failed.set(a, `purge failed: ${reasonOf(error)}`);
+      }
+    }
   }
 
   /** Every record of the stream's list endpoint with `filter`, all pages, in the stream's own request. */

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { openSqlite } from '../../src/util/sqlite.js';
 import { runCli } from '../support/cli.js';
+import { canary, filesUnder, foundIn, plantCanary } from './helpers.js';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-pii-cli-'));
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
@@ -90,5 +91,51 @@ describe('ashpipe sync --pii-policy', () => {
     const warnings = changed.err.split('\n').filter((l) => l.includes('PII policy changed'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('rows stored before keep the old form until re-synced with --full-refresh');
+  });
+
+  it('--on-delete: a bad value exits 2 naming it; purge erases a deleted candidate and says so', async () => {
+    const db = path.join(dir, 'purge.db');
+    const bad = await runCli(['sync', '--to', `sqlite:${db}`, '--on-delete', 'shred'], env());
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--on-delete: expected soft or purge, got "shred"');
+    const receive = await runCli(
+      ['webhooks', 'receive', '--to', `sqlite:${db}`, '--insecure-no-signature', '--on-delete', 'shred'],
+      env(),
+    );
+    expect(receive.code).toBe(2);
+    expect(receive.err).toContain('--on-delete: expected soft or purge, got "shred"');
+    const person = canary('c11', 'Cli');
+    const { candidateId } = plantCanary(sandbox, 2, person);
+    const gone = { id: candidateId };
+    const args = ['sync', '--to', `sqlite:${db}`, '--streams', 'candidates', '--on-delete', 'purge'];
+    expect((await runCli(args, env())).code).toBe(0);
+    const files = () =>
+      Buffer.concat(
+        [
+          ...filesUnder(home),
+          ...fs
+            .readdirSync(dir)
+            .filter((f) => f.startsWith('purge.db'))
+            .map((f) => path.join(dir, f)),
+        ].map((f) => fs.readFileSync(f)),
+      );
+    expect(foundIn(files(), person)).toHaveLength(3);
+    sandbox.mutate.deleteCandidate(candidateId);
+    const r = await runCli([...args, '--full-refresh'], env());
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('purged 1 deleted candidate and 0 applications');
+    const d = openSqlite(db);
+    try {
+      expect(d.prepare('SELECT count(*) AS n FROM candidates WHERE id = ?').get(String(gone?.id))).toEqual({
+        n: 0,
+      });
+      expect(d.prepare('SELECT reason FROM _ashpipe_erasures').all()).toEqual([
+        { reason: 'gone from full pass' },
+      ]);
+    } finally {
+      d.close();
+    }
+    // Not in the database file, nor in the home: the control store and the run logs.
+    expect(foundIn(files(), person)).toEqual([]);
   });
 });

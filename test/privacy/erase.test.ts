@@ -3,91 +3,23 @@
  * the JSONL directory and its webhook inbox) finds none of the person's name, email or phone; every other
  * row is as it was; an erasure record without personal data says what went.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_DB_FILE, openControlStore } from '../../src/control/store.js';
-import { addQuarantine } from '../../src/push/ledger.js';
+import { addQuarantine, ensurePending, getLedgerEntry, markDone } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { selectStreams } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
 import { inboxFor, receiveDelivery } from '../../src/webhooks/index.js';
 import { runCli } from '../support/cli.js';
 import { DIALECTS, makeTarget, type TestTarget, withSink } from '../sync/helpers.js';
+import { foundIn, plantCanary, type Rec, snapshot, targetBytes, theirRows } from './helpers.js';
 
 const EVERY_STREAM = selectStreams({ streams: ['all'] });
 const fast = { limit: 6, backoffBaseMs: 5, backoffLimitMs: 20, jitter: false };
-
-function filesUnder(root: string): string[] {
-  if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(root, e.name);
-    return e.isDirectory() ? filesUnder(p) : e.isFile() ? [p] : [];
-  });
-}
-
-function targetBytes(t: TestTarget): Buffer {
-  if (t.dialect === 'postgres') {
-    const url = new URL(t.target);
-    const schema = url.searchParams.get('schema') ?? 'public';
-    url.search = '';
-    return execFileSync('pg_dump', ['--no-owner', '--schema', schema, url.toString()], {
-      maxBuffer: 512 * 1024 * 1024,
-    });
-  }
-  const dir =
-    t.dialect === 'sqlite' ? path.dirname(t.target.slice('sqlite:'.length)) : t.target.slice('jsonl:'.length);
-  return Buffer.concat(filesUnder(dir).map((f) => fs.readFileSync(f)));
-}
-
-type Rec = Record<string, unknown>;
-
-/**
- * The person's rows: their candidate and applications, and, round after round, every row read for one of
- * the rows found so far or naming one by candidateId, applicationId, interviewScheduleId or offerId.
- */
-function theirRows(tables: Map<string, Rec[]>, candidate: string, apps: Set<string>): Set<Rec> {
-  const ids = new Set([candidate, ...apps]);
-  const out = new Set<Rec>();
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [table, rows] of tables) {
-      for (const row of rows) {
-        if (out.has(row)) continue;
-        const raw = JSON.parse(String(row._ashpipe_raw)) as Rec;
-        const own =
-          table === 'candidates'
-            ? raw.id === candidate
-            : table === 'applications' && apps.has(String(raw.id));
-        const refs = [
-          row._ashpipe_parent_id,
-          raw.candidateId,
-          raw.applicationId,
-          raw.interviewScheduleId,
-          raw.offerId,
-          (raw.candidate as Rec | undefined)?.id,
-        ];
-        if (!own && !refs.some((v) => typeof v === 'string' && ids.has(v))) continue;
-        out.add(row);
-        grew = true;
-        if (typeof raw.id === 'string') ids.add(raw.id);
-      }
-    }
-  }
-  return out;
-}
-
-async function snapshot(target: string): Promise<Map<string, Rec[]>> {
-  return withSink(target, async (sink) => {
-    const out = new Map<string, Rec[]>();
-    for (const table of await sink.listTables())
-      if (table !== 'custom_field_values') out.set(table, await sink.readRows(table));
-    return out;
-  });
-}
 
 describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
   let sandbox: Sandbox;
@@ -99,24 +31,13 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
     email: `erase.${tag}@privacy.example.net`,
     phone: `+44 7700 ${String(Number.parseInt(tag, 16) % 1_000_000).padStart(6, '0')}`,
   };
+  const oldReasonEmail = `third.${tag}@example.com`;
   let candidateId: string;
   let apps: Set<string>;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ scale: 40, seed: 5 });
-    const candidate = sandbox.world.at('candidate', 4);
-    if (!candidate) throw new Error('no candidate 4');
-    candidateId = String(candidate.id);
-    apps = new Set(candidate.applicationIds as string[]);
-    const email = { value: person.email, type: 'Personal', isPrimary: true };
-    const phone = { value: person.phone, type: 'Personal', isPrimary: true };
-    sandbox.mutate.updateCandidate(candidateId, {
-      name: person.name,
-      primaryEmailAddress: email,
-      emailAddresses: [email],
-      primaryPhoneNumber: phone,
-      phoneNumbers: [phone],
-    });
+    ({ candidateId, apps } = plantCanary(sandbox, 4, person));
     t = await makeTarget(dialect);
     const summary = await syncToTarget({
       apiKey: 'sandbox-full',
@@ -157,6 +78,18 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
           raw: { name: key === 'a' ? person.name : 'Someone Else', email },
         });
       }
+      // A reason stored before reasons were masked quotes a third person's address as it was.
+      store.db
+        .prepare('UPDATE push_quarantine SET error_message = ? WHERE record_key = ?')
+        .run(`Ashby refused: "${oldReasonEmail}" is taken`, 'b');
+      // The exactly-once ledger knows both people by their address (the key of candidate.create).
+      for (const [email, id] of [
+        [person.email, candidateId],
+        [`someone.else.${tag}@example.org`, `other-${tag}`],
+      ] as const) {
+        ensurePending(store.db, 'candidate.create', email, `run-${tag}`);
+        markDone(store.db, 'candidate.create', email, id, 'created');
+      }
     } finally {
       store.close();
     }
@@ -167,8 +100,7 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  const found = () =>
-    [person.name, person.email, person.phone].filter((n) => targetBytes(t).includes(Buffer.from(n)));
+  const found = () => foundIn(targetBytes(t), person);
 
   it('--dry-run lists what would go and changes nothing', async () => {
     expect(found()).toEqual([person.name, person.email, person.phone]);
@@ -224,6 +156,24 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
     expect(control.includes(Buffer.from(person.email))).toBe(false);
     expect(control.includes(Buffer.from(person.name))).toBe(false);
     expect(control.includes(Buffer.from(`someone.else.${tag}@example.org`))).toBe(true);
+    // Their ledger entry went; the other person's is still there and still done (pushed exactly once).
+    expect(r.out).toContain('push ledger: 1 entry erased');
+    expect(control.includes(Buffer.from(candidateId))).toBe(false);
+    expect(control.includes(Buffer.from(oldReasonEmail))).toBe(false);
+    const store = openControlStore(home);
+    try {
+      expect(getLedgerEntry(store.db, 'candidate.create', person.email)).toBeUndefined();
+      expect(getLedgerEntry(store.db, 'candidate.create', `someone.else.${tag}@example.org`)).toMatchObject({
+        state: 'done',
+        ashbyId: `other-${tag}`,
+      });
+      const reason = store.db
+        .prepare('SELECT error_message AS m FROM push_quarantine WHERE record_key = ?')
+        .get('b') as { m: string };
+      expect(reason.m).toBe('Ashby refused: "***@example.com" is taken');
+    } finally {
+      store.close();
+    }
     // The erasure record names ids, never the address.
     const record = targetBytes(t);
     expect(record.includes(Buffer.from('request 42'))).toBe(true);

@@ -7,7 +7,9 @@ import {
   defaultPolicy,
   loadPolicyFile,
   PiiPolicyError,
+  parseOnDelete,
   parsePolicy,
+  parsePolicyDocument,
   policyFingerprint,
   transformerFor,
 } from '../../src/privacy/index.js';
@@ -209,5 +211,31 @@ describe('docs/privacy.md', () => {
       { id: 'cf2', title: 'Seniority', value: 'Senior' },
     ]);
     expect(t.record('users', { id: 'u', email: 'x@y.org' }).email).toBe(hmac('x@y.org'));
+  });
+});
+
+describe('a policy document (options.piiPolicy of a flow)', () => {
+  it('is read as a file would be, its mistakes named by where and the path inside it, without a line', () => {
+    const policy = parsePolicyDocument(
+      { extends: 'none', streams: { candidates: { name: 'mask' } } },
+      'options.piiPolicy',
+    );
+    expect(policy.streams.candidates).toEqual([{ path: 'name', action: 'mask', kind: 'name' }]);
+    expect(() => parsePolicyDocument({ extends: 'all' }, 'options.piiPolicy')).toThrow(
+      'options.piiPolicy: extends: expected default or none',
+    );
+    expect(() => parsePolicyDocument(['default'], 'options.piiPolicy')).toThrow(
+      /^options\.piiPolicy: expected none, default or a policy document/,
+    );
+  });
+});
+
+describe('--on-delete / options.onDelete', () => {
+  it('is soft unless purge is asked for; anything else names the option', () => {
+    expect(parseOnDelete(undefined, '--on-delete')).toBe('soft');
+    expect(parseOnDelete('purge', '--on-delete')).toBe('purge');
+    expect(() => parseOnDelete('hard', 'options.onDelete')).toThrow(
+      'options.onDelete: expected soft or purge, got "hard"',
+    );
   });
 });

@@ -102,13 +102,16 @@ describe.skipIf(!POSTGRES_URL)('PostgreSQL faults', () => {
         onEvent: (e) => {
           if (e.type !== 'page' || e.pages !== afterPages || blocking) return;
           blocking = (async () => {
+            const own = (await lock.query('SELECT pg_backend_pid() AS pid')).rows[0]?.pid as number;
             await lock.query('BEGIN');
             await lock.query(`LOCK TABLE "${schema}".candidates IN SHARE MODE`);
             let pid: number | undefined;
             for (let i = 0; i < 500 && pid === undefined; i++) {
               const { rows } = await admin.query(
-                `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
-                [`INSERT INTO "${schema}"."candidates"%`],
+                `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> $2 AND query LIKE $1`,
+                // The page's statement, not the test's own LOCK (the upsert is a sub-statement of the page's
+                // one statement, maybe past the text pg_stat_activity keeps).
+                [`%"${schema}".%`, own],
               );
               pid = rows[0]?.pid as number | undefined;
               if (pid === undefined) await new Promise((r) => setTimeout(r, 10));
@@ -216,9 +219,12 @@ describe.skipIf(!POSTGRES_URL)('PostgreSQL faults', () => {
     const failed = await runBlocked(url, schemaOf(t.target), 2, async () => {
       await proxy.down();
     });
-    expect(failed.streams[0]).toMatchObject({ status: 'failed', pages: 2 });
+    // As above: the lock is taken after page 2's event while the run reads ahead, so it may stop a page later.
+    const committed = failed.streams[0]?.pages ?? -1;
+    expect(committed).toBeGreaterThanOrEqual(2);
+    expect(failed.streams[0]?.status).toBe('failed');
     const before = await stored(t.target);
-    expect(before.state).toMatchObject({ pagesCommitted: 2 });
+    expect(before.state).toMatchObject({ pagesCommitted: committed });
 
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
     const cli = await runCli(['sync', '--base-url', sandbox.url, '--to', url, '--streams', 'candidates'], {
@@ -238,7 +244,7 @@ describe.skipIf(!POSTGRES_URL)('PostgreSQL faults', () => {
       streams,
       pageSize: PAGE_SIZE,
     });
-    expect(resumed.streams[0]?.reason).toContain('resumed the interrupted full pass after page 2');
+    expect(resumed.streams[0]?.reason).toContain(`resumed the interrupted full pass after page ${committed}`);
     await proxy.down();
     await withSink(t.target, async (sink) =>
       expect(await liveRecords(sink, 'candidates')).toEqual(await reference()),

@@ -3,7 +3,13 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { resolveHome } from '../../control/home.js';
 import { CONTROL_DB_FILE, openControlStore } from '../../control/store.js';
-import { type EraseReport, eraseFromQuarantine, eraseFromTarget, loadHashKey } from '../../privacy/index.js';
+import {
+  type ControlStoreErasure,
+  type EraseReport,
+  eraseFromControlStore,
+  eraseFromTarget,
+  loadHashKey,
+} from '../../privacy/index.js';
 import { MASTER_KEY_FILE } from '../../vault/master-key.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../exit-codes.js';
@@ -27,7 +33,7 @@ interface EraseCliOptions {
 export function eraseCommand(ctx: CliContext): Command {
   return new Command('erase')
     .description(
-      'Erase a person from targets: candidate, applications, notes, feedback, custom field values, webhook events; the files are overwritten',
+      'Erase a person from targets (candidate, applications, notes, feedback, custom field values, webhook events) and from the push quarantine and ledger; the files are overwritten',
     )
     .option('--candidate <id>', 'Ashby candidate id (repeatable)', collect)
     .option(
@@ -79,16 +85,17 @@ export function eraseCommand(ctx: CliContext): Command {
           ...emails,
         ]),
       ];
-      let quarantine = 0;
+      let control: ControlStoreErasure = { quarantine: 0, ledger: 0, remasked: 0 };
       if (existsSync(path.join(home, CONTROL_DB_FILE))) {
         const store = openControlStore(home);
         try {
-          quarantine = eraseFromQuarantine(store.db, needles, opts.dryRun === true);
+          control = eraseFromControlStore(store.db, needles, opts.dryRun === true);
         } finally {
           store.close();
         }
       }
-      out.result({ reports, quarantine }, () =>
+      const { quarantine, ledger } = control;
+      out.result({ reports, quarantine, ledger, remasked: control.remasked }, () =>
         reports
           .map((r) =>
             [
@@ -103,7 +110,8 @@ export function eraseCommand(ctx: CliContext): Command {
           )
           .join('\n\n')
           .concat(
-            `\npush quarantine: ${quarantine} entr${quarantine === 1 ? 'y' : 'ies'} ${opts.dryRun ? 'would go' : 'erased'}`,
+            `\npush quarantine: ${quarantine} entr${quarantine === 1 ? 'y' : 'ies'} ${opts.dryRun ? 'would go' : 'erased'}` +
+              `\npush ledger: ${ledger} entr${ledger === 1 ? 'y' : 'ies'} ${opts.dryRun ? 'would go' : 'erased'}`,
           ),
       );
     });

@@ -19,7 +19,7 @@ import { defined } from '../../util/defined.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
-import { addPiiPolicyOption, resolvePiiOption } from '../pii-option.js';
+import { addOnDeleteOption, addPiiPolicyOption, resolveOnDelete, resolvePiiOption } from '../pii-option.js';
 import { describeInstall } from '../render/analytics.js';
 import { formatSummary } from '../render/summary.js';
 import { createSyncProgress } from '../render/sync-progress.js';
@@ -32,6 +32,7 @@ export const DEFAULT_SYNC_TARGET = 'sqlite:./ashpipe.db';
 
 interface SyncCliOptions extends KeyOptions, LogFileOptions {
   piiPolicy?: string;
+  onDelete?: string;
   to: string;
   streams?: string;
   excludeStreams?: string;
@@ -90,6 +91,7 @@ export function syncCommand(ctx: CliContext): Command {
   addKeyOptions(cmd);
   addLogFileOption(cmd);
   addPiiPolicyOption(cmd);
+  addOnDeleteOption(cmd);
   return cmd
     .option(
       '--to <target>',
@@ -215,6 +217,7 @@ export function syncCommand(ctx: CliContext): Command {
           `--to ${opts.to} is ashpipe's own control store (or master key): syncing into it would corrupt the vault; choose another file`,
         );
       const piiPolicy = resolvePiiOption(ctx, opts.piiPolicy);
+      const onDelete = resolveOnDelete(opts.onDelete);
       const log = openRunLog(ctx, 'sync', opts);
       log.logger.info('sync started', {
         target: describeTarget(target),
@@ -259,6 +262,7 @@ export function syncCommand(ctx: CliContext): Command {
                 ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
                 counters,
                 ...(piiPolicy ? { piiPolicy } : {}),
+                ...(onDelete === 'purge' ? { onDelete } : {}),
                 ...(history ? { history } : {}),
                 onEvent: (e) => progress.onEvent(e),
                 signal,
@@ -297,6 +301,7 @@ export function syncCommand(ctx: CliContext): Command {
         durationMs: summary.durationMs,
         totals: summary.totals,
         ...(summary.fatal ? { fatal: summary.fatal } : {}),
+        ...(summary.purged ? { purged: summary.purged } : {}),
       });
       if (interrupted) {
         if (opts.json) out.result(summary, () => '');
@@ -319,6 +324,11 @@ export function syncCommand(ctx: CliContext): Command {
           installed: analytics.filter((v) => v.status === 'installed').map((v) => v.name),
         });
       }
+      if (summary.purged?.error) out.info(`purge of deleted candidates failed: ${summary.purged.error}`);
+      else if (summary.purged && summary.purged.candidates > 0)
+        out.info(
+          `purged ${count(summary.purged.candidates, 'deleted candidate')} and ${count(summary.purged.applications, 'application')} (erasure records in the target)`,
+        );
       out.result(analytics ? { ...summary, analytics } : summary, () =>
         formatSummary(summary, { wide: Boolean(opts.wide) }),
       );

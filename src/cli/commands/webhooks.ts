@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { AshbyClient } from '../../ashby/client.js';
+import { candidatePurger } from '../../privacy/purge.js';
 import { openSink } from '../../sinks/index.js';
 import { defined } from '../../util/defined.js';
 import { registerSecret } from '../../util/redact.js';
@@ -18,7 +19,7 @@ import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess, vaultErrorToCli } from '../key-options.js';
 import { table } from '../output.js';
-import { addPiiPolicyOption, resolvePiiOption } from '../pii-option.js';
+import { addOnDeleteOption, addPiiPolicyOption, resolveOnDelete, resolvePiiOption } from '../pii-option.js';
 import { untilStopped } from '../signals.js';
 
 interface ReceiveCliOptions extends KeyOptions {
@@ -30,6 +31,7 @@ interface ReceiveCliOptions extends KeyOptions {
   port: string;
   json?: boolean;
   piiPolicy?: string;
+  onDelete?: string;
 }
 
 function receiveCommand(ctx: CliContext): Command {
@@ -38,6 +40,7 @@ function receiveCommand(ctx: CliContext): Command {
   );
   addKeyOptions(cmd);
   addPiiPolicyOption(cmd);
+  addOnDeleteOption(cmd);
   return cmd
     .requiredOption('--to <target>', 'sqlite:PATH, postgres://USER@HOST/DB[?schema=NAME] or jsonl:DIR')
     .option('--secret-env <VAR>', "environment variable holding the webhook's secret token")
@@ -77,13 +80,20 @@ function receiveCommand(ctx: CliContext): Command {
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port: expected a port number, got ${opts.port}`);
       const pii = resolvePiiOption(ctx, opts.piiPolicy);
+      const onDelete = resolveOnDelete(opts.onDelete);
       const access = await resolveAshbyAccess(ctx, opts, 'webhooks receive');
       const sink = openSink(opts.to);
       await sink.open();
       const inbox = inboxFor(opts.to);
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-      const applier = new WebhookApplier({ inbox, sink, client, ...(pii ? { pii } : {}) });
+      const applier = new WebhookApplier({
+        inbox,
+        sink,
+        client,
+        ...(pii ? { pii } : {}),
+        ...(onDelete === 'purge' ? { purge: candidatePurger(opts.to) } : {}),
+      });
       const receiver = await startReceiver({
         inbox,
         secret,

@@ -2,7 +2,14 @@ import { Hono } from 'hono';
 import { type ApiResponse, MAX_SAMPLE } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
-import { flowAnalytics, flowHistory, refreshAfterOption, sourceRequestOptions } from '../engines.js';
+import {
+  flowAnalytics,
+  flowHistory,
+  flowOnDelete,
+  flowPolicy,
+  refreshAfterOption,
+  sourceRequestOptions,
+} from '../engines.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { createFlowSchema, type Flow, type FlowConfig } from '../model.js';
 import { resolveFlowPaths } from '../paths.js';
@@ -57,6 +64,8 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
       refreshAfterOption(config.options.refreshAfter);
       flowAnalytics(config.options, config.target);
       flowHistory(config.options);
+      flowPolicy(config.options);
+      flowOnDelete(config.options);
     } else {
       services.checkDestination?.(config);
     }
