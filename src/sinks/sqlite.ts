@@ -801,7 +801,7 @@ export class SqliteSink implements Sink {
       layout.stream,
       passId,
     ) as { active: number } | undefined;
-    if (noted?.active !== 0 || this.hasWrittenDataColumns(layout)) return;
+    if (noted?.active !== 0 || this.hasWrittenDataColumns(layout) || this.hasDependents(layout.table)) return;
     const table = quoteIdent(layout.table);
     const generated = this.prepare('SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 2').all(
       layout.table,
@@ -825,6 +825,19 @@ export class SqliteSink implements Sink {
     this.logger?.info('bulk load: typed columns are added when the full pass finishes', {
       stream: layout.stream,
     });
+  }
+
+  /**
+   * Whether a view or trigger names the table (analytics views, the user's own): SQLite refuses to drop a
+   * column such a view reads, and its readers would fail until the load ends, so the pass is written as usual.
+   * Matching the name anywhere in their SQL may find a dependent that is not one; that only costs the speed-up.
+   */
+  private hasDependents(table: string): boolean {
+    return (
+      this.prepare(
+        "SELECT 1 FROM sqlite_schema WHERE type IN ('view', 'trigger') AND instr(lower(sql), lower(?)) > 0 LIMIT 1",
+      ).get(table) !== undefined
+    );
   }
 
   /** Ends a bulk load: every column of the stream's column map missing from its table is added back. */

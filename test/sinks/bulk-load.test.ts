@@ -194,4 +194,23 @@ describe('SQLite bulk load of a first full pass', () => {
     expect(columns(db)).toEqual(expect.arrayContaining(TYPED));
     expect(query(db, 'SELECT * FROM _ashpipe_bulk_loads')).toEqual([]);
   });
+
+  it('writes the pass as usual when a view reads the table (SQLite cannot drop a column a view uses)', async () => {
+    const db = file();
+    const sink = await open(db);
+    await sink.beginPass('candidates', 'p1');
+    await writeFull(sink, 'p1', 0, 10);
+    const handle = openSqlite(db);
+    handle.exec('CREATE VIEW my_candidates AS SELECT id, name, score FROM candidates');
+    handle.exec('DELETE FROM candidates');
+    handle.close();
+    await sink.beginPass('candidates', 'p2');
+    await writeFull(sink, 'p2', 0, 6000);
+    expect(columns(db)).toEqual(expect.arrayContaining(TYPED));
+    await sink.finishFullPass(shape, 'p2', { passId: 'p2', passKind: 'full' });
+    expect(query(db, "SELECT name, score FROM my_candidates WHERE id = 'c005999'")).toEqual([
+      { name: 'Candidate 5999', score: 5999 },
+    ]);
+    expect(query(db, 'SELECT * FROM _ashpipe_bulk_loads')).toEqual([]);
+  });
 });
