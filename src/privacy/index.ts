@@ -49,6 +49,7 @@ export {
 export {
   type CandidatePurge,
   candidatePurger,
+  controlStoreEraser,
   ON_DELETE,
   type OnDelete,
   PURGE_REASON,

@@ -3,10 +3,13 @@
  * longer returns are erased from the target the way `ashpipe erase` erases them — the same function,
  * {@link eraseFromTarget}, with an erasure record whose reason says why.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { CONTROL_DB_FILE, openControlStore } from '../control/store.js';
 import type { Sink } from '../sinks/index.js';
 import { MERGED_INTO_COLUMN } from '../sinks/types.js';
 import type { Logger } from '../util/logger.js';
-import { type EraseReport, eraseFromTarget } from './erase.js';
+import { type EraseReport, eraseFromControlStore, eraseFromTarget } from './erase.js';
 
 /**
  * What happens to a candidate deleted in Ashby: `soft` marks the row deleted (`_ashpipe_deleted_at`), its
@@ -49,6 +52,29 @@ export interface PurgerOptions {
   logger?: Logger;
   /** The clock of the erasure records (tests). */
   now?: () => Date;
+  /**
+   * The control store's side of a purge, as `ashpipe erase` does it: given the ids the purge removed, the
+   * push quarantine entries and exactly-once ledger entries that name them go too.
+   * @default none: the control store is left as it is
+   * @example controlStoreEraser(resolveHome(process.env))
+   */
+  eraseFromControl?: (needles: readonly string[]) => void;
+}
+
+/**
+ * {@link PurgerOptions.eraseFromControl} for the control store of `home` (nothing to do when it has none):
+ * opened for each purge, so a long-running receiver holds no second connection to it.
+ */
+export function controlStoreEraser(home: string): (needles: readonly string[]) => void {
+  return (needles) => {
+    if (needles.length === 0 || !existsSync(path.join(home, CONTROL_DB_FILE))) return;
+    const store = openControlStore(home);
+    try {
+      eraseFromControlStore(store.db, needles);
+    } finally {
+      store.close();
+    }
+  };
 }
 
 /**
@@ -62,6 +88,11 @@ export function candidatePurger(target: string, options: PurgerOptions = {}): Ca
       { candidateIds, emails: [] },
       { reason, ...(options.now ? { now: options.now } : {}) },
     );
+    if (!report.dryRun && options.eraseFromControl) {
+      options.eraseFromControl([
+        ...new Set([...candidateIds, ...report.candidateIds, ...report.applicationIds]),
+      ]);
+    }
     options.logger?.info('candidates purged', {
       reason,
       candidates: report.candidateIds.length,

@@ -6,6 +6,7 @@ import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
 import {
+  controlStoreEraser,
   type HashKeySource,
   type OnDelete,
   type PiiPolicy,
@@ -286,7 +287,9 @@ async function runSource(
   const summary = await syncToTarget({
     ...(history ? { history } : {}),
     ...(piiPolicy ? { piiPolicy } : {}),
-    ...(onDelete === 'purge' ? { onDelete } : {}),
+    ...(onDelete === 'purge'
+      ? { onDelete, ...(hashKey ? { eraseFromControl: controlStoreEraser(hashKey.home) } : {}) }
+      : {}),
     apiKey: ctx.apiKey,
     baseUrl: ctx.baseUrl,
     target: targetString(config.target),

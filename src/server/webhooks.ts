@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AshbyClient } from '../ashby/client.js';
+import { eraseFromControlStore } from '../privacy/erase.js';
 import type { PiiTransformer } from '../privacy/index.js';
 import { candidatePurger } from '../privacy/purge.js';
 import { openSink, type Sink } from '../sinks/index.js';
@@ -99,7 +100,12 @@ export class WebhookHub {
         ...this.options.applier,
         ...(pii ? { pii } : {}),
         ...(flowOnDelete(flow.config.options) === 'purge'
-          ? { purge: candidatePurger(target, { logger: this.deps.logger }) }
+          ? {
+              purge: candidatePurger(target, {
+                logger: this.deps.logger,
+                eraseFromControl: (needles) => eraseFromControlStore(this.deps.store.db, needles),
+              }),
+            }
           : {}),
       });
       applier.start();

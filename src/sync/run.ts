@@ -79,6 +79,12 @@ export interface SyncRunOptions {
    * @example 'purge'
    */
   onDelete?: OnDelete;
+  /**
+   * With `onDelete: 'purge'`: erases the purged people's push quarantine and ledger entries from the control
+   * store (see `controlStoreEraser`).
+   * @default none: the control store is left as it is
+   */
+  eraseFromControl?: (needles: readonly string[]) => void;
   /** Receives the run's events (streams starting and ending, pages, warnings), e.g. for a progress display. */
   onEvent?: (event: SyncEvent) => void;
   /**
@@ -167,7 +173,10 @@ async function purgeAfterRun(
   anonymised: ReadonlySet<string>,
 ): Promise<SyncSummary> {
   try {
-    const purge = candidatePurger(options.target, options.logger ? { logger: options.logger } : {});
+    const purge = candidatePurger(options.target, {
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.eraseFromControl ? { eraseFromControl: options.eraseFromControl } : {}),
+    });
     const reports = await purgeDeletedCandidates(sink, purge, startedAt);
     const rewrite = await rewriteAnonymisedCopies(options.target, sink, anonymised);
     if (rewrite.candidateIds.length > 0)

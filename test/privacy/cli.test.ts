@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openControlStore } from '../../src/control/store.js';
+import { ensurePending, getLedgerEntry, markDone } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { openSqlite } from '../../src/util/sqlite.js';
 import { runCli } from '../support/cli.js';
@@ -120,6 +122,20 @@ describe('ashpipe sync --pii-policy', () => {
         ].map((f) => fs.readFileSync(f)),
       );
     expect(foundIn(files(), person)).toHaveLength(3);
+    // The exactly-once ledger knows the person by their address (the key of candidate.create), and another.
+    const other = 'someone.else.c11@example.org';
+    const store = openControlStore(home);
+    try {
+      for (const [email, id] of [
+        [person.email, candidateId],
+        [other, 'other-c11'],
+      ] as const) {
+        ensurePending(store.db, 'candidate.create', email, 'run-c11');
+        markDone(store.db, 'candidate.create', email, id, 'created');
+      }
+    } finally {
+      store.close();
+    }
     sandbox.mutate.deleteCandidate(candidateId);
     const r = await runCli([...args, '--full-refresh'], env());
     expect(r.code).toBe(0);
@@ -137,5 +153,13 @@ describe('ashpipe sync --pii-policy', () => {
     }
     // Not in the database file, nor in the home: the control store and the run logs.
     expect(foundIn(files(), person)).toEqual([]);
+    // The other person's ledger entry stays: they are still pushed exactly once.
+    const after = openControlStore(home);
+    try {
+      expect(getLedgerEntry(after.db, 'candidate.create', person.email)).toBeUndefined();
+      expect(getLedgerEntry(after.db, 'candidate.create', other)?.ashbyId).toBe('other-c11');
+    } finally {
+      after.close();
+    }
   });
 });

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensurePending, getLedgerEntry, markDone } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { createApp } from '../../src/server/app.js';
 import { WebhookHub } from '../../src/server/webhooks.js';
@@ -12,7 +13,28 @@ import { openSqlite } from '../../src/util/sqlite.js';
 import { Vault } from '../../src/vault/vault.js';
 import { signBody } from '../../src/webhooks/index.js';
 import { asJson, type Harness, harness, signedInHeaders } from '../server/helpers.js';
+import type { Canary } from './helpers.js';
 import { canary, filesUnder, foundIn, plantCanary } from './helpers.js';
+
+/**
+ * A push of the person (and of someone else) recorded in the exactly-once ledger, keyed by their address
+ * as candidate.create keys it: a purge must take the person's entry out of the control store too.
+ */
+function ledgerKnows(harnessed: Harness, person: Canary, candidateId: string, other: string): void {
+  for (const [email, id] of [
+    [person.email, candidateId],
+    [other, `id-of-${other}`],
+  ] as const) {
+    ensurePending(harnessed.control.db, 'candidate.create', email, 'run-ledger');
+    markDone(harnessed.control.db, 'candidate.create', email, id, 'created');
+  }
+}
+
+/** The person's ledger entry is gone, the other one's kept (they are still pushed exactly once). */
+function expectLedgerErased(harnessed: Harness, person: Canary, other: string): void {
+  expect(getLedgerEntry(harnessed.control.db, 'candidate.create', person.email)).toBeUndefined();
+  expect(getLedgerEntry(harnessed.control.db, 'candidate.create', other)?.ashbyId).toBe(`id-of-${other}`);
+}
 
 let sandbox: Sandbox;
 let h: Harness | undefined;
@@ -147,6 +169,7 @@ describe('source flow options', () => {
         fs.readdirSync(path.dirname(db)).map((f) => fs.readFileSync(path.join(path.dirname(db), f))),
       );
     expect(foundIn(bytes(), person)).toEqual([person.email, person.phone]);
+    ledgerKnows(harnessed, person, candidateId, 'other.f10e@example.org');
     sandbox.mutate.deleteCandidate(candidateId);
     await run();
     expect(names().has(candidateId)).toBe(false);
@@ -154,6 +177,7 @@ describe('source flow options', () => {
     // The server's home as a whole: control store (flows, runs and their logs), data directory.
     const home = Buffer.concat(filesUnder(harnessed.home).map((f) => fs.readFileSync(f)));
     expect(foundIn(home, person)).toEqual([]);
+    expectLedgerErased(harnessed, person, 'other.f10e@example.org');
   }, 120_000);
 });
 
@@ -209,6 +233,7 @@ describe('a flow with webhooks and onDelete purge', () => {
             .map((f) => fs.readFileSync(path.join(path.dirname(file), f))),
         );
       expect(foundIn(bytes(), person)).toHaveLength(3);
+      ledgerKnows(harnessed, person, candidateId, 'other.be11@example.org');
       sandbox.mutate.deleteCandidate(candidateId);
       const body = JSON.stringify({
         webhookActionId: 'purge-srv-1',
@@ -225,6 +250,7 @@ describe('a flow with webhooks and onDelete purge', () => {
       // Nor anywhere in the server's home: the control store (runs, inbox status), the logs, the target.
       const home = Buffer.concat(filesUnder(harnessed.home).map((f) => fs.readFileSync(f)));
       expect(foundIn(home, person)).toEqual([]);
+      expectLedgerErased(harnessed, person, 'other.be11@example.org');
       const d = openSqlite(file);
       try {
         expect(d.prepare('SELECT reason FROM _ashpipe_erasures').all()).toEqual([

@@ -3,6 +3,7 @@ import { type InstalledView, installAnalytics, openAnalyticsTarget } from '../..
 import { checkReach } from '../../ashby/reach.js';
 import { resolveHome } from '../../control/home.js';
 import { isOwnFile } from '../../control/own-files.js';
+import { controlStoreEraser } from '../../privacy/purge.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
 import {
   EndpointCounters,
@@ -262,7 +263,9 @@ export function syncCommand(ctx: CliContext): Command {
                 ...(opts.excludeConfidential ? { excludeConfidential: true } : {}),
                 counters,
                 ...(piiPolicy ? { piiPolicy } : {}),
-                ...(onDelete === 'purge' ? { onDelete } : {}),
+                ...(onDelete === 'purge'
+                  ? { onDelete, eraseFromControl: controlStoreEraser(resolveHome(ctx.env)) }
+                  : {}),
                 ...(history ? { history } : {}),
                 onEvent: (e) => progress.onEvent(e),
                 signal,

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { AshbyClient } from '../../ashby/client.js';
-import { candidatePurger } from '../../privacy/purge.js';
+import { resolveHome } from '../../control/home.js';
+import { candidatePurger, controlStoreEraser } from '../../privacy/purge.js';
 import { openSink } from '../../sinks/index.js';
 import { defined } from '../../util/defined.js';
 import { registerSecret } from '../../util/redact.js';
@@ -92,7 +93,11 @@ function receiveCommand(ctx: CliContext): Command {
         sink,
         client,
         ...(pii ? { pii } : {}),
-        ...(onDelete === 'purge' ? { purge: candidatePurger(opts.to) } : {}),
+        ...(onDelete === 'purge'
+          ? {
+              purge: candidatePurger(opts.to, { eraseFromControl: controlStoreEraser(resolveHome(ctx.env)) }),
+            }
+          : {}),
       });
       const receiver = await startReceiver({
         inbox,
