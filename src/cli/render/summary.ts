@@ -68,7 +68,7 @@ function streamTable(streams: readonly StreamResult[], wide: boolean): string {
  * A line of prose at most `width` wide, broken between words; continuation lines are indented two more
  * spaces than the first. A single word longer than the width (a long path) stays whole.
  */
-function fit(line: string, width: number): string {
+function wrapToWidth(line: string, width: number): string {
   const lead = /^ */.exec(line)?.[0] ?? '';
   if (line.length <= width) return line;
   return wrap(line.slice(lead.length), width - lead.length, '  ')
@@ -194,7 +194,7 @@ export function formatSummary(summary: SyncSummary, format: SummaryFormat = {}):
         ? l
         : l
             .split('\n')
-            .map((x) => fit(x, width))
+            .map((x) => wrapToWidth(x, width))
             .join('\n'),
     )
     .join('\n')
