@@ -1,33 +1,10 @@
-/**
- * P7: a full sync of candidates + applications into PostgreSQL against the least work any client must do.
- *
- *   client CPU per record of ashpipe's sync vs the PostgreSQL floor below (median of alternating pairs) ≤ 1.2×
- *   backend CPU per record (the PostgreSQL server processes serving each run), stated for both
- *   wall time of the PostgreSQL sync vs a SQLite sync of the same sandbox (medians)                      ≤ 1.3×
- *
- * The floor, tuned like the sink: fetch each page (limit 100, as the sync), JSON.parse it, and upsert
- * `(id, raw jsonb)` with one multi-row statement per page — the page as one jsonb parameter of a named
- * prepared statement, in one transaction per page (BEGIN, the statement, COMMIT, as the sink commits a page
- * with its checkpoint). No retries, no limiter, no state, no typed columns, no custom field values.
- *
- * The backend CPU is read from `/proc/<pid>/stat` of the server processes (PostgreSQL runs on the same
- * machine): every connection of a run carries an `application_name` of its own, the bench lists their pids
- * from `pg_stat_activity` and samples their CPU every 20 ms until they exit (the last sample of each is kept).
- * `pg_stat_statements` would need a server restart to load and gives time, not CPU.
- *
- * Usage: npm run bench:sync:postgres [-- --quick] [-- --scale 20000 --pairs 3 --pg postgres://…] [-- --dry-run]
- * (`--pg`, else `ASHPIPE_TEST_POSTGRES_URL`; each run writes a schema of its own, dropped after).
- * Writes the "## Sync on PostgreSQL" section of BENCHMARKS.md.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { buildDist, ROOT, runChild, startSandboxProcess } from './children.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -110,77 +87,8 @@ async function floorChild(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Orchestration
 
-const children = new Set<ChildProcess>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const c of children) c.kill('SIGTERM');
-    process.exit(1);
-  });
-}
-
 /** Where this bench compiles `src/` for the sync child (its own directory, so other benches can run at once). */
 const DIST = path.join(ROOT, 'node_modules', '.cache', 'ashpipe-bench', 'dist-sync-postgres');
-
-function buildDist(): Promise<void> {
-  fs.rmSync(DIST, { recursive: true, force: true });
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const child = spawn(
-    process.execPath,
-    [tsc, '-p', 'tsconfig.build.json', '--outDir', DIST, '--sourceMap', 'false', '--declaration', 'false'],
-    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  return new Promise((resolve, reject) =>
-    child.on('exit', () =>
-      fs.existsSync(path.join(DIST, 'sync', 'index.js'))
-        ? resolve()
-        : reject(new Error('tsc emitted no dist/sync/index.js')),
-    ),
-  );
-}
-
-function node(args: string[]): ChildProcess {
-  const plain = args[0]?.endsWith('.mjs') ?? false;
-  const child = spawn(process.execPath, [...(plain ? [] : ['--import', 'tsx']), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-/** The sandbox in its own process (bench/sync.ts's sandbox child mode), so its CPU is not the sync's. */
-async function startSandboxProcess(scale: number): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = node(['bench/sync.ts', '--child', 'sandbox', '--scale', String(scale)]);
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n')[0];
-      if (buf.includes('\n') && line) resolve(line.trim());
-    });
-    child.on('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.on('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-async function runChild(args: string[]): Promise<Measured> {
-  const child = node(args);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measured;
-}
 
 const CLOCK_TICKS = 100;
 
@@ -253,7 +161,7 @@ async function main(): Promise<void> {
   if (!pgUrl) throw new Error('bench:sync:postgres needs --pg postgres://… (or ASHPIPE_TEST_POSTGRES_URL)');
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log('building the compiled sync child');
-  await buildDist();
+  await buildDist(DIST);
   const admin = new pg.Client({ connectionString: pgUrl });
   await admin.connect();
   const serverVersion = String((await admin.query('SHOW server_version')).rows[0]?.server_version ?? '?');
@@ -278,7 +186,7 @@ async function main(): Promise<void> {
   }> = [];
   try {
     // Warm the sandbox's generated records so that no measured run pays for it first.
-    await runChild([
+    await runChild<Measured>([
       'bench/sync-postgres.ts',
       '--child',
       'floor',
@@ -291,14 +199,22 @@ async function main(): Promise<void> {
     for (let i = 0; i < pairs; i++) {
       const f = targetFor('floor', i);
       const floor = await withBackendCpu(admin, f.tag, () =>
-        runChild(['bench/sync-postgres.ts', '--child', 'floor', '--url', sb.url, '--target', f.target]),
+        runChild<Measured>([
+          'bench/sync-postgres.ts',
+          '--child',
+          'floor',
+          '--url',
+          sb.url,
+          '--target',
+          f.target,
+        ]),
       );
       const s = targetFor('sync', i);
       const sync = await withBackendCpu(admin, s.tag, () =>
-        runChild(['bench/sync-child.mjs', '--dist', DIST, '--url', sb.url, '--target', s.target]),
+        runChild<Measured>(['bench/sync-child.mjs', '--dist', DIST, '--url', sb.url, '--target', s.target]),
       );
       await drop();
-      const sqlite = await runChild([
+      const sqlite = await runChild<Measured>([
         'bench/sync-child.mjs',
         '--dist',
         DIST,

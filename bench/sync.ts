@@ -1,36 +1,9 @@
-/**
- * Sync benchmarks P1–P5, each a ratio measured in one run. The sandbox runs in its own process so that
- * the CPU and memory measured are the sync's alone; every sync runs in a fresh child process
- * (`bench/sync-child.mjs`, on `src/` compiled by the bench, without the TypeScript loader).
- *
- *   P1  CPU per record of a full sync (candidates + their applications) vs bench/floor.ts      ≤ 1.15×
- *       (median of alternating floor/sync pairs, `--pairs`, default 5)
- *   P2  peak RSS of a sync of ~1M records vs ~100k records                                       ≤ 1.15×, < 200 MB
- *   P3  requests of an incremental sync after 1 % churn vs a full refresh                       ≤ 1/50
- *   P4  sandbox at 10 req/s and 100 ms latency: share of the limit sustained, share of 429s     ≥ 90 %, ≤ 1 %
- *   P5  wall time vs max(requests ÷ rate, longest stream's pages × latency)                     ≤ 1.1×
- *
- * Usage: npm run bench:sync [-- --quick] [-- --p1-scale 100000 --scale 43500 --big-scale 435000]
- * (`--p1-scale` candidates for P1/P3; `--scale` and `--big-scale` candidates for P2's ~100k and ~1M records)
- * `--only p1-node` measures P1 alone (median of 5 alternating floor/sync pairs) on the Node running the bench
- * and updates that Node's row of the "## SQLite build by Node" section: run it once under each supported Node.
- * `--only no-change [--nc-scale 200000]` measures the requests of an incremental run with nothing changed, every
- * default stream, against the same run with `--refresh` (every stream without a sync token read again, as
- * before refresh intervals), and writes the "## No-change run" section.
- * `--only reads [--reads-scale 200000] [--pg postgres://…]` syncs the candidates of a sandbox into SQLite and
- * PostgreSQL (`--pg`, else `ASHPIPE_TEST_POSTGRES_URL`; a schema of its own, dropped after) and times the two
- * usual reads of `custom_field_values`: one object's values (≤ 10 ms) and a group-by over titles (≤ 1 s);
- * writes the "## Custom field value reads" section.
- * `--dry-run` prints the section without writing BENCHMARKS.md. `--quick` runs small scales (minutes → seconds) and says so. Writes the "## Sync" section of BENCHMARKS.md.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildDist, ROOT, runChild, startSandboxProcess } from './children.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -77,94 +50,13 @@ async function childSandbox(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Orchestration
 
-const children = new Set<ChildProcess>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const c of children) c.kill('SIGTERM');
-    process.exit(1);
-  });
-}
-
 /** Where the bench compiles `src/` (under node_modules, so that the compiled code finds the dependencies). */
 // One per mode, so that two modes can run at once without removing each other's build.
 const DIST = path.join(ROOT, 'node_modules', '.cache', 'ashpipe-bench', `dist-${values.only ?? 'all'}`);
 
-/** Compiles `src/` for the sync child: users run the compiled code, not the TypeScript loader. */
-function buildDist(): Promise<void> {
-  fs.rmSync(DIST, { recursive: true, force: true });
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const child = spawn(
-    process.execPath,
-    [tsc, '-p', 'tsconfig.build.json', '--outDir', DIST, '--sourceMap', 'false', '--declaration', 'false'],
-    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  return new Promise((resolve, reject) =>
-    child.on('exit', () =>
-      // Type errors elsewhere still emit; only a missing sync entry point stops the bench.
-      fs.existsSync(path.join(DIST, 'sync', 'index.js'))
-        ? resolve()
-        : reject(new Error('tsc emitted no dist/sync/index.js')),
-    ),
-  );
-}
-
 /** Runs the sync child (compiled code, plain node) with `args`. */
 function syncArgs(args: string[]): string[] {
   return ['bench/sync-child.mjs', '--dist', DIST, ...args];
-}
-
-function node(args: string[]): ChildProcess {
-  const plain = args[0]?.endsWith('.mjs') ?? false;
-  const child = spawn(process.execPath, [...(plain ? [] : ['--import', 'tsx']), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-async function startSandboxProcess(
-  scale: number,
-  faults?: object,
-): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = node([
-    'bench/sync.ts',
-    '--child',
-    'sandbox',
-    '--scale',
-    String(scale),
-    ...(faults ? ['--faults', JSON.stringify(faults)] : []),
-  ]);
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n')[0];
-      if (buf.includes('\n') && line) resolve(line.trim());
-    });
-    child.on('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.on('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-async function runChild(args: string[]): Promise<Measured> {
-  const child = node(args);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}`);
-  const last = out.trim().split('\n').pop() ?? '{}';
-  return JSON.parse(last) as Measured;
 }
 
 async function control(url: string, pathName: string, body?: unknown): Promise<unknown> {
@@ -199,7 +91,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log('building the compiled sync child');
-  await buildDist();
+  await buildDist(DIST);
 
   // P1 + P3 on one sandbox.
   log(`P1/P3: sandbox scale ${p1Scale}`);
@@ -209,7 +101,7 @@ async function main(): Promise<void> {
   let small: Measured;
   try {
     // Warm the sandbox's generated records so neither measured run pays for it first.
-    await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('warm.db')]);
+    await runChild<Measured>(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('warm.db')]);
     // Alternating pairs, so that a neighbour's load moves both sides of a pair alike; the median pair counts.
     const perRecord = (m: Measured) => m.cpuUs / Math.max(1, m.records);
     const runs = await p1Pairs(sb.url);
@@ -221,7 +113,7 @@ async function main(): Promise<void> {
       pairs: runs.pairs.map((p) => ({ floor: perRecord(p.floor), sync: perRecord(p.sync) })),
     };
     const churned = await control(sb.url, '/_sandbox/mutate/churn', { fraction: 0.01, seed: 7 });
-    const incremental = await runChild(syncArgs(['--url', sb.url, '--target', target]));
+    const incremental = await runChild<Measured>(syncArgs(['--url', sb.url, '--target', target]));
     p3 = { full: sync, incremental, churned };
   } finally {
     await sb.stop();
@@ -232,7 +124,9 @@ async function main(): Promise<void> {
     log(`P2: sandbox scale ${scale}`);
     const sbSmall = await startSandboxProcess(scale);
     try {
-      small = await runChild(syncArgs(['--url', sbSmall.url, '--target', `sqlite:${tmpFile('small.db')}`]));
+      small = await runChild<Measured>(
+        syncArgs(['--url', sbSmall.url, '--target', `sqlite:${tmpFile('small.db')}`]),
+      );
     } finally {
       await sbSmall.stop();
     }
@@ -242,7 +136,7 @@ async function main(): Promise<void> {
   const big = await startSandboxProcess(bigScale);
   let large: Measured;
   try {
-    large = await runChild(syncArgs(['--url', big.url, '--target', `sqlite:${tmpFile('big.db')}`]));
+    large = await runChild<Measured>(syncArgs(['--url', big.url, '--target', `sqlite:${tmpFile('big.db')}`]));
   } finally {
     await big.stop();
   }
@@ -258,7 +152,7 @@ async function main(): Promise<void> {
   let stats: { rateLimited: number; requests: Record<string, number> };
   try {
     await control(limited.url, '/_sandbox/reset-stats', {});
-    p4 = await runChild(
+    p4 = await runChild<Measured>(
       syncArgs([
         '--url',
         limited.url,
@@ -342,9 +236,9 @@ async function p1Pairs(url: string): Promise<{
   const pairs: Array<{ floor: Measured; sync: Measured }> = [];
   let target = '';
   for (let i = 0; i < PAIRS; i += 1) {
-    const floor = await runChild(['bench/floor.ts', '--url', url, '--db', tmpFile('floor.db')]);
+    const floor = await runChild<Measured>(['bench/floor.ts', '--url', url, '--db', tmpFile('floor.db')]);
     target = `sqlite:${tmpFile('sync.db')}`;
-    const sync = await runChild(syncArgs(['--url', url, '--target', target]));
+    const sync = await runChild<Measured>(syncArgs(['--url', url, '--target', target]));
     pairs.push({ floor, sync });
     process.stderr.write(
       `P1 pair ${i + 1}/${PAIRS}: ${(sync.cpuUs / sync.records / (floor.cpuUs / floor.records)).toFixed(2)}×\n`,
@@ -370,7 +264,7 @@ async function p1ByNode(): Promise<void> {
   const p1Scale = Number(values['p1-scale'] ?? (quick ? 4_000 : 100_000));
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log('building the compiled sync child');
-  await buildDist();
+  await buildDist(DIST);
   const { SQLITE_DRIVER } = await import('../src/util/sqlite.js');
   const driverVersion = (
     JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', SQLITE_DRIVER, 'package.json'), 'utf8')) as {
@@ -382,10 +276,18 @@ async function p1ByNode(): Promise<void> {
   const pairs: Array<{ floor: number; sync: number }> = [];
   const perRecord = (m: Measured) => m.cpuUs / Math.max(1, m.records);
   try {
-    await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('warm.db')]);
+    await runChild<Measured>(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('warm.db')]);
     for (let i = 0; i < PAIRS; i += 1) {
-      const floor = await runChild(['bench/floor.ts', '--url', sb.url, '--db', tmpFile('floor.db')]);
-      const sync = await runChild(syncArgs(['--url', sb.url, '--target', `sqlite:${tmpFile('sync.db')}`]));
+      const floor = await runChild<Measured>([
+        'bench/floor.ts',
+        '--url',
+        sb.url,
+        '--db',
+        tmpFile('floor.db'),
+      ]);
+      const sync = await runChild<Measured>(
+        syncArgs(['--url', sb.url, '--target', `sqlite:${tmpFile('sync.db')}`]),
+      );
       pairs.push({ floor: perRecord(floor), sync: perRecord(sync) });
     }
   } finally {
@@ -426,7 +328,7 @@ async function noChange(): Promise<void> {
   const scale = Number(values['nc-scale'] ?? (quick ? 4_000 : 200_000));
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log('building the compiled sync child');
-  await buildDist();
+  await buildDist(DIST);
   const { selectStreams } = await import('../src/streams/index.js');
   const streams = selectStreams().map((s) => s.name);
   log(`no-change run: sandbox scale ${scale}, ${streams.length} streams`);
@@ -437,11 +339,11 @@ async function noChange(): Promise<void> {
   try {
     const target = `sqlite:${tmpFile('nochange.db')}`;
     const args = ['--url', sb.url, '--target', target, '--streams', streams.join(',')];
-    full = await runChild(syncArgs(args));
+    full = await runChild<Measured>(syncArgs(args));
     log(`full: ${full.requests} requests`);
-    fresh = await runChild(syncArgs(args));
+    fresh = await runChild<Measured>(syncArgs(args));
     log(`no change: ${fresh.requests} requests`);
-    refreshed = await runChild(syncArgs([...args, '--refresh']));
+    refreshed = await runChild<Measured>(syncArgs([...args, '--refresh']));
     log(`no change, --refresh: ${refreshed.requests} requests`);
   } finally {
     await sb.stop();
@@ -492,7 +394,7 @@ async function reads(): Promise<void> {
   if (!pgUrl) throw new Error('--only reads needs --pg postgres://… (or ASHPIPE_TEST_POSTGRES_URL)');
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log('building the compiled sync child');
-  await buildDist();
+  await buildDist(DIST);
   const { openSqlite } = await import('../src/util/sqlite.js');
   const pg = (await import('pg')).default;
   const schema = `bench_reads_${process.pid}`;
@@ -516,7 +418,7 @@ async function reads(): Promise<void> {
       ['PostgreSQL', pgTarget.toString()],
     ] as const) {
       log(`reads: syncing candidates into ${name}`);
-      syncs[name] = await runChild(
+      syncs[name] = await runChild<Measured>(
         syncArgs(['--url', sb.url, '--target', target, '--streams', 'candidates']),
       );
     }
