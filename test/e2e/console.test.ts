@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
@@ -11,34 +10,17 @@ import { type RunningServer, startServer } from '../../src/server/index.js';
 import { STREAMS, selectStreams } from '../../src/streams/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { openSqlite } from '../../src/util/sqlite.js';
+import { browserSuiteRuns, CHROMIUM, ensureConsoleBuilt, ROOT } from '../support/browser.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.ASHPIPE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console');
 const CANARY = 'canary-e2e-5d1f0c9b7a3e';
 const READ_ONLY_KEY = 'canary-e2e-readonly-7c2d';
 const PASSWORD = 'e2e admin password';
 
-/** The built console is missing or older than one of its sources: build it before testing it. */
-function consoleIsStale(): boolean {
-  const built = path.join(ROOT, 'web', 'dist', 'index.html');
-  if (!fs.existsSync(built)) return true;
-  const builtAt = fs.statSync(built).mtimeMs;
-  const sources = [
-    path.join(ROOT, 'web', 'index.html'),
-    path.join(ROOT, 'web', 'vite.config.ts'),
-    ...fs
-      .readdirSync(path.join(ROOT, 'web', 'src'), { recursive: true, encoding: 'utf8' })
-      .map((f) => path.join(ROOT, 'web', 'src', f)),
-  ];
-  return sources.some((f) => fs.statSync(f).mtimeMs > builtAt);
-}
+const runs = browserSuiteRuns('console end-to-end tests');
 
-const haveBrowser = fs.existsSync(CHROMIUM);
-if (!haveBrowser) console.warn(`console end-to-end tests skipped: no Chromium at ${CHROMIUM}`);
-
-describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('console in a browser', () => {
+describe.skipIf(!runs)('console in a browser', () => {
   let sandbox: Sandbox;
   let server: RunningServer;
   let browser: Browser;
@@ -62,14 +44,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('co
   };
 
   beforeAll(async () => {
-    if (consoleIsStale()) {
-      const { build } = await import('vite');
-      await build({
-        root: path.join(ROOT, 'web'),
-        configFile: path.join(ROOT, 'web', 'vite.config.ts'),
-        logLevel: 'warn',
-      });
-    }
+    await ensureConsoleBuilt();
     fs.rmSync(ARTIFACTS, { recursive: true, force: true });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));

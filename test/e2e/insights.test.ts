@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANALYTICS_VIEWS } from '../../src/analytics/index.js';
@@ -9,10 +8,15 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import type { Rec } from '../../src/sandbox/world.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
 import { Logger } from '../../src/util/logger.js';
+import {
+  browserSuiteRuns,
+  CHROMIUM,
+  ensureConsoleBuilt,
+  ROOT,
+  setAdminPassword,
+} from '../support/browser.js';
 import { worldRecords } from '../support/world-oracle.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.ASHPIPE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'insights');
 const PASSWORD = 'insights admin password';
 const STREAMS = [
@@ -24,25 +28,9 @@ const STREAMS = [
   'interview_schedules',
 ];
 
-/** The built console is missing or older than one of its sources: build it before testing it. */
-function consoleIsStale(): boolean {
-  const built = path.join(ROOT, 'web', 'dist', 'index.html');
-  if (!fs.existsSync(built)) return true;
-  const builtAt = fs.statSync(built).mtimeMs;
-  const sources = [
-    path.join(ROOT, 'web', 'index.html'),
-    path.join(ROOT, 'web', 'vite.config.ts'),
-    ...fs
-      .readdirSync(path.join(ROOT, 'web', 'src'), { recursive: true, encoding: 'utf8' })
-      .map((f) => path.join(ROOT, 'web', 'src', f)),
-  ];
-  return sources.some((f) => fs.statSync(f).mtimeMs > builtAt);
-}
+const runs = browserSuiteRuns('insights console test');
 
-const haveBrowser = fs.existsSync(CHROMIUM);
-if (!haveBrowser) console.warn(`insights console test skipped: no Chromium at ${CHROMIUM}`);
-
-describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('the Insights page', () => {
+describe.skipIf(!runs)('the Insights page', () => {
   let sandbox: Sandbox;
   let server: RunningServer;
   let browser: Browser;
@@ -148,14 +136,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('th
   }
 
   beforeAll(async () => {
-    if (consoleIsStale()) {
-      const { build } = await import('vite');
-      await build({
-        root: path.join(ROOT, 'web'),
-        configFile: path.join(ROOT, 'web', 'vite.config.ts'),
-        logLevel: 'warn',
-      });
-    }
+    await ensureConsoleBuilt();
     fs.rmSync(ARTIFACTS, { recursive: true, force: true });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -202,10 +183,7 @@ describe.skipIf(!haveBrowser && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')('th
   });
 
   it('is reached from the flows list, and installs the views in one click', async () => {
-    await page.goto(server.url);
-    await page.getByLabel('New admin password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Set password' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await setAdminPassword(page, server.url, PASSWORD);
     await page.goto(`${server.url}/#/flows`);
     await page.locator('tr[data-flow="Hiring data"]').getByRole('link', { name: 'Insights' }).click();
     await page.getByRole('heading', { level: 1, name: 'Insights — Hiring data' }).waitFor();

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
@@ -9,190 +8,188 @@ import { type RunningServer, startServer } from '../../src/server/index.js';
 import { openSink, type Sink } from '../../src/sinks/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { call } from '../sandbox/helpers.js';
+import {
+  browserSuiteRuns,
+  CHROMIUM,
+  ensureConsoleBuilt,
+  ROOT,
+  setAdminPassword,
+} from '../support/browser.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.ASHPIPE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'webhooks');
 const PASSWORD = 'webhooks admin password';
 
 type R = Record<string, unknown> & { id: string };
 
-const haveBrowser = fs.existsSync(CHROMIUM);
-const builtConsole = fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html'));
-if (!haveBrowser) console.warn(`webhooks console test skipped: no Chromium at ${CHROMIUM}`);
+const runs = browserSuiteRuns('webhooks console test');
 
-describe.skipIf((!haveBrowser || !builtConsole) && process.env.ASHPIPE_REQUIRE_BROWSER !== '1')(
-  "a source flow's webhooks in the console",
-  () => {
-    let sandbox: Sandbox;
-    let server: RunningServer;
-    let browser: Browser;
-    let page: Page;
-    let home: string;
-    let flowId: string;
-    let target: string;
-    let holder: Sink;
-    const logLines: string[] = [];
-    const pageErrors: string[] = [];
-    let step = 0;
+describe.skipIf(!runs)("a source flow's webhooks in the console", () => {
+  let sandbox: Sandbox;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let home: string;
+  let flowId: string;
+  let target: string;
+  let holder: Sink;
+  const logLines: string[] = [];
+  const pageErrors: string[] = [];
+  let step = 0;
 
-    const shot = async (name: string) => {
-      step += 1;
-      await page.screenshot({
-        path: path.join(ARTIFACTS, `${String(step).padStart(2, '0')}-${name}.png`),
-        fullPage: true,
-      });
-    };
-
-    beforeAll(async () => {
-      fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-      fs.mkdirSync(ARTIFACTS, { recursive: true });
-      home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-      sandbox = await startSandbox({ port: 0, scale: 10, seed: 8, webhookRetryBaseMs: 5 });
-      server = await startServer({
-        home,
-        env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') },
-        port: 0,
-        webRoot: path.join(ROOT, 'web', 'dist'),
-        logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
-        serviceOptions: { baseUrl: sandbox.url },
-        // One attempt before an event is parked: the parked list fills without waiting for backoff.
-        webhooks: { applier: { maxAttempts: 1, pollMs: 100 } },
-      });
-      const credential = await server.deps.services.credentials.add({
-        name: 'sandbox',
-        apiKey: 'sandbox-full',
-      });
-      target = path.join(home, 'data', 'hooks');
-      flowId = server.deps.store.createFlow({
-        kind: 'source',
-        name: 'Live applications',
-        credentialId: credential.id,
-        schedule: null,
-        options: {},
-        streams: ['applications'],
-        target: { type: 'jsonl', path: target },
-      }).id;
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-      });
-      page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-      page.setDefaultTimeout(15_000);
-      page.on('pageerror', (e) => pageErrors.push(e.message));
-    }, 120_000);
-
-    afterAll(async () => {
-      await holder?.close();
-      await browser?.close();
-      await server?.close();
-      await sandbox?.close();
-      if (home) fs.rmSync(home, { recursive: true, force: true });
+  const shot = async (name: string) => {
+    step += 1;
+    await page.screenshot({
+      path: path.join(ARTIFACTS, `${String(step).padStart(2, '0')}-${name}.png`),
+      fullPage: true,
     });
+  };
 
-    it('is reached from the flows list and turned on', async () => {
-      await page.goto(server.url);
-      await page.getByLabel('New admin password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Set password' }).click();
-      await page.getByRole('heading', { name: 'Overview' }).waitFor();
-      await page.goto(`${server.url}/#/flows`);
-      await page.locator('tr[data-flow="Live applications"]').getByRole('link', { name: 'Webhooks' }).click();
-      await page.getByRole('heading', { name: 'Webhooks — Live applications' }).waitFor();
-      expect(await page.getByTestId('webhooks-state').textContent()).toBe('Off');
-      expect(await page.getByTestId('receiving-url').textContent()).toBe(
-        `${server.url}/webhooks/ashby/${flowId}`,
-      );
-      await shot('off');
-      await page.getByRole('button', { name: 'Turn webhooks on' }).click();
-      await page.getByRole('status').filter({ hasText: 'Webhooks are on.' }).waitFor();
-      expect(await page.getByTestId('webhooks-state').textContent()).toBe('On');
-      await page.getByTestId('webhook-stats').waitFor();
+  beforeAll(async () => {
+    await ensureConsoleBuilt();
+    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+    sandbox = await startSandbox({ port: 0, scale: 10, seed: 8, webhookRetryBaseMs: 5 });
+    server = await startServer({
+      home,
+      env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') },
+      port: 0,
+      webRoot: path.join(ROOT, 'web', 'dist'),
+      logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
+      serviceOptions: { baseUrl: sandbox.url },
+      // One attempt before an event is parked: the parked list fills without waiting for backoff.
+      webhooks: { applier: { maxAttempts: 1, pollMs: 100 } },
     });
+    const credential = await server.deps.services.credentials.add({
+      name: 'sandbox',
+      apiKey: 'sandbox-full',
+    });
+    target = path.join(home, 'data', 'hooks');
+    flowId = server.deps.store.createFlow({
+      kind: 'source',
+      name: 'Live applications',
+      credentialId: credential.id,
+      schedule: null,
+      options: {},
+      streams: ['applications'],
+      target: { type: 'jsonl', path: target },
+    }).id;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  }, 120_000);
 
-    it('registers the webhooks in Ashby and shows the secret once', async () => {
-      await page.getByRole('button', { name: 'Register in Ashby' }).click();
-      await page.getByRole('status').filter({ hasText: 'Registered 20 webhooks in Ashby.' }).waitFor();
-      const secret = (await page.getByTestId('webhook-secret').textContent()) ?? '';
-      expect(secret).toMatch(/^[0-9a-f]{64}$/);
-      const hooks = sandbox.world.allOf('webhook');
-      expect(hooks).toHaveLength(20);
-      expect(hooks.every((h) => h.secretToken === secret)).toBe(true);
-      expect(await page.getByRole('table', { name: 'Registered webhooks' }).locator('tbody tr').count()).toBe(
-        20,
-      );
-      await shot('installed-secret-once');
-      await page.getByRole('button', { name: 'I have saved it' }).click();
-      await page.reload();
-      await page.getByRole('heading', { name: 'Webhooks — Live applications' }).waitFor();
-      expect(await page.content()).not.toContain(secret);
-      // Ashby's ping for each new webhook reaches the receiver.
-      await expect
-        .poll(async () => page.getByTestId('last-ping').textContent(), { timeout: 15_000 })
-        .not.toBe('never');
-      // The secret is no credential.
-      await page.goto(`${server.url}/#/credentials`);
-      await page.getByRole('article', { name: 'Credential sandbox' }).waitFor();
-      expect(await page.getByRole('article').count()).toBe(1);
-      expect(await page.content()).not.toContain('webhook-secret');
-      expect(logLines.join('\n')).not.toContain(secret);
-    });
+  afterAll(async () => {
+    await holder?.close();
+    await browser?.close();
+    await server?.close();
+    await sandbox?.close();
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+  });
 
-    it('shows a parked event with its reason and retries it', async () => {
-      // A sync holding the stream: the next event fails once and is parked.
-      holder = openSink(`jsonl:${target}`);
-      await holder.open();
-      const lock = await holder.lock('applications', 'test');
-      expect(lock.acquired).toBe(true);
-      const apps = expectedStreamRecords(sandbox, 'applications') as R[];
-      const active = apps.find((a) => a.status === 'Active') as R;
-      const stage = active.currentInterviewStage as R;
-      const stages = (await call(sandbox, 'interviewStage.list', { interviewPlanId: stage.interviewPlanId }))
-        .body.results as R[];
-      const next = stages.find((s) => s.type === 'Active' && s.id !== stage.id) as R;
-      expect(
-        (
-          await call(sandbox, 'application.changeStage', {
-            applicationId: active.id,
-            interviewStageId: next.id,
-          })
-        ).body.success,
-      ).toBe(true);
-      await page.goto(`${server.url}/#/flows/${flowId}/webhooks`);
-      const parked = page.getByRole('table', { name: 'Parked events' });
-      await parked.waitFor({ timeout: 20_000 });
-      const rows = parked.locator('tbody tr');
-      expect(await rows.count()).toBeGreaterThanOrEqual(1);
-      expect(await parked.textContent()).toContain('stream applications is being written by another run');
-      await shot('parked');
-      if (lock.acquired) await lock.lock.release();
-      while ((await rows.count()) > 0) {
-        await rows.first().getByRole('button', { name: 'Retry' }).click();
-        await page.getByRole('status').filter({ hasText: 'is queued again' }).waitFor();
-      }
-      await page.getByText('None: every event was applied').waitFor();
-      await expect
-        .poll(async () => (await holder.readRows('applications')).length, { timeout: 15_000 })
-        .toBe(1);
-      const row = JSON.parse(String((await holder.readRows('applications'))[0]?._ashpipe_raw));
-      const world = (expectedStreamRecords(sandbox, 'applications') as R[]).find((a) => a.id === active.id);
-      expect(row).toEqual(world);
-      await expect
-        .poll(async () => page.getByTestId('webhook-stats').textContent(), { timeout: 15_000 })
-        .toMatch(/parked 0/);
-      await shot('retried');
-    });
+  it('is reached from the flows list and turned on', async () => {
+    await setAdminPassword(page, server.url, PASSWORD);
+    await page.goto(`${server.url}/#/flows`);
+    await page.locator('tr[data-flow="Live applications"]').getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('heading', { name: 'Webhooks — Live applications' }).waitFor();
+    expect(await page.getByTestId('webhooks-state').textContent()).toBe('Off');
+    expect(await page.getByTestId('receiving-url').textContent()).toBe(
+      `${server.url}/webhooks/ashby/${flowId}`,
+    );
+    await shot('off');
+    await page.getByRole('button', { name: 'Turn webhooks on' }).click();
+    await page.getByRole('status').filter({ hasText: 'Webhooks are on.' }).waitFor();
+    expect(await page.getByTestId('webhooks-state').textContent()).toBe('On');
+    await page.getByTestId('webhook-stats').waitFor();
+  });
 
-    it('deletes the webhooks in Ashby and turns webhooks off', async () => {
-      await page.getByRole('button', { name: 'Delete the webhooks in Ashby' }).click();
-      await page.getByRole('status').filter({ hasText: 'Deleted 20 webhooks in Ashby.' }).waitFor();
-      expect(sandbox.world.allOf('webhook')).toEqual([]);
-      await page.getByRole('button', { name: 'Turn webhooks off' }).click();
-      await page.getByRole('status').filter({ hasText: 'Webhooks are off' }).waitFor();
-      expect(await page.getByTestId('webhooks-state').textContent()).toBe('Off');
-      await shot('off-again');
-      expect(pageErrors).toEqual([]);
-    });
-  },
-);
+  it('registers the webhooks in Ashby and shows the secret once', async () => {
+    await page.getByRole('button', { name: 'Register in Ashby' }).click();
+    await page.getByRole('status').filter({ hasText: 'Registered 20 webhooks in Ashby.' }).waitFor();
+    const secret = (await page.getByTestId('webhook-secret').textContent()) ?? '';
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    const hooks = sandbox.world.allOf('webhook');
+    expect(hooks).toHaveLength(20);
+    expect(hooks.every((h) => h.secretToken === secret)).toBe(true);
+    expect(await page.getByRole('table', { name: 'Registered webhooks' }).locator('tbody tr').count()).toBe(
+      20,
+    );
+    await shot('installed-secret-once');
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    await page.reload();
+    await page.getByRole('heading', { name: 'Webhooks — Live applications' }).waitFor();
+    expect(await page.content()).not.toContain(secret);
+    // Ashby's ping for each new webhook reaches the receiver.
+    await expect
+      .poll(async () => page.getByTestId('last-ping').textContent(), { timeout: 15_000 })
+      .not.toBe('never');
+    // The secret is no credential.
+    await page.goto(`${server.url}/#/credentials`);
+    await page.getByRole('article', { name: 'Credential sandbox' }).waitFor();
+    expect(await page.getByRole('article').count()).toBe(1);
+    expect(await page.content()).not.toContain('webhook-secret');
+    expect(logLines.join('\n')).not.toContain(secret);
+  });
+
+  it('shows a parked event with its reason and retries it', async () => {
+    // A sync holding the stream: the next event fails once and is parked.
+    holder = openSink(`jsonl:${target}`);
+    await holder.open();
+    const lock = await holder.lock('applications', 'test');
+    expect(lock.acquired).toBe(true);
+    const apps = expectedStreamRecords(sandbox, 'applications') as R[];
+    const active = apps.find((a) => a.status === 'Active') as R;
+    const stage = active.currentInterviewStage as R;
+    const stages = (await call(sandbox, 'interviewStage.list', { interviewPlanId: stage.interviewPlanId }))
+      .body.results as R[];
+    const next = stages.find((s) => s.type === 'Active' && s.id !== stage.id) as R;
+    expect(
+      (
+        await call(sandbox, 'application.changeStage', {
+          applicationId: active.id,
+          interviewStageId: next.id,
+        })
+      ).body.success,
+    ).toBe(true);
+    await page.goto(`${server.url}/#/flows/${flowId}/webhooks`);
+    const parked = page.getByRole('table', { name: 'Parked events' });
+    await parked.waitFor({ timeout: 20_000 });
+    const rows = parked.locator('tbody tr');
+    expect(await rows.count()).toBeGreaterThanOrEqual(1);
+    expect(await parked.textContent()).toContain('stream applications is being written by another run');
+    await shot('parked');
+    if (lock.acquired) await lock.lock.release();
+    while ((await rows.count()) > 0) {
+      await rows.first().getByRole('button', { name: 'Retry' }).click();
+      await page.getByRole('status').filter({ hasText: 'is queued again' }).waitFor();
+    }
+    await page.getByText('None: every event was applied').waitFor();
+    await expect
+      .poll(async () => (await holder.readRows('applications')).length, { timeout: 15_000 })
+      .toBe(1);
+    const row = JSON.parse(String((await holder.readRows('applications'))[0]?._ashpipe_raw));
+    const world = (expectedStreamRecords(sandbox, 'applications') as R[]).find((a) => a.id === active.id);
+    expect(row).toEqual(world);
+    await expect
+      .poll(async () => page.getByTestId('webhook-stats').textContent(), { timeout: 15_000 })
+      .toMatch(/parked 0/);
+    await shot('retried');
+  });
+
+  it('deletes the webhooks in Ashby and turns webhooks off', async () => {
+    await page.getByRole('button', { name: 'Delete the webhooks in Ashby' }).click();
+    await page.getByRole('status').filter({ hasText: 'Deleted 20 webhooks in Ashby.' }).waitFor();
+    expect(sandbox.world.allOf('webhook')).toEqual([]);
+    await page.getByRole('button', { name: 'Turn webhooks off' }).click();
+    await page.getByRole('status').filter({ hasText: 'Webhooks are off' }).waitFor();
+    expect(await page.getByTestId('webhooks-state').textContent()).toBe('Off');
+    await shot('off-again');
+    expect(pageErrors).toEqual([]);
+  });
+});
