@@ -7,10 +7,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { redact } from '../util/redact.js';
 import { MAX_BODY_BYTES } from '../webhooks/index.js';
-import { type AppEnv, requireAuth } from './auth.js';
+import { type AppEnv, clientAddress, requireAuth } from './auth.js';
 import { isLoopbackHost } from './base-url.js';
 import type { ServerDeps } from './context.js';
-import { errorHandler, NotFoundError } from './errors.js';
+import { errorHandler, NotFoundError, UnauthorizedError } from './errors.js';
+import type { MetricsAccess } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { catalogueRoutes } from './routes/catalogue.js';
 import { credentialRoutes } from './routes/credentials.js';
@@ -90,6 +91,35 @@ function hostName(c: Context): string {
   return new URL(c.req.url).hostname.toLowerCase().replace(/^\[|\]$/g, '');
 }
 
+/** Whether a connection's remote address is this machine (in-process requests have none and are). */
+function isLoopbackClient(address: string): boolean {
+  if (address === 'local' || address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
+/**
+ * `GET /metrics` is read by a Prometheus server, which holds no console session: an API token
+ * (`Authorization: Bearer`) is accepted always; without one, only clients on this machine, and only
+ * when the access is `loopback`.
+ * @throws UnauthorizedError (401) naming what is missing
+ */
+function checkMetricsAccess(c: Context, deps: ServerDeps, access: MetricsAccess): void {
+  const authorization = c.req.header('authorization');
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (!(match?.[1] && deps.store.verifyApiToken(match[1])))
+      throw new UnauthorizedError('The API token is not valid.', 'invalid_token');
+    return;
+  }
+  if (access === 'loopback' && isLoopbackClient(clientAddress(c))) return;
+  throw new UnauthorizedError(
+    access === 'loopback'
+      ? 'GET /metrics from another machine needs an API token (Authorization: Bearer ashp_…).'
+      : 'GET /metrics needs an API token (Authorization: Bearer ashp_…).',
+  );
+}
+
 /**
  * The server: the REST API under `/api/v1` (sub-apps, one error translator, every response body redacted)
  * and the console's static files at `/`.
@@ -135,6 +165,17 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   hooks.route('/', webhookReceiveRoutes(hub));
   hooks.onError(errorHandler(deps.logger));
   app.route('/webhooks/ashby', hooks);
+
+  const metrics = deps.metrics;
+  if (metrics && deps.metricsAccess !== 'off') {
+    const access = deps.metricsAccess ?? 'loopback';
+    app.get('/metrics', async (c) => {
+      checkMetricsAccess(c, deps, access);
+      // The series hold names and ids only; the redactor still runs, as on every other answer.
+      const text = redact(await metrics.text());
+      return c.body(text, 200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
+    });
+  }
 
   const api = new Hono<AppEnv>();
   const limiters = new Map<number, MiddlewareHandler>();

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from '../util/logger.js';
 import type { LoginLimiter } from './auth.js';
 import { BadRequestError } from './errors.js';
+import type { MetricsAccess, ServerMetrics } from './metrics.js';
 import type { PathPolicy } from './paths.js';
 import type { Scheduler } from './scheduler.js';
 import type { ServerServices } from './services.js';
@@ -24,6 +25,13 @@ export interface ServerDeps {
   paths: PathPolicy;
   /** Credentials may name a plain-http base URL on this machine (a sandbox); otherwise https only. */
   allowHttpBaseUrl: boolean;
+  /** The Prometheus series of `GET /metrics`; absent: no such route. */
+  metrics?: ServerMetrics;
+  /**
+   * Who may read `GET /metrics` ({@link MetricsAccess}).
+   * @default 'loopback'
+   */
+  metricsAccess?: MetricsAccess;
 }
 
 /** Parses a JSON body with a zod schema: 400 when it is not JSON, 422 when the values do not fit. */

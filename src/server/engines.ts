@@ -296,7 +296,10 @@ async function runSource(
     streams,
     signal: ctx.signal,
     logger: ctx.logger,
-    onClientEvent: (event) => logClientEvent(ctx.logger, event),
+    onClientEvent: (event) => {
+      logClientEvent(ctx.logger, event);
+      ctx.onClientEvent?.(event);
+    },
     // The same locks as `ashpipe sync`: a flow and a CLI run never write one stream of a target at once.
     lockLabel: `flow "${flow.name}" (run ${ctx.runId})`,
     ...(config.options.fullRefresh === true ? { fullRefresh: true } : {}),

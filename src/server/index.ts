@@ -13,6 +13,7 @@ import { bodyLimitOf, createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
 import { isHttpLoopback } from './base-url.js';
 import type { ServerDeps } from './context.js';
+import { type MetricsAccess, ServerMetrics } from './metrics.js';
 import { defaultDataDir, type PathPolicy } from './paths.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, PayloadTooLargeError } from './routes/uploads.js';
 import { type MissedRunPolicy, Scheduler } from './scheduler.js';
@@ -92,6 +93,13 @@ export interface StartServerOptions {
    * @default true when the server's own Ashby base URL is plain http on this machine (sandbox mode), else false
    */
   allowHttpBaseUrl?: boolean;
+  /**
+   * Who may read `GET /metrics`: `loopback` (this machine without a token, others with an API token),
+   * `token` (an API token from everyone) or `off` (no route).
+   * @default 'loopback'
+   * @example 'token'
+   */
+  metrics?: MetricsAccess;
   /** How the webhook receivers of source flows retry and park events. @default the hub's */
   webhooks?: WebhookHubOptions;
 }
@@ -129,7 +137,10 @@ export async function buildDeps(
   }
   const services =
     options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
+  const metricsAccess = options.metrics ?? 'loopback';
+  const metrics = metricsAccess === 'off' ? undefined : new ServerMetrics(control.db);
   const scheduler = new Scheduler(store, services, logger, {
+    ...(metrics ? { metrics } : {}),
     ...(options.missedRuns ? { missedRuns: options.missedRuns } : {}),
     ...(options.timezone ? { timezone: options.timezone } : {}),
     paths,
@@ -146,6 +157,8 @@ export async function buildDeps(
       options.allowHttpBaseUrl ??
       isHttpLoopback(options.serviceOptions?.baseUrl ?? options.env.ASHBY_BASE_URL),
     ...(options.timezone ? { timezone: options.timezone } : {}),
+    ...(metrics ? { metrics } : {}),
+    metricsAccess,
   };
 }
 

@@ -3,6 +3,7 @@ import { Cron } from 'croner';
 import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
 import { ConflictError, NotFoundError, translateError, ValidationError } from './errors.js';
+import type { ServerMetrics } from './metrics.js';
 import type { Flow, Run, RunCount, RunErrorInfo, RunStatus, RunTrigger } from './model.js';
 import { type PathPolicy, resolveFlowPaths } from './paths.js';
 import type { FlowEngine, RunProgress, ServerServices } from './services.js';
@@ -38,6 +39,11 @@ export interface SchedulerOptions {
    * @example { dataDirs: ['/var/lib/ashpipe/data'], home: '/var/lib/ashpipe' }
    */
   paths?: PathPolicy;
+  /**
+   * Where finished runs and the Ashby client's events of runs are counted (`GET /metrics`).
+   * @default none: nothing counted
+   */
+  metrics?: ServerMetrics;
 }
 
 /** Events of one run, for server-sent events. */
@@ -227,6 +233,7 @@ export class Scheduler {
         }
       }
       const access = this.services.credentials.access(flow.credentialId, `flow ${flow.name}`);
+      const metrics = this.options.metrics;
       const engine =
         override ??
         (flow.kind === 'source' ? this.services.engines.source : this.services.engines.destination);
@@ -237,6 +244,14 @@ export class Scheduler {
         signal,
         logger,
         dryRun,
+        ...(metrics
+          ? {
+              onClientEvent: metrics.clientEvents({
+                id: flow.credentialId,
+                name: this.services.credentials.get(flow.credentialId).name,
+              }),
+            }
+          : {}),
         progress: (update: RunProgress) => {
           counts = update.counts;
           this.store.updateRunCounts(run.id, counts);
@@ -264,6 +279,7 @@ export class Scheduler {
       finished = this.store.finishRun(run.id, 'failed', counts, [{ code: t.code, message: redact(message) }]);
     }
     if (this.cancelled.delete(run.id)) finished = this.store.finishRun(run.id, ...asCancelled(finished));
+    this.options.metrics?.runFinished(flow, finished);
     this.events.emit(run.id, { type: 'finished', run: finished } satisfies RunEvent);
     return finished;
   }

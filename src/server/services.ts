@@ -1,4 +1,5 @@
 import type { Scope } from '../ashby/catalogue.js';
+import type { ClientEvent } from '../ashby/types.js';
 import type { HashKeySource } from '../privacy/key.js';
 import type { PushSummary, RecordResult } from '../push/engine.js';
 import type { QuarantineStatus } from '../push/ledger.js';
@@ -89,6 +90,8 @@ export interface RunContext {
   /** A dry run reads and validates but writes nothing (the "Test" step of the console). */
   dryRun: boolean;
   progress(update: RunProgress): void;
+  /** Receives the Ashby client's events of the run (metrics); engines pass it to their client. */
+  onClientEvent?: (event: ClientEvent) => void;
 }
 
 /** What an engine reports when a run ends. */
