@@ -7,6 +7,7 @@ import type { LoginLimitOptions } from '../../src/server/auth.js';
 import type { ServerDeps } from '../../src/server/context.js';
 import { VaultCredentialService } from '../../src/server/credentials.js';
 import { buildDeps } from '../../src/server/index.js';
+import type { MetricsAccess } from '../../src/server/metrics.js';
 import type { Flow } from '../../src/server/model.js';
 import type {
   FlowEngine,
@@ -112,6 +113,8 @@ export async function harness(
     loginLimits?: LoginLimitOptions;
     /** Data directories flow files may live in. @default `home/data` */
     dataDirs?: readonly string[];
+    /** Who may read `GET /metrics`. @default the server's (`loopback`) */
+    metrics?: MetricsAccess;
   } = {},
 ): Promise<Harness> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -124,6 +127,7 @@ export async function harness(
     allowHttpBaseUrl: options.allowHttpBaseUrl ?? false,
     ...(options.dataDirs ? { dataDirs: options.dataDirs } : {}),
     ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
     services: (store) => ({
       ...defaultServices(store, env, {

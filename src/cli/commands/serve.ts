@@ -5,6 +5,7 @@ import { DEFAULT_BASE_URL } from '../../ashby/client.js';
 import { resolveHome } from '../../control/home.js';
 import { isLoopback } from '../../server/app.js';
 import { startServer } from '../../server/index.js';
+import type { MetricsAccess } from '../../server/metrics.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { parseBaseUrl } from '../key-options.js';
@@ -40,6 +41,14 @@ export function serveCommand(ctx: CliContext): Command {
     .addOption(new Option('--timezone <zone>', 'IANA time zone of cron schedules'))
     .addOption(
       new Option(
+        '--metrics <access>',
+        'who may read GET /metrics: this machine without a token (loopback), an API token always (token), or nobody (off)',
+      )
+        .choices(['loopback', 'token', 'off'])
+        .default('loopback'),
+    )
+    .addOption(
+      new Option(
         '--data-dir <dir>',
         'directory the files of flows must be inside; repeat for several (default: $ASHPIPE_HOME/data)',
       )
@@ -73,6 +82,7 @@ export function serveCommand(ctx: CliContext): Command {
       host: string;
       secureCookies?: boolean;
       missedRuns: 'run-once' | 'skip';
+      metrics: MetricsAccess;
       timezone?: string;
       logFile?: string;
       dataDir?: string[];
@@ -111,6 +121,7 @@ export function serveCommand(ctx: CliContext): Command {
         host: opts.host,
         webRoot: ctx.env.ASHPIPE_WEB_ROOT ?? defaultWebRoot(),
         missedRuns: opts.missedRuns,
+        metrics: opts.metrics,
         logger,
         ...(opts.dataDir ? { dataDirs: opts.dataDir } : {}),
         ...(opts.allowedHost ? { allowedHosts: opts.allowedHost } : {}),
