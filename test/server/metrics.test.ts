@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { startServer } from '../../src/server/index.js';
 import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
 
 // `GET /metrics` after a real sync engine run against the sandbox: the series are compared with what the
@@ -107,7 +110,10 @@ describe('GET /metrics', () => {
     expect(run.status).toBe('succeeded');
 
     // Hand count: a flow reads archived records too (the default); one page per 100 records, one for none.
-    const candidates = sandbox.records('candidate.list', { apiKey: KEY, body: { includeArchived: true } }).length;
+    const candidates = sandbox.records('candidate.list', {
+      apiKey: KEY,
+      body: { includeArchived: true },
+    }).length;
     const sources = sandbox.records('source.list', { apiKey: KEY, body: { includeArchived: true } }).length;
     expect(candidates).toBeGreaterThan(PAGE_SIZE);
     const candidatePages = Math.max(1, Math.ceil(candidates / PAGE_SIZE));
@@ -125,9 +131,7 @@ describe('GET /metrics', () => {
     const seen = sandbox.stats().requests;
     for (const [endpoint, n] of Object.entries(seen))
       expect(sum(samples, 'ashpipe_ashby_requests_total', { endpoint }), endpoint).toBe(n);
-    expect(sum(samples, 'ashpipe_ashby_requests_total')).toBe(
-      Object.values(seen).reduce((a, b) => a + b, 0),
-    );
+    expect(sum(samples, 'ashpipe_ashby_requests_total')).toBe(Object.values(seen).reduce((a, b) => a + b, 0));
 
     const flow = { flow: 'nightly', flow_id: flowId };
     expect(sum(samples, 'ashpipe_records_read_total', { ...flow, stream: 'candidates' })).toBe(candidates);
@@ -196,11 +200,17 @@ describe('GET /metrics', () => {
     });
     expect(created.status).toBe(201);
     const token = (await created.json().then(asJson)).plaintext as string;
-    const allowed = await h.app.request('/metrics', { headers: { authorization: `Bearer ${token}` } }, remote);
+    const allowed = await h.app.request(
+      '/metrics',
+      { headers: { authorization: `Bearer ${token}` } },
+      remote,
+    );
     expect(allowed.status).toBe(200);
     expect(await allowed.text()).toContain('# TYPE ashpipe_flow_runs_total counter');
     // A console session is not enough from elsewhere: Prometheus sends tokens, browsers do not scrape.
-    expect((await h.app.request('/metrics', { headers: { cookie: headers.cookie } }, remote)).status).toBe(401);
+    expect((await h.app.request('/metrics', { headers: { cookie: headers.cookie } }, remote)).status).toBe(
+      401,
+    );
   });
 
   it('asks this machine for a token too with --metrics token, and has no route with off', async () => {
@@ -210,5 +220,21 @@ describe('GET /metrics', () => {
     await h.close();
     h = await harness({ metrics: 'off' });
     expect((await h.app.request('/metrics', {}, loopback)).status).toBe(404);
+  });
+
+  it('answers a real loopback connection of `ashpipe serve` without a token', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-metrics-'));
+    const server = await startServer({ home, env: {}, port: 0, host: '127.0.0.1' });
+    try {
+      const res = await fetch(`${server.url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('# HELP ashpipe_ashby_requests_total');
+      expect((await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer x' } })).status).toBe(
+        401,
+      );
+    } finally {
+      await server.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });
