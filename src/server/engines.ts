@@ -359,7 +359,11 @@ async function sampleStreams(
   ctx: Parameters<FlowEngine>[1],
   report: () => void,
 ): Promise<RunOutcome> {
-  const client = new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl });
+  const client = new AshbyClient({
+    apiKey: ctx.apiKey,
+    baseUrl: ctx.baseUrl,
+    ...(ctx.onClientEvent ? { onEvent: ctx.onClientEvent } : {}),
+  });
   const errors: RunErrorInfo[] = [];
   for (const stream of streams) {
     if (ctx.signal.aborted) break;
@@ -496,7 +500,11 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
     const config = flow.config;
     const operation = flowOperation(config);
     const { rows, label, cleanup } = flowRows(config);
-    const client = new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl });
+    const client = new AshbyClient({
+      apiKey: ctx.apiKey,
+      baseUrl: ctx.baseUrl,
+      ...(ctx.onClientEvent ? { onEvent: ctx.onClientEvent } : {}),
+    });
     const counts: Record<string, number> = {};
     let total = 0;
     let lastReport = 0;

@@ -180,6 +180,44 @@ describe('GET /metrics', () => {
     expect(text).not.toContain(KEY);
   }, 60_000);
 
+  it('counts the writes of a destination flow as the sandbox saw them', async () => {
+    h = await harness({ baseUrl: sandbox.url, realDestination: true, allowHttpBaseUrl: true });
+    const headers = await signedInHeaders(h);
+    const harnessed = h;
+    const call = async (method: string, p: string, body?: unknown) =>
+      harnessed.request(p, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const cred = await call('POST', '/api/v1/credentials', { name: 'writer', apiKey: KEY });
+    const credentialId = (await cred.json().then(asJson)).credential.id;
+    // Three new people, written by hand: three creates.
+    const csv =
+      'Full Name,Email\nAda Metric,ada.metrics@example.com\nBo Metric,bo.metrics@example.com\nCy Metric,cy.metrics@example.com\n';
+    const created = await call('POST', '/api/v1/flows', {
+      kind: 'destination',
+      name: 'import',
+      credentialId,
+      operation: 'candidate.create',
+      input: { type: 'csv', content: csv },
+      mapping: { name: 'Full Name', email: 'Email' },
+    });
+    expect(created.status).toBe(201);
+    const flowId = (await created.json().then(asJson)).flow.id;
+    sandbox.resetStats();
+    const run = await runToEnd(harnessed, call, flowId);
+    expect(run.status).toBe('succeeded');
+    const samples = parse(await scrape(harnessed));
+    const seen = sandbox.stats().requests;
+    expect(sandbox.stats().writes['candidate.create']).toBe(3);
+    for (const [endpoint, n] of Object.entries(seen))
+      expect(sum(samples, 'ashpipe_ashby_requests_total', { endpoint }), endpoint).toBe(n);
+    const flow = { flow: 'import', flow_id: flowId, stream: 'candidate.create' };
+    expect(sum(samples, 'ashpipe_records_read_total', flow)).toBe(3);
+    expect(sum(samples, 'ashpipe_records_written_total', flow)).toBe(3);
+  }, 60_000);
+
   it('is served to this machine without a token, and elsewhere only with an API token', async () => {
     h = await harness();
     const headers = await signedInHeaders(h);
