@@ -12,6 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { HISTORY_SUFFIX } from '../sinks/history.js';
 import { openSink, parsePostgresTarget } from '../sinks/index.js';
+import { rewriteJsonlStream, settleJsonlRewrite } from '../sinks/jsonl.js';
 import { CUSTOM_FIELD_VALUES_TABLE, type LockAttempt } from '../sinks/types.js';
 import { findStream } from '../streams/index.js';
 import { openSqlite, type SqliteDatabase } from '../util/sqlite.js';
@@ -448,6 +449,7 @@ class JsonlStore implements Store {
 export function readJsonlLines(dir: string, table: string): string[] {
   const file = path.join(dir, `${table}.jsonl`);
   if (!fs.existsSync(file)) return [];
+  settleJsonlRewrite(dir, table);
   const bytes = fs.readFileSync(file);
   const stateFile = path.join(dir, '_ashpipe_state', `${table}.json`);
   const meta = fs.existsSync(stateFile)
@@ -462,22 +464,11 @@ export function readJsonlLines(dir: string, table: string): string[] {
 
 /**
  * Writes a JSONL stream file anew with `lines` (a temp file renamed over the old one, so the old bytes go
- * with the old file) and moves the stream's committed offset to the new length.
+ * with the old file) and moves the stream's committed offset to the new length; a crash in between is
+ * settled when the target is next opened ({@link settleJsonlRewrite}).
  */
 export function replaceJsonlLines(dir: string, table: string, lines: readonly string[]): void {
-  const file = path.join(dir, `${table}.jsonl`);
-  const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
-  const tmp = `${file}.erase-${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: fs.statSync(file).mode & 0o777 });
-  fs.renameSync(tmp, file);
-  const stateFile = path.join(dir, '_ashpipe_state', `${table}.json`);
-  if (fs.existsSync(stateFile)) {
-    const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { offset?: number };
-    meta.offset = Buffer.byteLength(text);
-    const tmpState = `${stateFile}.erase-${process.pid}.tmp`;
-    fs.writeFileSync(tmpState, JSON.stringify(meta), { mode: fs.statSync(stateFile).mode & 0o777 });
-    fs.renameSync(tmpState, stateFile);
-  }
+  rewriteJsonlStream(dir, table, lines.length > 0 ? `${lines.join('\n')}\n` : '');
 }
 
 async function storeFor(target: string): Promise<Store> {

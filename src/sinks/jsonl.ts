@@ -500,6 +500,16 @@ export class JsonlSink implements Sink {
       const match = /^([a-z][a-z0-9_]*)\.jsonl$/.exec(entry);
       if (!match?.[1]) continue;
       const stream = match[1];
+      if (fs.existsSync(rewriteIntentFile(this.dir, stream))) {
+        // Settled under the stream's lock: a rewrite that holds it is still running, not interrupted.
+        const held = tryLockFile(this.lockFileOf(stream), 'settling an interrupted rewrite');
+        if (!held.acquired) continue;
+        try {
+          settleJsonlRewrite(this.dir, stream);
+        } finally {
+          void held.backend.release();
+        }
+      }
       const file = this.fileOf(stream);
       const committed = this.readMeta(stream)?.offset ?? 0;
       const size = fs.statSync(file).size;
@@ -728,4 +738,82 @@ function customFieldsOf(shape: StreamShape, meta: StreamMeta): Pick<StreamMeta, 
     };
   }
   return meta.customFields ? { customFields: meta.customFields } : {};
+}
+
+/**
+ * A rewrite of a stream file in progress (an erasure or an anonymisation rewriting lines): the new file's
+ * inode and length, written before the new file is renamed over the old one and removed once the stream's
+ * state holds the new length. A crash between the rename and the state would otherwise leave a state
+ * that points past the end of the shorter file, and the target would refuse to open.
+ */
+interface RewriteIntent {
+  ino: number;
+  offset: number;
+}
+
+function rewriteIntentFile(dir: string, stream: string): string {
+  return path.join(dir, JSONL_STATE_DIR, `${stream}.rewrite`);
+}
+
+function fsyncFile(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Sets the committed length in a stream's state file (temp file and rename), when it has one. */
+function setCommittedLength(dir: string, stream: string, offset: number): void {
+  const stateFile = path.join(dir, JSONL_STATE_DIR, `${stream}.json`);
+  if (!fs.existsSync(stateFile)) return;
+  const meta = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { offset?: number };
+  meta.offset = offset;
+  const tmp = `${stateFile}.${process.pid}.${randomUUID()}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(meta, null, 2)}\n`, { mode: fs.statSync(stateFile).mode & 0o777 });
+  fsyncFile(tmp);
+  fs.renameSync(tmp, stateFile);
+}
+
+/**
+ * Finishes or forgets a rewrite of `stream`'s file that a crash interrupted (see {@link rewriteJsonlStream}):
+ * when the file is the new one (same inode) its state takes the new length; when the rename never happened
+ * the old file and its state stand. Either way the target opens as if the rewrite had run whole or not at all.
+ */
+export function settleJsonlRewrite(dir: string, stream: string): void {
+  const intentFile = rewriteIntentFile(dir, stream);
+  if (!fs.existsSync(intentFile)) return;
+  const intent = JSON.parse(fs.readFileSync(intentFile, 'utf8')) as RewriteIntent;
+  const file = path.join(dir, `${stream}.jsonl`);
+  if (fs.existsSync(file) && fs.statSync(file).ino === intent.ino) {
+    setCommittedLength(dir, stream, intent.offset);
+  }
+  for (const leftover of fs.readdirSync(dir)) {
+    if (leftover.startsWith(`${stream}.jsonl.`) && leftover.endsWith('.tmp')) {
+      fs.rmSync(path.join(dir, leftover), { force: true });
+    }
+  }
+  fs.rmSync(intentFile, { force: true });
+}
+
+/**
+ * Writes a stream file anew with `text` (a temp file renamed over the old one, so the old bytes go with the
+ * old file) and moves the stream's committed length to the new one; crash-safe through an intent file that
+ * {@link settleJsonlRewrite} reads. The caller holds the stream's lock.
+ */
+export function rewriteJsonlStream(dir: string, stream: string, text: string): void {
+  settleJsonlRewrite(dir, stream);
+  const file = path.join(dir, `${stream}.jsonl`);
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: fs.statSync(file).mode & 0o777 });
+  fsyncFile(tmp);
+  const intent: RewriteIntent = { ino: fs.statSync(tmp).ino, offset: Buffer.byteLength(text) };
+  const intentFile = rewriteIntentFile(dir, stream);
+  fs.mkdirSync(path.dirname(intentFile), { recursive: true });
+  fs.writeFileSync(intentFile, JSON.stringify(intent), { mode: 0o600 });
+  fsyncFile(intentFile);
+  fs.renameSync(tmp, file);
+  setCommittedLength(dir, stream, intent.offset);
+  fs.rmSync(intentFile, { force: true });
 }
