@@ -1,24 +1,15 @@
-/**
- * kill -9 and history: a real `ashpipe sync --history candidates` is SIGKILLed at points spread over a first
- * full pass and over an incremental pass that reads changed records, then resumed. Each version commits
- * with its page and checkpoint, so the history ends with exactly the expected versions: one per candidate
- * after the first sync, and one more for each candidate changed in Ashby — none lost, none twice.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { selectStreams } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
+import { syncAndKill } from '../sync/crash-matrix.js';
 import { makeTarget, POSTGRES_URL, type TestTarget } from '../sync/helpers.js';
 import { readHistory } from './support.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin/ashpipe.js');
 const DIALECTS: Array<'sqlite' | 'postgres'> = POSTGRES_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 const PAGE_SIZE = 7;
 const TRIALS = 6;
@@ -26,53 +17,9 @@ const CHANGED = 30;
 const streams = selectStreams({ streams: ['candidates'] });
 type Rec = Record<string, unknown>;
 
-function totalRequests(sandbox: Sandbox): number {
-  return Object.values(sandbox.stats().requests).reduce((a, b) => a + b, 0);
-}
-
-/** Spawns the built CLI and SIGKILLs it once the sandbox answered `killAfter` requests; true when killed. */
-async function syncAndKill(
-  sandbox: Sandbox,
-  target: string,
-  home: string,
-  killAfter: number,
-): Promise<boolean> {
-  sandbox.resetStats();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      BIN,
-      'sync',
-      '--base-url',
-      sandbox.url,
-      '--to',
-      target,
-      '--streams',
-      'candidates',
-      '--history',
-      'candidates',
-      '--page-size',
-      String(PAGE_SIZE),
-      '--json',
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ASHBY_API_KEY: 'sandbox-full', ASHPIPE_HOME: home },
-      stdio: 'ignore',
-    },
-  );
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  let killed = false;
-  const watcher = setInterval(() => {
-    if (child.exitCode === null && !killed && totalRequests(sandbox) >= killAfter) {
-      killed = true;
-      child.kill('SIGKILL');
-    }
-  }, 1);
-  await exited;
-  clearInterval(watcher);
-  return killed;
-}
+const SYNC_ARGS = ['--streams', 'candidates', '--history', 'candidates', '--page-size', String(PAGE_SIZE)];
+/** How often the watch counts the sandbox's answers, in ms. */
+const POLL_MS = 1;
 
 for (const dialect of DIALECTS) {
   describe(`history survives kill -9 (${dialect})`, () => {
@@ -107,7 +54,7 @@ for (const dialect of DIALECTS) {
         targets.push(t);
         // A kill point inside the first full pass (the first request is the reach check).
         const killAfter = 2 + Math.floor(((trial + Math.random()) / TRIALS) * firstPassPages);
-        if (await syncAndKill(sandbox, t.target, home, killAfter)) killed++;
+        if (await syncAndKill(sandbox, t.target, home, killAfter, SYNC_ARGS, POLL_MS)) killed++;
         expect((await resume(t.target)).exitCode).toBe(0);
         const before = expectedStreamRecords(sandbox, 'candidates');
         let h = await readHistory(t.target, 'candidates');
@@ -125,7 +72,7 @@ for (const dialect of DIALECTS) {
         const after = new Map(expectedStreamRecords(sandbox, 'candidates').map((c) => [String(c.id), c]));
         const incrementalPages = Math.ceil(CHANGED / PAGE_SIZE);
         const killIncremental = 2 + ((trial % incrementalPages) + 1);
-        if (await syncAndKill(sandbox, t.target, home, killIncremental)) killed++;
+        if (await syncAndKill(sandbox, t.target, home, killIncremental, SYNC_ARGS, POLL_MS)) killed++;
         h = await readHistory(t.target, 'candidates');
         const doneBeforeResume = changed.filter((c) => (h.get(String(c.id))?.length ?? 0) === 2).length;
         if (doneBeforeResume > 0 && doneBeforeResume < CHANGED) partial++;

@@ -29,36 +29,31 @@ const STREAM_NAMES = [
 ];
 const PAGE_SIZE = 7;
 const streams = selectStreams({ streams: STREAM_NAMES });
+const SYNC_ARGS = ['--streams', STREAM_NAMES.join(','), '--page-size', String(PAGE_SIZE)];
 
 type Rec = Record<string, unknown>;
 
-function totalRequests(sandbox: Sandbox): number {
+/** Requests the sandbox answered since its stats were last reset. */
+export function totalRequests(sandbox: Sandbox): number {
   return Object.values(sandbox.stats().requests).reduce((a, b) => a + b, 0);
 }
 
-/** Spawns the built `ashpipe sync` and SIGKILLs it once the sandbox has answered `killAfter` requests. */
-async function syncAndKill(
+/**
+ * Spawns the built `ashpipe sync --base-url … --to target --json` with `args` and SIGKILLs it once the
+ * sandbox has answered `killAfter` requests (checked every `pollMs`); true when it was killed.
+ */
+export async function syncAndKill(
   sandbox: Sandbox,
   target: string,
   home: string,
   killAfter: number,
+  args: readonly string[],
+  pollMs = 2,
 ): Promise<boolean> {
   sandbox.resetStats();
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      BIN,
-      'sync',
-      '--base-url',
-      sandbox.url,
-      '--to',
-      target,
-      '--streams',
-      STREAM_NAMES.join(','),
-      '--page-size',
-      String(PAGE_SIZE),
-      '--json',
-    ],
+    [BIN, 'sync', '--base-url', sandbox.url, '--to', target, ...args, '--json'],
     {
       cwd: ROOT,
       env: { ...process.env, ASHBY_API_KEY: 'sandbox-full', ASHPIPE_HOME: home },
@@ -72,7 +67,7 @@ async function syncAndKill(
       killed = true;
       child.kill('SIGKILL');
     }
-  }, 2);
+  }, pollMs);
   await exited;
   clearInterval(watcher);
   return killed;
@@ -179,7 +174,7 @@ export function crashMatrix(dialect: TestTarget['dialect']): void {
         targets.push(t);
         // Kill points spread over the whole run, from the first request to the last.
         const killAfter = 1 + Math.floor(((trial + Math.random()) / CRASH_TRIALS) * cleanRequests);
-        if (await syncAndKill(sandbox, t.target, home, killAfter)) killed++;
+        if (await syncAndKill(sandbox, t.target, home, killAfter, SYNC_ARGS)) killed++;
         const saved = await savedWork(t.target);
 
         // Ashby changes while nothing runs: two candidates created, two updated, one deleted.
