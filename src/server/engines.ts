@@ -309,6 +309,7 @@ async function runSource(
     ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
     ...requestOptions,
     onEvent: (event: SyncEvent) => {
+      ctx.onSyncEvent?.(event);
       if (event.type === 'stream-start') {
         counts.set(event.stream, { name: event.stream, status: 'running', read: 0, written: 0 });
       } else if (event.type === 'page') {
@@ -546,6 +547,7 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
           report();
         },
         onResult: (r) => {
+          ctx.onPushResult?.(operation.name, r.status);
           counts[r.status] = (counts[r.status] ?? 0) + 1;
           if (r.error && errors.length < MAX_RUN_ERRORS)
             errors.push({ scope: `row ${r.row}`, code: r.error.code, message: r.error.message });

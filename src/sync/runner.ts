@@ -126,6 +126,12 @@ async function syncStream(ctx: RunContext, writer: StreamWriter): Promise<Stream
       return tally.result('ok');
     }
     mode = choice.mode;
+    // A fresh full pass over an incremental stream that holds a token: asked for, or a reconcile.
+    const hadToken = state?.syncToken !== undefined || state?.parentsChangedAfter !== undefined;
+    if (stream.incremental && hadToken && mode === 'full' && !choice.resume) {
+      const reason = ctx.settings.fullRefresh ? 'full_refresh' : 'reconcile';
+      ctx.emit({ type: 'token-reset', stream: stream.name, reason });
+    }
     await runPasses(ctx, writer, state, choice, (m) => {
       mode = m;
     });
@@ -167,6 +173,7 @@ async function runPasses(
       if (what.action !== 'restart') throw error;
       if (what.pass === 'full') {
         tally.reasons.push(`${what.code}: token discarded, full pass`);
+        ctx.emit({ type: 'token-reset', stream: stream.name, reason: what.code });
         ctx.emit({
           type: 'warning',
           stream: stream.name,
