@@ -5,6 +5,7 @@ import { installAnalytics, openAnalyticsTarget } from '../analytics/index.js';
 import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
+import { ATTR } from '../observability/tracing.js';
 import {
   controlStoreEraser,
   type HashKeySource,
@@ -285,6 +286,7 @@ async function runSource(
   const analytics = flowAnalytics(config.options, config.target);
   const history = flowHistory(config.options);
   const summary = await syncToTarget({
+    traceAttributes: { [ATTR.flowId]: flow.id, [ATTR.runId]: ctx.runId },
     ...(history ? { history } : {}),
     ...(piiPolicy ? { piiPolicy } : {}),
     ...(onDelete === 'purge'

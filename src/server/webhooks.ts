@@ -95,18 +95,20 @@ export class WebhookHub {
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
       const pii = flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
+      // The flow's id on every line its events cause.
+      const logger = this.deps.logger.child({ flowId: flow.id });
       const applier = new WebhookApplier({
         inbox,
         sink,
         client,
-        logger: this.deps.logger,
+        logger,
         ...this.options.applier,
         ...(pii ? { pii } : {}),
         ...(this.deps.metrics ? { onSettled: this.deps.metrics.webhookSettled(flow) } : {}),
         ...(flowOnDelete(flow.config.options) === 'purge'
           ? {
               purge: candidatePurger(target, {
-                logger: this.deps.logger,
+                logger,
                 eraseFromControl: (needles) => eraseFromControlStore(this.deps.store.db, needles),
               }),
             }

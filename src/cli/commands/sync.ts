@@ -254,6 +254,7 @@ export function syncCommand(ctx: CliContext): Command {
             });
             try {
               return await syncToTarget({
+                traceAttributes: { 'ashpipe.command': 'sync', 'ashpipe.run_id': log.runId },
                 apiKey: access.apiKey,
                 baseUrl: access.baseUrl,
                 target,
