@@ -20,6 +20,8 @@ interface Panel {
 
 /** Series a histogram family exposes besides its name. */
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
+/** The dashboard's datasource variable, as Grafana spells a reference to it. */
+const DATASOURCE = { type: 'prometheus', uid: ['$', '{datasource}'].join('') };
 
 let h: Harness;
 /** Metric families `GET /metrics` declares (`# TYPE name kind`). */
@@ -77,7 +79,7 @@ describe('docs/grafana-dashboard.json', () => {
       expect(p.targets?.length, String(p.title)).toBeGreaterThan(0);
       for (const t of p.targets ?? []) {
         expect(typeof t.refId).toBe('string');
-        expect(t.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        expect(t.datasource).toEqual(DATASOURCE);
       }
     }
   });
