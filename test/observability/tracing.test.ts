@@ -11,7 +11,12 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AshbyClient } from '../../src/ashby/client.js';
+import { openControlStore } from '../../src/control/store.js';
 import { otlpRequested, registerProvider, startTracing } from '../../src/observability/tracing.js';
+import { runPush } from '../../src/push/engine.js';
+import { findOperation } from '../../src/push/operations/index.js';
+import type { Operation } from '../../src/push/types.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { selectStreams } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/run.js';
@@ -96,6 +101,42 @@ describe('traces', () => {
     );
     // The key is in no attribute.
     expect(JSON.stringify(spans.map((s) => s.attributes))).not.toContain(KEY);
+  }, 60_000);
+
+  it('a push run is one trace: a span per request to Ashby under it', async () => {
+    exporter.reset();
+    sandbox.resetStats();
+    const control = openControlStore(path.join(dir, 'push-home'));
+    try {
+      const records = [
+        { name: 'Ada Traced', email: 'ada.traced@example.com' },
+        { name: 'Bo Traced', email: 'bo.traced@example.com' },
+      ];
+      const summary = await runPush({
+        client: new AshbyClient({ apiKey: KEY, baseUrl: sandbox.url }),
+        db: control.db,
+        operation: findOperation('candidate.create') as Operation,
+        rows: records.map((record, i) => ({ row: i + 1, record, raw: record })),
+        reconcileDelayMs: 0,
+      });
+      expect(summary.counts.created).toBe(2);
+    } finally {
+      control.close();
+    }
+    const spans = exporter.getFinishedSpans();
+    const roots = spans.filter((s) => parentOf(s) === undefined);
+    expect(roots.map((s) => s.name)).toEqual(['ashpipe push']);
+    const root = roots[0] as ReadableSpan;
+    expect(root.attributes['ashpipe.operation']).toBe('candidate.create');
+    const requests = spans.filter((s) => s.kind === SpanKind.CLIENT);
+    expect(requests.every((r) => parentOf(r) === root.spanContext().spanId)).toBe(true);
+    const byEndpoint: Record<string, number> = {};
+    for (const r of requests) {
+      const endpoint = String(r.attributes['ashby.endpoint']);
+      byEndpoint[endpoint] = (byEndpoint[endpoint] ?? 0) + 1;
+    }
+    expect(byEndpoint).toEqual(sandbox.stats().requests);
+    expect(byEndpoint['candidate.create']).toBe(2);
   }, 60_000);
 
   it('`ashpipe sync` sends its spans over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
