@@ -190,8 +190,9 @@ describe('GET /metrics', () => {
     h = await harness({ baseUrl: sandbox.url, realSource: true, allowHttpBaseUrl: true });
     const { flowId, credentialId, call } = await sourceFlow(h, 'throttled');
     sandbox.resetStats();
-    // Four requests per second: every wait is under a second, so each 429 says `Retry-After: 1`.
-    sandbox.faults.set({ rateLimit: { rps: 4, burst: 1 } });
+    // Two requests per second (slow enough that a loaded machine still runs into it): every wait is under
+    // a second, so each 429 says `Retry-After: 1`.
+    sandbox.faults.set({ rateLimit: { rps: 2, burst: 1 } });
     const run = await runToEnd(h, call, flowId);
     expect(run.status).toBe('succeeded');
     const stats = sandbox.stats();
