@@ -1,0 +1,310 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunJob, RunQueue } from '../../src/fleet/queue.js';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { findStream } from '../../src/streams/index.js';
+import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
+import { expectedRecords, liveRecords, withSink } from '../sync/helpers.js';
+
+const POSTGRES_URL = testPostgresUrl('the fleet queue tests');
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const KEY_ID = 'acct-1';
+const PAGE_SIZE = 25;
+/** The test's lease settings: a dead worker's job is back after LEASE + MAINTENANCE seconds at most. */
+const LEASE = 8;
+const MAINTENANCE = 2;
+
+interface Event {
+  event: string;
+  flowId?: string;
+  jobId?: string;
+  worker: string;
+  attempt?: number;
+  at: number;
+  pages?: number;
+  requests?: number;
+  exitCode?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real worker processes)', () => {
+  const schema = testSchemaName();
+  let sandbox: Sandbox;
+  let dir: string;
+  let queue: RunQueue;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ scale: 300, seed: 11 });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-queue-'));
+    queue = await RunQueue.open({
+      connectionString: POSTGRES_URL as string,
+      schema,
+      maintenanceSeconds: MAINTENANCE,
+    });
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await queue?.close();
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+    await sandbox?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const eventsFile = () => path.join(dir, 'events.jsonl');
+  const events = (): Event[] =>
+    fs.existsSync(eventsFile())
+      ? fs
+          .readFileSync(eventsFile(), 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Event)
+      : [];
+  async function waitFor<T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined) return found;
+      if (Date.now() > until)
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(events().slice(-5))}`);
+      await sleep(100);
+    }
+  }
+
+  function startWorker(name: string, extra: Record<string, unknown> = {}): ChildProcess {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'test/fleet/worker-child.ts'),
+        JSON.stringify({
+          postgresUrl: POSTGRES_URL,
+          schema,
+          name,
+          leaseSeconds: LEASE,
+          heartbeatSeconds: 1,
+          pollSeconds: 0.5,
+          maintenanceSeconds: MAINTENANCE,
+          sandboxUrl: sandbox.url,
+          dir,
+          eventsFile: eventsFile(),
+          // Slow enough to be caught in the middle of a run.
+          requestsPerSecond: 4,
+          pageSize: PAGE_SIZE,
+          ...extra,
+        }),
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, ASHPIPE_FLEET_KEYS: JSON.stringify({ [KEY_ID]: 'sandbox-full' }) },
+      },
+    );
+    children.push(child);
+    return child;
+  }
+  const exited = (child: ChildProcess) =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      else child.once('exit', (code) => resolve(code));
+    });
+
+  async function expectExactTables(flowId: string) {
+    await withSink(`sqlite:${path.join(dir, `${flowId}.db`)}`, async (sink) => {
+      for (const name of ['candidates', 'applications']) {
+        const stream = findStream(name);
+        if (!stream) throw new Error(name);
+        expect(await liveRecords(sink, name), name).toEqual(expectedRecords(sandbox, stream));
+      }
+    });
+  }
+
+  it('queues at most one run per flow: concurrent requests and requests while it runs get the same job', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        queue.enqueue({ flowId: 'one-flow', keyId: 'acct-once', trigger: 'manual' }),
+      ),
+    );
+    expect(results.filter((r) => r.queued)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.jobId)).size).toBe(1);
+    const jobId = results[0]?.jobId as string;
+
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const taken: RunJob[] = [];
+    const worker = queue.worker({
+      name: 'in-process',
+      concurrency: 2,
+      pollSeconds: 0.2,
+      execute: async (job) => {
+        taken.push(job);
+        await gate;
+        return { exitCode: 0 };
+      },
+    });
+    try {
+      await waitFor('the run to start', () => (taken.length > 0 ? true : undefined), 10_000);
+      expect((await queue.state('acct-once', jobId))?.state).toBe('active');
+      // While it runs, "run now" finds the running job instead of queueing a second writer.
+      expect(await queue.enqueue({ flowId: 'one-flow', keyId: 'acct-once', trigger: 'manual' })).toEqual({
+        jobId,
+        queued: false,
+      });
+      release();
+      await waitFor(
+        'the run to complete',
+        () => (worker.active === 0 && taken.length === 1 ? true : undefined),
+        10_000,
+      );
+      expect((await queue.state('acct-once', jobId))?.state).toBe('completed');
+      // Once it has ended, the flow can run again.
+      const next = await queue.enqueue({ flowId: 'one-flow', keyId: 'acct-once', trigger: 'schedule' });
+      expect(next.queued).toBe(true);
+      expect(next.jobId).not.toBe(jobId);
+      await waitFor('the second run', () => (taken.length === 2 ? true : undefined), 10_000);
+    } finally {
+      release();
+      await worker.stop();
+    }
+    expect(taken.map((j) => j.flowId)).toEqual(['one-flow', 'one-flow']);
+  });
+
+  it('serves the keys in turn: one account with six flows queued first does not starve another’s one', async () => {
+    for (let i = 1; i <= 6; i++)
+      await queue.enqueue({ flowId: `big-${i}`, keyId: 'acct-big', trigger: 'schedule' });
+    await queue.enqueue({ flowId: 'small-1', keyId: 'acct-small', trigger: 'schedule' });
+    const order: string[] = [];
+    const worker = queue.worker({
+      name: 'fair',
+      concurrency: 1,
+      pollSeconds: 0.2,
+      execute: async (job) => {
+        order.push(job.flowId);
+        return { exitCode: 0 };
+      },
+    });
+    try {
+      await waitFor('all seven runs', () => (order.length === 7 ? true : undefined), 30_000);
+    } finally {
+      await worker.stop();
+    }
+    // The small account's run is among the first two, not the seventh.
+    expect(order.slice(0, 2)).toContain('small-1');
+    expect(order.filter((f) => f.startsWith('big-')).sort()).toEqual(
+      ['big-1', 'big-2', 'big-3', 'big-4', 'big-5', 'big-6'].sort(),
+    );
+  });
+
+  it('a worker killed with -9 in the middle of a run: another worker resumes and completes it, tables exact', async () => {
+    const first = startWorker('w1');
+    await waitFor('w1 ready', () => events().find((e) => e.event === 'ready' && e.worker === 'w1'), 30_000);
+    const { jobId } = await queue.enqueue({ flowId: 'killed', keyId: KEY_ID, trigger: 'manual' });
+    await waitFor(
+      'w1 in the middle of the run',
+      () => events().find((e) => e.event === 'page' && e.worker === 'w1' && (e.pages ?? 0) >= 3),
+      60_000,
+    );
+    // The second worker is ready before the first dies, as in a fleet.
+    const second = startWorker('w2');
+    await waitFor('w2 ready', () => events().find((e) => e.event === 'ready' && e.worker === 'w2'), 30_000);
+    first.kill('SIGKILL');
+    const killedAt = Date.now();
+    await exited(first);
+    const done = await waitFor(
+      'w2 to finish the run',
+      () => events().find((e) => e.event === 'finished' && e.worker === 'w2' && e.flowId === 'killed'),
+      120_000,
+    );
+    const resumedIn = (done.at - killedAt) / 1000;
+    const w2Run = events().find((e) => e.event === 'run-ended' && e.worker === 'w2' && e.flowId === 'killed');
+    const w1Pages = Math.max(
+      ...events()
+        .filter((e) => e.event === 'page' && e.worker === 'w1')
+        .map((e) => e.pages ?? 0),
+    );
+    console.log(
+      `killed worker's run completed by w2 ${resumedIn.toFixed(1)} s after kill -9 (lease ${LEASE} s, maintenance ${MAINTENANCE} s); w1 wrote ${w1Pages} pages, w2 ${w2Run?.pages}`,
+    );
+    expect(resumedIn).toBeLessThan(120);
+    expect(w2Run?.exitCode).toBe(0);
+    expect(done.attempt).toBe(2);
+    const state = await queue.state(KEY_ID, jobId);
+    expect(state?.state).toBe('completed');
+    expect((state?.output as { worker?: string } | undefined)?.worker).toBe('w2');
+    // Resumed, not restarted: w2 did not read every page again.
+    const fullPages = ['candidates', 'applications']
+      .map((n) =>
+        Math.ceil(
+          expectedRecords(sandbox, findStream(n) as NonNullable<ReturnType<typeof findStream>>).length /
+            PAGE_SIZE,
+        ),
+      )
+      .reduce((a, b) => a + b, 0);
+    expect(w2Run?.pages).toBeLessThan(fullPages);
+    await expectExactTables('killed');
+    second.kill('SIGTERM');
+    expect(await exited(second)).toBe(0);
+  }, 240_000);
+
+  it('SIGTERM drains: the running run finishes, no new run is taken, the worker exits 0', async () => {
+    const worker = startWorker('w3', { drainSeconds: 120 });
+    await waitFor('w3 ready', () => events().find((e) => e.event === 'ready' && e.worker === 'w3'), 30_000);
+    await queue.enqueue({ flowId: 'drained', keyId: KEY_ID, trigger: 'manual' });
+    await waitFor(
+      'w3 in the middle of the run',
+      () =>
+        events().find(
+          (e) => e.event === 'page' && e.worker === 'w3' && e.flowId === 'drained' && (e.pages ?? 0) >= 2,
+        ),
+      60_000,
+    );
+    const waiting = await queue.enqueue({ flowId: 'waiting', keyId: KEY_ID, trigger: 'manual' });
+    worker.kill('SIGTERM');
+    expect(await exited(worker)).toBe(0);
+    const mine = events().filter((e) => e.worker === 'w3');
+    expect(mine.find((e) => e.event === 'run-ended' && e.flowId === 'drained')?.exitCode).toBe(0);
+    expect(mine.some((e) => e.event === 'finished' && e.flowId === 'drained')).toBe(true);
+    expect(mine.some((e) => e.event === 'taken' && e.flowId === 'waiting')).toBe(false);
+    expect(mine.at(-1)?.event).toBe('exited');
+    expect((await queue.state(KEY_ID, waiting.jobId))?.state).toBe('created');
+    await expectExactTables('drained');
+  }, 180_000);
+
+  it('SIGTERM past the drain time: the run stops at a checkpoint and goes back to the queue', async () => {
+    const worker = startWorker('w4', { drainSeconds: 0 });
+    // 'waiting' from the test before is the job it takes.
+    await waitFor(
+      'w4 in the middle of the run',
+      () =>
+        events().find(
+          (e) => e.event === 'page' && e.worker === 'w4' && e.flowId === 'waiting' && (e.pages ?? 0) >= 2,
+        ),
+      60_000,
+    );
+    const jobId = events().find((e) => e.event === 'taken' && e.worker === 'w4')?.jobId as string;
+    worker.kill('SIGTERM');
+    expect(await exited(worker)).toBe(0);
+    expect(events().some((e) => e.event === 'released' && e.worker === 'w4')).toBe(true);
+    expect((await queue.state(KEY_ID, jobId))?.state).toBe('retry');
+    // Another worker picks it up at once and ends it.
+    const next = startWorker('w5');
+    await waitFor(
+      'w5 to finish it',
+      () => events().find((e) => e.event === 'finished' && e.worker === 'w5' && e.flowId === 'waiting'),
+      60_000,
+    );
+    await expectExactTables('waiting');
+    next.kill('SIGTERM');
+    expect(await exited(next)).toBe(0);
+  }, 180_000);
+});
