@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,57 +7,11 @@ import { Limiter } from '../../src/ashby/limiter.js';
 import { BUDGET_TABLE, ensureBudgetTable, fleetKeyId, PostgresRateBudget } from '../../src/fleet/budget.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
+import { runSyncFleet } from './fleet-run.js';
 
 const POSTGRES_URL = testPostgresUrl('the fleet rate budget tests');
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const API_KEY = 'sandbox-full';
 const SECRET = 'fleet-test-secret';
-
-interface ChildResult {
-  requests: number;
-  rateLimited: number;
-  firstRequestAt: number;
-  lastResponseAt: number;
-  successAt: number[];
-  exitCode: number;
-  sharedBudgetFailures: number;
-}
-
-/**
- * Starts the sync processes of a fleet (`sync-child.ts`), lets them go together once all are ready, and
- * waits for their ends.
- */
-async function runFleet(all: Record<string, unknown>[]): Promise<ChildResult[]> {
-  const readies: Promise<void>[] = [];
-  const children = all.map((options) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'test/fleet/sync-child.ts'), JSON.stringify(options)],
-      { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    let ready: () => void = () => undefined;
-    readies.push(new Promise<void>((r) => (ready = r)));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.startsWith('ready\n')) ready();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const done = new Promise<ChildResult>((resolve, reject) => {
-      child.on('exit', (code) => {
-        if (code !== 0) reject(new Error(`sync child exited with ${code}: ${err}`));
-        else resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as ChildResult);
-      });
-    });
-    return { child, done };
-  });
-  await Promise.all(readies);
-  for (const { child } of children) child.stdin?.end('go\n');
-  return Promise.all(children.map((c) => c.done));
-}
 
 describe.skipIf(!POSTGRES_URL)('one rate budget per API key, shared through PostgreSQL', () => {
   const schema = testSchemaName();
@@ -201,7 +154,7 @@ describe.skipIf(!POSTGRES_URL)('one rate budget per API key, shared through Post
     async function fleetRun(budget: boolean) {
       sandbox.faults.set({ rateLimit: { rps: RATE, burst: RATE } });
       sandbox.resetStats();
-      const results = await runFleet(
+      const results = await runSyncFleet(
         [0, 1, 2, 3].map((i) => ({
           url: sandbox.url,
           apiKey: API_KEY,
