@@ -22,6 +22,7 @@
 import { hostname } from 'node:os';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
+import { redact } from '../util/redact.js';
 
 /** pg-boss's schema when none is given. */
 export const DEFAULT_QUEUE_SCHEMA = 'ashpipe_queue';
@@ -55,7 +56,7 @@ export interface RunOutcome {
 }
 
 /**
- * Runs one job. The signal aborts when the worker stops and the run did not end in time: stop at the
+ * Runs one job; a run that throws is recorded as ended with exit code 1 and not retried. The signal aborts when the worker stops and the run did not end in time: stop at the
  * next checkpoint and return (or throw); the job is then given back to the queue.
  */
 export type RunExecutor = (job: RunJob, signal: AbortSignal) => Promise<RunOutcome>;
@@ -151,7 +152,7 @@ function queueName(keyId: string): string {
   return `${QUEUE_PREFIX}${keyId}`;
 }
 
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+const errorText = (error: unknown) => redact(error instanceof Error ? error.message : String(error));
 
 /** The run queue of a fleet; one per process, shared by its scheduler and its worker. */
 export class RunQueue {
@@ -428,8 +429,10 @@ export class FleetWorker {
           clearInterval(heartbeat);
           if (abort.signal.aborted) await this.release(queue, job);
           else {
+            // A run that throws has ended in failure: retrying it at once would only repeat the failure
+            // (the scheduler runs the flow again at its next slot). Retries are for runs cut short.
             await this.queue.boss
-              .fail(queue, job.jobId, { error: errorText(error), worker: this.name })
+              .complete(queue, job.jobId, { exitCode: 1, error: errorText(error), worker: this.name })
               .catch(() => undefined);
             this.emit({ type: 'failed', job, error: errorText(error) });
           }

@@ -4,9 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type RunJob, RunQueue } from '../../src/fleet/queue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { findStream } from '../../src/streams/index.js';
+import { registerSecret } from '../../src/util/redact.js';
 import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
 import { expectedRecords, liveRecords, withSink } from '../sync/helpers.js';
 
@@ -40,7 +42,15 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ scale: 300, seed: 11 });
+    sandbox = await startSandbox({
+      scale: 300,
+      seed: 11,
+      keys: ['acct-2', 'acct-3'].map((key) => ({
+        key: `sandbox-${key}`,
+        scopes: ALL_SCOPES,
+        confidential: true,
+      })),
+    });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-queue-'));
     queue = await RunQueue.open({
       connectionString: POSTGRES_URL as string,
@@ -75,7 +85,15 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
       const found = find();
       if (found !== undefined) return found;
       if (Date.now() > until)
-        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(events().slice(-5))}`);
+        throw new Error(
+          `timed out waiting for ${what}: ${events()
+            .filter((e) => e.event !== 'page')
+            .map(
+              (e) =>
+                `${e.event} ${e.flowId ?? ''} ${e.worker} #${e.attempt ?? ''} ${(e as { error?: string }).error ?? ''}`,
+            )
+            .join('; ')}`,
+        );
       await sleep(100);
     }
   }
@@ -107,7 +125,14 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
       {
         cwd: ROOT,
         stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, ASHPIPE_FLEET_KEYS: JSON.stringify({ [KEY_ID]: 'sandbox-full' }) },
+        env: {
+          ...process.env,
+          ASHPIPE_FLEET_KEYS: JSON.stringify({
+            [KEY_ID]: 'sandbox-full',
+            'acct-2': 'sandbox-acct-2',
+            'acct-3': 'sandbox-acct-3',
+          }),
+        },
       },
     );
     children.push(child);
@@ -203,6 +228,33 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
     expect(order.filter((f) => f.startsWith('big-')).sort()).toEqual(
       ['big-1', 'big-2', 'big-3', 'big-4', 'big-5', 'big-6'].sort(),
     );
+  });
+
+  it('a run that throws ends once with exit code 1, its error recorded without the key, and is not retried', async () => {
+    const secret = 'sk-live-fleet-secret-123';
+    registerSecret(secret);
+    const { jobId } = await queue.enqueue({ flowId: 'throws', keyId: 'acct-throws', trigger: 'manual' });
+    let calls = 0;
+    const worker = queue.worker({
+      name: 'thrower',
+      concurrency: 1,
+      pollSeconds: 0.2,
+      execute: async () => {
+        calls++;
+        throw new Error(`upstream said: bad key ${secret}`);
+      },
+    });
+    try {
+      await waitFor('the run to end', () => (calls > 0 && worker.active === 0 ? true : undefined), 10_000);
+      await sleep(1_000);
+    } finally {
+      await worker.stop();
+    }
+    expect(calls).toBe(1);
+    const state = await queue.state('acct-throws', jobId);
+    expect(state?.state).toBe('completed');
+    expect(state?.output).toMatchObject({ exitCode: 1 });
+    expect(JSON.stringify(state?.output)).not.toContain(secret);
   });
 
   it('a worker killed with -9 in the middle of a run: another worker resumes and completes it, tables exact', async () => {
@@ -307,4 +359,59 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
     next.kill('SIGTERM');
     expect(await exited(next)).toBe(0);
   }, 180_000);
+  it('3 workers, 6 flows on 3 keys with shared budgets; one worker killed with -9: every run completes once, tables exact', async () => {
+    // The sandbox limits each key to 5 requests/s; each key's budget paces its flows at 4 together.
+    sandbox.faults.set({ rateLimit: { rps: 5, burst: 5 } });
+    sandbox.resetStats();
+    const names = ['f1', 'f2', 'f3'];
+    const workers = names.map((name) => startWorker(name, { concurrency: 2, budget: true }));
+    try {
+      for (const name of names)
+        await waitFor(
+          `${name} ready`,
+          () => events().find((e) => e.event === 'ready' && e.worker === name),
+          60_000,
+        );
+      const flows = ['a', 'b', 'c', 'd', 'e', 'f'].map((f, i) => ({
+        flowId: `fleet-${f}`,
+        keyId: [KEY_ID, 'acct-2', 'acct-3'][i % 3] as string,
+      }));
+      for (const f of flows) await queue.enqueue({ ...f, trigger: 'schedule' });
+      // Kill the first worker that is in the middle of a run.
+      const victim = await waitFor(
+        'a worker in the middle of a run',
+        () =>
+          events().find((e) => e.event === 'page' && e.flowId?.startsWith('fleet-') && (e.pages ?? 0) >= 2),
+        60_000,
+      );
+      const index = names.indexOf(victim.worker);
+      workers[index]?.kill('SIGKILL');
+      await exited(workers[index] as ChildProcess);
+      await waitFor(
+        'every run finished',
+        () => {
+          const finished = events().filter((e) => e.event === 'finished' && e.flowId?.startsWith('fleet-'));
+          return finished.length >= flows.length ? finished : undefined;
+        },
+        180_000,
+      );
+      const finished = events().filter((e) => e.event === 'finished' && e.flowId?.startsWith('fleet-'));
+      // Each flow ran to its end exactly once; none of them on the killed worker after its death.
+      expect(finished.map((e) => e.flowId).sort()).toEqual(flows.map((f) => f.flowId).sort());
+      expect(finished.filter((e) => e.worker === victim.worker && e.at > Date.now())).toEqual([]);
+      for (const f of flows) await expectExactTables(f.flowId);
+      const stats = sandbox.stats();
+      const total = Object.values(stats.requests).reduce((a, b) => a + b, 0);
+      console.log(`fleet of 3 workers: ${total} requests, ${stats.rateLimited} answered 429`);
+      expect(stats.rateLimited / total).toBeLessThanOrEqual(0.01);
+    } finally {
+      sandbox.faults.set({ rateLimit: null });
+      for (const [i, w] of workers.entries()) {
+        if (w.exitCode === null && w.signalCode === null) {
+          w.kill('SIGTERM');
+          expect(await exited(w), names[i]).toBe(0);
+        }
+      }
+    }
+  }, 300_000);
 });

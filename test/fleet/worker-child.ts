@@ -7,6 +7,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
+import { Limiter } from '../../src/ashby/limiter.js';
+import { ensureBudgetTable, PostgresRateBudget } from '../../src/fleet/budget.js';
 import { type RunJob, RunQueue } from '../../src/fleet/queue.js';
 import { selectStreams } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
@@ -26,6 +29,8 @@ interface WorkerChildOptions {
   eventsFile: string;
   requestsPerSecond?: number;
   pageSize?: number;
+  /** Pace each key through its budget row in `schema` (keyed by the job's key id). */
+  budget?: boolean;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as WorkerChildOptions;
@@ -41,6 +46,21 @@ const queue = await RunQueue.open({
   schema: options.schema,
   maintenanceSeconds: options.maintenanceSeconds,
 });
+const budgetPool = new pg.Pool({ connectionString: options.postgresUrl, max: 2 });
+if (options.budget) await ensureBudgetTable(budgetPool, options.schema);
+/** One limiter per key in this process, as the client's process-wide limiters are. */
+const limiters = new Map<string, Limiter>();
+const limiterOf = (keyId: string) => {
+  let limiter = limiters.get(keyId);
+  if (!limiter) {
+    limiter = new Limiter({
+      ...(options.requestsPerSecond !== undefined ? { requestsPerSecond: options.requestsPerSecond } : {}),
+      shared: new PostgresRateBudget({ pool: budgetPool, schema: options.schema, keyId }),
+    });
+    limiters.set(keyId, limiter);
+  }
+  return limiter;
+};
 const worker = queue.worker({
   name: options.name,
   concurrency: options.concurrency ?? 1,
@@ -50,6 +70,7 @@ const worker = queue.worker({
   ...(options.drainSeconds !== undefined ? { drainSeconds: options.drainSeconds } : {}),
   onEvent: (event) => {
     if (event.type === 'error') record('error', undefined, { error: event.error });
+    else if (event.type === 'failed') record(event.type, event.job, { error: event.error });
     else record(event.type, event.job);
   },
   execute: async (job, signal) => {
@@ -66,7 +87,11 @@ const worker = queue.worker({
       lockLabel: `flow ${job.flowId} (run ${job.jobId})`,
       // The lock of a killed worker on this host is taken over at once (its pid is gone).
       lockWaitMs: 30_000,
-      ...(options.requestsPerSecond !== undefined ? { requestsPerSecond: options.requestsPerSecond } : {}),
+      ...(options.budget
+        ? { limiter: limiterOf(job.keyId) }
+        : options.requestsPerSecond !== undefined
+          ? { requestsPerSecond: options.requestsPerSecond }
+          : {}),
       signal,
       onClientEvent: (event) => {
         if (event.type === 'request') requests++;
@@ -89,6 +114,7 @@ process.once('SIGTERM', () => {
   void (async () => {
     await worker.stop();
     await queue.close();
+    await budgetPool.end();
     record('exited', undefined);
     process.exit(0);
   })();
