@@ -93,6 +93,15 @@ const flowBase = {
         .describe(
           'source flows: streams whose every version is kept in `<stream>_history` (history mode, as `ashpipe sync --history`), or "all"; a synced stream not listed adds no versions (its table stays). On a JSONL target the stream files already hold every version',
         ),
+      managedBy: z
+        .string()
+        .trim()
+        .min(1)
+        .max(200)
+        .optional()
+        .describe(
+          'the flows file that manages the flow (`ashpipe apply`, e.g. "ashpipe.yaml"): the next apply puts back what the file says, and `apply --prune` deletes the flow when the file no longer lists it',
+        ),
     })
     .catchall(z.unknown())
     .default({}),
