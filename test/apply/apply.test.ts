@@ -7,6 +7,7 @@ import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
 import { runCli } from '../support/cli.js';
+import { createApiToken } from '../support/server-token.js';
 
 const PASSWORD = 'a long enough admin password';
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
@@ -58,19 +59,7 @@ describe('ashpipe apply and export (flows as code)', () => {
       port: 0,
       host: '127.0.0.1',
     });
-    const login = await fetch(`${server.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ password: PASSWORD }),
-    });
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    const { csrfToken } = (await login.json()) as { csrfToken: string };
-    const created = await fetch(`${server.url}/api/v1/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
-      body: JSON.stringify({ name: 'apply' }),
-    });
-    token = ((await created.json()) as { plaintext: string }).plaintext;
+    token = await createApiToken(server.url, PASSWORD);
     env = {
       ASHPIPE_SERVER: server.url,
       ASHPIPE_API_TOKEN: token,

@@ -14,6 +14,7 @@ import {
   setAdminPassword,
 } from '../support/browser.js';
 import { runCli } from '../support/cli.js';
+import { createApiToken } from '../support/server-token.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'managed-flows');
 const PASSWORD = 'managed flows password';
@@ -58,19 +59,7 @@ describe.skipIf(!runs)('flows managed by a flows file, in the console', () => {
 
   it('marks the flows a file manages in the list and warns before an edit', async () => {
     await setAdminPassword(page, server.url, PASSWORD);
-    const login = await fetch(`${server.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ password: PASSWORD }),
-    });
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    const { csrfToken } = (await login.json()) as { csrfToken: string };
-    const created = await fetch(`${server.url}/api/v1/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
-      body: JSON.stringify({ name: 'apply' }),
-    });
-    const token = ((await created.json()) as { plaintext: string }).plaintext;
+    const token = await createApiToken(server.url, PASSWORD);
     const file = path.join(home, 'team-flows.yaml');
     fs.writeFileSync(
       file,
