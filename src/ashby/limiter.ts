@@ -24,13 +24,13 @@ export const DECREASE_FACTOR = 0.85;
 /** The first cut, while the limit is still unknown: a share of the rate observed when the first 429 came. */
 export const FIRST_DECREASE_FACTOR = 0.5;
 /** Growth per second of the learned rate while the limit is still unknown (after the first cut). */
-const SLOW_START_GROWTH = 0.5;
+export const SLOW_START_GROWTH = 0.5;
 /** The learned rate never drops below this (request starts per second). */
 export const MIN_REQUESTS_PER_SECOND = 0.2;
 /** Starts needed in the observation window before a first 429 teaches a rate. */
-const MIN_STARTS_TO_LEARN = 4;
+export const MIN_STARTS_TO_LEARN = 4;
 /** Start rates are measured over (at most) this window when a 429 arrives. */
-const OBSERVATION_WINDOW_MS = 2_000;
+export const OBSERVATION_WINDOW_MS = 2_000;
 /**
  * Seconds of rate-bound running after a cut until the learned rate is back at the rate that ran into the
  * limit. The climb is cubic (as in TCP CUBIC): quick at first, flat around that rate, then faster again
@@ -38,7 +38,8 @@ const OBSERVATION_WINDOW_MS = 2_000;
  * a burst of 10, the next 429 comes some 20 s (about 200 requests) after a cut.
  */
 export const RECOVERY_SECONDS = 10;
-const CUBIC_SCALE = (1 - DECREASE_FACTOR) / RECOVERY_SECONDS ** 3;
+/** The factor of CUBIC's growth curve: back at the ceiling {@link RECOVERY_SECONDS} after a cut. */
+export const CUBIC_SCALE = (1 - DECREASE_FACTOR) / RECOVERY_SECONDS ** 3;
 
 /** How a limiter paces requests. */
 export interface LimiterOptions {
@@ -75,6 +76,50 @@ export interface LimiterOptions {
    * @example 60_000
    */
   maxPauseMs?: number;
+  /**
+   * A rate budget shared with other processes that use the same key (see `src/fleet/budget.ts`): request
+   * starts are paced, paused and rate-learned fleet-wide through it, while the concurrency stays a cap of
+   * this process. When the shared budget cannot be reached, a request is paced by this process alone.
+   * @default undefined: the budget is this process's own
+   * @example new PostgresRateBudget({ pool, keyId: fleetKeyId(apiKey, secret) })
+   */
+  shared?: SharedRateBudget;
+}
+
+/** The answer of a {@link SharedRateBudget} to a request start. */
+export interface BudgetReservation {
+  /** Milliseconds the request waits before it starts: its slot in the key's pacing, or the key's pause. */
+  waitMs: number;
+  /** Sequence number of the start among all of the key's starts, for {@link SharedRateBudget.rateLimited}. */
+  sequence: number;
+  /** The rate the key's starts are paced at; undefined when neither a cap nor a learned rate exists. */
+  requestsPerSecond: number | undefined;
+  /** The rate learned from 429s; undefined before the first one. */
+  learnedRequestsPerSecond: number | undefined;
+}
+
+/** A 429 reported to a {@link SharedRateBudget}. */
+export interface SharedRateLimitSignal {
+  /** The pause every process of the key observes, already capped by the limiter's `maxPauseMs`. */
+  retryAfterMs: number | undefined;
+  /** {@link BudgetReservation.sequence} of the throttled request: 429s of starts before the last cut cut once. */
+  sequence: number | undefined;
+  /** `concurrency` pauses the key but leaves the rate (concurrency is a cap of each process). */
+  kind: 'rate' | 'concurrency';
+}
+
+/**
+ * One API key's request budget kept outside the process, so that every process using the key paces its
+ * request starts against the same clock, pauses on the same `Retry-After` and learns one rate.
+ */
+export interface SharedRateBudget {
+  /** Reserves the next request start of the key. */
+  reserve(options: { requestsPerSecond: number | undefined; adaptive: boolean }): Promise<BudgetReservation>;
+  /** Reports a 429: pauses the key fleet-wide and, once per congestion event, cuts the learned rate. */
+  rateLimited(
+    signal: SharedRateLimitSignal,
+    options: { requestsPerSecond: number | undefined; adaptive: boolean },
+  ): Promise<void>;
 }
 
 /** What the client tells the limiter about a 429. */
@@ -115,6 +160,8 @@ export interface LimiterStats {
   effectiveRequestsPerSecond: number | undefined;
   /** The rate learned from 429s; undefined before the first one. */
   learnedRequestsPerSecond: number | undefined;
+  /** Calls to the shared budget that failed (the request was then paced by this process alone). */
+  sharedBudgetFailures: number;
 }
 
 /** Releases a slot taken with {@link Limiter.acquire}; calling it twice is harmless. */
@@ -161,6 +208,11 @@ export class Limiter {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
   private readonly queue: Waiter[] = [];
+  private readonly shared: SharedRateBudget | undefined;
+  /** Fleet-wide sequence numbers of the requests in flight, by local ticket. */
+  private readonly sequences = new Map<number, number>();
+  private lastReservation: BudgetReservation | undefined;
+  private sharedFailures = 0;
 
   constructor(options: LimiterOptions = {}) {
     this.maxConcurrent = Math.max(1, Math.floor(options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT));
@@ -172,6 +224,7 @@ export class Limiter {
     this.adaptive = options.adaptive ?? true;
     this.maxPauseMs = Math.max(0, options.maxPauseMs ?? 120_000);
     this.concurrency = this.maxConcurrent;
+    this.shared = options.shared;
   }
 
   /**
@@ -226,6 +279,10 @@ export class Limiter {
         this.pauseCount++;
       }
     }
+    if (this.shared) {
+      this.reportToShared(signal);
+      if (signal.kind !== 'concurrency') return;
+    }
     if (signal.ticket !== undefined && signal.ticket <= this.cutAtTicket) return;
     this.cutAtTicket = this.startedCount;
     this.cuts++;
@@ -269,6 +326,7 @@ export class Limiter {
   }
 
   stats(): LimiterStats {
+    const shared = this.shared ? this.lastReservation : undefined;
     return {
       inFlight: this.inFlight,
       maxInFlightSeen: this.maxInFlightSeen,
@@ -279,9 +337,59 @@ export class Limiter {
       pausedForMs: Math.max(0, this.pausedUntil - Date.now()),
       started: this.startedCount,
       effectiveConcurrency: this.concurrency,
-      effectiveRequestsPerSecond: this.effectiveRate(),
-      learnedRequestsPerSecond: this.learnedRate,
+      effectiveRequestsPerSecond: this.shared ? shared?.requestsPerSecond : this.effectiveRate(),
+      learnedRequestsPerSecond: this.shared ? shared?.learnedRequestsPerSecond : this.learnedRate,
+      sharedBudgetFailures: this.sharedFailures,
     };
+  }
+
+  /**
+   * The shared half of a 429: the key's pause and its learned rate live in the shared budget. The pause
+   * is kept here as well, so this process holds its next request without waiting for the budget's answer.
+   */
+  private reportToShared(signal: RateLimitSignal): void {
+    const shared = this.shared;
+    if (!shared) return;
+    const retryAfterMs =
+      signal.retryAfterMs !== undefined && signal.retryAfterMs > 0
+        ? Math.min(signal.retryAfterMs, this.maxPauseMs)
+        : undefined;
+    const sequence = signal.ticket === undefined ? undefined : this.sequences.get(signal.ticket);
+    shared
+      .rateLimited(
+        { retryAfterMs, sequence, kind: signal.kind ?? 'rate' },
+        { requestsPerSecond: this.requestsPerSecond, adaptive: this.adaptive },
+      )
+      .catch(() => {
+        this.sharedFailures++;
+      });
+  }
+
+  /** Starts a request whose slot the shared budget decides; the concurrency slot is held meanwhile. */
+  private startShared(waiter: Waiter, release: Release): void {
+    const shared = this.shared;
+    if (!shared) return;
+    const ticket = release.ticket;
+    const go = (waitMs: number) => {
+      if (waitMs <= 0) waiter.resolve(release);
+      else setTimeout(() => waiter.resolve(release), waitMs);
+    };
+    shared.reserve({ requestsPerSecond: this.effectiveRate(), adaptive: this.adaptive }).then(
+      (reservation) => {
+        this.lastReservation = reservation;
+        this.sequences.set(ticket, reservation.sequence);
+        go(reservation.waitMs);
+      },
+      () => {
+        // The budget is unreachable: this process paces alone rather than stopping the run.
+        this.sharedFailures++;
+        const rate = this.effectiveRate();
+        const now = Date.now();
+        const at = Math.max(now, this.nextStartAt, this.pausedUntil);
+        if (rate !== undefined) this.nextStartAt = at + 1000 / rate;
+        go(at - now);
+      },
+    );
   }
 
   private effectiveRate(): number | undefined {
@@ -352,7 +460,7 @@ export class Limiter {
         this.wakeAt(this.pausedUntil);
         return;
       }
-      const rate = this.effectiveRate();
+      const rate = this.shared ? undefined : this.effectiveRate();
       if (rate !== undefined) {
         if (now < this.nextStartAt) {
           this.wakeAt(this.nextStartAt);
@@ -373,10 +481,12 @@ export class Limiter {
         if (released) return;
         released = true;
         this.inFlight--;
+        this.sequences.delete(release.ticket);
         this.pump();
       }) as Release;
       Object.defineProperty(release, 'ticket', { value: this.startedCount, enumerable: true });
-      waiter.resolve(release);
+      if (this.shared) this.startShared(waiter, release);
+      else waiter.resolve(release);
     }
   }
 }

@@ -93,6 +93,13 @@ export interface SyncRunOptions {
    * @default a new one per run
    */
   counters?: EndpointCounters;
+  /**
+   * The limiter of the run's requests, e.g. one paced by a fleet-wide budget (`src/fleet/budget.ts`);
+   * `requestsPerSecond` and `maxConcurrent` are then the limiter's own.
+   * @default a new limiter when `requestsPerSecond` or `maxConcurrent` is set, else the key's process-wide one
+   * @example new Limiter({ requestsPerSecond: 10, shared: budget })
+   */
+  limiter?: Limiter;
   /** Client retry policy overrides (tests use a short backoff). */
   retry?: Partial<RetryOptions>;
   logger?: Logger;
@@ -128,14 +135,15 @@ export function syncToTarget(options: SyncRunOptions): Promise<SyncSummary> {
 async function syncInSpan(options: SyncRunOptions): Promise<SyncSummary> {
   const counters = options.counters ?? new EndpointCounters();
   const limiter =
-    options.requestsPerSecond !== undefined || options.maxConcurrent !== undefined
+    options.limiter ??
+    (options.requestsPerSecond !== undefined || options.maxConcurrent !== undefined
       ? new Limiter({
           ...(options.requestsPerSecond !== undefined
             ? { requestsPerSecond: options.requestsPerSecond }
             : {}),
           ...defined({ maxConcurrent: options.maxConcurrent }),
         })
-      : undefined;
+      : undefined);
   const client = new AshbyClient({
     apiKey: options.apiKey,
     ...(limiter ? { limiter } : {}),

@@ -37,6 +37,16 @@ describe('fault injection', () => {
     expect(sandbox.stats().rateLimited).toBeGreaterThanOrEqual(2);
   });
 
+  it('rate limits each key on its own: one key’s empty bucket does not throttle another key', async () => {
+    sandbox.faults.set({ rateLimit: { rps: 0.5, burst: 2 } });
+    const full: number[] = [];
+    for (let i = 0; i < 3; i++) full.push((await post('user.list', {})).status);
+    expect(full).toEqual([200, 200, 429]);
+    const other: number[] = [];
+    for (let i = 0; i < 3; i++) other.push((await post('user.list', {}, 'sandbox-read')).status);
+    expect(other).toEqual([200, 200, 429]);
+  });
+
   it('answers 5xx at errorRate 1 and recovers when reset', async () => {
     sandbox.faults.set({ errorRate: 1 });
     const r = await post('user.list', {});
