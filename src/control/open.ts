@@ -235,3 +235,15 @@ export function checkedOrder(list: readonly Migration[]): Migration[] {
   }
   return [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
+
+/**
+ * For the commands that only run on the SQLite control store: with `ASHPIPE_CONTROL_URL` set they would
+ * read and write a different store than the server's, so they refuse in one line instead.
+ * @example refuseControlUrl(ctx.env, '`ashpipe credentials`');
+ */
+export function refuseControlUrl(env: NodeJS.ProcessEnv, what: string): void {
+  if (controlUrl(undefined, env) === undefined) return;
+  throw new ConfigError(
+    `${what} does not run on a PostgreSQL control store yet, and ${CONTROL_URL_ENV} is set; unset it to use control.db in the home directory`,
+  );
+}

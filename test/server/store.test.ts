@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Control } from '../../src/control/open.js';
 import type { FlowConfig } from '../../src/server/model.js';
@@ -186,5 +187,26 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
     const newestDry = await store.startRun(flow, 'test', true);
     expect((await store.lastRun(flow.id))?.id).toBe(left.id);
     expect((await store.lastRun(flow.id, true))?.id).toBe(newestDry.id);
+  });
+});
+
+describe('server store on PostgreSQL at rest', () => {
+  const pg = controlDialects('the pg_dump canary scan').includes('postgres');
+  it.runIf(pg)('a dump of the schema holds no session cookie, CSRF token or API token', async () => {
+    const target = newControlTarget('postgres');
+    const control = await openTarget(target);
+    opened.push(control);
+    const store = new ServerStore(control.db);
+    const session = await store.createSession();
+    const api = await store.createApiToken('ci');
+    expect(await store.verifyApiToken(api.token)).toBe(api.info.id);
+    const url = new URL(target.url ?? '');
+    const schema = url.searchParams.get('schema') ?? '';
+    url.searchParams.delete('schema');
+    const dump = execFileSync('pg_dump', ['--data-only', '--schema', schema, url.toString()], {
+      encoding: 'utf8',
+    });
+    expect(dump).toContain(hashToken(api.token));
+    for (const secret of [session.token, session.csrfToken, api.token]) expect(dump).not.toContain(secret);
   });
 });
