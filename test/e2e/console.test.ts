@@ -422,6 +422,8 @@ describe.skipIf(!runs)('console in a browser', () => {
       .getByRole('status')
       .filter({ hasText: `Entry ${typoId} dismissed.` })
       .waitFor();
+    // The message shows before the list is read again.
+    await quarantined.locator(`tr[data-quarantine="${typoId}"]`).waitFor({ state: 'detached' });
     await expect(entries.count()).resolves.toBe(0);
     await page.getByLabel('Status').selectOption('all');
     await expect(quarantined.locator(`tr[data-quarantine="${typoId}"]`).textContent()).resolves.toContain(
