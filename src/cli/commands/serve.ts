@@ -12,7 +12,7 @@ import { defined } from '../../util/defined.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { parseBaseUrl } from '../key-options.js';
-import { addLogFileOption, openRunLog } from '../run-log.js';
+import { addLogFileOption, addLogFormatOption, openRunLog } from '../run-log.js';
 
 /** The built console beside the package: `<root>/web/dist` (from `src/cli/commands` and `dist/cli/commands` alike). */
 function defaultWebRoot(): string {
@@ -91,7 +91,7 @@ export function serveCommand(ctx: CliContext): Command {
         'on SIGTERM or SIGINT, how long running flows may take to stop before the process exits anyway',
       ).default('10'),
     );
-  return addLogFileOption(cmd).action(
+  return addLogFormatOption(addLogFileOption(cmd)).action(
     async (opts: {
       port: string;
       control?: string;
@@ -101,6 +101,7 @@ export function serveCommand(ctx: CliContext): Command {
       metrics: MetricsAccess;
       timezone?: string;
       logFile?: string;
+      logFormat?: string;
       dataDir?: string[];
       allowedHost?: string[];
       maxUploadMb: string;
@@ -131,7 +132,7 @@ export function serveCommand(ctx: CliContext): Command {
       }
       const alertChannels = opts.alertChannels ? readAlertChannels(opts.alertChannels) : undefined;
       const home = resolveHome(ctx.env);
-      const { logger } = openRunLog(ctx, 'serve', opts, (line) => ctx.io.stderr.write(`${line}\n`));
+      const { logger } = openRunLog(ctx, 'serve', opts, true);
       const server = await startServer({
         home,
         ...defined({ controlUrl: controlUrl(opts.control, ctx.env) }),
