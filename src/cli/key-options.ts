@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_BASE_URL } from '../ashby/client.js';
 import { resolveHome } from '../control/home.js';
+import { refuseControlUrl } from '../control/open.js';
 import { CONTROL_DB_FILE, openControlStore } from '../control/store.js';
 import { registerSecret } from '../util/redact.js';
 import { VaultError } from '../vault/errors.js';
@@ -100,6 +101,7 @@ export async function resolveAshbyAccess(
     throw new UsageError('use either --credential or --api-key-env, not both');
   }
   if (opts.credential !== undefined) {
+    refuseControlUrl(ctx.env, '--credential (the vault)');
     const home = resolveHome(ctx.env);
     // A mistyped home or name must not leave a fresh empty vault behind.
     if (!existsSync(path.join(home, CONTROL_DB_FILE))) {

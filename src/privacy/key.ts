@@ -4,6 +4,7 @@
  * test a guessed address against a stored hash.
  */
 import { createHmac, hkdfSync } from 'node:crypto';
+import { refuseControlUrl } from '../control/open.js';
 import { openControlStore } from '../control/store.js';
 import { loadMasterKey } from '../vault/master-key.js';
 
@@ -33,6 +34,7 @@ export interface HashKeySource {
  * the home has none and its vault is empty, as adding the first credential does).
  */
 export function loadHashKey(source: HashKeySource): Buffer {
+  refuseControlUrl(source.env, 'the PII hash key (the vault)');
   const store = openControlStore(source.home);
   try {
     const master = loadMasterKey(store, {

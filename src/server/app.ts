@@ -104,11 +104,11 @@ function isLoopbackClient(address: string): boolean {
  * when the access is `loopback`.
  * @throws UnauthorizedError (401) naming what is missing
  */
-function checkMetricsAccess(c: Context, deps: ServerDeps, access: MetricsAccess): void {
+async function checkMetricsAccess(c: Context, deps: ServerDeps, access: MetricsAccess): Promise<void> {
   const authorization = c.req.header('authorization');
   if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-    if (!(match?.[1] && deps.store.verifyApiToken(match[1])))
+    if (!(match?.[1] && (await deps.store.verifyApiToken(match[1]))))
       throw new UnauthorizedError('The API token is not valid.', 'invalid_token');
     return;
   }
@@ -170,7 +170,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   if (metrics && deps.metricsAccess !== 'off') {
     const access = deps.metricsAccess ?? 'loopback';
     app.get('/metrics', async (c) => {
-      checkMetricsAccess(c, deps, access);
+      await checkMetricsAccess(c, deps, access);
       // The series hold names and ids only; the redactor still runs, as on every other answer.
       const text = redact(await metrics.text());
       return c.body(text, 200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });

@@ -205,13 +205,13 @@ export function clearSessionCookie(c: Context): void {
 }
 
 /** The session a request's cookie names, when live. */
-export function sessionOf(
+export async function sessionOf(
   c: Context,
   store: ServerStore,
-): { token: string; tokenHash: string; csrfHash: string } | undefined {
+): Promise<{ token: string; tokenHash: string; csrfHash: string } | undefined> {
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) return undefined;
-  const session = store.findSession(token);
+  const session = await store.findSession(token);
   return session ? { token, ...session } : undefined;
 }
 
@@ -226,12 +226,12 @@ export function requireAuth(store: ServerStore): MiddlewareHandler<AppEnv> {
     const authorization = c.req.header('authorization');
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-      const tokenId = match?.[1] ? store.verifyApiToken(match[1]) : undefined;
+      const tokenId = match?.[1] ? await store.verifyApiToken(match[1]) : undefined;
       if (!tokenId) throw new UnauthorizedError('The API token is not valid.', 'invalid_token');
       c.set('principal', { kind: 'token', tokenId });
       return next();
     }
-    const session = sessionOf(c, store);
+    const session = await sessionOf(c, store);
     if (!session) throw new UnauthorizedError();
     if (!SAFE_METHODS.has(c.req.method)) {
       checkOrigin(c);

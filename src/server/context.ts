@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
+import type { Control } from '../control/open.js';
 import type { Logger } from '../util/logger.js';
 import type { LoginLimiter } from './auth.js';
 import { BadRequestError } from './errors.js';
@@ -11,6 +12,8 @@ import type { ServerStore } from './store.js';
 
 /** What every sub-app of the API receives. */
 export interface ServerDeps {
+  /** The open control store (SQLite or PostgreSQL). */
+  control: Control;
   store: ServerStore;
   services: ServerServices;
   scheduler: Scheduler;

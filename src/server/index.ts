@@ -5,7 +5,7 @@ import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ChannelConfig } from '../alerts/index.js';
-import { type ControlStore, openControlStore } from '../control/store.js';
+import { type Control, openControl, requireSqlite } from '../control/open.js';
 import { defined } from '../util/defined.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
@@ -40,8 +40,14 @@ export { ServerStore } from './store.js';
 
 /** Options of {@link startServer}. */
 export interface StartServerOptions {
-  /** The ashpipe home directory (control store, master key). */
+  /** The ashpipe home directory (master key, data directory; the control store unless `controlUrl`). */
   home: string;
+  /**
+   * A PostgreSQL control store (`--control`, `ASHPIPE_CONTROL_URL`) instead of `control.db` in the home.
+   * @default none (SQLite in the home directory)
+   * @example 'postgres://ashpipe@db.internal/ashpipe?schema=ashpipe'
+   */
+  controlUrl?: string;
   /** Environment (`ASHPIPE_ADMIN_PASSWORD`, `ASHPIPE_MASTER_KEY`, `ASHBY_BASE_URL`). */
   env: NodeJS.ProcessEnv;
   /**
@@ -74,7 +80,7 @@ export interface StartServerOptions {
   logger?: Logger;
   loginLimits?: LoginLimitOptions;
   /** Services to use instead of the defaults (tests). */
-  services?: (store: ControlStore) => ServerServices;
+  services?: (control: Control) => ServerServices;
   /** Passed to the default services. */
   serviceOptions?: DefaultServicesOptions;
   /**
@@ -122,8 +128,8 @@ export interface RunningServer {
 
 /** Builds the dependencies of the app on an open control store and starts the scheduler. */
 export async function buildDeps(
-  control: ControlStore,
-  options: Omit<StartServerOptions, 'home' | 'port' | 'host'>,
+  control: Control,
+  options: Omit<StartServerOptions, 'home' | 'controlUrl' | 'port' | 'host'>,
 ): Promise<ServerDeps> {
   const logger = options.logger ?? new Logger({});
   const store = new ServerStore(control.db);
@@ -135,8 +141,8 @@ export async function buildDeps(
       throw new Error(`ASHPIPE_ADMIN_PASSWORD must have at least ${MIN_PASSWORD_LENGTH} characters`);
     }
     // The variable only seeds the first password: one changed in the console since stays changed.
-    const current = store.passwordHash();
-    if (current === undefined) store.setPasswordHash(await hashPassword(envPassword));
+    const current = await store.passwordHash();
+    if (current === undefined) await store.setPasswordHash(await hashPassword(envPassword));
     else if (!(await verifyPassword(envPassword, current)))
       logger.warn(
         'ASHPIPE_ADMIN_PASSWORD is ignored: the admin password was set before (it only seeds the first one); change it in the console',
@@ -145,17 +151,15 @@ export async function buildDeps(
   const services =
     options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
   const metricsAccess = options.metrics ?? 'loopback';
-  const metrics = metricsAccess === 'off' ? undefined : new ServerMetrics(control.db);
+  const metrics =
+    metricsAccess === 'off' ? undefined : new ServerMetrics(requireSqlite(control, 'GET /metrics').db);
   const alerting = new FlowAlerting({
     channels: options.alertChannels ?? [],
     env: options.env,
     logger,
     store: {
-      recentRuns: (flowId, limit) =>
-        store
-          .listRuns({ flowId, limit: limit * 2 })
-          .filter((r) => !r.dryRun)
-          .slice(0, limit),
+      recentRuns: async (flowId, limit) =>
+        (await store.listRuns({ flowId, limit: limit * 2 })).filter((r) => !r.dryRun).slice(0, limit),
       pauseFlow: (flowId) => store.setFlowStatus(flowId, 'paused'),
       listFlows: () => store.listFlows(),
       credentialName: (id) => {
@@ -175,6 +179,7 @@ export async function buildDeps(
     paths,
   });
   return {
+    control,
     store,
     services,
     scheduler,
@@ -213,11 +218,14 @@ function pathPolicy(home: string, dataDirs: readonly string[] | undefined): Path
 
 /** Opens the control store, starts the scheduler and listens. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const control = openControlStore(options.home);
+  const control = await openControl({
+    home: options.home,
+    ...(options.controlUrl ? { url: options.controlUrl } : {}),
+  });
   try {
     const deps = await buildDeps(control, options);
     const host = options.host ?? '127.0.0.1';
-    if (!isLoopback(host) && deps.store.passwordHash() === undefined) {
+    if (!isLoopback(host) && (await deps.store.passwordHash()) === undefined) {
       await deps.scheduler.stop({ abort: true });
       // Whoever reaches a fresh server first sets the password: on the network, that could be anyone.
       throw new ConfigError(
@@ -265,7 +273,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       });
     });
     const port = (server.address() as AddressInfo).port;
-    deps.scheduler.start();
+    await deps.scheduler.start();
     const shownHost = host.includes(':') ? `[${host}]` : host;
     return {
       url: `http://${shownHost}:${port}`,
@@ -279,11 +287,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           if ('closeAllConnections' in server) server.closeAllConnections();
         });
         await webhookHub.close();
-        control.close();
+        await control.close();
       },
     };
   } catch (error) {
-    control.close();
+    await control.close();
     throw error;
   }
 }

@@ -86,6 +86,8 @@ export function validateSchedule(expression: string, timezone?: string): void {
 export class Scheduler {
   private readonly jobs = new Map<string, Cron>();
   private readonly active = new Map<string, ActiveRun>();
+  /** Flows whose run is being recorded, not yet in `active`. */
+  private readonly starting = new Set<string>();
   /** Runs a person asked to stop: they end `cancelled`, not `failed`. */
   private readonly cancelled = new Set<string>();
   private readonly events = new EventEmitter();
@@ -106,7 +108,7 @@ export class Scheduler {
   }
 
   /** Marks interrupted runs failed, schedules every active flow, applies the missed-run policy. */
-  start(): void {
+  async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     const alerting = this.options.alerting;
@@ -116,16 +118,21 @@ export class Scheduler {
       }, FRESHNESS_CHECK_MS);
       this.freshnessTimer.unref();
     }
-    const interrupted = this.store.failInterruptedRuns();
+    const interrupted = await this.store.failInterruptedRuns();
     if (interrupted > 0)
       this.logger.warn('runs interrupted by the previous stop marked failed', { interrupted });
-    for (const flow of this.store.listFlows()) {
-      this.refresh(flow.id);
-      if (flow.status === 'active' && flow.schedule && this.missed === 'run-once' && this.missedSlot(flow)) {
+    for (const flow of await this.store.listFlows()) {
+      await this.refresh(flow.id);
+      if (
+        flow.status === 'active' &&
+        flow.schedule &&
+        this.missed === 'run-once' &&
+        (await this.missedSlot(flow))
+      ) {
         this.logger.info('running a flow once for the schedule slots missed while stopped', {
           flowId: flow.id,
         });
-        this.trigger(flow.id, 'startup');
+        await this.trigger(flow.id, 'startup');
       }
     }
   }
@@ -143,9 +150,9 @@ export class Scheduler {
   }
 
   /** Whether a slot of the flow's schedule passed since its last run (or its activation). */
-  private missedSlot(flow: Flow): boolean {
+  private async missedSlot(flow: Flow): Promise<boolean> {
     if (!flow.schedule) return false;
-    const since = this.store.lastRun(flow.id)?.startedAt ?? flow.activatedAt;
+    const since = (await this.store.lastRun(flow.id))?.startedAt ?? flow.activatedAt;
     if (!since) return false;
     const cron = new Cron(flow.schedule, {
       paused: true,
@@ -157,22 +164,22 @@ export class Scheduler {
   }
 
   /** Re-reads a flow and (re)schedules it: call after create, update, activate, pause and delete. */
-  refresh(flowId: string): void {
+  async refresh(flowId: string): Promise<void> {
     this.jobs.get(flowId)?.stop();
     this.jobs.delete(flowId);
     if (!this.started) return;
-    const flow = this.store.getFlow(flowId);
+    const flow = await this.store.getFlow(flowId);
+    // A refresh of the same flow may have scheduled it while this one read the flow.
+    this.jobs.get(flowId)?.stop();
     if (flow?.status !== 'active' || !flow.schedule) return;
     const job = new Cron(
       flow.schedule,
       { name: flowId, ...(this.options.timezone ? { timezone: this.options.timezone } : {}) },
       () => {
-        try {
-          this.trigger(flowId, 'schedule');
-        } catch (error) {
+        this.trigger(flowId, 'schedule').catch((error: unknown) => {
           // A slot that fires while the previous run is still going is skipped, not queued.
           this.logger.warn('scheduled run skipped', { flowId, reason: redact(String(error)) });
-        }
+        });
       },
     );
     this.jobs.set(flowId, job);
@@ -192,8 +199,12 @@ export class Scheduler {
    * Starts a run of a flow and returns it (status `running`) without waiting for it to end.
    * @throws ConflictError (409) when the flow is already running.
    */
-  trigger(flowId: string, trigger: RunTrigger, options: { dryRun?: boolean; engine?: FlowEngine } = {}): Run {
-    const flow = this.store.getFlow(flowId);
+  async trigger(
+    flowId: string,
+    trigger: RunTrigger,
+    options: { dryRun?: boolean; engine?: FlowEngine } = {},
+  ): Promise<Run> {
+    const flow = await this.store.getFlow(flowId);
     if (!flow) throw new NotFoundError('flow', flowId);
     const going = this.active.get(flowId);
     if (going) {
@@ -203,12 +214,26 @@ export class Scheduler {
         { runId: going.runId },
       );
     }
-    const dryRun = options.dryRun ?? false;
-    const run = this.store.startRun(flow, trigger, dryRun);
+    // Claimed before the run row is written (an await), so two triggers at once start one run.
+    if (this.starting.has(flowId)) {
+      throw new ConflictError(
+        `Flow "${flow.name}" is already starting a run; wait for it to finish.`,
+        'run_in_progress',
+      );
+    }
+    this.starting.add(flowId);
+    let run: Run;
+    try {
+      run = await this.store.startRun(flow, trigger, options.dryRun ?? false);
+    } finally {
+      this.starting.delete(flowId);
+    }
     const controller = new AbortController();
-    const done = this.execute(flow, run, controller.signal, dryRun, options.engine).finally(() => {
-      this.active.delete(flowId);
-    });
+    const done = this.execute(flow, run, controller.signal, options.dryRun ?? false, options.engine).finally(
+      () => {
+        this.active.delete(flowId);
+      },
+    );
     this.active.set(flowId, { runId: run.id, controller, done });
     return run;
   }
@@ -216,7 +241,7 @@ export class Scheduler {
   /** Resolves with the finished run (for tests and `--wait` callers). */
   async waitFor(runId: string): Promise<Run | undefined> {
     for (const r of this.active.values()) if (r.runId === runId) return r.done;
-    return this.store.getRun(runId);
+    return await this.store.getRun(runId);
   }
 
   /** Asks a running run to stop. */
@@ -243,6 +268,8 @@ export class Scheduler {
     let counts: RunCount[] = [];
     const logger = this.logger.child({ flowId: flow.id, runId: run.id });
     let finished: Run;
+    // Progress is recorded in order, and all of it before the run's end (which it must not overwrite).
+    let recorded: Promise<void> = Promise.resolve();
     try {
       let resolved = flow;
       if (this.options.paths !== undefined) {
@@ -276,18 +303,26 @@ export class Scheduler {
           : {}),
         progress: (update: RunProgress) => {
           counts = update.counts;
-          this.store.updateRunCounts(run.id, counts);
-          const current = this.store.getRun(run.id);
-          if (current) {
-            this.events.emit(run.id, {
-              type: 'progress',
-              run: current,
-              ...(update.message ? { message: redact(update.message) } : {}),
-            } satisfies RunEvent);
-          }
+          const snapshot = update.counts;
+          recorded = recorded
+            .then(async () => {
+              await this.store.updateRunCounts(run.id, snapshot);
+              const current = await this.store.getRun(run.id);
+              if (current) {
+                this.events.emit(run.id, {
+                  type: 'progress',
+                  run: current,
+                  ...(update.message ? { message: redact(update.message) } : {}),
+                } satisfies RunEvent);
+              }
+            })
+            .catch((error: unknown) => {
+              logger.warn('run progress not recorded', { error: redact(String(error)) });
+            });
         },
       });
-      finished = this.store.finishRun(
+      await recorded;
+      finished = await this.store.finishRun(
         run.id,
         outcome.status,
         outcome.counts,
@@ -298,9 +333,13 @@ export class Scheduler {
       const t = translateError(error);
       const message = error instanceof Error ? error.message : String(error);
       logger.error('run failed', { error: message });
-      finished = this.store.finishRun(run.id, 'failed', counts, [{ code: t.code, message: redact(message) }]);
+      await recorded;
+      finished = await this.store.finishRun(run.id, 'failed', counts, [
+        { code: t.code, message: redact(message) },
+      ]);
     }
-    if (this.cancelled.delete(run.id)) finished = this.store.finishRun(run.id, ...asCancelled(finished));
+    if (this.cancelled.delete(run.id))
+      finished = await this.store.finishRun(run.id, ...asCancelled(finished));
     this.options.metrics?.runFinished(flow, finished);
     await this.options.alerting?.runFinished(flow, finished);
     this.events.emit(run.id, { type: 'finished', run: finished } satisfies RunEvent);

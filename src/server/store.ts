@@ -1,4 +1,5 @@
-import type { SqliteDatabase } from '../util/sqlite.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { ControlDatabase, FlowRunsTable, FlowsTable } from '../control/schema.js';
 import type {
   Flow,
   FlowConfig,
@@ -15,32 +16,8 @@ import { csrfFor, hashToken, newId, newSecret, sameDigest } from './security/cry
 /** How long a console session lives without being used. */
 export const SESSION_IDLE_MS = 12 * 60 * 60 * 1000;
 
-interface FlowRow {
-  id: string;
-  name: string;
-  kind: 'source' | 'destination';
-  credential_id: string;
-  schedule: string | null;
-  status: FlowStatus;
-  config: string;
-  created_at: string;
-  updated_at: string;
-  activated_at: string | null;
-}
-
-interface RunRow {
-  id: string;
-  flow_id: string;
-  kind: 'source' | 'destination';
-  trigger: RunTrigger;
-  status: RunStatus;
-  started_at: string;
-  finished_at: string | null;
-  counts: string;
-  errors: string;
-  dry_run: number;
-  analytics: string | null;
-}
+type FlowRow = Selectable<FlowsTable>;
+type RunRow = Selectable<FlowRunsTable>;
 
 /** An API token as listed (never its value). */
 export interface ApiTokenInfo {
@@ -72,8 +49,8 @@ function toRun(row: RunRow): Run {
     id: row.id,
     flowId: row.flow_id,
     kind: row.kind,
-    trigger: row.trigger,
-    status: row.status,
+    trigger: row.trigger as RunTrigger,
+    status: row.status as RunStatus,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     counts: JSON.parse(row.counts) as RunCount[],
@@ -83,10 +60,13 @@ function toRun(row: RunRow): Run {
   };
 }
 
-/** The server's tables in the control store (migration `0050-server`). */
+/**
+ * The server's tables in the control store (migration `0050-server`), on SQLite or PostgreSQL alike.
+ * Each method is one statement, so none needs a transaction.
+ */
 export class ServerStore {
   constructor(
-    readonly db: SqliteDatabase,
+    readonly db: Kysely<ControlDatabase>,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -96,83 +76,89 @@ export class ServerStore {
 
   // --- admin password -------------------------------------------------------------------------------
 
-  passwordHash(): string | undefined {
-    const row = this.db.prepare('SELECT password_hash FROM console_admin WHERE id = 1').get() as
-      | { password_hash: string }
-      | undefined;
+  async passwordHash(): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('console_admin')
+      .select('password_hash')
+      .where('id', '=', 1)
+      .executeTakeFirst();
     return row?.password_hash;
   }
 
   /** Sets the admin password hash; returns false when one exists and `replace` is not set. */
-  setPasswordHash(hash: string, replace = false): boolean {
+  async setPasswordHash(hash: string, replace = false): Promise<boolean> {
     const at = this.iso();
-    if (replace) {
-      this.db
-        .prepare(
-          `INSERT INTO console_admin (id, password_hash, created_at, updated_at) VALUES (1, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at`,
-        )
-        .run(hash, at, at);
-      return true;
-    }
-    const result = this.db
-      .prepare(
-        'INSERT OR IGNORE INTO console_admin (id, password_hash, created_at, updated_at) VALUES (1, ?, ?, ?)',
+    const result = await this.db
+      .insertInto('console_admin')
+      .values({ id: 1, password_hash: hash, created_at: at, updated_at: at })
+      .onConflict((oc) =>
+        replace
+          ? oc.column('id').doUpdateSet((eb) => ({
+              password_hash: eb.ref('excluded.password_hash'),
+              updated_at: eb.ref('excluded.updated_at'),
+            }))
+          : oc.column('id').doNothing(),
       )
-      .run(hash, at, at);
-    return result.changes === 1;
+      .executeTakeFirst();
+    return replace || Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
   // --- sessions -------------------------------------------------------------------------------------
 
   /** Opens a session; returns the cookie value and the CSRF token (only their hashes are stored). */
-  createSession(): { token: string; csrfToken: string } {
+  async createSession(): Promise<{ token: string; csrfToken: string }> {
     const token = newSecret('s_');
     const csrfToken = csrfFor(token);
     const now = this.now();
-    this.db
-      .prepare(
-        'INSERT INTO console_sessions (token_hash, csrf_hash, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-      )
-      .run(
-        hashToken(token),
-        hashToken(csrfToken),
-        now.toISOString(),
-        now.toISOString(),
-        new Date(now.getTime() + SESSION_IDLE_MS).toISOString(),
-      );
+    await this.db
+      .insertInto('console_sessions')
+      .values({
+        token_hash: hashToken(token),
+        csrf_hash: hashToken(csrfToken),
+        created_at: now.toISOString(),
+        last_seen_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + SESSION_IDLE_MS).toISOString(),
+      })
+      .execute();
     return { token, csrfToken };
   }
 
   /** The live session a cookie names (sliding its expiry), or undefined. */
-  findSession(token: string): { tokenHash: string; csrfHash: string } | undefined {
+  async findSession(token: string): Promise<{ tokenHash: string; csrfHash: string } | undefined> {
     const tokenHash = hashToken(token);
-    const row = this.db
-      .prepare('SELECT csrf_hash, expires_at FROM console_sessions WHERE token_hash = ?')
-      .get(tokenHash) as { csrf_hash: string; expires_at: string } | undefined;
+    const row = await this.db
+      .selectFrom('console_sessions')
+      .select(['csrf_hash', 'expires_at'])
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
     if (!row) return undefined;
     const now = this.now();
     if (row.expires_at <= now.toISOString()) {
-      this.db.prepare('DELETE FROM console_sessions WHERE token_hash = ?').run(tokenHash);
+      await this.deleteSession(tokenHash);
       return undefined;
     }
-    this.db
-      .prepare('UPDATE console_sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?')
-      .run(now.toISOString(), new Date(now.getTime() + SESSION_IDLE_MS).toISOString(), tokenHash);
+    await this.db
+      .updateTable('console_sessions')
+      .set({
+        last_seen_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + SESSION_IDLE_MS).toISOString(),
+      })
+      .where('token_hash', '=', tokenHash)
+      .execute();
     return { tokenHash, csrfHash: row.csrf_hash };
   }
 
-  deleteSession(tokenHash: string): void {
-    this.db.prepare('DELETE FROM console_sessions WHERE token_hash = ?').run(tokenHash);
+  async deleteSession(tokenHash: string): Promise<void> {
+    await this.db.deleteFrom('console_sessions').where('token_hash', '=', tokenHash).execute();
   }
 
-  deleteAllSessions(): void {
-    this.db.prepare('DELETE FROM console_sessions').run();
+  async deleteAllSessions(): Promise<void> {
+    await this.db.deleteFrom('console_sessions').execute();
   }
 
   // --- API tokens -----------------------------------------------------------------------------------
 
-  createApiToken(name: string): { info: ApiTokenInfo; token: string } {
+  async createApiToken(name: string): Promise<{ info: ApiTokenInfo; token: string }> {
     const token = newSecret('ashp_');
     const info: ApiTokenInfo = {
       id: newId('tok'),
@@ -181,33 +167,42 @@ export class ServerStore {
       createdAt: this.iso(),
       lastUsedAt: null,
     };
-    this.db
-      .prepare('INSERT INTO api_tokens (id, name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(info.id, name, hashToken(token), info.prefix, info.createdAt);
+    await this.db
+      .insertInto('api_tokens')
+      .values({
+        id: info.id,
+        name,
+        token_hash: hashToken(token),
+        prefix: info.prefix,
+        created_at: info.createdAt,
+      })
+      .execute();
     return { info, token };
   }
 
   /** The token's id when `token` is a live API token. */
-  verifyApiToken(token: string): string | undefined {
+  async verifyApiToken(token: string): Promise<string | undefined> {
     const hash = hashToken(token);
-    const row = this.db.prepare('SELECT id, token_hash FROM api_tokens WHERE token_hash = ?').get(hash) as
-      | { id: string; token_hash: string }
-      | undefined;
+    const row = await this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'token_hash'])
+      .where('token_hash', '=', hash)
+      .executeTakeFirst();
     if (!row || !sameDigest(row.token_hash, hash)) return undefined;
-    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(this.iso(), row.id);
+    await this.db
+      .updateTable('api_tokens')
+      .set({ last_used_at: this.iso() })
+      .where('id', '=', row.id)
+      .execute();
     return row.id;
   }
 
-  listApiTokens(): ApiTokenInfo[] {
-    const rows = this.db
-      .prepare('SELECT id, name, prefix, created_at, last_used_at FROM api_tokens ORDER BY created_at')
-      .all() as Array<{
-      id: string;
-      name: string;
-      prefix: string;
-      created_at: string;
-      last_used_at: string | null;
-    }>;
+  async listApiTokens(): Promise<ApiTokenInfo[]> {
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'name', 'prefix', 'created_at', 'last_used_at'])
+      .orderBy('created_at')
+      .execute();
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
@@ -218,163 +213,178 @@ export class ServerStore {
   }
 
   /** Revokes every API token; returns how many there were. */
-  deleteAllApiTokens(): number {
-    return this.db.prepare('DELETE FROM api_tokens').run().changes;
+  async deleteAllApiTokens(): Promise<number> {
+    const result = await this.db.deleteFrom('api_tokens').executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
-  deleteApiToken(id: string): boolean {
-    return this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id).changes === 1;
+  async deleteApiToken(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('api_tokens').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
   }
 
   // --- flows ----------------------------------------------------------------------------------------
 
-  createFlow(config: FlowConfig): Flow {
+  async createFlow(config: FlowConfig): Promise<Flow> {
     const at = this.iso();
     const id = newId('flow');
-    this.db
-      .prepare(
-        `INSERT INTO flows (id, name, kind, credential_id, schedule, status, config, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'paused', ?, ?, ?)`,
-      )
-      .run(
+    await this.db
+      .insertInto('flows')
+      .values({
         id,
-        config.name,
-        config.kind,
-        config.credentialId,
-        config.schedule ?? null,
-        JSON.stringify(config),
-        at,
-        at,
-      );
-    return this.getFlow(id)!;
+        name: config.name,
+        kind: config.kind,
+        credential_id: config.credentialId,
+        schedule: config.schedule ?? null,
+        status: 'paused',
+        config: JSON.stringify(config),
+        created_at: at,
+        updated_at: at,
+        activated_at: null,
+      })
+      .execute();
+    return (await this.getFlow(id))!;
   }
 
-  updateFlow(id: string, config: FlowConfig): Flow | undefined {
-    const result = this.db
-      .prepare(
-        'UPDATE flows SET name = ?, kind = ?, credential_id = ?, schedule = ?, config = ?, updated_at = ? WHERE id = ?',
-      )
-      .run(
-        config.name,
-        config.kind,
-        config.credentialId,
-        config.schedule ?? null,
-        JSON.stringify(config),
-        this.iso(),
-        id,
-      );
-    return result.changes === 1 ? this.getFlow(id) : undefined;
+  async updateFlow(id: string, config: FlowConfig): Promise<Flow | undefined> {
+    const result = await this.db
+      .updateTable('flows')
+      .set({
+        name: config.name,
+        kind: config.kind,
+        credential_id: config.credentialId,
+        schedule: config.schedule ?? null,
+        config: JSON.stringify(config),
+        updated_at: this.iso(),
+      })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1 ? this.getFlow(id) : undefined;
   }
 
-  setFlowStatus(id: string, status: FlowStatus): Flow | undefined {
+  async setFlowStatus(id: string, status: FlowStatus): Promise<Flow | undefined> {
     const at = this.iso();
-    this.db
-      .prepare(
-        `UPDATE flows SET status = ?, updated_at = ?, activated_at = CASE WHEN ? = 'active' THEN ? ELSE activated_at END
-         WHERE id = ?`,
-      )
-      .run(status, at, status, at, id);
+    await this.db
+      .updateTable('flows')
+      .set({ status, updated_at: at, ...(status === 'active' ? { activated_at: at } : {}) })
+      .where('id', '=', id)
+      .execute();
     return this.getFlow(id);
   }
 
-  getFlow(id: string): Flow | undefined {
-    const row = this.db.prepare('SELECT * FROM flows WHERE id = ?').get(id) as FlowRow | undefined;
+  async getFlow(id: string): Promise<Flow | undefined> {
+    const row = await this.db.selectFrom('flows').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toFlow(row) : undefined;
   }
 
-  listFlows(): Flow[] {
-    return (this.db.prepare('SELECT * FROM flows ORDER BY created_at, id').all() as FlowRow[]).map(toFlow);
+  async listFlows(): Promise<Flow[]> {
+    const rows = await this.db.selectFrom('flows').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toFlow);
   }
 
-  flowsUsingCredential(credentialId: string): Flow[] {
-    return (
-      this.db
-        .prepare('SELECT * FROM flows WHERE credential_id = ? ORDER BY name')
-        .all(credentialId) as FlowRow[]
-    ).map(toFlow);
+  async flowsUsingCredential(credentialId: string): Promise<Flow[]> {
+    const rows = await this.db
+      .selectFrom('flows')
+      .selectAll()
+      .where('credential_id', '=', credentialId)
+      .orderBy('name')
+      .execute();
+    return rows.map(toFlow);
   }
 
-  deleteFlow(id: string): boolean {
-    return this.db.prepare('DELETE FROM flows WHERE id = ?').run(id).changes === 1;
+  async deleteFlow(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('flows').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
   }
 
   // --- runs -----------------------------------------------------------------------------------------
 
-  startRun(flow: Flow, trigger: RunTrigger, dryRun = false): Run {
+  async startRun(flow: Flow, trigger: RunTrigger, dryRun = false): Promise<Run> {
     const id = newId('run');
-    this.db
-      .prepare(
-        `INSERT INTO flow_runs (id, flow_id, kind, trigger, status, started_at, dry_run)
-         VALUES (?, ?, ?, ?, 'running', ?, ?)`,
-      )
-      .run(id, flow.id, flow.kind, trigger, this.iso(), dryRun ? 1 : 0);
-    return this.getRun(id)!;
+    await this.db
+      .insertInto('flow_runs')
+      .values({
+        id,
+        flow_id: flow.id,
+        kind: flow.kind,
+        trigger,
+        status: 'running',
+        started_at: this.iso(),
+        finished_at: null,
+        dry_run: dryRun ? 1 : 0,
+        analytics: null,
+      })
+      .execute();
+    return (await this.getRun(id))!;
   }
 
-  updateRunCounts(id: string, counts: RunCount[]): void {
-    this.db.prepare('UPDATE flow_runs SET counts = ? WHERE id = ?').run(JSON.stringify(counts), id);
+  async updateRunCounts(id: string, counts: RunCount[]): Promise<void> {
+    await this.db
+      .updateTable('flow_runs')
+      .set({ counts: JSON.stringify(counts) })
+      .where('id', '=', id)
+      .execute();
   }
 
   /** Ends a run; `analytics` absent keeps what the run recorded (a cancel after the fact). */
-  finishRun(
+  async finishRun(
     id: string,
     status: RunStatus,
     counts: RunCount[],
     errors: RunErrorInfo[],
     analytics?: RunAnalytics,
-  ): Run {
-    this.db
-      .prepare(
-        `UPDATE flow_runs SET status = ?, finished_at = ?, counts = ?, errors = ?,
-         analytics = COALESCE(?, analytics) WHERE id = ?`,
-      )
-      .run(
+  ): Promise<Run> {
+    await this.db
+      .updateTable('flow_runs')
+      .set({
         status,
-        this.iso(),
-        JSON.stringify(counts),
-        JSON.stringify(errors),
-        analytics ? JSON.stringify(analytics) : null,
-        id,
-      );
-    return this.getRun(id)!;
+        finished_at: this.iso(),
+        counts: JSON.stringify(counts),
+        errors: JSON.stringify(errors),
+        ...(analytics ? { analytics: JSON.stringify(analytics) } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+    return (await this.getRun(id))!;
   }
 
   /** Runs a previous process left `running` (it crashed or was stopped): they are failed now. */
-  failInterruptedRuns(): number {
-    return this.db
-      .prepare(
-        `UPDATE flow_runs SET status = 'failed', finished_at = ?,
-         errors = '[{"code":"interrupted","message":"The server stopped while this run was going."}]'
-         WHERE status = 'running'`,
-      )
-      .run(this.iso()).changes;
+  async failInterruptedRuns(): Promise<number> {
+    const result = await this.db
+      .updateTable('flow_runs')
+      .set({
+        status: 'failed',
+        finished_at: this.iso(),
+        errors: JSON.stringify([
+          { code: 'interrupted', message: 'The server stopped while this run was going.' },
+        ] satisfies RunErrorInfo[]),
+      })
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
-  getRun(id: string): Run | undefined {
-    const row = this.db.prepare('SELECT * FROM flow_runs WHERE id = ?').get(id) as RunRow | undefined;
+  async getRun(id: string): Promise<Run | undefined> {
+    const row = await this.db.selectFrom('flow_runs').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toRun(row) : undefined;
   }
 
-  listRuns(filter: { flowId?: string; limit?: number; offset?: number } = {}): Run[] {
-    const limit = filter.limit ?? 50;
-    const offset = filter.offset ?? 0;
-    const rows = filter.flowId
-      ? this.db
-          .prepare('SELECT * FROM flow_runs WHERE flow_id = ? ORDER BY started_at DESC, id LIMIT ? OFFSET ?')
-          .all(filter.flowId, limit, offset)
-      : this.db
-          .prepare('SELECT * FROM flow_runs ORDER BY started_at DESC, id LIMIT ? OFFSET ?')
-          .all(limit, offset);
-    return (rows as RunRow[]).map(toRun);
+  async listRuns(filter: { flowId?: string; limit?: number; offset?: number } = {}): Promise<Run[]> {
+    let query = this.db.selectFrom('flow_runs').selectAll();
+    if (filter.flowId) query = query.where('flow_id', '=', filter.flowId);
+    const rows = await query
+      .orderBy('started_at', 'desc')
+      .orderBy('id')
+      .limit(filter.limit ?? 50)
+      .offset(filter.offset ?? 0)
+      .execute();
+    return rows.map(toRun);
   }
 
-  lastRun(flowId: string, includeDryRuns = false): Run | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT * FROM flow_runs WHERE flow_id = ? ${includeDryRuns ? '' : 'AND dry_run = 0'}
-         ORDER BY started_at DESC LIMIT 1`,
-      )
-      .get(flowId) as RunRow | undefined;
+  async lastRun(flowId: string, includeDryRuns = false): Promise<Run | undefined> {
+    let query = this.db.selectFrom('flow_runs').selectAll().where('flow_id', '=', flowId);
+    if (!includeDryRuns) query = query.where('dry_run', '=', 0);
+    const row = await query.orderBy('started_at', 'desc').limit(1).executeTakeFirst();
     return row ? toRun(row) : undefined;
   }
 }

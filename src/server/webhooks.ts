@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AshbyClient } from '../ashby/client.js';
+import { requireSqlite } from '../control/open.js';
 import { eraseFromControlStore } from '../privacy/erase.js';
 import type { PiiTransformer } from '../privacy/index.js';
 import { candidatePurger } from '../privacy/purge.js';
@@ -79,8 +80,8 @@ export class WebhookHub {
   }
 
   /** The flow's receiver; throws a 404 for a flow that does not take webhooks. */
-  receiverOf(flowId: string): Promise<FlowReceiver> {
-    const flow = this.deps.store.getFlow(flowId);
+  async receiverOf(flowId: string): Promise<FlowReceiver> {
+    const flow = await this.deps.store.getFlow(flowId);
     if (flow?.config.kind === 'source' && !webhooksEnabled(flow)) throw new WebhooksDisabledError(flowId);
     if (!webhooksEnabled(flow) || flow.config.kind !== 'source')
       throw new NotFoundError('webhook flow', flowId);
@@ -109,7 +110,11 @@ export class WebhookHub {
           ? {
               purge: candidatePurger(target, {
                 logger,
-                eraseFromControl: (needles) => eraseFromControlStore(this.deps.store.db, needles),
+                eraseFromControl: (needles) =>
+                  eraseFromControlStore(
+                    requireSqlite(this.deps.control, 'purging deleted candidates').db,
+                    needles,
+                  ),
               }),
             }
           : {}),
@@ -128,8 +133,8 @@ export class WebhookHub {
   }
 
   /** The secret token of the flow's credential, or `undefined` when none is stored. */
-  secretOf(flowId: string): string | undefined {
-    const flow = this.deps.store.getFlow(flowId);
+  async secretOf(flowId: string): Promise<string | undefined> {
+    const flow = await this.deps.store.getFlow(flowId);
     if (!flow) return undefined;
     return this.deps.services.webhooks?.secret(flow.credentialId);
   }
@@ -182,7 +187,7 @@ export function webhookReceiveRoutes(hub: WebhookHub): Hono<AppEnv> {
         // The target or the vault is unreachable for now: Ashby retries a 503.
         return c.json({ error: { code: 'unavailable', message: 'the flow cannot take events now' } }, 503);
       }
-      const secret = hub.secretOf(flowId);
+      const secret = await hub.secretOf(flowId);
       if (secret === undefined) {
         // A setup not finished yet (no secret stored): 503 keeps Ashby retrying while it is fixed.
         return c.json(

@@ -1,5 +1,6 @@
 import { describeScope } from '../ashby/catalogue.js';
 import { AshbyClient } from '../ashby/client.js';
+import { type Control, requireSqlite } from '../control/open.js';
 import type { ControlStore } from '../control/store.js';
 import { findOperation, WRITE_OPERATIONS } from '../push/operations/index.js';
 import { findStream, STREAMS } from '../streams/index.js';
@@ -150,10 +151,11 @@ export interface DefaultServicesOptions {
 
 /** The server's services on top of the product's own layers: vault, verification probe, streams, sinks. */
 export function defaultServices(
-  store: ControlStore,
+  control: Control,
   env: NodeJS.ProcessEnv,
   options: DefaultServicesOptions = {},
 ): ServerServices {
+  const store = requireSqlite(control, 'the vault (credentials)');
   const vault = new Vault(store, { home: store.home, env, actor: 'console' });
   const credentials = new VaultCredentialService(
     vault,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { resolveHome } from '../control/home.js';
+import { refuseControlUrl } from '../control/open.js';
 import { type ControlStore, openControlStore } from '../control/store.js';
 import { registerSecret } from '../util/redact.js';
 import { readAudit, recordAudit } from './audit.js';
@@ -384,6 +385,7 @@ export function openVault(
   env: NodeJS.ProcessEnv,
   options: Pick<VaultOptions, 'actor' | 'notice'> = {},
 ): { vault: Vault; store: ControlStore } {
+  refuseControlUrl(env, 'the vault (credentials)');
   const home = resolveHome(env);
   const store = openControlStore(home);
   return { vault: new Vault(store, { home, env, ...options }), store };

@@ -272,7 +272,7 @@ describe.skipIf(!runs)('console in a browser', () => {
     const row = page.locator('tr[data-flow="E2E candidates"]');
     await row.waitFor();
     await shot('flows');
-    const saved = server.deps.store.listFlows().find((f) => f.name === 'E2E candidates');
+    const saved = (await server.deps.store.listFlows()).find((f) => f.name === 'E2E candidates');
     expect(saved?.config.options.analytics).toBe(true);
     expect(saved?.config.options.history).toEqual(['candidates']);
     await row.getByRole('button', { name: 'Run now' }).click();
@@ -422,6 +422,8 @@ describe.skipIf(!runs)('console in a browser', () => {
       .getByRole('status')
       .filter({ hasText: `Entry ${typoId} dismissed.` })
       .waitFor();
+    // The message shows before the list is read again.
+    await quarantined.locator(`tr[data-quarantine="${typoId}"]`).waitFor({ state: 'detached' });
     await expect(entries.count()).resolves.toBe(0);
     await page.getByLabel('Status').selectOption('all');
     await expect(quarantined.locator(`tr[data-quarantine="${typoId}"]`).textContent()).resolves.toContain(
@@ -515,7 +517,7 @@ describe.skipIf(!runs)('console in a browser', () => {
     const row = page.locator('tr[data-flow="E2E candidates"]');
     await row.waitFor();
     await expect(row.textContent()).resolves.toContain('0 3 * * *');
-    const flows = server.deps.store.listFlows().filter((f) => f.name === 'E2E candidates');
+    const flows = (await server.deps.store.listFlows()).filter((f) => f.name === 'E2E candidates');
     expect(flows).toHaveLength(1);
     expect(flows[0]?.status).toBe('active');
     expect(flows[0]?.config.kind === 'source' && flows[0].config.target).toEqual({
@@ -527,10 +529,10 @@ describe.skipIf(!runs)('console in a browser', () => {
 
   it('every page fits 1366×768: no sideways scroll, a screenshot of each', async () => {
     await page.setViewportSize({ width: 1366, height: 768 });
-    const flows = server.deps.store.listFlows();
+    const flows = await server.deps.store.listFlows();
     const source = flows.find((f) => f.name === 'E2E candidates');
     const destination = flows.find((f) => f.name === 'E2E import');
-    const run = server.deps.store.listRuns({ flowId: source?.id ?? '', limit: 1, offset: 0 })[0];
+    const run = (await server.deps.store.listRuns({ flowId: source?.id ?? '', limit: 1, offset: 0 }))[0];
     expect(source && destination && run).toBeTruthy();
     const pages: Array<[string, string, string | RegExp]> = [
       ['overview', '#/', 'Overview'],

@@ -128,7 +128,7 @@ describe.skipIf(!runs)('the Insights page', () => {
   const staysShown = async () => (await table('Time in stage numbers')).reduce((n, r) => n + Number(r[1]), 0);
 
   async function runFlow(id: string) {
-    const run = server.deps.scheduler.trigger(id, 'manual');
+    const run = await server.deps.scheduler.trigger(id, 'manual');
     const done = await server.deps.scheduler.waitFor(run.id);
     expect(done?.errors).toEqual([]);
     expect(done?.status).toBe('succeeded');
@@ -152,15 +152,17 @@ describe.skipIf(!runs)('the Insights page', () => {
     });
     credentialId = (await server.deps.services.credentials.add({ name: 'sandbox', apiKey: 'sandbox-full' }))
       .id;
-    flowId = server.deps.store.createFlow({
-      kind: 'source',
-      name: 'Hiring data',
-      credentialId,
-      schedule: null,
-      options: {},
-      streams: STREAMS,
-      target: { type: 'sqlite', path: path.join(home, 'data', 'hiring.db') },
-    }).id;
+    flowId = (
+      await server.deps.store.createFlow({
+        kind: 'source',
+        name: 'Hiring data',
+        credentialId,
+        schedule: null,
+        options: {},
+        streams: STREAMS,
+        target: { type: 'sqlite', path: path.join(home, 'data', 'hiring.db') },
+      })
+    ).id;
     await runFlow(flowId);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -288,15 +290,17 @@ describe.skipIf(!runs)('the Insights page', () => {
   });
 
   it('says a JSONL flow cannot have insights', async () => {
-    const files = server.deps.store.createFlow({
-      kind: 'source',
-      name: 'Hiring files',
-      credentialId,
-      schedule: null,
-      options: {},
-      streams: ['jobs'],
-      target: { type: 'jsonl', path: path.join(home, 'data', 'files') },
-    }).id;
+    const files = (
+      await server.deps.store.createFlow({
+        kind: 'source',
+        name: 'Hiring files',
+        credentialId,
+        schedule: null,
+        options: {},
+        streams: ['jobs'],
+        target: { type: 'jsonl', path: path.join(home, 'data', 'files') },
+      })
+    ).id;
     await page.goto(`${server.url}/#/flows/${files}/insights`);
     await page.getByRole('heading', { level: 1, name: 'Insights — Hiring files' }).waitFor();
     expect(await page.getByTestId('insights-unsupported').textContent()).toContain(
@@ -306,15 +310,17 @@ describe.skipIf(!runs)('the Insights page', () => {
   });
 
   it('lists on the run page the views a run installed, and the flows list still fits', async () => {
-    const withOption = server.deps.store.createFlow({
-      kind: 'source',
-      name: 'Hiring with analytics',
-      credentialId,
-      schedule: null,
-      options: { analytics: true },
-      streams: STREAMS,
-      target: { type: 'sqlite', path: path.join(home, 'data', 'hiring-views.db') },
-    }).id;
+    const withOption = (
+      await server.deps.store.createFlow({
+        kind: 'source',
+        name: 'Hiring with analytics',
+        credentialId,
+        schedule: null,
+        options: { analytics: true },
+        streams: STREAMS,
+        target: { type: 'sqlite', path: path.join(home, 'data', 'hiring-views.db') },
+      })
+    ).id;
     const runId = await runFlow(withOption);
     await page.goto(`${server.url}/#/runs/${runId}`);
     const listed = page.getByTestId('run-analytics');

@@ -65,10 +65,10 @@ async function signedIn() {
   return { harnessed, call, credentialId };
 }
 
-async function until<T>(read: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+async function until<T>(read: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = read();
+    const value = await read();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 100));
@@ -139,8 +139,8 @@ describe('source flow options', () => {
       const started = await call('POST', `/api/v1/flows/${flowId}/run`);
       expect(started.status).toBe(202);
       const runId: string = (await started.json().then(asJson)).run.id;
-      const r = await until(() => {
-        const x = harnessed.deps.store.getRun(runId);
+      const r = await until(async () => {
+        const x = await harnessed.deps.store.getRun(runId);
         return x && x.status !== 'running' ? x : undefined;
       });
       expect(r.errors).toEqual([]);
@@ -221,8 +221,8 @@ describe('a flow with webhooks and onDelete purge', () => {
       );
       const started = await post(`/api/v1/flows/${flowId}/run`);
       const runId: string = asJson(await started.json()).run.id;
-      await until(() => {
-        const x = harnessed.deps.store.getRun(runId);
+      await until(async () => {
+        const x = await harnessed.deps.store.getRun(runId);
         return x && x.status !== 'running' ? x : undefined;
       });
       const bytes = () =>

@@ -105,7 +105,7 @@ describe('passwords and tokens', () => {
     // A restart with the same environment.
     const lines: string[] = [];
     const { Logger } = await import('../../src/util/logger.js');
-    const restarted = await buildDeps(h.control, {
+    const restarted = await buildDeps(h.typed, {
       env: { ASHPIPE_ADMIN_PASSWORD: PASSWORD, ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
       logger: new Logger({ sink: (l) => lines.push(l) }),
     });

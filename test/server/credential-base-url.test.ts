@@ -180,9 +180,9 @@ describe('credential base URLs', () => {
   it('a server started against a sandbox on this machine allows http to it by default', async () => {
     const { buildDeps } = await import('../../src/server/index.js');
     h = await harness();
-    const deps = await buildDeps(h.control, { env: { ASHBY_BASE_URL: 'http://127.0.0.1:4010' } });
+    const deps = await buildDeps(h.typed, { env: { ASHBY_BASE_URL: 'http://127.0.0.1:4010' } });
     expect(deps.allowHttpBaseUrl).toBe(true);
-    const https = await buildDeps(h.control, { env: {} });
+    const https = await buildDeps(h.typed, { env: {} });
     expect(https.allowHttpBaseUrl).toBe(false);
     await deps.scheduler.stop({ abort: true });
     await https.scheduler.stop({ abort: true });

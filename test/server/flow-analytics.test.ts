@@ -35,10 +35,14 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function until<T>(what: string, read: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+async function until<T>(
+  what: string,
+  read: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = read();
+    const value = await read();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -90,8 +94,8 @@ async function runWithAnalytics(targetIn: (home: string) => Record<string, unkno
   const started = await call('POST', `/api/v1/flows/${flow.id}/run`);
   expect(started.status).toBe(202);
   const runId: string = (await started.json().then(asJson)).run.id;
-  const run = await until('the run to end', () => {
-    const r = harnessed.deps.store.getRun(runId);
+  const run = await until('the run to end', async () => {
+    const r = await harnessed.deps.store.getRun(runId);
     return r && r.status !== 'running' ? r : undefined;
   });
   expect(run.errors).toEqual([]);
@@ -127,8 +131,8 @@ describe('a source flow with options.analytics', () => {
     const again = await call('POST', `/api/v1/flows/${flowId}/run`);
     expect(again.status).toBe(202);
     const runId: string = (await again.json().then(asJson)).run.id;
-    const run = await until('the second run to end', () => {
-      const r = h?.deps.store.getRun(runId);
+    const run = await until('the second run to end', async () => {
+      const r = await h?.deps.store.getRun(runId);
       return r && r.status !== 'running' ? r : undefined;
     });
     expect(run.errors).toEqual([]);
@@ -155,8 +159,8 @@ describe('a source flow with options.analytics', () => {
     const flowId: string = (await created.json().then(asJson)).flow.id;
     const runId: string = (await (await call('POST', `/api/v1/flows/${flowId}/run`)).json().then(asJson)).run
       .id;
-    const run = await until('the run to end', () => {
-      const r = harnessed.deps.store.getRun(runId);
+    const run = await until('the run to end', async () => {
+      const r = await harnessed.deps.store.getRun(runId);
       return r && r.status !== 'running' ? r : undefined;
     });
     expect(run.status).toBe('partial');

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import { type Control, openControl } from '../../src/control/open.js';
+import type { ControlStore } from '../../src/control/store.js';
 import { createApp } from '../../src/server/app.js';
 import type { LoginLimitOptions } from '../../src/server/auth.js';
 import type { ServerDeps } from '../../src/server/context.js';
@@ -85,7 +86,10 @@ export interface Harness {
   home: string;
   /** The server's data directory (`home/data`): flow files live here. */
   data: string;
+  /** The SQLite connection of the control store, for the modules not on the query layer yet. */
   control: ControlStore;
+  /** The control store as the server opened it. */
+  typed: Control;
   deps: ServerDeps;
   app: ReturnType<typeof createApp>;
   engine: ControlledEngine;
@@ -118,19 +122,20 @@ export async function harness(
   } = {},
 ): Promise<Harness> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-  const control = openControlStore(home);
+  const typed = await openControl({ home });
+  const control = typed.sqlite!;
   const engine = new ControlledEngine();
   const logLines: string[] = [];
   const env = { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), ...options.env };
-  const deps = await buildDeps(control, {
+  const deps = await buildDeps(typed, {
     env,
     allowHttpBaseUrl: options.allowHttpBaseUrl ?? false,
     ...(options.dataDirs ? { dataDirs: options.dataDirs } : {}),
     ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
-    services: (store) => ({
-      ...defaultServices(store, env, {
+    services: (opened) => ({
+      ...defaultServices(opened, env, {
         engines: {
           ...(options.realSource ? {} : { source: engine.engine }),
           ...(options.realDestination ? {} : { destination: engine.engine }),
@@ -140,7 +145,7 @@ export async function harness(
       }),
       // The real vault, with Ashby's verdict on keys faked.
       credentials: new VaultCredentialService(
-        new Vault(store, { home: store.home, env, actor: 'console' }),
+        new Vault(control, { home, env, actor: 'console' }),
         options.verify ?? fakeVerify,
         ...(options.baseUrl ? [options.baseUrl] : []),
       ),
@@ -148,11 +153,12 @@ export async function harness(
     }),
   });
   const app = createApp(deps);
-  deps.scheduler.start();
+  await deps.scheduler.start();
   return {
     home,
     data: path.join(home, 'data'),
     control,
+    typed,
     deps,
     app,
     engine,
@@ -164,7 +170,7 @@ export async function harness(
         engine.calls.shift();
       }
       await deps.scheduler.stop({ abort: true });
-      control.close();
+      await typed.close();
       fs.rmSync(home, { recursive: true, force: true });
     },
   };

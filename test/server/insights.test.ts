@@ -91,10 +91,14 @@ const sum = (rows: Array<Record<string, unknown>>, column: string) =>
 
 // --- the server --------------------------------------------------------------------------------------
 
-async function until<T>(what: string, read: () => T | undefined, timeoutMs = 90_000): Promise<T> {
+async function until<T>(
+  what: string,
+  read: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 90_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = read();
+    const value = await read();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -135,8 +139,8 @@ async function flowRun(call: Call, target: Record<string, unknown>, options: Rec
   const started = await call('POST', `/api/v1/flows/${flowId}/run`);
   expect(started.status).toBe(202);
   const runId: string = started.body.run.id;
-  const run = await until('the run to end', () => {
-    const r = h?.deps.store.getRun(runId);
+  const run = await until('the run to end', async () => {
+    const r = await h?.deps.store.getRun(runId);
     return r && r.status !== 'running' ? r : undefined;
   });
   expect(run.errors).toEqual([]);
@@ -330,8 +334,8 @@ describe('the insights routes against a target that cannot serve them', () => {
     });
     const flowId: string = created.body.flow.id;
     const runId: string = (await call('POST', `/api/v1/flows/${flowId}/run`)).body.run.id;
-    await until('the run to end', () => {
-      const r = h?.deps.store.getRun(runId);
+    await until('the run to end', async () => {
+      const r = await h?.deps.store.getRun(runId);
       return r && r.status !== 'running' ? r : undefined;
     });
     const run = (await call('GET', `/api/v1/runs/${runId}`)).body.run;

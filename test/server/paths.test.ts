@@ -247,7 +247,7 @@ describe('flows through the API', () => {
   it('checks again when a run starts: a flow saved before, or whose file became a link out since, fails its run', async () => {
     const cred = await h.deps.services.credentials.add({ name: 'later', apiKey: 'later-key-00001' });
     // Stored as an older version would have, without the check.
-    const saved = h.deps.store.createFlow({
+    const saved = await h.deps.store.createFlow({
       kind: 'destination',
       name: 'Saved before',
       credentialId: cred.id,
@@ -256,7 +256,7 @@ describe('flows through the API', () => {
       mapping: {},
       options: {},
     } as Parameters<typeof h.deps.store.createFlow>[0]);
-    const first = await h.deps.scheduler.waitFor(h.deps.scheduler.trigger(saved.id, 'manual').id);
+    const first = await h.deps.scheduler.waitFor((await h.deps.scheduler.trigger(saved.id, 'manual')).id);
     expect(first?.status).toBe('failed');
     expect(first?.errors[0]?.message).toContain('refused to run flow "Saved before"');
     expect(first?.errors[0]?.message).toContain('must be inside a data directory');
@@ -266,7 +266,7 @@ describe('flows through the API', () => {
     expect(created.status).toBe(201);
     const flowId = (await created.json().then(asJson)).flow.id as string;
     fs.symlinkSync(path.join(h.home, 'control.db'), path.join(h.data, 'later.db'));
-    const run = await h.deps.scheduler.waitFor(h.deps.scheduler.trigger(flowId, 'manual').id);
+    const run = await h.deps.scheduler.waitFor((await h.deps.scheduler.trigger(flowId, 'manual')).id);
     expect(run?.status).toBe('failed');
     expect(run?.errors[0]?.message).toContain('control store');
     // Neither run reached its engine.

@@ -21,10 +21,14 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function until<T>(what: string, read: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  read: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = read();
+    const value = await read();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -58,11 +62,11 @@ describe('a scheduled source flow', () => {
     const flowId = (await created.json().then(asJson)).flow.id;
     expect((await call('POST', `/api/v1/flows/${flowId}/activate`)).status).toBe(200);
 
-    const succeeded = () =>
-      harnessed.deps.store
-        .listRuns({ flowId })
-        .filter((r) => r.trigger === 'schedule' && r.status === 'succeeded');
-    await until('the first scheduled run', () => (succeeded().length >= 1 ? true : undefined));
+    const succeeded = async () =>
+      (await harnessed.deps.store.listRuns({ flowId })).filter(
+        (r) => r.trigger === 'schedule' && r.status === 'succeeded',
+      );
+    await until('the first scheduled run', async () => ((await succeeded()).length >= 1 ? true : undefined));
 
     // A change in Ashby between runs reaches the table through a later scheduled run.
     const res = await fetch(`${sandbox.url}/candidate.create`, {
@@ -74,10 +78,12 @@ describe('a scheduled source flow', () => {
       body: JSON.stringify({ name: 'Scheduled Newcomer', email: 'scheduled.newcomer@example.com' }),
     });
     const { results: newcomer } = (await res.json()) as { results: { id: string } };
-    const before = succeeded().length;
-    await until('two more scheduled runs', () => (succeeded().length >= before + 2 ? true : undefined));
+    const before = (await succeeded()).length;
+    await until('two more scheduled runs', async () =>
+      (await succeeded()).length >= before + 2 ? true : undefined,
+    );
 
-    const runs = harnessed.deps.store.listRuns({ flowId }).filter((r) => r.trigger === 'schedule');
+    const runs = (await harnessed.deps.store.listRuns({ flowId })).filter((r) => r.trigger === 'schedule');
     expect(runs.filter((r) => r.status === 'failed')).toEqual([]);
     // sources has no sync token: the first run reads it, the next ones leave it alone for a day and say so.
     const sources = runs

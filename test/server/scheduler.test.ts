@@ -12,7 +12,7 @@ afterEach(async () => {
 async function hourlyFlow(hoursAgo: number) {
   h = await harness();
   const cred = await h.deps.services.credentials.add({ name: 'prod', apiKey: 'full-key-12345678' });
-  const flow = h.deps.store.createFlow({
+  const flow = await h.deps.store.createFlow({
     kind: 'source',
     name: 'Hourly',
     credentialId: cred.id,
@@ -21,7 +21,7 @@ async function hourlyFlow(hoursAgo: number) {
     target: { type: 'sqlite', path: 'x.db' },
     options: {},
   });
-  h.deps.store.setFlowStatus(flow.id, 'active');
+  await h.deps.store.setFlowStatus(flow.id, 'active');
   const activatedAt = new Date(Date.now() - hoursAgo * 3600_000).toISOString();
   h.control.db.prepare('UPDATE flows SET activated_at = ? WHERE id = ?').run(activatedAt, flow.id);
   return flow;
@@ -31,20 +31,20 @@ describe('scheduler', () => {
   it('runs a flow once at startup when slots were missed while stopped, however many', async () => {
     const flow = await hourlyFlow(5);
     const scheduler = new Scheduler(h.deps.store, h.deps.services, new Logger({}));
-    scheduler.start();
-    const runs = h.deps.store.listRuns({ flowId: flow.id });
+    await scheduler.start();
+    const runs = await h.deps.store.listRuns({ flowId: flow.id });
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ trigger: 'startup', status: 'running' });
     h.engine.finish();
     await scheduler.stop();
-    expect(h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(1);
+    expect(await h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(1);
   });
 
   it('does not catch up when the policy is skip, and not when no slot passed', async () => {
     const flow = await hourlyFlow(5);
     const skip = new Scheduler(h.deps.store, h.deps.services, new Logger({}), { missedRuns: 'skip' });
-    skip.start();
-    expect(h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(0);
+    await skip.start();
+    expect(await h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(0);
     await skip.stop();
     // A run just now: no slot passed since it.
     h.control.db
@@ -53,8 +53,8 @@ describe('scheduler', () => {
       )
       .run(flow.id, new Date().toISOString());
     const once = new Scheduler(h.deps.store, h.deps.services, new Logger({}));
-    once.start();
-    expect(h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(1);
+    await once.start();
+    expect(await h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(1);
     await once.stop();
   });
 
@@ -66,8 +66,8 @@ describe('scheduler', () => {
       )
       .run(flow.id, new Date().toISOString());
     const scheduler = new Scheduler(h.deps.store, h.deps.services, new Logger({}), { missedRuns: 'skip' });
-    scheduler.start();
-    expect(h.deps.store.getRun('run_old')).toMatchObject({
+    await scheduler.start();
+    expect(await h.deps.store.getRun('run_old')).toMatchObject({
       status: 'failed',
       errors: [{ code: 'interrupted' }],
     });
@@ -77,11 +77,25 @@ describe('scheduler', () => {
   it('skips a scheduled slot while the previous run is still going', async () => {
     const flow = await hourlyFlow(0);
     const scheduler = new Scheduler(h.deps.store, h.deps.services, new Logger({}), { missedRuns: 'skip' });
-    scheduler.start();
-    scheduler.trigger(flow.id, 'manual');
-    expect(() => scheduler.trigger(flow.id, 'schedule')).toThrow(/already running/);
+    await scheduler.start();
+    await scheduler.trigger(flow.id, 'manual');
+    await expect(scheduler.trigger(flow.id, 'schedule')).rejects.toThrow(/already running/);
     h.engine.finish();
     await scheduler.stop();
-    expect(h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(1);
+    expect(await h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(1);
+  });
+
+  it('starts one run when two triggers of a flow come at once', async () => {
+    const flow = await hourlyFlow(0);
+    const scheduler = new Scheduler(h.deps.store, h.deps.services, new Logger({}), { missedRuns: 'skip' });
+    await scheduler.start();
+    const outcomes = await Promise.allSettled([
+      scheduler.trigger(flow.id, 'manual'),
+      scheduler.trigger(flow.id, 'schedule'),
+    ]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    h.engine.finish();
+    await scheduler.stop();
+    expect(await h.deps.store.listRuns({ flowId: flow.id })).toHaveLength(1);
   });
 });

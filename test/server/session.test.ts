@@ -44,7 +44,7 @@ describe('first-run setup and login', () => {
   it('stores a salted scrypt hash of the password and only hashes of session cookies', async () => {
     const res = await h.request('/api/v1/session/setup', json({ password: PASSWORD }));
     const token = cookieOf(res).split('=')[1] ?? '';
-    const hash = h.deps.store.passwordHash() ?? '';
+    const hash = (await h.deps.store.passwordHash()) ?? '';
     expect(hash).toMatch(/^scrypt\$/);
     expect(hash).not.toContain(PASSWORD);
     const sessions = h.control.db.prepare('SELECT * FROM console_sessions').all();

@@ -325,7 +325,7 @@ describe('a CLI run and a scheduled flow on one target', () => {
               url: POSTGRES_URL ?? '',
               schema: new URL(t.target).searchParams.get('schema') ?? '',
             };
-    const flow = h.deps.store.createFlow({
+    const flow = await h.deps.store.createFlow({
       kind: 'source',
       name: 'Nightly',
       credentialId: cred.id,
@@ -358,9 +358,9 @@ describe('a CLI run and a scheduled flow on one target', () => {
       // A flow reads 100 records per page: slower answers keep it on candidates while the CLI starts (the
       // CLI's first request checks the server, one more answer to wait for).
       sandbox.faults.set({ latencyMs: 500 });
-      const run = h.deps.scheduler.trigger(flow.id, 'schedule');
+      const run = await h.deps.scheduler.trigger(flow.id, 'schedule');
       await until('the flow holds candidates', async () => {
-        const now = h.deps.store.getRun(run.id);
+        const now = await h.deps.store.getRun(run.id);
         if (now?.status !== 'running') throw new Error(`the flow run ended early: ${JSON.stringify(now)}`);
         return (await lockRecord(t.target, 'candidates')) !== undefined;
       });
@@ -432,7 +432,7 @@ describe('a CLI run and a scheduled flow on one target', () => {
           (await lockRecord(t.target, 'candidates'))?.pid === child.pid &&
           (await lockRecord(t.target, 'applications'))?.pid === child.pid,
       );
-      const run = h.deps.scheduler.trigger(flow.id, 'schedule');
+      const run = await h.deps.scheduler.trigger(flow.id, 'schedule');
       const finished = await h.deps.scheduler.waitFor(run.id);
       expect(finished?.status).toBe('partial');
       const messages = (finished?.errors ?? []).map((e) => e.message);

@@ -66,15 +66,17 @@ describe.skipIf(!runs)("a source flow's webhooks in the console", () => {
       apiKey: 'sandbox-full',
     });
     target = path.join(home, 'data', 'hooks');
-    flowId = server.deps.store.createFlow({
-      kind: 'source',
-      name: 'Live applications',
-      credentialId: credential.id,
-      schedule: null,
-      options: {},
-      streams: ['applications'],
-      target: { type: 'jsonl', path: target },
-    }).id;
+    flowId = (
+      await server.deps.store.createFlow({
+        kind: 'source',
+        name: 'Live applications',
+        credentialId: credential.id,
+        schedule: null,
+        options: {},
+        streams: ['applications'],
+        target: { type: 'jsonl', path: target },
+      })
+    ).id;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { resolveHome } from '../../control/home.js';
+import { refuseControlUrl } from '../../control/open.js';
 import { CONTROL_DB_FILE, openControlStore } from '../../control/store.js';
 import {
   type ControlStoreErasure,
@@ -55,6 +56,7 @@ export function eraseCommand(ctx: CliContext): Command {
       if (targets.length === 0)
         throw new UsageError('name the targets to erase from: --to TARGET (repeatable)');
       // Addresses stored hashed are found with the policy's key; without a master key, only plain ones.
+      refuseControlUrl(ctx.env, '`ashpipe erase`');
       const home = resolveHome(ctx.env);
       const hasKey = Boolean(ctx.env.ASHPIPE_MASTER_KEY) || existsSync(path.join(home, MASTER_KEY_FILE));
       let hashKey: Buffer | undefined;

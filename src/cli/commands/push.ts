@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { AshbyClient } from '../../ashby/index.js';
 import { resolveHome } from '../../control/home.js';
+import { refuseControlUrl } from '../../control/open.js';
 import { openControlStore } from '../../control/store.js';
 import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
 import { checkHeader, describeHeaderProblem } from '../../push/header.js';
@@ -156,6 +157,7 @@ export async function executePush(
     ...defined({ credential: opts.credential }),
     ...(opts.dryRun ? { dryRun: true } : {}),
   });
+  refuseControlUrl(ctx.env, '`ashpipe push` (the push ledger)');
   const summary = await logged(log, async () => {
     const access = await resolveAshbyAccess(ctx, opts, extra.purpose);
     const client = new AshbyClient({

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
+import { refuseControlUrl } from '../../control/open.js';
 import { openControlStore } from '../../control/store.js';
 import {
   getQuarantine,
@@ -19,6 +20,7 @@ import { addLogFileOption, type LogFileOptions } from '../run-log.js';
 import { executePush } from './push.js';
 
 function withStore<T>(ctx: CliContext, fn: (db: ReturnType<typeof openControlStore>['db']) => T): T {
+  refuseControlUrl(ctx.env, '`ashpipe quarantine`');
   const store = openControlStore(resolveHome(ctx.env));
   try {
     return fn(store.db);
@@ -237,6 +239,7 @@ export function quarantineCommand(ctx: CliContext): Command {
         ...(fixed ? { fixed } : {}),
         ...(opts.map !== undefined ? { mapping: loadMapping(opts.map) } : {}),
       });
+      refuseControlUrl(ctx.env, '`ashpipe quarantine replay`');
       const store = openControlStore(resolveHome(ctx.env));
       try {
         const { outcomeUnknown } = await replayEntries(plan, {

@@ -3,10 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { DEFAULT_BASE_URL } from '../../ashby/client.js';
 import { resolveHome } from '../../control/home.js';
+import { controlUrl } from '../../control/open.js';
 import { readAlertChannels } from '../../server/alerting.js';
 import { isLoopback } from '../../server/app.js';
 import { startServer } from '../../server/index.js';
 import type { MetricsAccess } from '../../server/metrics.js';
+import { defined } from '../../util/defined.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { parseBaseUrl } from '../key-options.js';
@@ -22,6 +24,12 @@ export function serveCommand(ctx: CliContext): Command {
   const cmd = new Command('serve')
     .description('Run the console and REST API (/api/v1) with the flow scheduler')
     .addOption(new Option('--port <port>', 'TCP port').default('4100'))
+    .addOption(
+      new Option(
+        '--control <url>',
+        'a PostgreSQL control store, postgres://USER@HOST:PORT/DB?schema=NAME (env ASHPIPE_CONTROL_URL; default: control.db in $ASHPIPE_HOME)',
+      ),
+    )
     .addOption(
       new Option('--host <host>', 'interface to listen on (loopback unless you choose otherwise)').default(
         '127.0.0.1',
@@ -86,6 +94,7 @@ export function serveCommand(ctx: CliContext): Command {
   return addLogFormatOption(addLogFileOption(cmd)).action(
     async (opts: {
       port: string;
+      control?: string;
       host: string;
       secureCookies?: boolean;
       missedRuns: 'run-once' | 'skip';
@@ -126,6 +135,7 @@ export function serveCommand(ctx: CliContext): Command {
       const { logger } = openRunLog(ctx, 'serve', opts, true);
       const server = await startServer({
         home,
+        ...defined({ controlUrl: controlUrl(opts.control, ctx.env) }),
         env: ctx.env,
         port,
         host: opts.host,
@@ -142,7 +152,7 @@ export function serveCommand(ctx: CliContext): Command {
         ...(baseUrl ? { serviceOptions: { baseUrl } } : {}),
         ...(alertChannels ? { alertChannels } : {}),
       });
-      const setup = server.deps.store.passwordHash() === undefined;
+      const setup = (await server.deps.store.passwordHash()) === undefined;
       logger.info('serve started', { url: server.url });
       out.info(`ashpipe console listening on ${server.url}`);
       if (baseUrl) out.info(`new credentials are checked against ${baseUrl} unless they name another server`);

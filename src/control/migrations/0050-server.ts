@@ -1,12 +1,6 @@
 import type { Migration } from './types.js';
 
-/**
- * `ashpipe serve`: the console's admin password, sessions and API tokens (only hashes), flows (a source
- * or destination with its schedule) and their run history.
- */
-export const serverMigration: Migration = {
-  id: '0050-server',
-  up: `
+const SQL = `
 CREATE TABLE console_admin (
   id            INTEGER PRIMARY KEY CHECK (id = 1),
   password_hash TEXT NOT NULL,
@@ -57,5 +51,15 @@ CREATE TABLE flow_runs (
   dry_run     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX flow_runs_flow ON flow_runs (flow_id, started_at);
-`,
+`;
+
+/**
+ * `ashpipe serve`: the console's admin password, sessions and API tokens (only hashes), flows (a source
+ * or destination with its schedule) and their run history.
+ */
+export const serverMigration: Migration = {
+  id: '0050-server',
+  up: SQL,
+  // Plain SQL that both dialects accept.
+  postgres: SQL,
 };

@@ -33,4 +33,10 @@ ALTER TABLE push_quarantine_next RENAME TO push_quarantine;
 CREATE INDEX push_quarantine_status ON push_quarantine (status, id);
 CREATE INDEX push_quarantine_key ON push_quarantine (operation, record_key, status);
 `,
+  postgres: `
+ALTER TABLE push_quarantine DROP CONSTRAINT push_quarantine_status_check;
+ALTER TABLE push_quarantine ADD CONSTRAINT push_quarantine_status_check
+  CHECK (status IN ('open', 'replayed', 'resolved', 'dismissed'));
+ALTER TABLE push_quarantine ADD COLUMN closed_at TEXT;
+`,
 };

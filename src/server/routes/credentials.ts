@@ -27,10 +27,19 @@ export function mayUse(verification: Verification | undefined, scope: Scope): bo
   return value === 'allowed' ? true : value === 'missing' ? false : null;
 }
 
-function view(deps: ServerDeps, c: CredentialInfo, ops: OperationInfo[], streams: StreamInfo[]): Credential {
+async function view(
+  deps: ServerDeps,
+  c: CredentialInfo,
+  ops: OperationInfo[],
+  streams: StreamInfo[],
+): Promise<Credential> {
   return {
     ...c,
-    usedBy: deps.store.flowsUsingCredential(c.id).map((f) => ({ id: f.id, name: f.name, kind: f.kind })),
+    usedBy: (await deps.store.flowsUsingCredential(c.id)).map((f) => ({
+      id: f.id,
+      name: f.name,
+      kind: f.kind,
+    })),
     failingOperations: ops
       .filter((o) => mayUse(c.verification, o.scope) === false)
       .map((o) => ({ name: o.name, permission: o.permission })),
@@ -48,9 +57,9 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
   const toView = (c: CredentialInfo) => view(deps, c, services.operations(), services.streams());
 
   // The server's defaults come with the list: the "Add New Credential" form starts from them.
-  app.get('/', (c) =>
+  app.get('/', async (c) =>
     c.json({
-      credentials: services.credentials.list().map(toView),
+      credentials: await Promise.all(services.credentials.list().map(toView)),
       defaultBaseUrl: services.credentials.defaultBaseUrl,
       allowHttpBaseUrl: deps.allowHttpBaseUrl,
     } satisfies ApiResponse<'credentials'>),
@@ -68,17 +77,19 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
       ...(baseUrl ? { baseUrl } : {}),
       ...(body.saveUnverified ? { saveUnverified: true } : {}),
     });
-    return c.json({ credential: toView(created) }, 201);
+    return c.json({ credential: await toView(created) }, 201);
   });
 
-  app.get('/:id', (c) => c.json({ credential: toView(services.credentials.get(c.req.param('id'))) }));
+  app.get('/:id', async (c) =>
+    c.json({ credential: await toView(services.credentials.get(c.req.param('id'))) }),
+  );
 
   app.patch('/:id', async (c) => {
     const body = await readBody(c, editCredentialBody);
     const changes: { name?: string; description?: string } = {};
     if (body.name !== undefined) changes.name = body.name;
     if (body.description !== undefined) changes.description = body.description;
-    return c.json({ credential: toView(services.credentials.edit(c.req.param('id'), changes)) });
+    return c.json({ credential: await toView(services.credentials.edit(c.req.param('id'), changes)) });
   });
 
   app.post('/:id/rotate', async (c) => {
@@ -87,12 +98,12 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
     const rotated = await services.credentials.rotate(c.req.param('id'), body.apiKey, {
       ...(body.saveUnverified ? { saveUnverified: true } : {}),
     });
-    return c.json({ credential: toView(rotated) });
+    return c.json({ credential: await toView(rotated) });
   });
 
   app.post('/:id/probe', async (c) => {
     const verified = await services.credentials.verify(c.req.param('id'));
-    return c.json({ credential: toView(verified) });
+    return c.json({ credential: await toView(verified) });
   });
 
   app.post('/:id/probe/sample', async (c) => {
@@ -107,10 +118,10 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
     } satisfies ApiResponse<'sample'>);
   });
 
-  app.delete('/:id', (c) => {
+  app.delete('/:id', async (c) => {
     const id = c.req.param('id');
     const credential = services.credentials.get(id);
-    const flows = deps.store.flowsUsingCredential(id);
+    const flows = await deps.store.flowsUsingCredential(id);
     if (flows.length > 0 && c.req.query('force') !== 'true') {
       throw new ConflictError(
         `Credential "${credential.name}" is used by ${flows.length} flow(s): ${flows.map((f) => f.name).join(', ')}. Delete or re-point them first, or pass force=true to pause them.`,
@@ -119,8 +130,8 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
       );
     }
     for (const flow of flows) {
-      deps.store.setFlowStatus(flow.id, 'paused');
-      deps.scheduler.refresh(flow.id);
+      await deps.store.setFlowStatus(flow.id, 'paused');
+      await deps.scheduler.refresh(flow.id);
     }
     services.credentials.remove(id);
     return c.body(null, 204);

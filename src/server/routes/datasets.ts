@@ -15,7 +15,7 @@ export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
   app.get('/', async (c) => {
     const flowId = c.req.query('flowId');
     if (!flowId) throw new ValidationError('choose the source flow whose tables to list (flowId)');
-    const flow = deps.store.getFlow(flowId);
+    const flow = await deps.store.getFlow(flowId);
     if (!flow) throw new NotFoundError('flow', flowId);
     if (flow.config.kind !== 'source') throw new ValidationError(`flow "${flow.name}" is not a source flow`);
     const resolved = { ...flow, config: resolveFlowPaths(deps.paths, flow.config) };
@@ -29,17 +29,14 @@ export function datasetRoutes(deps: ServerDeps): Hono<AppEnv> {
     const flowId = c.req.query('flowId');
     let flow: Flow | undefined;
     if (flowId) {
-      flow = deps.store.getFlow(flowId);
+      flow = await deps.store.getFlow(flowId);
       if (!flow) throw new NotFoundError('flow', flowId);
     } else {
       // Without a flow: the first source flow that syncs this stream (an empty list means every stream).
-      flow = deps.store
-        .listFlows()
-        .find(
-          (f) =>
-            f.config.kind === 'source' &&
-            (f.config.streams.length === 0 || f.config.streams.includes(stream)),
-        );
+      flow = (await deps.store.listFlows()).find(
+        (f) =>
+          f.config.kind === 'source' && (f.config.streams.length === 0 || f.config.streams.includes(stream)),
+      );
       if (!flow)
         throw new ValidationError(`no source flow syncs "${stream}"; choose the flow to preview (flowId)`);
     }

@@ -16,8 +16,8 @@ import { resolveFlowPaths } from '../paths.js';
 import { validateSchedule } from '../scheduler.js';
 
 /** A flow as the API returns it: stored fields, the running run, the last run and the next slot. */
-function view(deps: ServerDeps, flow: Flow): ApiResponse<'flow'>['flow'] {
-  const last = deps.store.lastRun(flow.id);
+async function view(deps: ServerDeps, flow: Flow): Promise<ApiResponse<'flow'>['flow']> {
+  const last = await deps.store.lastRun(flow.id);
   const next = deps.scheduler.nextRun(flow.id);
   return {
     ...flow,
@@ -40,8 +40,8 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
   const { store, scheduler, services } = deps;
   const app = new Hono<AppEnv>();
 
-  const load = (id: string): Flow => {
-    const flow = store.getFlow(id);
+  const load = async (id: string): Promise<Flow> => {
+    const flow = await store.getFlow(id);
     if (!flow) throw new NotFoundError('flow', id);
     return flow;
   };
@@ -73,9 +73,9 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
   };
 
   // The zone cron schedules run in comes with the list: the console previews next runs in it.
-  app.get('/', (c) =>
+  app.get('/', async (c) =>
     c.json({
-      flows: store.listFlows().map((f) => view(deps, f)),
+      flows: await Promise.all((await store.listFlows()).map((f) => view(deps, f))),
       timezone: deps.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
     } satisfies ApiResponse<'flows'>),
   );
@@ -83,12 +83,12 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
   app.post('/', async (c) => {
     const config = await readBody(c, createFlowSchema);
     check(config);
-    const flow = store.createFlow(config);
+    const flow = await store.createFlow(config);
     if (c.req.query('activate') === 'true') {
-      store.setFlowStatus(flow.id, 'active');
-      scheduler.refresh(flow.id);
+      await store.setFlowStatus(flow.id, 'active');
+      await scheduler.refresh(flow.id);
     }
-    return c.json({ flow: view(deps, load(flow.id)) }, 201);
+    return c.json({ flow: await view(deps, await load(flow.id)) }, 201);
   });
 
   // The console's Test step before a flow is saved: a source reads a few records of its first stream; a
@@ -114,59 +114,59 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
     } satisfies ApiResponse<'flowTest'>);
   });
 
-  app.get('/:id', (c) => c.json({ flow: view(deps, load(c.req.param('id'))) }));
+  app.get('/:id', async (c) => c.json({ flow: await view(deps, await load(c.req.param('id'))) }));
 
   app.put('/:id', async (c) => {
-    const current = load(c.req.param('id'));
+    const current = await load(c.req.param('id'));
     const config = await readBody(c, createFlowSchema);
     if (config.kind !== current.kind)
       throw new ValidationError('a flow cannot change from source to destination');
     check(config);
-    store.updateFlow(current.id, config);
-    scheduler.refresh(current.id);
-    return c.json({ flow: view(deps, load(current.id)) });
+    await store.updateFlow(current.id, config);
+    await scheduler.refresh(current.id);
+    return c.json({ flow: await view(deps, await load(current.id)) });
   });
 
   app.delete('/:id', async (c) => {
-    const flow = load(c.req.param('id'));
+    const flow = await load(c.req.param('id'));
     const running = scheduler.runningRun(flow.id);
     if (running)
       throw new ConflictError(`Flow "${flow.name}" is running (run ${running}).`, 'run_in_progress');
-    store.deleteFlow(flow.id);
-    scheduler.refresh(flow.id);
+    await store.deleteFlow(flow.id);
+    await scheduler.refresh(flow.id);
     await hooks.onDeleted?.(flow.id);
     return c.body(null, 204);
   });
 
-  app.post('/:id/activate', (c) => {
-    const flow = load(c.req.param('id'));
-    store.setFlowStatus(flow.id, 'active');
-    scheduler.refresh(flow.id);
-    return c.json({ flow: view(deps, load(flow.id)) });
+  app.post('/:id/activate', async (c) => {
+    const flow = await load(c.req.param('id'));
+    await store.setFlowStatus(flow.id, 'active');
+    await scheduler.refresh(flow.id);
+    return c.json({ flow: await view(deps, await load(flow.id)) });
   });
 
-  app.post('/:id/pause', (c) => {
-    const flow = load(c.req.param('id'));
-    store.setFlowStatus(flow.id, 'paused');
-    scheduler.refresh(flow.id);
-    return c.json({ flow: view(deps, load(flow.id)) });
+  app.post('/:id/pause', async (c) => {
+    const flow = await load(c.req.param('id'));
+    await store.setFlowStatus(flow.id, 'paused');
+    await scheduler.refresh(flow.id);
+    return c.json({ flow: await view(deps, await load(flow.id)) });
   });
 
   // Run now; 409 when a run of the flow is going.
-  app.post('/:id/run', (c) => {
-    const run = scheduler.trigger(load(c.req.param('id')).id, 'manual');
+  app.post('/:id/run', async (c) => {
+    const run = await scheduler.trigger((await load(c.req.param('id'))).id, 'manual');
     return c.json({ run } satisfies ApiResponse<'run'>, 202);
   });
 
   // The console's Test step: a dry run (destinations validate and map without writing; sources read
   // without storing where the engine supports it).
-  app.post('/:id/test', (c) => {
-    const run = scheduler.trigger(load(c.req.param('id')).id, 'test', { dryRun: true });
+  app.post('/:id/test', async (c) => {
+    const run = await scheduler.trigger((await load(c.req.param('id'))).id, 'test', { dryRun: true });
     return c.json({ run } satisfies ApiResponse<'run'>, 202);
   });
 
-  app.post('/:id/cancel', (c) => {
-    const flow = load(c.req.param('id'));
+  app.post('/:id/cancel', async (c) => {
+    const flow = await load(c.req.param('id'));
     if (!scheduler.cancel(flow.id))
       throw new ConflictError(`Flow "${flow.name}" is not running.`, 'not_running');
     return c.json({ cancelling: true } satisfies ApiResponse<'cancelling'>, 202);

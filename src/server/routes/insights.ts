@@ -66,8 +66,8 @@ function filtersOf(query: Record<string, string | undefined>): Filters {
 export function insightsRoutes(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  const source = (id: string): Flow & { config: SourceFlowConfig } => {
-    const flow = deps.store.getFlow(id);
+  const source = async (id: string): Promise<Flow & { config: SourceFlowConfig }> => {
+    const flow = await deps.store.getFlow(id);
     if (!flow) throw new NotFoundError('flow', id);
     if (flow.config.kind !== 'source')
       throw new ValidationError(`flow "${flow.name}" is a destination; insights read a source flow's target`);
@@ -145,16 +145,16 @@ export function insightsRoutes(deps: ServerDeps): Hono<AppEnv> {
     return { target: type, supported: true, ...(await withTarget(flow, status)) };
   };
 
-  app.get('/:id/insights', async (c) => c.json(await fullStatus(source(c.req.param('id')))));
+  app.get('/:id/insights', async (c) => c.json(await fullStatus(await source(c.req.param('id')))));
 
   app.post('/:id/insights/install', async (c) => {
-    const flow = source(c.req.param('id'));
+    const flow = await source(c.req.param('id'));
     const views = await withTarget(flow, (t) => installAnalytics(t));
     return c.json({ views, status: await fullStatus(flow) } satisfies ApiResponse<'insightsInstalled'>);
   });
 
   app.get('/:id/insights/:view', async (c) => {
-    const flow = source(c.req.param('id'));
+    const flow = await source(c.req.param('id'));
     const name = c.req.param('view').replace(/^analytics_/, '');
     if (!(INSIGHT_VIEWS as readonly string[]).includes(name))
       throw new NotFoundError('insights view', `${name} (one of ${INSIGHT_VIEWS.join(', ')})`);

@@ -59,14 +59,14 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
       status: quarantineStatusParam.parse(c.req.query('status')),
     };
   };
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const page = paging(c, { limit: 50, max: 500 });
     return c.json({
       items: service().list({ ...filter(c), ...page }),
       ...page,
     } satisfies ApiResponse<'quarantine'>);
   });
-  app.get('/export', (c) => {
+  app.get('/export', async (c) => {
     const format = exportFormatParam.parse(c.req.query('format'));
     const items = service().list({ ...filter(c), limit: 1_000_000, offset: 0 });
     if (format === 'csv') {
@@ -82,7 +82,7 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     c.header('Content-Disposition', 'attachment; filename="quarantine.jsonl"');
     return c.body(items.map((i) => JSON.stringify(i)).join('\n') + (items.length > 0 ? '\n' : ''));
   });
-  app.get('/:id', (c) =>
+  app.get('/:id', async (c) =>
     c.json({ item: service().get(c.req.param('id')) } satisfies ApiResponse<'quarantineItem'>),
   );
   // Closing by hand: resolved (fixed elsewhere) or dismissed (not to be pushed); 409 unless open.
@@ -111,7 +111,7 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
       throw new ValidationError('the entries come from several flows; replay them one flow at a time');
     const flowId = [...flowIds][0];
     if (!flowId) throw new ValidationError('pass the flowId whose credential replays the records');
-    const flow = deps.store.getFlow(flowId);
+    const flow = await deps.store.getFlow(flowId);
     if (!flow) throw new NotFoundError('flow', flowId);
     if (flow.kind !== 'destination') throw new ValidationError(`flow "${flow.name}" is not a destination`);
     const result: ReplayResult = { replayed: 0, failed: 0 };
@@ -119,7 +119,7 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
       ...(body.records ? { records: new Map(Object.entries(body.records)) } : {}),
       closedBy: actorOf(c),
     });
-    const run = deps.scheduler.trigger(flow.id, 'replay', {
+    const run = await deps.scheduler.trigger(flow.id, 'replay', {
       engine,
       ...(body.dryRun ? { dryRun: true } : {}),
     });

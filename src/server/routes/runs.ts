@@ -15,17 +15,17 @@ export function runRoutes(deps: ServerDeps): Hono<AppEnv> {
   const { store, scheduler } = deps;
   const app = new Hono<AppEnv>();
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const page = paging(c, { limit: 50, max: 500 });
     const flowId = c.req.query('flowId');
     return c.json({
-      runs: store.listRuns({ ...page, ...(flowId ? { flowId } : {}) }),
+      runs: await store.listRuns({ ...page, ...(flowId ? { flowId } : {}) }),
       ...page,
     } satisfies ApiResponse<'runs'>);
   });
 
-  app.get('/:id', (c) => {
-    const run = store.getRun(c.req.param('id'));
+  app.get('/:id', async (c) => {
+    const run = await store.getRun(c.req.param('id'));
     if (!run) throw new NotFoundError('run', c.req.param('id'));
     return c.json({ run } satisfies ApiResponse<'run'>);
   });
@@ -34,9 +34,9 @@ export function runRoutes(deps: ServerDeps): Hono<AppEnv> {
    * `event: progress` with the run (counts so far) while it goes, then one `event: finished` with the final
    * run, then the stream ends. A finished run sends `finished` at once.
    */
-  app.get('/:id/events', (c) => {
+  app.get('/:id/events', async (c) => {
     const id = c.req.param('id');
-    const first = store.getRun(id);
+    const first = await store.getRun(id);
     if (!first) throw new NotFoundError('run', id);
     return streamSSE(c, async (stream) => {
       const queue: RunEvent[] = [];
@@ -51,7 +51,7 @@ export function runRoutes(deps: ServerDeps): Hono<AppEnv> {
       });
       try {
         // Subscribed before re-reading, so an end between the two reads is not lost.
-        const current = store.getRun(id) ?? first;
+        const current = (await store.getRun(id)) ?? first;
         if (current.status !== 'running') {
           await stream.writeSSE({ event: 'finished', data: safeStringify(current) });
           return;

@@ -21,10 +21,10 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
   const { store, loginLimiter: limiter } = deps;
   const app = new Hono<AppEnv>();
 
-  app.get('/', (c) => {
-    const session = sessionOf(c, store);
+  app.get('/', async (c) => {
+    const session = await sessionOf(c, store);
     return c.json({
-      setupRequired: store.passwordHash() === undefined,
+      setupRequired: (await store.passwordHash()) === undefined,
       authenticated: session !== undefined,
       ...(session ? { csrfToken: csrfFor(session.token) } : {}),
     } satisfies ApiResponse<'session'>);
@@ -35,13 +35,13 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
   app.post('/setup', async (c) => {
     checkOrigin(c);
     const body = await readBody(c, setupBody);
-    if (store.passwordHash() !== undefined) {
+    if ((await store.passwordHash()) !== undefined) {
       throw new ConflictError('The admin password is already set; log in instead.', 'setup_done');
     }
-    if (!store.setPasswordHash(await hashPassword(body.password))) {
+    if (!(await store.setPasswordHash(await hashPassword(body.password)))) {
       throw new ConflictError('The admin password is already set; log in instead.', 'setup_done');
     }
-    const { token, csrfToken } = store.createSession();
+    const { token, csrfToken } = await store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
     deps.logger.info('admin password set');
     return c.json({ authenticated: true, csrfToken } satisfies ApiResponse<'loggedIn'>, 201);
@@ -52,7 +52,7 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     const client = clientAddress(c);
     limiter.check(client);
     const body = await readBody(c, loginBody);
-    const hash = store.passwordHash();
+    const hash = await store.passwordHash();
     if (hash === undefined) throw new ForbiddenError('Set the admin password first.', 'setup_required');
     const attempt = await limiter.begin(client);
     try {
@@ -64,7 +64,7 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     } finally {
       attempt.done();
     }
-    const { token, csrfToken } = store.createSession();
+    const { token, csrfToken } = await store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
     return c.json({ authenticated: true, csrfToken } satisfies ApiResponse<'loggedIn'>);
   });
@@ -72,16 +72,16 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
   const authed = new Hono<AppEnv>();
   authed.use(requireAuth(store));
 
-  authed.delete('/', (c) => {
+  authed.delete('/', async (c) => {
     const principal = c.get('principal');
-    if (principal.kind === 'session') store.deleteSession(principal.tokenHash);
+    if (principal.kind === 'session') await store.deleteSession(principal.tokenHash);
     clearSessionCookie(c);
     return c.body(null, 204);
   });
 
   authed.put('/password', async (c) => {
     const body = await readBody(c, passwordChangeBody);
-    const hash = store.passwordHash();
+    const hash = await store.passwordHash();
     const client = clientAddress(c);
     const attempt = await limiter.begin(client);
     try {
@@ -92,12 +92,12 @@ export function sessionRoutes(deps: ServerDeps): Hono<AppEnv> {
     } finally {
       attempt.done();
     }
-    store.setPasswordHash(await hashPassword(body.newPassword), true);
+    await store.setPasswordHash(await hashPassword(body.newPassword), true);
     // Every other browser is logged out; this one gets a fresh session.
-    store.deleteAllSessions();
+    await store.deleteAllSessions();
     // A password changed because it leaked may have leaked with tokens made from its sessions.
-    const revokedTokens = body.revokeTokens === true ? store.deleteAllApiTokens() : 0;
-    const { token, csrfToken } = store.createSession();
+    const revokedTokens = body.revokeTokens === true ? await store.deleteAllApiTokens() : 0;
+    const { token, csrfToken } = await store.createSession();
     setSessionCookie(c, token, deps.secureCookies);
     deps.logger.info('admin password changed', { revokedTokens });
     return c.json({ authenticated: true, csrfToken, revokedTokens } satisfies ApiResponse<'passwordChanged'>);

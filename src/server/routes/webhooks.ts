@@ -27,8 +27,8 @@ class WebhookPermissionRefused extends HttpError {
 export function webhookRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  const source = (id: string): Flow => {
-    const flow = deps.store.getFlow(id);
+  const source = async (id: string): Promise<Flow> => {
+    const flow = await deps.store.getFlow(id);
     if (!flow) throw new NotFoundError('flow', id);
     if (flow.config.kind !== 'source')
       throw new ValidationError(`flow "${flow.name}" is a destination; webhooks feed source flows`);
@@ -75,13 +75,13 @@ export function webhookRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
     };
   };
 
-  app.get('/:id/webhooks', async (c) => c.json(await status(source(c.req.param('id')))));
+  app.get('/:id/webhooks', async (c) => c.json(await status(await source(c.req.param('id')))));
 
   app.put('/:id/webhooks', async (c) => {
-    const flow = source(c.req.param('id'));
+    const flow = await source(c.req.param('id'));
     const { enabled } = await readBody(c, webhookToggleBody);
     if (flow.config.kind !== 'source') throw new ValidationError('not a source flow');
-    const updated = deps.store.updateFlow(flow.id, {
+    const updated = await deps.store.updateFlow(flow.id, {
       ...flow.config,
       options: { ...flow.config.options, webhooks: enabled },
     });
@@ -92,7 +92,7 @@ export function webhookRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
   });
 
   app.post('/:id/webhooks/install', async (c) => {
-    const flow = source(c.req.param('id'));
+    const flow = await source(c.req.param('id'));
     const body = await readBody(c, webhookInstallBody);
     const unknown = (body.events ?? []).filter((e) => !isAppliedAction(e));
     if (unknown.length > 0)
@@ -115,7 +115,7 @@ export function webhookRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
   });
 
   app.delete('/:id/webhooks/install', async (c) => {
-    const flow = source(c.req.param('id'));
+    const flow = await source(c.req.param('id'));
     let removed: Awaited<ReturnType<WebhookService['uninstall']>>;
     try {
       removed = await service().uninstall(flow.credentialId);
@@ -135,14 +135,14 @@ export function webhookRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
   });
 
   app.post('/:id/webhooks/secret', async (c) => {
-    const flow = source(c.req.param('id'));
+    const flow = await source(c.req.param('id'));
     const secret = service().newSecret(flow.credentialId);
     c.set('revealed', secret);
     return c.json({ secret, status: await status(flow) } satisfies ApiResponse<'webhookSecret'>, 201);
   });
 
   app.get('/:id/webhooks/parked', async (c) => {
-    const flow = source(c.req.param('id'));
+    const flow = await source(c.req.param('id'));
     if (!webhooksEnabled(flow)) return c.json({ events: [] } satisfies ApiResponse<'parkedEvents'>);
     const receiver = await hub.receiverOf(flow.id);
     const events = await receiver.inbox.list('parked', 500);
@@ -158,7 +158,7 @@ export function webhookRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
   });
 
   app.post('/:id/webhooks/parked/:actionId/retry', async (c) => {
-    const flow = source(c.req.param('id'));
+    const flow = await source(c.req.param('id'));
     const actionId = c.req.param('actionId');
     if (!webhooksEnabled(flow)) throw new NotFoundError('parked event', actionId);
     const receiver = await hub.receiverOf(flow.id);

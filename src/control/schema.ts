@@ -1,0 +1,186 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * The control store's tables as the typed query layer sees them, the same on SQLite and PostgreSQL.
+ * Timestamps are ISO-8601 text on both dialects (they sort as text, and rows read back identical);
+ * booleans are 0/1 integers; binary columns are `Buffer` (SQLite BLOB, PostgreSQL BYTEA).
+ * Each table names the migration that creates it.
+ */
+export interface ControlDatabase {
+  _ashpipe_migrations: MigrationsTable;
+  vault_meta: VaultMetaTable;
+  credentials: CredentialsTable;
+  credential_audit: CredentialAuditTable;
+  console_admin: ConsoleAdminTable;
+  console_sessions: ConsoleSessionsTable;
+  api_tokens: ApiTokensTable;
+  flows: FlowsTable;
+  flow_runs: FlowRunsTable;
+  push_runs: PushRunsTable;
+  push_ledger: PushLedgerTable;
+  push_quarantine: PushQuarantineTable;
+  webhook_installs: WebhookInstallsTable;
+}
+
+/** Applied migrations (created by the store itself). */
+export interface MigrationsTable {
+  id: string;
+  applied_at: string;
+}
+
+/** `0001-credentials`: the master key's fingerprint and other vault facts. */
+export interface VaultMetaTable {
+  key: string;
+  value: string;
+}
+
+/** `0001-credentials`: one encrypted API key each. */
+export interface CredentialsTable {
+  id: string;
+  name: string;
+  description: string | null;
+  base_url: string | null;
+  key_ciphertext: Buffer;
+  key_iv: Buffer;
+  key_tag: Buffer;
+  data_key_wrapped: Buffer;
+  data_key_iv: Buffer;
+  data_key_tag: Buffer;
+  key_suffix: string;
+  status: ColumnType<string, string | undefined>;
+  verified_at: string | null;
+  verification: string | null;
+  created_at: string;
+  updated_at: string;
+  rotated_at: string | null;
+}
+
+/** `0001-credentials`: who did what to which credential. */
+export interface CredentialAuditTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  credential_id: string | null;
+  credential_name: string | null;
+  purpose: string | null;
+  outcome: ColumnType<string, string | undefined>;
+  detail: string | null;
+}
+
+/** `0050-server`: the console's single admin password (id 1). */
+export interface ConsoleAdminTable {
+  id: number;
+  password_hash: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** `0050-server`: console sessions, by the hash of their cookie. */
+export interface ConsoleSessionsTable {
+  token_hash: string;
+  csrf_hash: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+}
+
+/** `0050-server`: API tokens, by hash. */
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** `0050-server`: flows (a source or destination with its schedule). */
+export interface FlowsTable {
+  id: string;
+  name: string;
+  kind: 'source' | 'destination';
+  credential_id: string;
+  schedule: string | null;
+  status: ColumnType<'active' | 'paused', 'active' | 'paused' | undefined>;
+  config: string;
+  created_at: string;
+  updated_at: string;
+  activated_at: string | null;
+}
+
+/** `0050-server`, `0051-run-analytics`: the run history of flows. */
+export interface FlowRunsTable {
+  id: string;
+  flow_id: string;
+  kind: 'source' | 'destination';
+  trigger: string;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  counts: ColumnType<string, string | undefined>;
+  errors: ColumnType<string, string | undefined>;
+  dry_run: ColumnType<number, number | undefined>;
+  analytics: string | null;
+}
+
+/** `0300-push`, `0301-push-run-owner`: destination runs. */
+export interface PushRunsTable {
+  id: string;
+  operation: string;
+  input: string | null;
+  dry_run: ColumnType<number, number | undefined>;
+  started_at: string;
+  finished_at: string | null;
+  outcome: string | null;
+  counts: string | null;
+  pid: number | null;
+  host: string | null;
+}
+
+/** `0300-push`: the exactly-once ledger. */
+export interface PushLedgerTable {
+  operation: string;
+  record_key: string;
+  state: 'pending' | 'in-flight' | 'done' | 'failed';
+  ashby_id: string | null;
+  status: string | null;
+  step: string | null;
+  step_data: string | null;
+  attempts: ColumnType<number, number | undefined>;
+  run_id: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** `0300-push` … `0304-quarantine-raw-cleared`: records a push could not apply. */
+export interface PushQuarantineTable {
+  id: Generated<number>;
+  run_id: string;
+  at: string;
+  operation: string;
+  row_number: number | null;
+  record_key: string | null;
+  error_code: string;
+  error_message: string;
+  field_path: string | null;
+  request_id: string | null;
+  raw: string;
+  options: string | null;
+  status: ColumnType<'open' | 'replayed' | 'resolved' | 'dismissed', string | undefined>;
+  closed_at: string | null;
+  input_key: string | null;
+  closed_by: string | null;
+  raw_cleared_at: string | null;
+}
+
+/** `0401-webhooks`: webhooks registered in Ashby. */
+export interface WebhookInstallsTable {
+  webhook_id: string;
+  credential: string;
+  webhook_type: string;
+  request_url: string;
+  secret_name: string;
+  created_at: string;
+}

@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { controlDialects, newControlTarget, openTarget, removeControlTargets } from '../support/control.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  await removeControlTargets();
+});
+function home(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
+  dirs.push(dir);
+  return dir;
+}
+const masterKey = Buffer.alloc(32, 9).toString('base64');
+
+describe('commands on a PostgreSQL control store', () => {
+  it.each([
+    [['credentials', 'list'], 'the vault (credentials)'],
+    [['sync', '--to', 'out.db', '--credential', 'prod'], '--credential (the vault)'],
+    [['push', '--endpoint', 'candidate.addTag', '--input', 'INPUT'], '`ashpipe push` (the push ledger)'],
+    [['quarantine', 'list'], '`ashpipe quarantine`'],
+  ])(
+    '%j refuses in one line while ASHPIPE_CONTROL_URL is set, and leaves no control.db',
+    async (argv, what) => {
+      const dir = home();
+      const input = path.join(dir, 'in.csv');
+      fs.writeFileSync(input, 'candidateId,tagId\nc1,t1\n');
+      const run = await runCli(
+        argv.map((a) => (a === 'INPUT' ? input : a)),
+        {
+          ASHPIPE_HOME: dir,
+          ASHPIPE_MASTER_KEY: masterKey,
+          ASHPIPE_CONTROL_URL: 'postgres://ashpipe@db.invalid/ashpipe',
+          ASHBY_API_KEY: 'sandbox-full',
+        },
+      );
+      expect(run.code).not.toBe(0);
+      expect(run.err.trim()).toBe(
+        `error: ${what} does not run on a PostgreSQL control store yet, and ASHPIPE_CONTROL_URL is set; unset it to use control.db in the home directory`,
+      );
+      expect(fs.existsSync(path.join(dir, 'control.db'))).toBe(false);
+    },
+  );
+
+  it('refuses a control URL that is not postgres://', async () => {
+    const run = await runCli(['serve', '--port', '0', '--control', 'mysql://db/ashpipe'], {
+      ASHPIPE_HOME: home(),
+    });
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('the control store URL must be postgres://');
+  });
+
+  const pg = controlDialects('serve on a PostgreSQL control store').includes('postgres');
+  it.runIf(pg)(
+    'serve --control migrates the PostgreSQL store, then refuses in one line before listening (the vault is not on it yet)',
+    async () => {
+      const target = newControlTarget('postgres');
+      const run = await runCli(['serve', '--port', '0', '--control', target.url ?? ''], {
+        ASHPIPE_HOME: target.home,
+        ASHPIPE_MASTER_KEY: masterKey,
+      });
+      expect(run.code).toBe(2);
+      expect(run.err.trim()).toBe(
+        'error: the vault (credentials) does not run on a PostgreSQL control store yet; use the SQLite control store (no --control, no ASHPIPE_CONTROL_URL)',
+      );
+      expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(false);
+      const control = await openTarget(target, { migrations: [] });
+      try {
+        const applied = await control.db.selectFrom('_ashpipe_migrations').select('id').execute();
+        expect(applied.length).toBeGreaterThan(0);
+        expect(await control.db.selectFrom('flows').selectAll().execute()).toEqual([]);
+      } finally {
+        await control.close();
+      }
+    },
+  );
+});
