@@ -128,6 +128,11 @@ export const ANALYTICS_VIEWS: readonly AnalyticsView[] = [
     columns: [
       ...JOB_COLUMNS,
       ...STAGE_COLUMNS,
+      {
+        name: 'archive_stage',
+        description:
+          "1 when the stage is where applications go when archived (the latest entry of an `Archived` application), else 0. `stageNumber` counts an application's moves, so an archive stage reached early has a low number: order by `archive_stage, stage_number` to list it after the plan's stages.",
+      },
       { name: 'entered', description: 'Applications with at least one entry into the stage.' },
       {
         name: 'currently_in',
@@ -149,11 +154,12 @@ export const ANALYTICS_VIEWS: readonly AnalyticsView[] = [
         description: '`advanced / entered`, rounded to 4 decimals.',
       },
     ],
-    orderBy: ['job_id', 'stage_number', 'stage_id'],
+    orderBy: ['job_id', 'archive_stage', 'stage_number', 'stage_id'],
     sql: (
       d,
     ) => `SELECT e.job_id, MAX(e.job_title) AS job_title, e.stage_id, MAX(e.stage_title) AS stage_title,
     ${d.int('MIN(e.stage_number)')} AS stage_number,
+    ${d.int(`MAX(CASE WHEN e.from_last = 1 AND e.status = 'Archived' THEN 1 ELSE 0 END)`)} AS archive_stage,
     ${d.int('COUNT(DISTINCT e.application_id)')} AS entered,
     ${d.int(`COUNT(DISTINCT CASE WHEN e.from_last = 1 AND e.stage_id = e.current_stage_id AND e.status <> 'Archived' THEN e.application_id END)`)} AS currently_in,
     ${d.int(`COUNT(DISTINCT CASE WHEN e.from_last > 1 AND NOT (e.from_last = 2 AND e.status = 'Archived') THEN e.application_id END)`)} AS advanced,

@@ -93,6 +93,41 @@ const flowBase = {
         .describe(
           'source flows: streams whose every version is kept in `<stream>_history` (history mode, as `ashpipe sync --history`), or "all"; a synced stream not listed adds no versions (its table stays). On a JSONL target the stream files already hold every version',
         ),
+      alerts: z
+        .object({
+          autoPauseAfter: z
+            .number()
+            .int()
+            .min(0)
+            .optional()
+            .describe('consecutive failed runs after which the flow is paused (default 5; 0 never pauses)'),
+          quarantineThreshold: z
+            .number()
+            .int()
+            .min(0)
+            .optional()
+            .describe('quarantined records in one run from which an alert is sent (default 1; 0 = off)'),
+          freshnessMinutes: z
+            .number()
+            .int()
+            .min(1)
+            .optional()
+            .describe(
+              'the freshness promise: an alert when the last run that did not fail is older than this (checked every minute)',
+            ),
+        })
+        .strict()
+        .optional()
+        .describe('alerts and auto-pause of the flow (`serve --alert-channels` says where alerts go)'),
+      managedBy: z
+        .string()
+        .trim()
+        .min(1)
+        .max(200)
+        .optional()
+        .describe(
+          'the flows file that manages the flow (`ashpipe apply`, e.g. "ashpipe.yaml"): the next apply puts back what the file says, and `apply --prune` deletes the flow when the file no longer lists it',
+        ),
     })
     .catchall(z.unknown())
     .default({}),

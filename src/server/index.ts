@@ -4,11 +4,13 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
+import type { ChannelConfig } from '../alerts/index.js';
 import { type ControlStore, openControlStore } from '../control/store.js';
 import { defined } from '../util/defined.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
+import { FlowAlerting } from './alerting.js';
 import { bodyLimitOf, createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
 import { isHttpLoopback } from './base-url.js';
@@ -102,6 +104,11 @@ export interface StartServerOptions {
   metrics?: MetricsAccess;
   /** How the webhook receivers of source flows retry and park events. @default the hub's */
   webhooks?: WebhookHubOptions;
+  /**
+   * Where alerts go (`serve --alert-channels FILE`): webhooks and SMTP. Auto-pause works without any.
+   * @default none
+   */
+  alertChannels?: readonly ChannelConfig[];
 }
 
 /** A running server. */
@@ -139,7 +146,29 @@ export async function buildDeps(
     options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
   const metricsAccess = options.metrics ?? 'loopback';
   const metrics = metricsAccess === 'off' ? undefined : new ServerMetrics(control.db);
+  const alerting = new FlowAlerting({
+    channels: options.alertChannels ?? [],
+    env: options.env,
+    logger,
+    store: {
+      recentRuns: (flowId, limit) =>
+        store
+          .listRuns({ flowId, limit: limit * 2 })
+          .filter((r) => !r.dryRun)
+          .slice(0, limit),
+      pauseFlow: (flowId) => store.setFlowStatus(flowId, 'paused'),
+      listFlows: () => store.listFlows(),
+      credentialName: (id) => {
+        try {
+          return services.credentials.get(id).name;
+        } catch {
+          return id;
+        }
+      },
+    },
+  });
   const scheduler = new Scheduler(store, services, logger, {
+    alerting,
     ...(metrics ? { metrics } : {}),
     ...(options.missedRuns ? { missedRuns: options.missedRuns } : {}),
     ...(options.timezone ? { timezone: options.timezone } : {}),

@@ -44,7 +44,19 @@ export interface SchedulerOptions {
    * @default none: nothing counted
    */
   metrics?: ServerMetrics;
+  /**
+   * Told of every finished run, and every {@link FRESHNESS_CHECK_MS} asked to check freshness promises
+   * (`FlowAlerting`: alerts and auto-pause).
+   * @default none
+   */
+  alerting?: {
+    runFinished(flow: Flow, run: Run): Promise<void>;
+    checkFreshness(now: Date): Promise<void>;
+  };
 }
+
+/** How often freshness promises are checked. */
+export const FRESHNESS_CHECK_MS = 60_000;
 
 /** Events of one run, for server-sent events. */
 export type RunEvent = { type: 'progress'; run: Run; message?: string } | { type: 'finished'; run: Run };
@@ -77,6 +89,7 @@ export class Scheduler {
   /** Runs a person asked to stop: they end `cancelled`, not `failed`. */
   private readonly cancelled = new Set<string>();
   private readonly events = new EventEmitter();
+  private freshnessTimer: NodeJS.Timeout | undefined;
   private readonly missed: MissedRunPolicy;
   private readonly now: () => Date;
   private started = false;
@@ -96,6 +109,13 @@ export class Scheduler {
   start(): void {
     if (this.started) return;
     this.started = true;
+    const alerting = this.options.alerting;
+    if (alerting) {
+      this.freshnessTimer = setInterval(() => {
+        void alerting.checkFreshness(this.now());
+      }, FRESHNESS_CHECK_MS);
+      this.freshnessTimer.unref();
+    }
     const interrupted = this.store.failInterruptedRuns();
     if (interrupted > 0)
       this.logger.warn('runs interrupted by the previous stop marked failed', { interrupted });
@@ -113,6 +133,8 @@ export class Scheduler {
   /** Stops every schedule and waits for the running runs to end (they are asked to stop first). */
   async stop(options: { abort?: boolean } = {}): Promise<void> {
     this.started = false;
+    if (this.freshnessTimer) clearInterval(this.freshnessTimer);
+    this.freshnessTimer = undefined;
     for (const job of this.jobs.values()) job.stop();
     this.jobs.clear();
     const running = [...this.active.values()];
@@ -280,6 +302,7 @@ export class Scheduler {
     }
     if (this.cancelled.delete(run.id)) finished = this.store.finishRun(run.id, ...asCancelled(finished));
     this.options.metrics?.runFinished(flow, finished);
+    await this.options.alerting?.runFinished(flow, finished);
     this.events.emit(run.id, { type: 'finished', run: finished } satisfies RunEvent);
     return finished;
   }

@@ -4,31 +4,30 @@
  *
  * Jobs: job-1 Engineer (Closed, opened 2026-01-01), job-2 Designer (Closed, opened 2026-02-01), job-3
  * (deleted), job-4 Recruiter (Open, opened 10.5 days before the test runs), job-5 Analyst (Open, never opened).
- * Stages: stage-1 Application Review (0), stage-2 Phone Screen (1), stage-3 Onsite (2), stage-h Hired (3),
- * stage-a Archived (4).
+ * Stages: stage-1 Application Review, stage-2 Phone Screen, stage-3 Onsite, stage-h Hired, stage-a Archived.
+ * Each entry's `stageNumber` is its place in the application's history (0 for the first), as Ashby counts it.
  */
 import { openSink, type StreamShape } from '../../src/sinks/index.js';
 
 type Rec = Record<string, unknown>;
 const DAY = 86_400_000;
 
-const STAGES: Record<string, [string, number]> = {
-  'stage-1': ['Application Review', 0],
-  'stage-2': ['Phone Screen', 1],
-  'stage-3': ['Onsite', 2],
-  'stage-h': ['Hired', 3],
-  'stage-a': ['Archived', 4],
+const STAGES: Record<string, string> = {
+  'stage-1': 'Application Review',
+  'stage-2': 'Phone Screen',
+  'stage-3': 'Onsite',
+  'stage-h': 'Hired',
+  'stage-a': 'Archived',
 };
 
 /** Stage entries of one application: [stage, entered, left?]; ids `h-<app>-<n>`. */
 function history(app: string, steps: Array<[string, string, string?]>): Rec[] {
   return steps.map(([stage, entered, left], n) => {
-    const [title, stageNumber] = STAGES[stage] as [string, number];
     const entry: Rec = {
       id: `h-${app}-${n}`,
       stageId: stage,
-      title,
-      stageNumber,
+      title: STAGES[stage],
+      stageNumber: n,
       enteredStageAt: entered,
       applicationId: app,
       durationSeconds: left ? (Date.parse(left) - Date.parse(entered)) / 1000 : null,

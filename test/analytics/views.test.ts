@@ -24,6 +24,7 @@ function answers(job4OpenedAt: string): Record<string, ViewRow[]> {
     stage_id: string,
     stage_title: string,
     stage_number: number,
+    archive_stage: number,
     entered: number,
     currently_in: number,
     advanced: number,
@@ -35,6 +36,7 @@ function answers(job4OpenedAt: string): Record<string, ViewRow[]> {
     stage_id,
     stage_title,
     stage_number,
+    archive_stage,
     entered,
     currently_in,
     advanced,
@@ -44,13 +46,15 @@ function answers(job4OpenedAt: string): Record<string, ViewRow[]> {
   return {
     analytics_application_funnel: [
       // job-1: app-1..5 entered review; app-4 is still there; app-2 was archived after the phone screen.
-      funnel('job-1', 'Engineer', 'stage-1', 'Application Review', 0, 5, 1, 4, 0, 0.8),
-      funnel('job-1', 'Engineer', 'stage-2', 'Phone Screen', 1, 4, 0, 3, 1, 0.75),
-      funnel('job-1', 'Engineer', 'stage-3', 'Onsite', 2, 3, 1, 2, 0, 0.6667),
-      funnel('job-1', 'Engineer', 'stage-h', 'Hired', 3, 2, 2, 0, 0, 0),
-      funnel('job-1', 'Engineer', 'stage-a', 'Archived', 4, 1, 0, 0, 0, 0),
-      funnel('job-2', 'Designer', 'stage-1', 'Application Review', 0, 1, 0, 1, 0, 1),
-      funnel('job-2', 'Designer', 'stage-h', 'Hired', 3, 1, 1, 0, 0, 0),
+      // stage_number is the lowest place of an entry in an application's history: app-2 reached the
+      // archive stage as its third entry (2), below Onsite's 2 and Hired's 3; archive_stage puts it last.
+      funnel('job-1', 'Engineer', 'stage-1', 'Application Review', 0, 0, 5, 1, 4, 0, 0.8),
+      funnel('job-1', 'Engineer', 'stage-2', 'Phone Screen', 1, 0, 4, 0, 3, 1, 0.75),
+      funnel('job-1', 'Engineer', 'stage-3', 'Onsite', 2, 0, 3, 1, 2, 0, 0.6667),
+      funnel('job-1', 'Engineer', 'stage-h', 'Hired', 3, 0, 2, 2, 0, 0, 0),
+      funnel('job-1', 'Engineer', 'stage-a', 'Archived', 2, 1, 1, 0, 0, 0, 0),
+      funnel('job-2', 'Designer', 'stage-1', 'Application Review', 0, 0, 1, 0, 1, 0, 1),
+      funnel('job-2', 'Designer', 'stage-h', 'Hired', 1, 0, 1, 1, 0, 0, 0),
     ],
     analytics_time_in_stage: [
       // Review stays of app-1, app-2, app-3, app-5: 2, 1, 4, 1 days → sorted 1, 1, 2, 4: median rank 2, p90 rank 4.

@@ -201,6 +201,19 @@ describe.skipIf(!runs)('the Insights page', () => {
   it('charts the funnel, time in stage, hires by source and open jobs with the numbers of the world', async () => {
     const all = () => true;
     expect(await funnelShown()).toEqual(funnel(all));
+    // Stages in the plan's order, the archive stage after them (Ashby's stageNumber counts moves, so an
+    // application archived from its second stage gives the archive stage a low number).
+    // Stages live inside plans (no list of their own in the world): the first plan's stage slots.
+    const planOrder = Array.from({ length: 8 }, (_, k) => sandbox.world.generate('interviewStage', k) as Rec)
+      .sort(
+        (x, y) =>
+          Number(x.type === 'Archived') - Number(y.type === 'Archived') ||
+          Number(x.orderInInterviewPlan) - Number(y.orderInInterviewPlan),
+      )
+      .map((st) => String(st.title));
+    const shownOrder = (await table('Funnel numbers')).map((r) => r[0] ?? '');
+    expect(shownOrder).toEqual([...new Set(planOrder)].filter((t) => shownOrder.includes(t)));
+    expect(shownOrder.at(-1)).toBe('Archived');
     expect(await staysShown()).toBe(stays(all));
     // Every sandbox stay lasts three days: median and p90 alike.
     for (const r of await table('Time in stage numbers')) expect([r[2], r[3]]).toEqual(['3', '3']);

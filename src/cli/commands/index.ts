@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { analyticsCommand } from './analytics.js';
+import { applyCommand, exportCommand } from './apply.js';
 import { credentialsCommand } from './credentials.js';
 import { demoCommand } from './demo.js';
 import { eraseCommand } from './erase.js';
@@ -25,6 +26,8 @@ export const commandFactories: CommandFactory[] = [
   analyticsCommand,
   demoCommand,
   serveCommand,
+  applyCommand,
+  exportCommand,
   webhooksCommand,
   pushCommand,
   operationsCommand,

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { DEFAULT_BASE_URL } from '../../ashby/client.js';
 import { resolveHome } from '../../control/home.js';
+import { readAlertChannels } from '../../server/alerting.js';
 import { isLoopback } from '../../server/app.js';
 import { startServer } from '../../server/index.js';
 import type { MetricsAccess } from '../../server/metrics.js';
@@ -72,6 +73,12 @@ export function serveCommand(ctx: CliContext): Command {
     )
     .addOption(
       new Option(
+        '--alert-channels <file>',
+        'YAML or JSON list of alert channels (webhook, Slack-compatible webhook, SMTP email); see docs/operations.md',
+      ),
+    )
+    .addOption(
+      new Option(
         '--stop-timeout <seconds>',
         'on SIGTERM or SIGINT, how long running flows may take to stop before the process exits anyway',
       ).default('10'),
@@ -91,6 +98,7 @@ export function serveCommand(ctx: CliContext): Command {
       stopTimeout: string;
       allowHttpBaseUrl?: boolean;
       baseUrl?: string;
+      alertChannels?: string;
     }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -112,6 +120,7 @@ export function serveCommand(ctx: CliContext): Command {
           `warning: listening on ${opts.host} exposes the console to the network; put it behind HTTPS (--secure-cookies), and name the host people use with --allowed-host.`,
         );
       }
+      const alertChannels = opts.alertChannels ? readAlertChannels(opts.alertChannels) : undefined;
       const home = resolveHome(ctx.env);
       const { logger } = openRunLog(ctx, 'serve', opts, (line) => ctx.io.stderr.write(`${line}\n`));
       const server = await startServer({
@@ -130,6 +139,7 @@ export function serveCommand(ctx: CliContext): Command {
         ...(opts.secureCookies ? { secureCookies: true } : {}),
         ...(opts.timezone ? { timezone: opts.timezone } : {}),
         ...(baseUrl ? { serviceOptions: { baseUrl } } : {}),
+        ...(alertChannels ? { alertChannels } : {}),
       });
       const setup = server.deps.store.passwordHash() === undefined;
       logger.info('serve started', { url: server.url });

@@ -36,7 +36,20 @@ export function FlowsList(props: { open: (hash: string) => void }) {
         <tbody>
           {flows.map((f) => (
             <tr key={f.id} data-flow={f.name}>
-              <td>{f.name}</td>
+              <td>
+                {f.name}
+                {typeof f.config.options.managedBy === 'string' ? (
+                  <>
+                    {' '}
+                    <span
+                      className="badge"
+                      title="Changed with `ashpipe apply`: edits here are overwritten by the next apply"
+                    >
+                      from {f.config.options.managedBy}
+                    </span>
+                  </>
+                ) : null}
+              </td>
               <td>{f.kind}</td>
               <td>{f.status}</td>
               <td>{f.schedule ?? 'manual'}</td>

@@ -99,6 +99,8 @@ function Empty(props: { id: string; title: string; children: React.ReactNode }) 
 
 interface FunnelStage {
   stage: string;
+  /** Archive stages come after every stage of the plan, whatever their number. */
+  archive: boolean;
   order: number;
   entered: number;
   advanced: number;
@@ -113,6 +115,7 @@ function funnelStages(rows: Row[]): FunnelStage[] {
     const stage = str(r.stage_title) || str(r.stage_id);
     const s = by.get(stage) ?? {
       stage,
+      archive: false,
       order: num(r.stage_number),
       entered: 0,
       advanced: 0,
@@ -120,6 +123,7 @@ function funnelStages(rows: Row[]): FunnelStage[] {
       currentlyIn: 0,
     };
     s.order = Math.min(s.order, num(r.stage_number));
+    s.archive ||= num(r.archive_stage) === 1;
     s.entered += num(r.entered);
     s.advanced += num(r.advanced);
     s.archived += num(r.archived);
@@ -127,7 +131,11 @@ function funnelStages(rows: Row[]): FunnelStage[] {
     by.set(stage, s);
   }
   return [...by.values()].sort(
-    (a, b) => a.order - b.order || b.entered - a.entered || a.stage.localeCompare(b.stage),
+    (a, b) =>
+      Number(a.archive) - Number(b.archive) ||
+      a.order - b.order ||
+      b.entered - a.entered ||
+      a.stage.localeCompare(b.stage),
   );
 }
 
@@ -197,9 +205,13 @@ function Funnel(props: { rows: Row[] }) {
 // ---------------------------------------------------------------------------------- time in stage
 
 function TimeInStage(props: { rows: Row[]; funnel: Row[]; jobName: (id: string, title: string) => string }) {
-  // Stages in their funnel order (the stage's number), jobs by title: the view orders by ids.
+  // Stages in their funnel order (archive stages last, then the stage's number), jobs by title: the view
+  // orders by ids. An archive stage has no stays that ended, but stays are kept in order all the same.
   const order = new Map(
-    props.funnel.map((f) => [`${str(f.job_id)}/${str(f.stage_id)}`, num(f.stage_number)]),
+    props.funnel.map((f) => [
+      `${str(f.job_id)}/${str(f.stage_id)}`,
+      num(f.archive_stage) * 1e6 + num(f.stage_number),
+    ]),
   );
   const at = (r: Row) => order.get(`${str(r.job_id)}/${str(r.stage_id)}`) ?? 0;
   const rows = props.rows

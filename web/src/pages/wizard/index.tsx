@@ -73,6 +73,13 @@ export function FlowWizard(props: {
   return (
     <section aria-labelledby="wizard-title">
       <h1 id="wizard-title">{init ? `Edit ${init.name}` : 'New data flow'}</h1>
+      {typeof previousOptions.managedBy === 'string' ? (
+        <div className="warning" role="note" data-testid="managed-by">
+          This flow is managed by <strong>{previousOptions.managedBy}</strong>: the next{' '}
+          <code>ashpipe apply</code> of that file puts back what the file says. Change the file to keep a
+          change.
+        </div>
+      ) : null}
       <ol className="steps" aria-label="Steps">
         {STEPS.map((s, i) => (
           <li key={s} className={i < current ? 'done' : undefined}>

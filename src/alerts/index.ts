@@ -1,0 +1,3 @@
+export * from './channels.js';
+export * from './notifier.js';
+export * from './rules.js';
