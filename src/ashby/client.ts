@@ -5,6 +5,7 @@
  * most client errors with HTTP 200 and `success: false`.
  */
 
+import { ATTR, requestSpan } from '../observability/tracing.js';
 import { defined } from '../util/defined.js';
 import { registerSecret } from '../util/redact.js';
 import { findEndpoint } from './catalogue.js';
@@ -109,6 +110,28 @@ export class AshbyClient {
     options: { signal?: AbortSignal } = {},
   ): Promise<AshbyResult<T>> {
     if (!ENDPOINT_NAME.test(endpoint)) throw new Error(`not an Ashby endpoint name: "${endpoint}"`);
+    return requestSpan(endpoint, async (span) => {
+      try {
+        const result = await this.callWithRetries<T>(endpoint, body, options);
+        span.setAttribute(ATTR.httpStatus, 200);
+        if (result.requestId) span.setAttribute(ATTR.requestId, result.requestId);
+        return result;
+      } catch (error) {
+        if (error instanceof AshbyError) {
+          if (error.httpStatus !== undefined) span.setAttribute(ATTR.httpStatus, error.httpStatus);
+          if (error.requestId) span.setAttribute(ATTR.requestId, error.requestId);
+          if (error.code) span.setAttribute(ATTR.errorCode, error.code);
+        }
+        throw error;
+      }
+    });
+  }
+
+  private async callWithRetries<T>(
+    endpoint: string,
+    body: Record<string, unknown>,
+    options: { signal?: AbortSignal },
+  ): Promise<AshbyResult<T>> {
     const spec = findEndpoint(endpoint) ?? inferEndpoint(endpoint);
     const payload = JSON.stringify(body);
     const started = performance.now();

@@ -389,6 +389,14 @@ export function limiterId(apiKey: string): string {
 }
 
 /**
+ * The process-wide limiter with this {@link limiterId}, if a client has made it; never creates one (a
+ * limiter made without the caller's options would pin the defaults). Metrics read it at scrape time.
+ */
+export function limiterById(id: string): Limiter | undefined {
+  return limiters.get(id);
+}
+
+/**
  * The process-wide limiter for an API key, created with `options` on first use (later options are
  * ignored: one key, one limiter).
  */

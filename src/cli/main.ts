@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { AshbyError, toErrorInfo } from '../ashby/errors.js';
+import { otlpRequested, startTracing } from '../observability/tracing.js';
 import { ConfigError } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { VERSION } from '../version.js';
@@ -77,6 +78,8 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     },
   };
   const program = buildProgram(ctx);
+  // Traces only when OTEL_EXPORTER_OTLP_ENDPOINT asks for them: the SDK is not even loaded otherwise.
+  const tracing = otlpRequested(ctx.env) ? await startTracing(ctx.env) : undefined;
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -91,6 +94,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       io.stdout.write(`${JSON.stringify({ fatal: toErrorInfo(error) })}\n`);
     }
     return pickWorse(exitCode, classify(error, io));
+  } finally {
+    // Spans still buffered are sent before the process ends; an unreachable collector is not the run's failure.
+    await tracing?.shutdown().catch(() => {});
   }
 }
 

@@ -6,6 +6,7 @@ import { AshbyError } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
 import type { ClientEvent } from '../ashby/types.js';
 import { HOME_DIR_MODE, resolveHome, SECRET_FILE_MODE } from '../control/home.js';
+import { jsonLinesStream, LOG_FORMATS, type LogFormat, textLine } from '../observability/log-format.js';
 import { defined } from '../util/defined.js';
 import { Logger, type LogLevel } from '../util/logger.js';
 import { redact } from '../util/redact.js';
@@ -27,6 +28,13 @@ export interface LogFileOptions {
    * @example '/var/log/ashpipe/sync.log'
    */
   logFile?: string;
+  /**
+   * What standard error shows: `text` (the human lines, as without the option) or `json` (every line a
+   * JSON object carrying the run's ids: the run log at its level, and the human lines as `info`).
+   * @default 'text'
+   * @example 'json'
+   */
+  logFormat?: string;
 }
 
 /** Adds `--log-file <path>` to a command that calls Ashby. */
@@ -37,9 +45,30 @@ export function addLogFileOption(cmd: Command): Command {
   );
 }
 
+/**
+ * Adds `--log-format text|json` to a long-running command (`serve`, `sync`, `push`, `webhooks receive`).
+ */
+export function addLogFormatOption(cmd: Command): Command {
+  return cmd.option(
+    '--log-format <format>',
+    'standard error as text (default) or json: one JSON object per line, with the run id on each',
+    'text',
+  );
+}
+
+/** `--log-format`, checked. */
+export function logFormatOf(value: string | undefined): LogFormat {
+  if (value === undefined) return 'text';
+  if (!(LOG_FORMATS as readonly string[]).includes(value))
+    throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got ${value}`);
+  return value as LogFormat;
+}
+
 /** The run log of one command: a logger bound to the command and a fresh run id. */
 export interface RunLog {
   logger: Logger;
+  /** The id on every line of this run. */
+  runId: string;
   /** File the lines go to. */
   file: string;
   /** Feed the Ashby client's `onEvent` here: retries and 429s at warn, every answer at debug. */
@@ -104,9 +133,10 @@ export function openRunLog(
   ctx: CliContext,
   command: string,
   opts: LogFileOptions = {},
-  /** Also receives every line (`serve` echoes its log on stderr). */
-  sink?: (line: string) => void,
+  /** Also write the log on standard error in text mode (`serve`); in JSON mode every command does. */
+  echo = false,
 ): RunLog {
+  const format = logFormatOf(opts.logFormat);
   const level = logLevelOf(ctx.env);
   const file =
     opts.logFile !== undefined && opts.logFile !== ''
@@ -114,12 +144,19 @@ export function openRunLog(
       : path.join(resolveHome(ctx.env), LOG_DIR, LOG_FILE);
   prepareFile(file);
   // Concurrent runs append to the same file; the run id tells their lines apart.
-  const logger = new Logger(
-    { level, file, ...(sink ? { sink } : {}) },
-    { command, runId: randomBytes(6).toString('hex') },
-  );
+  const runId = randomBytes(6).toString('hex');
+  const bindings = { command, runId };
+  const stderr = ctx.io.stderr;
+  const toStderr = (line: string) => stderr.write(`${line}\n`);
+  const sink = format === 'json' ? toStderr : echo ? (line: string) => toStderr(textLine(line)) : undefined;
+  const logger = new Logger({ level, file, ...(sink ? { sink } : {}) }, bindings);
+  if (format === 'json') {
+    // From here on, whatever the command prints for a person goes out as JSON lines of this run too.
+    ctx.io.stderr = jsonLinesStream(new Logger({ level: 'debug', sink: toStderr }, bindings));
+  }
   return {
     logger,
+    runId,
     file,
     onClientEvent: (event) => logClientEvent(logger, event),
     failed(error) {

@@ -3,6 +3,7 @@
  * once through its operation, keeping the ledger, the quarantine and the results.
  */
 import { createHash } from 'node:crypto';
+import { inSpan } from '../observability/tracing.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
 import type { ErrorInfo } from './errors.js';
 import { coerceRecord, type FieldIssue, isBlank } from './fields.js';
@@ -208,7 +209,21 @@ function invalidInfo(prepared: Extract<Prepared, { ok: false }>): ErrorInfo {
  * Records run `concurrency` at a time; two records of one ledger key or one natural key (the same email)
  * run one after the other, so the second finds what the first did.
  */
-export async function runPush(options: PushOptions): Promise<PushSummary> {
+export function runPush(options: PushOptions): Promise<PushSummary> {
+  // One trace per run when tracing is on: each Ashby request is a span under it.
+  return inSpan(
+    'ashpipe push',
+    { 'ashpipe.operation': options.operation.name },
+    async (span) => {
+      const summary = await pushInSpan(options);
+      span.setAttribute('ashpipe.records', summary.total);
+      return summary;
+    },
+    { root: true },
+  );
+}
+
+async function pushInSpan(options: PushOptions): Promise<PushSummary> {
   const run = new PushRun(options);
   const running = new Set<Promise<void>>();
   const inRun = new Map<string, Promise<void>>();

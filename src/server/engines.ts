@@ -5,6 +5,7 @@ import { installAnalytics, openAnalyticsTarget } from '../analytics/index.js';
 import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
+import { ATTR } from '../observability/tracing.js';
 import {
   controlStoreEraser,
   type HashKeySource,
@@ -285,6 +286,7 @@ async function runSource(
   const analytics = flowAnalytics(config.options, config.target);
   const history = flowHistory(config.options);
   const summary = await syncToTarget({
+    traceAttributes: { [ATTR.flowId]: flow.id, [ATTR.runId]: ctx.runId },
     ...(history ? { history } : {}),
     ...(piiPolicy ? { piiPolicy } : {}),
     ...(onDelete === 'purge'
@@ -309,6 +311,7 @@ async function runSource(
     ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
     ...requestOptions,
     onEvent: (event: SyncEvent) => {
+      ctx.onSyncEvent?.(event);
       if (event.type === 'stream-start') {
         counts.set(event.stream, { name: event.stream, status: 'running', read: 0, written: 0 });
       } else if (event.type === 'page') {
@@ -546,6 +549,7 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
           report();
         },
         onResult: (r) => {
+          ctx.onPushResult?.(operation.name, r.status);
           counts[r.status] = (counts[r.status] ?? 0) + 1;
           if (r.error && errors.length < MAX_RUN_ERRORS)
             errors.push({ scope: `row ${r.row}`, code: r.error.code, message: r.error.message });

@@ -1,7 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { limiterById, limiterId } from '../ashby/limiter.js';
 import type { ClientEvent } from '../ashby/types.js';
+import type { RecordStatus } from '../push/types.js';
+import type { SyncEvent } from '../sync/types.js';
 import type { SqliteDatabase } from '../util/sqlite.js';
-import type { Flow, Run } from './model.js';
+import type { ReceiveAnswer, SettledEvent } from '../webhooks/index.js';
+import type { Flow, Run, RunCount } from './model.js';
 
 /**
  * Who may read `GET /metrics`.
@@ -16,6 +20,34 @@ export const METRICS_ACCESS: readonly MetricsAccess[] = ['loopback', 'token', 'o
 
 /** Buckets of the run duration histogram, in seconds: a one-second run to a six-hour backfill. */
 const RUN_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600];
+
+/** Buckets of the webhook event-to-row lag, in seconds: a batch gathered at once to an hour of retries. */
+const WEBHOOK_LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+/** What a destination record's status counts as in `ashpipe_push_records_total`; dry runs are not counted. */
+const PUSH_OUTCOME: Readonly<Record<RecordStatus, string | undefined>> = {
+  created: 'applied',
+  updated: 'applied',
+  'skipped-existing': 'skipped',
+  'skipped-done': 'skipped',
+  quarantined: 'quarantined',
+  failed: 'failed',
+  pending: 'pending',
+  'dry-run': undefined,
+};
+
+/** A credential as the series label it: its name and id, never its key. */
+interface CredentialLabels {
+  credential: string;
+  credential_id: string;
+}
+
+/** The hooks a run's engine receives from {@link ServerMetrics.runHooks}. */
+export interface RunHooks {
+  onClientEvent: (event: ClientEvent) => void;
+  onSyncEvent?: (event: SyncEvent) => void;
+  onPushResult?: (operation: string, status: RecordStatus) => void;
+}
 
 /** A flow as the series label it: its name, and its id (names can change, ids cannot). */
 interface FlowLabels {
@@ -37,6 +69,17 @@ export class ServerMetrics {
   private readonly recordsWritten: Counter<'flow' | 'flow_id' | 'stream'>;
   private readonly runs: Counter<'flow' | 'flow_id' | 'outcome'>;
   private readonly duration: Histogram<'flow' | 'flow_id'>;
+  private readonly tokenResets: Counter<'flow' | 'flow_id' | 'stream' | 'reason'>;
+  private readonly pushRecords: Counter<'flow' | 'flow_id' | 'operation' | 'outcome'>;
+  private readonly webhookDeliveries: Counter<'flow' | 'flow_id' | 'result'>;
+  private readonly webhookApplied: Counter<'flow' | 'flow_id'>;
+  private readonly webhookParked: Counter<'flow' | 'flow_id'>;
+  private readonly webhookLag: Histogram<'flow' | 'flow_id'>;
+  /**
+   * Credentials whose runs have started, by id: their labels and the id of their process-wide limiter
+   * (a hash: the key itself is not kept here).
+   */
+  private readonly limiters = new Map<string, { labels: CredentialLabels; limiter: string }>();
 
   /** @param db the control store, read at scrape time for freshness */
   constructor(db: SqliteDatabase) {
@@ -84,6 +127,73 @@ export class ServerMetrics {
       buckets: RUN_DURATION_BUCKETS,
       registers,
     });
+    this.tokenResets = new Counter({
+      name: 'ashpipe_sync_token_resets_total',
+      help: "Stored syncTokens left unused for a full pass, by flow, stream and reason (Ashby's code when it refused the token, full_refresh, reconcile)",
+      labelNames: ['flow', 'flow_id', 'stream', 'reason'],
+      registers,
+    });
+    this.pushRecords = new Counter({
+      name: 'ashpipe_push_records_total',
+      help: 'Records of destination runs by flow, operation and outcome (applied, skipped, quarantined, failed, pending)',
+      labelNames: ['flow', 'flow_id', 'operation', 'outcome'],
+      registers,
+    });
+    this.webhookDeliveries = new Counter({
+      name: 'ashpipe_webhook_events_received_total',
+      help: 'Webhook deliveries answered, by flow and result (stored, duplicate, ignored, refused)',
+      labelNames: ['flow', 'flow_id', 'result'],
+      registers,
+    });
+    this.webhookApplied = new Counter({
+      name: 'ashpipe_webhook_events_applied_total',
+      help: "Webhook events written to the flow's target",
+      labelNames: ['flow', 'flow_id'],
+      registers,
+    });
+    this.webhookParked = new Counter({
+      name: 'ashpipe_webhook_events_parked_total',
+      help: 'Webhook events parked after failing every attempt (kept in the inbox, no longer retried)',
+      labelNames: ['flow', 'flow_id'],
+      registers,
+    });
+    this.webhookLag = new Histogram({
+      name: 'ashpipe_webhook_event_lag_seconds',
+      help: 'Seconds from receiving a webhook event to its rows being written, by flow',
+      labelNames: ['flow', 'flow_id'],
+      buckets: WEBHOOK_LAG_BUCKETS,
+      registers,
+    });
+    const limiters = this.limiters;
+    const limiterGauge = (name: string, help: string, read: (id: string) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['credential', 'credential_id'],
+        registers,
+        collect() {
+          this.reset();
+          for (const { labels, limiter } of limiters.values()) {
+            const value = read(limiter);
+            if (value !== undefined) this.set(labels, value);
+          }
+        },
+      });
+    limiterGauge(
+      'ashpipe_limiter_queued_requests',
+      'Requests waiting for the limiter of a credential (concurrency, pace or a Retry-After pause)',
+      (id) => limiterById(id)?.stats().queued,
+    );
+    limiterGauge(
+      'ashpipe_limiter_in_flight_requests',
+      'Requests of a credential in flight now',
+      (id) => limiterById(id)?.stats().inFlight,
+    );
+    limiterGauge(
+      'ashpipe_limiter_learned_requests_per_second',
+      "The request rate a credential's limiter learned from 429s (absent before the first one)",
+      (id) => limiterById(id)?.stats().learnedRequestsPerSecond,
+    );
     const lastSuccess = db.prepare(
       `SELECT f.id AS id, f.name AS name, MAX(r.finished_at) AS finished
          FROM flows f JOIN flow_runs r ON r.flow_id = f.id
@@ -107,6 +217,72 @@ export class ServerMetrics {
         }
       },
     });
+    const streamFreshness = new StreamFreshness(db);
+    new Gauge({
+      name: 'ashpipe_stream_seconds_since_last_success',
+      help: 'Seconds since the end of the last (not dry) run of each source flow in which the stream succeeded',
+      labelNames: ['flow', 'flow_id', 'stream'],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const { flow, flowId, stream, at } of streamFreshness.read())
+          this.set({ flow, flow_id: flowId, stream }, Math.max(0, (now - at) / 1000));
+      },
+    });
+  }
+
+  /**
+   * The hooks of one run of `flow` made with a credential (named by name and id; the key only finds the
+   * credential's limiter and is not kept). A dry run's requests are counted, its records are not.
+   */
+  runHooks(flow: Flow, credential: { id: string; name: string }, apiKey: string, dryRun: boolean): RunHooks {
+    const labels: FlowLabels = { flow: flow.name, flow_id: flow.id };
+    this.limiters.set(credential.id, {
+      labels: { credential: credential.name, credential_id: credential.id },
+      limiter: limiterId(apiKey),
+    });
+    const onClientEvent = this.clientEvents(credential);
+    if (dryRun) return { onClientEvent };
+    return {
+      onClientEvent,
+      onSyncEvent: (event) => {
+        if (event.type === 'token-reset')
+          this.tokenResets.inc({ ...labels, stream: event.stream, reason: event.reason });
+      },
+      onPushResult: (operation, status) => {
+        const outcome = PUSH_OUTCOME[status];
+        if (outcome) this.pushRecords.inc({ ...labels, operation, outcome });
+      },
+    };
+  }
+
+  /** A listener for the settled webhook events of a flow: applied and parked counts, and the lag. */
+  webhookSettled(flow: { id: string; name: string }): (events: SettledEvent[], settledAt: Date) => void {
+    const labels: FlowLabels = { flow: flow.name, flow_id: flow.id };
+    return (events, settledAt) => {
+      for (const e of events) {
+        if (e.outcome === 'parked') this.webhookParked.inc(labels);
+        if (e.outcome !== 'applied') continue;
+        this.webhookApplied.inc(labels);
+        const lag = (settledAt.getTime() - Date.parse(e.receivedAt)) / 1000;
+        if (Number.isFinite(lag)) this.webhookLag.observe(labels, Math.max(0, lag));
+      }
+    };
+  }
+
+  /** Counts the answer to one webhook delivery of a flow. */
+  webhookReceived(flow: { id: string; name: string }, answer: ReceiveAnswer): void {
+    const body = answer.body;
+    const result =
+      answer.status !== 200 || !('ok' in body)
+        ? 'refused'
+        : body.duplicate
+          ? 'duplicate'
+          : body.ignored
+            ? 'ignored'
+            : 'stored';
+    this.webhookDeliveries.inc({ flow: flow.name, flow_id: flow.id, result });
   }
 
   /** A listener for the client events of one run made with a credential (name and id, never the key). */
@@ -150,5 +326,70 @@ export class ServerMetrics {
   /** The exposition's content type. */
   get contentType(): string {
     return this.registry.contentType;
+  }
+}
+
+/**
+ * When each stream of each source flow last succeeded, from the runs in the control store. Runs are read
+ * once: each scrape reads only the runs finished since the last one it saw, so a long history costs
+ * nothing per scrape, and the answer survives restarts (and counts runs a worker finished).
+ */
+class StreamFreshness {
+  /** Flow id → stream → end of the last run in which the stream succeeded (epoch ms). */
+  private readonly last = new Map<string, Map<string, number>>();
+  /** `finished_at` of the newest run read; runs finished at that instant are read again (harmless). */
+  private seen = '';
+  private readonly runs;
+  private readonly flows;
+
+  constructor(db: SqliteDatabase) {
+    this.runs = db.prepare(
+      `SELECT flow_id AS flowId, finished_at AS finished, counts
+         FROM flow_runs
+        WHERE kind = 'source' AND status IN ('succeeded', 'partial') AND dry_run = 0
+          AND finished_at IS NOT NULL AND finished_at >= ?
+        ORDER BY finished_at`,
+    );
+    this.flows = db.prepare(`SELECT id, name FROM flows WHERE kind = 'source'`);
+  }
+
+  /** Every (flow, stream) that ever succeeded, of flows that still exist, with their current names. */
+  read(): Array<{ flow: string; flowId: string; stream: string; at: number }> {
+    for (const row of this.runs.all(this.seen) as Array<{
+      flowId: string;
+      finished: string;
+      counts: string;
+    }>) {
+      this.seen = row.finished;
+      const at = Date.parse(row.finished);
+      if (!Number.isFinite(at)) continue;
+      const streams = this.last.get(row.flowId) ?? new Map<string, number>();
+      this.last.set(row.flowId, streams);
+      for (const count of parseCounts(row.counts)) {
+        if (count.status !== 'succeeded') continue;
+        streams.set(count.name, Math.max(at, streams.get(count.name) ?? 0));
+      }
+    }
+    const out: Array<{ flow: string; flowId: string; stream: string; at: number }> = [];
+    for (const flow of this.flows.all() as Array<{ id: string; name: string }>) {
+      for (const [stream, at] of this.last.get(flow.id) ?? [])
+        out.push({ flow: flow.name, flowId: flow.id, stream, at });
+    }
+    return out;
+  }
+}
+
+/** A run's stored counts; a row that does not parse counts as none. */
+function parseCounts(text: string): RunCount[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value)
+      ? value.filter(
+          (c): c is RunCount =>
+            typeof c === 'object' && c !== null && typeof c.name === 'string' && typeof c.status === 'string',
+        )
+      : [];
+  } catch {
+    return [];
   }
 }

@@ -267,12 +267,12 @@ export class Scheduler {
         logger,
         dryRun,
         ...(metrics
-          ? {
-              onClientEvent: metrics.clientEvents({
-                id: flow.credentialId,
-                name: this.services.credentials.get(flow.credentialId).name,
-              }),
-            }
+          ? metrics.runHooks(
+              flow,
+              { id: flow.credentialId, name: this.services.credentials.get(flow.credentialId).name },
+              access.apiKey,
+              dryRun,
+            )
           : {}),
         progress: (update: RunProgress) => {
           counts = update.counts;

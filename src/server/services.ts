@@ -3,6 +3,8 @@ import type { ClientEvent } from '../ashby/types.js';
 import type { HashKeySource } from '../privacy/key.js';
 import type { PushSummary, RecordResult } from '../push/engine.js';
 import type { QuarantineStatus } from '../push/ledger.js';
+import type { RecordStatus } from '../push/types.js';
+import type { SyncEvent } from '../sync/types.js';
 import type { Logger } from '../util/logger.js';
 import type { CredentialInfo, Verification } from '../vault/types.js';
 import type { InstalledWebhook } from '../webhooks/install.js';
@@ -92,6 +94,10 @@ export interface RunContext {
   progress(update: RunProgress): void;
   /** Receives the Ashby client's events of the run (metrics); engines pass it to their client. */
   onClientEvent?: (event: ClientEvent) => void;
+  /** Receives the sync engine's events of a source run (metrics: token resets). */
+  onSyncEvent?: (event: SyncEvent) => void;
+  /** Receives what became of each record of a destination run (metrics: outcomes by operation). */
+  onPushResult?: (operation: string, status: RecordStatus) => void;
 }
 
 /** What an engine reports when a run ends. */

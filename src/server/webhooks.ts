@@ -16,6 +16,7 @@ import {
   type Inbox,
   inboxFor,
   MAX_BODY_BYTES,
+  type ReceiveAnswer,
   receiveDelivery,
   SIGNATURE_HEADER,
   WebhookApplier,
@@ -27,6 +28,8 @@ import { HttpError, NotFoundError } from './errors.js';
 import type { Flow } from './model.js';
 
 interface FlowReceiver {
+  /** The flow as metrics label it. */
+  flow: { id: string; name: string };
   target: string;
   sink: Sink;
   inbox: Inbox;
@@ -92,28 +95,36 @@ export class WebhookHub {
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
       const pii = flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
+      // The flow's id on every line its events cause.
+      const logger = this.deps.logger.child({ flowId: flow.id });
       const applier = new WebhookApplier({
         inbox,
         sink,
         client,
-        logger: this.deps.logger,
+        logger,
         ...this.options.applier,
         ...(pii ? { pii } : {}),
+        ...(this.deps.metrics ? { onSettled: this.deps.metrics.webhookSettled(flow) } : {}),
         ...(flowOnDelete(flow.config.options) === 'purge'
           ? {
               purge: candidatePurger(target, {
-                logger: this.deps.logger,
+                logger,
                 eraseFromControl: (needles) => eraseFromControlStore(this.deps.store.db, needles),
               }),
             }
           : {}),
       });
       applier.start();
-      return { target, sink, inbox, applier, pii };
+      return { flow: { id: flow.id, name: flow.name }, target, sink, inbox, applier, pii };
     })();
     this.open.set(flowId, opening);
     opening.catch(() => this.open.delete(flowId));
     return opening;
+  }
+
+  /** Counts a delivery's answer (metrics). */
+  received(receiver: FlowReceiver, answer: ReceiveAnswer): void {
+    this.deps.metrics?.webhookReceived(receiver.flow, answer);
   }
 
   /** The secret token of the flow's credential, or `undefined` when none is stored. */
@@ -190,6 +201,7 @@ export function webhookReceiveRoutes(hub: WebhookHub): Hono<AppEnv> {
           ...(receiver.pii ? { pii: receiver.pii } : {}),
         },
       );
+      hub.received(receiver, answer);
       return c.json(answer.body, answer.status as 200);
     },
   );

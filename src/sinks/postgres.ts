@@ -96,6 +96,13 @@ function escapedLiteral(text: string): string {
 /** How long a lock whose recorded holder is gone may take to be freed by the server ending its session. */
 const DEAD_SESSION_WAIT_MS = 10_000;
 const DEAD_SESSION_POLL_MS = 100;
+/**
+ * The `toast_tuple_target` of a stream table: a row up to this size (bytes; the largest PostgreSQL allows
+ * on 8 KiB pages) is stored as it is rather than compressed and moved out of line. A record and its typed
+ * columns take 2–5 KiB, so the default (2 KiB) had every row compressed (pglz) and written to the TOAST
+ * table: a third of the server's CPU of a sync, for a quarter less disk. Larger rows are still TOASTed.
+ */
+const TOAST_TUPLE_TARGET = 8160;
 /** Connections per sink: streams sync concurrently, each page holds one connection for its transaction. */
 const POOL_SIZE = 4;
 
@@ -116,6 +123,11 @@ const types = {
     return pg.types.getTypeParser(oid, format ?? 'text');
   }) as typeof pg.types.getTypeParser,
 };
+
+/** Whether `error` is PostgreSQL's unique violation (SQLSTATE 23505). */
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.code === '23505';
+}
 
 /** The hex digits of the escapes jsonb refuses: U+0000 and the surrogates (JSON.stringify writes lowercase). */
 const UNSAFE_ESCAPE = /^(?:0000|d[89a-f][0-9a-f]{2})$/;
@@ -392,9 +404,9 @@ export class PostgresSink implements Sink {
       parentAdded: boolean;
       customFieldSource: string | undefined;
     };
-    try {
-      const now = new Date().toISOString();
-      outcome = await this.inTransaction(pool, async (client) => {
+    const now = new Date().toISOString();
+    const attempt = (careful: boolean) =>
+      this.inTransaction(pool, async (client) => {
         let current = this.layoutFor(shape);
         let page = allPage;
         let { layout, added, notices } = current.extend(page);
@@ -436,7 +448,7 @@ export class PostgresSink implements Sink {
         if (history) await runHistoryPostgres(client, beforePage(history, state, keep, now));
         if (page.length > 0) {
           const sighting = { passId: state.passId ?? null, register };
-          const write = { sighting, parent, now, state: options.keepState ? undefined : state };
+          const write = { sighting, parent, now, state: options.keepState ? undefined : state, careful };
           await this.writePage(client, shape, layout, page, write, result);
         } else {
           await this.tick(client, shape.name, state, register);
@@ -447,6 +459,15 @@ export class PostgresSink implements Sink {
           await runHistoryPostgres(client, afterWrite(history, ids, state, keep, now));
         }
         return { result, layout, parentAdded, customFieldSource };
+      });
+    try {
+      outcome = await attempt(false).catch(async (error: unknown) => {
+        // Values of an object first seen on this page are inserted without conflict handling (see
+        // pageStatement); another writer that stored the same object meanwhile makes that fail, and the
+        // page is written again, rolled back whole, with conflicts handled.
+        if (!isUniqueViolation(error)) throw error;
+        await this.loadLayouts(pool).catch(() => undefined);
+        return attempt(true);
       });
     } catch (error) {
       // Another process may have changed the column map meanwhile: start afresh from the database.
@@ -843,7 +864,12 @@ export class PostgresSink implements Sink {
     existed: boolean,
   ): Promise<void> {
     if (added.length === 0) return;
-    if (!existed) await client.query(createTableSql(layout, 'postgres', this.schema));
+    if (!existed) {
+      await client.query(createTableSql(layout, 'postgres', this.schema));
+      await client.query(
+        `ALTER TABLE ${this.t(layout.table)} SET (toast_tuple_target = ${TOAST_TUPLE_TARGET})`,
+      );
+    }
     const keyFields = new Set(layout.primaryKey);
     for (const column of added) {
       if (existed || !keyFields.has(column.field)) {
@@ -894,14 +920,17 @@ export class PostgresSink implements Sink {
       parent: string | undefined;
       now: string;
       state: StreamState | undefined;
+      /** Whether custom field values of objects first seen here may already be stored (a retry). */
+      careful: boolean;
     },
     result: UpsertResult,
   ): Promise<void> {
-    const { sighting, parent, now, state } = write;
+    const { sighting, parent, now, state, careful } = write;
     const statement = this.pageStatement(shape, layout, {
       parent: parent !== undefined,
       register: sighting.register && sighting.passId !== null,
       state: state !== undefined,
+      careful,
     });
     const checks = this.columnChecks(layout);
     const rows: Array<[string, Record<string, unknown>]> = page.map((record) => {
@@ -962,9 +991,9 @@ export class PostgresSink implements Sink {
   private pageStatement(
     shape: StreamShape,
     layout: StreamLayout,
-    variant: { parent: boolean; register: boolean; state: boolean },
+    variant: { parent: boolean; register: boolean; state: boolean; careful: boolean },
   ): PageStatement {
-    const key = `${variant.parent}:${variant.register}:${variant.state}:${shape.customFieldsObjectType ?? ''}`;
+    const key = `${variant.parent}:${variant.register}:${variant.state}:${variant.careful}:${shape.customFieldsObjectType ?? ''}`;
     let byVariant = this.pageStatements.get(layout);
     if (!byVariant) {
       byVariant = new Map();
@@ -1030,31 +1059,53 @@ export class PostgresSink implements Sink {
       `p AS (SELECT x.ord, x.e ->> 0 AS f, x.e -> 1 AS raw FROM jsonb_array_elements(${$('page')}::jsonb) WITH ORDINALITY AS x(e, ord))`,
       `r AS (SELECT p.ord, p.f, p.raw${keys.map((c) => `, ${read(c, 'p.raw')} AS ${keyOf(c)}`).join('')} FROM p)`,
       `old AS (SELECT r.ord, t."_ashpipe_raw" = r.raw AS same, t."_ashpipe_deleted_at" IS NOT NULL AS deleted FROM r JOIN ${table} AS t ON ${keys.map((c) => `t.${quoteIdent(c.column)} = r.${keyOf(c)}`).join(' AND ')})`,
-      `up AS (INSERT INTO ${table} AS t (${columns.map(quoteIdent).join(', ')}) SELECT ${values.join(', ')} FROM r
-        ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates})`,
     );
+    const insert = `INSERT INTO ${table} AS t (${columns.map(quoteIdent).join(', ')}) SELECT ${values.join(', ')} FROM r`;
+    const upsert = `ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates}`;
+    if (variant.careful) ctes.push(`up AS (${insert} ${upsert})`);
+    else {
+      // As for custom field values below: the rows the table did not hold are plainly inserted (a
+      // concurrent writer of one of them fails the statement, and the page is written again carefully).
+      ctes.push(
+        `up AS (${insert} WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.ord = r.ord))`,
+        `upx AS (${insert} JOIN old ON old.ord = r.ord ${upsert})`,
+      );
+    }
     if (shape.customFieldsObjectType !== undefined) {
       const cfv = this.t(CUSTOM_FIELD_VALUES_TABLE);
+      // The objects whose values may be stored: every one when careful, else those the table held.
+      const stored = variant.careful ? '' : ' WHERE NOT fresh';
       // As postgresCustomFieldBackfillSql reads them (and customFieldEntries): the last of a repeated id wins.
       ctes.push(
         `ch AS (SELECT r.raw, CASE WHEN jsonb_typeof(r.raw -> 'id') IN ('string', 'number') THEN r.raw ->> 'id' ELSE jsonb_build_array(${keys
           .map(keyOf)
           .map((k) => `r.${k}`)
-          .join(', ')})::text END AS object_id, r.ord
+          .join(', ')})::text END AS object_id, r.ord, o.ord IS NULL AS fresh
           FROM r LEFT JOIN old AS o ON o.ord = r.ord WHERE o.ord IS NULL OR o.deleted OR NOT o.same)`,
-        `cf AS (SELECT DISTINCT ON (object_id, field_id) object_id, field_id, title, value FROM (
-          SELECT ch.object_id, e.item ->> 'id' AS field_id, CASE jsonb_typeof(e.item -> 'title') WHEN 'string' THEN e.item ->> 'title' END AS title,
+        `cf AS (SELECT DISTINCT ON (object_id, field_id) object_id, field_id, title, value, fresh FROM (
+          SELECT ch.object_id, ch.fresh, e.item ->> 'id' AS field_id, CASE jsonb_typeof(e.item -> 'title') WHEN 'string' THEN e.item ->> 'title' END AS title,
             coalesce(e.item -> 'value', 'null'::jsonb) AS value, ch.ord, e.n
           FROM ch CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(ch.raw #> ${$('path')}::text[]) WHEN 'array' THEN ch.raw #> ${$('path')}::text[] ELSE '[]'::jsonb END) WITH ORDINALITY AS e(item, n)
           WHERE jsonb_typeof(e.item) = 'object' AND jsonb_typeof(e.item -> 'id') = 'string' AND e.item ->> 'id' <> ''
         ) AS v ORDER BY object_id, field_id, ord DESC, n DESC)`,
         // An object's values that are no longer there go; the others are replaced in place (disjoint rows,
         // so the two sub-statements cannot step on each other).
-        `cfd AS (DELETE FROM ${cfv} AS c USING ch WHERE c.object_type = ${$('objectType')}::text AND c.object_id = ch.object_id
+        // The page's objects as an array, so that their rows are found by the primary key whatever the
+        // planner believes of the table (a join with `ch` read every row of the object type per page).
+        `cfd AS (DELETE FROM ${cfv} AS c WHERE c.object_type = ${$('objectType')}::text AND c.object_id = ANY(ARRAY(SELECT object_id FROM ch${stored}))
           AND NOT EXISTS (SELECT 1 FROM cf WHERE cf.object_id = c.object_id AND cf.field_id = c.field_id))`,
-        `cfi AS (INSERT INTO ${cfv} (object_type, object_id, field_id, title, value) SELECT ${$('objectType')}::text, object_id, field_id, title, value FROM cf
+        `cfi AS (INSERT INTO ${cfv} (object_type, object_id, field_id, title, value) SELECT ${$('objectType')}::text, object_id, field_id, title, value FROM cf${stored}
           ON CONFLICT (object_type, object_id, field_id) DO UPDATE SET title = EXCLUDED.title, value = EXCLUDED.value)`,
       );
+      // An object the table did not hold has no values stored (they go and come with its row), so its
+      // values are plainly inserted: an upsert checks the primary key before each row and confirms each
+      // insertion, which doubled the cost of these rows. Should another writer store the object meanwhile,
+      // the statement fails on the key and the page is written again with `careful` (see upsertPage).
+      if (!variant.careful) {
+        ctes.push(
+          `cfn AS (INSERT INTO ${cfv} (object_type, object_id, field_id, title, value) SELECT ${$('objectType')}::text, object_id, field_id, title, value FROM cf WHERE fresh)`,
+        );
+      }
     }
     if (variant.state) {
       ctes.push(

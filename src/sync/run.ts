@@ -1,4 +1,5 @@
 import { AshbyClient, type ClientEvent, Limiter, type RetryOptions } from '../ashby/index.js';
+import { inSpan } from '../observability/tracing.js';
 import { rewriteAnonymisedCopies } from '../privacy/anonymised.js';
 import { candidatePurger, type OnDelete, purgeDeletedCandidates } from '../privacy/purge.js';
 import type { PiiTransformer } from '../privacy/transform.js';
@@ -98,10 +99,33 @@ export interface SyncRunOptions {
   signal?: AbortSignal;
   /** Also receives every client event (requests, responses, retries, 429s), e.g. for timing. */
   onClientEvent?: (event: ClientEvent) => void;
+  /**
+   * Attributes of the run's trace span (when tracing is on), e.g. the flow and run ids.
+   * @default none
+   * @example { 'ashpipe.flow_id': 'flow_1', 'ashpipe.run_id': 'run_2' }
+   */
+  traceAttributes?: Record<string, string>;
 }
 
-/** Opens the sink, syncs the streams with progress, closes the sink, and returns the summary. */
-export async function syncToTarget(options: SyncRunOptions): Promise<SyncSummary> {
+/**
+ * Opens the sink, syncs the streams with progress, closes the sink, and returns the summary. The run is one
+ * trace (a root span) when tracing is on.
+ */
+export function syncToTarget(options: SyncRunOptions): Promise<SyncSummary> {
+  const attributes = { ...options.traceAttributes, 'ashpipe.streams': options.streams.map((s) => s.name) };
+  return inSpan(
+    'ashpipe sync',
+    attributes,
+    async (span) => {
+      const summary = await syncInSpan(options);
+      span.setAttribute('ashpipe.exit_code', summary.exitCode);
+      return summary;
+    },
+    { root: true },
+  );
+}
+
+async function syncInSpan(options: SyncRunOptions): Promise<SyncSummary> {
   const counters = options.counters ?? new EndpointCounters();
   const limiter =
     options.requestsPerSecond !== undefined || options.maxConcurrent !== undefined

@@ -4,6 +4,7 @@
  * cursor) and turns any failure into the stream's result.
  */
 import { toErrorInfo } from '../ashby/errors.js';
+import { ATTR, inSpan } from '../observability/tracing.js';
 import type { StreamState } from '../sinks/index.js';
 import { changedParentsPass } from './changed-parents-pass.js';
 import { childPass } from './child-pass.js';
@@ -54,6 +55,16 @@ async function blockedBy(
 export async function runStream(ctx: RunContext, planned: PlannedStream): Promise<StreamResult> {
   // Let every stream's promise be registered before any looks up the streams it waits for.
   await Promise.resolve();
+  const attributes = { [ATTR.stream]: planned.stream.name, [ATTR.endpoint]: planned.stream.endpoint };
+  return inSpan(`stream ${planned.stream.name}`, attributes, async (span) => {
+    const result = await runStreamInSpan(ctx, planned);
+    span.setAttribute('ashpipe.stream.status', result.status);
+    span.setAttribute('ashpipe.stream.records', result.records);
+    return result;
+  });
+}
+
+async function runStreamInSpan(ctx: RunContext, planned: PlannedStream): Promise<StreamResult> {
   const tally = new StreamTally(planned.stream, ctx.counters);
   if (planned.note) tally.reasons.push(planned.note);
   const end = (result: StreamResult): StreamResult => {
@@ -126,6 +137,12 @@ async function syncStream(ctx: RunContext, writer: StreamWriter): Promise<Stream
       return tally.result('ok');
     }
     mode = choice.mode;
+    // A fresh full pass over an incremental stream that holds a token: asked for, or a reconcile.
+    const hadToken = state?.syncToken !== undefined || state?.parentsChangedAfter !== undefined;
+    if (stream.incremental && hadToken && mode === 'full' && !choice.resume) {
+      const reason = ctx.settings.fullRefresh ? 'full_refresh' : 'reconcile';
+      ctx.emit({ type: 'token-reset', stream: stream.name, reason });
+    }
     await runPasses(ctx, writer, state, choice, (m) => {
       mode = m;
     });
@@ -167,6 +184,7 @@ async function runPasses(
       if (what.action !== 'restart') throw error;
       if (what.pass === 'full') {
         tally.reasons.push(`${what.code}: token discarded, full pass`);
+        ctx.emit({ type: 'token-reset', stream: stream.name, reason: what.code });
         ctx.emit({
           type: 'warning',
           stream: stream.name,

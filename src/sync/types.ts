@@ -95,4 +95,9 @@ export type SyncEvent =
   | { type: 'stream-start'; stream: string; endpoint: string; mode: PassMode; reason: string }
   | { type: 'page'; stream: string; pages: number; records: number }
   | { type: 'stream-end'; result: StreamResult }
-  | { type: 'warning'; stream?: string; message: string };
+  | { type: 'warning'; stream?: string; message: string }
+  /**
+   * The stream's stored `syncToken` is dropped for a full pass: Ashby refused it (`reason` is Ashby's
+   * code, e.g. `sync_token_expired`), or a `full_refresh` or a `reconcile` pass was chosen.
+   */
+  | { type: 'token-reset'; stream: string; reason: string };

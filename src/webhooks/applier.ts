@@ -84,6 +84,21 @@ export interface ApplierOptions {
    * @example (ids) => metrics.applied(ids.length)
    */
   onApplied?: (actionIds: string[]) => void;
+  /**
+   * Called with every event of each batch once settled: applied, parked or left for a retry, with when it
+   * was received (metrics: outcomes and the event-to-row lag).
+   * @example (events, at) => metrics.settled(events, at)
+   */
+  onSettled?: (events: SettledEvent[], settledAt: Date) => void;
+}
+
+/** An event as {@link ApplierOptions.onSettled} reports it. */
+export interface SettledEvent {
+  actionId: string;
+  action: string;
+  outcome: Settlement['outcome'];
+  /** When the receiver stored it (ISO 8601). */
+  receivedAt: string;
 }
 
 /**
@@ -218,8 +233,21 @@ export class WebhookApplier {
     const events = await this.options.inbox.due(this.now().toISOString(), this.batchSize);
     if (events.length === 0) return 0;
     const settlements = await this.applyBatch(events);
-    await this.options.inbox.settle(settlements, this.now().toISOString());
+    const settledAt = this.now();
+    await this.options.inbox.settle(settlements, settledAt.toISOString());
     this.options.onApplied?.(settlements.filter((s) => s.outcome === 'applied').map((s) => s.actionId));
+    if (this.options.onSettled) {
+      const byId = new Map(events.map((e) => [e.actionId, e]));
+      this.options.onSettled(
+        settlements.flatMap((s) => {
+          const e = byId.get(s.actionId);
+          return e
+            ? [{ actionId: s.actionId, action: e.action, outcome: s.outcome, receivedAt: e.receivedAt }]
+            : [];
+        }),
+        settledAt,
+      );
+    }
     return settlements.length;
   }
 

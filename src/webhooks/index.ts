@@ -1,5 +1,5 @@
 export { ACTIONS, isAppliedAction } from './actions.js';
-export { type ApplierOptions, type InfoCaller, WebhookApplier } from './applier.js';
+export { type ApplierOptions, type InfoCaller, type SettledEvent, WebhookApplier } from './applier.js';
 export {
   INBOX_TABLE,
   type Inbox,

@@ -2,8 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { limiterFor } from '../../src/ashby/limiter.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { createApp } from '../../src/server/app.js';
 import { startServer } from '../../src/server/index.js';
+import type { Flow } from '../../src/server/model.js';
+import { WebhookHub } from '../../src/server/webhooks.js';
+import { openSink } from '../../src/sinks/index.js';
+import { Vault } from '../../src/vault/vault.js';
+import { signBody } from '../../src/webhooks/index.js';
 import { asJson, type Harness, harness, signedInHeaders } from './helpers.js';
 
 // `GET /metrics` after a real sync engine run against the sandbox: the series are compared with what the
@@ -153,6 +160,27 @@ describe('GET /metrics', () => {
     const fresh2 = sum(parse(await scrape(h)), 'ashpipe_flow_seconds_since_last_success', flow);
     expect(fresh2 - fresh1).toBeGreaterThanOrEqual(1);
 
+    // Freshness per stream: both streams succeeded in that run.
+    for (const stream of ['candidates', 'sources']) {
+      const fresh = sum(samples, 'ashpipe_stream_seconds_since_last_success', { ...flow, stream });
+      expect(fresh, stream).toBeGreaterThanOrEqual(0);
+      expect(Math.abs(fresh - age1), stream).toBeLessThan(1);
+    }
+    const streamsSeen = samples
+      .filter((s) => s.name === 'ashpipe_stream_seconds_since_last_success' && s.labels.flow_id === flowId)
+      .map((s) => s.labels.stream)
+      .sort();
+    expect(streamsSeen).toEqual(['candidates', 'sources']);
+    // The credential's limiter, idle after the run; no rate learned without a 429.
+    const key = { credential: 'metrics key', credential_id: credentialId };
+    expect(
+      samples.filter(
+        (s) => s.name === 'ashpipe_limiter_queued_requests' && s.labels.credential_id === credentialId,
+      ),
+    ).toHaveLength(1);
+    expect(sum(samples, 'ashpipe_limiter_queued_requests', key)).toBe(0);
+    expect(sum(samples, 'ashpipe_limiter_in_flight_requests', key)).toBe(0);
+
     // The API key never appears; the credential is named by its name and id.
     expect(text).not.toContain(KEY);
     expect(text).not.toContain(Buffer.from(`${KEY}:`).toString('base64'));
@@ -162,8 +190,9 @@ describe('GET /metrics', () => {
     h = await harness({ baseUrl: sandbox.url, realSource: true, allowHttpBaseUrl: true });
     const { flowId, credentialId, call } = await sourceFlow(h, 'throttled');
     sandbox.resetStats();
-    // Four requests per second: every wait is under a second, so each 429 says `Retry-After: 1`.
-    sandbox.faults.set({ rateLimit: { rps: 4, burst: 1 } });
+    // Two requests per second (slow enough that a loaded machine still runs into it): every wait is under
+    // a second, so each 429 says `Retry-After: 1`.
+    sandbox.faults.set({ rateLimit: { rps: 2, burst: 1 } });
     const run = await runToEnd(h, call, flowId);
     expect(run.status).toBe('succeeded');
     const stats = sandbox.stats();
@@ -177,6 +206,14 @@ describe('GET /metrics', () => {
     expect(
       sum(samples, 'ashpipe_ashby_requests_total', { status: '429', error_code: 'rate_limit_exceeded' }),
     ).toBe(stats.responses['429']);
+    // The 429s taught the key's limiter a rate: the series shows the limiter's own figure.
+    const learned = samples.filter(
+      (s) =>
+        s.name === 'ashpipe_limiter_learned_requests_per_second' && s.labels.credential_id === credentialId,
+    );
+    expect(learned).toHaveLength(1);
+    expect(learned[0]?.value).toBeGreaterThan(0);
+    expect(learned[0]?.value).toBe(limiterFor(KEY).stats().learnedRequestsPerSecond);
     expect(text).not.toContain(KEY);
   }, 60_000);
 
@@ -193,8 +230,9 @@ describe('GET /metrics', () => {
     const cred = await call('POST', '/api/v1/credentials', { name: 'writer', apiKey: KEY });
     const credentialId = (await cred.json().then(asJson)).credential.id;
     // Three new people, written by hand: three creates.
+    // Three new people, written by hand, and a row without a name (quarantined, never sent).
     const csv =
-      'Full Name,Email\nAda Metric,ada.metrics@example.com\nBo Metric,bo.metrics@example.com\nCy Metric,cy.metrics@example.com\n';
+      'Full Name,Email\nAda Metric,ada.metrics@example.com\nBo Metric,bo.metrics@example.com\nCy Metric,cy.metrics@example.com\n,nameless.metrics@example.com\n';
     const created = await call('POST', '/api/v1/flows', {
       kind: 'destination',
       name: 'import',
@@ -207,16 +245,202 @@ describe('GET /metrics', () => {
     const flowId = (await created.json().then(asJson)).flow.id;
     sandbox.resetStats();
     const run = await runToEnd(harnessed, call, flowId);
-    expect(run.status).toBe('succeeded');
+    // The quarantined row makes the run partial; the three others are written.
+    expect(run.status).toBe('partial');
     const samples = parse(await scrape(harnessed));
     const seen = sandbox.stats().requests;
     expect(sandbox.stats().writes['candidate.create']).toBe(3);
     for (const [endpoint, n] of Object.entries(seen))
       expect(sum(samples, 'ashpipe_ashby_requests_total', { endpoint }), endpoint).toBe(n);
     const flow = { flow: 'import', flow_id: flowId, stream: 'candidate.create' };
-    expect(sum(samples, 'ashpipe_records_read_total', flow)).toBe(3);
+    expect(sum(samples, 'ashpipe_records_read_total', flow)).toBe(4);
     expect(sum(samples, 'ashpipe_records_written_total', flow)).toBe(3);
+    const push = { flow: 'import', flow_id: flowId, operation: 'candidate.create' };
+    expect(sum(samples, 'ashpipe_push_records_total', { ...push, outcome: 'applied' })).toBe(3);
+    expect(sum(samples, 'ashpipe_push_records_total', { ...push, outcome: 'quarantined' })).toBe(1);
+    expect(sum(samples, 'ashpipe_push_records_total', { ...push, outcome: 'skipped' })).toBe(0);
+
+    // The same input again: the ledger knows the three, Ashby is not written to.
+    sandbox.resetStats();
+    expect((await runToEnd(harnessed, call, flowId)).status).toBe('partial');
+    expect(sandbox.stats().writes['candidate.create'] ?? 0).toBe(0);
+    const again = parse(await scrape(harnessed));
+    expect(sum(again, 'ashpipe_push_records_total', { ...push, outcome: 'applied' })).toBe(3);
+    expect(sum(again, 'ashpipe_push_records_total', { ...push, outcome: 'skipped' })).toBe(3);
+    expect(sum(again, 'ashpipe_push_records_total', { ...push, outcome: 'quarantined' })).toBe(2);
   }, 60_000);
+
+  it('counts syncToken resets by stream and reason', async () => {
+    h = await harness({ baseUrl: sandbox.url, realSource: true, allowHttpBaseUrl: true });
+    const headers = await signedInHeaders(h);
+    const harnessed = h;
+    const call = async (method: string, p: string, body?: unknown) =>
+      harnessed.request(p, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const credentialId = (
+      await call('POST', '/api/v1/credentials', { name: 'tokens', apiKey: KEY })
+        .then((r) => r.json())
+        .then(asJson)
+    ).credential.id;
+    const target = { type: 'sqlite', path: path.join(harnessed.data, 'tokens.db') };
+    const flowOf = async (name: string, options: Record<string, unknown>) => {
+      const res = await call('POST', '/api/v1/flows', {
+        kind: 'source',
+        name,
+        credentialId,
+        streams: ['candidates'],
+        target,
+        options,
+      });
+      expect(res.status).toBe(201);
+      return (await res.json().then(asJson)).flow.id as string;
+    };
+    const nightly = await flowOf('tokens nightly', {});
+    const resets = async (where: Record<string, string>) =>
+      sum(parse(await scrape(harnessed)), 'ashpipe_sync_token_resets_total', where);
+
+    // A first sync has no token to reset.
+    expect((await runToEnd(harnessed, call, nightly)).status).toBe('succeeded');
+    expect(await resets({})).toBe(0);
+    // Ashby refuses the stored token once: the pass starts over in full.
+    sandbox.faults.set({ expireSyncTokenOnce: true });
+    expect((await runToEnd(harnessed, call, nightly)).status).toBe('succeeded');
+    expect(await resets({ flow_id: nightly, stream: 'candidates', reason: 'sync_token_expired' })).toBe(1);
+    expect(await resets({})).toBe(1);
+    // A flow asking for full passes leaves the token the target holds unused.
+    const full = await flowOf('tokens full', { fullRefresh: true });
+    expect((await runToEnd(harnessed, call, full)).status).toBe('succeeded');
+    expect(await resets({ flow_id: full, stream: 'candidates', reason: 'full_refresh' })).toBe(1);
+    expect(await resets({})).toBe(2);
+  }, 60_000);
+
+  it('counts webhook events received, applied and parked, and their lag', async () => {
+    const secret = 'whsec-metrics-0123456789abcdef';
+    h = await harness({ baseUrl: sandbox.url, realSource: true, allowHttpBaseUrl: true });
+    // One attempt before an event is parked, so a parked event needs no backoff.
+    const hub = new WebhookHub(h.deps, { applier: { maxAttempts: 1, pollMs: 20, retryBaseMs: 10 } });
+    const app = createApp(h.deps, { webhookHub: hub });
+    const loopback = { incoming: { socket: { remoteAddress: '127.0.0.1' } } };
+    const headers = await signedInHeaders(h);
+    const post = async (p: string, body: unknown) =>
+      (await (
+        await app.request(p, { method: 'POST', headers, body: JSON.stringify(body) })
+      ).json()) as unknown;
+    const credentialId = asJson(await post('/api/v1/credentials', { name: 'hooks', apiKey: KEY })).credential
+      .id;
+    new Vault(h.control, {
+      home: h.home,
+      env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
+    }).add({
+      name: 'hooks:webhook-secret',
+      apiKey: secret,
+    });
+    // A JSONL target: its stream files take one writer at a time, so a held stream parks events.
+    const dir = path.join(h.data, 'hooks');
+    const flowId = asJson(
+      await post('/api/v1/flows', {
+        kind: 'source',
+        name: 'live',
+        credentialId,
+        streams: ['applications'],
+        target: { type: 'jsonl', path: dir },
+        options: { webhooks: true },
+      }),
+    ).flow.id as string;
+    const deliver = (body: string, signature = signBody(body, secret)) =>
+      app.request(`http://localhost/webhooks/ashby/${flowId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'ashby-signature': signature },
+        body,
+      });
+    const event = (n: number) =>
+      JSON.stringify({
+        webhookActionId: `metrics-${n}`,
+        action: 'applicationUpdate',
+        data: {
+          application: { id: `app-metrics-${n}`, status: 'Active', updatedAt: '2026-02-01T00:00:00.000Z' },
+        },
+      });
+    const flow = { flow: 'live', flow_id: flowId };
+    const samples = async () => parse(await (await app.request('/metrics', {}, loopback)).text());
+    const until = async (name: string, value: number) => {
+      for (let i = 0; i < 200; i++) {
+        if (sum(await samples(), name, flow) >= value) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      // By hand: two events stored, one of them delivered twice, one with a wrong signature, one action
+      // ashpipe does not apply.
+      expect((await deliver(event(1))).status).toBe(200);
+      expect((await deliver(event(2))).status).toBe(200);
+      expect((await deliver(event(1))).status).toBe(200);
+      expect((await deliver(event(3), signBody(event(3), 'not the secret'))).status).toBe(401);
+      const unknown = JSON.stringify({ webhookActionId: 'metrics-x', action: 'somethingElse', data: {} });
+      expect((await deliver(unknown)).status).toBe(200);
+      await until('ashpipe_webhook_events_applied_total', 2);
+      let s = await samples();
+      const received = (result: string) =>
+        sum(s, 'ashpipe_webhook_events_received_total', { ...flow, result });
+      expect(received('stored')).toBe(2);
+      expect(received('duplicate')).toBe(1);
+      expect(received('refused')).toBe(1);
+      expect(received('ignored')).toBe(1);
+      expect(sum(s, 'ashpipe_webhook_events_applied_total', flow)).toBe(2);
+      expect(sum(s, 'ashpipe_webhook_events_parked_total', flow)).toBe(0);
+      expect(sum(s, 'ashpipe_webhook_event_lag_seconds_count', flow)).toBe(2);
+      const lag = sum(s, 'ashpipe_webhook_event_lag_seconds_sum', flow);
+      expect(lag).toBeGreaterThanOrEqual(0);
+      expect(lag).toBeLessThan(10);
+
+      // A sync holding the stream: the next event fails its one attempt and is parked.
+      const holder = openSink(`jsonl:${dir}`);
+      await holder.open();
+      try {
+        const lock = await holder.lock('applications', 'test');
+        expect(lock.acquired).toBe(true);
+        expect((await deliver(event(4))).status).toBe(200);
+        await until('ashpipe_webhook_events_parked_total', 1);
+        s = await samples();
+        expect(sum(s, 'ashpipe_webhook_events_parked_total', flow)).toBe(1);
+        expect(sum(s, 'ashpipe_webhook_events_applied_total', flow)).toBe(2);
+        expect(received('stored')).toBe(3);
+      } finally {
+        await holder.close();
+      }
+    } finally {
+      await hub.close();
+    }
+  }, 60_000);
+
+  it("shows the queue of a credential's limiter while requests wait", async () => {
+    h = await harness();
+    const metrics = h.deps.metrics;
+    if (!metrics) throw new Error('no metrics');
+    const key = 'queue-depth-test-key';
+    const limiter = limiterFor(key, { maxConcurrent: 1 });
+    const flow = { id: 'flow-q', name: 'queued' } as Flow;
+    metrics.runHooks(flow, { id: 'cred-q', name: 'queue' }, key, false);
+    const labels = { credential: 'queue', credential_id: 'cred-q' };
+    const first = await limiter.acquire();
+    const waiting = [limiter.acquire(), limiter.acquire()];
+    let samples = parse(await scrape(h));
+    expect(sum(samples, 'ashpipe_limiter_in_flight_requests', labels)).toBe(1);
+    expect(sum(samples, 'ashpipe_limiter_queued_requests', labels)).toBe(2);
+    first();
+    const second = await waiting[0];
+    samples = parse(await scrape(h));
+    expect(sum(samples, 'ashpipe_limiter_queued_requests', labels)).toBe(1);
+    second?.();
+    (await waiting[1])?.();
+    samples = parse(await scrape(h));
+    expect(sum(samples, 'ashpipe_limiter_queued_requests', labels)).toBe(0);
+    expect(sum(samples, 'ashpipe_limiter_in_flight_requests', labels)).toBe(0);
+    expect(await scrape(h)).not.toContain(key);
+  });
 
   it('is served to this machine without a token, and elsewhere only with an API token', async () => {
     h = await harness();

@@ -26,7 +26,7 @@ import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
 import { createPushProgress } from '../render/push-progress.js';
 import { count } from '../render/words.js';
-import { addLogFileOption, type LogFileOptions, logged, openRunLog } from '../run-log.js';
+import { addLogFileOption, addLogFormatOption, type LogFileOptions, logged, openRunLog } from '../run-log.js';
 
 interface PushCliOptions extends KeyOptions, LogFileOptions {
   endpoint: string;
@@ -299,6 +299,7 @@ export function pushCommand(ctx: CliContext): Command {
   );
   addKeyOptions(cmd);
   addLogFileOption(cmd);
+  addLogFormatOption(cmd);
   return cmd
     .requiredOption(
       '--endpoint <name>',

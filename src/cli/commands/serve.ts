@@ -10,7 +10,7 @@ import type { MetricsAccess } from '../../server/metrics.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { parseBaseUrl } from '../key-options.js';
-import { addLogFileOption, openRunLog } from '../run-log.js';
+import { addLogFileOption, addLogFormatOption, openRunLog } from '../run-log.js';
 
 /** The built console beside the package: `<root>/web/dist` (from `src/cli/commands` and `dist/cli/commands` alike). */
 function defaultWebRoot(): string {
@@ -83,7 +83,7 @@ export function serveCommand(ctx: CliContext): Command {
         'on SIGTERM or SIGINT, how long running flows may take to stop before the process exits anyway',
       ).default('10'),
     );
-  return addLogFileOption(cmd).action(
+  return addLogFormatOption(addLogFileOption(cmd)).action(
     async (opts: {
       port: string;
       host: string;
@@ -92,6 +92,7 @@ export function serveCommand(ctx: CliContext): Command {
       metrics: MetricsAccess;
       timezone?: string;
       logFile?: string;
+      logFormat?: string;
       dataDir?: string[];
       allowedHost?: string[];
       maxUploadMb: string;
@@ -122,7 +123,7 @@ export function serveCommand(ctx: CliContext): Command {
       }
       const alertChannels = opts.alertChannels ? readAlertChannels(opts.alertChannels) : undefined;
       const home = resolveHome(ctx.env);
-      const { logger } = openRunLog(ctx, 'serve', opts, (line) => ctx.io.stderr.write(`${line}\n`));
+      const { logger } = openRunLog(ctx, 'serve', opts, true);
       const server = await startServer({
         home,
         env: ctx.env,

@@ -25,7 +25,14 @@ import { describeInstall } from '../render/analytics.js';
 import { formatSummary } from '../render/summary.js';
 import { createSyncProgress } from '../render/sync-progress.js';
 import { count } from '../render/words.js';
-import { addLogFileOption, describeTarget, type LogFileOptions, logged, openRunLog } from '../run-log.js';
+import {
+  addLogFileOption,
+  addLogFormatOption,
+  describeTarget,
+  type LogFileOptions,
+  logged,
+  openRunLog,
+} from '../run-log.js';
 import { isMissingDatabase, resolveTarget } from '../target.js';
 
 /** Where `ashpipe sync` writes when `--to` is not given. */
@@ -91,6 +98,7 @@ export function syncCommand(ctx: CliContext): Command {
   );
   addKeyOptions(cmd);
   addLogFileOption(cmd);
+  addLogFormatOption(cmd);
   addPiiPolicyOption(cmd);
   addOnDeleteOption(cmd);
   return cmd
@@ -246,6 +254,7 @@ export function syncCommand(ctx: CliContext): Command {
             });
             try {
               return await syncToTarget({
+                traceAttributes: { 'ashpipe.command': 'sync', 'ashpipe.run_id': log.runId },
                 apiKey: access.apiKey,
                 baseUrl: access.baseUrl,
                 target,

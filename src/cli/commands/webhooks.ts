@@ -21,9 +21,16 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess, vaultErrorToCli } from '../key-options.js';
 import { table } from '../output.js';
 import { addOnDeleteOption, addPiiPolicyOption, resolveOnDelete, resolvePiiOption } from '../pii-option.js';
+import {
+  addLogFileOption,
+  addLogFormatOption,
+  describeTarget,
+  type LogFileOptions,
+  openRunLog,
+} from '../run-log.js';
 import { untilStopped } from '../signals.js';
 
-interface ReceiveCliOptions extends KeyOptions {
+interface ReceiveCliOptions extends KeyOptions, LogFileOptions {
   to: string;
   secretEnv?: string;
   secretCredential?: string;
@@ -40,6 +47,8 @@ function receiveCommand(ctx: CliContext): Command {
     'Receive Ashby webhooks and write them into the same tables as `ashpipe sync` (stored first, applied after)',
   );
   addKeyOptions(cmd);
+  addLogFileOption(cmd);
+  addLogFormatOption(cmd);
   addPiiPolicyOption(cmd);
   addOnDeleteOption(cmd);
   return cmd
@@ -82,25 +91,36 @@ function receiveCommand(ctx: CliContext): Command {
         throw new UsageError(`--port: expected a port number, got ${opts.port}`);
       const pii = resolvePiiOption(ctx, opts.piiPolicy);
       const onDelete = resolveOnDelete(opts.onDelete);
+      const log = openRunLog(ctx, 'webhooks receive', opts);
+      const logger = log.logger;
       const access = await resolveAshbyAccess(ctx, opts, 'webhooks receive');
       const sink = openSink(opts.to);
       await sink.open();
       const inbox = inboxFor(opts.to);
       await inbox.open();
-      const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
+      const client = new AshbyClient({
+        apiKey: access.apiKey,
+        baseUrl: access.baseUrl,
+        onEvent: log.onClientEvent,
+      });
       const applier = new WebhookApplier({
         inbox,
         sink,
         client,
+        logger,
         ...(pii ? { pii } : {}),
         ...(onDelete === 'purge'
           ? {
-              purge: candidatePurger(opts.to, { eraseFromControl: controlStoreEraser(resolveHome(ctx.env)) }),
+              purge: candidatePurger(opts.to, {
+                logger,
+                eraseFromControl: controlStoreEraser(resolveHome(ctx.env)),
+              }),
             }
           : {}),
       });
       const receiver = await startReceiver({
         inbox,
+        logger,
         secret,
         ...(pii ? { pii } : {}),
         host: opts.host,
@@ -108,6 +128,7 @@ function receiveCommand(ctx: CliContext): Command {
         onStored: () => applier.kick(),
       });
       applier.start();
+      logger.info('webhooks receive started', { url: receiver.url, target: describeTarget(opts.to) });
       out.result({ url: receiver.url }, () => `listening on ${receiver.url}`);
       await untilStopped();
       await receiver.close();

@@ -51,7 +51,15 @@ export function FlowsList(props: { open: (hash: string) => void }) {
                 ) : null}
               </td>
               <td>{f.kind}</td>
-              <td>{f.status}</td>
+              <td>
+                {f.status}
+                {f.status === 'paused' && f.lastRun?.status === 'failed' ? (
+                  <div className="muted" data-testid="paused-after-failure">
+                    after a failed run (<a href={`#/runs/${f.lastRun.id}`}>why</a>); fix the cause, then
+                    Activate
+                  </div>
+                ) : null}
+              </td>
               <td>{f.schedule ?? 'manual'}</td>
               <td>{f.lastRun ? <a href={`#/runs/${f.lastRun.id}`}>{f.lastRun.status}</a> : '—'}</td>
               <td className="actions">

@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
+import { type Sandbox, type SandboxKey, startSandbox } from '../../src/sandbox/index.js';
+import { type RunningServer, startServer } from '../../src/server/index.js';
+import { Logger } from '../../src/util/logger.js';
+import {
+  browserSuiteRuns,
+  CHROMIUM,
+  ensureConsoleBuilt,
+  ROOT,
+  setAdminPassword,
+} from '../support/browser.js';
+import { runCli } from '../support/cli.js';
+import { createApiToken } from '../support/server-token.js';
+
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'flow-notes');
+const PASSWORD = 'managed flows password';
+const REVOCABLE: SandboxKey = {
+  key: 'revocable-key-for-notes',
+  title: 'Revocable',
+  scopes: [...ALL_SCOPES],
+  confidential: true,
+  deactivated: false,
+};
+const runs = browserSuiteRuns('flow notes console test');
+
+describe.skipIf(!runs)(
+  'what the flows list says about a flow: managed by a file, paused after failures',
+  () => {
+    let sandbox: Sandbox;
+    let server: RunningServer;
+    let browser: Browser;
+    let page: Page;
+    let home: string;
+    let token: string;
+
+    beforeAll(async () => {
+      await ensureConsoleBuilt();
+      fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-managed-'));
+      sandbox = await startSandbox({ port: 0, scale: 20, keys: [REVOCABLE] });
+      server = await startServer({
+        home,
+        env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') },
+        port: 0,
+        webRoot: path.join(ROOT, 'web', 'dist'),
+        logger: new Logger({ level: 'warn', sink: () => {} }),
+        serviceOptions: { baseUrl: sandbox.url },
+      });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+      });
+      page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
+      page.setDefaultTimeout(15_000);
+    }, 180_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+      await sandbox?.close();
+      if (home) fs.rmSync(home, { recursive: true, force: true });
+    });
+
+    it('marks the flows a file manages in the list and warns before an edit', async () => {
+      await setAdminPassword(page, server.url, PASSWORD);
+      token = await createApiToken(server.url, PASSWORD);
+      const file = path.join(home, 'team-flows.yaml');
+      fs.writeFileSync(
+        file,
+        `version: 1
+credentials:
+  - { name: Sandbox, apiKeyEnv: SANDBOX_KEY }
+flows:
+  - name: Jobs to JSONL
+    kind: source
+    credential: Sandbox
+    schedule: "0 3 * * *"
+    streams: [jobs]
+    target: { type: jsonl, path: ${JSON.stringify(path.join(home, 'data', 'jobs'))} }
+`,
+      );
+      const applied = await runCli(['apply', '-f', file], {
+        ASHPIPE_SERVER: server.url,
+        ASHPIPE_API_TOKEN: token,
+        SANDBOX_KEY: 'sandbox-full',
+      });
+      expect(applied.code, applied.err).toBe(0);
+
+      await page.goto(`${server.url}/#/flows`);
+      const row = page.locator('tr[data-flow="Jobs to JSONL"]');
+      await row.waitFor();
+      expect(await row.locator('.badge').textContent()).toBe('from team-flows.yaml');
+      await page.screenshot({ path: path.join(ARTIFACTS, '01-flows-list.png'), fullPage: true });
+      await row.getByRole('link', { name: 'Edit' }).click();
+      const note = page.getByTestId('managed-by');
+      await note.waitFor();
+      expect(await note.textContent()).toBe(
+        'This flow is managed by team-flows.yaml: the next ashpipe apply of that file puts back what the file says. Change the file to keep a change.',
+      );
+      await page.screenshot({ path: path.join(ARTIFACTS, '02-edit-managed.png'), fullPage: true });
+    });
+
+    it('says a flow was paused after failed runs, links the run, and offers Activate', async () => {
+      const api = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
+        const res = await fetch(`${server.url}/api/v1${route}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
+        return (await res.json()) as T;
+      };
+      const { credential } = await api<{ credential: { id: string } }>('POST', '/credentials', {
+        name: 'revocable',
+        apiKey: REVOCABLE.key,
+      });
+      const { flow } = await api<{ flow: { id: string } }>('POST', '/flows?activate=true', {
+        kind: 'source',
+        name: 'Fails once',
+        credentialId: credential.id,
+        schedule: '0 0 1 1 *',
+        streams: ['jobs'],
+        target: { type: 'jsonl', path: path.join(home, 'data', 'fails') },
+        options: { alerts: { autoPauseAfter: 1 } },
+      });
+      REVOCABLE.deactivated = true;
+      const { run } = await api<{ run: { id: string } }>('POST', `/flows/${flow.id}/run`);
+      for (let i = 0; i < 200; i++) {
+        const now = await api<{ flow: { status: string; runningRunId: string | null } }>(
+          'GET',
+          `/flows/${flow.id}`,
+        );
+        if (now.flow.status === 'paused' && now.flow.runningRunId === null) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await page.goto(`${server.url}/#/flows`);
+      const row = page.locator('tr[data-flow="Fails once"]');
+      const note = row.getByTestId('paused-after-failure');
+      await note.waitFor();
+      expect(await note.textContent()).toBe('after a failed run (why); fix the cause, then Activate');
+      expect(await note.getByRole('link', { name: 'why' }).getAttribute('href')).toBe(`#/runs/${run.id}`);
+      await page.screenshot({ path: path.join(ARTIFACTS, '03-paused-after-failure.png'), fullPage: true });
+      REVOCABLE.deactivated = false;
+      await row.getByRole('button', { name: 'Activate' }).click();
+      await row.getByRole('button', { name: 'Pause' }).waitFor();
+      expect(await row.getByTestId('paused-after-failure').count()).toBe(0);
+    });
+  },
+);
