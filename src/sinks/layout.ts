@@ -425,8 +425,11 @@ export class StreamLayout {
         }
         add(field, type);
       }
-      for (const [field, value] of Object.entries(record)) {
+      // Once a stream's columns are known, a page costs a look-up per field: no entry arrays, no strings built.
+      const fields = Object.keys(record);
+      for (const field of fields) {
         if (known.has(field)) continue;
+        const value = record[field];
         const type = inferType(value, field);
         if (type === undefined) continue;
         if (hasBadCodeUnits(field) || isReferenceField(field)) notices.add(UNNAMABLE_NOTICE);
@@ -434,7 +437,10 @@ export class StreamLayout {
         else add(field, type);
       }
       // After the record's own fields, so that a field of its own named like one (`candidateId`) keeps the name.
-      for (const [field, value] of Object.entries(record)) {
+      for (const field of fields) {
+        const value = record[field];
+        // Only an object can be a reference (see referencedId).
+        if (typeof value !== 'object' || value === null) continue;
         const ref = `${REFERENCE_MARK}${field}`;
         if (known.has(ref) || referencedId(value) === undefined || hasBadCodeUnits(field)) continue;
         if (isReferenceField(field)) continue;

@@ -66,6 +66,11 @@ export function keyString(values: readonly unknown[]): string {
   return JSON.stringify(values);
 }
 
+/** A map key for a single key value, distinct for each value and type (never equal to a {@link keyString}). */
+function singleKeyString(value: string | number): string {
+  return typeof value === 'string' ? `s${value}` : `n${value}`;
+}
+
 /** The page without repeated keys: the last occurrence of a key wins (it is the newest). */
 export function dedupeByKey(
   shape: StreamShape,
@@ -74,8 +79,14 @@ export function dedupeByKey(
   stored: (value: string | number) => string | number = (v) => v,
 ): Array<Record<string, unknown>> {
   const byKey = new Map<string, Record<string, unknown>>();
+  const single = shape.primaryKey.length === 1 ? shape.primaryKey[0] : undefined;
   for (const record of records) {
-    const key = keyString(keyValues(shape, record).map(stored));
+    const value = single === undefined ? undefined : record[single];
+    // A single string or number key needs no JSON (the prefix keeps 1 and "1" apart); others go the long way.
+    const key =
+      typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))
+        ? singleKeyString(stored(value))
+        : keyString(keyValues(shape, record).map(stored));
     byKey.delete(key);
     byKey.set(key, record);
   }

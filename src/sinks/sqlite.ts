@@ -108,6 +108,18 @@ const BULK_LOAD_ROWS = 5000;
  * Full passes that started on an empty table (`active` 0: they may become bulk loads) and bulk loads in
  * progress (`active` 1), so that a resumed pass or a later run finishes them.
  */
+/**
+ * Pages of a bulk load committed together: one commit per page rewrites the same table, index and WAL pages
+ * in every transaction. Each page still writes the stream's state with its rows (in a savepoint of the
+ * batch), so a crash loses at most this many pages and the resumed pass reads them again: what is stored
+ * stays exact and resumable, only the amount re-read after a crash grows.
+ */
+const BULK_BATCH_PAGES = 10;
+/**
+ * Longest a batch stays open waiting for its next page: an open transaction holds SQLite's write lock,
+ * which other writers of the file (another run, a reader's own writes) wait for.
+ */
+const BULK_BATCH_MAX_MS = 1_000;
 const BULK_LOADS_TABLE_SQL =
   'CREATE TABLE IF NOT EXISTS _ashpipe_bulk_loads (stream TEXT PRIMARY KEY, pass_id TEXT NOT NULL, started_at TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0)';
 
@@ -181,6 +193,15 @@ export class SqliteSink implements Sink {
   private readonly registered = new Set<string>();
   /** Rows each full pass (by pass key) wrote through this sink: a count that reaches BULK_LOAD_ROWS is checked. */
   private readonly passRows = new Map<string, number>();
+  /** Streams whose bulk load this sink started: their pages are committed in batches. */
+  private readonly bulkLoading = new Set<string>();
+  /** The open batch of bulk load pages (see {@link BULK_BATCH_PAGES}), if any. */
+  private batch: { stream: string; pages: number; timer: NodeJS.Timeout } | undefined;
+  /**
+   * Why a batch committed by its timer failed: its pages are not stored although their writes returned,
+   * so every later operation fails with it (the next run resumes from the state last committed).
+   */
+  private batchFailure: Error | undefined;
 
   constructor(
     private readonly file: string,
@@ -241,6 +262,7 @@ export class SqliteSink implements Sink {
   }
 
   async getState(stream: string): Promise<StreamState | undefined> {
+    this.settledDb();
     const row = this.prepare('SELECT state FROM _ashpipe_state WHERE stream = ?').get(stream) as
       | { state: string }
       | undefined;
@@ -248,7 +270,7 @@ export class SqliteSink implements Sink {
   }
 
   async lock(stream: string, label?: string): Promise<LockAttempt> {
-    const db = this.requireDb();
+    const db = this.settledDb();
     const mine = newLockRecord(label);
     const found = db
       .transaction((): LockRecord | undefined => {
@@ -270,6 +292,8 @@ export class SqliteSink implements Sink {
     const backend: LockBackend = {
       beat: async () =>
         this.db?.open === true &&
+        // The heartbeat is the lock's proof of life for other runs: it must not wait in an open batch.
+        this.commitBatch() &&
         this.prepare('UPDATE _ashpipe_locks SET heartbeat_at = ? WHERE stream = ? AND token = ?').run(
           new Date().toISOString(),
           stream,
@@ -277,6 +301,7 @@ export class SqliteSink implements Sink {
         ).changes === 1,
       release: async () => {
         if (this.db?.open) {
+          this.commitBatch();
           this.prepare('DELETE FROM _ashpipe_locks WHERE stream = ? AND token = ?').run(stream, mine.token);
         }
       },
@@ -285,14 +310,14 @@ export class SqliteSink implements Sink {
   }
 
   async beginPass(stream: string, passId: string): Promise<void> {
-    this.requireDb()
+    this.settledDb()
       .transaction(() => this.registerPass(stream, passId, this.tick(), new Date().toISOString()))
       .immediate();
     this.registered.add(passKey(stream, passId));
   }
 
   async saveState(stream: string, state: StreamState | undefined): Promise<void> {
-    this.requireDb()
+    this.settledDb()
       .transaction(() => this.writeState(stream, state, new Date().toISOString()))
       .immediate();
   }
@@ -383,7 +408,40 @@ export class SqliteSink implements Sink {
       if (!options.keepState) this.writeState(shape.name, state, now);
       return { result };
     });
-    const { result } = run.immediate();
+    // A page of a bulk load joins the open batch (as a savepoint: a failing page undoes only itself);
+    // any other page commits the batch first and runs in its own transaction.
+    const batched =
+      pass !== undefined && !options.keepState && state.history !== true && this.bulkLoading.has(shape.name);
+    if (this.batchFailure || (this.batch && (!batched || this.batch.stream !== shape.name)))
+      this.commitBatch();
+    if (batched && !this.batch) {
+      db.exec('BEGIN IMMEDIATE');
+      const timer = setTimeout(() => {
+        try {
+          if (this.db?.open) this.commitBatch();
+        } catch (error) {
+          this.batchFailure = error as Error;
+        }
+      }, BULK_BATCH_MAX_MS);
+      // A batch waiting for its next page must not keep a finished process alive.
+      timer.unref();
+      this.batch = { stream: shape.name, pages: 0, timer };
+    }
+    let outcome: { result: UpsertResult };
+    try {
+      outcome = run.immediate();
+    } catch (error) {
+      // The failed page is undone; the pages before it in the batch stay, with their states (unless
+      // SQLite rolled the whole transaction back, as it does on a full disk: the state stored is then older).
+      try {
+        this.commitBatch();
+      } catch {
+        // The page's own error says more.
+      }
+      throw error;
+    }
+    const { result } = outcome;
+    if (this.batch && ++this.batch.pages >= BULK_BATCH_PAGES) this.commitBatch();
     if (register && pass !== undefined) this.registered.add(pass);
     if (result.newColumns.length > 0) {
       this.logger?.info('new columns', { stream: shape.name, columns: result.newColumns });
@@ -398,7 +456,7 @@ export class SqliteSink implements Sink {
   }
 
   async finishFullPass(shape: StreamShape, passId: string, state: StreamState): Promise<{ deleted: number }> {
-    const db = this.requireDb();
+    const db = this.settledDb();
     this.registered.delete(passKey(shape.name, passId));
     return db
       .transaction(() => {
@@ -413,6 +471,7 @@ export class SqliteSink implements Sink {
         this.passRows.delete(passKey(shape.name, passId));
         if (layout?.hasTable && this.inBulkLoad(shape.name)) this.endBulkLoad(layout);
         this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ?').run(shape.name);
+        this.bulkLoading.delete(shape.name);
         if (layout?.hasTable) {
           // Rows another pass saw after this one started stay: it may have read them after this pass went by.
           const sql = `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ? WHERE "_ashpipe_deleted_at" IS NULL AND ("_ashpipe_pass_id" IS NULL OR "_ashpipe_pass_id" <> ?) AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < ?)`;
@@ -455,7 +514,7 @@ export class SqliteSink implements Sink {
     ids: readonly string[],
     options: MarkDeletedOptions = {},
   ): Promise<number> {
-    const db = this.requireDb();
+    const db = this.settledDb();
     return db
       .transaction(() => {
         const layout = this.storedLayout(shape.name);
@@ -496,7 +555,7 @@ export class SqliteSink implements Sink {
   }
 
   async readStored(shape: StreamShape, ids: readonly string[]): Promise<Map<string, StoredRecord>> {
-    this.requireDb();
+    this.settledDb();
     const out = new Map<string, StoredRecord>();
     const layout = this.storedLayout(shape.name);
     const key = layout?.keyColumns;
@@ -514,7 +573,7 @@ export class SqliteSink implements Sink {
   }
 
   async readRows(stream: string, options: ReadRowsOptions = {}): Promise<Array<Record<string, unknown>>> {
-    this.requireDb();
+    this.settledDb();
     if (stream === CUSTOM_FIELD_VALUES_TABLE) {
       const rows = this.prepare(
         `SELECT object_type, object_id, field_id, title, value, value_json FROM ${CUSTOM_FIELD_VALUES_TABLE} ORDER BY object_type, object_id, field_id LIMIT ? OFFSET ?`,
@@ -540,7 +599,7 @@ export class SqliteSink implements Sink {
   }
 
   async countRows(stream: string): Promise<RowCount> {
-    this.requireDb();
+    this.settledDb();
     if (stream === CUSTOM_FIELD_VALUES_TABLE) {
       const row = this.prepare(`SELECT count(*) AS n FROM ${CUSTOM_FIELD_VALUES_TABLE}`).get() as {
         n: number;
@@ -556,7 +615,7 @@ export class SqliteSink implements Sink {
   }
 
   async listTables(): Promise<string[]> {
-    this.requireDb();
+    this.settledDb();
     const streams = (
       this.prepare('SELECT DISTINCT stream FROM _ashpipe_columns').all() as Array<{ stream: string }>
     ).map((r) => r.stream);
@@ -567,14 +626,26 @@ export class SqliteSink implements Sink {
   }
 
   async close(): Promise<void> {
+    let failure: unknown;
+    try {
+      if (this.db?.open) this.commitBatch();
+    } catch (error) {
+      failure = error;
+      if (this.batch) clearTimeout(this.batch.timer);
+      if (this.db?.inTransaction) this.db.exec('ROLLBACK');
+    }
+    this.batch = undefined;
+    this.batchFailure = undefined;
     await this.locks.releaseAll();
     this.statements.clear();
     this.prepared.clear();
     this.customInserts = [];
     this.passRows.clear();
+    this.bulkLoading.clear();
     this.layoutsVersion = -1;
     if (this.db?.open) this.db.close();
     this.db = undefined;
+    if (failure !== undefined) throw failure;
   }
 
   /**
@@ -667,6 +738,38 @@ export class SqliteSink implements Sink {
         : undefined,
       upsertParent: hasParent ? this.prepare(upsertSql([...columns, PARENT_COLUMN])) : undefined,
     };
+  }
+
+  /** The database with no batch of bulk load pages open: what every operation but a bulk load page starts from. */
+  private settledDb(): SqliteDatabase {
+    this.commitBatch();
+    return this.requireDb();
+  }
+
+  /**
+   * Commits the open batch of bulk load pages, if any (each page's rows and state are already in it).
+   * Returns true, for use in conditions.
+   */
+  private commitBatch(): true {
+    if (this.batchFailure) {
+      throw new SinkError(
+        this.location,
+        `${this.location}: a batch of bulk load pages was not stored: ${this.batchFailure.message}`,
+        { cause: this.batchFailure },
+      );
+    }
+    const batch = this.batch;
+    if (!batch) return true;
+    this.batch = undefined;
+    clearTimeout(batch.timer);
+    const db = this.requireDb();
+    try {
+      if (db.inTransaction) db.exec('COMMIT');
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw error;
+    }
+    return true;
   }
 
   private requireDb(): SqliteDatabase {
@@ -821,6 +924,7 @@ export class SqliteSink implements Sink {
     }
     db.exec(`DROP INDEX IF EXISTS ${quoteIdent(parentIndexName(layout))}`);
     this.prepare('UPDATE _ashpipe_bulk_loads SET active = 1 WHERE stream = ?').run(layout.stream);
+    this.bulkLoading.add(layout.stream);
     this.prepared.delete(layout.stream);
     this.logger?.info('bulk load: typed columns are added when the full pass finishes', {
       stream: layout.stream,
@@ -854,6 +958,7 @@ export class SqliteSink implements Sink {
     }
     if (present.has(PARENT_COLUMN)) db.exec(parentIndexSql(layout));
     this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ?').run(layout.stream);
+    this.bulkLoading.delete(layout.stream);
     this.prepared.delete(layout.stream);
   }
 
