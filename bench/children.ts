@@ -80,6 +80,9 @@ export async function runChild<T>(args: string[]): Promise<T> {
 /** Compiles `src/` into `dist` for the sync child: users run the compiled code, not the TypeScript loader. */
 export function buildDist(dist: string): Promise<void> {
   fs.rmSync(dist, { recursive: true, force: true });
+  // The compiled `version.js` reads `../package.json`, as `dist/version.js` does in the package.
+  fs.mkdirSync(path.dirname(dist), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(path.dirname(dist), 'package.json'));
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const child = spawn(
     process.execPath,
