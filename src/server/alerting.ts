@@ -102,6 +102,7 @@ export class FlowAlerting {
   private readonly notifier: Notifier;
   private readonly store: AlertingStore;
   private readonly logger: Logger | undefined;
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(options: FlowAlertingOptions) {
     this.store = options.store;
@@ -127,8 +128,21 @@ export class FlowAlerting {
     }
   }
 
-  /** After a run: alerts, recoveries, and the pause of a flow that failed too often. Never throws. */
-  async runFinished(flow: Flow, run: Run): Promise<void> {
+  /**
+   * After a run: alerts, recoveries, and the pause of a flow that failed too often. Runs one after the
+   * other (two runs ending together must not open one incident twice); never throws.
+   */
+  runFinished(flow: Flow, run: Run): Promise<void> {
+    this.queue = this.queue.then(() => this.afterRun(flow, run));
+    return this.queue;
+  }
+
+  /** Resolves when every alert queued so far has been handled. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  private async afterRun(flow: Flow, run: Run): Promise<void> {
     if (run.dryRun || run.status === 'running') return;
     try {
       const policy = flowAlertPolicy(flow.config.options);
@@ -159,8 +173,13 @@ export class FlowAlerting {
     }
   }
 
-  /** The freshness promises of active flows at `now`. Never throws. */
-  async checkFreshness(now: Date): Promise<void> {
+  /** The freshness promises of active flows at `now`, queued after the runs' alerts. Never throws. */
+  checkFreshness(now: Date): Promise<void> {
+    this.queue = this.queue.then(() => this.freshness(now));
+    return this.queue;
+  }
+
+  private async freshness(now: Date): Promise<void> {
     try {
       const facts: FreshnessFact[] = [];
       for (const flow of await this.store.listFlows()) {

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { Control } from '../control/open.js';
 import type { Logger } from '../util/logger.js';
+import type { FlowAlerting } from './alerting.js';
 import type { LoginLimiter } from './auth.js';
 import { BadRequestError } from './errors.js';
 import type { MetricsAccess, ServerMetrics } from './metrics.js';
@@ -35,6 +36,8 @@ export interface ServerDeps {
    * @default 'loopback'
    */
   metricsAccess?: MetricsAccess;
+  /** Alerts and auto-pause after runs and for freshness promises. */
+  alerting?: FlowAlerting;
 }
 
 /** Parses a JSON body with a zod schema: 400 when it is not JSON, 422 when the values do not fit. */

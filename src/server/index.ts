@@ -193,6 +193,7 @@ export async function buildDeps(
     ...(options.timezone ? { timezone: options.timezone } : {}),
     ...(metrics ? { metrics } : {}),
     metricsAccess,
+    alerting,
   };
 }
 

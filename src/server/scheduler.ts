@@ -341,7 +341,8 @@ export class Scheduler {
     if (this.cancelled.delete(run.id))
       finished = await this.store.finishRun(run.id, ...asCancelled(finished));
     this.options.metrics?.runFinished(flow, finished);
-    await this.options.alerting?.runFinished(flow, finished);
+    // Not awaited: a slow SMTP server must not hold the run open (alerting queues and never throws).
+    void this.options.alerting?.runFinished(flow, finished);
     this.events.emit(run.id, { type: 'finished', run: finished } satisfies RunEvent);
     return finished;
   }

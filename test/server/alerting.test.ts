@@ -59,7 +59,7 @@ describe('alerts and auto-pause of a running server', () => {
     for (;;) {
       const { run: now } = await api<{ run: Run }>('GET', `/runs/${run.id}`);
       if (now.status !== 'running') {
-        // The alerts of a run are sent after it is recorded: wait for the scheduler to let it go.
+        // The scheduler lets the run go after queueing its alerts; then the queue is waited for.
         for (
           let i = 0;
           i < 100 &&
@@ -68,6 +68,7 @@ describe('alerts and auto-pause of a running server', () => {
           i++
         )
           await new Promise((r) => setTimeout(r, 50));
+        await server.deps.alerting?.idle();
         return now;
       }
       await new Promise((r) => setTimeout(r, 100));
