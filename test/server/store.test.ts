@@ -203,7 +203,11 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
     tick(3000);
     const first = await store.claimRun('run_q1', flow, 'manual', 'w1', jobId);
     expect(first).toMatchObject({ previousWorker: null, ended: false });
-    expect(first.run).toMatchObject({ status: 'running', worker: 'w1', startedAt: '2026-03-01T10:00:03.000Z' });
+    expect(first.run).toMatchObject({
+      status: 'running',
+      worker: 'w1',
+      startedAt: '2026-03-01T10:00:03.000Z',
+    });
     tick(3000);
     const takeover = await store.claimRun('run_q1', flow, 'manual', 'w2', jobId);
     expect(takeover).toMatchObject({ previousWorker: 'w1', ended: false });
