@@ -368,7 +368,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       deps,
       ...(fleet ? { fleet: { fleet, ...(worker ? { worker } : {}) } } : {}),
       close: async () => {
-        // The worker first: its runs finish (or are handed back) while the queue is still open.
+        // The worker first, while the queue is still open. Its runs are cut at their next checkpoint and
+        // handed back, as the scheduler's own runs are aborted: another worker resumes them.
+        worker?.abort();
         await worker?.stop();
         await deps.scheduler.stop({ abort: true });
         await new Promise<void>((resolve) => {
