@@ -244,6 +244,9 @@ export class Scheduler {
   ): Promise<Run> {
     const flow = await this.store.getFlow(flowId);
     if (!flow) throw new NotFoundError('flow', flowId);
+    // Paused since the slot was scheduled (a person, or auto-pause after failures on another worker).
+    if (trigger === 'schedule' && flow.status !== 'active')
+      throw new ConflictError(`Flow "${flow.name}" is paused.`, 'flow_paused');
     const going = this.active.get(flowId);
     if (going) {
       throw new ConflictError(

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
 import { controlUrl, openControl } from '../../control/open.js';
+import { FlowAlerting, readAlertChannels } from '../../server/alerting.js';
 import { type Fleet, fleetTimings, openFleet, reconcileRuns, startFlowWorker } from '../../server/fleet.js';
 import { pathPolicy, workerTimings } from '../../server/index.js';
 import { ServerStore } from '../../server/store.js';
@@ -38,6 +39,12 @@ export function workerCommand(ctx: CliContext): Command {
     )
     .addOption(
       new Option(
+        '--alert-channels <file>',
+        'where alerts of the runs this worker ends go, as `serve --alert-channels` (auto-pause works without)',
+      ),
+    )
+    .addOption(
+      new Option(
         '--base-url <url>',
         'Ashby-compatible server of credentials that name none, as `serve --base-url` (env ASHBY_BASE_URL)',
       ),
@@ -49,6 +56,7 @@ export function workerCommand(ctx: CliContext): Command {
       name?: string;
       dataDir?: string[];
       baseUrl?: string;
+      alertChannels?: string;
       logFile?: string;
       logFormat?: string;
     }) => {
@@ -71,6 +79,7 @@ export function workerCommand(ctx: CliContext): Command {
           ? parseBaseUrl(ctx.env.ASHBY_BASE_URL, 'ASHBY_BASE_URL')
           : undefined;
       const timings = fleetTimings(ctx.env);
+      const channels = opts.alertChannels ? readAlertChannels(opts.alertChannels) : [];
       const home = resolveHome(ctx.env);
       const paths = pathPolicy(home, opts.dataDir);
       const { logger } = openRunLog(ctx, 'worker', opts, true);
@@ -82,6 +91,25 @@ export function workerCommand(ctx: CliContext): Command {
         const services = defaultServices(control, ctx.env, baseUrl ? { baseUrl } : {});
         fleet = await openFleet(url, timings);
         const store = new ServerStore(control.db);
+        // Alerts and auto-pause after the runs this worker ends: a key Ashby refuses pauses its own flows.
+        const alerting = new FlowAlerting({
+          channels,
+          env: ctx.env,
+          logger,
+          store: {
+            recentRuns: async (flowId, limit) =>
+              (await store.listRuns({ flowId, limit: limit * 2 })).filter((r) => !r.dryRun).slice(0, limit),
+            pauseFlow: (flowId) => store.setFlowStatus(flowId, 'paused'),
+            listFlows: () => store.listFlows(),
+            credentialName: (id) => {
+              try {
+                return services.credentials.get(id).name;
+              } catch {
+                return id;
+              }
+            },
+          },
+        });
         const worker = startFlowWorker(
           fleet.queue,
           { store, services, logger, paths },
@@ -91,6 +119,7 @@ export function workerCommand(ctx: CliContext): Command {
             ...workerTimings(timings),
             budgetPool: fleet.budgetPool,
             budgetSchema: fleet.schema,
+            onRunFinished: (flow, run) => void alerting.runFinished(flow, run),
             onEvent: (event) => {
               if (event.type === 'error') logger.warn('run queue', { error: event.error });
               else if (event.type === 'lease-lost')
@@ -130,6 +159,7 @@ export function workerCommand(ctx: CliContext): Command {
         });
         await worker.stop();
         clearInterval(reconcile);
+        await alerting.idle();
         logger.info('worker stopped', { worker: name, aborted });
         out.info('stopped');
         if (aborted) throw new ExitError(ExitCode.Interrupted, '');
