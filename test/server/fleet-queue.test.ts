@@ -140,6 +140,9 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     expect(await again.json()).toMatchObject({
       error: { code: 'run_in_progress', details: { runId: queued.id } },
     });
+    // A slot of a paused flow is skipped (a worker may have auto-paused it); an active one finds the run.
+    await expect(server.deps.scheduler.trigger(flow.id, 'schedule')).rejects.toThrow('is paused');
+    await server.deps.store.setFlowStatus(flow.id, 'active');
     await expect(server.deps.scheduler.trigger(flow.id, 'schedule')).rejects.toThrow(queued.id);
     // A dry run in the server's process waits too: it would write beside the queued run.
     await expect(server.deps.scheduler.trigger(flow.id, 'test', { dryRun: true })).rejects.toThrow(queued.id);
@@ -192,6 +195,61 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
       expect((await server.deps.scheduler.waitFor(next.id))?.status).toBe('succeeded');
     } finally {
       await worker.stop();
+    }
+  }, 60_000);
+
+  it('a worker that stops hands its run back (queued again); another worker resumes it into exact tables', async () => {
+    const flow = await server.deps.store.createFlow({
+      kind: 'source',
+      name: 'gamma',
+      credentialId: 'cred_gamma',
+      streams: ['candidates', 'applications'],
+      target: { type: 'sqlite', path: path.join(dataDir, 'gamma.db') },
+      // Slow enough to be stopped in the middle.
+      options: { requestsPerSecond: 1 },
+    });
+    const fleet = server.fleet!.fleet;
+    const deps = {
+      store: server.deps.store,
+      services: server.deps.services,
+      logger: server.deps.logger,
+      paths: server.deps.paths,
+    };
+    const options = (name: string) => ({
+      name,
+      concurrency: 1,
+      leaseSeconds: TIMINGS.leaseSeconds,
+      heartbeatSeconds: TIMINGS.heartbeatSeconds,
+      pollSeconds: TIMINGS.pollSeconds,
+      drainSeconds: 0.1,
+      budgetPool: fleet.budgetPool,
+      budgetSchema: schema,
+    });
+    const queued = await server.deps.scheduler.trigger(flow.id, 'manual');
+    const first = startFlowWorker(fleet.queue, deps, options('first'));
+    const until = Date.now() + 20_000;
+    let mid: Run | undefined;
+    while (Date.now() < until) {
+      mid = await server.deps.store.getRun(queued.id);
+      if (mid?.status === 'running' && mid.counts.some((c) => c.read > 0)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(mid).toMatchObject({ status: 'running', worker: 'first' });
+    await first.stop();
+    expect(await server.deps.store.getRun(queued.id)).toMatchObject({ status: 'queued', worker: null });
+    const second = startFlowWorker(fleet.queue, deps, options('second'));
+    try {
+      const done = await server.deps.scheduler.waitFor(queued.id);
+      expect(done).toMatchObject({ id: queued.id, status: 'succeeded', worker: 'second' });
+      await withSink(`sqlite:${path.join(dataDir, 'gamma.db')}`, async (sink) => {
+        for (const name of ['candidates', 'applications']) {
+          const stream = findStream(name);
+          if (!stream) throw new Error(name);
+          expect(await liveRecords(sink, name), name).toEqual(expectedRecords(sandbox, stream));
+        }
+      });
+    } finally {
+      await second.stop();
     }
   }, 60_000);
 
