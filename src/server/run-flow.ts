@@ -25,9 +25,19 @@ export interface RunFlowDeps {
   metrics?: ServerMetrics;
 }
 
+/** A flow's key as read from the vault before the run: granted, or the reason it could not be read. */
+export type FlowAccess =
+  | { granted: Awaited<ReturnType<ServerServices['credentials']['access']>> }
+  | { refused: unknown };
+
 /** Options of one {@link runFlow}. */
 export interface RunFlowOptions {
   dryRun: boolean;
+  /**
+   * The key, read already (the scheduler reads it before the run goes on its own); a refusal fails the run.
+   * @default read from the vault here
+   */
+  access?: FlowAccess;
   /** An engine instead of the flow kind's own (a quarantine replay). */
   engine?: FlowEngine;
   /** The run's limiter (a fleet worker's, paced by the key's fleet-wide budget). @default the engine's */
@@ -71,7 +81,11 @@ export async function runFlow(
         );
       }
     }
-    const access = await services.credentials.access(flow.credentialId, `flow ${flow.name}`);
+    const given = options.access;
+    if (given && 'refused' in given) throw given.refused;
+    const access = given
+      ? given.granted
+      : await services.credentials.access(flow.credentialId, `flow ${flow.name}`);
     const metrics = deps.metrics;
     const engine =
       options.engine ?? (flow.kind === 'source' ? services.engines.source : services.engines.destination);
