@@ -7,7 +7,7 @@ import type { QueueTrigger, RunDispatch } from './fleet.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Flow, Run, RunCount, RunErrorInfo, RunStatus, RunTrigger } from './model.js';
 import type { PathPolicy } from './paths.js';
-import { runFlow } from './run-flow.js';
+import { type FlowAccess, runFlow } from './run-flow.js';
 import { newId } from './security/crypto.js';
 import type { FlowEngine, ServerServices } from './services.js';
 import type { ServerStore } from './store.js';
@@ -264,6 +264,7 @@ export class Scheduler {
     }
     this.starting.add(flowId);
     let run: Run;
+    let access: FlowAccess;
     try {
       const dispatch = this.options.dispatch;
       if (dispatch) {
@@ -274,15 +275,26 @@ export class Scheduler {
         if (queued) throw alreadyGoing(flow, queued.id);
       }
       run = await this.store.startRun(flow, trigger, options.dryRun ?? false);
+      // Decrypted before the run goes on its own, so the engine has started when this returns; a key
+      // that cannot be read fails the run (in `execute`), not the trigger.
+      access = await this.services.credentials.access(flow.credentialId, `flow ${flow.name}`).then(
+        (granted) => ({ granted }),
+        (refused: unknown) => ({ refused }),
+      );
     } finally {
       this.starting.delete(flowId);
     }
     const controller = new AbortController();
-    const done = this.execute(flow, run, controller.signal, options.dryRun ?? false, options.engine).finally(
-      () => {
-        this.active.delete(flowId);
-      },
-    );
+    const done = this.execute(
+      flow,
+      run,
+      access,
+      controller.signal,
+      options.dryRun ?? false,
+      options.engine,
+    ).finally(() => {
+      this.active.delete(flowId);
+    });
     this.active.set(flowId, { runId: run.id, controller, done });
     return run;
   }
@@ -344,6 +356,7 @@ export class Scheduler {
   private async execute(
     flow: Flow,
     run: Run,
+    access: FlowAccess,
     signal: AbortSignal,
     dryRun: boolean,
     override?: FlowEngine,
@@ -362,6 +375,7 @@ export class Scheduler {
       signal,
       {
         dryRun,
+        access,
         ...(override ? { engine: override } : {}),
         onProgress: (current, message) =>
           this.events.emit(run.id, {

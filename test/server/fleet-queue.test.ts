@@ -42,9 +42,9 @@ function fakeServices(baseUrl: string): ServerServices {
     ({ id, name: `cred ${id}`, baseUrl, createdAt: '', updatedAt: '' }) as unknown as CredentialInfo;
   const credentials: Partial<CredentialService> = {
     defaultBaseUrl: baseUrl,
-    list: () => [],
-    get: info,
-    access: (id) => ({ apiKey: API_KEY, baseUrl, credential: info(id) }),
+    list: async () => [],
+    get: async (id) => info(id),
+    access: async (id) => ({ apiKey: API_KEY, baseUrl, credential: info(id) }),
   };
   return {
     credentials: credentials as CredentialService,
