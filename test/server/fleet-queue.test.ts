@@ -253,6 +253,19 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     }
   }, 60_000);
 
+  it("the scheduler's slots queue a run; while it waits, later slots queue nothing", async () => {
+    const flow = await sourceFlow('every-second');
+    await server.deps.store.updateFlow(flow.id, { ...flow.config, schedule: '* * * * * *' });
+    await server.deps.store.setFlowStatus(flow.id, 'active');
+    await server.deps.scheduler.refresh(flow.id);
+    await new Promise((r) => setTimeout(r, 2_600));
+    await server.deps.store.setFlowStatus(flow.id, 'paused');
+    await server.deps.scheduler.refresh(flow.id);
+    const runs = await server.deps.store.listRuns({ flowId: flow.id });
+    expect(runs.map((r) => [r.trigger, r.status, r.worker])).toEqual([['schedule', 'queued', null]]);
+    expect(await server.deps.scheduler.cancel(flow.id)).toBe(true);
+  }, 20_000);
+
   it('a queued run can be cancelled; a run whose job ended without it is closed as failed', async () => {
     const flow = await sourceFlow('beta');
     const run = await server.deps.scheduler.trigger(flow.id, 'manual');
