@@ -289,3 +289,60 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     expect(await server.deps.store.activeRun(flow.id)).toBeUndefined();
   }, 30_000);
 });
+
+describe.skipIf(!POSTGRES_URL)('serve on a PostgreSQL control store with its own worker', () => {
+  it('runs a queued run in its own process, under its worker's name', async () => {
+    registerSecret(API_KEY);
+    const sandbox = await startSandbox({
+      scale: 30,
+      seed: 6,
+      keys: [{ key: API_KEY, scopes: ALL_SCOPES, confidential: true }],
+    });
+    const target = newControlTarget('postgres');
+    const schema = new URL(target.url as string).searchParams.get('schema') as string;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-fleet-inside-'));
+    const server = await startServer({
+      home: target.home,
+      controlUrl: target.url as string,
+      env: {},
+      port: 0,
+      metrics: 'off',
+      worker: { concurrency: 1, name: 'inside' },
+      fleetTimings: TIMINGS,
+      dataDirs: [dataDir],
+      services: () => fakeServices(sandbox.url),
+      logger: new Logger({ level: 'error' }),
+    });
+    try {
+      expect(server.fleet?.worker?.name).toBe('inside');
+      const flow = await server.deps.store.createFlow({
+        kind: 'source',
+        name: 'inside',
+        credentialId: 'cred_inside',
+        streams: ['candidates'],
+        target: { type: 'sqlite', path: path.join(dataDir, 'inside.db') },
+        options: {},
+      });
+      const run = await server.deps.scheduler.trigger(flow.id, 'manual');
+      expect(run.status).toBe('queued');
+      expect(await server.deps.scheduler.waitFor(run.id)).toMatchObject({
+        status: 'succeeded',
+        worker: 'inside',
+      });
+      await withSink(`sqlite:${path.join(dataDir, 'inside.db')}`, async (sink) => {
+        const stream = findStream('candidates');
+        if (!stream) throw new Error('candidates');
+        expect(await liveRecords(sink, 'candidates')).toEqual(expectedRecords(sandbox, stream));
+      });
+    } finally {
+      await server.close();
+      await sandbox.close();
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}_queue" CASCADE`);
+      await admin.end();
+      await removeControlTargets();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
