@@ -291,7 +291,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
 });
 
 describe.skipIf(!POSTGRES_URL)('serve on a PostgreSQL control store with its own worker', () => {
-  it('runs a queued run in its own process, under its worker's name', async () => {
+  it("runs a queued run in its own process, under its worker's name", async () => {
     registerSecret(API_KEY);
     const sandbox = await startSandbox({
       scale: 30,
