@@ -2,7 +2,8 @@
  * A fleet on PostgreSQL with real processes: `ashpipe serve --no-worker` queues the runs, three
  * `ashpipe worker` processes run them (the keys read from the vault in the control store). Every run
  * completes once, into tables equal to the sandbox's world; a worker killed with SIGKILL mid-run has its
- * run resumed by another; a worker told SIGTERM drains and exits 0; no run is left `running`.
+ * run resumed by another; a worker told SIGTERM drains and exits 0, a second signal stops its run at once
+ * (exit 130) and the run ends on another; no run is left `running`.
  *
  * Runs the built CLI (`npm run build` first).
  */
@@ -290,7 +291,7 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     startWorker(`${mid.worker}-again`);
   }, 90_000);
 
-  it('SIGTERM: the worker hands its run back within the drain time and exits 0; the run ends elsewhere', async () => {
+  it('SIGTERM: the worker drains (finishes its run or hands it back) and exits 0; the run ends exact', async () => {
     const flow = flows[3] as { id: string; name: string };
     fs.rmSync(path.join(dataDir, `${flow.name}.db`), { force: true });
     const res = await api('POST', `/flows/${flow.id}/run`);
@@ -318,5 +319,37 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     expect(done.status, JSON.stringify(done)).toBe('succeeded');
     await expectExactTables(flow.name);
     expect(stopping.output.join('')).toContain('stopped');
+  }, 90_000);
+
+  it('a second signal stops the run at once (exit 130); the run is handed back and ends elsewhere', async () => {
+    const flow = flows[0] as { id: string; name: string };
+    fs.rmSync(path.join(dataDir, `${flow.name}.db`), { force: true });
+    const res = await api('POST', `/flows/${flow.id}/run`);
+    const queued = ((await res.json()) as { run: RunView }).run;
+    const mid = await until(
+      'the run to be mid-way',
+      async () => {
+        const r = await run(queued.id);
+        return r.status === 'running' && r.worker && r.counts.some((c) => c.read > 0) ? r : undefined;
+      },
+      30_000,
+    );
+    const stopping = workers.get(mid.worker as string);
+    if (!stopping) throw new Error(`no worker ${mid.worker}`);
+    stopping.child.kill('SIGTERM');
+    await sleep(200);
+    stopping.child.kill('SIGINT');
+    expect(await exited(stopping.child)).toBe(130);
+    const done = await until(
+      'the run to end',
+      async () => {
+        const r = await run(queued.id);
+        return ended(r) ? r : undefined;
+      },
+      60_000,
+    );
+    expect(done.status, JSON.stringify(done)).toBe('succeeded');
+    expect(done.worker).not.toBe(mid.worker);
+    await expectExactTables(flow.name);
   }, 90_000);
 });
