@@ -7,7 +7,7 @@
  *
  * Runs the built CLI (`npm run build` first).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -352,4 +352,29 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     expect(done.worker).not.toBe(mid.worker);
     await expectExactTables(flow.name);
   }, 90_000);
+
+  it('no API key in any process output, log file or the fleet schemas', async () => {
+    const outputs = [...workers.values()].map((w) => w.output.join(''));
+    const logs = fs.existsSync(path.join(home, 'logs'))
+      ? fs
+          .readdirSync(path.join(home, 'logs'))
+          .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
+      : [];
+    expect(logs.join('')).toContain('worker started');
+    const u = new URL(POSTGRES_URL as string);
+    const dump = execFileSync(
+      'pg_dump',
+      ['--data-only', '--schema', schema, '--schema', `${schema}_queue`, u.toString()],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
+    // The runs and their jobs are there, named by credential id and run id.
+    expect(dump).toContain('0052-run-worker');
+    for (const key of KEYS)
+      for (const [what, text] of [
+        ['worker output', outputs.join('')],
+        ['log files', logs.join('')],
+        ['database', dump],
+      ] as const)
+        expect(text.includes(key), `${what} holds ${key}`).toBe(false);
+  });
 });
