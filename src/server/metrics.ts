@@ -81,8 +81,11 @@ export class ServerMetrics {
    */
   private readonly limiters = new Map<string, { labels: CredentialLabels; limiter: string }>();
 
-  /** @param db the control store, read at scrape time for freshness */
-  constructor(db: SqliteDatabase) {
+  /**
+   * @param db the control store, read at scrape time for freshness; `undefined` leaves the freshness
+   *   series out (a fleet worker: the server that reads the store reports them)
+   */
+  constructor(db: SqliteDatabase | undefined) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'ashpipe_ashby_requests_total',
@@ -194,6 +197,7 @@ export class ServerMetrics {
       "The request rate a credential's limiter learned from 429s (absent before the first one)",
       (id) => limiterById(id)?.stats().learnedRequestsPerSecond,
     );
+    if (db === undefined) return;
     const lastSuccess = db.prepare(
       `SELECT f.id AS id, f.name AS name, MAX(r.finished_at) AS finished
          FROM flows f JOIN flow_runs r ON r.flow_id = f.id

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
@@ -5,8 +7,10 @@ import { controlUrl, openControl } from '../../control/open.js';
 import { FlowAlerting, readAlertChannels } from '../../server/alerting.js';
 import { type Fleet, fleetTimings, openFleet, reconcileRuns, startFlowWorker } from '../../server/fleet.js';
 import { pathPolicy, workerTimings } from '../../server/index.js';
+import { ServerMetrics } from '../../server/metrics.js';
 import { ServerStore } from '../../server/store.js';
 import { defaultServices } from '../../server/wiring.js';
+import { redact } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { parseBaseUrl } from '../key-options.js';
@@ -39,6 +43,12 @@ export function workerCommand(ctx: CliContext): Command {
     )
     .addOption(
       new Option(
+        '--metrics-port <port>',
+        "serve GET /metrics (Prometheus) of this worker's runs on 127.0.0.1:PORT (0 picks one); default: none",
+      ),
+    )
+    .addOption(
+      new Option(
         '--alert-channels <file>',
         'where alerts of the runs this worker ends go, as `serve --alert-channels` (auto-pause works without)',
       ),
@@ -57,6 +67,7 @@ export function workerCommand(ctx: CliContext): Command {
       dataDir?: string[];
       baseUrl?: string;
       alertChannels?: string;
+      metricsPort?: string;
       logFile?: string;
       logFormat?: string;
     }) => {
@@ -79,6 +90,12 @@ export function workerCommand(ctx: CliContext): Command {
           ? parseBaseUrl(ctx.env.ASHBY_BASE_URL, 'ASHBY_BASE_URL')
           : undefined;
       const timings = fleetTimings(ctx.env);
+      const metricsPort = opts.metricsPort === undefined ? undefined : Number(opts.metricsPort);
+      if (
+        metricsPort !== undefined &&
+        (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)
+      )
+        throw new UsageError(`--metrics-port ${opts.metricsPort} is not a port`);
       const channels = opts.alertChannels ? readAlertChannels(opts.alertChannels) : [];
       const home = resolveHome(ctx.env);
       const paths = pathPolicy(home, opts.dataDir);
@@ -87,7 +104,29 @@ export function workerCommand(ctx: CliContext): Command {
       // Migrations are applied here when this worker starts first; others wait and find them applied.
       const control = await openControl({ home, url });
       let fleet: Fleet | undefined;
+      let metricsServer: http.Server | undefined;
       try {
+        // The series of serve's GET /metrics that a worker's runs feed; freshness is the server's.
+        const metrics = metricsPort === undefined ? undefined : new ServerMetrics(undefined);
+        if (metrics && metricsPort !== undefined) {
+          const server = http.createServer((req, res) => {
+            if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+              res.writeHead(404).end();
+              return;
+            }
+            metrics.text().then(
+              (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(redact(text)),
+              () => res.writeHead(500).end(),
+            );
+          });
+          metricsServer = server;
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            // Loopback only: a worker has no API tokens to check; scrape it on the machine or through a proxy.
+            server.listen(metricsPort, '127.0.0.1', () => resolve());
+          });
+          out.info(`metrics on http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
+        }
         const services = defaultServices(control, ctx.env, baseUrl ? { baseUrl } : {});
         fleet = await openFleet(url, timings);
         const store = new ServerStore(control.db);
@@ -112,14 +151,17 @@ export function workerCommand(ctx: CliContext): Command {
         });
         const worker = startFlowWorker(
           fleet.queue,
-          { store, services, logger, paths },
+          { store, services, logger, paths, ...(metrics ? { metrics } : {}) },
           {
             name,
             concurrency,
             ...workerTimings(timings),
             budgetPool: fleet.budgetPool,
             budgetSchema: fleet.schema,
-            onRunFinished: (flow, run) => void alerting.runFinished(flow, run),
+            onRunFinished: (flow, run) => {
+              metrics?.runFinished(flow, run);
+              void alerting.runFinished(flow, run);
+            },
             onEvent: (event) => {
               if (event.type === 'error') logger.warn('run queue', { error: event.error });
               else if (event.type === 'lease-lost')
@@ -164,6 +206,7 @@ export function workerCommand(ctx: CliContext): Command {
         out.info('stopped');
         if (aborted) throw new ExitError(ExitCode.Interrupted, '');
       } finally {
+        metricsServer?.close();
         await fleet?.close().catch(() => undefined);
         await control.close();
       }
