@@ -1,7 +1,8 @@
 /**
- * The built CLI (`bin/ashpipe.js` on `dist/`) for tests that spawn it as a real process: it starts in a
- * fraction of the time `node --import tsx` takes to load the sources, which matters to tests that spawn it
- * dozens of times. A `dist/` older than the sources would test old code, so that is an error.
+ * The built CLI (`bin/ashpipe.js` on `dist/`) for tests that spawn it, or other children on `dist/`, as real
+ * processes: they start in a fraction of the time `node --import tsx` takes to load the sources, which
+ * matters to tests that spawn dozens of them. A `dist/` older than the sources would test old code, so
+ * that is an error.
  */
 import fs from 'node:fs';
 import path from 'node:path';
