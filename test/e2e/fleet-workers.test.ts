@@ -11,17 +11,16 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { findStream } from '../../src/streams/index.js';
+import { assertBuilt, BIN, ROOT } from '../support/built-cli.js';
 import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
 import { expectedRecords, liveRecords, withSink } from '../sync/helpers.js';
 
 const POSTGRES_URL = testPostgresUrl('the fleet of worker processes');
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PASSWORD = 'fleet test password';
 const KEYS = ['sandbox-fleet-k1', 'sandbox-fleet-k2', 'sandbox-fleet-k3'];
 const STREAMS = ['candidates', 'applications', 'jobs'];
@@ -60,7 +59,7 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
   const flows: Array<{ id: string; name: string }> = [];
 
   function spawnCli(args: string[], output: string[]): ChildProcess {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/ashpipe.js'), ...args], {
+    const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
@@ -125,6 +124,7 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
   }
 
   beforeAll(async () => {
+    assertBuilt();
     sandbox = await startSandbox({
       scale: 200,
       seed: 17,
