@@ -44,18 +44,7 @@ afterEach(() => removeControlTargets());
 async function serve(url: string, home: string) {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      'test/sandbox/cli-entry.ts',
-      'serve',
-      '--port',
-      '0',
-      '--metrics',
-      'off',
-      '--control',
-      url,
-    ],
+    ['--import', 'tsx', 'test/sandbox/cli-entry.ts', 'serve', '--port', '0', '--control', url],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -118,6 +107,10 @@ describe('ashpipe serve on a PostgreSQL control store', () => {
         expect(added.status, body).toBe(201);
         expect(JSON.parse(body).credential).toMatchObject({ name: 'canary', status: 'verified' });
         const listed = await (await fetch(`${server.url}/api/v1/credentials`, { headers })).text();
+        // GET /metrics reads the same store (this machine needs no token).
+        const metrics = await fetch(`${server.url}/metrics`);
+        expect(metrics.status).toBe(200);
+        expect(await metrics.text()).toContain('ashpipe_flow_seconds_since_last_success');
         expect(JSON.parse(listed).credentials.map((c: { name: string }) => c.name)).toEqual(['canary']);
         for (const spelling of spellings(CANARY)) {
           expect(body).not.toContain(spelling);
