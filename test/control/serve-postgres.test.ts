@@ -7,14 +7,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { Vault } from '../../src/vault/index.js';
+import { assertBuilt, BIN, ROOT } from '../support/built-cli.js';
 import { controlDialects, newControlTarget, openTarget, removeControlTargets } from '../support/control.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PASSWORD = 'serve on postgres password';
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
 const MASTER_KEY = randomBytes(32).toString('base64');
@@ -32,6 +31,7 @@ const pg = controlDialects('serve on a PostgreSQL control store').includes('post
 
 let sandbox: Sandbox;
 beforeAll(async () => {
+  assertBuilt();
   sandbox = await startSandbox({
     scale: 5,
     keys: [{ key: CANARY, title: 'Canary', scopes: [...ALL_SCOPES], confidential: true }],
@@ -42,21 +42,17 @@ afterEach(() => removeControlTargets());
 
 /** Starts `serve` on the store; resolves with its URL, its output so far and a stop function. */
 async function serve(url: string, home: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'test/sandbox/cli-entry.ts', 'serve', '--port', '0', '--control', url],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: process.env.PATH,
-        ASHPIPE_HOME: home,
-        ASHPIPE_ADMIN_PASSWORD: PASSWORD,
-        ASHPIPE_MASTER_KEY: MASTER_KEY,
-        ASHBY_BASE_URL: sandbox.url,
-      },
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--control', url], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      ASHPIPE_HOME: home,
+      ASHPIPE_ADMIN_PASSWORD: PASSWORD,
+      ASHPIPE_MASTER_KEY: MASTER_KEY,
+      ASHBY_BASE_URL: sandbox.url,
     },
-  );
+  });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
