@@ -245,7 +245,8 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     }
     // Several workers shared the work.
     expect(new Set(finished.map((r) => r.worker)).size).toBeGreaterThan(1);
-    // w1's GET /metrics counts exactly the runs w1 ran, as serve's series do; freshness is serve's.
+    // w1's GET /metrics counts exactly the runs w1 ran, as serve's series do, and reads freshness from
+    // the control store as serve does.
     const w1 = workers.get('w1');
     const metricsUrl = /metrics on (http:\/\/\S+)/.exec(w1?.output.join('') ?? '')?.[1];
     expect(metricsUrl).toBeDefined();
@@ -255,7 +256,8 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
       .filter((l) => l.startsWith('ashpipe_flow_runs_total{') && l.includes('outcome="succeeded"'))
       .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
     expect(counted).toBe(finished.filter((r) => r.worker === 'w1').length);
-    expect(text).not.toContain('ashpipe_flow_seconds_since_last_success');
+    for (const flow of flows)
+      expect(text).toMatch(new RegExp(`ashpipe_flow_seconds_since_last_success\\{[^}]*flow_id="${flow.id}"`));
     for (const key of KEYS) expect(text).not.toContain(key);
     const listed = (await (await api('GET', '/runs?limit=100')).json()) as { runs: RunView[] };
     expect(listed.runs).toHaveLength(flows.length);

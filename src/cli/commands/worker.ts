@@ -106,8 +106,8 @@ export function workerCommand(ctx: CliContext): Command {
       let fleet: Fleet | undefined;
       let metricsServer: http.Server | undefined;
       try {
-        // The series of serve's GET /metrics that a worker's runs feed; freshness is the server's.
-        const metrics = metricsPort === undefined ? undefined : new ServerMetrics(undefined);
+        // The series of serve's GET /metrics: what this worker's runs feed, and freshness from the store.
+        const metrics = metricsPort === undefined ? undefined : new ServerMetrics(control.db);
         if (metrics && metricsPort !== undefined) {
           const server = http.createServer((req, res) => {
             if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
