@@ -10,6 +10,7 @@ import { defined } from '../util/defined.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
+import { AlertChannelStore, ControlIncidentStore } from './alert-store.js';
 import { FlowAlerting } from './alerting.js';
 import { bodyLimitOf, createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
@@ -111,7 +112,8 @@ export interface StartServerOptions {
   /** How the webhook receivers of source flows retry and park events. @default the hub's */
   webhooks?: WebhookHubOptions;
   /**
-   * Where alerts go (`serve --alert-channels FILE`): webhooks and SMTP. Auto-pause works without any.
+   * Where alerts go besides the channels stored in the control store (`serve --alert-channels FILE`):
+   * webhooks and SMTP, listed read-only by the API. Auto-pause works without any.
    * @default none
    */
   alertChannels?: readonly ChannelConfig[];
@@ -155,6 +157,9 @@ export async function buildDeps(
     metricsAccess === 'off' ? undefined : new ServerMetrics(requireSqlite(control, 'GET /metrics').db);
   const alerting = new FlowAlerting({
     channels: options.alertChannels ?? [],
+    channelStore: new AlertChannelStore(control.db),
+    // Open incidents outlive a restart: no second alert for one, and its recovery is still told.
+    incidents: new ControlIncidentStore(control.db),
     env: options.env,
     logger,
     store: {
@@ -171,6 +176,7 @@ export async function buildDeps(
       },
     },
   });
+  await alerting.reloadChannels();
   const scheduler = new Scheduler(store, services, logger, {
     alerting,
     ...(metrics ? { metrics } : {}),
