@@ -117,8 +117,8 @@ export function alertChannelRoutes(deps: ServerDeps): Hono<AppEnv> {
   });
   app.put('/:id', async (c) => {
     const id = c.req.param('id');
-    const current = await found(id);
     const body = await readBody(c, alertChannelEditBody);
+    const current = await found(id);
     await nameFree(body.name, id);
     // Secrets left out are kept: the client never had them to send back.
     let next: StoredChannelConfig;
