@@ -15,6 +15,7 @@ import {
   subjectOf,
 } from '../support/alert-receivers.js';
 import { createApiToken } from '../support/server-token.js';
+import type { Json } from './helpers.js';
 
 const PASSWORD = 'alert channels server password';
 /** Secrets a client gives once and must never read back: canaries searched for in every answer and log. */
@@ -62,7 +63,7 @@ describe('notification channels of a running server', () => {
     });
     const text = await res.text();
     answers.push(text);
-    return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as Record<string, any> };
+    return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as Json };
   };
   const api = async (method: string, route: string, body?: unknown) => {
     const res = await call(method, route, body);
