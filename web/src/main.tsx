@@ -2,6 +2,7 @@ import { type FormEvent, lazy, StrictMode, Suspense, useCallback, useEffect, use
 import { createRoot } from 'react-dom/client';
 import { type ApiResponse, ASHBY_API, api, type Credential, type CredentialList, setCsrf } from './api';
 import { CredentialGrid, DefaultServer } from './credentials';
+import { AlertsPage } from './pages/alerts';
 import { DataPreview } from './pages/data';
 import { FlowsList } from './pages/flows';
 import { Home } from './pages/home';
@@ -138,6 +139,7 @@ function App() {
   else if (route === '/data') page = <DataPreview flowId={params.get('flowId') ?? undefined} />;
   else if (route === '/quarantine') page = <QuarantineView flowId={params.get('flowId') ?? undefined} />;
   else if (route === '/tokens') page = <TokensPage />;
+  else if (route === '/alerts') page = <AlertsPage />;
   else if (route === '/credentials')
     page = (
       <section aria-labelledby="cred-title">
@@ -157,6 +159,7 @@ function App() {
     ['#/flows', 'Flows'],
     ['#/data', 'Data'],
     ['#/quarantine', 'Quarantine'],
+    ['#/alerts', 'Alerts'],
     ['#/tokens', 'API tokens'],
   ] as const;
   return (
