@@ -17,6 +17,7 @@ import {
   DEFAULT_ALERT_POLICY,
   type Decision,
   decideAfterRun,
+  decideParked,
   type FreshnessFact,
   type IncidentStore,
   MemoryIncidentStore,
@@ -233,7 +234,7 @@ export class FlowAlerting {
           ...(run.errors[0] ? { error: run.errors[0].message } : {}),
           authFailed: run.status === 'failed' && run.errors.some(isKeyRefused),
           quarantined,
-          newColumns: [],
+          newColumns: run.counts.flatMap((c) => (c.newColumns ?? []).map((column) => `${c.name}.${column}`)),
         },
         failures,
         policy,
@@ -242,6 +243,25 @@ export class FlowAlerting {
     } catch (error) {
       this.logger?.error('alerting failed', { flowId: flow.id, error: (error as Error).message });
     }
+  }
+
+  /**
+   * The number of the flow's parked webhook events changed (the receiver parked one, or retried ones were
+   * applied): some parked opens the incident, none ends it. Queued after the runs' alerts; never throws.
+   */
+  parkedEvents(flow: Pick<Flow, 'id' | 'name' | 'config'>, parked: number, at = new Date()): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      try {
+        const { channels } = flowAlertPolicy(flow.config.options);
+        await this.apply(
+          [decideParked({ id: flow.id, name: flow.name }, parked, at.toISOString())],
+          channels,
+        );
+      } catch (error) {
+        this.logger?.error('alerting failed', { flowId: flow.id, error: (error as Error).message });
+      }
+    });
+    return this.queue;
   }
 
   /** The freshness promises of active flows at `now`, queued after the runs' alerts. Never throws. */

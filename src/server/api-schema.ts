@@ -378,6 +378,8 @@ export const runCountSchema = z.object({
   quarantined: z.number().optional(),
   failed: z.number().optional(),
   message: z.string().optional(),
+  /** Columns the run added to the stream's table for fields Ashby sent for the first time (not on a first sync). */
+  newColumns: z.array(z.string()).optional(),
 });
 export type RunCount = z.infer<typeof runCountSchema>;
 

@@ -75,6 +75,8 @@ function countOf(r: StreamResult): RunCount {
     read: r.records,
     written: r.inserted + r.updated + r.undeleted,
     deleted: r.deleted,
+    // Kept with the run: alerts (`schema_changed`) and the console read them from there.
+    ...(r.newColumns.length > 0 ? { newColumns: r.newColumns } : {}),
     // A stream left alone because its last read is still fresh says so, and when it is next read.
     ...(r.error ? { message: r.error.message } : r.notDue ? { message: r.reason } : {}),
   };

@@ -46,6 +46,8 @@ export interface RunCount {
   quarantined?: number;
   failed?: number;
   message?: string;
+  /** Columns the run added to the stream's table (fields Ashby sent for the first time). */
+  newColumns?: string[];
 }
 
 export interface RunErrorInfo extends Pick<ErrorInfo, 'code' | 'message'> {
