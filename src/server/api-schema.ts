@@ -380,6 +380,10 @@ export const runCountSchema = z.object({
   message: z.string().optional(),
   /** Columns the run added to the stream's table for fields Ashby sent for the first time (not on a first sync). */
   newColumns: z.array(z.string()).optional(),
+  /** Requests made to Ashby for this stream (source flows). */
+  requests: z.number().optional(),
+  /** Of those, answered 429 (rate limited) and retried. */
+  rateLimited: z.number().optional(),
 });
 export type RunCount = z.infer<typeof runCountSchema>;
 

@@ -48,6 +48,10 @@ export interface RunCount {
   message?: string;
   /** Columns the run added to the stream's table (fields Ashby sent for the first time). */
   newColumns?: string[];
+  /** Requests made to Ashby for it (source streams). */
+  requests?: number;
+  /** Of those, answered 429 (rate limited) and retried. */
+  rateLimited?: number;
 }
 
 export interface RunErrorInfo extends Pick<ErrorInfo, 'code' | 'message'> {

@@ -22,6 +22,7 @@ import {
   setAdminPassword,
 } from '../support/browser.js';
 import { createApiToken } from '../support/server-token.js';
+import { expectedStreamRecords } from '../support/world-oracle.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'alerts');
 const PASSWORD = 'alerts console password';
@@ -195,5 +196,82 @@ describe.skipIf(!runs)('the Alerts page of the console', () => {
     expect(
       ((await api('GET', '/alert-channels')).channels as Array<{ name: string }>).map((c) => c.name),
     ).toEqual(['chat', 'from-file']);
+  }, 120_000);
+  it('shows the run health of a flow: charts over its last runs, each with its numbers, and freshness per stream', async () => {
+    const flows = (await api('GET', '/flows')).flows as Array<{ id: string; name: string }>;
+    const flow = flows.find((f) => f.name === 'Jobs');
+    if (!flow) throw new Error('no flow');
+    /** Runs the flow; resolves with what the sandbox answered meanwhile, counted by the sandbox itself. */
+    const runOnce = async () => {
+      sandbox.resetStats();
+      const { run } = (await api('POST', `/flows/${flow.id}/run`)) as { run: { id: string } };
+      for (;;) {
+        const { run: now } = (await api('GET', `/runs/${run.id}`)) as { run: { status: string } };
+        if (now.status !== 'running') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const stats = sandbox.stats();
+      return {
+        requests: Object.values(stats.responses).reduce((n, c) => n + c, 0),
+        rateLimited: stats.rateLimited,
+      };
+    };
+    const first = await runOnce();
+    // The second run meets Ashby's rate limit (the key's one token just spent elsewhere): its 429s are
+    // counted and shown.
+    sandbox.faults.set({ rateLimit: { rps: 0.5, burst: 1 } });
+    const spend = await fetch(`${sandbox.url}/job.list`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}`,
+        'content-type': 'application/json',
+      },
+      body: '{}',
+    });
+    expect(spend.status).toBe(200);
+    const second = await runOnce();
+    sandbox.faults.reset();
+    expect(second.rateLimited).toBeGreaterThan(0);
+
+    await page.goto(`${server.url}/#/flows`);
+    await page.locator('tr[data-flow="Jobs"]').getByRole('link', { name: 'Health' }).click();
+    await page.getByRole('heading', { name: 'Run health — Jobs' }).waitFor();
+    // Every chart drawn, with its table under it.
+    for (const id of [
+      'health-duration',
+      'health-records',
+      'health-requests',
+      'health-outcomes',
+      'health-freshness',
+    ])
+      expect(await page.getByTestId(id).locator('.recharts-wrapper').count(), id).toBe(1);
+    const rows = (label: string) =>
+      page
+        .getByRole('table', { name: label })
+        .locator('tbody tr')
+        .evaluateAll((trs) =>
+          trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+        );
+    const jobs = expectedStreamRecords(sandbox, 'jobs').length;
+    const records = await rows('Records numbers');
+    expect(records.map((r) => [r[0], r[2]])).toEqual([
+      ['#1', String(jobs)],
+      // Nothing changed in Ashby between the runs: the incremental one reads nothing.
+      ['#2', '0'],
+    ]);
+    expect((await rows('Requests numbers')).map((r) => [r[0], r[2], r[3]])).toEqual([
+      ['#1', String(first.requests), String(first.rateLimited)],
+      ['#2', String(second.requests), String(second.rateLimited)],
+    ]);
+    expect(await rows('Outcome numbers')).toEqual([
+      ['succeeded', '2'],
+      ['partial', '0'],
+      ['failed', '0'],
+      ['cancelled', '0'],
+    ]);
+    const fresh = await rows('Freshness numbers');
+    expect(fresh.map((r) => r[0])).toEqual(['jobs']);
+    expect(Number(fresh[0]?.[2])).toBeLessThan(0.1);
+    await page.screenshot({ path: path.join(ARTIFACTS, '02-run-health.png'), fullPage: true });
   }, 120_000);
 });

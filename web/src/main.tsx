@@ -16,6 +16,8 @@ import './styles.css';
 // The Insights page brings the chart library (recharts, about 450 kB): loaded when the page is opened,
 // so every other page stays as small as before.
 const InsightsPage = lazy(() => import('./pages/insights').then((m) => ({ default: m.InsightsPage })));
+// Run health charts with recharts too: loaded the same way.
+const HealthPage = lazy(() => import('./pages/health').then((m) => ({ default: m.HealthPage })));
 
 type SessionState = ApiResponse<'session'>;
 
@@ -132,6 +134,12 @@ function App() {
       <Suspense fallback={<p className="muted">Loading…</p>}>
         {/* Keyed by flow: another flow's Insights starts from nothing, not from this one's state. */}
         <InsightsPage key={route} flowId={route.slice('/flows/'.length, -'/insights'.length)} />
+      </Suspense>
+    );
+  else if (route?.startsWith('/flows/') && route.endsWith('/health'))
+    page = (
+      <Suspense fallback={<p className="muted">Loading…</p>}>
+        <HealthPage key={route} flowId={route.slice('/flows/'.length, -'/health'.length)} />
       </Suspense>
     );
   else if (route === '/flows') page = <FlowsList open={go} />;

@@ -226,13 +226,18 @@ function FlowChannels(props: { channels: AlertChannel[] }) {
   const [error, setError] = useState<string>();
   const [saved, setSaved] = useState<string>();
   const { items: flows, load } = useApiList('/flows', (r: { flows: Flow[] }) => r.flows, setError);
+  // The box shows its new state at once; the flow read back after the save replaces it.
+  const [pending, setPending] = useState<Record<string, string[]>>({});
+  const pickedOf = (f: Flow) =>
+    pending[f.id] ?? (f.config.options as { alerts?: { channels?: string[] } }).alerts?.channels ?? [];
   const toggle = async (flow: Flow, name: string, on: boolean) => {
     setError(undefined);
     setSaved(undefined);
     const options = flow.config.options as Record<string, unknown>;
     const alerts = { ...((options.alerts ?? {}) as Record<string, unknown>) };
-    const current = (alerts.channels as string[] | undefined) ?? [];
+    const current = pickedOf(flow);
     const next = on ? [...current, name] : current.filter((n) => n !== name);
+    setPending((p) => ({ ...p, [flow.id]: next }));
     if (next.length > 0) alerts.channels = next;
     else delete alerts.channels;
     const { alerts: _old, ...rest } = options;
@@ -241,10 +246,12 @@ function FlowChannels(props: { channels: AlertChannel[] }) {
         ...flow.config,
         options: { ...rest, ...(Object.keys(alerts).length > 0 ? { alerts } : {}) },
       });
-      setSaved(`Saved the channels of “${flow.name}”.`);
       await load();
+      setSaved(`Saved the channels of “${flow.name}”.`);
     } catch (err) {
       setError(errorText(err));
+    } finally {
+      setPending(({ [flow.id]: _done, ...rest }) => rest);
     }
   };
   return (
@@ -268,10 +275,7 @@ function FlowChannels(props: { channels: AlertChannel[] }) {
         </thead>
         <tbody>
           {flows.map((f) => {
-            const picked =
-              ((f.config.options as { alerts?: { channels?: string[] } }).alerts?.channels as
-                | string[]
-                | undefined) ?? [];
+            const picked = pickedOf(f);
             return (
               <tr key={f.id} data-flow={f.name}>
                 <td>
