@@ -19,8 +19,6 @@ const masterKey = Buffer.alloc(32, 9).toString('base64');
 
 describe('commands on a PostgreSQL control store', () => {
   it.each([
-    [['credentials', 'list'], 'the vault (credentials)'],
-    [['sync', '--to', 'out.db', '--credential', 'prod'], '--credential (the vault)'],
     [['push', '--endpoint', 'candidate.addTag', '--input', 'INPUT'], '`ashpipe push` (the push ledger)'],
     [['quarantine', 'list'], '`ashpipe quarantine`'],
   ])(
@@ -56,7 +54,7 @@ describe('commands on a PostgreSQL control store', () => {
 
   const pg = controlDialects('serve on a PostgreSQL control store').includes('postgres');
   it.runIf(pg)(
-    'serve --control migrates the PostgreSQL store, then refuses in one line before listening (the vault is not on it yet)',
+    'serve --control migrates the PostgreSQL store, then refuses in one line before listening (GET /metrics is not on it yet)',
     async () => {
       const target = newControlTarget('postgres');
       const run = await runCli(['serve', '--port', '0', '--control', target.url ?? ''], {
@@ -65,7 +63,7 @@ describe('commands on a PostgreSQL control store', () => {
       });
       expect(run.code).toBe(2);
       expect(run.err.trim()).toBe(
-        'error: the vault (credentials) does not run on a PostgreSQL control store yet; use the SQLite control store (no --control, no ASHPIPE_CONTROL_URL)',
+        'error: GET /metrics does not run on a PostgreSQL control store yet; use the SQLite control store (no --control, no ASHPIPE_CONTROL_URL)',
       );
       expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(false);
       const control = await openTarget(target, { migrations: [] });

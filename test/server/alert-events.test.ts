@@ -107,7 +107,7 @@ describe('alerts fed by the runtime', () => {
       hub = new WebhookHub(h.deps, { applier: { maxAttempts: 1, pollMs: 20, retryBaseMs: 10 } });
       return createApp(h.deps, { webhookHub: hub });
     });
-    new Vault(h.control, {
+    await new Vault(h.typed, {
       home: h.home,
       env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
     }).add({ name: 'sandbox:webhook-secret', apiKey: secret });
