@@ -192,7 +192,7 @@ export interface AlertChannelsTable {
   id: string;
   name: string;
   type: 'webhook' | 'email';
-  /** The channel's settings as JSON, secrets included (never returned by the API). */
+  /** The channel's settings as JSON; its secrets sealed with the master key (`sealed`), never returned. */
   config: string;
   created_at: string;
   updated_at: string;

@@ -10,6 +10,7 @@ import { defined } from '../util/defined.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
+import { loadMasterKey } from '../vault/master-key.js';
 import { AlertChannelStore, ControlIncidentStore } from './alert-store.js';
 import { FlowAlerting } from './alerting.js';
 import { bodyLimitOf, createApp, isLoopback } from './app.js';
@@ -155,9 +156,13 @@ export async function buildDeps(
   const metricsAccess = options.metrics ?? 'loopback';
   const metrics =
     metricsAccess === 'off' ? undefined : new ServerMetrics(requireSqlite(control, 'GET /metrics').db);
+  // Channel secrets are sealed with the vault's master key (created, as the vault would, when missing).
+  const alertChannels = new AlertChannelStore(control.db, undefined, () =>
+    loadMasterKey(control, { home: control.home, env: options.env, create: true }),
+  );
   const alerting = new FlowAlerting({
     channels: options.alertChannels ?? [],
-    channelStore: new AlertChannelStore(control.db),
+    channelStore: alertChannels,
     // Open incidents outlive a restart: no second alert for one, and its recovery is still told.
     incidents: new ControlIncidentStore(control.db),
     env: options.env,
@@ -200,6 +205,7 @@ export async function buildDeps(
     ...(metrics ? { metrics } : {}),
     metricsAccess,
     alerting,
+    alertChannels,
   };
 }
 

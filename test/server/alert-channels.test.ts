@@ -241,10 +241,16 @@ describe('notification channels of a running server', () => {
     ]);
   }, 120_000);
 
-  it('never shows the secrets of a channel: not in answers, logs, or the OpenAPI document', async () => {
-    const everything = [...answers, ...logLines, JSON.stringify(await api('GET', '/openapi.json'))].join(
-      '\n',
-    );
+  it('never shows the secrets of a channel: not in answers, logs, the OpenAPI document or the control store', async () => {
+    // The stored rows: the secrets are sealed with the master key.
+    const rows = await server.deps.control.db.selectFrom('alert_channels').selectAll().execute();
+    expect(rows.map((r) => r.name).sort()).toEqual(['chat', 'ops-mail']);
+    const everything = [
+      ...answers,
+      ...logLines,
+      JSON.stringify(await api('GET', '/openapi.json')),
+      JSON.stringify(rows),
+    ].join('\n');
     expect(everything).toContain('ops-mail');
     expect(everything).not.toContain(SMTP_PASSWORD);
     expect(everything).not.toContain('hooktoken8c1e55');

@@ -69,6 +69,51 @@ describe.each(controlDialects('the alert tables on PostgreSQL'))('alert tables o
     expect((await store.list()).map((c) => c.config.name)).toEqual(['ops-mail']);
   });
 
+  it('seals the secrets with the master key: not in the row, read back whole, bound to the channel', async () => {
+    const control = await open();
+    const key = Buffer.alloc(32, 9);
+    const store = new AlertChannelStore(control.db, undefined, async () => key);
+    const password = 'sealed-smtp-canary-2b7e';
+    const url = 'https://hooks.example.com/T9/B9/sealed-hook-canary-6c1d';
+    const mail = await store.create({
+      type: 'email',
+      name: 'mail',
+      to: ['a@example.com'],
+      from: 'b@example.com',
+      smtp: { host: 'smtp.example.com', port: 587, secure: false, password },
+    });
+    const hook = await store.create({ type: 'webhook', name: 'hook', url, format: 'json' });
+    const rows = await control.db.selectFrom('alert_channels').selectAll().execute();
+    const raw = JSON.stringify(rows);
+    expect(raw).not.toContain('sealed-smtp-canary');
+    expect(raw).not.toContain('sealed-hook-canary');
+    expect(raw).not.toContain(Buffer.from(password).toString('base64'));
+    expect((await store.get(mail.id))?.config).toEqual({
+      type: 'email',
+      name: 'mail',
+      to: ['a@example.com'],
+      from: 'b@example.com',
+      smtp: { host: 'smtp.example.com', port: 587, secure: false, password },
+    });
+    expect((await store.get(hook.id))?.config).toEqual({
+      type: 'webhook',
+      name: 'hook',
+      url,
+      format: 'json',
+    });
+    // Another master key, or a row's sealed secrets copied onto another channel, do not open.
+    await expect(
+      new AlertChannelStore(control.db, undefined, async () => Buffer.alloc(32, 1)).get(hook.id),
+    ).rejects.toThrow(/could not be decrypted/);
+    const mailRow = rows.find((r) => r.id === mail.id);
+    await control.db
+      .updateTable('alert_channels')
+      .set({ config: mailRow?.config ?? '' })
+      .where('id', '=', hook.id)
+      .execute();
+    await expect(store.get(hook.id)).rejects.toThrow(/could not be decrypted/);
+  });
+
   it('keeps open incidents: stored, folded, listed in opening order, and removed', async () => {
     const control = await open();
     const incidents = new ControlIncidentStore(control.db);

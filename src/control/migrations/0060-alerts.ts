@@ -22,8 +22,8 @@ CREATE TABLE alert_incidents (
 
 /**
  * Alerts kept by the server: notification channels made in the console, the REST API or a flows file
- * (`config` is the channel's JSON settings, secrets included: they are write-only in the API and
- * registered for redaction when read), and the incidents open now, so a restart neither announces an
+ * (`config` is the channel's JSON settings, its secrets sealed with the vault's master key under
+ * `sealed`; they are write-only in the API and registered for redaction when read), and the incidents open now, so a restart neither announces an
  * open incident again nor forgets to announce its recovery.
  */
 export const alertsMigration: Migration = { id: '0060-alerts', up: SQL, postgres: SQL };

@@ -63,7 +63,7 @@ const fromStore = (c: StoredChannel) =>
  */
 export function alertChannelRoutes(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const store = new AlertChannelStore(deps.control.db);
+  const store = deps.alertChannels ?? new AlertChannelStore(deps.control.db);
   const fileChannels = () => deps.alerting?.fileChannels() ?? [];
   const fileChannel = (id: string) =>
     id.startsWith(FILE_PREFIX)
