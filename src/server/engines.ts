@@ -315,6 +315,7 @@ async function runSource(
     ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
     ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
     ...requestOptions,
+    ...(ctx.limiter ? { limiter: ctx.limiter } : {}),
     onEvent: (event: SyncEvent) => {
       ctx.onSyncEvent?.(event);
       if (event.type === 'stream-start') {
@@ -512,6 +513,7 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
       apiKey: ctx.apiKey,
       baseUrl: ctx.baseUrl,
       ...(ctx.onClientEvent ? { onEvent: ctx.onClientEvent } : {}),
+      ...(ctx.limiter ? { limiter: ctx.limiter } : {}),
     });
     const counts: Record<string, number> = {};
     let total = 0;

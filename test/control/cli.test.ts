@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { controlDialects, newControlTarget, openTarget, removeControlTargets } from '../support/control.js';
+import { removeControlTargets } from '../support/control.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -51,29 +51,4 @@ describe('commands on a PostgreSQL control store', () => {
     expect(run.code).toBe(2);
     expect(run.err).toContain('the control store URL must be postgres://');
   });
-
-  const pg = controlDialects('serve on a PostgreSQL control store').includes('postgres');
-  it.runIf(pg)(
-    'serve --control migrates the PostgreSQL store, then refuses in one line before listening (GET /metrics is not on it yet)',
-    async () => {
-      const target = newControlTarget('postgres');
-      const run = await runCli(['serve', '--port', '0', '--control', target.url ?? ''], {
-        ASHPIPE_HOME: target.home,
-        ASHPIPE_MASTER_KEY: masterKey,
-      });
-      expect(run.code).toBe(2);
-      expect(run.err.trim()).toBe(
-        'error: GET /metrics does not run on a PostgreSQL control store yet; use the SQLite control store (no --control, no ASHPIPE_CONTROL_URL)',
-      );
-      expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(false);
-      const control = await openTarget(target, { migrations: [] });
-      try {
-        const applied = await control.db.selectFrom('_ashpipe_migrations').select('id').execute();
-        expect(applied.length).toBeGreaterThan(0);
-        expect(await control.db.selectFrom('flows').selectAll().execute()).toEqual([]);
-      } finally {
-        await control.close();
-      }
-    },
-  );
 });

@@ -20,6 +20,7 @@ const REGISTRY_IDS = [
   '0001-credentials',
   '0050-server',
   '0051-run-analytics',
+  '0052-run-worker',
   '0060-alerts',
   '0300-push',
   '0301-push-run-owner',
@@ -30,6 +31,23 @@ const REGISTRY_IDS = [
 ];
 
 const both = (up: string) => ({ up, postgres: up });
+
+describe('a PostgreSQL control store that cannot be reached', () => {
+  it('is refused in one line naming the store, without its password', async () => {
+    const opening = openControl({
+      home: '/nonexistent-ashpipe-home',
+      url: 'postgres://ashpipe:hunter2-secret@127.0.0.1:1/ashpipe?schema=ops',
+    });
+    const error = await opening.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(
+      /^the control store at postgres:\/\/ashpipe@127\.0\.0\.1:1\/ashpipe\?schema=ops could not be opened: .*ECONNREFUSED/,
+    );
+    expect(error?.message).not.toContain('hunter2-secret');
+  });
+});
 
 describe('controlUrl', () => {
   it('takes --control over ASHPIPE_CONTROL_URL and refuses anything but postgres://', () => {

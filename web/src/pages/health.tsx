@@ -23,6 +23,7 @@ const OUTCOME: Record<Run['status'], string> = {
   failed: '#b42318',
   cancelled: '#667085',
   running: '#2f5fd0',
+  queued: '#98a2b3',
 };
 
 /** One finished run as the charts see it, oldest first. */
