@@ -12,6 +12,7 @@ import {
 } from 'recharts';
 import { api, type Flow, type Run } from '../api';
 import { ErrorAlert, errorText } from '../form';
+import { ChartFigure, NumbersTable } from '../ui/chart-figure';
 
 /** Runs the charts cover: enough to see a trend, few enough to read each bar. */
 const RUNS = 30;
@@ -82,26 +83,6 @@ function freshnessOf(flow: Flow, runs: readonly Run[], now: number): Freshness[]
   });
 }
 
-/** A chart with its title, a sentence saying what it shows, and its numbers as a table under it. */
-function Figure(props: {
-  id: string;
-  title: string;
-  summary: string;
-  chart: React.ReactNode;
-  table: React.ReactNode;
-}) {
-  return (
-    <figure className="insight" aria-labelledby={`${props.id}-title`} data-testid={props.id}>
-      <h2 id={`${props.id}-title`}>{props.title}</h2>
-      <figcaption className="hint">{props.summary}</figcaption>
-      <div role="img" aria-label={`${props.title}: ${props.summary}`} className="chart">
-        {props.chart}
-      </div>
-      {props.table}
-    </figure>
-  );
-}
-
 const when = (iso: string) => new Date(iso).toLocaleString();
 
 function RunTable(props: {
@@ -139,6 +120,26 @@ function RunTable(props: {
   );
 }
 
+const axis = { fontSize: 12 };
+
+/**
+ * One bar per run, oldest first, labelled `#n` on the x axis; `children` are the bars (and a legend).
+ * `unit` is the y axis's unit (e.g. ` s`); without one the axis counts whole numbers.
+ */
+function RunBars(props: { points: Point[]; unit?: string; children: React.ReactNode }) {
+  return (
+    <ResponsiveContainer width="100%" height={220}>
+      <BarChart data={props.points} margin={{ top: 8, right: 16 }}>
+        <CartesianGrid strokeDasharray="3 3" vertical={false} />
+        <XAxis dataKey="label" tick={axis} />
+        {props.unit ? <YAxis tick={axis} unit={props.unit} /> : <YAxis tick={axis} allowDecimals={false} />}
+        <Tooltip />
+        {props.children}
+      </BarChart>
+    </ResponsiveContainer>
+  );
+}
+
 /** Run health of one flow: its last runs (duration, records, requests, 429s, outcome) and its data's age. */
 export function HealthPage(props: { flowId: string }) {
   const [flow, setFlow] = useState<Flow>();
@@ -173,7 +174,6 @@ export function HealthPage(props: { flowId: string }) {
   const freshness = freshnessOf(flow, runs, now);
   const promise = (flow.config.options as { alerts?: { freshnessMinutes?: number } }).alerts
     ?.freshnessMinutes;
-  const axis = { fontSize: 12 };
   return (
     <section aria-labelledby="health-title" className="insights">
       <h1 id="health-title">Run health — {flow.name}</h1>
@@ -187,24 +187,18 @@ export function HealthPage(props: { flowId: string }) {
         </p>
       ) : (
         <div className="insight-grid">
-          <Figure
+          <ChartFigure
             id="health-duration"
             title="Duration"
             summary={`Seconds per run; the longest took ${Math.max(...points.map((p) => p.seconds))} s.`}
             chart={
-              <ResponsiveContainer width="100%" height={220}>
-                <BarChart data={points} margin={{ top: 8, right: 16 }}>
-                  <CartesianGrid strokeDasharray="3 3" vertical={false} />
-                  <XAxis dataKey="label" tick={axis} />
-                  <YAxis tick={axis} unit=" s" />
-                  <Tooltip />
-                  <Bar dataKey="seconds" name="Duration (s)" isAnimationActive={false}>
-                    {points.map((p) => (
-                      <Cell key={p.id} fill={OUTCOME[p.status]} />
-                    ))}
-                  </Bar>
-                </BarChart>
-              </ResponsiveContainer>
+              <RunBars points={points} unit=" s">
+                <Bar dataKey="seconds" name="Duration (s)" isAnimationActive={false}>
+                  {points.map((p) => (
+                    <Cell key={p.id} fill={OUTCOME[p.status]} />
+                  ))}
+                </Bar>
+              </RunBars>
             }
             table={
               <RunTable
@@ -217,20 +211,14 @@ export function HealthPage(props: { flowId: string }) {
               />
             }
           />
-          <Figure
+          <ChartFigure
             id="health-records"
             title="Records"
             summary={`Records read per run; ${points.reduce((n, p) => n + p.records, 0)} in all.`}
             chart={
-              <ResponsiveContainer width="100%" height={220}>
-                <BarChart data={points} margin={{ top: 8, right: 16 }}>
-                  <CartesianGrid strokeDasharray="3 3" vertical={false} />
-                  <XAxis dataKey="label" tick={axis} />
-                  <YAxis tick={axis} allowDecimals={false} />
-                  <Tooltip />
-                  <Bar dataKey="records" name="Records read" fill="#2f5fd0" isAnimationActive={false} />
-                </BarChart>
-              </ResponsiveContainer>
+              <RunBars points={points}>
+                <Bar dataKey="records" name="Records read" fill="#2f5fd0" isAnimationActive={false} />
+              </RunBars>
             }
             table={
               <RunTable
@@ -240,22 +228,16 @@ export function HealthPage(props: { flowId: string }) {
               />
             }
           />
-          <Figure
+          <ChartFigure
             id="health-requests"
             title="Requests and 429s"
             summary={`Requests to Ashby per run, and those answered 429 (rate limited): ${points.reduce((n, p) => n + p.rateLimited, 0)} in all.`}
             chart={
-              <ResponsiveContainer width="100%" height={220}>
-                <BarChart data={points} margin={{ top: 8, right: 16 }}>
-                  <CartesianGrid strokeDasharray="3 3" vertical={false} />
-                  <XAxis dataKey="label" tick={axis} />
-                  <YAxis tick={axis} allowDecimals={false} />
-                  <Tooltip />
-                  <Legend />
-                  <Bar dataKey="requests" name="Requests" fill="#6941c6" isAnimationActive={false} />
-                  <Bar dataKey="rateLimited" name="429s" fill="#b42318" isAnimationActive={false} />
-                </BarChart>
-              </ResponsiveContainer>
+              <RunBars points={points}>
+                <Legend />
+                <Bar dataKey="requests" name="Requests" fill="#6941c6" isAnimationActive={false} />
+                <Bar dataKey="rateLimited" name="429s" fill="#b42318" isAnimationActive={false} />
+              </RunBars>
             }
             table={
               <RunTable
@@ -268,7 +250,7 @@ export function HealthPage(props: { flowId: string }) {
               />
             }
           />
-          <Figure
+          <ChartFigure
             id="health-outcomes"
             title="Outcomes"
             summary={outcomes
@@ -290,27 +272,18 @@ export function HealthPage(props: { flowId: string }) {
               </ResponsiveContainer>
             }
             table={
-              <table className="list compact" aria-label="Outcome numbers">
-                <thead>
-                  <tr>
-                    <th scope="col">Outcome</th>
-                    <th scope="col">Runs</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {outcomes.map((o) => (
-                    <tr key={o.status}>
-                      <td>{o.status}</td>
-                      <td>{o.runs}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <NumbersTable
+                label="Outcome numbers"
+                columns={['Outcome', 'Runs']}
+                rows={outcomes}
+                keyOf={(o) => o.status}
+                cells={(o) => [o.status, o.runs]}
+              />
             }
           />
         </div>
       )}
-      <Figure
+      <ChartFigure
         id="health-freshness"
         title="Freshness per stream"
         summary={`Hours since each stream was last read completely${promise ? `; the promise is at most ${promise} min` : ''}.`}

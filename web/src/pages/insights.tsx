@@ -12,6 +12,7 @@ import {
 } from 'recharts';
 import { type ApiResponse, api, type Flow, type InsightsRows, type InsightsStatus } from '../api';
 import { ErrorAlert, errorText } from '../form';
+import { ChartFigure, NumbersTable } from '../ui/chart-figure';
 
 type Row = InsightsRows['rows'][number];
 type Filters = { jobId: string; departmentId: string; from: string; to: string };
@@ -61,26 +62,6 @@ function PatternDefs() {
         ))}
       </defs>
     </svg>
-  );
-}
-
-/** A chart with its title, a sentence saying what it shows, and its numbers as a table. */
-function ChartFigure(props: {
-  id: string;
-  title: string;
-  summary: string;
-  chart: React.ReactNode;
-  table: React.ReactNode;
-}) {
-  return (
-    <figure className="insight" aria-labelledby={`${props.id}-title`} data-testid={props.id}>
-      <h2 id={`${props.id}-title`}>{props.title}</h2>
-      <figcaption className="hint">{props.summary}</figcaption>
-      <div role="img" aria-label={`${props.title}: ${props.summary}`} className="chart">
-        {props.chart}
-      </div>
-      {props.table}
-    </figure>
   );
 }
 
@@ -173,30 +154,21 @@ function Funnel(props: { rows: Row[] }) {
         </ResponsiveContainer>
       }
       table={
-        <table className="list compact" aria-label="Funnel numbers">
-          <thead>
-            <tr>
-              <th scope="col">Stage</th>
-              <th scope="col">Entered</th>
-              <th scope="col">Advanced</th>
-              <th scope="col">Archived</th>
-              <th scope="col">In it now</th>
-              <th scope="col">Conversion to next</th>
-            </tr>
-          </thead>
-          <tbody>
-            {stages.map((s) => (
-              <tr key={s.stage}>
-                <th scope="row">{s.stage}</th>
-                <td>{s.entered}</td>
-                <td>{s.advanced}</td>
-                <td>{s.archived}</td>
-                <td>{s.currentlyIn}</td>
-                <td>{percent(s.advanced, s.entered)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <NumbersTable
+          label="Funnel numbers"
+          columns={['Stage', 'Entered', 'Advanced', 'Archived', 'In it now', 'Conversion to next']}
+          rows={stages}
+          keyOf={(s) => s.stage}
+          cells={(s) => [
+            s.stage,
+            s.entered,
+            s.advanced,
+            s.archived,
+            s.currentlyIn,
+            percent(s.advanced, s.entered),
+          ]}
+          rowHeader
+        />
       }
     />
   );
@@ -274,26 +246,14 @@ function TimeInStage(props: { rows: Row[]; funnel: Row[]; jobName: (id: string, 
         </ResponsiveContainer>
       }
       table={
-        <table className="list compact" aria-label="Time in stage numbers">
-          <thead>
-            <tr>
-              <th scope="col">{oneJob ? 'Stage' : 'Job · stage'}</th>
-              <th scope="col">Stays ended</th>
-              <th scope="col">Median (days)</th>
-              <th scope="col">p90 (days)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.map((d) => (
-              <tr key={d.key}>
-                <th scope="row">{d.label}</th>
-                <td>{d.stays}</td>
-                <td>{d.median}</td>
-                <td>{d.p90}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <NumbersTable
+          label="Time in stage numbers"
+          columns={[oneJob ? 'Stage' : 'Job · stage', 'Stays ended', 'Median (days)', 'p90 (days)']}
+          rows={data}
+          keyOf={(d) => d.key}
+          cells={(d) => [d.label, d.stays, d.median, d.p90]}
+          rowHeader
+        />
       }
     />
   );
@@ -386,28 +346,16 @@ function HiresBySource(props: { rows: Row[] }) {
         </>
       }
       table={
-        <table className="list compact" aria-label="Hires by source numbers">
-          <thead>
-            <tr>
-              <th scope="col">{p.unit === 'year' ? 'Year' : 'Month'}</th>
-              <th scope="col">Source</th>
-              <th scope="col">Hires</th>
-            </tr>
-          </thead>
-          <tbody>
-            {p.all.flatMap((period) =>
-              sources
-                .filter((s) => (counts.get(`${period}|${s}`) ?? 0) > 0)
-                .map((s) => (
-                  <tr key={`${period}|${s}`}>
-                    <th scope="row">{period}</th>
-                    <td>{s}</td>
-                    <td>{counts.get(`${period}|${s}`)}</td>
-                  </tr>
-                )),
-            )}
-          </tbody>
-        </table>
+        <NumbersTable
+          label="Hires by source numbers"
+          columns={[p.unit === 'year' ? 'Year' : 'Month', 'Source', 'Hires']}
+          rows={p.all.flatMap((period) =>
+            sources.filter((s) => (counts.get(`${period}|${s}`) ?? 0) > 0).map((s) => ({ period, s })),
+          )}
+          keyOf={(r) => `${r.period}|${r.s}`}
+          cells={(r) => [r.period, r.s, counts.get(`${r.period}|${r.s}`)]}
+          rowHeader
+        />
       }
     />
   );
@@ -474,28 +422,15 @@ function OpenJobsAging(props: {
         </ResponsiveContainer>
       }
       table={
-        <table className="list compact" aria-label="Open jobs aging numbers">
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col">Department</th>
-              <th scope="col">Opened</th>
-              <th scope="col">Days open</th>
-              <th scope="col">Active applications</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.map((d) => (
-              <tr key={d.key}>
-                <th scope="row">{d.job}</th>
-                <td>{d.department}</td>
-                <td className="nowrap">{d.opened || '—'}</td>
-                <td>{d.known ? d.age : '—'}</td>
-                <td>{d.active}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <NumbersTable
+          label="Open jobs aging numbers"
+          columns={['Job', 'Department', 'Opened', 'Days open', 'Active applications']}
+          rows={data}
+          keyOf={(d) => d.key}
+          cells={(d) => [d.job, d.department, d.opened || '—', d.known ? d.age : '—', d.active]}
+          classes={[undefined, undefined, 'nowrap']}
+          rowHeader
+        />
       }
     />
   );
