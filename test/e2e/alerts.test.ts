@@ -1,12 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { type RunningServer, startServer } from '../../src/server/index.js';
-import { Logger } from '../../src/util/logger.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import type { RunningServer } from '../../src/server/index.js';
 import {
   type HttpReceiver,
   type SmtpReceiver,
@@ -16,10 +13,10 @@ import {
 } from '../support/alert-receivers.js';
 import {
   browserSuiteRuns,
-  CHROMIUM,
-  ensureConsoleBuilt,
+  type ConsoleSuite,
   ROOT,
   setAdminPassword,
+  startConsoleSuite,
 } from '../support/browser.js';
 import { createApiToken } from '../support/server-token.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
@@ -33,9 +30,9 @@ const SMTP_PASSWORD = 'console-smtp-canary-51f0';
 const runs = browserSuiteRuns('alerts console test');
 
 describe.skipIf(!runs)('the Alerts page of the console', () => {
+  let suite: ConsoleSuite | undefined;
   let sandbox: Sandbox;
   let server: RunningServer;
-  let browser: Browser;
   let page: Page;
   let home: string;
   let hook: HttpReceiver;
@@ -65,45 +62,25 @@ describe.skipIf(!runs)('the Alerts page of the console', () => {
   };
 
   beforeAll(async () => {
-    await ensureConsoleBuilt();
-    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-alerts-console-'));
-    sandbox = await startSandbox({
-      port: 0,
-      scale: 10,
-      keys: [{ key: KEY, title: 'All', scopes: [...ALL_SCOPES], confidential: true }],
-    });
     hook = await startHttpReceiver();
     fileHook = await startHttpReceiver();
     smtp = await startSmtpReceiver('alerts', SMTP_PASSWORD);
-    server = await startServer({
-      home,
-      env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
-      port: 0,
-      webRoot: path.join(ROOT, 'web', 'dist'),
-      logger: new Logger({ level: 'warn', sink: () => {} }),
-      serviceOptions: { baseUrl: sandbox.url },
-      alertChannels: [{ type: 'webhook', name: 'from-file', url: fileHook.url, format: 'json' }],
+    suite = await startConsoleSuite({
+      artifacts: 'alerts',
+      sandbox: { scale: 10, keys: [{ key: KEY, title: 'All', scopes: [...ALL_SCOPES], confidential: true }] },
+      masterKeyByte: 7,
+      viewport: { width: 1366, height: 900 },
+      server: { alertChannels: [{ type: 'webhook', name: 'from-file', url: fileHook.url, format: 'json' }] },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
-    page.setDefaultTimeout(15_000);
+    ({ sandbox, server, page, home } = suite);
     page.on('dialog', (d) => void d.accept());
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await sandbox?.close();
+    await suite?.close();
     await hook?.close();
     await fileHook?.close();
     await smtp?.close();
-    if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 
   it('adds, tests, edits and deletes channels, and picks them per flow, never showing a secret again', async () => {

@@ -1,18 +1,16 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
-import { type Sandbox, type SandboxKey, startSandbox } from '../../src/sandbox/index.js';
-import { type RunningServer, startServer } from '../../src/server/index.js';
-import { Logger } from '../../src/util/logger.js';
+import type { SandboxKey } from '../../src/sandbox/index.js';
+import type { RunningServer } from '../../src/server/index.js';
 import {
   browserSuiteRuns,
-  CHROMIUM,
-  ensureConsoleBuilt,
+  type ConsoleSuite,
   ROOT,
   setAdminPassword,
+  startConsoleSuite,
 } from '../support/browser.js';
 import { runCli } from '../support/cli.js';
 import { createApiToken } from '../support/server-token.js';
@@ -31,41 +29,23 @@ const runs = browserSuiteRuns('flow notes console test');
 describe.skipIf(!runs)(
   'what the flows list says about a flow: managed by a file, paused after failures',
   () => {
-    let sandbox: Sandbox;
+    let suite: ConsoleSuite | undefined;
     let server: RunningServer;
-    let browser: Browser;
     let page: Page;
     let home: string;
     let token: string;
 
     beforeAll(async () => {
-      await ensureConsoleBuilt();
-      fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-      fs.mkdirSync(ARTIFACTS, { recursive: true });
-      home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-managed-'));
-      sandbox = await startSandbox({ port: 0, scale: 20, keys: [REVOCABLE] });
-      server = await startServer({
-        home,
-        env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') },
-        port: 0,
-        webRoot: path.join(ROOT, 'web', 'dist'),
-        logger: new Logger({ level: 'warn', sink: () => {} }),
-        serviceOptions: { baseUrl: sandbox.url },
+      suite = await startConsoleSuite({
+        artifacts: 'flow-notes',
+        sandbox: { scale: 20, keys: [REVOCABLE] },
+        masterKeyByte: 5,
       });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-      });
-      page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
-      page.setDefaultTimeout(15_000);
+      ({ server, page, home } = suite);
     }, 180_000);
 
     afterAll(async () => {
-      await browser?.close();
-      await server?.close();
-      await sandbox?.close();
-      if (home) fs.rmSync(home, { recursive: true, force: true });
+      await suite?.close();
     });
 
     it('marks the flows a file manages in the list and warns before an edit', async () => {

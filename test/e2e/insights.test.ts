@@ -1,19 +1,16 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANALYTICS_VIEWS } from '../../src/analytics/index.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
 import type { Rec } from '../../src/sandbox/world.js';
-import { type RunningServer, startServer } from '../../src/server/index.js';
-import { Logger } from '../../src/util/logger.js';
+import type { RunningServer } from '../../src/server/index.js';
 import {
   browserSuiteRuns,
-  CHROMIUM,
-  ensureConsoleBuilt,
+  type ConsoleSuite,
   ROOT,
   setAdminPassword,
+  startConsoleSuite,
 } from '../support/browser.js';
 import { worldRecords } from '../support/world-oracle.js';
 
@@ -31,9 +28,9 @@ const STREAMS = [
 const runs = browserSuiteRuns('insights console test');
 
 describe.skipIf(!runs)('the Insights page', () => {
+  let suite: ConsoleSuite | undefined;
   let sandbox: Sandbox;
   let server: RunningServer;
-  let browser: Browser;
   let page: Page;
   let home: string;
   let credentialId: string;
@@ -136,20 +133,13 @@ describe.skipIf(!runs)('the Insights page', () => {
   }
 
   beforeAll(async () => {
-    await ensureConsoleBuilt();
-    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-    // Scale 100: 5 jobs in 3 departments, 130 applications with their stage history, 7 hired.
-    sandbox = await startSandbox({ port: 0, scale: 100, seed: 7 });
-    server = await startServer({
-      home,
-      env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') },
-      port: 0,
-      webRoot: path.join(ROOT, 'web', 'dist'),
-      logger: new Logger({ level: 'warn', sink: () => {} }),
-      serviceOptions: { baseUrl: sandbox.url },
+    suite = await startConsoleSuite({
+      artifacts: 'insights',
+      // Scale 100: 5 jobs in 3 departments, 130 applications with their stage history, 7 hired.
+      sandbox: { scale: 100, seed: 7 },
+      masterKeyByte: 9,
     });
+    ({ sandbox, server, page, home } = suite);
     credentialId = (await server.deps.services.credentials.add({ name: 'sandbox', apiKey: 'sandbox-full' }))
       .id;
     flowId = (
@@ -164,13 +154,6 @@ describe.skipIf(!runs)('the Insights page', () => {
       })
     ).id;
     await runFlow(flowId);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
-    page = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
-    page.setDefaultTimeout(15_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
       if (m.type() === 'error') pageErrors.push(m.text());
@@ -178,10 +161,7 @@ describe.skipIf(!runs)('the Insights page', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await sandbox?.close();
-    if (home) fs.rmSync(home, { recursive: true, force: true });
+    await suite?.close();
   });
 
   it('is reached from the flows list, and installs the views in one click', async () => {
