@@ -1,19 +1,17 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { type RunningServer, startServer } from '../../src/server/index.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import type { RunningServer } from '../../src/server/index.js';
 import { openSink, type Sink } from '../../src/sinks/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { call } from '../sandbox/helpers.js';
 import {
   browserSuiteRuns,
-  CHROMIUM,
-  ensureConsoleBuilt,
+  type ConsoleSuite,
   ROOT,
   setAdminPassword,
+  startConsoleSuite,
 } from '../support/browser.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 
@@ -25,9 +23,9 @@ type R = Record<string, unknown> & { id: string };
 const runs = browserSuiteRuns('webhooks console test');
 
 describe.skipIf(!runs)("a source flow's webhooks in the console", () => {
+  let suite: ConsoleSuite | undefined;
   let sandbox: Sandbox;
   let server: RunningServer;
-  let browser: Browser;
   let page: Page;
   let home: string;
   let flowId: string;
@@ -46,21 +44,16 @@ describe.skipIf(!runs)("a source flow's webhooks in the console", () => {
   };
 
   beforeAll(async () => {
-    await ensureConsoleBuilt();
-    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-    sandbox = await startSandbox({ port: 0, scale: 10, seed: 8, webhookRetryBaseMs: 5 });
-    server = await startServer({
-      home,
-      env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') },
-      port: 0,
-      webRoot: path.join(ROOT, 'web', 'dist'),
+    suite = await startConsoleSuite({
+      artifacts: 'webhooks',
+      sandbox: { scale: 10, seed: 8, webhookRetryBaseMs: 5 },
+      masterKeyByte: 5,
+      viewport: { width: 1280, height: 900 },
       logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
-      serviceOptions: { baseUrl: sandbox.url },
       // One attempt before an event is parked: the parked list fills without waiting for backoff.
-      webhooks: { applier: { maxAttempts: 1, pollMs: 100 } },
+      server: { webhooks: { applier: { maxAttempts: 1, pollMs: 100 } } },
     });
+    ({ sandbox, server, page, home } = suite);
     const credential = await server.deps.services.credentials.add({
       name: 'sandbox',
       apiKey: 'sandbox-full',
@@ -77,22 +70,12 @@ describe.skipIf(!runs)("a source flow's webhooks in the console", () => {
         target: { type: 'jsonl', path: target },
       })
     ).id;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    page.setDefaultTimeout(15_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
   }, 120_000);
 
   afterAll(async () => {
     await holder?.close();
-    await browser?.close();
-    await server?.close();
-    await sandbox?.close();
-    if (home) fs.rmSync(home, { recursive: true, force: true });
+    await suite?.close();
   });
 
   it('is reached from the flows list and turned on', async () => {
