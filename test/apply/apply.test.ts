@@ -8,7 +8,7 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
 import { startHttpReceiver } from '../support/alert-receivers.js';
 import { runCli } from '../support/cli.js';
-import { createApiToken } from '../support/server-token.js';
+import { createApiToken, tokenClient } from '../support/server-token.js';
 
 const PASSWORD = 'a long enough admin password';
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
@@ -23,19 +23,7 @@ describe('ashpipe apply and export (flows as code)', () => {
   let env: NodeJS.ProcessEnv;
   let token: string;
 
-  const api = async (method: string, route: string, body?: unknown): Promise<Rec> => {
-    const res = await fetch(`${server.url}/api/v1${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-    return text === '' ? {} : (JSON.parse(text) as Rec);
-  };
+  const { api } = tokenClient(() => ({ url: server.url, token }));
   const flows = async () => (await api('GET', '/flows')).flows as Rec[];
   const flowNamed = async (name: string) => (await flows()).find((f) => f.name === name);
   const write = (name: string, text: string) => {

@@ -18,7 +18,7 @@ import {
   setAdminPassword,
   startConsoleSuite,
 } from '../support/browser.js';
-import { createApiToken } from '../support/server-token.js';
+import { createApiToken, tokenClient } from '../support/server-token.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'alerts');
@@ -40,19 +40,7 @@ describe.skipIf(!runs)('the Alerts page of the console', () => {
   let smtp: SmtpReceiver;
   let token: string;
 
-  const api = async (method: string, route: string, body?: unknown) => {
-    const res = await fetch(`${server.url}/api/v1${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-    return (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
-  };
+  const { api } = tokenClient(() => ({ url: server.url, token }));
   /** The page's whole HTML, with what the inputs hold: where a secret would show. */
   const pageText = async () => {
     const values = await page

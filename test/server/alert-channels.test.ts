@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, type SandboxKey, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
-import type { Flow, Run } from '../../src/server/model.js';
+import type { Flow } from '../../src/server/model.js';
 import { Logger } from '../../src/util/logger.js';
 import {
   type HttpReceiver,
@@ -14,7 +14,7 @@ import {
   startSmtpReceiver,
   subjectOf,
 } from '../support/alert-receivers.js';
-import { createApiToken } from '../support/server-token.js';
+import { createApiToken, runAndSettle, tokenClient } from '../support/server-token.js';
 import type { Json } from './helpers.js';
 
 const PASSWORD = 'alert channels server password';
@@ -52,37 +52,13 @@ describe('notification channels of a running server', () => {
     });
     token = await createApiToken(server.url, PASSWORD);
   };
-  const call = async (method: string, route: string, body?: unknown) => {
-    const res = await fetch(`${server.url}/api/v1${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    answers.push(text);
-    return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as Json };
-  };
-  const api = async (method: string, route: string, body?: unknown) => {
-    const res = await call(method, route, body);
-    if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
-  const runOnce = async (flowId: string): Promise<Run> => {
-    const { run } = await api('POST', `/flows/${flowId}/run`);
-    for (;;) {
-      const { run: now } = await api('GET', `/runs/${run.id}`);
-      if (now.status !== 'running') {
-        for (let i = 0; i < 100 && (await api('GET', `/flows/${flowId}`)).flow.runningRunId; i++)
-          await new Promise((r) => setTimeout(r, 50));
-        await server.deps.alerting?.idle();
-        return now as Run;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const client = tokenClient(
+    () => ({ url: server.url, token }),
+    (text) => answers.push(text),
+  );
+  const call = (method: string, route: string, body?: unknown) => client.call<Json>(method, route, body);
+  const api = (method: string, route: string, body?: unknown) => client.api<Json>(method, route, body);
+  const runOnce = (flowId: string) => runAndSettle(client.api, server, flowId);
 
   beforeAll(async () => {
     sandbox = await startSandbox({ scale: 20, keys: [REVOCABLE] });

@@ -15,7 +15,7 @@ import {
   startSmtpReceiver,
   subjectOf,
 } from '../support/alert-receivers.js';
-import { createApiToken } from '../support/server-token.js';
+import { createApiToken, runAndSettle, tokenClient } from '../support/server-token.js';
 
 const PASSWORD = 'alerting server password';
 const SMTP_PASSWORD = 'smtp secret for alerts';
@@ -36,44 +36,9 @@ describe('alerts and auto-pause of a running server', () => {
   let home: string;
   let token: string;
 
-  const api = async <T = Record<string, unknown>>(
-    method: string,
-    route: string,
-    body?: unknown,
-  ): Promise<T> => {
-    const res = await fetch(`${server.url}/api/v1${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-    return (text === '' ? {} : JSON.parse(text)) as T;
-  };
-  /** Runs the flow now and waits for the run to end. */
-  const runOnce = async (flowId: string): Promise<Run> => {
-    const { run } = await api<{ run: Run }>('POST', `/flows/${flowId}/run`);
-    for (;;) {
-      const { run: now } = await api<{ run: Run }>('GET', `/runs/${run.id}`);
-      if (now.status !== 'running') {
-        // The scheduler lets the run go after queueing its alerts; then the queue is waited for.
-        for (
-          let i = 0;
-          i < 100 &&
-          (await api<{ flow: Flow & { runningRunId: string | null } }>('GET', `/flows/${flowId}`)).flow
-            .runningRunId;
-          i++
-        )
-          await new Promise((r) => setTimeout(r, 50));
-        await server.deps.alerting?.idle();
-        return now;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const { api } = tokenClient(() => ({ url: server.url, token }));
+  /** Runs the flow now and waits for the run to end, and for its alerts to be sent. */
+  const runOnce = (flowId: string) => runAndSettle(api, server, flowId);
 
   beforeAll(async () => {
     sandbox = await startSandbox({ scale: 30, keys: [REVOCABLE] });
