@@ -29,6 +29,8 @@ import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
 import type { AlertChannelStore } from './alert-store.js';
 import type { Flow, Run } from './model.js';
+import type { ServerServices } from './services.js';
+import type { ServerStore } from './store.js';
 
 /** Codes a run's error carries when Ashby refused the key itself (HTTP 401/403 without a permission code). */
 const KEY_REFUSED = new Set([
@@ -294,4 +296,27 @@ export class FlowAlerting {
   close(): void {
     this.notifier.close();
   }
+}
+
+/**
+ * Alerting's view of the control store, as the server and a fleet worker both give it: recent runs
+ * without dry runs, pausing a flow, and a credential's name (its id when the credential is gone).
+ */
+export function controlAlertingStore(
+  store: Pick<ServerStore, 'listRuns' | 'setFlowStatus' | 'listFlows'>,
+  services: Pick<ServerServices, 'credentials'>,
+): AlertingStore {
+  return {
+    recentRuns: async (flowId, limit) =>
+      (await store.listRuns({ flowId, limit: limit * 2 })).filter((r) => !r.dryRun).slice(0, limit),
+    pauseFlow: (flowId) => store.setFlowStatus(flowId, 'paused'),
+    listFlows: () => store.listFlows(),
+    credentialName: async (id) => {
+      try {
+        return (await services.credentials.get(id)).name;
+      } catch {
+        return id;
+      }
+    },
+  };
 }

@@ -14,7 +14,7 @@ import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
 import { loadMasterKey } from '../vault/master-key.js';
 import { AlertChannelStore, ControlIncidentStore } from './alert-store.js';
-import { FlowAlerting } from './alerting.js';
+import { controlAlertingStore, FlowAlerting } from './alerting.js';
 import { bodyLimitOf, createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
 import { isHttpLoopback } from './base-url.js';
@@ -195,19 +195,7 @@ export async function buildDeps(
     incidents: new ControlIncidentStore(control.db),
     env: options.env,
     logger,
-    store: {
-      recentRuns: async (flowId, limit) =>
-        (await store.listRuns({ flowId, limit: limit * 2 })).filter((r) => !r.dryRun).slice(0, limit),
-      pauseFlow: (flowId) => store.setFlowStatus(flowId, 'paused'),
-      listFlows: () => store.listFlows(),
-      credentialName: async (id) => {
-        try {
-          return (await services.credentials.get(id)).name;
-        } catch {
-          return id;
-        }
-      },
-    },
+    store: controlAlertingStore(store, services),
   });
   await alerting.reloadChannels();
   const scheduler = new Scheduler(store, services, logger, {

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { resolveHome } from '../../control/home.js';
 import { controlUrl, openControl } from '../../control/open.js';
-import { FlowAlerting, readAlertChannels } from '../../server/alerting.js';
+import { controlAlertingStore, FlowAlerting, readAlertChannels } from '../../server/alerting.js';
 import { type Fleet, fleetTimings, openFleet, reconcileRuns, startFlowWorker } from '../../server/fleet.js';
 import { pathPolicy, workerTimings } from '../../server/index.js';
 import { ServerMetrics } from '../../server/metrics.js';
@@ -135,19 +135,7 @@ export function workerCommand(ctx: CliContext): Command {
           channels,
           env: ctx.env,
           logger,
-          store: {
-            recentRuns: async (flowId, limit) =>
-              (await store.listRuns({ flowId, limit: limit * 2 })).filter((r) => !r.dryRun).slice(0, limit),
-            pauseFlow: (flowId) => store.setFlowStatus(flowId, 'paused'),
-            listFlows: () => store.listFlows(),
-            credentialName: async (id) => {
-              try {
-                return (await services.credentials.get(id)).name;
-              } catch {
-                return id;
-              }
-            },
-          },
+          store: controlAlertingStore(store, services),
         });
         const worker = startFlowWorker(
           fleet.queue,
