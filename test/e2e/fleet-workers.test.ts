@@ -110,6 +110,34 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
   const run = async (id: string) =>
     ((await (await api('GET', `/runs/${id}`)).json()) as { run: RunView }).run;
   const ended = (r: RunView) => r.status !== 'queued' && r.status !== 'running';
+  /**
+   * Empties the flow's target and runs it: a full refresh from an empty target, long enough to be
+   * stopped in the middle. Returns once a worker has read records of it.
+   */
+  async function runToMidway(flow: { id: string; name: string }) {
+    fs.rmSync(path.join(dataDir, `${flow.name}.db`), { force: true });
+    const res = await api('POST', `/flows/${flow.id}/run`);
+    const queued = ((await res.json()) as { run: RunView }).run;
+    const mid = await until(
+      'the run to be mid-way',
+      async () => {
+        const r = await run(queued.id);
+        return r.status === 'running' && r.worker && r.counts.some((c) => c.read > 0) ? r : undefined;
+      },
+      30_000,
+    );
+    return { queued, mid };
+  }
+  /** The run once it has ended, within a minute. */
+  const untilEnded = (runId: string, what: string) =>
+    until(
+      what,
+      async () => {
+        const r = await run(runId);
+        return ended(r) ? r : undefined;
+      },
+      60_000,
+    );
 
   async function expectExactTables(flowName: string) {
     await withSink(`sqlite:${path.join(dataDir, `${flowName}.db`)}`, async (sink) => {
@@ -275,31 +303,13 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
 
   it('a worker killed mid-run: another resumes the run and it ends exact; none is left running', async () => {
     const flow = flows[2] as { id: string; name: string };
-    fs.rmSync(path.join(dataDir, `${flow.name}.db`), { force: true });
-    // A full refresh from an empty target: long enough to be killed in the middle.
-    const res = await api('POST', `/flows/${flow.id}/run`);
-    const queued = ((await res.json()) as { run: RunView }).run;
-    const mid = await until(
-      'the run to be mid-way',
-      async () => {
-        const r = await run(queued.id);
-        return r.status === 'running' && r.worker && r.counts.some((c) => c.read > 0) ? r : undefined;
-      },
-      30_000,
-    );
+    const { queued, mid } = await runToMidway(flow);
     const victim = workers.get(mid.worker as string);
     if (!victim) throw new Error(`no worker ${mid.worker}`);
     victim.child.kill('SIGKILL');
     await exited(victim.child);
     const killedAt = Date.now();
-    const done = await until(
-      'the run to end on another worker',
-      async () => {
-        const r = await run(queued.id);
-        return ended(r) ? r : undefined;
-      },
-      60_000,
-    );
+    const done = await untilEnded(queued.id, 'the run to end on another worker');
     expect(done.status, JSON.stringify(done)).toBe('succeeded');
     expect(done.worker).not.toBe(mid.worker);
     // Lease 4 s + maintenance 1 s + poll: well within the stated bound, and far under two minutes.
@@ -312,29 +322,12 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
 
   it('SIGTERM: the worker drains (finishes its run or hands it back) and exits 0; the run ends exact', async () => {
     const flow = flows[3] as { id: string; name: string };
-    fs.rmSync(path.join(dataDir, `${flow.name}.db`), { force: true });
-    const res = await api('POST', `/flows/${flow.id}/run`);
-    const queued = ((await res.json()) as { run: RunView }).run;
-    const mid = await until(
-      'the run to be mid-way',
-      async () => {
-        const r = await run(queued.id);
-        return r.status === 'running' && r.worker && r.counts.some((c) => c.read > 0) ? r : undefined;
-      },
-      30_000,
-    );
+    const { queued, mid } = await runToMidway(flow);
     const stopping = workers.get(mid.worker as string);
     if (!stopping) throw new Error(`no worker ${mid.worker}`);
     stopping.child.kill('SIGTERM');
     expect(await exited(stopping.child)).toBe(0);
-    const done = await until(
-      'the run to end',
-      async () => {
-        const r = await run(queued.id);
-        return ended(r) ? r : undefined;
-      },
-      60_000,
-    );
+    const done = await untilEnded(queued.id, 'the run to end');
     expect(done.status, JSON.stringify(done)).toBe('succeeded');
     await expectExactTables(flow.name);
     expect(stopping.output.join('')).toContain('stopped');
@@ -342,31 +335,14 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
 
   it('a second signal stops the run at once (exit 130); the run is handed back and ends elsewhere', async () => {
     const flow = flows[0] as { id: string; name: string };
-    fs.rmSync(path.join(dataDir, `${flow.name}.db`), { force: true });
-    const res = await api('POST', `/flows/${flow.id}/run`);
-    const queued = ((await res.json()) as { run: RunView }).run;
-    const mid = await until(
-      'the run to be mid-way',
-      async () => {
-        const r = await run(queued.id);
-        return r.status === 'running' && r.worker && r.counts.some((c) => c.read > 0) ? r : undefined;
-      },
-      30_000,
-    );
+    const { queued, mid } = await runToMidway(flow);
     const stopping = workers.get(mid.worker as string);
     if (!stopping) throw new Error(`no worker ${mid.worker}`);
     stopping.child.kill('SIGTERM');
     await sleep(200);
     stopping.child.kill('SIGINT');
     expect(await exited(stopping.child)).toBe(130);
-    const done = await until(
-      'the run to end',
-      async () => {
-        const r = await run(queued.id);
-        return ended(r) ? r : undefined;
-      },
-      60_000,
-    );
+    const done = await untilEnded(queued.id, 'the run to end');
     expect(done.status, JSON.stringify(done)).toBe('succeeded');
     expect(done.worker).not.toBe(mid.worker);
     await expectExactTables(flow.name);
