@@ -9,10 +9,10 @@ import {
 } from '../../src/alerts/index.js';
 import { clearSecrets, registerSecret } from '../../src/util/redact.js';
 import {
+  type AlertReceivers,
   type HttpReceiver,
   type SmtpReceiver,
-  startHttpReceiver,
-  startSmtpReceiver,
+  startAlertReceivers,
   subjectOf,
 } from '../support/alert-receivers.js';
 
@@ -20,17 +20,17 @@ const SMTP_PASSWORD = 'smtp-password-for-tests';
 const CANARY = 'canary-alerts-0123456789abcdef';
 
 describe('alerts through a real SMTP server and a real HTTP receiver', () => {
+  let receivers: AlertReceivers;
   let smtp: SmtpReceiver;
   let hook: HttpReceiver;
 
   beforeAll(async () => {
-    smtp = await startSmtpReceiver('alerts', SMTP_PASSWORD);
-    hook = await startHttpReceiver();
+    receivers = await startAlertReceivers(SMTP_PASSWORD);
+    ({ smtp, hook } = receivers);
   });
 
   afterAll(async () => {
-    await smtp.close();
-    await hook.close();
+    await receivers.close();
     clearSecrets();
   });
 

@@ -5,10 +5,10 @@ import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import type { RunningServer } from '../../src/server/index.js';
 import {
+  type AlertReceivers,
   type HttpReceiver,
   type SmtpReceiver,
-  startHttpReceiver,
-  startSmtpReceiver,
+  startAlertReceivers,
   subjectOf,
 } from '../support/alert-receivers.js';
 import {
@@ -35,6 +35,7 @@ describe.skipIf(!runs)('the Alerts page of the console', () => {
   let server: RunningServer;
   let page: Page;
   let home: string;
+  let receivers: AlertReceivers | undefined;
   let hook: HttpReceiver;
   let fileHook: HttpReceiver;
   let smtp: SmtpReceiver;
@@ -50,9 +51,8 @@ describe.skipIf(!runs)('the Alerts page of the console', () => {
   };
 
   beforeAll(async () => {
-    hook = await startHttpReceiver();
-    fileHook = await startHttpReceiver();
-    smtp = await startSmtpReceiver('alerts', SMTP_PASSWORD);
+    receivers = await startAlertReceivers(SMTP_PASSWORD);
+    ({ hook, fileHook, smtp } = receivers);
     suite = await startConsoleSuite({
       artifacts: 'alerts',
       sandbox: { scale: 10, keys: [{ key: KEY, title: 'All', scopes: [...ALL_SCOPES], confidential: true }] },
@@ -66,9 +66,7 @@ describe.skipIf(!runs)('the Alerts page of the console', () => {
 
   afterAll(async () => {
     await suite?.close();
-    await hook?.close();
-    await fileHook?.close();
-    await smtp?.close();
+    await receivers?.close();
   });
 
   it('adds, tests, edits and deletes channels, and picks them per flow, never showing a secret again', async () => {

@@ -8,10 +8,10 @@ import { type RunningServer, startServer } from '../../src/server/index.js';
 import type { Flow } from '../../src/server/model.js';
 import { Logger } from '../../src/util/logger.js';
 import {
+  type AlertReceivers,
   type HttpReceiver,
   type SmtpReceiver,
-  startHttpReceiver,
-  startSmtpReceiver,
+  startAlertReceivers,
   subjectOf,
 } from '../support/alert-receivers.js';
 import { createApiToken, runAndSettle, tokenClient } from '../support/server-token.js';
@@ -32,6 +32,7 @@ const REVOCABLE: SandboxKey = {
 describe('notification channels of a running server', () => {
   let sandbox: Sandbox;
   let server: RunningServer;
+  let receivers: AlertReceivers | undefined;
   let smtp: SmtpReceiver;
   let hook: HttpReceiver;
   let fileHook: HttpReceiver;
@@ -62,9 +63,8 @@ describe('notification channels of a running server', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox({ scale: 20, keys: [REVOCABLE] });
-    smtp = await startSmtpReceiver('alerts', SMTP_PASSWORD);
-    hook = await startHttpReceiver();
-    fileHook = await startHttpReceiver();
+    receivers = await startAlertReceivers(SMTP_PASSWORD);
+    ({ smtp, hook, fileHook } = receivers);
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-channels-'));
     await start();
   }, 60_000);
@@ -72,9 +72,7 @@ describe('notification channels of a running server', () => {
   afterAll(async () => {
     await server?.close();
     await sandbox?.close();
-    await smtp?.close();
-    await hook?.close();
-    await fileHook?.close();
+    await receivers?.close();
     fs.rmSync(home, { recursive: true, force: true });
   });
 

@@ -9,10 +9,10 @@ import { type RunningServer, startServer } from '../../src/server/index.js';
 import type { Flow, Run } from '../../src/server/model.js';
 import { Logger } from '../../src/util/logger.js';
 import {
+  type AlertReceivers,
   type HttpReceiver,
   type SmtpReceiver,
-  startHttpReceiver,
-  startSmtpReceiver,
+  startAlertReceivers,
   subjectOf,
 } from '../support/alert-receivers.js';
 import { createApiToken, runAndSettle, tokenClient } from '../support/server-token.js';
@@ -31,6 +31,7 @@ const REVOCABLE: SandboxKey = {
 describe('alerts and auto-pause of a running server', () => {
   let sandbox: Sandbox;
   let server: RunningServer;
+  let receivers: AlertReceivers | undefined;
   let smtp: SmtpReceiver;
   let hook: HttpReceiver;
   let home: string;
@@ -42,8 +43,8 @@ describe('alerts and auto-pause of a running server', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox({ scale: 30, keys: [REVOCABLE] });
-    smtp = await startSmtpReceiver('alerts', SMTP_PASSWORD);
-    hook = await startHttpReceiver();
+    receivers = await startAlertReceivers(SMTP_PASSWORD);
+    ({ smtp, hook } = receivers);
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-alerting-'));
     const channelsFile = path.join(home, 'channels.yaml');
     fs.writeFileSync(
@@ -73,8 +74,7 @@ describe('alerts and auto-pause of a running server', () => {
   afterAll(async () => {
     await server?.close();
     await sandbox?.close();
-    await smtp?.close();
-    await hook?.close();
+    await receivers?.close();
     fs.rmSync(home, { recursive: true, force: true });
   });
 

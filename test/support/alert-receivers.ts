@@ -98,3 +98,31 @@ export function subjectOf(raw: string): string {
     ).toString('utf8'),
   );
 }
+
+/** The receivers an alerting suite listens with; `close()` stops them all. */
+export interface AlertReceivers {
+  /** An SMTP server taking user `alerts` with the given password. */
+  smtp: SmtpReceiver;
+  /** A webhook for channels made through the API. */
+  hook: HttpReceiver;
+  /** A second webhook, for a channel read from a file (unused by suites without one). */
+  fileHook: HttpReceiver;
+  close(): Promise<void>;
+}
+
+/** Starts an SMTP receiver (user `alerts`, `smtpPassword`) and two webhook receivers. */
+export async function startAlertReceivers(smtpPassword: string): Promise<AlertReceivers> {
+  const smtp = await startSmtpReceiver('alerts', smtpPassword);
+  const hook = await startHttpReceiver();
+  const fileHook = await startHttpReceiver();
+  return {
+    smtp,
+    hook,
+    fileHook,
+    close: async () => {
+      await smtp.close();
+      await hook.close();
+      await fileHook.close();
+    },
+  };
+}
