@@ -1,16 +1,15 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { type RunningServer, startServer } from '../../src/server/index.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import type { RunningServer } from '../../src/server/index.js';
 import { STREAMS, selectStreams } from '../../src/streams/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { openSqlite } from '../../src/util/sqlite.js';
-import { browserSuiteRuns, CHROMIUM, ensureConsoleBuilt, ROOT } from '../support/browser.js';
+import { browserSuiteRuns, type ConsoleSuite, ROOT, startConsoleSuite } from '../support/browser.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console');
@@ -21,9 +20,9 @@ const PASSWORD = 'e2e admin password';
 const runs = browserSuiteRuns('console end-to-end tests');
 
 describe.skipIf(!runs)('console in a browser', () => {
+  let suite: ConsoleSuite | undefined;
   let sandbox: Sandbox;
   let server: RunningServer;
-  let browser: Browser;
   let page: Page;
   let home: string;
   const logLines: string[] = [];
@@ -44,47 +43,26 @@ describe.skipIf(!runs)('console in a browser', () => {
   };
 
   beforeAll(async () => {
-    await ensureConsoleBuilt();
-    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-    sandbox = await startSandbox({
-      port: 0,
-      scale: 60,
-      keys: [
-        { key: CANARY, title: 'e2e', scopes: ALL_SCOPES, confidential: true },
-        {
-          key: READ_ONLY_KEY,
-          title: 'e2e read-only',
-          scopes: ALL_SCOPES.filter((s) => s.endsWith('Read')),
-          confidential: false,
-        },
-      ],
-    });
-    server = await startServer({
-      home,
-      env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') },
-      port: 0,
-      webRoot: path.join(ROOT, 'web', 'dist'),
+    suite = await startConsoleSuite({
+      artifacts: 'console',
+      sandbox: {
+        scale: 60,
+        keys: [
+          { key: CANARY, title: 'e2e', scopes: ALL_SCOPES, confidential: true },
+          {
+            key: READ_ONLY_KEY,
+            title: 'e2e read-only',
+            scopes: ALL_SCOPES.filter((s) => s.endsWith('Read')),
+            confidential: false,
+          },
+        ],
+      },
+      masterKeyByte: 3,
+      viewport: { width: 1280, height: 900 },
       logger: new Logger({ level: 'debug', sink: (l) => logLines.push(l) }),
-      serviceOptions: { baseUrl: sandbox.url },
+      chromiumArgs: ['--disable-component-update', '--disable-sync'],
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    // Below the test timeout, so a missing element fails naming its locator.
-    page.setDefaultTimeout(15_000);
+    ({ sandbox, server, page, home } = suite);
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
@@ -98,10 +76,7 @@ describe.skipIf(!runs)('console in a browser', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await sandbox?.close();
-    if (home) fs.rmSync(home, { recursive: true, force: true });
+    await suite?.close();
   });
 
   it('sets the admin password on first run', async () => {
