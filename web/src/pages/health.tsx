@@ -85,38 +85,26 @@ function freshnessOf(flow: Flow, runs: readonly Run[], now: number): Freshness[]
 
 const when = (iso: string) => new Date(iso).toLocaleString();
 
+/** A run chart's numbers: each run (linked to its page) and when it started, then the chart's columns. */
 function RunTable(props: {
   label: string;
   points: Point[];
   columns: Array<[string, (p: Point) => string | number]>;
 }) {
   return (
-    <table className="list compact" aria-label={props.label}>
-      <thead>
-        <tr>
-          <th scope="col">Run</th>
-          <th scope="col">Started</th>
-          {props.columns.map(([name]) => (
-            <th key={name} scope="col">
-              {name}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {props.points.map((p) => (
-          <tr key={p.id}>
-            <td>
-              <a href={`#/runs/${p.id}`}>{p.label}</a>
-            </td>
-            <td>{when(p.startedAt)}</td>
-            {props.columns.map(([name, value]) => (
-              <td key={name}>{value(p)}</td>
-            ))}
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <NumbersTable
+      label={props.label}
+      columns={['Run', 'Started', ...props.columns.map(([name]) => name)]}
+      rows={props.points}
+      keyOf={(p) => p.id}
+      cells={(p) => [
+        <a key="run" href={`#/runs/${p.id}`}>
+          {p.label}
+        </a>,
+        when(p.startedAt),
+        ...props.columns.map(([, value]) => value(p)),
+      ]}
+    />
   );
 }
 
