@@ -5,6 +5,7 @@ import { installAnalytics, openAnalyticsTarget } from '../analytics/index.js';
 import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
+import type { Control } from '../control/open.js';
 import { ATTR } from '../observability/tracing.js';
 import {
   controlStoreEraser,
@@ -31,7 +32,6 @@ import { parseRefreshAfter, type RefreshAfter, RefreshAfterError } from '../sync
 import { syncToTarget } from '../sync/run.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
 import { defined } from '../util/defined.js';
-import type { SqliteDatabase } from '../util/sqlite.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './model.js';
 import type { DryRunReport, FlowEngine, RunOutcome } from './services.js';
@@ -497,7 +497,7 @@ const PROGRESS_INTERVAL_MS = 250;
  * Destination flows run the CLI's push engine on the control store's ledger: exactly-once writes,
  * quarantine entries tagged with the flow and run, a dry run for the console's Test step.
  */
-export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions = {}): FlowEngine {
+export function pushEngine(control: Control, engineOptions: PushEngineOptions = {}): FlowEngine {
   return async (flow, ctx) => {
     if (flow.config.kind !== 'destination') throw new Error('not a destination flow');
     const config = flow.config;
@@ -526,7 +526,7 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
     try {
       summary = await runPush({
         client,
-        db,
+        control,
         operation,
         rows,
         inputLabel: `${label} (flow ${flow.name})`,
@@ -593,7 +593,7 @@ function numberOption(v: unknown): number | undefined {
  * sent (the API masks registered secrets in every response).
  */
 export async function dryRunDestination(
-  db: SqliteDatabase,
+  control: Control,
   config: DestinationFlowConfig,
   access: { apiKey: string; baseUrl: string },
   limit: number,
@@ -604,7 +604,7 @@ export async function dryRunDestination(
   try {
     const summary = await runPush({
       client: new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl }),
-      db,
+      control,
       operation,
       rows: firstRows(rows, limit),
       mapping: pushMapping(config),

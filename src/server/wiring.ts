@@ -173,10 +173,10 @@ export function defaultServices(
     operations: operationInfos,
     engines: {
       source: options.engines?.source ?? sourceEngine({ home: store.home, env }),
-      destination: options.engines?.destination ?? pushEngine(store.db, options.push),
+      destination: options.engines?.destination ?? pushEngine(control, options.push),
     },
-    quarantine: new LedgerQuarantineService(store.db),
-    dryRunDestination: (config, access, limit) => dryRunDestination(store.db, config, access, limit),
+    quarantine: new LedgerQuarantineService(control),
+    dryRunDestination: (config, access, limit) => dryRunDestination(control, config, access, limit),
     checkDestination,
     sample,
     datasets: new SinkDatasetService(),
