@@ -158,7 +158,12 @@ describe.each(controlDialects('the push ledger on PostgreSQL'))('push ledger on 
 
   it('a corrected record at the same place updates its entry; an unknown outcome keeps its own', async () => {
     const control = await open(newControlTarget(dialect));
+    const unknown = await addQuarantine(
+      control,
+      entry('r0', { recordKey: 'sha256:0', inputKey: 'key:7', errorCode: OUTCOME_UNKNOWN }),
+    );
     const first = await addQuarantine(control, entry('r1', { recordKey: 'sha256:1', inputKey: 'key:7' }));
+    expect(first).not.toBe(unknown);
     const again = await addQuarantine(
       control,
       entry('r2', { recordKey: 'sha256:2', inputKey: 'key:7', errorMessage: 'name: required' }),
@@ -170,11 +175,6 @@ describe.each(controlDialects('the push ledger on PostgreSQL'))('push ledger on 
       inputKey: 'key:7',
       errorMessage: 'name: required',
     });
-    const unknown = await addQuarantine(
-      control,
-      entry('r3', { recordKey: 'sha256:3', inputKey: 'key:7', errorCode: OUTCOME_UNKNOWN }),
-    );
-    expect(unknown).not.toBe(first);
     // The record applied at that place closes the refused entry, never the unknown outcome.
     expect(await resolveByInput(control.db, OP, 'key:7', 'push run r4')).toEqual([first]);
     expect(await getQuarantine(control.db, first)).toMatchObject({
