@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { addQuarantine } from '../../src/push/ledger.js';
 import { runCli } from '../support/cli.js';
 import { controlDialects, newControlTarget, openTarget, removeControlTargets } from '../support/control.js';
 
@@ -21,8 +22,6 @@ describe('commands on a PostgreSQL control store', () => {
   it.each([
     [['credentials', 'list'], 'the vault (credentials)'],
     [['sync', '--to', 'out.db', '--credential', 'prod'], '--credential (the vault)'],
-    [['push', '--endpoint', 'candidate.addTag', '--input', 'INPUT'], '`ashpipe push` (the push ledger)'],
-    [['quarantine', 'list'], '`ashpipe quarantine`'],
   ])(
     '%j refuses in one line while ASHPIPE_CONTROL_URL is set, and leaves no control.db',
     async (argv, what) => {
@@ -55,6 +54,73 @@ describe('commands on a PostgreSQL control store', () => {
   });
 
   const pg = controlDialects('serve on a PostgreSQL control store').includes('postgres');
+  it.runIf(pg)(
+    'quarantine commands run on the PostgreSQL store ASHPIPE_CONTROL_URL or --control names, leaving no control.db',
+    async () => {
+      const target = newControlTarget('postgres');
+      const env = { ASHPIPE_HOME: target.home, ASHPIPE_MASTER_KEY: masterKey };
+      const control = await openTarget(target);
+      let id: number;
+      try {
+        id = await addQuarantine(control, {
+          runId: 'run-1',
+          operation: 'candidate.create',
+          rowNumber: 3,
+          errorCode: 'invalid_record',
+          errorMessage: 'email: not an email address',
+          raw: { name: 'Ada', email: 'nope' },
+        });
+      } finally {
+        await control.close();
+      }
+      const list = await runCli(['quarantine', 'list', '--json'], {
+        ...env,
+        ASHPIPE_CONTROL_URL: target.url,
+      });
+      expect(list.code, list.err).toBe(0);
+      expect(JSON.parse(list.out)).toMatchObject([
+        {
+          id,
+          operation: 'candidate.create',
+          rowNumber: 3,
+          raw: { name: 'Ada', email: 'nope' },
+          status: 'open',
+        },
+      ]);
+      const dismiss = await runCli(['quarantine', 'dismiss', String(id), '--control', target.url ?? ''], env);
+      expect(dismiss.code, dismiss.err).toBe(0);
+      const again = await runCli(['quarantine', 'dismiss', String(id), '--control', target.url ?? ''], env);
+      expect(again.code).toBe(2);
+      expect(again.err.trim()).toBe(`error: quarantine entry ${id} is already dismissed`);
+      expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(false);
+    },
+  );
+
+  it('push --credential with a PostgreSQL control store refuses in one line (the vault is not on it yet)', async () => {
+    const dir = home();
+    const input = path.join(dir, 'in.csv');
+    fs.writeFileSync(input, 'candidateId,tagId\nc1,t1\n');
+    const run = await runCli(
+      [
+        'push',
+        '--endpoint',
+        'candidate.addTag',
+        '--input',
+        input,
+        '--credential',
+        'prod',
+        '--control',
+        'postgres://ashpipe@db.invalid/ashpipe',
+      ],
+      { ASHPIPE_HOME: dir, ASHPIPE_MASTER_KEY: masterKey },
+    );
+    expect(run.code).toBe(2);
+    expect(run.err.trim()).toBe(
+      'error: --credential reads the vault, which does not run on a PostgreSQL control store yet; pass the key with --api-key-env',
+    );
+    expect(fs.existsSync(path.join(dir, 'control.db'))).toBe(false);
+  });
+
   it.runIf(pg)(
     'serve --control migrates the PostgreSQL store, then refuses in one line before listening (the vault is not on it yet)',
     async () => {
