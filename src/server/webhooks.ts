@@ -7,7 +7,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AshbyClient } from '../ashby/client.js';
-import { requireSqlite } from '../control/open.js';
 import { eraseFromControlStore } from '../privacy/erase.js';
 import type { PiiTransformer } from '../privacy/index.js';
 import { candidatePurger } from '../privacy/purge.js';
@@ -110,11 +109,9 @@ export class WebhookHub {
           ? {
               purge: candidatePurger(target, {
                 logger,
-                eraseFromControl: (needles) =>
-                  eraseFromControlStore(
-                    requireSqlite(this.deps.control, 'purging deleted candidates').db,
-                    needles,
-                  ),
+                eraseFromControl: async (needles) => {
+                  await eraseFromControlStore(this.deps.control, needles);
+                },
               }),
             }
           : {}),

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { resolveHome } from '../../control/home.js';
-import { refuseControlUrl } from '../../control/open.js';
-import { CONTROL_DB_FILE, openControlStore } from '../../control/store.js';
+import { openControl, refuseControlUrl } from '../../control/open.js';
+import { CONTROL_DB_FILE } from '../../control/store.js';
 import {
   type ControlStoreErasure,
   type EraseReport,
@@ -89,11 +89,11 @@ export function eraseCommand(ctx: CliContext): Command {
       ];
       let control: ControlStoreErasure = { quarantine: 0, ledger: 0, remasked: 0 };
       if (existsSync(path.join(home, CONTROL_DB_FILE))) {
-        const store = openControlStore(home);
+        const store = await openControl({ home });
         try {
-          control = eraseFromControlStore(store.db, needles, opts.dryRun === true);
+          control = await eraseFromControlStore(store, needles, opts.dryRun === true);
         } finally {
-          store.close();
+          await store.close();
         }
       }
       const { quarantine, ledger } = control;
