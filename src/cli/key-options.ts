@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_BASE_URL } from '../ashby/client.js';
 import { resolveHome } from '../control/home.js';
-import { refuseControlUrl } from '../control/open.js';
-import { CONTROL_DB_FILE, openControlStore } from '../control/store.js';
+import { type Control, controlUrl, openControl } from '../control/open.js';
+import { CONTROL_DB_FILE } from '../control/store.js';
 import { registerSecret } from '../util/redact.js';
 import { VaultError } from '../vault/errors.js';
 import { Vault } from '../vault/vault.js';
@@ -101,22 +101,24 @@ export async function resolveAshbyAccess(
     throw new UsageError('use either --credential or --api-key-env, not both');
   }
   if (opts.credential !== undefined) {
-    refuseControlUrl(ctx.env, '--credential (the vault)');
     const home = resolveHome(ctx.env);
+    // The vault of the control store the server uses: ASHPIPE_CONTROL_URL's, else control.db in the home.
+    const url = controlUrl(undefined, ctx.env);
     // A mistyped home or name must not leave a fresh empty vault behind.
-    if (!existsSync(path.join(home, CONTROL_DB_FILE))) {
+    if (url === undefined && !existsSync(path.join(home, CONTROL_DB_FILE))) {
       throw new UsageError(
         `no credential named "${opts.credential}": there is no vault in ${home} (set ASHPIPE_HOME, or add one with \`ashpipe credentials add\`)`,
       );
     }
-    const store = openControlStore(home);
+    let control: Control | undefined;
     try {
-      const vault = new Vault(store, {
+      control = await openControl({ home, ...(url === undefined ? {} : { url }) });
+      const vault = new Vault(control, {
         home,
         env: ctx.env,
         notice: (m) => ctx.io.stderr.write(`${m}\n`),
       });
-      const { apiKey, credential } = vault.reveal(opts.credential, purpose);
+      const { apiKey, credential } = await vault.reveal(opts.credential, purpose);
       return {
         apiKey,
         baseUrl: pickBaseUrl(ctx, opts, credential.baseUrl),
@@ -126,7 +128,7 @@ export async function resolveAshbyAccess(
     } catch (error) {
       throw vaultErrorToCli(error);
     } finally {
-      store.close();
+      await control?.close();
     }
   }
   const variable = opts.apiKeyEnv ?? DEFAULT_API_KEY_ENV;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { installAnalytics, openAnalyticsTarget, readView, type ViewRow } from '../analytics/index.js';
 import { AshbyClient } from '../ashby/index.js';
-import { openControlStore } from '../control/index.js';
+import { openControl } from '../control/index.js';
 import { IMPLEMENTED_ENDPOINTS, type Sandbox, startSandbox } from '../sandbox/index.js';
 import { selectStreams } from '../streams/index.js';
 import type { SyncEvent, SyncSummary } from '../sync/index.js';
@@ -111,23 +111,28 @@ function removeDatabase(file: string): void {
 }
 
 /** Stores the sandbox key in the demo's vault (replacing an older one) and reads it back as a sync would. */
-function storeDemoCredential(home: string, baseUrl: string, say: (line: string) => void): string {
-  const store = openControlStore(home);
+async function storeDemoCredential(
+  home: string,
+  baseUrl: string,
+  say: (line: string) => void,
+): Promise<string> {
+  // Always control.db in the demo's own home, whatever ASHPIPE_CONTROL_URL the shell has.
+  const control = await openControl({ home });
   try {
     // The demo vault has its own master key file, whatever ASHPIPE_MASTER_KEY the shell has.
     const env = { ...process.env };
     delete env.ASHPIPE_MASTER_KEY;
-    const vault = new Vault(store, { home, env, notice: say });
-    if (vault.has(DEMO_CREDENTIAL)) vault.delete(DEMO_CREDENTIAL);
-    vault.add({
+    const vault = new Vault(control, { home, env, notice: say });
+    if (await vault.has(DEMO_CREDENTIAL)) await vault.delete(DEMO_CREDENTIAL);
+    await vault.add({
       name: DEMO_CREDENTIAL,
       apiKey: DEMO_KEY,
       baseUrl,
       description: 'Local sandbox key used by `ashpipe demo`',
     });
-    return vault.reveal(DEMO_CREDENTIAL, 'demo sync').apiKey;
+    return (await vault.reveal(DEMO_CREDENTIAL, 'demo sync')).apiKey;
   } finally {
-    store.close();
+    await control.close();
   }
 }
 
@@ -228,7 +233,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     say(
       `1. Started an Ashby sandbox at ${sandbox.url} (${options.scale ?? DEMO_SCALE} candidates, made-up data).`,
     );
-    const apiKey = storeDemoCredential(home, sandbox.url, say);
+    const apiKey = await storeDemoCredential(home, sandbox.url, say);
     say(`2. Stored its API key encrypted in the demo vault (${home}) as credential "${DEMO_CREDENTIAL}".`);
     removeDatabase(db);
     const implemented = new Set(IMPLEMENTED_ENDPOINTS);

@@ -6,7 +6,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { refuseControlUrl } from '../control/open.js';
 import { openControlStore } from '../control/store.js';
-import { loadMasterKey } from '../vault/master-key.js';
+import { loadMasterKeySync } from '../vault/master-key.js';
 
 const HKDF_SALT = 'ashpipe';
 const HKDF_INFO = 'ashpipe pii hash v1';
@@ -37,7 +37,7 @@ export function loadHashKey(source: HashKeySource): Buffer {
   refuseControlUrl(source.env, 'the PII hash key (the vault)');
   const store = openControlStore(source.home);
   try {
-    const master = loadMasterKey(store, {
+    const master = loadMasterKeySync(store, {
       home: source.home,
       env: source.env,
       create: true,

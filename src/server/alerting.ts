@@ -47,7 +47,7 @@ export interface AlertingStore {
   recentRuns(flowId: string, limit: number): Promise<Run[]> | Run[];
   pauseFlow(flowId: string): Promise<unknown> | unknown;
   listFlows(): Promise<Flow[]> | Flow[];
-  credentialName(credentialId: string): string;
+  credentialName(credentialId: string): Promise<string> | string;
 }
 
 /** `options.alerts` of a flow, with the defaults filled in. */
@@ -156,7 +156,7 @@ export class FlowAlerting {
       const decisions = decideAfterRun(
         {
           flow: { id: flow.id, name: flow.name },
-          credential: { id: flow.credentialId, name: this.store.credentialName(flow.credentialId) },
+          credential: { id: flow.credentialId, name: await this.store.credentialName(flow.credentialId) },
           status: run.status,
           finishedAt: run.finishedAt ?? new Date().toISOString(),
           ...(run.errors[0] ? { error: run.errors[0].message } : {}),

@@ -106,12 +106,12 @@ export class VaultCredentialService implements CredentialService {
   }
 
   // Webhook secrets live in the vault too, but they are no API keys: they are never listed as credentials.
-  list(): CredentialInfo[] {
-    return this.vault.list().filter((c) => !isWebhookSecretName(c.name));
+  async list(): Promise<CredentialInfo[]> {
+    return (await this.vault.list()).filter((c) => !isWebhookSecretName(c.name));
   }
 
-  get(id: string): CredentialInfo {
-    const found = this.list().find((c) => c.id === id);
+  async get(id: string): Promise<CredentialInfo> {
+    const found = (await this.list()).find((c) => c.id === id);
     if (!found) throw new NotFoundError('credential', id);
     return found;
   }
@@ -138,11 +138,11 @@ export class VaultCredentialService implements CredentialService {
     });
   }
 
-  edit(id: string, changes: { name?: string; description?: string }): CredentialInfo {
+  async edit(id: string, changes: { name?: string; description?: string }): Promise<CredentialInfo> {
     if (changes.name !== undefined) reservedName(changes.name);
-    const current = this.get(id);
-    const edited = this.vault.edit(current.name, changes);
-    renameCredentialWebhooks(this.vault, current.name, edited.name);
+    const current = await this.get(id);
+    const edited = await this.vault.edit(current.name, changes);
+    await renameCredentialWebhooks(this.vault, current.name, edited.name);
     return edited;
   }
 
@@ -152,7 +152,7 @@ export class VaultCredentialService implements CredentialService {
     options: { saveUnverified?: boolean } = {},
   ): Promise<CredentialInfo> {
     registerSecret(apiKey);
-    const current = this.get(id);
+    const current = await this.get(id);
     const baseUrl = current.baseUrl ?? this.defaultBaseUrl;
     const verification = await this.check(apiKey.trim(), baseUrl);
     if (verification.status === 'invalid') throw keyRejected(baseUrl, 'the old key stays in place');
@@ -162,19 +162,22 @@ export class VaultCredentialService implements CredentialService {
   }
 
   async verify(id: string): Promise<CredentialInfo> {
-    const { apiKey, baseUrl, credential } = this.access(id, 'verify');
+    const { apiKey, baseUrl, credential } = await this.access(id, 'verify');
     const verification = await this.check(apiKey, baseUrl);
     return this.vault.recordVerification(credential.name, verification);
   }
 
-  remove(id: string): CredentialInfo {
-    const removed = this.vault.delete(this.get(id).name);
-    removeCredentialSecret(this.vault, removed.name);
+  async remove(id: string): Promise<CredentialInfo> {
+    const removed = await this.vault.delete((await this.get(id)).name);
+    await removeCredentialSecret(this.vault, removed.name);
     return removed;
   }
 
-  access(id: string, purpose: string): { apiKey: string; baseUrl: string; credential: CredentialInfo } {
-    const { apiKey, credential } = this.vault.reveal(this.get(id).name, purpose);
+  async access(
+    id: string,
+    purpose: string,
+  ): Promise<{ apiKey: string; baseUrl: string; credential: CredentialInfo }> {
+    const { apiKey, credential } = await this.vault.reveal((await this.get(id)).name, purpose);
     return { apiKey, baseUrl: credential.baseUrl ?? this.defaultBaseUrl, credential };
   }
 }

@@ -162,9 +162,9 @@ export async function buildDeps(
         (await store.listRuns({ flowId, limit: limit * 2 })).filter((r) => !r.dryRun).slice(0, limit),
       pauseFlow: (flowId) => store.setFlowStatus(flowId, 'paused'),
       listFlows: () => store.listFlows(),
-      credentialName: (id) => {
+      credentialName: async (id) => {
         try {
-          return services.credentials.get(id).name;
+          return (await services.credentials.get(id)).name;
         } catch {
           return id;
         }

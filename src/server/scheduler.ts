@@ -223,17 +223,29 @@ export class Scheduler {
     }
     this.starting.add(flowId);
     let run: Run;
+    let access: Access;
     try {
       run = await this.store.startRun(flow, trigger, options.dryRun ?? false);
+      // Decrypted before the run goes on its own, so the engine has started when this returns; a key
+      // that cannot be read fails the run (in `execute`), not the trigger.
+      access = await this.services.credentials.access(flow.credentialId, `flow ${flow.name}`).then(
+        (granted) => ({ granted }),
+        (refused: unknown) => ({ refused }),
+      );
     } finally {
       this.starting.delete(flowId);
     }
     const controller = new AbortController();
-    const done = this.execute(flow, run, controller.signal, options.dryRun ?? false, options.engine).finally(
-      () => {
-        this.active.delete(flowId);
-      },
-    );
+    const done = this.execute(
+      flow,
+      run,
+      access,
+      controller.signal,
+      options.dryRun ?? false,
+      options.engine,
+    ).finally(() => {
+      this.active.delete(flowId);
+    });
     this.active.set(flowId, { runId: run.id, controller, done });
     return run;
   }
@@ -261,6 +273,7 @@ export class Scheduler {
   private async execute(
     flow: Flow,
     run: Run,
+    access: Access,
     signal: AbortSignal,
     dryRun: boolean,
     override?: FlowEngine,
@@ -281,25 +294,21 @@ export class Scheduler {
           );
         }
       }
-      const access = this.services.credentials.access(flow.credentialId, `flow ${flow.name}`);
+      if (!('granted' in access)) throw access.refused;
+      const { apiKey, baseUrl, credential } = access.granted;
       const metrics = this.options.metrics;
       const engine =
         override ??
         (flow.kind === 'source' ? this.services.engines.source : this.services.engines.destination);
       const outcome = await engine(resolved, {
         runId: run.id,
-        apiKey: access.apiKey,
-        baseUrl: access.baseUrl,
+        apiKey,
+        baseUrl,
         signal,
         logger,
         dryRun,
         ...(metrics
-          ? metrics.runHooks(
-              flow,
-              { id: flow.credentialId, name: this.services.credentials.get(flow.credentialId).name },
-              access.apiKey,
-              dryRun,
-            )
+          ? metrics.runHooks(flow, { id: flow.credentialId, name: credential.name }, apiKey, dryRun)
           : {}),
         progress: (update: RunProgress) => {
           counts = update.counts;
@@ -347,6 +356,11 @@ export class Scheduler {
     return finished;
   }
 }
+
+/** The flow's key as `trigger` read it for a run: granted, or why not. */
+type Access =
+  | { granted: Awaited<ReturnType<ServerServices['credentials']['access']>> }
+  | { refused: unknown };
 
 /**
  * A run a person stopped: `cancelled`; streams or operations cut short are marked `cancelled` (a note

@@ -24,9 +24,9 @@ export type VerifyKey = (apiKey: string, baseUrl: string, signal?: AbortSignal) 
 export interface CredentialService {
   /** The Ashby server of credentials that name none (`serve --base-url`, `ASHBY_BASE_URL`). */
   readonly defaultBaseUrl: string;
-  list(): CredentialInfo[];
+  list(): Promise<CredentialInfo[]>;
   /** Throws a 404 when absent. */
-  get(id: string): CredentialInfo;
+  get(id: string): Promise<CredentialInfo>;
   /**
    * Verifies the key, then stores it with the verification. A key Ashby rejects is refused, and so is one
    * no probe could check (a wrong base URL, Ashby unreachable) unless `saveUnverified`.
@@ -39,14 +39,17 @@ export interface CredentialService {
     /** Store the key even when no probe reached Ashby. @default false */
     saveUnverified?: boolean;
   }): Promise<CredentialInfo>;
-  edit(id: string, changes: { name?: string; description?: string }): CredentialInfo;
+  edit(id: string, changes: { name?: string; description?: string }): Promise<CredentialInfo>;
   /** Verifies the new key, then replaces the old one (same refusals as {@link add}). */
   rotate(id: string, apiKey: string, options?: { saveUnverified?: boolean }): Promise<CredentialInfo>;
   /** Re-verifies the stored key and records the outcome. */
   verify(id: string): Promise<CredentialInfo>;
-  remove(id: string): CredentialInfo;
+  remove(id: string): Promise<CredentialInfo>;
   /** Decrypts the key for a run or a probe (audited with `purpose`); the key is registered for redaction. */
-  access(id: string, purpose: string): { apiKey: string; baseUrl: string; credential: CredentialInfo };
+  access(
+    id: string,
+    purpose: string,
+  ): Promise<{ apiKey: string; baseUrl: string; credential: CredentialInfo }>;
 }
 
 /** A stream a source flow can sync. */
@@ -274,11 +277,11 @@ export type DestinationDryRun = (
  */
 export interface WebhookService {
   /** The credential's webhook secret, or `undefined` when none is stored. */
-  secret(credentialId: string): string | undefined;
+  secret(credentialId: string): Promise<string | undefined>;
   /** A new secret, replacing the old one (deliveries signed with it are refused from now on). */
-  newSecret(credentialId: string): string;
+  newSecret(credentialId: string): Promise<string>;
   /** The webhooks registered for the credential. */
-  installed(credentialId: string): InstalledWebhook[];
+  installed(credentialId: string): Promise<InstalledWebhook[]>;
   /** One `webhook.create` per event type, signed with a new secret, which is returned this once. */
   install(
     credentialId: string,

@@ -88,7 +88,7 @@ export class WebhookHub {
     const known = this.open.get(flowId);
     if (known) return known;
     const opening = (async () => {
-      const access = this.deps.services.credentials.access(flow.credentialId, 'webhooks apply');
+      const access = await this.deps.services.credentials.access(flow.credentialId, 'webhooks apply');
       const sink = openSink(target);
       await sink.open();
       const inbox = inboxFor(target);

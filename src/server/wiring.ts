@@ -1,7 +1,6 @@
 import { describeScope } from '../ashby/catalogue.js';
 import { AshbyClient } from '../ashby/client.js';
-import { type Control, requireSqlite } from '../control/open.js';
-import type { ControlStore } from '../control/store.js';
+import type { Control } from '../control/open.js';
 import { findOperation, WRITE_OPERATIONS } from '../push/operations/index.js';
 import { findStream, STREAMS } from '../streams/index.js';
 import { readFirstPage } from '../sync/first-page.js';
@@ -28,6 +27,7 @@ import type { DestinationFlowConfig } from './model.js';
 import { LedgerQuarantineService } from './quarantine.js';
 import type {
   CredentialService,
+  FlowEngine,
   OperationInfo,
   ServerServices,
   StreamInfo,
@@ -104,38 +104,45 @@ const VERIFY_TIMEOUT_MS = 5_000;
 const SECRET_CACHE_MS = 60_000;
 
 /** Webhook secrets and registrations of the vault's credentials (`webhook_installs` of the control store). */
-function webhookService(store: ControlStore, vault: Vault, credentials: CredentialService): WebhookService {
+function webhookService(vault: Vault, credentials: CredentialService): WebhookService {
   const cache = new Map<string, { secret: string | undefined; until: number }>();
-  const client = (id: string) => {
-    const access = credentials.access(id, 'webhooks install');
+  const client = async (id: string) => {
+    const access = await credentials.access(id, 'webhooks install');
     return new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
   };
   return {
-    secret(id) {
+    async secret(id) {
       const known = cache.get(id);
       if (known && known.until > Date.now()) return known.secret;
-      const name = secretNameFor(credentials.get(id).name);
-      const secret = vault.has(name) ? vault.reveal(name, 'webhooks receive').apiKey : undefined;
+      const name = secretNameFor((await credentials.get(id)).name);
+      const secret = (await vault.has(name))
+        ? (await vault.reveal(name, 'webhooks receive')).apiKey
+        : undefined;
       cache.set(id, { secret, until: Date.now() + SECRET_CACHE_MS });
       return secret;
     },
-    newSecret(id) {
+    async newSecret(id) {
       cache.delete(id);
-      return storeNewSecret(vault, credentials.get(id).name, 'webhook secret token (set in Ashby by hand)');
+      const credential = (await credentials.get(id)).name;
+      return storeNewSecret(vault, credential, 'webhook secret token (set in Ashby by hand)');
     },
-    installed: (id) => listInstalled(store, credentials.get(id).name),
+    installed: async (id) => listInstalled(vault.control.db, (await credentials.get(id)).name),
     async install(id, url, events) {
       cache.delete(id);
       return installWebhooks({
-        client: client(id),
-        store,
+        client: await client(id),
         vault,
-        credential: credentials.get(id).name,
+        credential: (await credentials.get(id)).name,
         url,
         events,
       });
     },
-    uninstall: (id) => uninstallWebhooks({ client: client(id), store, credential: credentials.get(id).name }),
+    uninstall: async (id) =>
+      uninstallWebhooks({
+        client: await client(id),
+        db: vault.control.db,
+        credential: (await credentials.get(id)).name,
+      }),
   };
 }
 
@@ -155,8 +162,7 @@ export function defaultServices(
   env: NodeJS.ProcessEnv,
   options: DefaultServicesOptions = {},
 ): ServerServices {
-  const store = requireSqlite(control, 'the vault (credentials)');
-  const vault = new Vault(store, { home: store.home, env, actor: 'console' });
+  const vault = new Vault(control, { home: control.home, env, actor: 'console' });
   const credentials = new VaultCredentialService(
     vault,
     (apiKey, baseUrl, signal) =>
@@ -166,13 +172,13 @@ export function defaultServices(
     options.baseUrl,
   );
   return {
-    piiHashKey: { home: store.home, env },
+    piiHashKey: { home: control.home, env },
     credentials,
-    webhooks: webhookService(store, vault, credentials),
+    webhooks: webhookService(vault, credentials),
     streams: streamInfos,
     operations: operationInfos,
     engines: {
-      source: options.engines?.source ?? sourceEngine({ home: store.home, env }),
+      source: options.engines?.source ?? sourceEngine({ home: control.home, env }),
       destination: options.engines?.destination ?? pushEngine(control, options.push),
     },
     quarantine: new LedgerQuarantineService(control),

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import type { ControlStore } from '../control/store.js';
+import type { Kysely } from 'kysely';
+import type { ControlDatabase } from '../control/schema.js';
 import { redact } from '../util/redact.js';
 import type { AuditAction, AuditEntry } from './types.js';
 
@@ -30,23 +31,24 @@ function currentActor(): string {
   }
 }
 
-/** Appends one entry to the credential audit log (details pass through redaction first). */
-export function recordAudit(store: ControlStore, entry: AuditInput): void {
-  store.db
-    .prepare(
-      `INSERT INTO credential_audit (at, actor, action, credential_id, credential_name, purpose, outcome, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      new Date().toISOString(),
-      entry.actor ?? currentActor(),
-      entry.action,
-      entry.credentialId ?? null,
-      entry.credentialName ?? null,
-      entry.purpose ?? null,
-      entry.outcome ?? 'ok',
-      entry.detail === undefined ? null : redact(entry.detail),
-    );
+/**
+ * Appends one entry to the credential audit log (details pass through redaction first). Inside a vault
+ * change, pass the change's transaction so the entry commits (or rolls back) with it.
+ */
+export async function recordAudit(db: Kysely<ControlDatabase>, entry: AuditInput): Promise<void> {
+  await db
+    .insertInto('credential_audit')
+    .values({
+      at: new Date().toISOString(),
+      actor: entry.actor ?? currentActor(),
+      action: entry.action,
+      credential_id: entry.credentialId ?? null,
+      credential_name: entry.credentialName ?? null,
+      purpose: entry.purpose ?? null,
+      outcome: entry.outcome ?? 'ok',
+      detail: entry.detail === undefined ? null : redact(entry.detail),
+    })
+    .execute();
 }
 
 interface AuditRow {
@@ -65,16 +67,20 @@ interface AuditRow {
  * Audit entries, oldest first; for one credential when `credential` is given (matched by id, or by the
  * name it had when the entry was written, so a deleted credential's history stays readable).
  */
-export function readAudit(store: ControlStore, credential?: { id?: string; name: string }): AuditEntry[] {
-  const rows = (
-    credential
-      ? store.db
-          .prepare(
-            'SELECT * FROM credential_audit WHERE credential_id = ? OR credential_name = ? ORDER BY id',
-          )
-          .all(credential.id ?? null, credential.name)
-      : store.db.prepare('SELECT * FROM credential_audit ORDER BY id').all()
-  ) as AuditRow[];
+export async function readAudit(
+  db: Kysely<ControlDatabase>,
+  credential?: { id?: string; name: string },
+): Promise<AuditEntry[]> {
+  let query = db.selectFrom('credential_audit').selectAll().orderBy('id');
+  if (credential) {
+    const { id, name } = credential;
+    query = query.where((eb) =>
+      id === undefined
+        ? eb('credential_name', '=', name)
+        : eb.or([eb('credential_id', '=', id), eb('credential_name', '=', name)]),
+    );
+  }
+  const rows = (await query.execute()) as AuditRow[];
   return rows.map((r) => ({
     id: r.id,
     at: r.at,

@@ -1,7 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Kysely } from 'kysely';
 import { SECRET_FILE_MODE } from '../control/home.js';
+import type { Control } from '../control/open.js';
+import type { ControlDatabase } from '../control/schema.js';
 import type { ControlStore } from '../control/store.js';
 import { registerSecret } from '../util/redact.js';
 import { fingerprintMasterKey, KEY_BYTES, unwrapsDataKey } from './crypto.js';
@@ -41,7 +44,17 @@ function decode(text: string, source: string): Buffer {
   return bytes;
 }
 
-function vaultIsSealed(store: ControlStore): boolean {
+async function vaultIsSealed(db: Kysely<ControlDatabase>): Promise<boolean> {
+  const meta = await db
+    .selectFrom('vault_meta')
+    .select('key')
+    .where('key', '=', FINGERPRINT)
+    .executeTakeFirst();
+  const any = await db.selectFrom('credentials').select('id').limit(1).executeTakeFirst();
+  return meta !== undefined || any !== undefined;
+}
+
+function vaultIsSealedSync(store: ControlStore): boolean {
   const meta = store.db.prepare('SELECT 1 FROM vault_meta WHERE key = ?').get(FINGERPRINT);
   const any = store.db.prepare('SELECT 1 FROM credentials LIMIT 1').get();
   return meta !== undefined || any !== undefined;
@@ -65,12 +78,17 @@ function createKeyFile(file: string): void {
   }
 }
 
+/** Whether the key is neither in the environment nor in its file, so whether the vault is sealed matters. */
+function keyIsMissing(options: MasterKeyOptions): boolean {
+  const fromEnv = options.env.ASHPIPE_MASTER_KEY;
+  return (fromEnv === undefined || fromEnv === '') && !existsSync(path.join(options.home, MASTER_KEY_FILE));
+}
+
 /**
- * Loads the master key (`ASHPIPE_MASTER_KEY`, else `$home/master.key`) and checks it against the
- * fingerprint the vault was sealed with. Fails closed: a vault that holds credentials but has no master
- * key is refused, and never gets a new key.
+ * Reads the master key from `ASHPIPE_MASTER_KEY` or `$home/master.key`, creating the file when allowed;
+ * `sealed` says whether the vault already holds credentials (asked only when the key is missing).
  */
-export function loadMasterKey(store: ControlStore, options: MasterKeyOptions): Buffer {
+function readMasterKey(options: MasterKeyOptions, sealed: boolean): Buffer {
   const fromEnv = options.env.ASHPIPE_MASTER_KEY;
   const file = path.join(options.home, MASTER_KEY_FILE);
   let key: Buffer;
@@ -78,7 +96,7 @@ export function loadMasterKey(store: ControlStore, options: MasterKeyOptions): B
     key = decode(fromEnv, 'ASHPIPE_MASTER_KEY');
   } else {
     if (!existsSync(file)) {
-      if (vaultIsSealed(store)) {
+      if (sealed) {
         throw new VaultError(
           'master_key_missing',
           `the vault in ${options.home} holds credentials but its master key is missing: set ASHPIPE_MASTER_KEY or restore ${file} from your backup`,
@@ -100,21 +118,51 @@ export function loadMasterKey(store: ControlStore, options: MasterKeyOptions): B
     key = decode(readFileSync(file, 'utf8'), file);
   }
   registerSecret(key.toString('base64'));
-  checkFingerprint(store, key, options.create === true);
   return key;
 }
 
-/** Refusal of a master key that does not open a vault holding credentials without a fingerprint. */
-const UNPINNED_MISMATCH =
-  'this vault was sealed with another master key (or its ciphertexts were altered): set ASHPIPE_MASTER_KEY (or master.key) to the key it was created with';
+/**
+ * Loads the master key (`ASHPIPE_MASTER_KEY`, else `$home/master.key`) and checks it against the
+ * fingerprint the vault was sealed with, on either control-store dialect. Fails closed: a vault that holds
+ * credentials but has no master key is refused, and never gets a new key.
+ * @example const key = await loadMasterKey(control, { home: control.home, env: process.env });
+ */
+export async function loadMasterKey(control: Control, options: MasterKeyOptions): Promise<Buffer> {
+  const sealed = keyIsMissing(options) ? await vaultIsSealed(control.db) : false;
+  const key = readMasterKey(options, sealed);
+  const mine = fingerprintMasterKey(key);
+  const read = async (db: Kysely<ControlDatabase>) =>
+    (await db.selectFrom('vault_meta').select('value').where('key', '=', FINGERPRINT).executeTakeFirst())
+      ?.value;
+  // A pinned fingerprint never changes: most loads read it without taking the writer's lock.
+  const pinned = await read(control.db);
+  const stored =
+    pinned ??
+    (await control.transaction(async (trx) => {
+      const existing = await read(trx);
+      if (existing !== undefined) return existing;
+      const rows = await trx
+        .selectFrom('credentials')
+        .select(['id', 'data_key_wrapped', 'data_key_iv', 'data_key_tag'])
+        .execute();
+      if (!shouldPin(key, rows, options.create === true)) return mine;
+      await trx
+        .insertInto('vault_meta')
+        .values({ key: FINGERPRINT, value: mine })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
+      return (await read(trx)) ?? mine;
+    }));
+  compareFingerprint(stored, mine);
+  return key;
+}
 
 /**
- * Compares the key with the vault's fingerprint; `pin` records it first when the vault is empty. A vault
- * holding credentials without a fingerprint (e.g. a store copied without its metadata) gets the key's
- * fingerprint once the key unwraps one of their data keys, so later mismatches are told apart from
- * altered ciphertexts.
+ * {@link loadMasterKey} on the synchronous SQLite connection, for the PII hash key (derived from the
+ * master key where no async path reaches).
  */
-function checkFingerprint(store: ControlStore, key: Buffer, pin: boolean): void {
+export function loadMasterKeySync(store: ControlStore, options: MasterKeyOptions): Buffer {
+  const key = readMasterKey(options, keyIsMissing(options) ? vaultIsSealedSync(store) : false);
   const mine = fingerprintMasterKey(key);
   const stored = store.transaction(() => {
     const read = () =>
@@ -127,15 +175,44 @@ function checkFingerprint(store: ControlStore, key: Buffer, pin: boolean): void 
     if (existing !== undefined) return existing;
     const rows = store.db
       .prepare('SELECT id, data_key_wrapped, data_key_iv, data_key_tag FROM credentials')
-      .all() as Array<{ id: string; data_key_wrapped: Buffer; data_key_iv: Buffer; data_key_tag: Buffer }>;
-    if (rows.length === 0 && !pin) return mine;
-    const opens = rows.some((r) =>
-      unwrapsDataKey(key, r.id, { ciphertext: r.data_key_wrapped, iv: r.data_key_iv, tag: r.data_key_tag }),
-    );
-    if (rows.length > 0 && !opens) throw new VaultError('master_key_mismatch', UNPINNED_MISMATCH);
+      .all() as WrappedDataKey[];
+    if (!shouldPin(key, rows, options.create === true)) return mine;
     store.db.prepare('INSERT OR IGNORE INTO vault_meta (key, value) VALUES (?, ?)').run(FINGERPRINT, mine);
     return read() ?? mine;
   });
+  compareFingerprint(stored, mine);
+  return key;
+}
+
+/** Refusal of a master key that does not open a vault holding credentials without a fingerprint. */
+const UNPINNED_MISMATCH =
+  'this vault was sealed with another master key (or its ciphertexts were altered): set ASHPIPE_MASTER_KEY (or master.key) to the key it was created with';
+
+/** A credential's wrapped data key, as the fingerprint check reads it. */
+interface WrappedDataKey {
+  id: string;
+  data_key_wrapped: Buffer;
+  data_key_iv: Buffer;
+  data_key_tag: Buffer;
+}
+
+/**
+ * Whether to record the key's fingerprint in a vault that has none. An empty vault gets it when `pin`
+ * (adding the first credential). A vault holding credentials without a fingerprint (e.g. a store copied
+ * without its metadata) gets it once the key unwraps one of their data keys, so later mismatches are told
+ * apart from altered ciphertexts; a key that unwraps none is refused.
+ */
+function shouldPin(key: Buffer, rows: readonly WrappedDataKey[], pin: boolean): boolean {
+  if (rows.length === 0) return pin;
+  const opens = rows.some((r) =>
+    unwrapsDataKey(key, r.id, { ciphertext: r.data_key_wrapped, iv: r.data_key_iv, tag: r.data_key_tag }),
+  );
+  if (!opens) throw new VaultError('master_key_mismatch', UNPINNED_MISMATCH);
+  return true;
+}
+
+/** Refuses a key whose fingerprint is not the vault's (compared in constant time). */
+function compareFingerprint(stored: string, mine: string): void {
   const a = Buffer.from(stored, 'hex');
   const b = Buffer.from(mine, 'hex');
   if (a.length !== b.length || !timingSafeEqual(a, b)) {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
 import { resolveHome } from '../control/home.js';
-import { refuseControlUrl } from '../control/open.js';
-import { type ControlStore, openControlStore } from '../control/store.js';
+import { type Control, controlUrl, openControl } from '../control/open.js';
+import type { ControlDatabase } from '../control/schema.js';
 import { registerSecret } from '../util/redact.js';
 import { readAudit, recordAudit } from './audit.js';
 import { type Envelope, openApiKey, sealApiKey } from './crypto.js';
@@ -76,23 +77,20 @@ function statusOf(verification: Verification | undefined): CredentialStatus {
   return verification.status === 'valid' ? 'verified' : verification.status;
 }
 
-/**
- * Values of the columns a sealed key fills, in the order `add` and `rotate` name them: key_ciphertext,
- * key_iv, key_tag, data_key_wrapped, data_key_iv, data_key_tag, key_suffix, status, verified_at, verification.
- */
+/** The columns a sealed key fills, as `add` and `rotate` write them. */
 function sealedKeyColumns(envelope: Envelope, apiKey: string, verification: Verification | undefined) {
-  return [
-    envelope.key.ciphertext,
-    envelope.key.iv,
-    envelope.key.tag,
-    envelope.dataKey.ciphertext,
-    envelope.dataKey.iv,
-    envelope.dataKey.tag,
-    suffixOf(apiKey),
-    statusOf(verification),
-    verification?.verifiedAt ?? null,
-    verification ? JSON.stringify(verification) : null,
-  ] as const;
+  return {
+    key_ciphertext: envelope.key.ciphertext,
+    key_iv: envelope.key.iv,
+    key_tag: envelope.key.tag,
+    data_key_wrapped: envelope.dataKey.ciphertext,
+    data_key_iv: envelope.dataKey.iv,
+    data_key_tag: envelope.dataKey.tag,
+    key_suffix: suffixOf(apiKey),
+    status: statusOf(verification),
+    verified_at: verification?.verifiedAt ?? null,
+    verification: verification ? JSON.stringify(verification) : null,
+  };
 }
 
 function toInfo(row: CredentialRow): CredentialInfo {
@@ -140,21 +138,22 @@ export function validateApiKey(apiKey: string): string {
 }
 
 /**
- * The credentials vault: API keys encrypted with AES-256-GCM envelope encryption in the control store,
- * every change and every decryption recorded in the audit log.
+ * The credentials vault: API keys encrypted with AES-256-GCM envelope encryption in the control store
+ * (SQLite or PostgreSQL), every change and every decryption recorded in the audit log. Every change is one
+ * {@link Control.transaction}, so processes sharing a store lose no update on either dialect.
  */
 export class Vault {
   constructor(
-    readonly store: ControlStore,
+    readonly control: Control,
     private readonly options: VaultOptions,
   ) {}
 
-  private get actor(): string | undefined {
-    return this.options.actor;
-  }
-
-  private auditVerify(credential: { id: string; name: string }, verification: Verification): void {
-    this.audit({
+  private async auditVerify(
+    db: Kysely<ControlDatabase>,
+    credential: { id: string; name: string },
+    verification: Verification,
+  ): Promise<void> {
+    await this.audit(db, {
       action: 'verify',
       credentialId: credential.id,
       credentialName: credential.name,
@@ -162,12 +161,13 @@ export class Vault {
     });
   }
 
-  private audit(entry: Parameters<typeof recordAudit>[1]): void {
-    recordAudit(this.store, this.actor === undefined ? entry : { actor: this.actor, ...entry });
+  private audit(db: Kysely<ControlDatabase>, entry: Parameters<typeof recordAudit>[1]): Promise<void> {
+    const actor = this.options.actor;
+    return recordAudit(db, actor === undefined ? entry : { actor, ...entry });
   }
 
-  private masterKey(create = false): Buffer {
-    return loadMasterKey(this.store, {
+  private masterKey(create = false): Promise<Buffer> {
+    return loadMasterKey(this.control, {
       home: this.options.home,
       env: this.options.env,
       create,
@@ -175,62 +175,61 @@ export class Vault {
     });
   }
 
-  private row(name: string): CredentialRow {
-    const row = this.store.db.prepare('SELECT * FROM credentials WHERE name = ?').get(name) as
-      | CredentialRow
-      | undefined;
+  private async row(name: string, db: Kysely<ControlDatabase> = this.control.db): Promise<CredentialRow> {
+    const row = await db.selectFrom('credentials').selectAll().where('name', '=', name).executeTakeFirst();
     if (!row)
       throw new VaultError('not_found', `no credential named "${name}" (see \`ashpipe credentials list\`)`);
-    return row;
+    return row as CredentialRow;
   }
 
-  /** Every credential, by name. */
-  list(): CredentialInfo[] {
-    const rows = this.store.db.prepare('SELECT * FROM credentials ORDER BY name').all() as CredentialRow[];
-    return rows.map(toInfo);
+  /** Every credential, by name (byte order, the same on both dialects whatever the database's collation). */
+  async list(): Promise<CredentialInfo[]> {
+    const rows = (await this.control.db.selectFrom('credentials').selectAll().execute()) as CredentialRow[];
+    return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(toInfo);
   }
 
   /** One credential by name; throws `not_found`. */
-  get(name: string): CredentialInfo {
-    return toInfo(this.row(name));
+  async get(name: string): Promise<CredentialInfo> {
+    return toInfo(await this.row(name));
   }
 
   /** Whether a credential of that name exists. */
-  has(name: string): boolean {
-    return this.store.db.prepare('SELECT 1 FROM credentials WHERE name = ?').get(name) !== undefined;
+  async has(name: string, db: Kysely<ControlDatabase> = this.control.db): Promise<boolean> {
+    const row = await db.selectFrom('credentials').select('id').where('name', '=', name).executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Stores a new credential; the first one creates the master key file when no master key is set. */
-  add(input: NewCredential): CredentialInfo {
+  async add(input: NewCredential): Promise<CredentialInfo> {
     const name = validateName(input.name);
     const apiKey = validateApiKey(input.apiKey);
     registerSecret(apiKey);
-    if (this.has(name)) throw new VaultError('name_taken', `a credential named "${name}" already exists`);
-    const master = this.masterKey(true);
+    if (await this.has(name))
+      throw new VaultError('name_taken', `a credential named "${name}" already exists`);
+    const master = await this.masterKey(true);
     const id = `cred_${randomUUID()}`;
     const envelope = sealApiKey(master, id, apiKey);
     const now = new Date().toISOString();
     const v = input.verification;
-    this.store.transaction(() => {
-      if (this.has(name)) throw new VaultError('name_taken', `a credential named "${name}" already exists`);
-      this.store.db
-        .prepare(
-          `INSERT INTO credentials (id, name, description, base_url, key_ciphertext, key_iv, key_tag,
-             data_key_wrapped, data_key_iv, data_key_tag, key_suffix, status, verified_at, verification,
-             created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+    await this.control.transaction(async (trx) => {
+      // Checked again under the writer's lock: another process may have taken the name since.
+      if (await this.has(name, trx))
+        throw new VaultError('name_taken', `a credential named "${name}" already exists`);
+      await trx
+        .insertInto('credentials')
+        .values({
           id,
           name,
-          input.description?.trim() || null,
-          input.baseUrl ?? null,
+          description: input.description?.trim() || null,
+          base_url: input.baseUrl ?? null,
           ...sealedKeyColumns(envelope, apiKey, v),
-          now,
-          now,
-        );
-      this.audit({ action: 'create', credentialId: id, credentialName: name });
-      if (v) this.auditVerify({ id, name }, v);
+          created_at: now,
+          updated_at: now,
+          rotated_at: null,
+        })
+        .execute();
+      await this.audit(trx, { action: 'create', credentialId: id, credentialName: name });
+      if (v) await this.auditVerify(trx, { id, name }, v);
     });
     return this.get(name);
   }
@@ -239,13 +238,13 @@ export class Vault {
    * Decrypts a credential's key for use; the use is audited with its purpose and the key is registered
    * for redaction before it is returned.
    */
-  reveal(name: string, purpose: string): { apiKey: string; credential: CredentialInfo } {
-    const row = this.row(name);
+  async reveal(name: string, purpose: string): Promise<{ apiKey: string; credential: CredentialInfo }> {
+    const row = await this.row(name);
     let apiKey: string;
     try {
-      apiKey = openApiKey(this.masterKey(), row.id, envelopeOf(row), row.name);
+      apiKey = openApiKey(await this.masterKey(), row.id, envelopeOf(row), row.name);
     } catch (error) {
-      this.audit({
+      await this.audit(this.control.db, {
         action: 'use',
         credentialId: row.id,
         credentialName: row.name,
@@ -256,26 +255,30 @@ export class Vault {
       throw error;
     }
     registerSecret(apiKey);
-    this.audit({ action: 'use', credentialId: row.id, credentialName: row.name, purpose });
+    await this.audit(this.control.db, {
+      action: 'use',
+      credentialId: row.id,
+      credentialName: row.name,
+      purpose,
+    });
     return { apiKey, credential: toInfo(row) };
   }
 
   /** Records the result of re-verifying a credential's key. */
-  recordVerification(name: string, verification: Verification): CredentialInfo {
-    const row = this.row(name);
-    this.store.transaction(() => {
-      this.store.db
-        .prepare(
-          'UPDATE credentials SET status = ?, verified_at = ?, verification = ?, updated_at = ? WHERE id = ?',
-        )
-        .run(
-          statusOf(verification),
-          verification.verifiedAt,
-          JSON.stringify(verification),
-          new Date().toISOString(),
-          row.id,
-        );
-      this.auditVerify(row, verification);
+  async recordVerification(name: string, verification: Verification): Promise<CredentialInfo> {
+    const row = await this.row(name);
+    await this.control.transaction(async (trx) => {
+      await trx
+        .updateTable('credentials')
+        .set({
+          status: statusOf(verification),
+          verified_at: verification.verifiedAt,
+          verification: JSON.stringify(verification),
+          updated_at: new Date().toISOString(),
+        })
+        .where('id', '=', row.id)
+        .execute();
+      await this.auditVerify(trx, row, verification);
     });
     return this.get(row.name);
   }
@@ -284,56 +287,57 @@ export class Vault {
    * Replaces a credential's key in one transaction. The id stays, so everything that refers to the
    * credential keeps working; the old ciphertext and its data key are overwritten.
    */
-  rotate(name: string, newApiKey: string, verification?: Verification): CredentialInfo {
-    const row = this.row(name);
+  async rotate(name: string, newApiKey: string, verification?: Verification): Promise<CredentialInfo> {
+    const row = await this.row(name);
     const apiKey = validateApiKey(newApiKey);
     registerSecret(apiKey);
-    const envelope = sealApiKey(this.masterKey(), row.id, apiKey);
+    const envelope = sealApiKey(await this.masterKey(), row.id, apiKey);
     const now = new Date().toISOString();
-    this.store.transaction(() => {
-      const result = this.store.db
-        .prepare(
-          `UPDATE credentials SET key_ciphertext = ?, key_iv = ?, key_tag = ?, data_key_wrapped = ?,
-             data_key_iv = ?, data_key_tag = ?, key_suffix = ?, status = ?, verified_at = ?, verification = ?,
-             updated_at = ?, rotated_at = ?
-           WHERE id = ?`,
-        )
-        .run(...sealedKeyColumns(envelope, apiKey, verification), now, now, row.id);
-      if (result.changes !== 1)
+    await this.control.transaction(async (trx) => {
+      const result = await trx
+        .updateTable('credentials')
+        .set({ ...sealedKeyColumns(envelope, apiKey, verification), updated_at: now, rotated_at: now })
+        .where('id', '=', row.id)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1)
         throw new VaultError('not_found', `credential "${name}" was deleted meanwhile`);
-      this.audit({ action: 'rotate', credentialId: row.id, credentialName: row.name });
-      if (verification) this.auditVerify(row, verification);
+      await this.audit(trx, { action: 'rotate', credentialId: row.id, credentialName: row.name });
+      if (verification) await this.auditVerify(trx, row, verification);
     });
-    this.purgeOldPages();
+    await this.purgeOldPages();
     return this.get(row.name);
   }
 
   /**
-   * Copies the WAL into the database and truncates it, so that the page images that held the previous
-   * ciphertext do not linger in the WAL (secure_delete already zeroes them in the database pages).
-   * Best effort: a concurrent reader can delay it until the next checkpoint.
+   * SQLite: copies the WAL into the database and truncates it, so that the page images that held the
+   * previous ciphertext do not linger in the WAL (secure_delete already zeroes them in the database pages).
+   * Best effort: a concurrent reader can delay it until the next checkpoint. PostgreSQL keeps the old row
+   * version until it is vacuumed; it is ciphertext under a data key that is gone with it.
    */
-  private purgeOldPages(): void {
-    this.store.db.pragma('wal_checkpoint(TRUNCATE)');
+  private async purgeOldPages(): Promise<void> {
+    if (this.control.dialect === 'sqlite')
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.control.db);
   }
 
   /** Renames a credential or changes its description; the id (and so every reference) stays. */
-  edit(name: string, changes: { name?: string; description?: string }): CredentialInfo {
-    const row = this.row(name);
+  async edit(name: string, changes: { name?: string; description?: string }): Promise<CredentialInfo> {
+    const row = await this.row(name);
     const newName = changes.name === undefined ? row.name : validateName(changes.name);
     const description =
       changes.description === undefined ? row.description : changes.description.trim() || null;
     const changed: string[] = [];
     if (newName !== row.name) changed.push(`name "${row.name}" → "${newName}"`);
     if (description !== row.description) changed.push('description');
-    this.store.transaction(() => {
-      if (newName !== row.name && this.has(newName)) {
+    await this.control.transaction(async (trx) => {
+      if (newName !== row.name && (await this.has(newName, trx))) {
         throw new VaultError('name_taken', `a credential named "${newName}" already exists`);
       }
-      this.store.db
-        .prepare('UPDATE credentials SET name = ?, description = ?, updated_at = ? WHERE id = ?')
-        .run(newName, description, new Date().toISOString(), row.id);
-      this.audit({
+      await trx
+        .updateTable('credentials')
+        .set({ name: newName, description, updated_at: new Date().toISOString() })
+        .where('id', '=', row.id)
+        .execute();
+      await this.audit(trx, {
         action: 'edit',
         credentialId: row.id,
         credentialName: newName,
@@ -344,23 +348,25 @@ export class Vault {
   }
 
   /** Deletes a credential and its ciphertext; the audit log keeps its history. */
-  delete(name: string): CredentialInfo {
-    const row = this.row(name);
-    this.store.transaction(() => {
-      this.store.db.prepare('DELETE FROM credentials WHERE id = ?').run(row.id);
-      this.audit({ action: 'delete', credentialId: row.id, credentialName: row.name });
+  async delete(name: string): Promise<CredentialInfo> {
+    const row = await this.row(name);
+    await this.control.transaction(async (trx) => {
+      await trx.deleteFrom('credentials').where('id', '=', row.id).execute();
+      await this.audit(trx, { action: 'delete', credentialId: row.id, credentialName: row.name });
     });
-    this.purgeOldPages();
+    await this.purgeOldPages();
     return toInfo(row);
   }
 
   /** The audit log, oldest first; for one credential (existing or deleted) when `name` is given. */
-  auditLog(name?: string): AuditEntry[] {
-    if (name === undefined) return readAudit(this.store);
-    const row = this.store.db.prepare('SELECT id FROM credentials WHERE name = ?').get(name) as
-      | { id: string }
-      | undefined;
-    const entries = readAudit(this.store, row ? { id: row.id, name } : { name });
+  async auditLog(name?: string): Promise<AuditEntry[]> {
+    if (name === undefined) return readAudit(this.control.db);
+    const row = await this.control.db
+      .selectFrom('credentials')
+      .select('id')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    const entries = await readAudit(this.control.db, row ? { id: row.id, name } : { name });
     if (!row && entries.length === 0) {
       throw new VaultError('not_found', `no credential named "${name}" and no audit history under that name`);
     }
@@ -377,16 +383,29 @@ function verifyOutcome(v: Verification): { outcome: 'ok' | 'failed'; detail: str
     : { outcome: 'failed', detail: `${v.status}${v.message ? `: ${v.message}` : ''}` };
 }
 
+/** Options of {@link openVault}. */
+export interface OpenVaultOptions extends Pick<VaultOptions, 'actor' | 'notice'> {
+  /**
+   * A PostgreSQL control store (`--control`); without it `ASHPIPE_CONTROL_URL`, else `control.db` in
+   * `ASHPIPE_HOME`.
+   * @default `ASHPIPE_CONTROL_URL`, else the SQLite store in the home directory
+   * @example 'postgres://ashpipe@db.internal/ashpipe?schema=ashpipe'
+   */
+  control?: string;
+}
+
 /**
- * Opens the control store in `ASHPIPE_HOME` and a vault on it; close the store when done.
- * @example const { vault, store } = openVault(process.env, { actor: 'console:alice@example.com' });
+ * Opens the control store (`--control`, `ASHPIPE_CONTROL_URL` or `control.db` in `ASHPIPE_HOME`) and a
+ * vault on it; close the control store when done.
+ * @example const { vault, control } = await openVault(process.env, { actor: 'console:alice@example.com' });
  */
-export function openVault(
+export async function openVault(
   env: NodeJS.ProcessEnv,
-  options: Pick<VaultOptions, 'actor' | 'notice'> = {},
-): { vault: Vault; store: ControlStore } {
-  refuseControlUrl(env, 'the vault (credentials)');
+  options: OpenVaultOptions = {},
+): Promise<{ vault: Vault; control: Control }> {
+  const { control: option, ...vaultOptions } = options;
   const home = resolveHome(env);
-  const store = openControlStore(home);
-  return { vault: new Vault(store, { home, env, ...options }), store };
+  const url = controlUrl(option, env);
+  const control = await openControl({ home, ...(url === undefined ? {} : { url }) });
+  return { vault: new Vault(control, { home, env, ...vaultOptions }), control };
 }

@@ -3,8 +3,9 @@
  * generated secret kept in the vault; `webhook.delete` to remove them.
  */
 import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import { AshbyNotFoundError, AshbyPermissionError } from '../ashby/errors.js';
-import type { ControlStore } from '../control/store.js';
+import type { ControlDatabase } from '../control/schema.js';
 import type { Vault } from '../vault/vault.js';
 import { ACTIONS } from './actions.js';
 import type { InfoCaller } from './applier.js';
@@ -26,11 +27,11 @@ export function isWebhookSecretName(name: string): boolean {
  * Generates a secret token for the credential's webhooks and stores it in the vault, replacing the
  * previous one (webhooks signed with the old one are refused from now on).
  */
-export function storeNewSecret(vault: Vault, credential: string, description: string): string {
+export async function storeNewSecret(vault: Vault, credential: string, description: string): Promise<string> {
   const secret = randomBytes(32).toString('hex');
   const secretName = secretNameFor(credential);
-  if (vault.has(secretName)) vault.rotate(secretName, secret);
-  else vault.add({ name: secretName, apiKey: secret, description });
+  if (await vault.has(secretName)) await vault.rotate(secretName, secret);
+  else await vault.add({ name: secretName, apiKey: secret, description });
   return secret;
 }
 
@@ -73,31 +74,50 @@ export function parseEvents(value: string): string[] {
  * A credential renamed: its webhook secret and the records of the webhooks it installed follow the new
  * name, so `webhooks list` and `webhooks uninstall --credential NEW` still find them.
  */
-export function renameCredentialWebhooks(vault: Vault, from: string, to: string): void {
+export async function renameCredentialWebhooks(vault: Vault, from: string, to: string): Promise<void> {
   if (from === to) return;
   const secret = secretNameFor(from);
-  if (vault.has(secret)) vault.edit(secret, { name: secretNameFor(to) });
-  vault.store.db
-    .prepare('UPDATE webhook_installs SET credential = ?, secret_name = ? WHERE credential = ?')
-    .run(to, secretNameFor(to), from);
+  if (await vault.has(secret)) await vault.edit(secret, { name: secretNameFor(to) });
+  await vault.control.db
+    .updateTable('webhook_installs')
+    .set({ credential: to, secret_name: secretNameFor(to) })
+    .where('credential', '=', from)
+    .execute();
 }
 
 /** A credential deleted: its webhook secret goes with it (its webhooks in Ashby stay listed until uninstalled). */
-export function removeCredentialSecret(vault: Vault, credential: string): void {
+export async function removeCredentialSecret(vault: Vault, credential: string): Promise<void> {
   const secret = secretNameFor(credential);
-  if (vault.has(secret)) vault.delete(secret);
+  if (await vault.has(secret)) await vault.delete(secret);
 }
 
-/** The installed webhooks, of one credential or all. */
-export function listInstalled(store: ControlStore, credential?: string): InstalledWebhook[] {
-  const rows = store.db
-    .prepare(
-      `SELECT webhook_id AS webhookId, credential, webhook_type AS webhookType, request_url AS requestUrl,
-         secret_name AS secretName, created_at AS createdAt
-       FROM webhook_installs ${credential === undefined ? '' : 'WHERE credential = ?'} ORDER BY created_at, webhook_type`,
-    )
-    .all(...(credential === undefined ? [] : [credential])) as InstalledWebhook[];
-  return rows;
+/** The installed webhooks, of one credential or all, by time of installation and event type. */
+export async function listInstalled(
+  db: Kysely<ControlDatabase>,
+  credential?: string,
+): Promise<InstalledWebhook[]> {
+  let query = db.selectFrom('webhook_installs').selectAll();
+  if (credential !== undefined) query = query.where('credential', '=', credential);
+  const rows = await query.execute();
+  // Sorted here, not in SQL: PostgreSQL's collation may order event types differently from SQLite's bytes.
+  const order = (a: (typeof rows)[number], b: (typeof rows)[number]) =>
+    a.created_at !== b.created_at
+      ? a.created_at < b.created_at
+        ? -1
+        : 1
+      : a.webhook_type < b.webhook_type
+        ? -1
+        : a.webhook_type > b.webhook_type
+          ? 1
+          : 0;
+  return rows.sort(order).map((r) => ({
+    webhookId: r.webhook_id,
+    credential: r.credential,
+    webhookType: r.webhook_type,
+    requestUrl: r.request_url,
+    secretName: r.secret_name,
+    createdAt: r.created_at,
+  }));
 }
 
 /**
@@ -106,13 +126,13 @@ export function listInstalled(store: ControlStore, credential?: string): Install
  */
 export async function installWebhooks(input: {
   client: InfoCaller;
-  store: ControlStore;
+  /** The vault keeping the secret; the registrations go to its control store. */
   vault: Vault;
   credential: string;
   url: string;
   events: readonly string[];
 }): Promise<{ secret: string; installed: InstalledWebhook[] }> {
-  const secret = storeNewSecret(input.vault, input.credential, `webhook secret token for ${input.url}`);
+  const secret = await storeNewSecret(input.vault, input.credential, `webhook secret token for ${input.url}`);
   const secretName = secretNameFor(input.credential);
   const installed: InstalledWebhook[] = [];
   for (const webhookType of input.events) {
@@ -141,11 +161,18 @@ export async function installWebhooks(input: {
       secretName,
       createdAt: new Date().toISOString(),
     };
-    input.store.db
-      .prepare(
-        'INSERT OR REPLACE INTO webhook_installs (webhook_id, credential, webhook_type, request_url, secret_name, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(row.webhookId, row.credential, row.webhookType, row.requestUrl, row.secretName, row.createdAt);
+    const values = {
+      credential: row.credential,
+      webhook_type: row.webhookType,
+      request_url: row.requestUrl,
+      secret_name: row.secretName,
+      created_at: row.createdAt,
+    };
+    await input.vault.control.db
+      .insertInto('webhook_installs')
+      .values({ webhook_id: row.webhookId, ...values })
+      .onConflict((oc) => oc.column('webhook_id').doUpdateSet(values))
+      .execute();
     installed.push(row);
   }
   return { secret, installed };
@@ -154,11 +181,11 @@ export async function installWebhooks(input: {
 /** Deletes the credential's webhooks in Ashby (`webhook.delete`) and forgets them. */
 export async function uninstallWebhooks(input: {
   client: InfoCaller;
-  store: ControlStore;
+  db: Kysely<ControlDatabase>;
   credential: string;
 }): Promise<InstalledWebhook[]> {
   const removed: InstalledWebhook[] = [];
-  for (const hook of listInstalled(input.store, input.credential)) {
+  for (const hook of await listInstalled(input.db, input.credential)) {
     try {
       await input.client.call('webhook.delete', { webhookId: hook.webhookId });
     } catch (error) {
@@ -167,7 +194,7 @@ export async function uninstallWebhooks(input: {
       // Already deleted in Ashby (by hand): forgetting it is what is left to do.
       if (!(error instanceof AshbyNotFoundError)) throw error;
     }
-    input.store.db.prepare('DELETE FROM webhook_installs WHERE webhook_id = ?').run(hook.webhookId);
+    await input.db.deleteFrom('webhook_installs').where('webhook_id', '=', hook.webhookId).execute();
     removed.push(hook);
   }
   return removed;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openControlStore } from '../../src/control/index.js';
+import { openControl } from '../../src/control/index.js';
 import { DEMO_CREDENTIAL, DEMO_QUERIES, runDemo } from '../../src/demo/run.js';
 import { openSqlite } from '../../src/util/sqlite.js';
 import { Vault } from '../../src/vault/index.js';
@@ -33,13 +33,13 @@ describe('ashpipe demo', () => {
     expect(candidates(result.reconcile)).toMatchObject({ mode: 'full', deleted: 1 });
 
     // The key went through the demo's own vault.
-    const store = openControlStore(home);
+    const control = await openControl({ home });
     try {
-      const vault = new Vault(store, { home, env: {} });
-      expect(vault.has(DEMO_CREDENTIAL)).toBe(true);
-      expect(vault.get(DEMO_CREDENTIAL).baseUrl).toBe(result.sandboxUrl);
+      const vault = new Vault(control, { home, env: {} });
+      expect(await vault.has(DEMO_CREDENTIAL)).toBe(true);
+      expect((await vault.get(DEMO_CREDENTIAL)).baseUrl).toBe(result.sandboxUrl);
     } finally {
-      store.close();
+      await control.close();
     }
 
     // The example queries work on the database as printed.

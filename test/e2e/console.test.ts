@@ -168,7 +168,7 @@ describe.skipIf(!runs)('console in a browser', () => {
     await dialog.getByRole('alert').or(dialog.getByRole('status')).waitFor({ timeout: 15_000 });
     return { dialog, seconds: (Date.now() - started) / 1000 };
   };
-  const savedNames = () => server.deps.services.credentials.list().map((c) => c.name);
+  const savedNames = async () => (await server.deps.services.credentials.list()).map((c) => c.name);
 
   it('a server that is not there: the form says so within seconds, naming it, and saves only when asked', async () => {
     const closed = await new Promise<string>((resolve) => {
@@ -183,7 +183,7 @@ describe.skipIf(!runs)('console in a browser', () => {
     const message = (await dialog.getByRole('alert').textContent()) ?? '';
     expect(message).toContain(`Could not check the key at ${closed}`);
     expect(message).toContain('Nothing was saved');
-    expect(savedNames()).not.toContain('unreachable');
+    expect(await savedNames()).not.toContain('unreachable');
     await shot('credential-unreachable');
     await dialog.getByRole('button', { name: 'Save without verifying' }).click();
     await dialog.getByRole('status').waitFor();
@@ -193,7 +193,7 @@ describe.skipIf(!runs)('console in a browser', () => {
     expect(text).toContain(closed);
     expect(text).toContain('Could not verify');
     expect(await tile.getByTestId('last-error').textContent()).toMatch(/^Could not check the key: .+\.$/);
-    expect(savedNames()).toContain('unreachable');
+    expect(await savedNames()).toContain('unreachable');
     await shot('credential-unverified-tile');
   });
 
@@ -203,7 +203,7 @@ describe.skipIf(!runs)('console in a browser', () => {
       `The server at ${sandbox.url} rejected this API key (wrong, deactivated or missing); nothing was saved.`,
     );
     await expect(dialog.getByRole('button', { name: 'Save without verifying' }).count()).resolves.toBe(0);
-    expect(savedNames()).not.toContain('wrong');
+    expect(await savedNames()).not.toContain('wrong');
     await shot('credential-wrong-key');
     await page.keyboard.press('Escape');
   });

@@ -206,7 +206,7 @@ describe('a flow with webhooks and onDelete purge', () => {
       const cred = asJson(
         await (await post('/api/v1/credentials', { name: 'hooks', apiKey: 'sandbox-full' })).json(),
       ).credential.id;
-      new Vault(harnessed.control, {
+      await new Vault(harnessed.typed, {
         home: harnessed.home,
         env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
       }).add({ name: 'hooks:webhook-secret', apiKey: secret });

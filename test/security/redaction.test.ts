@@ -12,7 +12,7 @@ import { openControlStore } from '../../src/control/store.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { clearSecrets, redact, safeStringify } from '../../src/util/redact.js';
-import { loadMasterKey } from '../../src/vault/master-key.js';
+import { loadMasterKeySync } from '../../src/vault/master-key.js';
 import { cli, removeAll, tempDir, uniqueEmail } from '../push/helpers.js';
 
 /** Names a redactor matching "Basic …" / "Bearer …" anywhere would mangle. */
@@ -58,7 +58,7 @@ describe('redaction masks secrets, not text that looks like them', () => {
       const unpadded = padded.replace(/=+$/, '');
       expect(unpadded).not.toBe(padded);
       try {
-        loadMasterKey(store, { home, env: { ASHPIPE_MASTER_KEY: unpadded } });
+        loadMasterKeySync(store, { home, env: { ASHPIPE_MASTER_KEY: unpadded } });
       } finally {
         store.close();
       }

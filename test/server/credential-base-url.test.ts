@@ -61,7 +61,7 @@ describe('credential base URLs', () => {
     expect(res.status).toBe(422);
     expect(JSON.parse(text).error.code).toBe('probe_failed');
     expect(text).not.toContain('INTERNAL');
-    expect(h.deps.services.credentials.list()).toEqual([]);
+    expect(await h.deps.services.credentials.list()).toEqual([]);
 
     const forced = await h.request('/api/v1/credentials', {
       method: 'POST',
@@ -128,7 +128,7 @@ describe('credential base URLs', () => {
     const { error } = JSON.parse(text);
     expect(error.code).toBe('probe_failed');
     expect(error.message).toMatch(new RegExp(`^Could not check the key at ${url}: .+\\. Nothing was saved;`));
-    expect(h.deps.services.credentials.list()).toEqual([]);
+    expect(await h.deps.services.credentials.list()).toEqual([]);
   });
 
   it('a wrong key is refused in one sentence naming the server', async () => {

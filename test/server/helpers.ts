@@ -145,7 +145,7 @@ export async function harness(
       }),
       // The real vault, with Ashby's verdict on keys faked.
       credentials: new VaultCredentialService(
-        new Vault(control, { home, env, actor: 'console' }),
+        new Vault(typed, { home, env, actor: 'console' }),
         options.verify ?? fakeVerify,
         ...(options.baseUrl ? [options.baseUrl] : []),
       ),

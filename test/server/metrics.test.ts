@@ -331,7 +331,7 @@ describe('GET /metrics', () => {
       ).json()) as unknown;
     const credentialId = asJson(await post('/api/v1/credentials', { name: 'hooks', apiKey: KEY })).credential
       .id;
-    new Vault(h.control, {
+    await new Vault(h.typed, {
       home: h.home,
       env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
     }).add({

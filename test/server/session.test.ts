@@ -177,7 +177,7 @@ describe('authentication and CSRF on the API', () => {
       body,
     });
     expect(crossSite.status).toBe(403);
-    expect(h.deps.services.credentials.list()).toHaveLength(0);
+    expect(await h.deps.services.credentials.list()).toHaveLength(0);
     const ok = await h.request('/api/v1/credentials', {
       method: 'POST',
       headers: { ...headers, 'x-csrf-token': csrf },

@@ -33,7 +33,7 @@ describe('POST /webhooks/ashby/{flowId} on the server', () => {
     const cred = asJson(await post('/api/v1/credentials', { name: 'hooks', apiKey: 'sandbox-full' }))
       .credential.id;
     // The secret as `ashpipe webhooks install` stores it: a vault entry named after the credential.
-    new Vault(h.control, {
+    await new Vault(h.typed, {
       home: h.home,
       env: { ASHPIPE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
     }).add({

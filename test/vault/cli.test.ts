@@ -9,10 +9,14 @@ import { UsageError } from '../../src/cli/exit-codes.js';
 import { addKeyOptions, resolveAshbyAccess } from '../../src/cli/key-options.js';
 import { Output } from '../../src/cli/output.js';
 import { captureStreams, runCli } from '../support/cli.js';
+import { controlDialects, newControlTarget, removeControlTargets } from '../support/control.js';
 import { makeTempHome, removeAll } from './helpers.js';
 
 const cleanup: string[] = [];
-afterEach(() => removeAll(cleanup));
+afterEach(async () => {
+  removeAll(cleanup);
+  await removeControlTargets();
+});
 
 const KEY = 'ashby-cli-key-0123456789wxyz';
 
@@ -30,62 +34,105 @@ function context(env: NodeJS.ProcessEnv): CliContext & { captured: ReturnType<ty
   };
 }
 
-describe('ashpipe credentials (without verification)', () => {
-  it('adds from stdin, lists, shows, edits, audits and deletes, never printing the key', async () => {
-    const env = { ASHPIPE_HOME: makeTempHome(cleanup) };
-    const add = await run(
-      [
-        'credentials',
-        'add',
-        '--name',
-        'prod',
-        '--description',
-        'nightly',
-        '--api-key-stdin',
-        '--no-verify',
-        '--json',
-      ],
-      env,
-      Readable.from([`${KEY}\n`]),
-    );
-    expect(add.code, add.err).toBe(0);
-    const saved = JSON.parse(add.out);
-    expect(saved).toMatchObject({
-      name: 'prod',
-      description: 'nightly',
-      maskedKey: '••••wxyz',
-      status: 'unverified',
+describe.each(controlDialects('ashpipe credentials on PostgreSQL'))(
+  'ashpipe credentials on %s',
+  (dialect) => {
+    it('adds from stdin, lists, shows, edits, audits and deletes, never printing the key', async () => {
+      const target = newControlTarget(dialect);
+      // On PostgreSQL: `--control` on the first command, ASHPIPE_CONTROL_URL for the others.
+      const env: NodeJS.ProcessEnv = { ASHPIPE_HOME: target.home };
+      const control = target.url === undefined ? [] : ['--control', target.url];
+      const add = await run(
+        [
+          'credentials',
+          ...control,
+          'add',
+          '--name',
+          'prod',
+          '--description',
+          'nightly',
+          '--api-key-stdin',
+          '--no-verify',
+          '--json',
+        ],
+        env,
+        Readable.from([`${KEY}\n`]),
+      );
+      expect(add.code, add.err).toBe(0);
+      const saved = JSON.parse(add.out);
+      expect(saved).toMatchObject({
+        name: 'prod',
+        description: 'nightly',
+        maskedKey: '••••wxyz',
+        status: 'unverified',
+      });
+      expect(add.err).toMatch(/master\.key/);
+      if (target.url !== undefined) env.ASHPIPE_CONTROL_URL = target.url;
+
+      const list = await run(['credentials', 'list', '--json'], env);
+      expect(JSON.parse(list.out).credentials.map((c: { id: string }) => c.id)).toEqual([saved.id]);
+      const table = await run(['credentials', 'list'], env);
+      expect(table.out).toMatch(/prod\s+••••wxyz\s+unverified/);
+
+      const edit = await run(['credentials', 'edit', 'prod', '--name', 'production'], env);
+      expect(edit.code, edit.err).toBe(0);
+      const show = await run(['credentials', 'show', 'production', '--json'], env);
+      expect(JSON.parse(show.out)).toMatchObject({ id: saved.id, name: 'production' });
+
+      const refused = await run(['credentials', 'delete', 'production'], env);
+      expect(refused.code).toBe(2);
+      expect(refused.err).toMatch(/without --yes/);
+      const del = await run(['credentials', 'delete', 'production', '--yes'], env);
+      expect(del.code, del.err).toBe(0);
+      const missing = await run(['credentials', 'show', 'production'], env);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toMatch(/no credential named "production"/);
+
+      const audit = await run(['credentials', 'audit', '--json'], env);
+      expect(JSON.parse(audit.out).entries.map((e: { action: string }) => e.action)).toEqual([
+        'create',
+        'edit',
+        'delete',
+      ]);
+      for (const r of [add, list, table, edit, show, del, audit]) expect(r.out + r.err).not.toContain(KEY);
+      // Nothing went to a control.db beside the PostgreSQL store.
+      expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(dialect === 'sqlite');
     });
-    expect(add.err).toMatch(/master\.key/);
 
-    const list = await run(['credentials', 'list', '--json'], env);
-    expect(JSON.parse(list.out).credentials.map((c: { id: string }) => c.id)).toEqual([saved.id]);
-    const table = await run(['credentials', 'list'], env);
-    expect(table.out).toMatch(/prod\s+••••wxyz\s+unverified/);
+    it('a command with --credential decrypts the key from the same store, and audits the use', async () => {
+      const target = newControlTarget(dialect);
+      const env: NodeJS.ProcessEnv = {
+        ASHPIPE_HOME: target.home,
+        ...(target.url === undefined ? {} : { ASHPIPE_CONTROL_URL: target.url }),
+      };
+      const add = await run(
+        [
+          'credentials',
+          'add',
+          '--name',
+          'sb',
+          '--api-key-stdin',
+          '--no-verify',
+          '--base-url',
+          'http://127.0.0.1:4010',
+        ],
+        env,
+        Readable.from([KEY]),
+      );
+      expect(add.code, add.err).toBe(0);
+      const access = await resolveAshbyAccess(context(env), { credential: 'sb' }, 'sync');
+      expect(access).toMatchObject({ apiKey: KEY, baseUrl: 'http://127.0.0.1:4010', credentialName: 'sb' });
+      const audit = await run(['credentials', 'audit', 'sb', '--json'], env);
+      expect(JSON.parse(audit.out).entries.map((e: { action: string }) => e.action)).toEqual([
+        'create',
+        'use',
+      ]);
+      expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(dialect === 'sqlite');
+    });
+  },
+);
 
-    const edit = await run(['credentials', 'edit', 'prod', '--name', 'production'], env);
-    expect(edit.code, edit.err).toBe(0);
-    const show = await run(['credentials', 'show', 'production', '--json'], env);
-    expect(JSON.parse(show.out)).toMatchObject({ id: saved.id, name: 'production' });
-
-    const refused = await run(['credentials', 'delete', 'production'], env);
-    expect(refused.code).toBe(2);
-    expect(refused.err).toMatch(/without --yes/);
-    const del = await run(['credentials', 'delete', 'production', '--yes'], env);
-    expect(del.code, del.err).toBe(0);
-    const missing = await run(['credentials', 'show', 'production'], env);
-    expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(/no credential named "production"/);
-
-    const audit = await run(['credentials', 'audit', '--json'], env);
-    expect(JSON.parse(audit.out).entries.map((e: { action: string }) => e.action)).toEqual([
-      'create',
-      'edit',
-      'delete',
-    ]);
-    for (const r of [add, list, table, edit, show, del, audit]) expect(r.out + r.err).not.toContain(KEY);
-  });
-
+describe('ashpipe credentials (without verification)', () => {
   it('has no flag that takes the key itself', async () => {
     const env = { ASHPIPE_HOME: makeTempHome(cleanup) };
     const r = await run(['credentials', 'add', '--name', 'x', '--api-key', KEY, '--no-verify'], env);

@@ -2,18 +2,23 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openControlStore } from '../../src/control/index.js';
 import { Vault } from '../../src/vault/index.js';
-import { makeTempHome, removeAll } from './helpers.js';
+import {
+  type ControlTarget,
+  controlDialects,
+  newControlTarget,
+  openTarget,
+  removeControlTargets,
+} from '../support/control.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const cleanup: string[] = [];
-afterEach(() => removeAll(cleanup));
+afterEach(() => removeControlTargets());
 
 function run(
-  home: string,
+  target: ControlTarget,
   prefix: string,
   count: number,
   barrier: string,
@@ -24,7 +29,12 @@ function run(
       ['--import', 'tsx', path.join(here, 'fixtures/add-many.ts'), prefix, String(count), barrier, '2'],
       {
         cwd: root,
-        env: { ...process.env, ASHPIPE_HOME: home, ASHPIPE_MASTER_KEY: '' },
+        env: {
+          ...process.env,
+          ASHPIPE_HOME: target.home,
+          ASHPIPE_MASTER_KEY: '',
+          ASHPIPE_CONTROL_URL: target.url ?? '',
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       },
     );
@@ -35,25 +45,38 @@ function run(
   });
 }
 
-describe('two processes sharing one vault', () => {
-  it('both add and rotate credentials at once without losing or corrupting any', async () => {
-    const home = makeTempHome(cleanup);
-    const n = 25;
-    const barrier = path.join(path.dirname(home), 'barrier');
-    fs.mkdirSync(barrier);
-    const [a, b] = await Promise.all([run(home, 'alpha', n, barrier), run(home, 'beta', n, barrier)]);
-    expect(a.code, a.stderr).toBe(0);
-    expect(b.code, b.stderr).toBe(0);
-    const store = openControlStore(home);
-    expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
-    const vault = new Vault(store, { home, env: {} });
-    expect(vault.list()).toHaveLength(2 * n);
-    for (const prefix of ['alpha', 'beta']) {
-      for (let i = 0; i < n; i++) {
-        const expected = i % 3 === 0 ? `key-${prefix}-${i}-rotated-000` : `key-${prefix}-${i}-0123456789`;
-        expect(vault.reveal(`${prefix}-${i}`, 'test').apiKey).toBe(expected);
+describe.each(controlDialects('the vault on PostgreSQL'))(
+  'two processes sharing one vault on %s',
+  (dialect) => {
+    it('both add and rotate credentials at once without losing or corrupting any', async () => {
+      const target = newControlTarget(dialect);
+      const n = 15;
+      const barrier = path.join(path.dirname(target.home), 'barrier');
+      fs.mkdirSync(barrier);
+      const [a, b] = await Promise.all([run(target, 'alpha', n, barrier), run(target, 'beta', n, barrier)]);
+      expect(a.code, a.stderr).toBe(0);
+      expect(b.code, b.stderr).toBe(0);
+      const control = await openTarget(target);
+      try {
+        if (dialect === 'sqlite') {
+          const check = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(control.db);
+          expect(check.rows).toEqual([{ integrity_check: 'ok' }]);
+        }
+        const vault = new Vault(control, { home: target.home, env: {} });
+        expect(await vault.list()).toHaveLength(2 * n);
+        for (const prefix of ['alpha', 'beta']) {
+          for (let i = 0; i < n; i++) {
+            const expected = i % 3 === 0 ? `key-${prefix}-${i}-rotated-000` : `key-${prefix}-${i}-0123456789`;
+            expect((await vault.reveal(`${prefix}-${i}`, 'test')).apiKey).toBe(expected);
+          }
+        }
+        // One create per credential and one rotate per third one: no audit entry lost either.
+        const actions = (await vault.auditLog()).map((e) => e.action);
+        expect(actions.filter((a) => a === 'create')).toHaveLength(2 * n);
+        expect(actions.filter((a) => a === 'rotate')).toHaveLength(2 * Math.ceil(n / 3));
+      } finally {
+        await control.close();
       }
-    }
-    store.close();
-  }, 60_000);
-});
+    }, 60_000);
+  },
+);

@@ -30,14 +30,23 @@ interface JsonOption {
   json?: boolean;
 }
 
-async function withVault<T>(ctx: CliContext, fn: (vault: Vault) => Promise<T> | T): Promise<T> {
-  const { vault, store } = openVault(ctx.env, { notice: (m) => ctx.io.stderr.write(`${m}\n`) });
+/** Runs `fn` on the vault of the control store: `control` (`--control`), `ASHPIPE_CONTROL_URL` or control.db. */
+async function withVault<T>(
+  ctx: CliContext,
+  control: string | undefined,
+  fn: (vault: Vault) => Promise<T> | T,
+): Promise<T> {
+  let opened: Awaited<ReturnType<typeof openVault>> | undefined;
   try {
-    return await fn(vault);
+    opened = await openVault(ctx.env, {
+      notice: (m) => ctx.io.stderr.write(`${m}\n`),
+      ...(control === undefined ? {} : { control }),
+    });
+    return await fn(opened.vault);
   } catch (error) {
     throw vaultErrorToCli(error);
   } finally {
-    store.close();
+    await opened?.control.close();
   }
 }
 
@@ -236,7 +245,12 @@ export function credentialsCommand(ctx: CliContext): Command {
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(redact(s)),
-    });
+    })
+    .option(
+      '--control <url>',
+      'a PostgreSQL control store, postgres://USER@HOST:PORT/DB?schema=NAME (env ASHPIPE_CONTROL_URL; default: control.db in $ASHPIPE_HOME)',
+    );
+  const control = () => (cmd.opts() as { control?: string }).control;
 
   addKeySource(
     cmd
@@ -257,10 +271,10 @@ export function credentialsCommand(ctx: CliContext): Command {
         const log = openRunLog(ctx, 'credentials add', opts);
         log.logger.info('credentials add started', { credential: opts.name, baseUrl, verify: opts.verify });
         await logged(log, () =>
-          withVault(ctx, async (vault) => {
+          withVault(ctx, control(), async (vault) => {
             if (isWebhookSecretName(opts.name.trim()))
               throw new UsageError('--name: names ending in ":webhook-secret" are kept for webhook secrets');
-            if (vault.has(opts.name.trim()))
+            if (await vault.has(opts.name.trim()))
               throw new VaultError('name_taken', `a credential named "${opts.name.trim()}" already exists`);
             const apiKey = await readApiKey(ctx, opts);
             let verification: Verification | undefined;
@@ -268,7 +282,7 @@ export function credentialsCommand(ctx: CliContext): Command {
               verification = await verify(apiKey, baseUrl, log);
               refuseUnverified(opts.name, verification, 'saved');
             }
-            const saved = vault.add({
+            const saved = await vault.add({
               name: opts.name,
               apiKey,
               ...defined({ description: opts.description }),
@@ -289,9 +303,9 @@ export function credentialsCommand(ctx: CliContext): Command {
     .option('--json', 'machine-readable output on stdout')
     .action(async (opts: JsonOption) => {
       const out = ctx.output(Boolean(opts.json));
-      await withVault(ctx, (vault) => {
+      await withVault(ctx, control(), async (vault) => {
         // Webhook secrets live in the vault too, but they are not Ashby keys: `ashpipe webhooks list` shows them.
-        const credentials = vault.list().filter((c) => !isWebhookSecretName(c.name));
+        const credentials = (await vault.list()).filter((c) => !isWebhookSecretName(c.name));
         out.result({ credentials }, () =>
           credentials.length === 0
             ? 'No credentials. Add one with `ashpipe credentials add --name NAME`.'
@@ -316,8 +330,8 @@ export function credentialsCommand(ctx: CliContext): Command {
     .option('--json', 'machine-readable output on stdout')
     .action(async (name: string, opts: JsonOption) => {
       const out = ctx.output(Boolean(opts.json));
-      await withVault(ctx, (vault) => {
-        const c = vault.get(name);
+      await withVault(ctx, control(), async (vault) => {
+        const c = await vault.get(name);
         out.result(c, () => renderCredential(c));
       });
     });
@@ -334,10 +348,10 @@ export function credentialsCommand(ctx: CliContext): Command {
       const log = openRunLog(ctx, 'credentials test', opts);
       log.logger.info('credentials test started', { credential: name });
       await logged(log, () =>
-        withVault(ctx, async (vault) => {
-          const { apiKey, credential } = vault.reveal(name, 'credentials test');
+        withVault(ctx, control(), async (vault) => {
+          const { apiKey, credential } = await vault.reveal(name, 'credentials test');
           const verification = await verify(apiKey, baseUrlFor(ctx, opts.baseUrl, credential.baseUrl), log);
-          const updated = vault.recordVerification(name, verification);
+          const updated = await vault.recordVerification(name, verification);
           reportVerification(out, updated);
           out.result(updated, () => renderCredential(updated));
           if (verification.status !== 'valid') {
@@ -367,15 +381,15 @@ export function credentialsCommand(ctx: CliContext): Command {
         const log = openRunLog(ctx, 'credentials rotate', opts);
         log.logger.info('credentials rotate started', { credential: name, verify: opts.verify });
         await logged(log, () =>
-          withVault(ctx, async (vault) => {
-            const current = vault.get(name);
+          withVault(ctx, control(), async (vault) => {
+            const current = await vault.get(name);
             const apiKey = await readApiKey(ctx, opts);
             let verification: Verification | undefined;
             if (opts.verify) {
               verification = await verify(apiKey, baseUrlFor(ctx, opts.baseUrl, current.baseUrl), log);
               refuseUnverified(name, verification, 'rotated');
             }
-            const rotated = vault.rotate(name, apiKey, verification);
+            const rotated = await vault.rotate(name, apiKey, verification);
             log.logger.info('credential rotated', { credential: rotated.name, credentialId: rotated.id });
             reportVerification(out, rotated);
             out.result(
@@ -399,11 +413,11 @@ export function credentialsCommand(ctx: CliContext): Command {
         throw new UsageError('nothing to change: pass --name and/or --description');
       }
       const out = ctx.output(Boolean(opts.json));
-      await withVault(ctx, (vault) => {
-        const edited = vault.edit(name, {
+      await withVault(ctx, control(), async (vault) => {
+        const edited = await vault.edit(name, {
           ...defined({ name: opts.name, description: opts.description }),
         });
-        renameCredentialWebhooks(vault, name, edited.name);
+        await renameCredentialWebhooks(vault, name, edited.name);
         out.result(edited, () => `Updated credential "${edited.name}".`);
       });
     });
@@ -416,8 +430,8 @@ export function credentialsCommand(ctx: CliContext): Command {
     .option('--json', 'machine-readable output on stdout')
     .action(async (name: string, opts: JsonOption & { yes?: boolean }) => {
       const out = ctx.output(Boolean(opts.json));
-      await withVault(ctx, async (vault) => {
-        const c = vault.get(name);
+      await withVault(ctx, control(), async (vault) => {
+        const c = await vault.get(name);
         if (!opts.yes) {
           if (!ctx.stdin.isTTY) throw new UsageError(`refusing to delete credential "${name}" without --yes`);
           const answer = await promptLine(
@@ -426,8 +440,8 @@ export function credentialsCommand(ctx: CliContext): Command {
           );
           if (answer.trim() !== c.name) throw new ExitError(ExitCode.Failure, 'not deleted');
         }
-        const deleted = vault.delete(c.name);
-        removeCredentialSecret(vault, deleted.name);
+        const deleted = await vault.delete(c.name);
+        await removeCredentialSecret(vault, deleted.name);
         out.result(
           { deleted: true, id: deleted.id, name: deleted.name },
           () => `Deleted credential "${deleted.name}".`,
@@ -444,8 +458,8 @@ export function credentialsCommand(ctx: CliContext): Command {
     .option('--json', 'machine-readable output on stdout')
     .action(async (name: string | undefined, opts: JsonOption) => {
       const out = ctx.output(Boolean(opts.json));
-      await withVault(ctx, (vault) => {
-        const entries = vault.auditLog(name);
+      await withVault(ctx, control(), async (vault) => {
+        const entries = await vault.auditLog(name);
         out.result({ entries }, () => renderAudit(entries));
       });
     });

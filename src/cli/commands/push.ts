@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { AshbyClient } from '../../ashby/index.js';
-import { controlUrl } from '../../control/open.js';
+import { CONTROL_URL_ENV, controlUrl } from '../../control/open.js';
 import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
 import { checkHeader, describeHeaderProblem } from '../../push/header.js';
 import {
@@ -158,12 +158,11 @@ export async function executePush(
     ...(opts.dryRun ? { dryRun: true } : {}),
   });
   const summary = await logged(log, async () => {
-    if (opts.credential !== undefined && controlUrl(opts.control, ctx.env) !== undefined)
-      // The vault is still in control.db; reading a key from there for a PostgreSQL ledger mixes stores.
-      throw new UsageError(
-        '--credential reads the vault, which does not run on a PostgreSQL control store yet; pass the key with --api-key-env',
-      );
-    const access = await resolveAshbyAccess(ctx, opts, extra.purpose);
+    // `--credential` reads the vault of the same store as the ledger: `--control` names it as
+    // ASHPIPE_CONTROL_URL would.
+    const url = controlUrl(opts.control, ctx.env);
+    const keyCtx = url === undefined ? ctx : { ...ctx, env: { ...ctx.env, [CONTROL_URL_ENV]: url } };
+    const access = await resolveAshbyAccess(keyCtx, opts, extra.purpose);
     const client = new AshbyClient({
       apiKey: access.apiKey,
       baseUrl: access.baseUrl,

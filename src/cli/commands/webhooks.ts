@@ -73,13 +73,15 @@ function receiveCommand(ctx: CliContext): Command {
           );
         registerSecret(secret);
       } else if (opts.secretCredential !== undefined) {
-        const { vault, store } = openVault(ctx.env);
+        let opened: Awaited<ReturnType<typeof openVault>> | undefined;
         try {
-          secret = vault.reveal(secretNameFor(opts.secretCredential), 'webhooks receive').apiKey;
+          opened = await openVault(ctx.env);
+          secret = (await opened.vault.reveal(secretNameFor(opts.secretCredential), 'webhooks receive'))
+            .apiKey;
         } catch (error) {
           throw vaultErrorToCli(error);
         } finally {
-          store.close();
+          await opened?.control.close();
         }
       } else if (!opts.insecureNoSignature) {
         throw new UsageError(
@@ -216,11 +218,10 @@ function installCommand(ctx: CliContext): Command {
         }
         const access = await resolveAshbyAccess(ctx, opts, 'webhooks install');
         const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-        const { vault, store } = openVault(ctx.env);
+        const { vault, control } = await openVault(ctx.env);
         try {
           const { secret, installed } = await installWebhooks({
             client,
-            store,
             vault,
             credential: opts.credential,
             url: opts.url,
@@ -250,7 +251,7 @@ function installCommand(ctx: CliContext): Command {
           }
           throw vaultErrorToCli(error);
         } finally {
-          store.close();
+          await control.close();
         }
       },
     );
@@ -263,9 +264,9 @@ function listCommand(ctx: CliContext): Command {
     .option('--json', 'print as JSON on stdout')
     .action(async (opts: { credential?: string; json?: boolean }) => {
       const out = ctx.output(Boolean(opts.json));
-      const { store } = openVault(ctx.env);
+      const { control } = await openVault(ctx.env);
       try {
-        const hooks = listInstalled(store, opts.credential);
+        const hooks = await listInstalled(control.db, opts.credential);
         out.result(hooks, () =>
           hooks.length === 0
             ? 'no webhooks installed'
@@ -275,7 +276,7 @@ function listCommand(ctx: CliContext): Command {
               ),
         );
       } finally {
-        store.close();
+        await control.close();
       }
     });
 }
@@ -292,15 +293,15 @@ function uninstallCommand(ctx: CliContext): Command {
       const out = ctx.output(Boolean(opts.json));
       const access = await resolveAshbyAccess(ctx, opts, 'webhooks uninstall');
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-      const { store } = openVault(ctx.env);
+      const { control } = await openVault(ctx.env);
       try {
-        const removed = await uninstallWebhooks({ client, store, credential: opts.credential });
+        const removed = await uninstallWebhooks({ client, db: control.db, credential: opts.credential });
         out.result({ removed }, () => `deleted ${removed.length} webhooks`);
       } catch (error) {
         if (error instanceof WebhookPermissionError) throw new UsageError(error.message);
         throw error;
       } finally {
-        store.close();
+        await control.close();
       }
     });
 }

@@ -59,7 +59,7 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
   // The server's defaults come with the list: the "Add New Credential" form starts from them.
   app.get('/', async (c) =>
     c.json({
-      credentials: await Promise.all(services.credentials.list().map(toView)),
+      credentials: await Promise.all((await services.credentials.list()).map(toView)),
       defaultBaseUrl: services.credentials.defaultBaseUrl,
       allowHttpBaseUrl: deps.allowHttpBaseUrl,
     } satisfies ApiResponse<'credentials'>),
@@ -81,7 +81,7 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
   });
 
   app.get('/:id', async (c) =>
-    c.json({ credential: await toView(services.credentials.get(c.req.param('id'))) }),
+    c.json({ credential: await toView(await services.credentials.get(c.req.param('id'))) }),
   );
 
   app.patch('/:id', async (c) => {
@@ -89,7 +89,7 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
     const changes: { name?: string; description?: string } = {};
     if (body.name !== undefined) changes.name = body.name;
     if (body.description !== undefined) changes.description = body.description;
-    return c.json({ credential: await toView(services.credentials.edit(c.req.param('id'), changes)) });
+    return c.json({ credential: await toView(await services.credentials.edit(c.req.param('id'), changes)) });
   });
 
   app.post('/:id/rotate', async (c) => {
@@ -110,7 +110,7 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
     const body = await readBody(c, sampleBody);
     const stream = services.streams().find((s) => s.name === body.stream);
     if (!stream) throw new ValidationError(`unknown stream "${body.stream}"`);
-    const access = services.credentials.access(c.req.param('id'), `sample ${stream.name}`);
+    const access = await services.credentials.access(c.req.param('id'), `sample ${stream.name}`);
     const records = await services.sample(access, stream.name, body.limit);
     return c.json({
       stream: stream.name,
@@ -120,7 +120,7 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
 
   app.delete('/:id', async (c) => {
     const id = c.req.param('id');
-    const credential = services.credentials.get(id);
+    const credential = await services.credentials.get(id);
     const flows = await deps.store.flowsUsingCredential(id);
     if (flows.length > 0 && c.req.query('force') !== 'true') {
       throw new ConflictError(
@@ -133,7 +133,7 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
       await deps.store.setFlowStatus(flow.id, 'paused');
       await deps.scheduler.refresh(flow.id);
     }
-    services.credentials.remove(id);
+    await services.credentials.remove(id);
     return c.body(null, 204);
   });
 

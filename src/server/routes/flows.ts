@@ -47,9 +47,9 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
   };
 
   /** Checks a flow before it is saved or tested; returns its configuration with real file paths. */
-  const check = <C extends FlowConfig>(config: C): C => {
+  const check = async <C extends FlowConfig>(config: C): Promise<C> => {
     // 404 for an unknown credential would read as "no such flow"; it is a bad value in the body.
-    if (!services.credentials.list().some((c) => c.id === config.credentialId)) {
+    if (!(await services.credentials.list()).some((c) => c.id === config.credentialId)) {
       throw new ValidationError(`credential ${config.credentialId} does not exist`, [
         { path: 'credentialId', message: 'unknown credential' },
       ]);
@@ -82,7 +82,7 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
 
   app.post('/', async (c) => {
     const config = await readBody(c, createFlowSchema);
-    check(config);
+    await check(config);
     const flow = await store.createFlow(config);
     if (c.req.query('activate') === 'true') {
       await store.setFlowStatus(flow.id, 'active');
@@ -94,9 +94,9 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
   // The console's Test step before a flow is saved: a source reads a few records of its first stream; a
   // destination is dry-run over its first records (mapping, validation, look-ups; nothing written).
   app.post('/test', async (c) => {
-    const config = check(await readBody(c, createFlowSchema));
+    const config = await check(await readBody(c, createFlowSchema));
     const limit = Math.min(Math.max(Number.parseInt(c.req.query('limit') ?? '5', 10) || 5, 1), MAX_SAMPLE);
-    const access = services.credentials.access(config.credentialId, `test flow ${config.name}`);
+    const access = await services.credentials.access(config.credentialId, `test flow ${config.name}`);
     if (config.kind === 'source') {
       const stream = config.streams[0] ?? services.streams()[0]?.name;
       if (!stream) throw new ValidationError('no stream to sample');
@@ -121,7 +121,7 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
     const config = await readBody(c, createFlowSchema);
     if (config.kind !== current.kind)
       throw new ValidationError('a flow cannot change from source to destination');
-    check(config);
+    await check(config);
     await store.updateFlow(current.id, config);
     await scheduler.refresh(current.id);
     return c.json({ flow: await view(deps, await load(current.id)) });

@@ -63,8 +63,8 @@ export function webhookRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
     return {
       enabled,
       path: `/webhooks/ashby/${flow.id}`,
-      secretStored: webhooks?.secret(flow.credentialId) !== undefined,
-      installed: (webhooks?.installed(flow.credentialId) ?? []).map((w) => ({
+      secretStored: (await webhooks?.secret(flow.credentialId)) !== undefined,
+      installed: ((await webhooks?.installed(flow.credentialId)) ?? []).map((w) => ({
         webhookId: w.webhookId,
         webhookType: w.webhookType,
         requestUrl: w.requestUrl,
@@ -136,7 +136,7 @@ export function webhookRoutes(deps: ServerDeps, hub: WebhookHub): Hono<AppEnv> {
 
   app.post('/:id/webhooks/secret', async (c) => {
     const flow = await source(c.req.param('id'));
-    const secret = service().newSecret(flow.credentialId);
+    const secret = await service().newSecret(flow.credentialId);
     c.set('revealed', secret);
     return c.json({ secret, status: await status(flow) } satisfies ApiResponse<'webhookSecret'>, 201);
   });
