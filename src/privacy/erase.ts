@@ -715,9 +715,13 @@ export async function eraseFromControlStore(
 export async function scrubControlStore(control: Control): Promise<void> {
   const sqlite = control.sqlite?.db;
   if (sqlite) {
-    sqlite.pragma('secure_delete = ON');
-    sqlite.exec('VACUUM');
-    sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    // Through the query layer's one connection, so no transaction of another caller is open on it (VACUUM
+    // cannot run inside one).
+    await control.db.connection().execute(async () => {
+      sqlite.pragma('secure_delete = ON');
+      sqlite.exec('VACUUM');
+      sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    });
     return;
   }
   await sql`VACUUM FULL push_quarantine`.execute(control.db);

@@ -394,13 +394,17 @@ export async function clearExpiredQuarantineInput(
   // A VACUUM refused (another statement running, a lock held) must not fail the push run: on SQLite the
   // cells are zeroed already, on PostgreSQL the next run that clears something tries again.
   try {
-    if (sqlite) sqlite.exec('VACUUM');
+    if (sqlite)
+      // Through the query layer's one connection, so no other caller's transaction is open on it. The
+      // checkpoint empties the WAL of the old page images.
+      await db.connection().execute(async () => {
+        sqlite.exec('VACUUM');
+        sqlite.pragma('wal_checkpoint(TRUNCATE)');
+      });
     else await sql`VACUUM FULL push_quarantine`.execute(db);
   } catch {
     // see above
   }
-  // The checkpoint empties the WAL of the old page images.
-  sqlite?.pragma('wal_checkpoint(TRUNCATE)');
   return Number(result.numUpdatedRows);
 }
 

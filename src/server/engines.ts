@@ -9,6 +9,7 @@ import type { Control } from '../control/open.js';
 import { ATTR } from '../observability/tracing.js';
 import {
   controlStoreEraser,
+  eraseFromControlStore,
   type HashKeySource,
   type OnDelete,
   type PiiPolicy,
@@ -128,8 +129,8 @@ export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
  * `options.piiPolicy` is `default` (or a document) has its records hashed, masked or dropped before they
  * are written.
  */
-export function sourceEngine(hashKey?: HashKeySource): FlowEngine {
-  return (flow, ctx) => runSource(flow, ctx, hashKey);
+export function sourceEngine(hashKey?: HashKeySource, control?: Control): FlowEngine {
+  return (flow, ctx) => runSource(flow, ctx, hashKey, control);
 }
 
 /**
@@ -271,6 +272,8 @@ async function runSource(
   flow: Parameters<FlowEngine>[0],
   ctx: Parameters<FlowEngine>[1],
   hashKey: HashKeySource | undefined,
+  /** The server's control store: a purge erases the person from its quarantine and ledger too. */
+  control?: Control,
 ): Promise<RunOutcome> {
   if (flow.config.kind !== 'source') throw new Error('not a source flow');
   const config = flow.config;
@@ -290,7 +293,18 @@ async function runSource(
     ...(history ? { history } : {}),
     ...(piiPolicy ? { piiPolicy } : {}),
     ...(onDelete === 'purge'
-      ? { onDelete, ...(hashKey ? { eraseFromControl: controlStoreEraser(hashKey.home) } : {}) }
+      ? {
+          onDelete,
+          ...(control
+            ? {
+                eraseFromControl: async (needles: readonly string[]) => {
+                  await eraseFromControlStore(control, needles);
+                },
+              }
+            : hashKey
+              ? { eraseFromControl: controlStoreEraser(hashKey.home) }
+              : {}),
+        }
       : {}),
     apiKey: ctx.apiKey,
     baseUrl: ctx.baseUrl,

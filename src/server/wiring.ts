@@ -178,7 +178,7 @@ export function defaultServices(
     streams: streamInfos,
     operations: operationInfos,
     engines: {
-      source: options.engines?.source ?? sourceEngine({ home: control.home, env }),
+      source: options.engines?.source ?? sourceEngine({ home: control.home, env }, control),
       destination: options.engines?.destination ?? pushEngine(control, options.push),
     },
     quarantine: new LedgerQuarantineService(control),
