@@ -1,7 +1,8 @@
 /**
- * Two `ashpipe push` processes on one PostgreSQL control store, the same input, the same sandbox: one of
- * them owns the ledger, the other is refused; the owner is killed (kill -9) part-way, and the next push
- * takes the ledger over, settles what the dead one left in flight and finishes. Every input row is then
+ * Two `ashpipe push` processes on one PostgreSQL control store (its vault holds the key, its ledger the
+ * records), the same input, the same sandbox: one of them owns the ledger, the other is refused; the owner
+ * is killed (kill -9) part-way, and the next push takes the ledger over, settles what the dead one left in
+ * flight and finishes. Every input row is then
  * exactly one candidate in the sandbox's world, created once, and the ledger says done for each.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -11,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { controlDialects, newControlTarget, removeControlTargets } from '../support/control.js';
+import { Vault } from '../../src/vault/vault.js';
+import { controlDialects, newControlTarget, openTarget, removeControlTargets } from '../support/control.js';
 import { removeAll, tempDir } from './helpers.js';
 
 /** The built CLI (`npm run build`): it starts in a fraction of the time the sources take through tsx. */
@@ -73,17 +75,26 @@ describe.skipIf(!onPostgres)('two push processes on one PostgreSQL control store
         input,
         emails.map((email, i) => JSON.stringify({ name: `Two ${i}`, email })).join('\n'),
       );
-      const env = { ASHPIPE_HOME: target.home, ASHBY_API_KEY: 'sandbox-full' };
+      // The key comes from the vault of the same PostgreSQL store (no ASHBY_API_KEY in the environment).
+      const env = { ASHPIPE_HOME: target.home, ASHPIPE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') };
+      const control = await openTarget(target);
+      try {
+        await new Vault(control, { home: target.home, env }).add({
+          name: 'sandbox',
+          apiKey: 'sandbox-full',
+          baseUrl: sandbox.url,
+        });
+      } finally {
+        await control.close();
+      }
       const args = (extra: string[] = []) => [
         'push',
         '--endpoint',
         'candidate.create',
         '--input',
         input,
-        '--api-key-env',
-        'ASHBY_API_KEY',
-        '--base-url',
-        sandbox.url,
+        '--credential',
+        'sandbox',
         '--control',
         url,
         '--concurrency',
@@ -91,7 +102,7 @@ describe.skipIf(!onPostgres)('two push processes on one PostgreSQL control store
         ...extra,
       ];
 
-      // Both start together on a schema neither has created yet.
+      // Both start together.
       const a = push(args(), env);
       const b = push(args(), env);
       const creates = () => sandbox.stats().requests['candidate.create'] ?? 0;
