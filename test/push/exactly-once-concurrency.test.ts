@@ -76,5 +76,40 @@ describe.each(controlDialects('the push ledger on PostgreSQL'))(
       }>`SELECT outcome FROM push_runs WHERE id = 'dead-run'`.execute(control.db);
       expect(dead.rows).toEqual([{ outcome: 'abandoned' }]);
     });
+
+    it('a run whose ledger was taken over sends nothing more: the rest of its input stays pending', async () => {
+      const control = await openTarget(newControlTarget(dialect));
+      opened.push(control);
+      const ashby = new FakeAshby();
+      const input = Array.from({ length: 4 }, (_, i) => ({ name: `T ${i}`, email: `t${i}@example.com` }));
+      let takenOver: Promise<unknown> | undefined;
+      const statuses: string[] = [];
+      const summary = await runPush({
+        client: ashby,
+        control,
+        operation: candidateCreate,
+        rows: rows(input),
+        concurrency: 1,
+        reconcileDelayMs: 0,
+        onResult: (r) => {
+          statuses.push(r.status);
+          // After the first record, another process marks this run abandoned (it took the ledger over).
+          takenOver ??=
+            sql`UPDATE push_runs SET finished_at = '2026-01-01T00:00:00.000Z', outcome = 'abandoned'`.execute(
+              control.db,
+            );
+        },
+      });
+      await takenOver;
+      expect(ashby.writes.map((w) => w.body.email)).toEqual(['t0@example.com']);
+      expect(statuses).toEqual(['created', 'pending', 'pending', 'pending']);
+      expect(summary.stopped?.message).toMatch(/no longer owns the ledger/);
+      const ledger = await control.db
+        .selectFrom('push_ledger')
+        .select(['record_key', 'state'])
+        .orderBy('record_key')
+        .execute();
+      expect(ledger.filter((r) => r.state === 'in-flight')).toEqual([]);
+    });
   },
 );
