@@ -16,9 +16,14 @@ const POSTGRES_URL = testPostgresUrl('the fleet queue tests');
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const KEY_ID = 'acct-1';
 const PAGE_SIZE = 25;
-/** The test's lease settings: a dead worker's job is back after LEASE + MAINTENANCE seconds at most. */
-const LEASE = 8;
-const MAINTENANCE = 2;
+/**
+ * The test's lease settings: a dead worker's job is back after LEASE + MAINTENANCE seconds at most. Short,
+ * so a kill test waits seconds, yet five heartbeats (1 s) fit in a lease on a busy machine.
+ */
+const LEASE = 5;
+const MAINTENANCE = 1;
+/** The workers' request rate per key: a run of ~28 pages takes a few seconds, long enough to be caught midway. */
+const WORKER_RPS = 8;
 
 interface Event {
   event: string;
@@ -121,7 +126,7 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
           dir,
           eventsFile: eventsFile(),
           // Slow enough to be caught in the middle of a run.
-          requestsPerSecond: 4,
+          requestsPerSecond: WORKER_RPS,
           pageSize: PAGE_SIZE,
           ...extra,
         }),
@@ -372,8 +377,8 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
     expect(await exited(next)).toBe(0);
   }, 180_000);
   it('3 workers, 6 flows on 3 keys with shared budgets; one worker killed with -9: every run completes once, tables exact', async () => {
-    // The sandbox limits each key to 5 requests/s; each key's budget paces its flows at 4 together.
-    sandbox.faults.set({ rateLimit: { rps: 5, burst: 5 } });
+    // The sandbox limits each key to 10 requests/s; each key's budget paces its flows at 8 together.
+    sandbox.faults.set({ rateLimit: { rps: 10, burst: 10 } });
     sandbox.resetStats();
     const names = ['f1', 'f2', 'f3'];
     const workers = names.map((name) => startWorker(name, { concurrency: 2, budget: true }));

@@ -20,6 +20,7 @@ import { type SyncRunOptions, syncToTarget } from '../../src/sync/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { openSqlite } from '../../src/util/sqlite.js';
 import { inboxFor, receiveDelivery, WebhookApplier } from '../../src/webhooks/index.js';
+import { assertBuilt } from '../support/built-cli.js';
 import { DIALECTS, makeTarget, type TestTarget, withSink } from '../sync/helpers.js';
 import {
   type Canary,
@@ -33,7 +34,7 @@ import {
 } from './helpers.js';
 
 const EVERY_STREAM = selectStreams({ streams: ['all'] });
-const CHILD = path.join(import.meta.dirname, 'purge-child.ts');
+const CHILD = path.join(import.meta.dirname, 'purge-child.mjs');
 const fast = { limit: 6, backoffBaseMs: 5, backoffLimitMs: 20, jitter: false };
 
 /** The reasons of the target's erasure records, read from the table (file) itself. */
@@ -426,6 +427,8 @@ describe('purge edge cases', () => {
 
 describe.each(DIALECTS)('a purge killed with SIGKILL in %s', (dialect) => {
   let sandbox: Sandbox;
+  // The purge runs in a child on the built code.
+  beforeAll(assertBuilt);
   afterAll(async () => {
     await sandbox?.close();
   });
@@ -453,7 +456,7 @@ describe.each(DIALECTS)('a purge killed with SIGKILL in %s', (dialect) => {
         sandbox.mutate.deleteCandidate(candidateId);
         expect((await sync('soft')).exitCode).toBe(0);
         expect(foundIn(targetBytes(t), person)).toHaveLength(3);
-        const child = spawn(process.execPath, ['--import', 'tsx', CHILD, t.target, candidateId], {
+        const child = spawn(process.execPath, [CHILD, t.target, candidateId], {
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         const ended = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -495,11 +498,9 @@ describe.each(DIALECTS)('a purge killed with SIGKILL in %s', (dialect) => {
         const before = others(
           await withSink(t.target, (s) => s.readRows('candidates', { includeDeleted: true })),
         );
-        const child = spawn(
-          process.execPath,
-          ['--import', 'tsx', CHILD, t.target, candidateId, 'kill-after-jsonl-rename'],
-          { stdio: ['ignore', 'pipe', 'inherit'] },
-        );
+        const child = spawn(process.execPath, [CHILD, t.target, candidateId, 'kill-after-jsonl-rename'], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
           child.on('exit', (_c, s) => resolve(s)),
         );

@@ -12,12 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { selectStreams } from '../../src/streams/index.js';
 import { chooseMode, readState, type SyncSummary, syncToTarget } from '../../src/sync/index.js';
+import { assertBuilt } from '../support/built-cli.js';
 import { liveRecords, makeTarget, type TestTarget, withSink } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin/ashpipe.js');
-/** At least 20 trials per sink; `ASHPIPE_CRASH_TRIALS` may raise the number, never lower it. */
-export const CRASH_TRIALS = Math.max(20, Number(process.env.ASHPIPE_CRASH_TRIALS ?? 0) || 0);
+/**
+ * At least 8 trials per sink, their kill points spread evenly over the run (one in each eighth, at a random
+ * point within it); `ASHPIPE_CRASH_TRIALS` may raise the number, never lower it.
+ */
+export const CRASH_TRIALS = Math.max(8, Number(process.env.ASHPIPE_CRASH_TRIALS ?? 0) || 0);
 const STREAM_NAMES = [
   'users',
   'jobs',
@@ -38,6 +42,8 @@ export function totalRequests(sandbox: Sandbox): number {
   return Object.values(sandbox.stats().requests).reduce((a, b) => a + b, 0);
 }
 
+let built = false;
+
 /**
  * Spawns the built `ashpipe sync --base-url … --to target --json` with `args` and SIGKILLs it once the
  * sandbox has answered `killAfter` requests (checked every `pollMs`); true when it was killed.
@@ -50,6 +56,10 @@ export async function syncAndKill(
   args: readonly string[],
   pollMs = 2,
 ): Promise<boolean> {
+  if (!built) {
+    assertBuilt();
+    built = true;
+  }
   sandbox.resetStats();
   const child: ChildProcess = spawn(
     process.execPath,
