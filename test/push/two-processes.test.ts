@@ -8,16 +8,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { Vault } from '../../src/vault/vault.js';
+import { assertBuilt, BIN } from '../support/built-cli.js';
 import { controlDialects, newControlTarget, openTarget, removeControlTargets } from '../support/control.js';
 import { removeAll, tempDir } from './helpers.js';
 
-/** The built CLI (`npm run build`): it starts in a fraction of the time the sources take through tsx. */
-const BIN = fileURLToPath(new URL('../../bin/ashpipe.js', import.meta.url));
 const RECORDS = 10;
 const cleanup: string[] = [];
 afterAll(async () => {
@@ -63,6 +61,7 @@ const onPostgres = controlDialects('two push processes on one PostgreSQL control
 
 describe.skipIf(!onPostgres)('two push processes on one PostgreSQL control store', () => {
   it('one owns the ledger, the other is refused; after a kill -9 the next push finishes: one candidate per row', async () => {
+    assertBuilt();
     const dir = tempDir(cleanup);
     const target = newControlTarget('postgres');
     const url = target.url as string;
