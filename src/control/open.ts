@@ -145,7 +145,12 @@ async function openPostgresControl(options: OpenControlOptions, url: string): Pr
     await migratePostgres(pool, target.schema, options.migrations ?? registeredMigrations);
   } catch (error) {
     await pool.end();
-    throw error;
+    if (error instanceof ConfigError) throw error;
+    // A bare "connect ECONNREFUSED" names no store: say which one (without its password).
+    throw new Error(
+      `the control store at ${target.location} could not be opened: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
   const db = new Kysely<ControlDatabase>({
     dialect: new PostgresDialect({

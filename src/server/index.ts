@@ -5,7 +5,7 @@ import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ChannelConfig } from '../alerts/index.js';
-import { type Control, openControl, requireSqlite } from '../control/open.js';
+import { type Control, openControl } from '../control/open.js';
 import { defined } from '../util/defined.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
@@ -151,8 +151,7 @@ export async function buildDeps(
   const services =
     options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
   const metricsAccess = options.metrics ?? 'loopback';
-  const metrics =
-    metricsAccess === 'off' ? undefined : new ServerMetrics(requireSqlite(control, 'GET /metrics').db);
+  const metrics = metricsAccess === 'off' ? undefined : new ServerMetrics(control.db);
   const alerting = new FlowAlerting({
     channels: options.alertChannels ?? [],
     env: options.env,

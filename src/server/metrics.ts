@@ -1,9 +1,10 @@
+import type { Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { limiterById, limiterId } from '../ashby/limiter.js';
 import type { ClientEvent } from '../ashby/types.js';
+import type { ControlDatabase } from '../control/schema.js';
 import type { RecordStatus } from '../push/types.js';
 import type { SyncEvent } from '../sync/types.js';
-import type { SqliteDatabase } from '../util/sqlite.js';
 import type { ReceiveAnswer, SettledEvent } from '../webhooks/index.js';
 import type { Flow, Run, RunCount } from './model.js';
 
@@ -81,8 +82,8 @@ export class ServerMetrics {
    */
   private readonly limiters = new Map<string, { labels: CredentialLabels; limiter: string }>();
 
-  /** @param db the control store, read at scrape time for freshness */
-  constructor(db: SqliteDatabase) {
+  /** @param db the control store (SQLite or PostgreSQL), read at scrape time for freshness */
+  constructor(db: Kysely<ControlDatabase>) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'ashpipe_ashby_requests_total',
@@ -194,12 +195,16 @@ export class ServerMetrics {
       "The request rate a credential's limiter learned from 429s (absent before the first one)",
       (id) => limiterById(id)?.stats().learnedRequestsPerSecond,
     );
-    const lastSuccess = db.prepare(
-      `SELECT f.id AS id, f.name AS name, MAX(r.finished_at) AS finished
-         FROM flows f JOIN flow_runs r ON r.flow_id = f.id
-        WHERE r.status = 'succeeded' AND r.dry_run = 0 AND r.finished_at IS NOT NULL
-        GROUP BY f.id, f.name`,
-    );
+    const lastSuccess = () =>
+      db
+        .selectFrom('flows as f')
+        .innerJoin('flow_runs as r', 'r.flow_id', 'f.id')
+        .select((eb) => ['f.id as id', 'f.name as name', eb.fn.max('r.finished_at').as('finished')])
+        .where('r.status', '=', 'succeeded')
+        .where('r.dry_run', '=', 0)
+        .where('r.finished_at', 'is not', null)
+        .groupBy(['f.id', 'f.name'])
+        .execute();
     new Gauge({
       name: 'ashpipe_flow_seconds_since_last_success',
       help: 'Seconds since the last successful run of each flow (flows never run successfully are absent)',
@@ -207,11 +212,12 @@ export class ServerMetrics {
       registers,
       // Computed at each scrape from the control store, so it keeps growing while nothing runs and
       // survives restarts.
-      collect() {
+      async collect() {
+        const rows = await lastSuccess();
         this.reset();
         const now = Date.now();
-        for (const row of lastSuccess.all() as Array<{ id: string; name: string; finished: string }>) {
-          const at = Date.parse(row.finished);
+        for (const row of rows) {
+          const at = Date.parse(row.finished ?? '');
           if (Number.isFinite(at))
             this.set({ flow: row.name, flow_id: row.id }, Math.max(0, (now - at) / 1000));
         }
@@ -223,10 +229,11 @@ export class ServerMetrics {
       help: 'Seconds since the end of the last (not dry) run of each source flow in which the stream succeeded',
       labelNames: ['flow', 'flow_id', 'stream'],
       registers,
-      collect() {
+      async collect() {
+        const streams = await streamFreshness.read();
         this.reset();
         const now = Date.now();
-        for (const { flow, flowId, stream, at } of streamFreshness.read())
+        for (const { flow, flowId, stream, at } of streams)
           this.set({ flow, flow_id: flowId, stream }, Math.max(0, (now - at) / 1000));
       },
     });
@@ -339,27 +346,28 @@ class StreamFreshness {
   private readonly last = new Map<string, Map<string, number>>();
   /** `finished_at` of the newest run read; runs finished at that instant are read again (harmless). */
   private seen = '';
-  private readonly runs;
-  private readonly flows;
 
-  constructor(db: SqliteDatabase) {
-    this.runs = db.prepare(
-      `SELECT flow_id AS flowId, finished_at AS finished, counts
-         FROM flow_runs
-        WHERE kind = 'source' AND status IN ('succeeded', 'partial') AND dry_run = 0
-          AND finished_at IS NOT NULL AND finished_at >= ?
-        ORDER BY finished_at`,
-    );
-    this.flows = db.prepare(`SELECT id, name FROM flows WHERE kind = 'source'`);
-  }
+  constructor(private readonly db: Kysely<ControlDatabase>) {}
 
   /** Every (flow, stream) that ever succeeded, of flows that still exist, with their current names. */
-  read(): Array<{ flow: string; flowId: string; stream: string; at: number }> {
-    for (const row of this.runs.all(this.seen) as Array<{
-      flowId: string;
-      finished: string;
-      counts: string;
-    }>) {
+  async read(): Promise<Array<{ flow: string; flowId: string; stream: string; at: number }>> {
+    const runs = await this.db
+      .selectFrom('flow_runs')
+      .select(['flow_id as flowId', 'finished_at as finished', 'counts'])
+      .where('kind', '=', 'source')
+      .where('status', 'in', ['succeeded', 'partial'])
+      .where('dry_run', '=', 0)
+      .where('finished_at', 'is not', null)
+      .where('finished_at', '>=', this.seen)
+      .orderBy('finished_at')
+      .execute();
+    const flows = await this.db
+      .selectFrom('flows')
+      .select(['id', 'name'])
+      .where('kind', '=', 'source')
+      .execute();
+    for (const row of runs) {
+      if (row.finished === null) continue;
       this.seen = row.finished;
       const at = Date.parse(row.finished);
       if (!Number.isFinite(at)) continue;
@@ -371,7 +379,7 @@ class StreamFreshness {
       }
     }
     const out: Array<{ flow: string; flowId: string; stream: string; at: number }> = [];
-    for (const flow of this.flows.all() as Array<{ id: string; name: string }>) {
+    for (const flow of flows) {
       for (const [stream, at] of this.last.get(flow.id) ?? [])
         out.push({ flow: flow.name, flowId: flow.id, stream, at });
     }

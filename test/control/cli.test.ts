@@ -92,28 +92,4 @@ describe('commands on a PostgreSQL control store', () => {
       expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(false);
     },
   );
-
-  it.runIf(pg)(
-    'serve --control migrates the PostgreSQL store, then refuses in one line before listening (GET /metrics is not on it yet)',
-    async () => {
-      const target = newControlTarget('postgres');
-      const run = await runCli(['serve', '--port', '0', '--control', target.url ?? ''], {
-        ASHPIPE_HOME: target.home,
-        ASHPIPE_MASTER_KEY: masterKey,
-      });
-      expect(run.code).toBe(2);
-      expect(run.err.trim()).toBe(
-        'error: GET /metrics does not run on a PostgreSQL control store yet; use the SQLite control store (no --control, no ASHPIPE_CONTROL_URL)',
-      );
-      expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(false);
-      const control = await openTarget(target, { migrations: [] });
-      try {
-        const applied = await control.db.selectFrom('_ashpipe_migrations').select('id').execute();
-        expect(applied.length).toBeGreaterThan(0);
-        expect(await control.db.selectFrom('flows').selectAll().execute()).toEqual([]);
-      } finally {
-        await control.close();
-      }
-    },
-  );
 });

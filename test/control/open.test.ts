@@ -30,6 +30,23 @@ const REGISTRY_IDS = [
 
 const both = (up: string) => ({ up, postgres: up });
 
+describe('a PostgreSQL control store that cannot be reached', () => {
+  it('is refused in one line naming the store, without its password', async () => {
+    const opening = openControl({
+      home: '/nonexistent-ashpipe-home',
+      url: 'postgres://ashpipe:hunter2-secret@127.0.0.1:1/ashpipe?schema=ops',
+    });
+    const error = await opening.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(
+      /^the control store at postgres:\/\/ashpipe@127\.0\.0\.1:1\/ashpipe\?schema=ops could not be opened: .*ECONNREFUSED/,
+    );
+    expect(error?.message).not.toContain('hunter2-secret');
+  });
+});
+
 describe('controlUrl', () => {
   it('takes --control over ASHPIPE_CONTROL_URL and refuses anything but postgres://', () => {
     const env = { ASHPIPE_CONTROL_URL: 'postgres://a@h/db' };

@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Vault } from '../../src/vault/index.js';
+import { assertBuilt } from '../support/built-cli.js';
 import {
   type ControlTarget,
   controlDialects,
@@ -15,6 +16,7 @@ import {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
+beforeAll(() => assertBuilt());
 afterEach(() => removeControlTargets());
 
 function run(
@@ -26,7 +28,7 @@ function run(
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(here, 'fixtures/add-many.ts'), prefix, String(count), barrier, '2'],
+      [path.join(here, 'fixtures/add-many.mjs'), prefix, String(count), barrier, '2'],
       {
         cwd: root,
         env: {
