@@ -122,6 +122,10 @@ export interface FlowRunsTable {
   errors: ColumnType<string, string | undefined>;
   dry_run: ColumnType<number, number | undefined>;
   analytics: string | null;
+  /** `0052-run-worker`: the worker running the run (queue runs only). */
+  worker: ColumnType<string | null, string | null | undefined>;
+  /** `0052-run-worker`: the run queue's job of the run (queue runs only). */
+  job_id: ColumnType<string | null, string | null | undefined>;
 }
 
 /** `0300-push`, `0301-push-run-owner`: destination runs. */

@@ -143,7 +143,7 @@ export class FlowAlerting {
   }
 
   private async afterRun(flow: Flow, run: Run): Promise<void> {
-    if (run.dryRun || run.status === 'running') return;
+    if (run.dryRun || run.status === 'running' || run.status === 'queued') return;
     try {
       const policy = flowAlertPolicy(flow.config.options);
       const recent = await this.store.recentRuns(flow.id, Math.max(policy.autoPauseAfter, 1) + 1);

@@ -378,7 +378,7 @@ export const runSchema = z.object({
   flowId: z.string(),
   kind: z.enum(['source', 'destination']),
   trigger: z.enum(['manual', 'schedule', 'startup', 'test', 'replay']),
-  status: z.enum(['running', 'succeeded', 'partial', 'failed', 'cancelled']),
+  status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled']),
   startedAt: isoTime,
   finishedAt: isoTime.nullable(),
   counts: z.array(runCountSchema),
@@ -403,6 +403,11 @@ export const runSchema = z.object({
       skipped: z.array(z.object({ name: z.string(), missing: z.array(z.string()) })),
     })
     .nullable(),
+  /**
+   * The worker that runs (or ran) the run, for runs of the fleet's queue (a PostgreSQL control store);
+   * `null` for runs the server ran in its own process. @example 'worker-2'
+   */
+  worker: z.string().nullable(),
 });
 export type Run = z.infer<typeof runSchema>;
 const runResponse = z.object({ run: runSchema });

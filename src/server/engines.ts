@@ -324,6 +324,7 @@ async function runSource(
     ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
     ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
     ...requestOptions,
+    ...(ctx.limiter ? { limiter: ctx.limiter } : {}),
     onEvent: (event: SyncEvent) => {
       ctx.onSyncEvent?.(event);
       if (event.type === 'stream-start') {
@@ -521,6 +522,7 @@ export function pushEngine(control: Control, engineOptions: PushEngineOptions = 
       apiKey: ctx.apiKey,
       baseUrl: ctx.baseUrl,
       ...(ctx.onClientEvent ? { onEvent: ctx.onClientEvent } : {}),
+      ...(ctx.limiter ? { limiter: ctx.limiter } : {}),
     });
     const counts: Record<string, number> = {};
     let total = 0;
