@@ -522,10 +522,28 @@ export async function resolveByInput(
 /** Runs of this process still going: a run row of this pid is live exactly when it is listed here. */
 const liveRuns = new Set<string>();
 
-/** Whether the process that started a run is still alive (on another host: assumed alive). */
-function ownerAlive(run: { id: string; pid: number | null; host: string | null }): boolean {
+/** How often a running push writes its heartbeat (`push_runs.heartbeat_at`). */
+export const RUN_HEARTBEAT_MS = 10_000;
+
+/**
+ * How old the heartbeat of a run on another machine may be before the run counts as dead and its ledger
+ * is taken over: several missed heartbeats, so a busy process or a slow database is not mistaken for a
+ * dead one.
+ */
+export const RUN_LEASE_MS = 60_000;
+
+/**
+ * Whether the process that started a run is still alive: on this machine by its pid; on another by its
+ * heartbeat, fresher than {@link RUN_LEASE_MS} (a run without one, started by an older version, is assumed
+ * alive).
+ */
+function ownerAlive(
+  run: { id: string; pid: number | null; host: string | null; heartbeat_at: string | null },
+  now: number,
+): boolean {
   if (run.pid === null) return false;
-  if (run.host !== null && run.host !== hostname()) return true;
+  if (run.host !== null && run.host !== hostname())
+    return run.heartbeat_at === null || now - Date.parse(run.heartbeat_at) < RUN_LEASE_MS;
   if (run.pid === process.pid) return liveRuns.has(run.id);
   try {
     process.kill(run.pid, 0);
@@ -561,13 +579,13 @@ export async function startRun(
     if (!dryRun) {
       const open = await trx
         .selectFrom('push_runs')
-        .select(['id', 'pid', 'host'])
+        .select(['id', 'pid', 'host', 'heartbeat_at'])
         .where('operation', '=', operation)
         .where('dry_run', '=', 0)
         .where('finished_at', 'is', null)
         .execute();
       for (const run of open) {
-        if (ownerAlive(run))
+        if (ownerAlive(run, Date.now()))
           throw new PushRunConflictError(
             `another push of ${operation} is running on this ledger (run ${run.id}, pid ${run.pid}${
               run.host ? ` on ${run.host}` : ''
@@ -590,11 +608,22 @@ export async function startRun(
         started_at: now(),
         pid: process.pid,
         host: hostname(),
+        heartbeat_at: now(),
       })
       .execute();
   });
   liveRuns.add(id);
   return id;
+}
+
+/** Writes a running run's heartbeat (see {@link RUN_LEASE_MS}). */
+export async function beatRun(db: ControlDb, id: string): Promise<void> {
+  await db
+    .updateTable('push_runs')
+    .set({ heartbeat_at: now() })
+    .where('id', '=', id)
+    .where('finished_at', 'is', null)
+    .execute();
 }
 
 export async function finishRun(

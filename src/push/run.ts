@@ -13,10 +13,12 @@ import { isBlank } from './fields.js';
 import type { InputRow } from './input.js';
 import {
   addQuarantine,
+  beatRun,
   clearExpiredQuarantineInput,
   finishRun,
   hasLedgerEntries,
   hasResolvableQuarantine,
+  RUN_HEARTBEAT_MS,
   resolveByInput,
   startRun,
 } from './ledger.js';
@@ -89,6 +91,8 @@ export class PushRun {
   stopped: RunStop | undefined;
   total = 0;
   private readonly resultsFd: number | undefined;
+  /** Keeps the run's heartbeat fresh while it owns the ledger (not in a dry run). */
+  private readonly heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly options: PushOptions,
@@ -108,6 +112,13 @@ export class PushRun {
     this.ledgerUsed = ledgerUsed;
     this.resolvable = resolvable;
     this.resultsFd = resultsFd;
+    if (!this.dryRun) {
+      // A heartbeat that fails (the database away for a moment) is written again at the next beat.
+      this.heartbeat = setInterval(() => {
+        beatRun(options.control.db, runId).catch(() => {});
+      }, RUN_HEARTBEAT_MS);
+      this.heartbeat.unref();
+    }
   }
 
   /** Starts a run: expired quarantine input cleared, the run recorded (it owns the ledger), results opened. */
@@ -230,6 +241,7 @@ export class PushRun {
 
   /** Records how the run ended in the ledger. */
   async finish(status: string): Promise<void> {
+    clearInterval(this.heartbeat);
     if (!this.dryRun) await finishRun(this.options.control.db, this.runId, status, this.counts);
   }
 }

@@ -20,6 +20,7 @@ import {
   markNotSent,
   type NewQuarantineEntry,
   PushRunConflictError,
+  RUN_LEASE_MS,
   resolveByInput,
   startRun,
 } from '../../src/push/ledger.js';
@@ -134,6 +135,29 @@ describe.each(controlDialects('the push ledger on PostgreSQL'))('push ledger on 
       {},
     );
     await expect(startRun(pools[3] as Control, OP, 'in.csv', false)).resolves.toBeTypeOf('string');
+  });
+
+  it('a run on another machine counts as dead once its heartbeat is older than the lease, not before', async () => {
+    const control = await open(newControlTarget(dialect));
+    const at = (msAgo: number) => new Date(Date.now() - msAgo).toISOString();
+    for (const [id, operation, heartbeat] of [
+      ['far-stale', OP, at(RUN_LEASE_MS + 5_000)],
+      ['far-fresh', 'candidate.update', at(1_000)],
+    ] as const)
+      await sql`INSERT INTO push_runs (id, operation, input, dry_run, started_at, pid, host, heartbeat_at)
+        VALUES (${id}, ${operation}, 'x', 0, ${at(RUN_LEASE_MS * 2)}, 1, 'elsewhere.example', ${heartbeat})`.execute(
+        control.db,
+      );
+    await expect(startRun(control, OP, 'in.csv', false)).resolves.toBeTypeOf('string');
+    await expect(startRun(control, 'candidate.update', 'in.csv', false)).rejects.toThrow(
+      /another push of candidate\.update is running on this ledger \(run far-fresh, pid 1 on elsewhere\.example\)/,
+    );
+    const outcomes = await sql<{ id: string; outcome: string | null }>`
+      SELECT id, outcome FROM push_runs WHERE host = 'elsewhere.example' ORDER BY id`.execute(control.db);
+    expect(outcomes.rows).toEqual([
+      { id: 'far-fresh', outcome: null },
+      { id: 'far-stale', outcome: 'abandoned' },
+    ]);
   });
 
   it('quarantining one record from several writers at once keeps one entry, with the latest error', async () => {
