@@ -76,6 +76,11 @@ function countOf(r: StreamResult): RunCount {
     read: r.records,
     written: r.inserted + r.updated + r.undeleted,
     deleted: r.deleted,
+    // The requests it took and how many Ashby answered 429: the run-health charts of the console.
+    requests: r.requests,
+    rateLimited: r.rateLimited,
+    // Kept with the run: alerts (`schema_changed`) and the console read them from there.
+    ...(r.newColumns.length > 0 ? { newColumns: r.newColumns } : {}),
     // A stream left alone because its last read is still fresh says so, and when it is next read.
     ...(r.error ? { message: r.error.message } : r.notDue ? { message: r.reason } : {}),
   };

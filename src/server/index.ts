@@ -12,6 +12,8 @@ import { defined } from '../util/defined.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
+import { loadMasterKey } from '../vault/master-key.js';
+import { AlertChannelStore, ControlIncidentStore } from './alert-store.js';
 import { FlowAlerting } from './alerting.js';
 import { bodyLimitOf, createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
@@ -122,7 +124,8 @@ export interface StartServerOptions {
   /** How the webhook receivers of source flows retry and park events. @default the hub's */
   webhooks?: WebhookHubOptions;
   /**
-   * Where alerts go (`serve --alert-channels FILE`): webhooks and SMTP. Auto-pause works without any.
+   * Where alerts go besides the channels stored in the control store (`serve --alert-channels FILE`):
+   * webhooks and SMTP, listed read-only by the API. Auto-pause works without any.
    * @default none
    */
   alertChannels?: readonly ChannelConfig[];
@@ -181,8 +184,15 @@ export async function buildDeps(
     options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
   const metricsAccess = options.metrics ?? 'loopback';
   const metrics = metricsAccess === 'off' ? undefined : new ServerMetrics(control.db);
+  // Channel secrets are sealed with the vault's master key (created, as the vault would, when missing).
+  const alertChannels = new AlertChannelStore(control.db, undefined, () =>
+    loadMasterKey(control, { home: control.home, env: options.env, create: true }),
+  );
   const alerting = new FlowAlerting({
     channels: options.alertChannels ?? [],
+    channelStore: alertChannels,
+    // Open incidents outlive a restart: no second alert for one, and its recovery is still told.
+    incidents: new ControlIncidentStore(control.db),
     env: options.env,
     logger,
     store: {
@@ -199,6 +209,7 @@ export async function buildDeps(
       },
     },
   });
+  await alerting.reloadChannels();
   const scheduler = new Scheduler(store, services, logger, {
     alerting,
     ...(metrics ? { metrics } : {}),
@@ -223,6 +234,7 @@ export async function buildDeps(
     ...(metrics ? { metrics } : {}),
     metricsAccess,
     alerting,
+    alertChannels,
   };
 }
 

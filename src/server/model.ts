@@ -49,6 +49,12 @@ export interface RunCount {
   quarantined?: number;
   failed?: number;
   message?: string;
+  /** Columns the run added to the stream's table (fields Ashby sent for the first time). */
+  newColumns?: string[];
+  /** Requests made to Ashby for it (source streams). */
+  requests?: number;
+  /** Of those, answered 429 (rate limited) and retried. */
+  rateLimited?: number;
 }
 
 export interface RunErrorInfo extends Pick<ErrorInfo, 'code' | 'message'> {

@@ -82,7 +82,7 @@ export function serveCommand(ctx: CliContext): Command {
     .addOption(
       new Option(
         '--alert-channels <file>',
-        'YAML or JSON list of alert channels (webhook, Slack-compatible webhook, SMTP email); see docs/operations.md',
+        'YAML or JSON list of alert channels (webhook, Slack-compatible webhook, SMTP email), read-only besides those made in the console; see docs/operations.md',
       ),
     )
     .addOption(
