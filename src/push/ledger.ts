@@ -575,6 +575,25 @@ export async function startRun(
   dryRun: boolean,
 ): Promise<string> {
   const id = randomUUID();
+  // Live before its row is visible: another run of this process that reads the row once this transaction
+  // commits must not take it for the row of a dead run (this function resumes a moment after the commit).
+  liveRuns.add(id);
+  try {
+    await startRunIn(control, id, operation, input, dryRun);
+  } catch (error) {
+    liveRuns.delete(id);
+    throw error;
+  }
+  return id;
+}
+
+async function startRunIn(
+  control: Control,
+  id: string,
+  operation: string,
+  input: string,
+  dryRun: boolean,
+): Promise<void> {
   await control.transaction(async (trx) => {
     if (!dryRun) {
       const open = await trx
@@ -612,8 +631,6 @@ export async function startRun(
       })
       .execute();
   });
-  liveRuns.add(id);
-  return id;
 }
 
 /** Writes a running run's heartbeat (see {@link RUN_LEASE_MS}). */
