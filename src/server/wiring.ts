@@ -179,13 +179,13 @@ export function defaultServices(
     throw new Error('unreachable: the push ledger needs the SQLite control store');
   };
   return {
-    piiHashKey: { home: control.home, env },
+    piiHashKey: { home: control.home, env, control },
     credentials,
     webhooks: webhookService(vault, credentials),
     streams: streamInfos,
     operations: operationInfos,
     engines: {
-      source: options.engines?.source ?? sourceEngine({ home: control.home, env }),
+      source: options.engines?.source ?? sourceEngine({ home: control.home, env, control }),
       destination: options.engines?.destination ?? (sqlite ? pushEngine(sqlite.db, options.push) : noLedger),
     },
     ...(sqlite
