@@ -11,6 +11,7 @@ const SLOWEST_FIRST = [
   'test/sync/crash-bulk-load.test.ts',
   'test/push/crash.test.ts',
   'test/fleet/queue.test.ts',
+  'test/e2e/fleet-workers.test.ts',
   'test/sync/crash-postgres.test.ts',
   'test/fleet/budget.test.ts',
   'test/history/crash.test.ts',

@@ -3,81 +3,20 @@
  * (nodemailer). A channel only delivers; deciding what to say and how often is the notifier's job.
  */
 import nodemailer from 'nodemailer';
-import { z } from 'zod';
 import { redact, registerSecret } from '../util/redact.js';
+import type { AlertEvent, AlertMessage, ChannelConfig, StoredChannelConfig } from './channel-schema.js';
 
-/** Every kind of incident ashpipe alerts on. */
-export const ALERT_EVENTS = [
-  'run_failed',
-  'flow_auto_paused',
-  'freshness_broken',
-  'schema_changed',
-  'records_quarantined',
-  'credential_failing',
-  'webhook_events_parked',
-] as const;
-export type AlertEvent = (typeof ALERT_EVENTS)[number];
-
-/** One message: an incident opening, or its recovery. */
-export interface AlertMessage {
-  event: AlertEvent;
-  /** `open` when the incident starts, `recovered` when it ends. */
-  state: 'open' | 'recovered';
-  /** The incident's key: one message per key while it is open (e.g. `run_failed:flow_123`). */
-  incident: string;
-  /** One line for a subject or a chat message. */
-  title: string;
-  /** A few lines for a person: what happened and what to do. */
-  text: string;
-  /** When it was decided (ISO). */
-  at: string;
-  flow?: { id: string; name: string };
-  /** Counts and ids a receiving program may use. */
-  details?: Record<string, unknown>;
-}
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** A notification channel's settings, as the REST API, the console and the flows file give them. */
-export const channelConfigSchema = z.discriminatedUnion('type', [
-  z
-    .object({
-      type: z.literal('webhook'),
-      /** Shown in the console and in logs. @example 'ops-slack' */
-      name: z.string().trim().min(1).max(100),
-      /** Where the JSON is posted. @example 'https://hooks.slack.com/services/…' */
-      url: z.string().url(),
-      /** `json` (ashpipe's own body) or `slack` (`{ text, blocks }`, which Slack and Mattermost accept). @default 'json' */
-      format: z.enum(['json', 'slack']).default('json'),
-      /** Events sent to this channel; all when absent. */
-      events: z.array(z.enum(ALERT_EVENTS)).optional(),
-    })
-    .strict(),
-  z
-    .object({
-      type: z.literal('email'),
-      name: z.string().trim().min(1).max(100),
-      /** Recipients. @example ['data-team@example.com'] */
-      to: z.array(z.string().email()).min(1),
-      /** Sender address. @example 'ashpipe@example.com' */
-      from: z.string().email(),
-      smtp: z
-        .object({
-          host: z.string().min(1),
-          /** @default 587 */
-          port: z.number().int().min(1).max(65535).default(587),
-          /** TLS from the first byte (port 465); otherwise STARTTLS when the server offers it. @default false */
-          secure: z.boolean().default(false),
-          user: z.string().optional(),
-          /** Environment variable holding the SMTP password (never the password itself). */
-          passwordEnv: z.string().regex(ENV_NAME).optional(),
-        })
-        .strict(),
-      events: z.array(z.enum(ALERT_EVENTS)).optional(),
-    })
-    .strict(),
-]);
-export type ChannelConfig = z.infer<typeof channelConfigSchema>;
+export {
+  ALERT_EVENTS,
+  type AlertEvent,
+  type AlertMessage,
+  type ChannelConfig,
+  type ChannelEdit,
+  channelConfigSchema,
+  channelEditSchema,
+  type StoredChannelConfig,
+  storedChannelSchema,
+} from './channel-schema.js';
 
 /** A channel ready to deliver. */
 export interface Channel {
@@ -111,7 +50,10 @@ function wants(events: readonly AlertEvent[] | undefined) {
 }
 
 /** Builds the channel a configuration describes; `env` supplies SMTP passwords. */
-export function openChannel(config: ChannelConfig, env: NodeJS.ProcessEnv = process.env): Channel {
+export function openChannel(
+  config: ChannelConfig | StoredChannelConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Channel {
   if (config.type === 'webhook') {
     return {
       name: config.name,
@@ -130,7 +72,8 @@ export function openChannel(config: ChannelConfig, env: NodeJS.ProcessEnv = proc
       },
     };
   }
-  const password = config.smtp.passwordEnv ? env[config.smtp.passwordEnv] : undefined;
+  const given = 'password' in config.smtp ? config.smtp.password : undefined;
+  const password = given ?? (config.smtp.passwordEnv ? env[config.smtp.passwordEnv] : undefined);
   registerSecret(password);
   const transport = nodemailer.createTransport({
     host: config.smtp.host,

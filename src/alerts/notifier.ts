@@ -72,23 +72,47 @@ export class Notifier {
   private readonly retryBaseMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
 
+  private channels: readonly Channel[];
+
   constructor(
-    private readonly channels: readonly Channel[],
+    channels: readonly Channel[],
     private readonly store: IncidentStore,
     private readonly options: NotifierOptions = {},
   ) {
+    this.channels = channels;
     this.attempts = Math.max(1, options.attempts ?? 3);
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
-  /** Sends `message` through every channel that wants it, retrying each; returns who took it. */
-  private async send(message: AlertMessage, skip: readonly string[] = []) {
+  /**
+   * Replaces the channels (one was added, edited or deleted); the old ones are closed. Open incidents keep
+   * the names of the channels told, so a channel edited under the same name is not told again.
+   */
+  setChannels(channels: readonly Channel[]): void {
+    const old = this.channels;
+    this.channels = channels;
+    for (const c of old) if (!channels.includes(c)) c.close?.();
+  }
+
+  /** The channels open now. */
+  list(): readonly Channel[] {
+    return this.channels;
+  }
+
+  /**
+   * Sends `message` through every channel that wants it (and is in `only`, when given), retrying each;
+   * returns who took it.
+   */
+  private async send(message: AlertMessage, skip: readonly string[] = [], only?: readonly string[]) {
     const delivered: string[] = [];
     const failed: string[] = [];
     await Promise.all(
       this.channels
-        .filter((c) => c.wants(message.event) && !skip.includes(c.name))
+        .filter(
+          (c) =>
+            c.wants(message.event) && !skip.includes(c.name) && (only === undefined || only.includes(c.name)),
+        )
         .map(async (channel) => {
           for (let attempt = 1; ; attempt++) {
             try {
@@ -115,12 +139,13 @@ export class Notifier {
 
   /**
    * An alert: opens its incident and tells every channel, or folds it into the open incident (channels
-   * that missed the first message are tried again; the others hear nothing).
+   * that missed the first message are tried again; the others hear nothing). `only` limits the channels
+   * (a flow's own choice); all when absent.
    */
-  async raise(message: AlertMessage & { state: 'open' }): Promise<NotifyResult> {
+  async raise(message: AlertMessage & { state: 'open' }, only?: readonly string[]): Promise<NotifyResult> {
     const open = await this.store.get(message.incident);
     if (open) {
-      const { delivered, failed } = await this.send(message, open.notified);
+      const { delivered, failed } = await this.send(message, open.notified, only);
       await this.store.put({ ...open, count: open.count + 1, notified: [...open.notified, ...delivered] });
       return { outcome: 'folded', delivered, failed };
     }
@@ -134,7 +159,7 @@ export class Notifier {
       ...(message.flow ? { flow: message.flow } : {}),
     };
     await this.store.put(incident);
-    const { delivered, failed } = await this.send(message);
+    const { delivered, failed } = await this.send(message, [], only);
     await this.store.put({ ...incident, notified: delivered });
     return { outcome: 'opened', delivered, failed };
   }

@@ -176,31 +176,33 @@ export function decideAfterRun(
       }),
     );
   }
-  if (run.parkedEvents !== undefined) {
-    const parked = {
-      ...base,
-      event: 'webhook_events_parked' as const,
-      incident: `webhook_events_parked:${run.flow.id}`,
-    };
-    if (run.parkedEvents > 0)
-      out.push(
-        open({
-          ...parked,
-          title: `${run.parkedEvents} webhook event(s) of flow "${run.flow.name}" are parked`,
-          text: `Webhook events that could not be applied after retries are parked (Flows › Webhooks › Parked events: retry them).`,
-          details: { parked: run.parkedEvents },
-        }),
-      );
-    else
-      out.push(
-        recovered({
-          ...parked,
-          title: `No webhook events of flow "${run.flow.name}" are parked`,
-          text: 'Every parked event was applied or dropped.',
-        }),
-      );
-  }
+  if (run.parkedEvents !== undefined) out.push(decideParked(run.flow, run.parkedEvents, run.finishedAt));
   return out;
+}
+
+/**
+ * The decision when the number of a flow's parked webhook events is known (`parked`): some parked opens
+ * the incident, none ends it.
+ */
+export function decideParked(flow: { id: string; name: string }, parked: number, at: string): Decision {
+  const base = {
+    at,
+    flow,
+    event: 'webhook_events_parked' as const,
+    incident: `webhook_events_parked:${flow.id}`,
+  };
+  return parked > 0
+    ? open({
+        ...base,
+        title: `${parked} webhook event(s) of flow "${flow.name}" are parked`,
+        text: `Webhook events that could not be applied after retries are parked (Flows › Webhooks › Parked events: retry them).`,
+        details: { parked },
+      })
+    : recovered({
+        ...base,
+        title: `No webhook events of flow "${flow.name}" are parked`,
+        text: 'Every parked event was applied or dropped.',
+      });
 }
 
 /** A flow's freshness as the scheduler sees it. */

@@ -3,7 +3,7 @@
  * token. They go through the API, not the control store, so a file applies the same way to the server on
  * this machine and to one behind a proxy elsewhere, with the same validation the console gets.
  */
-import type { Credential, CredentialList, Flow, FlowConfig } from '../server/api-schema.js';
+import type { AlertChannel, Credential, CredentialList, Flow, FlowConfig } from '../server/api-schema.js';
 import { ConfigError } from '../util/errors.js';
 
 /** Where the server is and how to reach it. */
@@ -108,6 +108,18 @@ export class AshpipeApi {
   }
   deleteFlow(id: string): Promise<void> {
     return this.call('DELETE', `/flows/${id}`);
+  }
+  async channels(): Promise<AlertChannel[]> {
+    return (await this.call<{ channels: AlertChannel[] }>('GET', '/alert-channels')).channels;
+  }
+  async createChannel(body: Record<string, unknown>): Promise<AlertChannel> {
+    return (await this.call<{ channel: AlertChannel }>('POST', '/alert-channels', body)).channel;
+  }
+  async updateChannel(id: string, body: Record<string, unknown>): Promise<AlertChannel> {
+    return (await this.call<{ channel: AlertChannel }>('PUT', `/alert-channels/${id}`, body)).channel;
+  }
+  deleteChannel(id: string): Promise<void> {
+    return this.call('DELETE', `/alert-channels/${id}`);
   }
   async webhooksEnabled(id: string): Promise<boolean> {
     return (await this.call<{ enabled: boolean }>('GET', `/flows/${id}/webhooks`)).enabled;

@@ -1,12 +1,13 @@
 /**
- * The flows file (`ashpipe.yaml`): credentials by name, source and destination flows, schedules and their
- * options, kept in git and applied with `ashpipe apply`. Its flow entries are the REST API's flow bodies
+ * The flows file (`ashpipe.yaml`): credentials by name, notification channels, source and destination
+ * flows, schedules and their options, kept in git and applied with `ashpipe apply`. Its flow entries are the REST API's flow bodies
  * with the credential named instead of its id, so one vocabulary serves the console, the API and the file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { ALERT_EVENTS } from '../alerts/channel-schema.js';
 import { destinationFlowSchema, sourceFlowSchema } from '../server/api-schema.js';
 import { ConfigError } from '../util/errors.js';
 
@@ -35,6 +36,56 @@ export const fileCredentialSchema = z
     baseUrl: z.string().min(1).max(2048).optional(),
   })
   .strict();
+
+const envName = z.string().regex(ENV_NAME, 'an environment variable name (letters, digits, underscores)');
+const channelEvents = z.array(z.enum(ALERT_EVENTS)).optional();
+
+/**
+ * A notification channel as the file names it: its secrets by environment variable only, read by
+ * `ashpipe apply` when it creates the channel (like a credential's key).
+ */
+export const fileChannelSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('webhook'),
+      /** The channel's name; flows pick channels by it (`options.alerts.channels`). @example 'ops-slack' */
+      name: z.string().trim().min(1).max(100),
+      /** The environment variable holding the webhook URL (its path is a token). @example 'SLACK_WEBHOOK_URL' */
+      urlEnv: envName.describe(
+        'environment variable holding the webhook URL; read only to create the channel',
+      ),
+      /** `json` (ashpipe's body) or `slack`. @default 'json' */
+      format: z.enum(['json', 'slack']).optional(),
+      /** Events sent to it; all when absent. */
+      events: channelEvents,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('email'),
+      name: z.string().trim().min(1).max(100),
+      /** Recipients. @example ['data-team@example.com'] */
+      to: z.array(z.string().email()).min(1).max(50),
+      /** Sender address. @example 'ashpipe@example.com' */
+      from: z.string().email(),
+      smtp: z
+        .object({
+          host: z.string().min(1).max(255),
+          /** @default 587 */
+          port: z.number().int().min(1).max(65535).optional(),
+          /** @default false */
+          secure: z.boolean().optional(),
+          user: z.string().max(255).optional(),
+          /** The environment variable holding the SMTP password. @example 'SMTP_PASSWORD' */
+          passwordEnv: envName
+            .optional()
+            .describe('environment variable holding the SMTP password; read only to create the channel'),
+        })
+        .strict(),
+      events: channelEvents,
+    })
+    .strict(),
+]);
 
 /**
  * Flow options the engines read besides the documented ones of the API schema (`ashpipe sync`'s and
@@ -111,11 +162,13 @@ export const flowsFileSchema = z
      */
     name: z.string().trim().min(1).max(200).optional(),
     credentials: z.array(fileCredentialSchema).default([]),
+    /** Where alerts go (see `docs/operations.md`). */
+    channels: z.array(fileChannelSchema).default([]),
     flows: z.array(fileFlowSchema).default([]),
   })
   .strict()
   .superRefine((file, ctx) => {
-    const unique = (list: ReadonlyArray<{ name: string }>, key: 'credentials' | 'flows') => {
+    const unique = (list: ReadonlyArray<{ name: string }>, key: 'credentials' | 'channels' | 'flows') => {
       const seen = new Map<string, number>();
       list.forEach((item, i) => {
         const first = seen.get(item.name);
@@ -129,12 +182,14 @@ export const flowsFileSchema = z
       });
     };
     unique(file.credentials, 'credentials');
+    unique(file.channels, 'channels');
     unique(file.flows, 'flows');
   });
 
 export type FlowsFile = z.infer<typeof flowsFileSchema>;
 export type FileFlow = z.infer<typeof fileFlowSchema>;
 export type FileCredential = z.infer<typeof fileCredentialSchema>;
+export type FileChannel = z.infer<typeof fileChannelSchema>;
 
 /** A flows file read and checked, with the name that marks its flows on the server. */
 export interface LoadedFlowsFile {

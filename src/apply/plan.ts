@@ -4,9 +4,18 @@
  * it is the same whether it is printed (`--dry-run`) or carried out.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { type Credential, createFlowSchema, type Flow, type FlowConfig } from '../server/api-schema.js';
+import {
+  type AlertChannel,
+  type Credential,
+  createFlowSchema,
+  type Flow,
+  type FlowConfig,
+} from '../server/api-schema.js';
 import { ConfigError } from '../util/errors.js';
-import type { FileFlow, LoadedFlowsFile } from './file.js';
+import type { FileChannel, FileFlow, LoadedFlowsFile } from './file.js';
+
+/** A channel's settings without its secrets: what the file says and what the server shows alike. */
+export type ChannelSettings = Record<string, unknown> & { type: 'webhook' | 'email'; name: string };
 
 /** One field that differs: where, and its value on the server and in the file. */
 export interface FieldChange {
@@ -59,12 +68,31 @@ export type PlanStep =
       /** The flow was made in the console or the API: the file now manages it. */
       adopted: boolean;
     }
-  | { action: 'delete'; kind: 'flow'; name: string; id: string };
+  | { action: 'delete'; kind: 'flow'; name: string; id: string }
+  | {
+      action: 'create';
+      kind: 'channel';
+      name: string;
+      settings: ChannelSettings;
+      /** The environment variable of its secret (webhook URL, SMTP password), read when the step runs. */
+      secretEnv?: string;
+    }
+  | {
+      action: 'update';
+      kind: 'channel';
+      name: string;
+      id: string;
+      changes: FieldChange[];
+      /** Its secrets are not sent: the server keeps the stored ones. */
+      settings: ChannelSettings;
+      adopted: boolean;
+    }
+  | { action: 'delete'; kind: 'channel'; name: string; id: string };
 
 export interface Plan {
   steps: PlanStep[];
-  /** Flows the file manages no longer listed, kept because `--prune` was not given. */
-  keptWithoutPrune: Array<{ id: string; name: string }>;
+  /** Flows and channels the file manages no longer listed, kept because `--prune` was not given. */
+  keptWithoutPrune: Array<{ id: string; name: string; kind?: 'flow' | 'channel' }>;
   unchanged: number;
 }
 
@@ -72,6 +100,55 @@ export interface Plan {
 export interface ServerState {
   credentials: readonly Credential[];
   flows: readonly Flow[];
+  /** Notification channels, as `GET /alert-channels` lists them. @default none */
+  channels?: readonly AlertChannel[];
+}
+
+/** The settings a file channel asks for, with the server's defaults filled in, secrets left out. */
+export function fileChannelSettings(c: FileChannel, managedBy: string): ChannelSettings {
+  if (c.type === 'webhook')
+    return {
+      type: 'webhook',
+      name: c.name,
+      format: c.format ?? 'json',
+      ...(c.events ? { events: c.events } : {}),
+      managedBy,
+    };
+  const { passwordEnv: _secret, ...smtp } = c.smtp;
+  return {
+    type: 'email',
+    name: c.name,
+    to: c.to,
+    from: c.from,
+    smtp: { ...smtp, port: smtp.port ?? 587, secure: smtp.secure ?? false },
+    ...(c.events ? { events: c.events } : {}),
+    managedBy,
+  };
+}
+
+/** A server channel's settings as {@link fileChannelSettings} gives them (what the API shows of it). */
+export function serverChannelSettings(c: AlertChannel): ChannelSettings {
+  const common = {
+    type: c.type,
+    name: c.name,
+    ...(c.events ? { events: c.events } : {}),
+    ...(c.managedBy ? { managedBy: c.managedBy } : {}),
+  };
+  if (c.type === 'webhook') return { ...common, format: c.format ?? 'json' };
+  const smtp = c.smtp ?? { host: '', port: 587, secure: false, passwordSet: false };
+  return {
+    ...common,
+    to: c.to ?? [],
+    from: c.from ?? '',
+    smtp: {
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.secure,
+      ...(smtp.user === undefined ? {} : { user: smtp.user }),
+      // A password the server reads from its own environment stays: the file only names secrets apply reads.
+      ...(smtp.passwordEnv === undefined ? {} : { passwordEnv: smtp.passwordEnv }),
+    },
+  };
 }
 
 /** Leaf differences between two JSON values, by dotted path (arrays compared whole). */
@@ -163,6 +240,65 @@ export function planApply(loaded: LoadedFlowsFile, server: ServerState, options:
     else unchanged++;
   }
 
+  const serverChannels = server.channels ?? [];
+  const storedChannels = byName(
+    serverChannels.filter((c) => c.source === 'console'),
+    'channels',
+  );
+  const readOnlyChannels = new Set(serverChannels.filter((c) => c.source === 'file').map((c) => c.name));
+  for (const [i, c] of file.channels.entries()) {
+    if (readOnlyChannels.has(c.name))
+      throw new ConfigError(
+        `channels[${i}] "${c.name}" is a channel of the server's --alert-channels file: it cannot be managed here (rename one)`,
+      );
+    const existing = storedChannels.get(c.name);
+    const settings = fileChannelSettings(c, managedBy);
+    const secretEnv = c.type === 'webhook' ? c.urlEnv : c.smtp.passwordEnv;
+    if (!existing) {
+      steps.push({
+        action: 'create',
+        kind: 'channel',
+        name: c.name,
+        settings,
+        ...(secretEnv === undefined ? {} : { secretEnv }),
+      });
+      continue;
+    }
+    if (existing.type !== c.type)
+      throw new ConfigError(
+        `channels[${i}] "${c.name}" is a ${c.type} channel in the file and a ${existing.type} channel on the server: a channel cannot change type (rename one)`,
+      );
+    const current = serverChannelSettings(existing);
+    // A password the server reads from its environment is kept: the file cannot say it.
+    const wanted =
+      settings.type === 'email' && current.type === 'email'
+        ? {
+            ...settings,
+            smtp: {
+              ...(settings.smtp as Record<string, unknown>),
+              ...((current.smtp as { passwordEnv?: string }).passwordEnv === undefined
+                ? {}
+                : { passwordEnv: (current.smtp as { passwordEnv?: string }).passwordEnv }),
+            },
+          }
+        : settings;
+    const changes = diffValues(current, wanted);
+    if (changes.length === 0) {
+      unchanged++;
+      continue;
+    }
+    steps.push({
+      action: 'update',
+      kind: 'channel',
+      name: c.name,
+      id: existing.id,
+      changes,
+      settings: wanted,
+      adopted: existing.managedBy !== managedBy,
+    });
+  }
+  const channelNames = new Set([...serverChannels.map((c) => c.name), ...file.channels.map((c) => c.name)]);
+
   const fileCredentials = new Set(file.credentials.map((c) => c.name));
   const listed = new Set<string>();
   for (const [i, f] of file.flows.entries()) {
@@ -171,6 +307,12 @@ export function planApply(loaded: LoadedFlowsFile, server: ServerState, options:
     if (!credential && !fileCredentials.has(f.credential))
       throw new ConfigError(
         `flows[${i}] "${f.name}": no credential named "${f.credential}" in the file or on the server`,
+      );
+    const picked = (f.options as { alerts?: { channels?: string[] } } | undefined)?.alerts?.channels ?? [];
+    const unknown = picked.filter((name) => !channelNames.has(name));
+    if (unknown.length > 0)
+      throw new ConfigError(
+        `flows[${i}] "${f.name}": options.alerts.channels names ${unknown.map((n) => `"${n}"`).join(', ')}, which is no channel of the file or the server`,
       );
     // A credential the plan creates has no id yet: the placeholder is replaced when the step runs.
     const credentialId = credential?.id ?? `(credential ${f.credential})`;
@@ -229,6 +371,12 @@ export function planApply(loaded: LoadedFlowsFile, server: ServerState, options:
     if (options.prune) steps.push({ action: 'delete', kind: 'flow', name: f.name, id: f.id });
     else keptWithoutPrune.push({ id: f.id, name: f.name });
   }
+  const listedChannels = new Set(file.channels.map((c) => c.name));
+  for (const c of serverChannels) {
+    if (c.source !== 'console' || listedChannels.has(c.name) || c.managedBy !== managedBy) continue;
+    if (options.prune) steps.push({ action: 'delete', kind: 'channel', name: c.name, id: c.id });
+    else keptWithoutPrune.push({ id: c.id, name: c.name, kind: 'channel' });
+  }
   return { steps, keptWithoutPrune, unchanged };
 }
 
@@ -249,11 +397,16 @@ export function describePlan(plan: Plan, prefix = ''): string[] {
       lines.push(
         `  + ${what} (${s.config.kind}, credential "${s.credential}"${s.config.schedule ? `, "${s.config.schedule}"` : ', manual'}${s.active ? '' : ', paused'})`,
       );
+    else if (s.action === 'create' && s.kind === 'channel')
+      lines.push(
+        `  + ${what} (${s.settings.type}${s.secretEnv ? `, ${s.settings.type === 'webhook' ? 'URL' : 'password'} from $${s.secretEnv}` : ''})`,
+      );
     else if (s.action === 'delete') lines.push(`  - ${what}`);
     else {
       const parts = s.changes
-        .filter((c) => c.path !== 'options.managedBy')
+        .filter((c) => c.path !== 'options.managedBy' && c.path !== 'managedBy')
         .map((c) => `${c.path} ${short(c.from)} → ${short(c.to)}`);
+      if (s.kind === 'channel' && s.adopted) parts.unshift('now managed by the file');
       if (s.kind === 'flow') {
         if (s.adopted) parts.unshift('now managed by the file');
         if (s.active !== undefined) parts.push(s.active ? 'activate' : 'pause');
@@ -263,7 +416,7 @@ export function describePlan(plan: Plan, prefix = ''): string[] {
     }
   }
   for (const k of plan.keptWithoutPrune)
-    lines.push(`  · flow "${k.name}" is no longer in the file; kept (--prune deletes it)`);
+    lines.push(`  · ${k.kind ?? 'flow'} "${k.name}" is no longer in the file; kept (--prune deletes it)`);
   const count = (a: PlanStep['action']) => plan.steps.filter((s) => s.action === a).length;
   lines.push(
     plan.steps.length === 0

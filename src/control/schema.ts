@@ -20,6 +20,8 @@ export interface ControlDatabase {
   push_ledger: PushLedgerTable;
   push_quarantine: PushQuarantineTable;
   webhook_installs: WebhookInstallsTable;
+  alert_channels: AlertChannelsTable;
+  alert_incidents: AlertIncidentsTable;
 }
 
 /** Applied migrations (created by the store itself). */
@@ -122,6 +124,10 @@ export interface FlowRunsTable {
   errors: ColumnType<string, string | undefined>;
   dry_run: ColumnType<number, number | undefined>;
   analytics: string | null;
+  /** `0052-run-worker`: the worker running the run (queue runs only). */
+  worker: ColumnType<string | null, string | null | undefined>;
+  /** `0052-run-worker`: the run queue's job of the run (queue runs only). */
+  job_id: ColumnType<string | null, string | null | undefined>;
 }
 
 /** `0300-push`, `0301-push-run-owner`: destination runs. */
@@ -183,4 +189,27 @@ export interface WebhookInstallsTable {
   request_url: string;
   secret_name: string;
   created_at: string;
+}
+
+/** `0060-alerts`: notification channels made in the console, the REST API or a flows file. */
+export interface AlertChannelsTable {
+  id: string;
+  name: string;
+  type: 'webhook' | 'email';
+  /** The channel's settings as JSON; its secrets sealed with the master key (`sealed`), never returned. */
+  config: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** `0060-alerts`: incidents open now (one row per incident key). */
+export interface AlertIncidentsTable {
+  key: string;
+  event: string;
+  opened_at: string;
+  count: number;
+  /** JSON array of the channel names told. */
+  notified: ColumnType<string, string | undefined>;
+  /** JSON `{ id, name }` of the flow, or null. */
+  flow: string | null;
 }

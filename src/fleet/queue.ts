@@ -37,7 +37,12 @@ export interface RunRequest {
   /** The non-secret id of the flow's API key (a credential id or `fleetKeyId`); the queue it waits in. */
   keyId: string;
   /** Why it runs. */
-  trigger: 'schedule' | 'manual';
+  trigger: 'schedule' | 'manual' | 'startup';
+  /**
+   * The id of the run's record (`flow_runs`), the same on every attempt; the job id when absent.
+   * @example 'run_3f2c…'
+   */
+  runId?: string;
 }
 
 /** A run handed to an executor. */
@@ -245,6 +250,33 @@ export class RunQueue {
     return job ? { state: job.state, output: job.output, retryCount: job.retryCount } : undefined;
   }
 
+  /**
+   * The states of jobs by id, in any key's queue, archived ones included (`created`, `retry`, `active`,
+   * `completed`, `cancelled`, `failed`); a job absent from both tables is absent from the map.
+   */
+  async jobStates(ids: readonly string[]): Promise<Map<string, { state: string; output: unknown }>> {
+    const states = new Map<string, { state: string; output: unknown }>();
+    if (ids.length === 0) return states;
+    const { rows } = await this.pool.query<{ id: string; state: string; output: unknown }>(
+      `SELECT id::text AS id, state::text AS state, output FROM "${this.schema}".job WHERE id = ANY($1::uuid[])
+       UNION ALL
+       SELECT id::text AS id, state::text AS state, output FROM "${this.schema}".archive WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    for (const row of rows) states.set(row.id, { state: row.state, output: row.output });
+    return states;
+  }
+
+  /** Cancels a job that no worker has taken yet; answers whether it did. */
+  async cancelQueued(keyId: string, jobId: string): Promise<boolean> {
+    const result = await this.pool.query(
+      `UPDATE "${this.schema}".job SET state = 'cancelled', completed_on = now()
+        WHERE name = $1 AND id = $2 AND state IN ('created', 'retry')`,
+      [queueName(keyId), jobId],
+    );
+    return result.rowCount === 1;
+  }
+
   /** The key queues that exist, in a stable order. */
   async keyQueues(): Promise<string[]> {
     const queues = await this.boss.getQueues();
@@ -353,6 +385,16 @@ export class FleetWorker {
     }
     clearTimeout(timer);
     await this.finished;
+  }
+
+  /**
+   * Aborts the running jobs now, without waiting for `drainSeconds` (a second SIGTERM): each stops at its
+   * next checkpoint and is handed back. Call {@link stop} too, to wait for them.
+   */
+  abort(): void {
+    this.stopping = true;
+    this.wake?.();
+    for (const r of this.running.values()) r.abort.abort(new Error('the worker was told to stop now'));
   }
 
   private emit(event: WorkerEvent): void {

@@ -1,12 +1,14 @@
 /**
  * The server's side of alerts: after every run, and every minute for freshness promises, the rules of
  * `src/alerts` decide, the notifier tells the channels, and a flow that failed too often is paused.
- * A flow's policy is its `options.alerts`; the channels come from `serve --alert-channels FILE`.
+ * A flow's policy is its `options.alerts`; the channels come from `serve --alert-channels FILE` (read-only)
+ * and from the control store (made in the console, the REST API or a flows file).
  */
 import fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import {
+  type AlertMessage,
   type AlertPolicy,
   type Channel,
   type ChannelConfig,
@@ -15,6 +17,7 @@ import {
   DEFAULT_ALERT_POLICY,
   type Decision,
   decideAfterRun,
+  decideParked,
   type FreshnessFact,
   type IncidentStore,
   MemoryIncidentStore,
@@ -23,6 +26,8 @@ import {
 } from '../alerts/index.js';
 import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { redact } from '../util/redact.js';
+import type { AlertChannelStore } from './alert-store.js';
 import type { Flow, Run } from './model.js';
 
 /** Codes a run's error carries when Ashby refused the key itself (HTTP 401/403 without a permission code). */
@@ -50,14 +55,16 @@ export interface AlertingStore {
   credentialName(credentialId: string): Promise<string> | string;
 }
 
-/** `options.alerts` of a flow, with the defaults filled in. */
-export function flowAlertPolicy(options: Record<string, unknown>): AlertPolicy {
+/** `options.alerts` of a flow, with the defaults filled in; `channels` absent: every channel. */
+export function flowAlertPolicy(options: Record<string, unknown>): AlertPolicy & { channels?: string[] } {
   const raw = (options.alerts ?? {}) as {
     autoPauseAfter?: number;
     quarantineThreshold?: number;
     freshnessMinutes?: number;
+    channels?: string[];
   };
   return {
+    ...(raw.channels === undefined ? {} : { channels: raw.channels }),
     autoPauseAfter: raw.autoPauseAfter ?? DEFAULT_ALERT_POLICY.autoPauseAfter,
     quarantineThreshold: raw.quarantineThreshold ?? DEFAULT_ALERT_POLICY.quarantineThreshold,
     ...(raw.freshnessMinutes === undefined ? {} : { freshnessSeconds: raw.freshnessMinutes * 60 }),
@@ -86,8 +93,13 @@ export function readAlertChannels(file: string): ChannelConfig[] {
 }
 
 export interface FlowAlertingOptions {
-  /** Channel settings (opened here), or channels already open. */
+  /** Channel settings (opened here), or channels already open: `--alert-channels FILE`, read-only. */
   channels: ReadonlyArray<ChannelConfig | Channel>;
+  /**
+   * Channels made in the console, the REST API or a flows file; read at {@link FlowAlerting.reloadChannels}.
+   * @default none
+   */
+  channelStore?: AlertChannelStore;
   store: AlertingStore;
   /** @default incidents kept in memory (a restart may repeat one alert per open incident) */
   incidents?: IncidentStore;
@@ -102,24 +114,84 @@ export class FlowAlerting {
   private readonly notifier: Notifier;
   private readonly store: AlertingStore;
   private readonly logger: Logger | undefined;
+  private readonly fixed: readonly Channel[];
+  private readonly fixedConfigs: readonly ChannelConfig[];
+  private readonly channelStore: AlertChannelStore | undefined;
+  private readonly env: NodeJS.ProcessEnv | undefined;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(options: FlowAlertingOptions) {
     this.store = options.store;
     this.logger = options.logger;
-    this.notifier = new Notifier(
-      options.channels.map((c) => ('deliver' in c ? c : openChannel(c, options.env))),
-      options.incidents ?? new MemoryIncidentStore(),
-      {
-        ...(options.logger ? { logger: options.logger } : {}),
-        ...(options.retryBaseMs === undefined ? {} : { retryBaseMs: options.retryBaseMs }),
-      },
-    );
+    this.channelStore = options.channelStore;
+    this.env = options.env;
+    this.fixed = options.channels.map((c) => ('deliver' in c ? c : openChannel(c, options.env)));
+    this.fixedConfigs = options.channels.filter((c): c is ChannelConfig => !('deliver' in c));
+    this.notifier = new Notifier(this.fixed, options.incidents ?? new MemoryIncidentStore(), {
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.retryBaseMs === undefined ? {} : { retryBaseMs: options.retryBaseMs }),
+    });
   }
 
-  private async apply(decisions: readonly Decision[]): Promise<void> {
+  /** The channels of `--alert-channels FILE`, as configured (listed read-only by the API). */
+  fileChannels(): readonly ChannelConfig[] {
+    return this.fixedConfigs;
+  }
+
+  /**
+   * Reads the stored channels again and delivers through them from now on (after one is added, edited or
+   * deleted). Queued after the alerts being sent, so a message is never sent to half a list.
+   */
+  reloadChannels(): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      try {
+        const stored = (await this.channelStore?.list()) ?? [];
+        const fileNames = new Set(this.fixed.map((c) => c.name));
+        this.notifier.setChannels([
+          ...this.fixed,
+          // A file channel keeps its name: a stored one with the same name is refused by the API.
+          ...stored.filter((c) => !fileNames.has(c.config.name)).map((c) => openChannel(c.config, this.env)),
+        ]);
+      } catch (error) {
+        this.logger?.error('alert channels not read', { error: (error as Error).message });
+      }
+    });
+    return this.queue;
+  }
+
+  /**
+   * Sends one test message through a channel of these settings (one attempt, no incident): says whether
+   * the receiver took it, or what went wrong.
+   */
+  async sendTest(
+    config: ChannelConfig | Parameters<typeof openChannel>[0],
+    at = new Date(),
+  ): Promise<{ ok: true } | { ok: false; error: string }> {
+    const channel = openChannel(config, this.env);
+    const message: AlertMessage = {
+      event: 'run_failed',
+      state: 'open',
+      incident: `test:${config.name}`,
+      title: `Test message from ashpipe to "${config.name}"`,
+      text: 'This is a test of the channel, sent from the console or the REST API. Nothing failed.',
+      at: at.toISOString(),
+      details: { test: true },
+    };
+    try {
+      await channel.deliver(message);
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error: redact((error as Error).message) };
+    } finally {
+      channel.close?.();
+    }
+  }
+
+  private async apply(decisions: readonly Decision[], only?: readonly string[]): Promise<void> {
     for (const d of decisions) {
-      if (d.type === 'raise') await this.notifier.raise(d.message);
+      // A credential is shared by flows: its alerts go to every channel, whatever one flow chose.
+      const to = d.type !== 'pause' && d.message.event === 'credential_failing' ? undefined : only;
+      if (d.type === 'raise') await this.notifier.raise(d.message, to);
       else if (d.type === 'resolve') await this.notifier.resolve(d.message);
       else {
         await this.store.pauseFlow(d.flowId);
@@ -143,7 +215,7 @@ export class FlowAlerting {
   }
 
   private async afterRun(flow: Flow, run: Run): Promise<void> {
-    if (run.dryRun || run.status === 'running') return;
+    if (run.dryRun || run.status === 'running' || run.status === 'queued') return;
     try {
       const policy = flowAlertPolicy(flow.config.options);
       const recent = await this.store.recentRuns(flow.id, Math.max(policy.autoPauseAfter, 1) + 1);
@@ -162,15 +234,34 @@ export class FlowAlerting {
           ...(run.errors[0] ? { error: run.errors[0].message } : {}),
           authFailed: run.status === 'failed' && run.errors.some(isKeyRefused),
           quarantined,
-          newColumns: [],
+          newColumns: run.counts.flatMap((c) => (c.newColumns ?? []).map((column) => `${c.name}.${column}`)),
         },
         failures,
         policy,
       );
-      await this.apply(decisions);
+      await this.apply(decisions, policy.channels);
     } catch (error) {
       this.logger?.error('alerting failed', { flowId: flow.id, error: (error as Error).message });
     }
+  }
+
+  /**
+   * The number of the flow's parked webhook events changed (the receiver parked one, or retried ones were
+   * applied): some parked opens the incident, none ends it. Queued after the runs' alerts; never throws.
+   */
+  parkedEvents(flow: Pick<Flow, 'id' | 'name' | 'config'>, parked: number, at = new Date()): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      try {
+        const { channels } = flowAlertPolicy(flow.config.options);
+        await this.apply(
+          [decideParked({ id: flow.id, name: flow.name }, parked, at.toISOString())],
+          channels,
+        );
+      } catch (error) {
+        this.logger?.error('alerting failed', { flowId: flow.id, error: (error as Error).message });
+      }
+    });
+    return this.queue;
   }
 
   /** The freshness promises of active flows at `now`, queued after the runs' alerts. Never throws. */
@@ -181,21 +272,20 @@ export class FlowAlerting {
 
   private async freshness(now: Date): Promise<void> {
     try {
-      const facts: FreshnessFact[] = [];
       for (const flow of await this.store.listFlows()) {
-        const { freshnessSeconds } = flowAlertPolicy(flow.config.options);
+        const { freshnessSeconds, channels } = flowAlertPolicy(flow.config.options);
         if (freshnessSeconds === undefined || flow.status !== 'active') continue;
         const good = (await this.store.recentRuns(flow.id, 50)).find(
           (r) => r.status === 'succeeded' || r.status === 'partial',
         );
-        facts.push({
+        const fact: FreshnessFact = {
           flow: { id: flow.id, name: flow.name },
           promiseSeconds: freshnessSeconds,
           lastGoodAt: good?.finishedAt ?? null,
           since: flow.activatedAt ?? flow.createdAt,
-        });
+        };
+        await this.apply(checkFreshness([fact], now), channels);
       }
-      await this.apply(checkFreshness(facts, now));
     } catch (error) {
       this.logger?.error('freshness check failed', { error: (error as Error).message });
     }

@@ -5,6 +5,7 @@
  * alone: nothing that needs Node.
  */
 import { z } from 'zod';
+import { ALERT_EVENTS, channelEditSchema, storedChannelSchema } from '../alerts/channel-schema.js';
 
 // ---------------------------------------------------------------------------------------------- flows
 
@@ -115,10 +116,17 @@ const flowBase = {
             .describe(
               'the freshness promise: an alert when the last run that did not fail is older than this (checked every minute)',
             ),
+          channels: z
+            .array(z.string().trim().min(1).max(100))
+            .max(50)
+            .optional()
+            .describe(
+              "names of the notification channels this flow's alerts go to (default: every channel; credential alerts always go to every channel)",
+            ),
         })
         .strict()
         .optional()
-        .describe('alerts and auto-pause of the flow (`serve --alert-channels` says where alerts go)'),
+        .describe('alerts and auto-pause of the flow (notification channels say where alerts go)'),
       managedBy: z
         .string()
         .trim()
@@ -370,6 +378,12 @@ export const runCountSchema = z.object({
   quarantined: z.number().optional(),
   failed: z.number().optional(),
   message: z.string().optional(),
+  /** Columns the run added to the stream's table for fields Ashby sent for the first time (not on a first sync). */
+  newColumns: z.array(z.string()).optional(),
+  /** Requests made to Ashby for this stream (source flows). */
+  requests: z.number().optional(),
+  /** Of those, answered 429 (rate limited) and retried. */
+  rateLimited: z.number().optional(),
 });
 export type RunCount = z.infer<typeof runCountSchema>;
 
@@ -378,7 +392,7 @@ export const runSchema = z.object({
   flowId: z.string(),
   kind: z.enum(['source', 'destination']),
   trigger: z.enum(['manual', 'schedule', 'startup', 'test', 'replay']),
-  status: z.enum(['running', 'succeeded', 'partial', 'failed', 'cancelled']),
+  status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled']),
   startedAt: isoTime,
   finishedAt: isoTime.nullable(),
   counts: z.array(runCountSchema),
@@ -403,6 +417,11 @@ export const runSchema = z.object({
       skipped: z.array(z.object({ name: z.string(), missing: z.array(z.string()) })),
     })
     .nullable(),
+  /**
+   * The worker that runs (or ran) the run, for runs of the fleet's queue (a PostgreSQL control store);
+   * `null` for runs the server ran in its own process. @example 'worker-2'
+   */
+  worker: z.string().nullable(),
 });
 export type Run = z.infer<typeof runSchema>;
 const runResponse = z.object({ run: runSchema });
@@ -655,6 +674,47 @@ const insightsRowsSchema = z.object({
 });
 export type InsightsRows = z.infer<typeof insightsRowsSchema>;
 
+// ----------------------------------------------------------------------------- notification channels
+
+/** A new notification channel: its settings, secrets included (write-only). */
+export const alertChannelBody = storedChannelSchema;
+/** An edit: the same settings; a webhook `url` or SMTP `password` left out keeps the stored one. */
+export const alertChannelEditBody = channelEditSchema;
+
+/** A notification channel as the API shows it: never its webhook URL's path or its SMTP password. */
+export const alertChannelSchema = z.object({
+  /** `chn_…` for stored channels, `file:NAME` for those of `serve --alert-channels FILE`. */
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['webhook', 'email']),
+  /** `console` (made in the console, the API or a flows file) or `file` (`--alert-channels`, read-only). */
+  source: z.enum(['console', 'file']),
+  /** Events sent to it; all when absent. */
+  events: z.array(z.enum(ALERT_EVENTS)).optional(),
+  /** Webhook body format. */
+  format: z.enum(['json', 'slack']).optional(),
+  /** The webhook URL's scheme and host only (its path is a token), e.g. `https://hooks.slack.com/…`. */
+  urlPreview: z.string().optional(),
+  to: z.array(z.string()).optional(),
+  from: z.string().optional(),
+  smtp: z
+    .object({
+      host: z.string(),
+      port: z.number(),
+      secure: z.boolean(),
+      user: z.string().optional(),
+      passwordEnv: z.string().optional(),
+      /** Whether a password is stored (it is never returned). */
+      passwordSet: z.boolean(),
+    })
+    .optional(),
+  /** The flows file that manages it. */
+  managedBy: z.string().optional(),
+  createdAt: z.string().nullable(),
+  updatedAt: z.string().nullable(),
+});
+export type AlertChannel = z.infer<typeof alertChannelSchema>;
+
 /** The answers of the routes, by name (the console's `api<…>()` calls and the OpenAPI document use them). */
 export const responses = {
   health: z.object({ ok: z.literal(true) }),
@@ -690,6 +750,14 @@ export const responses = {
   webhookUninstalled: z.object({ removed: z.array(installedWebhookSchema), status: webhookStatusSchema }),
   parkedEvents: z.object({ events: z.array(parkedEventSchema) }),
   insights: insightsStatusSchema,
+  alertChannels: z.object({ channels: z.array(alertChannelSchema) }),
+  alertChannel: z.object({ channel: alertChannelSchema }),
+  alertChannelTest: z.object({
+    /** Whether the receiver took the test message. */
+    delivered: z.boolean(),
+    /** What went wrong, when it did not. */
+    error: z.string().optional(),
+  }),
   insightsRows: insightsRowsSchema,
   insightsInstalled: z.object({
     /** What the install did with each view. */
@@ -1206,5 +1274,56 @@ export const apiRoutes: readonly ApiRoute[] = [
     body: replayBody,
     response: responses.replay,
     errors: [404, 409, 422],
+  },
+  {
+    method: 'get',
+    path: '/alert-channels',
+    tag: 'alerts',
+    summary: 'Notification channels: stored ones, then those of `serve --alert-channels` (read-only)',
+    response: responses.alertChannels,
+  },
+  {
+    method: 'post',
+    path: '/alert-channels',
+    tag: 'alerts',
+    summary: 'Add a notification channel (webhook or email); its secrets are write-only',
+    body: alertChannelBody,
+    status: 201,
+    response: responses.alertChannel,
+    errors: [409, 422],
+  },
+  {
+    method: 'get',
+    path: '/alert-channels/{id}',
+    tag: 'alerts',
+    summary: 'One notification channel',
+    response: responses.alertChannel,
+    errors: [404],
+  },
+  {
+    method: 'put',
+    path: '/alert-channels/{id}',
+    tag: 'alerts',
+    summary:
+      'Edit a stored channel (a webhook `url` or SMTP `password` left out is kept); 409 for a file channel or a name in use',
+    body: alertChannelEditBody,
+    response: responses.alertChannel,
+    errors: [404, 409, 422],
+  },
+  {
+    method: 'delete',
+    path: '/alert-channels/{id}',
+    tag: 'alerts',
+    summary: 'Delete a stored channel; 409 for a file channel',
+    status: 204,
+    errors: [404, 409],
+  },
+  {
+    method: 'post',
+    path: '/alert-channels/{id}/test',
+    tag: 'alerts',
+    summary: 'Send a test message through the channel (one attempt) and say whether it was taken',
+    response: responses.alertChannelTest,
+    errors: [404],
   },
 ];

@@ -13,6 +13,7 @@ import type { ServerDeps } from './context.js';
 import { errorHandler, NotFoundError, UnauthorizedError } from './errors.js';
 import type { MetricsAccess } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { alertChannelRoutes } from './routes/alert-channels.js';
 import { catalogueRoutes } from './routes/catalogue.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { datasetRoutes } from './routes/datasets.js';
@@ -233,6 +234,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): Hono<AppE
   secured.route('/runs', runRoutes(deps));
   secured.route('/datasets', datasetRoutes(deps));
   secured.route('/quarantine', quarantineRoutes(deps));
+  secured.route('/alert-channels', alertChannelRoutes(deps));
   secured.route('/uploads', uploadRoutes(deps, options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES));
   secured.route('/', catalogueRoutes(deps));
   api.route('/', secured);

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { Control } from '../control/open.js';
 import type { Logger } from '../util/logger.js';
+import type { AlertChannelStore } from './alert-store.js';
 import type { FlowAlerting } from './alerting.js';
 import type { LoginLimiter } from './auth.js';
 import { BadRequestError } from './errors.js';
@@ -38,6 +39,8 @@ export interface ServerDeps {
   metricsAccess?: MetricsAccess;
   /** Alerts and auto-pause after runs and for freshness promises. */
   alerting?: FlowAlerting;
+  /** Notification channels stored in the control store, their secrets sealed with the master key. */
+  alertChannels?: AlertChannelStore;
 }
 
 /** Parses a JSON body with a zod schema: 400 when it is not JSON, 422 when the values do not fit. */

@@ -75,6 +75,11 @@ function countOf(r: StreamResult): RunCount {
     read: r.records,
     written: r.inserted + r.updated + r.undeleted,
     deleted: r.deleted,
+    // The requests it took and how many Ashby answered 429: the run-health charts of the console.
+    requests: r.requests,
+    rateLimited: r.rateLimited,
+    // Kept with the run: alerts (`schema_changed`) and the console read them from there.
+    ...(r.newColumns.length > 0 ? { newColumns: r.newColumns } : {}),
     // A stream left alone because its last read is still fresh says so, and when it is next read.
     ...(r.error ? { message: r.error.message } : r.notDue ? { message: r.reason } : {}),
   };
@@ -310,6 +315,7 @@ async function runSource(
     ...(config.options.excludeConfidential === true ? { excludeConfidential: true } : {}),
     ...(config.options.includeArchived === false ? { includeArchived: false } : {}),
     ...requestOptions,
+    ...(ctx.limiter ? { limiter: ctx.limiter } : {}),
     onEvent: (event: SyncEvent) => {
       ctx.onSyncEvent?.(event);
       if (event.type === 'stream-start') {
@@ -507,6 +513,7 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
       apiKey: ctx.apiKey,
       baseUrl: ctx.baseUrl,
       ...(ctx.onClientEvent ? { onEvent: ctx.onClientEvent } : {}),
+      ...(ctx.limiter ? { limiter: ctx.limiter } : {}),
     });
     const counts: Record<string, number> = {};
     let total = 0;

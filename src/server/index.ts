@@ -1,20 +1,33 @@
 import { mkdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ChannelConfig } from '../alerts/index.js';
 import { type Control, openControl } from '../control/open.js';
+import type { FleetWorker } from '../fleet/queue.js';
 import { defined } from '../util/defined.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../util/logger.js';
 import { registerSecret } from '../util/redact.js';
+import { loadMasterKey } from '../vault/master-key.js';
+import { AlertChannelStore, ControlIncidentStore } from './alert-store.js';
 import { FlowAlerting } from './alerting.js';
 import { bodyLimitOf, createApp, isLoopback } from './app.js';
 import { type AppEnv, LoginLimiter, type LoginLimitOptions } from './auth.js';
 import { isHttpLoopback } from './base-url.js';
 import type { ServerDeps } from './context.js';
+import {
+  type Fleet,
+  type FleetTimings,
+  fleetTimings,
+  openFleet,
+  queueDispatch,
+  type RunDispatch,
+  startFlowWorker,
+} from './fleet.js';
 import { type MetricsAccess, ServerMetrics } from './metrics.js';
 import { defaultDataDir, type PathPolicy } from './paths.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, PayloadTooLargeError } from './routes/uploads.js';
@@ -111,10 +124,24 @@ export interface StartServerOptions {
   /** How the webhook receivers of source flows retry and park events. @default the hub's */
   webhooks?: WebhookHubOptions;
   /**
-   * Where alerts go (`serve --alert-channels FILE`): webhooks and SMTP. Auto-pause works without any.
+   * Where alerts go besides the channels stored in the control store (`serve --alert-channels FILE`):
+   * webhooks and SMTP, listed read-only by the API. Auto-pause works without any.
    * @default none
    */
   alertChannels?: readonly ChannelConfig[];
+  /**
+   * With a PostgreSQL control store, the server runs a fleet worker in its process that takes runs from
+   * the queue (`serve --no-worker`: false, and runs wait for `ashpipe worker` processes). Ignored with the
+   * SQLite control store, where the server runs every flow itself.
+   * @default { concurrency: 2, name: `${hostname()}:${pid}` }
+   * @example false
+   */
+  worker?: false | { concurrency?: number; name?: string };
+  /**
+   * The run queue's timings (PostgreSQL control store).
+   * @default from the `ASHPIPE_QUEUE_*` environment variables, else the queue's defaults
+   */
+  fleetTimings?: FleetTimings;
 }
 
 /** A running server. */
@@ -123,13 +150,18 @@ export interface RunningServer {
   port: number;
   app: Hono<AppEnv>;
   deps: ServerDeps;
+  /** The fleet (PostgreSQL control store): its queue and this process's worker, when it runs one. */
+  fleet?: { fleet: Fleet; worker?: FleetWorker };
   close(): Promise<void>;
 }
 
 /** Builds the dependencies of the app on an open control store and starts the scheduler. */
 export async function buildDeps(
   control: Control,
-  options: Omit<StartServerOptions, 'home' | 'controlUrl' | 'port' | 'host'>,
+  options: Omit<StartServerOptions, 'home' | 'controlUrl' | 'port' | 'host'> & {
+    /** The fleet's run queue: runs are queued for workers instead of run here. */
+    dispatch?: RunDispatch;
+  },
 ): Promise<ServerDeps> {
   const logger = options.logger ?? new Logger({});
   const store = new ServerStore(control.db);
@@ -152,8 +184,15 @@ export async function buildDeps(
     options.services?.(control) ?? defaultServices(control, options.env, options.serviceOptions);
   const metricsAccess = options.metrics ?? 'loopback';
   const metrics = metricsAccess === 'off' ? undefined : new ServerMetrics(control.db);
+  // Channel secrets are sealed with the vault's master key (created, as the vault would, when missing).
+  const alertChannels = new AlertChannelStore(control.db, undefined, () =>
+    loadMasterKey(control, { home: control.home, env: options.env, create: true }),
+  );
   const alerting = new FlowAlerting({
     channels: options.alertChannels ?? [],
+    channelStore: alertChannels,
+    // Open incidents outlive a restart: no second alert for one, and its recovery is still told.
+    incidents: new ControlIncidentStore(control.db),
     env: options.env,
     logger,
     store: {
@@ -170,11 +209,13 @@ export async function buildDeps(
       },
     },
   });
+  await alerting.reloadChannels();
   const scheduler = new Scheduler(store, services, logger, {
     alerting,
     ...(metrics ? { metrics } : {}),
     ...(options.missedRuns ? { missedRuns: options.missedRuns } : {}),
     ...(options.timezone ? { timezone: options.timezone } : {}),
+    ...(options.dispatch ? { dispatch: options.dispatch } : {}),
     paths,
   });
   return {
@@ -193,6 +234,7 @@ export async function buildDeps(
     ...(metrics ? { metrics } : {}),
     metricsAccess,
     alerting,
+    alertChannels,
   };
 }
 
@@ -200,7 +242,7 @@ export async function buildDeps(
  * The data directories of a server: the ones given (each must be an existing directory), else
  * `$ASHPIPE_HOME/data`, created 0700 when missing.
  */
-function pathPolicy(home: string, dataDirs: readonly string[] | undefined): PathPolicy {
+export function pathPolicy(home: string, dataDirs: readonly string[] | undefined): PathPolicy {
   if (dataDirs === undefined || dataDirs.length === 0) {
     const dir = defaultDataDir(home);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -216,14 +258,41 @@ function pathPolicy(home: string, dataDirs: readonly string[] | undefined): Path
   return { dataDirs: dataDirs.map((d) => path.resolve(d)), home };
 }
 
+/** The worker options of the fleet's timings. */
+export function workerTimings(t: FleetTimings) {
+  return {
+    leaseSeconds: t.leaseSeconds,
+    heartbeatSeconds: t.heartbeatSeconds,
+    pollSeconds: t.pollSeconds,
+    drainSeconds: t.drainSeconds,
+  };
+}
+
 /** Opens the control store, starts the scheduler and listens. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const control = await openControl({
     home: options.home,
     ...(options.controlUrl ? { url: options.controlUrl } : {}),
   });
+  let fleet: Fleet | undefined;
+  let worker: FleetWorker | undefined;
   try {
-    const deps = await buildDeps(control, options);
+    if (options.controlUrl !== undefined) {
+      const timings = options.fleetTimings ?? fleetTimings(options.env);
+      fleet = await openFleet(options.controlUrl, timings);
+    }
+    const deps = await buildDeps(control, {
+      ...options,
+      ...(fleet
+        ? {
+            dispatch: queueDispatch(fleet.queue, new ServerStore(control.db), {
+              leaseSeconds: fleet.timings.leaseSeconds,
+              reconcileSeconds: fleet.timings.maintenanceSeconds,
+              ...(options.logger ? { logger: options.logger } : {}),
+            }),
+          }
+        : {}),
+    });
     const host = options.host ?? '127.0.0.1';
     if (!isLoopback(host) && (await deps.store.passwordHash()) === undefined) {
       await deps.scheduler.stop({ abort: true });
@@ -274,23 +343,59 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
     const port = (server.address() as AddressInfo).port;
     await deps.scheduler.start();
+    if (fleet && options.worker !== false) {
+      const f = fleet;
+      worker = startFlowWorker(
+        f.queue,
+        {
+          store: deps.store,
+          services: deps.services,
+          logger: deps.logger,
+          paths: deps.paths,
+          ...(deps.metrics ? { metrics: deps.metrics } : {}),
+        },
+        {
+          name: options.worker?.name ?? `${hostname()}:${process.pid}`,
+          ...(options.worker?.concurrency !== undefined ? { concurrency: options.worker.concurrency } : {}),
+          ...workerTimings(f.timings),
+          budgetPool: f.budgetPool,
+          budgetSchema: f.schema,
+          onRunFinished: (flow, run) => {
+            deps.metrics?.runFinished(flow, run);
+            void deps.alerting?.runFinished(flow, run);
+          },
+          onEvent: (event) => {
+            if (event.type === 'error') deps.logger.warn('run queue', { error: event.error });
+          },
+        },
+      );
+      deps.logger.info('fleet worker started in the server', { worker: worker.name });
+    }
     const shownHost = host.includes(':') ? `[${host}]` : host;
     return {
       url: `http://${shownHost}:${port}`,
       port,
       app,
       deps,
+      ...(fleet ? { fleet: { fleet, ...(worker ? { worker } : {}) } } : {}),
       close: async () => {
+        // The worker first, while the queue is still open. Its runs are cut at their next checkpoint and
+        // handed back, as the scheduler's own runs are aborted: another worker resumes them.
+        worker?.abort();
+        await worker?.stop();
         await deps.scheduler.stop({ abort: true });
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           if ('closeAllConnections' in server) server.closeAllConnections();
         });
         await webhookHub.close();
+        await fleet?.close();
         await control.close();
       },
     };
   } catch (error) {
+    await worker?.stop().catch(() => undefined);
+    await fleet?.close().catch(() => undefined);
     await control.close();
     throw error;
   }

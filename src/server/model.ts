@@ -29,8 +29,11 @@ export interface Flow {
   activatedAt: string | null;
 }
 
-/** `cancelled`: a person stopped the run (the cancel action); what it had written stays. */
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
+/**
+ * `queued`: waiting in the fleet's run queue for a worker (PostgreSQL control store only); `cancelled`: a
+ * person stopped the run (the cancel action); what it had written stays.
+ */
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
 export type RunTrigger = 'manual' | 'schedule' | 'startup' | 'test' | 'replay';
 
 /** Counts of one stream (source) or one operation (destination) in a run. */
@@ -46,6 +49,12 @@ export interface RunCount {
   quarantined?: number;
   failed?: number;
   message?: string;
+  /** Columns the run added to the stream's table (fields Ashby sent for the first time). */
+  newColumns?: string[];
+  /** Requests made to Ashby for it (source streams). */
+  requests?: number;
+  /** Of those, answered 429 (rate limited) and retried. */
+  rateLimited?: number;
 }
 
 export interface RunErrorInfo extends Pick<ErrorInfo, 'code' | 'message'> {
@@ -75,4 +84,10 @@ export interface Run {
   dryRun: boolean;
   /** The analytics views the run installed; `null` when it installed none (option off, or it failed). */
   analytics: RunAnalytics | null;
+  /**
+   * The worker that runs (or ran) the run, for runs of the fleet's queue; `null` for runs the server ran
+   * in its own process.
+   * @example 'worker-2'
+   */
+  worker: string | null;
 }

@@ -2,11 +2,14 @@ import { EventEmitter } from 'node:events';
 import { Cron } from 'croner';
 import type { Logger } from '../util/logger.js';
 import { redact } from '../util/redact.js';
-import { ConflictError, NotFoundError, translateError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import type { QueueTrigger, RunDispatch } from './fleet.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Flow, Run, RunCount, RunErrorInfo, RunStatus, RunTrigger } from './model.js';
-import { type PathPolicy, resolveFlowPaths } from './paths.js';
-import type { FlowEngine, RunProgress, ServerServices } from './services.js';
+import type { PathPolicy } from './paths.js';
+import { type FlowAccess, runFlow } from './run-flow.js';
+import { newId } from './security/crypto.js';
+import type { FlowEngine, ServerServices } from './services.js';
 import type { ServerStore } from './store.js';
 
 /**
@@ -53,7 +56,16 @@ export interface SchedulerOptions {
     runFinished(flow: Flow, run: Run): Promise<void>;
     checkFreshness(now: Date): Promise<void>;
   };
+  /**
+   * The fleet's run queue (a PostgreSQL control store): scheduled, startup and "run now" runs are queued
+   * for workers instead of run here; dry runs and quarantine replays still run in this process.
+   * @default none: every run runs in this process
+   */
+  dispatch?: RunDispatch;
 }
+
+/** How often a queued or remote run's record is read again while someone waits for its end. */
+const REMOTE_POLL_MS = 250;
 
 /** How often freshness promises are checked. */
 export const FRESHNESS_CHECK_MS = 60_000;
@@ -92,6 +104,7 @@ export class Scheduler {
   private readonly cancelled = new Set<string>();
   private readonly events = new EventEmitter();
   private freshnessTimer: NodeJS.Timeout | undefined;
+  private reconcileTimer: NodeJS.Timeout | undefined;
   private readonly missed: MissedRunPolicy;
   private readonly now: () => Date;
   private started = false;
@@ -118,7 +131,17 @@ export class Scheduler {
       }, FRESHNESS_CHECK_MS);
       this.freshnessTimer.unref();
     }
-    const interrupted = await this.store.failInterruptedRuns();
+    const dispatch = this.options.dispatch;
+    if (dispatch) {
+      this.reconcileTimer = setInterval(() => {
+        dispatch.reconcile().catch((error: unknown) => {
+          this.logger.warn('queued runs not reconciled', { error: redact(String(error)) });
+        });
+      }, dispatch.reconcileMs);
+      this.reconcileTimer.unref();
+    }
+    // Runs of the queue are not this process's: their workers (or the next to take them) finish them.
+    const interrupted = await this.store.failInterruptedRuns({ inProcessOnly: dispatch !== undefined });
     if (interrupted > 0)
       this.logger.warn('runs interrupted by the previous stop marked failed', { interrupted });
     for (const flow of await this.store.listFlows()) {
@@ -142,6 +165,8 @@ export class Scheduler {
     this.started = false;
     if (this.freshnessTimer) clearInterval(this.freshnessTimer);
     this.freshnessTimer = undefined;
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    this.reconcileTimer = undefined;
     for (const job of this.jobs.values()) job.stop();
     this.jobs.clear();
     const running = [...this.active.values()];
@@ -190,9 +215,22 @@ export class Scheduler {
     return this.jobs.get(flowId)?.nextRun() ?? null;
   }
 
-  /** The id of the flow's running run, when one is going. */
+  /** The id of the flow's running run in this process, when one is going. */
   runningRun(flowId: string): string | undefined {
     return this.active.get(flowId)?.runId;
+  }
+
+  /** The id of the flow's run that is going, here or (with the fleet's queue) queued or on a worker. */
+  async activeRunId(flowId: string): Promise<string | undefined> {
+    const local = this.active.get(flowId)?.runId;
+    if (local !== undefined || !this.options.dispatch) return local;
+    return (await this.store.activeRun(flowId))?.id;
+  }
+
+  /** Whether the run runs in this process (its progress and end are pushed as events). */
+  isLocal(runId: string): boolean {
+    for (const r of this.active.values()) if (r.runId === runId) return true;
+    return false;
   }
 
   /**
@@ -206,6 +244,9 @@ export class Scheduler {
   ): Promise<Run> {
     const flow = await this.store.getFlow(flowId);
     if (!flow) throw new NotFoundError('flow', flowId);
+    // Paused since the slot was scheduled (a person, or auto-pause after failures on another worker).
+    if (trigger === 'schedule' && flow.status !== 'active')
+      throw new ConflictError(`Flow "${flow.name}" is paused.`, 'flow_paused');
     const going = this.active.get(flowId);
     if (going) {
       throw new ConflictError(
@@ -223,8 +264,16 @@ export class Scheduler {
     }
     this.starting.add(flowId);
     let run: Run;
-    let access: Access;
+    let access: FlowAccess;
     try {
+      const dispatch = this.options.dispatch;
+      if (dispatch) {
+        if (isQueueTrigger(trigger) && !options.dryRun && !options.engine)
+          return await this.enqueue(dispatch, flow, trigger);
+        // A run in this process must not overlap a run of the flow queued or going on a worker.
+        const queued = await this.store.activeRun(flowId);
+        if (queued) throw alreadyGoing(flow, queued.id);
+      }
       run = await this.store.startRun(flow, trigger, options.dryRun ?? false);
       // Decrypted before the run goes on its own, so the engine has started when this returns; a key
       // that cannot be read fails the run (in `execute`), not the trigger.
@@ -250,18 +299,52 @@ export class Scheduler {
     return run;
   }
 
-  /** Resolves with the finished run (for tests and `--wait` callers). */
-  async waitFor(runId: string): Promise<Run | undefined> {
-    for (const r of this.active.values()) if (r.runId === runId) return r.done;
-    return await this.store.getRun(runId);
+  /** Queues a run for the fleet's workers: its record says `queued` until a worker takes it. */
+  private async enqueue(dispatch: RunDispatch, flow: Flow, trigger: QueueTrigger): Promise<Run> {
+    const runId = newId('run');
+    const result = await dispatch.enqueue(flow, trigger, runId);
+    if (!result.queued) throw alreadyGoing(flow, result.runId);
+    this.logger.info('run queued', { flowId: flow.id, runId, trigger });
+    return await this.store.queueRun(flow, trigger, runId, result.jobId);
   }
 
-  /** Asks a running run to stop. */
-  cancel(flowId: string): boolean {
+  /**
+   * Resolves with the finished run (for tests and `--wait` callers); a run of the fleet's queue is read
+   * again until it ends.
+   */
+  async waitFor(runId: string): Promise<Run | undefined> {
+    for (const r of this.active.values()) if (r.runId === runId) return r.done;
+    let run = await this.store.getRun(runId);
+    while (this.options.dispatch && run && (run.status === 'queued' || run.status === 'running')) {
+      await new Promise((resolve) => setTimeout(resolve, REMOTE_POLL_MS));
+      run = await this.store.getRun(runId);
+    }
+    return run;
+  }
+
+  /**
+   * Asks the flow's running run to stop; answers false when none is going. With the fleet's queue, a
+   * queued run is taken out of the queue (`cancelled`); a run going on a worker cannot be stopped from
+   * here (409).
+   */
+  async cancel(flowId: string): Promise<boolean> {
     const going = this.active.get(flowId);
-    if (going) this.cancelled.add(going.runId);
-    going?.controller.abort();
-    return going !== undefined;
+    if (going) {
+      this.cancelled.add(going.runId);
+      going.controller.abort();
+      return true;
+    }
+    const dispatch = this.options.dispatch;
+    if (!dispatch) return false;
+    const run = await this.store.activeRun(flowId);
+    const flow = await this.store.getFlow(flowId);
+    if (!run || !flow) return false;
+    if (run.status === 'queued' && (await dispatch.cancelQueued(flow, run))) return true;
+    throw new ConflictError(
+      `Run ${run.id} of flow "${flow.name}" is going on worker ${run.worker ?? '(starting)'}; a run on a worker stops with its worker, it cannot be cancelled from here yet.`,
+      'run_on_worker',
+      { runId: run.id },
+    );
   }
 
   /** Listens to a run's progress and end; returns the unsubscribe function. */
@@ -273,80 +356,35 @@ export class Scheduler {
   private async execute(
     flow: Flow,
     run: Run,
-    access: Access,
+    access: FlowAccess,
     signal: AbortSignal,
     dryRun: boolean,
     override?: FlowEngine,
   ): Promise<Run> {
-    let counts: RunCount[] = [];
-    const logger = this.logger.child({ flowId: flow.id, runId: run.id });
-    let finished: Run;
-    // Progress is recorded in order, and all of it before the run's end (which it must not overwrite).
-    let recorded: Promise<void> = Promise.resolve();
-    try {
-      let resolved = flow;
-      if (this.options.paths !== undefined) {
-        try {
-          resolved = { ...flow, config: resolveFlowPaths(this.options.paths, flow.config) };
-        } catch (error) {
-          throw new ValidationError(
-            `refused to run flow "${flow.name}": ${error instanceof Error ? error.message : String(error)}; change the flow's path`,
-          );
-        }
-      }
-      if (!('granted' in access)) throw access.refused;
-      const { apiKey, baseUrl, credential } = access.granted;
-      const metrics = this.options.metrics;
-      const engine =
-        override ??
-        (flow.kind === 'source' ? this.services.engines.source : this.services.engines.destination);
-      const outcome = await engine(resolved, {
-        runId: run.id,
-        apiKey,
-        baseUrl,
-        signal,
-        logger,
+    // Without `handedBack`, runFlow always records the end and answers the finished run.
+    let finished = (await runFlow(
+      {
+        store: this.store,
+        services: this.services,
+        logger: this.logger,
+        ...(this.options.paths !== undefined ? { paths: this.options.paths } : {}),
+        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
+      },
+      flow,
+      run,
+      signal,
+      {
         dryRun,
-        ...(metrics
-          ? metrics.runHooks(flow, { id: flow.credentialId, name: credential.name }, apiKey, dryRun)
-          : {}),
-        progress: (update: RunProgress) => {
-          counts = update.counts;
-          const snapshot = update.counts;
-          recorded = recorded
-            .then(async () => {
-              await this.store.updateRunCounts(run.id, snapshot);
-              const current = await this.store.getRun(run.id);
-              if (current) {
-                this.events.emit(run.id, {
-                  type: 'progress',
-                  run: current,
-                  ...(update.message ? { message: redact(update.message) } : {}),
-                } satisfies RunEvent);
-              }
-            })
-            .catch((error: unknown) => {
-              logger.warn('run progress not recorded', { error: redact(String(error)) });
-            });
-        },
-      });
-      await recorded;
-      finished = await this.store.finishRun(
-        run.id,
-        outcome.status,
-        outcome.counts,
-        outcome.errors.map(redactError),
-        outcome.analytics,
-      );
-    } catch (error) {
-      const t = translateError(error);
-      const message = error instanceof Error ? error.message : String(error);
-      logger.error('run failed', { error: message });
-      await recorded;
-      finished = await this.store.finishRun(run.id, 'failed', counts, [
-        { code: t.code, message: redact(message) },
-      ]);
-    }
+        access,
+        ...(override ? { engine: override } : {}),
+        onProgress: (current, message) =>
+          this.events.emit(run.id, {
+            type: 'progress',
+            run: current,
+            ...(message ? { message } : {}),
+          } satisfies RunEvent),
+      },
+    )) as Run;
     if (this.cancelled.delete(run.id))
       finished = await this.store.finishRun(run.id, ...asCancelled(finished));
     this.options.metrics?.runFinished(flow, finished);
@@ -356,11 +394,6 @@ export class Scheduler {
     return finished;
   }
 }
-
-/** The flow's key as `trigger` read it for a run: granted, or why not. */
-type Access =
-  | { granted: Awaited<ReturnType<ServerServices['credentials']['access']>> }
-  | { refused: unknown };
 
 /**
  * A run a person stopped: `cancelled`; streams or operations cut short are marked `cancelled` (a note
@@ -385,10 +418,18 @@ export function asCancelled(run: Run): [RunStatus, RunCount[], RunErrorInfo[]] {
   return ['cancelled', counts, errors];
 }
 
-function isAbortMessage(message: string | undefined): boolean {
-  return message !== undefined && /abort|cancel|interrupt/i.test(message);
+function isQueueTrigger(trigger: RunTrigger): trigger is QueueTrigger {
+  return trigger === 'schedule' || trigger === 'manual' || trigger === 'startup';
 }
 
-function redactError<T extends { message: string }>(error: T): T {
-  return { ...error, message: redact(error.message) };
+function alreadyGoing(flow: Flow, runId: string): ConflictError {
+  return new ConflictError(
+    `Flow "${flow.name}" already has a run queued or running (run ${runId}); wait for it to finish.`,
+    'run_in_progress',
+    { runId },
+  );
+}
+
+function isAbortMessage(message: string | undefined): boolean {
+  return message !== undefined && /abort|cancel|interrupt/i.test(message);
 }

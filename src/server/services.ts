@@ -1,4 +1,5 @@
 import type { Scope } from '../ashby/catalogue.js';
+import type { Limiter } from '../ashby/limiter.js';
 import type { ClientEvent } from '../ashby/types.js';
 import type { HashKeySource } from '../privacy/key.js';
 import type { PushSummary, RecordResult } from '../push/engine.js';
@@ -95,6 +96,13 @@ export interface RunContext {
   /** A dry run reads and validates but writes nothing (the "Test" step of the console). */
   dryRun: boolean;
   progress(update: RunProgress): void;
+  /**
+   * The limiter of the run's requests: a fleet worker's, whose starts go through the key's fleet-wide
+   * budget (`src/fleet/budget.ts`) and which already applies the flow's `requestsPerSecond` and
+   * `concurrency`.
+   * @default the engine's own (the key's process-wide limiter, or one made from the flow's options)
+   */
+  limiter?: Limiter;
   /** Receives the Ashby client's events of the run (metrics); engines pass it to their client. */
   onClientEvent?: (event: ClientEvent) => void;
   /** Receives the sync engine's events of a source run (metrics: token resets). */
@@ -105,7 +113,7 @@ export interface RunContext {
 
 /** What an engine reports when a run ends. */
 export interface RunOutcome {
-  status: Exclude<RunStatus, 'running'>;
+  status: Exclude<RunStatus, 'running' | 'queued'>;
   counts: RunCount[];
   errors: RunErrorInfo[];
   /** The analytics views a source run installed (`options.analytics`). */

@@ -57,6 +57,7 @@ function toRun(row: RunRow): Run {
     errors: JSON.parse(row.errors) as RunErrorInfo[],
     dryRun: row.dry_run === 1,
     analytics: row.analytics === null ? null : (JSON.parse(row.analytics) as RunAnalytics),
+    worker: row.worker ?? null,
   };
 }
 
@@ -318,6 +319,133 @@ export class ServerStore {
     return (await this.getRun(id))!;
   }
 
+  /**
+   * Records a run waiting in the fleet's queue (status `queued`). A worker that took the job first has
+   * written the row already: then it is left as the worker wrote it.
+   */
+  async queueRun(flow: Flow, trigger: RunTrigger, id: string, jobId: string): Promise<Run> {
+    await this.db
+      .insertInto('flow_runs')
+      .values({
+        id,
+        flow_id: flow.id,
+        kind: flow.kind,
+        trigger,
+        status: 'queued',
+        started_at: this.iso(),
+        finished_at: null,
+        dry_run: 0,
+        analytics: null,
+        job_id: jobId,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return (await this.getRun(id))!;
+  }
+
+  /**
+   * A worker takes a queued run: `running` under its name. A run another worker left `running` (it died,
+   * its lease expired) is taken over and keeps its start time. A run that already ended (its worker died
+   * after recording the end) is answered as it is, and must not run again.
+   * @returns the run, the worker that had it before (on a takeover), and whether it had already ended
+   */
+  async claimRun(
+    id: string,
+    flow: Flow,
+    trigger: RunTrigger,
+    worker: string,
+    jobId: string,
+  ): Promise<{ run: Run; previousWorker: string | null; ended: boolean }> {
+    const before = await this.db.selectFrom('flow_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    if (before && before.status !== 'queued' && before.status !== 'running')
+      return { run: toRun(before), previousWorker: before.worker, ended: true };
+    const at = this.iso();
+    await this.db
+      .insertInto('flow_runs')
+      .values({
+        id,
+        flow_id: flow.id,
+        kind: flow.kind,
+        trigger,
+        status: 'running',
+        started_at: at,
+        finished_at: null,
+        dry_run: 0,
+        analytics: null,
+        worker,
+        job_id: jobId,
+      })
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet((eb) => ({
+            status: 'running',
+            worker: eb.ref('excluded.worker'),
+            job_id: eb.ref('excluded.job_id'),
+          }))
+          .where('flow_runs.status', 'in', ['queued', 'running']),
+      )
+      .execute();
+    // The wait in the queue is not part of the run: a run starts when a worker first takes it.
+    if (before?.status === 'queued' && before.worker === null)
+      await this.db.updateTable('flow_runs').set({ started_at: at }).where('id', '=', id).execute();
+    const run = (await this.getRun(id))!;
+    return {
+      run,
+      previousWorker: before?.worker ?? null,
+      ended: run.status !== 'running' || run.worker !== worker,
+    };
+  }
+
+  /**
+   * Puts a run a worker hands back (it is stopping) to `queued` again; a no-op when another worker has
+   * taken it meanwhile.
+   */
+  async requeueRun(id: string, worker: string): Promise<void> {
+    await this.db
+      .updateTable('flow_runs')
+      .set({ status: 'queued', worker: null })
+      .where('id', '=', id)
+      .where('worker', '=', worker)
+      .where('status', '=', 'running')
+      .execute();
+  }
+
+  /** The flow's run that is queued or running, if any (the latest). */
+  async activeRun(flowId: string): Promise<Run | undefined> {
+    const row = await this.db
+      .selectFrom('flow_runs')
+      .selectAll()
+      .where('flow_id', '=', flowId)
+      .where('status', 'in', ['queued', 'running'])
+      .orderBy('started_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? toRun(row) : undefined;
+  }
+
+  /** Runs of the fleet's queue not ended yet, with their job ids. */
+  async openQueueRuns(): Promise<Array<{ id: string; jobId: string; status: RunStatus }>> {
+    const rows = await this.db
+      .selectFrom('flow_runs')
+      .select(['id', 'job_id', 'status'])
+      .where('status', 'in', ['queued', 'running'])
+      .where('job_id', 'is not', null)
+      .execute();
+    return rows.map((r) => ({ id: r.id, jobId: r.job_id as string, status: r.status as RunStatus }));
+  }
+
+  /** Ends a run that is still queued or running (a no-op otherwise); answers whether it did. */
+  async endOpenRun(id: string, status: RunStatus, errors: RunErrorInfo[]): Promise<boolean> {
+    const result = await this.db
+      .updateTable('flow_runs')
+      .set({ status, finished_at: this.iso(), errors: JSON.stringify(errors) })
+      .where('id', '=', id)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async updateRunCounts(id: string, counts: RunCount[]): Promise<void> {
     await this.db
       .updateTable('flow_runs')
@@ -348,9 +476,12 @@ export class ServerStore {
     return (await this.getRun(id))!;
   }
 
-  /** Runs a previous process left `running` (it crashed or was stopped): they are failed now. */
-  async failInterruptedRuns(): Promise<number> {
-    const result = await this.db
+  /**
+   * Runs a previous process left `running` (it crashed or was stopped): they are failed now. With
+   * `inProcessOnly`, only runs that were not taken from the fleet's queue (those are resumed by a worker).
+   */
+  async failInterruptedRuns(options: { inProcessOnly?: boolean } = {}): Promise<number> {
+    let query = this.db
       .updateTable('flow_runs')
       .set({
         status: 'failed',
@@ -359,8 +490,9 @@ export class ServerStore {
           { code: 'interrupted', message: 'The server stopped while this run was going.' },
         ] satisfies RunErrorInfo[]),
       })
-      .where('status', '=', 'running')
-      .executeTakeFirst();
+      .where('status', '=', 'running');
+    if (options.inProcessOnly) query = query.where('job_id', 'is', null);
+    const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 

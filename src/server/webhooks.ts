@@ -19,6 +19,7 @@ import {
   MAX_BODY_BYTES,
   type ReceiveAnswer,
   receiveDelivery,
+  type SettledEvent,
   SIGNATURE_HEADER,
   WebhookApplier,
 } from '../webhooks/index.js';
@@ -98,6 +99,7 @@ export class WebhookHub {
       const pii = await flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
       // The flow's id on every line its events cause.
       const logger = this.deps.logger.child({ flowId: flow.id });
+      const onSettled = await this.settledHandler(flow, inbox);
       const applier = new WebhookApplier({
         inbox,
         sink,
@@ -105,7 +107,7 @@ export class WebhookHub {
         logger,
         ...this.options.applier,
         ...(pii ? { pii } : {}),
-        ...(this.deps.metrics ? { onSettled: this.deps.metrics.webhookSettled(flow) } : {}),
+        ...(onSettled ? { onSettled } : {}),
         ...(flowOnDelete(flow.config.options) === 'purge'
           ? {
               purge: candidatePurger(target, {
@@ -125,6 +127,39 @@ export class WebhookHub {
     this.open.set(flowId, opening);
     opening.catch(() => this.open.delete(flowId));
     return opening;
+  }
+
+  /**
+   * What is told of each settled batch of the flow's events: the metrics, and alerting when the number of
+   * parked events may have changed (one was parked, or some are parked and others were applied).
+   */
+  private async settledHandler(
+    flow: Flow,
+    inbox: FlowReceiver['inbox'],
+  ): Promise<((events: SettledEvent[], at: Date) => void) | undefined> {
+    const metrics = this.deps.metrics?.webhookSettled(flow);
+    const alerting = this.deps.alerting;
+    if (!alerting) return metrics;
+    // Events parked before a restart count: their retry and apply must still end the incident.
+    let parked = (await inbox.stats(new Date().toISOString())).parked;
+    let checking = Promise.resolve();
+    return (events, at) => {
+      metrics?.(events, at);
+      if (parked === 0 && !events.some((e) => e.outcome === 'parked')) return;
+      checking = checking.then(async () => {
+        try {
+          const now = (await inbox.stats(at.toISOString())).parked;
+          if (now === parked) return;
+          parked = now;
+          await alerting.parkedEvents(flow, now, at);
+        } catch (error) {
+          this.deps.logger.error('parked events not counted', {
+            flowId: flow.id,
+            error: (error as Error).message,
+          });
+        }
+      });
+    };
   }
 
   /** Counts a delivery's answer (metrics). */

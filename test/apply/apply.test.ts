@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
+import { startHttpReceiver } from '../support/alert-receivers.js';
 import { runCli } from '../support/cli.js';
 import { createApiToken } from '../support/server-token.js';
 
@@ -307,5 +308,109 @@ flows:
     expect(noToken.err).toContain('ASHPIPE_API_TOKEN is not set');
     const wrongToken = await runCli(['apply', '-f', noKey], { ...env, ASHPIPE_API_TOKEN: 'not-a-token' });
     expect(wrongToken.err).toContain('refused the API token (401)');
+  });
+  it('manages notification channels: secrets from the environment, plan, change, prune and export', async () => {
+    const hook = await startHttpReceiver();
+    const hookToken = `hooktoken-${randomBytes(8).toString('hex')}`;
+    const smtpPassword = `smtp-${randomBytes(8).toString('hex')}`;
+    const channelsEnv = {
+      ...env,
+      CHAT_URL: `${hook.url}/${hookToken}`,
+      MAIL_PASSWORD: smtpPassword,
+    };
+    const text = (format: string) => `version: 1
+name: channels.yaml
+channels:
+  - name: chat
+    type: webhook
+    urlEnv: CHAT_URL
+    format: ${format}
+    events: [run_failed]
+  - name: mail
+    type: email
+    to: [data@example.com]
+    from: ashpipe@example.com
+    smtp: { host: 127.0.0.1, port: 2525, user: alerts, passwordEnv: MAIL_PASSWORD }
+flows:
+  - name: Alerted
+    kind: source
+    credential: Sandbox
+    active: false
+    streams: [jobs]
+    target: { type: jsonl, path: ${JSON.stringify(path.join(dir, 'alerted'))} }
+    options: { alerts: { channels: [chat] } }
+`;
+    try {
+      const f = write('channels.yaml', text('json'));
+      const dry = await runCli(['apply', '-f', f, '--dry-run'], channelsEnv);
+      expect(dry.out.split('\n').filter(Boolean)).toEqual([
+        '  + channel "chat" (webhook, URL from $CHAT_URL)',
+        '  + channel "mail" (email, password from $MAIL_PASSWORD)',
+        '  + flow "Alerted" (source, credential "Sandbox", manual, paused)',
+        'Plan: 3 to create, 0 to change, 0 to delete, 0 unchanged.',
+      ]);
+      // A missing secret stops the apply before anything changes.
+      const { MAIL_PASSWORD: _unset, ...withoutPassword } = channelsEnv;
+      const refused = await runCli(['apply', '-f', f], withoutPassword);
+      expect(refused.code).toBe(2);
+      expect(refused.err).toContain('MAIL_PASSWORD (channel "mail")');
+      expect((await api('GET', '/alert-channels')).channels).toEqual([]);
+
+      const first = await runCli(['apply', '-f', f], channelsEnv);
+      expect(first.code, first.err).toBe(0);
+      const channels = (await api('GET', '/alert-channels')).channels as Rec[];
+      expect(channels.map((c) => [c.name, c.type, c.managedBy])).toEqual([
+        ['chat', 'webhook', 'channels.yaml'],
+        ['mail', 'email', 'channels.yaml'],
+      ]);
+      expect(channels[1]?.smtp).toEqual({
+        host: '127.0.0.1',
+        port: 2525,
+        secure: false,
+        user: 'alerts',
+        passwordSet: true,
+      });
+      // The URL went to the server: a test message reaches the receiver.
+      const chatId = channels[0]?.id as string;
+      expect(await api('POST', `/alert-channels/${chatId}/test`)).toEqual({ delivered: true });
+      expect(hook.posts).toHaveLength(1);
+
+      const again = await runCli(['apply', '-f', f], channelsEnv);
+      expect(again.out.trim()).toBe('No changes: the server matches the file (3 unchanged).');
+
+      // A change is shown field by field, and the stored URL is kept (no secret is sent with an edit).
+      const changed = write('channels.yaml', text('slack'));
+      const update = await runCli(['apply', '-f', changed], channelsEnv);
+      expect(update.out).toContain('  ~ channel "chat": format "json" → "slack"');
+      expect(await api('POST', `/alert-channels/${chatId}/test`)).toEqual({ delivered: true });
+      expect(hook.posts[1]).toHaveProperty('blocks');
+
+      // Export names the secrets by variable; applying the export changes nothing.
+      const out = path.join(dir, 'channels-export.yaml');
+      expect((await runCli(['export', '-f', out], env)).code).toBe(0);
+      const exported = fs.readFileSync(out, 'utf8');
+      expect(exported).toContain('urlEnv: ALERT_WEBHOOK_URL_CHAT');
+      expect(exported).toContain('passwordEnv: ALERT_SMTP_PASSWORD_MAIL');
+      for (const t of [exported, dry.out, first.out, first.err, update.out]) {
+        expect(t).not.toContain(hookToken);
+        expect(t).not.toContain(smtpPassword);
+      }
+
+      // A flow naming a channel nobody has is refused before anything changes.
+      const typo = write('typo.yaml', text('slack').replace('channels: [chat]', 'channels: [chta]'));
+      const bad = await runCli(['apply', '-f', typo], channelsEnv);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain('flows[0] "Alerted": options.alerts.channels names "chta"');
+
+      // Without the channels section, --prune deletes the file's channels (after the flow).
+      const pruned = write('channels.yaml', 'version: 1\nname: channels.yaml\n');
+      const res = await runCli(['apply', '-f', pruned, '--prune'], channelsEnv);
+      expect(res.code, res.err).toBe(0);
+      expect(res.out).toContain('  - channel "chat"');
+      expect(res.out).toContain('  - channel "mail"');
+      expect((await api('GET', '/alert-channels')).channels).toEqual([]);
+    } finally {
+      await hook.close();
+    }
   });
 });

@@ -20,6 +20,8 @@ const REGISTRY_IDS = [
   '0001-credentials',
   '0050-server',
   '0051-run-analytics',
+  '0052-run-worker',
+  '0060-alerts',
   '0300-push',
   '0301-push-run-owner',
   '0302-quarantine-dismiss',

@@ -545,6 +545,7 @@ describe.skipIf(!runs)('console in a browser', () => {
       ['webhooks', `#/flows/${source?.id}/webhooks`, 'Webhooks — E2E candidates'],
       ['data', `#/data?flowId=${source?.id}`, 'Data preview'],
       ['quarantine', '#/quarantine', 'Quarantine'],
+      ['alerts', '#/alerts', 'Alerts'],
       ['tokens', '#/tokens', 'API tokens'],
     ];
     for (const [name, hash, heading] of pages) {

@@ -153,6 +153,7 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
       errors: [],
       dryRun: false,
       analytics: null,
+      worker: null,
     });
     const counts = [{ name: 'candidates', status: 'running' as const, read: 10, written: 10 }];
     await store.updateRunCounts(run.id, counts);
@@ -187,6 +188,62 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
     const newestDry = await store.startRun(flow, 'test', true);
     expect((await store.lastRun(flow.id))?.id).toBe(left.id);
     expect((await store.lastRun(flow.id, true))?.id).toBe(newestDry.id);
+  });
+
+  it('records a queued run: queued, taken by a worker, taken over, handed back, closed', async () => {
+    const { store, tick } = await open();
+    const flow = await store.createFlow(source('Queued'));
+    const jobId = '4b0c1e8e-0000-4000-8000-000000000001';
+    const queued = await store.queueRun(flow, 'manual', 'run_q1', jobId);
+    expect(queued).toMatchObject({ id: 'run_q1', status: 'queued', worker: null, finishedAt: null });
+    expect((await store.activeRun(flow.id))?.id).toBe('run_q1');
+    expect(await store.openQueueRuns()).toEqual([{ id: 'run_q1', jobId, status: 'queued' }]);
+
+    // The first take starts the run's clock; a takeover after a dead worker keeps it.
+    tick(3000);
+    const first = await store.claimRun('run_q1', flow, 'manual', 'w1', jobId);
+    expect(first).toMatchObject({ previousWorker: null, ended: false });
+    expect(first.run).toMatchObject({
+      status: 'running',
+      worker: 'w1',
+      startedAt: '2026-03-01T10:00:03.000Z',
+    });
+    tick(3000);
+    const takeover = await store.claimRun('run_q1', flow, 'manual', 'w2', jobId);
+    expect(takeover).toMatchObject({ previousWorker: 'w1', ended: false });
+    expect(takeover.run).toMatchObject({ worker: 'w2', startedAt: '2026-03-01T10:00:03.000Z' });
+
+    // The dead worker's hand-back changes nothing: the run is w2's now. w2's own puts it back in the queue.
+    await store.requeueRun('run_q1', 'w1');
+    expect(await store.getRun('run_q1')).toMatchObject({ status: 'running', worker: 'w2' });
+    await store.requeueRun('run_q1', 'w2');
+    expect(await store.getRun('run_q1')).toMatchObject({ status: 'queued', worker: null });
+
+    // A queued run is the server's to leave alone when it restarts: only its own runs are failed.
+    const local = await store.startRun(flow, 'test', true);
+    expect(await store.failInterruptedRuns({ inProcessOnly: true })).toBe(1);
+    expect((await store.getRun(local.id))?.status).toBe('failed');
+    expect((await store.getRun('run_q1'))?.status).toBe('queued');
+
+    // The queue's row written after a worker already took the job leaves the worker's row as it is.
+    await store.claimRun('run_q1', flow, 'manual', 'w3', jobId);
+    await store.queueRun(flow, 'manual', 'run_q1', jobId);
+    expect(await store.getRun('run_q1')).toMatchObject({ status: 'running', worker: 'w3' });
+
+    tick(1000);
+    expect(await store.endOpenRun('run_q1', 'failed', [{ code: 'run_lost', message: 'gone' }])).toBe(true);
+    expect(await store.endOpenRun('run_q1', 'cancelled', [])).toBe(false);
+    expect(await store.getRun('run_q1')).toMatchObject({
+      status: 'failed',
+      finishedAt: '2026-03-01T10:00:07.000Z',
+      errors: [{ code: 'run_lost', message: 'gone' }],
+    });
+    // An ended run is never taken again.
+    const again = await store.claimRun('run_q1', flow, 'manual', 'w4', jobId);
+    expect(again).toMatchObject({ ended: true, previousWorker: 'w3' });
+    expect(again.run.status).toBe('failed');
+    expect(await store.activeRun(flow.id)).toBeUndefined();
+    expect(await store.openQueueRuns()).toEqual([]);
   });
 });
 

@@ -53,7 +53,7 @@ export function openTarget(
   return openControl({ home: target.home, ...(target.url ? { url: target.url } : {}), ...options });
 }
 
-/** Removes every target made since the last call: homes deleted, schemas dropped. */
+/** Removes every target made since the last call: homes deleted, schemas (and their queue schemas) dropped. */
 export async function removeControlTargets(): Promise<void> {
   for (const dir of homes.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
   const dropped = schemas.splice(0);
@@ -62,7 +62,11 @@ export async function removeControlTargets(): Promise<void> {
   const client = new pg.Client({ connectionString: base });
   await client.connect();
   try {
-    for (const schema of dropped) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    // A server or worker on the target also creates its run queue's schema beside it.
+    for (const schema of dropped) {
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}_queue" CASCADE`);
+    }
   } finally {
     await client.end();
   }

@@ -64,6 +64,7 @@ export async function uploadFile(file: File): Promise<{ path: string; name: stri
 // The API's types come from the server's own schemas (type-only: nothing of the server is bundled).
 export type {
   Access,
+  AlertChannel,
   ApiResponse,
   ApiToken,
   Credential,

@@ -2,6 +2,7 @@ import { type FormEvent, lazy, StrictMode, Suspense, useCallback, useEffect, use
 import { createRoot } from 'react-dom/client';
 import { type ApiResponse, ASHBY_API, api, type Credential, type CredentialList, setCsrf } from './api';
 import { CredentialGrid, DefaultServer } from './credentials';
+import { AlertsPage } from './pages/alerts';
 import { DataPreview } from './pages/data';
 import { FlowsList } from './pages/flows';
 import { Home } from './pages/home';
@@ -15,6 +16,8 @@ import './styles.css';
 // The Insights page brings the chart library (recharts, about 450 kB): loaded when the page is opened,
 // so every other page stays as small as before.
 const InsightsPage = lazy(() => import('./pages/insights').then((m) => ({ default: m.InsightsPage })));
+// Run health charts with recharts too: loaded the same way.
+const HealthPage = lazy(() => import('./pages/health').then((m) => ({ default: m.HealthPage })));
 
 type SessionState = ApiResponse<'session'>;
 
@@ -133,11 +136,18 @@ function App() {
         <InsightsPage key={route} flowId={route.slice('/flows/'.length, -'/insights'.length)} />
       </Suspense>
     );
+  else if (route?.startsWith('/flows/') && route.endsWith('/health'))
+    page = (
+      <Suspense fallback={<p className="muted">Loading…</p>}>
+        <HealthPage key={route} flowId={route.slice('/flows/'.length, -'/health'.length)} />
+      </Suspense>
+    );
   else if (route === '/flows') page = <FlowsList open={go} />;
   else if (route?.startsWith('/runs/')) page = <RunDetail runId={route.slice('/runs/'.length)} />;
   else if (route === '/data') page = <DataPreview flowId={params.get('flowId') ?? undefined} />;
   else if (route === '/quarantine') page = <QuarantineView flowId={params.get('flowId') ?? undefined} />;
   else if (route === '/tokens') page = <TokensPage />;
+  else if (route === '/alerts') page = <AlertsPage />;
   else if (route === '/credentials')
     page = (
       <section aria-labelledby="cred-title">
@@ -157,6 +167,7 @@ function App() {
     ['#/flows', 'Flows'],
     ['#/data', 'Data'],
     ['#/quarantine', 'Quarantine'],
+    ['#/alerts', 'Alerts'],
     ['#/tokens', 'API tokens'],
   ] as const;
   return (

@@ -45,7 +45,8 @@ export function applyCommand(ctx: CliContext): Command {
       [
         '',
         'The server is reached with an API token in ASHPIPE_API_TOKEN. Keys never go in the file: a',
-        "credential the server lacks is created with the key in the environment variable its 'apiKeyEnv' names.",
+        "credential the server lacks is created with the key in the environment variable its 'apiKeyEnv' names;",
+        "a channel with the secret its 'urlEnv' or 'smtp.passwordEnv' names.",
         '',
         'Example:',
         '  ASHPIPE_API_TOKEN=… ashpipe apply -f ashpipe.yaml --dry-run',
@@ -57,10 +58,14 @@ export function applyCommand(ctx: CliContext): Command {
         const out = ctx.output(Boolean(opts.json));
         const loaded = readFlowsFile(opts.file);
         const api = new AshpipeApi(connection(ctx, opts.server));
-        const [credentials, flows] = await Promise.all([api.credentials(), api.flows()]);
+        const [credentials, flows, channels] = await Promise.all([
+          api.credentials(),
+          api.flows(),
+          api.channels(),
+        ]);
         const plan = planApply(
           loaded,
-          { credentials: credentials.credentials, flows },
+          { credentials: credentials.credentials, flows, channels },
           { prune: Boolean(opts.prune) },
         );
         const lines = describePlan(plan, opts.dryRun ? 'Plan: ' : '');
@@ -100,8 +105,8 @@ export function exportCommand(ctx: CliContext): Command {
     .action(async (opts: { file: string; force?: boolean; server?: string }) => {
       const out = ctx.output(false);
       const api = new AshpipeApi(connection(ctx, opts.server));
-      const [list, flows] = await Promise.all([api.credentials(), api.flows()]);
-      const text = exportFlowsFile(list.credentials, flows, list.defaultBaseUrl);
+      const [list, flows, channels] = await Promise.all([api.credentials(), api.flows(), api.channels()]);
+      const text = exportFlowsFile(list.credentials, flows, list.defaultBaseUrl, channels);
       if (opts.file === '-') {
         out.text(text.trimEnd());
         return;
@@ -110,7 +115,7 @@ export function exportCommand(ctx: CliContext): Command {
         throw new UsageError(`${opts.file} exists: choose another file or add --force`);
       fs.writeFileSync(opts.file, text);
       out.info(
-        `Wrote ${list.credentials.length} credential(s) and ${flows.length} flow(s) to ${opts.file}. Keys are not in it: set the apiKeyEnv variables before applying it to a new server.`,
+        `Wrote ${list.credentials.length} credential(s), ${channels.filter((c) => c.source === 'console').length} channel(s) and ${flows.length} flow(s) to ${opts.file}. Keys and channel secrets are not in it: set the apiKeyEnv, urlEnv and passwordEnv variables before applying it to a new server.`,
       );
     });
 }

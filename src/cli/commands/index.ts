@@ -14,6 +14,7 @@ import { serveCommand } from './serve.js';
 import { streamsCommand } from './streams.js';
 import { syncCommand } from './sync.js';
 import { webhooksCommand } from './webhooks.js';
+import { workerCommand } from './worker.js';
 
 /** A subcommand factory: one per file in this folder. */
 export type CommandFactory = (ctx: CliContext) => Command;
@@ -26,6 +27,7 @@ export const commandFactories: CommandFactory[] = [
   analyticsCommand,
   demoCommand,
   serveCommand,
+  workerCommand,
   applyCommand,
   exportCommand,
   webhooksCommand,

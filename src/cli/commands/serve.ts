@@ -82,8 +82,20 @@ export function serveCommand(ctx: CliContext): Command {
     .addOption(
       new Option(
         '--alert-channels <file>',
-        'YAML or JSON list of alert channels (webhook, Slack-compatible webhook, SMTP email); see docs/operations.md',
+        'YAML or JSON list of alert channels (webhook, Slack-compatible webhook, SMTP email), read-only besides those made in the console; see docs/operations.md',
       ),
+    )
+    .addOption(
+      new Option(
+        '--no-worker',
+        'with a PostgreSQL control store: run no worker in this process; runs wait for `ashpipe worker` processes',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--worker-concurrency <n>',
+        'with a PostgreSQL control store: runs at once in the worker of this process',
+      ).default('2'),
     )
     .addOption(
       new Option(
@@ -109,6 +121,8 @@ export function serveCommand(ctx: CliContext): Command {
       allowHttpBaseUrl?: boolean;
       baseUrl?: string;
       alertChannels?: string;
+      worker: boolean;
+      workerConcurrency: string;
     }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -119,6 +133,11 @@ export function serveCommand(ctx: CliContext): Command {
       const stopTimeout = Number(opts.stopTimeout);
       if (!Number.isFinite(stopTimeout) || stopTimeout <= 0)
         throw new UsageError(`--stop-timeout ${opts.stopTimeout} is not a positive number of seconds`);
+      const workerConcurrency = Number(opts.workerConcurrency);
+      if (!Number.isInteger(workerConcurrency) || workerConcurrency < 1 || workerConcurrency > 64)
+        throw new UsageError(
+          `--worker-concurrency ${opts.workerConcurrency} is not a whole number from 1 to 64`,
+        );
       const baseUrl = opts.baseUrl
         ? parseBaseUrl(opts.baseUrl, '--base-url')
         : ctx.env.ASHBY_BASE_URL
@@ -151,6 +170,7 @@ export function serveCommand(ctx: CliContext): Command {
         ...(opts.timezone ? { timezone: opts.timezone } : {}),
         ...(baseUrl ? { serviceOptions: { baseUrl } } : {}),
         ...(alertChannels ? { alertChannels } : {}),
+        worker: opts.worker ? { concurrency: workerConcurrency } : false,
       });
       const setup = (await server.deps.store.passwordHash()) === undefined;
       logger.info('serve started', { url: server.url });

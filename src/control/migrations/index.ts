@@ -1,6 +1,8 @@
 import { credentialsMigration } from './0001-credentials.js';
 import { serverMigration } from './0050-server.js';
 import { runAnalyticsMigration } from './0051-run-analytics.js';
+import { runWorkerMigration } from './0052-run-worker.js';
+import { alertsMigration } from './0060-alerts.js';
 import { pushMigration } from './0300-push.js';
 import { pushRunOwnerMigration } from './0301-push-run-owner.js';
 import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
@@ -19,6 +21,8 @@ export const migrations: readonly Migration[] = [
   credentialsMigration,
   serverMigration,
   runAnalyticsMigration,
+  runWorkerMigration,
+  alertsMigration,
   pushMigration,
   pushRunOwnerMigration,
   quarantineDismissMigration,

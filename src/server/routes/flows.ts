@@ -21,7 +21,7 @@ async function view(deps: ServerDeps, flow: Flow): Promise<ApiResponse<'flow'>['
   const next = deps.scheduler.nextRun(flow.id);
   return {
     ...flow,
-    runningRunId: deps.scheduler.runningRun(flow.id) ?? null,
+    runningRunId: (await deps.scheduler.activeRunId(flow.id)) ?? null,
     lastRun: last
       ? { id: last.id, status: last.status, startedAt: last.startedAt, finishedAt: last.finishedAt }
       : null,
@@ -129,7 +129,7 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
 
   app.delete('/:id', async (c) => {
     const flow = await load(c.req.param('id'));
-    const running = scheduler.runningRun(flow.id);
+    const running = await scheduler.activeRunId(flow.id);
     if (running)
       throw new ConflictError(`Flow "${flow.name}" is running (run ${running}).`, 'run_in_progress');
     await store.deleteFlow(flow.id);
@@ -167,7 +167,7 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
 
   app.post('/:id/cancel', async (c) => {
     const flow = await load(c.req.param('id'));
-    if (!scheduler.cancel(flow.id))
+    if (!(await scheduler.cancel(flow.id)))
       throw new ConflictError(`Flow "${flow.name}" is not running.`, 'not_running');
     return c.json({ cancelling: true } satisfies ApiResponse<'cancelling'>, 202);
   });

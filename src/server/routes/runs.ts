@@ -9,6 +9,11 @@ import type { RunEvent } from '../scheduler.js';
 
 /** Keeps idle event streams open through proxies that close silent connections. */
 const HEARTBEAT_MS = 15_000;
+/** How often the record of a run that is not in this process is read again for changes. */
+const REMOTE_POLL_MS = 1_000;
+
+/** A run that has not ended: queued for a worker, or running. */
+const isOpen = (run: { status: string }) => run.status === 'queued' || run.status === 'running';
 
 /** `/api/v1/runs`: run history with per-stream or per-operation counts; live progress as server-sent events. */
 export function runRoutes(deps: ServerDeps): Hono<AppEnv> {
@@ -52,20 +57,37 @@ export function runRoutes(deps: ServerDeps): Hono<AppEnv> {
       try {
         // Subscribed before re-reading, so an end between the two reads is not lost.
         const current = (await store.getRun(id)) ?? first;
-        if (current.status !== 'running') {
+        if (!isOpen(current)) {
           await stream.writeSSE({ event: 'finished', data: safeStringify(current) });
           return;
         }
         await stream.writeSSE({ event: 'progress', data: safeStringify(current) });
+        let sent = safeStringify(current);
+        let quiet = 0;
         while (!stream.aborted) {
           const event = queue.shift();
           if (!event) {
+            // A run queued for the fleet or going on a worker sends no events here: its record is read.
+            const remote = !scheduler.isLocal(id);
             await new Promise<void>((resolve) => {
               wake = resolve;
-              setTimeout(resolve, HEARTBEAT_MS).unref();
+              setTimeout(resolve, remote ? REMOTE_POLL_MS : HEARTBEAT_MS).unref();
             });
             wake = undefined;
-            if (queue.length === 0 && !stream.aborted) await stream.write(': heartbeat\n\n');
+            if (queue.length > 0 || stream.aborted) continue;
+            if (remote) {
+              const now = await store.getRun(id);
+              if (now && safeStringify(now) !== sent) {
+                queue.push(isOpen(now) ? { type: 'progress', run: now } : { type: 'finished', run: now });
+                sent = safeStringify(now);
+                quiet = 0;
+                continue;
+              }
+              quiet += REMOTE_POLL_MS;
+              if (quiet < HEARTBEAT_MS) continue;
+              quiet = 0;
+            }
+            await stream.write(': heartbeat\n\n');
             continue;
           }
           await stream.writeSSE({ event: event.type, data: safeStringify(event.run) });

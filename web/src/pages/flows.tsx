@@ -78,6 +78,9 @@ export function FlowsList(props: { open: (hash: string) => void }) {
                 <a className="button" href={`#/flows/${f.id}/edit`}>
                   Edit
                 </a>
+                <a className="button" href={`#/flows/${f.id}/health`}>
+                  Health
+                </a>
                 {f.kind === 'source' ? (
                   <>
                     <a className="button" href={`#/flows/${f.id}/webhooks`}>

@@ -100,15 +100,19 @@ export function RunDetail(props: { runId: string }) {
         <span className={`badge ${run.status}`} data-run-status={run.status}>
           {run.status}
         </span>{' '}
-        {run.trigger} run{run.dryRun ? ' (dry run)' : ''} · started {when(run.startedAt)}
+        {run.trigger} run{run.dryRun ? ' (dry run)' : ''}
+        {run.worker ? ` on ${run.worker}` : ''} · {run.status === 'queued' ? 'queued' : 'started'}{' '}
+        {when(run.startedAt)}
         {run.finishedAt ? ` · finished ${when(run.finishedAt)}` : ''} · {duration(run)}
       </p>
-      {run.status === 'running' ? (
+      {run.status === 'running' || run.status === 'queued' ? (
         <button type="button" onClick={cancel} disabled={cancelState !== undefined}>
           Cancel run
         </button>
       ) : null}
-      {cancelState && run.status === 'running' ? <p role="status">{cancelState}</p> : null}
+      {cancelState && (run.status === 'running' || run.status === 'queued') ? (
+        <p role="status">{cancelState}</p>
+      ) : null}
       <table className="list" aria-label="Run summary">
         <thead>
           <tr>

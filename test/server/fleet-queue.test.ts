@@ -1,0 +1,348 @@
+/**
+ * The server on a PostgreSQL control store queues runs for the fleet's workers: "run now" (REST) and the
+ * scheduler answer a `queued` run, a flow is never queued twice, a worker in this process runs it with the
+ * server's sync engine into a target equal to the sandbox's world, and runs whose job ended without them
+ * are closed. The engines are real; the credentials are a stand-in that hands out a sandbox key (the
+ * worker processes of `test/e2e/fleet-workers.test.ts` read theirs from the vault).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { sourceEngine } from '../../src/server/engines.js';
+import type { FleetTimings } from '../../src/server/fleet.js';
+import { reconcileRuns, startFlowWorker } from '../../src/server/fleet.js';
+import { type RunningServer, startServer } from '../../src/server/index.js';
+import type { Flow, Run } from '../../src/server/model.js';
+import type { CredentialService, ServerServices } from '../../src/server/services.js';
+import { findStream } from '../../src/streams/index.js';
+import { Logger } from '../../src/util/logger.js';
+import { registerSecret } from '../../src/util/redact.js';
+import type { CredentialInfo } from '../../src/vault/types.js';
+import { newControlTarget, removeControlTargets } from '../support/control.js';
+import { testPostgresUrl } from '../support/postgres.js';
+import { expectedRecords, liveRecords, withSink } from '../sync/helpers.js';
+
+const POSTGRES_URL = testPostgresUrl('the server on the fleet queue');
+const TIMINGS: FleetTimings = {
+  leaseSeconds: 6,
+  heartbeatSeconds: 1,
+  pollSeconds: 0.2,
+  maintenanceSeconds: 1,
+  drainSeconds: 2,
+};
+const API_KEY = 'sandbox-fleet-queue-key';
+
+/** Credentials as the server sees them: one sandbox key per credential id, never stored. */
+function fakeServices(baseUrl: string): ServerServices {
+  const info = (id: string): CredentialInfo =>
+    ({ id, name: `cred ${id}`, baseUrl, createdAt: '', updatedAt: '' }) as unknown as CredentialInfo;
+  const credentials: Partial<CredentialService> = {
+    defaultBaseUrl: baseUrl,
+    list: async () => [],
+    get: async (id) => info(id),
+    access: async (id) => ({ apiKey: API_KEY, baseUrl, credential: info(id) }),
+  };
+  return {
+    credentials: credentials as CredentialService,
+    streams: () => [],
+    operations: () => [],
+    engines: {
+      source: sourceEngine(),
+      destination: async () => {
+        throw new Error('no destination flows here');
+      },
+    },
+    sample: async () => [],
+    datasets: { tables: async () => [], preview: async () => ({}) as never },
+  };
+}
+
+describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues runs for workers', () => {
+  let sandbox: Sandbox;
+  let server: RunningServer;
+  let dataDir: string;
+  let token: string;
+  let schema: string;
+
+  beforeAll(async () => {
+    registerSecret(API_KEY);
+    sandbox = await startSandbox({
+      scale: 60,
+      seed: 5,
+      keys: [{ key: API_KEY, scopes: ALL_SCOPES, confidential: true }],
+    });
+    const target = newControlTarget('postgres');
+    schema = new URL(target.url as string).searchParams.get('schema') as string;
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-fleet-queue-'));
+    server = await startServer({
+      home: target.home,
+      controlUrl: target.url as string,
+      env: {},
+      port: 0,
+      metrics: 'off',
+      worker: false,
+      fleetTimings: TIMINGS,
+      dataDirs: [dataDir],
+      services: () => fakeServices(sandbox.url),
+      logger: new Logger({ level: 'error' }),
+    });
+    token = (await server.deps.store.createApiToken('test')).token;
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await sandbox?.close();
+    if (POSTGRES_URL && schema) {
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}_queue" CASCADE`);
+      await admin.end();
+    }
+    await removeControlTargets();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const api = (method: string, url: string) =>
+    server.app.request(`/api/v1${url}`, { method, headers: { authorization: `Bearer ${token}` } });
+
+  async function sourceFlow(name: string): Promise<Flow> {
+    return server.deps.store.createFlow({
+      kind: 'source',
+      name,
+      credentialId: `cred_${name}`,
+      streams: ['candidates', 'applications'],
+      target: { type: 'sqlite', path: path.join(dataDir, `${name}.db`) },
+      options: {},
+    });
+  }
+
+  it('"run now" answers a queued run once; a worker of the fleet runs it into exact tables', async () => {
+    const flow = await sourceFlow('alpha');
+    const first = await api('POST', `/flows/${flow.id}/run`);
+    expect(first.status).toBe(202);
+    const queued = ((await first.json()) as { run: Run }).run;
+    expect(queued).toMatchObject({ flowId: flow.id, status: 'queued', worker: null, trigger: 'manual' });
+    expect(((await (await api('GET', `/runs/${queued.id}`)).json()) as { run: Run }).run.status).toBe(
+      'queued',
+    );
+    const listed = (await (await api('GET', `/flows/${flow.id}`)).json()) as {
+      flow: { runningRunId: string };
+    };
+    expect(listed.flow.runningRunId).toBe(queued.id);
+
+    // Queued once: "run now" again and the scheduler's slot both find the waiting run.
+    const again = await api('POST', `/flows/${flow.id}/run`);
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({
+      error: { code: 'run_in_progress', details: { runId: queued.id } },
+    });
+    // A slot of a paused flow is skipped (a worker may have auto-paused it); an active one finds the run.
+    await expect(server.deps.scheduler.trigger(flow.id, 'schedule')).rejects.toThrow('is paused');
+    await server.deps.store.setFlowStatus(flow.id, 'active');
+    await expect(server.deps.scheduler.trigger(flow.id, 'schedule')).rejects.toThrow(queued.id);
+    // A dry run in the server's process waits too: it would write beside the queued run.
+    await expect(server.deps.scheduler.trigger(flow.id, 'test', { dryRun: true })).rejects.toThrow(queued.id);
+
+    const worker = startFlowWorker(
+      server.fleet!.fleet.queue,
+      {
+        store: server.deps.store,
+        services: server.deps.services,
+        logger: server.deps.logger,
+        paths: server.deps.paths,
+      },
+      {
+        name: 'in-test',
+        concurrency: 1,
+        leaseSeconds: TIMINGS.leaseSeconds,
+        heartbeatSeconds: TIMINGS.heartbeatSeconds,
+        pollSeconds: TIMINGS.pollSeconds,
+        budgetPool: server.fleet!.fleet.budgetPool,
+        budgetSchema: schema,
+      },
+    );
+    try {
+      const done = await server.deps.scheduler.waitFor(queued.id);
+      expect(done).toMatchObject({
+        id: queued.id,
+        status: 'succeeded',
+        worker: 'in-test',
+        trigger: 'manual',
+      });
+      expect(done?.counts.map((c) => [c.name, c.status])).toEqual([
+        ['candidates', 'succeeded'],
+        ['applications', 'succeeded'],
+      ]);
+      await withSink(`sqlite:${path.join(dataDir, 'alpha.db')}`, async (sink) => {
+        for (const name of ['candidates', 'applications']) {
+          const stream = findStream(name);
+          if (!stream) throw new Error(name);
+          expect(await liveRecords(sink, name), name).toEqual(expectedRecords(sandbox, stream));
+        }
+      });
+      // The run's requests were paced through the key's budget row (keyed by the credential id).
+      const budget = await server.fleet!.fleet.budgetPool.query<{ key_id: string }>(
+        `SELECT key_id FROM "${schema}".ashpipe_rate_budget`,
+      );
+      expect(budget.rows.map((r) => r.key_id)).toEqual([flow.credentialId]);
+      // Ended: the flow can be queued again.
+      const next = await server.deps.scheduler.trigger(flow.id, 'manual');
+      expect(next.status).toBe('queued');
+      expect((await server.deps.scheduler.waitFor(next.id))?.status).toBe('succeeded');
+    } finally {
+      await worker.stop();
+    }
+  }, 60_000);
+
+  it('a worker that stops hands its run back (queued again); another worker resumes it into exact tables', async () => {
+    const flow = await server.deps.store.createFlow({
+      kind: 'source',
+      name: 'gamma',
+      credentialId: 'cred_gamma',
+      streams: ['candidates', 'applications'],
+      target: { type: 'sqlite', path: path.join(dataDir, 'gamma.db') },
+      // Slow enough to be stopped in the middle.
+      options: { requestsPerSecond: 1 },
+    });
+    const fleet = server.fleet!.fleet;
+    const deps = {
+      store: server.deps.store,
+      services: server.deps.services,
+      logger: server.deps.logger,
+      paths: server.deps.paths,
+    };
+    const options = (name: string) => ({
+      name,
+      concurrency: 1,
+      leaseSeconds: TIMINGS.leaseSeconds,
+      heartbeatSeconds: TIMINGS.heartbeatSeconds,
+      pollSeconds: TIMINGS.pollSeconds,
+      drainSeconds: 0.1,
+      budgetPool: fleet.budgetPool,
+      budgetSchema: schema,
+    });
+    const queued = await server.deps.scheduler.trigger(flow.id, 'manual');
+    const first = startFlowWorker(fleet.queue, deps, options('first'));
+    const until = Date.now() + 20_000;
+    let mid: Run | undefined;
+    while (Date.now() < until) {
+      mid = await server.deps.store.getRun(queued.id);
+      if (mid?.status === 'running' && mid.counts.some((c) => c.read > 0)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(mid).toMatchObject({ status: 'running', worker: 'first' });
+    await first.stop();
+    expect(await server.deps.store.getRun(queued.id)).toMatchObject({ status: 'queued', worker: null });
+    const second = startFlowWorker(fleet.queue, deps, options('second'));
+    try {
+      const done = await server.deps.scheduler.waitFor(queued.id);
+      expect(done).toMatchObject({ id: queued.id, status: 'succeeded', worker: 'second' });
+      await withSink(`sqlite:${path.join(dataDir, 'gamma.db')}`, async (sink) => {
+        for (const name of ['candidates', 'applications']) {
+          const stream = findStream(name);
+          if (!stream) throw new Error(name);
+          expect(await liveRecords(sink, name), name).toEqual(expectedRecords(sandbox, stream));
+        }
+      });
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
+
+  it("the scheduler's slots queue a run; while it waits, later slots queue nothing", async () => {
+    const flow = await sourceFlow('every-second');
+    await server.deps.store.updateFlow(flow.id, { ...flow.config, schedule: '* * * * * *' });
+    await server.deps.store.setFlowStatus(flow.id, 'active');
+    await server.deps.scheduler.refresh(flow.id);
+    await new Promise((r) => setTimeout(r, 2_600));
+    await server.deps.store.setFlowStatus(flow.id, 'paused');
+    await server.deps.scheduler.refresh(flow.id);
+    const runs = await server.deps.store.listRuns({ flowId: flow.id });
+    expect(runs.map((r) => [r.trigger, r.status, r.worker])).toEqual([['schedule', 'queued', null]]);
+    expect(await server.deps.scheduler.cancel(flow.id)).toBe(true);
+  }, 20_000);
+
+  it('a queued run can be cancelled; a run whose job ended without it is closed as failed', async () => {
+    const flow = await sourceFlow('beta');
+    const run = await server.deps.scheduler.trigger(flow.id, 'manual');
+    expect(run.status).toBe('queued');
+    const cancel = await api('POST', `/flows/${flow.id}/cancel`);
+    expect(cancel.status).toBe(202);
+    expect((await server.deps.store.getRun(run.id))?.status).toBe('cancelled');
+
+    // A run whose job was given up (its workers kept dying): the job fails for good behind the run.
+    const lost = await server.deps.scheduler.trigger(flow.id, 'manual');
+    const fleet = server.fleet!.fleet;
+    await fleet.queue.pool.query(
+      `UPDATE "${schema}_queue".job SET state = 'failed', completed_on = now() WHERE data->>'runId' = $1`,
+      [lost.id],
+    );
+    expect(await reconcileRuns(fleet.queue, server.deps.store)).toBe(1);
+    expect(await server.deps.store.getRun(lost.id)).toMatchObject({
+      status: 'failed',
+      errors: [{ code: 'run_lost' }],
+    });
+    expect(await server.deps.store.activeRun(flow.id)).toBeUndefined();
+  }, 30_000);
+});
+
+describe.skipIf(!POSTGRES_URL)('serve on a PostgreSQL control store with its own worker', () => {
+  it("runs a queued run in its own process, under its worker's name", async () => {
+    registerSecret(API_KEY);
+    const sandbox = await startSandbox({
+      scale: 30,
+      seed: 6,
+      keys: [{ key: API_KEY, scopes: ALL_SCOPES, confidential: true }],
+    });
+    const target = newControlTarget('postgres');
+    const schema = new URL(target.url as string).searchParams.get('schema') as string;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-fleet-inside-'));
+    const server = await startServer({
+      home: target.home,
+      controlUrl: target.url as string,
+      env: {},
+      port: 0,
+      metrics: 'off',
+      worker: { concurrency: 1, name: 'inside' },
+      fleetTimings: TIMINGS,
+      dataDirs: [dataDir],
+      services: () => fakeServices(sandbox.url),
+      logger: new Logger({ level: 'error' }),
+    });
+    try {
+      expect(server.fleet?.worker?.name).toBe('inside');
+      const flow = await server.deps.store.createFlow({
+        kind: 'source',
+        name: 'inside',
+        credentialId: 'cred_inside',
+        streams: ['candidates'],
+        target: { type: 'sqlite', path: path.join(dataDir, 'inside.db') },
+        options: {},
+      });
+      const run = await server.deps.scheduler.trigger(flow.id, 'manual');
+      expect(run.status).toBe('queued');
+      expect(await server.deps.scheduler.waitFor(run.id)).toMatchObject({
+        status: 'succeeded',
+        worker: 'inside',
+      });
+      await withSink(`sqlite:${path.join(dataDir, 'inside.db')}`, async (sink) => {
+        const stream = findStream('candidates');
+        if (!stream) throw new Error('candidates');
+        expect(await liveRecords(sink, 'candidates')).toEqual(expectedRecords(sandbox, stream));
+      });
+    } finally {
+      await server.close();
+      await sandbox.close();
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}_queue" CASCADE`);
+      await admin.end();
+      await removeControlTargets();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
