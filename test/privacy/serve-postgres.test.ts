@@ -149,9 +149,11 @@ describe('a hashing PII policy on a PostgreSQL control store', () => {
         const started = await call('POST', `/flows/${flowId}/run`);
         expect(started.status, started.text).toBe(202);
         const runId = started.json.run?.id ?? '';
-        let status = 'running';
+        // On PostgreSQL the run is queued first, then taken by the worker inside `serve`.
+        let status = 'queued';
         let last = '';
-        for (const until = Date.now() + 30_000; status === 'running' && Date.now() < until; ) {
+        const pending = () => status === 'queued' || status === 'running';
+        for (const until = Date.now() + 30_000; pending() && Date.now() < until; ) {
           await new Promise((r) => setTimeout(r, 100));
           last = (await call('GET', `/runs/${runId}`)).text;
           status = (JSON.parse(last) as { run: { status: string } }).run.status;
