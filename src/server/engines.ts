@@ -11,6 +11,7 @@ import {
   controlStoreEraser,
   eraseFromControlStore,
   type HashKeySource,
+  loadTransformer,
   type OnDelete,
   type PiiPolicy,
   PiiPolicyError,
@@ -19,7 +20,6 @@ import {
   parsePolicyDocument,
   policyHashes,
   policyOf,
-  transformerFor,
 } from '../privacy/index.js';
 import { emptyPushCounts, type PushSummary, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
@@ -247,15 +247,15 @@ export function flowPolicy(options: Record<string, unknown>): PiiPolicy {
   }
 }
 
-/** The flow's PII policy; `undefined` for none. */
-export function flowPiiPolicy(
+/** The flow's PII policy; `undefined` for none. The hash key is loaded only when the policy hashes. */
+export async function flowPiiPolicy(
   options: Record<string, unknown>,
   hashKey: HashKeySource | undefined,
-): PiiTransformer | undefined {
+): Promise<PiiTransformer | undefined> {
   const policy = flowPolicy(options);
   if (!hashKey && policyHashes(policy))
     throw new Error('this server cannot hash personal data: it has no home to find the master key in');
-  return transformerFor(policy, hashKey ?? Buffer.alloc(0));
+  return loadTransformer(policy, hashKey ?? Buffer.alloc(0));
 }
 
 /**
@@ -289,7 +289,7 @@ async function runSource(
   const report = () => ctx.progress({ counts: [...counts.values()] });
   if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
   const requestOptions = sourceRequestOptions(config.options);
-  const piiPolicy = flowPiiPolicy(config.options, hashKey);
+  const piiPolicy = await flowPiiPolicy(config.options, hashKey);
   const onDelete = flowOnDelete(config.options);
   const analytics = flowAnalytics(config.options, config.target);
   const history = flowHistory(config.options);

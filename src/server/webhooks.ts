@@ -95,7 +95,7 @@ export class WebhookHub {
       const inbox = inboxFor(target);
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-      const pii = flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
+      const pii = await flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
       // The flow's id on every line its events cause.
       const logger = this.deps.logger.child({ flowId: flow.id });
       const onSettled = await this.settledHandler(flow, inbox);

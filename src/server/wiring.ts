@@ -27,7 +27,6 @@ import type { DestinationFlowConfig } from './model.js';
 import { LedgerQuarantineService } from './quarantine.js';
 import type {
   CredentialService,
-  FlowEngine,
   OperationInfo,
   ServerServices,
   StreamInfo,
@@ -172,13 +171,13 @@ export function defaultServices(
     options.baseUrl,
   );
   return {
-    piiHashKey: { home: control.home, env },
+    piiHashKey: { home: control.home, env, control },
     credentials,
     webhooks: webhookService(vault, credentials),
     streams: streamInfos,
     operations: operationInfos,
     engines: {
-      source: options.engines?.source ?? sourceEngine({ home: control.home, env }, control),
+      source: options.engines?.source ?? sourceEngine({ home: control.home, env, control }, control),
       destination: options.engines?.destination ?? pushEngine(control, options.push),
     },
     quarantine: new LedgerQuarantineService(control),

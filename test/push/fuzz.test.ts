@@ -17,7 +17,6 @@ import {
   prng,
   removeAll,
   sandboxClient,
-  sqliteOf,
   tempDir,
 } from './helpers.js';
 

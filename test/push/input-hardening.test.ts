@@ -16,7 +16,7 @@ import { findOperation } from '../../src/push/operations/index.js';
 import type { Operation } from '../../src/push/types.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { FakeAshby } from './fake-ashby.js';
-import { cli, openHomeControl, removeAll, sqliteOf, tempDir, uniqueEmail } from './helpers.js';
+import { cli, openHomeControl, removeAll, tempDir, uniqueEmail } from './helpers.js';
 
 const cleanup: string[] = [];
 let dir: string;

@@ -8,7 +8,7 @@ import type { Control } from '../../src/control/open.js';
 import { addQuarantine, finishRun, getQuarantine, listQuarantine, startRun } from '../../src/push/ledger.js';
 import { OUTCOME_UNKNOWN } from '../../src/push/operations/shared.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { openHomeControl, pushTo, removeAll, sqliteOf, tempDir, uniqueEmail, writesFor } from './helpers.js';
+import { openHomeControl, pushTo, removeAll, tempDir, uniqueEmail, writesFor } from './helpers.js';
 
 let sandbox: Sandbox;
 const cleanup: string[] = [];

@@ -24,7 +24,6 @@ import {
   removeAll,
   rowsOf,
   sandboxClient,
-  sqliteOf,
   tempDir,
   uniqueEmail,
   writesFor,

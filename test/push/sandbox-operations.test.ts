@@ -14,7 +14,6 @@ import {
   removeAll,
   rowsOf,
   sandboxClient,
-  sqliteOf,
   tempDir,
   uniqueEmail,
   writeRequests,

@@ -61,7 +61,7 @@ export function eraseCommand(ctx: CliContext): Command {
       const hasKey = Boolean(ctx.env.ASHPIPE_MASTER_KEY) || existsSync(path.join(home, MASTER_KEY_FILE));
       let hashKey: Buffer | undefined;
       try {
-        hashKey = emails.length > 0 && hasKey ? loadHashKey({ home, env: ctx.env }) : undefined;
+        hashKey = emails.length > 0 && hasKey ? await loadHashKey({ home, env: ctx.env }) : undefined;
       } catch (error) {
         throw vaultErrorToCli(error);
       }

@@ -225,7 +225,7 @@ export function syncCommand(ctx: CliContext): Command {
         throw new UsageError(
           `--to ${opts.to} is ashpipe's own control store (or master key): syncing into it would corrupt the vault; choose another file`,
         );
-      const piiPolicy = resolvePiiOption(ctx, opts.piiPolicy);
+      const piiPolicy = await resolvePiiOption(ctx, opts.piiPolicy);
       const onDelete = resolveOnDelete(opts.onDelete);
       const log = openRunLog(ctx, 'sync', opts);
       log.logger.info('sync started', {

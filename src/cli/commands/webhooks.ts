@@ -91,7 +91,7 @@ function receiveCommand(ctx: CliContext): Command {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port: expected a port number, got ${opts.port}`);
-      const pii = resolvePiiOption(ctx, opts.piiPolicy);
+      const pii = await resolvePiiOption(ctx, opts.piiPolicy);
       const onDelete = resolveOnDelete(opts.onDelete);
       const log = openRunLog(ctx, 'webhooks receive', opts);
       const logger = log.logger;
