@@ -10,15 +10,7 @@ import { type RecordResult, runPush } from '../../src/push/engine.js';
 import { readInput } from '../../src/push/input.js';
 import { getQuarantine } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import {
-  fixtures,
-  openHomeControl,
-  operation,
-  prng,
-  removeAll,
-  sandboxClient,
-  tempDir,
-} from './helpers.js';
+import { fixtures, openHomeControl, operation, prng, removeAll, sandboxClient, tempDir } from './helpers.js';
 
 const random = prng(20_251_129);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
