@@ -3,11 +3,15 @@
  * entries go, other people's stay (they are still pushed exactly once), and reasons stored unmasked are
  * masked again.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Control } from '../../src/control/open.js';
 import { eraseFromControlStore } from '../../src/privacy/erase.js';
 import { addQuarantine, ensurePending, markDone, markNotSent } from '../../src/push/ledger.js';
+import { runCli } from '../support/cli.js';
 import { controlDialects, newControlTarget, openTarget, removeControlTargets } from '../support/control.js';
 
 let control: Control | undefined;
@@ -80,6 +84,32 @@ describe.each(controlDialects('erasure from a PostgreSQL control store'))(
       for (const row of everything.rows) {
         expect(row.t).not.toContain('ada.erased');
         expect(row.t).not.toContain('cand-ada');
+      }
+    });
+  },
+);
+
+describe.each(controlDialects('ashpipe erase on a PostgreSQL control store'))(
+  'ashpipe erase on %s',
+  (dialect) => {
+    it('erases the person’s ledger entries in the store ASHPIPE_CONTROL_URL names, and makes no control.db', async () => {
+      const target = newControlTarget(dialect);
+      control = await openTarget(target);
+      await ensurePending(control.db, 'candidate.create', 'ada.erased@example.com', 'run-1');
+      await markDone(control.db, 'candidate.create', 'ada.erased@example.com', 'cand-ada', 'created');
+      await ensurePending(control.db, 'candidate.create', 'bob@example.com', 'run-1');
+      await markDone(control.db, 'candidate.create', 'bob@example.com', 'cand-bob', 'created');
+      const jsonl = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-erase-jsonl-'));
+      try {
+        const env = { ASHPIPE_HOME: target.home, ...(target.url ? { ASHPIPE_CONTROL_URL: target.url } : {}) };
+        const r = await runCli(['erase', '--email', 'ada.erased@example.com', '--to', `jsonl:${jsonl}`], env);
+        expect(r.err).toBe('');
+        expect(r.code).toBe(0);
+        expect(r.out).toContain('push ledger: 1 entry erased');
+        expect(await ledgerRows(control)).toEqual(['candidate.create bob@example.com done']);
+        if (dialect === 'postgres') expect(fs.existsSync(path.join(target.home, 'control.db'))).toBe(false);
+      } finally {
+        fs.rmSync(jsonl, { recursive: true, force: true });
       }
     });
   },

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { type InstalledView, installAnalytics, openAnalyticsTarget } from '../../analytics/index.js';
 import { checkReach } from '../../ashby/reach.js';
 import { resolveHome } from '../../control/home.js';
+import { controlUrl } from '../../control/open.js';
 import { isOwnFile } from '../../control/own-files.js';
 import { controlStoreEraser } from '../../privacy/purge.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
@@ -273,7 +274,13 @@ export function syncCommand(ctx: CliContext): Command {
                 counters,
                 ...(piiPolicy ? { piiPolicy } : {}),
                 ...(onDelete === 'purge'
-                  ? { onDelete, eraseFromControl: controlStoreEraser(resolveHome(ctx.env)) }
+                  ? {
+                      onDelete,
+                      eraseFromControl: controlStoreEraser(
+                        resolveHome(ctx.env),
+                        controlUrl(undefined, ctx.env),
+                      ),
+                    }
                   : {}),
                 ...(history ? { history } : {}),
                 onEvent: (e) => progress.onEvent(e),
