@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AshbyClient } from '../src/ashby/client.js';
 import { Limiter } from '../src/ashby/limiter.js';
-import { openControlStore } from '../src/control/store.js';
+import { openControl } from '../src/control/open.js';
 import { runPush } from '../src/push/engine.js';
 import type { InputRow } from '../src/push/input.js';
 import { findOperation } from '../src/push/operations/index.js';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   if (!operation) throw new Error('candidate.create is not registered');
   const sandbox = await startSandbox({ scale: 100, faults: { rateLimit: { rps, burst } } });
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-  const store = openControlStore(home);
+  const control = await openControl({ home });
   try {
     const rows: InputRow[] = Array.from({ length: records }, (_, i) => {
       const record = { name: `Bench ${i}`, email: `bench.${i}@example.com` };
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     const client = new AshbyClient({ apiKey: 'sandbox-full', baseUrl: sandbox.url, limiter: new Limiter() });
     sandbox.resetStats();
     const started = performance.now();
-    const summary = await runPush({ client, db: store.db, operation, rows, concurrency });
+    const summary = await runPush({ client, control, operation, rows, concurrency });
     const seconds = (performance.now() - started) / 1000;
 
     const stats = sandbox.stats();
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${section}\n`);
     if (duplicates > 0 || summary.counts.created !== records) process.exitCode = 1;
   } finally {
-    store.close();
+    await control.close();
     fs.rmSync(home, { recursive: true, force: true });
     await sandbox.close();
   }

@@ -15,11 +15,17 @@ export function addPiiPolicyOption(cmd: Command): Command {
   );
 }
 
-/** The policy `--pii-policy` names; its mistakes (and a missing master key) exit with code 2. */
-export function resolvePiiOption(ctx: CliContext, spec: string | undefined): PiiTransformer | undefined {
+/**
+ * The policy `--pii-policy` names, its hash key checked against the control store `ASHPIPE_CONTROL_URL`
+ * names (else `control.db`); its mistakes (and a missing master key) exit with code 2.
+ */
+export async function resolvePiiOption(
+  ctx: CliContext,
+  spec: string | undefined,
+): Promise<PiiTransformer | undefined> {
   if (spec === undefined || spec === 'none') return undefined;
   try {
-    return resolvePiiPolicy(spec, {
+    return await resolvePiiPolicy(spec, {
       home: resolveHome(ctx.env),
       env: ctx.env,
       notice: (m) => ctx.io.stderr.write(`${m}\n`),

@@ -44,8 +44,8 @@ export interface Control {
   /** Where the store is, fit to show: the file, or the URL without its password. */
   readonly location: string;
   /**
-   * The synchronous SQLite connection, for the modules that do not use the query layer yet; `undefined`
-   * on PostgreSQL, where those modules refuse to run (see {@link requireSqlite}).
+   * The synchronous SQLite connection under the query layer, for what only SQLite has (VACUUM after an
+   * erasure, tests); `undefined` on PostgreSQL (see {@link requireSqlite}).
    */
   readonly sqlite: ControlStore | undefined;
   /**
@@ -239,16 +239,4 @@ export function checkedOrder(list: readonly Migration[]): Migration[] {
     ids.add(m.id);
   }
   return [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-/**
- * For the commands that only run on the SQLite control store: with `ASHPIPE_CONTROL_URL` set they would
- * read and write a different store than the server's, so they refuse in one line instead.
- * @example refuseControlUrl(ctx.env, '`ashpipe credentials`');
- */
-export function refuseControlUrl(env: NodeJS.ProcessEnv, what: string): void {
-  if (controlUrl(undefined, env) === undefined) return;
-  throw new ConfigError(
-    `${what} does not run on a PostgreSQL control store yet, and ${CONTROL_URL_ENV} is set; unset it to use control.db in the home directory`,
-  );
 }

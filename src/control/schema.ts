@@ -130,7 +130,7 @@ export interface FlowRunsTable {
   job_id: ColumnType<string | null, string | null | undefined>;
 }
 
-/** `0300-push`, `0301-push-run-owner`: destination runs. */
+/** `0300-push`, `0301-push-run-owner`, `0305-push-run-heartbeat`: destination runs. */
 export interface PushRunsTable {
   id: string;
   operation: string;
@@ -142,6 +142,8 @@ export interface PushRunsTable {
   counts: string | null;
   pid: number | null;
   host: string | null;
+  /** Written by the run's process every few seconds while it runs (`RUN_HEARTBEAT_MS`, `src/push/ledger.ts`). */
+  heartbeat_at: ColumnType<string | null, string | null | undefined>;
 }
 
 /** `0300-push`: the exactly-once ledger. */

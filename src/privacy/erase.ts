@@ -9,7 +9,9 @@
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
+import type { Control } from '../control/open.js';
 import { HISTORY_SUFFIX } from '../sinks/history.js';
 import { openSink, parsePostgresTarget } from '../sinks/index.js';
 import { rewriteJsonlStream, settleJsonlRewrite } from '../sinks/jsonl.js';
@@ -659,33 +661,26 @@ function names(text: string | null, lowered: readonly string[]): boolean {
 }
 
 /**
- * The person out of the control store: their push quarantine entries (see {@link eraseFromQuarantine}) and
- * their entries of the exactly-once ledger — whose record key is often their email address — removed;
- * other records' ledger entries are left alone, so they are still pushed exactly once. The reasons of the
- * entries that stay are masked again ({@link remaskStoredReasons}); then the freed pages are overwritten.
+ * The person out of the control store (SQLite or PostgreSQL): their push quarantine entries (see
+ * {@link eraseFromQuarantine}) and their entries of the exactly-once ledger — whose record key is often
+ * their email address — removed; other records' ledger entries are left alone, so they are still pushed
+ * exactly once. The reasons of the entries that stay are masked again ({@link remaskStoredReasons}); then
+ * the freed space is overwritten ({@link scrubControlStore}).
  */
-export function eraseFromControlStore(
-  db: SqliteDatabase,
+export async function eraseFromControlStore(
+  control: Control,
   needles: readonly string[],
   dryRun = false,
-): ControlStoreErasure {
+): Promise<ControlStoreErasure> {
   const lowered = needles.filter((n) => n.length > 0).map((n) => n.toLowerCase());
-  const quarantine = eraseFromQuarantine(db, needles, dryRun);
-  const ledgerExists = db
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'push_ledger'")
-    .get();
+  const quarantine = await eraseFromQuarantine(control, needles, dryRun);
   let ledger = 0;
   let remasked = 0;
-  if (ledgerExists && lowered.length > 0) {
-    const rows = db
-      .prepare('SELECT rowid AS ref, record_key, ashby_id, step_data, error FROM push_ledger')
-      .all() as Array<{
-      ref: number;
-      record_key: string;
-      ashby_id: string | null;
-      step_data: string | null;
-      error: string | null;
-    }>;
+  if (lowered.length > 0) {
+    const rows = await control.db
+      .selectFrom('push_ledger')
+      .select(['operation', 'record_key', 'ashby_id', 'step_data', 'error'])
+      .execute();
     const hit = rows.filter(
       (r) =>
         names(r.record_key, lowered) ||
@@ -695,22 +690,42 @@ export function eraseFromControlStore(
     );
     ledger = hit.length;
     if (!dryRun && hit.length > 0) {
-      db.pragma('secure_delete = ON');
-      const del = db.prepare('DELETE FROM push_ledger WHERE rowid = ?');
-      db.transaction(() => {
-        for (const r of hit) del.run(r.ref);
-      })();
+      await control.transaction(async (trx) => {
+        for (const r of hit)
+          await trx
+            .deleteFrom('push_ledger')
+            .where('operation', '=', r.operation)
+            .where('record_key', '=', r.record_key)
+            .execute();
+      });
     }
   }
   if (!dryRun) {
-    remasked = remaskStoredReasons(db);
-    if (ledger > 0 || remasked > 0) {
-      db.pragma('secure_delete = ON');
-      db.exec('VACUUM');
-      db.pragma('wal_checkpoint(TRUNCATE)');
-    }
+    remasked = await remaskStoredReasons(control);
+    if (ledger > 0 || remasked > 0) await scrubControlStore(control);
   }
   return { quarantine, ledger, remasked };
+}
+
+/**
+ * Overwrites the space that deleted or rewritten quarantine and ledger rows held: SQLite with
+ * `secure_delete` (set when the store opens), VACUUM and the WAL truncated; PostgreSQL with `VACUUM FULL`
+ * of both tables, which writes them to new files (the old row versions go with the old ones).
+ */
+export async function scrubControlStore(control: Control): Promise<void> {
+  const sqlite = control.sqlite?.db;
+  if (sqlite) {
+    // Through the query layer's one connection, so no transaction of another caller is open on it (VACUUM
+    // cannot run inside one).
+    await control.db.connection().execute(async () => {
+      sqlite.pragma('secure_delete = ON');
+      sqlite.exec('VACUUM');
+      sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    });
+    return;
+  }
+  await sql`VACUUM FULL push_quarantine`.execute(control.db);
+  await sql`VACUUM FULL push_ledger`.execute(control.db);
 }
 
 /**
@@ -719,75 +734,81 @@ export function eraseFromControlStore(
  * address) and a ledger entry's error (every email address). Masking is idempotent, so entries already
  * masked are left as they are. Returns how many reasons changed.
  */
-export function remaskStoredReasons(db: SqliteDatabase): number {
-  const has = (table: string) =>
-    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
-  let changed = 0;
-  db.transaction(() => {
-    if (has('push_quarantine')) {
-      const update = db.prepare('UPDATE push_quarantine SET error_message = ? WHERE id = ?');
-      for (const r of db.prepare('SELECT id, raw, error_message FROM push_quarantine').all() as Array<{
-        id: number;
-        raw: string | null;
-        error_message: string;
-      }>) {
-        let input: unknown;
-        try {
-          input = r.raw ? (JSON.parse(r.raw) as unknown) : undefined;
-        } catch {
-          input = undefined;
-        }
-        const masked = maskPersonalText(r.error_message, personalValuesOf(input));
-        if (masked !== r.error_message) {
-          update.run(masked, r.id);
-          changed++;
-        }
+export function remaskStoredReasons(control: Control): Promise<number> {
+  return control.transaction(async (trx) => {
+    let changed = 0;
+    for (const r of await trx
+      .selectFrom('push_quarantine')
+      .select(['id', 'raw', 'error_message'])
+      .execute()) {
+      let input: unknown;
+      try {
+        input = r.raw ? (JSON.parse(r.raw) as unknown) : undefined;
+      } catch {
+        input = undefined;
+      }
+      const masked = maskPersonalText(r.error_message, personalValuesOf(input));
+      if (masked !== r.error_message) {
+        await trx
+          .updateTable('push_quarantine')
+          .set({ error_message: masked })
+          .where('id', '=', r.id)
+          .execute();
+        changed++;
       }
     }
-    if (has('push_ledger')) {
-      const update = db.prepare('UPDATE push_ledger SET error = ? WHERE rowid = ?');
-      for (const r of db
-        .prepare('SELECT rowid AS ref, error FROM push_ledger WHERE error IS NOT NULL')
-        .all() as Array<{ ref: number; error: string }>) {
-        const masked = maskPersonalText(r.error);
-        if (masked !== r.error) {
-          update.run(masked, r.ref);
-          changed++;
-        }
+    const errors = await trx
+      .selectFrom('push_ledger')
+      .select(['operation', 'record_key', 'error'])
+      .where('error', 'is not', null)
+      .execute();
+    for (const r of errors) {
+      const masked = maskPersonalText(r.error ?? '');
+      if (masked !== r.error) {
+        await trx
+          .updateTable('push_ledger')
+          .set({ error: masked })
+          .where('operation', '=', r.operation)
+          .where('record_key', '=', r.record_key)
+          .execute();
+        changed++;
       }
     }
-  })();
-  return changed;
+    return changed;
+  });
 }
 
 /**
  * Removes the push quarantine's entries that name the person (their input row, key or error message holds
- * one of `needles`, in any letter case) from the control store, then overwrites the freed pages. Returns
+ * one of `needles`, in any letter case) from the control store, then overwrites the freed space. Returns
  * how many entries went (would go, with `dryRun`).
  */
-export function eraseFromQuarantine(db: SqliteDatabase, needles: readonly string[], dryRun = false): number {
-  const exists = db
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'push_quarantine'")
-    .get();
-  if (!exists || needles.length === 0) return 0;
+export async function eraseFromQuarantine(
+  control: Control,
+  needles: readonly string[],
+  dryRun = false,
+): Promise<number> {
+  if (needles.length === 0) return 0;
   const lowered = needles.map((n) => n.toLowerCase());
-  const rows = db.prepare('SELECT id, raw, record_key, error_message FROM push_quarantine').all() as Array<{
-    id: number;
-    raw: string;
-    record_key: string | null;
-    error_message: string;
-  }>;
+  const rows = await control.db
+    .selectFrom('push_quarantine')
+    .select(['id', 'raw', 'record_key', 'error_message'])
+    .execute();
   const hit = rows.filter((r) => {
     const text = `${r.raw}\n${r.record_key ?? ''}\n${r.error_message}`.toLowerCase();
     return lowered.some((n) => text.includes(n));
   });
   if (dryRun || hit.length === 0) return hit.length;
-  db.pragma('secure_delete = ON');
-  const del = db.prepare('DELETE FROM push_quarantine WHERE id = ?');
-  db.transaction(() => {
-    for (const r of hit) del.run(r.id);
-  })();
-  db.exec('VACUUM');
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  await control.transaction(async (trx) => {
+    await trx
+      .deleteFrom('push_quarantine')
+      .where(
+        'id',
+        'in',
+        hit.map((r) => r.id),
+      )
+      .execute();
+  });
+  await scrubControlStore(control);
   return hit.length;
 }

@@ -83,17 +83,31 @@ export function policyFingerprint(policy: PiiPolicy, hashKey: Buffer | undefined
     .slice(0, 16);
 }
 
-/** A transformer for a policy; the hash key is loaded only when the policy hashes. */
-export function transformerFor(policy: PiiPolicy, key: HashKeySource | Buffer): PiiTransformer | undefined {
+/** A transformer for a policy with a hash key already loaded (used only when the policy hashes). */
+export function transformerFor(policy: PiiPolicy, hashKey: Buffer): PiiTransformer | undefined {
   if (isEmptyPolicy(policy)) return undefined;
-  const hashKey = policyHashes(policy) ? (Buffer.isBuffer(key) ? key : loadHashKey(key)) : undefined;
-  return new PiiTransformer(policy, hashKey, policyFingerprint(policy, hashKey));
+  const key = policyHashes(policy) ? hashKey : undefined;
+  return new PiiTransformer(policy, key, policyFingerprint(policy, key));
 }
 
-/** `transformerFor(policyOf(spec), key)`: `undefined` for `none`. */
+/**
+ * A transformer for a policy; the hash key is loaded (from the control store's master key) only when the
+ * policy hashes.
+ * @example const pii = await loadTransformer(defaultPolicy(), { home, env: process.env, control });
+ */
+export async function loadTransformer(
+  policy: PiiPolicy,
+  key: HashKeySource | Buffer,
+): Promise<PiiTransformer | undefined> {
+  if (isEmptyPolicy(policy)) return undefined;
+  if (Buffer.isBuffer(key)) return transformerFor(policy, key);
+  return transformerFor(policy, policyHashes(policy) ? await loadHashKey(key) : Buffer.alloc(0));
+}
+
+/** `loadTransformer(policyOf(spec), key)`: `undefined` for `none`. */
 export function resolvePiiPolicy(
   spec: PiiPolicySpec,
   key: HashKeySource | Buffer,
-): PiiTransformer | undefined {
-  return transformerFor(policyOf(spec), key);
+): Promise<PiiTransformer | undefined> {
+  return loadTransformer(policyOf(spec), key);
 }

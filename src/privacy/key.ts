@@ -1,12 +1,12 @@
 /**
  * The key of `hash`: derived with HKDF from the vault's master key, so the same address hashes the same in
- * every table, every run and every target of one ashpipe home, and nobody without the master key can
- * test a guessed address against a stored hash.
+ * every table, every run and every target of one control store (every worker of a fleet sharing one
+ * PostgreSQL store included), and nobody without the master key can test a guessed address against a
+ * stored hash.
  */
 import { createHmac, hkdfSync } from 'node:crypto';
-import { refuseControlUrl } from '../control/open.js';
-import { openControlStore } from '../control/store.js';
-import { loadMasterKeySync } from '../vault/master-key.js';
+import { type Control, controlUrl, openControl } from '../control/open.js';
+import { loadMasterKey } from '../vault/master-key.js';
 
 const HKDF_SALT = 'ashpipe';
 const HKDF_INFO = 'ashpipe pii hash v1';
@@ -23,28 +23,41 @@ export function hashKeyId(hashKey: Buffer): string {
 
 /** Where the master key is, as for the vault. */
 export interface HashKeySource {
+  /** The ashpipe home directory (holds `master.key` when `ASHPIPE_MASTER_KEY` is not set). */
   home: string;
+  /** Environment read for `ASHPIPE_MASTER_KEY` and, without `control`, `ASHPIPE_CONTROL_URL`. */
   env: NodeJS.ProcessEnv;
+  /**
+   * The open control store whose vault the master key is checked against (left open). Without it, the
+   * store `env` names is opened for the load and closed: `ASHPIPE_CONTROL_URL`, else `$home/control.db`.
+   * @default none (the store `env` names)
+   * @example { home: control.home, env: process.env, control }
+   */
+  control?: Control;
   /** Receives the one-line notice printed when a master key file is created. */
   notice?: (message: string) => void;
 }
 
 /**
  * Loads the hash key from the master key (`ASHPIPE_MASTER_KEY`, else `$home/master.key`, created when
- * the home has none and its vault is empty, as adding the first credential does).
+ * the home has none and its vault is empty, as adding the first credential does), checked against the
+ * fingerprint pinned in the control store's vault, so a process with another key is refused rather than
+ * hashing differently from the rest of the fleet.
+ * @example const key = await loadHashKey({ home: control.home, env: process.env, control });
  */
-export function loadHashKey(source: HashKeySource): Buffer {
-  refuseControlUrl(source.env, 'the PII hash key (the vault)');
-  const store = openControlStore(source.home);
+export async function loadHashKey(source: HashKeySource): Promise<Buffer> {
+  const options = {
+    home: source.home,
+    env: source.env,
+    create: true,
+    ...(source.notice ? { notice: source.notice } : {}),
+  };
+  if (source.control) return deriveHashKey(await loadMasterKey(source.control, options));
+  const url = controlUrl(undefined, source.env);
+  const control = await openControl({ home: source.home, ...(url ? { url } : {}) });
   try {
-    const master = loadMasterKeySync(store, {
-      home: source.home,
-      env: source.env,
-      create: true,
-      ...(source.notice ? { notice: source.notice } : {}),
-    });
-    return deriveHashKey(master);
+    return deriveHashKey(await loadMasterKey(control, options));
   } finally {
-    store.close();
+    await control.close();
   }
 }

@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { CONTROL_DB_FILE, openControlStore } from '../control/store.js';
+import { openControl } from '../control/open.js';
+import { CONTROL_DB_FILE } from '../control/store.js';
 import type { Sink } from '../sinks/index.js';
 import { MERGED_INTO_COLUMN } from '../sinks/types.js';
 import type { Logger } from '../util/logger.js';
@@ -58,21 +59,27 @@ export interface PurgerOptions {
    * @default none: the control store is left as it is
    * @example controlStoreEraser(resolveHome(process.env))
    */
-  eraseFromControl?: (needles: readonly string[]) => void;
+  eraseFromControl?: (needles: readonly string[]) => Promise<void>;
 }
 
 /**
- * {@link PurgerOptions.eraseFromControl} for the control store of `home` (nothing to do when it has none):
- * opened for each purge, so a long-running receiver holds no second connection to it.
+ * {@link PurgerOptions.eraseFromControl} for the control store of `home` (nothing to do when it has none),
+ * or the PostgreSQL one of `url`: opened for each purge, so a long-running receiver holds no second
+ * connection to it.
+ * @example controlStoreEraser(resolveHome(process.env), controlUrl(undefined, process.env))
  */
-export function controlStoreEraser(home: string): (needles: readonly string[]) => void {
-  return (needles) => {
-    if (needles.length === 0 || !existsSync(path.join(home, CONTROL_DB_FILE))) return;
-    const store = openControlStore(home);
+export function controlStoreEraser(
+  home: string,
+  url?: string,
+): (needles: readonly string[]) => Promise<void> {
+  return async (needles) => {
+    if (needles.length === 0) return;
+    if (url === undefined && !existsSync(path.join(home, CONTROL_DB_FILE))) return;
+    const control = await openControl({ home, ...(url !== undefined ? { url } : {}) });
     try {
-      eraseFromControlStore(store.db, needles);
+      await eraseFromControlStore(control, needles);
     } finally {
-      store.close();
+      await control.close();
     }
   };
 }
@@ -89,7 +96,7 @@ export function candidatePurger(target: string, options: PurgerOptions = {}): Ca
       { reason, ...(options.now ? { now: options.now } : {}) },
     );
     if (!report.dryRun && options.eraseFromControl) {
-      options.eraseFromControl([
+      await options.eraseFromControl([
         ...new Set([...candidateIds, ...report.candidateIds, ...report.applicationIds]),
       ]);
     }

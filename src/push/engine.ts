@@ -3,8 +3,8 @@
  * once through its operation, keeping the ledger, the quarantine and the results.
  */
 import { createHash } from 'node:crypto';
+import type { Control } from '../control/open.js';
 import { inSpan } from '../observability/tracing.js';
-import type { SqliteDatabase } from '../util/sqlite.js';
 import type { ErrorInfo } from './errors.js';
 import { coerceRecord, type FieldIssue, isBlank } from './fields.js';
 import type { InputRow } from './input.js';
@@ -20,8 +20,8 @@ export { emptyPushCounts } from './run.js';
 export interface PushOptions {
   /** The Ashby client (its limiter and retry policy apply to every request). */
   client: AshbyCaller;
-  /** The control store connection holding the ledger and the quarantine. */
-  db: SqliteDatabase;
+  /** The control store (SQLite or PostgreSQL) holding the ledger, the runs and the quarantine. */
+  control: Control;
   /** What each record becomes in Ashby. @example findOperation('candidate.create') */
   operation: Operation;
   /** The records, in input order. */
@@ -224,7 +224,7 @@ export function runPush(options: PushOptions): Promise<PushSummary> {
 }
 
 async function pushInSpan(options: PushOptions): Promise<PushSummary> {
-  const run = new PushRun(options);
+  const run = await PushRun.start(options);
   const running = new Set<Promise<void>>();
   const inRun = new Map<string, Promise<void>>();
   try {
@@ -240,7 +240,7 @@ async function pushInSpan(options: PushOptions): Promise<PushSummary> {
         continue;
       }
       if (!prepared.ok) {
-        run.quarantine(row, prepared.key, invalidInfo(prepared), run.base(row));
+        await run.quarantine(row, prepared.key, invalidInfo(prepared), run.base(row));
         continue;
       }
       const natural = options.operation.naturalKey?.(prepared.body);
@@ -263,12 +263,12 @@ async function pushInSpan(options: PushOptions): Promise<PushSummary> {
   } catch (error) {
     // The run ends here: it must not keep the ledger (a run lock) for the rest of this process.
     await Promise.allSettled(running);
-    run.finish('error');
+    await run.finish('error');
     throw error;
   } finally {
     run.closeResults();
   }
-  run.finish(run.stopped ? `stopped:${run.stopped.kind}` : 'finished');
+  await run.finish(run.stopped ? `stopped:${run.stopped.kind}` : 'finished');
   return {
     runId: run.runId,
     operation: options.operation.name,

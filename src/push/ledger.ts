@@ -1,15 +1,22 @@
 /**
- * The exactly-once ledger, the quarantine and the run log, stored in the control store. Functions take
- * the better-sqlite3 connection first, so callers decide on transactions.
+ * The exactly-once ledger, the quarantine and the run log, stored in the control store (SQLite or
+ * PostgreSQL, through the typed query layer). Functions take the query layer (`control.db`, or a
+ * transaction of `Control.transaction`) first, so callers decide on transactions; the two that read and
+ * then write (`startRun`, `addQuarantine`) take the `Control` and open their own.
  *
  * States: `pending` (read, valid, not yet sent) → `in-flight` (a write was about to leave; committed
  * before the request is sent) → `done` (with the Ashby id) | `failed` (Ashby refused the record).
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { SqliteDatabase, SqliteStatement } from '../util/sqlite.js';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Control } from '../control/open.js';
+import type { ControlDatabase, PushLedgerTable, PushQuarantineTable } from '../control/schema.js';
 import { OUTCOME_UNKNOWN } from './operations/shared.js';
 import type { RecordStatus } from './types.js';
+
+/** The control store's query layer, or a transaction of it. */
+export type ControlDb = Kysely<ControlDatabase>;
 
 export type LedgerState = 'pending' | 'in-flight' | 'done' | 'failed';
 
@@ -27,25 +34,12 @@ export interface LedgerEntry {
   error: string | null;
 }
 
-interface LedgerRow {
-  operation: string;
-  record_key: string;
-  state: LedgerState;
-  ashby_id: string | null;
-  status: string | null;
-  step: string | null;
-  step_data: string | null;
-  attempts: number;
-  run_id: string | null;
-  error: string | null;
-}
-
 /** A JSON object column (written by this module), `{}` when NULL or empty. */
 function jsonObject(text: string | null): Record<string, unknown> {
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
-function toEntry(row: LedgerRow): LedgerEntry {
+function toEntry(row: Selectable<PushLedgerTable>): LedgerEntry {
   return {
     operation: row.operation,
     recordKey: row.record_key,
@@ -62,123 +56,165 @@ function toEntry(row: LedgerRow): LedgerEntry {
 
 const now = () => new Date().toISOString();
 
-/** Statements prepared once per connection: a push prepares the same few for every record. */
-const statements = new WeakMap<SqliteDatabase, Map<string, SqliteStatement>>();
-
-function prepared(db: SqliteDatabase, sql: string): SqliteStatement {
-  let cache = statements.get(db);
-  if (!cache) {
-    cache = new Map();
-    statements.set(db, cache);
-  }
-  let statement = cache.get(sql);
-  if (!statement) {
-    statement = db.prepare(sql);
-    cache.set(sql, statement);
-  }
-  return statement;
-}
-
-export function getLedgerEntry(
-  db: SqliteDatabase,
+export async function getLedgerEntry(
+  db: ControlDb,
   operation: string,
   recordKey: string,
-): LedgerEntry | undefined {
-  const row = prepared(db, 'SELECT * FROM push_ledger WHERE operation = ? AND record_key = ?').get(
-    operation,
-    recordKey,
-  ) as LedgerRow | undefined;
+): Promise<LedgerEntry | undefined> {
+  const row = await db
+    .selectFrom('push_ledger')
+    .selectAll()
+    .where('operation', '=', operation)
+    .where('record_key', '=', recordKey)
+    .executeTakeFirst();
   return row ? toEntry(row) : undefined;
 }
 
 /** Whether the ledger holds any record of `operation`. */
-export function hasLedgerEntries(db: SqliteDatabase, operation: string): boolean {
-  return prepared(db, 'SELECT 1 FROM push_ledger WHERE operation = ? LIMIT 1').get(operation) !== undefined;
+export async function hasLedgerEntries(db: ControlDb, operation: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('push_ledger')
+    .select('operation')
+    .where('operation', '=', operation)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
-/** Records a valid record as pending unless the ledger already knows it; returns the current entry. */
-export function ensurePending(
-  db: SqliteDatabase,
+/**
+ * Records a valid record as pending unless the ledger already knows it; returns the current entry. The
+ * insert is one statement (`ON CONFLICT DO NOTHING`), so two writers never both create the row.
+ */
+export async function ensurePending(
+  db: ControlDb,
   operation: string,
   recordKey: string,
   runId: string,
-): LedgerEntry {
+): Promise<LedgerEntry> {
   const t = now();
-  prepared(
-    db,
-    `INSERT INTO push_ledger (operation, record_key, state, run_id, created_at, updated_at)
-     VALUES (?, ?, 'pending', ?, ?, ?) ON CONFLICT (operation, record_key) DO NOTHING`,
-  ).run(operation, recordKey, runId, t, t);
-  return getLedgerEntry(db, operation, recordKey) as LedgerEntry;
+  await db
+    .insertInto('push_ledger')
+    .values({
+      operation,
+      record_key: recordKey,
+      state: 'pending',
+      run_id: runId,
+      created_at: t,
+      updated_at: t,
+    })
+    .onConflict((oc) => oc.columns(['operation', 'record_key']).doNothing())
+    .execute();
+  const entry = await getLedgerEntry(db, operation, recordKey);
+  if (!entry) throw new Error(`the ledger lost ${operation} ${recordKey} right after writing it`);
+  return entry;
 }
 
-/** Marks a write as about to leave; committed before the request is sent. */
-export function markInFlight(
-  db: SqliteDatabase,
+/**
+ * Marks a write as about to leave; committed before the request is sent. Returns `false`, and changes
+ * nothing, when the record must not be sent by this run: it is done already, or the run no longer owns
+ * its operation (another process found the run's owner dead and took the ledger over). The condition is
+ * part of the UPDATE itself, so it holds on PostgreSQL without a lock: whichever writer commits first
+ * wins, the other sees no row changed.
+ */
+export async function markInFlight(
+  db: ControlDb,
   operation: string,
   recordKey: string,
   runId: string,
   step: string,
   stepData: Record<string, unknown>,
-): void {
-  prepared(
-    db,
-    `UPDATE push_ledger SET state = 'in-flight', step = ?, step_data = ?, attempts = attempts + 1, run_id = ?,
-       error = NULL, updated_at = ? WHERE operation = ? AND record_key = ?`,
-  ).run(step, JSON.stringify(stepData), runId, now(), operation, recordKey);
+): Promise<boolean> {
+  const result = await db
+    .updateTable('push_ledger')
+    .set((eb) => ({
+      state: 'in-flight',
+      step,
+      step_data: JSON.stringify(stepData),
+      attempts: eb('attempts', '+', 1),
+      run_id: runId,
+      error: null,
+      updated_at: now(),
+    }))
+    .where('operation', '=', operation)
+    .where('record_key', '=', recordKey)
+    .where('state', '<>', 'done')
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('push_runs')
+          .select('push_runs.id')
+          .where('push_runs.id', '=', runId)
+          .where('push_runs.finished_at', 'is', null),
+      ),
+    )
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Saves progress between steps without changing the state. */
-export function saveStep(
-  db: SqliteDatabase,
+export async function saveStep(
+  db: ControlDb,
   operation: string,
   recordKey: string,
   step: string,
   stepData: Record<string, unknown>,
-): void {
-  prepared(
-    db,
-    'UPDATE push_ledger SET step = ?, step_data = ?, updated_at = ? WHERE operation = ? AND record_key = ?',
-  ).run(step, JSON.stringify(stepData), now(), operation, recordKey);
+): Promise<void> {
+  await db
+    .updateTable('push_ledger')
+    .set({ step, step_data: JSON.stringify(stepData), updated_at: now() })
+    .where('operation', '=', operation)
+    .where('record_key', '=', recordKey)
+    .execute();
 }
 
 /** A write was answered with a definite refusal: it did not happen, so the record goes back to `state`. */
-export function markNotSent(
-  db: SqliteDatabase,
+export async function markNotSent(
+  db: ControlDb,
   operation: string,
   recordKey: string,
   state: 'pending' | 'failed',
   error: string | null,
-): void {
-  prepared(
-    db,
-    'UPDATE push_ledger SET state = ?, error = ?, updated_at = ? WHERE operation = ? AND record_key = ?',
-  ).run(state, error, now(), operation, recordKey);
+): Promise<void> {
+  await db
+    .updateTable('push_ledger')
+    .set({ state, error, updated_at: now() })
+    .where('operation', '=', operation)
+    .where('record_key', '=', recordKey)
+    .execute();
 }
 
-export function markDone(
-  db: SqliteDatabase,
+export async function markDone(
+  db: ControlDb,
   operation: string,
   recordKey: string,
   ashbyId: string | undefined,
   status: RecordStatus,
   stepData?: Record<string, unknown>,
-): void {
-  prepared(
-    db,
-    `UPDATE push_ledger SET state = 'done', ashby_id = ?, status = ?, error = NULL,
-       step_data = COALESCE(?, step_data), updated_at = ? WHERE operation = ? AND record_key = ?`,
-  ).run(ashbyId ?? null, status, stepData ? JSON.stringify(stepData) : null, now(), operation, recordKey);
+): Promise<void> {
+  await db
+    .updateTable('push_ledger')
+    .set((eb) => ({
+      state: 'done',
+      ashby_id: ashbyId ?? null,
+      status,
+      error: null,
+      step_data: stepData ? JSON.stringify(stepData) : eb.ref('step_data'),
+      updated_at: now(),
+    }))
+    .where('operation', '=', operation)
+    .where('record_key', '=', recordKey)
+    .execute();
 }
 
 /** Counts of ledger rows per state for one operation. */
-export function ledgerCounts(db: SqliteDatabase, operation: string): Record<LedgerState, number> {
+export async function ledgerCounts(db: ControlDb, operation: string): Promise<Record<LedgerState, number>> {
   const counts: Record<LedgerState, number> = { pending: 0, 'in-flight': 0, done: 0, failed: 0 };
-  const rows = prepared(
-    db,
-    'SELECT state, COUNT(*) AS n FROM push_ledger WHERE operation = ? GROUP BY state',
-  ).all(operation) as Array<{ state: LedgerState; n: number }>;
-  for (const r of rows) counts[r.state] = r.n;
+  const rows = await db
+    .selectFrom('push_ledger')
+    .select((eb) => ['state', eb.fn.countAll<number>().as('n')])
+    .where('operation', '=', operation)
+    .groupBy('state')
+    .execute();
+  for (const r of rows) counts[r.state] = Number(r.n);
   return counts;
 }
 
@@ -211,48 +247,6 @@ export interface QuarantineEntry {
   rawClearedAt: string | null;
 }
 
-interface QuarantineRow {
-  id: number;
-  run_id: string;
-  at: string;
-  operation: string;
-  row_number: number | null;
-  record_key: string | null;
-  error_code: string;
-  error_message: string;
-  field_path: string | null;
-  request_id: string | null;
-  raw: string;
-  options: string | null;
-  status: QuarantineStatus;
-  input_key: string | null;
-  closed_at: string | null;
-  closed_by: string | null;
-  raw_cleared_at: string | null;
-}
-
-function toQuarantine(row: QuarantineRow): QuarantineEntry {
-  return {
-    id: row.id,
-    runId: row.run_id,
-    at: row.at,
-    operation: row.operation,
-    rowNumber: row.row_number,
-    recordKey: row.record_key,
-    errorCode: row.error_code,
-    errorMessage: row.error_message,
-    fieldPath: row.field_path,
-    requestId: row.request_id,
-    raw: JSON.parse(row.raw) as unknown,
-    options: jsonObject(row.options),
-    status: row.status,
-    inputKey: row.input_key,
-    closedAt: row.closed_at,
-    closedBy: row.closed_by,
-    rawClearedAt: row.raw_cleared_at,
-  };
-}
-
 /**
  * `open` until closed: `replayed` (a replay applied it), `resolved` (a person marked it fixed some other
  * way) or `dismissed` (a person decided it is not to be pushed).
@@ -280,22 +274,31 @@ export interface NewQuarantineEntry {
 }
 
 /** The open entry a new quarantining of `entry` updates, if any (see {@link addQuarantine}). */
-function openEntryOf(db: SqliteDatabase, entry: NewQuarantineEntry): number | undefined {
+async function openEntryOf(db: ControlDb, entry: NewQuarantineEntry): Promise<number | undefined> {
   if (entry.recordKey !== undefined) {
-    const same = prepared(
-      db,
-      `SELECT id FROM push_quarantine WHERE operation = ? AND record_key = ? AND status = 'open'
-         ORDER BY id DESC LIMIT 1`,
-    ).get(entry.operation, entry.recordKey) as { id: number } | undefined;
+    const same = await db
+      .selectFrom('push_quarantine')
+      .select('id')
+      .where('operation', '=', entry.operation)
+      .where('record_key', '=', entry.recordKey)
+      .where('status', '=', 'open')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     if (same) return same.id;
   }
   if (entry.inputKey === undefined) return undefined;
   // A write whose outcome is unknown keeps its own entry: its record key names a ledger row in flight.
-  const place = prepared(
-    db,
-    `SELECT id FROM push_quarantine WHERE operation = ? AND input_key = ? AND status = 'open'
-       AND error_code <> ? ORDER BY id DESC LIMIT 1`,
-  ).get(entry.operation, entry.inputKey, OUTCOME_UNKNOWN) as { id: number } | undefined;
+  const place = await db
+    .selectFrom('push_quarantine')
+    .select('id')
+    .where('operation', '=', entry.operation)
+    .where('input_key', '=', entry.inputKey)
+    .where('status', '=', 'open')
+    .where('error_code', '<>', OUTCOME_UNKNOWN)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   return place?.id;
 }
 
@@ -303,50 +306,56 @@ function openEntryOf(db: SqliteDatabase, entry: NewQuarantineEntry): number | un
  * Quarantines a record. A record already open in the quarantine under the same operation and record key
  * (the same row of a rerun, or a replay that failed again), or at the same place in its input (the row
  * was corrected and fails for another reason), has its entry updated with the latest record, run and
- * error instead of gaining a second one; returns the entry id.
+ * error instead of gaining a second one; returns the entry id. The look-up and the write run in one
+ * `Control.transaction` (writers serialised on both dialects), so two runs quarantining the same record
+ * at once never add two entries.
  */
-export function addQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number {
-  return db.transaction(() => {
-    const open = openEntryOf(db, entry);
-    if (open === undefined) return insertQuarantine(db, entry);
-    prepared(
-      db,
-      `UPDATE push_quarantine SET run_id = @runId, at = @at, row_number = @rowNumber,
-         record_key = COALESCE(@recordKey, record_key), error_code = @errorCode, error_message = @errorMessage,
-         field_path = @fieldPath, request_id = @requestId, raw = @raw, options = @options,
-         input_key = COALESCE(input_key, @inputKey), raw_cleared_at = NULL WHERE id = @id`,
-    ).run({ ...quarantineColumns(entry), id: open });
+export function addQuarantine(control: Control, entry: NewQuarantineEntry): Promise<number> {
+  return control.transaction(async (trx) => {
+    const open = await openEntryOf(trx, entry);
+    const c = quarantineColumns(entry);
+    if (open === undefined) {
+      const row = await trx.insertInto('push_quarantine').values(c).returning('id').executeTakeFirstOrThrow();
+      return row.id;
+    }
+    await trx
+      .updateTable('push_quarantine')
+      .set((eb) => ({
+        run_id: c.run_id,
+        at: c.at,
+        row_number: c.row_number,
+        record_key: c.record_key ?? eb.ref('record_key'),
+        error_code: c.error_code,
+        error_message: c.error_message,
+        field_path: c.field_path,
+        request_id: c.request_id,
+        raw: c.raw,
+        options: c.options,
+        input_key: eb.fn.coalesce('input_key', eb.val(c.input_key)),
+        raw_cleared_at: null,
+      }))
+      .where('id', '=', open)
+      .execute();
     return open;
-  })();
+  });
 }
 
-/** An entry's column values, by the named parameters the quarantine's statements use. */
-function quarantineColumns(entry: NewQuarantineEntry): Record<string, string | number | null> {
+/** An entry's column values. */
+function quarantineColumns(entry: NewQuarantineEntry) {
   return {
-    runId: entry.runId,
+    run_id: entry.runId,
     at: now(),
     operation: entry.operation,
-    rowNumber: entry.rowNumber ?? null,
-    recordKey: entry.recordKey ?? null,
-    errorCode: entry.errorCode,
-    errorMessage: entry.errorMessage,
-    fieldPath: entry.fieldPath ?? null,
-    requestId: entry.requestId ?? null,
+    row_number: entry.rowNumber ?? null,
+    record_key: entry.recordKey ?? null,
+    error_code: entry.errorCode,
+    error_message: entry.errorMessage,
+    field_path: entry.fieldPath ?? null,
+    request_id: entry.requestId ?? null,
     raw: JSON.stringify(entry.raw ?? null),
     options: JSON.stringify(entry.options ?? {}),
-    inputKey: entry.inputKey ?? null,
+    input_key: entry.inputKey ?? null,
   };
-}
-
-function insertQuarantine(db: SqliteDatabase, entry: NewQuarantineEntry): number {
-  const result = prepared(
-    db,
-    `INSERT INTO push_quarantine (run_id, at, operation, row_number, record_key, error_code, error_message,
-         field_path, request_id, raw, options, input_key)
-       VALUES (@runId, @at, @operation, @rowNumber, @recordKey, @errorCode, @errorMessage, @fieldPath, @requestId,
-         @raw, @options, @inputKey)`,
-  ).run(quarantineColumns(entry));
-  return Number(result.lastInsertRowid);
 }
 
 /** How long a quarantine entry keeps its raw input, by default. */
@@ -354,35 +363,49 @@ export const DEFAULT_QUARANTINE_RETENTION_DAYS = 30;
 
 /**
  * Clears the raw input of quarantine entries older than `retentionDays` (the entry, its reason and
- * status stay), then overwrites the freed pages (SQLite `secure_delete`, VACUUM, WAL truncated) so the
- * input is gone from the file too. Returns how many entries were cleared.
- * @example clearExpiredQuarantineInput(db, 30)
+ * status stay), then has the freed space overwritten so the input is gone from the store's files too:
+ * SQLite with `secure_delete`, VACUUM and the WAL truncated; PostgreSQL with `VACUUM FULL` of the table
+ * (a new file; the old row versions go with the old one). Returns how many entries were cleared.
+ * @example await clearExpiredQuarantineInput(control, 30)
  */
-export function clearExpiredQuarantineInput(
-  db: SqliteDatabase,
+export async function clearExpiredQuarantineInput(
+  control: Control,
   retentionDays: number = DEFAULT_QUARANTINE_RETENTION_DAYS,
   at: Date = new Date(),
-): number {
+): Promise<number> {
   const cutoff = new Date(at.getTime() - retentionDays * 86_400_000).toISOString();
-  const expired = prepared(
-    db,
-    'SELECT 1 FROM push_quarantine WHERE raw_cleared_at IS NULL AND at < ? LIMIT 1',
-  ).get(cutoff);
+  const { db } = control;
+  const expired = await db
+    .selectFrom('push_quarantine')
+    .select('id')
+    .where('raw_cleared_at', 'is', null)
+    .where('at', '<', cutoff)
+    .limit(1)
+    .executeTakeFirst();
   if (!expired) return 0;
-  db.pragma('secure_delete = ON');
-  const result = prepared(
-    db,
-    `UPDATE push_quarantine SET raw = 'null', raw_cleared_at = ? WHERE raw_cleared_at IS NULL AND at < ?`,
-  ).run(at.toISOString(), cutoff);
-  // secure_delete zeroes the old cells; the VACUUM also rewrites pages, and the checkpoint empties the WAL
-  // of the old page images. A VACUUM refused (another statement running) must not fail the push run.
+  const sqlite = control.sqlite?.db;
+  sqlite?.pragma('secure_delete = ON');
+  const result = await db
+    .updateTable('push_quarantine')
+    .set({ raw: 'null', raw_cleared_at: at.toISOString() })
+    .where('raw_cleared_at', 'is', null)
+    .where('at', '<', cutoff)
+    .executeTakeFirst();
+  // A VACUUM refused (another statement running, a lock held) must not fail the push run: on SQLite the
+  // cells are zeroed already, on PostgreSQL the next run that clears something tries again.
   try {
-    db.exec('VACUUM');
+    if (sqlite)
+      // Through the query layer's one connection, so no other caller's transaction is open on it. The
+      // checkpoint empties the WAL of the old page images.
+      await db.connection().execute(async () => {
+        sqlite.exec('VACUUM');
+        sqlite.pragma('wal_checkpoint(TRUNCATE)');
+      });
+    else await sql`VACUUM FULL push_quarantine`.execute(db);
   } catch {
-    // the cells are zeroed already
+    // see above
   }
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  return result.changes;
+  return Number(result.numUpdatedRows);
 }
 
 /** Filters of {@link listQuarantine}. */
@@ -395,63 +418,79 @@ export interface QuarantineFilter {
   limit?: number;
 }
 
-export function listQuarantine(db: SqliteDatabase, filter: QuarantineFilter = {}): QuarantineEntry[] {
-  const where: string[] = [];
-  const params: unknown[] = [];
+function toQuarantine(row: Selectable<PushQuarantineTable>): QuarantineEntry {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    at: row.at,
+    operation: row.operation,
+    rowNumber: row.row_number,
+    recordKey: row.record_key,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    fieldPath: row.field_path,
+    requestId: row.request_id,
+    raw: JSON.parse(row.raw) as unknown,
+    options: jsonObject(row.options),
+    status: row.status as QuarantineStatus,
+    inputKey: row.input_key,
+    closedAt: row.closed_at,
+    closedBy: row.closed_by,
+    rawClearedAt: row.raw_cleared_at,
+  };
+}
+
+export async function listQuarantine(
+  db: ControlDb,
+  filter: QuarantineFilter = {},
+): Promise<QuarantineEntry[]> {
+  let query = db.selectFrom('push_quarantine').selectAll();
   const status = filter.status ?? 'open';
-  if (status !== 'all') {
-    where.push('status = ?');
-    params.push(status);
-  }
-  if (filter.operation) {
-    where.push('operation = ?');
-    params.push(filter.operation);
-  }
-  if (filter.runId) {
-    where.push('run_id = ?');
-    params.push(filter.runId);
-  }
-  params.push(filter.limit ?? 1000);
-  const rows = prepared(
-    db,
-    `SELECT * FROM push_quarantine ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`,
-  ).all(...params) as QuarantineRow[];
+  if (status !== 'all') query = query.where('status', '=', status);
+  if (filter.operation) query = query.where('operation', '=', filter.operation);
+  if (filter.runId) query = query.where('run_id', '=', filter.runId);
+  const rows = await query
+    .orderBy('id')
+    .limit(filter.limit ?? 1000)
+    .execute();
   return rows.map(toQuarantine);
 }
 
-export function getQuarantine(db: SqliteDatabase, id: number): QuarantineEntry | undefined {
-  const row = prepared(db, 'SELECT * FROM push_quarantine WHERE id = ?').get(id) as QuarantineRow | undefined;
+export async function getQuarantine(db: ControlDb, id: number): Promise<QuarantineEntry | undefined> {
+  const row = await db.selectFrom('push_quarantine').selectAll().where('id', '=', id).executeTakeFirst();
   return row ? toQuarantine(row) : undefined;
 }
 
 /**
  * Sets an entry's status; `closedBy` says who or what closed it.
- * @example setQuarantineStatus(db, 12, 'dismissed', 'ashpipe quarantine dismiss')
+ * @example await setQuarantineStatus(control.db, 12, 'dismissed', 'ashpipe quarantine dismiss')
  */
-export function setQuarantineStatus(
-  db: SqliteDatabase,
+export async function setQuarantineStatus(
+  db: ControlDb,
   id: number,
   status: QuarantineEntry['status'],
   closedBy?: string,
-): void {
+): Promise<void> {
   const open = status === 'open';
-  prepared(db, 'UPDATE push_quarantine SET status = ?, closed_at = ?, closed_by = ? WHERE id = ?').run(
-    status,
-    open ? null : now(),
-    open ? null : (closedBy ?? null),
-    id,
-  );
+  await db
+    .updateTable('push_quarantine')
+    .set({ status, closed_at: open ? null : now(), closed_by: open ? null : (closedBy ?? null) })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Whether `operation` has open entries that a later run could close (see {@link resolveByInput}). */
-export function hasResolvableQuarantine(db: SqliteDatabase, operation: string): boolean {
-  return (
-    prepared(
-      db,
-      `SELECT 1 FROM push_quarantine WHERE operation = ? AND status = 'open' AND input_key IS NOT NULL
-         AND error_code <> ? LIMIT 1`,
-    ).get(operation, OUTCOME_UNKNOWN) !== undefined
-  );
+export async function hasResolvableQuarantine(db: ControlDb, operation: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('push_quarantine')
+    .select('id')
+    .where('operation', '=', operation)
+    .where('status', '=', 'open')
+    .where('input_key', 'is not', null)
+    .where('error_code', '<>', OUTCOME_UNKNOWN)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /**
@@ -459,18 +498,21 @@ export function hasResolvableQuarantine(db: SqliteDatabase, operation: string): 
  * a write whose outcome is unknown stay open: only a person (or a replay's look-up) can say whether Ashby
  * has that record, and the applied one may be a second copy of it. Returns the ids closed.
  */
-export function resolveByInput(
-  db: SqliteDatabase,
+export async function resolveByInput(
+  db: ControlDb,
   operation: string,
   inputKey: string,
   closedBy: string,
-): number[] {
-  const rows = prepared(
-    db,
-    `UPDATE push_quarantine SET status = 'resolved', closed_at = ?, closed_by = ?
-       WHERE operation = ? AND input_key = ? AND status = 'open' AND error_code <> ?
-       RETURNING id`,
-  ).all(now(), closedBy, operation, inputKey, OUTCOME_UNKNOWN) as Array<{ id: number }>;
+): Promise<number[]> {
+  const rows = await db
+    .updateTable('push_quarantine')
+    .set({ status: 'resolved', closed_at: now(), closed_by: closedBy })
+    .where('operation', '=', operation)
+    .where('input_key', '=', inputKey)
+    .where('status', '=', 'open')
+    .where('error_code', '<>', OUTCOME_UNKNOWN)
+    .returning('id')
+    .execute();
   return rows.map((r) => r.id);
 }
 
@@ -480,10 +522,28 @@ export function resolveByInput(
 /** Runs of this process still going: a run row of this pid is live exactly when it is listed here. */
 const liveRuns = new Set<string>();
 
-/** Whether the process that started a run is still alive (on another host: assumed alive). */
-function ownerAlive(run: { id: string; pid: number | null; host: string | null }): boolean {
+/** How often a running push writes its heartbeat (`push_runs.heartbeat_at`). */
+export const RUN_HEARTBEAT_MS = 10_000;
+
+/**
+ * How old the heartbeat of a run on another machine may be before the run counts as dead and its ledger
+ * is taken over: several missed heartbeats, so a busy process or a slow database is not mistaken for a
+ * dead one.
+ */
+export const RUN_LEASE_MS = 60_000;
+
+/**
+ * Whether the process that started a run is still alive: on this machine by its pid; on another by its
+ * heartbeat, fresher than {@link RUN_LEASE_MS} (a run without one, started by an older version, is assumed
+ * alive).
+ */
+function ownerAlive(
+  run: { id: string; pid: number | null; host: string | null; heartbeat_at: string | null },
+  now: number,
+): boolean {
   if (run.pid === null) return false;
-  if (run.host !== null && run.host !== hostname()) return true;
+  if (run.host !== null && run.host !== hostname())
+    return run.heartbeat_at === null || now - Date.parse(run.heartbeat_at) < RUN_LEASE_MS;
   if (run.pid === process.pid) return liveRuns.has(run.id);
   try {
     process.kill(run.pid, 0);
@@ -503,48 +563,96 @@ export class PushRunConflictError extends Error {
  * two flows) pushing the same operation at once would both find a record pending, or both reconcile it
  * before the other's create is visible, and send it twice — so the second is refused. Runs whose process
  * died (kill -9) are marked `abandoned` and their records are reconciled by the new run.
+ *
+ * The check and the insert run in one `Control.transaction`: on PostgreSQL its advisory lock makes two
+ * processes starting together take turns (a row lock cannot, the second run's row does not exist yet),
+ * so exactly one of them finds no open run.
  */
-export function startRun(db: SqliteDatabase, operation: string, input: string, dryRun: boolean): string {
+export async function startRun(
+  control: Control,
+  operation: string,
+  input: string,
+  dryRun: boolean,
+): Promise<string> {
   const id = randomUUID();
-  db.transaction(() => {
+  // Live before its row is visible: another run of this process that reads the row once this transaction
+  // commits must not take it for the row of a dead run (this function resumes a moment after the commit).
+  liveRuns.add(id);
+  try {
+    await startRunIn(control, id, operation, input, dryRun);
+  } catch (error) {
+    liveRuns.delete(id);
+    throw error;
+  }
+  return id;
+}
+
+async function startRunIn(
+  control: Control,
+  id: string,
+  operation: string,
+  input: string,
+  dryRun: boolean,
+): Promise<void> {
+  await control.transaction(async (trx) => {
     if (!dryRun) {
-      const open = prepared(
-        db,
-        'SELECT id, pid, host FROM push_runs WHERE operation = ? AND dry_run = 0 AND finished_at IS NULL',
-      ).all(operation) as Array<{ id: string; pid: number | null; host: string | null }>;
+      const open = await trx
+        .selectFrom('push_runs')
+        .select(['id', 'pid', 'host', 'heartbeat_at'])
+        .where('operation', '=', operation)
+        .where('dry_run', '=', 0)
+        .where('finished_at', 'is', null)
+        .execute();
       for (const run of open) {
-        if (ownerAlive(run))
+        if (ownerAlive(run, Date.now()))
           throw new PushRunConflictError(
             `another push of ${operation} is running on this ledger (run ${run.id}, pid ${run.pid}${
               run.host ? ` on ${run.host}` : ''
             }); wait for it to finish, then run again`,
           );
-        prepared(db, "UPDATE push_runs SET finished_at = ?, outcome = 'abandoned' WHERE id = ?").run(
-          now(),
-          run.id,
-        );
+        await trx
+          .updateTable('push_runs')
+          .set({ finished_at: now(), outcome: 'abandoned' })
+          .where('id', '=', run.id)
+          .execute();
       }
     }
-    prepared(
-      db,
-      'INSERT INTO push_runs (id, operation, input, dry_run, started_at, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ).run(id, operation, input, dryRun ? 1 : 0, now(), process.pid, hostname());
-  }).immediate();
-  liveRuns.add(id);
-  return id;
+    await trx
+      .insertInto('push_runs')
+      .values({
+        id,
+        operation,
+        input,
+        dry_run: dryRun ? 1 : 0,
+        started_at: now(),
+        pid: process.pid,
+        host: hostname(),
+        heartbeat_at: now(),
+      })
+      .execute();
+  });
 }
 
-export function finishRun(
-  db: SqliteDatabase,
+/** Writes a running run's heartbeat (see {@link RUN_LEASE_MS}). */
+export async function beatRun(db: ControlDb, id: string): Promise<void> {
+  await db
+    .updateTable('push_runs')
+    .set({ heartbeat_at: now() })
+    .where('id', '=', id)
+    .where('finished_at', 'is', null)
+    .execute();
+}
+
+export async function finishRun(
+  db: ControlDb,
   id: string,
   outcome: string,
   counts: Record<string, number>,
-): void {
+): Promise<void> {
   liveRuns.delete(id);
-  prepared(db, 'UPDATE push_runs SET finished_at = ?, outcome = ?, counts = ? WHERE id = ?').run(
-    now(),
-    outcome,
-    JSON.stringify(counts),
-    id,
-  );
+  await db
+    .updateTable('push_runs')
+    .set({ finished_at: now(), outcome, counts: JSON.stringify(counts) })
+    .where('id', '=', id)
+    .execute();
 }

@@ -50,12 +50,16 @@ async function guardedWrite<T>(
   /** Adds the write's step data to the record's, once the write is sure to be sent. */
   withData: () => Record<string, unknown>,
 ): Promise<T> {
-  const { db, operation, client } = run.options;
+  const { control, operation, client } = run.options;
   const release = await run.probes.enter(endpoint);
   let writeInFlight = false;
   try {
     if (run.stopped) throw new RunStoppedError();
-    markInFlight(db, operation.name, record.key, run.runId, step, withData());
+    if (!(await markInFlight(control.db, operation.name, record.key, run.runId, step, withData()))) {
+      // Done by another run, or this run's ownership of the ledger was taken over: never send it.
+      run.stop('aborted', 'the run no longer owns the ledger (another run took it over); rerun to continue');
+      throw new RunStoppedError();
+    }
     writeInFlight = true;
     const res = await client.call<T>(endpoint, body);
     writeInFlight = false;
@@ -69,7 +73,13 @@ async function guardedWrite<T>(
       run.stop('auth', authMessage(error), toErrorInfo(error));
     if (writeInFlight && !(error instanceof RunStoppedError) && kind !== 'outcome-unknown') {
       // Ashby answered: the write did not happen. Only an unknown outcome keeps the record in flight.
-      markNotSent(db, operation.name, record.key, kind === 'record' ? 'failed' : 'pending', null);
+      await markNotSent(
+        control.db,
+        operation.name,
+        record.key,
+        kind === 'record' ? 'failed' : 'pending',
+        null,
+      );
     }
     throw error;
   } finally {
@@ -79,7 +89,7 @@ async function guardedWrite<T>(
 
 /** Runs the record's operation once, resuming from the ledger entry's step. */
 async function attempt(run: PushRun, record: ValidRecord, entry: LedgerEntry): Promise<OperationOutcome> {
-  const { client, db, operation, signal } = run.options;
+  const { client, control, operation, signal } = run.options;
   let data: Record<string, unknown> = { ...entry.stepData };
   const ctx: OperationContext = {
     record: record.body,
@@ -102,10 +112,10 @@ async function attempt(run: PushRun, record: ValidRecord, entry: LedgerEntry): P
         return data;
       });
     },
-    checkpoint(step: string, more: Record<string, unknown>) {
+    async checkpoint(step: string, more: Record<string, unknown>) {
       if (run.dryRun) return;
       data = { ...data, ...more };
-      saveStep(db, operation.name, record.key, step, data);
+      await saveStep(control.db, operation.name, record.key, step, data);
     },
   };
   return operation.execute(ctx);
@@ -114,8 +124,8 @@ async function attempt(run: PushRun, record: ValidRecord, entry: LedgerEntry): P
 /** A dry run of one record: what it would do, nothing written or recorded. */
 async function dryRunRecord(run: PushRun, record: ValidRecord): Promise<void> {
   const { row, key } = record;
-  const { db, operation } = run.options;
-  const done = run.ledgerUsed ? getLedgerEntry(db, operation.name, key) : undefined;
+  const { control, operation } = run.options;
+  const done = run.ledgerUsed ? await getLedgerEntry(control.db, operation.name, key) : undefined;
   if (done?.state === 'done') {
     run.emit({
       ...run.base(row, key),
@@ -153,10 +163,10 @@ async function dryRunRecord(run: PushRun, record: ValidRecord): Promise<void> {
 export async function handleRecord(run: PushRun, record: ValidRecord): Promise<void> {
   if (run.dryRun) return dryRunRecord(run, record);
   const { row, key } = record;
-  const { db, operation } = run.options;
-  let entry = ensurePending(db, operation.name, key, run.runId);
+  const { control, operation } = run.options;
+  let entry = await ensurePending(control.db, operation.name, key, run.runId);
   if (entry.state === 'done') {
-    run.applied(row);
+    await run.applied(row);
     run.emit({
       ...run.base(row, key),
       status: 'skipped-done',
@@ -167,8 +177,8 @@ export async function handleRecord(run: PushRun, record: ValidRecord): Promise<v
   for (let tries = 0; ; tries++) {
     try {
       const outcome = await attempt(run, record, entry);
-      markDone(db, operation.name, key, outcome.id, outcome.status);
-      run.applied(row);
+      await markDone(control.db, operation.name, key, outcome.id, outcome.status);
+      await run.applied(row);
       run.emit({
         ...run.base(row, key),
         status: outcome.status,
@@ -180,7 +190,7 @@ export async function handleRecord(run: PushRun, record: ValidRecord): Promise<v
       if (classifyError(error) === 'outcome-unknown' && !run.stopped && tries + 1 < run.maxReconcile) {
         // Never resend blindly: the next attempt starts as a reconciliation, like a rerun after a crash.
         if (run.reconcileDelayMs > 0) await new Promise((r) => setTimeout(r, run.reconcileDelayMs));
-        entry = getLedgerEntry(db, operation.name, key) as LedgerEntry;
+        entry = (await getLedgerEntry(control.db, operation.name, key)) as LedgerEntry;
         continue;
       }
       await failRecord(run, record, error);
@@ -192,7 +202,7 @@ export async function handleRecord(run: PushRun, record: ValidRecord): Promise<v
 /** Sorts a record's failure: pending (the run stopped), quarantined (Ashby refused it), a stop, or failed. */
 async function failRecord(run: PushRun, record: ValidRecord, error: unknown): Promise<void> {
   const { row, key } = record;
-  const { db, operation } = run.options;
+  const { control, operation } = run.options;
   if (error instanceof RunStoppedError) {
     run.emit({ ...run.base(row, key), status: 'pending' });
     return;
@@ -201,13 +211,13 @@ async function failRecord(run: PushRun, record: ValidRecord, error: unknown): Pr
     // An unknown outcome the operation cannot look up stays in flight: a rerun must not resend it;
     // `quarantine replay` does, once a person has checked Ashby.
     if (!run.dryRun && error.code !== OUTCOME_UNKNOWN)
-      markNotSent(db, operation.name, key, 'failed', error.message);
+      await markNotSent(control.db, operation.name, key, 'failed', error.message);
     const info: ErrorInfo = {
       code: error.code,
       message: error.message,
       ...(error.path ? { path: error.path } : {}),
     };
-    run.quarantine(row, key, info);
+    await run.quarantine(row, key, info);
     return;
   }
   const info = toErrorInfo(error);
@@ -219,7 +229,7 @@ async function failRecord(run: PushRun, record: ValidRecord, error: unknown): Pr
     return;
   }
   if (kind === 'record') {
-    run.quarantine(row, key, info);
+    await run.quarantine(row, key, info);
     return;
   }
   // Transient, or an outcome still unknown after reconciling: the ledger keeps the record pending or

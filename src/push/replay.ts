@@ -2,8 +2,9 @@
  * Quarantine replay: sends quarantined records again through the same ledger, with the options of the
  * run that quarantined them. Shared by `ashpipe quarantine replay` and the server's replay route.
  */
+
+import type { Control } from '../control/open.js';
 import { defined } from '../util/defined.js';
-import type { SqliteDatabase } from '../util/sqlite.js';
 import type { PushOptions, PushSummary, RecordResult } from './engine.js';
 import type { InputRow } from './input.js';
 import { markNotSent, type QuarantineEntry, setQuarantineStatus } from './ledger.js';
@@ -93,8 +94,8 @@ export function planReplay(entries: readonly QuarantineEntry[], options: PlanRep
 
 /** Options of {@link replayEntries}. */
 export interface ReplayOptions {
-  /** The control store connection holding the quarantine. */
-  db: SqliteDatabase;
+  /** The control store holding the quarantine and the ledger. */
+  control: Control;
   /** Validate and look up only: nothing is marked or closed. @default false */
   dryRun?: boolean;
   /**
@@ -135,7 +136,7 @@ export function vouchedNotice(operation: string, ids: readonly number[]): string
  * can look it up; otherwise replaying it is the person's word that Ashby does not have it.
  */
 export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): Promise<ReplayOutcome> {
-  const { db, dryRun = false } = options;
+  const { control, dryRun = false } = options;
   const { entries } = plan;
   const unknown = entries.filter((e) => e.errorCode === OUTCOME_UNKNOWN);
   const canLookUp = plan.operation.reconcilable !== false;
@@ -145,7 +146,7 @@ export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): P
   };
   if (!dryRun && !canLookUp) {
     for (const e of unknown)
-      if (e.recordKey !== null) markNotSent(db, e.operation, e.recordKey, 'pending', null);
+      if (e.recordKey !== null) await markNotSent(control.db, e.operation, e.recordKey, 'pending', null);
   }
   const closed = new Set<number>();
   const summary = await options
@@ -163,8 +164,9 @@ export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): P
         if (APPLIED.has(r.status) || movedOn) closed.add(id);
       },
     })
-    .finally(() => {
-      for (const id of closed) setQuarantineStatus(db, id, 'replayed', options.closedBy ?? 'replay');
+    .finally(async () => {
+      for (const id of closed)
+        await setQuarantineStatus(control.db, id, 'replayed', options.closedBy ?? 'replay');
     });
   return { summary, closed: [...closed], outcomeUnknown };
 }

@@ -13,10 +13,12 @@ import { isBlank } from './fields.js';
 import type { InputRow } from './input.js';
 import {
   addQuarantine,
+  beatRun,
   clearExpiredQuarantineInput,
   finishRun,
   hasLedgerEntries,
   hasResolvableQuarantine,
+  RUN_HEARTBEAT_MS,
   resolveByInput,
   startRun,
 } from './ledger.js';
@@ -89,9 +91,16 @@ export class PushRun {
   stopped: RunStop | undefined;
   total = 0;
   private readonly resultsFd: number | undefined;
+  /** Keeps the run's heartbeat fresh while it owns the ledger (not in a dry run). */
+  private readonly heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(readonly options: PushOptions) {
-    const { db, operation } = options;
+  private constructor(
+    readonly options: PushOptions,
+    runId: string,
+    ledgerUsed: boolean,
+    resolvable: boolean,
+    resultsFd: number | undefined,
+  ) {
     this.dryRun = options.dryRun ?? false;
     this.mapping = options.mapping ?? IDENTITY_MAPPING;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
@@ -99,19 +108,37 @@ export class PushRun {
     this.maxReconcile = options.maxReconcileAttempts ?? 3;
     this.onExisting = options.onExisting ?? 'skip';
     this.inputKey = options.inputKey ?? options.inputLabel ?? '';
-    if (!this.dryRun) clearExpiredQuarantineInput(db, options.quarantineRetentionDays);
-    this.ledgerUsed = !this.dryRun || hasLedgerEntries(db, operation.name);
-    this.resolvable = !this.dryRun && hasResolvableQuarantine(db, operation.name);
-    this.runId = this.dryRun
+    this.runId = runId;
+    this.ledgerUsed = ledgerUsed;
+    this.resolvable = resolvable;
+    this.resultsFd = resultsFd;
+    if (!this.dryRun) {
+      // A heartbeat that fails (the database away for a moment) is written again at the next beat.
+      this.heartbeat = setInterval(() => {
+        beatRun(options.control.db, runId).catch(() => {});
+      }, RUN_HEARTBEAT_MS);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** Starts a run: expired quarantine input cleared, the run recorded (it owns the ledger), results opened. */
+  static async start(options: PushOptions): Promise<PushRun> {
+    const { control, operation } = options;
+    const dryRun = options.dryRun ?? false;
+    if (!dryRun) await clearExpiredQuarantineInput(control, options.quarantineRetentionDays);
+    const ledgerUsed = !dryRun || (await hasLedgerEntries(control.db, operation.name));
+    const resolvable = !dryRun && (await hasResolvableQuarantine(control.db, operation.name));
+    const runId = dryRun
       ? `dry-run-${Date.now()}`
-      : startRun(db, operation.name, options.inputLabel ?? '', this.dryRun);
+      : await startRun(control, operation.name, options.inputLabel ?? '', dryRun);
+    let resultsFd: number | undefined;
     try {
-      this.resultsFd =
-        options.resultsFile !== undefined ? openSync(options.resultsFile, 'w', 0o600) : undefined;
+      resultsFd = options.resultsFile !== undefined ? openSync(options.resultsFile, 'w', 0o600) : undefined;
     } catch (error) {
-      if (!this.dryRun) finishRun(db, this.runId, 'error', this.counts);
+      if (!dryRun) await finishRun(control.db, runId, 'error', emptyPushCounts());
       throw error;
     }
+    return new PushRun(options, runId, ledgerUsed, resolvable, resultsFd);
   }
 
   /** Counts a record's outcome and reports it (results file, `onResult`). */
@@ -146,10 +173,10 @@ export class PushRun {
    * The row's record was applied (or found applied): earlier entries of its place in the input are
    * closed as `resolved` by this run.
    */
-  applied(row: InputRow): void {
+  async applied(row: InputRow): Promise<void> {
     if (this.resolvable)
-      resolveByInput(
-        this.options.db,
+      await resolveByInput(
+        this.options.control.db,
         this.options.operation.name,
         this.inputKeyOf(row),
         `push run ${this.runId}`,
@@ -157,12 +184,12 @@ export class PushRun {
   }
 
   /** Quarantines a record (not in a dry run) and reports it; `result` names the row (and key) reported. */
-  quarantine(
+  async quarantine(
     row: InputRow,
     key: string | undefined,
     reported: ErrorInfo,
     result: ResultBase = this.base(row, key),
-  ): void {
+  ): Promise<void> {
     const { options } = this;
     // The reason is kept beyond the raw input's retention: the personal values it quotes are masked.
     const message = maskPersonalText(reported.message, [
@@ -172,7 +199,7 @@ export class PushRun {
     const info = { ...reported, message };
     const qid = this.dryRun
       ? undefined
-      : addQuarantine(options.db, {
+      : await addQuarantine(options.control, {
           runId: this.runId,
           operation: options.operation.name,
           rowNumber: row.row,
@@ -213,7 +240,8 @@ export class PushRun {
   }
 
   /** Records how the run ended in the ledger. */
-  finish(status: string): void {
-    if (!this.dryRun) finishRun(this.options.db, this.runId, status, this.counts);
+  async finish(status: string): Promise<void> {
+    clearInterval(this.heartbeat);
+    if (!this.dryRun) await finishRun(this.options.control.db, this.runId, status, this.counts);
   }
 }

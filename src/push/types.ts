@@ -67,7 +67,7 @@ export interface OperationContext {
    */
   write<T = unknown>(endpoint: string, body: Record<string, unknown>, options?: WriteOptions): Promise<T>;
   /** Saves progress so that a rerun resumes after a completed step. */
-  checkpoint(step: string, data: Record<string, unknown>): void;
+  checkpoint(step: string, data: Record<string, unknown>): Promise<void>;
 }
 
 /** The result of one record. */

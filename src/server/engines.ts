@@ -5,10 +5,13 @@ import { installAnalytics, openAnalyticsTarget } from '../analytics/index.js';
 import { AshbyClient } from '../ashby/client.js';
 import { toErrorInfo } from '../ashby/errors.js';
 import { logClientEvent } from '../ashby/log-events.js';
+import type { Control } from '../control/open.js';
 import { ATTR } from '../observability/tracing.js';
 import {
   controlStoreEraser,
+  eraseFromControlStore,
   type HashKeySource,
+  loadTransformer,
   type OnDelete,
   type PiiPolicy,
   PiiPolicyError,
@@ -17,7 +20,6 @@ import {
   parsePolicyDocument,
   policyHashes,
   policyOf,
-  transformerFor,
 } from '../privacy/index.js';
 import { emptyPushCounts, type PushSummary, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
@@ -31,7 +33,6 @@ import { parseRefreshAfter, type RefreshAfter, RefreshAfterError } from '../sync
 import { syncToTarget } from '../sync/run.js';
 import type { StreamResult, SyncEvent } from '../sync/types.js';
 import { defined } from '../util/defined.js';
-import type { SqliteDatabase } from '../util/sqlite.js';
 import { ValidationError } from './errors.js';
 import type { DestinationFlowConfig, RunCount, RunErrorInfo, Target } from './model.js';
 import type { DryRunReport, FlowEngine, RunOutcome } from './services.js';
@@ -133,8 +134,8 @@ export const syncEngine: FlowEngine = (flow, ctx) => sourceEngine()(flow, ctx);
  * `options.piiPolicy` is `default` (or a document) has its records hashed, masked or dropped before they
  * are written.
  */
-export function sourceEngine(hashKey?: HashKeySource): FlowEngine {
-  return (flow, ctx) => runSource(flow, ctx, hashKey);
+export function sourceEngine(hashKey?: HashKeySource, control?: Control): FlowEngine {
+  return (flow, ctx) => runSource(flow, ctx, hashKey, control);
 }
 
 /**
@@ -246,15 +247,15 @@ export function flowPolicy(options: Record<string, unknown>): PiiPolicy {
   }
 }
 
-/** The flow's PII policy; `undefined` for none. */
-export function flowPiiPolicy(
+/** The flow's PII policy; `undefined` for none. The hash key is loaded only when the policy hashes. */
+export async function flowPiiPolicy(
   options: Record<string, unknown>,
   hashKey: HashKeySource | undefined,
-): PiiTransformer | undefined {
+): Promise<PiiTransformer | undefined> {
   const policy = flowPolicy(options);
   if (!hashKey && policyHashes(policy))
     throw new Error('this server cannot hash personal data: it has no home to find the master key in');
-  return transformerFor(policy, hashKey ?? Buffer.alloc(0));
+  return loadTransformer(policy, hashKey ?? Buffer.alloc(0));
 }
 
 /**
@@ -276,6 +277,8 @@ async function runSource(
   flow: Parameters<FlowEngine>[0],
   ctx: Parameters<FlowEngine>[1],
   hashKey: HashKeySource | undefined,
+  /** The server's control store: a purge erases the person from its quarantine and ledger too. */
+  control?: Control,
 ): Promise<RunOutcome> {
   if (flow.config.kind !== 'source') throw new Error('not a source flow');
   const config = flow.config;
@@ -286,7 +289,7 @@ async function runSource(
   const report = () => ctx.progress({ counts: [...counts.values()] });
   if (ctx.dryRun) return sampleStreams(streams, counts, ctx, report);
   const requestOptions = sourceRequestOptions(config.options);
-  const piiPolicy = flowPiiPolicy(config.options, hashKey);
+  const piiPolicy = await flowPiiPolicy(config.options, hashKey);
   const onDelete = flowOnDelete(config.options);
   const analytics = flowAnalytics(config.options, config.target);
   const history = flowHistory(config.options);
@@ -295,7 +298,18 @@ async function runSource(
     ...(history ? { history } : {}),
     ...(piiPolicy ? { piiPolicy } : {}),
     ...(onDelete === 'purge'
-      ? { onDelete, ...(hashKey ? { eraseFromControl: controlStoreEraser(hashKey.home) } : {}) }
+      ? {
+          onDelete,
+          ...(control
+            ? {
+                eraseFromControl: async (needles: readonly string[]) => {
+                  await eraseFromControlStore(control, needles);
+                },
+              }
+            : hashKey
+              ? { eraseFromControl: controlStoreEraser(hashKey.home) }
+              : {}),
+        }
       : {}),
     apiKey: ctx.apiKey,
     baseUrl: ctx.baseUrl,
@@ -503,7 +517,7 @@ const PROGRESS_INTERVAL_MS = 250;
  * Destination flows run the CLI's push engine on the control store's ledger: exactly-once writes,
  * quarantine entries tagged with the flow and run, a dry run for the console's Test step.
  */
-export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions = {}): FlowEngine {
+export function pushEngine(control: Control, engineOptions: PushEngineOptions = {}): FlowEngine {
   return async (flow, ctx) => {
     if (flow.config.kind !== 'destination') throw new Error('not a destination flow');
     const config = flow.config;
@@ -533,7 +547,7 @@ export function pushEngine(db: SqliteDatabase, engineOptions: PushEngineOptions 
     try {
       summary = await runPush({
         client,
-        db,
+        control,
         operation,
         rows,
         inputLabel: `${label} (flow ${flow.name})`,
@@ -600,7 +614,7 @@ function numberOption(v: unknown): number | undefined {
  * sent (the API masks registered secrets in every response).
  */
 export async function dryRunDestination(
-  db: SqliteDatabase,
+  control: Control,
   config: DestinationFlowConfig,
   access: { apiKey: string; baseUrl: string },
   limit: number,
@@ -611,7 +625,7 @@ export async function dryRunDestination(
   try {
     const summary = await runPush({
       client: new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl }),
-      db,
+      control,
       operation,
       rows: firstRows(rows, limit),
       mapping: pushMapping(config),

@@ -1,9 +1,9 @@
 import { AshbyClient } from '../ashby/client.js';
+import type { Control } from '../control/open.js';
 import { prepareRow, runPush } from '../push/engine.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry, setQuarantineStatus } from '../push/ledger.js';
 import { planReplay, replayEntries, vouchedNotice } from '../push/replay.js';
 import { defined } from '../util/defined.js';
-import type { SqliteDatabase } from '../util/sqlite.js';
 import { pushCount } from './engines.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type {
@@ -58,11 +58,11 @@ function parseId(id: string): number {
  * `quarantine replay` (an entry is closed once its record is applied or moved to another entry).
  */
 export class LedgerQuarantineService implements QuarantineService {
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly control: Control) {}
 
-  list(filter: QuarantineFilter): QuarantineItem[] {
+  async list(filter: QuarantineFilter): Promise<QuarantineItem[]> {
     // The ledger filters by status and push run; flow and run tags live in the entry's options.
-    const entries = listQuarantine(this.db, {
+    const entries = await listQuarantine(this.control.db, {
       status: filter.status ?? 'open',
       ...(filter.operation ? { operation: filter.operation } : {}),
       limit: 1_000_000,
@@ -74,30 +74,33 @@ export class LedgerQuarantineService implements QuarantineService {
       .slice(filter.offset, filter.offset + filter.limit);
   }
 
-  get(id: string): QuarantineItem {
-    return toItem(this.entry(id));
+  async get(id: string): Promise<QuarantineItem> {
+    return toItem(await this.entry(id));
   }
 
-  close(id: string, status: 'resolved' | 'dismissed', closedBy = 'console'): QuarantineItem {
+  async close(id: string, status: 'resolved' | 'dismissed', closedBy = 'console'): Promise<QuarantineItem> {
     const n = parseId(id);
-    return this.db.transaction(() => {
-      const entry = getQuarantine(this.db, n);
+    // Read, check and close in one transaction: two people closing one entry get one 200 and one 409.
+    const closed = await this.control.transaction(async (trx) => {
+      const entry = await getQuarantine(trx, n);
       if (!entry) throw new NotFoundError('quarantine entry', id);
       if (entry.status !== 'open')
         throw new ConflictError(`quarantine entry ${id} is already ${entry.status}`, 'not_open');
-      setQuarantineStatus(this.db, n, status, closedBy);
-      return this.get(id);
-    })();
+      await setQuarantineStatus(trx, n, status, closedBy);
+      return getQuarantine(trx, n);
+    });
+    if (!closed) throw new NotFoundError('quarantine entry', id);
+    return toItem(closed);
   }
 
-  private entry(id: string): QuarantineEntry {
-    const entry = getQuarantine(this.db, parseId(id));
+  private async entry(id: string): Promise<QuarantineEntry> {
+    const entry = await getQuarantine(this.control.db, parseId(id));
     if (!entry) throw new NotFoundError('quarantine entry', id);
     return entry;
   }
 
-  check(id: string, record: unknown): RecordCheck {
-    const entry = this.entry(id);
+  async check(id: string, record: unknown): Promise<RecordCheck> {
+    const entry = await this.entry(id);
     // The replay's own preparation, so that a record that passes here is not quarantined again for its shape.
     const plan = planReplay([entry], { fixed: new Map([[entry.id, record]]) });
     const row = plan.rows[0];
@@ -108,9 +111,9 @@ export class LedgerQuarantineService implements QuarantineService {
       : { ok: false, issues: prepared.issues };
   }
 
-  replayEngine(ids: string[], result: ReplayResult, request: ReplayRequest = {}): FlowEngine {
-    const db = this.db;
-    const entries = ids.map((id) => this.entry(id));
+  async replayEngine(ids: string[], result: ReplayResult, request: ReplayRequest = {}): Promise<FlowEngine> {
+    const control = this.control;
+    const entries = await Promise.all(ids.map((id) => this.entry(id)));
     for (const id of request.records?.keys() ?? [])
       if (!ids.includes(id)) throw new ValidationError(`records names entry ${id}, which is not in ids`);
     const operations = new Set(entries.map((e) => e.operation));
@@ -123,14 +126,14 @@ export class LedgerQuarantineService implements QuarantineService {
 
     return async (flow, ctx) => {
       const { summary, closed, outcomeUnknown } = await replayEntries(plan, {
-        db,
+        control,
         dryRun: ctx.dryRun,
         closedBy: request.closedBy ?? 'replay',
         send: (push) =>
           runPush({
             ...push,
             client: new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl }),
-            db,
+            control,
             dryRun: ctx.dryRun,
             inputLabel: `${push.inputLabel} (flow ${flow.name})`,
             replayOptions: { flowId: flow.id, flowRunId: ctx.runId },

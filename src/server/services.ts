@@ -197,24 +197,24 @@ export interface ReplayResult {
 }
 
 export interface QuarantineService {
-  list(filter: QuarantineFilter): QuarantineItem[];
+  list(filter: QuarantineFilter): Promise<QuarantineItem[]>;
   /** Throws a 404 when absent. */
-  get(id: string): QuarantineItem;
+  get(id: string): Promise<QuarantineItem>;
   /**
    * Closes an open entry by hand: `resolved` (fixed some other way) or `dismissed` (not to be pushed).
    * Throws a 409 when the entry is not open.
    */
-  close?(id: string, status: 'resolved' | 'dismissed', closedBy?: string): QuarantineItem;
+  close?(id: string, status: 'resolved' | 'dismissed', closedBy?: string): Promise<QuarantineItem>;
   /**
    * Checks an edited record of an entry against the entry's operation and mapping, without sending
    * anything. Throws a 404 when the entry is absent.
    */
-  check?(id: string, record: unknown): RecordCheck;
+  check?(id: string, record: unknown): Promise<RecordCheck>;
   /**
    * An engine that replays the entries through the push engine, run by the scheduler as a run of the
    * flow (so it never overlaps another run of it). Fills `result` when it ends.
    */
-  replayEngine(ids: string[], result: ReplayResult, request?: ReplayRequest): FlowEngine;
+  replayEngine(ids: string[], result: ReplayResult, request?: ReplayRequest): Promise<FlowEngine>;
 }
 
 /** One page of a synced table. */

@@ -7,7 +7,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AshbyClient } from '../ashby/client.js';
-import { requireSqlite } from '../control/open.js';
 import { eraseFromControlStore } from '../privacy/erase.js';
 import type { PiiTransformer } from '../privacy/index.js';
 import { candidatePurger } from '../privacy/purge.js';
@@ -96,7 +95,7 @@ export class WebhookHub {
       const inbox = inboxFor(target);
       await inbox.open();
       const client = new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl });
-      const pii = flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
+      const pii = await flowPiiPolicy(flow.config.options, this.deps.services.piiHashKey);
       // The flow's id on every line its events cause.
       const logger = this.deps.logger.child({ flowId: flow.id });
       const onSettled = await this.settledHandler(flow, inbox);
@@ -112,11 +111,9 @@ export class WebhookHub {
           ? {
               purge: candidatePurger(target, {
                 logger,
-                eraseFromControl: (needles) =>
-                  eraseFromControlStore(
-                    requireSqlite(this.deps.control, 'purging deleted candidates').db,
-                    needles,
-                  ),
+                eraseFromControl: async (needles) => {
+                  await eraseFromControlStore(this.deps.control, needles);
+                },
               }),
             }
           : {}),

@@ -1,6 +1,6 @@
 import { describeScope } from '../ashby/catalogue.js';
 import { AshbyClient } from '../ashby/client.js';
-import { type Control, requireSqlite } from '../control/open.js';
+import type { Control } from '../control/open.js';
 import { findOperation, WRITE_OPERATIONS } from '../push/operations/index.js';
 import { findStream, STREAMS } from '../streams/index.js';
 import { readFirstPage } from '../sync/first-page.js';
@@ -27,7 +27,6 @@ import type { DestinationFlowConfig } from './model.js';
 import { LedgerQuarantineService } from './quarantine.js';
 import type {
   CredentialService,
-  FlowEngine,
   OperationInfo,
   ServerServices,
   StreamInfo,
@@ -171,29 +170,18 @@ export function defaultServices(
       }),
     options.baseUrl,
   );
-  // The push ledger and quarantine are still SQLite-only: on PostgreSQL the server starts without them,
-  // and a destination flow's run fails naming the ledger instead of the whole server refusing to start.
-  const sqlite = control.sqlite;
-  const noLedger: FlowEngine = async () => {
-    requireSqlite(control, 'destination flows (the push ledger)');
-    throw new Error('unreachable: the push ledger needs the SQLite control store');
-  };
   return {
-    piiHashKey: { home: control.home, env },
+    piiHashKey: { home: control.home, env, control },
     credentials,
     webhooks: webhookService(vault, credentials),
     streams: streamInfos,
     operations: operationInfos,
     engines: {
-      source: options.engines?.source ?? sourceEngine({ home: control.home, env }),
-      destination: options.engines?.destination ?? (sqlite ? pushEngine(sqlite.db, options.push) : noLedger),
+      source: options.engines?.source ?? sourceEngine({ home: control.home, env, control }, control),
+      destination: options.engines?.destination ?? pushEngine(control, options.push),
     },
-    ...(sqlite
-      ? {
-          quarantine: new LedgerQuarantineService(sqlite.db),
-          dryRunDestination: (config, access, limit) => dryRunDestination(sqlite.db, config, access, limit),
-        }
-      : {}),
+    quarantine: new LedgerQuarantineService(control),
+    dryRunDestination: (config, access, limit) => dryRunDestination(control, config, access, limit),
     checkDestination,
     sample,
     datasets: new SinkDatasetService(),

@@ -85,7 +85,7 @@ export interface SyncRunOptions {
    * store (see `controlStoreEraser`).
    * @default none: the control store is left as it is
    */
-  eraseFromControl?: (needles: readonly string[]) => void;
+  eraseFromControl?: (needles: readonly string[]) => Promise<void>;
   /** Receives the run's events (streams starting and ending, pages, warnings), e.g. for a progress display. */
   onEvent?: (event: SyncEvent) => void;
   /**

@@ -1,6 +1,6 @@
 export { type AuditInput, readAudit, recordAudit } from './audit.js';
 export { VaultError, type VaultErrorCode } from './errors.js';
-export { loadMasterKey, loadMasterKeySync, MASTER_KEY_FILE, type MasterKeyOptions } from './master-key.js';
+export { loadMasterKey, MASTER_KEY_FILE, type MasterKeyOptions } from './master-key.js';
 export type * from './types.js';
 export {
   maskKey,

@@ -5,7 +5,6 @@ import type { Kysely } from 'kysely';
 import { SECRET_FILE_MODE } from '../control/home.js';
 import type { Control } from '../control/open.js';
 import type { ControlDatabase } from '../control/schema.js';
-import type { ControlStore } from '../control/store.js';
 import { registerSecret } from '../util/redact.js';
 import { fingerprintMasterKey, KEY_BYTES, unwrapsDataKey } from './crypto.js';
 import { VaultError } from './errors.js';
@@ -51,12 +50,6 @@ async function vaultIsSealed(db: Kysely<ControlDatabase>): Promise<boolean> {
     .where('key', '=', FINGERPRINT)
     .executeTakeFirst();
   const any = await db.selectFrom('credentials').select('id').limit(1).executeTakeFirst();
-  return meta !== undefined || any !== undefined;
-}
-
-function vaultIsSealedSync(store: ControlStore): boolean {
-  const meta = store.db.prepare('SELECT 1 FROM vault_meta WHERE key = ?').get(FINGERPRINT);
-  const any = store.db.prepare('SELECT 1 FROM credentials LIMIT 1').get();
   return meta !== undefined || any !== undefined;
 }
 
@@ -153,33 +146,6 @@ export async function loadMasterKey(control: Control, options: MasterKeyOptions)
         .execute();
       return (await read(trx)) ?? mine;
     }));
-  compareFingerprint(stored, mine);
-  return key;
-}
-
-/**
- * {@link loadMasterKey} on the synchronous SQLite connection, for the PII hash key (derived from the
- * master key where no async path reaches).
- */
-export function loadMasterKeySync(store: ControlStore, options: MasterKeyOptions): Buffer {
-  const key = readMasterKey(options, keyIsMissing(options) ? vaultIsSealedSync(store) : false);
-  const mine = fingerprintMasterKey(key);
-  const stored = store.transaction(() => {
-    const read = () =>
-      (
-        store.db.prepare('SELECT value FROM vault_meta WHERE key = ?').get(FINGERPRINT) as
-          | { value: string }
-          | undefined
-      )?.value;
-    const existing = read();
-    if (existing !== undefined) return existing;
-    const rows = store.db
-      .prepare('SELECT id, data_key_wrapped, data_key_iv, data_key_tag FROM credentials')
-      .all() as WrappedDataKey[];
-    if (!shouldPin(key, rows, options.create === true)) return mine;
-    store.db.prepare('INSERT OR IGNORE INTO vault_meta (key, value) VALUES (?, ?)').run(FINGERPRINT, mine);
-    return read() ?? mine;
-  });
   compareFingerprint(stored, mine);
   return key;
 }

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findEndpoint } from '../../src/ashby/catalogue.js';
-import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import { type Control, openControl } from '../../src/control/open.js';
 import { type PushOptions, type RecordResult, runPush } from '../../src/push/engine.js';
 import { OPERATIONS } from '../../src/push/operations/index.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
@@ -34,7 +34,7 @@ interface Scenario {
 describe.skipIf(!spec.available)('the push’s request bodies conform to the contract', () => {
   let sandbox: Sandbox;
   let proxy: RecordingProxy;
-  let store: ControlStore;
+  let control: Control;
   let dir: string;
   let fx: ReturnType<typeof fixtures>;
   const sent = new Map<string, Recorded[]>();
@@ -43,11 +43,11 @@ describe.skipIf(!spec.available)('the push’s request bodies conform to the con
     sandbox = await startSandbox({ scale: 40 });
     proxy = await startRecordingProxy(sandbox.url);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-    store = openControlStore(dir);
+    control = await openControl({ home: dir });
     fx = fixtures(sandbox);
   });
   afterAll(async () => {
-    store?.close();
+    await control?.close();
     await proxy?.close();
     await sandbox?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -277,7 +277,7 @@ describe.skipIf(!spec.available)('the push’s request bodies conform to the con
     const results: RecordResult[] = [];
     await runPush({
       client: sandboxClient(sandbox, 'sandbox-full', { baseUrl: proxy.url }),
-      db: store.db,
+      control,
       operation: operation(scenario.operation),
       rows: rowsOf(records),
       reconcileDelayMs: 0,

@@ -27,6 +27,7 @@ const REGISTRY_IDS = [
   '0302-quarantine-dismiss',
   '0303-quarantine-input-key',
   '0304-quarantine-raw-cleared',
+  '0305-push-run-heartbeat',
   '0401-webhooks',
 ];
 

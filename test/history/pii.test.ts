@@ -38,7 +38,10 @@ describe.each(DIALECTS)('history under a PII policy (%s)', (dialect) => {
   });
 
   it('versions hold the transformed record, never the original address', async () => {
-    const pii = resolvePiiPolicy('default', { home, env: { ASHPIPE_MASTER_KEY: MASTER.toString('base64') } });
+    const pii = await resolvePiiPolicy('default', {
+      home,
+      env: { ASHPIPE_MASTER_KEY: MASTER.toString('base64') },
+    });
     expect(pii).toBeDefined();
     const summary = await syncToTarget({
       apiKey: 'sandbox-full',

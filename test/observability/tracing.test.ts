@@ -12,7 +12,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AshbyClient } from '../../src/ashby/client.js';
-import { openControlStore } from '../../src/control/store.js';
+import { openControl } from '../../src/control/open.js';
 import { otlpRequested, registerProvider, startTracing } from '../../src/observability/tracing.js';
 import { runPush } from '../../src/push/engine.js';
 import { findOperation } from '../../src/push/operations/index.js';
@@ -106,7 +106,7 @@ describe('traces', () => {
   it('a push run is one trace: a span per request to Ashby under it', async () => {
     exporter.reset();
     sandbox.resetStats();
-    const control = openControlStore(path.join(dir, 'push-home'));
+    const control = await openControl({ home: path.join(dir, 'push-home') });
     try {
       const records = [
         { name: 'Ada Traced', email: 'ada.traced@example.com' },
@@ -114,14 +114,14 @@ describe('traces', () => {
       ];
       const summary = await runPush({
         client: new AshbyClient({ apiKey: KEY, baseUrl: sandbox.url }),
-        db: control.db,
+        control,
         operation: findOperation('candidate.create') as Operation,
         rows: records.map((record, i) => ({ row: i + 1, record, raw: record })),
         reconcileDelayMs: 0,
       });
       expect(summary.counts.created).toBe(2);
     } finally {
-      control.close();
+      await control.close();
     }
     const spans = exporter.getFinishedSpans();
     const roots = spans.filter((s) => parentOf(s) === undefined);

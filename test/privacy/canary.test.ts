@@ -27,10 +27,13 @@ const MASTER = randomBytes(32);
 // The key as docs/privacy.md states it: HKDF-SHA256 of the master key, salt "ashpipe", info "ashpipe pii hash v1".
 const HASH_KEY = Buffer.from(hkdfSync('sha256', MASTER, 'ashpipe', 'ashpipe pii hash v1', 32));
 /** The default policy, its key found as the CLI finds it: the master key in ASHPIPE_MASTER_KEY. */
-function policy() {
+async function policy() {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-home-'));
   try {
-    const pii = resolvePiiPolicy('default', { home, env: { ASHPIPE_MASTER_KEY: MASTER.toString('base64') } });
+    const pii = await resolvePiiPolicy('default', {
+      home,
+      env: { ASHPIPE_MASTER_KEY: MASTER.toString('base64') },
+    });
     if (!pii) throw new Error('the default policy changes records');
     return pii;
   } finally {
@@ -172,14 +175,14 @@ describe.each(DIALECTS)('the default PII policy in %s', (dialect) => {
     await control?.cleanup();
   });
 
-  const sync = (target: string, withPolicy: boolean) =>
+  const sync = async (target: string, withPolicy: boolean) =>
     syncToTarget({
       apiKey: 'sandbox-full',
       baseUrl: sandbox.url,
       target,
       streams: EVERY_STREAM,
       retry: fast,
-      ...(withPolicy ? { piiPolicy: policy() } : {}),
+      ...(withPolicy ? { piiPolicy: await policy() } : {}),
     });
 
   it('without a policy the canary is in the target: the scan looks where the data is', async () => {
@@ -207,7 +210,7 @@ describe.each(DIALECTS)('the default PII policy in %s', (dialect) => {
   }, 120_000);
 
   it('a webhook event is stored in the inbox and applied already transformed', async () => {
-    const pii = policy();
+    const pii = await policy();
     const [app] = (sandbox.records('application.list') as Array<Record<string, unknown>>).filter(
       (a) => a.id === applicationIds[0],
     );

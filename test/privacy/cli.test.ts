@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openControlStore } from '../../src/control/store.js';
+import { openControl } from '../../src/control/open.js';
 import { ensurePending, getLedgerEntry, markDone } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { openSqlite } from '../../src/util/sqlite.js';
@@ -124,17 +124,17 @@ describe('ashpipe sync --pii-policy', () => {
     expect(foundIn(files(), person)).toHaveLength(3);
     // The exactly-once ledger knows the person by their address (the key of candidate.create), and another.
     const other = 'someone.else.c11@example.org';
-    const store = openControlStore(home);
+    const control = await openControl({ home });
     try {
       for (const [email, id] of [
         [person.email, candidateId],
         [other, 'other-c11'],
       ] as const) {
-        ensurePending(store.db, 'candidate.create', email, 'run-c11');
-        markDone(store.db, 'candidate.create', email, id, 'created');
+        await ensurePending(control.db, 'candidate.create', email, 'run-c11');
+        await markDone(control.db, 'candidate.create', email, id, 'created');
       }
     } finally {
-      store.close();
+      await control.close();
     }
     sandbox.mutate.deleteCandidate(candidateId);
     const r = await runCli([...args, '--full-refresh'], env());
@@ -154,12 +154,12 @@ describe('ashpipe sync --pii-policy', () => {
     // Not in the database file, nor in the home: the control store and the run logs.
     expect(foundIn(files(), person)).toEqual([]);
     // The other person's ledger entry stays: they are still pushed exactly once.
-    const after = openControlStore(home);
+    const after = await openControl({ home });
     try {
-      expect(getLedgerEntry(after.db, 'candidate.create', person.email)).toBeUndefined();
-      expect(getLedgerEntry(after.db, 'candidate.create', other)?.ashbyId).toBe('other-c11');
+      expect(await getLedgerEntry(after.db, 'candidate.create', person.email)).toBeUndefined();
+      expect((await getLedgerEntry(after.db, 'candidate.create', other))?.ashbyId).toBe('other-c11');
     } finally {
-      after.close();
+      await after.close();
     }
   });
 });

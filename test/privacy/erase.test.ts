@@ -8,12 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROL_DB_FILE, openControlStore } from '../../src/control/store.js';
+import { openControl } from '../../src/control/open.js';
+import { CONTROL_DB_FILE } from '../../src/control/store.js';
 import { addQuarantine, ensurePending, getLedgerEntry, markDone } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { selectStreams } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
 import { inboxFor, receiveDelivery } from '../../src/webhooks/index.js';
+import { sqliteOf } from '../push/helpers.js';
 import { runCli } from '../support/cli.js';
 import { DIALECTS, makeTarget, type TestTarget, withSink } from '../sync/helpers.js';
 import { foundIn, plantCanary, type Rec, snapshot, targetBytes, theirRows } from './helpers.js';
@@ -63,13 +65,13 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
     expect(answer.status).toBe(200);
     await inbox.close();
     // A push that could not write them left their input row, and another person's, in the quarantine.
-    const store = openControlStore(home);
+    const control = await openControl({ home });
     try {
       for (const [key, email] of [
         ['a', person.email],
         ['b', `someone.else.${tag}@example.org`],
       ] as const) {
-        addQuarantine(store.db, {
+        await addQuarantine(control, {
           runId: `run-${tag}`,
           operation: 'candidate.create',
           recordKey: key,
@@ -79,7 +81,7 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
         });
       }
       // A reason stored before reasons were masked quotes a third person's address as it was.
-      store.db
+      sqliteOf(control)
         .prepare('UPDATE push_quarantine SET error_message = ? WHERE record_key = ?')
         .run(`Ashby refused: "${oldReasonEmail}" is taken`, 'b');
       // The exactly-once ledger knows both people by their address (the key of candidate.create).
@@ -87,11 +89,11 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
         [person.email, candidateId],
         [`someone.else.${tag}@example.org`, `other-${tag}`],
       ] as const) {
-        ensurePending(store.db, 'candidate.create', email, `run-${tag}`);
-        markDone(store.db, 'candidate.create', email, id, 'created');
+        await ensurePending(control.db, 'candidate.create', email, `run-${tag}`);
+        await markDone(control.db, 'candidate.create', email, id, 'created');
       }
     } finally {
-      store.close();
+      await control.close();
     }
   }, 120_000);
   afterAll(async () => {
@@ -160,19 +162,21 @@ describe.each(DIALECTS)('ashpipe erase in %s', (dialect) => {
     expect(r.out).toContain('push ledger: 1 entry erased');
     expect(control.includes(Buffer.from(candidateId))).toBe(false);
     expect(control.includes(Buffer.from(oldReasonEmail))).toBe(false);
-    const store = openControlStore(home);
+    const opened = await openControl({ home });
     try {
-      expect(getLedgerEntry(store.db, 'candidate.create', person.email)).toBeUndefined();
-      expect(getLedgerEntry(store.db, 'candidate.create', `someone.else.${tag}@example.org`)).toMatchObject({
+      expect(await getLedgerEntry(opened.db, 'candidate.create', person.email)).toBeUndefined();
+      expect(
+        await getLedgerEntry(opened.db, 'candidate.create', `someone.else.${tag}@example.org`),
+      ).toMatchObject({
         state: 'done',
         ashbyId: `other-${tag}`,
       });
-      const reason = store.db
+      const reason = sqliteOf(opened)
         .prepare('SELECT error_message AS m FROM push_quarantine WHERE record_key = ?')
         .get('b') as { m: string };
       expect(reason.m).toBe('Ashby refused: "***@example.com" is taken');
     } finally {
-      store.close();
+      await opened.close();
     }
     // The erasure record names ids, never the address.
     const record = targetBytes(t);

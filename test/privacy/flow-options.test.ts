@@ -20,20 +20,27 @@ import { canary, filesUnder, foundIn, plantCanary } from './helpers.js';
  * A push of the person (and of someone else) recorded in the exactly-once ledger, keyed by their address
  * as candidate.create keys it: a purge must take the person's entry out of the control store too.
  */
-function ledgerKnows(harnessed: Harness, person: Canary, candidateId: string, other: string): void {
+async function ledgerKnows(
+  harnessed: Harness,
+  person: Canary,
+  candidateId: string,
+  other: string,
+): Promise<void> {
   for (const [email, id] of [
     [person.email, candidateId],
     [other, `id-of-${other}`],
   ] as const) {
-    ensurePending(harnessed.control.db, 'candidate.create', email, 'run-ledger');
-    markDone(harnessed.control.db, 'candidate.create', email, id, 'created');
+    await ensurePending(harnessed.typed.db, 'candidate.create', email, 'run-ledger');
+    await markDone(harnessed.typed.db, 'candidate.create', email, id, 'created');
   }
 }
 
 /** The person's ledger entry is gone, the other one's kept (they are still pushed exactly once). */
-function expectLedgerErased(harnessed: Harness, person: Canary, other: string): void {
-  expect(getLedgerEntry(harnessed.control.db, 'candidate.create', person.email)).toBeUndefined();
-  expect(getLedgerEntry(harnessed.control.db, 'candidate.create', other)?.ashbyId).toBe(`id-of-${other}`);
+async function expectLedgerErased(harnessed: Harness, person: Canary, other: string): Promise<void> {
+  expect(await getLedgerEntry(harnessed.typed.db, 'candidate.create', person.email)).toBeUndefined();
+  expect((await getLedgerEntry(harnessed.typed.db, 'candidate.create', other))?.ashbyId).toBe(
+    `id-of-${other}`,
+  );
 }
 
 let sandbox: Sandbox;
@@ -169,7 +176,7 @@ describe('source flow options', () => {
         fs.readdirSync(path.dirname(db)).map((f) => fs.readFileSync(path.join(path.dirname(db), f))),
       );
     expect(foundIn(bytes(), person)).toEqual([person.email, person.phone]);
-    ledgerKnows(harnessed, person, candidateId, 'other.f10e@example.org');
+    await ledgerKnows(harnessed, person, candidateId, 'other.f10e@example.org');
     sandbox.mutate.deleteCandidate(candidateId);
     await run();
     expect(names().has(candidateId)).toBe(false);
@@ -177,7 +184,7 @@ describe('source flow options', () => {
     // The server's home as a whole: control store (flows, runs and their logs), data directory.
     const home = Buffer.concat(filesUnder(harnessed.home).map((f) => fs.readFileSync(f)));
     expect(foundIn(home, person)).toEqual([]);
-    expectLedgerErased(harnessed, person, 'other.f10e@example.org');
+    await expectLedgerErased(harnessed, person, 'other.f10e@example.org');
   }, 120_000);
 });
 
@@ -233,7 +240,7 @@ describe('a flow with webhooks and onDelete purge', () => {
             .map((f) => fs.readFileSync(path.join(path.dirname(file), f))),
         );
       expect(foundIn(bytes(), person)).toHaveLength(3);
-      ledgerKnows(harnessed, person, candidateId, 'other.be11@example.org');
+      await ledgerKnows(harnessed, person, candidateId, 'other.be11@example.org');
       sandbox.mutate.deleteCandidate(candidateId);
       const body = JSON.stringify({
         webhookActionId: 'purge-srv-1',
@@ -250,7 +257,7 @@ describe('a flow with webhooks and onDelete purge', () => {
       // Nor anywhere in the server's home: the control store (runs, inbox status), the logs, the target.
       const home = Buffer.concat(filesUnder(harnessed.home).map((f) => fs.readFileSync(f)));
       expect(foundIn(home, person)).toEqual([]);
-      expectLedgerErased(harnessed, person, 'other.be11@example.org');
+      await expectLedgerErased(harnessed, person, 'other.be11@example.org');
       const d = openSqlite(file);
       try {
         expect(d.prepare('SELECT reason FROM _ashpipe_erasures').all()).toEqual([

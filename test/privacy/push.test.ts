@@ -8,18 +8,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
-import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import type { Control } from '../../src/control/open.js';
 import { maskPersonalText, personalValuesOf } from '../../src/privacy/messages.js';
 import { clearExpiredQuarantineInput, getQuarantine } from '../../src/push/ledger.js';
 import { planReplay } from '../../src/push/replay.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { cli, pushTo, removeAll, tempDir } from '../push/helpers.js';
+import { cli, openHomeControl, pushTo, removeAll, sqliteOf, tempDir } from '../push/helpers.js';
 
 const apiKey = `canary-key-${randomBytes(12).toString('hex')}`;
 let sandbox: Sandbox;
 const cleanup: string[] = [];
 let home: string;
-let store: ControlStore;
+let control: Control;
 
 beforeAll(async () => {
   sandbox = await startSandbox({
@@ -28,12 +28,12 @@ beforeAll(async () => {
   });
 });
 afterAll(() => sandbox.close());
-beforeEach(() => {
+beforeEach(async () => {
   home = tempDir(cleanup);
-  store = openControlStore(home);
+  control = await openHomeControl(home);
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await control.close();
   removeAll(cleanup);
 });
 
@@ -59,7 +59,7 @@ function controlBytes(): Buffer {
 }
 
 const backDate = (id: number, days: number) =>
-  store.db
+  sqliteOf(control)
     .prepare('UPDATE push_quarantine SET at = ? WHERE id = ?')
     .run(new Date(Date.now() - days * 86_400_000).toISOString(), id);
 
@@ -69,7 +69,7 @@ describe('quarantine raw-input retention', () => {
     const young = canary();
     const first = await pushTo(
       sandbox,
-      store,
+      control,
       'candidate.create',
       [{ name: old.name, email: old.email, phoneNumber: old.phoneNumber }],
       { inputKey: 'file:old.csv' },
@@ -78,7 +78,7 @@ describe('quarantine raw-input retention', () => {
     expect(first.results[0]?.status).toBe('quarantined');
     const second = await pushTo(
       sandbox,
-      store,
+      control,
       'candidate.create',
       [{ name: young.name, email: young.email, phoneNumber: young.phoneNumber }],
       { inputKey: 'file:young.csv' },
@@ -86,21 +86,21 @@ describe('quarantine raw-input retention', () => {
     const youngId = second.results[0]?.quarantineId as number;
     backDate(oldId, 31);
     backDate(youngId, 29);
-    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    sqliteOf(control).pragma('wal_checkpoint(TRUNCATE)');
     // Before the retention ends, the raw input is in the file.
     expect(controlBytes().includes(old.phoneNumber)).toBe(true);
 
     // A third run (an ordinary one, with nothing to do with the canaries) starts by clearing.
-    await pushTo(sandbox, store, 'candidate.create', [{ name: 'Nobody', email: 'not-an-email' }], {
+    await pushTo(sandbox, control, 'candidate.create', [{ name: 'Nobody', email: 'not-an-email' }], {
       inputKey: 'file:other.csv',
     });
 
-    const oldEntry = getQuarantine(store.db, oldId);
+    const oldEntry = await getQuarantine(control.db, oldId);
     expect(oldEntry?.raw).toBeNull();
     expect(oldEntry?.rawClearedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(oldEntry?.status).toBe('open');
     expect(oldEntry?.errorCode).toBe(first.results[0]?.error?.code);
-    const youngEntry = getQuarantine(store.db, youngId);
+    const youngEntry = await getQuarantine(control.db, youngId);
     expect(youngEntry?.raw).toEqual({ name: young.name, email: young.email, phoneNumber: young.phoneNumber });
     expect(youngEntry?.rawClearedAt).toBeNull();
 
@@ -113,32 +113,32 @@ describe('quarantine raw-input retention', () => {
 
   it('the retention is configurable; a dry run clears nothing; a cleared entry cleared again is left alone', async () => {
     const p = canary();
-    const run = await pushTo(sandbox, store, 'candidate.create', [{ name: p.name, email: p.email }], {
+    const run = await pushTo(sandbox, control, 'candidate.create', [{ name: p.name, email: p.email }], {
       inputKey: 'file:canary.csv',
     });
     const id = run.results[0]?.quarantineId as number;
     backDate(id, 3);
-    await pushTo(sandbox, store, 'candidate.create', [{ name: 'Nobody', email: 'x' }], {
+    await pushTo(sandbox, control, 'candidate.create', [{ name: 'Nobody', email: 'x' }], {
       inputKey: 'file:other.csv',
       dryRun: true,
       quarantineRetentionDays: 2,
     });
-    expect(getQuarantine(store.db, id)?.raw).not.toBeNull();
-    await pushTo(sandbox, store, 'candidate.create', [{ name: 'Nobody', email: 'x' }], {
+    expect((await getQuarantine(control.db, id))?.raw).not.toBeNull();
+    await pushTo(sandbox, control, 'candidate.create', [{ name: 'Nobody', email: 'x' }], {
       inputKey: 'file:other.csv',
       quarantineRetentionDays: 4,
     });
-    expect(getQuarantine(store.db, id)?.raw).not.toBeNull();
-    await pushTo(sandbox, store, 'candidate.create', [{ name: 'Nobody', email: 'x' }], {
+    expect((await getQuarantine(control.db, id))?.raw).not.toBeNull();
+    await pushTo(sandbox, control, 'candidate.create', [{ name: 'Nobody', email: 'x' }], {
       inputKey: 'file:other.csv',
       quarantineRetentionDays: 2,
     });
-    const cleared = getQuarantine(store.db, id);
+    const cleared = await getQuarantine(control.db, id);
     expect(cleared?.raw).toBeNull();
-    expect(clearExpiredQuarantineInput(store.db, 2)).toBe(0);
-    expect(getQuarantine(store.db, id)?.rawClearedAt).toBe(cleared?.rawClearedAt);
+    expect(await clearExpiredQuarantineInput(control, 2)).toBe(0);
+    expect((await getQuarantine(control.db, id))?.rawClearedAt).toBe(cleared?.rawClearedAt);
     // A cleared entry is not replayed as it was: it says why; a corrected record still replays.
-    const entry = getQuarantine(store.db, id);
+    const entry = await getQuarantine(control.db, id);
     if (!entry) throw new Error('entry gone');
     expect(planReplay([entry]).rows[0]?.error).toContain('cleared at the end of the quarantine retention');
     const fixed = new Map([[id, { name: 'Fixed', email: 'fixed@example.com' }]]);
@@ -203,10 +203,10 @@ describe('personal values in push reasons and logs', () => {
     expect(log).toContain('record quarantined');
     expect(log).toContain(`***@canary-${p.tag}.example`);
     const written = fs.readFileSync(results, 'utf8');
-    const control = openControlStore(env.ASHPIPE_HOME);
+    const control = await openHomeControl(env.ASHPIPE_HOME as string);
     try {
       const reason = (
-        control.db.prepare('SELECT error_message FROM push_quarantine').all() as Array<{
+        sqliteOf(control).prepare('SELECT error_message FROM push_quarantine').all() as Array<{
           error_message: string;
         }>
       ).map((r) => r.error_message);
@@ -217,7 +217,7 @@ describe('personal values in push reasons and logs', () => {
         expect(text).not.toContain(`zq.${p.tag}`);
       }
     } finally {
-      control.close();
+      await control.close();
     }
   });
 

@@ -3,13 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AshbyPermissionError } from '../../src/ashby/errors.js';
-import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import type { Control } from '../../src/control/open.js';
 import { type RecordResult, runPush } from '../../src/push/engine.js';
 import type { InputRow } from '../../src/push/input.js';
 import { getLedgerEntry, listQuarantine } from '../../src/push/ledger.js';
 import { findOperation } from '../../src/push/operations/index.js';
 import type { Operation } from '../../src/push/types.js';
 import { FakeAshby } from './fake-ashby.js';
+import { openHomeControl, sqliteOf } from './helpers.js';
 
 const candidateCreate = findOperation('candidate.create') as Operation;
 
@@ -19,15 +20,15 @@ function rows(records: Array<Record<string, unknown>>): InputRow[] {
 
 describe('push engine (exactly once, against an in-memory Ashby)', () => {
   let home: string;
-  let store: ControlStore;
+  let control: Control;
   let ashby: FakeAshby;
-  beforeEach(() => {
+  beforeEach(async () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
-    store = openControlStore(home);
+    control = await openHomeControl(home);
     ashby = new FakeAshby();
   });
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await control.close();
     fs.rmSync(home, { recursive: true, force: true });
   });
 
@@ -38,7 +39,7 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
     const results: RecordResult[] = [];
     return runPush({
       client: ashby,
-      db: store.db,
+      control,
       operation: candidateCreate,
       rows: rows(records),
       reconcileDelayMs: 0,
@@ -122,7 +123,9 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
       /Candidates: Write \(candidatesWrite\).*Admin > Integrations > API Keys/,
     );
     expect(ashby.writes).toHaveLength(0); // the fake refuses before recording; count refusals instead
-    const ledger = store.db.prepare('SELECT state, COUNT(*) n FROM push_ledger GROUP BY state').all();
+    const ledger = sqliteOf(control)
+      .prepare('SELECT state, COUNT(*) n FROM push_ledger GROUP BY state')
+      .all();
     expect(ledger).toEqual([{ state: 'pending', n: expect.any(Number) }]);
   });
 
@@ -139,7 +142,7 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
     const input = Array.from({ length: 10 }, (_, i) => ({ name: `C${i}`, email: `c${i}@example.com` }));
     const summary = await runPush({
       client: denying as never,
-      db: store.db,
+      control,
       operation: candidateCreate,
       rows: rows(input),
       concurrency: 10,
@@ -160,7 +163,7 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
     expect(results[0]?.error?.message).toMatch(/not a valid email/);
     expect(results[1]?.error).toMatchObject({ path: 'name' });
     expect(results[2]?.error?.message).toMatch(/favouriteColour: unknown field/);
-    const q = listQuarantine(store.db);
+    const q = await listQuarantine(control.db);
     expect(q.map((e) => e.rowNumber)).toEqual([1, 2, 3]);
     expect(q[0]?.raw).toEqual({ name: 'Ada', email: 'not-an-email' });
   });
@@ -172,12 +175,12 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
     };
     const summary = await runPush({
       client: ashby,
-      db: store.db,
+      control,
       operation: op,
       rows: rows([{ email: 'x@example.com' }, { name: 'Ok', email: 'ok@example.com' }]),
     });
     expect(summary.counts).toMatchObject({ quarantined: 1, created: 1 });
-    const [entry] = listQuarantine(store.db);
+    const [entry] = await listQuarantine(control.db);
     expect(entry).toMatchObject({ errorCode: 'invalid_input', requestId: 'req-bad' });
   });
 
@@ -189,7 +192,7 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
       body: { name: 'Ada', email: 'ada@example.com' },
     });
     expect(ashby.writes).toHaveLength(0);
-    expect(store.db.prepare('SELECT COUNT(*) n FROM push_ledger').get()).toEqual({ n: 0 });
+    expect(sqliteOf(control).prepare('SELECT COUNT(*) n FROM push_ledger').get()).toEqual({ n: 0 });
   });
 
   it('the same record twice in one input is applied once', async () => {
@@ -211,7 +214,7 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
       mapping: { columns: { id: null }, constants: {}, split: {}, ignoreUnknown: false },
     });
     expect(again.summary.counts['skipped-done']).toBe(1);
-    expect(getLedgerEntry(store.db, 'candidate.create', 'key:r1')?.state).toBe('done');
+    expect((await getLedgerEntry(control.db, 'candidate.create', 'key:r1'))?.state).toBe('done');
   });
 
   it('a note whose response was lost is found by its text, not written twice', async () => {
@@ -224,7 +227,7 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
     ashby.loseResponse = 1;
     const summary = await runPush({
       client: ashby,
-      db: store.db,
+      control,
       operation: op,
       reconcileDelayMs: 0,
       rows: rows([{ candidateEmail: 'ada@example.com', note: 'Strong on systems' }]),
@@ -237,7 +240,7 @@ describe('push engine (exactly once, against an in-memory Ashby)', () => {
     const results: RecordResult[] = [];
     const summary = await runPush({
       client: ashby,
-      db: store.db,
+      control,
       operation: candidateCreate,
       rows: rows([
         { name: 'Ada Lovelace', email: 'ada@example.com' },

@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import type { Control } from '../../src/control/open.js';
 import { type RecordResult, runPush } from '../../src/push/engine.js';
 import { readInput } from '../../src/push/input.js';
 import { getQuarantine } from '../../src/push/ledger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { fixtures, operation, prng, removeAll, sandboxClient, tempDir } from './helpers.js';
+import { fixtures, openHomeControl, operation, prng, removeAll, sandboxClient, tempDir } from './helpers.js';
 
 const random = prng(20_251_129);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
@@ -102,17 +102,17 @@ interface Case {
 }
 
 let sandbox: Sandbox;
-let store: ControlStore;
+let control: Control;
 const cleanup: string[] = [];
 let dir: string;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ scale: 20 });
   dir = tempDir(cleanup);
-  store = openControlStore(path.join(dir, 'home'));
+  control = await openHomeControl(path.join(dir, 'home'));
 });
 afterAll(async () => {
-  store.close();
+  await control.close();
   removeAll(cleanup);
   await sandbox.close();
 });
@@ -197,7 +197,7 @@ describe('fuzz: malformed records', () => {
       const results: RecordResult[] = [];
       const summary = await runPush({
         client: sandboxClient(sandbox),
-        db: store.db,
+        control,
         operation: operation(c.operation),
         rows: readInput({ kind: 'file', file }),
         reconcileDelayMs: 0,
@@ -211,7 +211,7 @@ describe('fuzz: malformed records', () => {
         if (r.status === 'quarantined') {
           expect(r.error?.code, `row ${r.row}`).toBeTruthy();
           expect(r.error?.message.length, `row ${r.row}`).toBeGreaterThan(0);
-          expect(getQuarantine(store.db, r.quarantineId as number)?.errorCode).toBe(r.error?.code);
+          expect((await getQuarantine(control.db, r.quarantineId as number))?.errorCode).toBe(r.error?.code);
         } else {
           expect(['created', 'updated', 'skipped-existing', 'skipped-done']).toContain(r.status);
           expect(typeof r.id).toBe('string');
@@ -259,7 +259,7 @@ describe('fuzz: malformed records', () => {
     const results: RecordResult[] = [];
     const summary = await runPush({
       client: sandboxClient(sandbox),
-      db: store.db,
+      control,
       operation: operation('candidate.create'),
       rows: readInput({ kind: 'file', file }),
       reconcileDelayMs: 0,

@@ -3,12 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { AshbyClient } from '../../src/ashby/client.js';
 import { Limiter } from '../../src/ashby/limiter.js';
-import type { ControlStore } from '../../src/control/store.js';
+import { type Control, openControl, requireSqlite } from '../../src/control/open.js';
 import { type PushOptions, type PushSummary, type RecordResult, runPush } from '../../src/push/engine.js';
 import type { InputRow } from '../../src/push/input.js';
 import { findOperation } from '../../src/push/operations/index.js';
 import type { Operation } from '../../src/push/types.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
+import type { SqliteDatabase } from '../../src/util/sqlite.js';
 import { runCli } from '../support/cli.js';
 
 export function tempDir(cleanup: string[]): string {
@@ -36,6 +37,16 @@ export function sandboxClient(
   });
 }
 
+/** The control store of `home` on SQLite, migrated (push tests that need no PostgreSQL). */
+export function openHomeControl(home: string): Promise<Control> {
+  return openControl({ home });
+}
+
+/** The SQLite connection under a control store, for tests that look at the file itself. */
+export function sqliteOf(control: Control): SqliteDatabase {
+  return requireSqlite(control, 'this test').db;
+}
+
 export function rowsOf(records: Array<Record<string, unknown>>): InputRow[] {
   return records.map((record, i) => ({ row: i + 1, record, raw: record }));
 }
@@ -49,7 +60,7 @@ export function operation(name: string): Operation {
 /** Runs one push of `records` through `op` against the sandbox; results sorted by row. */
 export async function pushTo(
   sandbox: Sandbox,
-  store: ControlStore,
+  control: Control,
   op: string | Operation,
   records: Array<Record<string, unknown>>,
   extra: Partial<PushOptions> & { apiKey?: string } = {},
@@ -58,7 +69,7 @@ export async function pushTo(
   const { apiKey, ...options } = extra;
   const summary = await runPush({
     client: sandboxClient(sandbox, apiKey),
-    db: store.db,
+    control,
     operation: typeof op === 'string' ? operation(op) : op,
     rows: rowsOf(records),
     reconcileDelayMs: 0,

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
-import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import type { Control } from '../../src/control/open.js';
 import { type RecordResult, runPush } from '../../src/push/engine.js';
 import { InputFileError, type InputRow, readInput } from '../../src/push/input.js';
 import { listQuarantine } from '../../src/push/ledger.js';
@@ -16,7 +16,7 @@ import { findOperation } from '../../src/push/operations/index.js';
 import type { Operation } from '../../src/push/types.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { FakeAshby } from './fake-ashby.js';
-import { cli, removeAll, tempDir, uniqueEmail } from './helpers.js';
+import { cli, openHomeControl, removeAll, tempDir, uniqueEmail } from './helpers.js';
 
 const cleanup: string[] = [];
 let dir: string;
@@ -59,19 +59,19 @@ const BAD_QUOTES = [
 
 describe('unreadable rows are kept, each under its own quarantine key', () => {
   let home: string;
-  let store: ControlStore;
+  let control: Control;
   const create = findOperation('candidate.create') as Operation;
-  beforeEach(() => {
+  beforeEach(async () => {
     home = tempDir(cleanup);
-    store = openControlStore(home);
+    control = await openHomeControl(home);
   });
-  afterEach(() => store.close());
+  afterEach(() => control.close());
 
   const push = async (p: string, inputKey: string) => {
     const results: RecordResult[] = [];
     const summary = await runPush({
       client: new FakeAshby(),
-      db: store.db,
+      control,
       operation: create,
       rows: readInput({ kind: 'file', file: p }),
       inputKey,
@@ -87,7 +87,7 @@ describe('unreadable rows are kept, each under its own quarantine key', () => {
     expect(summary.total).toBe(5);
     expect(summary.counts.created).toBe(2);
     expect(summary.counts.quarantined).toBe(3);
-    const entries = listQuarantine(store.db);
+    const entries = await listQuarantine(control.db);
     expect(entries.map((e) => [e.errorCode, e.raw])).toEqual([
       ['unreadable_row', 'Bea "the" Best,"bea@example.com'],
       ['unreadable_row', 'Cy,c"q"@example.com'],
@@ -101,19 +101,19 @@ describe('unreadable rows are kept, each under its own quarantine key', () => {
     const p = file('quotes.csv', BAD_QUOTES);
     const a = await push(p, 'flow:A');
     const b = await push(p, 'flow:B');
-    const entries = listQuarantine(store.db);
+    const entries = await listQuarantine(control.db);
     expect(entries).toHaveLength(6);
     expect(entries.filter((e) => e.runId === a.summary.runId)).toHaveLength(3);
     expect(entries.filter((e) => e.runId === b.summary.runId)).toHaveLength(3);
     // A rerun of one input updates its own entries.
     await push(p, 'flow:A');
-    expect(listQuarantine(store.db)).toHaveLength(6);
+    expect(await listQuarantine(control.db)).toHaveLength(6);
   });
 
   it('identical ragged rows at different lines are different entries, each with its line', async () => {
     const p = file('ragged.csv', 'name,email\noops\nAda,ada@example.com\noops\noops\n');
     await push(p, 'file:ragged');
-    const entries = listQuarantine(store.db);
+    const entries = await listQuarantine(control.db);
     expect(entries.map((e) => [e.rowNumber, e.raw])).toEqual([
       [1, 'oops'],
       [3, 'oops'],

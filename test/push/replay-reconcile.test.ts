@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getEndpoint } from '../../src/ashby/catalogue.js';
-import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import type { Control } from '../../src/control/open.js';
 import { emptyPushCounts, prepareRow, type RecordResult, runPush } from '../../src/push/engine.js';
 import type { InputRow } from '../../src/push/input.js';
 import {
@@ -18,23 +18,32 @@ import { OUTCOME_UNKNOWN } from '../../src/push/operations/shared.js';
 import { planReplay, type ReplayPush, replayEntries } from '../../src/push/replay.js';
 import type { AshbyCaller } from '../../src/push/types.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { operation, removeAll, rowsOf, sandboxClient, tempDir, uniqueEmail, writesFor } from './helpers.js';
+import {
+  openHomeControl,
+  operation,
+  removeAll,
+  rowsOf,
+  sandboxClient,
+  tempDir,
+  uniqueEmail,
+  writesFor,
+} from './helpers.js';
 
 let sandbox: Sandbox;
 const cleanup: string[] = [];
-let store: ControlStore;
+let control: Control;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ scale: 20 });
 });
 afterAll(() => sandbox.close());
-beforeEach(() => {
-  store = openControlStore(tempDir(cleanup));
+beforeEach(async () => {
+  control = await openHomeControl(tempDir(cleanup));
   sandbox.faults.reset();
   sandbox.resetStats();
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await control.close();
   removeAll(cleanup);
 });
 
@@ -67,18 +76,19 @@ function losingFirstAnswer(endpoint: string): { client: AshbyCaller; landed: () 
 /** Runs a replay of `ids` with a quick client, collecting the results. */
 async function replay(ids: number[]) {
   const results: RecordResult[] = [];
-  const entries = ids.map((id) => {
-    const e = getQuarantine(store.db, id);
+  const entries = [];
+  for (const id of ids) {
+    const e = await getQuarantine(control.db, id);
     if (!e) throw new Error(`no entry ${id}`);
-    return e;
-  });
+    entries.push(e);
+  }
   const outcome = await replayEntries(planReplay(entries), {
-    db: store.db,
+    control,
     send: (push: ReplayPush) =>
       runPush({
         ...push,
         client: sandboxClient(sandbox),
-        db: store.db,
+        control,
         reconcileDelayMs: 0,
         onResult: (r) => {
           results.push(r);
@@ -98,7 +108,7 @@ describe('replaying an unknown outcome reconciles before sending', () => {
     const first: RecordResult[] = [];
     const summary = await runPush({
       client,
-      db: store.db,
+      control,
       operation: manual,
       rows: rowsOf([record]),
       reconcileDelayMs: 0,
@@ -109,10 +119,10 @@ describe('replaying an unknown outcome reconciles before sending', () => {
     expect(first[0]?.status).toBe('failed');
     const key = first[0]?.key;
     if (key === undefined) throw new Error('no ledger key');
-    expect(getLedgerEntry(store.db, manual.name, key)?.state).toBe('in-flight');
+    expect((await getLedgerEntry(control.db, manual.name, key))?.state).toBe('in-flight');
     expect(writesFor(sandbox, 'candidate.create', email)).toBe(1);
     // The entry an earlier version left for this record: outcome unknown, for a person to replay.
-    const entryId = addQuarantine(store.db, {
+    const entryId = await addQuarantine(control, {
       runId: summary.runId,
       operation: manual.name,
       rowNumber: 1,
@@ -127,23 +137,28 @@ describe('replaying an unknown outcome reconciles before sending', () => {
     expect(sandbox.stats().writesByKey['candidate.create']?.[email]).toBe(1);
     expect(replayed.results[0]).toMatchObject({ status: 'created', reconciled: true });
     const found = replayed.results[0]?.id;
-    expect(getLedgerEntry(store.db, manual.name, key)).toMatchObject({ state: 'done', ashbyId: found });
+    expect(await getLedgerEntry(control.db, manual.name, key)).toMatchObject({
+      state: 'done',
+      ashbyId: found,
+    });
     const candidates = sandbox.records('candidate.search', { body: { email } }) as Array<{ id: string }>;
     expect(candidates.map((c) => c.id)).toEqual([found]);
     expect(replayed.closed).toEqual([entryId]);
     expect(replayed.outcomeUnknown).toEqual({ reconciled: [entryId], vouched: [] });
-    expect(getQuarantine(store.db, entryId)?.status).toBe('replayed');
+    expect((await getQuarantine(control.db, entryId))?.status).toBe('replayed');
   });
 
   it('a template create whose write never arrived is looked up, not found, and sent exactly once', async () => {
     const email = uniqueEmail('never');
     const record = { name: 'Never Arrived', email };
-    const runId = startRun(store.db, 'candidate.create', 'test', false);
+    const runId = await startRun(control, 'candidate.create', 'test', false);
     const prepared = prepareRow(rowsOf([record])[0] as InputRow, operation('candidate.create'));
     if (!prepared.ok) throw new Error('record refused');
-    ensurePending(store.db, 'candidate.create', prepared.key, runId);
-    markInFlight(store.db, 'candidate.create', prepared.key, runId, 'candidate.create', { before: [] });
-    const entryId = addQuarantine(store.db, {
+    await ensurePending(control.db, 'candidate.create', prepared.key, runId);
+    await markInFlight(control.db, 'candidate.create', prepared.key, runId, 'candidate.create', {
+      before: [],
+    });
+    const entryId = await addQuarantine(control, {
       runId,
       operation: 'candidate.create',
       rowNumber: 1,
@@ -153,7 +168,7 @@ describe('replaying an unknown outcome reconciles before sending', () => {
       raw: record,
       options: { onExisting: 'create' },
     });
-    finishRun(store.db, runId, 'finished', emptyPushCounts());
+    await finishRun(control.db, runId, 'finished', emptyPushCounts());
 
     const replayed = await replay([entryId]);
     expect(replayed.results[0]?.status).toBe('created');
@@ -161,7 +176,7 @@ describe('replaying an unknown outcome reconciles before sending', () => {
     expect(writesFor(sandbox, 'candidate.create', email)).toBe(1);
     expect(sandbox.stats().requests['candidate.search']).toBeGreaterThanOrEqual(1);
     expect(replayed.outcomeUnknown.reconciled).toEqual([entryId]);
-    expect(getQuarantine(store.db, entryId)?.status).toBe('replayed');
+    expect((await getQuarantine(control.db, entryId))?.status).toBe('replayed');
   });
 
   it('manual mode of a create with a look-up reconciles a lost answer within the run: one create, nothing quarantined', async () => {
@@ -172,7 +187,7 @@ describe('replaying an unknown outcome reconciles before sending', () => {
     const results: RecordResult[] = [];
     await runPush({
       client,
-      db: store.db,
+      control,
       operation: manual,
       rows: rowsOf([{ name: 'In Run', email }]),
       reconcileDelayMs: LATENCY_MS + 200,
@@ -180,17 +195,17 @@ describe('replaying an unknown outcome reconciles before sending', () => {
     });
     expect(results[0]).toMatchObject({ status: 'created', reconciled: true });
     expect(writesFor(sandbox, 'candidate.create', email)).toBe(1);
-    expect(listQuarantine(store.db)).toHaveLength(0);
+    expect(await listQuarantine(control.db)).toHaveLength(0);
   });
 
   it('an operation with no look-up is sent again on the person’s word, and the replay says so', async () => {
     expect(manualOperation(getEndpoint('offerProcess.start')).reconcilable).toBe(false);
-    const runId = startRun(store.db, 'offerProcess.start', 'test', false);
+    const runId = await startRun(control, 'offerProcess.start', 'test', false);
     const applicationId = '3ae2b801-19f6-41ef-ad28-214bd731948f';
     const key = `application:${applicationId}`;
-    ensurePending(store.db, 'offerProcess.start', key, runId);
-    markInFlight(store.db, 'offerProcess.start', key, runId, 'offerProcess.start', {});
-    const entryId = addQuarantine(store.db, {
+    await ensurePending(control.db, 'offerProcess.start', key, runId);
+    await markInFlight(control.db, 'offerProcess.start', key, runId, 'offerProcess.start', {});
+    const entryId = await addQuarantine(control, {
       runId,
       operation: 'offerProcess.start',
       recordKey: key,
@@ -198,14 +213,14 @@ describe('replaying an unknown outcome reconciles before sending', () => {
       errorMessage: 'may have reached Ashby',
       raw: { applicationId },
     });
-    finishRun(store.db, runId, 'finished', emptyPushCounts());
-    const entry = getQuarantine(store.db, entryId);
+    await finishRun(control.db, runId, 'finished', emptyPushCounts());
+    const entry = await getQuarantine(control.db, entryId);
     if (!entry) throw new Error('entry not stored');
     let ledgerStateAtSend: string | undefined;
     const outcome = await replayEntries(planReplay([entry]), {
-      db: store.db,
+      control,
       send: async (push) => {
-        ledgerStateAtSend = getLedgerEntry(store.db, 'offerProcess.start', key)?.state;
+        ledgerStateAtSend = (await getLedgerEntry(control.db, 'offerProcess.start', key))?.state;
         return {
           runId: 'r',
           operation: push.operation.name,

@@ -1,12 +1,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getEndpoint } from '../../src/ashby/catalogue.js';
-import { type ControlStore, openControlStore } from '../../src/control/store.js';
+import type { Control } from '../../src/control/open.js';
 import { type RecordResult, runPush } from '../../src/push/engine.js';
 import { getLedgerEntry, ledgerCounts, listQuarantine } from '../../src/push/ledger.js';
 import { manualOperation } from '../../src/push/operations/index.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import {
   fixtures,
+  openHomeControl,
   operation,
   pushTo,
   type Ref,
@@ -22,20 +23,20 @@ import {
 let sandbox: Sandbox;
 let fx: ReturnType<typeof fixtures>;
 const cleanup: string[] = [];
-let store: ControlStore;
+let control: Control;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ scale: 40 });
   fx = fixtures(sandbox);
 });
 afterAll(() => sandbox.close());
-beforeEach(() => {
-  store = openControlStore(tempDir(cleanup));
+beforeEach(async () => {
+  control = await openHomeControl(tempDir(cleanup));
   sandbox.faults.reset();
   sandbox.resetStats();
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await control.close();
   removeAll(cleanup);
 });
 
@@ -58,9 +59,9 @@ describe('candidate.create against the sandbox', () => {
       { name: 'Ada Lovelace', email: uniqueEmail('ada'), 'location.city': 'London' },
       { name: 'Grace Hopper', email: uniqueEmail('grace'), linkedInUrl: 'https://www.linkedin.com/in/grace' },
     ];
-    const first = await pushTo(sandbox, store, 'candidate.create', input);
+    const first = await pushTo(sandbox, control, 'candidate.create', input);
     expect(first.summary.counts.created).toBe(2);
-    const second = await pushTo(sandbox, store, 'candidate.create', input);
+    const second = await pushTo(sandbox, control, 'candidate.create', input);
     expect(second.summary.counts['skipped-done']).toBe(2);
     expect(second.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
     for (const r of input) expect(writesFor(sandbox, 'candidate.create', r.email)).toBe(1);
@@ -78,17 +79,17 @@ describe('candidate.create against the sandbox', () => {
     );
 
     sandbox.resetStats();
-    const skip = await pushTo(sandbox, store, 'candidate.create', [{ name: 'Skip', email }]);
+    const skip = await pushTo(sandbox, control, 'candidate.create', [{ name: 'Skip', email }]);
     expect(skip.results[0]).toMatchObject({ status: 'skipped-existing', id: existing.id });
     expect(writeRequests(sandbox, ['candidate.create', 'candidate.update'])).toBe(0);
 
-    const update = await pushTo(sandbox, store, 'candidate.create', [{ name: 'After', email }], {
+    const update = await pushTo(sandbox, control, 'candidate.create', [{ name: 'After', email }], {
       onExisting: 'update',
     });
     expect(update.results[0]).toMatchObject({ status: 'updated', id: existing.id });
     expect((await read<{ name: string }>('candidate.info', { id: existing.id })).name).toBe('After');
 
-    const create = await pushTo(sandbox, store, 'candidate.create', [{ name: 'Twin', email }], {
+    const create = await pushTo(sandbox, control, 'candidate.create', [{ name: 'Twin', email }], {
       onExisting: 'create',
     });
     expect(create.results[0]?.status).toBe('created');
@@ -97,13 +98,13 @@ describe('candidate.create against the sandbox', () => {
   });
 
   it('quarantines what Ashby refuses (a source that does not exist) with its code and requestId', async () => {
-    const { summary, results } = await pushTo(sandbox, store, 'candidate.create', [
+    const { summary, results } = await pushTo(sandbox, control, 'candidate.create', [
       { name: 'No Source', email: uniqueEmail(), sourceId: '00000000-0000-4000-8000-000000000000' },
       { name: 'Fine', email: uniqueEmail() },
     ]);
     expect(summary.counts).toMatchObject({ created: 1, quarantined: 1 });
     expect(results[0]?.error?.code).toBe('source_not_found');
-    const [entry] = listQuarantine(store.db);
+    const [entry] = await listQuarantine(control.db);
     expect(entry).toMatchObject({
       rowNumber: 1,
       errorCode: 'source_not_found',
@@ -117,7 +118,7 @@ describe('candidate.create against the sandbox', () => {
 describe('other candidate operations', () => {
   it('candidate.update changes only the given fields', async () => {
     const c = await newCandidate('Update Me');
-    const { results } = await pushTo(sandbox, store, 'candidate.update', [
+    const { results } = await pushTo(sandbox, control, 'candidate.update', [
       {
         candidateId: c.id,
         phoneNumber: '+44 20 7946 0000',
@@ -141,7 +142,7 @@ describe('other candidate operations', () => {
     const email = (await read<{ primaryEmailAddress: { value: string } }>('candidate.info', { id: c.id }))
       .primaryEmailAddress.value;
     const [t1, t2] = fx.tags;
-    const { summary, results } = await pushTo(sandbox, store, 'candidate.addTag', [
+    const { summary, results } = await pushTo(sandbox, control, 'candidate.addTag', [
       { candidateEmail: email, tagId: t1?.id },
       { candidateId: c.id, tagId: t2?.id },
       { candidateEmail: uniqueEmail('nobody'), tagId: t1?.id },
@@ -156,9 +157,9 @@ describe('other candidate operations', () => {
   it('candidate.createNote adds one note; a rerun does not add another', async () => {
     const c = await newCandidate();
     const input = [{ candidateId: c.id, note: 'Met at the meetup — strong on “distributed” systems.' }];
-    const first = await pushTo(sandbox, store, 'candidate.createNote', input);
+    const first = await pushTo(sandbox, control, 'candidate.createNote', input);
     expect(first.results[0]?.status).toBe('created');
-    await pushTo(sandbox, store, 'candidate.createNote', input);
+    await pushTo(sandbox, control, 'candidate.createNote', input);
     const notes = await read<Array<{ content: string }>>('candidate.listNotes', { candidateId: c.id });
     expect(notes.filter((n) => n.content === input[0]?.note)).toHaveLength(1);
   });
@@ -174,22 +175,22 @@ describe('jobs', () => {
 
   it('job.create sets the requisition id and moves the new Draft to Open in steps', async () => {
     const input = [newJobRecord({ customRequisitionId: 'REQ-42', status: 'Open' })];
-    const { results } = await pushTo(sandbox, store, 'job.create', input);
+    const { results } = await pushTo(sandbox, control, 'job.create', input);
     expect(results[0]?.status).toBe('created');
     const job = await read<{ status: string; customRequisitionId: string; title: string }>('job.info', {
       id: results[0]?.id,
     });
     expect(job).toMatchObject({ status: 'Open', customRequisitionId: 'REQ-42', title: input[0]?.title });
-    const rerun = await pushTo(sandbox, store, 'job.create', input);
+    const rerun = await pushTo(sandbox, control, 'job.create', input);
     expect(rerun.results[0]?.status).toBe('skipped-done');
     expect(writesFor(sandbox, 'job.create')).toBe(1);
   });
 
   it('job.update follows the documented transitions: Draft → Closed goes through Open', async () => {
-    const created = await pushTo(sandbox, store, 'job.create', [newJobRecord()]);
+    const created = await pushTo(sandbox, control, 'job.create', [newJobRecord()]);
     const jobId = String(created.results[0]?.id);
     sandbox.resetStats();
-    const toClosed = await pushTo(sandbox, store, 'job.update', [
+    const toClosed = await pushTo(sandbox, control, 'job.update', [
       { jobId, title: 'Renamed', status: 'Closed' },
     ]);
     expect(toClosed.results[0]?.status).toBe('updated');
@@ -198,16 +199,16 @@ describe('jobs', () => {
       status: 'Closed',
       title: 'Renamed',
     });
-    const toArchived = await pushTo(sandbox, store, 'job.update', [{ jobId, status: 'Archived' }]);
+    const toArchived = await pushTo(sandbox, control, 'job.update', [{ jobId, status: 'Archived' }]);
     expect(toArchived.results[0]?.status).toBe('updated');
     expect((await read<{ status: string }>('job.info', { id: jobId })).status).toBe('Archived');
   });
 
   it('a transition Ashby refuses (Draft → Closed sent directly) is quarantined with Ashby’s reason', async () => {
-    const created = await pushTo(sandbox, store, 'job.create', [newJobRecord()]);
+    const created = await pushTo(sandbox, control, 'job.create', [newJobRecord()]);
     const jobId = String(created.results[0]?.id);
     const manual = manualOperation(getEndpoint('job.setStatus'));
-    const { summary, results } = await pushTo(sandbox, store, manual, [{ jobId, status: 'Closed' }]);
+    const { summary, results } = await pushTo(sandbox, control, manual, [{ jobId, status: 'Closed' }]);
     expect(summary.counts.quarantined).toBe(1);
     expect(results[0]?.error?.code).toBe('invalid_input');
     expect(results[0]?.error?.message).toMatch(/Draft to Closed/);
@@ -215,7 +216,7 @@ describe('jobs', () => {
   });
 
   it('a status outside the enum never reaches Ashby', async () => {
-    const { results } = await pushTo(sandbox, store, 'job.update', [
+    const { results } = await pushTo(sandbox, control, 'job.update', [
       { jobId: fx.openJob.id, status: 'Paused' },
     ]);
     expect(results[0]).toMatchObject({ status: 'quarantined', error: { path: 'status' } });
@@ -229,7 +230,7 @@ describe('applications', () => {
     const b = await newCandidate('By Email');
     const bEmail = (await read<{ primaryEmailAddress: { value: string } }>('candidate.info', { id: b.id }))
       .primaryEmailAddress.value;
-    const { summary, results } = await pushTo(sandbox, store, 'application.create', [
+    const { summary, results } = await pushTo(sandbox, control, 'application.create', [
       { candidateId: a.id, jobId: fx.openJob.id },
       { candidateEmail: bEmail, jobId: fx.openJob.id, interviewStageId: 'FirstPreInterviewScreen' },
       { candidateId: a.id, candidateEmail: bEmail, jobId: fx.openJob.id },
@@ -242,7 +243,7 @@ describe('applications', () => {
     expect(app.candidate.id).toBe(b.id);
     expect(app.currentInterviewStage.type).toBe('PreInterviewScreen');
     // A different record (another source) for the same candidate and job: reported, not duplicated.
-    const again = await pushTo(sandbox, store, 'application.create', [
+    const again = await pushTo(sandbox, control, 'application.create', [
       { candidateId: a.id, jobId: fx.openJob.id, sourceId: fx.sources[0]?.id },
     ]);
     expect(again.results[0]).toMatchObject({ status: 'skipped-existing', id: results[0]?.id });
@@ -255,7 +256,7 @@ describe('applications', () => {
     const archived = fx.stages.find((s) => s.type === 'Archived');
     const { summary, results } = await pushTo(
       sandbox,
-      store,
+      control,
       'application.changeStage',
       [
         { applicationId: application.id, interviewStageId: phone?.id },
@@ -270,7 +271,7 @@ describe('applications', () => {
       (await read<{ currentInterviewStage: Ref }>('application.info', { applicationId: application.id }))
         .currentInterviewStage.id,
     ).toBe(phone?.id);
-    const fixed = await pushTo(sandbox, store, 'application.changeStage', [
+    const fixed = await pushTo(sandbox, control, 'application.changeStage', [
       {
         applicationId: application.id,
         interviewStageId: archived?.id,
@@ -286,7 +287,7 @@ describe('applications', () => {
   it('application.update sets the source', async () => {
     const { application } = await newApplication();
     const source = fx.sources[1] as Ref;
-    const { results } = await pushTo(sandbox, store, 'application.update', [
+    const { results } = await pushTo(sandbox, control, 'application.update', [
       { applicationId: application.id, sourceId: source.id, sendNotifications: 'no' },
     ]);
     expect(results[0]?.status).toBe('updated');
@@ -306,7 +307,7 @@ describe('offers: offerProcess.start → offer.start → offer.create', () => {
 
   it('starts the process only, without offer fields', async () => {
     const { application } = await newApplication();
-    const { results } = await pushTo(sandbox, store, 'offerProcess.start', [
+    const { results } = await pushTo(sandbox, control, 'offerProcess.start', [
       { applicationId: application.id },
     ]);
     expect(results[0]?.status).toBe('created');
@@ -316,7 +317,7 @@ describe('offers: offerProcess.start → offer.start → offer.create', () => {
 
   it('goes through the three steps, mapping the record onto the form’s fields', async () => {
     const { application } = await newApplication();
-    const { results } = await pushTo(sandbox, store, 'offerProcess.start', [
+    const { results } = await pushTo(sandbox, control, 'offerProcess.start', [
       { applicationId: application.id, ...offer },
     ]);
     expect(results[0]?.status).toBe('created');
@@ -343,7 +344,7 @@ describe('offers: offerProcess.start → offer.start → offer.create', () => {
     sandbox.faults.set({ failEndpoints: { 'offer.create': { status: 500, times: 1 } } });
     const first = await pushTo(
       sandbox,
-      store,
+      control,
       'offerProcess.start',
       [{ applicationId: application.id, ...offer }],
       {
@@ -351,11 +352,11 @@ describe('offers: offerProcess.start → offer.start → offer.create', () => {
       },
     );
     expect(first.results[0]?.status).toBe('failed');
-    const entry = getLedgerEntry(store.db, 'offerProcess.start', `application:${application.id}`);
+    const entry = await getLedgerEntry(control.db, 'offerProcess.start', `application:${application.id}`);
     expect(entry?.state).toBe('in-flight');
     expect(typeof entry?.stepData.offerProcessId).toBe('string');
     sandbox.faults.reset();
-    const second = await pushTo(sandbox, store, 'offerProcess.start', [
+    const second = await pushTo(sandbox, control, 'offerProcess.start', [
       { applicationId: application.id, ...offer },
     ]);
     expect(second.results[0]?.status).toBe('created');
@@ -372,7 +373,7 @@ describe('offers: offerProcess.start → offer.start → offer.create', () => {
     const results: RecordResult[] = [];
     const summary = await runPush({
       client: sandboxClient(sandbox, 'sandbox-full', { timeoutMs: 100 }),
-      db: store.db,
+      control,
       operation: operation('offerProcess.start'),
       rows: rowsOf([{ applicationId: application.id }]),
       reconcileDelayMs: 0,
@@ -384,16 +385,16 @@ describe('offers: offerProcess.start → offer.start → offer.create', () => {
     sandbox.faults.reset();
     expect(sandbox.stats().requests['offerProcess.start']).toBe(1);
     expect(writesFor(sandbox, 'offerProcess.start', application.id)).toBe(1);
-    const rerun = await pushTo(sandbox, store, 'offerProcess.start', [{ applicationId: application.id }]);
+    const rerun = await pushTo(sandbox, control, 'offerProcess.start', [{ applicationId: application.id }]);
     // Still refused to resend by itself on a rerun: the ledger remembers the lost answer.
     expect(rerun.results[0]?.status).toBe('quarantined');
-    expect(listQuarantine(store.db)).toHaveLength(1);
+    expect(await listQuarantine(control.db)).toHaveLength(1);
     expect(sandbox.stats().requests['offerProcess.start']).toBe(1);
   });
 
   it('offer values are checked by the form’s field types before offer.create, and by Ashby after', async () => {
     const { application } = await newApplication();
-    const local = await pushTo(sandbox, store, 'offerProcess.start', [
+    const local = await pushTo(sandbox, control, 'offerProcess.start', [
       { applicationId: application.id, ...offer, 'offer.Start date': 'next tuesday' },
     ]);
     expect(local.results[0]).toMatchObject({ status: 'quarantined', error: { path: 'offer.Start date' } });
@@ -401,13 +402,15 @@ describe('offers: offerProcess.start → offer.start → offer.create', () => {
 
     // The 2024 form lists one option per select field, so an unknown option is Ashby's to refuse.
     const { application: other } = await newApplication();
-    const remote = await pushTo(sandbox, store, 'offerProcess.start', [
+    const remote = await pushTo(sandbox, control, 'offerProcess.start', [
       { applicationId: other.id, ...offer, 'offer.Employment type': 'Freelance' },
     ]);
     expect(remote.results[0]).toMatchObject({ status: 'quarantined', error: { code: 'invalid_input' } });
     expect(remote.results[0]?.error?.message).toMatch(/employmentType/);
     // Fixed and pushed again: the process already started is reused, not started twice.
-    const fixed = await pushTo(sandbox, store, 'offerProcess.start', [{ applicationId: other.id, ...offer }]);
+    const fixed = await pushTo(sandbox, control, 'offerProcess.start', [
+      { applicationId: other.id, ...offer },
+    ]);
     expect(fixed.results[0]?.status).toBe('created');
     expect(writesFor(sandbox, 'offerProcess.start', other.id)).toBe(1);
   });
@@ -419,7 +422,7 @@ describe('custom fields and openings', () => {
     const field = (type: string) =>
       fx.customFields.find((f) => f.objectType === 'Candidate' && f.fieldType === type) as Ref;
     const select = fx.customFields.find((f) => f.objectType === 'Candidate' && f.fieldType === 'ValueSelect');
-    const { summary, results } = await pushTo(sandbox, store, 'customField.setValue', [
+    const { summary, results } = await pushTo(sandbox, control, 'customField.setValue', [
       { objectId: c.id, objectType: 'Candidate', fieldId: field('Boolean').id, fieldValue: 'yes' },
       { objectId: c.id, objectType: 'Candidate', fieldId: field('Number').id, fieldValue: '42' },
       {
@@ -447,11 +450,11 @@ describe('custom fields and openings', () => {
 
   it('opening.create: the identifier is the natural key', async () => {
     const identifier = `HC-${uniqueEmail('hc')}`;
-    const first = await pushTo(sandbox, store, 'opening.create', [
+    const first = await pushTo(sandbox, control, 'opening.create', [
       { identifier, jobIds: `["${fx.openJob.id}"]`, targetHireDate: '2026-09-01', isBackfill: 'false' },
     ]);
     expect(first.results[0]?.status).toBe('created');
-    const again = await pushTo(sandbox, store, 'opening.create', [
+    const again = await pushTo(sandbox, control, 'opening.create', [
       { identifier, description: 'another record' },
     ]);
     expect(again.results[0]).toMatchObject({ status: 'skipped-existing', id: first.results[0]?.id });
@@ -467,17 +470,17 @@ describe('manual mode, permissions, dry run', () => {
       { name: 'Manual', email },
       { name: 'Bad', email: 'not-an-email' },
     ];
-    const first = await pushTo(sandbox, store, manual, input);
+    const first = await pushTo(sandbox, control, manual, input);
     expect(first.summary.counts).toMatchObject({ created: 1, quarantined: 1 });
     expect(first.results[1]?.error?.path).toBe('email');
-    const second = await pushTo(sandbox, store, manual, input);
+    const second = await pushTo(sandbox, control, manual, input);
     expect(second.summary.counts['skipped-done']).toBe(1);
     expect(writesFor(sandbox, 'candidate.create', email)).toBe(1);
   });
 
   it('sandbox-read: the first missing permission stops the run after one write request; the rest stay pending', async () => {
     const input = Array.from({ length: 12 }, (_, i) => ({ name: `Nope ${i}`, email: uniqueEmail('nope') }));
-    const { summary, results } = await pushTo(sandbox, store, 'candidate.create', input, {
+    const { summary, results } = await pushTo(sandbox, control, 'candidate.create', input, {
       apiKey: 'sandbox-read',
       concurrency: 6,
     });
@@ -487,16 +490,16 @@ describe('manual mode, permissions, dry run', () => {
     expect(writeRequests(sandbox, ['candidate.create'])).toBe(1);
     expect(writesFor(sandbox, 'candidate.create')).toBe(0);
     expect(results.filter((r) => r.status === 'created')).toHaveLength(0);
-    const counts = ledgerCounts(store.db, 'candidate.create');
+    const counts = await ledgerCounts(control.db, 'candidate.create');
     expect(counts.done + counts.failed + counts['in-flight']).toBe(0);
-    expect(listQuarantine(store.db)).toHaveLength(0);
+    expect(await listQuarantine(control.db)).toHaveLength(0);
   });
 
   it('dry run: look-ups run, no write request is sent, the would-be bodies are reported', async () => {
     const email = uniqueEmail('dry');
     const { summary, results } = await pushTo(
       sandbox,
-      store,
+      control,
       'candidate.create',
       [
         { name: 'Dry', email },
@@ -510,6 +513,6 @@ describe('manual mode, permissions, dry run', () => {
     expect(requests['candidate.search']).toBe(1);
     expect(Object.keys(sandbox.stats().writes)).toHaveLength(0);
     expect(writeRequests(sandbox, ['candidate.create', 'candidate.update'])).toBe(0);
-    expect(listQuarantine(store.db)).toHaveLength(0);
+    expect(await listQuarantine(control.db)).toHaveLength(0);
   });
 });

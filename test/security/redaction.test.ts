@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
-import { openControlStore } from '../../src/control/store.js';
+import { openControl } from '../../src/control/open.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { clearSecrets, redact, safeStringify } from '../../src/util/redact.js';
-import { loadMasterKeySync } from '../../src/vault/master-key.js';
+import { loadMasterKey } from '../../src/vault/master-key.js';
 import { cli, removeAll, tempDir, uniqueEmail } from '../push/helpers.js';
 
 /** Names a redactor matching "Basic …" / "Bearer …" anywhere would mangle. */
@@ -47,20 +47,20 @@ describe('redaction masks secrets, not text that looks like them', () => {
     expect(redact(`{ Authorization: '${value}' }`)).toBe("{ Authorization: '[REDACTED]' }");
   });
 
-  it('masks a master key given without its base64 padding, in every accepted spelling', () => {
+  it('masks a master key given without its base64 padding, in every accepted spelling', async () => {
     const cleanup: string[] = [];
     try {
       const home = tempDir(cleanup);
-      const store = openControlStore(home);
+      const control = await openControl({ home });
       // 32 bytes whose base64 ends in one '=': the unpadded form is accepted as the same key.
       const key = randomBytes(32);
       const padded = key.toString('base64');
       const unpadded = padded.replace(/=+$/, '');
       expect(unpadded).not.toBe(padded);
       try {
-        loadMasterKeySync(store, { home, env: { ASHPIPE_MASTER_KEY: unpadded } });
+        await loadMasterKey(control, { home, env: { ASHPIPE_MASTER_KEY: unpadded } });
       } finally {
-        store.close();
+        await control.close();
       }
       for (const spelling of [unpadded, padded, encodeURIComponent(padded), key.toString('base64url')]) {
         const out = redact(`master key is ${spelling} here`);

@@ -122,7 +122,7 @@ describe('destination flows on the push engine', () => {
     const flow = (await created.json().then(asJson)).flow;
     // Entries of another import: one quarantined two days ago, one an hour ago.
     const entryOf = (name: string) =>
-      addQuarantine(h.control.db, {
+      addQuarantine(h.typed, {
         runId: 'cli-run',
         operation: 'candidate.create',
         inputKey: `key:${name}`,
@@ -130,8 +130,8 @@ describe('destination flows on the push engine', () => {
         errorMessage: 'email: not a valid email address: "[removed]"',
         raw: { name, email: 'nope' },
       });
-    const old = entryOf('Old Entry');
-    const young = entryOf('Young Entry');
+    const old = await entryOf('Old Entry');
+    const young = await entryOf('Young Entry');
     const ago = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
     const setAt = h.control.db.prepare('UPDATE push_quarantine SET at = ? WHERE id = ?');
     setAt.run(ago(49), old);
@@ -396,7 +396,7 @@ describe('destination flows on the push engine', () => {
     const { config } = await destination('cli');
     const flow = (await (await call('POST', '/api/v1/flows', config)).json().then(asJson)).flow;
     // A record the CLI quarantined: no flow tag in its options.
-    const id = addQuarantine(h.control.db, {
+    const id = await addQuarantine(h.typed, {
       runId: 'cli-run',
       operation: 'candidate.create',
       rowNumber: 1,

@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 const quarantine = (recordKey: string) =>
-  addQuarantine(h.control.db, {
+  addQuarantine(h.typed, {
     runId: 'run_test',
     operation: 'candidate.create',
     recordKey,
@@ -27,8 +27,8 @@ describe('closing quarantine entries', () => {
   it('resolve and dismiss over REST: the status says which, and only an open entry can be closed', async () => {
     h = await harness();
     const headers = await signedInHeaders(h);
-    const a = quarantine('key-a');
-    const b = quarantine('key-b');
+    const a = await quarantine('key-a');
+    const b = await quarantine('key-b');
     const post = (p: string) => h.request(`/api/v1/quarantine/${p}`, { method: 'POST', headers });
     const resolved = await post(`${a}/resolve`);
     expect(resolved.status).toBe(200);
@@ -51,17 +51,17 @@ describe('closing quarantine entries', () => {
 
   it('ashpipe quarantine resolve|dismiss ID closes the entry; an unknown or closed one is a usage error', async () => {
     h = await harness();
-    const a = quarantine('key-a');
-    const b = quarantine('key-b');
+    const a = await quarantine('key-a');
+    const b = await quarantine('key-b');
     const env = { ASHPIPE_HOME: h.home };
     const resolved = await runCli(['quarantine', 'resolve', String(a)], env);
     expect(resolved.code).toBe(0);
     expect(resolved.err).toContain(`quarantine entry ${a} resolved`);
     expect((await runCli(['quarantine', 'dismiss', String(b)], env)).code).toBe(0);
-    expect(getQuarantine(h.control.db, a)?.status).toBe('resolved');
-    expect(getQuarantine(h.control.db, b)?.status).toBe('dismissed');
-    expect(getQuarantine(h.control.db, a)?.closedBy).toBe('ashpipe quarantine resolve');
-    expect(getQuarantine(h.control.db, b)?.closedBy).toBe('ashpipe quarantine dismiss');
+    expect((await getQuarantine(h.typed.db, a))?.status).toBe('resolved');
+    expect((await getQuarantine(h.typed.db, b))?.status).toBe('dismissed');
+    expect((await getQuarantine(h.typed.db, a))?.closedBy).toBe('ashpipe quarantine resolve');
+    expect((await getQuarantine(h.typed.db, b))?.closedBy).toBe('ashpipe quarantine dismiss');
     const again = await runCli(['quarantine', 'dismiss', String(a)], env);
     expect(again.code).toBe(2);
     expect(again.err).toContain(`quarantine entry ${a} is already resolved`);
@@ -70,8 +70,8 @@ describe('closing quarantine entries', () => {
 
   it('ashpipe quarantine list: a status column, 100 columns wide with the reason cut; --wide has who closed it', async () => {
     h = await harness();
-    const a = quarantine('key-a');
-    const long = addQuarantine(h.control.db, {
+    const a = await quarantine('key-a');
+    const long = await addQuarantine(h.typed, {
       runId: 'run_test',
       operation: 'candidate.create',
       recordKey: 'key-long',

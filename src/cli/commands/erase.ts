@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { resolveHome } from '../../control/home.js';
-import { refuseControlUrl } from '../../control/open.js';
-import { CONTROL_DB_FILE, openControlStore } from '../../control/store.js';
+import { type Control, controlUrl } from '../../control/open.js';
+import { CONTROL_DB_FILE } from '../../control/store.js';
 import {
   type ControlStoreErasure,
   type EraseReport,
@@ -13,6 +13,7 @@ import {
 } from '../../privacy/index.js';
 import { MASTER_KEY_FILE } from '../../vault/master-key.js';
 import type { CliContext } from '../context.js';
+import { addControlOption, type ControlOptions, openCliControl } from '../control-option.js';
 import { UsageError } from '../exit-codes.js';
 import { vaultErrorToCli } from '../key-options.js';
 import { table } from '../output.js';
@@ -21,7 +22,7 @@ import { resolveTarget } from '../target.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
-interface EraseCliOptions {
+interface EraseCliOptions extends ControlOptions {
   candidate?: string[];
   email?: string[];
   to?: string[];
@@ -32,7 +33,7 @@ interface EraseCliOptions {
 
 /** `ashpipe erase`: a person out of every target named, files included. */
 export function eraseCommand(ctx: CliContext): Command {
-  return new Command('erase')
+  const cmd = new Command('erase')
     .description(
       'Erase a person from targets (candidate, applications, notes, feedback, custom field values, webhook events) and from the push quarantine and ledger; the files are overwritten',
     )
@@ -55,46 +56,52 @@ export function eraseCommand(ctx: CliContext): Command {
       const targets = (opts.to ?? []).map((t) => resolveTarget(t));
       if (targets.length === 0)
         throw new UsageError('name the targets to erase from: --to TARGET (repeatable)');
-      // Addresses stored hashed are found with the policy's key; without a master key, only plain ones.
-      refuseControlUrl(ctx.env, '`ashpipe erase`');
       const home = resolveHome(ctx.env);
-      const hasKey = Boolean(ctx.env.ASHPIPE_MASTER_KEY) || existsSync(path.join(home, MASTER_KEY_FILE));
-      let hashKey: Buffer | undefined;
-      try {
-        hashKey = emails.length > 0 && hasKey ? loadHashKey({ home, env: ctx.env }) : undefined;
-      } catch (error) {
-        throw vaultErrorToCli(error);
-      }
-      const reports: EraseReport[] = [];
-      for (const target of targets) {
-        reports.push(
-          await eraseFromTarget(
-            target,
-            { candidateIds, emails },
-            {
-              ...(opts.dryRun ? { dryRun: true } : {}),
-              ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
-              ...(hashKey ? { hashKey } : {}),
-            },
-          ),
-        );
-      }
-      // The push quarantine keeps input rows: entries naming the person go too.
-      const needles = [
-        ...new Set([
-          ...reports.flatMap((r) => [...r.candidateIds, ...r.applicationIds]),
-          ...candidateIds,
-          ...emails,
-        ]),
-      ];
+      // The control store holds the push quarantine and ledger, and pins the master key the hash key
+      // comes from: the one `--control`/ASHPIPE_CONTROL_URL names, else control.db when there is one.
+      const url = controlUrl(opts.control, ctx.env);
+      const store: Control | undefined =
+        url !== undefined || existsSync(path.join(home, CONTROL_DB_FILE))
+          ? await openCliControl(ctx, opts)
+          : undefined;
       let control: ControlStoreErasure = { quarantine: 0, ledger: 0, remasked: 0 };
-      if (existsSync(path.join(home, CONTROL_DB_FILE))) {
-        const store = openControlStore(home);
+      const reports: EraseReport[] = [];
+      try {
+        // Addresses stored hashed are found with the policy's key; without a master key, only plain ones.
+        const hasKey = Boolean(ctx.env.ASHPIPE_MASTER_KEY) || existsSync(path.join(home, MASTER_KEY_FILE));
+        let hashKey: Buffer | undefined;
         try {
-          control = eraseFromControlStore(store.db, needles, opts.dryRun === true);
-        } finally {
-          store.close();
+          hashKey =
+            emails.length > 0 && hasKey
+              ? await loadHashKey({ home, env: ctx.env, ...(store ? { control: store } : {}) })
+              : undefined;
+        } catch (error) {
+          throw vaultErrorToCli(error);
         }
+        for (const target of targets) {
+          reports.push(
+            await eraseFromTarget(
+              target,
+              { candidateIds, emails },
+              {
+                ...(opts.dryRun ? { dryRun: true } : {}),
+                ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+                ...(hashKey ? { hashKey } : {}),
+              },
+            ),
+          );
+        }
+        // The push quarantine keeps input rows: entries naming the person go too.
+        const needles = [
+          ...new Set([
+            ...reports.flatMap((r) => [...r.candidateIds, ...r.applicationIds]),
+            ...candidateIds,
+            ...emails,
+          ]),
+        ];
+        if (store) control = await eraseFromControlStore(store, needles, opts.dryRun === true);
+      } finally {
+        await store?.close();
       }
       const { quarantine, ledger } = control;
       out.result({ reports, quarantine, ledger, remasked: control.remasked }, () =>
@@ -117,4 +124,5 @@ export function eraseCommand(ctx: CliContext): Command {
           ),
       );
     });
+  return addControlOption(cmd);
 }

@@ -3,9 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { AshbyClient } from '../../ashby/index.js';
-import { resolveHome } from '../../control/home.js';
-import { refuseControlUrl } from '../../control/open.js';
-import { openControlStore } from '../../control/store.js';
+import { CONTROL_URL_ENV, controlUrl } from '../../control/open.js';
 import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
 import { checkHeader, describeHeaderProblem } from '../../push/header.js';
 import {
@@ -23,13 +21,14 @@ import type { OnExisting, Operation } from '../../push/types.js';
 import { defined } from '../../util/defined.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
+import { addControlOption, type ControlOptions, openCliControl } from '../control-option.js';
 import { ExitCode, ExitError, UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions, resolveAshbyAccess } from '../key-options.js';
 import { createPushProgress } from '../render/push-progress.js';
 import { count } from '../render/words.js';
 import { addLogFileOption, addLogFormatOption, type LogFileOptions, logged, openRunLog } from '../run-log.js';
 
-interface PushCliOptions extends KeyOptions, LogFileOptions {
+interface PushCliOptions extends KeyOptions, LogFileOptions, ControlOptions {
   endpoint: string;
   manual?: boolean;
   input?: string;
@@ -110,7 +109,8 @@ export function exitCodeOf(summary: PushSummary): ExitCode {
 export async function executePush(
   ctx: CliContext,
   opts: KeyOptions &
-    LogFileOptions & {
+    LogFileOptions &
+    ControlOptions & {
       json?: boolean;
       dryRun?: boolean;
       results?: string;
@@ -157,16 +157,19 @@ export async function executePush(
     ...defined({ credential: opts.credential }),
     ...(opts.dryRun ? { dryRun: true } : {}),
   });
-  refuseControlUrl(ctx.env, '`ashpipe push` (the push ledger)');
   const summary = await logged(log, async () => {
-    const access = await resolveAshbyAccess(ctx, opts, extra.purpose);
+    // `--credential` reads the vault of the same store as the ledger: `--control` names it as
+    // ASHPIPE_CONTROL_URL would.
+    const url = controlUrl(opts.control, ctx.env);
+    const keyCtx = url === undefined ? ctx : { ...ctx, env: { ...ctx.env, [CONTROL_URL_ENV]: url } };
+    const access = await resolveAshbyAccess(keyCtx, opts, extra.purpose);
     const client = new AshbyClient({
       apiKey: access.apiKey,
       baseUrl: access.baseUrl,
       onEvent: log.onClientEvent,
       ...defined({ timeoutMs }),
     });
-    const store = openControlStore(resolveHome(ctx.env));
+    const control = await openCliControl(ctx, opts);
     const abort = new AbortController();
     const progress = createPushProgress(out.io.stderr);
     // The first Ctrl-C stops at the next record; a second ends the process, terminal given back first.
@@ -185,7 +188,7 @@ export async function executePush(
     try {
       return await runPush({
         client,
-        db: store.db,
+        control,
         operation,
         rows,
         mapping: extra.mapping,
@@ -235,7 +238,7 @@ export async function executePush(
     } finally {
       process.removeListener('SIGINT', onSigint);
       progress.stop();
-      store.close();
+      await control.close();
     }
   });
   log.logger[exitCodeOf(summary) === ExitCode.Success ? 'info' : 'warn'](
@@ -300,6 +303,7 @@ export function pushCommand(ctx: CliContext): Command {
     'Write records (CSV, JSONL, JSON or a SQL query) into Ashby, each exactly once; safe to interrupt and rerun',
   );
   addKeyOptions(cmd);
+  addControlOption(cmd);
   addLogFileOption(cmd);
   addLogFormatOption(cmd);
   return cmd

@@ -1,8 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { resolveHome } from '../../control/home.js';
-import { refuseControlUrl } from '../../control/open.js';
-import { openControlStore } from '../../control/store.js';
 import {
   getQuarantine,
   listQuarantine,
@@ -13,21 +10,12 @@ import { loadMapping } from '../../push/mapping.js';
 import { planReplay, replayEntries, vouchedNotice } from '../../push/replay.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
+import { addControlOption, type ControlOptions, withCliControl } from '../control-option.js';
 import { UsageError } from '../exit-codes.js';
 import { addKeyOptions, type KeyOptions } from '../key-options.js';
 import { table } from '../output.js';
 import { addLogFileOption, type LogFileOptions } from '../run-log.js';
 import { executePush } from './push.js';
-
-function withStore<T>(ctx: CliContext, fn: (db: ReturnType<typeof openControlStore>['db']) => T): T {
-  refuseControlUrl(ctx.env, '`ashpipe quarantine`');
-  const store = openControlStore(resolveHome(ctx.env));
-  try {
-    return fn(store.db);
-  } finally {
-    store.close();
-  }
-}
 
 function parseId(value: string): number {
   const n = Number(value);
@@ -111,36 +99,46 @@ export function quarantineCommand(ctx: CliContext): Command {
       .choices(['open', 'replayed', 'resolved', 'dismissed', 'all'])
       .default('open');
 
-  cmd
-    .command('list')
+  const sub = (name: string) => addControlOption(cmd.command(name));
+
+  sub('list')
     .description('List quarantined records')
     .addOption(statusOption())
     .option('--operation <name>', 'only this operation')
     .option('--run <id>', 'only this run')
     .option('--wide', 'add when, the error code and who closed each entry, and the whole reason')
     .option('--json', 'print as JSON on stdout')
-    .action((opts: { status: 'open'; operation?: string; run?: string; wide?: boolean; json?: boolean }) => {
-      const out = ctx.output(Boolean(opts.json));
-      const entries = withStore(ctx, (db) =>
-        listQuarantine(db, {
-          status: opts.status,
-          ...(opts.operation ? { operation: opts.operation } : {}),
-          ...(opts.run ? { runId: opts.run } : {}),
-        }),
-      );
-      out.result(entries, () =>
-        entries.length === 0 ? 'no quarantined records' : listTable(entries, opts.wide),
-      );
-    });
+    .action(
+      async (
+        opts: ControlOptions & {
+          status: 'open';
+          operation?: string;
+          run?: string;
+          wide?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const out = ctx.output(Boolean(opts.json));
+        const entries = await withCliControl(ctx, opts, (control) =>
+          listQuarantine(control.db, {
+            status: opts.status,
+            ...(opts.operation ? { operation: opts.operation } : {}),
+            ...(opts.run ? { runId: opts.run } : {}),
+          }),
+        );
+        out.result(entries, () =>
+          entries.length === 0 ? 'no quarantined records' : listTable(entries, opts.wide),
+        );
+      },
+    );
 
-  cmd
-    .command('show')
+  sub('show')
     .description('Show one quarantined record with its error and raw input')
     .argument('<id>')
     .option('--json', 'print as JSON on stdout')
-    .action((id: string, opts: { json?: boolean }) => {
+    .action(async (id: string, opts: ControlOptions & { json?: boolean }) => {
       const out = ctx.output(Boolean(opts.json));
-      const entry = withStore(ctx, (db) => getQuarantine(db, parseId(id)));
+      const entry = await withCliControl(ctx, opts, (control) => getQuarantine(control.db, parseId(id)));
       if (!entry) throw new UsageError(`no quarantine entry ${id}`);
       out.result(entry, () => safeStringify(entry, 2));
     });
@@ -149,47 +147,49 @@ export function quarantineCommand(ctx: CliContext): Command {
     ['resolve', 'resolved', 'Mark an open entry resolved: its record was fixed some other way'],
     ['dismiss', 'dismissed', 'Dismiss an open entry: its record is not to be pushed'],
   ] as const) {
-    cmd
-      .command(action)
+    sub(action)
       .description(what)
       .argument('<id>')
-      .action((id: string) => {
+      .action(async (id: string, opts: ControlOptions) => {
         const n = parseId(id);
-        withStore(ctx, (db) =>
-          db.transaction(() => {
-            const entry = getQuarantine(db, n);
+        await withCliControl(ctx, opts, (control) =>
+          // Read, check and close in one transaction: two people closing one entry, one of them is told.
+          control.transaction(async (trx) => {
+            const entry = await getQuarantine(trx, n);
             if (!entry) throw new UsageError(`no quarantine entry ${id}`);
             if (entry.status !== 'open')
               throw new UsageError(`quarantine entry ${id} is already ${entry.status}`);
-            setQuarantineStatus(db, n, status, `ashpipe quarantine ${action}`);
-          })(),
+            await setQuarantineStatus(trx, n, status, `ashpipe quarantine ${action}`);
+          }),
         );
         ctx.output(false).info(`quarantine entry ${id} ${status}`);
       });
   }
 
-  cmd
-    .command('export')
+  sub('export')
     .description('Write quarantined records as JSONL (raw record plus error), to fix and push again')
     .requiredOption('--out <file>', 'JSONL file to write')
     .addOption(statusOption())
     .option('--operation <name>', 'only this operation')
     .option('--records-only', 'write only the raw records, ready for `push --input`')
-    .action((opts: { out: string; status: 'open'; operation?: string; recordsOnly?: boolean }) => {
-      const entries = withStore(ctx, (db) =>
-        listQuarantine(db, {
-          status: opts.status,
-          ...(opts.operation ? { operation: opts.operation } : {}),
-          limit: 1_000_000,
-        }),
-      );
-      const lines = entries.map((e) => safeStringify(opts.recordsOnly ? e.raw : e));
-      writeFileSync(opts.out, lines.length > 0 ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
-      ctx.output(false).info(`${entries.length} records written to ${opts.out}`);
-    });
+    .action(
+      async (
+        opts: ControlOptions & { out: string; status: 'open'; operation?: string; recordsOnly?: boolean },
+      ) => {
+        const entries = await withCliControl(ctx, opts, (control) =>
+          listQuarantine(control.db, {
+            status: opts.status,
+            ...(opts.operation ? { operation: opts.operation } : {}),
+            limit: 1_000_000,
+          }),
+        );
+        const lines = entries.map((e) => safeStringify(opts.recordsOnly ? e.raw : e));
+        writeFileSync(opts.out, lines.length > 0 ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
+        ctx.output(false).info(`${entries.length} records written to ${opts.out}`);
+      },
+    );
 
-  const replay = cmd
-    .command('replay')
+  const replay = sub('replay')
     .description('Send quarantined records again through the same ledger (optionally re-mapped)')
     .argument('[ids...]', 'entries to replay (default: every open entry of --operation)')
     .option('--operation <name>', 'replay the open entries of this operation')
@@ -206,7 +206,8 @@ export function quarantineCommand(ctx: CliContext): Command {
     async (
       ids: string[],
       opts: KeyOptions &
-        LogFileOptions & {
+        LogFileOptions &
+        ControlOptions & {
           operation?: string;
           input?: string;
           map?: string;
@@ -216,19 +217,21 @@ export function quarantineCommand(ctx: CliContext): Command {
     ) => {
       const fixed = opts.input !== undefined ? readFixed(opts.input) : undefined;
       if (fixed && ids.length === 0) ids = [...fixed.keys()].map(String);
-      const entries: QuarantineEntry[] = withStore(ctx, (db) =>
-        ids.length > 0
-          ? ids.map((id) => {
-              const e = getQuarantine(db, parseId(id));
-              if (!e) throw new UsageError(`no quarantine entry ${id}`);
-              return e;
-            })
-          : listQuarantine(db, {
-              status: 'open',
-              ...(opts.operation ? { operation: opts.operation } : {}),
-              limit: 1_000_000,
-            }),
-      );
+      const entries: QuarantineEntry[] = await withCliControl(ctx, opts, async (control) => {
+        if (ids.length === 0)
+          return listQuarantine(control.db, {
+            status: 'open',
+            ...(opts.operation ? { operation: opts.operation } : {}),
+            limit: 1_000_000,
+          });
+        const found: QuarantineEntry[] = [];
+        for (const id of ids) {
+          const e = await getQuarantine(control.db, parseId(id));
+          if (!e) throw new UsageError(`no quarantine entry ${id}`);
+          found.push(e);
+        }
+        return found;
+      });
       if (entries.length === 0) throw new UsageError('nothing to replay');
       const operations = new Set(entries.map((e) => e.operation));
       if (operations.size > 1)
@@ -239,11 +242,9 @@ export function quarantineCommand(ctx: CliContext): Command {
         ...(fixed ? { fixed } : {}),
         ...(opts.map !== undefined ? { mapping: loadMapping(opts.map) } : {}),
       });
-      refuseControlUrl(ctx.env, '`ashpipe quarantine replay`');
-      const store = openControlStore(resolveHome(ctx.env));
-      try {
+      await withCliControl(ctx, opts, async (control) => {
         const { outcomeUnknown } = await replayEntries(plan, {
-          db: store.db,
+          control,
           dryRun: Boolean(opts.dryRun),
           closedBy: 'ashpipe quarantine replay',
           send: ({ operation, rows, ...push }) =>
@@ -260,9 +261,7 @@ export function quarantineCommand(ctx: CliContext): Command {
           out.info(
             `${outcomeUnknown.reconciled.length} ${outcomeUnknown.reconciled.length === 1 ? 'entry' : 'entries'} with an unknown outcome looked up in Ashby before sending`,
           );
-      } finally {
-        store.close();
-      }
+      });
     },
   );
   return cmd;

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { type InstalledView, installAnalytics, openAnalyticsTarget } from '../../analytics/index.js';
 import { checkReach } from '../../ashby/reach.js';
 import { resolveHome } from '../../control/home.js';
+import { controlUrl } from '../../control/open.js';
 import { isOwnFile } from '../../control/own-files.js';
 import { controlStoreEraser } from '../../privacy/purge.js';
 import { parseStreamList, selectStreams, UnknownStreamError } from '../../streams/index.js';
@@ -225,7 +226,7 @@ export function syncCommand(ctx: CliContext): Command {
         throw new UsageError(
           `--to ${opts.to} is ashpipe's own control store (or master key): syncing into it would corrupt the vault; choose another file`,
         );
-      const piiPolicy = resolvePiiOption(ctx, opts.piiPolicy);
+      const piiPolicy = await resolvePiiOption(ctx, opts.piiPolicy);
       const onDelete = resolveOnDelete(opts.onDelete);
       const log = openRunLog(ctx, 'sync', opts);
       log.logger.info('sync started', {
@@ -273,7 +274,13 @@ export function syncCommand(ctx: CliContext): Command {
                 counters,
                 ...(piiPolicy ? { piiPolicy } : {}),
                 ...(onDelete === 'purge'
-                  ? { onDelete, eraseFromControl: controlStoreEraser(resolveHome(ctx.env)) }
+                  ? {
+                      onDelete,
+                      eraseFromControl: controlStoreEraser(
+                        resolveHome(ctx.env),
+                        controlUrl(undefined, ctx.env),
+                      ),
+                    }
                   : {}),
                 ...(history ? { history } : {}),
                 onEvent: (e) => progress.onEvent(e),

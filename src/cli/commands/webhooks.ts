@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { AshbyClient } from '../../ashby/client.js';
 import { resolveHome } from '../../control/home.js';
+import { controlUrl } from '../../control/open.js';
 import { candidatePurger, controlStoreEraser } from '../../privacy/purge.js';
 import { openSink } from '../../sinks/index.js';
 import { defined } from '../../util/defined.js';
@@ -91,7 +92,7 @@ function receiveCommand(ctx: CliContext): Command {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port: expected a port number, got ${opts.port}`);
-      const pii = resolvePiiOption(ctx, opts.piiPolicy);
+      const pii = await resolvePiiOption(ctx, opts.piiPolicy);
       const onDelete = resolveOnDelete(opts.onDelete);
       const log = openRunLog(ctx, 'webhooks receive', opts);
       const logger = log.logger;
@@ -115,7 +116,7 @@ function receiveCommand(ctx: CliContext): Command {
           ? {
               purge: candidatePurger(opts.to, {
                 logger,
-                eraseFromControl: controlStoreEraser(resolveHome(ctx.env)),
+                eraseFromControl: controlStoreEraser(resolveHome(ctx.env), controlUrl(undefined, ctx.env)),
               }),
             }
           : {}),

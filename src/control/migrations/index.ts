@@ -8,6 +8,7 @@ import { pushRunOwnerMigration } from './0301-push-run-owner.js';
 import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
 import { quarantineInputKeyMigration } from './0303-quarantine-input-key.js';
 import { quarantineRawClearedMigration } from './0304-quarantine-raw-cleared.js';
+import { pushRunHeartbeatMigration } from './0305-push-run-heartbeat.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
 
@@ -28,5 +29,6 @@ export const migrations: readonly Migration[] = [
   quarantineDismissMigration,
   quarantineInputKeyMigration,
   quarantineRawClearedMigration,
+  pushRunHeartbeatMigration,
   webhooksMigration,
 ];

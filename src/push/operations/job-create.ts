@@ -75,14 +75,14 @@ export const jobCreate: Operation = {
       const created = await ctx.write<Job>('job.create', body, { data: { before } });
       jobId = created.id;
     }
-    ctx.checkpoint('job.created', { jobId });
+    await ctx.checkpoint('job.created', { jobId });
     if (record.customRequisitionId !== undefined && ctx.resume.data.requisitionSet !== true) {
       await ctx.write(
         'job.update',
         { jobId, customRequisitionId: record.customRequisitionId },
         { step: 'job.update' },
       );
-      ctx.checkpoint('job.requisition', { jobId, requisitionSet: true });
+      await ctx.checkpoint('job.requisition', { jobId, requisitionSet: true });
     }
     if (record.status !== undefined) await setJobStatus(ctx, jobId, record.status as JobStatus);
     return { status: 'created', id: jobId, ...(reconciled ? { reconciled } : {}) };

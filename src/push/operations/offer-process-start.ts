@@ -142,7 +142,7 @@ export const offerProcessStart: Operation = {
       }
       const started = await ctx.write<WithId>('offerProcess.start', { applicationId });
       processId = started.id;
-      ctx.checkpoint('offerProcess.started', { offerProcessId: processId });
+      await ctx.checkpoint('offerProcess.started', { offerProcessId: processId });
     }
     const offer = ctx.record.offer as Record<string, unknown> | undefined;
     if (offer === undefined) return { status: 'created', id: processId };
@@ -161,7 +161,7 @@ export const offerProcessStart: Operation = {
     }
     // offer.start only opens a form version; starting another one after a crash creates no offer.
     const form = await ctx.write<OfferForm>('offer.start', { offerProcessId: processId });
-    ctx.checkpoint('offer.started', { offerProcessId: processId, offerFormId: form.id });
+    await ctx.checkpoint('offer.started', { offerProcessId: processId, offerFormId: form.id });
     const submissions = fieldSubmissions(form, offer);
     if (!submissions.ok) {
       const first = submissions.issues[0] as FieldIssue;
@@ -177,7 +177,7 @@ export const offerProcessStart: Operation = {
       { offerProcessId: processId, offerFormId: form.id, offerForm: { fieldSubmissions: submissions.value } },
       { data: { before } },
     );
-    ctx.checkpoint('offer.created', { offerId: created.id });
+    await ctx.checkpoint('offer.created', { offerId: created.id });
     return { status: 'created', id: created.id, detail: { offerProcessId: processId, offerFormId: form.id } };
   },
 };

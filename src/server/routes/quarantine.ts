@@ -62,13 +62,13 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
   app.get('/', async (c) => {
     const page = paging(c, { limit: 50, max: 500 });
     return c.json({
-      items: service().list({ ...filter(c), ...page }),
+      items: await service().list({ ...filter(c), ...page }),
       ...page,
     } satisfies ApiResponse<'quarantine'>);
   });
   app.get('/export', async (c) => {
     const format = exportFormatParam.parse(c.req.query('format'));
-    const items = service().list({ ...filter(c), limit: 1_000_000, offset: 0 });
+    const items = await service().list({ ...filter(c), limit: 1_000_000, offset: 0 });
     if (format === 'csv') {
       const lines = [
         CSV_COLUMNS.join(','),
@@ -83,15 +83,15 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     return c.body(items.map((i) => JSON.stringify(i)).join('\n') + (items.length > 0 ? '\n' : ''));
   });
   app.get('/:id', async (c) =>
-    c.json({ item: service().get(c.req.param('id')) } satisfies ApiResponse<'quarantineItem'>),
+    c.json({ item: await service().get(c.req.param('id')) } satisfies ApiResponse<'quarantineItem'>),
   );
   // Closing by hand: resolved (fixed elsewhere) or dismissed (not to be pushed); 409 unless open.
   for (const action of ['resolve', 'dismiss'] as const) {
-    app.post(`/:id/${action}`, (c) => {
+    app.post(`/:id/${action}`, async (c) => {
       const q = service();
       if (!q.close) throw new NotFoundError('feature', `quarantine ${action}`);
       return c.json({
-        item: q.close(c.req.param('id'), action === 'resolve' ? 'resolved' : 'dismissed', actorOf(c)),
+        item: await q.close(c.req.param('id'), action === 'resolve' ? 'resolved' : 'dismissed', actorOf(c)),
       } satisfies ApiResponse<'quarantineItem'>);
     });
   }
@@ -99,12 +99,12 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     const body = await readBody(c, recordCheckBody);
     const q = service();
     if (!q.check) throw new NotFoundError('feature', 'quarantine check');
-    return c.json(q.check(c.req.param('id'), body.record) satisfies ApiResponse<'recordCheck'>);
+    return c.json((await q.check(c.req.param('id'), body.record)) satisfies ApiResponse<'recordCheck'>);
   });
   // Replays run as a run of the flow (trigger `replay`): 409 while the flow runs, recorded in its history.
   app.post('/replay', async (c) => {
     const body = await readBody(c, replayBody);
-    const items = body.ids.map((id) => service().get(id));
+    const items = await Promise.all(body.ids.map((id) => service().get(id)));
     // An explicit flowId wins: records of a deleted flow, or quarantined by the CLI, replay with its key.
     const flowIds = new Set(items.map((i) => body.flowId ?? i.flowId));
     if (flowIds.size > 1)
@@ -115,7 +115,7 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     if (!flow) throw new NotFoundError('flow', flowId);
     if (flow.kind !== 'destination') throw new ValidationError(`flow "${flow.name}" is not a destination`);
     const result: ReplayResult = { replayed: 0, failed: 0 };
-    const engine = service().replayEngine(body.ids, result, {
+    const engine = await service().replayEngine(body.ids, result, {
       ...(body.records ? { records: new Map(Object.entries(body.records)) } : {}),
       closedBy: actorOf(c),
     });
