@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { ColumnHeads } from './record-table';
 
 /**
  * A chart with its title, a sentence saying what it shows, and its numbers as a table under it: the
@@ -42,15 +43,7 @@ export function NumbersTable<T>(props: {
 }) {
   return (
     <table className="list compact" aria-label={props.label}>
-      <thead>
-        <tr>
-          {props.columns.map((c) => (
-            <th key={c} scope="col">
-              {c}
-            </th>
-          ))}
-        </tr>
-      </thead>
+      <ColumnHeads columns={props.columns} />
       <tbody>
         {props.rows.map((row) => {
           const [first, ...rest] = props.cells(row);

@@ -33,6 +33,21 @@ export function columnsOf(records: readonly unknown[]): string[] {
   return [...seen];
 }
 
+/** A table's header row: one column heading per name. */
+export function ColumnHeads(props: { columns: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 /** Records as a table: ids on one line, nested values expandable. */
 export function RecordTable(props: {
   label: string;
@@ -43,15 +58,7 @@ export function RecordTable(props: {
   return (
     <div className="scroll" data-testid={props.testId}>
       <table className="list records" aria-label={props.label}>
-        <thead>
-          <tr>
-            {props.columns.map((c) => (
-              <th key={c} scope="col">
-                {c}
-              </th>
-            ))}
-          </tr>
-        </thead>
+        <ColumnHeads columns={props.columns} />
         <tbody>
           {props.rows.map((r, i) => (
             <tr key={typeof r.id === 'string' ? r.id : i}>
