@@ -334,6 +334,8 @@ describe('a CLI run and a scheduled flow on one target', () => {
       target,
       options: {},
     });
+    // Flows are created paused, and a paused flow's scheduled slot is skipped: this one is switched on.
+    await h.deps.store.setFlowStatus(flow.id, 'active');
     return { h, flow };
   }
 
