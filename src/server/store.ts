@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { ControlDatabase, FlowRunsTable, FlowsTable } from '../control/schema.js';
 import type {
   Flow,
@@ -41,6 +41,25 @@ function toFlow(row: FlowRow): Flow {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     activatedAt: row.activated_at,
+  };
+}
+
+/** A new `flow_runs` row of `flow`: not finished, not a dry run unless `fields` says so. */
+function newRunRow(
+  id: string,
+  flow: Flow,
+  trigger: RunTrigger,
+  fields: Pick<Insertable<FlowRunsTable>, 'status' | 'started_at'> & Partial<Insertable<FlowRunsTable>>,
+): Insertable<FlowRunsTable> {
+  return {
+    id,
+    flow_id: flow.id,
+    kind: flow.kind,
+    trigger,
+    finished_at: null,
+    dry_run: 0,
+    analytics: null,
+    ...fields,
   };
 }
 
@@ -304,17 +323,9 @@ export class ServerStore {
     const id = newId('run');
     await this.db
       .insertInto('flow_runs')
-      .values({
-        id,
-        flow_id: flow.id,
-        kind: flow.kind,
-        trigger,
-        status: 'running',
-        started_at: this.iso(),
-        finished_at: null,
-        dry_run: dryRun ? 1 : 0,
-        analytics: null,
-      })
+      .values(
+        newRunRow(id, flow, trigger, { status: 'running', started_at: this.iso(), dry_run: dryRun ? 1 : 0 }),
+      )
       .execute();
     return (await this.getRun(id))!;
   }
@@ -326,18 +337,7 @@ export class ServerStore {
   async queueRun(flow: Flow, trigger: RunTrigger, id: string, jobId: string): Promise<Run> {
     await this.db
       .insertInto('flow_runs')
-      .values({
-        id,
-        flow_id: flow.id,
-        kind: flow.kind,
-        trigger,
-        status: 'queued',
-        started_at: this.iso(),
-        finished_at: null,
-        dry_run: 0,
-        analytics: null,
-        job_id: jobId,
-      })
+      .values(newRunRow(id, flow, trigger, { status: 'queued', started_at: this.iso(), job_id: jobId }))
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     return (await this.getRun(id))!;
@@ -362,19 +362,7 @@ export class ServerStore {
     const at = this.iso();
     await this.db
       .insertInto('flow_runs')
-      .values({
-        id,
-        flow_id: flow.id,
-        kind: flow.kind,
-        trigger,
-        status: 'running',
-        started_at: at,
-        finished_at: null,
-        dry_run: 0,
-        analytics: null,
-        worker,
-        job_id: jobId,
-      })
+      .values(newRunRow(id, flow, trigger, { status: 'running', started_at: at, worker, job_id: jobId }))
       .onConflict((oc) =>
         oc
           .column('id')

@@ -3,7 +3,7 @@
  * API is verified against the sandbox and stored encrypted, so a `pg_dump` of the schema holds its
  * ciphertext but no spelling of the key, and only the master key opens it.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { Vault } from '../../src/vault/index.js';
-import { assertBuilt, BIN, ROOT } from '../support/built-cli.js';
+import { assertBuilt, startServe } from '../support/built-cli.js';
 import { controlDialects, newControlTarget, openTarget, removeControlTargets } from '../support/control.js';
 
 const PASSWORD = 'serve on postgres password';
@@ -42,37 +42,13 @@ afterEach(() => removeControlTargets());
 
 /** Starts `serve` on the store; resolves with its URL, its output so far and a stop function. */
 async function serve(url: string, home: string) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--control', url], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH,
-      ASHPIPE_HOME: home,
-      ASHPIPE_ADMIN_PASSWORD: PASSWORD,
-      ASHPIPE_MASTER_KEY: MASTER_KEY,
-      ASHBY_BASE_URL: sandbox.url,
-    },
+  return startServe(['--port', '0', '--control', url], {
+    PATH: process.env.PATH,
+    ASHPIPE_HOME: home,
+    ASHPIPE_ADMIN_PASSWORD: PASSWORD,
+    ASHPIPE_MASTER_KEY: MASTER_KEY,
+    ASHBY_BASE_URL: sandbox.url,
   });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const started = Date.now();
-  while (!/listening on (http:\/\/\S+)/.test(output)) {
-    if (Date.now() - started > 30_000 || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`serve did not start: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url: /listening on (http:\/\/\S+)/.exec(output)?.[1] as string,
-    output: () => output,
-    stop: async () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
 }
 
 describe('ashpipe serve on a PostgreSQL control store', () => {

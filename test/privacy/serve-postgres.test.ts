@@ -4,7 +4,7 @@
  * `sync --pii-policy default` with ASHPIPE_CONTROL_URL, from another home) stores the same hashes, while one
  * with another master key is refused.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { openSqlite } from '../../src/util/sqlite.js';
-import { assertBuilt, BIN, ROOT } from '../support/built-cli.js';
+import { assertBuilt, BIN, ROOT, startServe } from '../support/built-cli.js';
 import { controlDialects, newControlTarget, removeControlTargets } from '../support/control.js';
 
 const run = promisify(execFile);
@@ -53,31 +53,10 @@ const baseEnv = (home: string) => ({
 
 /** Starts `serve` on the store; resolves with its URL and a stop function. */
 async function serve(url: string, home: string) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--control', url, '--data-dir', dir], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...baseEnv(home), ASHPIPE_ADMIN_PASSWORD: PASSWORD },
+  return startServe(['--port', '0', '--control', url, '--data-dir', dir], {
+    ...baseEnv(home),
+    ASHPIPE_ADMIN_PASSWORD: PASSWORD,
   });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const started = Date.now();
-  while (!/listening on (http:\/\/\S+)/.test(output)) {
-    if (Date.now() - started > 30_000 || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`serve did not start: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url: /listening on (http:\/\/\S+)/.exec(output)?.[1] as string,
-    output: () => output,
-    stop: () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
 }
 
 /** Stored candidate id → primary email, as the target holds it. */
