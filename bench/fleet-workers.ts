@@ -53,8 +53,15 @@ export interface WorkersRow {
   /** The mean and the longest time a run ran (its start on a worker to its end), seconds. */
   meanRunSeconds: number;
   longestRunSeconds: number;
-  /** Load average (1 min) at the end of the measurement. */
+  /** The higher 1-minute load average of the start and the end of the measurement. */
   load: number;
+  /**
+   * CPU used over the measurement, in cores (CPU seconds per second): the worker processes together, the
+   * server, and this process (the sandboxes, and the polling of the runs); undefined off Linux.
+   */
+  cpu: { workers: number; serve: number; bench: number } | undefined;
+  /** Share of the machine's CPU time that was busy (every process, PostgreSQL and other jobs included). */
+  machineBusy: number | undefined;
 }
 
 export interface WorkersResult {
@@ -73,6 +80,31 @@ interface RunView {
   counts: Array<{ name: string; read: number; requests?: number }>;
 }
 
+/** CPU seconds a process has used so far (Linux `/proc`; clock ticks of 1/100 s), undefined elsewhere. */
+function processCpu(pid: number | undefined): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command name in parentheses: state is field 3, utime 14 and stime 15 of the whole line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's busy and total CPU time so far (`/proc/stat`), undefined off Linux. */
+function machineCpu(): { busy: number; total: number } | undefined {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const ticks = line.split(/\s+/).slice(1, 9).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    // idle and iowait are the idle columns.
+    return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PASSWORD = 'fleet bench password';
 
@@ -87,6 +119,37 @@ function addStats(all: SandboxStats[]): { requests: number; successful: number; 
     rateLimited += s.rateLimited;
   }
   return { requests, successful, rateLimited };
+}
+
+interface CpuSnapshot {
+  workers: Array<number | undefined>;
+  serve: number | undefined;
+  bench: NodeJS.CpuUsage;
+  machine: { busy: number; total: number } | undefined;
+  at: number;
+}
+
+/** The CPU used between two snapshots, in cores, and the machine's busy share. */
+function cpuUse(a: CpuSnapshot, b: CpuSnapshot): Pick<WorkersRow, 'cpu' | 'machineBusy'> {
+  const seconds = (b.at - a.at) / 1000;
+  const delta = (x: number | undefined, y: number | undefined) =>
+    x === undefined || y === undefined ? undefined : (y - x) / seconds;
+  const workers = a.workers.map((x, i) => delta(x, b.workers[i]));
+  const serve = delta(a.serve, b.serve);
+  const bench = b.bench.user - a.bench.user + b.bench.system - a.bench.system;
+  const cpu =
+    serve === undefined || workers.some((w) => w === undefined)
+      ? undefined
+      : {
+          workers: workers.reduce((sum: number, w) => sum + (w ?? 0), 0),
+          serve,
+          bench: bench / 1e6 / seconds,
+        };
+  const machineBusy =
+    a.machine && b.machine
+      ? (b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)
+      : undefined;
+  return { cpu, machineBusy };
 }
 
 export async function benchWorkers(options: WorkersOptions): Promise<WorkersResult> {
@@ -168,10 +231,11 @@ export async function benchWorkers(options: WorkersOptions): Promise<WorkersResu
     return (await res.json()) as T;
   };
 
+  let serve: ChildProcess | undefined;
   const rows: WorkersRow[] = [];
   const sizes: WorkersResult['sizes'] = [];
   try {
-    const serve = spawnCli(
+    const server = spawnCli(
       [
         'serve',
         '--port',
@@ -185,10 +249,11 @@ export async function benchWorkers(options: WorkersOptions): Promise<WorkersResu
       ],
       serveOutput,
     );
+    serve = server;
     url = await until(
       'serve to listen',
       () => {
-        if (serve.exitCode !== null) throw new Error(`serve exited: ${serveOutput.join('')}`);
+        if (server.exitCode !== null) throw new Error(`serve exited: ${serveOutput.join('')}`);
         return /listening on (http:\/\/\S+)/.exec(serveOutput.join(''))?.[1];
       },
       60_000,
@@ -268,6 +333,14 @@ export async function benchWorkers(options: WorkersOptions): Promise<WorkersResu
       );
       for (const s of sandboxes.values()) s.resetStats();
       const loadBefore = os.loadavg()[0] ?? 0;
+      const cpuSnapshot = () => ({
+        workers: workers.map((w) => processCpu(w.child.pid)),
+        serve: processCpu(serve?.pid),
+        bench: process.cpuUsage(),
+        machine: machineCpu(),
+        at: Date.now(),
+      });
+      const cpuFrom = cpuSnapshot();
       const from = Date.now();
       const runIds = new Set<string>();
       for (const flowId of flows.keys())
@@ -283,6 +356,7 @@ export async function benchWorkers(options: WorkersOptions): Promise<WorkersResu
         30 * 60_000,
       );
       const to = Math.max(...runs.map((r) => Date.parse(r.finishedAt ?? '')));
+      const cpuTo = cpuSnapshot();
       const load = os.loadavg()[0] ?? 0;
       const totals = addStats([...sandboxes.values()].map((s) => s.stats()));
       await Promise.all(
@@ -326,6 +400,7 @@ export async function benchWorkers(options: WorkersOptions): Promise<WorkersResu
         meanRunSeconds: durations.reduce((a, b) => a + b, 0) / durations.length,
         longestRunSeconds: Math.max(...durations),
         load: Math.max(load, loadBefore),
+        ...cpuUse(cpuFrom, cpuTo),
       };
       log(`${n} workers: ${JSON.stringify(row)}`);
       rows.push(row);

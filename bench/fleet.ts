@@ -13,7 +13,7 @@
  * 429 share with 1, 2 and 4 workers.
  *
  * Usage: npm run bench:fleet [-- --scale 500 --accounts 50 --no-resume --no-processes --quick]
- * Writes the "## Fleet" section of BENCHMARKS.md; `--quick` (scale 100, no dead worker, 10 accounts) and
+ * Writes the "## Fleet" section of BENCHMARKS.md; `--quick` (scale 100, no dead worker, 6 accounts) and
  * `--no-processes` only print it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -44,7 +44,7 @@ const QUICK = values.quick;
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RATE = 10;
 const SCALE = QUICK ? 100 : Number(values.scale);
-const ACCOUNTS = Number(values.accounts ?? (QUICK ? 10 : 50));
+const ACCOUNTS = Number(values.accounts ?? (QUICK ? 6 : 50));
 /** The account sizes (seeded candidates), in turn: accounts 1, 6, 11… are the smallest. */
 const ACCOUNT_SCALES = [20, 50, 100, 200, 500];
 const WORKER_COUNTS = [1, 2, 4];
@@ -234,17 +234,17 @@ function renderWorkers(result: WorkersResult): string[] {
   return [
     `### Workers over ${ACCOUNTS} accounts`,
     '',
-    `${ACCOUNTS} accounts of ${sizes.length} sizes (${ACCOUNT_SCALES.join(', ')} seeded candidates, in turn), each with its own API key limited to ${RATE} requests/s (token bucket, burst ${RATE}). A sandbox holds one world, so there is one sandbox per size, in the bench process: the accounts of one size read the same records, each through its own key and bucket. \`ashpipe serve --no-worker\` on a PostgreSQL control store holds one credential per account in the vault and one source flow per account, syncing every stream into its own SQLite file (\`requestsPerSecond: ${RATE}\`, 2 requests in flight). For each N, fresh flows into new files (a first, full sync of every account), N \`ashpipe worker --concurrency ${WORKER_CONCURRENCY}\` processes (the built CLI) started and ready, then "run now" for every flow. Measured from the first "run now" to the end of the last run; requests and 429s are the sandboxes' counters over that time; the records each run read per stream are compared with the account's world, enumerated directly.`,
+    `${ACCOUNTS} accounts of ${sizes.length} sizes (${ACCOUNT_SCALES.join(', ')} seeded candidates, in turn), each with its own API key limited to ${RATE} requests/s (token bucket, burst ${RATE}). A sandbox holds one world, so there is one sandbox per size, in the bench process: the accounts of one size read the same records, each through its own key and bucket. \`ashpipe serve --no-worker\` on a PostgreSQL control store holds one credential per account in the vault and one source flow per account, syncing every stream into its own SQLite file (\`requestsPerSecond: ${RATE}\`, 2 requests in flight). For each N, fresh flows into new files (a first, full sync of every account), N \`ashpipe worker --concurrency ${WORKER_CONCURRENCY}\` processes (the built CLI) started and ready, then "run now" for every flow. Measured from the first "run now" to the end of the last run; requests and 429s are the sandboxes' counters over that time; the records each run read per stream are compared with the account's world, enumerated directly. A run is limited by its key to ${RATE} req/s, so the runs at once (N × ${WORKER_CONCURRENCY}) bound the rate at N × ${WORKER_CONCURRENCY * RATE} req/s. CPU over the same time, in cores (CPU seconds per second): the worker processes together, \`ashpipe serve\`, and the bench process (the sandboxes); the machine's busy share counts every process (PostgreSQL and other jobs too). The load average is the higher of the start's and the end's.`,
     '',
     '| candidates | accounts | records read per run | requests per run |',
     '| --: | --: | --: | --: |',
     ...sizes.map((s) => `| ${s.scale} | ${s.accounts} | ${s.records} | ${s.requests} |`),
     '',
-    `| workers | runs at once (at most) | runs | succeeded | reads equal to the world | time | runs per minute | requests | successful req/s | answered 429 | 429 share | limit of the runs at once | share of it | mean run | longest run | load average (1 min) |`,
-    '| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |',
+    '| workers | runs at once (at most) | runs | succeeded | reads equal to the world | time | runs per minute | requests | successful req/s | answered 429 | 429 share | limit of the runs at once | share of it | mean run | longest run | CPU: workers / serve / sandboxes (cores) | machine CPU busy | load average (1 min) |',
+    '| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |',
     ...result.rows.map((r) => {
       const slots = r.workers * WORKER_CONCURRENCY;
-      return `| ${r.workers} | ${slots} | ${r.runs} | ${r.succeeded} | ${r.countsMatching} | ${fmt(r.seconds)} s | ${fmt(r.runsPerMinute)} | ${r.requests} | ${fmt(r.successfulPerSecond)} | ${r.rateLimited} | ${fmt((r.rateLimited / r.requests) * 100, 2)} % | ${slots * RATE} req/s | ${fmt((r.successfulPerSecond / (slots * RATE)) * 100)} % | ${fmt(r.meanRunSeconds)} s | ${fmt(r.longestRunSeconds)} s | ${fmt(r.load)} |`;
+      return `| ${r.workers} | ${slots} | ${r.runs} | ${r.succeeded} | ${r.countsMatching} | ${fmt(r.seconds)} s | ${fmt(r.runsPerMinute)} | ${r.requests} | ${fmt(r.successfulPerSecond)} | ${r.rateLimited} | ${fmt((r.rateLimited / r.requests) * 100, 2)} % | ${slots * RATE} req/s | ${fmt((r.successfulPerSecond / (slots * RATE)) * 100)} % | ${fmt(r.meanRunSeconds)} s | ${fmt(r.longestRunSeconds)} s | ${r.cpu ? `${fmt(r.cpu.workers, 2)} / ${fmt(r.cpu.serve, 2)} / ${fmt(r.cpu.bench, 2)}` : 'n/a'} | ${r.machineBusy === undefined ? 'n/a' : `${fmt(r.machineBusy * 100)} %`} | ${fmt(r.load)} |`;
     }),
     '',
     WORKERS_NOTE,
@@ -307,13 +307,11 @@ async function main(): Promise<void> {
     '',
     `Command: \`npm run bench:fleet\`. Sandbox in the bench process (scale ${SCALE}), limited to ${RATE} requests/s per key (token bucket, burst ${RATE}). Every process is a separate Node process syncing every stream into its own SQLite file, up to 4 requests in flight, \`requestsPerSecond: ${RATE}\`; with the shared budget, the processes of a key pace, pause and learn through one row in PostgreSQL. Rates are measured while all processes run (the last one's first request to the first one's last response), leaving out the first bucketful per key.`,
     '',
-    ...table,
-    '',
-    NOTE,
+    ...(rows.length > 0 ? [...table, '', NOTE] : ['Processes: not measured in this run (`--no-processes`).']),
     '',
     resume
       ? `Dead worker: two worker processes on the queue with the default lease settings (lease ${QUEUE_DEFAULTS.leaseSeconds} s, heartbeat ${QUEUE_DEFAULTS.heartbeatSeconds} s, maintenance every ${QUEUE_DEFAULTS.maintenanceSeconds} s, poll ${QUEUE_DEFAULTS.pollSeconds} s); the one running a sync is killed with -9 after its fifth page; the other took the run over **${fmt(resume.takenAfter)} s** after the kill (bound: lease + maintenance + poll = ${QUEUE_DEFAULTS.leaseSeconds + QUEUE_DEFAULTS.maintenanceSeconds + QUEUE_DEFAULTS.pollSeconds} s) and completed it, resumed from its checkpoints (attempt ${resume.attempt}), ${fmt(resume.seconds)} s after the kill.`
-      : 'Dead worker: not measured in this run (`--no-resume`).',
+      : `Dead worker: not measured in this run (\`${QUICK ? '--quick' : '--no-resume'}\`).`,
     '',
     ...workersSection,
     '',
