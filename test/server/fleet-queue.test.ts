@@ -83,7 +83,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
       controlUrl: target.url as string,
       env: {},
       port: 0,
-      metrics: 'off',
+      metrics: 'loopback',
       worker: false,
       fleetTimings: TIMINGS,
       dataDirs: [dataDir],
@@ -424,6 +424,95 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     expect(await server.deps.store.getRun(second.id)).toMatchObject({ status: 'cancelled', errors: [] });
     expect(await jobState(second.id)).toBe('cancelled');
     expect(await server.deps.store.activeRun(lonely.id)).toBeUndefined();
+  }, 60_000);
+
+  /** The value of a series of `GET /metrics` whose labels include `labels`; undefined when absent. */
+  async function gauge(name: string, labels: Record<string, string>): Promise<number | undefined> {
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain(API_KEY);
+    for (const line of text.split('\n')) {
+      const m = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const found = Object.fromEntries(
+        [...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
+      );
+      if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(m[3]);
+    }
+    return undefined;
+  }
+
+  it("GET /metrics counts the queue's jobs by credential and state, and the runs going per worker", async () => {
+    const flow = await slowFlow('gauged');
+    // The credential's name labels its queue: a row of the vault's table (never its key).
+    const at = new Date().toISOString();
+    const blob = Buffer.alloc(16);
+    await server.deps.store.db
+      .insertInto('credentials')
+      .values({
+        id: flow.credentialId,
+        name: 'Gauged key',
+        description: null,
+        base_url: null,
+        key_ciphertext: blob,
+        key_iv: blob,
+        key_tag: blob,
+        data_key_wrapped: blob,
+        data_key_iv: blob,
+        data_key_tag: blob,
+        key_suffix: 'abcd',
+        verified_at: null,
+        verification: null,
+        created_at: at,
+        updated_at: at,
+        rotated_at: null,
+      })
+      .execute();
+    const key = { credential: 'Gauged key', credential_id: flow.credentialId };
+    const queued = await server.deps.scheduler.trigger(flow.id, 'manual');
+    expect(queued.status).toBe('queued');
+    expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'queued' })).toBe(1);
+    expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'active' })).toBe(0);
+    expect(await gauge('ashpipe_worker_runs', { worker: 'gauger' })).toBeUndefined();
+
+    const fleet = server.fleet!.fleet;
+    const worker = startFlowWorker(
+      fleet.queue,
+      { store: server.deps.store, services: server.deps.services, logger: server.deps.logger },
+      {
+        name: 'gauger',
+        concurrency: 1,
+        leaseSeconds: TIMINGS.leaseSeconds,
+        heartbeatSeconds: TIMINGS.heartbeatSeconds,
+        pollSeconds: TIMINGS.pollSeconds,
+        budgetPool: fleet.budgetPool,
+        budgetSchema: schema,
+      },
+    );
+    try {
+      await until(
+        'the worker to take the run',
+        async () => ((await server.deps.store.getRun(queued.id))?.status === 'running' ? true : undefined),
+        20_000,
+      );
+      expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'queued' })).toBe(0);
+      expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'active' })).toBe(1);
+      expect(await gauge('ashpipe_worker_runs', { worker: 'gauger' })).toBe(1);
+      expect((await api('POST', `/flows/${flow.id}/cancel`)).status).toBe(202);
+      expect((await server.deps.scheduler.waitFor(queued.id))?.status).toBe('cancelled');
+      // The job is completed a moment after the run's end is recorded.
+      await until(
+        'the job to end',
+        async () =>
+          (await gauge('ashpipe_queue_jobs', { ...key, state: 'active' })) === 0 ? true : undefined,
+        5_000,
+      );
+      expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'queued' })).toBe(0);
+      expect(await gauge('ashpipe_worker_runs', { worker: 'gauger' })).toBe(0);
+    } finally {
+      await worker.stop();
+    }
   }, 60_000);
 
   it('a queued run can be cancelled; a run whose job ended without it is closed as failed', async () => {
