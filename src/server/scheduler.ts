@@ -223,9 +223,20 @@ export class Scheduler {
 
   /** The id of the flow's run that is going, here or (with the fleet's queue) queued or on a worker. */
   async activeRunId(flowId: string): Promise<string | undefined> {
+    return (await this.activeRun(flowId))?.id;
+  }
+
+  /**
+   * The flow's run that is going and where it is: `running` here or on a worker, or `queued` waiting for
+   * a worker (the fleet's queue).
+   */
+  async activeRun(flowId: string): Promise<{ id: string; status: 'queued' | 'running' } | undefined> {
     const local = this.active.get(flowId)?.runId;
-    if (local !== undefined || !this.options.dispatch) return local;
-    return (await this.store.activeRun(flowId))?.id;
+    if (local !== undefined) return { id: local, status: 'running' };
+    if (!this.options.dispatch) return undefined;
+    const run = await this.store.activeRun(flowId);
+    if (!run) return undefined;
+    return { id: run.id, status: run.status === 'queued' ? 'queued' : 'running' };
   }
 
   /** Whether the run runs in this process (its progress and end are pushed as events). */
