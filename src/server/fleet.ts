@@ -87,7 +87,8 @@ export function queueDispatch(
     async cancelQueued(flow, run) {
       const jobId = await jobIdOf(store, run.id);
       if (!jobId || !(await queue.cancelQueued(flowKeyId(flow), jobId))) return false;
-      return store.endOpenRun(run.id, 'cancelled', []);
+      // A run handed back by a stopping worker waits with what it did so far: recorded as cut short.
+      return store.endCancelledRun(run.id);
     },
     requestCancel: (run) => store.requestCancel(run.id),
     reconcile: () => reconcileRuns(queue, store, options.logger),
