@@ -530,7 +530,10 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
       `UPDATE "${schema}_queue".job SET state = 'failed', completed_on = now() WHERE data->>'runId' = $1`,
       [lost.id],
     );
-    expect(await reconcileRuns(fleet.queue, server.deps.store)).toBe(1);
+    // The server's own maintenance may close it first; either way it is closed exactly once.
+    const closedHere = await reconcileRuns(fleet.queue, server.deps.store);
+    expect([0, 1]).toContain(closedHere);
+    expect(await reconcileRuns(fleet.queue, server.deps.store)).toBe(0);
     expect(await server.deps.store.getRun(lost.id)).toMatchObject({
       status: 'failed',
       errors: [{ code: 'run_lost' }],
