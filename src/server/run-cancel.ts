@@ -6,8 +6,8 @@ import type { Run, RunCount, RunErrorInfo, RunStatus } from './model.js';
 
 /**
  * A run a person stopped: `cancelled`; streams or operations cut short are marked `cancelled` (a note
- * like "2 pending" stays, the abort's own message goes), and so do the abort's errors; what finished
- * before the cancel keeps its status.
+ * like "2 pending" stays, the abort's own message and a running count's progress note go), and so do
+ * the abort's errors; what finished before the cancel keeps its status.
  */
 export function asCancelled(run: Run): [RunStatus, RunCount[], RunErrorInfo[]] {
   const cut = new Set<string>();
@@ -18,8 +18,11 @@ export function asCancelled(run: Run): [RunStatus, RunCount[], RunErrorInfo[]] {
     // A stream the abort stopped says `failed` with no message of its own (a real failure names its cause).
     if (c.status === 'failed' && c.message !== undefined && !isAbortMessage(c.message)) return c;
     cut.add(c.name);
-    if (!isAbortMessage(c.message)) return { ...c, status: 'cancelled' };
-    const { message: _abort, ...rest } = c;
+    // A progress note of a count still going when its worker died ("waiting for another push…") is
+    // stale once the run is over; a note of records left pending is not.
+    const stale = c.status === 'running' && !leftPending;
+    if (!isAbortMessage(c.message) && !stale) return { ...c, status: 'cancelled' };
+    const { message: _note, ...rest } = c;
     return { ...rest, status: 'cancelled' };
   });
   const errors = run.errors.filter(

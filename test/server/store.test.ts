@@ -257,6 +257,7 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
     await store.updateRunCounts('run_c1', [
       { name: 'candidates', status: 'succeeded', read: 10, written: 10 },
       { name: 'applications', status: 'running', read: 4, written: 4 },
+      { name: 'candidate.create', status: 'running', read: 0, written: 0, message: 'waiting for a push' },
     ]);
     expect(await store.cancelRequested('run_c1')).toBe(false);
     tick(1000);
@@ -286,7 +287,15 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
       counts: [
         { name: 'candidates', status: 'succeeded', read: 10, written: 10 },
         { name: 'applications', status: 'cancelled', read: 4, written: 4 },
+        { name: 'candidate.create', status: 'cancelled', read: 0, written: 0 },
       ],
+    });
+    // The waiting note was about a run that is over now: gone.
+    expect(takeover.run.counts[2]).toEqual({
+      name: 'candidate.create',
+      status: 'cancelled',
+      read: 0,
+      written: 0,
     });
     expect(await store.endCancelledRun('run_c1')).toBe(false);
     expect(await store.requestCancel('run_c1')).toBe(false);
