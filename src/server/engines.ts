@@ -23,6 +23,7 @@ import {
 } from '../privacy/index.js';
 import { emptyPushCounts, type PushSummary, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
+import { PushRunConflictError } from '../push/ledger.js';
 import { IDENTITY_MAPPING, type Mapping } from '../push/mapping.js';
 import { resolveOperation } from '../push/operations/resolve.js';
 import type { OnExisting, Operation } from '../push/types.js';
@@ -508,6 +509,12 @@ export interface PushEngineOptions {
   concurrency?: number;
   /** Wait before looking up a write whose outcome is unknown. @default 1000 */
   reconcileDelayMs?: number;
+  /**
+   * How often a run whose operation's ledger another push owns (another flow, an `ashpipe push`, a dead
+   * worker's run not yet known dead) looks again, in milliseconds.
+   * @default 1000
+   */
+  ledgerWaitMs?: number;
 }
 
 /** Minimum time between two progress updates of a destination run. */
@@ -522,7 +529,6 @@ export function pushEngine(control: Control, engineOptions: PushEngineOptions = 
     if (flow.config.kind !== 'destination') throw new Error('not a destination flow');
     const config = flow.config;
     const operation = flowOperation(config);
-    const { rows, label, cleanup } = flowRows(config);
     const client = new AshbyClient({
       apiKey: ctx.apiKey,
       baseUrl: ctx.baseUrl,
@@ -543,42 +549,64 @@ export function pushEngine(control: Control, engineOptions: PushEngineOptions = 
       ctx.progress({ counts: [{ ...count, status: 'running' }] });
     };
     const errors: RunErrorInfo[] = [];
-    let summary: PushSummary;
-    try {
-      summary = await runPush({
-        client,
-        control,
-        operation,
-        rows,
-        inputLabel: `${label} (flow ${flow.name})`,
-        inputKey: `flow:${flow.id}`,
-        mapping: pushMapping(config),
-        onExisting: onExistingOf(config.options),
-        dryRun: ctx.dryRun,
-        concurrency: numberOption(config.options.concurrency) ?? engineOptions.concurrency ?? 4,
-        ...(engineOptions.reconcileDelayMs !== undefined
-          ? { reconcileDelayMs: engineOptions.reconcileDelayMs }
-          : {}),
-        ...(typeof config.options.keyColumn === 'string' ? { keyColumn: config.options.keyColumn } : {}),
-        ...(typeof config.options.quarantineRetentionDays === 'number'
-          ? { quarantineRetentionDays: config.options.quarantineRetentionDays }
-          : {}),
-        replayOptions: { flowId: flow.id, flowRunId: ctx.runId },
-        signal: ctx.signal,
-        onRead: () => {
-          total += 1;
-          report();
-        },
-        onResult: (r) => {
-          ctx.onPushResult?.(operation.name, r.status);
-          counts[r.status] = (counts[r.status] ?? 0) + 1;
-          if (r.error && errors.length < MAX_RUN_ERRORS)
-            errors.push({ scope: `row ${r.row}`, code: r.error.code, message: r.error.message });
-          report();
-        },
-      });
-    } finally {
-      cleanup();
+    const push = async (): Promise<PushSummary> => {
+      const { rows, label, cleanup } = flowRows(config);
+      try {
+        return await runPush({
+          client,
+          control,
+          operation,
+          rows,
+          inputLabel: `${label} (flow ${flow.name})`,
+          inputKey: `flow:${flow.id}`,
+          mapping: pushMapping(config),
+          onExisting: onExistingOf(config.options),
+          dryRun: ctx.dryRun,
+          concurrency: numberOption(config.options.concurrency) ?? engineOptions.concurrency ?? 4,
+          ...(engineOptions.reconcileDelayMs !== undefined
+            ? { reconcileDelayMs: engineOptions.reconcileDelayMs }
+            : {}),
+          ...(typeof config.options.keyColumn === 'string' ? { keyColumn: config.options.keyColumn } : {}),
+          ...(typeof config.options.quarantineRetentionDays === 'number'
+            ? { quarantineRetentionDays: config.options.quarantineRetentionDays }
+            : {}),
+          replayOptions: { flowId: flow.id, flowRunId: ctx.runId },
+          signal: ctx.signal,
+          onRead: () => {
+            total += 1;
+            report();
+          },
+          onResult: (r) => {
+            ctx.onPushResult?.(operation.name, r.status);
+            counts[r.status] = (counts[r.status] ?? 0) + 1;
+            if (r.error && errors.length < MAX_RUN_ERRORS)
+              errors.push({ scope: `row ${r.row}`, code: r.error.code, message: r.error.message });
+            report();
+          },
+        });
+      } finally {
+        cleanup();
+      }
+    };
+    const summary = await pushWhenLedgerFree(push, {
+      signal: ctx.signal,
+      waitMs: engineOptions.ledgerWaitMs ?? 1000,
+      onWait: (owner) => {
+        const message = `waiting for another push of ${operation.name} to finish`;
+        ctx.logger.info(message, { owner });
+        ctx.progress({
+          counts: [{ name: operation.name, status: 'running', read: 0, written: 0, message }],
+        });
+      },
+    });
+    if (summary === undefined) {
+      // Stopped while waiting: nothing was read or sent.
+      const message = `the run was interrupted while it waited for another push of ${operation.name} to finish`;
+      return {
+        status: 'failed',
+        counts: [{ name: operation.name, status: 'failed', read: 0, written: 0, message }],
+        errors: [{ code: 'aborted', message }],
+      };
     }
     const { count, problems } = pushCount(operation.name, summary);
     if (summary.stopped)
@@ -594,6 +622,48 @@ export function pushEngine(control: Control, engineOptions: PushEngineOptions = 
           : 'succeeded';
     return { status, counts: [count], errors };
   };
+}
+
+/**
+ * Runs `push` once the operation's ledger is free. One push of an operation owns its ledger at a time
+ * (see `startRun` in `src/push/ledger.ts`): another flow of the operation running on another worker or in
+ * this process, an `ashpipe push`, or the run of a worker that died and is not yet known dead (its push
+ * heartbeat not yet older than the lease, on another machine). The CLI refuses such a push; a flow's run
+ * waits for its turn instead, so runs queued together all end, one after the other, and a run resumed on
+ * another machine takes the dead worker's ledger over once its lease is out.
+ * @returns the push's summary, or `undefined` when `signal` aborted the wait
+ */
+async function pushWhenLedgerFree(
+  push: () => Promise<PushSummary>,
+  options: { signal: AbortSignal; waitMs: number; onWait: (owner: string) => void },
+): Promise<PushSummary | undefined> {
+  let told = false;
+  for (;;) {
+    try {
+      return await push();
+    } catch (error) {
+      if (!(error instanceof PushRunConflictError)) throw error;
+      // Told once, naming the run that owns the ledger; the wait itself is silent.
+      if (!told) options.onWait(error.message);
+      told = true;
+    }
+    if (!(await abortableSleep(options.waitMs, options.signal))) return undefined;
+  }
+}
+
+/** Waits `ms`; answers `false` at once when `signal` aborts (or had). */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (slept: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(slept);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Errors kept per run (the quarantine holds every record; the run lists the first few). */

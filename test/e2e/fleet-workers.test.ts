@@ -1,9 +1,12 @@
 /**
  * A fleet on PostgreSQL with real processes: `ashpipe serve --no-worker` queues the runs, three
- * `ashpipe worker` processes run them (the keys read from the vault in the control store). Every run
- * completes once, into tables equal to the sandbox's world; a worker killed with SIGKILL mid-run has its
- * run resumed by another; a worker told SIGTERM drains and exits 0, a second signal stops its run at once
- * (exit 130) and the run ends on another; no run is left `running`.
+ * `ashpipe worker` processes run them (the keys read from the vault in the control store). Twenty flows on
+ * ten keys — source flows and destination flows (`candidate.create`) — each run completes once: the source
+ * flows' tables equal the sandbox's world, each input row of the destination flows is one candidate,
+ * created once, and done in the push ledger. A worker killed with SIGKILL mid-run has its run resumed by
+ * another — a sync from its checkpoints, a push from its ledger without a second create; a worker told
+ * SIGTERM drains and exits 0, a second signal stops its run at once (exit 130) and the run ends on
+ * another; no run is left `running`.
  *
  * Runs the built CLI (`npm run build` first).
  */
@@ -22,8 +25,12 @@ import { expectedRecords, liveRecords, withSink } from '../sync/helpers.js';
 
 const POSTGRES_URL = testPostgresUrl('the fleet of worker processes');
 const PASSWORD = 'fleet test password';
-const KEYS = ['sandbox-fleet-k1', 'sandbox-fleet-k2', 'sandbox-fleet-k3'];
-const STREAMS = ['candidates', 'applications', 'jobs'];
+const KEYS = Array.from({ length: 10 }, (_, i) => `sandbox-fleet-k${i + 1}`);
+/**
+ * What the source flows read. The destination flows create candidates while the source flows run, so the
+ * source flows read streams those creates leave alone: each table then has one right answer, the world's.
+ */
+const STREAMS = ['applications', 'jobs', 'departments'];
 /** Short leases: a dead worker's run is back in the queue within LEASE + MAINTENANCE + POLL seconds. */
 const QUEUE_ENV = {
   ASHPIPE_QUEUE_LEASE_SECONDS: '4',
@@ -39,10 +46,51 @@ interface RunView {
   status: string;
   worker: string | null;
   trigger: string;
-  counts: Array<{ name: string; read: number; status: string }>;
+  counts: Array<{ name: string; read: number; written?: number; status: string; message?: string }>;
 }
 
+interface FlowRef {
+  id: string;
+  name: string;
+  kind: 'source' | 'destination';
+}
+
+/** A person of a destination flow's input: one row, one candidate to create. */
+interface Person {
+  name: string;
+  email: string;
+}
+
+/** `n` people of one input, each with an email no other input and no seeded candidate has. */
+const people = (tag: string, n: number): Person[] =>
+  Array.from({ length: n }, (_, i) => ({
+    name: `Fleet ${tag} ${i}`,
+    email: `fleet.${tag}.${i}@example.com`,
+  }));
+
+/** The destination flows' inputs: two CSV files and two JSONL files given inline, one JSONL file on disk. */
+const INPUTS = {
+  p1: people('p1', 4),
+  p2: people('p2', 4),
+  p3: people('p3', 4),
+  p4: people('p4', 4),
+  pk: people('pk', 4),
+};
+/** What the file of `pk` holds for the run killed mid-way: twelve people it has not pushed before. */
+const PK_SECOND = people('pk-second', 12);
+
+const csv = (rows: Person[]) => ['Full Name,Email', ...rows.map((r) => `${r.name},${r.email}`)].join('\n');
+const jsonl = (rows: Person[]) => rows.map((r) => JSON.stringify(r)).join('\n');
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Candidates of the sandbox's world with `email`, read from the world itself. */
+function candidatesWith(sandbox: Sandbox, email: string): number {
+  return sandbox.world.allOf('candidate').filter((c) => {
+    const addresses = (c as { emailAddresses?: Array<{ value?: unknown }> }).emailAddresses ?? [];
+    return addresses.some((e) => e.value === email);
+  }).length;
+}
 
 describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQL', () => {
   const schema = testSchemaName();
@@ -56,7 +104,12 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
   let cookie = '';
   let csrf = '';
   const workers = new Map<string, { child: ChildProcess; output: string[] }>();
-  const flows: Array<{ id: string; name: string }> = [];
+  const flows: FlowRef[] = [];
+  const flow = (name: string): FlowRef => {
+    const found = flows.find((f) => f.name === name);
+    if (!found) throw new Error(`no flow ${name}`);
+    return found;
+  };
 
   function spawnCli(args: string[], output: string[]): ChildProcess {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -92,7 +145,7 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
         const logs = [...workers.entries()].map(([n, w]) => `--- ${n}\n${w.output.join('').slice(-2000)}`);
         throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}`);
       }
-      await sleep(200);
+      await sleep(100);
     }
   }
 
@@ -111,12 +164,13 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     ((await (await api('GET', `/runs/${id}`)).json()) as { run: RunView }).run;
   const ended = (r: RunView) => r.status !== 'queued' && r.status !== 'running';
   /**
-   * Empties the flow's target and runs it: a full refresh from an empty target, long enough to be
-   * stopped in the middle. Returns once a worker has read records of it.
+   * Empties the source flow's target and runs it, every answer of the sandbox slowed: a full refresh from
+   * an empty target, long enough to be stopped in the middle. Returns once a worker has read records of it.
    */
-  async function runToMidway(flow: { id: string; name: string }) {
-    fs.rmSync(path.join(dataDir, `${flow.name}.db`), { force: true });
-    const res = await api('POST', `/flows/${flow.id}/run`);
+  async function runToMidway(f: FlowRef) {
+    sandbox.faults.set({ latencyMs: 300 });
+    fs.rmSync(path.join(dataDir, `${f.name}.db`), { force: true });
+    const res = await api('POST', `/flows/${f.id}/run`);
     const queued = ((await res.json()) as { run: RunView }).run;
     const mid = await until(
       'the run to be mid-way',
@@ -128,9 +182,9 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     );
     return { queued, mid };
   }
-  /** The run once it has ended, within a minute. */
-  const untilEnded = (runId: string, what: string) =>
-    until(
+  /** The run once it has ended, within a minute; the sandbox answers at full speed again. */
+  const untilEnded = async (runId: string, what: string) => {
+    const done = await until(
       what,
       async () => {
         const r = await run(runId);
@@ -138,6 +192,9 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
       },
       60_000,
     );
+    sandbox.faults.reset();
+    return done;
+  };
 
   async function expectExactTables(flowName: string) {
     await withSink(`sqlite:${path.join(dataDir, `${flowName}.db`)}`, async (sink) => {
@@ -151,16 +208,48 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     });
   }
 
+  /** Each person is exactly one candidate in the sandbox's world, created by one successful `candidate.create`. */
+  function expectCreatedOnce(persons: Person[]) {
+    for (const p of persons) expect(candidatesWith(sandbox, p.email), p.email).toBe(1);
+    const writes = sandbox.stats().writesByKey['candidate.create'] ?? {};
+    expect(persons.map((p) => writes[p.email] ?? 0)).toEqual(persons.map(() => 1));
+  }
+  /** Every `candidate.create` the sandbox was sent, answered or not. */
+  const creates = () => sandbox.stats().requests['candidate.create'] ?? 0;
+
+  /** The push ledger of `candidate.create`, read from PostgreSQL directly, and its runs' outcomes. */
+  async function pushLedger() {
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      const entries = await admin.query<{ record_key: string; state: string }>(
+        `SELECT record_key, state FROM "${schema}".push_ledger WHERE operation = 'candidate.create' ORDER BY record_key`,
+      );
+      const runs = await admin.query<{ outcome: string | null }>(
+        `SELECT outcome FROM "${schema}".push_runs WHERE operation = 'candidate.create' AND dry_run = 0`,
+      );
+      return { entries: entries.rows, outcomes: runs.rows.map((r) => r.outcome) };
+    } finally {
+      await admin.end();
+    }
+  }
+  const doneEntries = (persons: Person[]) =>
+    persons
+      .map((p) => ({ record_key: `key:${p.email}`, state: 'done' }))
+      .sort((a, b) => (a.record_key < b.record_key ? -1 : 1));
+
   beforeAll(async () => {
     assertBuilt();
+    // Few candidates: every stream is a page or two, so twenty runs take seconds.
     sandbox = await startSandbox({
-      scale: 200,
+      scale: 30,
       seed: 17,
       keys: KEYS.map((key) => ({ key, scopes: ALL_SCOPES, confidential: true })),
     });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-fleet-'));
     dataDir = path.join(home, 'data');
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(dataDir, 'pk.jsonl'), jsonl(INPUTS.pk));
     const u = new URL(POSTGRES_URL as string);
     u.searchParams.set('schema', schema);
     controlUrl = u.toString();
@@ -204,23 +293,48 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
       expect(res.status, await res.clone().text()).toBe(201);
       credentials.push(((await res.json()) as { credential: { id: string } }).credential.id);
     }
-    // Two flows on the first key, one on each of the others; slow enough to be caught mid-run.
-    for (const [name, credentialId] of [
-      ['a1', credentials[0]],
-      ['a2', credentials[0]],
-      ['b1', credentials[1]],
-      ['c1', credentials[2]],
-    ] as const) {
-      const res = await api('POST', '/flows', {
-        kind: 'source',
-        name,
-        credentialId,
-        streams: STREAMS,
-        target: { type: 'sqlite', path: path.join(dataDir, `${name}.db`) },
-        options: { requestsPerSecond: 3 },
-      });
+    // Twenty flows, two on each key: fifteen source flows and five destination flows of candidate.create
+    // (the flow at position i is on key i mod 10).
+    // Each keyed by its email column, so the ledger names each record by it.
+    const destinations: Record<string, Record<string, unknown>> = {
+      p1: {
+        input: { type: 'csv', content: csv(INPUTS.p1) },
+        mapping: { name: 'Full Name', email: 'Email' },
+        options: { keyColumn: 'Email' },
+      },
+      p2: {
+        input: { type: 'csv', content: csv(INPUTS.p2) },
+        mapping: { name: 'Full Name', email: 'Email' },
+        options: { keyColumn: 'Email' },
+      },
+      p3: { input: { type: 'jsonl', content: jsonl(INPUTS.p3) }, options: { keyColumn: 'email' } },
+      p4: { input: { type: 'jsonl', content: jsonl(INPUTS.p4) }, options: { keyColumn: 'email' } },
+      // One record at a time: the run killed mid-way has at most one create in flight.
+      pk: {
+        input: { type: 'jsonl', path: path.join(dataDir, 'pk.jsonl') },
+        options: { keyColumn: 'email', concurrency: 1 },
+      },
+    };
+    const names = [
+      ...['s1', 'p1', 's2', 's3', 'p2', 's4', 's5', 'p3', 's6', 's7'],
+      ...['p4', 's8', 's9', 'pk', 's10', 's11', 's12', 's13', 's14', 's15'],
+    ];
+    for (const [i, name] of names.entries()) {
+      const credentialId = credentials[i % KEYS.length];
+      const destination = destinations[name];
+      const body = destination
+        ? { kind: 'destination', name, credentialId, operation: 'candidate.create', ...destination }
+        : {
+            kind: 'source',
+            name,
+            credentialId,
+            streams: STREAMS,
+            target: { type: 'sqlite', path: path.join(dataDir, `${name}.db`) },
+          };
+      const res = await api('POST', '/flows', body);
       expect(res.status, await res.clone().text()).toBe(201);
-      flows.push({ id: ((await res.json()) as { flow: { id: string } }).flow.id, name });
+      const id = ((await res.json()) as { flow: { id: string } }).flow.id;
+      flows.push({ id, name, kind: destination ? 'destination' : 'source' });
     }
   }, 90_000);
 
@@ -242,10 +356,10 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 
-  it('runs every flow once, on the workers, into tables equal to the sandbox world', async () => {
+  it('runs every flow once, on the workers: tables equal to the sandbox world, each input row one candidate created once', async () => {
     const queued: RunView[] = [];
-    for (const flow of flows) {
-      const res = await api('POST', `/flows/${flow.id}/run`);
+    for (const f of flows) {
+      const res = await api('POST', `/flows/${f.id}/run`);
       expect(res.status).toBe(202);
       const r = ((await res.json()) as { run: RunView }).run;
       // Queued, unless an idle worker took it before the answer was written (then it is its run).
@@ -253,7 +367,7 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
       else expect(r).toMatchObject({ status: 'running', worker: expect.stringMatching(/^w\d$/) });
       queued.push(r);
       // Queued or running already: never a second run of the flow.
-      const again = await api('POST', `/flows/${flow.id}/run`);
+      const again = await api('POST', `/flows/${f.id}/run`);
       expect(again.status).toBe(409);
       expect(((await again.json()) as { error: { details: { runId: string } } }).error.details.runId).toBe(
         r.id,
@@ -271,8 +385,8 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
       expect(r.status, JSON.stringify(r)).toBe('succeeded');
       expect(['w1', 'w2', 'w3']).toContain(r.worker);
     }
-    // Several workers shared the work.
-    expect(new Set(finished.map((r) => r.worker)).size).toBeGreaterThan(1);
+    // Every worker had a share of the work.
+    expect(new Set(finished.map((r) => r.worker)).size).toBe(3);
     // w1's GET /metrics counts exactly the runs w1 ran, as serve's series do, and reads freshness from
     // the control store as serve does.
     const w1 = workers.get('w1');
@@ -284,12 +398,27 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
       .filter((l) => l.startsWith('ashpipe_flow_runs_total{') && l.includes('outcome="succeeded"'))
       .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
     expect(counted).toBe(finished.filter((r) => r.worker === 'w1').length);
-    for (const flow of flows)
-      expect(text).toMatch(new RegExp(`ashpipe_flow_seconds_since_last_success\\{[^}]*flow_id="${flow.id}"`));
+    for (const f of flows)
+      expect(text).toMatch(new RegExp(`ashpipe_flow_seconds_since_last_success\\{[^}]*flow_id="${f.id}"`));
     for (const key of KEYS) expect(text).not.toContain(key);
     const listed = (await (await api('GET', '/runs?limit=100')).json()) as { runs: RunView[] };
     expect(listed.runs).toHaveLength(flows.length);
-    for (const flow of flows) await expectExactTables(flow.name);
+    for (const f of flows) if (f.kind === 'source') await expectExactTables(f.name);
+
+    // Each destination run read its four rows and created four candidates.
+    for (const f of flows.filter((x) => x.kind === 'destination')) {
+      const r = finished.find((x) => x.flowId === f.id);
+      expect(r?.counts, f.name).toEqual([
+        expect.objectContaining({ name: 'candidate.create', status: 'succeeded', read: 4, written: 4 }),
+      ]);
+    }
+    const pushed = Object.values(INPUTS).flat();
+    expectCreatedOnce(pushed);
+    expect(creates()).toBe(pushed.length);
+    const ledger = await pushLedger();
+    expect(ledger.entries).toEqual(doneEntries(pushed));
+    expect(ledger.outcomes).toEqual(Object.keys(INPUTS).map(() => 'finished'));
+
     // The migrations were applied once though three processes started together.
     const admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
@@ -301,9 +430,9 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     expect(ids.rows.map((r: { id: string }) => r.id)).toContain('0052-run-worker');
   }, 120_000);
 
-  it('a worker killed mid-run: another resumes the run and it ends exact; none is left running', async () => {
-    const flow = flows[2] as { id: string; name: string };
-    const { queued, mid } = await runToMidway(flow);
+  it('a worker killed mid-sync: another resumes the run and it ends exact; none is left running', async () => {
+    const f = flow('s2');
+    const { queued, mid } = await runToMidway(f);
     const victim = workers.get(mid.worker as string);
     if (!victim) throw new Error(`no worker ${mid.worker}`);
     victim.child.kill('SIGKILL');
@@ -314,28 +443,77 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     expect(done.worker).not.toBe(mid.worker);
     // Lease 4 s + maintenance 1 s + poll: well within the stated bound, and far under two minutes.
     expect(Date.now() - killedAt).toBeLessThan(30_000);
-    await expectExactTables(flow.name);
+    await expectExactTables(f.name);
+    const listed = (await (await api('GET', '/runs?limit=100')).json()) as { runs: RunView[] };
+    expect(listed.runs.filter((r) => !ended(r))).toEqual([]);
+    startWorker(`${mid.worker}-again`);
+  }, 90_000);
+
+  it('a worker killed mid-push: another takes the run over from the ledger; each row one candidate, created once', async () => {
+    const f = flow('pk');
+    // The flow's file now holds twelve people it has not pushed; the sandbox answers slowly, so the kill
+    // lands with creates still to send.
+    fs.writeFileSync(path.join(dataDir, 'pk.jsonl'), jsonl(PK_SECOND));
+    const before = creates();
+    const sent = () => creates() - before;
+    sandbox.faults.set({ latencyMs: 60 });
+    const res = await api('POST', `/flows/${f.id}/run`);
+    expect(res.status).toBe(202);
+    const queued = ((await res.json()) as { run: RunView }).run;
+    const mid = await until(
+      'three creates of the run',
+      async () => {
+        const r = await run(queued.id);
+        return r.status === 'running' && r.worker && sent() >= 3 ? r : undefined;
+      },
+      30_000,
+    );
+    const victim = workers.get(mid.worker as string);
+    if (!victim) throw new Error(`no worker ${mid.worker}`);
+    victim.child.kill('SIGKILL');
+    await exited(victim.child);
+    const killedAt = Date.now();
+    expect(sent()).toBeLessThan(PK_SECOND.length);
+    const done = await untilEnded(queued.id, 'the push to end on another worker');
+    expect(done.status, JSON.stringify(done)).toBe('succeeded');
+    expect(done.worker).not.toBe(mid.worker);
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
+    // The run read all twelve rows again; those the dead worker had created were found done, not sent.
+    expect(done.counts).toEqual([
+      expect.objectContaining({ name: 'candidate.create', read: PK_SECOND.length }),
+    ]);
+    const skipped = Number(/(\d+) skipped \(already applied\)/.exec(done.counts[0]?.message ?? '')?.[1]);
+    expect(skipped).toBeGreaterThanOrEqual(2);
+    expect((done.counts[0]?.written ?? 0) + skipped).toBe(PK_SECOND.length);
+    // Each row sent once, whether the dead worker or its successor sent it.
+    expectCreatedOnce(PK_SECOND);
+    expect(sent()).toBe(PK_SECOND.length);
+    // The ledger: every row of every push done; the dead worker's push run was found dead and abandoned.
+    const ledger = await pushLedger();
+    expect(ledger.entries).toEqual(doneEntries([...Object.values(INPUTS).flat(), ...PK_SECOND]));
+    expect(ledger.outcomes.filter((o) => o === 'abandoned')).toHaveLength(1);
+    expect(ledger.outcomes.filter((o) => o === null)).toEqual([]);
     const listed = (await (await api('GET', '/runs?limit=100')).json()) as { runs: RunView[] };
     expect(listed.runs.filter((r) => !ended(r))).toEqual([]);
     startWorker(`${mid.worker}-again`);
   }, 90_000);
 
   it('SIGTERM: the worker drains (finishes its run or hands it back) and exits 0; the run ends exact', async () => {
-    const flow = flows[3] as { id: string; name: string };
-    const { queued, mid } = await runToMidway(flow);
+    const f = flow('s3');
+    const { queued, mid } = await runToMidway(f);
     const stopping = workers.get(mid.worker as string);
     if (!stopping) throw new Error(`no worker ${mid.worker}`);
     stopping.child.kill('SIGTERM');
     expect(await exited(stopping.child)).toBe(0);
     const done = await untilEnded(queued.id, 'the run to end');
     expect(done.status, JSON.stringify(done)).toBe('succeeded');
-    await expectExactTables(flow.name);
+    await expectExactTables(f.name);
     expect(stopping.output.join('')).toContain('stopped');
   }, 90_000);
 
   it('a second signal stops the run at once (exit 130); the run is handed back and ends elsewhere', async () => {
-    const flow = flows[0] as { id: string; name: string };
-    const { queued, mid } = await runToMidway(flow);
+    const f = flow('s1');
+    const { queued, mid } = await runToMidway(f);
     const stopping = workers.get(mid.worker as string);
     if (!stopping) throw new Error(`no worker ${mid.worker}`);
     stopping.child.kill('SIGTERM');
@@ -345,7 +523,7 @@ describe.skipIf(!POSTGRES_URL)('a fleet of ashpipe worker processes on PostgreSQ
     const done = await untilEnded(queued.id, 'the run to end');
     expect(done.status, JSON.stringify(done)).toBe('succeeded');
     expect(done.worker).not.toBe(mid.worker);
-    await expectExactTables(flow.name);
+    await expectExactTables(f.name);
   }, 90_000);
 
   it('no API key in any process output, log file or the fleet schemas', async () => {
