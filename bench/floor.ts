@@ -23,11 +23,14 @@ if (!values.url || !values.db) throw new Error('usage: floor.ts --url URL --db F
 
 const auth = `Basic ${Buffer.from(`${values.key}:`).toString('base64')}`;
 const db = openSqlite(values.db);
-// The settings of src/sinks/sqlite.ts for a new file: a larger page, WAL, synchronous=NORMAL, fewer checkpoints.
+// The settings of src/sinks/sqlite.ts for a new file: a larger page, WAL, synchronous=NORMAL, fewer checkpoints,
+// the same page cache.
 db.pragma('page_size = 8192');
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = 4000');
+db.pragma('cache_size = -65536');
+db.pragma('temp_store = MEMORY');
 
 interface Page {
   success: boolean;

@@ -79,8 +79,35 @@ export function isReferenceField(field: string): boolean {
   return field.startsWith(REFERENCE_MARK);
 }
 
+/**
+ * Nested objects that point to a record's parent: their reference columns are indexed, because "the
+ * applications of this candidate" or "the interviews of this schedule" is how tables are navigated. References
+ * to lookups (source, location, user, archive reason, file handle) get a column but no index: a join from
+ * one scans the child table and probes the lookup's key, and each index costs a scan of the table when a
+ * first sync ends.
+ */
+const PARENT_REFERENCES: ReadonlySet<string> = new Set([
+  'candidate',
+  'job',
+  'application',
+  'currentInterviewStage',
+  'interviewStage',
+  'interview',
+  'interviewSchedule',
+  'interviewPlan',
+  'offer',
+  'opening',
+  'jobPosting',
+  'project',
+]);
+
+/** Whether a column-map field is a reference column that gets an index (see PARENT_REFERENCES). */
+export function isIndexedReference(field: string): boolean {
+  return isReferenceField(field) && PARENT_REFERENCES.has(field.slice(REFERENCE_MARK.length));
+}
+
 /** The string `id` of a nested object (a reference to another record), if it is one. */
-function referencedId(value: unknown): string | undefined {
+export function referencedId(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const id = (value as Record<string, unknown>).id;
   return typeof id === 'string' ? id : undefined;
@@ -127,7 +154,7 @@ export function referenceBackfillSql(
   return `UPDATE ${qualified(layout.table, schema)} SET ${col} = CASE jsonb_typeof("_ashpipe_raw" #> $1::text[]) WHEN 'string' THEN "_ashpipe_raw" #>> $1::text[] END WHERE ${col} IS NULL`;
 }
 
-/** DDL of the index of a reference column: "the applications of this candidate" is the usual join. */
+/** DDL of the index of a parent reference column ({@link isIndexedReference}). */
 export function referenceIndexSql(layout: StreamLayout, column: ColumnDef, schema?: string): string {
   return `CREATE INDEX IF NOT EXISTS ${quoteIdent(columnIndexName(layout.table, column.column))} ON ${qualified(layout.table, schema)} (${quoteIdent(column.column)})`;
 }

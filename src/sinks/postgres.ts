@@ -23,6 +23,7 @@ import {
   fieldPath,
   fieldValue,
   fits,
+  isIndexedReference,
   isReferenceField,
   KEY_TYPE_NOTICE,
   keyFits,
@@ -882,7 +883,8 @@ export class PostgresSink implements Sink {
             fieldPath(column.field),
           ]);
         }
-        await client.query(referenceIndexSql(layout, column, this.schema));
+        if (isIndexedReference(column.field))
+          await client.query(referenceIndexSql(layout, column, this.schema));
       }
     }
     const params: unknown[] = [];

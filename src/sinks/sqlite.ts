@@ -21,7 +21,7 @@ import {
   createTableSql,
   customFieldValuesSelectSql,
   encodeValue,
-  fieldValue,
+  isIndexedReference,
   isReferenceField,
   KEY_TYPE_NOTICE,
   keyColumnValue,
@@ -32,9 +32,10 @@ import {
   PARENT_COLUMN,
   parentIndexName,
   parentIndexSql,
-  plainValue,
   quoteIdent,
+  REFERENCE_MARK,
   referenceBackfillSql,
+  referencedId,
   referenceIndexSql,
   rowDecoder,
   SEEN_COLUMN,
@@ -46,7 +47,6 @@ import {
 import { holderIsGone, type LockBackend, LockKeeper, type LockRecord, newLockRecord } from './locks.js';
 import { createPrivately, type OutputMode } from './output-mode.js';
 import {
-  customFieldEntries,
   customFieldsPathOf,
   DEFAULT_CUSTOM_FIELDS_PATH,
   dedupeByKey,
@@ -94,6 +94,12 @@ const BUSY_TIMEOUT_MS = 15_000;
 const PAGE_SIZE = 8192;
 /** WAL pages after which a commit checkpoints (SQLite's default is 1000). */
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
+/**
+ * The connection's page cache in KiB (`PRAGMA cache_size`; SQLite's default is 2000 KiB). A batch of bulk
+ * load pages dirties a few MiB of table, value and key-index pages: with the default cache SQLite spills
+ * them to the WAL before the commit and reads index pages back with a system call each.
+ */
+const CACHE_KIB = 65_536;
 /** Most custom field values written by one INSERT statement (6 parameters each). */
 const CUSTOM_BATCH = 128;
 /**
@@ -142,6 +148,8 @@ interface PreparedLayout {
   columnCount: number;
   /** Columns the sink writes: the keys, and in tables of earlier versions every data column. */
   written: ColumnDef[];
+  /** Where each of `written` takes its value: a field of the record, or the `id` of a nested object's. */
+  writtenFields: Array<{ type: ColumnDef['type']; field: string; reference: boolean }>;
   /**
    * Where the stream's custom field values were last recorded to be (`_ashpipe_custom_fields`: object type
    * and path, as JSON), or undefined. A stream whose shape says otherwise is recorded again: in a view
@@ -226,6 +234,10 @@ export class SqliteSink implements Sink {
       // A full sync dirties the same index pages (random ids) in many transactions: checkpointing less
       // often copies each of them back fewer times (about a tenth less CPU; the WAL may reach ~32 MB).
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      db.pragma(`cache_size = -${CACHE_KIB}`);
+      // Each page of a bulk load batch is a savepoint, whose journal of the pages it changes SQLite would
+      // otherwise write to a temporary file (a third of a full sync's writes); it holds a few pages at most.
+      db.pragma('temp_store = MEMORY');
       if (this.options.maxPageCount !== undefined) db.pragma(`max_page_count = ${this.options.maxPageCount}`);
       const ddl = bookkeepingDdl('sqlite');
       const opened = db;
@@ -729,6 +741,11 @@ export class SqliteSink implements Sink {
       upsert: this.prepare(upsertSql(columns)),
       columnCount: columns.length,
       written,
+      writtenFields: written.map((c) =>
+        isReferenceField(c.field)
+          ? { type: c.type, field: c.field.slice(REFERENCE_MARK.length), reference: true }
+          : { type: c.type, field: c.field, reference: false },
+      ),
       customFieldSource,
       hasParent,
       touchParent: hasParent
@@ -814,7 +831,7 @@ export class SqliteSink implements Sink {
         // The rows stored before get their ids too.
         if (existed) db.exec(referenceBackfillSql(layout, column, 'sqlite'));
         // A bulk load builds its indexes when it ends, in one sort each.
-        if (!deferred) db.exec(referenceIndexSql(layout, column));
+        if (!deferred && isIndexedReference(column.field)) db.exec(referenceIndexSql(layout, column));
       } else if (deferred) {
         // Only the column map changes, which moves no schema version: the cached layout is dropped here.
         this.prepared.delete(layout.stream);
@@ -954,7 +971,7 @@ export class SqliteSink implements Sink {
     const db = this.requireDb();
     for (const column of layout.columns) {
       if (!present.has(column.column)) db.exec(addGeneratedColumnSql(layout, column));
-      if (isReferenceField(column.field)) db.exec(referenceIndexSql(layout, column));
+      if (isIndexedReference(column.field)) db.exec(referenceIndexSql(layout, column));
     }
     if (present.has(PARENT_COLUMN)) db.exec(parentIndexSql(layout));
     this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ?').run(layout.stream);
@@ -986,7 +1003,7 @@ export class SqliteSink implements Sink {
     now: string,
     result: UpsertResult,
   ): void {
-    const { layout, find, findMany, written } = prepared;
+    const { layout, find, findMany, writtenFields } = prepared;
     const { passId, seq } = sighting;
     // Without a parent the stored one is left alone; with one, unchanged records take it too (last wins).
     const withParent = parent !== undefined && prepared.upsertParent && prepared.touchParent;
@@ -1031,7 +1048,10 @@ export class SqliteSink implements Sink {
       else if (existing.deleted_at !== null) result.undeleted++;
       else result.updated++;
       let i = 0;
-      for (const c of written) values[i++] = encodeValue(c.type, fieldValue(record, c.field), 'sqlite');
+      for (const c of writtenFields) {
+        const value = record[c.field];
+        values[i++] = encodeValue(c.type, c.reference ? referencedId(value) : value, 'sqlite');
+      }
       values[i++] = raw;
       values[i++] = now;
       values[i++] = null;
@@ -1043,10 +1063,7 @@ export class SqliteSink implements Sink {
         const objectId = objectIdOf(shape, record);
         // A new row has no values stored yet (they are written with it, in the same transaction).
         if (existing) replaced.push(objectId);
-        for (const entry of customFieldEntries(record, customPath)) {
-          const [value, json] = plainValue(entry.value);
-          customParams.push(objectType, objectId, entry.fieldId, entry.title, value, json);
-        }
+        pushCustomValueParams(customParams, objectType, objectId, record, customPath);
       }
     }
     if (objectType && replaced.length > 0) {
@@ -1175,4 +1192,58 @@ function upgradeCustomFieldValues(db: SqliteDatabase): void {
     );
   }
   for (const sql of SQLITE_CUSTOM_FIELD_INDEXES_SQL) db.exec(sql);
+}
+
+/**
+ * Appends the parameters (6 a row) of a record's custom field values: what `customFieldEntries` and
+ * `plainValue` give, without an object or a tuple per value — this runs for every value of a full sync.
+ */
+function pushCustomValueParams(
+  out: unknown[],
+  objectType: string,
+  objectId: string,
+  record: Record<string, unknown>,
+  path: readonly string[],
+): void {
+  let list: unknown = record;
+  for (const key of path) {
+    if (typeof list !== 'object' || list === null || Array.isArray(list)) return;
+    list = (list as Record<string, unknown>)[key];
+  }
+  if (!Array.isArray(list)) return;
+  const start = out.length;
+  for (const item of list as unknown[]) {
+    if (typeof item !== 'object' || item === null) continue;
+    const entry = item as Record<string, unknown>;
+    const fieldId = entry.id;
+    if (typeof fieldId !== 'string' || fieldId === '') continue;
+    const title = typeof entry.title === 'string' ? entry.title : null;
+    const raw = entry.value;
+    let value: unknown;
+    let json: string | null = null;
+    if (raw === null || raw === undefined) value = null;
+    else if (typeof raw === 'string') value = raw;
+    // better-sqlite3 binds every number as a REAL; a bigint is bound as an INTEGER.
+    else if (typeof raw === 'number') value = Number.isSafeInteger(raw) ? BigInt(raw) : raw;
+    else if (typeof raw === 'boolean') {
+      value = raw ? 1n : 0n;
+      json = raw ? 'true' : 'false';
+    } else {
+      json = JSON.stringify(raw);
+      value = json;
+    }
+    // A repeated id keeps its first place and takes the last value, as customFieldEntries has it.
+    let at = -1;
+    for (let i = start + 2; i < out.length; i += 6) {
+      if (out[i] === fieldId) {
+        at = i;
+        break;
+      }
+    }
+    if (at >= 0) {
+      out[at + 1] = title;
+      out[at + 2] = value;
+      out[at + 3] = json;
+    } else out.push(objectType, objectId, fieldId, title, value, json);
+  }
 }

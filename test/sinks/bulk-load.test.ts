@@ -45,6 +45,7 @@ function candidate(i: number): Record<string, unknown> {
     score: i,
     isPrivate: i % 2 === 0,
     source: { id: `s${i % 3}`, title: 'Referral' },
+    job: { id: `j${i % 7}` },
     customFields: [{ id: 'f1', title: 'Level', value: i % 5 }],
     ...(i >= 7000 ? { late: `late ${i}` } : {}),
   };
@@ -99,12 +100,13 @@ describe('SQLite bulk load of a first full pass', () => {
     await writeFull(sink, 'p1', 4500, 8000);
     const during = columns(db);
     for (const c of TYPED) expect(during).not.toContain(c);
-    // The reference column stays (written with each row); its index is built when the load ends.
-    expect(during).toContain('source_id');
-    expect(indexed(db)).not.toContain('source_id');
+    // The reference columns stay (written with each row); a parent's index is built when the load ends.
+    expect(during).toEqual(expect.arrayContaining(['source_id', 'job_id']));
+    expect(indexed(db)).not.toContain('job_id');
     await sink.finishFullPass(shape, 'p1', { passId: 'p1', passKind: 'full' });
-    expect(columns(db)).toEqual(expect.arrayContaining([...TYPED, 'late', 'source_id']));
-    expect(indexed(db)).toContain('source_id');
+    expect(columns(db)).toEqual(expect.arrayContaining([...TYPED, 'late', 'source_id', 'job_id']));
+    // A parent reference is indexed; a lookup's (the source) is not.
+    expect(indexed(db).sort()).toEqual(['id', 'job_id']);
     const rows = query<Record<string, unknown>>(
       db,
       "SELECT id, name, created_at, score, is_private, source_id, late FROM candidates WHERE id IN ('c000001', 'c004999', 'c007001') ORDER BY id",
@@ -155,7 +157,7 @@ describe('SQLite bulk load of a first full pass', () => {
     const second = await open(db);
     await second.upsertPage(shape, [candidate(6000)], { passKind: 'incremental' });
     expect(columns(db)).toEqual(expect.arrayContaining(TYPED));
-    expect(indexed(db)).toContain('source_id');
+    expect(indexed(db)).toContain('job_id');
     expect(
       query(db, "SELECT name, score FROM candidates WHERE id IN ('c000002', 'c006000') ORDER BY id"),
     ).toEqual([

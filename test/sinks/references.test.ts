@@ -68,6 +68,30 @@ for (const kind of KINDS.filter((k) => k.kind !== 'jsonl')) {
       );
     });
 
+    it("indexes references to a record's parent, not references to lookups", async () => {
+      const target = await kind.target();
+      const sink = await opened(target, sinks);
+      await sink.upsertPage(
+        applications,
+        [
+          {
+            id: 'a1',
+            candidate: { id: 'c1' },
+            source: { id: 'src1', title: 'Referral' },
+            archiveReason: { id: 'ar1' },
+            creditedToUser: { id: 'u1' },
+          },
+        ],
+        state,
+      );
+      expect(await byId(sink, 'source_id')).toEqual({ a1: 'src1' });
+      expect(await byId(sink, 'credited_to_user_id')).toEqual({ a1: 'u1' });
+      const indexed = await kind.indexedColumns(target, 'applications');
+      expect(indexed).toContain('candidate_id');
+      for (const lookup of ['source_id', 'archive_reason_id', 'credited_to_user_id'])
+        expect(indexed, lookup).not.toContain(lookup);
+    });
+
     it("keeps the name for the record's own field of that name", async () => {
       const target = await kind.target();
       const sink = await opened(target, sinks);
