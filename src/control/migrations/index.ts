@@ -9,6 +9,7 @@ import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
 import { quarantineInputKeyMigration } from './0303-quarantine-input-key.js';
 import { quarantineRawClearedMigration } from './0304-quarantine-raw-cleared.js';
 import { pushRunHeartbeatMigration } from './0305-push-run-heartbeat.js';
+import { pushLedgerAccountMigration } from './0430-push-ledger-account.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
 
@@ -30,5 +31,6 @@ export const migrations: readonly Migration[] = [
   quarantineInputKeyMigration,
   quarantineRawClearedMigration,
   pushRunHeartbeatMigration,
+  pushLedgerAccountMigration,
   webhooksMigration,
 ];
