@@ -5,8 +5,10 @@
  *
  * - A stored credential: `credential:<id>`. Rotating the key in place keeps the id, so the rotated key
  *   still sees the records the old one applied.
- * - A raw key (`ASHBY_API_KEY`, no credential): `key:<fingerprint>`, an HMAC-SHA256 of the base URL and
- *   the key under a random secret of this control store. Ashby's `apiKey.info` answers only the key's
+ * - A raw key (`ASHBY_API_KEY`, no credential): `key:<fingerprint>`, an HMAC-SHA256 of the key under a
+ *   random secret of this control store. Not of the base URL: a key belongs to one organisation whatever
+ *   the road to it (a proxy, another spelling of the URL), and a push resumed through another one must
+ *   still find its ledger. Ashby's `apiKey.info` answers only the key's
  *   title, creation time and scopes (nothing names the organisation, and it needs a permission many keys
  *   lack), so the key itself is the only stable thing. The store never holds the key or a plain hash of
  *   it: without the store's secret the fingerprint cannot be checked against a guessed or leaked key.
@@ -44,20 +46,18 @@ async function fingerprintSecret(control: Control): Promise<string> {
   return row.secret;
 }
 
-/** The account of a raw API key on `baseUrl`: a fingerprint that never reveals the key. */
-export async function keyAccount(control: Control, apiKey: string, baseUrl: string): Promise<string> {
+/** The account of a raw API key: a fingerprint that never reveals the key. */
+export async function keyAccount(control: Control, apiKey: string): Promise<string> {
   const secret = await fingerprintSecret(control);
-  const mac = createHmac('sha256', Buffer.from(secret, 'hex'))
-    .update(`${baseUrl.replace(/\/+$/, '')}\u0000${apiKey}`)
-    .digest('hex');
+  const mac = createHmac('sha256', Buffer.from(secret, 'hex')).update(apiKey).digest('hex');
   return `key:${mac.slice(0, 32)}`;
 }
 
 /** The account a push writes to: its credential's when it has one, else its key's fingerprint. */
 export function pushAccount(
   control: Control,
-  access: { apiKey: string; baseUrl: string; credentialId?: string | undefined },
+  access: { apiKey: string; credentialId?: string | undefined },
 ): Promise<string> {
   if (access.credentialId !== undefined) return Promise.resolve(credentialAccount(access.credentialId));
-  return keyAccount(control, access.apiKey, access.baseUrl);
+  return keyAccount(control, access.apiKey);
 }

@@ -662,7 +662,7 @@ async function startRunIn(
       for (const run of open) {
         if (ownerAlive(run, Date.now()))
           throw new PushRunConflictError(
-            `another push of ${operation}${account === SHARED_ACCOUNT ? '' : ' to this account'} is running on this ledger (run ${run.id}, pid ${run.pid}${
+            `another push of ${operation} is running on this ledger${account === SHARED_ACCOUNT ? '' : ' for this account'} (run ${run.id}, pid ${run.pid}${
               run.host ? ` on ${run.host}` : ''
             }); wait for it to finish, then run again`,
           );
