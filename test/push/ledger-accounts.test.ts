@@ -21,6 +21,10 @@ import {
 } from '../../src/push/ledger.js';
 import { emptyPushCounts } from '../../src/push/run.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { createFlowSchema } from '../../src/server/api-schema.js';
+import { pushEngine } from '../../src/server/engines.js';
+import type { Flow, RunCount } from '../../src/server/model.js';
+import { silentLogger } from '../../src/util/logger.js';
 import {
   type ControlTarget,
   controlDialects,
@@ -64,6 +68,35 @@ function inWorld(sandbox: Sandbox, email: string): number {
 /** The id of the candidate with `email` in the sandbox's world. */
 function idIn(sandbox: Sandbox, email: string): string | undefined {
   return (sandbox.records('candidate.search', { body: { email } }) as Array<{ id: string }>)[0]?.id;
+}
+
+/** A destination flow of `candidate.create` over `rows` on credential `credentialId`. */
+function destinationFlow(
+  id: string,
+  credentialId: string,
+  rows: Array<{ name: string; email: string }>,
+): Flow {
+  const config = createFlowSchema.parse({
+    kind: 'destination',
+    name: id,
+    credentialId,
+    operation: OP,
+    options: { keyColumn: 'email' },
+    input: { type: 'jsonl', content: rows.map((r) => JSON.stringify(r)).join('\n') },
+  });
+  const at = new Date().toISOString();
+  return {
+    id,
+    name: id,
+    kind: 'destination',
+    credentialId,
+    schedule: null,
+    status: 'active',
+    config,
+    createdAt: at,
+    updatedAt: at,
+    activatedAt: at,
+  };
 }
 
 const people = (n: number) =>
@@ -132,6 +165,40 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       // Both accounts at the same moment, on two pools: both runs start.
       const [ra, rb] = await Promise.all([startRun(control, a, 'a', false), startRun(other, b, 'b', false)]);
       expect(ra).not.toBe(rb);
+    });
+
+    it('destination flows on two credentials (two organisations) push the same rows at once, each row once to each', async () => {
+      const control = await open(newControlTarget(dialect));
+      const rows = people(4);
+      const progress: RunCount[][] = [];
+      const run = (flow: Flow, org: Sandbox) =>
+        pushEngine(control, { ledgerWaitMs: 10, reconcileDelayMs: 0 })(flow, {
+          runId: `run-${flow.id}`,
+          apiKey: 'sandbox-full',
+          baseUrl: org.url,
+          signal: new AbortController().signal,
+          logger: silentLogger,
+          dryRun: false,
+          progress: (u) => progress.push(u.counts),
+        });
+      const [ra, rb] = await Promise.all([
+        run(destinationFlow(`a-${dialect}`, 'cred-org-a', rows), orgA),
+        run(destinationFlow(`b-${dialect}`, 'cred-org-b', rows), orgB),
+      ]);
+      for (const r of [ra, rb]) {
+        expect(r.status, JSON.stringify(r)).toBe('succeeded');
+        expect(r.counts).toEqual([expect.objectContaining({ read: 4, written: 4 })]);
+      }
+      // Neither waited for the other: their ledgers are not the same.
+      expect(progress.flat().some((c) => /waiting for another push/.test(c.message ?? ''))).toBe(false);
+      for (const { email } of rows) {
+        expect(inWorld(orgA, email)).toBe(1);
+        expect(inWorld(orgB, email)).toBe(1);
+      }
+      // Another flow on credential A with the same rows: A's ledger has them all.
+      const again = await run(destinationFlow(`a2-${dialect}`, 'cred-org-a', rows), orgA);
+      expect(again.counts).toEqual([expect.objectContaining({ read: 4, written: 0 })]);
+      for (const { email } of rows) expect(writesFor(orgA, OP, email)).toBe(1);
     });
 
     it('keeps skipping the records a ledger written before accounts applied, for every account', async () => {
