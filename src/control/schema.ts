@@ -112,7 +112,7 @@ export interface FlowsTable {
   activated_at: string | null;
 }
 
-/** `0050-server`, `0051-run-analytics`: the run history of flows. */
+/** `0050-server`, `0051-run-analytics`, `0052-run-worker`, `0420-run-cancel`: the run history of flows. */
 export interface FlowRunsTable {
   id: string;
   flow_id: string;
@@ -129,6 +129,8 @@ export interface FlowRunsTable {
   worker: ColumnType<string | null, string | null | undefined>;
   /** `0052-run-worker`: the run queue's job of the run (queue runs only). */
   job_id: ColumnType<string | null, string | null | undefined>;
+  /** `0420-run-cancel`: when a cancel of the run was asked for (queue runs only). */
+  cancel_requested_at: ColumnType<string | null, string | null | undefined>;
 }
 
 /** `0300-push`, `0301-push-run-owner`, `0305-push-run-heartbeat`: destination runs. */

@@ -267,14 +267,42 @@ export class RunQueue {
     return states;
   }
 
-  /** Cancels a job that no worker has taken yet; answers whether it did. */
-  async cancelQueued(keyId: string, jobId: string): Promise<boolean> {
+  /**
+   * Cancels a job that no worker has taken yet (waiting its first worker, or handed back and waiting to
+   * be resumed); answers whether it did. Without `keyId`, the job is found by its id in any key's queue.
+   */
+  async cancelQueued(keyId: string | undefined, jobId: string): Promise<boolean> {
+    const name = keyId === undefined ? undefined : queueName(keyId);
     const result = await this.pool.query(
       `UPDATE "${this.schema}".job SET state = 'cancelled', completed_on = now()
-        WHERE name = $1 AND id = $2 AND state IN ('created', 'retry')`,
-      [queueName(keyId), jobId],
+        WHERE id = $1 AND state IN ('created', 'retry') AND left(name, length($2)) = $2 AND ($3::text IS NULL OR name = $3)`,
+      [jobId, QUEUE_PREFIX, name ?? null],
     );
     return result.rowCount === 1;
+  }
+
+  /**
+   * The jobs not ended yet, by key and state (`created`: waiting its first worker, `retry`: handed back
+   * or its worker died, waiting to be resumed, `active`: taken by a worker), with every key queue that
+   * exists listed (at 0 when nothing waits in it).
+   */
+  async jobCounts(): Promise<Array<{ keyId: string; state: 'created' | 'retry' | 'active'; jobs: number }>> {
+    const names = await this.keyQueues();
+    const { rows } = await this.pool.query<{ name: string; state: string; jobs: string }>(
+      `SELECT name, state::text AS state, count(*) AS jobs FROM "${this.schema}".job
+        WHERE left(name, length($1)) = $1 AND state IN ('created', 'retry', 'active') GROUP BY name, state`,
+      [QUEUE_PREFIX],
+    );
+    const counts = new Map(rows.map((r) => [`${r.name} ${r.state}`, Number(r.jobs)]));
+    const out: Array<{ keyId: string; state: 'created' | 'retry' | 'active'; jobs: number }> = [];
+    for (const name of new Set([...names, ...rows.map((r) => r.name)]))
+      for (const state of ['created', 'retry', 'active'] as const)
+        out.push({
+          keyId: name.slice(QUEUE_PREFIX.length),
+          state,
+          jobs: counts.get(`${name} ${state}`) ?? 0,
+        });
+    return out;
   }
 
   /** The key queues that exist, in a stable order. */

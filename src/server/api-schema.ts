@@ -437,6 +437,12 @@ const flowFields = {
   activatedAt: isoTime.nullable(),
   /** The run going now, if any. */
   runningRunId: z.string().nullable(),
+  /**
+   * Where the run going now is: `queued` (waiting in the fleet's queue for a worker, a PostgreSQL control
+   * store) or `running`; `null` when none is going. (A union rather than `.nullable()`: the OpenAPI
+   * generator leaves `null` out of a nullable enum's values.)
+   */
+  runningRunStatus: z.union([z.enum(['queued', 'running']), z.null()]),
   lastRun: z
     .object({
       id: z.string(),

@@ -8,6 +8,11 @@
  * is the same run, marked by the worker that resumes it. A run whose job ended without it — the job's
  * retries ran out, or it was cancelled — is closed as failed by {@link reconcileRuns}, which the server
  * and every worker call periodically: no run stays `queued` or `running` forever.
+ *
+ * A cancel of a run a worker has is a request recorded on the run (`cancel_requested_at`): the worker
+ * running it reads it every poll interval and stops the run at its next checkpoint, which then ends
+ * `cancelled` and its job completed. A run whose worker died first is not resumed: the worker that takes
+ * it over, or {@link reconcileRuns}, ends it `cancelled`.
  */
 import pg from 'pg';
 import { Limiter } from '../ashby/limiter.js';
@@ -25,6 +30,7 @@ import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { sourceRequestOptions } from './engines.js';
 import type { Flow, Run, RunErrorInfo, RunStatus, RunTrigger } from './model.js';
+import { asCancelled } from './run-cancel.js';
 import { type RunFlowDeps, runFlow } from './run-flow.js';
 import type { ServerStore } from './store.js';
 
@@ -42,6 +48,11 @@ export interface RunDispatch {
   ): Promise<{ jobId: string; runId: string; queued: boolean }>;
   /** Takes a queued run out of the queue before a worker takes it; answers whether it did. */
   cancelQueued(flow: Flow, run: Run): Promise<boolean>;
+  /**
+   * Asks the worker that has the run to stop it (the run ends `cancelled`); answers false when the run
+   * has ended already.
+   */
+  requestCancel(run: Run): Promise<boolean>;
   /** Closes runs whose job ended without them (see {@link reconcileRuns}). */
   reconcile(): Promise<number>;
   /** How often the server calls {@link reconcile}, in milliseconds. */
@@ -76,8 +87,10 @@ export function queueDispatch(
     async cancelQueued(flow, run) {
       const jobId = await jobIdOf(store, run.id);
       if (!jobId || !(await queue.cancelQueued(flowKeyId(flow), jobId))) return false;
-      return store.endOpenRun(run.id, 'cancelled', []);
+      // A run handed back by a stopping worker waits with what it did so far: recorded as cut short.
+      return store.endCancelledRun(run.id);
     },
+    requestCancel: (run) => store.requestCancel(run.id),
     reconcile: () => reconcileRuns(queue, store, options.logger),
   };
 }
@@ -94,7 +107,9 @@ async function jobIdOf(store: ServerStore, runId: string): Promise<string | unde
 /**
  * Closes the runs still `queued` or `running` whose job has ended or is gone: the job's retries ran out
  * (its workers kept dying), it was cancelled, or it completed without the run recording its end (the
- * worker died between the two). Each is marked failed with the reason.
+ * worker died between the two). Each is marked failed with the reason. A run someone asked to cancel is
+ * ended `cancelled` instead, once no worker runs it: its job ended, or waits in the queue again (its
+ * worker died before it noticed the cancel; the job is taken out of the queue).
  * @returns how many runs were closed
  */
 export async function reconcileRuns(queue: RunQueue, store: ServerStore, logger?: Logger): Promise<number> {
@@ -104,6 +119,18 @@ export async function reconcileRuns(queue: RunQueue, store: ServerStore, logger?
   let closed = 0;
   for (const run of open) {
     const job = states.get(run.jobId);
+    if (run.cancelRequested) {
+      // An active job's worker stops the run itself (or loses its lease, and the job waits again).
+      if (job === undefined || job.state === 'active') continue;
+      if (job.state === 'created' || job.state === 'retry') {
+        if (!(await queue.cancelQueued(undefined, run.jobId))) continue;
+      }
+      if (await store.endCancelledRun(run.id)) {
+        closed++;
+        logger?.info('cancelled run closed: no worker runs it', { runId: run.id, jobState: job.state });
+      }
+      continue;
+    }
     const reason = endedWithout(job?.state);
     if (reason === undefined) continue;
     // A job queued a moment ago may not be visible yet to this read: only a job's end closes a run.
@@ -138,6 +165,11 @@ export interface FlowWorkerOptions extends Omit<WorkerOptions, 'execute'> {
   budgetSchema: string;
   /** Told of every run that ended here (metrics, alerting). */
   onRunFinished?: (flow: Flow, run: Run) => void;
+  /**
+   * How often a running run's record is read for a cancel asked from the server.
+   * @default the worker's `pollSeconds` (2)
+   */
+  cancelCheckSeconds?: number;
 }
 
 const EXIT_CODES: Record<Exclude<RunStatus, 'queued' | 'running'>, number> = {
@@ -154,7 +186,9 @@ const EXIT_CODES: Record<Exclude<RunStatus, 'queued' | 'running'>, number> = {
  */
 export function startFlowWorker(queue: RunQueue, deps: RunFlowDeps, options: FlowWorkerOptions): FleetWorker {
   const { store } = deps;
-  const { budgetPool, budgetSchema, onRunFinished, ...workerOptions } = options;
+  const { budgetPool, budgetSchema, onRunFinished, cancelCheckSeconds, ...workerOptions } = options;
+  const cancelCheckMs =
+    (cancelCheckSeconds ?? workerOptions.pollSeconds ?? QUEUE_DEFAULTS.pollSeconds) * 1000;
   return queue.worker({
     ...workerOptions,
     execute: async (job, signal): Promise<JobOutcome> => {
@@ -179,11 +213,22 @@ export function startFlowWorker(queue: RunQueue, deps: RunFlowDeps, options: Flo
         });
       else logger.info('run taken', { attempt: job.attempt });
       const budget = new PostgresRateBudget({ pool: budgetPool, schema: budgetSchema, keyId: job.keyId });
-      const finished = await runFlow(deps, flow, claim.run, signal, {
-        dryRun: false,
-        limiter: (f) => new Limiter({ ...limiterOptions(f), shared: budget }),
-        handedBack: () => signal.aborted,
-      });
+      const cancel = watchCancel(store, runId, cancelCheckMs, () =>
+        logger.info('cancel asked: stopping the run at its next checkpoint'),
+      );
+      let finished: Run | undefined;
+      try {
+        finished = await runFlow(deps, flow, claim.run, AbortSignal.any([signal, cancel.signal]), {
+          dryRun: false,
+          limiter: (f) => new Limiter({ ...limiterOptions(f), shared: budget }),
+          // A cancelled run ends here even when the worker is stopping too: a person asked for its end.
+          handedBack: () => signal.aborted && !cancel.signal.aborted,
+        });
+      } finally {
+        cancel.stop();
+      }
+      if (finished && cancel.signal.aborted)
+        finished = await store.finishRun(runId, ...asCancelled(finished));
       if (!finished) {
         // Back to `queued` unless another worker has it already (this one lost its lease).
         await store.requeueRun(runId, options.name);
@@ -195,6 +240,39 @@ export function startFlowWorker(queue: RunQueue, deps: RunFlowDeps, options: Flo
       return { exitCode: exitCode(finished.status), runId, status: finished.status };
     },
   });
+}
+
+/**
+ * Reads the run's record every `everyMs` for a cancel asked from the server; aborts `signal` when one was.
+ * A read that fails is tried again at the next interval (the run goes on meanwhile).
+ */
+function watchCancel(
+  store: ServerStore,
+  runId: string,
+  everyMs: number,
+  onCancel: () => void,
+): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController();
+  let reading = false;
+  const timer = setInterval(() => {
+    if (reading || controller.signal.aborted) return;
+    reading = true;
+    store
+      .cancelRequested(runId)
+      .then(
+        (asked) => {
+          if (!asked || controller.signal.aborted) return;
+          onCancel();
+          controller.abort(new Error('the run was cancelled'));
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        reading = false;
+      });
+  }, everyMs);
+  timer.unref();
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
 }
 
 /** The flow's own request options as the limiter's (a destination flow has no rate of its own). */

@@ -281,6 +281,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           }
         : {}),
     });
+    if (fleet) deps.metrics?.observeFleet(fleet.queue);
     const host = options.host ?? '127.0.0.1';
     if (!isLoopback(host) && (await deps.store.passwordHash()) === undefined) {
       await deps.scheduler.stop({ abort: true });

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { limiterById, limiterId } from '../ashby/limiter.js';
 import type { ClientEvent } from '../ashby/types.js';
 import type { ControlDatabase } from '../control/schema.js';
+import type { RunQueue } from '../fleet/queue.js';
 import type { RecordStatus } from '../push/types.js';
 import type { SyncEvent } from '../sync/types.js';
 import type { ReceiveAnswer, SettledEvent } from '../webhooks/index.js';
@@ -36,6 +37,9 @@ const PUSH_OUTCOME: Readonly<Record<RecordStatus, string | undefined>> = {
   pending: 'pending',
   'dry-run': undefined,
 };
+
+/** The `state` label of `ashpipe_queue_jobs` for each pg-boss state of a job not ended yet. */
+const QUEUE_STATE = { created: 'queued', retry: 'retry', active: 'active' } as const;
 
 /** A credential as the series label it: its name and id, never its key. */
 interface CredentialLabels {
@@ -82,8 +86,11 @@ export class ServerMetrics {
    */
   private readonly limiters = new Map<string, { labels: CredentialLabels; limiter: string }>();
 
+  /** Whether {@link observeFleet} registered the queue's series already. */
+  private fleetObserved = false;
+
   /** @param db the control store (SQLite or PostgreSQL), read at scrape time for freshness */
-  constructor(db: Kysely<ControlDatabase>) {
+  constructor(private readonly db: Kysely<ControlDatabase>) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'ashpipe_ashby_requests_total',
@@ -323,6 +330,59 @@ export class ServerMetrics {
       if (c.read > 0) this.recordsRead.inc({ ...labels, stream: c.name }, c.read);
       if (c.written > 0) this.recordsWritten.inc({ ...labels, stream: c.name }, c.written);
     }
+  }
+
+  /**
+   * Adds the series of the fleet's run queue (a PostgreSQL control store), read at each scrape from the
+   * queue and the control store, so every process of the fleet answers the same fleet-wide figures:
+   * jobs waiting or taken per credential, and runs going per worker. Once per instance.
+   */
+  observeFleet(queue: Pick<RunQueue, 'jobCounts'>): void {
+    if (this.fleetObserved) return;
+    this.fleetObserved = true;
+    const db = this.db;
+    const registers = [this.registry];
+    new Gauge({
+      name: 'ashpipe_queue_jobs',
+      help: "Runs in the fleet's queue not ended yet, by credential and state (queued: waiting for a worker; retry: handed back or its worker died, waiting to be resumed; active: taken by a worker)",
+      labelNames: ['credential', 'credential_id', 'state'],
+      registers,
+      async collect() {
+        const [counts, credentials] = await Promise.all([
+          queue.jobCounts(),
+          db.selectFrom('credentials').select(['id', 'name']).execute(),
+        ]);
+        // The queue of a key is named by its credential's id; a deleted credential keeps its id only.
+        const names = new Map(credentials.map((c) => [c.id, c.name]));
+        this.reset();
+        for (const { keyId, state, jobs } of counts)
+          this.set(
+            { credential: names.get(keyId) ?? '', credential_id: keyId, state: QUEUE_STATE[state] },
+            jobs,
+          );
+      },
+    });
+    // Workers seen running a run: one whose runs all ended answers 0 rather than vanishing.
+    const workers = new Set<string>();
+    new Gauge({
+      name: 'ashpipe_worker_runs',
+      help: 'Runs going on each worker of the fleet (workers seen since this process started; 0 when idle)',
+      labelNames: ['worker'],
+      registers,
+      async collect() {
+        const rows = await db
+          .selectFrom('flow_runs')
+          .select((eb) => ['worker', eb.fn.countAll<number | string | bigint>().as('runs')])
+          .where('status', '=', 'running')
+          .where('worker', 'is not', null)
+          .groupBy('worker')
+          .execute();
+        this.reset();
+        const going = new Map(rows.map((r) => [r.worker as string, Number(r.runs)]));
+        for (const name of going.keys()) workers.add(name);
+        for (const name of workers) this.set({ worker: name }, going.get(name) ?? 0);
+      },
+    });
   }
 
   /** The exposition text of every series. */

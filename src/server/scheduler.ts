@@ -5,8 +5,9 @@ import { redact } from '../util/redact.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { QueueTrigger, RunDispatch } from './fleet.js';
 import type { ServerMetrics } from './metrics.js';
-import type { Flow, Run, RunCount, RunErrorInfo, RunStatus, RunTrigger } from './model.js';
+import type { Flow, Run, RunTrigger } from './model.js';
 import type { PathPolicy } from './paths.js';
+import { asCancelled } from './run-cancel.js';
 import { type FlowAccess, runFlow } from './run-flow.js';
 import { newId } from './security/crypto.js';
 import type { FlowEngine, ServerServices } from './services.js';
@@ -222,9 +223,20 @@ export class Scheduler {
 
   /** The id of the flow's run that is going, here or (with the fleet's queue) queued or on a worker. */
   async activeRunId(flowId: string): Promise<string | undefined> {
+    return (await this.activeRun(flowId))?.id;
+  }
+
+  /**
+   * The flow's run that is going and where it is: `running` here or on a worker, or `queued` waiting for
+   * a worker (the fleet's queue).
+   */
+  async activeRun(flowId: string): Promise<{ id: string; status: 'queued' | 'running' } | undefined> {
     const local = this.active.get(flowId)?.runId;
-    if (local !== undefined || !this.options.dispatch) return local;
-    return (await this.store.activeRun(flowId))?.id;
+    if (local !== undefined) return { id: local, status: 'running' };
+    if (!this.options.dispatch) return undefined;
+    const run = await this.store.activeRun(flowId);
+    if (!run) return undefined;
+    return { id: run.id, status: run.status === 'queued' ? 'queued' : 'running' };
   }
 
   /** Whether the run runs in this process (its progress and end are pushed as events). */
@@ -324,8 +336,8 @@ export class Scheduler {
 
   /**
    * Asks the flow's running run to stop; answers false when none is going. With the fleet's queue, a
-   * queued run is taken out of the queue (`cancelled`); a run going on a worker cannot be stopped from
-   * here (409).
+   * queued run is taken out of the queue (`cancelled`); for a run going on a worker the request is
+   * recorded, and that worker stops the run within its poll interval (it ends `cancelled`).
    */
   async cancel(flowId: string): Promise<boolean> {
     const going = this.active.get(flowId);
@@ -340,11 +352,11 @@ export class Scheduler {
     const flow = await this.store.getFlow(flowId);
     if (!run || !flow) return false;
     if (run.status === 'queued' && (await dispatch.cancelQueued(flow, run))) return true;
-    throw new ConflictError(
-      `Run ${run.id} of flow "${flow.name}" is going on worker ${run.worker ?? '(starting)'}; a run on a worker stops with its worker, it cannot be cancelled from here yet.`,
-      'run_on_worker',
-      { runId: run.id },
-    );
+    // Going on a worker, or taken by one since it was read: that worker reads the request and stops it.
+    const asked = await dispatch.requestCancel(run);
+    if (asked)
+      this.logger.info('cancel of a run on a worker asked', { flowId, runId: run.id, worker: run.worker });
+    return asked;
   }
 
   /** Listens to a run's progress and end; returns the unsubscribe function. */
@@ -395,29 +407,6 @@ export class Scheduler {
   }
 }
 
-/**
- * A run a person stopped: `cancelled`; streams or operations cut short are marked `cancelled` (a note
- * like "2 pending" stays, the abort's own message goes), and so do the abort's errors; what finished
- * before the cancel keeps its status.
- */
-export function asCancelled(run: Run): [RunStatus, RunCount[], RunErrorInfo[]] {
-  const cut = new Set<string>();
-  const counts = run.counts.map((c): RunCount => {
-    // A destination's count stays "succeeded" with records left pending when it is stopped.
-    const leftPending = /\bpending\b/.test(c.message ?? '');
-    if ((c.status === 'succeeded' && !leftPending) || c.status === 'skipped') return c;
-    if (c.status === 'failed' && !isAbortMessage(c.message)) return c;
-    cut.add(c.name);
-    if (!isAbortMessage(c.message)) return { ...c, status: 'cancelled' };
-    const { message: _abort, ...rest } = c;
-    return { ...rest, status: 'cancelled' };
-  });
-  const errors = run.errors.filter(
-    (e) => !isAbortMessage(e.message) && !(e.scope !== undefined && cut.has(e.scope)) && e.code !== 'aborted',
-  );
-  return ['cancelled', counts, errors];
-}
-
 function isQueueTrigger(trigger: RunTrigger): trigger is QueueTrigger {
   return trigger === 'schedule' || trigger === 'manual' || trigger === 'startup';
 }
@@ -428,8 +417,4 @@ function alreadyGoing(flow: Flow, runId: string): ConflictError {
     'run_in_progress',
     { runId },
   );
-}
-
-function isAbortMessage(message: string | undefined): boolean {
-  return message !== undefined && /abort|cancel|interrupt/i.test(message);
 }

@@ -11,6 +11,7 @@ import type {
   RunStatus,
   RunTrigger,
 } from './model.js';
+import { asCancelled } from './run-cancel.js';
 import { csrfFor, hashToken, newId, newSecret, sameDigest } from './security/crypto.js';
 
 /** How long a console session lives without being used. */
@@ -359,6 +360,16 @@ export class ServerStore {
     const before = await this.db.selectFrom('flow_runs').selectAll().where('id', '=', id).executeTakeFirst();
     if (before && before.status !== 'queued' && before.status !== 'running')
       return { run: toRun(before), previousWorker: before.worker, ended: true };
+    // Cancelled while it waited, or while a worker that died before noticing had it: not resumed.
+    if (before && before.cancel_requested_at !== null) {
+      await this.endCancelledRun(id);
+      const ended = await this.db
+        .selectFrom('flow_runs')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      return { run: toRun(ended), previousWorker: before.worker, ended: true };
+    }
     const at = this.iso();
     await this.db
       .insertInto('flow_runs')
@@ -412,15 +423,70 @@ export class ServerStore {
     return row ? toRun(row) : undefined;
   }
 
-  /** Runs of the fleet's queue not ended yet, with their job ids. */
-  async openQueueRuns(): Promise<Array<{ id: string; jobId: string; status: RunStatus }>> {
+  /** Runs of the fleet's queue not ended yet, with their job ids and whether a cancel was asked for. */
+  async openQueueRuns(): Promise<
+    Array<{ id: string; jobId: string; status: RunStatus; cancelRequested: boolean }>
+  > {
     const rows = await this.db
       .selectFrom('flow_runs')
-      .select(['id', 'job_id', 'status'])
+      .select(['id', 'job_id', 'status', 'cancel_requested_at'])
       .where('status', 'in', ['queued', 'running'])
       .where('job_id', 'is not', null)
       .execute();
-    return rows.map((r) => ({ id: r.id, jobId: r.job_id as string, status: r.status as RunStatus }));
+    return rows.map((r) => ({
+      id: r.id,
+      jobId: r.job_id as string,
+      status: r.status as RunStatus,
+      cancelRequested: r.cancel_requested_at !== null,
+    }));
+  }
+
+  /**
+   * Records that a person asked to cancel a run of the fleet's queue; the worker running it reads this
+   * and stops it (the first request's time is kept).
+   * @returns false when the run is not queued or running any more
+   */
+  async requestCancel(id: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('flow_runs')
+      .set((eb) => ({ cancel_requested_at: eb.fn.coalesce('cancel_requested_at', eb.val(this.iso())) }))
+      .where('id', '=', id)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Whether a cancel of the run was asked for ({@link requestCancel}). */
+  async cancelRequested(id: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('flow_runs')
+      .select('cancel_requested_at')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row !== undefined && row.cancel_requested_at !== null;
+  }
+
+  /**
+   * Ends a run that is still queued or running as `cancelled`, its counts and errors as a cancel leaves
+   * them (what the run recorded is kept; streams cut short say `cancelled`); a no-op once it ended.
+   * @returns whether it ended the run
+   */
+  async endCancelledRun(id: string): Promise<boolean> {
+    const run = await this.getRun(id);
+    if (!run || (run.status !== 'queued' && run.status !== 'running')) return false;
+    const [status, counts, errors] = asCancelled(run);
+    const result = await this.db
+      .updateTable('flow_runs')
+      .set({
+        status,
+        finished_at: this.iso(),
+        counts: JSON.stringify(counts),
+        errors: JSON.stringify(errors),
+      })
+      .where('id', '=', id)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /** Ends a run that is still queued or running (a no-op otherwise); answers whether it did. */

@@ -29,6 +29,7 @@ const REGISTRY_IDS = [
   '0304-quarantine-raw-cleared',
   '0305-push-run-heartbeat',
   '0401-webhooks',
+  '0420-run-cancel',
   '0430-push-ledger-account',
 ];
 

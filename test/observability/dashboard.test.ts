@@ -29,6 +29,8 @@ let families: Map<string, string>;
 
 beforeAll(async () => {
   h = await harness();
+  // The fleet's series exist on a PostgreSQL control store; declared here with an empty queue.
+  h.deps.metrics?.observeFleet({ jobCounts: async () => [] });
   const res = await h.app.request('/metrics', {}, { incoming: { socket: { remoteAddress: '127.0.0.1' } } });
   expect(res.status).toBe(200);
   families = new Map(

@@ -83,7 +83,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
       controlUrl: target.url as string,
       env: {},
       port: 0,
-      metrics: 'off',
+      metrics: 'loopback',
       worker: false,
       fleetTimings: TIMINGS,
       dataDirs: [dataDir],
@@ -265,6 +265,255 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     expect(runs.map((r) => [r.trigger, r.status, r.worker])).toEqual([['schedule', 'queued', null]]);
     expect(await server.deps.scheduler.cancel(flow.id)).toBe(true);
   }, 20_000);
+
+  /** A source flow slow enough (1 request a second) to be cancelled in the middle. */
+  async function slowFlow(name: string): Promise<Flow> {
+    return server.deps.store.createFlow({
+      kind: 'source',
+      name,
+      credentialId: `cred_${name}`,
+      streams: ['candidates', 'applications'],
+      target: { type: 'sqlite', path: path.join(dataDir, `${name}.db`) },
+      options: { requestsPerSecond: 1 },
+    });
+  }
+
+  async function jobOf(runId: string): Promise<string> {
+    const row = await server.deps.store.db
+      .selectFrom('flow_runs')
+      .select('job_id')
+      .where('id', '=', runId)
+      .executeTakeFirstOrThrow();
+    return row.job_id as string;
+  }
+
+  async function jobState(runId: string): Promise<string | undefined> {
+    const jobId = await jobOf(runId);
+    return (await server.fleet!.fleet.queue.jobStates([jobId])).get(jobId)?.state;
+  }
+
+  async function until<T>(what: string, read: () => Promise<T | undefined>, ms: number): Promise<T> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      const value = await read();
+      if (value !== undefined) return value;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('a run going on a worker is cancelled from the server: 202, it ends cancelled, its job completed', async () => {
+    const flow = await slowFlow('cancel-mid');
+    const fleet = server.fleet!.fleet;
+    const worker = startFlowWorker(
+      fleet.queue,
+      { store: server.deps.store, services: server.deps.services, logger: server.deps.logger },
+      {
+        name: 'busy',
+        concurrency: 1,
+        leaseSeconds: TIMINGS.leaseSeconds,
+        heartbeatSeconds: TIMINGS.heartbeatSeconds,
+        pollSeconds: TIMINGS.pollSeconds,
+        budgetPool: fleet.budgetPool,
+        budgetSchema: schema,
+      },
+    );
+    try {
+      const queued = await server.deps.scheduler.trigger(flow.id, 'manual');
+      const mid = await until(
+        'the run to read records on its worker',
+        async () => {
+          const run = await server.deps.store.getRun(queued.id);
+          return run?.status === 'running' && run.counts.some((c) => c.read > 0) ? run : undefined;
+        },
+        20_000,
+      );
+      expect(mid.worker).toBe('busy');
+      const asked = Date.now();
+      const cancel = await api('POST', `/flows/${flow.id}/cancel`);
+      expect(cancel.status).toBe(202);
+      expect(await cancel.json()).toEqual({ cancelling: true });
+      const done = await server.deps.scheduler.waitFor(queued.id);
+      // The worker reads the request every poll (0.2 s here) and the sync stops at its next page.
+      expect(Date.now() - asked).toBeLessThan(5_000);
+      expect(done).toMatchObject({ id: queued.id, status: 'cancelled', worker: 'busy' });
+      // Cut short, not failed: no stream failed, no error left by the abort, something was read first.
+      expect(done?.errors).toEqual([]);
+      expect(done?.counts.map((c) => c.status).every((st) => st === 'succeeded' || st === 'cancelled')).toBe(
+        true,
+      );
+      expect(done?.counts.some((c) => c.status === 'cancelled')).toBe(true);
+      // Not retried: the job is completed, and no worker runs the flow again.
+      expect(await jobState(queued.id)).toBe('completed');
+      expect(worker.active).toBe(0);
+      expect(await server.deps.store.activeRun(flow.id)).toBeUndefined();
+      // The checkpoint stays: a stream the run finished before the cancel is in the target, exact.
+      const finished = (done?.counts ?? []).filter((c) => c.status === 'succeeded');
+      await withSink(`sqlite:${path.join(dataDir, 'cancel-mid.db')}`, async (sink) => {
+        for (const { name } of finished) {
+          const stream = findStream(name);
+          if (!stream) throw new Error(name);
+          expect(await liveRecords(sink, name), name).toEqual(expectedRecords(sandbox, stream));
+        }
+      });
+      // Ended: the flow can run again, and a second cancel finds nothing going.
+      expect((await api('POST', `/flows/${flow.id}/cancel`)).status).toBe(409);
+    } finally {
+      await worker.stop();
+    }
+  }, 60_000);
+
+  it('a cancelled run whose worker died before noticing is not resumed: it ends cancelled', async () => {
+    const fleet = server.fleet!.fleet;
+    /** Takes the flow's job as a worker would, claims its run, and then dies: no heartbeat, no end. */
+    async function takeAndDie(flow: Flow, runId: string): Promise<void> {
+      const [job] = await fleet.queue.boss.fetch(`ashpipe-run_${flow.credentialId}`, { batchSize: 1 });
+      expect(job?.id).toBe(await jobOf(runId));
+      const claim = await server.deps.store.claimRun(runId, flow, 'manual', 'doomed', job!.id);
+      expect(claim.run).toMatchObject({ status: 'running', worker: 'doomed' });
+      // Its lease runs out in a second rather than the test's six: nothing renews it.
+      await fleet.queue.pool.query(
+        `UPDATE "${schema}_queue".job SET expire_in = (now() - started_on) + interval '1 second' WHERE id = $1`,
+        [job!.id],
+      );
+    }
+    const deps = { store: server.deps.store, services: server.deps.services, logger: server.deps.logger };
+    const options = {
+      concurrency: 1,
+      leaseSeconds: TIMINGS.leaseSeconds,
+      heartbeatSeconds: TIMINGS.heartbeatSeconds,
+      pollSeconds: TIMINGS.pollSeconds,
+      budgetPool: fleet.budgetPool,
+      budgetSchema: schema,
+    };
+
+    // Taken over: the lease runs out, another worker takes the job and ends the run instead of running it.
+    const flow = await slowFlow('cancel-dead');
+    const run = await server.deps.scheduler.trigger(flow.id, 'manual');
+    await takeAndDie(flow, run.id);
+    expect((await api('POST', `/flows/${flow.id}/cancel`)).status).toBe(202);
+    expect(await server.deps.store.getRun(run.id)).toMatchObject({ status: 'running', worker: 'doomed' });
+    const heir = startFlowWorker(fleet.queue, deps, { ...options, name: 'heir' });
+    try {
+      const done = await server.deps.scheduler.waitFor(run.id);
+      expect(done).toMatchObject({ status: 'cancelled', errors: [] });
+      // Ended by the worker that took the job (completed), or by the server's reconciliation if it saw
+      // the job back in the queue first (cancelled): either way the job is over, not retried.
+      expect(['completed', 'cancelled']).toContain(await jobState(run.id));
+    } finally {
+      await heir.stop();
+    }
+    // Nothing was synced: the run never ran on the worker that took it over.
+    expect(fs.existsSync(path.join(dataDir, 'cancel-dead.db'))).toBe(false);
+
+    // No worker at all: once the lease ran out, the reconciliation ends it and takes its job out.
+    const lonely = await slowFlow('cancel-lonely');
+    const second = await server.deps.scheduler.trigger(lonely.id, 'manual');
+    await takeAndDie(lonely, second.id);
+    expect((await api('POST', `/flows/${lonely.id}/cancel`)).status).toBe(202);
+    // While the job is still leased to the dead worker, the reconciliation leaves it.
+    expect(await reconcileRuns(fleet.queue, server.deps.store)).toBe(0);
+    expect((await server.deps.store.getRun(second.id))?.status).toBe('running');
+    // The server's own reconciliation (every maintenance interval) ends it once the lease has run out and
+    // the job waits in the queue again.
+    await until(
+      'the reconciliation to end the run',
+      async () => ((await server.deps.store.getRun(second.id))?.status === 'cancelled' ? true : undefined),
+      TIMINGS.leaseSeconds * 1000 + 10_000,
+    );
+    expect(await server.deps.store.getRun(second.id)).toMatchObject({ status: 'cancelled', errors: [] });
+    expect(await jobState(second.id)).toBe('cancelled');
+    expect(await server.deps.store.activeRun(lonely.id)).toBeUndefined();
+  }, 60_000);
+
+  /** The value of a series of `GET /metrics` whose labels include `labels`; undefined when absent. */
+  async function gauge(name: string, labels: Record<string, string>): Promise<number | undefined> {
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain(API_KEY);
+    for (const line of text.split('\n')) {
+      const m = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const found = Object.fromEntries(
+        [...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
+      );
+      if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(m[3]);
+    }
+    return undefined;
+  }
+
+  it("GET /metrics counts the queue's jobs by credential and state, and the runs going per worker", async () => {
+    const flow = await slowFlow('gauged');
+    // The credential's name labels its queue: a row of the vault's table (never its key).
+    const at = new Date().toISOString();
+    const blob = Buffer.alloc(16);
+    await server.deps.store.db
+      .insertInto('credentials')
+      .values({
+        id: flow.credentialId,
+        name: 'Gauged key',
+        description: null,
+        base_url: null,
+        key_ciphertext: blob,
+        key_iv: blob,
+        key_tag: blob,
+        data_key_wrapped: blob,
+        data_key_iv: blob,
+        data_key_tag: blob,
+        key_suffix: 'abcd',
+        verified_at: null,
+        verification: null,
+        created_at: at,
+        updated_at: at,
+        rotated_at: null,
+      })
+      .execute();
+    const key = { credential: 'Gauged key', credential_id: flow.credentialId };
+    const queued = await server.deps.scheduler.trigger(flow.id, 'manual');
+    expect(queued.status).toBe('queued');
+    expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'queued' })).toBe(1);
+    expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'active' })).toBe(0);
+    expect(await gauge('ashpipe_worker_runs', { worker: 'gauger' })).toBeUndefined();
+
+    const fleet = server.fleet!.fleet;
+    const worker = startFlowWorker(
+      fleet.queue,
+      { store: server.deps.store, services: server.deps.services, logger: server.deps.logger },
+      {
+        name: 'gauger',
+        concurrency: 1,
+        leaseSeconds: TIMINGS.leaseSeconds,
+        heartbeatSeconds: TIMINGS.heartbeatSeconds,
+        pollSeconds: TIMINGS.pollSeconds,
+        budgetPool: fleet.budgetPool,
+        budgetSchema: schema,
+      },
+    );
+    try {
+      await until(
+        'the worker to take the run',
+        async () => ((await server.deps.store.getRun(queued.id))?.status === 'running' ? true : undefined),
+        20_000,
+      );
+      expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'queued' })).toBe(0);
+      expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'active' })).toBe(1);
+      expect(await gauge('ashpipe_worker_runs', { worker: 'gauger' })).toBe(1);
+      expect((await api('POST', `/flows/${flow.id}/cancel`)).status).toBe(202);
+      expect((await server.deps.scheduler.waitFor(queued.id))?.status).toBe('cancelled');
+      // The job is completed a moment after the run's end is recorded.
+      await until(
+        'the job to end',
+        async () =>
+          (await gauge('ashpipe_queue_jobs', { ...key, state: 'active' })) === 0 ? true : undefined,
+        5_000,
+      );
+      expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'queued' })).toBe(0);
+      expect(await gauge('ashpipe_worker_runs', { worker: 'gauger' })).toBe(0);
+    } finally {
+      await worker.stop();
+    }
+  }, 60_000);
 
   it('a queued run can be cancelled; a run whose job ended without it is closed as failed', async () => {
     const flow = await sourceFlow('beta');

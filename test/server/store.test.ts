@@ -197,7 +197,9 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
     const queued = await store.queueRun(flow, 'manual', 'run_q1', jobId);
     expect(queued).toMatchObject({ id: 'run_q1', status: 'queued', worker: null, finishedAt: null });
     expect((await store.activeRun(flow.id))?.id).toBe('run_q1');
-    expect(await store.openQueueRuns()).toEqual([{ id: 'run_q1', jobId, status: 'queued' }]);
+    expect(await store.openQueueRuns()).toEqual([
+      { id: 'run_q1', jobId, status: 'queued', cancelRequested: false },
+    ]);
 
     // The first take starts the run's clock; a takeover after a dead worker keeps it.
     tick(3000);
@@ -244,6 +246,61 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
     expect(again.run.status).toBe('failed');
     expect(await store.activeRun(flow.id)).toBeUndefined();
     expect(await store.openQueueRuns()).toEqual([]);
+  });
+
+  it('records a cancel asked for a run on a worker; the run is ended cancelled, never taken again', async () => {
+    const { store, tick } = await open();
+    const flow = await store.createFlow(source('Cancelled'));
+    const jobId = '4b0c1e8e-0000-4000-8000-000000000002';
+    await store.queueRun(flow, 'manual', 'run_c1', jobId);
+    await store.claimRun('run_c1', flow, 'manual', 'w1', jobId);
+    await store.updateRunCounts('run_c1', [
+      { name: 'candidates', status: 'succeeded', read: 10, written: 10 },
+      { name: 'applications', status: 'running', read: 4, written: 4 },
+      { name: 'candidate.create', status: 'running', read: 0, written: 0, message: 'waiting for a push' },
+    ]);
+    expect(await store.cancelRequested('run_c1')).toBe(false);
+    tick(1000);
+    expect(await store.requestCancel('run_c1')).toBe(true);
+    tick(1000);
+    // Asked twice: the first time is kept.
+    expect(await store.requestCancel('run_c1')).toBe(true);
+    expect(await store.cancelRequested('run_c1')).toBe(true);
+    const row = await store.db
+      .selectFrom('flow_runs')
+      .select('cancel_requested_at')
+      .where('id', '=', 'run_c1')
+      .executeTakeFirstOrThrow();
+    expect(row.cancel_requested_at).toBe('2026-03-01T10:00:01.000Z');
+    expect(await store.openQueueRuns()).toEqual([
+      { id: 'run_c1', jobId, status: 'running', cancelRequested: true },
+    ]);
+    // w1 died before it noticed: the worker that takes the job over ends the run instead of resuming it.
+    tick(1000);
+    const takeover = await store.claimRun('run_c1', flow, 'manual', 'w2', jobId);
+    expect(takeover).toMatchObject({ ended: true, previousWorker: 'w1' });
+    expect(takeover.run).toMatchObject({
+      status: 'cancelled',
+      worker: 'w1',
+      finishedAt: '2026-03-01T10:00:03.000Z',
+      errors: [],
+      counts: [
+        { name: 'candidates', status: 'succeeded', read: 10, written: 10 },
+        { name: 'applications', status: 'cancelled', read: 4, written: 4 },
+        { name: 'candidate.create', status: 'cancelled', read: 0, written: 0 },
+      ],
+    });
+    // The waiting note was about a run that is over now: gone.
+    expect(takeover.run.counts[2]).toEqual({
+      name: 'candidate.create',
+      status: 'cancelled',
+      read: 0,
+      written: 0,
+    });
+    expect(await store.endCancelledRun('run_c1')).toBe(false);
+    expect(await store.requestCancel('run_c1')).toBe(false);
+    expect(await store.openQueueRuns()).toEqual([]);
+    expect(await store.requestCancel('run_missing')).toBe(false);
   });
 });
 

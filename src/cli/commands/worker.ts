@@ -129,6 +129,7 @@ export function workerCommand(ctx: CliContext): Command {
         }
         const services = defaultServices(control, ctx.env, baseUrl ? { baseUrl } : {});
         fleet = await openFleet(url, timings);
+        metrics?.observeFleet(fleet.queue);
         const store = new ServerStore(control.db);
         // Alerts and auto-pause after the runs this worker ends: a key Ashby refuses pauses its own flows.
         const alerting = new FlowAlerting({

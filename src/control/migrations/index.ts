@@ -9,6 +9,7 @@ import { quarantineDismissMigration } from './0302-quarantine-dismiss.js';
 import { quarantineInputKeyMigration } from './0303-quarantine-input-key.js';
 import { quarantineRawClearedMigration } from './0304-quarantine-raw-cleared.js';
 import { pushRunHeartbeatMigration } from './0305-push-run-heartbeat.js';
+import { runCancelMigration } from './0420-run-cancel.js';
 import { pushLedgerAccountMigration } from './0430-push-ledger-account.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
@@ -31,6 +32,7 @@ export const migrations: readonly Migration[] = [
   quarantineInputKeyMigration,
   quarantineRawClearedMigration,
   pushRunHeartbeatMigration,
+  runCancelMigration,
   pushLedgerAccountMigration,
   webhooksMigration,
 ];

@@ -19,9 +19,11 @@ import { validateSchedule } from '../scheduler.js';
 async function view(deps: ServerDeps, flow: Flow): Promise<ApiResponse<'flow'>['flow']> {
   const last = await deps.store.lastRun(flow.id);
   const next = deps.scheduler.nextRun(flow.id);
+  const going = await deps.scheduler.activeRun(flow.id);
   return {
     ...flow,
-    runningRunId: (await deps.scheduler.activeRunId(flow.id)) ?? null,
+    runningRunId: going?.id ?? null,
+    runningRunStatus: going?.status ?? null,
     lastRun: last
       ? { id: last.id, status: last.status, startedAt: last.startedAt, finishedAt: last.finishedAt }
       : null,

@@ -53,6 +53,16 @@ export function FlowsList(props: { open: (hash: string) => void }) {
               <td>{f.kind}</td>
               <td>
                 {f.status}
+                {f.runningRunStatus && f.runningRunId ? (
+                  <>
+                    {' '}
+                    <a href={`#/runs/${f.runningRunId}`}>
+                      <span className={`badge ${f.runningRunStatus}`} data-testid="run-state">
+                        {f.runningRunStatus}
+                      </span>
+                    </a>
+                  </>
+                ) : null}
                 {f.status === 'paused' && f.lastRun?.status === 'failed' ? (
                   <div className="muted" data-testid="paused-after-failure">
                     after a failed run (<a href={`#/runs/${f.lastRun.id}`}>why</a>); fix the cause, then

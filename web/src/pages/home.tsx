@@ -107,8 +107,9 @@ export function Home(props: { credentials: Credential[]; reload: () => void }) {
                     <span className="muted">{f.kind === 'source' ? 'sync' : 'push'}</span>
                   </td>
                   <td>
-                    <span className={`badge ${f.runningRunId ? 'running' : f.status}`}>
-                      {f.runningRunId ? 'running' : f.status}
+                    {/* A run waiting for a fleet worker says so: it is not running yet. */}
+                    <span className={`badge ${f.runningRunStatus ?? f.status}`} data-testid="flow-state">
+                      {f.runningRunStatus ?? f.status}
                     </span>
                   </td>
                   <td>
