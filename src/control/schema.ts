@@ -19,6 +19,7 @@ export interface ControlDatabase {
   push_runs: PushRunsTable;
   push_ledger: PushLedgerTable;
   push_quarantine: PushQuarantineTable;
+  push_accounts_secret: PushAccountsSecretTable;
   webhook_installs: WebhookInstallsTable;
   alert_channels: AlertChannelsTable;
   alert_incidents: AlertIncidentsTable;
@@ -146,10 +147,14 @@ export interface PushRunsTable {
   host: string | null;
   /** Written by the run's process every few seconds while it runs (`RUN_HEARTBEAT_MS`, `src/push/ledger.ts`). */
   heartbeat_at: ColumnType<string | null, string | null | undefined>;
+  /** `0430-push-ledger-account`: the account the run writes to; `''` for runs before accounts. */
+  account: ColumnType<string, string | undefined>;
 }
 
-/** `0300-push`: the exactly-once ledger. */
+/** `0300-push`, `0430-push-ledger-account`: the exactly-once ledger, one row per account and record key. */
 export interface PushLedgerTable {
+  /** The account the record was pushed to (`src/push/account.ts`); `''` for rows before accounts. */
+  account: ColumnType<string, string | undefined>;
   operation: string;
   record_key: string;
   state: 'pending' | 'in-flight' | 'done' | 'failed';
@@ -162,6 +167,12 @@ export interface PushLedgerTable {
   error: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** `0430-push-ledger-account`: the secret that names accounts reached with a raw key (id 1). */
+export interface PushAccountsSecretTable {
+  id: number;
+  secret: string;
 }
 
 /** `0300-push` … `0304-quarantine-raw-cleared`: records a push could not apply. */

@@ -679,7 +679,7 @@ export async function eraseFromControlStore(
   if (lowered.length > 0) {
     const rows = await control.db
       .selectFrom('push_ledger')
-      .select(['operation', 'record_key', 'ashby_id', 'step_data', 'error'])
+      .select(['account', 'operation', 'record_key', 'ashby_id', 'step_data', 'error'])
       .execute();
     const hit = rows.filter(
       (r) =>
@@ -694,6 +694,7 @@ export async function eraseFromControlStore(
         for (const r of hit)
           await trx
             .deleteFrom('push_ledger')
+            .where('account', '=', r.account)
             .where('operation', '=', r.operation)
             .where('record_key', '=', r.record_key)
             .execute();
@@ -759,7 +760,7 @@ export function remaskStoredReasons(control: Control): Promise<number> {
     }
     const errors = await trx
       .selectFrom('push_ledger')
-      .select(['operation', 'record_key', 'error'])
+      .select(['account', 'operation', 'record_key', 'error'])
       .where('error', 'is not', null)
       .execute();
     for (const r of errors) {
@@ -768,6 +769,7 @@ export function remaskStoredReasons(control: Control): Promise<number> {
         await trx
           .updateTable('push_ledger')
           .set({ error: masked })
+          .where('account', '=', r.account)
           .where('operation', '=', r.operation)
           .where('record_key', '=', r.record_key)
           .execute();

@@ -22,6 +22,14 @@ export interface PushOptions {
   client: AshbyCaller;
   /** The control store (SQLite or PostgreSQL) holding the ledger, the runs and the quarantine. */
   control: Control;
+  /**
+   * The Ashby account the push writes to (`pushAccount` in `src/push/account.ts`): the ledger, the run
+   * and the one-push-at-a-time rule are its own, so another account pushing the same records gets them
+   * too, at the same time.
+   * @default the shared scope, as before accounts: one ledger and one push at a time for every account
+   * @example 'credential:3f2c…'
+   */
+  account?: string;
   /** What each record becomes in Ashby. @example findOperation('candidate.create') */
   operation: Operation;
   /** The records, in input order. */
@@ -66,6 +74,12 @@ export interface PushOptions {
    * @default 30
    */
   quarantineRetentionDays?: number;
+  /**
+   * Record keys whose write had an unknown outcome and that the operation cannot look up, to send again on
+   * a person's word that Ashby does not have them (a quarantine replay): their in-flight ledger entries
+   * are set back to pending once the run owns its account's ledger.
+   */
+  resendInFlight?: readonly string[];
   /** Stored with quarantine entries so that a replay maps records the same way. */
   replayOptions?: Record<string, unknown>;
   /** Stops taking new records (a signal from the CLI on SIGINT). */

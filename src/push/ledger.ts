@@ -6,6 +6,11 @@
  *
  * States: `pending` (read, valid, not yet sent) → `in-flight` (a write was about to leave; committed
  * before the request is sent) → `done` (with the Ashby id) | `failed` (Ashby refused the record).
+ *
+ * Entries and runs belong to the Ashby account the push writes to (`src/push/account.ts`). Entries
+ * written before accounts belong to the shared scope `''`: such an entry answers for its record key under
+ * every account (an account finds its own entry or the shared one, never both: shared entries are never
+ * written again), since nothing says which account received the record.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -18,10 +23,31 @@ import type { RecordStatus } from './types.js';
 /** The control store's query layer, or a transaction of it. */
 export type ControlDb = Kysely<ControlDatabase>;
 
+/** The account of ledger entries and runs written before accounts (see the module's comment). */
+export const SHARED_ACCOUNT = '';
+
+/**
+ * One operation's ledger on one account. A bare operation name is the shared scope
+ * ({@link SHARED_ACCOUNT}), the one ledger a store had before accounts.
+ * @example { operation: 'candidate.create', account: 'credential:3f2c…' }
+ */
+export type LedgerScope = string | { operation: string; account: string };
+
+function scopeOf(scope: LedgerScope): { operation: string; account: string } {
+  return typeof scope === 'string' ? { operation: scope, account: SHARED_ACCOUNT } : scope;
+}
+
+/** The accounts whose entries `account` sees: its own and the shared ones. */
+function visibleAccounts(account: string): string[] {
+  return account === SHARED_ACCOUNT ? [SHARED_ACCOUNT] : [SHARED_ACCOUNT, account];
+}
+
 export type LedgerState = 'pending' | 'in-flight' | 'done' | 'failed';
 
 /** One ledger row. */
 export interface LedgerEntry {
+  /** The entry's account: the push's, or {@link SHARED_ACCOUNT} for an entry written before accounts. */
+  account: string;
   operation: string;
   recordKey: string;
   state: LedgerState;
@@ -41,6 +67,7 @@ function jsonObject(text: string | null): Record<string, unknown> {
 
 function toEntry(row: Selectable<PushLedgerTable>): LedgerEntry {
   return {
+    account: row.account,
     operation: row.operation,
     recordKey: row.record_key,
     state: row.state,
@@ -56,25 +83,38 @@ function toEntry(row: Selectable<PushLedgerTable>): LedgerEntry {
 
 const now = () => new Date().toISOString();
 
+/** The scope of the entry itself, which the writes below name: the push's account, or the shared one. */
+export function entryScope(entry: LedgerEntry): LedgerScope {
+  return { operation: entry.operation, account: entry.account };
+}
+
+/** The entry `scope`'s account sees for `recordKey`: its own, or the shared one written before accounts. */
 export async function getLedgerEntry(
   db: ControlDb,
-  operation: string,
+  scope: LedgerScope,
   recordKey: string,
 ): Promise<LedgerEntry | undefined> {
+  const { operation, account } = scopeOf(scope);
   const row = await db
     .selectFrom('push_ledger')
     .selectAll()
+    .where('account', 'in', visibleAccounts(account))
     .where('operation', '=', operation)
     .where('record_key', '=', recordKey)
+    // The shared entry first, should both exist (they cannot: see the module's comment).
+    .orderBy('account')
+    .limit(1)
     .executeTakeFirst();
   return row ? toEntry(row) : undefined;
 }
 
-/** Whether the ledger holds any record of `operation`. */
-export async function hasLedgerEntries(db: ControlDb, operation: string): Promise<boolean> {
+/** Whether the ledger holds any record of `scope` (its account's or shared). */
+export async function hasLedgerEntries(db: ControlDb, scope: LedgerScope): Promise<boolean> {
+  const { operation, account } = scopeOf(scope);
   const row = await db
     .selectFrom('push_ledger')
     .select('operation')
+    .where('account', 'in', visibleAccounts(account))
     .where('operation', '=', operation)
     .limit(1)
     .executeTakeFirst();
@@ -82,19 +122,24 @@ export async function hasLedgerEntries(db: ControlDb, operation: string): Promis
 }
 
 /**
- * Records a valid record as pending unless the ledger already knows it; returns the current entry. The
- * insert is one statement (`ON CONFLICT DO NOTHING`), so two writers never both create the row.
+ * Records a valid record as pending unless the ledger already knows it (under the account, or shared);
+ * returns the current entry. The insert is one statement (`ON CONFLICT DO NOTHING`), so two writers
+ * never both create the row.
  */
 export async function ensurePending(
   db: ControlDb,
-  operation: string,
+  scope: LedgerScope,
   recordKey: string,
   runId: string,
 ): Promise<LedgerEntry> {
+  const known = await getLedgerEntry(db, scope, recordKey);
+  if (known) return known;
+  const { operation, account } = scopeOf(scope);
   const t = now();
   await db
     .insertInto('push_ledger')
     .values({
+      account,
       operation,
       record_key: recordKey,
       state: 'pending',
@@ -102,9 +147,9 @@ export async function ensurePending(
       created_at: t,
       updated_at: t,
     })
-    .onConflict((oc) => oc.columns(['operation', 'record_key']).doNothing())
+    .onConflict((oc) => oc.columns(['account', 'operation', 'record_key']).doNothing())
     .execute();
-  const entry = await getLedgerEntry(db, operation, recordKey);
+  const entry = await getLedgerEntry(db, scope, recordKey);
   if (!entry) throw new Error(`the ledger lost ${operation} ${recordKey} right after writing it`);
   return entry;
 }
@@ -118,7 +163,8 @@ export async function ensurePending(
  */
 export async function markInFlight(
   db: ControlDb,
-  operation: string,
+  /** The entry's own scope ({@link entryScope}). */
+  scope: LedgerScope,
   recordKey: string,
   runId: string,
   step: string,
@@ -135,7 +181,8 @@ export async function markInFlight(
       error: null,
       updated_at: now(),
     }))
-    .where('operation', '=', operation)
+    .where('account', '=', scopeOf(scope).account)
+    .where('operation', '=', scopeOf(scope).operation)
     .where('record_key', '=', recordKey)
     .where('state', '<>', 'done')
     .where(({ exists, selectFrom }) =>
@@ -153,7 +200,8 @@ export async function markInFlight(
 /** Saves progress between steps without changing the state. */
 export async function saveStep(
   db: ControlDb,
-  operation: string,
+  /** The entry's own scope ({@link entryScope}). */
+  scope: LedgerScope,
   recordKey: string,
   step: string,
   stepData: Record<string, unknown>,
@@ -161,7 +209,8 @@ export async function saveStep(
   await db
     .updateTable('push_ledger')
     .set({ step, step_data: JSON.stringify(stepData), updated_at: now() })
-    .where('operation', '=', operation)
+    .where('account', '=', scopeOf(scope).account)
+    .where('operation', '=', scopeOf(scope).operation)
     .where('record_key', '=', recordKey)
     .execute();
 }
@@ -169,7 +218,8 @@ export async function saveStep(
 /** A write was answered with a definite refusal: it did not happen, so the record goes back to `state`. */
 export async function markNotSent(
   db: ControlDb,
-  operation: string,
+  /** The entry's own scope ({@link entryScope}). */
+  scope: LedgerScope,
   recordKey: string,
   state: 'pending' | 'failed',
   error: string | null,
@@ -177,14 +227,16 @@ export async function markNotSent(
   await db
     .updateTable('push_ledger')
     .set({ state, error, updated_at: now() })
-    .where('operation', '=', operation)
+    .where('account', '=', scopeOf(scope).account)
+    .where('operation', '=', scopeOf(scope).operation)
     .where('record_key', '=', recordKey)
     .execute();
 }
 
 export async function markDone(
   db: ControlDb,
-  operation: string,
+  /** The entry's own scope ({@link entryScope}). */
+  scope: LedgerScope,
   recordKey: string,
   ashbyId: string | undefined,
   status: RecordStatus,
@@ -200,17 +252,20 @@ export async function markDone(
       step_data: stepData ? JSON.stringify(stepData) : eb.ref('step_data'),
       updated_at: now(),
     }))
-    .where('operation', '=', operation)
+    .where('account', '=', scopeOf(scope).account)
+    .where('operation', '=', scopeOf(scope).operation)
     .where('record_key', '=', recordKey)
     .execute();
 }
 
-/** Counts of ledger rows per state for one operation. */
-export async function ledgerCounts(db: ControlDb, operation: string): Promise<Record<LedgerState, number>> {
+/** Counts of ledger rows per state that `scope`'s account sees (its own and the shared ones). */
+export async function ledgerCounts(db: ControlDb, scope: LedgerScope): Promise<Record<LedgerState, number>> {
+  const { operation, account } = scopeOf(scope);
   const counts: Record<LedgerState, number> = { pending: 0, 'in-flight': 0, done: 0, failed: 0 };
   const rows = await db
     .selectFrom('push_ledger')
     .select((eb) => ['state', eb.fn.countAll<number>().as('n')])
+    .where('account', 'in', visibleAccounts(account))
     .where('operation', '=', operation)
     .groupBy('state')
     .execute();
@@ -553,15 +608,17 @@ function ownerAlive(
   }
 }
 
-/** A second push of one operation on one ledger while the first is running. */
+/** A second push of one operation to one account while the first is running. */
 export class PushRunConflictError extends Error {
   override name = 'PushRunConflictError';
 }
 
 /**
- * Starts a run. A run that writes owns its operation's ledger until {@link finishRun}: two processes (or
- * two flows) pushing the same operation at once would both find a record pending, or both reconcile it
- * before the other's create is visible, and send it twice — so the second is refused. Runs whose process
+ * Starts a run. A run that writes owns its operation's ledger on its account until {@link finishRun}: two
+ * processes (or two flows) pushing the same operation to the same account at once would both find a
+ * record pending, or both reconcile it before the other's create is visible, and send it twice — so the
+ * second is refused. Pushes to other accounts go on at the same time. A run of the shared scope (no
+ * account: it may write to any) excludes, and is excluded by, runs of every account. Runs whose process
  * died (kill -9) are marked `abandoned` and their records are reconciled by the new run.
  *
  * The check and the insert run in one `Control.transaction`: on PostgreSQL its advisory lock makes two
@@ -570,7 +627,7 @@ export class PushRunConflictError extends Error {
  */
 export async function startRun(
   control: Control,
-  operation: string,
+  scope: LedgerScope,
   input: string,
   dryRun: boolean,
 ): Promise<string> {
@@ -579,7 +636,7 @@ export async function startRun(
   // commits must not take it for the row of a dead run (this function resumes a moment after the commit).
   liveRuns.add(id);
   try {
-    await startRunIn(control, id, operation, input, dryRun);
+    await startRunIn(control, id, scopeOf(scope), input, dryRun);
   } catch (error) {
     liveRuns.delete(id);
     throw error;
@@ -590,23 +647,22 @@ export async function startRun(
 async function startRunIn(
   control: Control,
   id: string,
-  operation: string,
+  { operation, account }: { operation: string; account: string },
   input: string,
   dryRun: boolean,
 ): Promise<void> {
   await control.transaction(async (trx) => {
     if (!dryRun) {
-      const open = await trx
+      let query = trx
         .selectFrom('push_runs')
         .select(['id', 'pid', 'host', 'heartbeat_at'])
-        .where('operation', '=', operation)
-        .where('dry_run', '=', 0)
-        .where('finished_at', 'is', null)
-        .execute();
+        .where('operation', '=', operation);
+      if (account !== SHARED_ACCOUNT) query = query.where('account', 'in', visibleAccounts(account));
+      const open = await query.where('dry_run', '=', 0).where('finished_at', 'is', null).execute();
       for (const run of open) {
         if (ownerAlive(run, Date.now()))
           throw new PushRunConflictError(
-            `another push of ${operation} is running on this ledger (run ${run.id}, pid ${run.pid}${
+            `another push of ${operation} is running on this ledger${account === SHARED_ACCOUNT ? '' : ' for this account'} (run ${run.id}, pid ${run.pid}${
               run.host ? ` on ${run.host}` : ''
             }); wait for it to finish, then run again`,
           );
@@ -622,6 +678,7 @@ async function startRunIn(
       .values({
         id,
         operation,
+        account,
         input,
         dry_run: dryRun ? 1 : 0,
         started_at: now(),

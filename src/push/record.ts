@@ -9,6 +9,7 @@ import type { Prepared } from './engine.js';
 import { authMessage, classifyError, type ErrorInfo, permissionMessage } from './errors.js';
 import {
   ensurePending,
+  entryScope,
   getLedgerEntry,
   type LedgerEntry,
   markDone,
@@ -44,18 +45,20 @@ class RunStoppedError extends Error {}
 async function guardedWrite<T>(
   run: PushRun,
   record: ValidRecord,
+  entry: LedgerEntry,
   endpoint: string,
   body: Record<string, unknown>,
   step: string,
   /** Adds the write's step data to the record's, once the write is sure to be sent. */
   withData: () => Record<string, unknown>,
 ): Promise<T> {
-  const { control, operation, client } = run.options;
+  const { control, client } = run.options;
+  const scope = entryScope(entry);
   const release = await run.probes.enter(endpoint);
   let writeInFlight = false;
   try {
     if (run.stopped) throw new RunStoppedError();
-    if (!(await markInFlight(control.db, operation.name, record.key, run.runId, step, withData()))) {
+    if (!(await markInFlight(control.db, scope, record.key, run.runId, step, withData()))) {
       // Done by another run, or this run's ownership of the ledger was taken over: never send it.
       run.stop('aborted', 'the run no longer owns the ledger (another run took it over); rerun to continue');
       throw new RunStoppedError();
@@ -73,13 +76,7 @@ async function guardedWrite<T>(
       run.stop('auth', authMessage(error), toErrorInfo(error));
     if (writeInFlight && !(error instanceof RunStoppedError) && kind !== 'outcome-unknown') {
       // Ashby answered: the write did not happen. Only an unknown outcome keeps the record in flight.
-      await markNotSent(
-        control.db,
-        operation.name,
-        record.key,
-        kind === 'record' ? 'failed' : 'pending',
-        null,
-      );
+      await markNotSent(control.db, scope, record.key, kind === 'record' ? 'failed' : 'pending', null);
     }
     throw error;
   } finally {
@@ -107,7 +104,7 @@ async function attempt(run: PushRun, record: ValidRecord, entry: LedgerEntry): P
     },
     async write<T>(endpoint: string, body: Record<string, unknown>, wo: WriteOptions = {}): Promise<T> {
       if (run.dryRun) throw new DryRunStop(endpoint, body);
-      return guardedWrite<T>(run, record, endpoint, body, wo.step ?? endpoint, () => {
+      return guardedWrite<T>(run, record, entry, endpoint, body, wo.step ?? endpoint, () => {
         data = { ...data, ...(wo.data ?? {}) };
         return data;
       });
@@ -115,7 +112,7 @@ async function attempt(run: PushRun, record: ValidRecord, entry: LedgerEntry): P
     async checkpoint(step: string, more: Record<string, unknown>) {
       if (run.dryRun) return;
       data = { ...data, ...more };
-      await saveStep(control.db, operation.name, record.key, step, data);
+      await saveStep(control.db, entryScope(entry), record.key, step, data);
     },
   };
   return operation.execute(ctx);
@@ -124,8 +121,8 @@ async function attempt(run: PushRun, record: ValidRecord, entry: LedgerEntry): P
 /** A dry run of one record: what it would do, nothing written or recorded. */
 async function dryRunRecord(run: PushRun, record: ValidRecord): Promise<void> {
   const { row, key } = record;
-  const { control, operation } = run.options;
-  const done = run.ledgerUsed ? await getLedgerEntry(control.db, operation.name, key) : undefined;
+  const { control } = run.options;
+  const done = run.ledgerUsed ? await getLedgerEntry(control.db, run.scope, key) : undefined;
   if (done?.state === 'done') {
     run.emit({
       ...run.base(row, key),
@@ -136,7 +133,7 @@ async function dryRunRecord(run: PushRun, record: ValidRecord): Promise<void> {
   }
   try {
     const outcome = await attempt(run, record, {
-      operation: operation.name,
+      ...run.scope,
       recordKey: key,
       state: 'pending',
       ashbyId: null,
@@ -155,7 +152,7 @@ async function dryRunRecord(run: PushRun, record: ValidRecord): Promise<void> {
         status: 'dry-run',
         wouldSend: { endpoint: error.endpoint, body: error.body },
       });
-    } else await failRecord(run, record, error);
+    } else await failRecord(run, record, undefined, error);
   }
 }
 
@@ -163,8 +160,8 @@ async function dryRunRecord(run: PushRun, record: ValidRecord): Promise<void> {
 export async function handleRecord(run: PushRun, record: ValidRecord): Promise<void> {
   if (run.dryRun) return dryRunRecord(run, record);
   const { row, key } = record;
-  const { control, operation } = run.options;
-  let entry = await ensurePending(control.db, operation.name, key, run.runId);
+  const { control } = run.options;
+  let entry = await ensurePending(control.db, run.scope, key, run.runId);
   if (entry.state === 'done') {
     await run.applied(row);
     run.emit({
@@ -177,7 +174,7 @@ export async function handleRecord(run: PushRun, record: ValidRecord): Promise<v
   for (let tries = 0; ; tries++) {
     try {
       const outcome = await attempt(run, record, entry);
-      await markDone(control.db, operation.name, key, outcome.id, outcome.status);
+      await markDone(control.db, entryScope(entry), key, outcome.id, outcome.status);
       await run.applied(row);
       run.emit({
         ...run.base(row, key),
@@ -190,19 +187,25 @@ export async function handleRecord(run: PushRun, record: ValidRecord): Promise<v
       if (classifyError(error) === 'outcome-unknown' && !run.stopped && tries + 1 < run.maxReconcile) {
         // Never resend blindly: the next attempt starts as a reconciliation, like a rerun after a crash.
         if (run.reconcileDelayMs > 0) await new Promise((r) => setTimeout(r, run.reconcileDelayMs));
-        entry = (await getLedgerEntry(control.db, operation.name, key)) as LedgerEntry;
+        entry = (await getLedgerEntry(control.db, entryScope(entry), key)) as LedgerEntry;
         continue;
       }
-      await failRecord(run, record, error);
+      await failRecord(run, record, entry, error);
       return;
     }
   }
 }
 
 /** Sorts a record's failure: pending (the run stopped), quarantined (Ashby refused it), a stop, or failed. */
-async function failRecord(run: PushRun, record: ValidRecord, error: unknown): Promise<void> {
+async function failRecord(
+  run: PushRun,
+  record: ValidRecord,
+  /** The record's ledger entry (none in a dry run). */
+  entry: LedgerEntry | undefined,
+  error: unknown,
+): Promise<void> {
   const { row, key } = record;
-  const { control, operation } = run.options;
+  const { control } = run.options;
   if (error instanceof RunStoppedError) {
     run.emit({ ...run.base(row, key), status: 'pending' });
     return;
@@ -210,8 +213,8 @@ async function failRecord(run: PushRun, record: ValidRecord, error: unknown): Pr
   if (error instanceof RecordRejectedError) {
     // An unknown outcome the operation cannot look up stays in flight: a rerun must not resend it;
     // `quarantine replay` does, once a person has checked Ashby.
-    if (!run.dryRun && error.code !== OUTCOME_UNKNOWN)
-      await markNotSent(control.db, operation.name, key, 'failed', error.message);
+    if (entry && error.code !== OUTCOME_UNKNOWN)
+      await markNotSent(control.db, entryScope(entry), key, 'failed', error.message);
     const info: ErrorInfo = {
       code: error.code,
       message: error.message,

@@ -7,7 +7,7 @@ import type { Control } from '../control/open.js';
 import { defined } from '../util/defined.js';
 import type { PushOptions, PushSummary, RecordResult } from './engine.js';
 import type { InputRow } from './input.js';
-import { markNotSent, type QuarantineEntry, setQuarantineStatus } from './ledger.js';
+import { type QuarantineEntry, setQuarantineStatus } from './ledger.js';
 import { IDENTITY_MAPPING, type Mapping, mappingSchema } from './mapping.js';
 import { operationOfEntry } from './operations/resolve.js';
 import { OUTCOME_UNKNOWN } from './operations/shared.js';
@@ -27,6 +27,8 @@ export interface ReplayPush {
   inputLabel: string;
   /** Closes the entries whose records were applied; a caller's own `onResult` must call it too. */
   onResult: (result: RecordResult) => void;
+  /** Record keys sent again on the person's word (see `PushOptions.resendInFlight`). */
+  resendInFlight: string[];
 }
 
 /** A replay worked out from its entries, before anything is sent. */
@@ -144,10 +146,9 @@ export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): P
     reconciled: canLookUp ? unknown.map((e) => e.id) : [],
     vouched: canLookUp ? [] : unknown.map((e) => e.id),
   };
-  if (!dryRun && !canLookUp) {
-    for (const e of unknown)
-      if (e.recordKey !== null) await markNotSent(control.db, e.operation, e.recordKey, 'pending', null);
-  }
+  // The push sets them back to pending once it owns the ledger of its account (the one that has them).
+  const resendInFlight =
+    !dryRun && !canLookUp ? unknown.flatMap((e) => (e.recordKey === null ? [] : [e.recordKey])) : [];
   const closed = new Set<number>();
   const summary = await options
     .send({
@@ -156,6 +157,7 @@ export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): P
       mapping: plan.mapping,
       onExisting: plan.onExisting,
       inputLabel: `quarantine replay ${entries.map((e) => e.id).join(',')}`,
+      resendInFlight,
       ...defined({ keyColumn: plan.keyColumn }),
       onResult: (r) => {
         const id = entries[r.row - 1]?.id;

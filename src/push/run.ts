@@ -15,11 +15,15 @@ import {
   addQuarantine,
   beatRun,
   clearExpiredQuarantineInput,
+  entryScope,
   finishRun,
+  getLedgerEntry,
   hasLedgerEntries,
   hasResolvableQuarantine,
+  markNotSent,
   RUN_HEARTBEAT_MS,
   resolveByInput,
+  SHARED_ACCOUNT,
   startRun,
 } from './ledger.js';
 import { IDENTITY_MAPPING, type Mapping } from './mapping.js';
@@ -75,6 +79,8 @@ class WriteProbes {
 export class PushRun {
   readonly counts = emptyPushCounts();
   readonly runId: string;
+  /** The operation's ledger on the push's account. */
+  readonly scope: { operation: string; account: string };
   readonly dryRun: boolean;
   readonly mapping: Mapping;
   readonly concurrency: number;
@@ -109,6 +115,7 @@ export class PushRun {
     this.onExisting = options.onExisting ?? 'skip';
     this.inputKey = options.inputKey ?? options.inputLabel ?? '';
     this.runId = runId;
+    this.scope = { operation: options.operation.name, account: options.account ?? SHARED_ACCOUNT };
     this.ledgerUsed = ledgerUsed;
     this.resolvable = resolvable;
     this.resultsFd = resultsFd;
@@ -126,13 +133,21 @@ export class PushRun {
     const { control, operation } = options;
     const dryRun = options.dryRun ?? false;
     if (!dryRun) await clearExpiredQuarantineInput(control, options.quarantineRetentionDays);
-    const ledgerUsed = !dryRun || (await hasLedgerEntries(control.db, operation.name));
+    const scope = { operation: operation.name, account: options.account ?? SHARED_ACCOUNT };
+    const ledgerUsed = !dryRun || (await hasLedgerEntries(control.db, scope));
     const resolvable = !dryRun && (await hasResolvableQuarantine(control.db, operation.name));
     const runId = dryRun
       ? `dry-run-${Date.now()}`
-      : await startRun(control, operation.name, options.inputLabel ?? '', dryRun);
+      : await startRun(control, scope, options.inputLabel ?? '', dryRun);
     let resultsFd: number | undefined;
     try {
+      if (!dryRun)
+        for (const key of options.resendInFlight ?? []) {
+          // Only a write still in flight: one applied since (done) must never be sent again.
+          const entry = await getLedgerEntry(control.db, scope, key);
+          if (entry?.state === 'in-flight')
+            await markNotSent(control.db, entryScope(entry), key, 'pending', null);
+        }
       resultsFd = options.resultsFile !== undefined ? openSync(options.resultsFile, 'w', 0o600) : undefined;
     } catch (error) {
       if (!dryRun) await finishRun(control.db, runId, 'error', emptyPushCounts());

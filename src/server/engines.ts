@@ -21,6 +21,7 @@ import {
   policyHashes,
   policyOf,
 } from '../privacy/index.js';
+import { credentialAccount } from '../push/account.js';
 import { emptyPushCounts, type PushSummary, runPush } from '../push/engine.js';
 import { type InputRow, type InputSource, inputLabelOf, readInput } from '../push/input.js';
 import { PushRunConflictError } from '../push/ledger.js';
@@ -555,6 +556,8 @@ export function pushEngine(control: Control, engineOptions: PushEngineOptions = 
         return await runPush({
           client,
           control,
+          // The flow's credential is its account: flows on other credentials push the same records too.
+          account: credentialAccount(flow.credentialId),
           operation,
           rows,
           inputLabel: `${label} (flow ${flow.name})`,
@@ -696,6 +699,7 @@ export async function dryRunDestination(
     const summary = await runPush({
       client: new AshbyClient({ apiKey: access.apiKey, baseUrl: access.baseUrl }),
       control,
+      account: credentialAccount(config.credentialId),
       operation,
       rows: firstRows(rows, limit),
       mapping: pushMapping(config),

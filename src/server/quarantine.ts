@@ -1,5 +1,6 @@
 import { AshbyClient } from '../ashby/client.js';
 import type { Control } from '../control/open.js';
+import { credentialAccount } from '../push/account.js';
 import { prepareRow, runPush } from '../push/engine.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry, setQuarantineStatus } from '../push/ledger.js';
 import { planReplay, replayEntries, vouchedNotice } from '../push/replay.js';
@@ -134,6 +135,7 @@ export class LedgerQuarantineService implements QuarantineService {
             ...push,
             client: new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl }),
             control,
+            account: credentialAccount(flow.credentialId),
             dryRun: ctx.dryRun,
             inputLabel: `${push.inputLabel} (flow ${flow.name})`,
             replayOptions: { flowId: flow.id, flowRunId: ctx.runId },

@@ -30,6 +30,7 @@ const REGISTRY_IDS = [
   '0305-push-run-heartbeat',
   '0401-webhooks',
   '0420-run-cancel',
+  '0430-push-ledger-account',
 ];
 
 const both = (up: string) => ({ up, postgres: up });

@@ -217,10 +217,13 @@ describe('replaying an unknown outcome reconciles before sending', () => {
     const entry = await getQuarantine(control.db, entryId);
     if (!entry) throw new Error('entry not stored');
     let ledgerStateAtSend: string | undefined;
+    let resend: readonly string[] | undefined;
     const outcome = await replayEntries(planReplay([entry]), {
       control,
       send: async (push) => {
+        // The push itself sets the entry back to pending, once it owns its account's ledger.
         ledgerStateAtSend = (await getLedgerEntry(control.db, 'offerProcess.start', key))?.state;
+        resend = push.resendInFlight;
         return {
           runId: 'r',
           operation: push.operation.name,
@@ -230,7 +233,8 @@ describe('replaying an unknown outcome reconciles before sending', () => {
         };
       },
     });
-    expect(ledgerStateAtSend).toBe('pending');
+    expect(ledgerStateAtSend).toBe('in-flight');
+    expect(resend).toEqual([key]);
     expect(outcome.outcomeUnknown).toEqual({ reconciled: [], vouched: [entryId] });
   });
 });

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { AshbyClient } from '../../ashby/index.js';
 import { CONTROL_URL_ENV, controlUrl } from '../../control/open.js';
+import { pushAccount } from '../../push/account.js';
 import { type PushSummary, type RecordResult, runPush } from '../../push/engine.js';
 import { checkHeader, describeHeaderProblem } from '../../push/header.js';
 import {
@@ -132,6 +133,8 @@ export async function executePush(
     command?: string;
     /** Sees every record's result (e.g. replay closing the entries it applied). */
     onResult?: (result: RecordResult) => void;
+    /** Keys a replay sends again on the person's word (`PushOptions.resendInFlight`). */
+    resendInFlight?: readonly string[];
   },
 ): Promise<PushSummary> {
   const out = ctx.output(Boolean(opts.json));
@@ -170,6 +173,11 @@ export async function executePush(
       ...defined({ timeoutMs }),
     });
     const control = await openCliControl(ctx, opts);
+    // The ledger is the account's: the credential's (a rotated key keeps it), else the key's fingerprint.
+    const account = await pushAccount(control, access).catch(async (error: unknown) => {
+      await control.close();
+      throw error;
+    });
     const abort = new AbortController();
     const progress = createPushProgress(out.io.stderr);
     // The first Ctrl-C stops at the next record; a second ends the process, terminal given back first.
@@ -189,6 +197,7 @@ export async function executePush(
       return await runPush({
         client,
         control,
+        account,
         operation,
         rows,
         mapping: extra.mapping,
@@ -196,7 +205,7 @@ export async function executePush(
         dryRun: Boolean(opts.dryRun),
         concurrency,
         inputLabel: extra.inputLabel,
-        ...defined({ inputKey: extra.inputKey }),
+        ...defined({ inputKey: extra.inputKey, resendInFlight: extra.resendInFlight }),
         signal: abort.signal,
         ...defined({
           keyColumn: extra.keyColumn,

@@ -10,6 +10,7 @@ import { quarantineInputKeyMigration } from './0303-quarantine-input-key.js';
 import { quarantineRawClearedMigration } from './0304-quarantine-raw-cleared.js';
 import { pushRunHeartbeatMigration } from './0305-push-run-heartbeat.js';
 import { runCancelMigration } from './0420-run-cancel.js';
+import { pushLedgerAccountMigration } from './0430-push-ledger-account.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
 
@@ -32,5 +33,6 @@ export const migrations: readonly Migration[] = [
   quarantineRawClearedMigration,
   pushRunHeartbeatMigration,
   runCancelMigration,
+  pushLedgerAccountMigration,
   webhooksMigration,
 ];

@@ -1,0 +1,63 @@
+/**
+ * The Ashby account a push writes to, as the ledger names it. The ledger, the push runs and the
+ * one-push-at-a-time rule are scoped by it, so two accounts pushing the same record key each get the
+ * record once.
+ *
+ * - A stored credential: `credential:<id>`. Rotating the key in place keeps the id, so the rotated key
+ *   still sees the records the old one applied.
+ * - A raw key (`ASHBY_API_KEY`, no credential): `key:<fingerprint>`, an HMAC-SHA256 of the key under a
+ *   random secret of this control store. Not of the base URL: a key belongs to one organisation whatever
+ *   the road to it (a proxy, another spelling of the URL), and a push resumed through another one must
+ *   still find its ledger. Ashby's `apiKey.info` answers only the key's
+ *   title, creation time and scopes (nothing names the organisation, and it needs a permission many keys
+ *   lack), so the key itself is the only stable thing. The store never holds the key or a plain hash of
+ *   it: without the store's secret the fingerprint cannot be checked against a guessed or leaked key.
+ *   A new raw key is a new account to the ledger; keep a rotated key's ledger by storing it as a
+ *   credential (`ashpipe credentials add`, then `rotate`).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Control } from '../control/open.js';
+
+/** The account of a stored credential. */
+export function credentialAccount(credentialId: string): string {
+  return `credential:${credentialId}`;
+}
+
+/** The store's secret for raw-key fingerprints, created by the first caller (one row, id 1). */
+async function fingerprintSecret(control: Control): Promise<string> {
+  const { db } = control;
+  const found = await db
+    .selectFrom('push_accounts_secret')
+    .select('secret')
+    .where('id', '=', 1)
+    .executeTakeFirst();
+  if (found) return found.secret;
+  // Two processes creating it at once: the first insert wins, both read it back.
+  await db
+    .insertInto('push_accounts_secret')
+    .values({ id: 1, secret: randomBytes(32).toString('hex') })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+  const row = await db
+    .selectFrom('push_accounts_secret')
+    .select('secret')
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  return row.secret;
+}
+
+/** The account of a raw API key: a fingerprint that never reveals the key. */
+export async function keyAccount(control: Control, apiKey: string): Promise<string> {
+  const secret = await fingerprintSecret(control);
+  const mac = createHmac('sha256', Buffer.from(secret, 'hex')).update(apiKey).digest('hex');
+  return `key:${mac.slice(0, 32)}`;
+}
+
+/** The account a push writes to: its credential's when it has one, else its key's fingerprint. */
+export function pushAccount(
+  control: Control,
+  access: { apiKey: string; credentialId?: string | undefined },
+): Promise<string> {
+  if (access.credentialId !== undefined) return Promise.resolve(credentialAccount(access.credentialId));
+  return keyAccount(control, access.apiKey);
+}
