@@ -194,6 +194,8 @@ export interface PushQuarantineTable {
   input_key: string | null;
   closed_by: string | null;
   raw_cleared_at: string | null;
+  /** `0440-quarantine-account`: the Ashby account of the push; `''` for entries written before. */
+  account: ColumnType<string, string | undefined>;
 }
 
 /** `0401-webhooks`: webhooks registered in Ashby. */

@@ -61,3 +61,31 @@ export function pushAccount(
   if (access.credentialId !== undefined) return Promise.resolve(credentialAccount(access.credentialId));
   return keyAccount(control, access.apiKey);
 }
+
+/**
+ * An account as a person reads it: a credential by its name (its id when it was removed), a raw key by
+ * its fingerprint (never the key), the shared scope of entries written before accounts as `shared`.
+ * @example 'credential "acme-prod"'
+ */
+export async function accountLabel(control: Control, account: string): Promise<string> {
+  // The shared scope (`SHARED_ACCOUNT` of `ledger.ts`): kept short, it fills a column of `quarantine list`.
+  if (account === '') return 'shared';
+  if (account.startsWith('key:')) return `the API key with fingerprint ${account.slice(4, 16)}`;
+  const id = account.slice('credential:'.length);
+  const row = await control.db
+    .selectFrom('credentials')
+    .select('name')
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row ? `credential "${row.name}"` : `credential ${id} (removed)`;
+}
+
+/** Labels of several accounts, each looked up once. */
+export async function accountLabels(
+  control: Control,
+  accounts: Iterable<string>,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const a of accounts) if (!out.has(a)) out.set(a, await accountLabel(control, a));
+  return out;
+}

@@ -300,6 +300,11 @@ export interface QuarantineEntry {
   closedBy: string | null;
   /** When the raw input was cleared at the end of the quarantine retention (`raw` is then `null`). */
   rawClearedAt: string | null;
+  /**
+   * The Ashby account of the push that quarantined it (`src/push/account.ts`), or {@link SHARED_ACCOUNT}
+   * for an entry written before accounts (which any account's push may close or replay).
+   */
+  account: string;
 }
 
 /**
@@ -311,6 +316,8 @@ export type QuarantineStatus = 'open' | 'replayed' | 'resolved' | 'dismissed';
 export interface NewQuarantineEntry {
   runId: string;
   operation: string;
+  /** The Ashby account the push writes to. @default {@link SHARED_ACCOUNT} */
+  account?: string | undefined;
   rowNumber?: number | undefined;
   recordKey?: string | undefined;
   errorCode: string;
@@ -330,13 +337,17 @@ export interface NewQuarantineEntry {
 
 /** The open entry a new quarantining of `entry` updates, if any (see {@link addQuarantine}). */
 async function openEntryOf(db: ControlDb, entry: NewQuarantineEntry): Promise<number | undefined> {
+  // The account's own entries first, then one written before accounts (see `0440-quarantine-account`).
+  const accounts = visibleAccounts(entry.account ?? SHARED_ACCOUNT);
   if (entry.recordKey !== undefined) {
     const same = await db
       .selectFrom('push_quarantine')
       .select('id')
+      .where('account', 'in', accounts)
       .where('operation', '=', entry.operation)
       .where('record_key', '=', entry.recordKey)
       .where('status', '=', 'open')
+      .orderBy('account', 'desc')
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -347,10 +358,12 @@ async function openEntryOf(db: ControlDb, entry: NewQuarantineEntry): Promise<nu
   const place = await db
     .selectFrom('push_quarantine')
     .select('id')
+    .where('account', 'in', accounts)
     .where('operation', '=', entry.operation)
     .where('input_key', '=', entry.inputKey)
     .where('status', '=', 'open')
     .where('error_code', '<>', OUTCOME_UNKNOWN)
+    .orderBy('account', 'desc')
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -361,7 +374,9 @@ async function openEntryOf(db: ControlDb, entry: NewQuarantineEntry): Promise<nu
  * Quarantines a record. A record already open in the quarantine under the same operation and record key
  * (the same row of a rerun, or a replay that failed again), or at the same place in its input (the row
  * was corrected and fails for another reason), has its entry updated with the latest record, run and
- * error instead of gaining a second one; returns the entry id. The look-up and the write run in one
+ * error instead of gaining a second one; returns the entry id. Only an entry of the same account is
+ * updated (or one written before accounts, which the account then takes over): another account's
+ * entry of the same record is that account's to close or replay. The look-up and the write run in one
  * `Control.transaction` (writers serialised on both dialects), so two runs quarantining the same record
  * at once never add two entries.
  */
@@ -388,6 +403,7 @@ export function addQuarantine(control: Control, entry: NewQuarantineEntry): Prom
         options: c.options,
         input_key: eb.fn.coalesce('input_key', eb.val(c.input_key)),
         raw_cleared_at: null,
+        account: c.account,
       }))
       .where('id', '=', open)
       .execute();
@@ -399,6 +415,7 @@ export function addQuarantine(control: Control, entry: NewQuarantineEntry): Prom
 function quarantineColumns(entry: NewQuarantineEntry) {
   return {
     run_id: entry.runId,
+    account: entry.account ?? SHARED_ACCOUNT,
     at: now(),
     operation: entry.operation,
     row_number: entry.rowNumber ?? null,
@@ -469,6 +486,8 @@ export interface QuarantineFilter {
   status?: QuarantineStatus | 'all';
   operation?: string;
   runId?: string;
+  /** Only the entries of this account (not those written before accounts). */
+  account?: string;
   /** @default 1000 */
   limit?: number;
 }
@@ -492,6 +511,7 @@ function toQuarantine(row: Selectable<PushQuarantineTable>): QuarantineEntry {
     closedAt: row.closed_at,
     closedBy: row.closed_by,
     rawClearedAt: row.raw_cleared_at,
+    account: row.account,
   };
 }
 
@@ -504,6 +524,7 @@ export async function listQuarantine(
   if (status !== 'all') query = query.where('status', '=', status);
   if (filter.operation) query = query.where('operation', '=', filter.operation);
   if (filter.runId) query = query.where('run_id', '=', filter.runId);
+  if (filter.account !== undefined) query = query.where('account', '=', filter.account);
   const rows = await query
     .orderBy('id')
     .limit(filter.limit ?? 1000)
@@ -534,11 +555,13 @@ export async function setQuarantineStatus(
     .execute();
 }
 
-/** Whether `operation` has open entries that a later run could close (see {@link resolveByInput}). */
-export async function hasResolvableQuarantine(db: ControlDb, operation: string): Promise<boolean> {
+/** Whether `scope` has open entries that a later run could close (see {@link resolveByInput}). */
+export async function hasResolvableQuarantine(db: ControlDb, scope: LedgerScope): Promise<boolean> {
+  const { operation, account } = scopeOf(scope);
   const row = await db
     .selectFrom('push_quarantine')
     .select('id')
+    .where('account', 'in', visibleAccounts(account))
     .where('operation', '=', operation)
     .where('status', '=', 'open')
     .where('input_key', 'is not', null)
@@ -549,19 +572,23 @@ export async function hasResolvableQuarantine(db: ControlDb, operation: string):
 }
 
 /**
- * A record at `inputKey` was applied: its open entries are closed as `resolved` by `closedBy`. Entries of
+ * A record at `inputKey` was applied to `scope`'s account: its open entries of that account (and those
+ * written before accounts) are closed as `resolved` by `closedBy`; another account's entry of the same
+ * place stays open, that account does not have the record yet. Entries of
  * a write whose outcome is unknown stay open: only a person (or a replay's look-up) can say whether Ashby
  * has that record, and the applied one may be a second copy of it. Returns the ids closed.
  */
 export async function resolveByInput(
   db: ControlDb,
-  operation: string,
+  scope: LedgerScope,
   inputKey: string,
   closedBy: string,
 ): Promise<number[]> {
+  const { operation, account } = scopeOf(scope);
   const rows = await db
     .updateTable('push_quarantine')
     .set({ status: 'resolved', closed_at: now(), closed_by: closedBy })
+    .where('account', 'in', visibleAccounts(account))
     .where('operation', '=', operation)
     .where('input_key', '=', inputKey)
     .where('status', '=', 'open')

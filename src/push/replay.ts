@@ -5,9 +5,10 @@
 
 import type { Control } from '../control/open.js';
 import { defined } from '../util/defined.js';
+import { accountLabel } from './account.js';
 import type { PushOptions, PushSummary, RecordResult } from './engine.js';
 import type { InputRow } from './input.js';
-import { type QuarantineEntry, setQuarantineStatus } from './ledger.js';
+import { type QuarantineEntry, SHARED_ACCOUNT, setQuarantineStatus } from './ledger.js';
 import { IDENTITY_MAPPING, type Mapping, mappingSchema } from './mapping.js';
 import { operationOfEntry } from './operations/resolve.js';
 import { OUTCOME_UNKNOWN } from './operations/shared.js';
@@ -29,11 +30,21 @@ export interface ReplayPush {
   onResult: (result: RecordResult) => void;
   /** Record keys sent again on the person's word (see `PushOptions.resendInFlight`). */
   resendInFlight: string[];
+  /**
+   * Refuses an account the entries do not belong to ({@link assertReplayAccount}): the sender calls it
+   * with the account it writes to before it sends anything.
+   */
+  checkAccount: (account: string) => Promise<void>;
 }
 
 /** A replay worked out from its entries, before anything is sent. */
 export interface ReplayPlan {
   entries: readonly QuarantineEntry[];
+  /**
+   * The Ashby account the entries were quarantined on, which the replay must write to; {@link SHARED_ACCOUNT}
+   * when every entry was written before accounts (any account may replay them).
+   */
+  account: string;
   operation: Operation;
   mapping: Mapping;
   onExisting: OnExisting;
@@ -60,6 +71,12 @@ export interface PlanReplayOptions {
 export function planReplay(entries: readonly QuarantineEntry[], options: PlanReplayOptions = {}): ReplayPlan {
   const first = entries[0];
   if (!first) throw new Error('nothing to replay');
+  const accounts = new Set(entries.map((e) => e.account).filter((a) => a !== SHARED_ACCOUNT));
+  if (accounts.size > 1)
+    throw new ReplayAccountError(
+      `entries ${entries.map((e) => e.id).join(', ')} were quarantined on ${accounts.size} Ashby accounts; replay each account's entries through its own credential`,
+    );
+  const account = [...accounts][0] ?? SHARED_ACCOUNT;
   const operation = operationOfEntry(first.operation);
   let mapping: Mapping = IDENTITY_MAPPING;
   if (options.mapping !== undefined) mapping = options.mapping;
@@ -91,7 +108,31 @@ export function planReplay(entries: readonly QuarantineEntry[], options: PlanRep
           ...key,
         };
   });
-  return { entries, operation, mapping, onExisting, rows, ...defined({ keyColumn }) };
+  return { entries, account, operation, mapping, onExisting, rows, ...defined({ keyColumn }) };
+}
+
+/** A replay through an account other than the one its entries were quarantined on. */
+export class ReplayAccountError extends Error {
+  override name = 'ReplayAccountError';
+}
+
+/**
+ * Refuses a replay that would write to `account` entries quarantined on another Ashby account: that
+ * account's records would go to the wrong organisation, and its entries be closed for a write it never
+ * got. The message names both accounts (credential names, never a key). Entries written before
+ * accounts may be replayed through any.
+ */
+export async function assertReplayAccount(
+  control: Control,
+  plan: ReplayPlan,
+  account: string,
+): Promise<void> {
+  if (plan.account === SHARED_ACCOUNT || plan.account === account) return;
+  const ids = plan.entries.map((e) => e.id).join(', ');
+  const one = plan.entries.length === 1;
+  throw new ReplayAccountError(
+    `quarantine ${one ? 'entry' : 'entries'} ${ids} ${one ? 'belongs' : 'belong'} to ${await accountLabel(control, plan.account)}, not to ${await accountLabel(control, account)} that this replay would write to; replay through ${await accountLabel(control, plan.account)}`,
+  );
 }
 
 /** Options of {@link replayEntries}. */
@@ -158,6 +199,7 @@ export async function replayEntries(plan: ReplayPlan, options: ReplayOptions): P
       onExisting: plan.onExisting,
       inputLabel: `quarantine replay ${entries.map((e) => e.id).join(',')}`,
       resendInFlight,
+      checkAccount: (account) => assertReplayAccount(control, plan, account),
       ...defined({ keyColumn: plan.keyColumn }),
       onResult: (r) => {
         const id = entries[r.row - 1]?.id;

@@ -135,7 +135,7 @@ export class PushRun {
     if (!dryRun) await clearExpiredQuarantineInput(control, options.quarantineRetentionDays);
     const scope = { operation: operation.name, account: options.account ?? SHARED_ACCOUNT };
     const ledgerUsed = !dryRun || (await hasLedgerEntries(control.db, scope));
-    const resolvable = !dryRun && (await hasResolvableQuarantine(control.db, operation.name));
+    const resolvable = !dryRun && (await hasResolvableQuarantine(control.db, scope));
     const runId = dryRun
       ? `dry-run-${Date.now()}`
       : await startRun(control, scope, options.inputLabel ?? '', dryRun);
@@ -192,7 +192,7 @@ export class PushRun {
     if (this.resolvable)
       await resolveByInput(
         this.options.control.db,
-        this.options.operation.name,
+        this.scope,
         this.inputKeyOf(row),
         `push run ${this.runId}`,
       );
@@ -217,6 +217,7 @@ export class PushRun {
       : await addQuarantine(options.control, {
           runId: this.runId,
           operation: options.operation.name,
+          account: this.scope.account,
           rowNumber: row.row,
           recordKey: key,
           inputKey: this.inputKeyOf(row),

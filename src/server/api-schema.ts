@@ -528,6 +528,11 @@ export const quarantineItemSchema = z.object({
   closedBy: z.string().optional(),
   /** When the input row was cleared at the end of the quarantine retention (`record` is then null). */
   recordClearedAt: isoTime.optional(),
+  /**
+   * The Ashby account the record was quarantined on: a credential's name, never a key. Only that
+   * account's pushes close the entry, and only its credential replays it.
+   */
+  account: z.string(),
 });
 export type QuarantineItem = z.infer<typeof quarantineItemSchema>;
 const quarantineItemResponse = z.object({ item: quarantineItemSchema });

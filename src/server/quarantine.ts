@@ -1,9 +1,15 @@
 import { AshbyClient } from '../ashby/client.js';
 import type { Control } from '../control/open.js';
-import { credentialAccount } from '../push/account.js';
+import { accountLabels, credentialAccount } from '../push/account.js';
 import { prepareRow, runPush } from '../push/engine.js';
 import { getQuarantine, listQuarantine, type QuarantineEntry, setQuarantineStatus } from '../push/ledger.js';
-import { planReplay, replayEntries, vouchedNotice } from '../push/replay.js';
+import {
+  assertReplayAccount,
+  planReplay,
+  ReplayAccountError,
+  replayEntries,
+  vouchedNotice,
+} from '../push/replay.js';
 import { defined } from '../util/defined.js';
 import { pushCount } from './engines.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -22,7 +28,7 @@ function text(v: unknown): string | undefined {
 }
 
 /** A ledger quarantine entry as the API returns it: the record exactly as it was read. */
-function toItem(e: QuarantineEntry): QuarantineItem {
+function toItem(e: QuarantineEntry, labels: ReadonlyMap<string, string>): QuarantineItem {
   const flowId = text(e.options.flowId);
   const runId = text(e.options.flowRunId);
   return {
@@ -39,12 +45,23 @@ function toItem(e: QuarantineEntry): QuarantineItem {
     errorMessage: e.errorMessage,
     createdAt: e.at,
     status: e.status,
+    account: labels.get(e.account) ?? e.account,
     ...defined({
       closedAt: e.closedAt ?? undefined,
       closedBy: e.closedBy ?? undefined,
       recordClearedAt: e.rawClearedAt ?? undefined,
     }),
   };
+}
+
+/** A replay to the wrong account, as the API's 409. */
+async function refusedAs409<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (error) {
+    if (error instanceof ReplayAccountError) throw new ConflictError(error.message, 'other_account');
+    throw error;
+  }
 }
 
 function parseId(id: string): number {
@@ -68,15 +85,24 @@ export class LedgerQuarantineService implements QuarantineService {
       ...(filter.operation ? { operation: filter.operation } : {}),
       limit: 1_000_000,
     });
-    return entries
-      .map(toItem)
-      .filter((i) => filter.flowId === undefined || i.flowId === filter.flowId)
-      .filter((i) => filter.runId === undefined || i.runId === filter.runId || i.pushRunId === filter.runId)
+    const page = entries
+      .filter((e) => filter.flowId === undefined || text(e.options.flowId) === filter.flowId)
+      .filter(
+        (e) =>
+          filter.runId === undefined ||
+          text(e.options.flowRunId) === filter.runId ||
+          e.runId === filter.runId,
+      )
       .slice(filter.offset, filter.offset + filter.limit);
+    const labels = await accountLabels(
+      this.control,
+      page.map((e) => e.account),
+    );
+    return page.map((e) => toItem(e, labels));
   }
 
   async get(id: string): Promise<QuarantineItem> {
-    return toItem(await this.entry(id));
+    return this.item(await this.entry(id));
   }
 
   async close(id: string, status: 'resolved' | 'dismissed', closedBy = 'console'): Promise<QuarantineItem> {
@@ -91,7 +117,11 @@ export class LedgerQuarantineService implements QuarantineService {
       return getQuarantine(trx, n);
     });
     if (!closed) throw new NotFoundError('quarantine entry', id);
-    return toItem(closed);
+    return this.item(closed);
+  }
+
+  private async item(e: QuarantineEntry): Promise<QuarantineItem> {
+    return toItem(e, await accountLabels(this.control, [e.account]));
   }
 
   private async entry(id: string): Promise<QuarantineEntry> {
@@ -123,24 +153,33 @@ export class LedgerQuarantineService implements QuarantineService {
         `entries belong to several operations (${[...operations].join(', ')}); replay them one operation at a time`,
       );
     const fixed = new Map([...(request.records ?? [])].map(([id, record]) => [parseId(id), record]));
-    const plan = planReplay(entries, { fixed });
+    const plan = await refusedAs409(async () => {
+      const p = planReplay(entries, { fixed });
+      // Refused before a run starts, with the entries' account and the flow's named.
+      if (request.credentialId !== undefined)
+        await assertReplayAccount(control, p, credentialAccount(request.credentialId));
+      return p;
+    });
 
     return async (flow, ctx) => {
       const { summary, closed, outcomeUnknown } = await replayEntries(plan, {
         control,
         dryRun: ctx.dryRun,
         closedBy: request.closedBy ?? 'replay',
-        send: (push) =>
-          runPush({
+        send: async ({ checkAccount, ...push }) => {
+          const account = credentialAccount(flow.credentialId);
+          await checkAccount(account);
+          return runPush({
             ...push,
             client: new AshbyClient({ apiKey: ctx.apiKey, baseUrl: ctx.baseUrl }),
             control,
-            account: credentialAccount(flow.credentialId),
+            account,
             dryRun: ctx.dryRun,
             inputLabel: `${push.inputLabel} (flow ${flow.name})`,
             replayOptions: { flowId: flow.id, flowRunId: ctx.runId },
             signal: ctx.signal,
-          }),
+          });
+        },
       });
       result.replayed = closed.length;
       result.failed = entries.length - closed.length;

@@ -150,6 +150,12 @@ export interface QuarantineItem {
   closedAt?: string;
   /** Who or what closed the entry. @example 'push run 3f2c…', 'console', 'ashpipe quarantine dismiss' */
   closedBy?: string;
+  /**
+   * The Ashby account the record was quarantined on, as a person reads it (a credential's name, never a
+   * key); only that account's pushes close the entry and only its credential replays it.
+   * @example 'credential "acme-prod"'
+   */
+  account: string;
 }
 
 /** An edited record checked against its operation, as a replay would prepare it. */
@@ -167,6 +173,11 @@ export interface ReplayRequest {
   records?: ReadonlyMap<string, unknown>;
   /** Who replays, recorded with the entries closed. @default 'replay' */
   closedBy?: string;
+  /**
+   * The credential of the flow that replays: entries quarantined on another Ashby account are refused
+   * before the run starts.
+   */
+  credentialId?: string;
 }
 
 /** Filters of {@link QuarantineService.list}. */

@@ -86,13 +86,13 @@ describe('closing quarantine entries', () => {
     const list = await runCli(['quarantine', 'list', '--status', 'all'], env);
     expect(list.code).toBe(0);
     const rows = list.out.split('\n').filter((l) => l !== '');
-    expect(rows[0]).toMatch(/^id\s+status\s+operation\s+row\s+reason$/);
+    expect(rows[0]).toMatch(/^id\s+status\s+account\s+operation\s+row\s+reason$/);
     for (const row of rows) expect(row.length).toBeLessThanOrEqual(100);
     expect(rows.find((r) => r.startsWith(`${a} `))).toMatch(
-      new RegExp(`^${a}\\s+resolved\\s+candidate\\.create\\s+2\\s+email: not an email address$`),
+      new RegExp(`^${a}\\s+resolved\\s+shared\\s+candidate\\.create\\s+2\\s+email: not an email address$`),
     );
     const cut = rows.find((r) => r.startsWith(`${long} `)) ?? '';
-    expect(cut).toMatch(/^\d+\s+open\s+candidate\.create\s+7\s+name: far too long a reason far too/);
+    expect(cut).toMatch(/^\d+\s+open\s+shared\s+candidate\.create\s+7\s+name: far too long a reason far too/);
     expect(cut.endsWith('…')).toBe(true);
     const wide = await runCli(['quarantine', 'list', '--status', 'all', '--wide'], env);
     expect(wide.out).toContain('closed by');

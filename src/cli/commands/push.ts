@@ -135,6 +135,8 @@ export async function executePush(
     onResult?: (result: RecordResult) => void;
     /** Keys a replay sends again on the person's word (`PushOptions.resendInFlight`). */
     resendInFlight?: readonly string[];
+    /** Refuses the account the push would write to before anything is sent (a replay's entries' own). */
+    checkAccount?: (account: string) => Promise<void>;
   },
 ): Promise<PushSummary> {
   const out = ctx.output(Boolean(opts.json));
@@ -174,10 +176,15 @@ export async function executePush(
     });
     const control = await openCliControl(ctx, opts);
     // The ledger is the account's: the credential's (a rotated key keeps it), else the key's fingerprint.
-    const account = await pushAccount(control, access).catch(async (error: unknown) => {
-      await control.close();
-      throw error;
-    });
+    const account = await pushAccount(control, access)
+      .then(async (a) => {
+        await extra.checkAccount?.(a);
+        return a;
+      })
+      .catch(async (error: unknown) => {
+        await control.close();
+        throw error;
+      });
     const abort = new AbortController();
     const progress = createPushProgress(out.io.stderr);
     // The first Ctrl-C stops at the next record; a second ends the process, terminal given back first.

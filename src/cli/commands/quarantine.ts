@@ -1,5 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import type { Control } from '../../control/open.js';
+import { accountLabels } from '../../push/account.js';
 import {
   getQuarantine,
   listQuarantine,
@@ -7,7 +9,7 @@ import {
   setQuarantineStatus,
 } from '../../push/ledger.js';
 import { loadMapping } from '../../push/mapping.js';
-import { planReplay, replayEntries, vouchedNotice } from '../../push/replay.js';
+import { planReplay, ReplayAccountError, replayEntries, vouchedNotice } from '../../push/replay.js';
 import { safeStringify } from '../../util/redact.js';
 import type { CliContext } from '../context.js';
 import { addControlOption, type ControlOptions, withCliControl } from '../control-option.js';
@@ -16,6 +18,20 @@ import { addKeyOptions, type KeyOptions } from '../key-options.js';
 import { table } from '../output.js';
 import { addLogFileOption, type LogFileOptions } from '../run-log.js';
 import { executePush } from './push.js';
+
+/** A replay to the wrong account is the caller's mistake: a usage error, with the message as it is. */
+function usageOf(error: unknown): never {
+  if (error instanceof ReplayAccountError) throw new UsageError(error.message);
+  throw error;
+}
+
+function asUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (error) {
+    return usageOf(error);
+  }
+}
 
 function parseId(value: string): number {
   const n = Number(value);
@@ -57,18 +73,30 @@ function reasonOf(e: QuarantineEntry): string {
   return e.fieldPath && !message.startsWith(e.fieldPath) ? `${e.fieldPath}: ${message}` : message;
 }
 
+/** An entry with its account as a person reads it (a credential's name, never a key). */
+type LabelledEntry = QuarantineEntry & { accountName: string };
+
+async function labelled(control: Control, entries: QuarantineEntry[]): Promise<LabelledEntry[]> {
+  const labels = await accountLabels(
+    control,
+    entries.map((e) => e.account),
+  );
+  return entries.map((e) => ({ ...e, accountName: labels.get(e.account) ?? e.account }));
+}
+
 /**
  * `quarantine list`: fits 100 columns, the reason cut to what is left (`show` has it whole); `wide` adds
  * when, the error code and who closed the entry, and never cuts.
  */
-function listTable(entries: readonly QuarantineEntry[], wide = false): string {
+function listTable(entries: readonly LabelledEntry[], wide = false): string {
   if (wide)
     return table(
-      ['id', 'status', 'at', 'operation', 'row', 'code', 'closed by', 'reason'],
+      ['id', 'status', 'at', 'account', 'operation', 'row', 'code', 'closed by', 'reason'],
       entries.map((e) => [
         e.id,
         e.status,
         e.at,
+        e.accountName,
         e.operation,
         e.rowNumber,
         e.errorCode,
@@ -76,8 +104,14 @@ function listTable(entries: readonly QuarantineEntry[], wide = false): string {
         reasonOf(e),
       ]),
     );
-  const rows = entries.map((e) => [String(e.id), e.status, e.operation, String(e.rowNumber ?? '')]);
-  const headers = ['id', 'status', 'operation', 'row'];
+  const rows = entries.map((e) => [
+    String(e.id),
+    e.status,
+    e.accountName,
+    e.operation,
+    String(e.rowNumber ?? ''),
+  ]);
+  const headers = ['id', 'status', 'account', 'operation', 'row'];
   const used = headers
     .map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)) + 2)
     .reduce((a, b) => a + b, 0);
@@ -119,12 +153,15 @@ export function quarantineCommand(ctx: CliContext): Command {
         },
       ) => {
         const out = ctx.output(Boolean(opts.json));
-        const entries = await withCliControl(ctx, opts, (control) =>
-          listQuarantine(control.db, {
-            status: opts.status,
-            ...(opts.operation ? { operation: opts.operation } : {}),
-            ...(opts.run ? { runId: opts.run } : {}),
-          }),
+        const entries = await withCliControl(ctx, opts, async (control) =>
+          labelled(
+            control,
+            await listQuarantine(control.db, {
+              status: opts.status,
+              ...(opts.operation ? { operation: opts.operation } : {}),
+              ...(opts.run ? { runId: opts.run } : {}),
+            }),
+          ),
         );
         out.result(entries, () =>
           entries.length === 0 ? 'no quarantined records' : listTable(entries, opts.wide),
@@ -238,18 +275,21 @@ export function quarantineCommand(ctx: CliContext): Command {
         throw new UsageError(
           `entries belong to several operations (${[...operations].join(', ')}); pass --operation`,
         );
-      const plan = planReplay(entries, {
-        ...(fixed ? { fixed } : {}),
-        ...(opts.map !== undefined ? { mapping: loadMapping(opts.map) } : {}),
-      });
+      const plan = asUsage(() =>
+        planReplay(entries, {
+          ...(fixed ? { fixed } : {}),
+          ...(opts.map !== undefined ? { mapping: loadMapping(opts.map) } : {}),
+        }),
+      );
       await withCliControl(ctx, opts, async (control) => {
         const { outcomeUnknown } = await replayEntries(plan, {
           control,
           dryRun: Boolean(opts.dryRun),
           closedBy: 'ashpipe quarantine replay',
-          send: ({ operation, rows, ...push }) =>
+          send: ({ operation, rows, checkAccount, ...push }) =>
             executePush(ctx, opts, operation, rows, {
               ...push,
+              checkAccount: (account) => checkAccount(account).catch(usageOf),
               purpose: `quarantine replay ${operation.name}`,
               command: 'quarantine replay',
             }),

@@ -11,6 +11,7 @@ import { quarantineRawClearedMigration } from './0304-quarantine-raw-cleared.js'
 import { pushRunHeartbeatMigration } from './0305-push-run-heartbeat.js';
 import { runCancelMigration } from './0420-run-cancel.js';
 import { pushLedgerAccountMigration } from './0430-push-ledger-account.js';
+import { quarantineAccountMigration } from './0440-quarantine-account.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
 
@@ -34,5 +35,6 @@ export const migrations: readonly Migration[] = [
   pushRunHeartbeatMigration,
   runCancelMigration,
   pushLedgerAccountMigration,
+  quarantineAccountMigration,
   webhooksMigration,
 ];

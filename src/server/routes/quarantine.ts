@@ -118,6 +118,7 @@ export function quarantineRoutes(deps: ServerDeps): Hono<AppEnv> {
     const engine = await service().replayEngine(body.ids, result, {
       ...(body.records ? { records: new Map(Object.entries(body.records)) } : {}),
       closedBy: actorOf(c),
+      credentialId: flow.credentialId,
     });
     const run = await deps.scheduler.trigger(flow.id, 'replay', {
       engine,

@@ -1,0 +1,222 @@
+/**
+ * Quarantine entries scoped to the Ashby account a push writes to, on both control-store dialects,
+ * against two sandboxes (two organisations): the same bad row pushed to both gives each its own entry,
+ * a corrected push to one closes only that account's entry, and a replay is refused through another
+ * account's credential, naming both by their credential names.
+ */
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { migrations } from '../../src/control/migrations/index.js';
+import type { Control } from '../../src/control/open.js';
+import { credentialAccount } from '../../src/push/account.js';
+import { getQuarantine, listQuarantine } from '../../src/push/ledger.js';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { createFlowSchema } from '../../src/server/api-schema.js';
+import { ConflictError } from '../../src/server/errors.js';
+import type { Flow } from '../../src/server/model.js';
+import { LedgerQuarantineService } from '../../src/server/quarantine.js';
+import type { ReplayResult } from '../../src/server/services.js';
+import { silentLogger } from '../../src/util/logger.js';
+import {
+  type ControlTarget,
+  controlDialects,
+  newControlTarget,
+  openTarget,
+  removeControlTargets,
+} from '../support/control.js';
+import { pushTo, uniqueEmail, writesFor } from './helpers.js';
+
+const OP = 'candidate.create';
+const FILE = 'file:/data/candidates.csv';
+const A = credentialAccount('cred-org-a');
+const B = credentialAccount('cred-org-b');
+let orgA: Sandbox;
+let orgB: Sandbox;
+const opened: Control[] = [];
+
+beforeAll(async () => {
+  [orgA, orgB] = await Promise.all([
+    startSandbox({ scale: 5, seed: 1 }),
+    startSandbox({ scale: 5, seed: 2 }),
+  ]);
+});
+afterAll(async () => {
+  await orgA.close();
+  await orgB.close();
+});
+afterEach(async () => {
+  for (const c of opened.splice(0)) await c.close();
+  await removeControlTargets();
+});
+
+async function open(target: ControlTarget, options: Parameters<typeof openTarget>[1] = {}): Promise<Control> {
+  const c = await openTarget(target, options);
+  opened.push(c);
+  return c;
+}
+
+/** Candidates with `email` in the sandbox's world, read from the world itself. */
+function inWorld(sandbox: Sandbox, email: string): number {
+  return sandbox.records('candidate.search', { body: { email } }).length;
+}
+
+/** Stored credentials `org-a` and `org-b`, as the vault writes them (only the names matter here). */
+async function addCredentials(control: Control): Promise<void> {
+  const t = new Date().toISOString();
+  const blob = Buffer.from('00', 'hex');
+  for (const [id, name] of [
+    ['cred-org-a', 'org-a'],
+    ['cred-org-b', 'org-b'],
+  ])
+    await control.db
+      .insertInto('credentials')
+      .values({
+        id: id as string,
+        name: name as string,
+        description: null,
+        base_url: null,
+        key_ciphertext: blob,
+        key_iv: blob,
+        key_tag: blob,
+        data_key_wrapped: blob,
+        data_key_iv: blob,
+        data_key_tag: blob,
+        key_suffix: 'zzzz',
+        verified_at: null,
+        verification: null,
+        created_at: t,
+        updated_at: t,
+        rotated_at: null,
+      })
+      .execute();
+}
+
+/** A destination flow of `candidate.create` on credential `credentialId` (its input is the replay's). */
+function destinationFlow(id: string, credentialId: string): Flow {
+  const config = createFlowSchema.parse({
+    kind: 'destination',
+    name: id,
+    credentialId,
+    operation: OP,
+    input: { type: 'jsonl', content: '' },
+  });
+  const at = new Date().toISOString();
+  return {
+    id,
+    name: id,
+    kind: 'destination',
+    credentialId,
+    schedule: null,
+    status: 'active',
+    config,
+    createdAt: at,
+    updatedAt: at,
+    activatedAt: at,
+  };
+}
+
+const ctxOf = (org: Sandbox) => ({
+  runId: 'replay-run',
+  apiKey: 'sandbox-full',
+  baseUrl: org.url,
+  signal: new AbortController().signal,
+  logger: silentLogger,
+  dryRun: false,
+  progress: () => {},
+});
+
+describe.each(controlDialects('the account-scoped quarantine on PostgreSQL'))(
+  'quarantine accounts on %s',
+  (dialect) => {
+    it('one entry per account; a corrected push closes its own account’s; a replay goes only to its account', async () => {
+      const control = await open(newControlTarget(dialect));
+      await addCredentials(control);
+      const bad = { name: 'Bad', email: 'not-an-email' };
+      // The same bad row, at the same place of the same input, pushed to both organisations.
+      const toA = await pushTo(orgA, control, OP, [bad], { inputKey: FILE, account: A });
+      const toB = await pushTo(orgB, control, OP, [bad], { inputKey: FILE, account: B });
+      const idA = toA.results[0]?.quarantineId;
+      const idB = toB.results[0]?.quarantineId;
+      expect(toA.results[0]?.status).toBe('quarantined');
+      expect(toB.results[0]?.status).toBe('quarantined');
+      expect(idA).toBeDefined();
+      expect(idB).toBeDefined();
+      expect(idB).not.toBe(idA);
+      const open1 = await listQuarantine(control.db);
+      expect(open1.map((e) => [e.id, e.account])).toEqual([
+        [idA, A],
+        [idB, B],
+      ]);
+
+      // Shown by credential name, never the key.
+      const service = new LedgerQuarantineService(control);
+      const items = await service.list({ limit: 10, offset: 0 });
+      expect(items.map((i) => [i.id, i.account])).toEqual([
+        [String(idA), 'credential "org-a"'],
+        [String(idB), 'credential "org-b"'],
+      ]);
+
+      // The row corrected and pushed to A: A's entry is resolved, B's stays open (B lacks the record).
+      const fixed = { name: 'Fixed', email: uniqueEmail('qacct') };
+      const again = await pushTo(orgA, control, OP, [fixed], { inputKey: FILE, account: A });
+      expect(again.results[0]?.status).toBe('created');
+      expect((await getQuarantine(control.db, idA as number))?.status).toBe('resolved');
+      expect((await getQuarantine(control.db, idB as number))?.status).toBe('open');
+      expect(inWorld(orgA, fixed.email)).toBe(1);
+      expect(inWorld(orgB, fixed.email)).toBe(0);
+
+      // B's entry replayed through A's flow: refused before anything runs, both accounts named.
+      const result: ReplayResult = { replayed: 0, failed: 0 };
+      const records = new Map([[String(idB), fixed]]);
+      const refused = service.replayEngine([String(idB)], result, { records, credentialId: 'cred-org-a' });
+      await expect(refused).rejects.toThrow(ConflictError);
+      await expect(refused).rejects.toThrow(
+        `quarantine entry ${idB} belongs to credential "org-b", not to credential "org-a"`,
+      );
+      // Also when the engine is run by a flow of A without being told beforehand.
+      const engine = await service.replayEngine([String(idB)], result, { records });
+      await expect(engine(destinationFlow(`a-${dialect}`, 'cred-org-a'), ctxOf(orgA))).rejects.toThrow(
+        /belongs to credential "org-b", not to credential "org-a"/,
+      );
+      expect((await getQuarantine(control.db, idB as number))?.status).toBe('open');
+      expect(writesFor(orgA, OP, fixed.email)).toBe(1);
+
+      // Through B's own flow the replay applies it to B and closes the entry.
+      const ok = await service.replayEngine([String(idB)], result, { records, credentialId: 'cred-org-b' });
+      const run = await ok(destinationFlow(`b-${dialect}`, 'cred-org-b'), ctxOf(orgB));
+      expect(run.status).toBe('succeeded');
+      expect(result.replayed).toBe(1);
+      expect((await getQuarantine(control.db, idB as number))?.status).toBe('replayed');
+      expect(inWorld(orgB, fixed.email)).toBe(1);
+      expect(writesFor(orgA, OP, fixed.email)).toBe(1);
+    });
+
+    it('entries written before accounts stay shared: any account’s push closes them', async () => {
+      const target = newControlTarget(dialect);
+      const before = await open(target, { migrations: migrations.filter((m) => m.id < '0440') });
+      // Its place in the input: row 1 of FILE, as the engine names a row without a key column.
+      const place = `row:${createHash('sha256').update(`${FILE}\u00001`).digest('hex')}`;
+      const t = new Date().toISOString();
+      const inserted = await sql<{
+        id: number;
+      }>`INSERT INTO push_quarantine (run_id, at, operation, row_number,
+        error_code, error_message, raw, options, input_key)
+        VALUES ('old-run', ${t}, ${OP}, 1, 'invalid', 'email: not an email', '{}', '{}', ${place})
+        RETURNING id`.execute(before.db);
+      const id = inserted.rows[0]?.id;
+      expect(id).toBeDefined();
+      await before.close();
+      opened.splice(opened.indexOf(before), 1);
+
+      const control = await open(target);
+      expect((await getQuarantine(control.db, id as number))?.account).toBe('');
+      const fixed = { name: 'Fixed', email: uniqueEmail('qacct') };
+      const toB = await pushTo(orgB, control, OP, [fixed], { inputKey: FILE, account: B });
+      expect(toB.results[0]?.status).toBe('created');
+      const entry = await getQuarantine(control.db, id as number);
+      expect(entry?.status).toBe('resolved');
+      expect(entry?.closedBy).toBe(`push run ${toB.summary.runId}`);
+    });
+  },
+);
