@@ -274,6 +274,38 @@ describe('ashpipe quarantine', () => {
     expect(JSON.parse((await cli(['quarantine', 'list', '--json'], env)).out)).toEqual([]);
   });
 
+  it('replay through another API key (another account) is refused, naming both by fingerprint, never a key', async () => {
+    const email = uniqueEmail('acct');
+    const input = file('acct.jsonl', `${JSON.stringify({ name: 'Other', email: 'not-an-email' })}\n`);
+    expect((await push('--endpoint', 'candidate.create', '--input', input)).code).toBe(3);
+    const [entry] = JSON.parse((await cli(['quarantine', 'list', '--json'], env)).out) as Array<{
+      id: number;
+      account: string;
+      accountName: string;
+    }>;
+    expect(entry?.account).toMatch(/^key:[0-9a-f]{32}$/);
+    expect(entry?.accountName).toBe(`the API key with fingerprint ${entry?.account.slice(4, 16)}`);
+    const fixed = file(
+      'fixed.jsonl',
+      `${JSON.stringify({ id: entry?.id, raw: { name: 'Other', email } })}\n`,
+    );
+    const other = 'another-organisations-key-0123456789';
+    const refused = await cli(
+      ['quarantine', 'replay', '--api-key-env', 'OTHER_KEY', '--base-url', sandbox.url, '--input', fixed],
+      { ...env, OTHER_KEY: other },
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain(
+      `quarantine entry ${entry?.id} belongs to the API key with fingerprint ${entry?.account.slice(4, 16)}, not to the API key with fingerprint `,
+    );
+    expect(`${refused.out}${refused.err}`).not.toContain(other);
+    expect(`${refused.out}${refused.err}`).not.toContain(canary);
+    expect(writesFor(sandbox, 'candidate.create', email)).toBe(0);
+    // Through the key that quarantined it, the replay applies it.
+    expect((await cli(['quarantine', 'replay', ...keyArgs(), '--input', fixed], env)).code).toBe(0);
+    expect(writesFor(sandbox, 'candidate.create', email)).toBe(1);
+  });
+
   it('replay with --map re-maps the raw records; a record that fails again stays open', async () => {
     const email = uniqueEmail('mapped');
     // JSONL: rows whose keys do not map are quarantined one by one (a CSV header like this is refused whole).

@@ -214,13 +214,19 @@ describe('destination flows on the push engine', () => {
     expect(jsonl.headers.get('content-type')).toContain('ndjson');
     const lines = (await jsonl.text()).trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ row: 2, fieldPath: 'email' });
+    // The account by its credential's name, never its key.
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({
+      row: 2,
+      fieldPath: 'email',
+      account: 'credential "sandbox-exp"',
+    });
     const csv = await call('GET', `/api/v1/quarantine/export?flowId=${flow.id}&format=csv`);
     expect(csv.headers.get('content-type')).toContain('text/csv');
     const rows = (await csv.text()).trim().split('\r\n');
     expect(rows[0]).toBe(
-      'id,createdAt,flowId,runId,operation,row,errorCode,fieldPath,errorMessage,status,record',
+      'id,createdAt,flowId,runId,operation,row,errorCode,fieldPath,errorMessage,status,account,record',
     );
+    expect(rows[1]).toContain(',"credential ""sandbox-exp""",');
     expect(rows).toHaveLength(2);
     expect(rows[1]).toContain(
       '"{""Full Name"":""Bad Row"",""Email"":""not-an-email"",""Notes"":""second""}"',

@@ -31,6 +31,7 @@ const CSV_COLUMNS = [
   'fieldPath',
   'errorMessage',
   'status',
+  'account',
   'record',
 ] as const;
 
