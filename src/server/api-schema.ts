@@ -1281,7 +1281,7 @@ export const apiRoutes: readonly ApiRoute[] = [
     path: '/quarantine/replay',
     tag: 'quarantine',
     summary:
-      'Replay quarantined records through the push engine as a run of their flow (409 while it runs); answers when the replay ends',
+      'Replay quarantined records through the push engine as a run of their flow (409 while it runs, or when the credential of the flow belongs to another Ashby account than the entries); answers when the replay ends',
     body: replayBody,
     response: responses.replay,
     errors: [404, 409, 422],
