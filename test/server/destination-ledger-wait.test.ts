@@ -102,10 +102,13 @@ describe.each(controlDialects('destination runs waiting for the ledger'))(
       expect(creates() - before).toBe(10);
     });
 
-    it('a push on another machine owns the ledger: the run waits, sends nothing, and goes on once it ends', async () => {
+    /**
+     * A control store whose candidate.create ledger a push of another host owns, with a fresh heartbeat
+     * (its pid cannot be checked from here).
+     */
+    async function controlOwnedElsewhere() {
       const control = await openTarget(newControlTarget(dialect));
       opened.push(control);
-      // A push of another host with a fresh heartbeat: its pid cannot be checked from here.
       const at = new Date().toISOString();
       await control.db
         .insertInto('push_runs')
@@ -120,6 +123,11 @@ describe.each(controlDialects('destination runs waiting for the ledger'))(
           heartbeat_at: at,
         })
         .execute();
+      return control;
+    }
+
+    it('a push on another machine owns the ledger: the run waits, sends nothing, and goes on once it ends', async () => {
+      const control = await controlOwnedElsewhere();
       const rows = people(`${dialect}-c`, 3);
       const before = creates();
       const run = start(control, destinationFlow(`c-${dialect}`, rows));
@@ -148,22 +156,7 @@ describe.each(controlDialects('destination runs waiting for the ledger'))(
     });
 
     it('stopped while it waits: the run ends at once, interrupted, having read and sent nothing', async () => {
-      const control = await openTarget(newControlTarget(dialect));
-      opened.push(control);
-      const at = new Date().toISOString();
-      await control.db
-        .insertInto('push_runs')
-        .values({
-          id: 'elsewhere',
-          operation: 'candidate.create',
-          input: 'x',
-          dry_run: 0,
-          started_at: at,
-          pid: 4242,
-          host: 'another-machine.example',
-          heartbeat_at: at,
-        })
-        .execute();
+      const control = await controlOwnedElsewhere();
       const before = creates();
       const stop = new AbortController();
       const run = start(control, destinationFlow(`d-${dialect}`, people(`${dialect}-d`, 3)), stop.signal);

@@ -109,6 +109,30 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
   const api = (method: string, url: string) =>
     server.app.request(`/api/v1${url}`, { method, headers: { authorization: `Bearer ${token}` } });
 
+  /** A worker in this process on the server's queue, with the test's short timings. */
+  function testWorker(name: string, extra: { drainSeconds?: number } = {}) {
+    const fleet = server.fleet!.fleet;
+    return startFlowWorker(
+      fleet.queue,
+      {
+        store: server.deps.store,
+        services: server.deps.services,
+        logger: server.deps.logger,
+        paths: server.deps.paths,
+      },
+      {
+        name,
+        concurrency: 1,
+        leaseSeconds: TIMINGS.leaseSeconds,
+        heartbeatSeconds: TIMINGS.heartbeatSeconds,
+        pollSeconds: TIMINGS.pollSeconds,
+        budgetPool: fleet.budgetPool,
+        budgetSchema: schema,
+        ...extra,
+      },
+    );
+  }
+
   async function sourceFlow(name: string): Promise<Flow> {
     return server.deps.store.createFlow({
       kind: 'source',
@@ -147,24 +171,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     // A dry run in the server's process waits too: it would write beside the queued run.
     await expect(server.deps.scheduler.trigger(flow.id, 'test', { dryRun: true })).rejects.toThrow(queued.id);
 
-    const worker = startFlowWorker(
-      server.fleet!.fleet.queue,
-      {
-        store: server.deps.store,
-        services: server.deps.services,
-        logger: server.deps.logger,
-        paths: server.deps.paths,
-      },
-      {
-        name: 'in-test',
-        concurrency: 1,
-        leaseSeconds: TIMINGS.leaseSeconds,
-        heartbeatSeconds: TIMINGS.heartbeatSeconds,
-        pollSeconds: TIMINGS.pollSeconds,
-        budgetPool: server.fleet!.fleet.budgetPool,
-        budgetSchema: schema,
-      },
-    );
+    const worker = testWorker('in-test');
     try {
       const done = await server.deps.scheduler.waitFor(queued.id);
       expect(done).toMatchObject({
@@ -208,25 +215,8 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
       // Slow enough to be stopped in the middle.
       options: { requestsPerSecond: 1 },
     });
-    const fleet = server.fleet!.fleet;
-    const deps = {
-      store: server.deps.store,
-      services: server.deps.services,
-      logger: server.deps.logger,
-      paths: server.deps.paths,
-    };
-    const options = (name: string) => ({
-      name,
-      concurrency: 1,
-      leaseSeconds: TIMINGS.leaseSeconds,
-      heartbeatSeconds: TIMINGS.heartbeatSeconds,
-      pollSeconds: TIMINGS.pollSeconds,
-      drainSeconds: 0.1,
-      budgetPool: fleet.budgetPool,
-      budgetSchema: schema,
-    });
     const queued = await server.deps.scheduler.trigger(flow.id, 'manual');
-    const first = startFlowWorker(fleet.queue, deps, options('first'));
+    const first = testWorker('first', { drainSeconds: 0.1 });
     const until = Date.now() + 20_000;
     let mid: Run | undefined;
     while (Date.now() < until) {
@@ -237,7 +227,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     expect(mid).toMatchObject({ status: 'running', worker: 'first' });
     await first.stop();
     expect(await server.deps.store.getRun(queued.id)).toMatchObject({ status: 'queued', worker: null });
-    const second = startFlowWorker(fleet.queue, deps, options('second'));
+    const second = testWorker('second', { drainSeconds: 0.1 });
     try {
       const done = await server.deps.scheduler.waitFor(queued.id);
       expect(done).toMatchObject({ id: queued.id, status: 'succeeded', worker: 'second' });
@@ -304,20 +294,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
 
   it('a run going on a worker is cancelled from the server: 202, it ends cancelled, its job completed', async () => {
     const flow = await slowFlow('cancel-mid');
-    const fleet = server.fleet!.fleet;
-    const worker = startFlowWorker(
-      fleet.queue,
-      { store: server.deps.store, services: server.deps.services, logger: server.deps.logger },
-      {
-        name: 'busy',
-        concurrency: 1,
-        leaseSeconds: TIMINGS.leaseSeconds,
-        heartbeatSeconds: TIMINGS.heartbeatSeconds,
-        pollSeconds: TIMINGS.pollSeconds,
-        budgetPool: fleet.budgetPool,
-        budgetSchema: schema,
-      },
-    );
+    const worker = testWorker('busy');
     try {
       const queued = await server.deps.scheduler.trigger(flow.id, 'manual');
       const mid = await until(
@@ -377,15 +354,6 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
         [job!.id],
       );
     }
-    const deps = { store: server.deps.store, services: server.deps.services, logger: server.deps.logger };
-    const options = {
-      concurrency: 1,
-      leaseSeconds: TIMINGS.leaseSeconds,
-      heartbeatSeconds: TIMINGS.heartbeatSeconds,
-      pollSeconds: TIMINGS.pollSeconds,
-      budgetPool: fleet.budgetPool,
-      budgetSchema: schema,
-    };
 
     // Taken over: the lease runs out, another worker takes the job and ends the run instead of running it.
     const flow = await slowFlow('cancel-dead');
@@ -393,7 +361,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     await takeAndDie(flow, run.id);
     expect((await api('POST', `/flows/${flow.id}/cancel`)).status).toBe(202);
     expect(await server.deps.store.getRun(run.id)).toMatchObject({ status: 'running', worker: 'doomed' });
-    const heir = startFlowWorker(fleet.queue, deps, { ...options, name: 'heir' });
+    const heir = testWorker('heir');
     try {
       const done = await server.deps.scheduler.waitFor(run.id);
       expect(done).toMatchObject({ status: 'cancelled', errors: [] });
@@ -476,20 +444,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
     expect(await gauge('ashpipe_queue_jobs', { ...key, state: 'active' })).toBe(0);
     expect(await gauge('ashpipe_worker_runs', { worker: 'gauger' })).toBeUndefined();
 
-    const fleet = server.fleet!.fleet;
-    const worker = startFlowWorker(
-      fleet.queue,
-      { store: server.deps.store, services: server.deps.services, logger: server.deps.logger },
-      {
-        name: 'gauger',
-        concurrency: 1,
-        leaseSeconds: TIMINGS.leaseSeconds,
-        heartbeatSeconds: TIMINGS.heartbeatSeconds,
-        pollSeconds: TIMINGS.pollSeconds,
-        budgetPool: fleet.budgetPool,
-        budgetSchema: schema,
-      },
-    );
+    const worker = testWorker('gauger');
     try {
       await until(
         'the worker to take the run',
