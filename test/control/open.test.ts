@@ -31,6 +31,7 @@ const REGISTRY_IDS = [
   '0401-webhooks',
   '0420-run-cancel',
   '0430-push-ledger-account',
+  '0440-quarantine-account',
 ];
 
 const both = (up: string) => ({ up, postgres: up });
