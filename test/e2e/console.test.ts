@@ -368,6 +368,8 @@ describe.skipIf(!runs)('console in a browser', () => {
     const bad = entries.filter({ hasText: 'not-an-email' });
     const typo = entries.filter({ hasText: 'typo.e2e@example' });
     expect((await bad.getByTestId('reason').textContent()) ?? '').toContain('email');
+    // The Ashby account the entry belongs to, by its credential's name.
+    expect(await bad.getByTestId('account').textContent()).toBe('credential "e2e-sandbox"');
     await shot('quarantine');
     const badId = await bad.getAttribute('data-quarantine');
     const typoId = await typo.getAttribute('data-quarantine');

@@ -263,6 +263,9 @@ export function QuarantineView(props: { flowId?: string | undefined }) {
                         {q.row !== undefined ? `row ${q.row} · ` : ''}
                         {new Date(q.createdAt).toLocaleString()}
                       </div>
+                      <div className="muted" data-testid="account">
+                        {q.account}
+                      </div>
                     </td>
                     <td>
                       <span
