@@ -29,7 +29,7 @@ db.pragma('page_size = 8192');
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = 4000');
-db.pragma('cache_size = -65536');
+db.pragma('cache_size = -16384');
 db.pragma('temp_store = MEMORY');
 
 interface Page {

@@ -97,9 +97,10 @@ const WAL_AUTOCHECKPOINT_PAGES = 4000;
 /**
  * The connection's page cache in KiB (`PRAGMA cache_size`; SQLite's default is 2000 KiB). A batch of bulk
  * load pages dirties a few MiB of table, value and key-index pages: with the default cache SQLite spills
- * them to the WAL before the commit and reads index pages back with a system call each.
+ * them to the WAL before the commit. 64 MiB read 6 % fewer pages back than 16 but raised a sync's peak
+ * memory by 56 MB.
  */
-const CACHE_KIB = 65_536;
+const CACHE_KIB = 16_384;
 /** Most custom field values written by one INSERT statement (6 parameters each). */
 const CUSTOM_BATCH = 128;
 /**
