@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { AshbyClient } from '../../src/ashby/client.js';
 import { Limiter } from '../../src/ashby/limiter.js';
 import { type Control, openControl, requireSqlite } from '../../src/control/open.js';
@@ -8,9 +9,10 @@ import { type PushOptions, type PushSummary, type RecordResult, runPush } from '
 import type { InputRow } from '../../src/push/input.js';
 import { findOperation } from '../../src/push/operations/index.js';
 import type { Operation } from '../../src/push/types.js';
-import type { Sandbox } from '../../src/sandbox/index.js';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import type { SqliteDatabase } from '../../src/util/sqlite.js';
 import { runCli } from '../support/cli.js';
+import { type ControlTarget, openTarget, removeControlTargets } from '../support/control.js';
 
 export function tempDir(cleanup: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
@@ -144,4 +146,52 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Candidates with `email` in the sandbox's world, read from the world itself. */
+export function inWorld(sandbox: Sandbox, email: string): number {
+  return sandbox.records('candidate.search', { body: { email } }).length;
+}
+
+/**
+ * Two sandboxes standing for two Ashby organisations (their worlds differ by seed), and control stores the
+ * test opens: registers the suite's hooks (start both, close both, close the stores and remove them after
+ * each test). `orgA`/`orgB` are set once the suite has started.
+ */
+export function twoOrganisations(): {
+  orgA: Sandbox;
+  orgB: Sandbox;
+  open(target: ControlTarget, options?: Parameters<typeof openTarget>[1]): Promise<Control>;
+  /** Closes a store the test opened before the test ends (it is not closed again). */
+  close(control: Control): Promise<void>;
+} {
+  const opened: Control[] = [];
+  const orgs = {
+    orgA: undefined as unknown as Sandbox,
+    orgB: undefined as unknown as Sandbox,
+    async open(target: ControlTarget, options: Parameters<typeof openTarget>[1] = {}): Promise<Control> {
+      const c = await openTarget(target, options);
+      opened.push(c);
+      return c;
+    },
+    async close(control: Control): Promise<void> {
+      await control.close();
+      opened.splice(opened.indexOf(control), 1);
+    },
+  };
+  beforeAll(async () => {
+    [orgs.orgA, orgs.orgB] = await Promise.all([
+      startSandbox({ scale: 5, seed: 1 }),
+      startSandbox({ scale: 5, seed: 2 }),
+    ]);
+  });
+  afterAll(async () => {
+    await orgs.orgA.close();
+    await orgs.orgB.close();
+  });
+  afterEach(async () => {
+    for (const c of opened.splice(0)) await c.close();
+    await removeControlTargets();
+  });
+  return orgs;
 }

@@ -6,9 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrations } from '../../src/control/migrations/index.js';
-import type { Control } from '../../src/control/open.js';
 import { credentialAccount, keyAccount } from '../../src/push/account.js';
 import {
   ensurePending,
@@ -20,50 +19,17 @@ import {
   startRun,
 } from '../../src/push/ledger.js';
 import { emptyPushCounts } from '../../src/push/run.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
 import { createFlowSchema } from '../../src/server/api-schema.js';
 import { pushEngine } from '../../src/server/engines.js';
 import type { Flow, RunCount } from '../../src/server/model.js';
 import { silentLogger } from '../../src/util/logger.js';
-import {
-  type ControlTarget,
-  controlDialects,
-  newControlTarget,
-  openTarget,
-  removeControlTargets,
-} from '../support/control.js';
-import { pushTo, sandboxClient, uniqueEmail, writesFor } from './helpers.js';
+import { controlDialects, newControlTarget } from '../support/control.js';
+import { inWorld, pushTo, sandboxClient, twoOrganisations, uniqueEmail, writesFor } from './helpers.js';
 
 const OP = 'candidate.create';
-let orgA: Sandbox;
-let orgB: Sandbox;
-const opened: Control[] = [];
-
-beforeAll(async () => {
-  [orgA, orgB] = await Promise.all([
-    startSandbox({ scale: 5, seed: 1 }),
-    startSandbox({ scale: 5, seed: 2 }),
-  ]);
-});
-afterAll(async () => {
-  await orgA.close();
-  await orgB.close();
-});
-afterEach(async () => {
-  for (const c of opened.splice(0)) await c.close();
-  await removeControlTargets();
-});
-
-async function open(target: ControlTarget, options: Parameters<typeof openTarget>[1] = {}): Promise<Control> {
-  const c = await openTarget(target, options);
-  opened.push(c);
-  return c;
-}
-
-/** Candidates with `email` in the sandbox's world, read from the world itself. */
-function inWorld(sandbox: Sandbox, email: string): number {
-  return sandbox.records('candidate.search', { body: { email } }).length;
-}
+const orgs = twoOrganisations();
+const open = orgs.open;
 
 /** The id of the candidate with `email` in the sandbox's world. */
 function idIn(sandbox: Sandbox, email: string): string | undefined {
@@ -114,17 +80,17 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       // `create` sends a create whatever Ashby has: only the ledger stands between a rerun and a duplicate.
       const extra = { onExisting: 'create' as const, keyColumn: 'email' };
       for (let round = 0; round < 2; round++) {
-        const first = await pushTo(orgA, control, OP, rows, { ...extra, account: a });
-        const second = await pushTo(orgB, control, OP, rows, { ...extra, account: b });
+        const first = await pushTo(orgs.orgA, control, OP, rows, { ...extra, account: a });
+        const second = await pushTo(orgs.orgB, control, OP, rows, { ...extra, account: b });
         const expected = round === 0 ? 'created' : 'skipped-done';
         expect(first.results.map((r) => r.status)).toEqual([expected, expected, expected, expected]);
         expect(second.results.map((r) => r.status)).toEqual([expected, expected, expected, expected]);
       }
       for (const { email } of rows) {
-        expect(writesFor(orgA, OP, email)).toBe(1);
-        expect(writesFor(orgB, OP, email)).toBe(1);
-        expect(inWorld(orgA, email)).toBe(1);
-        expect(inWorld(orgB, email)).toBe(1);
+        expect(writesFor(orgs.orgA, OP, email)).toBe(1);
+        expect(writesFor(orgs.orgB, OP, email)).toBe(1);
+        expect(inWorld(orgs.orgA, email)).toBe(1);
+        expect(inWorld(orgs.orgB, email)).toBe(1);
       }
       // Each account's entry holds the id its own organisation gave.
       const first = rows[0];
@@ -132,8 +98,8 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       const key = `key:${first.email}`;
       const inA = await getLedgerEntry(control.db, { operation: OP, account: a }, key);
       const inB = await getLedgerEntry(control.db, { operation: OP, account: b }, key);
-      expect(inA?.ashbyId).toBe(idIn(orgA, first.email));
-      expect(inB?.ashbyId).toBe(idIn(orgB, first.email));
+      expect(inA?.ashbyId).toBe(idIn(orgs.orgA, first.email));
+      expect(inB?.ashbyId).toBe(idIn(orgs.orgB, first.email));
       expect(inA?.ashbyId).not.toBe(inB?.ashbyId);
     });
 
@@ -147,15 +113,15 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       const held = await startRun(control, a, 'held', false);
       // A whole push to account B while A's run owns A's ledger.
       const rows = people(3);
-      const pushed = await pushTo(orgB, other, OP, rows, { account: b.account });
+      const pushed = await pushTo(orgs.orgB, other, OP, rows, { account: b.account });
       expect(pushed.summary.counts.created).toBe(3);
-      for (const { email } of rows) expect(inWorld(orgB, email)).toBe(1);
+      for (const { email } of rows) expect(inWorld(orgs.orgB, email)).toBe(1);
       // Account A is refused, from either pool, and nothing reaches A.
-      await expect(pushTo(orgA, other, OP, rows, { account: a.account })).rejects.toThrow(
+      await expect(pushTo(orgs.orgA, other, OP, rows, { account: a.account })).rejects.toThrow(
         PushRunConflictError,
       );
       await expect(startRun(control, a, 'again', false)).rejects.toThrow(/for this account/);
-      for (const { email } of rows) expect(inWorld(orgA, email)).toBe(0);
+      for (const { email } of rows) expect(inWorld(orgs.orgA, email)).toBe(0);
       // A push without an account may write to any: it waits for every account, and every account for it.
       await expect(startRun(other, OP, 'shared', false)).rejects.toThrow(PushRunConflictError);
       await finishRun(control.db, held, 'finished', emptyPushCounts());
@@ -182,8 +148,8 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
           progress: (u) => progress.push(u.counts),
         });
       const [ra, rb] = await Promise.all([
-        run(destinationFlow(`a-${dialect}`, 'cred-org-a', rows), orgA),
-        run(destinationFlow(`b-${dialect}`, 'cred-org-b', rows), orgB),
+        run(destinationFlow(`a-${dialect}`, 'cred-org-a', rows), orgs.orgA),
+        run(destinationFlow(`b-${dialect}`, 'cred-org-b', rows), orgs.orgB),
       ]);
       for (const r of [ra, rb]) {
         expect(r.status, JSON.stringify(r)).toBe('succeeded');
@@ -192,13 +158,13 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       // Neither waited for the other: their ledgers are not the same.
       expect(progress.flat().some((c) => /waiting for another push/.test(c.message ?? ''))).toBe(false);
       for (const { email } of rows) {
-        expect(inWorld(orgA, email)).toBe(1);
-        expect(inWorld(orgB, email)).toBe(1);
+        expect(inWorld(orgs.orgA, email)).toBe(1);
+        expect(inWorld(orgs.orgB, email)).toBe(1);
       }
       // Another flow on credential A with the same rows: A's ledger has them all.
-      const again = await run(destinationFlow(`a2-${dialect}`, 'cred-org-a', rows), orgA);
+      const again = await run(destinationFlow(`a2-${dialect}`, 'cred-org-a', rows), orgs.orgA);
       expect(again.counts).toEqual([expect.objectContaining({ read: 4, written: 0 })]);
-      for (const { email } of rows) expect(writesFor(orgA, OP, email)).toBe(1);
+      for (const { email } of rows) expect(writesFor(orgs.orgA, OP, email)).toBe(1);
     });
 
     it('keeps skipping the records a ledger written before accounts applied, for every account', async () => {
@@ -208,7 +174,7 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       const applied = people(2);
       const fresh = people(1);
       // Account A received the applied records under the old ledger (its world has them once).
-      const client = sandboxClient(orgA);
+      const client = sandboxClient(orgs.orgA);
       const legacyRows = [];
       for (const p of applied) {
         const res = await client.call<{ id: string }>(OP, p);
@@ -219,13 +185,12 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       for (const r of legacyRows)
         await sql`INSERT INTO push_ledger (operation, record_key, state, ashby_id, status, attempts, created_at, updated_at)
         VALUES (${OP}, ${`key:${r.email}`}, 'done', ${r.id}, 'created', 1, ${t}, ${t})`.execute(before.db);
-      await before.close();
-      opened.splice(opened.indexOf(before), 1);
+      await orgs.close(before);
 
       const control = await open(target);
       const keyOf = async () => {
         // The key the engine gives the first applied record, so the legacy rows above match it.
-        const { results } = await pushTo(orgA, control, OP, [applied[0] ?? {}], {
+        const { results } = await pushTo(orgs.orgA, control, OP, [applied[0] ?? {}], {
           dryRun: true,
           keyColumn: 'email',
         });
@@ -236,19 +201,19 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       const b = credentialAccount('cred-org-b');
       const rows = [...applied, ...fresh];
       const extra = { onExisting: 'create' as const, keyColumn: 'email' };
-      const toA = await pushTo(orgA, control, OP, rows, { ...extra, account: a });
-      const toB = await pushTo(orgB, control, OP, rows, { ...extra, account: b });
+      const toA = await pushTo(orgs.orgA, control, OP, rows, { ...extra, account: a });
+      const toB = await pushTo(orgs.orgB, control, OP, rows, { ...extra, account: b });
       // Which account received the old rows is unknown: they are skipped for both, never sent twice.
       expect(toA.results.map((r) => r.status)).toEqual(['skipped-done', 'skipped-done', 'created']);
       expect(toB.results.map((r) => r.status)).toEqual(['skipped-done', 'skipped-done', 'created']);
       for (const { email } of applied) {
-        expect(inWorld(orgA, email)).toBe(1);
-        expect(writesFor(orgA, OP, email)).toBe(1);
-        expect(inWorld(orgB, email)).toBe(0);
+        expect(inWorld(orgs.orgA, email)).toBe(1);
+        expect(writesFor(orgs.orgA, OP, email)).toBe(1);
+        expect(inWorld(orgs.orgB, email)).toBe(0);
       }
       for (const { email } of fresh) {
-        expect(inWorld(orgA, email)).toBe(1);
-        expect(inWorld(orgB, email)).toBe(1);
+        expect(inWorld(orgs.orgA, email)).toBe(1);
+        expect(inWorld(orgs.orgB, email)).toBe(1);
       }
       // The old rows stay shared (not claimed by the first account that met them).
       const accounts = await control.db
@@ -283,12 +248,12 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
       await markDone(control.db, b, key, 'cand-b', 'created');
 
       const extra = { onExisting: 'create' as const, keyColumn: 'email', resendInFlight: [key] };
-      const toB = await pushTo(orgB, control, OP, [p], { ...extra, account: b.account });
+      const toB = await pushTo(orgs.orgB, control, OP, [p], { ...extra, account: b.account });
       expect(toB.results[0]?.status).toBe('skipped-done');
-      expect(inWorld(orgB, p.email)).toBe(0);
-      const toA = await pushTo(orgA, control, OP, [p], { ...extra, account: a.account });
+      expect(inWorld(orgs.orgB, p.email)).toBe(0);
+      const toA = await pushTo(orgs.orgA, control, OP, [p], { ...extra, account: a.account });
       expect(toA.results[0]?.status).toBe('created');
-      expect(writesFor(orgA, OP, p.email)).toBe(1);
+      expect(writesFor(orgs.orgA, OP, p.email)).toBe(1);
     });
   },
 );
@@ -308,8 +273,7 @@ describe('the account of a raw key', () => {
     const other = await open(newControlTarget('sqlite'));
     expect(await keyAccount(other, 'sandbox-full')).not.toBe(fp);
     // The secret is kept with the store: reopened, the same key is the same account.
-    await one.close();
-    opened.splice(opened.indexOf(one), 1);
+    await orgs.close(one);
     const again = await open(t1);
     expect(await keyAccount(again, 'sandbox-full')).toBe(fp);
   });

@@ -6,60 +6,27 @@
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrations } from '../../src/control/migrations/index.js';
 import type { Control } from '../../src/control/open.js';
 import { credentialAccount } from '../../src/push/account.js';
 import { getQuarantine, listQuarantine } from '../../src/push/ledger.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
 import { createFlowSchema } from '../../src/server/api-schema.js';
 import { ConflictError } from '../../src/server/errors.js';
 import type { Flow } from '../../src/server/model.js';
 import { LedgerQuarantineService } from '../../src/server/quarantine.js';
 import type { ReplayResult } from '../../src/server/services.js';
 import { silentLogger } from '../../src/util/logger.js';
-import {
-  type ControlTarget,
-  controlDialects,
-  newControlTarget,
-  openTarget,
-  removeControlTargets,
-} from '../support/control.js';
-import { pushTo, uniqueEmail, writesFor } from './helpers.js';
+import { controlDialects, newControlTarget } from '../support/control.js';
+import { inWorld, pushTo, twoOrganisations, uniqueEmail, writesFor } from './helpers.js';
 
 const OP = 'candidate.create';
 const FILE = 'file:/data/candidates.csv';
 const A = credentialAccount('cred-org-a');
 const B = credentialAccount('cred-org-b');
-let orgA: Sandbox;
-let orgB: Sandbox;
-const opened: Control[] = [];
-
-beforeAll(async () => {
-  [orgA, orgB] = await Promise.all([
-    startSandbox({ scale: 5, seed: 1 }),
-    startSandbox({ scale: 5, seed: 2 }),
-  ]);
-});
-afterAll(async () => {
-  await orgA.close();
-  await orgB.close();
-});
-afterEach(async () => {
-  for (const c of opened.splice(0)) await c.close();
-  await removeControlTargets();
-});
-
-async function open(target: ControlTarget, options: Parameters<typeof openTarget>[1] = {}): Promise<Control> {
-  const c = await openTarget(target, options);
-  opened.push(c);
-  return c;
-}
-
-/** Candidates with `email` in the sandbox's world, read from the world itself. */
-function inWorld(sandbox: Sandbox, email: string): number {
-  return sandbox.records('candidate.search', { body: { email } }).length;
-}
+const orgs = twoOrganisations();
+const open = orgs.open;
 
 /** Stored credentials `org-a` and `org-b`, as the vault writes them (only the names matter here). */
 async function addCredentials(control: Control): Promise<void> {
@@ -134,8 +101,8 @@ describe.each(controlDialects('the account-scoped quarantine on PostgreSQL'))(
       await addCredentials(control);
       const bad = { name: 'Bad', email: 'not-an-email' };
       // The same bad row, at the same place of the same input, pushed to both organisations.
-      const toA = await pushTo(orgA, control, OP, [bad], { inputKey: FILE, account: A });
-      const toB = await pushTo(orgB, control, OP, [bad], { inputKey: FILE, account: B });
+      const toA = await pushTo(orgs.orgA, control, OP, [bad], { inputKey: FILE, account: A });
+      const toB = await pushTo(orgs.orgB, control, OP, [bad], { inputKey: FILE, account: B });
       const idA = toA.results[0]?.quarantineId;
       const idB = toB.results[0]?.quarantineId;
       expect(toA.results[0]?.status).toBe('quarantined');
@@ -159,12 +126,12 @@ describe.each(controlDialects('the account-scoped quarantine on PostgreSQL'))(
 
       // The row corrected and pushed to A: A's entry is resolved, B's stays open (B lacks the record).
       const fixed = { name: 'Fixed', email: uniqueEmail('qacct') };
-      const again = await pushTo(orgA, control, OP, [fixed], { inputKey: FILE, account: A });
+      const again = await pushTo(orgs.orgA, control, OP, [fixed], { inputKey: FILE, account: A });
       expect(again.results[0]?.status).toBe('created');
       expect((await getQuarantine(control.db, idA as number))?.status).toBe('resolved');
       expect((await getQuarantine(control.db, idB as number))?.status).toBe('open');
-      expect(inWorld(orgA, fixed.email)).toBe(1);
-      expect(inWorld(orgB, fixed.email)).toBe(0);
+      expect(inWorld(orgs.orgA, fixed.email)).toBe(1);
+      expect(inWorld(orgs.orgB, fixed.email)).toBe(0);
 
       // B's entry replayed through A's flow: refused before anything runs, both accounts named.
       const result: ReplayResult = { replayed: 0, failed: 0 };
@@ -176,20 +143,20 @@ describe.each(controlDialects('the account-scoped quarantine on PostgreSQL'))(
       );
       // Also when the engine is run by a flow of A without being told beforehand.
       const engine = await service.replayEngine([String(idB)], result, { records });
-      await expect(engine(destinationFlow(`a-${dialect}`, 'cred-org-a'), ctxOf(orgA))).rejects.toThrow(
+      await expect(engine(destinationFlow(`a-${dialect}`, 'cred-org-a'), ctxOf(orgs.orgA))).rejects.toThrow(
         /belongs to credential "org-b", not to credential "org-a"/,
       );
       expect((await getQuarantine(control.db, idB as number))?.status).toBe('open');
-      expect(writesFor(orgA, OP, fixed.email)).toBe(1);
+      expect(writesFor(orgs.orgA, OP, fixed.email)).toBe(1);
 
       // Through B's own flow the replay applies it to B and closes the entry.
       const ok = await service.replayEngine([String(idB)], result, { records, credentialId: 'cred-org-b' });
-      const run = await ok(destinationFlow(`b-${dialect}`, 'cred-org-b'), ctxOf(orgB));
+      const run = await ok(destinationFlow(`b-${dialect}`, 'cred-org-b'), ctxOf(orgs.orgB));
       expect(run.status).toBe('succeeded');
       expect(result.replayed).toBe(1);
       expect((await getQuarantine(control.db, idB as number))?.status).toBe('replayed');
-      expect(inWorld(orgB, fixed.email)).toBe(1);
-      expect(writesFor(orgA, OP, fixed.email)).toBe(1);
+      expect(inWorld(orgs.orgB, fixed.email)).toBe(1);
+      expect(writesFor(orgs.orgA, OP, fixed.email)).toBe(1);
     });
 
     it('entries written before accounts stay shared: any account’s push closes them', async () => {
@@ -206,13 +173,12 @@ describe.each(controlDialects('the account-scoped quarantine on PostgreSQL'))(
         RETURNING id`.execute(before.db);
       const id = inserted.rows[0]?.id;
       expect(id).toBeDefined();
-      await before.close();
-      opened.splice(opened.indexOf(before), 1);
+      await orgs.close(before);
 
       const control = await open(target);
       expect((await getQuarantine(control.db, id as number))?.account).toBe('');
       const fixed = { name: 'Fixed', email: uniqueEmail('qacct') };
-      const toB = await pushTo(orgB, control, OP, [fixed], { inputKey: FILE, account: B });
+      const toB = await pushTo(orgs.orgB, control, OP, [fixed], { inputKey: FILE, account: B });
       expect(toB.results[0]?.status).toBe('created');
       const entry = await getQuarantine(control.db, id as number);
       expect(entry?.status).toBe('resolved');
