@@ -30,7 +30,6 @@ import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { sourceRequestOptions } from './engines.js';
 import type { Flow, Run, RunErrorInfo, RunStatus, RunTrigger } from './model.js';
-import { asCancelled } from './run-cancel.js';
 import { type RunFlowDeps, runFlow } from './run-flow.js';
 import type { ServerStore } from './store.js';
 
@@ -223,12 +222,11 @@ export function startFlowWorker(queue: RunQueue, deps: RunFlowDeps, options: Flo
           limiter: (f) => new Limiter({ ...limiterOptions(f), shared: budget }),
           // A cancelled run ends here even when the worker is stopping too: a person asked for its end.
           handedBack: () => signal.aborted && !cancel.signal.aborted,
+          cancelled: () => cancel.signal.aborted,
         });
       } finally {
         cancel.stop();
       }
-      if (finished && cancel.signal.aborted)
-        finished = await store.finishRun(runId, ...asCancelled(finished));
       if (!finished) {
         // Back to `queued` unless another worker has it already (this one lost its lease).
         await store.requeueRun(runId, options.name);

@@ -11,6 +11,7 @@ import { translateError, ValidationError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Flow, Run, RunCount } from './model.js';
 import { type PathPolicy, resolveFlowPaths } from './paths.js';
+import { asCancelled } from './run-cancel.js';
 import type { FlowEngine, RunProgress, ServerServices } from './services.js';
 import type { ServerStore } from './store.js';
 
@@ -51,6 +52,12 @@ export interface RunFlowOptions {
    * @default never
    */
   handedBack?: () => boolean;
+  /**
+   * Asked once the engine has returned or thrown: `true` when a person cancelled the run. Its end is then
+   * recorded `cancelled` (see `asCancelled`) in the same write, so no reader ever sees it `failed` first.
+   * @default never
+   */
+  cancelled?: () => boolean;
 }
 
 /**
@@ -122,20 +129,24 @@ export async function runFlow(
     });
     await recorded;
     if (options.handedBack?.()) return undefined;
-    return await store.finishRun(
-      run.id,
-      outcome.status,
-      outcome.counts,
-      outcome.errors.map(redactError),
-      outcome.analytics,
-    );
+    const errors = outcome.errors.map(redactError);
+    if (options.cancelled?.())
+      return await store.finishRun(
+        run.id,
+        ...asCancelled({ ...run, status: outcome.status, counts: outcome.counts, errors }),
+        outcome.analytics,
+      );
+    return await store.finishRun(run.id, outcome.status, outcome.counts, errors, outcome.analytics);
   } catch (error) {
     await recorded;
     if (options.handedBack?.()) return undefined;
     const t = translateError(error);
     const message = error instanceof Error ? error.message : String(error);
+    const errors = [{ code: t.code, message: redact(message) }];
+    if (options.cancelled?.())
+      return await store.finishRun(run.id, ...asCancelled({ ...run, status: 'failed', counts, errors }));
     logger.error('run failed', { error: message });
-    return await store.finishRun(run.id, 'failed', counts, [{ code: t.code, message: redact(message) }]);
+    return await store.finishRun(run.id, 'failed', counts, errors);
   }
 }
 

@@ -7,7 +7,6 @@ import type { QueueTrigger, RunDispatch } from './fleet.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Flow, Run, RunTrigger } from './model.js';
 import type { PathPolicy } from './paths.js';
-import { asCancelled } from './run-cancel.js';
 import { type FlowAccess, runFlow } from './run-flow.js';
 import { newId } from './security/crypto.js';
 import type { FlowEngine, ServerServices } from './services.js';
@@ -374,7 +373,7 @@ export class Scheduler {
     override?: FlowEngine,
   ): Promise<Run> {
     // Without `handedBack`, runFlow always records the end and answers the finished run.
-    let finished = (await runFlow(
+    const finished = (await runFlow(
       {
         store: this.store,
         services: this.services,
@@ -389,6 +388,7 @@ export class Scheduler {
         dryRun,
         access,
         ...(override ? { engine: override } : {}),
+        cancelled: () => this.cancelled.has(run.id),
         onProgress: (current, message) =>
           this.events.emit(run.id, {
             type: 'progress',
@@ -397,8 +397,7 @@ export class Scheduler {
           } satisfies RunEvent),
       },
     )) as Run;
-    if (this.cancelled.delete(run.id))
-      finished = await this.store.finishRun(run.id, ...asCancelled(finished));
+    this.cancelled.delete(run.id);
     this.options.metrics?.runFinished(flow, finished);
     // Not awaited: a slow SMTP server must not hold the run open (alerting queues and never throws).
     void this.options.alerting?.runFinished(flow, finished);

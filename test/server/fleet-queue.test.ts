@@ -295,6 +295,15 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
   it('a run going on a worker is cancelled from the server: 202, it ends cancelled, its job completed', async () => {
     const flow = await slowFlow('cancel-mid');
     const worker = testWorker('busy');
+    // Every end written for a run: a cancelled run's is written once, as `cancelled` (a reader polling
+    // the run must never see it `failed` on its way there).
+    const store = server.deps.store;
+    const finishRun = store.finishRun.bind(store);
+    const ends: Array<[string, string]> = [];
+    store.finishRun = async (id, status, ...rest) => {
+      ends.push([id, status]);
+      return finishRun(id, status, ...rest);
+    };
     try {
       const queued = await server.deps.scheduler.trigger(flow.id, 'manual');
       const mid = await until(
@@ -314,6 +323,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
       // The worker reads the request every poll (0.2 s here) and the sync stops at its next page.
       expect(Date.now() - asked).toBeLessThan(5_000);
       expect(done).toMatchObject({ id: queued.id, status: 'cancelled', worker: 'busy' });
+      expect(ends.filter(([id]) => id === queued.id)).toEqual([[queued.id, 'cancelled']]);
       // Cut short, not failed: no stream failed, no error left by the abort, something was read first.
       expect(done?.errors).toEqual([]);
       expect(done?.counts.map((c) => c.status).every((st) => st === 'succeeded' || st === 'cancelled')).toBe(
@@ -336,6 +346,7 @@ describe.skipIf(!POSTGRES_URL)('the server on a PostgreSQL control store queues 
       // Ended: the flow can run again, and a second cancel finds nothing going.
       expect((await api('POST', `/flows/${flow.id}/cancel`)).status).toBe(409);
     } finally {
+      store.finishRun = finishRun;
       await worker.stop();
     }
   }, 60_000);
