@@ -405,6 +405,9 @@ describe('a CLI run and a scheduled flow on one target', () => {
       const { h, flow } = await flowInto(t);
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
       cleanups.push(async () => fs.rmSync(home, { recursive: true, force: true }));
+      // Slower answers keep the CLI on both streams (pages of 5) until the scheduled run has reached them.
+      sandbox.faults.set({ latencyMs: 60 });
+      cleanups.push(async () => sandbox.faults.set({ latencyMs: 25 }));
       const child = spawn(
         process.execPath,
         [
@@ -451,5 +454,6 @@ describe('a CLI run and a scheduled flow on one target', () => {
       expect((JSON.parse(out) as SyncSummary).exitCode).toBe(0);
       await expectNothingDeleted(t);
     },
+    45_000,
   );
 });
