@@ -15,6 +15,7 @@ import type { Control } from '../control/open.js';
 import { HISTORY_SUFFIX } from '../sinks/history.js';
 import { openSink, parsePostgresTarget } from '../sinks/index.js';
 import { rewriteJsonlStream, settleJsonlRewrite } from '../sinks/jsonl.js';
+import { SQLITE_CUSTOM_VALUE_TABLES, SqliteCustomValues } from '../sinks/sqlite-custom-values.js';
 import { CUSTOM_FIELD_VALUES_TABLE, type LockAttempt } from '../sinks/types.js';
 import { findStream } from '../streams/index.js';
 import { openSqlite, type SqliteDatabase } from '../util/sqlite.js';
@@ -184,12 +185,22 @@ class SqliteStore implements Store {
     return n;
   }
   async removeCustomFieldValues(objectIds: readonly string[]): Promise<number> {
-    // A view (databases of earlier versions) loses its values with the records.
-    const kind = this.db
-      .prepare('SELECT type FROM sqlite_master WHERE name = ?')
-      .get(CUSTOM_FIELD_VALUES_TABLE) as { type: string } | undefined;
-    if (kind?.type !== 'table') return 0;
-    // By (object type, object id), the table's index: an object id alone would scan every value.
+    const kind = (name: string) =>
+      (
+        this.db.prepare('SELECT type FROM sqlite_master WHERE name = ?').get(name) as
+          | { type: string }
+          | undefined
+      )?.type;
+    if (kind(SQLITE_CUSTOM_VALUE_TABLES[2]) === 'table') {
+      const values = new SqliteCustomValues(this.db);
+      let n = 0;
+      for (const t of values.objectTypes()) n += values.remove(t, objectIds);
+      return n;
+    }
+    // A view over the records (databases of early versions) loses its values with the records.
+    if (kind(CUSTOM_FIELD_VALUES_TABLE) !== 'table') return 0;
+    // The table of the version before (until the sink opens the database again): by (object type, object
+    // id), its index: an object id alone would scan every value.
     const types = (
       this.db.prepare(`SELECT DISTINCT object_type AS t FROM ${CUSTOM_FIELD_VALUES_TABLE}`).all() as Array<{
         t: string;

@@ -507,7 +507,7 @@ export function bookkeepingDdl(dialect: Dialect, schema?: string): string[] {
     return [
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_state')} (stream TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL)`,
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_columns')} (stream TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, key_position INTEGER, PRIMARY KEY (stream, field))`,
-      // custom_field_values: see SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL (created by the sink's open()).
+      // custom_field_values: a view over narrow tables, see src/sinks/sqlite-custom-values.ts (the sink's open()).
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_custom_fields')} (stream TEXT PRIMARY KEY, object_type TEXT NOT NULL, path TEXT NOT NULL DEFAULT '["customFields"]')`,
       // One writer per stream: the lock record of each stream being synced (see the sink's lock()).
       `CREATE TABLE IF NOT EXISTS ${t('_ashpipe_locks')} (stream TEXT PRIMARY KEY, token TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, since TEXT NOT NULL, heartbeat_at TEXT NOT NULL, label TEXT)`,
@@ -652,25 +652,6 @@ export interface CustomFieldSource {
   /** Keys leading from a record to its array of values. */
   path: readonly string[];
 }
-
-/**
- * SQLite `custom_field_values`: one row per value of a live record, `value` a plain value (text, a number,
- * 1/0 for a boolean, the JSON of a list or an object) and `value_json` the JSON of what `value` cannot
- * tell apart (booleans, lists, objects; NULL otherwise), so the value read back is the one received. Rows
- * are appended (no primary key): the writer replaces an object's values itself.
- */
-export const SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL =
-  'CREATE TABLE IF NOT EXISTS "custom_field_values" (object_type TEXT NOT NULL, object_id TEXT NOT NULL, field_id TEXT NOT NULL, title TEXT, value, value_json TEXT)';
-
-/**
- * The indexes of SQLite `custom_field_values`: one object's values, and a group-by over titles. A sink
- * creating the table leaves them out until a full pass finishes (or a stored object's values are first
- * replaced): one sort of the whole table costs far less than keeping them up to date row by row.
- */
-export const SQLITE_CUSTOM_FIELD_INDEXES_SQL = [
-  'CREATE INDEX IF NOT EXISTS "custom_field_values__object" ON "custom_field_values" (object_type, object_id)',
-  'CREATE INDEX IF NOT EXISTS "custom_field_values__title" ON "custom_field_values" (title)',
-];
 
 /** A custom field value as SQLite `custom_field_values` stores it (`value`, `value_json`). */
 export function plainValue(value: unknown): [unknown, string | null] {

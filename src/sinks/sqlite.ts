@@ -39,8 +39,6 @@ import {
   referenceIndexSql,
   rowDecoder,
   SEEN_COLUMN,
-  SQLITE_CUSTOM_FIELD_INDEXES_SQL,
-  SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL,
   StreamLayout,
   sqliteObjectIdSql,
 } from './layout.js';
@@ -55,6 +53,11 @@ import {
   passKey,
   storableRecords,
 } from './records.js';
+import {
+  ensureSqliteCustomValues,
+  pushCustomValueParams,
+  SqliteCustomValues,
+} from './sqlite-custom-values.js';
 import {
   ABANDONED_PASS_MS,
   CUSTOM_FIELD_VALUES_TABLE,
@@ -101,8 +104,6 @@ const WAL_AUTOCHECKPOINT_PAGES = 4000;
  * memory by 56 MB.
  */
 const CACHE_KIB = 16_384;
-/** Most custom field values written by one INSERT statement (6 parameters each). */
-const CUSTOM_BATCH = 128;
 /**
  * Rows a full pass writes into a table that held none before it, after which the pass becomes a bulk load:
  * SQLite computes every generated column of a row on each INSERT, VIRTUAL ones included (about 1 µs per
@@ -195,8 +196,8 @@ export class SqliteSink implements Sink {
   /** Layouts read from `_ashpipe_columns` at `layoutsVersion` (the database's schema version). */
   private readonly prepared = new Map<string, PreparedLayout>();
   private layoutsVersion = -1;
-  /** INSERTs of custom field values by number of rows. */
-  private customInserts: Array<SqliteStatement | undefined> = [];
+  /** Writes `custom_field_values` (while open). */
+  private customValues: SqliteCustomValues | undefined;
   private readonly locks = new LockKeeper();
   /** Passes whose start this sink registered (or found registered) in a committed transaction. */
   private readonly registered = new Set<string>();
@@ -260,12 +261,13 @@ export class SqliteSink implements Sink {
         })
         .immediate();
       this.db = db;
+      this.customValues = new SqliteCustomValues(db);
     } catch (error) {
       db?.close();
       this.db = undefined;
       this.statements.clear();
       this.prepared.clear();
-      this.customInserts = [];
+      this.customValues = undefined;
       throw new SinkError(
         this.location,
         `cannot open SQLite database ${this.location}: ${(error as Error).message}`,
@@ -482,22 +484,27 @@ export class SqliteSink implements Sink {
         const start = registered?.start_seq ?? this.tick();
         const layout = this.storedLayout(shape.name);
         this.passRows.delete(passKey(shape.name, passId));
+        // Noted when this pass started on an empty table: every row is then this pass's or written after it
+        // started, so none is unseen, and the scan of the whole table that looks for them is skipped.
+        const startedEmpty =
+          this.prepare('SELECT 1 FROM _ashpipe_bulk_loads WHERE stream = ? AND pass_id = ?').get(
+            shape.name,
+            passId,
+          ) !== undefined;
         if (layout?.hasTable && this.inBulkLoad(shape.name)) this.endBulkLoad(layout);
         this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ?').run(shape.name);
         this.bulkLoading.delete(shape.name);
-        if (layout?.hasTable) {
+        if (layout?.hasTable && !startedEmpty) {
           // Rows another pass saw after this one started stay: it may have read them after this pass went by.
           const sql = `UPDATE ${quoteIdent(layout.table)} SET "_ashpipe_deleted_at" = ? WHERE "_ashpipe_deleted_at" IS NULL AND ("_ashpipe_pass_id" IS NULL OR "_ashpipe_pass_id" <> ?) AND (${quoteIdent(SEEN_COLUMN)} IS NULL OR ${quoteIdent(SEEN_COLUMN)} < ?)`;
           const objectType = shape.customFieldsObjectType;
           if (objectType) {
-            // The end of a first full pass is where the values' indexes get built, in one sort.
-            this.ensureCustomIndexes();
             const gone = this.prepare(`${sql} RETURNING ${sqliteObjectIdSql(layout, '')} AS object_id`).all(
               now,
               passId,
               start,
             ) as Array<{ object_id: string }>;
-            this.dropCustomValues(
+            this.custom().remove(
               objectType,
               gone.map((r) => r.object_id),
             );
@@ -556,8 +563,7 @@ export class SqliteSink implements Sink {
         }
         // custom_field_values lists the values of live records.
         if (shape.customFieldsObjectType && gone.length > 0) {
-          this.ensureCustomIndexes();
-          this.dropCustomValues(shape.customFieldsObjectType, gone);
+          this.custom().remove(shape.customFieldsObjectType, gone);
         }
         const history =
           gone.length > 0 ? historyTargetOf('sqlite', undefined, shape.name, layout) : undefined;
@@ -652,7 +658,7 @@ export class SqliteSink implements Sink {
     await this.locks.releaseAll();
     this.statements.clear();
     this.prepared.clear();
-    this.customInserts = [];
+    this.customValues = undefined;
     this.passRows.clear();
     this.bulkLoading.clear();
     this.layoutsVersion = -1;
@@ -872,15 +878,11 @@ export class SqliteSink implements Sink {
    * records stored before and unchanged since still get their values.
    */
   private recordCustomFieldSource(layout: StreamLayout, objectType: string, path: readonly string[]): void {
-    const db = this.requireDb();
     this.prepare(
       'INSERT INTO _ashpipe_custom_fields (stream, object_type, path) VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE SET object_type = excluded.object_type, path = excluded.path',
     ).run(layout.stream, objectType, JSON.stringify(path));
     if (!layout.hasTable) return;
-    this.prepare('DELETE FROM custom_field_values WHERE object_type = ?').run(objectType);
-    db.exec(
-      `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) ${customFieldValuesSelectSql({ layout, objectType, path })}`,
-    );
+    this.custom().refill(objectType, customFieldValuesSelectSql({ layout, objectType, path }));
   }
 
   /** Whether the stream's table is in a bulk load (its typed columns dropped until its full pass ends). */
@@ -941,6 +943,8 @@ export class SqliteSink implements Sink {
       }
     }
     db.exec(`DROP INDEX IF EXISTS ${quoteIdent(parentIndexName(layout))}`);
+    const objectType = this.customObjectType(layout.stream);
+    if (objectType) this.custom().dropObjectIndex(objectType);
     this.prepare('UPDATE _ashpipe_bulk_loads SET active = 1 WHERE stream = ?').run(layout.stream);
     this.bulkLoading.add(layout.stream);
     this.prepared.delete(layout.stream);
@@ -975,24 +979,25 @@ export class SqliteSink implements Sink {
       if (isIndexedReference(column.field)) db.exec(referenceIndexSql(layout, column));
     }
     if (present.has(PARENT_COLUMN)) db.exec(parentIndexSql(layout));
+    const objectType = this.customObjectType(layout.stream);
+    if (objectType) this.custom().endBulkLoad(objectType);
     this.prepare('DELETE FROM _ashpipe_bulk_loads WHERE stream = ?').run(layout.stream);
     this.bulkLoading.delete(layout.stream);
     this.prepared.delete(layout.stream);
   }
 
-  /** Creates the indexes of `custom_field_values` unless they exist (see SQLITE_CUSTOM_FIELD_INDEXES_SQL). */
-  private ensureCustomIndexes(): void {
-    const present = this.prepare(
-      "SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'custom_field_values' AND name IN ('custom_field_values__object', 'custom_field_values__title')",
-    ).get() as { n: number };
-    if (present.n === SQLITE_CUSTOM_FIELD_INDEXES_SQL.length) return;
-    for (const sql of SQLITE_CUSTOM_FIELD_INDEXES_SQL) this.requireDb().exec(sql);
+  /** The object type of a stream's custom field values, as recorded in `_ashpipe_custom_fields`. */
+  private customObjectType(stream: string): string | undefined {
+    return (
+      this.prepare('SELECT object_type FROM _ashpipe_custom_fields WHERE stream = ?').get(stream) as
+        | { object_type: string }
+        | undefined
+    )?.object_type;
   }
 
-  /** Removes the custom field values of objects (indexes made sure of by the caller). */
-  private dropCustomValues(objectType: string, objectIds: readonly string[]): void {
-    const drop = this.prepare('DELETE FROM custom_field_values WHERE object_type = ? AND object_id = ?');
-    for (const id of objectIds) drop.run(objectType, id);
+  private custom(): SqliteCustomValues {
+    if (!this.customValues) throw new SinkError(this.location, `sink ${this.location} is not open`);
+    return this.customValues;
   }
 
   private writeRecords(
@@ -1064,31 +1069,11 @@ export class SqliteSink implements Sink {
         const objectId = objectIdOf(shape, record);
         // A new row has no values stored yet (they are written with it, in the same transaction).
         if (existing) replaced.push(objectId);
-        pushCustomValueParams(customParams, objectType, objectId, record, customPath);
+        pushCustomValueParams(customParams, objectId, record, customPath);
       }
     }
-    if (objectType && replaced.length > 0) {
-      this.ensureCustomIndexes();
-      this.dropCustomValues(objectType, replaced);
-    }
-    this.insertCustomValues(customParams);
-  }
-
-  /** Inserts custom field values (6 parameters a row), {@link CUSTOM_BATCH} rows per statement. */
-  private insertCustomValues(params: readonly unknown[]): void {
-    const rows = params.length / 6;
-    for (let start = 0; start < rows; start += CUSTOM_BATCH) {
-      const count = Math.min(CUSTOM_BATCH, rows - start);
-      let insert = this.customInserts[count];
-      if (!insert) {
-        // OR IGNORE: a multi-row INSERT that could abort half-way (the NOT NULL columns, never NULL here)
-        // keeps a statement journal, which SQLite spills to a new temporary file in every page's transaction.
-        insert = this.requireDb().prepare(
-          `INSERT OR IGNORE INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
-        );
-        this.customInserts[count] = insert;
-      }
-      insert.run(params.slice(start * 6, (start + count) * 6));
+    if (objectType) {
+      this.custom().writePage(objectType, replaced, customParams, this.bulkLoading.has(shape.name));
     }
   }
 
@@ -1157,94 +1142,36 @@ function addSeenColumns(db: SqliteDatabase): void {
 }
 
 /**
- * Makes `custom_field_values` the table this version writes. A view over the records or a table of JSON
- * values (earlier versions) is replaced by it, filled from the stored records and indexed; a new database
- * gets it empty, its indexes left for the end of the first full pass.
+ * Makes `custom_field_values` the view this version writes through (src/sinks/sqlite-custom-values.ts),
+ * filled from the stored records when an earlier version kept it as a view over them or as JSON.
  */
 function upgradeCustomFieldValues(db: SqliteDatabase): void {
-  const existing = db.prepare("SELECT type FROM sqlite_master WHERE name = 'custom_field_values'").get() as
-    | { type: string }
-    | undefined;
-  if (
-    existing?.type === 'table' &&
-    db.prepare("SELECT 1 FROM pragma_table_info('custom_field_values') WHERE name = 'value_json'").get()
-  ) {
-    return;
-  }
-  if (existing?.type === 'view') db.exec('DROP VIEW "custom_field_values"');
-  else if (existing) db.exec('DROP TABLE "custom_field_values"');
-  db.exec(SQLITE_CUSTOM_FIELD_VALUES_TABLE_SQL);
-  if (!existing) return;
-  const layouts = layoutsFromRows(
-    db
-      .prepare('SELECT stream, field, column_name, type, position, key_position FROM _ashpipe_columns')
-      .all() as ColumnMapRow[],
-  );
-  const sources = db.prepare('SELECT stream, object_type, path FROM _ashpipe_custom_fields').all() as Array<{
-    stream: string;
-    object_type: string;
-    path: string;
-  }>;
-  for (const source of sources) {
-    const layout = layouts.get(source.stream);
-    if (!layout?.hasTable) continue;
-    db.exec(
-      `INSERT INTO custom_field_values (object_type, object_id, field_id, title, value, value_json) ${customFieldValuesSelectSql({ layout, objectType: source.object_type, path: parsePath(source.path) })}`,
+  ensureSqliteCustomValues(db, () => {
+    const layouts = layoutsFromRows(
+      db
+        .prepare('SELECT stream, field, column_name, type, position, key_position FROM _ashpipe_columns')
+        .all() as ColumnMapRow[],
     );
-  }
-  for (const sql of SQLITE_CUSTOM_FIELD_INDEXES_SQL) db.exec(sql);
-}
-
-/**
- * Appends the parameters (6 a row) of a record's custom field values: what `customFieldEntries` and
- * `plainValue` give, without an object or a tuple per value — this runs for every value of a full sync.
- */
-function pushCustomValueParams(
-  out: unknown[],
-  objectType: string,
-  objectId: string,
-  record: Record<string, unknown>,
-  path: readonly string[],
-): void {
-  let list: unknown = record;
-  for (const key of path) {
-    if (typeof list !== 'object' || list === null || Array.isArray(list)) return;
-    list = (list as Record<string, unknown>)[key];
-  }
-  if (!Array.isArray(list)) return;
-  const start = out.length;
-  for (const item of list as unknown[]) {
-    if (typeof item !== 'object' || item === null) continue;
-    const entry = item as Record<string, unknown>;
-    const fieldId = entry.id;
-    if (typeof fieldId !== 'string' || fieldId === '') continue;
-    const title = typeof entry.title === 'string' ? entry.title : null;
-    const raw = entry.value;
-    let value: unknown;
-    let json: string | null = null;
-    if (raw === null || raw === undefined) value = null;
-    else if (typeof raw === 'string') value = raw;
-    // better-sqlite3 binds every number as a REAL; a bigint is bound as an INTEGER.
-    else if (typeof raw === 'number') value = Number.isSafeInteger(raw) ? BigInt(raw) : raw;
-    else if (typeof raw === 'boolean') {
-      value = raw ? 1n : 0n;
-      json = raw ? 'true' : 'false';
-    } else {
-      json = JSON.stringify(raw);
-      value = json;
+    const sources = db
+      .prepare('SELECT stream, object_type, path FROM _ashpipe_custom_fields')
+      .all() as Array<{
+      stream: string;
+      object_type: string;
+      path: string;
+    }>;
+    const selects: Array<{ objectType: string; select: string }> = [];
+    for (const source of sources) {
+      const layout = layouts.get(source.stream);
+      if (!layout?.hasTable) continue;
+      selects.push({
+        objectType: source.object_type,
+        select: customFieldValuesSelectSql({
+          layout,
+          objectType: source.object_type,
+          path: parsePath(source.path),
+        }),
+      });
     }
-    // A repeated id keeps its first place and takes the last value, as customFieldEntries has it.
-    let at = -1;
-    for (let i = start + 2; i < out.length; i += 6) {
-      if (out[i] === fieldId) {
-        at = i;
-        break;
-      }
-    }
-    if (at >= 0) {
-      out[at + 1] = title;
-      out[at + 2] = value;
-      out[at + 3] = json;
-    } else out.push(objectType, objectId, fieldId, title, value, json);
-  }
+    return selects;
+  });
 }

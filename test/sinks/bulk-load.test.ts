@@ -147,6 +147,45 @@ describe('SQLite bulk load of a first full pass', () => {
     expect(query(db, 'SELECT * FROM _ashpipe_bulk_loads')).toEqual([]);
   });
 
+  it('appends custom field values without their object index, finds stored objects when a page comes again', async () => {
+    const db = file();
+    const sink = await open(db);
+    const objectIndex = () =>
+      query<{ name: string }>(
+        db,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name = '_ashpipe_cfv_objects__Candidate'",
+      ).length;
+    await sink.beginPass('candidates', 'p1');
+    await writeFull(sink, 'p1', 0, 4500);
+    expect(objectIndex()).toBe(1);
+    await writeFull(sink, 'p1', 4500, 6500);
+    // In the load: new objects are appended, their index left for the end.
+    expect(objectIndex()).toBe(0);
+    // The same records again with other values (a page read twice): each object keeps one key and its
+    // new value only.
+    const again = Array.from({ length: PAGE }, (_, k) => ({
+      ...candidate(6000 + k),
+      customFields: [{ id: 'f1', title: 'Level', value: 'changed' }],
+    }));
+    await sink.upsertPage(shape, again, { passId: 'p1', passKind: 'full' });
+    await writeFull(sink, 'p1', 6500, 8000);
+    await sink.finishFullPass(shape, 'p1', { passId: 'p1', passKind: 'full' });
+    expect(objectIndex()).toBe(1);
+    const rows = query<{ object_id: string; value: unknown; n: number }>(
+      db,
+      "SELECT object_id, value, count(*) OVER (PARTITION BY object_id) AS n FROM custom_field_values WHERE object_type = 'Candidate' ORDER BY object_id",
+    );
+    expect(rows).toHaveLength(8000);
+    for (const [i, row] of rows.entries()) {
+      expect(row).toEqual({
+        object_id: `c${String(i).padStart(6, '0')}`,
+        value: i >= 6000 && i < 6500 ? 'changed' : i % 5,
+        n: 1,
+      });
+    }
+    expect(query(db, 'SELECT count(*) AS n FROM _ashpipe_cfv_objects')).toEqual([{ n: 8000 }]);
+  });
+
   it('gives the columns back to a table whose bulk load a crashed run left, at the next incremental page', async () => {
     const db = file();
     const first = await open(db);

@@ -186,7 +186,7 @@ describe('SQLite database of an earlier version', () => {
       expect(
         check.prepare("SELECT type FROM sqlite_master WHERE name = 'custom_field_values'").get(),
       ).toEqual({
-        type: 'table',
+        type: 'view',
       });
       const rows = check
         .prepare(

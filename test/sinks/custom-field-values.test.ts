@@ -98,9 +98,12 @@ for (const kind of KINDS.filter((k) => k.kind !== 'jsonl')) {
       });
       expect(await values(sink)).toEqual([['c3', 'level', 'Level', 'Senior']]);
       expect(await sink.countRows('custom_field_values')).toEqual({ live: 1, deleted: 0 });
-      expect(await kind.indexedColumns(target, 'custom_field_values')).toEqual(
-        expect.arrayContaining(['object_id', 'object_type', 'title']),
-      );
+      // SQLite: a view over keyed tables, whose query plans the SQLite tests below check.
+      if (kind.kind === 'postgres') {
+        expect(await kind.indexedColumns(target, 'custom_field_values')).toEqual(
+          expect.arrayContaining(['object_id', 'object_type', 'title']),
+        );
+      }
     });
   });
 }
@@ -118,26 +121,13 @@ describe('custom_field_values in SQLite', () => {
     }
   };
 
-  it('stores plain values (no JSON quotes) and indexes the table once the first full pass is done', async () => {
+  it('stores plain values (no JSON quotes), found by object and grouped without a scan per field', async () => {
     const file = path.join(root, 'plain.db');
     const sink = openSink(`sqlite:${file}`);
     await sink.open();
     try {
       await sink.upsertPage(candidates, PAGE, full('p1'));
-      // Written during the pass without indexes: they are built in one go when it finishes.
-      expect(
-        read(
-          file,
-          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'custom_field_values'",
-        ),
-      ).toEqual([]);
       await sink.finishFullPass(candidates, 'p1', { passKind: 'full' });
-      expect(
-        read(
-          file,
-          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'custom_field_values' ORDER BY name",
-        ),
-      ).toEqual([{ name: 'custom_field_values__object' }, { name: 'custom_field_values__title' }]);
     } finally {
       await sink.close();
     }
@@ -153,17 +143,16 @@ describe('custom_field_values in SQLite', () => {
       { field_id: 'remote', value: 1, type: 'integer', value_json: 'true' },
       { field_id: 'years', value: 13, type: 'integer', value_json: null },
     ]);
-    // The two usual questions are answered from the indexes.
-    const plan = (sql: string) =>
-      read(file, `EXPLAIN QUERY PLAN ${sql}`)
-        .map((r) => String(r.detail))
-        .join('\n');
-    expect(
-      plan("SELECT * FROM custom_field_values WHERE object_type = 'Candidate' AND object_id = 'c1'"),
-    ).toContain('custom_field_values__object');
-    expect(plan('SELECT title, count(*) FROM custom_field_values GROUP BY title')).toContain(
-      'custom_field_values__title',
+    // The two usual questions: one object's values through indexes only (no table scanned), a group-by
+    // over titles through one scan of the values.
+    const plan = (sql: string) => read(file, `EXPLAIN QUERY PLAN ${sql}`).map((r) => String(r.detail));
+    const one = plan(
+      "SELECT * FROM custom_field_values WHERE object_type = 'Candidate' AND object_id = 'c1'",
     );
+    expect(one.filter((d) => d.startsWith('SCAN'))).toEqual([]);
+    expect(one.some((d) => /SEARCH .* USING .*INDEX .*\(object_id=\?\)/.test(d))).toBe(true);
+    const group = plan('SELECT title, count(*) FROM custom_field_values GROUP BY title');
+    expect(group.filter((d) => d.startsWith('SCAN'))).toHaveLength(1);
     expect(
       read(file, 'SELECT title, count(*) AS n FROM custom_field_values GROUP BY title ORDER BY title'),
     ).toEqual([
@@ -192,7 +181,53 @@ describe('custom_field_values in SQLite', () => {
     }
   });
 
-  it('replaces the view of earlier versions with the table, filled from the stored records', async () => {
+  it('moves the table of the version before into its own tables as it was, and keeps writing', async () => {
+    const file = path.join(root, 'table.db');
+    const first = openSink(`sqlite:${file}`);
+    await first.open();
+    await first.upsertPage(candidates, PAGE, full('p1'));
+    await first.close();
+    // The version before kept a plain table with two indexes; its rows, written out by hand (a title the
+    // records no longer carry, a NULL title, a boolean), are what must come through.
+    const db = openSqlite(file);
+    db.exec(`DROP VIEW custom_field_values;
+      DROP TABLE _ashpipe_cfv_values; DROP TABLE _ashpipe_cfv_objects; DROP TABLE _ashpipe_cfv_fields;
+      CREATE TABLE custom_field_values (object_type TEXT NOT NULL, object_id TEXT NOT NULL, field_id TEXT NOT NULL, title TEXT, value, value_json TEXT);
+      CREATE INDEX custom_field_values__object ON custom_field_values (object_type, object_id);
+      CREATE INDEX custom_field_values__title ON custom_field_values (title);
+      INSERT INTO custom_field_values VALUES
+        ('Candidate', 'c1', 'level', 'Seniority', 'Senior', NULL),
+        ('Candidate', 'c1', 'remote', 'Remote', 1, 'true'),
+        ('Candidate', 'c2', 'level', NULL, 'Junior', NULL);`);
+    db.close();
+    const sink = openSink(`sqlite:${file}`);
+    await sink.open();
+    try {
+      expect(await values(sink)).toEqual([
+        ['c1', 'level', 'Seniority', 'Senior'],
+        ['c1', 'remote', 'Remote', true],
+        ['c2', 'level', null, 'Junior'],
+      ]);
+      // A record written since replaces its object's values and nothing else.
+      await sink.upsertPage(
+        candidates,
+        [{ id: 'c2', name: 'Grace', customFields: [{ id: 'level', title: 'Level', value: 'Staff' }] }],
+        { passId: 'i1', passKind: 'incremental' },
+      );
+      expect(await values(sink)).toEqual([
+        ['c1', 'level', 'Seniority', 'Senior'],
+        ['c1', 'remote', 'Remote', true],
+        ['c2', 'level', 'Level', 'Staff'],
+      ]);
+    } finally {
+      await sink.close();
+    }
+    expect(read(file, "SELECT type FROM sqlite_master WHERE name = 'custom_field_values'")).toEqual([
+      { type: 'view' },
+    ]);
+  });
+
+  it('replaces the view over the records of earlier versions, filled from the stored records', async () => {
     const file = path.join(root, 'view.db');
     const first = openSink(`sqlite:${file}`);
     await first.open();
@@ -200,7 +235,8 @@ describe('custom_field_values in SQLite', () => {
     await first.close();
     // What an earlier version left: a view in place of the table, no indexes.
     const db = openSqlite(file);
-    db.exec(`DROP TABLE custom_field_values;
+    db.exec(`DROP VIEW custom_field_values;
+      DROP TABLE _ashpipe_cfv_values; DROP TABLE _ashpipe_cfv_objects; DROP TABLE _ashpipe_cfv_fields;
       CREATE VIEW custom_field_values AS SELECT 'Candidate' AS object_type, 'x' AS object_id, 'f' AS field_id, NULL AS title, '1' AS value`);
     db.close();
     const sink = openSink(`sqlite:${file}`);
@@ -210,15 +246,9 @@ describe('custom_field_values in SQLite', () => {
     } finally {
       await sink.close();
     }
-    expect(read(file, "SELECT type FROM sqlite_master WHERE name = 'custom_field_values'")).toEqual([
-      { type: 'table' },
-    ]);
     expect(
-      read(
-        file,
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'custom_field_values' ORDER BY name",
-      ),
-    ).toEqual([{ name: 'custom_field_values__object' }, { name: 'custom_field_values__title' }]);
+      read(file, "SELECT name FROM sqlite_master WHERE name LIKE '%custom_field_values%' ORDER BY name"),
+    ).toEqual([{ name: 'custom_field_values' }, { name: 'custom_field_values__delete' }]);
     expect(
       read(file, "SELECT value, typeof(value) AS type FROM custom_field_values WHERE field_id = 'years'"),
     ).toEqual([{ value: 13, type: 'integer' }]);
