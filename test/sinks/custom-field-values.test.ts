@@ -121,7 +121,7 @@ describe('custom_field_values in SQLite', () => {
     }
   };
 
-  it('stores plain values (no JSON quotes), found by object and grouped without a scan per field', async () => {
+  it('stores plain values (no JSON quotes), found by object and grouped by title through indexes', async () => {
     const file = path.join(root, 'plain.db');
     const sink = openSink(`sqlite:${file}`);
     await sink.open();
@@ -151,8 +151,12 @@ describe('custom_field_values in SQLite', () => {
     );
     expect(one.filter((d) => d.startsWith('SCAN'))).toEqual([]);
     expect(one.some((d) => /SEARCH .* USING .*INDEX .*\(object_id=\?\)/.test(d))).toBe(true);
+    // The group-by walks the (few) fields in title order and counts through an index: no sort of the values.
     const group = plan('SELECT title, count(*) FROM custom_field_values GROUP BY title');
-    expect(group.filter((d) => d.startsWith('SCAN'))).toHaveLength(1);
+    expect(group.filter((d) => d.startsWith('SCAN'))).toEqual([
+      expect.stringMatching(/^SCAN f USING (COVERING )?INDEX _ashpipe_cfv_fields__title/),
+    ]);
+    expect(group.filter((d) => d.includes('TEMP B-TREE'))).toEqual([]);
     expect(
       read(file, 'SELECT title, count(*) AS n FROM custom_field_values GROUP BY title ORDER BY title'),
     ).toEqual([
