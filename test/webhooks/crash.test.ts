@@ -174,12 +174,10 @@ describe.each(DIALECTS.filter((d) => d !== 'jsonl'))(
 
     it('applies every acknowledged event exactly once after a restart; the table equals the sandbox', async () => {
       // A receiver whose sink hangs in its first write: every event is acknowledged, none applied.
-      const first = await listening(
-        ['--import', 'tsx', 'test/webhooks/fixtures/slow-receiver.ts', t.target, sandbox.url],
-        {
-          HOOK_SECRET: SECRET,
-        },
-      );
+      assertBuilt();
+      const first = await listening(['test/webhooks/fixtures/slow-receiver.mjs', t.target, sandbox.url], {
+        HOOK_SECRET: SECRET,
+      });
       for (const webhookType of ['candidateStageChange', 'applicationSubmit']) {
         const hook = await call(sandbox, 'webhook.create', {
           webhookType,
