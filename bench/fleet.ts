@@ -4,7 +4,7 @@
  * run takes to be resumed and completed by another worker with the default lease settings.
  *
  * The sandbox runs in this process, limited to 10 requests/s per key (token bucket, burst 10). Each sync
- * process syncs every stream into its own SQLite file (`test/fleet/sync-child.ts`), at most 4 requests in
+ * process syncs every stream into its own SQLite file (`test/fleet/sync-child.mjs`, on the built code: `npm run build` first), at most 4 requests in
  * flight, `--requests-per-second 10`. Needs ASHPIPE_TEST_POSTGRES_URL (a scratch schema is created and
  * dropped).
  *
@@ -171,9 +171,7 @@ async function resumeRun(
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'test/fleet/worker-child.ts'),
+        path.join(ROOT, 'test/fleet/worker-child.mjs'),
         JSON.stringify({
           postgresUrl: POSTGRES_URL,
           schema,
@@ -257,7 +255,7 @@ function renderWorkers(result: WorkersResult): string[] {
 async function main(): Promise<void> {
   if (!POSTGRES_URL)
     throw new Error('bench:fleet needs ASHPIPE_TEST_POSTGRES_URL (a PostgreSQL it may create schemas in)');
-  // The workers part spawns the built CLI: fail now rather than after the process rows.
+  // The fleet processes and the workers run the built code: fail now rather than midway.
   assertBuilt();
   const sandbox = await startSandbox({
     scale: SCALE,

@@ -4,7 +4,7 @@ import { otlpRequested, startTracing } from '../observability/tracing.js';
 import { ConfigError } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { VERSION } from '../version.js';
-import { commandFactories } from './commands/index.js';
+import { type CommandFactory, commandFactoriesFor } from './commands/index.js';
 import type { CliContext } from './context.js';
 import { ExitCode, ExitError } from './exit-codes.js';
 import { Output, type StdIo } from './output.js';
@@ -12,8 +12,8 @@ import { Output, type StdIo } from './output.js';
 /** Severity order used when several parts of a run report different outcomes. */
 const SEVERITY: Record<ExitCode, number> = { 0: 0, 3: 1, 2: 2, 1: 3, 130: 4 };
 
-/** Builds the `ashpipe` program; each subcommand comes from its own factory. */
-export function buildProgram(ctx: CliContext): Command {
+/** Builds the `ashpipe` program with the subcommands of `factories` (see `commandFactoriesFor`). */
+export function buildProgram(ctx: CliContext, factories: readonly CommandFactory[]): Command {
   const program = new Command('ashpipe')
     .description(
       'Move data in and out of Ashby: sync every stream into your database, push records into Ashby.',
@@ -25,7 +25,7 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => ctx.io.stderr.write(redact(s)),
     })
     .exitOverride();
-  for (const factory of commandFactories) program.addCommand(factory(ctx));
+  for (const factory of factories) program.addCommand(factory(ctx));
   // Nested commands (`quarantine export`) too: a usage error anywhere exits 2 through `main`, never
   // through commander's own process.exit(1), and writes where the CLI writes.
   const override = (cmd: Command): void => {
@@ -77,7 +77,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       if (SEVERITY[code] > SEVERITY[exitCode]) exitCode = code;
     },
   };
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, await commandFactoriesFor(argv));
   // Traces only when OTEL_EXPORTER_OTLP_ENDPOINT asks for them: the SDK is not even loaded otherwise.
   const tracing = otlpRequested(ctx.env) ? await startTracing(ctx.env) : undefined;
   try {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { assertBuilt, BIN } from '../support/built-cli.js';
 import { runCli } from '../support/cli.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -22,21 +23,18 @@ afterEach(() => {
 async function serverDefaults(args: string[], env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-serve-'));
   homes.push(home);
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'test/sandbox/cli-entry.ts', 'serve', '--port', '0', ...args],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: process.env.PATH,
-        ASHPIPE_HOME: home,
-        ASHPIPE_ADMIN_PASSWORD: PASSWORD,
-        ASHPIPE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64'),
-        ...env,
-      },
+  assertBuilt();
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      ASHPIPE_HOME: home,
+      ASHPIPE_ADMIN_PASSWORD: PASSWORD,
+      ASHPIPE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64'),
+      ...env,
     },
-  );
+  });
   let output = '';
   child.stdout.on('data', (c: Buffer) => {
     output += c.toString();

@@ -1,6 +1,7 @@
-/** Runs the sync processes of a fleet (`sync-child.ts`) together; shared by the fleet tests and `bench/fleet.ts`. */
+/** Runs the sync processes of a fleet (`sync-child.mjs`) together; shared by the fleet tests and `bench/fleet.ts`. */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { assertBuilt } from '../support/built-cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -16,15 +17,16 @@ export interface ChildResult {
 }
 
 /**
- * Starts the sync processes of a fleet (`sync-child.ts`), lets them go together once all are ready, and
- * waits for their ends.
+ * Starts the sync processes of a fleet (`sync-child.mjs`, on the built code), lets them go together once all
+ * are ready, and waits for their ends.
  */
 export async function runSyncFleet(all: Record<string, unknown>[]): Promise<ChildResult[]> {
+  assertBuilt();
   const readies: Promise<void>[] = [];
   const children = all.map((options) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'test/fleet/sync-child.ts'), JSON.stringify(options)],
+      [path.join(ROOT, 'test/fleet/sync-child.mjs'), JSON.stringify(options)],
       { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     let out = '';

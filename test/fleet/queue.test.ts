@@ -9,6 +9,7 @@ import { type RunJob, RunQueue } from '../../src/fleet/queue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { findStream } from '../../src/streams/index.js';
 import { registerSecret } from '../../src/util/redact.js';
+import { assertBuilt } from '../support/built-cli.js';
 import { testPostgresUrl, testSchemaName } from '../support/postgres.js';
 import { expectedRecords, liveRecords, withSink } from '../sync/helpers.js';
 
@@ -18,12 +19,18 @@ const KEY_ID = 'acct-1';
 const PAGE_SIZE = 25;
 /**
  * The test's lease settings: a dead worker's job is back after LEASE + MAINTENANCE seconds at most. Short,
- * so a kill test waits seconds, yet five heartbeats (1 s) fit in a lease on a busy machine.
+ * so a kill test waits seconds, yet eight heartbeats (HEARTBEAT) fit in a lease on a busy machine.
  */
-const LEASE = 5;
+const LEASE = 4;
+const HEARTBEAT = 0.5;
 const MAINTENANCE = 1;
-/** The workers' request rate per key: a run of ~28 pages takes a few seconds, long enough to be caught midway. */
-const WORKER_RPS = 8;
+/**
+ * The workers' request rate per key: a run of ~28 pages takes about two seconds, long enough to be caught
+ * midway (the test sees a page within 0.1 s).
+ */
+const WORKER_RPS = 16;
+/** The sandbox's limit per key in the fleet case, above WORKER_RPS as Ashby's is above a budget's pace. */
+const SANDBOX_RPS = 20;
 
 interface Event {
   event: string;
@@ -47,6 +54,8 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
+    // The worker processes run the built code.
+    assertBuilt();
     sandbox = await startSandbox({
       scale: 300,
       seed: 11,
@@ -111,15 +120,13 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'test/fleet/worker-child.ts'),
+        path.join(ROOT, 'test/fleet/worker-child.mjs'),
         JSON.stringify({
           postgresUrl: POSTGRES_URL,
           schema,
           name,
           leaseSeconds: LEASE,
-          heartbeatSeconds: 1,
+          heartbeatSeconds: HEARTBEAT,
           pollSeconds: 0.5,
           maintenanceSeconds: MAINTENANCE,
           sandboxUrl: sandbox.url,
@@ -377,8 +384,8 @@ describe.skipIf(!POSTGRES_URL)('the run queue on pg-boss (real PostgreSQL, real 
     expect(await exited(next)).toBe(0);
   }, 180_000);
   it('3 workers, 6 flows on 3 keys with shared budgets; one worker killed with -9: every run completes once, tables exact', async () => {
-    // The sandbox limits each key to 10 requests/s; each key's budget paces its flows at 8 together.
-    sandbox.faults.set({ rateLimit: { rps: 10, burst: 10 } });
+    // The sandbox limits each key to SANDBOX_RPS; each key's budget paces its flows at WORKER_RPS together.
+    sandbox.faults.set({ rateLimit: { rps: SANDBOX_RPS, burst: SANDBOX_RPS } });
     sandbox.resetStats();
     const names = ['f1', 'f2', 'f3'];
     const workers = names.map((name) => startWorker(name, { concurrency: 2, budget: true }));

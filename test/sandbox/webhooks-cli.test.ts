@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { assertBuilt, BIN } from '../support/built-cli.js';
 import { call } from './helpers.js';
 
 type R = Record<string, unknown> & { id: string };
@@ -209,11 +210,11 @@ describe('webhook settings like Ashby', () => {
 
 describe('ashpipe sandbox (the command)', () => {
   it('prints the URL, answers apiKey.info for sandbox-full and stops on SIGTERM', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'test/sandbox/cli-entry.ts', 'sandbox', '--port', '0', '--scale', '50'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    assertBuilt();
+    const child = spawn(process.execPath, [BIN, 'sandbox', '--port', '0', '--scale', '50'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => {
       output += c.toString();

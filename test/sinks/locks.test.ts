@@ -7,13 +7,15 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { LOCK_STALE_MS, LockLostError, type Sink, type StreamLock } from '../../src/sinks/index.js';
 import { openSqlite } from '../../src/util/sqlite.js';
+import { assertBuilt } from '../support/built-cli.js';
 import { KINDS, opened } from './harness.js';
 
-const HOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lock-holder.ts');
+const HOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lock-holder.mjs');
 
 /** Starts a process that takes `stream`'s lock in `target` and holds it; resolves once it holds it. */
 async function holdInChild(target: string, stream: string): Promise<{ pid: number; kill(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, target, stream], {
+  assertBuilt();
+  const child = spawn(process.execPath, [HOLDER, target, stream], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

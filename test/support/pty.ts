@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import xterm from '@xterm/headless';
+import { assertBuilt, BIN } from './built-cli.js';
 
-const ENTRY = fileURLToPath(new URL('../sync/cli-entry.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
@@ -28,13 +28,14 @@ export interface PtyRun {
 }
 
 /**
- * Runs `ashpipe ARGS` from source inside `script` (util-linux), which gives it a pseudo-terminal sized
+ * Runs the built `ashpipe ARGS` (`npm run build` first) inside `script` (util-linux), which gives it a pseudo-terminal sized
  * `columns`×`rows` with `stty`; what it draws is replayed into an xterm.js emulator of the same size.
  */
 export function runInPty(
   args: string[],
   options: { env: NodeJS.ProcessEnv; columns?: number; rows?: number; cwd?: string },
 ): PtyRun {
+  assertBuilt();
   const columns = options.columns ?? 100;
   const rows = options.rows ?? 30;
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -42,9 +43,7 @@ export function runInPty(
     `stty cols ${columns} rows ${rows};`,
     'exec',
     quote(process.execPath),
-    '--import',
-    'tsx',
-    quote(ENTRY),
+    quote(BIN),
     ...args.map(quote),
   ].join(' ');
   const child = spawn('script', ['-qfec', command, '/dev/null'], {

@@ -439,6 +439,8 @@ describe('a CLI run and a scheduled flow on one target', () => {
       );
       const run = await h.deps.scheduler.trigger(flow.id, 'schedule');
       const finished = await h.deps.scheduler.waitFor(run.id);
+      // The scheduled run has met the CLI's locks: the CLI's remaining pages need no slow answers.
+      sandbox.faults.set({ latencyMs: 0 });
       expect(finished?.status).toBe('partial');
       const messages = (finished?.errors ?? []).map((e) => e.message);
       for (const s of STREAMS) {
@@ -451,6 +453,7 @@ describe('a CLI run and a scheduled flow on one target', () => {
         );
       }
       expect(await exited).toBe(0);
+      sandbox.faults.set({ latencyMs: 25 });
       expect((JSON.parse(out) as SyncSummary).exitCode).toBe(0);
       await expectNothingDeleted(t);
     },

@@ -10,18 +10,19 @@ import { findStream, type ResolvedStream } from '../../src/streams/index.js';
 import { syncToTarget } from '../../src/sync/index.js';
 import { inboxFor, signBody } from '../../src/webhooks/index.js';
 import { call } from '../sandbox/helpers.js';
+import { assertBuilt, BIN } from '../support/built-cli.js';
 import { expectedStreamRecords } from '../support/world-oracle.js';
 import { DIALECTS, liveRecords, makeTarget, type TestTarget, withSink } from '../sync/helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SECRET = 'whsec-crash';
 
-/** A child process, resolved with its URL once it says it listens; `out` collects its stdout. */
+/** `node ARGS` as a child process, resolved with its URL once it says it listens; `out` collects its stdout. */
 function listening(
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; url: string; out: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,11 +42,12 @@ function listening(
   });
 }
 
-/** `ashpipe webhooks receive` as a child process. */
+/** The built `ashpipe webhooks receive` as a child process. */
 function receive(target: string, sandbox: Sandbox, home: string) {
+  assertBuilt();
   return listening(
     [
-      'test/push/cli-entry.ts',
+      BIN,
       'webhooks',
       'receive',
       '--to',
@@ -172,7 +174,8 @@ describe.each(DIALECTS.filter((d) => d !== 'jsonl'))(
 
     it('applies every acknowledged event exactly once after a restart; the table equals the sandbox', async () => {
       // A receiver whose sink hangs in its first write: every event is acknowledged, none applied.
-      const first = await listening(['test/webhooks/fixtures/slow-receiver.ts', t.target, sandbox.url], {
+      assertBuilt();
+      const first = await listening(['test/webhooks/fixtures/slow-receiver.mjs', t.target, sandbox.url], {
         HOOK_SECRET: SECRET,
       });
       for (const webhookType of ['candidateStageChange', 'applicationSubmit']) {

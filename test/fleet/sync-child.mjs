@@ -3,33 +3,37 @@
  * the key's budget in PostgreSQL (or, with `budget: false`, by this process alone). Used by the fleet
  * tests and `bench/fleet.ts`.
  *
- * Usage: node --import tsx test/fleet/sync-child.ts '<json options>'
+ * Usage: node test/fleet/sync-child.mjs '<json options>'
  * Prints `ready`, starts when a line arrives on stdin (so that processes whose start-up took different
  * times start together), then prints one JSON line: {requests, rateLimited, firstRequestAt,
  * lastResponseAt, successAt, exitCode} (epoch ms).
+ *
+ * Plain JavaScript on the built code (`npm run build`): a fleet starts four of these at once, and each
+ * starts in half the time the sources take through tsx.
  */
 import pg from 'pg';
-import { Limiter } from '../../src/ashby/limiter.js';
-import { fleetKeyId, PostgresRateBudget } from '../../src/fleet/budget.js';
-import { selectStreams } from '../../src/streams/index.js';
-import { syncToTarget } from '../../src/sync/index.js';
+import { Limiter } from '../../dist/ashby/limiter.js';
+import { fleetKeyId, PostgresRateBudget } from '../../dist/fleet/budget.js';
+import { selectStreams } from '../../dist/streams/index.js';
+import { syncToTarget } from '../../dist/sync/index.js';
 
-interface ChildOptions {
-  url: string;
-  apiKey: string;
-  target: string;
-  postgresUrl: string;
-  schema: string;
-  secret: string;
-  budget: boolean;
-  requestsPerSecond?: number;
-  pageSize?: number;
-  maxConcurrent?: number;
-  /** @default every stream */
-  streams?: string[];
-}
+/**
+ * @typedef {object} ChildOptions
+ * @property {string} url
+ * @property {string} apiKey
+ * @property {string} target
+ * @property {string} postgresUrl
+ * @property {string} schema
+ * @property {string} secret
+ * @property {boolean} budget
+ * @property {number} [requestsPerSecond]
+ * @property {number} [pageSize]
+ * @property {number} [maxConcurrent]
+ * @property {string[]} [streams] every stream when absent
+ */
 
-const options = JSON.parse(process.argv[2] ?? '{}') as ChildOptions;
+/** @type {ChildOptions} */
+const options = JSON.parse(process.argv[2] ?? '{}');
 const pool = new pg.Pool({ connectionString: options.postgresUrl, max: 3 });
 const limiter = new Limiter({
   ...(options.maxConcurrent !== undefined ? { maxConcurrent: options.maxConcurrent } : {}),
@@ -45,10 +49,12 @@ const limiter = new Limiter({
     : {}),
 });
 process.stdout.write('ready\n');
-await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+await new Promise((resolve) => process.stdin.once('data', () => resolve(undefined)));
 process.stdin.pause();
-let firstRequestAt: number | undefined;
-const successAt: number[] = [];
+/** @type {number | undefined} */
+let firstRequestAt;
+/** @type {number[]} */
+const successAt = [];
 let lastResponseAt = 0;
 let requests = 0;
 let rateLimited = 0;
