@@ -113,7 +113,10 @@ describe('a source flow with options.analytics', () => {
       const db = openSqlite(String(target.path), { readonly: true });
       try {
         const views = db
-          .prepare(`SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name`)
+          // The sink's own view (custom_field_values) apart.
+          .prepare(
+            `SELECT name FROM sqlite_master WHERE type = 'view' AND name LIKE 'analytics%' ORDER BY name`,
+          )
           .all() as Array<{ name: string }>;
         const funnel = db.prepare('SELECT entered FROM analytics_application_funnel').all() as Array<{
           entered: number;
