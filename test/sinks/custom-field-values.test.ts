@@ -121,6 +121,21 @@ describe('custom_field_values in SQLite', () => {
     }
   };
 
+  /** A database with PAGE's records whose `custom_field_values` is what `sql` makes, as an earlier version left it. */
+  const earlierVersion = async (name: string, sql: string): Promise<string> => {
+    const file = path.join(root, name);
+    const first = openSink(`sqlite:${file}`);
+    await first.open();
+    await first.upsertPage(candidates, PAGE, full('p1'));
+    await first.close();
+    const db = openSqlite(file);
+    db.exec(`DROP VIEW custom_field_values;
+      DROP TABLE _ashpipe_cfv_values; DROP TABLE _ashpipe_cfv_objects; DROP TABLE _ashpipe_cfv_fields;
+      ${sql}`);
+    db.close();
+    return file;
+  };
+
   it('stores plain values (no JSON quotes), found by object and grouped by title through indexes', async () => {
     const file = path.join(root, 'plain.db');
     const sink = openSink(`sqlite:${file}`);
@@ -186,24 +201,18 @@ describe('custom_field_values in SQLite', () => {
   });
 
   it('moves the table of the version before into its own tables as it was, and keeps writing', async () => {
-    const file = path.join(root, 'table.db');
-    const first = openSink(`sqlite:${file}`);
-    await first.open();
-    await first.upsertPage(candidates, PAGE, full('p1'));
-    await first.close();
     // The version before kept a plain table with two indexes; its rows, written out by hand (a title the
     // records no longer carry, a NULL title, a boolean), are what must come through.
-    const db = openSqlite(file);
-    db.exec(`DROP VIEW custom_field_values;
-      DROP TABLE _ashpipe_cfv_values; DROP TABLE _ashpipe_cfv_objects; DROP TABLE _ashpipe_cfv_fields;
-      CREATE TABLE custom_field_values (object_type TEXT NOT NULL, object_id TEXT NOT NULL, field_id TEXT NOT NULL, title TEXT, value, value_json TEXT);
+    const file = await earlierVersion(
+      'table.db',
+      `CREATE TABLE custom_field_values (object_type TEXT NOT NULL, object_id TEXT NOT NULL, field_id TEXT NOT NULL, title TEXT, value, value_json TEXT);
       CREATE INDEX custom_field_values__object ON custom_field_values (object_type, object_id);
       CREATE INDEX custom_field_values__title ON custom_field_values (title);
       INSERT INTO custom_field_values VALUES
         ('Candidate', 'c1', 'level', 'Seniority', 'Senior', NULL),
         ('Candidate', 'c1', 'remote', 'Remote', 1, 'true'),
-        ('Candidate', 'c2', 'level', NULL, 'Junior', NULL);`);
-    db.close();
+        ('Candidate', 'c2', 'level', NULL, 'Junior', NULL);`,
+    );
     const sink = openSink(`sqlite:${file}`);
     await sink.open();
     try {
@@ -232,17 +241,11 @@ describe('custom_field_values in SQLite', () => {
   });
 
   it('replaces the view over the records of earlier versions, filled from the stored records', async () => {
-    const file = path.join(root, 'view.db');
-    const first = openSink(`sqlite:${file}`);
-    await first.open();
-    await first.upsertPage(candidates, PAGE, full('p1'));
-    await first.close();
     // What an earlier version left: a view in place of the table, no indexes.
-    const db = openSqlite(file);
-    db.exec(`DROP VIEW custom_field_values;
-      DROP TABLE _ashpipe_cfv_values; DROP TABLE _ashpipe_cfv_objects; DROP TABLE _ashpipe_cfv_fields;
-      CREATE VIEW custom_field_values AS SELECT 'Candidate' AS object_type, 'x' AS object_id, 'f' AS field_id, NULL AS title, '1' AS value`);
-    db.close();
+    const file = await earlierVersion(
+      'view.db',
+      `CREATE VIEW custom_field_values AS SELECT 'Candidate' AS object_type, 'x' AS object_id, 'f' AS field_id, NULL AS title, '1' AS value`,
+    );
     const sink = openSink(`sqlite:${file}`);
     await sink.open();
     try {
