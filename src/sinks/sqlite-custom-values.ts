@@ -78,19 +78,18 @@ function objectIndexName(objectType: string): string {
  */
 function createObjectIndex(db: SqliteDatabase, objectType: string): void {
   const type = literal(objectType);
-  const older = `SELECT object_key FROM ${OBJECTS} WHERE object_type = ${type} AND object_key NOT IN (SELECT max(object_key) FROM ${OBJECTS} WHERE object_type = ${type} GROUP BY object_id)`;
-  const duplicated = db
-    .prepare(
-      `SELECT 1 FROM ${OBJECTS} WHERE object_type = ${type} GROUP BY object_id HAVING count(*) > 1 LIMIT 1`,
-    )
-    .get();
-  if (duplicated) {
+  const create = `CREATE UNIQUE INDEX IF NOT EXISTS "${objectIndexName(objectType)}" ON ${OBJECTS} (object_id) WHERE object_type = ${type}`;
+  try {
+    db.exec(create);
+  } catch (error) {
+    // Only a duplicate id fails the build (and the failed statement alone is undone): no scan looks for
+    // one beforehand, at the end of every bulk load.
+    if ((error as { code?: unknown }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
+    const older = `SELECT object_key FROM ${OBJECTS} WHERE object_type = ${type} AND object_key NOT IN (SELECT max(object_key) FROM ${OBJECTS} WHERE object_type = ${type} GROUP BY object_id)`;
     db.exec(`DELETE FROM ${VALUES} WHERE object_key IN (${older})`);
     db.exec(`DELETE FROM ${OBJECTS} WHERE object_key IN (${older})`);
+    db.exec(create);
   }
-  db.exec(
-    `CREATE UNIQUE INDEX IF NOT EXISTS "${objectIndexName(objectType)}" ON ${OBJECTS} (object_id) WHERE object_type = ${type}`,
-  );
 }
 
 function hasObjectIndex(db: SqliteDatabase, objectType: string): boolean {

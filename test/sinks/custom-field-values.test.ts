@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openSink, type Sink, type StreamShape } from '../../src/sinks/index.js';
+import { ensureSqliteCustomValues, SqliteCustomValues } from '../../src/sinks/sqlite-custom-values.js';
 import { openSqlite } from '../../src/util/sqlite.js';
 import { KINDS, opened } from './harness.js';
 
@@ -259,5 +260,39 @@ describe('custom_field_values in SQLite', () => {
     expect(
       read(file, "SELECT value, typeof(value) AS type FROM custom_field_values WHERE field_id = 'years'"),
     ).toEqual([{ value: 13, type: 'integer' }]);
+  });
+});
+
+describe('SQLite custom field value objects written twice behind the sink’s back', () => {
+  it('keeps the newer row of an object, with its values, when the index is built at the end of a load', () => {
+    const db = openSqlite(':memory:');
+    try {
+      ensureSqliteCustomValues(db, () => []);
+      const values = new SqliteCustomValues(db);
+      values.dropObjectIndex('Candidate');
+      // Keys 1 and 3 are one object (c1); written by hand, as a bulk load that missed a stored object would.
+      db.exec(`INSERT INTO _ashpipe_cfv_fields (field_key, field_id, title) VALUES (1, 'level', 'Level');
+        INSERT INTO _ashpipe_cfv_objects (object_key, object_type, object_id) VALUES
+          (1, 'Candidate', 'c1'), (2, 'Candidate', 'c2'), (3, 'Candidate', 'c1'), (4, 'Application', 'c1');
+        INSERT INTO _ashpipe_cfv_values (object_key, field_key, value) VALUES
+          (1, 1, 'old'), (2, 1, 'Junior'), (3, 1, 'new'), (4, 1, 'other type');`);
+      values.endBulkLoad('Candidate');
+      expect(
+        db
+          .prepare(
+            'SELECT object_type, object_id, value FROM custom_field_values ORDER BY object_type, object_id',
+          )
+          .all(),
+      ).toEqual([
+        { object_type: 'Application', object_id: 'c1', value: 'other type' },
+        { object_type: 'Candidate', object_id: 'c1', value: 'new' },
+        { object_type: 'Candidate', object_id: 'c2', value: 'Junior' },
+      ]);
+      expect(
+        db.prepare("SELECT name FROM sqlite_master WHERE name = '_ashpipe_cfv_objects__Candidate'").all(),
+      ).toHaveLength(1);
+    } finally {
+      db.close();
+    }
   });
 });
