@@ -405,8 +405,9 @@ describe('a CLI run and a scheduled flow on one target', () => {
       const { h, flow } = await flowInto(t);
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
       cleanups.push(async () => fs.rmSync(home, { recursive: true, force: true }));
-      // Slower answers keep the CLI on both streams (pages of 5) until the scheduled run has reached them.
-      sandbox.faults.set({ latencyMs: 60 });
+      // Slow answers keep the CLI on both streams (pages of 5, ~30 pages each) until the scheduled run has
+      // reached them, however long that run takes to start on a loaded machine; they end once it has.
+      sandbox.faults.set({ latencyMs: 250 });
       cleanups.push(async () => sandbox.faults.set({ latencyMs: 25 }));
       const child = spawn(
         process.execPath,
