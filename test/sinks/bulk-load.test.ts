@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteSink } from '../../src/sinks/sqlite.js';
 import type { StreamShape } from '../../src/sinks/types.js';
 import { openSqlite } from '../../src/util/sqlite.js';
@@ -184,6 +184,54 @@ describe('SQLite bulk load of a first full pass', () => {
       });
     }
     expect(query(db, 'SELECT count(*) AS n FROM _ashpipe_cfv_objects')).toEqual([{ n: 8000 }]);
+  });
+
+  it('commits the pages of two streams loaded side by side together, forty at a time', async () => {
+    // The batch's time limit (a timer) would commit sooner on a slow machine: here only its page limit acts.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const db = file();
+      const sink = await open(db);
+      const applications: StreamShape = {
+        name: 'applications',
+        primaryKey: ['id'],
+        customFieldsObjectType: 'Application',
+      };
+      const application = (i: number) => ({ ...candidate(i), id: `a${String(i).padStart(6, '0')}` });
+      await sink.beginPass('candidates', 'pc');
+      await sink.beginPass('applications', 'pa');
+      let next = 0;
+      // Pages of 100, each stream's in turn, as two streams synced side by side write them.
+      const turn = async () => {
+        const ids = Array.from({ length: 100 }, (_, k) => next + k);
+        await sink.upsertPage(shape, ids.map(candidate), { passId: 'pc', passKind: 'full' });
+        await sink.upsertPage(applications, ids.map(application), { passId: 'pa', passKind: 'full' });
+        next += 100;
+      };
+      const seen = () =>
+        query<{ c: number; a: number }>(
+          db,
+          'SELECT (SELECT count(*) FROM candidates) AS c, (SELECT count(*) FROM applications) AS a',
+        )[0];
+      // Both streams reach 5000 rows (their bulk loads start) with pages committed one by one.
+      while (next < 5000) await turn();
+      expect(seen()).toEqual({ c: 5000, a: 5000 });
+      // 39 pages of the two streams: one open batch, which a reader does not see yet.
+      for (let i = 0; i < 19; i++) await turn();
+      await sink.upsertPage(shape, Array.from({ length: 100 }, (_, k) => candidate(next + k)), {
+        passId: 'pc',
+        passKind: 'full',
+      });
+      expect(seen()).toEqual({ c: 5000, a: 5000 });
+      // The 40th page commits all of them.
+      await sink.upsertPage(applications, Array.from({ length: 100 }, (_, k) => application(next + k)), {
+        passId: 'pa',
+        passKind: 'full',
+      });
+      expect(seen()).toEqual({ c: 7000, a: 7000 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('gives the columns back to a table whose bulk load a crashed run left, at the next incremental page', async () => {

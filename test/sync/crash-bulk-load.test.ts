@@ -1,6 +1,6 @@
 /**
- * A first sync into SQLite becomes a bulk load past 5000 rows, whose pages are committed ten at a time (each
- * with the stream's state). A real `ashpipe sync` killed with SIGKILL inside such a batch loses the pages
+ * A first sync into SQLite becomes a bulk load past 5000 rows, whose pages are committed forty at a time
+ * (each with the stream's state). A real `ashpipe sync` killed with SIGKILL inside such a batch loses the pages
  * of the open batch, never more and never half of one: the next run resumes after the last page committed
  * and the table ends exactly as the sandbox's world says.
  */
@@ -16,8 +16,11 @@ import { openSqlite } from '../../src/util/sqlite.js';
 import { syncAndKill, totalRequests } from './crash-matrix.js';
 import { expectedRecords, liveRecords, withSink } from './helpers.js';
 
-/** Candidates in the sandbox: 65 pages of 100, the last 15 of them written as a bulk load. */
-const CANDIDATES = 6_500;
+/**
+ * Candidates in the sandbox: 95 pages of 100, the last 45 of them written as a bulk load (a batch of pages
+ * 51–90, then one of the last five).
+ */
+const CANDIDATES = 9_500;
 const streams = selectStreams({ streams: ['candidates'] });
 const candidates = streams[0];
 
@@ -51,7 +54,7 @@ describe('SQLite: a first sync killed inside a batch of bulk load pages', () => 
     let mostLost = 0;
     // Kill points inside the bulk load (past page 50), before and after a batch boundary: one inside the
     // first batch (a point per Node major, so the CI legs try two of them) and one after the boundary.
-    const inside = [cleanRequests - 7, cleanRequests - 9, cleanRequests - 12][
+    const inside = [cleanRequests - 12, cleanRequests - 18, cleanRequests - 24][
       Number(process.versions.node.split('.')[0]) % 3
     ] as number;
     for (const [trial, killAfter] of [inside, cleanRequests - 3].entries()) {
