@@ -436,11 +436,17 @@ export class StreamLayout {
     const notices = new Set<string>();
     const taken = new Set(this.names);
     const known = new Set(this.byField.keys());
+    // Fields whose reference is settled, by the record's own field name: a page looks them up without
+    // building the marked name (a new string, hashed again) for each object of each record.
+    const knownReferences = new Set<string>();
+    for (const field of known)
+      if (isReferenceField(field)) knownReferences.add(field.slice(REFERENCE_MARK.length));
     let position = this.columns.length;
     const add = (field: string, type: ColumnType, name = sanitizeIdentifier(field)): void => {
       const column = uniqueName(name, taken);
       taken.add(column);
       known.add(field);
+      if (isReferenceField(field)) knownReferences.add(field.slice(REFERENCE_MARK.length));
       added.push({ field, column, type, position: position++ });
     };
     for (const record of records) {
@@ -468,13 +474,15 @@ export class StreamLayout {
         const value = record[field];
         // Only an object can be a reference (see referencedId).
         if (typeof value !== 'object' || value === null) continue;
-        const ref = `${REFERENCE_MARK}${field}`;
-        if (known.has(ref) || referencedId(value) === undefined || hasBadCodeUnits(field)) continue;
+        if (knownReferences.has(field) || referencedId(value) === undefined || hasBadCodeUnits(field))
+          continue;
         if (isReferenceField(field)) continue;
+        const ref = `${REFERENCE_MARK}${field}`;
         const column = sanitizeIdentifier(`${field}_id`);
         // The name is the record's own field's (`candidate_id` beside `candidate`): no second copy.
         if (taken.has(column)) {
           known.add(ref);
+          knownReferences.add(field);
           continue;
         }
         if (this.columns.length + added.length >= MAX_TYPED_COLUMNS) notices.add(CAPPED_NOTICE);

@@ -216,7 +216,7 @@ export class SqliteCustomValues {
     const out: unknown[] = new Array(rows * 4);
     for (let r = 0, p = 0, o = 0; r < rows; r++, p += 5, o += 4) {
       out[o] = objects.get(params[p] as string);
-      out[o + 1] = fields.get(fieldKeyOf(params[p + 1] as string, params[p + 2] as string | null));
+      out[o + 1] = fields[r];
       out[o + 2] = params[p + 3];
       out[o + 3] = params[p + 4];
     }
@@ -301,25 +301,35 @@ export class SqliteCustomValues {
     return keys;
   }
 
-  /** The key of each (field id, title) of `params`, new ones added. */
-  private fieldKeys(params: readonly unknown[]): { keys: Map<string, number>; added: boolean } {
-    const keys = new Map<string, number>();
+  /** The field key of each value of `params` (by its field id and title), new fields added. */
+  private fieldKeys(params: readonly unknown[]): { keys: number[]; added: boolean } {
+    // By field id, then title (null for none): no key string is built per value.
+    const known = new Map<string, Map<string | null, number>>();
+    const keys: number[] = new Array(params.length / 5);
     let added = false;
     const find = this.prepare(`SELECT min(field_key) AS k FROM ${FIELDS} WHERE field_id = ? AND title IS ?`);
     const add = this.prepare(
       `INSERT INTO ${FIELDS} (field_id, title) VALUES (?, ?) RETURNING field_key AS k`,
     );
-    for (let p = 1; p < params.length; p += 5) {
+    for (let p = 1, r = 0; p < params.length; p += 5, r++) {
       const id = params[p] as string;
       const title = params[p + 1] as string | null;
-      const key = fieldKeyOf(id, title);
-      if (keys.has(key)) continue;
-      const found = (find.get(id, title) as { k: number | null }).k;
-      if (found !== null) keys.set(key, found);
-      else {
-        keys.set(key, (add.get(id, title) as { k: number }).k);
-        added = true;
+      let titles = known.get(id);
+      if (!titles) {
+        titles = new Map();
+        known.set(id, titles);
       }
+      let key = titles.get(title);
+      if (key === undefined) {
+        const found = (find.get(id, title) as { k: number | null }).k;
+        if (found !== null) key = found;
+        else {
+          key = (add.get(id, title) as { k: number }).k;
+          added = true;
+        }
+        titles.set(title, key);
+      }
+      keys[r] = key;
     }
     return { keys, added };
   }
@@ -365,11 +375,6 @@ export class SqliteCustomValues {
     fill(this.db, select, [objectType]);
     analyzeFields(this.db);
   }
-}
-
-/** A (field id, title) pair as one map key; a NULL title differs from every string. */
-function fieldKeyOf(id: string, title: string | null): string {
-  return title === null ? `${id}\u0000` : `${id}\u0001${title}`;
 }
 
 /**
