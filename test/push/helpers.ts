@@ -10,6 +10,8 @@ import type { InputRow } from '../../src/push/input.js';
 import { findOperation } from '../../src/push/operations/index.js';
 import type { Operation } from '../../src/push/types.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { createFlowSchema } from '../../src/server/api-schema.js';
+import type { Flow } from '../../src/server/model.js';
 import type { SqliteDatabase } from '../../src/util/sqlite.js';
 import { runCli } from '../support/cli.js';
 import { type ControlTarget, openTarget, removeControlTargets } from '../support/control.js';
@@ -194,4 +196,36 @@ export function twoOrganisations(): {
     await removeControlTargets();
   });
   return orgs;
+}
+
+/**
+ * A stored destination flow of `candidate.create` on credential `credentialId`, pushing `rows` (keyed by
+ * email) — or, without rows, an empty input (a replay brings its own).
+ */
+export function candidateCreateFlow(
+  id: string,
+  credentialId: string,
+  rows?: Array<{ name: string; email: string }>,
+): Flow {
+  const config = createFlowSchema.parse({
+    kind: 'destination',
+    name: id,
+    credentialId,
+    operation: 'candidate.create',
+    ...(rows ? { options: { keyColumn: 'email' } } : {}),
+    input: { type: 'jsonl', content: (rows ?? []).map((r) => JSON.stringify(r)).join('\n') },
+  });
+  const at = new Date().toISOString();
+  return {
+    id,
+    name: id,
+    kind: 'destination',
+    credentialId,
+    schedule: null,
+    status: 'active',
+    config,
+    createdAt: at,
+    updatedAt: at,
+    activatedAt: at,
+  };
 }

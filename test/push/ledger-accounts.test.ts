@@ -20,12 +20,19 @@ import {
 } from '../../src/push/ledger.js';
 import { emptyPushCounts } from '../../src/push/run.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { createFlowSchema } from '../../src/server/api-schema.js';
 import { pushEngine } from '../../src/server/engines.js';
 import type { Flow, RunCount } from '../../src/server/model.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { controlDialects, newControlTarget } from '../support/control.js';
-import { inWorld, pushTo, sandboxClient, twoOrganisations, uniqueEmail, writesFor } from './helpers.js';
+import {
+  candidateCreateFlow,
+  inWorld,
+  pushTo,
+  sandboxClient,
+  twoOrganisations,
+  uniqueEmail,
+  writesFor,
+} from './helpers.js';
 
 const OP = 'candidate.create';
 const orgs = twoOrganisations();
@@ -34,35 +41,6 @@ const open = orgs.open;
 /** The id of the candidate with `email` in the sandbox's world. */
 function idIn(sandbox: Sandbox, email: string): string | undefined {
   return (sandbox.records('candidate.search', { body: { email } }) as Array<{ id: string }>)[0]?.id;
-}
-
-/** A destination flow of `candidate.create` over `rows` on credential `credentialId`. */
-function destinationFlow(
-  id: string,
-  credentialId: string,
-  rows: Array<{ name: string; email: string }>,
-): Flow {
-  const config = createFlowSchema.parse({
-    kind: 'destination',
-    name: id,
-    credentialId,
-    operation: OP,
-    options: { keyColumn: 'email' },
-    input: { type: 'jsonl', content: rows.map((r) => JSON.stringify(r)).join('\n') },
-  });
-  const at = new Date().toISOString();
-  return {
-    id,
-    name: id,
-    kind: 'destination',
-    credentialId,
-    schedule: null,
-    status: 'active',
-    config,
-    createdAt: at,
-    updatedAt: at,
-    activatedAt: at,
-  };
 }
 
 const people = (n: number) =>
@@ -148,8 +126,8 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
           progress: (u) => progress.push(u.counts),
         });
       const [ra, rb] = await Promise.all([
-        run(destinationFlow(`a-${dialect}`, 'cred-org-a', rows), orgs.orgA),
-        run(destinationFlow(`b-${dialect}`, 'cred-org-b', rows), orgs.orgB),
+        run(candidateCreateFlow(`a-${dialect}`, 'cred-org-a', rows), orgs.orgA),
+        run(candidateCreateFlow(`b-${dialect}`, 'cred-org-b', rows), orgs.orgB),
       ]);
       for (const r of [ra, rb]) {
         expect(r.status, JSON.stringify(r)).toBe('succeeded');
@@ -162,7 +140,7 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
         expect(inWorld(orgs.orgB, email)).toBe(1);
       }
       // Another flow on credential A with the same rows: A's ledger has them all.
-      const again = await run(destinationFlow(`a2-${dialect}`, 'cred-org-a', rows), orgs.orgA);
+      const again = await run(candidateCreateFlow(`a2-${dialect}`, 'cred-org-a', rows), orgs.orgA);
       expect(again.counts).toEqual([expect.objectContaining({ read: 4, written: 0 })]);
       for (const { email } of rows) expect(writesFor(orgs.orgA, OP, email)).toBe(1);
     });

@@ -12,14 +12,12 @@ import type { Control } from '../../src/control/open.js';
 import { credentialAccount } from '../../src/push/account.js';
 import { getQuarantine, listQuarantine } from '../../src/push/ledger.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { createFlowSchema } from '../../src/server/api-schema.js';
 import { ConflictError } from '../../src/server/errors.js';
-import type { Flow } from '../../src/server/model.js';
 import { LedgerQuarantineService } from '../../src/server/quarantine.js';
 import type { ReplayResult } from '../../src/server/services.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { controlDialects, newControlTarget } from '../support/control.js';
-import { inWorld, pushTo, twoOrganisations, uniqueEmail, writesFor } from './helpers.js';
+import { candidateCreateFlow, inWorld, pushTo, twoOrganisations, uniqueEmail, writesFor } from './helpers.js';
 
 const OP = 'candidate.create';
 const FILE = 'file:/data/candidates.csv';
@@ -57,30 +55,6 @@ async function addCredentials(control: Control): Promise<void> {
         rotated_at: null,
       })
       .execute();
-}
-
-/** A destination flow of `candidate.create` on credential `credentialId` (its input is the replay's). */
-function destinationFlow(id: string, credentialId: string): Flow {
-  const config = createFlowSchema.parse({
-    kind: 'destination',
-    name: id,
-    credentialId,
-    operation: OP,
-    input: { type: 'jsonl', content: '' },
-  });
-  const at = new Date().toISOString();
-  return {
-    id,
-    name: id,
-    kind: 'destination',
-    credentialId,
-    schedule: null,
-    status: 'active',
-    config,
-    createdAt: at,
-    updatedAt: at,
-    activatedAt: at,
-  };
 }
 
 const ctxOf = (org: Sandbox) => ({
@@ -143,15 +117,15 @@ describe.each(controlDialects('the account-scoped quarantine on PostgreSQL'))(
       );
       // Also when the engine is run by a flow of A without being told beforehand.
       const engine = await service.replayEngine([String(idB)], result, { records });
-      await expect(engine(destinationFlow(`a-${dialect}`, 'cred-org-a'), ctxOf(orgs.orgA))).rejects.toThrow(
-        /belongs to credential "org-b", not to credential "org-a"/,
-      );
+      await expect(
+        engine(candidateCreateFlow(`a-${dialect}`, 'cred-org-a'), ctxOf(orgs.orgA)),
+      ).rejects.toThrow(/belongs to credential "org-b", not to credential "org-a"/);
       expect((await getQuarantine(control.db, idB as number))?.status).toBe('open');
       expect(writesFor(orgs.orgA, OP, fixed.email)).toBe(1);
 
       // Through B's own flow the replay applies it to B and closes the entry.
       const ok = await service.replayEngine([String(idB)], result, { records, credentialId: 'cred-org-b' });
-      const run = await ok(destinationFlow(`b-${dialect}`, 'cred-org-b'), ctxOf(orgs.orgB));
+      const run = await ok(candidateCreateFlow(`b-${dialect}`, 'cred-org-b'), ctxOf(orgs.orgB));
       expect(run.status).toBe('succeeded');
       expect(result.replayed).toBe(1);
       expect((await getQuarantine(control.db, idB as number))?.status).toBe('replayed');
