@@ -173,6 +173,10 @@ interface PreparedLayout {
   touchParent: SqliteStatement | undefined;
   /** `upsert` with the parent as its last value. */
   upsertParent: SqliteStatement | undefined;
+  /** `upsert`'s INSERT that leaves a stored row alone (DO NOTHING): a bulk load's first try. */
+  insertNew: SqliteStatement;
+  /** `insertNew` with the parent as its last value. */
+  insertNewParent: SqliteStatement | undefined;
 }
 
 /** Options of the {@link SqliteSink}. */
@@ -733,6 +737,8 @@ export class SqliteSink implements Sink {
     const columns = [...written.map((c) => c.column), ...META_COLUMNS];
     const keySet = new Set(keys.map((c) => c.column));
     const seen = quoteIdent(SEEN_COLUMN);
+    const insertSql = (names: readonly string[]): string =>
+      `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')})`;
     const upsertSql = (names: readonly string[]): string => {
       const updates = names
         .filter((c) => !keySet.has(c))
@@ -742,7 +748,7 @@ export class SqliteSink implements Sink {
             ? `${seen} = max(coalesce(${seen}, 0), excluded.${seen})`
             : `${quoteIdent(c)} = excluded.${quoteIdent(c)}`,
         );
-      return `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${keys.map((c) => quoteIdent(c.column)).join(', ')}) DO UPDATE SET ${updates.join(', ')}`;
+      return `${insertSql(names)} DO UPDATE SET ${updates.join(', ')}`;
     };
     const hasParent = hidden.has(PARENT_COLUMN);
     const source = this.prepare('SELECT object_type, path FROM _ashpipe_custom_fields WHERE stream = ?').get(
@@ -776,6 +782,10 @@ export class SqliteSink implements Sink {
           )
         : undefined,
       upsertParent: hasParent ? this.prepare(upsertSql([...columns, PARENT_COLUMN])) : undefined,
+      insertNew: this.prepare(`${insertSql(columns)} DO NOTHING`),
+      insertNewParent: hasParent
+        ? this.prepare(`${insertSql([...columns, PARENT_COLUMN])} DO NOTHING`)
+        : undefined,
     };
   }
 
@@ -1036,10 +1046,17 @@ export class SqliteSink implements Sink {
     const replaced: string[] = [];
     const customParams: unknown[] = [];
 
+    // In a bulk load the table was empty when the pass started: a record is new unless the pass read it
+    // before, so it is inserted at once and looked up only when its key is taken.
+    const insertNew = this.bulkLoading.has(shape.name)
+      ? withParent
+        ? prepared.insertNewParent
+        : prepared.insertNew
+      : undefined;
     // Single-key streams read the stored rows of the whole page in one query instead of one per record.
     let existingByKey: Map<unknown, { raw: string; deleted_at: string | null }> | undefined;
     const firstKey = keys[0];
-    if (findMany && firstKey) {
+    if (findMany && firstKey && !insertNew) {
       const pageKeys: unknown[] = [];
       for (const record of page) pageKeys.push(keyColumnValue(shape.name, firstKey, record, 'sqlite'));
       existingByKey = new Map();
@@ -1052,9 +1069,31 @@ export class SqliteSink implements Sink {
     }
 
     const values: unknown[] = new Array(prepared.columnCount + (withParent ? 1 : 0));
+    const fill = (record: Record<string, unknown>, raw: string): void => {
+      let i = 0;
+      for (const c of writtenFields) {
+        const value = record[c.field];
+        values[i++] = encodeValue(c.type, c.reference ? referencedId(value) : value, 'sqlite');
+      }
+      values[i++] = raw;
+      values[i++] = now;
+      values[i++] = null;
+      values[i++] = passId;
+      values[i++] = seq;
+      if (withParent) values[i] = parent;
+    };
     for (const record of page) {
-      const key = keys.map((c) => keyColumnValue(shape.name, c, record, 'sqlite'));
       const raw = JSON.stringify(record);
+      if (insertNew) {
+        fill(record, raw);
+        if (insertNew.run(values).changes === 1) {
+          result.inserted++;
+          this.pageChars += raw.length;
+          if (objectType) pushCustomValueParams(customParams, objectIdOf(shape, record), record, customPath);
+          continue;
+        }
+      }
+      const key = keys.map((c) => keyColumnValue(shape.name, c, record, 'sqlite'));
       const existing =
         existingByKey && !needsExactLookup(key[0])
           ? existingByKey.get(key[0])
@@ -1068,17 +1107,7 @@ export class SqliteSink implements Sink {
       if (!existing) result.inserted++;
       else if (existing.deleted_at !== null) result.undeleted++;
       else result.updated++;
-      let i = 0;
-      for (const c of writtenFields) {
-        const value = record[c.field];
-        values[i++] = encodeValue(c.type, c.reference ? referencedId(value) : value, 'sqlite');
-      }
-      values[i++] = raw;
-      values[i++] = now;
-      values[i++] = null;
-      values[i++] = passId;
-      values[i++] = seq;
-      if (withParent) values[i] = parent;
+      if (!insertNew) fill(record, raw);
       upsert.run(values);
       this.pageChars += raw.length;
       if (objectType) {

@@ -167,7 +167,18 @@ describe('SQLite bulk load of a first full pass', () => {
       ...candidate(6000 + k),
       customFields: [{ id: 'f1', title: 'Level', value: 'changed' }],
     }));
-    await sink.upsertPage(shape, again, { passId: 'p1', passKind: 'full' });
+    // Each record of the page is found stored (its insert is refused, then it is compared and written).
+    expect(await sink.upsertPage(shape, again, { passId: 'p1', passKind: 'full' })).toMatchObject({
+      inserted: 0,
+      updated: PAGE,
+      unchanged: 0,
+    });
+    const same = Array.from({ length: 10 }, (_, k) => candidate(5000 + k));
+    expect(await sink.upsertPage(shape, same, { passId: 'p1', passKind: 'full' })).toMatchObject({
+      inserted: 0,
+      updated: 0,
+      unchanged: 10,
+    });
     await writeFull(sink, 'p1', 6500, 8000);
     await sink.finishFullPass(shape, 'p1', { passId: 'p1', passKind: 'full' });
     expect(objectIndex()).toBe(1);
@@ -218,16 +229,24 @@ describe('SQLite bulk load of a first full pass', () => {
       expect(seen()).toEqual({ c: 5000, a: 5000 });
       // 39 pages of the two streams: one open batch, which a reader does not see yet.
       for (let i = 0; i < 19; i++) await turn();
-      await sink.upsertPage(shape, Array.from({ length: 100 }, (_, k) => candidate(next + k)), {
-        passId: 'pc',
-        passKind: 'full',
-      });
+      await sink.upsertPage(
+        shape,
+        Array.from({ length: 100 }, (_, k) => candidate(next + k)),
+        {
+          passId: 'pc',
+          passKind: 'full',
+        },
+      );
       expect(seen()).toEqual({ c: 5000, a: 5000 });
       // The 40th page commits all of them.
-      await sink.upsertPage(applications, Array.from({ length: 100 }, (_, k) => application(next + k)), {
-        passId: 'pa',
-        passKind: 'full',
-      });
+      await sink.upsertPage(
+        applications,
+        Array.from({ length: 100 }, (_, k) => application(next + k)),
+        {
+          passId: 'pa',
+          passKind: 'full',
+        },
+      );
       expect(seen()).toEqual({ c: 7000, a: 7000 });
     } finally {
       vi.useRealTimers();
