@@ -35,6 +35,13 @@ export interface FaultConfig {
    */
   latencyMs: number;
   /**
+   * Extra delay, in milliseconds, before every answer of the named endpoints, on top of `latencyMs`: holds one
+   * reader inside a stream while others go at full speed.
+   * @default {}
+   * @example { 'candidate.list': 2000 }
+   */
+  slowEndpoints: Record<string, number>;
+  /**
    * Token bucket per key: `rps` tokens per second, up to `burst`; an empty bucket answers 429 with a
    * `Retry-After` header. `scope: 'integration-partner'` adds `X-RateLimit-Scope`.
    * @default null
@@ -90,6 +97,7 @@ export interface FaultConfig {
 
 const NO_FAULTS: FaultConfig = {
   latencyMs: 0,
+  slowEndpoints: {},
   rateLimit: null,
   errorRate: 0,
   truncateRate: 0,
@@ -154,6 +162,15 @@ export function parseFaults(input: unknown): Partial<FaultConfig> {
         };
         if (r.scope === 'integration-partner') limit.scope = 'integration-partner';
         out.rateLimit = limit;
+        break;
+      }
+      case 'slowEndpoints': {
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          throw new Error('fault "slowEndpoints" must be an object of endpoint: milliseconds');
+        const map: Record<string, number> = {};
+        for (const [endpoint, ms] of Object.entries(value as Record<string, unknown>))
+          map[endpoint] = num(ms, `slowEndpoints.${endpoint}`);
+        out.slowEndpoints = map;
         break;
       }
       case 'failEndpoints': {

@@ -171,7 +171,8 @@ export function createSandboxServer(parts: ServerParts): Server {
     bump(stats.current.requests, name);
     const raw = await readBody(req);
     const cfg = faults.config;
-    if (cfg.latencyMs > 0) await sleep(cfg.latencyMs);
+    const delay = cfg.latencyMs + (cfg.slowEndpoints[name] ?? 0);
+    if (delay > 0) await sleep(delay);
     if (faults.roll(cfg.resetRate)) {
       bump(stats.current.responses, 'reset');
       req.socket.destroy();

@@ -104,6 +104,24 @@ describe('fault injection', () => {
     expect((await call(sandbox, 'user.list')).body.success).toBe(true);
   });
 
+  it('slows only the named endpoints, and refuses a delay that is not a number', async () => {
+    sandbox.faults.set({ slowEndpoints: { 'user.list': 400 } });
+    const timed = async (endpoint: string) => {
+      const started = performance.now();
+      expect((await call(sandbox, endpoint)).body.success).toBe(true);
+      return performance.now() - started;
+    };
+    expect(await timed('user.list')).toBeGreaterThanOrEqual(395);
+    // An unnamed endpoint answers at once: well under the named one's delay on any machine.
+    expect(await timed('location.list')).toBeLessThan(395);
+    const refused = await fetch(`${sandbox.url}/_sandbox/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ slowEndpoints: { 'user.list': 'slow' } }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/slowEndpoints\.user\.list/);
+  });
+
   it('echoes the key and the Authorization header in a forced failure when asked to', async () => {
     const header = `Basic ${Buffer.from('sandbox-full:').toString('base64')}`;
     sandbox.faults.set({ failEndpoints: { 'user.list': { status: 500, echoKey: true } } });

@@ -29,6 +29,7 @@ import {
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const STREAMS = ['candidates', 'applications'];
+const LIST_ENDPOINTS = ['candidate.list', 'application.list'];
 const PAGE_SIZE = 10;
 /** Candidates in the sandbox: 15 pages, so a run started at another's second page overlaps it. */
 const SCALE = 150;
@@ -357,9 +358,10 @@ describe('a CLI run and a scheduled flow on one target', () => {
       const t = await makeTarget(dialect);
       cleanups.push(() => t.cleanup());
       const { h, flow } = await flowInto(t);
-      // A flow reads 100 records per page: slower answers keep it on candidates while the CLI starts (the
-      // CLI's first request checks the server, one more answer to wait for).
-      sandbox.faults.set({ latencyMs: 500 });
+      // The flow's candidate pages are held (100 records a page, 3 s each) so that it keeps candidates while
+      // the CLI starts, however slowly on a loaded machine; the CLI never reads that list (it is refused).
+      sandbox.faults.set({ slowEndpoints: { 'candidate.list': 3_000 } });
+      cleanups.push(async () => sandbox.faults.set({ slowEndpoints: {} }));
       const run = await h.deps.scheduler.trigger(flow.id, 'schedule');
       await until('the flow holds candidates', async () => {
         const now = await h.deps.store.getRun(run.id);
@@ -383,7 +385,7 @@ describe('a CLI run and a scheduled flow on one target', () => {
         ],
         { ASHBY_API_KEY: 'sandbox-full', ASHPIPE_HOME: home },
       );
-      sandbox.faults.set({ latencyMs: 25 });
+      sandbox.faults.set({ slowEndpoints: {} });
       expect(cli.code).toBe(3);
       const summary = JSON.parse(cli.out) as SyncSummary;
       const candidates = summary.streams.find((s) => s.stream === 'candidates');
@@ -405,10 +407,11 @@ describe('a CLI run and a scheduled flow on one target', () => {
       const { h, flow } = await flowInto(t);
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ashpipe-'));
       cleanups.push(async () => fs.rmSync(home, { recursive: true, force: true }));
-      // Slow answers keep the CLI on both streams (pages of 5, ~30 pages each) until the scheduled run has
-      // reached them, however long that run takes to start on a loaded machine; they end once it has.
-      sandbox.faults.set({ latencyMs: 250 });
-      cleanups.push(async () => sandbox.faults.set({ latencyMs: 25 }));
+      // The CLI's list answers are held (pages of 5, ~30 pages each) so that it keeps both streams until the
+      // scheduled run has met them, however long that run takes to start on a loaded machine; the scheduled
+      // run reads neither list (both streams are locked), so only the CLI waits. They end once it has.
+      sandbox.faults.set({ slowEndpoints: Object.fromEntries(LIST_ENDPOINTS.map((e) => [e, 2_000])) });
+      cleanups.push(async () => sandbox.faults.set({ slowEndpoints: {} }));
       const child = spawn(
         process.execPath,
         [
@@ -441,7 +444,7 @@ describe('a CLI run and a scheduled flow on one target', () => {
       const run = await h.deps.scheduler.trigger(flow.id, 'schedule');
       const finished = await h.deps.scheduler.waitFor(run.id);
       // The scheduled run has met the CLI's locks: the CLI's remaining pages need no slow answers.
-      sandbox.faults.set({ latencyMs: 0 });
+      sandbox.faults.set({ slowEndpoints: {} });
       expect(finished?.status).toBe('partial');
       const messages = (finished?.errors ?? []).map((e) => e.message);
       for (const s of STREAMS) {
@@ -454,7 +457,6 @@ describe('a CLI run and a scheduled flow on one target', () => {
         );
       }
       expect(await exited).toBe(0);
-      sandbox.faults.set({ latencyMs: 25 });
       expect((JSON.parse(out) as SyncSummary).exitCode).toBe(0);
       await expectNothingDeleted(t);
     },
