@@ -174,6 +174,11 @@ export class Notifier {
     return { outcome: 'recovered', delivered, failed };
   }
 
+  /** The incidents open now. */
+  openIncidents(): Promise<Incident[]> {
+    return this.store.list();
+  }
+
   close(): void {
     for (const c of this.channels) c.close?.();
   }

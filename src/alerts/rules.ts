@@ -88,7 +88,7 @@ export function decideAfterRun(
     );
     // `>=`: a flow resumed by hand whose cause is not fixed is paused again by its next failure.
     if (policy.autoPauseAfter > 0 && consecutiveFailures >= policy.autoPauseAfter) {
-      const reason = `paused after ${consecutiveFailures} failed runs in a row${run.error ? ` (last: ${run.error})` : ''}`;
+      const reason = `paused after ${consecutiveFailures === 1 ? 'a failed run' : `${consecutiveFailures} failed runs in a row`}${run.error ? ` (last: ${run.error})` : ''}`;
       out.push({ type: 'pause', flowId: run.flow.id, reason });
       out.push(
         open({
@@ -157,8 +157,11 @@ export function decideAfterRun(
           ...base,
           event: 'records_quarantined',
           incident: `records_quarantined:${run.flow.id}`,
-          title: `Flow "${run.flow.name}" quarantines nothing any more`,
-          text: `The last run of flow "${run.flow.name}" quarantined ${run.quarantined} record(s).`,
+          title:
+            run.quarantined === 0
+              ? `Flow "${run.flow.name}" quarantines nothing any more`
+              : `Flow "${run.flow.name}" quarantines fewer records than its threshold again`,
+          text: `The last run of flow "${run.flow.name}" quarantined ${run.quarantined} record${run.quarantined === 1 ? '' : 's'}${run.quarantined === 0 ? '' : ` (the threshold is ${policy.quarantineThreshold})`}.`,
         }),
       );
   }
@@ -238,6 +241,32 @@ export function checkFreshness(facts: readonly FreshnessFact[], now: Date): Deci
           title: `Data of flow "${f.flow.name}" is fresh again`,
           text: `The data of flow "${f.flow.name}" is ${describeSeconds(ageSeconds)} old, within the promise of ${describeSeconds(f.promiseSeconds)}.`,
         });
+  });
+}
+
+/** Why a flow's broken freshness promise is no longer checked. */
+export type FreshnessWithdrawal = 'paused' | 'promise removed' | 'deleted';
+
+/**
+ * The end of a broken freshness promise that is no longer checked (the flow was paused or deleted, or its
+ * promise removed): its incident is closed and the channels told it began hear why, so that a promise set
+ * again later opens a new incident rather than folding into a stale one.
+ */
+export function withdrawFreshness(
+  flow: { id: string; name: string },
+  why: FreshnessWithdrawal,
+  now: Date,
+): Decision {
+  const what =
+    why === 'paused' ? 'was paused' : why === 'deleted' ? 'was deleted' : 'no longer has a freshness promise';
+  return recovered({
+    at: now.toISOString(),
+    flow,
+    event: 'freshness_broken',
+    incident: `freshness_broken:${flow.id}`,
+    title: `Flow "${flow.name}" is no longer held to its freshness promise`,
+    text: `Flow "${flow.name}" ${what}: its freshness is no longer checked, and the broken promise is closed.`,
+    details: { reason: why },
   });
 }
 

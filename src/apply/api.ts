@@ -3,7 +3,14 @@
  * token. They go through the API, not the control store, so a file applies the same way to the server on
  * this machine and to one behind a proxy elsewhere, with the same validation the console gets.
  */
-import type { AlertChannel, Credential, CredentialList, Flow, FlowConfig } from '../server/api-schema.js';
+import {
+  type AlertChannel,
+  APPLY_HEADER,
+  type Credential,
+  type CredentialList,
+  type Flow,
+  type FlowConfig,
+} from '../server/api-schema.js';
 import { ConfigError } from '../util/errors.js';
 
 /** Where the server is and how to reach it. */
@@ -41,6 +48,8 @@ export class AshpipeApi {
         method,
         headers: {
           authorization: `Bearer ${this.conn.token}`,
+          // The server warns of changes to a managed flow made elsewhere; these are the file's own.
+          [APPLY_HEADER]: '1',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

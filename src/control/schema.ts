@@ -98,7 +98,7 @@ export interface ApiTokensTable {
   last_used_at: string | null;
 }
 
-/** `0050-server`: flows (a source or destination with its schedule). */
+/** `0050-server`, `0450-flow-pause`: flows (a source or destination with its schedule). */
 export interface FlowsTable {
   id: string;
   name: string;
@@ -110,6 +110,8 @@ export interface FlowsTable {
   created_at: string;
   updated_at: string;
   activated_at: string | null;
+  paused_at: ColumnType<string | null, string | null | undefined>;
+  paused_reason: ColumnType<string | null, string | null | undefined>;
 }
 
 /** `0050-server`, `0051-run-analytics`, `0052-run-worker`, `0420-run-cancel`: the run history of flows. */

@@ -19,10 +19,12 @@ import {
   decideAfterRun,
   decideParked,
   type FreshnessFact,
+  type FreshnessWithdrawal,
   type IncidentStore,
   MemoryIncidentStore,
   Notifier,
   openChannel,
+  withdrawFreshness,
 } from '../alerts/index.js';
 import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -52,7 +54,8 @@ export function isKeyRefused(error: { code?: string | undefined; message: string
 export interface AlertingStore {
   /** The flow's latest runs, newest first, dry runs left out. */
   recentRuns(flowId: string, limit: number): Promise<Run[]> | Run[];
-  pauseFlow(flowId: string): Promise<unknown> | unknown;
+  /** Pauses the flow, keeping `reason` with it for the console and the REST API. */
+  pauseFlow(flowId: string, reason: string): Promise<unknown> | unknown;
   listFlows(): Promise<Flow[]> | Flow[];
   credentialName(credentialId: string): Promise<string> | string;
 }
@@ -196,7 +199,7 @@ export class FlowAlerting {
       if (d.type === 'raise') await this.notifier.raise(d.message, to);
       else if (d.type === 'resolve') await this.notifier.resolve(d.message);
       else {
-        await this.store.pauseFlow(d.flowId);
+        await this.store.pauseFlow(d.flowId, d.reason);
         this.logger?.warn('flow paused', { flowId: d.flowId, reason: d.reason });
       }
     }
@@ -274,7 +277,8 @@ export class FlowAlerting {
 
   private async freshness(now: Date): Promise<void> {
     try {
-      for (const flow of await this.store.listFlows()) {
+      const flows = await this.store.listFlows();
+      for (const flow of flows) {
         const { freshnessSeconds, channels } = flowAlertPolicy(flow.config.options);
         if (freshnessSeconds === undefined || flow.status !== 'active') continue;
         const good = (await this.store.recentRuns(flow.id, 50)).find(
@@ -288,8 +292,28 @@ export class FlowAlerting {
         };
         await this.apply(checkFreshness([fact], now), channels);
       }
+      await this.withdrawn(flows, now);
     } catch (error) {
       this.logger?.error('freshness check failed', { error: (error as Error).message });
+    }
+  }
+
+  /** Closes the broken promises of flows no longer checked: paused, deleted, or their promise removed. */
+  private async withdrawn(flows: readonly Flow[], now: Date): Promise<void> {
+    for (const incident of await this.notifier.openIncidents()) {
+      if (incident.event !== 'freshness_broken') continue;
+      const flowId = incident.key.slice('freshness_broken:'.length);
+      const flow = flows.find((f) => f.id === flowId);
+      const why: FreshnessWithdrawal | undefined = !flow
+        ? 'deleted'
+        : flow.status !== 'active'
+          ? 'paused'
+          : flowAlertPolicy(flow.config.options).freshnessSeconds === undefined
+            ? 'promise removed'
+            : undefined;
+      if (why === undefined) continue;
+      const named = flow ? { id: flow.id, name: flow.name } : (incident.flow ?? { id: flowId, name: flowId });
+      await this.apply([withdrawFreshness(named, why, now)]);
     }
   }
 
@@ -309,7 +333,7 @@ export function controlAlertingStore(
   return {
     recentRuns: async (flowId, limit) =>
       (await store.listRuns({ flowId, limit: limit * 2 })).filter((r) => !r.dryRun).slice(0, limit),
-    pauseFlow: (flowId) => store.setFlowStatus(flowId, 'paused'),
+    pauseFlow: (flowId, reason) => store.setFlowStatus(flowId, 'paused', reason),
     listFlows: () => store.listFlows(),
     credentialName: async (id) => {
       try {

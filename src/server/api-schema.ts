@@ -435,6 +435,13 @@ const flowFields = {
   createdAt: isoTime,
   updatedAt: isoTime,
   activatedAt: isoTime.nullable(),
+  /** When the flow was last paused; `null` while it is active. */
+  pausedAt: isoTime.nullable(),
+  /**
+   * Why ashpipe paused it (its alerts after failed runs in a row, its credential deleted); `null` when a
+   * person paused it or it is active.
+   */
+  pausedReason: z.string().nullable(),
   /** The run going now, if any. */
   runningRunId: z.string().nullable(),
   /**
@@ -462,6 +469,13 @@ export const flowSchema = z.object({
 });
 export type Flow = z.infer<typeof flowSchema>;
 const flowResponse = z.object({ flow: flowSchema });
+/** The request header `ashpipe apply` sends, so that its changes to the flows a file manages are not warned of. */
+export const APPLY_HEADER = 'x-ashpipe-apply';
+/**
+ * The answer to a flow's replacement. `warnings`: what the caller should know about the change, e.g. that
+ * a flows file manages the flow and its next `ashpipe apply` puts back what the file says; empty if none.
+ */
+const flowReplacedResponse = z.object({ flow: flowSchema, warnings: z.array(z.string()) });
 
 const errorInfo = z.object({
   code: z.string(),
@@ -749,6 +763,7 @@ export const responses = {
     timezone: z.string(),
   }),
   flow: flowResponse,
+  flowReplaced: flowReplacedResponse,
   flowTest: flowTestResponse,
   run: runResponse,
   cancelling: z.object({ cancelling: z.literal(true) }),
@@ -1037,7 +1052,7 @@ export const apiRoutes: readonly ApiRoute[] = [
     tag: 'flows',
     summary: 'Replace a flow',
     body: createFlowSchema,
-    response: responses.flow,
+    response: responses.flowReplaced,
     errors: [404, 422],
   },
   {

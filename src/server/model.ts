@@ -27,6 +27,14 @@ export interface Flow {
   createdAt: string;
   updatedAt: string;
   activatedAt: string | null;
+  /** When the flow was last paused; `null` while it is active. */
+  pausedAt: string | null;
+  /**
+   * Why it was paused, when ashpipe paused it (its alerts after failed runs, its credential deleted);
+   * `null` when a person paused it or it is active.
+   * @example 'paused after 5 failed runs in a row (last: Ashby rejected the API key)'
+   */
+  pausedReason: string | null;
 }
 
 /**

@@ -42,6 +42,8 @@ function toFlow(row: FlowRow): Flow {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     activatedAt: row.activated_at,
+    pausedAt: row.paused_at,
+    pausedReason: row.paused_reason,
   };
 }
 
@@ -283,11 +285,18 @@ export class ServerStore {
     return Number(result.numUpdatedRows) === 1 ? this.getFlow(id) : undefined;
   }
 
-  async setFlowStatus(id: string, status: FlowStatus): Promise<Flow | undefined> {
+  /** Activates or pauses a flow; `reason` says why ashpipe paused it (none when a person did). */
+  async setFlowStatus(id: string, status: FlowStatus, reason?: string): Promise<Flow | undefined> {
     const at = this.iso();
     await this.db
       .updateTable('flows')
-      .set({ status, updated_at: at, ...(status === 'active' ? { activated_at: at } : {}) })
+      .set({
+        status,
+        updated_at: at,
+        ...(status === 'active'
+          ? { activated_at: at, paused_at: null, paused_reason: null }
+          : { paused_at: at, paused_reason: reason ?? null }),
+      })
       .where('id', '=', id)
       .execute();
     return this.getFlow(id);

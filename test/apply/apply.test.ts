@@ -401,4 +401,102 @@ flows:
       await hook.close();
     }
   });
+
+  it('keeps webhooks and the alert options of a source flow, and plans and applies a change of the freshness promise', async () => {
+    const text = (freshnessMinutes: number) => `version: 1
+flows:
+  - name: Watched warehouse
+    kind: source
+    credential: Sandbox
+    streams: [jobs]
+    target: { type: sqlite, path: ${JSON.stringify(path.join(dir, 'watched.db'))} }
+    webhooks: true
+    options:
+      alerts: { freshnessMinutes: ${freshnessMinutes}, autoPauseAfter: 3, quarantineThreshold: 25 }
+`;
+    const f = write('alerts.yaml', text(120));
+    const first = await apply('-f', f);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toContain('Applied: 1 to create, 0 to change, 0 to delete, 0 unchanged.');
+    const created = await flowNamed('Watched warehouse');
+    const id = created?.id as string;
+    expect(created?.status).toBe('active');
+    expect((created?.config as Rec | undefined)?.options).toEqual({
+      alerts: { freshnessMinutes: 120, autoPauseAfter: 3, quarantineThreshold: 25 },
+      webhooks: true,
+      managedBy: 'alerts.yaml',
+    });
+    expect((await api('GET', `/flows/${id}/webhooks`)).enabled).toBe(true);
+
+    const again = await apply('-f', f);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out.trim()).toBe('No changes: the server matches the file (1 unchanged).');
+    expect((await flowNamed('Watched warehouse'))?.updatedAt).toBe(created?.updatedAt);
+
+    // A new promise is one field of the plan; the dry run leaves the server as it is.
+    const changed = write('alerts.yaml', text(45));
+    const dry = await apply('-f', changed, '--dry-run');
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out.split('\n').filter(Boolean)).toEqual([
+      '  ~ flow "Watched warehouse": options.alerts.freshnessMinutes 120 → 45',
+      'Plan: 0 to create, 1 to change, 0 to delete, 0 unchanged.',
+    ]);
+    const json = await apply('-f', changed, '--dry-run', '--json');
+    expect(json.code, json.err).toBe(0);
+    const planned = (JSON.parse(json.out) as { plan: { steps: Rec[] } }).plan.steps;
+    expect(planned).toHaveLength(1);
+    expect(planned[0]).toMatchObject({ action: 'update', kind: 'flow', id, adopted: false });
+    expect(planned[0]?.changes).toEqual([{ path: 'options.alerts.freshnessMinutes', from: 120, to: 45 }]);
+    expect(planned[0]).not.toHaveProperty('webhooks');
+    expect(planned[0]).not.toHaveProperty('active');
+    expect(((await flowNamed('Watched warehouse'))?.config as Rec | undefined)?.options).toMatchObject({
+      alerts: { freshnessMinutes: 120 },
+    });
+
+    const done = await apply('-f', changed);
+    expect(done.code, done.err).toBe(0);
+    expect(done.err).toBe(`changed flow "Watched warehouse" (${id})\n`);
+    expect(done.out).toContain('Applied: 0 to create, 1 to change, 0 to delete, 0 unchanged.');
+    const updated = await flowNamed('Watched warehouse');
+    expect((updated?.config as Rec | undefined)?.options).toEqual({
+      alerts: { freshnessMinutes: 45, autoPauseAfter: 3, quarantineThreshold: 25 },
+      webhooks: true,
+      managedBy: 'alerts.yaml',
+    });
+    expect(updated?.status).toBe('active');
+    expect((await api('GET', `/flows/${id}/webhooks`)).enabled).toBe(true);
+    expect((await apply('-f', changed)).out.trim()).toBe(
+      'No changes: the server matches the file (1 unchanged).',
+    );
+  });
+
+  it('warns a REST edit of a flow a file manages that the next apply puts the file back; apply itself is not warned', async () => {
+    const managed = await flowNamed('Watched warehouse');
+    if (!managed) throw new Error('the flow of the case before is missing');
+    const edited = { ...(managed.config as Rec), schedule: '15 * * * *' };
+    const answer = await api('PUT', `/flows/${managed.id as string}`, edited);
+    expect(answer.warnings).toEqual([
+      'Flow "Watched warehouse" is managed by alerts.yaml: the next `ashpipe apply` of that file puts back what the file says. Change the file to keep this change.',
+    ]);
+    expect((answer.flow as Rec).schedule).toBe('15 * * * *');
+    // The same edit sent as apply sends it: no warning.
+    const res = await fetch(`${server.url}/api/v1/flows/${managed.id as string}`, {
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'x-ashpipe-apply': '1',
+      },
+      body: JSON.stringify(edited),
+    });
+    expect(((await res.json()) as Rec).warnings).toEqual([]);
+    // A flow no file manages: nothing to warn about.
+    const { flow } = (await api('POST', '/flows', { ...edited, name: 'Console made', options: {} })) as {
+      flow: Rec;
+    };
+    expect(
+      (await api('PUT', `/flows/${flow.id as string}`, { ...edited, name: 'Console made', options: {} }))
+        .warnings,
+    ).toEqual([]);
+  });
 });

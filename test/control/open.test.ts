@@ -32,6 +32,7 @@ const REGISTRY_IDS = [
   '0420-run-cancel',
   '0430-push-ledger-account',
   '0440-quarantine-account',
+  '0450-flow-pause',
 ];
 
 const both = (up: string) => ({ up, postgres: up });

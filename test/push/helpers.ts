@@ -227,5 +227,7 @@ export function candidateCreateFlow(
     createdAt: at,
     updatedAt: at,
     activatedAt: at,
+    pausedAt: null,
+    pausedReason: null,
   };
 }

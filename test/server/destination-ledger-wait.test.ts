@@ -37,6 +37,8 @@ function destinationFlow(id: string, rows: Array<{ name: string; email: string }
     createdAt: at,
     updatedAt: at,
     activatedAt: at,
+    pausedAt: null,
+    pausedReason: null,
   };
 }
 

@@ -139,9 +139,11 @@ describe('credentials', () => {
     expect(error.code).toBe('credential_in_use');
     expect(error.details.flows).toEqual([{ id: flowId, name: 'Nightly' }]);
     expect((await call('DELETE', `/api/v1/credentials/${c.id}?force=true`)).status).toBe(204);
-    expect((await (await call('GET', `/api/v1/flows/${flowId}`)).json().then(asJson)).flow.status).toBe(
-      'paused',
-    );
+    const paused = (await (await call('GET', `/api/v1/flows/${flowId}`)).json().then(asJson)).flow;
+    expect(paused).toMatchObject({
+      status: 'paused',
+      pausedReason: 'paused when its credential "prod" was deleted',
+    });
   });
 });
 

@@ -110,6 +110,8 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
       config: source('Nightly'),
       createdAt: '2026-03-01T10:00:00.000Z',
       activatedAt: null,
+      pausedAt: null,
+      pausedReason: null,
     });
     tick(60_000);
     const second = await store.createFlow({ ...source('Hourly', 'cred_2'), schedule: undefined });
@@ -120,12 +122,30 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
       activatedAt: '2026-03-01T10:02:00.000Z',
     });
     tick(60_000);
-    // Pausing keeps when it was last activated.
+    // Pausing keeps when it was last activated; a person's pause has no reason.
     expect(await store.setFlowStatus(flow.id, 'paused')).toMatchObject({
       status: 'paused',
       activatedAt: '2026-03-01T10:02:00.000Z',
       updatedAt: '2026-03-01T10:03:00.000Z',
+      pausedAt: '2026-03-01T10:03:00.000Z',
+      pausedReason: null,
     });
+    // A pause by ashpipe keeps its reason until the flow is activated again.
+    tick(60_000);
+    expect(
+      await store.setFlowStatus(second.id, 'paused', 'paused after 5 failed runs in a row'),
+    ).toMatchObject({
+      status: 'paused',
+      pausedAt: '2026-03-01T10:04:00.000Z',
+      pausedReason: 'paused after 5 failed runs in a row',
+    });
+    expect(await store.setFlowStatus(second.id, 'active')).toMatchObject({
+      status: 'active',
+      activatedAt: '2026-03-01T10:04:00.000Z',
+      pausedAt: null,
+      pausedReason: null,
+    });
+    expect(await store.setFlowStatus(second.id, 'paused')).toMatchObject({ pausedReason: null });
     const edited = await store.updateFlow(flow.id, { ...source('Nightly v2'), schedule: '5 * * * *' });
     expect(edited).toMatchObject({ name: 'Nightly v2', schedule: '5 * * * *' });
     expect(await store.updateFlow('flow_missing', source('x'))).toBeUndefined();

@@ -12,6 +12,7 @@ import { pushRunHeartbeatMigration } from './0305-push-run-heartbeat.js';
 import { runCancelMigration } from './0420-run-cancel.js';
 import { pushLedgerAccountMigration } from './0430-push-ledger-account.js';
 import { quarantineAccountMigration } from './0440-quarantine-account.js';
+import { flowPauseMigration } from './0450-flow-pause.js';
 import type { Migration } from './types.js';
 import { webhooksMigration } from './webhooks.js';
 
@@ -36,5 +37,6 @@ export const migrations: readonly Migration[] = [
   runCancelMigration,
   pushLedgerAccountMigration,
   quarantineAccountMigration,
+  flowPauseMigration,
   webhooksMigration,
 ];

@@ -130,7 +130,11 @@ export function credentialRoutes(deps: ServerDeps): Hono<AppEnv> {
       );
     }
     for (const flow of flows) {
-      await deps.store.setFlowStatus(flow.id, 'paused');
+      await deps.store.setFlowStatus(
+        flow.id,
+        'paused',
+        `paused when its credential "${credential.name}" was deleted`,
+      );
       await deps.scheduler.refresh(flow.id);
     }
     await services.credentials.remove(id);

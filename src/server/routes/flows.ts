@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { type ApiResponse, MAX_SAMPLE } from '../api-schema.js';
+import { APPLY_HEADER, type ApiResponse, MAX_SAMPLE } from '../api-schema.js';
 import type { AppEnv } from '../auth.js';
 import { readBody, type ServerDeps } from '../context.js';
 import {
@@ -31,13 +31,13 @@ async function view(deps: ServerDeps, flow: Flow): Promise<ApiResponse<'flow'>['
   };
 }
 
-/** `/api/v1/flows`: sources and destinations with their schedules; activate, pause, run now, test. */
 /** What else must happen when a flow goes. */
 export interface FlowRouteHooks {
   /** Called after a flow is deleted, e.g. to close its webhook receiver and release its target. */
   onDeleted?: (flowId: string) => Promise<void>;
 }
 
+/** `/api/v1/flows`: sources and destinations with their schedules; activate, pause, run now, test. */
 export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<AppEnv> {
   const { store, scheduler, services } = deps;
   const app = new Hono<AppEnv>();
@@ -126,7 +126,18 @@ export function flowRoutes(deps: ServerDeps, hooks: FlowRouteHooks = {}): Hono<A
     await check(config);
     await store.updateFlow(current.id, config);
     await scheduler.refresh(current.id);
-    return c.json({ flow: await view(deps, await load(current.id)) });
+    // `ashpipe apply` names itself: its own changes are what the file says, nothing to warn about.
+    const managedBy = current.config.options.managedBy;
+    const warnings =
+      typeof managedBy === 'string' && c.req.header(APPLY_HEADER) === undefined
+        ? [
+            `Flow "${current.name}" is managed by ${managedBy}: the next \`ashpipe apply\` of that file puts back what the file says. Change the file to keep this change.`,
+          ]
+        : [];
+    return c.json({
+      flow: await view(deps, await load(current.id)),
+      warnings,
+    } satisfies ApiResponse<'flowReplaced'>);
   });
 
   app.delete('/:id', async (c) => {

@@ -63,10 +63,16 @@ export function FlowsList(props: { open: (hash: string) => void }) {
                     </a>
                   </>
                 ) : null}
-                {f.status === 'paused' && f.lastRun?.status === 'failed' ? (
-                  <div className="muted" data-testid="paused-after-failure">
-                    after a failed run (<a href={`#/runs/${f.lastRun.id}`}>why</a>); fix the cause, then
-                    Activate
+                {f.status === 'paused' && f.pausedReason ? (
+                  <div className="muted" data-testid="paused-reason">
+                    {f.pausedReason}
+                    {f.lastRun?.status === 'failed' ? (
+                      <>
+                        {' '}
+                        (<a href={`#/runs/${f.lastRun.id}`}>see the run</a>)
+                      </>
+                    ) : null}
+                    ; fix the cause, then Activate
                   </div>
                 ) : null}
               </td>

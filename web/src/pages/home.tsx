@@ -52,6 +52,31 @@ function FirstSteps(props: { haveCredential: boolean; defaultBaseUrl: string }) 
   );
 }
 
+/**
+ * A flow's freshness promise (`options.alerts.freshnessMinutes`) at `now`: kept while its last good run
+ * finished within the promise (or, before any, while it has been active for less), as the server's
+ * check decides it; `undefined` without a promise or while the flow is paused (the server checks only
+ * active flows).
+ */
+export function promiseState(
+  flow: Pick<Flow, 'status' | 'config' | 'activatedAt' | 'createdAt'>,
+  lastGoodAt: string | null | undefined,
+  now = Date.now(),
+): { minutes: number; kept: boolean } | undefined {
+  const minutes = (flow.config.options as { alerts?: { freshnessMinutes?: number } }).alerts
+    ?.freshnessMinutes;
+  if (minutes === undefined || flow.status !== 'active') return undefined;
+  const since = lastGoodAt ?? flow.activatedAt ?? flow.createdAt;
+  return { minutes, kept: now - Date.parse(since) <= minutes * 60_000 };
+}
+
+/** "90 min" as "1 h 30 min"; whole hours and days as such. */
+function span(minutes: number): string {
+  if (minutes % 1440 === 0) return `${minutes / 1440} d`;
+  if (minutes < 60) return `${minutes} min`;
+  return minutes % 60 === 0 ? `${minutes / 60} h` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
 /** The overview: every flow with its status, last and next run, freshness and records; credentials with validity. */
 export function Home(props: { credentials: Credential[]; reload: () => void }) {
   const defaultBaseUrl = useContext(DefaultServer);
@@ -100,6 +125,7 @@ export function Home(props: { credentials: Credential[]; reload: () => void }) {
             {flows.map((f) => {
               const good = lastGood(f.id);
               const finished = lastFinished(f.id);
+              const promise = promiseState(f, good?.finishedAt);
               return (
                 <tr key={f.id} data-home-flow={f.name}>
                   <td>
@@ -129,7 +155,17 @@ export function Home(props: { credentials: Credential[]; reload: () => void }) {
                       <span className="muted">{f.schedule ? 'paused' : 'manual'}</span>
                     )}
                   </td>
-                  <td>{good?.finishedAt ? ago(good.finishedAt) : <span className="muted">—</span>}</td>
+                  <td data-testid="freshness">
+                    {good?.finishedAt ? ago(good.finishedAt) : <span className="muted">—</span>}
+                    {promise ? (
+                      <div className="muted" data-testid="freshness-promise">
+                        promise ≤ {span(promise.minutes)}:{' '}
+                        <span className={`badge ${promise.kept ? 'succeeded' : 'failed'}`}>
+                          {promise.kept ? 'kept' : 'broken'}
+                        </span>
+                      </div>
+                    ) : null}
+                  </td>
                   <td data-testid="records">
                     {finished ? (
                       <>
