@@ -89,3 +89,37 @@ export async function accountLabels(
   for (const a of accounts) if (!out.has(a)) out.set(a, await accountLabel(control, a));
   return out;
 }
+
+/**
+ * The account among `accounts` that `name` names, as a person would name it in `--account`: a credential's
+ * name or id, `shared`, or a key's fingerprint as `quarantine list` shows it (its first 12 hex digits or
+ * more); the stored form (`credential:…`, `key:…`) is taken as is. When none, or more than one,
+ * matches: why, naming the accounts there are.
+ */
+export async function accountNamed(
+  control: Control,
+  accounts: readonly string[],
+  name: string,
+): Promise<{ account: string } | { error: string }> {
+  const labels = await accountLabels(control, accounts);
+  const fingerprint = /^[0-9a-f]{12,32}$/i.test(name) ? `key:${name.toLowerCase()}` : undefined;
+  const matches = accounts.filter(
+    (a) =>
+      a === name ||
+      (name === 'shared' && a === '') ||
+      a === credentialAccount(name) ||
+      labels.get(a) === `credential "${name}"` ||
+      (fingerprint !== undefined && a.startsWith(fingerprint)),
+  );
+  const known = () =>
+    accounts.length === 0
+      ? 'no entry has an account'
+      : `there are: ${[...labels.values()].sort().join(', ')}`;
+  if (matches.length === 1) return { account: matches[0] as string };
+  return {
+    error:
+      matches.length === 0
+        ? `no quarantined records of account "${name}"; ${known()}`
+        : `account "${name}" is ambiguous; ${known()}`,
+  };
+}

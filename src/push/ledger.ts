@@ -532,6 +532,17 @@ export async function listQuarantine(
   return rows.map(toQuarantine);
 }
 
+/** The accounts that have quarantine entries, each once. */
+export async function quarantineAccounts(db: ControlDb): Promise<string[]> {
+  const rows = await db
+    .selectFrom('push_quarantine')
+    .select('account')
+    .distinct()
+    .orderBy('account')
+    .execute();
+  return rows.map((r) => r.account);
+}
+
 export async function getQuarantine(db: ControlDb, id: number): Promise<QuarantineEntry | undefined> {
   const row = await db.selectFrom('push_quarantine').selectAll().where('id', '=', id).executeTakeFirst();
   return row ? toQuarantine(row) : undefined;

@@ -1,10 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsImport from 'ajv-formats';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseFlowsFile } from '../../src/apply/file.js';
 import { flowsFileJsonSchema } from '../../src/apply/json-schema.js';
+
+// ajv-formats is CommonJS: its default export is the plugin function.
+const addFormats = addFormatsImport as unknown as typeof addFormatsImport.default;
 
 const DOCS = path.resolve(import.meta.dirname, '../../docs');
 const SCHEMA_FILE = path.join(DOCS, 'flows-file.schema.json');
@@ -19,7 +23,8 @@ it('docs/flows-file.schema.json is the schema apply validates with', () => {
 });
 
 it('the published schema and apply agree on the example and on broken files', () => {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  // The formats (email, uri) the schema names are checked too, as an editor's validator would.
+  const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false }));
   const validate = ajv.compile(JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')) as object);
   const example = fs.readFileSync(EXAMPLE, 'utf8');
   expect(validate(parse(example)), JSON.stringify(validate.errors)).toBe(true);

@@ -7,6 +7,8 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { cli, removeAll, tempDir, uniqueEmail, writeRequests, writesFor } from './helpers.js';
 
 const canary = `canary-${randomBytes(12).toString('hex')}`;
+/** A second organisation's key, known to the same sandbox (only the account it makes matters). */
+const canary2 = `canary-two-${randomBytes(12).toString('hex')}`;
 let sandbox: Sandbox;
 const cleanup: string[] = [];
 let dir: string;
@@ -15,7 +17,10 @@ let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
   sandbox = await startSandbox({
     scale: 30,
-    keys: [{ key: canary, title: 'Canary', scopes: [...ALL_SCOPES], confidential: true }],
+    keys: [
+      { key: canary, title: 'Canary', scopes: [...ALL_SCOPES], confidential: true },
+      { key: canary2, title: 'Canary two', scopes: [...ALL_SCOPES], confidential: true },
+    ],
   });
 });
 afterAll(() => sandbox.close());
@@ -304,6 +309,49 @@ describe('ashpipe quarantine', () => {
     // Through the key that quarantined it, the replay applies it.
     expect((await cli(['quarantine', 'replay', ...keyArgs(), '--input', fixed], env)).code).toBe(0);
     expect(writesFor(sandbox, 'candidate.create', email)).toBe(1);
+  });
+
+  it('list and export one account’s entries with --account (a fingerprint as shown, or the stored form); an unknown account is a usage error naming those there are', async () => {
+    const input = file('bad.jsonl', `${JSON.stringify({ name: 'Bad', email: 'not-an-email' })}\n`);
+    expect((await push('--endpoint', 'candidate.create', '--input', input)).code).toBe(3);
+    const other = ['push', '--api-key-env', 'SECOND_KEY', '--base-url', sandbox.url];
+    expect(
+      (
+        await cli([...other, '--endpoint', 'candidate.create', '--input', input], {
+          ...env,
+          SECOND_KEY: canary2,
+        })
+      ).code,
+    ).toBe(3);
+    type Entry = { id: number; account: string; accountName: string };
+    const all = JSON.parse((await cli(['quarantine', 'list', '--json'], env)).out) as Entry[];
+    expect(all).toHaveLength(2);
+    const [first, second] = all as [Entry, Entry];
+    expect(first.account).not.toBe(second.account);
+    const list = async (account: string) => {
+      const r = await cli(['quarantine', 'list', '--account', account, '--json'], env);
+      expect(r.code, r.err).toBe(0);
+      return (JSON.parse(r.out) as Entry[]).map((e) => e.id);
+    };
+    // The fingerprint as `quarantine list` shows it (12 hex digits), and the stored form.
+    expect(await list(first.account.slice(4, 16))).toEqual([first.id]);
+    expect(await list(second.account)).toEqual([second.id]);
+    const unknown = await cli(['quarantine', 'list', '--account', 'nobody'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain(
+      `no quarantined records of account "nobody"; there are: ${[first.accountName, second.accountName].sort().join(', ')}`,
+    );
+    const out = path.join(dir, 'second.jsonl');
+    const exported = await cli(
+      ['quarantine', 'export', '--account', second.account.slice(4, 16), '--out', out],
+      env,
+    );
+    expect(exported.code, exported.err).toBe(0);
+    expect(jsonLines(out).map((l) => l.id)).toEqual([second.id]);
+    for (const r of [unknown, exported]) {
+      expect(`${r.out}${r.err}`).not.toContain(canary);
+      expect(`${r.out}${r.err}`).not.toContain(canary2);
+    }
   });
 
   it('replay with --map re-maps the raw records; a record that fails again stays open', async () => {

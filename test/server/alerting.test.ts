@@ -96,7 +96,6 @@ describe('alerts and auto-pause of a running server', () => {
     REVOCABLE.deactivated = true;
     for (let i = 1; i <= 4; i++) {
       const r = await runOnce(flow.id);
-      console.log(JSON.stringify(r.errors), JSON.stringify(r.counts));
       expect(r.status).toBe('failed');
     }
     expect((await api<{ flow: Flow }>('GET', `/flows/${flow.id}`)).flow.status).toBe('paused');

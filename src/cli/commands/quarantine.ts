@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Control } from '../../control/open.js';
-import { accountLabels } from '../../push/account.js';
+import { accountLabels, accountNamed } from '../../push/account.js';
 import {
   getQuarantine,
   listQuarantine,
   type QuarantineEntry,
+  quarantineAccounts,
   setQuarantineStatus,
 } from '../../push/ledger.js';
 import { loadMapping } from '../../push/mapping.js';
@@ -76,6 +77,14 @@ function reasonOf(e: QuarantineEntry): string {
 /** An entry with its account as a person reads it (a credential's name, never a key). */
 type LabelledEntry = QuarantineEntry & { accountName: string };
 
+/** The stored account `--account NAME` names (a credential's name, a key's fingerprint, `shared`). */
+async function accountOption(control: Control, name: string | undefined): Promise<{ account?: string }> {
+  if (name === undefined) return {};
+  const found = await accountNamed(control, await quarantineAccounts(control.db), name);
+  if ('error' in found) throw new UsageError(found.error);
+  return { account: found.account };
+}
+
 async function labelled(control: Control, entries: QuarantineEntry[]): Promise<LabelledEntry[]> {
   const labels = await accountLabels(
     control,
@@ -140,6 +149,10 @@ export function quarantineCommand(ctx: CliContext): Command {
     .addOption(statusOption())
     .option('--operation <name>', 'only this operation')
     .option('--run <id>', 'only this run')
+    .option(
+      '--account <name>',
+      "only this Ashby account's: a credential's name, a key's fingerprint, or shared",
+    )
     .option('--wide', 'add when, the error code and who closed each entry, and the whole reason')
     .option('--json', 'print as JSON on stdout')
     .action(
@@ -148,6 +161,7 @@ export function quarantineCommand(ctx: CliContext): Command {
           status: 'open';
           operation?: string;
           run?: string;
+          account?: string;
           wide?: boolean;
           json?: boolean;
         },
@@ -160,6 +174,7 @@ export function quarantineCommand(ctx: CliContext): Command {
               status: opts.status,
               ...(opts.operation ? { operation: opts.operation } : {}),
               ...(opts.run ? { runId: opts.run } : {}),
+              ...(await accountOption(control, opts.account)),
             }),
           ),
         );
@@ -208,15 +223,26 @@ export function quarantineCommand(ctx: CliContext): Command {
     .requiredOption('--out <file>', 'JSONL file to write')
     .addOption(statusOption())
     .option('--operation <name>', 'only this operation')
+    .option(
+      '--account <name>',
+      "only this Ashby account's: a credential's name, a key's fingerprint, or shared",
+    )
     .option('--records-only', 'write only the raw records, ready for `push --input`')
     .action(
       async (
-        opts: ControlOptions & { out: string; status: 'open'; operation?: string; recordsOnly?: boolean },
+        opts: ControlOptions & {
+          out: string;
+          status: 'open';
+          operation?: string;
+          account?: string;
+          recordsOnly?: boolean;
+        },
       ) => {
-        const entries = await withCliControl(ctx, opts, (control) =>
+        const entries = await withCliControl(ctx, opts, async (control) =>
           listQuarantine(control.db, {
             status: opts.status,
             ...(opts.operation ? { operation: opts.operation } : {}),
+            ...(await accountOption(control, opts.account)),
             limit: 1_000_000,
           }),
         );
