@@ -68,18 +68,26 @@ function createPino(options: LoggerOptions): Pino {
   );
 }
 
-/** A structured logger whose every line passes through the redaction module. */
+/**
+ * A structured logger whose every line passes through the redaction module. Each key appears once in a
+ * line: a child's binding replaces its parent's (a flow run's `runId` replaces the `serve` process's), and
+ * so does a field of the line (pino itself would write both, and readers disagree on which counts).
+ */
 export class Logger {
   private readonly pino: Pino;
+  /** The unbound pino logger every child is made from, with its merged bindings. */
+  private readonly root: Pino;
+  private readonly bindings: Record<string, unknown>;
 
-  constructor(options: LoggerOptions = {}, bindings: Record<string, unknown> = {}, parent?: Pino) {
-    const root = parent ?? createPino(options);
-    this.pino = Object.keys(bindings).length > 0 ? root.child(bindings) : root;
+  constructor(options: LoggerOptions = {}, bindings: Record<string, unknown> = {}, root?: Pino) {
+    this.root = root ?? createPino(options);
+    this.bindings = bindings;
+    this.pino = Object.keys(bindings).length > 0 ? this.root.child(bindings) : this.root;
   }
 
-  /** A logger that adds `bindings` to every line. */
+  /** A logger that adds `bindings` to every line (replacing the bindings of the same name). */
   child(bindings: Record<string, unknown>): Logger {
-    return new Logger({}, bindings, this.pino);
+    return new Logger({}, { ...this.bindings, ...bindings }, this.root);
   }
 
   /** Whether lines of `level` are written (skip building costly fields otherwise). */
@@ -88,16 +96,33 @@ export class Logger {
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
-    this.pino.debug(fields ?? {}, msg);
+    this.write('debug', msg, fields);
   }
   info(msg: string, fields?: Record<string, unknown>): void {
-    this.pino.info(fields ?? {}, msg);
+    this.write('info', msg, fields);
   }
   warn(msg: string, fields?: Record<string, unknown>): void {
-    this.pino.warn(fields ?? {}, msg);
+    this.write('warn', msg, fields);
   }
   error(msg: string, fields?: Record<string, unknown>): void {
-    this.pino.error(fields ?? {}, msg);
+    this.write('error', msg, fields);
+  }
+
+  private write(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    const bound = Object.keys(fields).filter((k) => Object.hasOwn(this.bindings, k));
+    if (bound.length === 0) {
+      this.pino[level](fields, msg);
+      return;
+    }
+    if (!this.pino.isLevelEnabled(level)) return;
+    // A field named like a binding (`runId` on the server's own logger) replaces it on this line.
+    const rest = { ...fields };
+    const replaced: Record<string, unknown> = {};
+    for (const k of bound) {
+      replaced[k] = rest[k];
+      delete rest[k];
+    }
+    this.child(replaced).pino[level](rest, msg);
   }
 }
 

@@ -126,7 +126,11 @@ export async function reconcileRuns(queue: RunQueue, store: ServerStore, logger?
       }
       if (await store.endCancelledRun(run.id)) {
         closed++;
-        logger?.info('cancelled run closed: no worker runs it', { runId: run.id, jobState: job.state });
+        logger?.info('cancelled run closed: no worker runs it', {
+          flowId: run.flowId,
+          runId: run.id,
+          jobState: job.state,
+        });
       }
       continue;
     }
@@ -137,7 +141,11 @@ export async function reconcileRuns(queue: RunQueue, store: ServerStore, logger?
     const errors: RunErrorInfo[] = [{ code: 'run_lost', message: reason }];
     if (await store.endOpenRun(run.id, 'failed', errors)) {
       closed++;
-      logger?.warn('run closed: its job ended without it', { runId: run.id, jobState: job.state });
+      logger?.warn('run closed: its job ended without it', {
+        flowId: run.flowId,
+        runId: run.id,
+        jobState: job.state,
+      });
     }
   }
   return closed;

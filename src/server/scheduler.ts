@@ -372,6 +372,9 @@ export class Scheduler {
     dryRun: boolean,
     override?: FlowEngine,
   ): Promise<Run> {
+    // A run in this process leaves its start and end in the log at info, as a fleet worker's does.
+    const logger = this.logger.child({ flowId: flow.id, runId: run.id });
+    logger.info('run started', { trigger: run.trigger, ...(dryRun ? { dryRun } : {}) });
     // Without `handedBack`, runFlow always records the end and answers the finished run.
     const finished = (await runFlow(
       {
@@ -398,6 +401,11 @@ export class Scheduler {
       },
     )) as Run;
     this.cancelled.delete(run.id);
+    logger.info('run finished', {
+      status: finished.status,
+      read: finished.counts.reduce((n, c) => n + c.read, 0),
+      written: finished.counts.reduce((n, c) => n + c.written, 0),
+    });
     this.options.metrics?.runFinished(flow, finished);
     // Not awaited: a slow SMTP server must not hold the run open (alerting queues and never throws).
     void this.options.alerting?.runFinished(flow, finished);

@@ -434,16 +434,17 @@ export class ServerStore {
 
   /** Runs of the fleet's queue not ended yet, with their job ids and whether a cancel was asked for. */
   async openQueueRuns(): Promise<
-    Array<{ id: string; jobId: string; status: RunStatus; cancelRequested: boolean }>
+    Array<{ id: string; flowId: string; jobId: string; status: RunStatus; cancelRequested: boolean }>
   > {
     const rows = await this.db
       .selectFrom('flow_runs')
-      .select(['id', 'job_id', 'status', 'cancel_requested_at'])
+      .select(['id', 'flow_id', 'job_id', 'status', 'cancel_requested_at'])
       .where('status', 'in', ['queued', 'running'])
       .where('job_id', 'is not', null)
       .execute();
     return rows.map((r) => ({
       id: r.id,
+      flowId: r.flow_id,
       jobId: r.job_id as string,
       status: r.status as RunStatus,
       cancelRequested: r.cancel_requested_at !== null,

@@ -53,6 +53,28 @@ describe('traces', () => {
     sandbox.faults.set({
       failEndpoints: { 'source.list': { status: 200, code: 'invalid_input', times: 1 } },
     });
+    // What the sandbox answered, read apart from the client: the endpoint, whether the envelope said
+    // success, and any request id it gave (in the body, or in a header named like one).
+    const answered: Array<{ endpoint: string; success: boolean; requestId?: string }> = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const res = await realFetch(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.origin !== new URL(sandbox.url).origin) return res;
+      const body = JSON.parse(await res.clone().text()) as {
+        success?: boolean;
+        requestId?: string;
+        errorInfo?: { requestId?: string };
+      };
+      const header = [...res.headers.keys()].find((h) => /request.?id/i.test(h));
+      const requestId = body.errorInfo?.requestId ?? body.requestId ?? (header && res.headers.get(header));
+      answered.push({
+        endpoint: url.pathname.slice(1),
+        success: body.success === true,
+        ...(requestId ? { requestId } : {}),
+      });
+      return res;
+    };
     let summary: Awaited<ReturnType<typeof syncToTarget>>;
     try {
       summary = await syncToTarget({
@@ -63,6 +85,7 @@ describe('traces', () => {
         traceAttributes: { 'ashpipe.run_id': 'run-traced' },
       });
     } finally {
+      globalThis.fetch = realFetch;
       sandbox.faults.reset();
     }
     const spans = exporter.getFinishedSpans();
@@ -99,6 +122,27 @@ describe('traces', () => {
     expect(requests.filter((r) => r.attributes['http.response.status_code'] === 200).length).toBe(
       requests.length,
     );
+
+    // One answer per span (no retries here); each span says its endpoint, and carries a request id exactly
+    // when its answer gave one. Only the refusal did: the sandbox's success envelope has none, as Ashby's
+    // (`{success, results, moreDataAvailable, nextCursor, syncToken}`: requestId is in errorInfo only,
+    // shared/ashby-reference/API-NOTES.md §3), and no request id header either.
+    expect(answered).toHaveLength(requests.length);
+    const succeeded = requests.filter((r) => r.attributes['ashby.error_code'] === undefined);
+    expect(succeeded).toHaveLength(requests.length - 1);
+    expect(answered.filter((a) => a.success)).toHaveLength(succeeded.length);
+    for (const r of succeeded) {
+      expect(r.attributes['ashby.endpoint'], r.name).toBe(r.name.replace(/^ashby /, ''));
+      expect(r.attributes['http.response.status_code'], r.name).toBe(200);
+    }
+    expect(answered.filter((a) => a.success && a.requestId !== undefined)).toEqual([]);
+    const answeredIds = answered.flatMap((a) => (a.requestId ? [a.requestId] : []));
+    expect(answeredIds).toEqual([error?.requestId]);
+    const spanIds = requests.flatMap((r) => {
+      const id = r.attributes['ashby.request_id'];
+      return id === undefined ? [] : [id];
+    });
+    expect(spanIds).toEqual(answeredIds);
     // The key is in no attribute.
     expect(JSON.stringify(spans.map((s) => s.attributes))).not.toContain(KEY);
   }, 60_000);

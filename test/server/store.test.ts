@@ -218,7 +218,7 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
     expect(queued).toMatchObject({ id: 'run_q1', status: 'queued', worker: null, finishedAt: null });
     expect((await store.activeRun(flow.id))?.id).toBe('run_q1');
     expect(await store.openQueueRuns()).toEqual([
-      { id: 'run_q1', jobId, status: 'queued', cancelRequested: false },
+      { id: 'run_q1', flowId: flow.id, jobId, status: 'queued', cancelRequested: false },
     ]);
 
     // The first take starts the run's clock; a takeover after a dead worker keeps it.
@@ -293,7 +293,7 @@ describe.each(controlDialects('the server store on PostgreSQL'))('server store o
       .executeTakeFirstOrThrow();
     expect(row.cancel_requested_at).toBe('2026-03-01T10:00:01.000Z');
     expect(await store.openQueueRuns()).toEqual([
-      { id: 'run_c1', jobId, status: 'running', cancelRequested: true },
+      { id: 'run_c1', flowId: flow.id, jobId, status: 'running', cancelRequested: true },
     ]);
     // w1 died before it noticed: the worker that takes the job over ends the run instead of resuming it.
     tick(1000);
