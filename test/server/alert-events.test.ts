@@ -7,7 +7,7 @@ import { openSink } from '../../src/sinks/index.js';
 import { Vault } from '../../src/vault/vault.js';
 import { signBody } from '../../src/webhooks/index.js';
 import { type HttpReceiver, startHttpReceiver } from '../support/alert-receivers.js';
-import { asJson, type Harness, harness, type Json, signedInHeaders } from './helpers.js';
+import { asJson, type Harness, harness, signedInCaller } from './helpers.js';
 
 const KEY = 'sandbox-full';
 
@@ -35,17 +35,7 @@ describe('alerts fed by the runtime', () => {
   async function setup(app?: (h: Harness) => ReturnType<typeof createApp>) {
     h = await harness({ baseUrl: sandbox.url, realSource: true, allowHttpBaseUrl: true });
     const server = app ? app(h) : h.app;
-    const headers = await signedInHeaders(h);
-    const call = async (method: string, p: string, body?: unknown): Promise<Json> => {
-      const res = await server.request(`/api/v1${p}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
-      return text === '' ? {} : JSON.parse(text);
-    };
+    const call = await signedInCaller(h, server);
     await call('POST', '/alert-channels', { type: 'webhook', name: 'hook', url: hook.url });
     const credentialId = (await call('POST', '/credentials', { name: 'sandbox', apiKey: KEY })).credential.id;
     return { h, server, call, credentialId: credentialId as string };

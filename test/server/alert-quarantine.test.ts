@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { type HttpReceiver, startHttpReceiver } from '../support/alert-receivers.js';
-import { asJson, type Harness, harness, type Json, signedInHeaders } from './helpers.js';
+import { asJson, type Harness, harness, signedInCaller } from './helpers.js';
 
 const KEY = 'sandbox-full';
 const FLOW = 'Hires import';
@@ -36,17 +36,7 @@ describe('alerts on quarantined records', () => {
   it('tells once when a run quarantines more records than the threshold, and when one stays under it', async () => {
     h = await harness({ baseUrl: sandbox.url, realDestination: true, allowHttpBaseUrl: true });
     const harnessed = h;
-    const headers = await signedInHeaders(harnessed);
-    const call = async (method: string, p: string, body?: unknown): Promise<Json> => {
-      const res = await harnessed.request(`/api/v1${p}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
-      return text === '' ? {} : JSON.parse(text);
-    };
+    const call = await signedInCaller(harnessed);
     await call('POST', '/alert-channels', { type: 'webhook', name: 'hook', url: hook.url });
     const credentialId = (await call('POST', '/credentials', { name: 'sandbox', apiKey: KEY })).credential.id;
     // The input is a file dropped in the data directory before each run.

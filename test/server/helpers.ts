@@ -190,6 +190,27 @@ export async function signedInHeaders(h: Harness): Promise<Record<string, string
   };
 }
 
+/**
+ * A signed-in caller of the REST API served by `app` (the harness's own app by default): resolves with the
+ * answer's JSON (`{}` for an empty answer) and throws with the status and body when it is not 2xx.
+ */
+export async function signedInCaller(
+  h: Harness,
+  app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> } = h,
+): Promise<(method: string, route: string, body?: unknown) => Promise<Json>> {
+  const headers = await signedInHeaders(h);
+  return async (method, route, body) => {
+    const res = await app.request(`/api/v1${route}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+    return text === '' ? {} : JSON.parse(text);
+  };
+}
+
 /** Parsed JSON of a response, loosely typed: tests assert on its shape. */
 // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary response JSON
 export type Json = any;

@@ -6,7 +6,7 @@ import { WebhookHub } from '../../src/server/webhooks.js';
 import { openSink } from '../../src/sinks/index.js';
 import { Vault } from '../../src/vault/vault.js';
 import { signBody } from '../../src/webhooks/index.js';
-import { asJson, type Harness, harness, type Json, signedInHeaders } from './helpers.js';
+import { asJson, type Harness, harness, signedInCaller } from './helpers.js';
 
 // Every metric family of `GET /metrics`, written out by hand (never read from src/server/metrics.ts), after
 // one server ran a sync, a push and webhook events: each family is declared with its type, the ones the
@@ -109,17 +109,7 @@ describe('GET /metrics families', () => {
     // One attempt before an event is parked, so a parked event needs no backoff.
     hub = new WebhookHub(harnessed.deps, { applier: { maxAttempts: 1, pollMs: 20, retryBaseMs: 10 } });
     const app = createApp(harnessed.deps, { webhookHub: hub });
-    const headers = await signedInHeaders(harnessed);
-    const call = async (method: string, p: string, body?: unknown): Promise<Json> => {
-      const res = await app.request(`/api/v1${p}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
-      return text === '' ? {} : JSON.parse(text);
-    };
+    const call = await signedInCaller(harnessed, app);
     const runToEnd = async (flowId: string): Promise<string> => {
       const { run } = await call('POST', `/flows/${flowId}/run`);
       const finished = await harnessed.deps.scheduler.waitFor(run.id);
