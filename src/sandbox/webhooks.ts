@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { listedApplication } from './generators/applications.js';
 import type { Rec, World, WorldEvent } from './world.js';
 
 /** Ashby retries failed deliveries at most this many times in all (API-NOTES §7). */
@@ -25,7 +26,9 @@ function payloadOf(event: WorldEvent): { action: string; data: Record<string, un
   if (event.action)
     return {
       action: event.action,
-      data: { [event.action.startsWith('jobPosting') ? 'jobPosting' : 'application']: rec },
+      data: event.action.startsWith('jobPosting')
+        ? { jobPosting: rec }
+        : { application: listedApplication(rec) },
     };
   const change = event.change;
   if (!change) return undefined;
@@ -38,9 +41,9 @@ function payloadOf(event: WorldEvent): { action: string; data: Record<string, un
         data: { deletedCandidate: rec, mergedCandidate: event.mergedInto ?? { id: change.mergedIntoId } },
       };
     case 'application.create':
-      return { action: 'applicationSubmit', data: { application: rec } };
+      return { action: 'applicationSubmit', data: { application: listedApplication(rec) } };
     case 'application.update':
-      return { action: 'applicationUpdate', data: { application: rec } };
+      return { action: 'applicationUpdate', data: { application: listedApplication(rec) } };
     case 'job.create':
       return { action: 'jobCreate', data: { job: rec } };
     case 'job.update':

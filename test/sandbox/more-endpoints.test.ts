@@ -160,6 +160,27 @@ describe('more writes', () => {
     expect(message(missing)).toContain('sourceId');
   });
 
+  it('application.changeStage keeps the history for application.info and listHistory, never in application.list (its expand has only openings)', async () => {
+    const app = first('application.list', { status: 'Active' });
+    const stage = app.currentInterviewStage as R & { interviewPlanId: string };
+    const stages = (await call(sandbox, 'interviewStage.list', { interviewPlanId: stage.interviewPlanId }))
+      .body.results as R[];
+    const target = stages.find((s) => s.id !== stage.id && s.type !== 'Archived') as R;
+    const moved = await call(sandbox, 'application.changeStage', {
+      applicationId: app.id,
+      interviewStageId: target.id,
+    });
+    expect(moved.body.success).toBe(true);
+    const listed = (await walk(sandbox, 'application.list')).flatMap((p) => p.results as R[]);
+    expect(listed.find((a) => a.id === app.id)?.currentInterviewStage).toMatchObject({ id: target.id });
+    expect(listed.filter((a) => 'applicationHistory' in a).map((a) => a.id)).toEqual([]);
+    const history = (await call(sandbox, 'application.listHistory', { applicationId: app.id })).body
+      .results as R[];
+    expect(history.at(-1)).toMatchObject({ stageId: target.id, title: target.title });
+    const info = (await call(sandbox, 'application.info', { applicationId: app.id })).body.results as R;
+    expect((info.applicationHistory as R[]).at(-1)).toMatchObject({ stageId: target.id });
+  });
+
   it('application.transfer moves an application to a stage of another job and checks the stage', async () => {
     const app = first('application.list', { status: 'Active' });
     const job = (sandbox.records('job.list', { body: { status: ['Open'] } }) as R[]).find(

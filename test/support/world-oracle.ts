@@ -88,7 +88,15 @@ const RULES: Record<string, (world: World) => ExpectedRow[]> = {
   candidate_fraud_checks: () => [],
   candidate_tags: (w) => plain(worldRecords(w, 'candidateTag')),
   projects: (w) => plain(worldRecords(w, 'project')),
-  applications: (w) => plain(worldRecords(w, 'application')),
+  // Without the stage history a stage change keeps on the record: application.list cannot expand it (its
+  // `expand` takes only `openings`), only application.info and application.listHistory give it.
+  applications: (w) =>
+    plain(
+      worldRecords(w, 'application').map((a) => {
+        const { applicationHistory: _infoOnly, ...listed } = a;
+        return listed as Rec;
+      }),
+    ),
   application_feedback: (w) => plain(worldRecords(w, 'applicationFeedback')),
   // A history written through the API is the record's own; otherwise the stages it went through.
   application_history: (w) =>

@@ -178,3 +178,14 @@ export const applicationFeedback: Generator = {
     return rec;
   },
 };
+
+/**
+ * An application as application.list and webhooks give it: without its stage history, which the list cannot expand
+ * (its `expand` takes only `openings`); the world keeps the history that a stage change wrote on the
+ * record for application.info and application.listHistory.
+ */
+export function listedApplication(app: Rec): Rec {
+  if (!('applicationHistory' in app)) return app;
+  const { applicationHistory: _history, ...listed } = app;
+  return listed;
+}

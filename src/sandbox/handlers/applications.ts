@@ -1,6 +1,7 @@
 /** Applications: their stages and history, feedback, criteria evaluations and hiring team roles. */
 import type { Handlers, RequestContext } from '../context.js';
 import { ApiError, invalidInput } from '../errors.js';
+import { listedApplication } from '../generators/applications.js';
 import { candidateSummary } from '../generators/candidates.js';
 import { jobSummary } from '../generators/jobs.js';
 import { visible } from '../world/confidential.js';
@@ -43,7 +44,7 @@ export const applicationHandlers: Handlers = {
   'application.list': listHandler({
     kind: 'application',
     filter: all(createdAfter, applicationStatusFilter, applicationJobFilter),
-    map: withOpenings((app) => (app.job as Rec | undefined)?.id),
+    map: (app, ctx) => listedApplication(withOpenings((a) => (a.job as Rec | undefined)?.id)(app, ctx)),
   }),
   'application.info': (ctx) => {
     const id = requiredId(ctx, 'applicationId');
