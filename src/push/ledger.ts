@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, type Selectable, sql } from 'kysely';
 import type { Control } from '../control/open.js';
 import type { ControlDatabase, PushLedgerTable, PushQuarantineTable } from '../control/schema.js';
 import { OUTCOME_UNKNOWN } from './operations/shared.js';
@@ -271,6 +271,83 @@ export async function ledgerCounts(db: ControlDb, scope: LedgerScope): Promise<R
     .execute();
   for (const r of rows) counts[r.state] = Number(r.n);
   return counts;
+}
+
+/** What {@link claimShared} gave an account, and what it left shared. */
+export interface SharedClaim {
+  /** Ledger entries that now belong to the account. */
+  entries: number;
+  /** Quarantine entries that now belong to the account. */
+  quarantine: number;
+  /** Shared ledger entries left as they are: the account has its own entry for their record. */
+  keptShared: number;
+}
+
+/**
+ * Gives the entries written before accounts ({@link SHARED_ACCOUNT}) to `account`, the Ashby account they
+ * were pushed to, so that other accounts stop skipping their records. A shared entry whose record the
+ * account already has an entry for stays shared (the account's own answers for it). `operation` limits it
+ * to one operation; `dryRun` counts without changing anything. Run it in one transaction.
+ */
+export async function claimShared(
+  db: ControlDb,
+  account: string,
+  options: { operation?: string; dryRun?: boolean } = {},
+): Promise<SharedClaim> {
+  if (account === SHARED_ACCOUNT) throw new Error('the shared scope cannot claim entries');
+  const { operation, dryRun = false } = options;
+  const ownsKey = (eb: ExpressionBuilder<ControlDatabase, 'push_ledger'>) =>
+    eb.exists(
+      eb
+        .selectFrom('push_ledger as own')
+        .select('own.record_key')
+        .where('own.account', '=', account)
+        .whereRef('own.operation', '=', 'push_ledger.operation')
+        .whereRef('own.record_key', '=', 'push_ledger.record_key'),
+    );
+  const shared = (eb: ExpressionBuilder<ControlDatabase, 'push_ledger'>) =>
+    eb.and([
+      eb('push_ledger.account', '=', SHARED_ACCOUNT),
+      ...(operation === undefined ? [] : [eb('push_ledger.operation', '=', operation)]),
+    ]);
+  const count = async (owned: boolean) =>
+    Number(
+      (
+        await db
+          .selectFrom('push_ledger')
+          .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+          .where((eb) => eb.and([shared(eb), owned ? ownsKey(eb) : eb.not(ownsKey(eb))]))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const keptShared = await count(true);
+  let quarantine = db
+    .selectFrom('push_quarantine')
+    .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+    .where('account', '=', SHARED_ACCOUNT);
+  if (operation !== undefined) quarantine = quarantine.where('operation', '=', operation);
+  if (dryRun)
+    return {
+      entries: await count(false),
+      quarantine: Number((await quarantine.executeTakeFirstOrThrow()).n),
+      keptShared,
+    };
+  const moved = await db
+    .updateTable('push_ledger')
+    .set({ account })
+    .where((eb) => eb.and([shared(eb), eb.not(ownsKey(eb))]))
+    .executeTakeFirst();
+  let claimQuarantine = db
+    .updateTable('push_quarantine')
+    .set({ account })
+    .where('account', '=', SHARED_ACCOUNT);
+  if (operation !== undefined) claimQuarantine = claimQuarantine.where('operation', '=', operation);
+  const claimed = await claimQuarantine.executeTakeFirst();
+  return {
+    entries: Number(moved.numUpdatedRows),
+    quarantine: Number(claimed.numUpdatedRows),
+    keptShared,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -354,6 +354,23 @@ describe('ashpipe quarantine', () => {
     }
   });
 
+  it('ledger claim names the account by fingerprint, never the key; an unknown operation is a usage error', async () => {
+    const input = file('one.jsonl', `${JSON.stringify({ name: 'Claimed', email: uniqueEmail('claim') })}\n`);
+    expect((await push('--endpoint', 'candidate.create', '--input', input)).code).toBe(0);
+    const claimed = await cli(['ledger', 'claim', ...keyArgs(), '--operation', 'candidate.create'], env);
+    expect(claimed.code, claimed.err).toBe(0);
+    // Nothing was written before accounts in this store: nothing to give.
+    expect(claimed.out).toMatch(
+      /^gave 0 ledger entries and 0 quarantine entries to the API key with fingerprint [0-9a-f]{12}\n$/,
+    );
+    const json = await cli(['ledger', 'claim', ...keyArgs(), '--dry-run', '--json'], env);
+    expect(JSON.parse(json.out)).toMatchObject({ entries: 0, quarantine: 0, keptShared: 0, dryRun: true });
+    const unknown = await cli(['ledger', 'claim', ...keyArgs(), '--operation', 'candidate.fly'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('unknown endpoint or operation "candidate.fly"');
+    for (const r of [claimed, json, unknown]) expect(`${r.out}${r.err}`).not.toContain(canary);
+  });
+
   it('replay with --map re-maps the raw records; a record that fails again stays open', async () => {
     const email = uniqueEmail('mapped');
     // JSONL: rows whose keys do not map are quarantined one by one (a CSV header like this is refused whole).

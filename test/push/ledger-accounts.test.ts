@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { migrations } from '../../src/control/migrations/index.js';
 import { credentialAccount, keyAccount } from '../../src/push/account.js';
 import {
+  claimShared,
   ensurePending,
   finishRun,
   getLedgerEntry,
@@ -205,6 +206,28 @@ describe.each(controlDialects('the account-scoped push ledger on PostgreSQL'))(
         legacyRows.map((r) => `key:${r.email}`).sort(),
       );
       expect(accounts.filter((r) => r.account !== '')).toHaveLength(2);
+
+      // `ledger claim` for A, the account that received them. A shared entry of a record A has its own
+      // entry for stays shared.
+      await sql`INSERT INTO push_ledger (account, operation, record_key, state, ashby_id, status, attempts, created_at, updated_at)
+        VALUES ('', ${OP}, ${`key:${fresh[0]?.email}`}, 'done', 'old-id', 'created', 1, ${t}, ${t})`.execute(
+        control.db,
+      );
+      const claim = (dryRun: boolean) =>
+        control.transaction((trx) => claimShared(trx, a, { operation: OP, dryRun }));
+      expect(await claim(true)).toEqual({ entries: 2, quarantine: 0, keptShared: 1 });
+      expect(await claim(false)).toEqual({ entries: 2, quarantine: 0, keptShared: 1 });
+      expect(await claim(false)).toEqual({ entries: 0, quarantine: 0, keptShared: 1 });
+      // B gets the two records now, once; A still skips them; nothing is sent twice anywhere.
+      const againB = await pushTo(orgs.orgB, control, OP, rows, { ...extra, account: b });
+      expect(againB.results.map((r) => r.status)).toEqual(['created', 'created', 'skipped-done']);
+      const againA = await pushTo(orgs.orgA, control, OP, rows, { ...extra, account: a });
+      expect(againA.results.map((r) => r.status)).toEqual(['skipped-done', 'skipped-done', 'skipped-done']);
+      for (const { email } of applied) {
+        expect(inWorld(orgs.orgB, email)).toBe(1);
+        expect(writesFor(orgs.orgB, OP, email)).toBe(1);
+        expect(writesFor(orgs.orgA, OP, email)).toBe(1);
+      }
     });
 
     it('sends a vouched write again only for the replaying account, and only while it is in flight', async () => {

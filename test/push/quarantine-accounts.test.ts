@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { migrations } from '../../src/control/migrations/index.js';
 import type { Control } from '../../src/control/open.js';
 import { credentialAccount } from '../../src/push/account.js';
-import { getQuarantine, listQuarantine } from '../../src/push/ledger.js';
+import { claimShared, getQuarantine, listQuarantine } from '../../src/push/ledger.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { ConflictError } from '../../src/server/errors.js';
 import { LedgerQuarantineService } from '../../src/server/quarantine.js';
@@ -157,6 +157,12 @@ describe.each(controlDialects('the account-scoped quarantine on PostgreSQL'))(
       const entry = await getQuarantine(control.db, id as number);
       expect(entry?.status).toBe('resolved');
       expect(entry?.closedBy).toBe(`push run ${toB.summary.runId}`);
+      // `ledger claim` gives it to the account named (closed entries too: they keep their history there).
+      expect(await control.transaction((trx) => claimShared(trx, B, { operation: OP }))).toMatchObject({
+        quarantine: 1,
+      });
+      expect((await getQuarantine(control.db, id as number))?.account).toBe(B);
+      expect(await control.transaction((trx) => claimShared(trx, A))).toMatchObject({ quarantine: 0 });
     });
   },
 );

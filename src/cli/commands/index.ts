@@ -23,6 +23,7 @@ export const commandModules: ReadonlyArray<readonly [name: string, load: () => P
   ['push', async () => (await import('./push.js')).pushCommand],
   ['operations', async () => (await import('./operations.js')).operationsCommand],
   ['quarantine', async () => (await import('./quarantine.js')).quarantineCommand],
+  ['ledger', async () => (await import('./ledger.js')).ledgerCommand],
   ['pii', async () => (await import('./pii.js')).piiCommand],
   ['erase', async () => (await import('./erase.js')).eraseCommand],
   ['sandbox', async () => (await import('./sandbox.js')).sandboxCommand],
