@@ -227,7 +227,7 @@ export function checkFreshness(facts: readonly FreshnessFact[], now: Date): Deci
       at: now.toISOString(),
       flow: f.flow,
       event: 'freshness_broken' as const,
-      incident: `freshness_broken:${f.flow.id}`,
+      incident: freshnessIncident(f.flow.id),
       details: { ageSeconds, promiseSeconds: f.promiseSeconds },
     };
     return ageSeconds > f.promiseSeconds
@@ -242,6 +242,11 @@ export function checkFreshness(facts: readonly FreshnessFact[], now: Date): Deci
           text: `The data of flow "${f.flow.name}" is ${describeSeconds(ageSeconds)} old, within the promise of ${describeSeconds(f.promiseSeconds)}.`,
         });
   });
+}
+
+/** The incident of a flow's broken freshness promise. */
+export function freshnessIncident(flowId: string): string {
+  return `freshness_broken:${flowId}`;
 }
 
 /** Why a flow's broken freshness promise is no longer checked. */
@@ -263,7 +268,7 @@ export function withdrawFreshness(
     at: now.toISOString(),
     flow,
     event: 'freshness_broken',
-    incident: `freshness_broken:${flow.id}`,
+    incident: freshnessIncident(flow.id),
     title: `Flow "${flow.name}" is no longer held to its freshness promise`,
     text: `Flow "${flow.name}" ${what}: its freshness is no longer checked, and the broken promise is closed.`,
     details: { reason: why },

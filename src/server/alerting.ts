@@ -20,6 +20,7 @@ import {
   decideParked,
   type FreshnessFact,
   type FreshnessWithdrawal,
+  freshnessIncident,
   type IncidentStore,
   MemoryIncidentStore,
   Notifier,
@@ -302,8 +303,7 @@ export class FlowAlerting {
   private async withdrawn(flows: readonly Flow[], now: Date): Promise<void> {
     for (const incident of await this.notifier.openIncidents()) {
       if (incident.event !== 'freshness_broken') continue;
-      const flowId = incident.key.slice('freshness_broken:'.length);
-      const flow = flows.find((f) => f.id === flowId);
+      const flow = flows.find((f) => freshnessIncident(f.id) === incident.key);
       const why: FreshnessWithdrawal | undefined = !flow
         ? 'deleted'
         : flow.status !== 'active'
@@ -312,7 +312,9 @@ export class FlowAlerting {
             ? 'promise removed'
             : undefined;
       if (why === undefined) continue;
-      const named = flow ? { id: flow.id, name: flow.name } : (incident.flow ?? { id: flowId, name: flowId });
+      // A deleted flow is named as the incident kept it.
+      const named = flow ? { id: flow.id, name: flow.name } : incident.flow;
+      if (!named) continue;
       await this.apply([withdrawFreshness(named, why, now)]);
     }
   }

@@ -6,12 +6,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { Logger } from '../../src/observability/logger.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import type { FleetTimings } from '../../src/server/fleet.js';
 import { startServer } from '../../src/server/index.js';
 import type { Flow, Run } from '../../src/server/model.js';
 import { registerSecret } from '../../src/util/redact.js';
 import { runCli } from '../support/cli.js';
-import { controlDialects, newControlTarget, removeControlTargets } from '../support/control.js';
+import {
+  controlDialects,
+  newControlTarget,
+  removeControlTargets,
+  TEST_FLEET_TIMINGS,
+} from '../support/control.js';
 import { createApiToken, tokenClient } from '../support/server-token.js';
 
 /** An API key that must never be seen: not in a line, not in a file, not in any spelling. */
@@ -179,14 +183,7 @@ describe('a flow run on the server', () => {
     Buffer.from(`${KEY}:`).toString('base64').replace(/=+$/, ''),
   ];
   const PASSWORD = 'flow run logs server password';
-  /** The queue's timings on PostgreSQL: a worker takes the run within a fifth of a second. */
-  const TIMINGS: FleetTimings = {
-    leaseSeconds: 6,
-    heartbeatSeconds: 1,
-    pollSeconds: 0.2,
-    maintenanceSeconds: 1,
-    drainSeconds: 2,
-  };
+  const TIMINGS = TEST_FLEET_TIMINGS;
   let sandbox: Sandbox;
   beforeAll(async () => {
     sandbox = await startSandbox({

@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/ashby/catalogue.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { sourceEngine } from '../../src/server/engines.js';
-import type { FleetTimings } from '../../src/server/fleet.js';
 import { reconcileRuns, startFlowWorker } from '../../src/server/fleet.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
 import type { Flow, Run } from '../../src/server/model.js';
@@ -22,18 +21,12 @@ import { findStream } from '../../src/streams/index.js';
 import { Logger } from '../../src/util/logger.js';
 import { registerSecret } from '../../src/util/redact.js';
 import type { CredentialInfo } from '../../src/vault/types.js';
-import { newControlTarget, removeControlTargets } from '../support/control.js';
+import { newControlTarget, removeControlTargets, TEST_FLEET_TIMINGS } from '../support/control.js';
 import { testPostgresUrl } from '../support/postgres.js';
 import { expectedRecords, liveRecords, withSink } from '../sync/helpers.js';
 
 const POSTGRES_URL = testPostgresUrl('the server on the fleet queue');
-const TIMINGS: FleetTimings = {
-  leaseSeconds: 6,
-  heartbeatSeconds: 1,
-  pollSeconds: 0.2,
-  maintenanceSeconds: 1,
-  drainSeconds: 2,
-};
+const TIMINGS = TEST_FLEET_TIMINGS;
 const API_KEY = 'sandbox-fleet-queue-key';
 
 /** Credentials as the server sees them: one sandbox key per credential id, never stored. */

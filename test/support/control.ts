@@ -8,6 +8,7 @@ import {
   type OpenControlOptions,
   openControl,
 } from '../../src/control/open.js';
+import type { FleetTimings } from '../../src/server/fleet.js';
 import { testPostgresUrl, testSchemaName } from './postgres.js';
 
 /** Where a test's control store lives: a temporary home, and on PostgreSQL a fresh schema. */
@@ -71,3 +72,15 @@ export async function removeControlTargets(): Promise<void> {
     await client.end();
   }
 }
+
+/**
+ * Fleet queue timings for tests on PostgreSQL: a worker takes a run within a fifth of a second, and a
+ * dead worker's lease runs out in six.
+ */
+export const TEST_FLEET_TIMINGS: FleetTimings = {
+  leaseSeconds: 6,
+  heartbeatSeconds: 1,
+  pollSeconds: 0.2,
+  maintenanceSeconds: 1,
+  drainSeconds: 2,
+};
